@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# deps.sh: install the Debian packages Myco needs, and nothing else.
+#
+#   scripts/deps.sh [build|test|bench|all]    (default: test)
+#
+# Idempotent and quick when nothing is missing (one dpkg-query call).
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+set -euo pipefail
+
+profile=${1:-test}
+
+build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+            python3 libcmocka-dev liburing-dev libseccomp-dev libjansson-dev
+            zlib1g-dev liblz4-dev libzstd-dev)
+# Real clients and tools the tests drive (never mocks).
+test_pkgs=(graphviz kcat python3-kafka librdkafka-dev procps util-linux iproute2)
+# Baselines the benchmarks compare against, in the same run.
+bench_pkgs=(iceoryx libiceoryx-binding-c-dev nats-server rt-tests libuv1-dev
+            hyperfine linux-perf)
+
+case "$profile" in
+  build) want=("${build_pkgs[@]}") ;;
+  test)  want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  bench|all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "deps.sh: unknown profile '$profile' (build|test|bench|all)" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "deps.sh: not a Debian system; install by hand: ${want[*]}" >&2
+  exit 0
+fi
+
+missing=()
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${want[@]}" 2>/dev/null || true)
+for p in "${want[@]}"; do
+  grep -qx "$p installed" <<<"$installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps.sh: not root; run:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
