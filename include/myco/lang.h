@@ -1,0 +1,335 @@
+/*
+ * myco/lang.h: the .myco system language: load (parse + import + check) a
+ * system file into a checked, read-only model, and the diagnostics produced
+ * on the way.  Also the tools built on the model: JSON dump, canonical
+ * formatter, C header generator, Graphviz graph.
+ *
+ * The model is plain C structs.  Everything is iterable by index; cross
+ * references are indices into the system's arrays (uint32_t; -1 / UINT32_MAX
+ * where "none" is possible, as documented per field).  All units are
+ * normalised: times in nanoseconds (uint64_t), sizes in bytes (uint64_t).
+ * Every pointer inside a myco_system_t stays valid until myco_system_free().
+ * Consumers must treat the model as read-only.
+ *
+ * Not for: running anything (the executive does that from this model).
+ * Grammar and semantics: docs/language.md; error codes: docs/lang-errors.md.
+ */
+#ifndef MYCO_LANG_H
+#define MYCO_LANG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MYCO_LANG_NONE UINT32_MAX   /* "no index" in uint32_t index fields */
+
+/* Where a named thing was declared.  file points into the model (or the
+ * diagnostics object) and lives as long as it. line and col are 1-based. */
+typedef struct myco_pos {
+	const char *file;
+	uint32_t line;
+	uint32_t col;
+} myco_pos_t;
+
+/* ---------------------------------------------------------------- messages */
+
+typedef enum myco_ftype {
+	MYCO_FT_U8, MYCO_FT_U16, MYCO_FT_U32, MYCO_FT_U64,
+	MYCO_FT_I8, MYCO_FT_I16, MYCO_FT_I32, MYCO_FT_I64,
+	MYCO_FT_F32, MYCO_FT_F64,
+	MYCO_FT_BOOL,      /* 1 byte, 0 or 1 */
+	MYCO_FT_BYTES,     /* fixed-length raw bytes: bytes[N] */
+	MYCO_FT_STRING,    /* fixed-capacity string: string[N], NUL-padded */
+	MYCO_FT_MSG,       /* a nested message type (field.msg) */
+} myco_ftype_t;
+
+/* One field of a message type.  The layout is fixed and little-endian:
+ * fields are laid out in ordinal order, each at its natural alignment,
+ * with explicit padding; the message size is rounded up to its alignment. */
+typedef struct myco_field {
+	const char *name;
+	myco_pos_t pos;
+	uint32_t ordinal;      /* >= 1, unique within the message */
+	myco_ftype_t type;     /* element type */
+	uint32_t offset;       /* byte offset in the message */
+	uint32_t size;         /* total bytes (element size * max(1, array_len)) */
+	uint32_t elem_size;    /* bytes of one element */
+	uint32_t align;        /* alignment of the element */
+	uint32_t array_len;    /* 0 = not an array, else number of elements */
+	uint32_t length;       /* N of bytes[N] / string[N], else 0 */
+	uint32_t msg;          /* MYCO_FT_MSG: index into system.msgs, else NONE */
+} myco_field_t;
+
+typedef struct myco_msgtype {
+	const char *name;
+	myco_pos_t pos;
+	uint32_t size;         /* bytes, multiple of align */
+	uint32_t align;        /* 1, 2, 4 or 8 */
+	size_t nfields;
+	const myco_field_t *fields;   /* in layout (= ordinal) order */
+} myco_msgtype_t;
+
+/* ---------------------------------------------------------------- channels */
+
+typedef enum myco_chan_kind {
+	MYCO_CHAN_QUEUE,       /* FIFO of messages, exactly one receiver */
+	MYCO_CHAN_SAMPLE,      /* latest value, one writer, many readers */
+	MYCO_CHAN_CALL,        /* request/reply, one server, many clients */
+} myco_chan_kind_t;
+
+typedef enum myco_overflow {
+	MYCO_OVERFLOW_BLOCK,
+	MYCO_OVERFLOW_REJECT,
+	MYCO_OVERFLOW_DROP_OLDEST,
+} myco_overflow_t;
+
+typedef struct myco_channel {
+	const char *name;
+	myco_pos_t pos;
+	myco_chan_kind_t kind;
+	/* queue and sample */
+	uint32_t msg;          /* message type index (NONE for call) */
+	uint32_t msg_size;     /* its size in bytes */
+	uint32_t depth;        /* queue: slots (>= 1) */
+	myco_overflow_t overflow;     /* queue */
+	uint64_t refresh_ns;   /* sample: expected refresh period, 0 = none */
+	/* call */
+	uint32_t request;      /* message type index of the request (call) */
+	uint32_t request_size;
+	uint32_t reply;        /* message type index of the reply (call) */
+	uint32_t reply_size;
+	uint64_t timeout_ns;   /* call: 0 = none */
+	/* ends, partition indices in declaration order */
+	size_t nsenders;   const uint32_t *senders;    /* queue/sample writers */
+	size_t nreceivers; const uint32_t *receivers;  /* queue: exactly 1 */
+	uint32_t receiver;     /* queue: the receiver; else NONE */
+	uint32_t server;       /* call: the server partition; else NONE */
+	size_t nclients;   const uint32_t *clients;    /* call */
+} myco_channel_t;
+
+/* -------------------------------------------------------------- partitions */
+
+typedef enum myco_mode {
+	MYCO_MODE_NONE,        /* best effort: no CPU reservation */
+	MYCO_MODE_BUDGET,      /* runtime_ns every period_ns */
+	MYCO_MODE_FRAME,       /* windows of system.schedule */
+} myco_mode_t;
+
+typedef enum myco_end_role {
+	MYCO_END_SEND,
+	MYCO_END_RECV,
+	MYCO_END_CALL,
+	MYCO_END_SERVE,
+} myco_end_role_t;
+
+typedef struct myco_end {
+	uint32_t channel;      /* index into system.channels */
+	myco_end_role_t role;
+	myco_pos_t pos;
+} myco_end_t;
+
+typedef struct myco_pathres {
+	const char *path;
+	bool rw;               /* false = read-only */
+	myco_pos_t pos;
+} myco_pathres_t;
+
+typedef enum myco_restart {
+	MYCO_RESTART_PERMANENT,   /* always restarted */
+	MYCO_RESTART_TRANSIENT,   /* restarted only after abnormal exit */
+	MYCO_RESTART_TEMPORARY,   /* never restarted */
+} myco_restart_t;
+
+typedef struct myco_partition {
+	const char *name;
+	myco_pos_t pos;
+	const char *program;          /* path as written (relative to the file's dir) */
+	size_t argc;
+	const char *const *argv;      /* argc entries + NULL; argv[0] = program */
+	size_t nenv;
+	const char *const *env;       /* "NAME=value" entries + NULL */
+	size_t ncores;
+	const uint32_t *cores;        /* ascending, unique; empty = any core */
+	uint64_t core_mask;           /* bit i = core i (cores < 64) */
+	myco_mode_t mode;
+	uint64_t runtime_ns;          /* budget mode */
+	uint64_t period_ns;           /* budget mode */
+	uint64_t memory_bytes;        /* 0 = unspecified */
+	const char *scheduler;        /* policy name, e.g. "fifo", "edf"; NULL = default */
+	size_t nends;
+	const myco_end_t *ends;
+	size_t nports;
+	const uint16_t *ports;        /* listening TCP/UDP ports */
+	size_t npaths;
+	const myco_pathres_t *paths;
+	bool net;                     /* may use the network */
+	myco_restart_t restart;
+	uint64_t heartbeat_ns;        /* 0 = no heartbeat monitoring */
+	uint32_t misses;              /* heartbeats missed before "hung" */
+	bool ready;                   /* must report readiness after start */
+	uint32_t group;               /* index into system.groups, or NONE */
+} myco_partition_t;
+
+/* --------------------------------------------------------------- supervision */
+
+typedef enum myco_strategy {
+	MYCO_ONE_FOR_ONE,
+	MYCO_ONE_FOR_ALL,
+	MYCO_REST_FOR_ONE,
+} myco_strategy_t;
+
+typedef struct myco_group {
+	const char *name;
+	myco_pos_t pos;
+	myco_strategy_t strategy;
+	uint32_t max_restarts;        /* restarts allowed ... */
+	uint64_t within_ns;           /* ... within this period, then escalate */
+	size_t nmembers;
+	const uint32_t *members;      /* partition indices, declared (= start) order */
+} myco_group_t;
+
+/* ------------------------------------------------------------ frame schedule */
+
+typedef struct myco_window {
+	uint64_t offset_ns;           /* from the start of the major frame */
+	uint64_t duration_ns;
+	uint32_t partition;           /* index into system.partitions */
+	myco_pos_t pos;
+} myco_window_t;
+
+typedef struct myco_core_sched {
+	uint32_t core;
+	size_t nwindows;
+	const myco_window_t *windows; /* sorted by offset, non-overlapping */
+} myco_core_sched_t;
+
+typedef struct myco_schedule {
+	uint64_t major_ns;            /* 0 = the system has no frame schedule */
+	myco_pos_t pos;
+	size_t ncores;
+	const myco_core_sched_t *cores;   /* sorted by core */
+} myco_schedule_t;
+
+/* ------------------------------------------------------------------- system */
+
+typedef struct myco_system {
+	const char *name;
+	myco_pos_t pos;
+	const char *path;             /* file it was loaded from (as given) */
+	uint32_t machine_cores;       /* 0 = unspecified */
+	uint64_t machine_memory;      /* bytes, 0 = unspecified */
+	size_t nmsgs;       const myco_msgtype_t *msgs;   /* incl. imported */
+	size_t nchannels;   const myco_channel_t *channels;
+	size_t npartitions; const myco_partition_t *partitions;
+	size_t ngroups;     const myco_group_t *groups;
+	myco_schedule_t schedule;
+	void *internal_;              /* private: arena and name tables */
+} myco_system_t;
+
+/* ------------------------------------------------------------- diagnostics */
+
+typedef enum myco_severity {
+	MYCO_SEV_ERROR,
+	MYCO_SEV_WARNING,
+	MYCO_SEV_NOTE,
+} myco_severity_t;
+
+typedef struct myco_diag {
+	myco_severity_t severity;
+	const char *code;       /* "E012"; stable, see docs/lang-errors.md */
+	const char *message;
+	const char *hint;       /* may be NULL */
+	myco_pos_t pos;         /* file may be "<input>" */
+	uint32_t len;           /* span length in columns on that line (>= 1) */
+} myco_diag_t;
+
+typedef struct myco_diags myco_diags_t;   /* opaque */
+
+size_t myco_diags_count(const myco_diags_t *d);
+size_t myco_diags_errors(const myco_diags_t *d);   /* errors only */
+/* i-th diagnostic in source order (file, then line, then column); valid
+ * until myco_diags_free(). NULL when out of range. */
+const myco_diag_t *myco_diags_get(const myco_diags_t *d, size_t i);
+/* Human format: "file:line:col: error[E012]: message", the source line, a
+ * caret/tilde span, "hint: ..." lines; then a summary line. color: ANSI. */
+void myco_diags_print(const myco_diags_t *d, FILE *f, bool color);
+/* JSON: one array of objects {severity, code, message, hint, file, line,
+ * col, len}. */
+void myco_diags_print_json(const myco_diags_t *d, FILE *f);
+void myco_diags_free(myco_diags_t *d);
+
+/* -------------------------------------------------------------------- load */
+
+/* Flags for myco_lang_load_buffer_flags(). */
+#define MYCO_LANG_NO_IMPORTS 0x1u   /* `import` is an error (fuzzing, sandboxes) */
+
+/* Parse, import and check a system file.  On success returns 0 and *out is
+ * the checked model (free with myco_system_free()).  On invalid input returns
+ * -MYCO_ESYNTAX and *out is NULL.  Other failures: -ENOMEM, -errno of
+ * reading the file.  If diags is not NULL, *diags always receives the
+ * diagnostics object (possibly empty, possibly with warnings on success);
+ * free it with myco_diags_free().  It keeps copies of the source lines it
+ * refers to, so it outlives the input buffer. */
+int myco_lang_load_file(const char *path, myco_system_t **out,
+			myco_diags_t **diags);
+
+/* The same from memory.  name is used in messages and to resolve imports
+ * (relative to its directory); buf need not be NUL-terminated. */
+int myco_lang_load_buffer(const char *name, const char *buf, size_t len,
+			  myco_system_t **out, myco_diags_t **diags);
+int myco_lang_load_buffer_flags(const char *name, const char *buf, size_t len,
+				unsigned flags, myco_system_t **out,
+				myco_diags_t **diags);
+
+void myco_system_free(myco_system_t *sys);
+
+/* Name lookups in O(1) (hash tables).  Return the index or MYCO_LANG_NONE. */
+uint32_t myco_system_find_msg(const myco_system_t *sys, const char *name);
+uint32_t myco_system_find_channel(const myco_system_t *sys, const char *name);
+uint32_t myco_system_find_partition(const myco_system_t *sys, const char *name);
+uint32_t myco_system_find_group(const myco_system_t *sys, const char *name);
+
+/* Names of enum values as written in the language ("queue", "drop_oldest",
+ * "rest_for_one", ...).  Static strings. */
+const char *myco_chan_kind_name(myco_chan_kind_t k);
+const char *myco_overflow_name(myco_overflow_t o);
+const char *myco_mode_name(myco_mode_t m);
+const char *myco_end_role_name(myco_end_role_t r);
+const char *myco_restart_name(myco_restart_t r);
+const char *myco_strategy_name(myco_strategy_t s);
+const char *myco_ftype_name(myco_ftype_t t);
+
+/* ------------------------------------------------------------------- tools */
+
+/* The checked model as one JSON document (for tools).  0 or -errno. */
+int myco_lang_dump_json(const myco_system_t *sys, FILE *f);
+
+/* Canonical form of a source buffer (comments kept; idempotent).  On success
+ * 0 and *out is a malloc'd NUL-terminated string (caller frees) of *outlen
+ * bytes.  A buffer that does not parse gives -MYCO_ESYNTAX and diagnostics
+ * (if diags != NULL, as for load). */
+int myco_lang_fmt(const char *name, const char *buf, size_t len,
+		  char **out, size_t *outlen, myco_diags_t **diags);
+
+/* A C header for the system's message types and channel names (fixed
+ * little-endian layout, explicit padding, _Static_assert on sizes and
+ * offsets, <type>_validate() helpers).  0 or -errno. */
+int myco_lang_gen_header(const myco_system_t *sys, FILE *f);
+
+/* Graphviz dot of partitions (nodes), channels (edges) and groups
+ * (clusters).  0 or -errno. */
+int myco_lang_graph_dot(const myco_system_t *sys, FILE *f);
+
+/* Long explanation of an error code ("E012" or "e12"); static string, or NULL
+ * if the code is unknown. */
+const char *myco_lang_explain(const char *code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MYCO_LANG_H */
