@@ -17,6 +17,15 @@ const char *myco_strerror(int err)
 	case MYCO_ESYNTAX:     return "input is not valid";
 	case MYCO_ENOTGRANTED: return "capability not granted to this partition";
 	case MYCO_EVERSION:    return "incompatible format version";
+	case MYCO_ELOG_CORRUPT:  return "log: record batch corrupt (CRC, length or magic)";
+	case MYCO_ELOG_INVALID_RECORD: return "log: invalid record in batch";
+	case MYCO_ELOG_TOO_LARGE: return "log: batch larger than max.message.bytes";
+	case MYCO_ELOG_OUT_OF_ORDER: return "log: out of order producer sequence number";
+	case MYCO_ELOG_FENCED:   return "log: producer epoch fenced";
+	case MYCO_ELOG_OFFSET_RANGE: return "log: offset out of range";
+	case MYCO_ELOG_NO_TOPIC: return "log: unknown topic or partition";
+	case MYCO_ELOG_TOPIC_EXISTS: return "log: topic already exists";
+	case MYCO_ELOG_BAD_TOPIC: return "log: invalid topic name";
 	default:
 		break;
 	}
