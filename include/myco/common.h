@@ -26,6 +26,9 @@ enum {
 	MYCO_ESYNTAX  = MYCO_ERR_BASE + 2,   /* input failed to parse/check */
 	MYCO_ENOTGRANTED = MYCO_ERR_BASE + 3,/* capability not granted to us */
 	MYCO_EVERSION = MYCO_ERR_BASE + 4,   /* incompatible format version */
+	/* rt (10400..10499) */
+	MYCO_EADMISSION = MYCO_ERR_BASE + 401, /* edf admission test failed */
+	MYCO_ESTOPPED = MYCO_ERR_BASE + 402,   /* loop or group stopped */
 };
 
 /* Log store (svc/log/store), reserved 10520-10539. */

@@ -17,6 +17,8 @@ const char *myco_strerror(int err)
 	case MYCO_ESYNTAX:     return "input is not valid";
 	case MYCO_ENOTGRANTED: return "capability not granted to this partition";
 	case MYCO_EVERSION:    return "incompatible format version";
+	case MYCO_EADMISSION:  return "admission test failed: CPU utilisation over the bound";
+	case MYCO_ESTOPPED:    return "loop or group stopped";
 	case MYCO_ELOG_CORRUPT:  return "log: record batch corrupt (CRC, length or magic)";
 	case MYCO_ELOG_INVALID_RECORD: return "log: invalid record in batch";
 	case MYCO_ELOG_TOO_LARGE: return "log: batch larger than max.message.bytes";
