@@ -1,0 +1,501 @@
+/*
+ * exec/box/box.h: the partition box, i.e. the isolation mechanisms the
+ * executive applies to every partition process: namespaces, mount view,
+ * no_new_privs, capability bounding set, seccomp allowlist, rlimits, cgroup
+ * memory / CPU / pids limits, CPU pinning, SCHED_DEADLINE reservations and
+ * frame windows (a frame scheduler freezing partitions outside their
+ * windows).  Shared-internal API (myco__box_*) of library myco_box_lib; the
+ * executive core (exec/*.c) is its only user.
+ * Not for: supervision, standby activation, channels, the control socket
+ * (exec/*.c); libmyco's partition side (lib/part).
+ *
+ * Contract: this header only grows.  Names, fields and meanings below stay.
+ *
+ * Threads: everything here may be called from one thread at a time, except
+ * the frame scheduler, which runs its own thread once started and is
+ * controlled only through the myco__box_frame_* calls (internally locked).
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure, unless its comment says otherwise.
+ *
+ * ---------------------------------------------------------------------------
+ * How a partition is boxed (myco__box_spawn)
+ * ---------------------------------------------------------------------------
+ * Parent (the caller): creates the cgroups <base>/myco/<system>/<partition>/
+ * <instance> in every controller hierarchy (v2 where /sys/fs/cgroup is a
+ * cgroup2 mount, else the v1 controller mounts; <base> is the caller's own
+ * cgroup in that hierarchy), writes the limits, pre-computes the seccomp BPF
+ * program and every string the child needs, then clone3()s the child with
+ * CLONE_PIDFD and CLONE_NEWPID|NEWNS|NEWIPC|NEWUTS (+NEWNET unless net).
+ * When that is refused (not root) it retries with CLONE_NEWUSER added
+ * (an unprivileged user namespace, uid/gid mapped to the caller's), and
+ * without namespaces when that is refused too (reported degraded).
+ * Child, in this order, before execve(): join the cgroups (except the
+ * freezer), hostname := partition name, mount view (below), rlimits, CPU
+ * pinning, SCHED_DEADLINE, pass-through fds, no_new_privs, drop the
+ * capability bounding set (and, as uid 0, all capabilities), optional
+ * setgid/setuid, seccomp filter, join the freezer cgroup (frame mode), exec.
+ * So the program starts already boxed: a standby spawned with this call is
+ * boxed (cgroups, budget, seccomp) while it waits in myco_init().
+ * The child never allocates; it reports each step over a CLOEXEC socket and
+ * the parent fills the report.  An exec failure is returned as an error by
+ * spawn (the report says which step failed), except in frame mode, where the
+ * child may be frozen right after joining the freezer: there spawn returns
+ * once the child is about to exec, and an exec failure shows up as exit
+ * status 127 of the process.
+ *
+ * PID 1: with a PID namespace the program is PID 1 of its namespace (no
+ * init is inserted unless MYCO__BOX_F_INIT is set).  Consequences, by design:
+ *  - SIGKILL (and SIGSTOP) from the executive always reach it; when it dies
+ *    the kernel SIGKILLs every other process of the namespace, so `kill -9`
+ *    of the pid returned by spawn kills the whole partition.
+ *  - Other signals sent from outside (SIGTERM, SIGINT ...) are delivered only
+ *    if the program installed a handler for them; the default action does
+ *    not apply to a namespace init.  Graceful stop therefore needs a handler
+ *    in the program (libmyco installs one) or ends with the SIGKILL timeout.
+ *  - Orphaned children of the program re-parent to it; a program that forks
+ *    must reap.  The exit status seen by the executive (waitid/pidfd) is the
+ *    program's own, so SIGSYS (seccomp kill) and SIGKILL (OOM, see
+ *    myco__box_stats) are visible as such.
+ * With MYCO__BOX_F_INIT a tiny init (PID 1, no exec, same binary image as
+ * the executive) forks the program as PID 2, forwards SIGTERM, SIGINT,
+ * SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 to it, reaps orphans and exits when the
+ * program exits: with the program's exit code, or with 128 + N when the
+ * program was killed by signal N (shell convention; the init cannot die by
+ * a signal itself).  pid/pidfd then refer to the init.
+ *
+ * Mount view (mount namespace, MYCO__BOX_VIEW_*): MINIMAL (default) pivots
+ * into a fresh tmpfs root holding read-only binds of /usr, /lib, /lib32,
+ * /lib64, /bin, /sbin, /etc (those that exist), of the program's directory,
+ * of each declared path (rw ones writable), of every extra ro path given
+ * (e.g. the directory of a shared libmyco), a fresh /proc for the PID
+ * namespace, /dev with null, zero, full, random, urandom bound from the host,
+ * and a private tmpfs /tmp.  HOST_RO keeps the host tree but read-only, with
+ * the declared rw paths writable, a fresh /proc and private /tmp.  NONE only
+ * makes mounts private (a mount namespace without a changed view).
+ *
+ * ---------------------------------------------------------------------------
+ * Seccomp policy and violations
+ * ---------------------------------------------------------------------------
+ * An allowlist (libseccomp, x86_64 and the native arch) generated from the
+ * declarations:
+ *  - base: what glibc/ld.so startup and a normal program need: memory
+ *    (mmap, mprotect, munmap, mremap, madvise, brk), files on already-visible
+ *    paths (openat, read, write, pread/pwrite, readv/writev, close, fstat,
+ *    newfstatat, statx, lseek, getdents64, readlink, access, faccessat ...,
+ *    fcntl, ioctl, dup*, pipe2, memfd_create, ftruncate, fsync, mmap'able
+ *    fds), time and sleep (clock_gettime, clock_nanosleep, nanosleep,
+ *    timerfd_*, eventfd2, epoll_*, poll, ppoll, select), futex, signals,
+ *    threads (clone with CLONE_THREAD only; clone3 fails with ENOSYS so that
+ *    glibc falls back to clone), getpid & co, prctl (PR_SET_NAME/GET_NAME
+ *    only), getrandom, uname, rseq, set_robust_list, sched_yield,
+ *    sched_getaffinity, exit, exit_group, execve (the program's own exec and
+ *    re-exec of a visible binary), kill/tgkill of itself, wait4/waitid.
+ *  - files changing the tree (unlink*, rename*, mkdir*, rmdir, link*,
+ *    symlink*, chmod*, fchmod*, chown*, truncate, utimensat, mknod*) only
+ *    when a rw path is declared.  Path strings are not filtered by seccomp:
+ *    the mount view decides what exists and what is writable.
+ *  - socket use (accept4, recv*, send*, getsockopt, setsockopt, getsockname,
+ *    getpeername, shutdown) with `net` or listening ports (ports arrive as
+ *    fds); creating sockets (socket, socketpair, bind, listen, connect) only
+ *    with `net`.
+ *  - spec->allow_syscalls adds names (unknown names are an error, -EINVAL).
+ *  - never: mount, umount2, pivot_root, ptrace, process_vm_*, bpf, perf_*,
+ *    kexec*, init/finit/delete_module, reboot, swapon/off, setns, unshare,
+ *    keyctl, add_key, userfaultfd, sched_setattr/setaffinity/setscheduler,
+ *    setrlimit/prlimit64 with a new limit, personality, fork/vfork and
+ *    clone without CLONE_THREAD, io_uring_*.
+ * Anything else is a violation.  Action (spec->seccomp_action):
+ *  NOTIFY (default): SECCOMP_RET_USER_NOTIF.  The calling thread blocks in
+ *    the syscall; spawn hands the listener fd to the caller in
+ *    report->seccomp_fd (the executive owns and closes it).  The executive
+ *    polls it (POLLIN), calls myco__box_violation_read() which names the
+ *    syscall, emits the health event, then MUST answer with
+ *    myco__box_violation_respond(): DENY (the syscall fails with the errno
+ *    given, default EPERM, the program continues) or KILL (the process is
+ *    SIGKILLed; for a PID-namespace init that is the whole partition).  If
+ *    the listener fd is closed, pending and future violations fail with
+ *    ENOSYS in the program.
+ *  ERRNO: the syscall fails with EPERM; not reported (use only in tests).
+ *  KILL: SECCOMP_RET_KILL_PROCESS: the process dies with SIGSYS; the
+ *    executive sees the signal but not the syscall name.
+ *
+ * ---------------------------------------------------------------------------
+ * Time
+ * ---------------------------------------------------------------------------
+ * Budget mode (runtime_ns every period_ns):
+ *  - SCHED_DEADLINE (runtime, deadline = period, period) with
+ *    SCHED_FLAG_RESET_ON_FORK on the program's main thread, where permitted
+ *    (root, not a restricted CPU set: the kernel requires a deadline task's
+ *    affinity to cover its whole root domain, so a partition pinned to a
+ *    strict subset of the CPUs falls back to the quota).  Deadline tasks
+ *    cannot fork without reset-on-fork; with it, threads the program creates
+ *    later start as SCHED_OTHER and are NOT under the reservation: they are
+ *    held by the cgroup CPU quota below, which is always applied as well.
+ *    So the main thread gets a guaranteed reservation and the whole partition
+ *    is capped at budget (main thread) + budget (other threads) in the worst
+ *    case.  myco__box_deadline_apply() gives another thread its own
+ *    reservation (the executive may call it with a tid it learned).
+ *  - cgroup CPU quota: v2 cpu.max "runtime period", v1 cpu.cfs_quota_us /
+ *    cpu.cfs_period_us (microseconds; the period is clamped to the kernel's
+ *    1 ms .. 1 s range and the quota scaled).  Applied on the instance
+ *    cgroup; this is the fallback and the backstop for non-deadline threads.
+ * Frame mode: a major frame (major_ns) of windows, per core.  The instance
+ * joins <base>/myco/<system>/<partition>/<instance> in the freezer hierarchy
+ * (v1 freezer, or cgroup.freeze of v2) and the frame scheduler (a thread of
+ * the executive driven by an absolute CLOCK_MONOTONIC timerfd, SCHED_FIFO
+ * when permitted) freezes the partition cgroup <...>/<partition> outside its
+ * windows and thaws it inside them.  Freezing is hierarchical, so every
+ * instance of the partition (active, standby, a restarted replacement) is
+ * covered without rebinding.  Without a writable freezer, it falls back to
+ * SIGSTOP/SIGCONT of the pid it was given (that pid's thread group only;
+ * rebind it after a restart with myco__box_frame_set_pid()).  A process that
+ * joins a frozen cgroup is frozen at once, so a standby spawned outside its
+ * window does not run.
+ *
+ * ---------------------------------------------------------------------------
+ * Cleanup
+ * ---------------------------------------------------------------------------
+ * myco__box_destroy() kills whatever is left in an instance's (or a whole
+ * partition's) cgroups and removes them.  myco__box_cleanup_stale() does the
+ * same for every partition of a system (after its executive was killed with
+ * -9): it finds <base>/myco/<system> in every hierarchy, thaws, SIGKILLs
+ * every process listed (v2: cgroup.kill), waits for the cgroups to empty and
+ * removes them bottom-up.  Call it only while holding the system's run lock
+ * (it does not know whether another executive is alive).  The cgroups are
+ * under the caller's own cgroup, so a cleanup from another cgroup (another
+ * login session) does not see them.
+ */
+#ifndef MYCO_EXEC_BOX_H
+#define MYCO_EXEC_BOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ limits */
+
+#define MYCO__BOX_NAME_MAX    64     /* system, partition, instance names */
+#define MYCO__BOX_MAX_FDS     256    /* pass-through fds */
+#define MYCO__BOX_MAX_PATHS   64     /* declared + extra paths */
+#define MYCO__BOX_MAX_PORTS   64
+#define MYCO__BOX_MAX_RLIMITS 16
+#define MYCO__BOX_MAX_SYSCALLS 64    /* extra allowed syscall names */
+#define MYCO__BOX_DETAIL_MAX  96     /* report detail string, incl. NUL */
+
+/* ------------------------------------------------------------- mechanisms */
+
+/* Every mechanism the report covers, in `myco ps` order. */
+enum myco__box_mech {
+	MYCO__BOX_PIDNS = 0,    /* PID namespace */
+	MYCO__BOX_MOUNTNS,      /* mount namespace (+ the mount view) */
+	MYCO__BOX_IPCNS,        /* IPC namespace */
+	MYCO__BOX_UTSNS,        /* UTS namespace (hostname = partition) */
+	MYCO__BOX_NETNS,        /* network namespace (not requested with net) */
+	MYCO__BOX_NO_NEW_PRIVS, /* prctl(PR_SET_NO_NEW_PRIVS) */
+	MYCO__BOX_CAPS,         /* capability bounding set dropped */
+	MYCO__BOX_SECCOMP,      /* seccomp allowlist */
+	MYCO__BOX_CG_MEMORY,    /* cgroup memory limit */
+	MYCO__BOX_CG_CPU,       /* cgroup CPU quota */
+	MYCO__BOX_CPU_PIN,      /* CPU affinity (+ cpuset cgroup where present) */
+	MYCO__BOX_DEADLINE,     /* SCHED_DEADLINE reservation */
+	MYCO__BOX_RLIMITS,      /* setrlimit */
+	MYCO__BOX_FRAME,        /* frame windows (freezer cgroup or SIGSTOP) */
+	MYCO__BOX_MOUNT_VIEW,   /* the restricted file-system view */
+	MYCO__BOX_CG_PIDS,      /* cgroup pids limit */
+	MYCO__BOX_USERNS,       /* user namespace (only used without root) */
+	MYCO__BOX_MECH_COUNT
+};
+
+enum myco__box_state {
+	MYCO__BOX_NOT_REQUESTED = 0,
+	MYCO__BOX_APPLIED,
+	MYCO__BOX_DEGRADED,     /* requested but not (fully) applied: see detail */
+};
+
+/* Static strings, never NULL ("pid-ns", "mount-ns", ...; "applied",
+ * "degraded", "not-requested"). */
+const char *myco__box_mech_name(enum myco__box_mech m);
+const char *myco__box_state_name(enum myco__box_state s);
+
+/* -------------------------------------------------------------------- spec */
+
+enum myco__box_time_mode {
+	MYCO__BOX_TIME_NONE = 0,     /* best effort */
+	MYCO__BOX_TIME_BUDGET,       /* runtime_ns every period_ns */
+	MYCO__BOX_TIME_FRAME,        /* windows of a frame scheduler */
+};
+
+enum myco__box_view {
+	MYCO__BOX_VIEW_MINIMAL = 0,  /* default; see the header comment */
+	MYCO__BOX_VIEW_HOST_RO,
+	MYCO__BOX_VIEW_NONE,
+};
+
+enum myco__box_seccomp_action {
+	MYCO__BOX_SECCOMP_NOTIFY = 0,  /* default: listener fd to the caller */
+	MYCO__BOX_SECCOMP_ERRNO,       /* EPERM, unreported (tests only) */
+	MYCO__BOX_SECCOMP_KILL,        /* SIGSYS, syscall not named */
+};
+
+/* Spawn flags. */
+#define MYCO__BOX_F_INIT      0x1u  /* insert a tiny init as PID 1 */
+#define MYCO__BOX_F_NO_USERNS 0x2u  /* never fall back to a user namespace */
+
+/* Mechanism request bits (spec.want); myco__box_spec_init() sets all. */
+#define MYCO__BOX_WANT(m) (1u << (m))
+#define MYCO__BOX_WANT_ALL ((1u << MYCO__BOX_MECH_COUNT) - 1u)
+
+struct myco__box_path {
+	const char *path;      /* absolute; borrowed from the caller */
+	bool rw;
+};
+
+struct myco__box_fd {
+	int fd;                /* fd in the caller */
+	int target;            /* number in the program; -1 = same as fd */
+};
+
+struct myco__box_rlimit {
+	int resource;          /* RLIMIT_* */
+	uint64_t soft, hard;   /* RLIM_INFINITY allowed */
+};
+
+/* Filled by the executive from the checked model.  All pointers are
+ * borrowed and must stay valid for the duration of myco__box_spawn() only.
+ * Start from myco__box_spec_init() so that fields added later get their
+ * defaults. */
+typedef struct myco__box_spec {
+	const char *system;        /* system name (cgroup path component) */
+	const char *partition;     /* partition name (cgroup, hostname) */
+	const char *instance;      /* cgroup leaf; NULL = "main".  Standbys and
+	                            * replacements use distinct names, e.g. "i3" */
+	const char *path;          /* absolute program path for execve */
+	const char *const *argv;   /* NULL-terminated; argv[0] required */
+	const char *const *envp;   /* NULL-terminated; NULL = empty */
+	const char *cwd;           /* NULL = "/" (inside the view) */
+
+	const struct myco__box_fd *fds;   /* pass-through fds (0,1,2 included
+	                                   * only if listed); all others closed */
+	size_t nfds;
+
+	uint32_t want;             /* MYCO__BOX_WANT() bits: which mechanisms */
+	uint32_t flags;            /* MYCO__BOX_F_* */
+	bool net;                  /* declared network use: no net ns, sockets */
+
+	const uint16_t *ports;     /* declared listening ports (as fds) */
+	size_t nports;
+	const struct myco__box_path *paths;   /* declared paths ro/rw */
+	size_t npaths;
+	const char *const *extra_ro;  /* more ro binds in the MINIMAL view */
+	size_t nextra_ro;
+	enum myco__box_view view;
+	const char *const *allow_syscalls;   /* extra names for the allowlist */
+	size_t nallow_syscalls;
+	enum myco__box_seccomp_action seccomp_action;
+
+	uint64_t memory_max;       /* bytes; 0 = no limit (mechanism not requested) */
+	uint64_t pids_max;         /* 0 = no limit */
+	uint64_t cpu_mask;         /* bit i = CPU i; 0 = any (pinning not requested) */
+
+	enum myco__box_time_mode time_mode;
+	uint64_t runtime_ns;       /* budget mode */
+	uint64_t period_ns;        /* budget mode */
+
+	const struct myco__box_rlimit *rlimits;
+	size_t nrlimits;
+
+	uid_t uid;                 /* run as (root only); (uid_t)-1 = unchanged */
+	gid_t gid;                 /* (gid_t)-1 = unchanged */
+
+	const char *cgroup_base;   /* NULL = the caller's own cgroup per
+	                            * hierarchy; else a path relative to each
+	                            * hierarchy root, e.g. "/" */
+
+	/* Warning sink for degraded mechanisms: one line each, no newline.
+	 * NULL = "myco: box: <system>/<partition>: warning: ..." on stderr. */
+	void (*log)(void *arg, const char *line);
+	void *log_arg;
+} myco__box_spec_t;
+
+/* Defaults: want = MYCO__BOX_WANT_ALL, view MINIMAL, seccomp NOTIFY, uid/gid
+ * unchanged, everything else zero/NULL. */
+void myco__box_spec_init(myco__box_spec_t *spec);
+
+/* ------------------------------------------------------------------ report */
+
+struct myco__box_item {
+	uint8_t state;                      /* enum myco__box_state */
+	int err;                            /* negative errno when degraded, else 0 */
+	char detail[MYCO__BOX_DETAIL_MAX];  /* why degraded, or what was applied
+	                                     * ("256 MiB", "cpu 0-1", "via user
+	                                     * namespace", "quota 20000/100000 us") */
+};
+
+typedef struct myco__box_report {
+	struct myco__box_item m[MYCO__BOX_MECH_COUNT];
+	int seccomp_fd;            /* NOTIFY listener, or -1.  Owned by the
+	                            * caller from a successful spawn on: close it */
+	bool root;                 /* spawned with CAP_SYS_ADMIN */
+	bool cgroup_v2;            /* which interface was used */
+	char cgroup[256];          /* relative instance path, e.g.
+	                            * "myco/sys/part/main" (empty if none) */
+	int failed_step;           /* on spawn error: the enum myco__box_mech (or
+	                            * -1 for exec/clone) that failed */
+} myco__box_report_t;
+
+/* Number of mechanisms in the report in state DEGRADED. */
+int myco__box_report_degraded(const myco__box_report_t *r);
+
+/* Human text, one line per mechanism: "pid-ns  applied  <detail>".  Writes
+ * at most cap bytes (NUL-terminated); returns the length it needed (like
+ * snprintf). */
+int myco__box_report_format(const myco__box_report_t *r, char *buf,
+			    size_t cap);
+
+/* JSON object {"pid-ns":{"state":"applied","detail":"..."}, ...}, same
+ * return convention as myco__box_report_format(). */
+int myco__box_report_json(const myco__box_report_t *r, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------- spawn */
+
+/* Create the boxed process and exec spec->path in it.
+ * On success: 0, *pid (in the caller's PID namespace) and *pidfd
+ * (CLOEXEC, owned by the caller) are set, the report is filled (and a
+ * warning logged per DEGRADED mechanism), report->seccomp_fd is the
+ * listener (NOTIFY) or -1.  The process may be frozen (frame mode).
+ * On failure: a negative errno, no process remains (it was killed and
+ * reaped), report->failed_step says where, cgroups created for this
+ * instance are removed, *pid = 0, *pidfd = -1, report->seccomp_fd = -1.
+ * Errors: -EINVAL (bad spec, unknown extra syscall name), -ENOMEM, the errno
+ * of clone3/execve, or of a mechanism the caller made mandatory (none: every
+ * mechanism degrades rather than fails, except exec).
+ * Thread-safety: may be called while the frame scheduler thread runs. */
+int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *report,
+		    pid_t *pid, int *pidfd);
+
+/* Give thread tid (caller's namespace) its own SCHED_DEADLINE reservation
+ * (reset-on-fork).  -EPERM/-EBUSY/-EINVAL from the kernel as is. */
+int myco__box_deadline_apply(pid_t tid, uint64_t runtime_ns,
+			     uint64_t period_ns);
+
+/* ------------------------------------------------------------- violations */
+
+enum myco__box_verdict {
+	MYCO__BOX_DENY = 0,     /* the syscall fails with the given errno */
+	MYCO__BOX_KILL,         /* SIGKILL the offending process */
+};
+
+struct myco__box_violation {
+	uint64_t id;            /* seccomp notification id */
+	pid_t pid;              /* thread that made the call, caller's pid ns */
+	int nr;                 /* syscall number (for arch) */
+	uint32_t arch;          /* AUDIT_ARCH_* */
+	char name[32];          /* "socket", or "syscall_<nr>" if unknown */
+	uint64_t args[6];
+	uint64_t ip;
+};
+
+/* Read one pending violation from a listener fd (blocks if none: poll for
+ * POLLIN first; POLLHUP = every process of the filter is gone).
+ * -ENOENT: the thread died before it could be read; ignore it. */
+int myco__box_violation_read(int fd, struct myco__box_violation *v);
+
+/* Answer a violation read from fd.  DENY: the syscall returns -err (err > 0,
+ * 0 means EPERM).  KILL: the process is SIGKILLed (checked to still be the
+ * one that made the call), then the call is answered.  -ENOENT if the
+ * thread is already gone (harmless). */
+int myco__box_violation_respond(int fd, const struct myco__box_violation *v,
+				enum myco__box_verdict verdict, int err);
+
+/* Syscall name for a number on the native arch; static string or NULL. */
+const char *myco__box_syscall_name(int nr);
+
+/* ------------------------------------------------------------ accounting */
+
+struct myco__box_stats {
+	uint64_t cpu_ns;          /* CPU time of the cgroup (all instances below) */
+	uint64_t memory_bytes;    /* current usage */
+	uint64_t memory_peak;     /* high-water mark (0 if unknown) */
+	uint64_t oom_kills;       /* processes killed by the memory limit */
+	uint64_t nr_throttled;    /* CPU quota periods throttled */
+	bool frozen;              /* freezer state (frame mode) */
+};
+
+/* Figures of <base>/myco/<system>/<partition>[/<instance>] (instance NULL =
+ * the whole partition).  Fields whose controller is absent are 0.  The
+ * executive uses oom_kills to tell an OOM kill from another SIGKILL. */
+int myco__box_stats(const char *system, const char *partition,
+		    const char *instance, struct myco__box_stats *st);
+
+/* ----------------------------------------------------------------- cleanup */
+
+/* Kill what is left in <...>/<system>/<partition>/<instance> (instance NULL
+ * = the whole partition, all instances) in every hierarchy, wait until empty
+ * (bounded, 2 s) and remove the cgroups.  -ENOENT if nothing existed,
+ * -EBUSY if processes would not die. */
+int myco__box_destroy(const char *system, const char *partition,
+		      const char *instance);
+
+/* Same for every partition of a system, then remove myco/<system> itself.
+ * Returns the number of processes killed (>= 0) or a negative errno.
+ * See "Cleanup" above for when it is safe. */
+int myco__box_cleanup_stale(const char *system);
+
+/* ---------------------------------------------------------- frame schedule */
+
+typedef struct myco__box_frame myco__box_frame_t;
+
+struct myco__box_frame_stats {
+	uint64_t frames;          /* major frames completed */
+	uint64_t windows;         /* windows opened for this partition */
+	uint64_t late;            /* boundaries the thread reached > 1 ms late */
+	uint64_t max_late_ns;     /* worst lateness of a boundary */
+	bool freezer;             /* true: cgroup freezer, false: SIGSTOP */
+};
+
+/* New frame schedule for a system; *out owned by the caller, release with
+ * myco__box_frame_free().  major_ns > 0. */
+int myco__box_frame_new(const char *system, uint64_t major_ns,
+			myco__box_frame_t **out);
+
+/* Register a partition (its cgroup freezer group is <...>/<system>/<part>,
+ * created if missing; pid is used only by the SIGSTOP fallback, 0 = none
+ * yet).  *idx receives the partition's index for the calls below.  Before
+ * start only. */
+int myco__box_frame_add(myco__box_frame_t *fr, const char *partition,
+			pid_t pid, int *idx);
+
+/* Add a window [offset_ns, offset_ns + length_ns) on a core for partition
+ * idx.  Windows of one core must not overlap (-EINVAL); the window must lie
+ * within the major frame.  Before start only. */
+int myco__box_frame_window(myco__box_frame_t *fr, int idx, int core,
+			   uint64_t offset_ns, uint64_t length_ns);
+
+/* Start the scheduler thread: every registered partition is frozen, then
+ * thawed inside its windows, frame after frame, from the next millisecond
+ * boundary.  -EALREADY if running. */
+int myco__box_frame_start(myco__box_frame_t *fr);
+
+/* Swap the process of partition idx after a restart (SIGSTOP fallback; the
+ * freezer needs nothing).  The new pid is stopped at once if the partition
+ * is outside its window.  Any time. */
+int myco__box_frame_set_pid(myco__box_frame_t *fr, int idx, pid_t pid);
+
+/* Stop the thread and thaw (or SIGCONT) every partition.  Idempotent. */
+int myco__box_frame_stop(myco__box_frame_t *fr);
+
+int myco__box_frame_stats(myco__box_frame_t *fr, int idx,
+			  struct myco__box_frame_stats *st);
+
+/* Stop if running and free.  NULL is fine. */
+void myco__box_frame_free(myco__box_frame_t *fr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MYCO_EXEC_BOX_H */
