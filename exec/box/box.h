@@ -5,9 +5,9 @@
  * memory / CPU / pids limits, CPU pinning, SCHED_DEADLINE reservations and
  * frame windows (a frame scheduler freezing partitions outside their
  * windows).  Shared-internal API (myco__box_*) of library myco_box_lib; the
- * executive core (exec/*.c) is its only user.
+ * executive core (the exec/ core files) is its only user.
  * Not for: supervision, standby activation, channels, the control socket
- * (exec/*.c); libmyco's partition side (lib/part).
+ * (the exec/ core files); libmyco's partition side (lib/part).
  *
  * Contract: this header only grows.  Names, fields and meanings below stay.
  *
