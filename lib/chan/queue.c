@@ -1,0 +1,677 @@
+/*
+ * queue.c: the ring protocol shared by queue channels (producer/consumer)
+ * and call channels (client requests, server replies): claim a slot under
+ * the overflow policy, publish with a release store of tail, hand messages
+ * out in place, commit with `done`, and the call request/reply layer.
+ * Not for: sample channels (sample.c) or the loan pool (loan.c).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "chan_int.h"
+
+#define SH_LD(f) __atomic_load_n(&(f), __ATOMIC_RELAXED)
+#define SH_ST(f, v) __atomic_store_n(&(f), (v), __ATOMIC_RELAXED)
+#define DROP_TRIES 256   /* bound on CAS retries against a racing peer */
+
+static bool is_drop(const struct myco_chan *ch)
+{
+	return ch->g.policy == MYCO_CHAN_DROP_OLDEST;
+}
+
+static bool is_sender(const struct myco_chan *ch)
+{
+	return ch->role == MYCO_CHAN_PRODUCER || ch->role == MYCO_CHAN_CLIENT;
+}
+
+static bool is_receiver(const struct myco_chan *ch)
+{
+	return ch->role == MYCO_CHAN_CONSUMER || ch->role == MYCO_CHAN_SERVER;
+}
+
+/* ---------------------------------------------------------------- */
+/* Sending side                                                      */
+/* ---------------------------------------------------------------- */
+
+/* Reload head of our lane; validate it against our own tail. */
+static int load_head(struct myco_chan *ch)
+{
+	uint64_t h = atomic_load_explicit(&chan_lane(ch, ch->index)->head,
+	                                  memory_order_acquire);
+
+	if (h > ch->tail || ch->tail - h > ch->g.depth)
+		return myco__chan_corrupt(ch);
+	ch->head_cache = h;
+	return 0;
+}
+
+int myco__chan_ready_space(struct myco_chan *ch)
+{
+	int rc;
+
+	if (ch->broken)
+		return -EPROTO;
+	if (is_drop(ch) || ch->tail - ch->head_cache < ch->g.depth)
+		return 1;
+	rc = load_head(ch);
+	if (rc)
+		return rc;
+	return ch->tail - ch->head_cache < ch->g.depth;
+}
+
+/* Make room for `want` messages (want <= depth) under the policy.  Returns
+ * the number of free slots (>= 1) or a negative errno. */
+static int claim(struct myco_chan *ch, uint32_t want, int64_t timeout_ns)
+{
+	struct chan_lane *l = chan_lane(ch, ch->index);
+	uint64_t free;
+	int rc, i;
+
+	if (ch->broken)
+		return -EPROTO;
+	if (ch->reserved)
+		return -EBUSY;
+	free = ch->g.depth - (ch->tail - ch->head_cache);
+	if (free >= want)
+		return (int)(want);
+	if ((rc = load_head(ch)) != 0)
+		return rc;
+	free = ch->g.depth - (ch->tail - ch->head_cache);
+	if (free >= want || (free > 0 && !is_drop(ch)))
+		return (int)(free < want ? free : want);
+	if (is_drop(ch)) {
+		/* Drop the oldest messages until `want` fit: head must reach
+		 * tail + want - depth.  The consumer may move head too (done),
+		 * so CAS and re-check; bounded against a hostile peer. */
+		uint64_t need = ch->tail + want - ch->g.depth;
+
+		for (i = 0; i < DROP_TRIES; i++) {
+			uint64_t h = atomic_load_explicit(&l->head, memory_order_acquire);
+
+			if (h > ch->tail || ch->tail - h > ch->g.depth)
+				return myco__chan_corrupt(ch);
+			if (h >= need) {
+				ch->head_cache = h;
+				return (int)want;
+			}
+			if (atomic_compare_exchange_weak_explicit(&l->head, &h, need,
+			                                          memory_order_acq_rel,
+			                                          memory_order_acquire)) {
+				atomic_fetch_add_explicit(&l->dropped, need - h, memory_order_relaxed);
+				ch->head_cache = need;
+				return (int)want;
+			}
+		}
+		return -EAGAIN;
+	}
+	if (ch->g.policy == MYCO_CHAN_REJECT || timeout_ns == 0) {
+		atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
+		return -EAGAIN;
+	}
+	rc = myco__chan_wait_for(ch, myco__chan_ready_space, timeout_ns);
+	if (rc < 0) {
+		if (rc == -ETIMEDOUT || rc == -EAGAIN)
+			atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
+		return rc;
+	}
+	free = ch->g.depth - (ch->tail - ch->head_cache);
+	return (int)(free < want ? free : want);
+}
+
+/* Write one message into the slot at position pos (not yet published). */
+static void slot_write(struct myco_chan *ch, uint64_t pos, const void *buf, size_t len,
+                       uint32_t flags, uint32_t lblock, uint32_t lgen)
+{
+	struct chan_slot *s = chan_slot(ch, ch->index, pos);
+
+	if (is_drop(ch)) {
+		/* seqlock: a consumer holding this slot sees seq change */
+		atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		if (len)
+			myco__chan_copy_in(s + 1, buf, len);
+	} else if (len && buf) {
+		memcpy(s + 1, buf, len);
+	}
+	SH_ST(s->len, (uint32_t)len);
+	SH_ST(s->flags, flags);
+	SH_ST(s->corr, ch->g.kind == MYCO_CHAN_CALL ? pos + 1 : 0);
+	SH_ST(s->loan_block, lblock);
+	SH_ST(s->loan_gen, lgen);
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+}
+
+static void publish(struct myco_chan *ch)
+{
+	atomic_store_explicit(&chan_lane(ch, ch->index)->tail, ch->tail, memory_order_release);
+	myco__chan_wake_main(ch);
+}
+
+int myco_chan_send_timeout(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns)
+{
+	int rc;
+
+	if (!is_sender(ch))
+		return -EPERM;
+	if (len > ch->g.msg_size)
+		return -EMSGSIZE;
+	rc = claim(ch, 1, timeout_ns);
+	if (rc < 0)
+		return rc;
+	slot_write(ch, ch->tail, buf, len, 0, 0, 0);
+	ch->tail++;
+	publish(ch);
+	return 0;
+}
+
+int myco_chan_send(myco_chan_t *ch, const void *buf, size_t len)
+{
+	return myco_chan_send_timeout(ch, buf, len, ch->g.block_timeout_ns);
+}
+
+int myco_chan_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
+{
+	uint32_t want;
+	size_t i;
+	int rc;
+
+	if (!is_sender(ch))
+		return -EPERM;
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (msgs[i].iov_len > ch->g.msg_size)
+			return i ? (int)i : -EMSGSIZE;
+	want = n > ch->g.depth ? ch->g.depth : (uint32_t)n;
+	rc = claim(ch, want, ch->g.block_timeout_ns);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < (size_t)rc; i++) {
+		slot_write(ch, ch->tail, msgs[i].iov_base, msgs[i].iov_len, 0, 0, 0);
+		ch->tail++;
+	}
+	publish(ch);
+	return rc;
+}
+
+int myco_chan_reserve(myco_chan_t *ch, void **slot, int64_t timeout_ns)
+{
+	struct chan_slot *s;
+	int rc;
+
+	*slot = NULL;
+	if (!is_sender(ch))
+		return -EPERM;
+	rc = claim(ch, 1, timeout_ns);
+	if (rc < 0)
+		return rc;
+	s = chan_slot(ch, ch->index, ch->tail);
+	if (is_drop(ch)) {
+		atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+	}
+	ch->reserved = 1;
+	*slot = s + 1;
+	return 0;
+}
+
+int myco_chan_publish(myco_chan_t *ch, size_t len)
+{
+	if (!ch->reserved)
+		return -EINVAL;
+	if (len > ch->g.msg_size)
+		return -EMSGSIZE;
+	ch->reserved = 0;
+	if (ch->broken)
+		return -EPROTO;
+	slot_write(ch, ch->tail, NULL, len, 0, 0, 0);
+	ch->tail++;
+	publish(ch);
+	return 0;
+}
+
+/* Used by loan.c: claim, write a loan reference, mark blocks sent, publish. */
+int myco__chan_send_loan(struct myco_chan *ch, uint32_t first, uint32_t run,
+                         uint32_t gen, size_t len)
+{
+	au64 *ld = (au64 *)(ch->base + ch->g.ldesc_off);
+	uint32_t i;
+	int rc;
+
+	rc = claim(ch, 1, ch->g.block_timeout_ns);
+	if (rc < 0)
+		return rc;
+	slot_write(ch, ch->tail, NULL, len, MYCO_CHAN_MSG_LOAN, first, gen);
+	for (i = 0; i < run; i++) {
+		uint64_t want = LD_MAKE(LD_LOANED, ch->index, i ? 0 : run, gen);
+
+		if (!atomic_compare_exchange_strong_explicit(&ld[first + i], &want,
+		                                             LD_MAKE(LD_SENT, ch->index, i ? 0 : run, gen),
+		                                             memory_order_acq_rel,
+		                                             memory_order_relaxed))
+			return myco__chan_corrupt(ch);
+	}
+	ch->tail++;
+	publish(ch);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Receiving side                                                    */
+/* ---------------------------------------------------------------- */
+
+/* Load lane's tail and validate it against our committed head. */
+static int load_tail(struct myco_chan *ch, uint32_t lane, uint64_t *tail)
+{
+	struct chan_lane *l = chan_lane(ch, lane);
+	uint64_t t = atomic_load_explicit(&l->tail, memory_order_acquire);
+
+	if (is_drop(ch)) {
+		/* head moves under us (producer drops); read it and validate
+		 * head <= tail <= head + depth; skip what was dropped. */
+		uint64_t h = atomic_load_explicit(&l->head, memory_order_acquire);
+
+		t = atomic_load_explicit(&l->tail, memory_order_acquire);
+		if (h > t || t - h > ch->g.depth || h < ch->chead[lane])
+			return myco__chan_corrupt(ch);
+		if (ch->rpos[lane] < h)
+			ch->rpos[lane] = h;
+		ch->chead[lane] = h > ch->chead[lane] ? h : ch->chead[lane];
+	} else if (t < ch->chead[lane] || t - ch->chead[lane] > ch->g.depth) {
+		return myco__chan_corrupt(ch);
+	}
+	ch->tail_cache[lane] = t;
+	*tail = t;
+	return 0;
+}
+
+int myco__chan_ready_recv(struct myco_chan *ch)
+{
+	uint32_t i;
+	uint64_t t;
+	int rc;
+
+	if (ch->broken)
+		return -EPROTO;
+	for (i = 0; i < ch->g.nlanes; i++) {
+		if (ch->rpos[i] < ch->tail_cache[i])
+			return 1;
+		rc = load_tail(ch, i, &t);
+		if (rc)
+			return rc;
+		if (ch->rpos[i] < t)
+			return 1;
+	}
+	return 0;
+}
+
+/* Hand out the next message of `lane` if there is one: 1, 0 (none) or
+ * -EPROTO. */
+static int take(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m)
+{
+	int tries;
+
+	for (tries = 0; tries < DROP_TRIES; tries++) {
+		uint64_t pos = ch->rpos[lane], t, seq;
+		struct chan_slot *s;
+		uint32_t len, flags;
+		int rc;
+
+		if (pos >= ch->tail_cache[lane] || is_drop(ch)) {
+			rc = load_tail(ch, lane, &t);
+			if (rc)
+				return rc;
+			pos = ch->rpos[lane];
+			if (pos >= t)
+				return 0;
+		}
+		s = chan_slot(ch, lane, pos);
+		seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		len = SH_LD(s->len);
+		flags = SH_LD(s->flags);
+		if (seq != pos + 1) {
+			if (is_drop(ch))
+				continue;  /* being overwritten: reload head, retry */
+			return myco__chan_corrupt(ch);
+		}
+		if (flags & ~(uint32_t)MYCO_CHAN_MSG_LOAN)
+			return myco__chan_corrupt(ch);
+		m->seq = seq;
+		m->lane = lane;
+		m->flags = flags;
+		m->corr = ch->g.kind == MYCO_CHAN_CALL ? seq : 0;
+		m->pos_ = pos;
+		m->len = len;
+		if (flags & MYCO_CHAN_MSG_LOAN) {
+			uint32_t first = SH_LD(s->loan_block), gen = SH_LD(s->loan_gen), run;
+
+			if (!(ch->g.features & CHAN_FEAT_LOANS))
+				return myco__chan_corrupt(ch);
+			rc = myco__chan_loan_check(ch, s, lane, len, &run);
+			if (rc)
+				return rc;
+			m->data = ch->base + ch->g.pool_off + (uint64_t)first * ch->g.loan_bs;
+			ch->lref[(uint64_t)lane * ch->g.depth + (pos & (ch->g.depth - 1))] =
+				((uint64_t)gen << 32) | ((uint64_t)first + 1);
+		} else {
+			if (len > ch->g.msg_size)
+				return myco__chan_corrupt(ch);
+			m->data = s + 1;
+			if (ch->lref)
+				ch->lref[(uint64_t)lane * ch->g.depth + (pos & (ch->g.depth - 1))] = 0;
+		}
+		ch->rpos[lane] = pos + 1;
+		return 1;
+	}
+	return -EAGAIN;
+}
+
+static int recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max)
+{
+	uint32_t n = ch->g.nlanes, k;
+	size_t got = 0;
+	int rc;
+
+	/* Round-robin over lanes, starting after the lane served last; take
+	 * as many as wanted from a lane before moving on (batching). */
+	for (k = 0; k < n && got < max; k++) {
+		uint32_t lane = (ch->rr + k) % n;
+
+		while (got < max) {
+			rc = take(ch, lane, &msgs[got]);
+			if (rc < 0)
+				return got ? (int)got : rc;
+			if (rc == 0)
+				break;
+			got++;
+		}
+	}
+	ch->rr = (ch->rr + 1) % n;
+	return (int)got;
+}
+
+int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
+                         int64_t timeout_ns)
+{
+	int rc;
+
+	if (!is_receiver(ch))
+		return -EPERM;
+	if (max == 0)
+		return -EINVAL;
+	if (ch->broken)
+		return -EPROTO;
+	for (;;) {
+		rc = recv_some(ch, msgs, max);
+		if (rc != 0 && rc != -EAGAIN)
+			return rc;
+		rc = myco__chan_wait_for(ch, myco__chan_ready_recv, timeout_ns);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int myco_chan_recv(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns)
+{
+	int rc = myco_chan_recv_batch(ch, msg, 1, timeout_ns);
+
+	return rc < 0 ? rc : 0;
+}
+
+/* Commit lane up to and including position `pos`. */
+static int commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
+{
+	struct chan_lane *l = chan_lane(ch, lane);
+	uint64_t from = ch->chead[lane], p;
+	int rc = 0, i;
+
+	if (is_drop(ch)) {
+		struct chan_slot *s = chan_slot(ch, lane, pos);
+		uint64_t h;
+
+		/* seqlock re-check: was the message overwritten while held? */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != pos + 1)
+			rc = -ESTALE;
+		h = atomic_load_explicit(&l->head, memory_order_acquire);
+		for (i = 0; i < DROP_TRIES && h < pos + 1; i++)
+			if (atomic_compare_exchange_weak_explicit(&l->head, &h, pos + 1,
+			                                          memory_order_acq_rel,
+			                                          memory_order_acquire))
+				break;
+		ch->chead[lane] = pos + 1;
+		myco__chan_wake_lane(ch, lane);
+		return rc;
+	}
+	atomic_store_explicit(&l->head, pos + 1, memory_order_release);
+	ch->chead[lane] = pos + 1;
+	if (ch->lref) {
+		/* Blocks are freed after head moved: if we die in between the
+		 * owner's recovery sweep frees the unreferenced sent runs. */
+		au64 *ld = (au64 *)(ch->base + ch->g.ldesc_off);
+
+		for (p = from; p <= pos; p++) {
+			uint64_t *r = &ch->lref[(uint64_t)lane * ch->g.depth + (p & (ch->g.depth - 1))];
+			if (*r) {
+				uint32_t first = (uint32_t)(*r & 0xffffffffu) - 1;
+				uint32_t gen = (uint32_t)(*r >> 32);
+				uint64_t d = atomic_load_explicit(&ld[first], memory_order_acquire);
+
+				if (LD_STATE(d) == LD_SENT && LD_GEN(d) == gen && LD_OWNER(d) == lane)
+					myco__chan_loan_free_run(ch, first, LD_RUN(d), lane, gen);
+				*r = 0;
+			}
+		}
+	}
+	myco__chan_wake_lane(ch, lane);
+	return 0;
+}
+
+int myco_chan_done(myco_chan_t *ch, const myco_chan_msg_t *msg)
+{
+	uint32_t lane = msg->lane;
+
+	if (!is_receiver(ch))
+		return -EPERM;
+	if (ch->broken)
+		return -EPROTO;
+	if (lane >= ch->g.nlanes || msg->pos_ >= ch->rpos[lane])
+		return -EINVAL;
+	if (msg->pos_ < ch->chead[lane])
+		return is_drop(ch) ? -ESTALE : -EINVAL;
+	return commit(ch, lane, msg->pos_);
+}
+
+int myco_chan_done_all(myco_chan_t *ch)
+{
+	uint32_t i;
+	int rc = 0, r;
+
+	if (!is_receiver(ch))
+		return -EPERM;
+	if (ch->broken)
+		return -EPROTO;
+	for (i = 0; i < ch->g.nlanes; i++) {
+		if (ch->rpos[i] > ch->chead[i]) {
+			r = commit(ch, i, ch->rpos[i] - 1);
+			if (r && !rc)
+				rc = r;
+		}
+	}
+	return rc;
+}
+
+int myco_chan_recv_copy(myco_chan_t *ch, void *buf, size_t cap,
+                        myco_chan_msg_t *info, int64_t timeout_ns)
+{
+	myco_chan_msg_t m;
+	int rc, tries;
+
+	for (tries = 0; tries < DROP_TRIES; tries++) {
+		rc = myco_chan_recv(ch, &m, timeout_ns);
+		if (rc)
+			return rc;
+		if (m.len > cap) {
+			ch->rpos[m.lane] = m.pos_;   /* keep it: next recv sees it again */
+			return -EMSGSIZE;
+		}
+		myco__chan_copy_out(buf, m.data, m.len);
+		rc = myco_chan_done(ch, &m);
+		if (rc == -ESTALE)
+			continue;        /* overwritten while copying: take the next */
+		if (rc)
+			return rc;
+		if (info) {
+			*info = m;
+			info->data = NULL;
+		}
+		return (int)m.len;
+	}
+	return -EAGAIN;
+}
+
+/* ---------------------------------------------------------------- */
+/* Call: requests are the ring above; replies go back per client     */
+/* ---------------------------------------------------------------- */
+
+int myco__chan_ready_reply(struct myco_chan *ch)
+{
+	struct chan_lane *l;
+	uint64_t rt;
+
+	if (ch->broken)
+		return -EPROTO;
+	if (ch->role != MYCO_CHAN_CLIENT)
+		return 0;
+	l = chan_lane(ch, ch->index);
+	rt = atomic_load_explicit(&l->rtail, memory_order_acquire);
+	if (rt < ch->rhead || rt - ch->rhead > ch->g.depth)
+		return myco__chan_corrupt(ch);
+	return rt > ch->rhead;
+}
+
+int myco_chan_reply(myco_chan_t *ch, const myco_chan_msg_t *req,
+                    const void *rep, size_t len)
+{
+	struct chan_lane *l;
+	struct chan_slot *s;
+	uint64_t rh, rt;
+	uint32_t lane = req->lane;
+
+	if (ch->role != MYCO_CHAN_SERVER)
+		return -EPERM;
+	if (ch->broken)
+		return -EPROTO;
+	if (lane >= ch->g.nlanes)
+		return -EINVAL;
+	if (len > ch->g.msg_size)
+		return -EMSGSIZE;
+	l = chan_lane(ch, lane);
+	rt = ch->rtail[lane];
+	rh = atomic_load_explicit(&l->rhead, memory_order_acquire);
+	if (rh > rt || rt - rh > ch->g.depth)
+		return myco__chan_corrupt(ch);
+	if (rt - rh == ch->g.depth) {
+		atomic_fetch_add_explicit(&l->rdropped, 1, memory_order_relaxed);
+		return -EAGAIN;
+	}
+	s = chan_rslot(ch, lane, rt);
+	if (len)
+		memcpy(s + 1, rep, len);
+	SH_ST(s->len, (uint32_t)len);
+	SH_ST(s->flags, (uint32_t)MYCO_CHAN_MSG_REPLY);
+	SH_ST(s->corr, req->corr);
+	SH_ST(s->loan_block, 0u);
+	SH_ST(s->loan_gen, 0u);
+	atomic_store_explicit(&s->seq, rt + 1, memory_order_release);
+	ch->rtail[lane] = rt + 1;
+	atomic_store_explicit(&l->rtail, rt + 1, memory_order_release);
+	atomic_fetch_add_explicit(&l->replies, 1, memory_order_relaxed);
+	myco__chan_wake_lane(ch, lane);
+	return 0;
+}
+
+int myco_chan_call_send(myco_chan_t *ch, const void *req, size_t len, uint64_t *corr)
+{
+	int rc;
+
+	if (ch->role != MYCO_CHAN_CLIENT)
+		return -EPERM;
+	rc = myco_chan_send_timeout(ch, req, len, 0);
+	if (rc == 0 && corr)
+		*corr = ch->tail;      /* corr = seq of the request just sent */
+	return rc;
+}
+
+int myco_chan_call_wait(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_cap,
+                        size_t *rep_len, int64_t timeout_ns)
+{
+	struct chan_lane *l;
+	uint64_t deadline = 0;
+	int rc;
+
+	if (ch->role != MYCO_CHAN_CLIENT)
+		return -EPERM;
+	if (timeout_ns < 0)
+		timeout_ns = (int64_t)ch->g.call_timeout_ns;
+	if (timeout_ns > 0)
+		deadline = myco__chan_now_ns() + (uint64_t)timeout_ns;
+	l = chan_lane(ch, ch->index);
+	for (;;) {
+		int64_t left = 0;
+
+		rc = myco__chan_ready_reply(ch);
+		if (rc < 0)
+			return rc;
+		while (rc > 0) {
+			struct chan_slot *s = chan_rslot(ch, ch->index, ch->rhead);
+			uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+			uint32_t len = SH_LD(s->len);
+			uint64_t c = SH_LD(s->corr);
+
+			if (seq != ch->rhead + 1 || len > ch->g.msg_size ||
+			    SH_LD(s->flags) != MYCO_CHAN_MSG_REPLY)
+				return myco__chan_corrupt(ch);
+			if (c > corr)
+				return -ETIMEDOUT; /* a later request's reply: ours will not come */
+			if (c == corr) {
+				if (rep_len)
+					*rep_len = len;
+				if (len <= rep_cap && len)
+					memcpy(rep, s + 1, len);
+			}
+			ch->rhead++;
+			atomic_store_explicit(&l->rhead, ch->rhead, memory_order_release);
+			if (c == corr)
+				return len <= rep_cap ? 0 : -EMSGSIZE;
+			rc = myco__chan_ready_reply(ch);
+			if (rc < 0)
+				return rc;
+		}
+		if (deadline) {
+			uint64_t now = myco__chan_now_ns();
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			left = (int64_t)(deadline - now);
+		} else {
+			return -ETIMEDOUT;
+		}
+		rc = myco__chan_wait_for(ch, myco__chan_ready_reply, left);
+		if (rc == -ETIMEDOUT || rc == -EAGAIN)
+			return -ETIMEDOUT;
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int myco_chan_call(myco_chan_t *ch, const void *req, size_t req_len,
+                   void *rep, size_t rep_cap, size_t *rep_len, int64_t timeout_ns)
+{
+	uint64_t corr;
+	int rc;
+
+	rc = myco_chan_call_send(ch, req, req_len, &corr);
+	if (rc)
+		return rc;
+	return myco_chan_call_wait(ch, corr, rep, rep_cap, rep_len, timeout_ns);
+}
