@@ -1,0 +1,1013 @@
+/*
+ * group.c: myco-log's consumer group coordinator (single node: this broker
+ * coordinates every group) and the group APIs: FindCoordinator, JoinGroup,
+ * SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch.
+ * Not for: offset storage on disk (the store's mls_group_* functions).
+ *
+ * The state machine follows Kafka's GroupCoordinator: Empty ->
+ * PreparingRebalance (JoinGroups are parked until every known member has
+ * rejoined or the rebalance timeout expires; a new group also waits
+ * --group-initial-delay so that members starting together land in one
+ * generation) -> CompletingRebalance (SyncGroups parked until the leader
+ * sends the assignment) -> Stable.  Members that stop heartbeating for
+ * their session timeout are removed and the group rebalances.  Membership
+ * lives in memory only (as in Kafka, a broker restart makes members rejoin);
+ * committed offsets are durable.
+ */
+#include "log_int.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { G_EMPTY, G_PREPARING, G_SYNCING, G_STABLE };
+
+typedef struct {
+	char *name;
+	uint8_t *meta;
+	int32_t metalen;
+} proto_t;
+
+typedef struct member {
+	struct member *next;
+	char *id, *instance_id, *client_id, *host;
+	int32_t session_timeout, rebalance_timeout;
+	proto_t *protos;
+	size_t nprotos;
+	uint8_t *assign;
+	int32_t assignlen;
+	int64_t last_hb;
+	bool join_waiting, sync_waiting;
+	myco__lreq_t join_req, sync_req;  /* conn/corr/ver/flex of parked reqs */
+} member_t;
+
+typedef struct group {
+	struct group *next;
+	char *id;
+	int state;
+	int32_t generation;
+	char *protocol_type, *protocol, *leader;
+	member_t *members;
+	int64_t deadline;        /* PREPARING: when the rebalance completes */
+	int64_t initial_until;   /* new group: wait at least until then */
+} group_t;
+
+struct myco__lgroups {
+	myco__lb_t *lb;
+	group_t *groups;
+	uint64_t next_member;
+};
+
+mls_store_t *myco__lb_store(myco__lb_t *lb);
+
+static char *kdup(myco__kstr_t s)
+{
+	char *p;
+	if (!s.p || s.len < 0)
+		return NULL;
+	p = malloc((size_t)s.len + 1);
+	if (p) {
+		memcpy(p, s.p, (size_t)s.len);
+		p[s.len] = 0;
+	}
+	return p;
+}
+
+static bool keq(myco__kstr_t s, const char *z)
+{
+	return s.p && z && strlen(z) == (size_t)s.len && !memcmp(s.p, z, (size_t)s.len);
+}
+
+static void protos_free(member_t *m)
+{
+	size_t i;
+	for (i = 0; i < m->nprotos; i++) {
+		free(m->protos[i].name);
+		free(m->protos[i].meta);
+	}
+	free(m->protos);
+	m->protos = NULL;
+	m->nprotos = 0;
+}
+
+static void member_free(member_t *m)
+{
+	protos_free(m);
+	free(m->id);
+	free(m->instance_id);
+	free(m->client_id);
+	free(m->host);
+	free(m->assign);
+	free(m);
+}
+
+static void group_free(group_t *g)
+{
+	member_t *m, *n;
+	for (m = g->members; m; m = n) {
+		n = m->next;
+		member_free(m);
+	}
+	free(g->id);
+	free(g->protocol_type);
+	free(g->protocol);
+	free(g->leader);
+	free(g);
+}
+
+int myco__lgroups_new(myco__lb_t *lb, myco__lgroups_t **out)
+{
+	myco__lgroups_t *gs = calloc(1, sizeof(*gs));
+	if (!gs)
+		return -ENOMEM;
+	gs->lb = lb;
+	*out = gs;
+	return 0;
+}
+
+void myco__lgroups_free(myco__lgroups_t *gs)
+{
+	group_t *g, *n;
+	if (!gs)
+		return;
+	for (g = gs->groups; g; g = n) {
+		n = g->next;
+		group_free(g);
+	}
+	free(gs);
+}
+
+static group_t *group_find(myco__lgroups_t *gs, myco__kstr_t id)
+{
+	group_t *g;
+	for (g = gs->groups; g; g = g->next)
+		if (keq(id, g->id))
+			return g;
+	return NULL;
+}
+
+static member_t *member_find(group_t *g, myco__kstr_t id)
+{
+	member_t *m;
+	if (!g)
+		return NULL;
+	for (m = g->members; m; m = m->next)
+		if (keq(id, m->id))
+			return m;
+	return NULL;
+}
+
+static size_t nmembers(const group_t *g)
+{
+	size_t n = 0;
+	const member_t *m;
+	for (m = g->members; m; m = m->next)
+		n++;
+	return n;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void join_reply(group_t *g, member_t *m, myco__lreq_t *req, int16_t err)
+{
+	int16_t v = req->ver;
+	bool f = req->flex;
+	myco__kwr_t w;
+	const proto_t *pr;
+	member_t *o;
+	bool leader = !err && g && g->leader && m && !strcmp(g->leader, m->id);
+
+	myco__lresp_begin(&w, req);
+	if (v >= 2)
+		myco__kwr_i32(&w, 0);
+	myco__kwr_i16(&w, err);
+	myco__kwr_i32(&w, err ? -1 : g->generation);
+	myco__kwr_str(&w, f, err ? "" : g->protocol);
+	myco__kwr_str(&w, f, err ? "" : g->leader);
+	myco__kwr_str(&w, f, m && m->id ? m->id : "");
+	if (!leader) {
+		myco__kwr_array(&w, f, 0);
+	} else {
+		myco__kwr_array(&w, f, (int32_t)nmembers(g));
+		for (o = g->members; o; o = o->next) {
+			size_t i;
+			pr = NULL;
+			for (i = 0; i < o->nprotos; i++)
+				if (!strcmp(o->protos[i].name, g->protocol))
+					pr = &o->protos[i];
+			myco__kwr_str(&w, f, o->id);
+			if (v >= 5)
+				myco__kwr_str(&w, f, o->instance_id);
+			if (f)
+				myco__kwr_uvarint(&w, pr ? (uint32_t)pr->metalen + 1 : 1);
+			else
+				myco__kwr_i32(&w, pr ? pr->metalen : 0);
+			if (pr)
+				myco__kwr_raw(&w, pr->meta, (size_t)pr->metalen);
+			myco__kwr_tags(&w, f);
+		}
+	}
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+static void sync_reply(myco__lreq_t *req, int16_t err, const uint8_t *a, int32_t alen)
+{
+	myco__kwr_t w;
+	bool f = req->flex;
+
+	myco__lresp_begin(&w, req);
+	if (req->ver >= 1)
+		myco__kwr_i32(&w, 0);
+	myco__kwr_i16(&w, err);
+	if (err)
+		alen = 0;
+	if (f)
+		myco__kwr_uvarint(&w, (uint32_t)alen + 1);
+	else
+		myco__kwr_i32(&w, alen);
+	if (alen > 0)
+		myco__kwr_raw(&w, a, (size_t)alen);
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+static void simple_reply(myco__lreq_t *req, int16_t err)
+{
+	myco__kwr_t w;
+
+	myco__lresp_begin(&w, req);
+	if (req->ver >= 1)
+		myco__kwr_i32(&w, 0);
+	myco__kwr_i16(&w, err);
+	myco__kwr_tags(&w, req->flex);
+	myco__lresp_send(req, &w);
+}
+
+/* ---- state machine ------------------------------------------------------ */
+
+static void cancel_syncs(group_t *g, int16_t err)
+{
+	member_t *m;
+	for (m = g->members; m; m = m->next)
+		if (m->sync_waiting) {
+			m->sync_waiting = false;
+			sync_reply(&m->sync_req, err, NULL, 0);
+		}
+}
+
+static void start_rebalance(group_t *g, int64_t now, int initial_delay)
+{
+	member_t *m;
+	int32_t rt = 0;
+
+	if (g->state == G_PREPARING)
+		return;
+	cancel_syncs(g, KERR_REBALANCE_IN_PROGRESS);
+	for (m = g->members; m; m = m->next)
+		if (m->rebalance_timeout > rt)
+			rt = m->rebalance_timeout;
+	if (g->state == G_EMPTY)
+		g->initial_until = now + (initial_delay < rt ? initial_delay : rt);
+	else
+		g->initial_until = now;
+	g->deadline = now + rt;
+	g->state = G_PREPARING;
+}
+
+static void remove_member(group_t *g, member_t *m)
+{
+	member_t **pp = &g->members;
+	while (*pp && *pp != m)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = m->next;
+	if (m->join_waiting)
+		join_reply(g, m, &m->join_req, KERR_UNKNOWN_MEMBER_ID);
+	if (m->sync_waiting)
+		sync_reply(&m->sync_req, KERR_UNKNOWN_MEMBER_ID, NULL, 0);
+	if (g->leader && !strcmp(g->leader, m->id)) {
+		free(g->leader);
+		g->leader = NULL;
+	}
+	member_free(m);
+}
+
+static void complete_join(group_t *g)
+{
+	member_t *m, *n, *first;
+	size_t i;
+
+	/* Members that did not rejoin in time are out. */
+	for (m = g->members; m; m = n) {
+		n = m->next;
+		if (!m->join_waiting)
+			remove_member(g, m);
+	}
+	g->generation++;
+	if (!g->members) {
+		g->state = G_EMPTY;
+		free(g->protocol);
+		g->protocol = NULL;
+		return;
+	}
+	first = g->members;
+	if (!g->leader || !member_find(g, (myco__kstr_t){ (const uint8_t *)g->leader,
+							  (int32_t)strlen(g->leader) })) {
+		free(g->leader);
+		g->leader = strdup(first->id);
+	}
+	/* Protocol: the leader's first choice that every member supports. */
+	free(g->protocol);
+	g->protocol = NULL;
+	for (m = g->members; m && strcmp(m->id, g->leader ? g->leader : ""); m = m->next)
+		;
+	if (!m)
+		m = first;
+	for (i = 0; i < m->nprotos && !g->protocol; i++) {
+		member_t *o;
+		bool all = true;
+		for (o = g->members; o && all; o = o->next) {
+			size_t j;
+			bool has = false;
+			for (j = 0; j < o->nprotos; j++)
+				if (!strcmp(o->protos[j].name, m->protos[i].name))
+					has = true;
+			all = has;
+		}
+		if (all)
+			g->protocol = strdup(m->protos[i].name);
+	}
+	if (!g->protocol || !g->leader) {
+		/* Cannot happen: joins are checked for a common protocol. */
+		for (m = g->members; m; m = n) {
+			n = m->next;
+			remove_member(g, m);
+		}
+		g->state = G_EMPTY;
+		return;
+	}
+	g->state = G_SYNCING;
+	for (m = g->members; m; m = m->next) {
+		free(m->assign);
+		m->assign = NULL;
+		m->assignlen = 0;
+		m->last_hb = myco__lnow_ms();
+		m->join_waiting = false;
+		join_reply(g, m, &m->join_req, 0);
+	}
+}
+
+static void maybe_complete(group_t *g, int64_t now)
+{
+	member_t *m;
+
+	if (g->state != G_PREPARING)
+		return;
+	if (now < g->deadline) {
+		if (now < g->initial_until)
+			return;
+		for (m = g->members; m; m = m->next)
+			if (!m->join_waiting)
+				return;
+	}
+	complete_join(g);
+}
+
+int myco__lgroups_tick(myco__lgroups_t *gs, int64_t now)
+{
+	group_t *g;
+	int64_t next = now + 1000;
+
+	for (g = gs->groups; g; g = g->next) {
+		member_t *m, *n;
+		bool lost = false;
+
+		for (m = g->members; m; m = n) {
+			n = m->next;
+			if (m->join_waiting || m->sync_waiting)
+				continue;
+			if (g->state == G_PREPARING)
+				continue;       /* covered by the rebalance deadline */
+			if (now - m->last_hb > m->session_timeout) {
+				if (myco__lb_cfg(gs->lb)->verbose)
+					fprintf(stderr, "myco-log: group %s: member %s expired\n",
+						g->id, m->id);
+				remove_member(g, m);
+				lost = true;
+			}
+		}
+		if (lost) {
+			if (g->members)
+				start_rebalance(g, now, 0);
+			else
+				g->state = G_EMPTY;
+		}
+		maybe_complete(g, now);
+		if (g->state == G_PREPARING) {
+			int64_t t = now < g->initial_until ? g->initial_until : g->deadline;
+			if (t < next)
+				next = t;
+		}
+		for (m = g->members; m; m = m->next)
+			if (g->state != G_PREPARING && !m->sync_waiting &&
+			    m->last_hb + m->session_timeout < next)
+				next = m->last_hb + m->session_timeout;
+	}
+	if (next < now)
+		next = now;
+	return (int)(next - now);
+}
+
+void myco__lgroups_conn_closed(myco__lgroups_t *gs, myco__lc_t *c)
+{
+	group_t *g;
+	member_t *m;
+
+	for (g = gs->groups; g; g = g->next)
+		for (m = g->members; m; m = m->next) {
+			if (m->join_waiting && m->join_req.conn == c)
+				m->join_waiting = false;
+			if (m->sync_waiting && m->sync_req.conn == c)
+				m->sync_waiting = false;
+		}
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+void myco__lh_find_coordinator(myco__lb_t *lb, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	int8_t type = 0;
+	int16_t err = 0;
+	myco__kwr_t w;
+	bool f = req->flex;
+	const myco__lcfg_t *cfg = myco__lb_cfg(lb);
+
+	(void)myco__krd_str(r, f);
+	if (req->ver >= 1)
+		type = myco__krd_i8(r);
+	myco__krd_tags(r, f);
+	if (r->err) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	if (type != 0)
+		err = KERR_COORDINATOR_NOT_AVAILABLE;  /* no transactions */
+	myco__lresp_begin(&w, req);
+	if (req->ver >= 1)
+		myco__kwr_i32(&w, 0);
+	myco__kwr_i16(&w, err);
+	if (req->ver >= 1)
+		myco__kwr_str(&w, f, err ? "transactions are not supported" : NULL);
+	myco__kwr_i32(&w, err ? -1 : 0);
+	myco__kwr_str(&w, f, err ? "" : cfg->host);
+	myco__kwr_i32(&w, err ? -1 : cfg->port);
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	myco__kstr_t gid, mid, iid = { NULL, -1 }, ptype;
+	int32_t st, rt, np, i;
+	size_t at;
+	group_t *g;
+	member_t *m;
+	int64_t now = myco__lnow_ms();
+	int16_t err = 0;
+
+	gid = myco__krd_str(r, f);
+	st = myco__krd_i32(r);
+	rt = v >= 1 ? myco__krd_i32(r) : st;
+	mid = myco__krd_str(r, f);
+	if (v >= 5)
+		iid = myco__krd_str(r, f);
+	ptype = myco__krd_str(r, f);
+	np = myco__krd_array(r, f, 6);
+	at = r->pos;
+	for (i = 0; i < np && !r->err; i++) {
+		(void)myco__krd_str(r, f);
+		(void)myco__krd_bytes(r, f);
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	if (r->err) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	if (!gid.p || gid.len <= 0 || gid.len > 255)
+		err = KERR_INVALID_GROUP_ID;
+	else if (st < 1000 || st > 3600000)
+		err = KERR_INVALID_SESSION_TIMEOUT;
+	else if (np <= 0 || !ptype.p || ptype.len <= 0)
+		err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (err) {
+		join_reply(NULL, NULL, req, err);
+		return;
+	}
+	g = group_find(gs, gid);
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g || !(g->id = kdup(gid))) {
+			free(g);
+			join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
+			return;
+		}
+		g->state = G_EMPTY;
+		g->next = gs->groups;
+		gs->groups = g;
+	}
+	if (g->members && g->protocol_type && !keq(ptype, g->protocol_type)) {
+		join_reply(NULL, NULL, req, KERR_INCONSISTENT_GROUP_PROTOCOL);
+		return;
+	}
+	m = NULL;
+	if (mid.len > 0) {
+		m = member_find(g, mid);
+		if (!m) {
+			join_reply(NULL, NULL, req, KERR_UNKNOWN_MEMBER_ID);
+			return;
+		}
+	}
+	/* Every current member must support one of the offered protocols. */
+	if (g->members) {
+		member_t *o;
+		bool common = false;
+		r->pos = at;
+		for (i = 0; i < np && !common; i++) {
+			myco__kstr_t pn = myco__krd_str(r, f);
+			bool all = true;
+			(void)myco__krd_bytes(r, f);
+			myco__krd_tags(r, f);
+			for (o = g->members; o && all; o = o->next) {
+				size_t j;
+				bool has = false;
+				if (o == m)
+					continue;
+				for (j = 0; j < o->nprotos; j++)
+					if (keq(pn, o->protos[j].name))
+						has = true;
+				all = has;
+			}
+			common = all;
+		}
+		if (!common) {
+			join_reply(NULL, NULL, req, KERR_INCONSISTENT_GROUP_PROTOCOL);
+			return;
+		}
+	}
+	if (!m) {
+		char id[128];
+		int cl = req->client_id.len > 0 ? req->client_id.len : 0;
+		if (cl > 64)
+			cl = 64;
+		m = calloc(1, sizeof(*m));
+		snprintf(id, sizeof(id), "%.*s-%llu-%llx", cl,
+			 cl ? (const char *)req->client_id.p : "",
+			 (unsigned long long)++gs->next_member,
+			 (unsigned long long)now);
+		if (!m || !(m->id = strdup(id))) {
+			free(m);
+			join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
+			return;
+		}
+		m->client_id = kdup(req->client_id);
+		m->host = strdup(myco__lc_peer(req->conn));
+		m->instance_id = kdup(iid);
+		/* append: the oldest member stays first (leader choice) */
+		member_t **pp = &g->members;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = m;
+	}
+	if (!g->protocol_type || !keq(ptype, g->protocol_type)) {
+		free(g->protocol_type);
+		g->protocol_type = kdup(ptype);
+	}
+	m->session_timeout = st;
+	m->rebalance_timeout = rt > 0 ? rt : st;
+	m->last_hb = now;
+	protos_free(m);
+	m->protos = calloc((size_t)np, sizeof(*m->protos));
+	if (!m->protos) {
+		remove_member(g, m);
+		join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
+		return;
+	}
+	r->pos = at;
+	for (i = 0; i < np; i++) {
+		myco__kstr_t pn = myco__krd_str(r, f);
+		myco__kstr_t md = myco__krd_bytes(r, f);
+		myco__krd_tags(r, f);
+		m->protos[i].name = kdup(pn);
+		m->protos[i].metalen = md.len > 0 ? md.len : 0;
+		m->protos[i].meta = malloc(md.len > 0 ? (size_t)md.len : 1);
+		if (!m->protos[i].name || !m->protos[i].meta) {
+			m->nprotos = (size_t)i + 1;
+			remove_member(g, m);
+			join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
+			return;
+		}
+		if (md.len > 0)
+			memcpy(m->protos[i].meta, md.p, (size_t)md.len);
+		m->nprotos = (size_t)i + 1;
+	}
+	if (m->join_waiting)                   /* a second join replaces it */
+		join_reply(NULL, m, &m->join_req, KERR_REBALANCE_IN_PROGRESS);
+	m->join_waiting = true;
+	m->join_req = *req;
+	start_rebalance(g, now, myco__lb_cfg(gs->lb)->group_initial_delay_ms);
+	maybe_complete(g, now);
+}
+
+static int16_t check_member(group_t *g, member_t *m, int32_t gen)
+{
+	if (!g || !m)
+		return KERR_UNKNOWN_MEMBER_ID;
+	if (gen != g->generation)
+		return KERR_ILLEGAL_GENERATION;
+	if (g->state == G_PREPARING)
+		return KERR_REBALANCE_IN_PROGRESS;
+	return 0;
+}
+
+void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	myco__kstr_t gid, mid;
+	int32_t gen, na, i;
+	size_t at;
+	group_t *g;
+	member_t *m, *o;
+	int16_t err;
+
+	gid = myco__krd_str(r, f);
+	gen = myco__krd_i32(r);
+	mid = myco__krd_str(r, f);
+	if (v >= 3)
+		(void)myco__krd_str(r, f);
+	if (v >= 5) {
+		(void)myco__krd_str(r, f);
+		(void)myco__krd_str(r, f);
+	}
+	na = myco__krd_array(r, f, 6);
+	at = r->pos;
+	for (i = 0; i < na && !r->err; i++) {
+		(void)myco__krd_str(r, f);
+		(void)myco__krd_bytes(r, f);
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	if (r->err) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	g = group_find(gs, gid);
+	m = member_find(g, mid);
+	err = check_member(g, m, gen);
+	if (err) {
+		sync_reply(req, err, NULL, 0);
+		return;
+	}
+	if (g->state == G_STABLE) {
+		sync_reply(req, 0, m->assign, m->assignlen);
+		return;
+	}
+	/* G_SYNCING */
+	if (m->sync_waiting)
+		sync_reply(&m->sync_req, KERR_REBALANCE_IN_PROGRESS, NULL, 0);
+	m->sync_waiting = true;
+	m->sync_req = *req;
+	m->last_hb = myco__lnow_ms();
+	if (!g->leader || strcmp(g->leader, m->id))
+		return;
+	r->pos = at;
+	for (i = 0; i < na; i++) {
+		myco__kstr_t aid = myco__krd_str(r, f);
+		myco__kstr_t a = myco__krd_bytes(r, f);
+		myco__krd_tags(r, f);
+		o = member_find(g, aid);
+		if (!o || a.len <= 0)
+			continue;
+		free(o->assign);
+		o->assign = malloc((size_t)a.len);
+		o->assignlen = o->assign ? a.len : 0;
+		if (o->assign)
+			memcpy(o->assign, a.p, (size_t)a.len);
+	}
+	g->state = G_STABLE;
+	for (o = g->members; o; o = o->next) {
+		o->last_hb = myco__lnow_ms();
+		if (o->sync_waiting) {
+			o->sync_waiting = false;
+			sync_reply(&o->sync_req, 0, o->assign, o->assignlen);
+		}
+	}
+}
+
+void myco__lh_heartbeat(myco__lgroups_t *gs, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	bool f = req->flex;
+	myco__kstr_t gid, mid;
+	int32_t gen;
+	group_t *g;
+	member_t *m;
+
+	gid = myco__krd_str(r, f);
+	gen = myco__krd_i32(r);
+	mid = myco__krd_str(r, f);
+	if (req->ver >= 3)
+		(void)myco__krd_str(r, f);
+	myco__krd_tags(r, f);
+	if (r->err) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	g = group_find(gs, gid);
+	m = member_find(g, mid);
+	if (m)
+		m->last_hb = myco__lnow_ms();
+	simple_reply(req, check_member(g, m, gen));
+}
+
+void myco__lh_leave_group(myco__lgroups_t *gs, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	bool f = req->flex;
+	myco__kstr_t gid, mid;
+	group_t *g;
+	member_t *m;
+
+	gid = myco__krd_str(r, f);
+	mid = myco__krd_str(r, f);
+	myco__krd_tags(r, f);
+	if (r->err) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	g = group_find(gs, gid);
+	m = member_find(g, mid);
+	if (!m) {
+		simple_reply(req, KERR_UNKNOWN_MEMBER_ID);
+		return;
+	}
+	remove_member(g, m);
+	if (g->members) {
+		int64_t now = myco__lnow_ms();
+		if (g->state != G_PREPARING)
+			start_rebalance(g, now, 0);
+		maybe_complete(g, now);
+	} else {
+		g->state = G_EMPTY;
+	}
+	simple_reply(req, 0);
+}
+
+void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	myco__kstr_t gid, mid = { NULL, -1 };
+	int32_t gen = -1, nt, np, i, j;
+	size_t at, total = 0, k;
+	int16_t gerr = 0, serr = 0;
+	mls_group_offset *offs = NULL;
+	char *names = NULL, *gname = NULL, **mds = NULL;
+	myco__kwr_t w;
+	group_t *g;
+
+	gid = myco__krd_str(r, f);
+	if (v >= 1) {
+		gen = myco__krd_i32(r);
+		mid = myco__krd_str(r, f);
+	}
+	if (v >= 2 && v <= 4)
+		(void)myco__krd_i64(r);                /* retention */
+	if (v >= 7)
+		(void)myco__krd_str(r, f);
+	nt = myco__krd_array(r, f, 6);
+	at = r->pos;
+	for (i = 0; i < nt && !r->err; i++) {
+		(void)myco__krd_str(r, f);
+		np = myco__krd_array(r, f, 14);
+		for (j = 0; j < np && !r->err; j++) {
+			(void)myco__krd_i32(r);
+			(void)myco__krd_i64(r);
+			if (v >= 6)
+				(void)myco__krd_i32(r);
+			if (v == 1)
+				(void)myco__krd_i64(r);
+			(void)myco__krd_str(r, f);
+			myco__krd_tags(r, f);
+			total++;
+		}
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	if (r->err) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	if (!gid.p || gid.len <= 0 || gid.len > 255) {
+		gerr = KERR_INVALID_GROUP_ID;
+	} else if (gen >= 0 || mid.len > 0) {
+		g = group_find(gs, gid);
+		gerr = check_member(g, member_find(g, mid), gen);
+		if (!gerr && g->state == G_SYNCING)
+			gerr = KERR_REBALANCE_IN_PROGRESS;
+	} else {
+		g = group_find(gs, gid);
+		if (g && g->members)
+			gerr = KERR_UNKNOWN_MEMBER_ID;  /* simple commit into a live group */
+	}
+	/* Collect every offset and store them in one durable write. */
+	if (!gerr && total) {
+		offs = calloc(total, sizeof(*offs));
+		names = malloc((size_t)nt * (MLS_TOPIC_NAME_MAX + 1) + 1);
+		mds = calloc(total, sizeof(*mds));
+		gname = kdup(gid);
+		if (!offs || !names || !mds || !gname)
+			serr = KERR_UNKNOWN_SERVER_ERROR;
+	}
+	if (!gerr && !serr && total) {
+		r->pos = at;
+		k = 0;
+		for (i = 0; i < nt; i++) {
+			myco__kstr_t s = myco__krd_str(r, f);
+			char *nm = names + (size_t)i * (MLS_TOPIC_NAME_MAX + 1);
+			int32_t l = s.len > 0 ? (s.len > MLS_TOPIC_NAME_MAX ? MLS_TOPIC_NAME_MAX : s.len) : 0;
+			if (l)
+				memcpy(nm, s.p, (size_t)l);
+			nm[l] = 0;
+			np = myco__krd_array(r, f, 14);
+			for (j = 0; j < np; j++, k++) {
+				offs[k].topic = nm;
+				offs[k].partition = myco__krd_i32(r);
+				offs[k].offset = myco__krd_i64(r);
+				offs[k].leader_epoch = v >= 6 ? myco__krd_i32(r) : -1;
+				if (v == 1)
+					(void)myco__krd_i64(r);
+				mds[k] = kdup(myco__krd_str(r, f));
+				offs[k].metadata = mds[k];
+				myco__krd_tags(r, f);
+			}
+			myco__krd_tags(r, f);
+		}
+		if (mls_group_commit(myco__lb_store(lb), gname, offs, total) < 0)
+			serr = KERR_UNKNOWN_SERVER_ERROR;
+	}
+	myco__lresp_begin(&w, req);
+	if (v >= 3)
+		myco__kwr_i32(&w, 0);
+	myco__kwr_array(&w, f, nt < 0 ? 0 : nt);
+	r->pos = at;
+	for (i = 0; i < nt; i++) {
+		myco__kstr_t s = myco__krd_str(r, f);
+		myco__kwr_strn(&w, f, s.p, s.len < 0 ? 0 : s.len);
+		np = myco__krd_array(r, f, 14);
+		myco__kwr_array(&w, f, np);
+		for (j = 0; j < np; j++) {
+			myco__kwr_i32(&w, myco__krd_i32(r));
+			(void)myco__krd_i64(r);
+			if (v >= 6)
+				(void)myco__krd_i32(r);
+			if (v == 1)
+				(void)myco__krd_i64(r);
+			(void)myco__krd_str(r, f);
+			myco__krd_tags(r, f);
+			myco__kwr_i16(&w, gerr ? gerr : serr);
+			myco__kwr_tags(&w, f);
+		}
+		myco__krd_tags(r, f);
+		myco__kwr_tags(&w, f);
+	}
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+	if (mds)
+		for (k = 0; k < total; k++)
+			free(mds[k]);
+	free(mds);
+	free(offs);
+	free(names);
+	free(gname);
+}
+
+static void fetch_entry(myco__kwr_t *w, int16_t v, bool f, int32_t part,
+			int64_t off, int32_t epoch, const char *md, int16_t err)
+{
+	myco__kwr_i32(w, part);
+	myco__kwr_i64(w, off);
+	if (v >= 5)
+		myco__kwr_i32(w, epoch);
+	myco__kwr_str(w, f, md ? md : "");
+	myco__kwr_i16(w, err);
+	myco__kwr_tags(w, f);
+}
+
+void myco__lh_offset_fetch(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *req)
+{
+	myco__krd_t *r = &req->rd;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	myco__kstr_t gid;
+	int32_t nt, np, i, j;
+	size_t at;
+	char *gname;
+	myco__kwr_t w;
+	int16_t gerr = 0;
+	mls_store_t *st = myco__lb_store(lb);
+
+	(void)gs;
+	gid = myco__krd_str(r, f);
+	nt = myco__krd_array(r, f, 6);
+	at = r->pos;
+	for (i = 0; i < nt && !r->err; i++) {
+		(void)myco__krd_str(r, f);
+		np = myco__krd_array(r, f, 4);
+		for (j = 0; j < np && !r->err; j++)
+			(void)myco__krd_i32(r);
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	if (r->err || (nt < 0 && v < 2)) {
+		myco__lc_abort(req->conn);
+		return;
+	}
+	gname = kdup(gid);
+	if (!gname || !gname[0])
+		gerr = KERR_INVALID_GROUP_ID;
+	myco__lresp_begin(&w, req);
+	if (v >= 3)
+		myco__kwr_i32(&w, 0);
+	if (nt < 0) {
+		mls_group_offset *all = NULL;
+		size_t n = 0, a, b;
+		if (!gerr && mls_group_list(st, gname, &all, &n) < 0)
+			n = 0;
+		/* count topics (list is sorted by topic) */
+		int32_t ntop = 0;
+		for (a = 0; a < n; a++)
+			if (a == 0 || strcmp(all[a].topic, all[a - 1].topic))
+				ntop++;
+		myco__kwr_array(&w, f, ntop);
+		for (a = 0; a < n; a = b) {
+			for (b = a + 1; b < n && !strcmp(all[b].topic, all[a].topic); b++)
+				;
+			myco__kwr_str(&w, f, all[a].topic);
+			myco__kwr_array(&w, f, (int32_t)(b - a));
+			for (size_t c = a; c < b; c++)
+				fetch_entry(&w, v, f, all[c].partition, all[c].offset,
+					    all[c].leader_epoch, all[c].metadata, 0);
+			myco__kwr_tags(&w, f);
+		}
+		free(all);
+	} else {
+		myco__kwr_array(&w, f, nt);
+		r->pos = at;
+		for (i = 0; i < nt; i++) {
+			char name[MLS_TOPIC_NAME_MAX + 1];
+			myco__kstr_t s = myco__krd_str(r, f);
+			bool ok = s.p && s.len > 0 && s.len <= MLS_TOPIC_NAME_MAX;
+			if (ok) {
+				memcpy(name, s.p, (size_t)s.len);
+				name[s.len] = 0;
+			}
+			myco__kwr_strn(&w, f, s.p, s.len < 0 ? 0 : s.len);
+			np = myco__krd_array(r, f, 4);
+			myco__kwr_array(&w, f, np < 0 ? 0 : np);
+			for (j = 0; j < np; j++) {
+				int32_t part = myco__krd_i32(r);
+				int64_t off = -1;
+				int32_t ep = -1;
+				char *md = NULL;
+				int rc = -ENOENT;
+				if (ok && !gerr)
+					rc = mls_group_fetch(st, gname, name, part, &off, &ep, &md);
+				if (rc < 0) {
+					off = -1;
+					ep = -1;
+				}
+				fetch_entry(&w, v, f, part, off, ep, md,
+					    rc < 0 && rc != -ENOENT ? KERR_UNKNOWN_SERVER_ERROR : gerr);
+				free(md);
+			}
+			myco__krd_tags(r, f);
+			myco__kwr_tags(&w, f);
+		}
+	}
+	if (v >= 2)
+		myco__kwr_i16(&w, gerr);
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+	free(gname);
+}

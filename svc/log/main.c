@@ -1,0 +1,248 @@
+/*
+ * main.c: the myco-log program: flags and environment, data directory,
+ * listening socket, then the broker on the runtime loop (net_rt.c).
+ * Runs standalone or as a Myco partition (the executive may pass a
+ * listening socket with --listen-fd / MYCO_LOG_LISTEN_FD).
+ * Not for: protocol logic (broker.c, group.c) or storage (store/).
+ */
+#include "log_int.h"
+#include "net.h"
+#include "store.h"
+
+#include "myco/rt.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fputs("usage: myco-log --listen HOST:PORT --data DIR [options]\n"
+	      "A Kafka-protocol log broker (single node).\n\n"
+	      "  --listen HOST:PORT      address to serve (default 127.0.0.1:9092)\n"
+	      "  --listen-fd N           serve on an inherited listening socket\n"
+	      "  --advertise HOST:PORT   address given to clients in Metadata\n"
+	      "                          (default: the listen address)\n"
+	      "  --data DIR              data directory (created if missing)\n"
+	      "  --fsync always|interval=MS|never\n"
+	      "                          when appends reach the disk (default always:\n"
+	      "                          a produce is acknowledged after fdatasync)\n"
+	      "  --auto-create / --no-auto-create\n"
+	      "                          create unknown topics on Metadata (default on)\n"
+	      "  --partitions N          partitions of auto-created topics (default 1)\n"
+	      "  --segment-bytes N       roll segments at N bytes (default 1 GiB)\n"
+	      "  --segment-ms MS         roll segments older than MS\n"
+	      "  --retention-ms MS       delete segments older than MS (-1 = keep)\n"
+	      "  --retention-bytes N     keep at most N bytes per partition (-1 = all)\n"
+	      "  --group-initial-delay MS  wait for more members of a new group (300)\n"
+	      "  --verbose               log topic creation, group changes\n"
+	      "  --help\n\n"
+	      "Environment (used when the flag is absent): MYCO_LOG_LISTEN,\n"
+	      "MYCO_LOG_LISTEN_FD, MYCO_LOG_DATA, MYCO_LOG_FSYNC.\n", f);
+}
+
+static int parse_fsync(const char *s, myco__lcfg_t *cfg)
+{
+	char *end;
+	long v;
+
+	if (!strcmp(s, "always")) {
+		cfg->fsync_mode = MLS_FSYNC_ALWAYS;
+		return 0;
+	}
+	if (!strcmp(s, "never")) {
+		cfg->fsync_mode = MLS_FSYNC_NEVER;
+		return 0;
+	}
+	if (!strncmp(s, "interval=", 9)) {
+		errno = 0;
+		v = strtol(s + 9, &end, 10);
+		if (errno || *end || v <= 0 || v > 3600000)
+			return -EINVAL;
+		cfg->fsync_mode = MLS_FSYNC_INTERVAL;
+		cfg->fsync_interval_ms = (int)v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || end == s)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Split "host:port" (host may be [v6]); host written into h (cap bytes). */
+static int split_hostport(const char *s, char *h, size_t cap, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	int64_t p;
+	size_t hl;
+
+	if (!colon)
+		return -EINVAL;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl >= cap || parse_i64(colon + 1, &p) < 0 || p < 0 || p > 65535)
+		return -EINVAL;
+	memcpy(h, s, hl);
+	h[hl] = 0;
+	*port = (int)p;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char lhost[256] = "127.0.0.1", ahost[256] = "";
+	myco__lcfg_t cfg;
+	const char *listen = getenv("MYCO_LOG_LISTEN");
+	const char *advertise = NULL, *env;
+	int lport = 9092, aport = -1, lfd = -1, rc, opt;
+	int64_t v;
+	myco__lb_t *lb = NULL;
+	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
+	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE };
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "listen-fd", required_argument, NULL, O_LISTEN_FD },
+		{ "advertise", required_argument, NULL, O_ADVERTISE },
+		{ "data", required_argument, NULL, 'd' },
+		{ "fsync", required_argument, NULL, 'f' },
+		{ "auto-create", no_argument, NULL, O_AUTO },
+		{ "no-auto-create", no_argument, NULL, O_NOAUTO },
+		{ "partitions", required_argument, NULL, O_PARTS },
+		{ "segment-bytes", required_argument, NULL, O_SEGB },
+		{ "segment-ms", required_argument, NULL, O_SEGMS },
+		{ "retention-ms", required_argument, NULL, O_RETMS },
+		{ "retention-bytes", required_argument, NULL, O_RETB },
+		{ "group-initial-delay", required_argument, NULL, O_GDELAY },
+		{ "test-drop-after-append", required_argument, NULL, O_DROP },
+		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.data_dir = getenv("MYCO_LOG_DATA");
+	cfg.fsync_mode = MLS_FSYNC_ALWAYS;
+	cfg.auto_create = true;
+	cfg.default_partitions = 1;
+	cfg.group_initial_delay_ms = 300;
+	if ((env = getenv("MYCO_LOG_FSYNC")) && parse_fsync(env, &cfg) < 0) {
+		fprintf(stderr, "myco-log: bad MYCO_LOG_FSYNC '%s'\n", env);
+		return 2;
+	}
+	if ((env = getenv("MYCO_LOG_LISTEN_FD")))
+		lfd = atoi(env);
+	while ((opt = getopt_long(argc, argv, "l:d:f:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': listen = optarg; break;
+		case 'd': cfg.data_dir = optarg; break;
+		case 'f':
+			if (parse_fsync(optarg, &cfg) < 0) {
+				fprintf(stderr, "myco-log: bad --fsync '%s' (always|interval=MS|never)\n", optarg);
+				return 2;
+			}
+			break;
+		case O_LISTEN_FD: lfd = atoi(optarg); break;
+		case O_ADVERTISE: advertise = optarg; break;
+		case O_AUTO: cfg.auto_create = true; break;
+		case O_NOAUTO: cfg.auto_create = false; break;
+		case O_VERBOSE: cfg.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		case O_PARTS: case O_SEGB: case O_SEGMS: case O_RETMS: case O_RETB:
+		case O_GDELAY: case O_DROP:
+			if (parse_i64(optarg, &v) < 0) {
+				fprintf(stderr, "myco-log: bad number '%s'\n", optarg);
+				return 2;
+			}
+			if (opt == O_PARTS) {
+				if (v < 1 || v > MLS_PARTITIONS_MAX) {
+					fprintf(stderr, "myco-log: --partitions out of range\n");
+					return 2;
+				}
+				cfg.default_partitions = (int)v;
+			} else if (opt == O_SEGB) {
+				cfg.segment_bytes = v;
+			} else if (opt == O_SEGMS) {
+				cfg.segment_ms = v;
+			} else if (opt == O_RETMS) {
+				cfg.retention_ms = v;
+			} else if (opt == O_RETB) {
+				cfg.retention_bytes = v;
+			} else if (opt == O_GDELAY) {
+				cfg.group_initial_delay_ms = v < 0 ? 0 : (int)(v > 60000 ? 60000 : v);
+			} else {
+				cfg.test_drop_after_append = v < 0 ? 0 : (int)(v > 1000000 ? 1000000 : v);
+			}
+			break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || !cfg.data_dir) {
+		if (!cfg.data_dir)
+			fprintf(stderr, "myco-log: --data DIR is required\n");
+		usage(stderr);
+		return 2;
+	}
+	if (listen && split_hostport(listen, lhost, sizeof(lhost), &lport) < 0) {
+		fprintf(stderr, "myco-log: bad --listen '%s' (HOST:PORT)\n", listen);
+		return 2;
+	}
+	if (lfd < 0) {
+		lfd = myco_tcp_listen(lhost, (uint16_t)lport, 1024, false);
+		if (lfd < 0) {
+			fprintf(stderr, "myco-log: listen on %s:%d: %s\n", lhost, lport,
+				myco_strerror(lfd));
+			return 1;
+		}
+	}
+	if (lport == 0 || listen == NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET)
+				lport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			else if (ss.ss_family == AF_INET6)
+				lport = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	if (advertise && split_hostport(advertise, ahost, sizeof(ahost), &aport) < 0) {
+		fprintf(stderr, "myco-log: bad --advertise '%s'\n", advertise);
+		return 2;
+	}
+	cfg.host = ahost[0] ? ahost : (lhost[0] && strcmp(lhost, "0.0.0.0") ? lhost : "127.0.0.1");
+	cfg.port = aport >= 0 ? aport : lport;
+	rc = myco__lb_open(&cfg, &lb);
+	if (rc < 0) {
+		fprintf(stderr, "myco-log: open %s: %s\n", cfg.data_dir, myco_strerror(rc));
+		close(lfd);
+		return 1;
+	}
+	/* Readiness line on stdout (tests and the executive wait for it). */
+	printf("myco-log: listening on %s:%d data %s\n", cfg.host, cfg.port, cfg.data_dir);
+	fflush(stdout);
+	rc = myco__lnet_run(lb, lfd, cfg.verbose);
+	myco__lb_close(lb);
+	close(lfd);
+	if (rc < 0) {
+		fprintf(stderr, "myco-log: %s\n", myco_strerror(rc));
+		return 1;
+	}
+	return 0;
+}

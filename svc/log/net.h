@@ -1,0 +1,19 @@
+/*
+ * net.h: the network layer entry point of myco-log (net_rt.c): serve
+ * Kafka connections accepted on a listening socket until SIGINT/SIGTERM.
+ * Not for: protocol logic.
+ */
+#ifndef MYCO_LOG_NET_H
+#define MYCO_LOG_NET_H
+
+#include <stdbool.h>
+
+#include "log_int.h"
+
+/* Serve on listening socket lfd (owned by the caller) until SIGINT or
+ * SIGTERM.  Returns 0 or a negative error. */
+int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose);
+/* The broker's eventfd, readable when other threads queued work. */
+int myco__lb_wakefd(const myco__lb_t *lb);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * net_rt.c: myco-log's network layer on the Myco runtime (myco/rt.h): one
+ * runtime loop carries the listener, one coroutine per connection (blocking-
+ * style reads and writes through io_uring, zero-copy fetch answers through
+ * myco_sendfile), a ticker coroutine for the broker's timers and a waker
+ * coroutine that turns the store's cross-thread completions (eventfd) into
+ * broker work.  Not for: protocol logic (broker.c, group.c).
+ *
+ * Why one loop: the broker core (groups, parked fetches) is single-threaded
+ * state; the store does its fsyncs on its own thread, so with 2 cores the
+ * loop and the sync thread each get one.
+ */
+#include "log_int.h"
+#include "net.h"
+
+#include "myco/rt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define FRAME_MAX (100u << 20)   /* largest request accepted (100 MiB) */
+
+typedef struct net net_t;
+
+struct myco__lc {
+	struct myco__lc *next, *prev;
+	net_t *net;
+	int fd;
+	char peer[64];
+	myco_event_t *ev;        /* bumped when the request is answered */
+	bool answered, aborted, has_resp;
+	myco__kwr_t resp;
+	uint8_t *buf;
+	size_t cap, len;
+};
+
+struct net {
+	myco__lb_t *lb;
+	myco_loop_t *loop;
+	int lfd, sigfd;
+	myco_event_t *tick_ev;   /* wakes the ticker when deadlines change */
+	myco__lc_t *conns;
+	bool stopping;
+};
+
+void myco__lc_send(myco__lc_t *c, myco__kwr_t *w)
+{
+	c->resp = *w;
+	myco__kwr_init(w);
+	c->has_resp = true;
+	c->answered = true;
+	myco_event_notify(c->ev);
+}
+
+void myco__lc_noreply(myco__lc_t *c)
+{
+	c->answered = true;
+	myco_event_notify(c->ev);
+}
+
+void myco__lc_abort(myco__lc_t *c)
+{
+	c->aborted = true;
+	c->answered = true;
+	myco_event_notify(c->ev);
+}
+
+const char *myco__lc_peer(const myco__lc_t *c)
+{
+	return c->peer;
+}
+
+/* Write the response: buffer pieces with writev, file ranges with
+ * myco_sendfile (splice, no copy through user space). */
+static int send_resp(myco__lc_t *c)
+{
+	myco__kwr_t *w = &c->resp;
+	size_t pos = 0, i;
+	ssize_t n;
+
+	for (i = 0; i <= w->nfiles; i++) {
+		size_t end = i < w->nfiles ? w->files[i].at : w->len;
+		if (end > pos) {
+			n = myco_write_all(c->fd, w->buf + pos, end - pos, MYCO_FOREVER);
+			if (n < 0)
+				return (int)n;
+			pos = end;
+		}
+		if (i < w->nfiles) {
+			off_t off = w->files[i].off;
+			n = myco_sendfile(c->fd, w->files[i].fd, &off, w->files[i].len,
+					  MYCO_FOREVER);
+			if (n < 0)
+				return (int)n;
+			if ((size_t)n != w->files[i].len)
+				return -EIO;   /* file shorter than promised */
+		}
+	}
+	return 0;
+}
+
+static int conn_main(void *arg)
+{
+	myco__lc_t *c = arg;
+	net_t *net = c->net;
+	int rc = 0;
+
+	for (;;) {
+		uint32_t flen;
+		ssize_t n;
+
+		/* Fill until one whole frame is buffered. */
+		while (c->len < 4 || c->len < 4 + (size_t)(flen = ntohl(*(uint32_t *)c->buf))) {
+			if (c->len >= 4) {
+				flen = ntohl(*(uint32_t *)c->buf);
+				if (flen > FRAME_MAX) {
+					rc = -EMSGSIZE;
+					goto out;
+				}
+				if (c->cap < 4 + (size_t)flen) {
+					uint8_t *nb = realloc(c->buf, 4 + (size_t)flen);
+					if (!nb) {
+						rc = -ENOMEM;
+						goto out;
+					}
+					c->buf = nb;
+					c->cap = 4 + (size_t)flen;
+				}
+			}
+			n = myco_recv(c->fd, c->buf + c->len, c->cap - c->len, 0, MYCO_FOREVER);
+			if (n <= 0) {
+				rc = n < 0 ? (int)n : 0;
+				goto out;
+			}
+			c->len += (size_t)n;
+		}
+		c->answered = c->aborted = c->has_resp = false;
+		if (myco__lb_request(net->lb, c, c->buf + 4, flen) < 0) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		if (!c->answered) {
+			/* parked: the ticker must learn the new deadline */
+			myco_event_notify(net->tick_ev);
+			while (!c->answered) {
+				uint64_t s = myco_event_seq(c->ev);
+				if (c->answered)
+					break;
+				rc = myco_event_wait(c->ev, s, MYCO_FOREVER);
+				if (rc < 0)
+					goto out;
+			}
+		}
+		if (c->aborted)
+			goto out;
+		if (c->has_resp) {
+			rc = send_resp(c);
+			myco__kwr_free(&c->resp);
+			c->has_resp = false;
+			if (rc < 0)
+				goto out;
+		}
+		/* shift out the frame */
+		memmove(c->buf, c->buf + 4 + flen, c->len - 4 - flen);
+		c->len -= 4 + (size_t)flen;
+		if (c->cap > (1u << 20) && c->len < 65536) {
+			uint8_t *nb = realloc(c->buf, 65536);
+			if (nb) {
+				c->buf = nb;
+				c->cap = 65536;
+			}
+		}
+	}
+out:
+	myco__lb_conn_closed(net->lb, c);
+	if (c->has_resp)
+		myco__kwr_free(&c->resp);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		net->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	myco_event_destroy(c->ev);
+	free(c->buf);
+	free(c);
+	(void)rc;
+	return 0;
+}
+
+static int accept_main(void *arg)
+{
+	net_t *net = arg;
+
+	while (!net->stopping) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		myco__lc_t *c;
+		int fd, one = 1;
+
+		fd = myco_accept(net->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC,
+				 MYCO_FOREVER);
+		if (fd == -ECANCELED)
+			break;
+		if (fd < 0) {
+			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)
+				myco_sleep_ns(10 * 1000 * 1000);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (!c || myco_event_create(&c->ev) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->net = net;
+		c->fd = fd;
+		c->cap = 65536;
+		c->buf = malloc(c->cap);
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			char ip[INET_ADDRSTRLEN] = "";
+			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+			snprintf(c->peer, sizeof(c->peer), "/%s", ip);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			char ip[INET6_ADDRSTRLEN] = "";
+			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+			snprintf(c->peer, sizeof(c->peer), "/%s", ip);
+		}
+		if (!c->buf || myco_spawn(net->loop, NULL, conn_main, c,
+					  &(myco_co_opts_t){ .name = "log-conn" }) < 0) {
+			myco_event_destroy(c->ev);
+			free(c->buf);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = net->conns;
+		if (net->conns)
+			net->conns->prev = c;
+		net->conns = c;
+	}
+	return 0;
+}
+
+static int ticker_main(void *arg)
+{
+	net_t *net = arg;
+
+	while (!net->stopping) {
+		uint64_t s = myco_event_seq(net->tick_ev);
+		int ms = myco__lb_tick(net->lb);
+		int rc = myco_event_wait(net->tick_ev, s, (int64_t)ms * 1000000 + 100000);
+		if (rc == -ECANCELED)
+			break;
+	}
+	return 0;
+}
+
+static int waker_main(void *arg)
+{
+	net_t *net = arg;
+	int fd = myco__lb_wakefd(net->lb);
+
+	while (!net->stopping) {
+		/* Readable when another thread queued work; the tick drains it. */
+		int rc = myco_poll(fd, POLLIN, MYCO_FOREVER);
+		if (rc == -ECANCELED)
+			break;
+		myco__lb_tick(net->lb);
+		myco_event_notify(net->tick_ev);
+	}
+	return 0;
+}
+
+static int signal_main(void *arg)
+{
+	net_t *net = arg;
+	struct signalfd_siginfo si;
+
+	for (;;) {
+		ssize_t n = myco_read(net->sigfd, &si, sizeof(si), MYCO_FOREVER);
+		if (n == (ssize_t)sizeof(si))
+			break;
+		if (n == -ECANCELED)
+			return 0;
+	}
+	net->stopping = true;
+	myco_loop_stop(net->loop);
+	return 0;
+}
+
+int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose)
+{
+	net_t net;
+	sigset_t ss;
+	int rc;
+	myco__lc_t *c;
+
+	memset(&net, 0, sizeof(net));
+	net.lb = lb;
+	net.lfd = lfd;
+	net.sigfd = -1;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	net.sigfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (net.sigfd < 0)
+		return -errno;
+	rc = myco_loop_create(&net.loop, &(myco_loop_opts_t){ .keepalive = true,
+							       .cpu = -1 });
+	if (rc < 0)
+		goto out;
+	rc = myco_event_create(&net.tick_ev);
+	if (rc < 0)
+		goto out;
+	if ((rc = myco_spawn(net.loop, NULL, accept_main, &net, NULL)) < 0 ||
+	    (rc = myco_spawn(net.loop, NULL, ticker_main, &net, NULL)) < 0 ||
+	    (rc = myco_spawn(net.loop, NULL, waker_main, &net, NULL)) < 0 ||
+	    (rc = myco_spawn(net.loop, NULL, signal_main, &net, NULL)) < 0)
+		goto out;
+	if (verbose)
+		fprintf(stderr, "myco-log: serving on the myco runtime loop\n");
+	rc = myco_loop_run(net.loop);
+	if (rc == -MYCO_ESTOPPED)
+		rc = 0;
+out:
+	/* Connections still open: tell the broker before anything is freed;
+	 * their coroutines die with the loop. */
+	for (c = net.conns; c; c = c->next) {
+		myco__lb_conn_closed(lb, c);
+		close(c->fd);
+	}
+	if (net.loop)
+		myco_loop_destroy(net.loop);
+	for (c = net.conns; c;) {
+		myco__lc_t *n = c->next;
+		if (c->has_resp)
+			myco__kwr_free(&c->resp);
+		myco_event_destroy(c->ev);
+		free(c->buf);
+		free(c);
+		c = n;
+	}
+	if (net.tick_ev)
+		myco_event_destroy(net.tick_ev);
+	close(net.sigfd);
+	return rc;
+}
