@@ -1,0 +1,459 @@
+/*
+ * segment.c: one segment of a partition: the .log file of whole batches,
+ * its sparse offset index (.index: 8-byte entries, relative last offset and
+ * file position, big-endian, as Kafka) and time index (.timeindex: 12-byte
+ * entries, max timestamp so far and its relative offset).  Indexes are kept
+ * in memory and written through to their files; the files are a cache that
+ * recovery checks and rebuilds.  Not for: locking (partition.c holds the
+ * partition mutex around everything here except unref).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+#define SCAN_BUF (1u << 20)
+#define MAX_BATCH (256u << 20)   /* anything bigger on disk is corruption */
+
+void myco__seg_path(char *buf, const char *dir, int64_t base, const char *ext)
+{
+	snprintf(buf, 4096, "%s/%020" PRId64 ".%s", dir, base, ext);
+}
+
+static void seg_free(mls__segment *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->idx_fd >= 0)
+		close(s->idx_fd);
+	if (s->tidx_fd >= 0)
+		close(s->tidx_fd);
+	free(s->idx);
+	free(s->tidx);
+	free(s);
+}
+
+void myco__seg_unref(mls__segment *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		seg_free(s);
+}
+
+static int seg_alloc(const char *dir, int64_t base, int64_t now, int flags,
+                     mls__segment **out)
+{
+	char path[4096];
+	int rc = 0;
+	mls__segment *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->fd = s->idx_fd = s->tidx_fd = -1;
+	s->base = base;
+	s->next_offset = base;
+	s->max_ts = -1;
+	s->max_ts_offset = -1;
+	s->roll_ts = -1;
+	s->created_ms = now;
+	s->last_idx_pos = -1;
+	s->dir = (char *)dir;
+	atomic_init(&s->refs, 1);
+	myco__seg_path(path, dir, base, "log");
+	s->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+	if (s->fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	myco__seg_path(path, dir, base, "index");
+	s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (flags & O_TRUNC), 0644);
+	if (s->idx_fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	myco__seg_path(path, dir, base, "timeindex");
+	s->tidx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (flags & O_TRUNC), 0644);
+	if (s->tidx_fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+out:
+	if (rc < 0) {
+		seg_free(s);
+		s = NULL;
+	}
+	*out = s;
+	return rc;
+}
+
+int myco__seg_create(const char *dir, int64_t base, int64_t now,
+                     mls__segment **out)
+{
+	int rc = seg_alloc(dir, base, now, O_CREAT | O_TRUNC, out);
+	if (rc < 0) {
+		char path[4096];
+		static const char *const ext[] = { "log", "index", "timeindex" };
+		for (int i = 0; i < 3; i++) {
+			myco__seg_path(path, dir, base, ext[i]);
+			unlink(path);
+		}
+	}
+	return rc;
+}
+
+int myco__seg_open(const char *dir, int64_t base, int64_t now,
+                   mls__segment **out)
+{
+	return seg_alloc(dir, base, now, 0, out);
+}
+
+void myco__seg_unlink(mls__segment *s)
+{
+	char path[4096];
+	static const char *const ext[] = { "log", "index", "timeindex", "snapshot" };
+	for (int i = 0; i < 4; i++) {
+		myco__seg_path(path, s->dir, s->base, ext[i]);
+		unlink(path);
+	}
+	s->deleted = true;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 64;
+	while (nc < need)
+		nc *= 2;
+	void *n = realloc(*arr, nc * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = nc;
+	return 0;
+}
+
+static void pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	const uint8_t *p = buf;
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;   /* index files are a cache: recovery rebuilds */
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+}
+
+void myco__seg_index_add(mls__segment *s, const mls__batch *b, int64_t base,
+                         int64_t pos, size_t len, int32_t interval,
+                         bool write)
+{
+	int64_t last = base + b->last_delta;
+
+	if (b->max_ts > s->max_ts) {
+		s->max_ts = b->max_ts;
+		s->max_ts_offset = last;
+	}
+	if (s->roll_ts < 0 && b->max_ts >= 0)
+		s->roll_ts = b->max_ts;
+	if (s->bytes_since_idx > interval &&
+	    last - s->base <= UINT32_MAX && pos <= UINT32_MAX) {
+		if (grow((void **)&s->idx, &s->idx_cap, s->idx_n + 1,
+		         sizeof(*s->idx)) == 0) {
+			s->idx[s->idx_n].rel = (uint32_t)(last - s->base);
+			s->idx[s->idx_n].pos = (uint32_t)pos;
+			if (write) {
+				uint8_t e[8];
+				mls__put32(e, s->idx[s->idx_n].rel);
+				mls__put32(e + 4, s->idx[s->idx_n].pos);
+				pwrite_all(s->idx_fd, e, 8, (off_t)s->idx_n * 8);
+			}
+			s->idx_n++;
+			s->last_idx_pos = pos;
+		}
+		if (s->max_ts >= 0 &&
+		    (s->tidx_n == 0 || s->max_ts > s->tidx[s->tidx_n - 1].ts) &&
+		    grow((void **)&s->tidx, &s->tidx_cap, s->tidx_n + 1,
+		         sizeof(*s->tidx)) == 0) {
+			s->tidx[s->tidx_n].ts = s->max_ts;
+			s->tidx[s->tidx_n].rel = (uint32_t)(s->max_ts_offset - s->base);
+			if (write) {
+				uint8_t e[12];
+				mls__put64(e, (uint64_t)s->tidx[s->tidx_n].ts);
+				mls__put32(e + 8, s->tidx[s->tidx_n].rel);
+				pwrite_all(s->tidx_fd, e, 12, (off_t)s->tidx_n * 12);
+			}
+			s->tidx_n++;
+		}
+		s->bytes_since_idx = 0;
+	}
+	s->bytes_since_idx += (int64_t)len;
+	s->next_offset = last + 1;
+}
+
+int myco__seg_write_index(mls__segment *s)
+{
+	size_t n1 = s->idx_n * 8, n2 = s->tidx_n * 12;
+	uint8_t *buf = malloc((n1 > n2 ? n1 : n2) + 12);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->idx_n; i++) {
+		mls__put32(buf + i * 8, s->idx[i].rel);
+		mls__put32(buf + i * 8 + 4, s->idx[i].pos);
+	}
+	if (ftruncate(s->idx_fd, 0) == 0)
+		pwrite_all(s->idx_fd, buf, n1, 0);
+	for (size_t i = 0; i < s->tidx_n; i++) {
+		mls__put64(buf + i * 12, (uint64_t)s->tidx[i].ts);
+		mls__put32(buf + i * 12 + 8, s->tidx[i].rel);
+	}
+	if (ftruncate(s->tidx_fd, 0) == 0)
+		pwrite_all(s->tidx_fd, buf, n2, 0);
+	free(buf);
+	return 0;
+}
+
+int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
+                       mls__batch *b)
+{
+	uint8_t h[MLS_BATCH_HDR];
+	ssize_t r;
+
+	if (pos + MLS_BATCH_HDR > end)
+		return -MYCO_ELOG_CORRUPT;
+	do
+		r = pread(s->fd, h, sizeof(h), pos);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r != sizeof(h))
+		return -MYCO_ELOG_CORRUPT;
+	int rc = myco__batch_header(h, sizeof(h), b);
+	if (rc < 0)
+		return rc == -EAGAIN ? -MYCO_ELOG_CORRUPT : rc;
+	if (pos + b->length + MLS_LOG_OVERHEAD > end)
+		return -MYCO_ELOG_CORRUPT;
+	return 0;
+}
+
+int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
+                   int64_t limit, mls__scan_fn fn, void *arg)
+{
+	struct stat stt;
+	uint8_t *buf = NULL;
+	size_t cap = SCAN_BUF, have = 0;
+	int64_t bufpos = 0, pos = 0, end;
+	int rc = 0;
+
+	if (fstat(s->fd, &stt) < 0)
+		return -errno;
+	end = stt.st_size;
+	if (limit >= 0 && limit < end)
+		end = limit;
+	s->idx_n = s->tidx_n = 0;
+	s->bytes_since_idx = 0;
+	s->max_ts = s->max_ts_offset = s->roll_ts = -1;
+	s->next_offset = s->base;
+	s->last_idx_pos = -1;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	while (pos < end) {
+		mls__batch b;
+		size_t total;
+		if (pos + MLS_BATCH_HDR > bufpos + (int64_t)have || pos < bufpos) {
+			ssize_t r = pread(s->fd, buf, cap, pos);
+			if (r < 0) {
+				rc = errno == EINTR ? 0 : -errno;
+				if (rc)
+					goto out;
+				continue;
+			}
+			bufpos = pos;
+			have = (size_t)r;
+		}
+		const uint8_t *p = buf + (pos - bufpos);
+		size_t avail = have - (size_t)(pos - bufpos);
+		if (myco__batch_header(p, avail, &b) < 0) {
+			rc = 1;
+			break;
+		}
+		total = (size_t)b.length + MLS_LOG_OVERHEAD;
+		if (total > MAX_BATCH || pos + (int64_t)total > end ||
+		    b.base_offset < s->next_offset ||
+		    b.base_offset + b.last_delta < b.base_offset) {
+			rc = 1;
+			break;
+		}
+		if (full || fn) {
+			if (total > avail) {
+				if (total > cap) {
+					uint8_t *nb = realloc(buf, total);
+					if (!nb) {
+						rc = -ENOMEM;
+						goto out;
+					}
+					buf = nb;
+					cap = total;
+				}
+				ssize_t r = pread(s->fd, buf, cap, pos);
+				if (r < 0) {
+					rc = -errno;
+					goto out;
+				}
+				bufpos = pos;
+				have = (size_t)r;
+				p = buf;
+				avail = have;
+				if (total > avail) {
+					rc = 1;
+					break;
+				}
+			}
+			if (full && myco__batch_check(p, total, &b) < 0) {
+				rc = 1;
+				break;
+			}
+		}
+		if (fn) {
+			int r = fn(arg, &b, pos, p, total);
+			if (r < 0) {
+				rc = r;
+				goto out;
+			}
+		}
+		myco__seg_index_add(s, &b, b.base_offset, pos, total, interval,
+		                    false);
+		pos += (int64_t)total;
+	}
+	if (rc == 0 && pos < (int64_t)stt.st_size && limit < 0)
+		rc = 1;
+out:
+	s->size = s->visible = pos;
+	free(buf);
+	return rc;
+}
+
+struct walk_arg { mls__scan_fn fn; void *arg; };
+
+int myco__seg_walk(mls__segment *s, mls__scan_fn fn, void *arg)
+{
+	int64_t pos = 0;
+	while (pos < s->visible) {
+		mls__batch b;
+		int rc = myco__seg_read_hdr(s, pos, s->visible, &b);
+		if (rc < 0)
+			return rc;
+		rc = fn(arg, &b, pos, NULL, (size_t)b.length + MLS_LOG_OVERHEAD);
+		if (rc < 0)
+			return rc;
+		pos += b.length + MLS_LOG_OVERHEAD;
+	}
+	return 0;
+}
+
+static ssize_t read_file(int fd, uint8_t **out)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > (1 << 30))
+		return -MYCO_ELOG_CORRUPT;
+	*out = malloc((size_t)st.st_size + 1);
+	if (!*out)
+		return -ENOMEM;
+	ssize_t r = pread(fd, *out, (size_t)st.st_size, 0);
+	if (r != st.st_size) {
+		free(*out);
+		*out = NULL;
+		return -MYCO_ELOG_CORRUPT;
+	}
+	return r;
+}
+
+int myco__seg_load_index(mls__segment *s, int64_t next_base)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int rc = -MYCO_ELOG_CORRUPT;
+
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	s->idx_n = s->tidx_n = 0;
+	n = read_file(s->idx_fd, &buf);
+	if (n < 0 || n % 8)
+		goto out;
+	if (grow((void **)&s->idx, &s->idx_cap, (size_t)n / 8 + 1, sizeof(*s->idx)))
+		goto out;
+	for (ssize_t i = 0; i < n / 8; i++) {
+		s->idx[i].rel = mls__be32(buf + i * 8);
+		s->idx[i].pos = mls__be32(buf + i * 8 + 4);
+		if (s->idx[i].pos >= st.st_size ||
+		    (i && (s->idx[i].rel <= s->idx[i - 1].rel ||
+		           s->idx[i].pos <= s->idx[i - 1].pos)) ||
+		    s->base + s->idx[i].rel >= next_base)
+			goto out;
+	}
+	s->idx_n = (size_t)n / 8;
+	free(buf);
+	buf = NULL;
+	n = read_file(s->tidx_fd, &buf);
+	if (n <= 0 || n % 12)   /* a closed segment always has one entry */
+		goto out;
+	if (grow((void **)&s->tidx, &s->tidx_cap, (size_t)n / 12 + 1, sizeof(*s->tidx)))
+		goto out;
+	for (ssize_t i = 0; i < n / 12; i++) {
+		s->tidx[i].ts = (int64_t)mls__be64(buf + i * 12);
+		s->tidx[i].rel = mls__be32(buf + i * 12 + 8);
+		if ((i && (s->tidx[i].ts < s->tidx[i - 1].ts ||
+		           s->tidx[i].rel < s->tidx[i - 1].rel)) ||
+		    s->base + s->tidx[i].rel >= next_base)
+			goto out;
+	}
+	s->tidx_n = (size_t)n / 12;
+	/* the last offset entry must point at the batch it names */
+	if (s->idx_n) {
+		mls__batch b;
+		mls__ientry *e = &s->idx[s->idx_n - 1];
+		if (myco__seg_read_hdr(s, e->pos, st.st_size, &b) < 0 ||
+		    b.base_offset + b.last_delta != s->base + e->rel)
+			goto out;
+		s->last_idx_pos = e->pos;
+	}
+	s->size = s->visible = st.st_size;
+	s->next_offset = next_base;
+	s->max_ts = s->tidx[s->tidx_n - 1].ts;
+	s->max_ts_offset = s->base + s->tidx[s->tidx_n - 1].rel;
+	rc = 0;
+out:
+	if (rc < 0)
+		s->idx_n = s->tidx_n = 0;
+	free(buf);
+	return rc;
+}
+
+int64_t myco__seg_lookup(const mls__segment *s, int64_t offset)
+{
+	size_t lo = 0, hi = s->idx_n;
+	if (offset < s->base)
+		return 0;
+	/* largest entry with base+rel <= offset */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->base + s->idx[mid].rel <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? s->idx[lo - 1].pos : 0;
+}
