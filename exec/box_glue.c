@@ -1,0 +1,250 @@
+/*
+ * box_glue.c: the executive core's use of exec/box (see box_glue.h).
+ * One executive runs one system, so the few pieces of state here (the
+ * frame scheduler, the list of dead instances whose cgroups are still to
+ * be removed, the instance counter) are file-level and touched only from
+ * the executive's loop thread.
+ * Not for: isolation mechanisms (exec/box/).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "box/box.h"
+#include "box_glue.h"
+
+struct box_inst {
+	char instance[32];
+	struct box_inst *next;      /* pending-destroy list */
+	char part[EX_NAME_MAX];
+};
+
+static struct box_inst *pending;    /* dead instances, cgroups to remove */
+static unsigned inst_counter;
+static myco__box_frame_t *frame;
+static int *frame_idx;              /* per partition, -1 = not in frame mode */
+static struct ex_system *log_sys;
+static struct ex_part *log_part;
+static bool *warned;                /* per partition: degraded warning shown */
+
+static void box_log(void *arg, const char *line)
+{
+	(void)arg;
+	if (log_sys && log_part && warned && !warned[log_part->idx])
+		myco__ex_event(log_sys, log_part, "degraded", -1, -1, "%s", line);
+}
+
+int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+		       char **env, const int *keep, size_t nkeep)
+{
+	myco__box_spec_t sp;
+	myco__box_report_t rep;
+	struct myco__box_fd fds[EX_MAX_FDS + 8];
+	struct myco__box_path paths[MYCO__BOX_MAX_PATHS];
+	size_t nf = 0;
+	int rc, nul = -1;
+	struct box_inst *bi = calloc(1, sizeof(*bi));
+	const myco_partition_t *m = p->m;
+
+	if (!bi)
+		return -ENOMEM;
+	snprintf(bi->instance, sizeof(bi->instance), "i%u", ++inst_counter);
+	snprintf(bi->part, sizeof(bi->part), "%s", p->name);
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0)
+		fds[nf++] = (struct myco__box_fd){ nul, 0 };
+	fds[nf++] = (struct myco__box_fd){ p->out_w, 1 };
+	fds[nf++] = (struct myco__box_fd){ p->out_w, 2 };
+	for (size_t i = 0; i < nkeep && nf < sizeof(fds) / sizeof(fds[0]); i++)
+		fds[nf++] = (struct myco__box_fd){ keep[i], -1 };
+
+	myco__box_spec_init(&sp);
+	sp.system = s->name;
+	sp.partition = p->name;
+	sp.instance = bi->instance;
+	sp.path = p->program;
+	sp.argv = m->argv;
+	sp.envp = (const char *const *)env;
+	sp.fds = fds;
+	sp.nfds = nf;
+	sp.net = m->net;
+	sp.ports = m->ports;
+	sp.nports = m->nports;
+	size_t np = m->npaths < MYCO__BOX_MAX_PATHS ? m->npaths : MYCO__BOX_MAX_PATHS;
+	for (size_t i = 0; i < np; i++)
+		paths[i] = (struct myco__box_path){ m->paths[i].path, m->paths[i].rw };
+	sp.paths = paths;
+	sp.npaths = np;
+	sp.memory_max = m->memory_bytes;
+	sp.cpu_mask = m->core_mask;
+	if (m->mode == MYCO_MODE_BUDGET) {
+		sp.time_mode = MYCO__BOX_TIME_BUDGET;
+		sp.runtime_ns = m->runtime_ns;
+		sp.period_ns = m->period_ns;
+	} else if (m->mode == MYCO_MODE_FRAME) {
+		sp.time_mode = MYCO__BOX_TIME_FRAME;
+	}
+	sp.log = box_log;
+	log_sys = s;
+	log_part = p;
+	memset(&rep, 0, sizeof(rep));
+	rep.seccomp_fd = -1;
+	rc = myco__box_spawn(&sp, &rep, &in->pid, &in->pidfd);
+	if (warned)
+		warned[p->idx] = true;
+	log_part = NULL;
+	if (nul >= 0)
+		close(nul);
+	if (rc < 0) {
+		myco__ex_event(s, p, "spawn-failed", -1, -1, "%s: %s (step %s)", p->program,
+			       myco_strerror(rc),
+			       rep.failed_step >= 0 && rep.failed_step < MYCO__BOX_MECH_COUNT ?
+			       myco__box_mech_name((enum myco__box_mech)rep.failed_step) : "clone/exec");
+		free(bi);
+		in->pid = 0;
+		in->pidfd = -1;
+		return rc;
+	}
+	in->box = bi;
+	in->seccomp_fd = rep.seccomp_fd;
+	in->niso = 0;
+	for (int k = 0; k < MYCO__BOX_MECH_COUNT && in->niso < EX_MAX_ISO; k++) {
+		struct ex_iso *iso = &in->iso[in->niso++];
+		snprintf(iso->name, sizeof(iso->name), "%s", myco__box_mech_name((enum myco__box_mech)k));
+		snprintf(iso->status, sizeof(iso->status), "%s",
+			 myco__box_state_name((enum myco__box_state)rep.m[k].state));
+		snprintf(iso->reason, sizeof(iso->reason), "%s", rep.m[k].detail);
+	}
+	if (frame && frame_idx && frame_idx[p->idx] >= 0 && !in->standby)
+		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+	return 0;
+}
+
+void myco__ex_box_release(struct ex_system *s, struct ex_inst *in)
+{
+	(void)s;
+	struct box_inst *bi = in->box;
+	if (!bi)
+		return;
+	bi->next = pending;
+	pending = bi;
+	in->box = NULL;
+}
+
+void myco__ex_box_tick(struct ex_system *s)
+{
+	(void)s;
+	while (pending) {
+		struct box_inst *bi = pending;
+		pending = bi->next;
+		myco__box_destroy(s->name, bi->part, bi->instance);
+		free(bi);
+	}
+}
+
+void myco__ex_box_activated(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+{
+	(void)s;
+	if (frame && frame_idx && frame_idx[p->idx] >= 0)
+		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+}
+
+void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			     const siginfo_t *si, char *how, size_t cap)
+{
+	struct box_inst *bi = in->box;
+	if (!bi || si->si_code == CLD_EXITED)
+		return;
+	if (si->si_status == SIGSYS) {
+		snprintf(how, cap, "killed by seccomp (SIGSYS)");
+		return;
+	}
+	if (si->si_status == SIGKILL && !p->kill_injected) {
+		struct myco__box_stats st;
+		if (myco__box_stats(s->name, p->name, bi->instance, &st) == 0 && st.oom_kills)
+			snprintf(how, cap, "OOM-killed by the memory limit (SIGKILL, %llu oom kills)",
+				 (unsigned long long)st.oom_kills);
+	}
+}
+
+void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+{
+	struct myco__box_violation v;
+	int rc = myco__box_violation_read(in->seccomp_fd, &v);
+	if (rc == -ENOENT)
+		return;
+	if (rc < 0) {
+		/* listener gone (every process of the filter exited) */
+		myco__ex_epoll_del(s, in->seccomp_fd);
+		close(in->seccomp_fd);
+		in->seccomp_fd = -1;
+		return;
+	}
+	myco__ex_event(s, p, "seccomp", -1, -1,
+		       "forbidden syscall %s (nr %d) by pid %d: denied with EPERM",
+		       v.name, v.nr, (int)v.pid);
+	myco__box_violation_respond(in->seccomp_fd, &v, MYCO__BOX_DENY, EPERM);
+}
+
+void myco__ex_box_system_init(struct ex_system *s)
+{
+	const myco_system_t *m = s->model;
+	warned = calloc(s->nparts ? s->nparts : 1, sizeof(bool));
+	frame_idx = calloc(s->nparts ? s->nparts : 1, sizeof(int));
+	if (!frame_idx)
+		return;
+	for (size_t i = 0; i < s->nparts; i++)
+		frame_idx[i] = -1;
+	if (!m->schedule.major_ns)
+		return;
+	int rc = myco__box_frame_new(s->name, m->schedule.major_ns, &frame);
+	if (rc < 0) {
+		myco__ex_event(s, NULL, "frame", -1, -1, "frame scheduler: %s", myco_strerror(rc));
+		frame = NULL;
+		return;
+	}
+	for (size_t i = 0; i < s->nparts; i++)
+		if (s->parts[i].m->mode == MYCO_MODE_FRAME &&
+		    myco__box_frame_add(frame, s->parts[i].name, 0, &frame_idx[i]) < 0)
+			frame_idx[i] = -1;
+	for (size_t c = 0; c < m->schedule.ncores; c++) {
+		const myco_core_sched_t *cs = &m->schedule.cores[c];
+		for (size_t w = 0; w < cs->nwindows; w++) {
+			const myco_window_t *win = &cs->windows[w];
+			if (win->partition < s->nparts && frame_idx[win->partition] >= 0)
+				myco__box_frame_window(frame, frame_idx[win->partition], (int)cs->core,
+						       win->offset_ns, win->duration_ns);
+		}
+	}
+	rc = myco__box_frame_start(frame);
+	myco__ex_event(s, NULL, "frame", -1, -1, "frame scheduler: major frame %.3f ms: %s",
+		       (double)m->schedule.major_ns / 1e6, rc < 0 ? myco_strerror(rc) : "started");
+}
+
+void myco__ex_box_stale_cleanup(struct ex_system *s)
+{
+	int n = myco__box_cleanup_stale(s->name);
+	if (n > 0)
+		myco__ex_event(s, NULL, "stale-cleanup", -1, -1,
+			       "killed %d leftover process(es) of a previous executive", n);
+}
+
+void myco__ex_box_system_destroy(struct ex_system *s)
+{
+	if (frame) {
+		myco__box_frame_stop(frame);
+		myco__box_frame_free(frame);
+		frame = NULL;
+	}
+	myco__ex_box_tick(s);
+	for (size_t i = 0; i < s->nparts; i++)
+		myco__box_destroy(s->name, s->parts[i].name, NULL);
+	myco__box_cleanup_stale(s->name);
+	free(frame_idx);
+	frame_idx = NULL;
+	free(warned);
+	warned = NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * box_glue.h: how the executive core uses exec/box (built only when the box
+ * library exists, MYCO_HAVE_BOX): spawning boxed instances, turning the box
+ * report into `myco ps` lines, naming seccomp violations as health events,
+ * telling OOM kills apart, the frame scheduler, and cgroup cleanup
+ * (deferred for dead instances so it never sits on the restart path).
+ * Not for: the isolation mechanisms themselves (exec/box/).
+ */
+#ifndef MYCO_EXEC_BOX_GLUE_H
+#define MYCO_EXEC_BOX_GLUE_H
+
+#include <signal.h>
+
+#include "exec_int.h"
+
+int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+		       char **env, const int *keep, size_t nkeep);
+/* Forget an instance: its cgroup is destroyed later (myco__ex_box_tick). */
+void myco__ex_box_release(struct ex_system *s, struct ex_inst *in);
+/* A standby became the active process (frame scheduler rebinding). */
+void myco__ex_box_activated(struct ex_system *s, struct ex_part *p, struct ex_inst *in);
+/* Refine the exit description (OOM kill, seccomp kill). */
+void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			     const siginfo_t *si, char *how, size_t cap);
+/* A seccomp listener fd is readable. */
+void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst *in);
+void myco__ex_box_system_init(struct ex_system *s);
+void myco__ex_box_tick(struct ex_system *s);
+void myco__ex_box_stale_cleanup(struct ex_system *s);
+void myco__ex_box_system_destroy(struct ex_system *s);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * events.c: the executive's memory: a bounded ring of supervision and
+ * health events (what `myco events` shows) and one bounded byte ring per
+ * partition holding its stdout/stderr (what `myco logs` shows).  Both are
+ * overwritten oldest-first; readers keep a position (event sequence number
+ * or byte offset) and are told when they fell behind.
+ * Not for: deciding anything (supervise.c) or talking to clients (control.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "exec_int.h"
+
+uint64_t myco__ex_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t myco__ex_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void myco__ex_event(struct ex_system *s, const struct ex_part *p,
+		    const char *kind, int64_t c2r, int64_t c2f,
+		    const char *fmt, ...)
+{
+	struct ex_event *e = &s->ev[s->ev_seq % EX_EVENT_RING];
+	va_list ap;
+
+	memset(e, 0, sizeof(*e));
+	e->seq = s->ev_seq++;
+	e->t_real_ns = myco__ex_real();
+	e->t_mono_ns = myco__ex_now();
+	snprintf(e->part, sizeof(e->part), "%s", p ? p->name : "");
+	snprintf(e->kind, sizeof(e->kind), "%s", kind);
+	e->c2r_ns = c2r;
+	e->c2f_ns = c2f;
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	va_end(ap);
+	if (!s->opt.quiet) {
+		time_t t = (time_t)(e->t_real_ns / 1000000000ull);
+		struct tm tm;
+		char ts[32];
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
+		fprintf(stderr, "myco: %s.%03u %-10s %-12s %s\n", ts,
+			(unsigned)(e->t_real_ns / 1000000u % 1000u),
+			e->part[0] ? e->part : "-", e->kind, e->detail);
+	}
+}
+
+json_t *myco__ex_event_json(const struct ex_event *e)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
+	json_object_set_new(o, "time_ns", json_integer((json_int_t)e->t_real_ns));
+	json_object_set_new(o, "mono_ns", json_integer((json_int_t)e->t_mono_ns));
+	json_object_set_new(o, "partition", json_string(e->part));
+	json_object_set_new(o, "kind", json_string(e->kind));
+	json_object_set_new(o, "detail", json_string(e->detail));
+	if (e->c2r_ns >= 0)
+		json_object_set_new(o, "crash_to_running_ns", json_integer(e->c2r_ns));
+	if (e->c2f_ns >= 0)
+		json_object_set_new(o, "crash_to_first_ns", json_integer(e->c2f_ns));
+	return o;
+}
+
+void myco__ex_log_append(struct ex_part *p, const char *buf, size_t n)
+{
+	if (!p->log)
+		return;
+	if (n > EX_LOG_RING) {          /* only the tail fits */
+		p->log_total += n - EX_LOG_RING;
+		buf += n - EX_LOG_RING;
+		n = EX_LOG_RING;
+	}
+	size_t at = (size_t)(p->log_total % EX_LOG_RING);
+	size_t first = EX_LOG_RING - at < n ? EX_LOG_RING - at : n;
+	memcpy(p->log + at, buf, first);
+	memcpy(p->log, buf + first, n - first);
+	p->log_total += n;
+}
+
+size_t myco__ex_log_read(const struct ex_part *p, uint64_t pos, char *out,
+			 size_t cap, uint64_t *next)
+{
+	uint64_t oldest = p->log_total > EX_LOG_RING ? p->log_total - EX_LOG_RING : 0;
+	size_t n = 0;
+
+	if (pos < oldest)
+		pos = oldest;
+	if (pos > p->log_total)
+		pos = p->log_total;
+	while (pos < p->log_total && n < cap && p->log) {
+		out[n++] = p->log[pos % EX_LOG_RING];
+		pos++;
+	}
+	*next = pos;
+	return n;
+}

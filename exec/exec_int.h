@@ -1,0 +1,244 @@
+/*
+ * exec_int.h: what the executive core's modules share (the exec/ core files): the
+ * running system, its partitions, instances (one process each: the active
+ * one and a parked standby), groups, channels, the event and log rings and
+ * the control-socket plumbing.  The executive is single-threaded: every
+ * function here runs on the main loop thread, so nothing below is locked.
+ * Not for: isolation mechanisms (exec/box/), the partition library
+ * (lib/part/), the CLI (cmd/myco/exec_cmds.c).
+ */
+#ifndef MYCO_EXEC_INT_H
+#define MYCO_EXEC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "myco/lang.h"
+#include "myco/part.h"
+
+struct myco_chan_owner;
+struct json_t;
+
+#define EX_NAME_MAX   64
+#define EX_MAX_ISO    24        /* isolation mechanisms reported per process */
+#define EX_LOG_RING   (64u * 1024u)
+#define EX_EVENT_RING 2048u
+#define EX_MAX_FDS    256       /* capability fds per partition */
+
+/* Partition supervision states (shown by `myco ps`). */
+enum ex_state {
+	EX_WAITING,      /* not started yet (its dependencies are not ready) */
+	EX_STARTING,     /* spawned, waiting for myco_ready() */
+	EX_RUNNING,
+	EX_RESTARTING,   /* crashed, replacement being brought in */
+	EX_STOPPING,     /* SIGTERM sent, waiting for exit */
+	EX_STOPPED,      /* stopped by the operator or the system stop */
+	EX_EXITED,       /* exited and not restarted (transient/temporary) */
+	EX_FAILED,       /* could not be started */
+};
+const char *myco__ex_state_name(enum ex_state s);
+
+/* One isolation mechanism as reported for `myco ps` (copied from the box
+ * report so the rest of the executive does not depend on its layout). */
+struct ex_iso {
+	char name[24];
+	char status[16];      /* applied | degraded | not-requested */
+	char reason[80];
+};
+
+/* One process of a partition. */
+struct ex_inst {
+	pid_t pid;                      /* 0 = no process */
+	int pidfd;                      /* -1 = none; owned */
+	int ctl_fd;                     /* control region memfd; owned */
+	int notify_fd;                  /* eventfd partition -> executive; owned */
+	struct myco__part_ctl *ctl;     /* mapping of ctl_fd; owned */
+	int seccomp_fd;                 /* box violation listener or -1; owned */
+	uint64_t t_spawn_ns;
+	bool standby;                   /* parked, not yet activated */
+	bool first_seen, ready_seen;
+	size_t niso;
+	struct ex_iso iso[EX_MAX_ISO];
+	void *box;                      /* box handle (exec/box) or NULL; owned */
+};
+
+struct ex_system;
+
+struct ex_part {
+	uint32_t idx;
+	const myco_partition_t *m;      /* model entry (owned by the system) */
+	char name[EX_NAME_MAX];
+	char program[4096];             /* resolved absolute path */
+	enum ex_state state;
+	uint32_t group;                 /* index in sys->groups (always valid) */
+	struct ex_inst act;             /* the running process */
+	struct ex_inst sb;              /* the parked standby */
+	bool want_standby;              /* spawn a standby at the next tick */
+	int out_r, out_w;               /* stdout/stderr pipe; owned */
+	int fds[EX_MAX_FDS];            /* capability fds (owned by channels) */
+	size_t nfds;
+	char caps[4096];                /* MYCO_CAPS manifest */
+	/* supervision */
+	uint32_t restarts;
+	uint64_t t_crash_ns;            /* pending restart: when it died */
+	bool restart_pending_times;     /* waiting for t_first of the replacement */
+	bool operator_restart;          /* `myco restart`: not counted, always restarted */
+	bool kill_injected;             /* `myco kill`: t_crash is the kill time */
+	bool stop_requested;            /* `myco stop NAME` */
+	bool group_victim;              /* killed by its group's strategy */
+	uint64_t stop_deadline_ns;
+	uint64_t hb_last, hb_seen_ns;   /* last heartbeat value, when it changed */
+	uint64_t ready_deadline_ns;
+	uint64_t last_c2r_ns, last_c2f_ns;   /* last restart's times, 0 = none */
+	uint64_t last_exit_real_ns;
+	char last_exit[96];
+	/* logs */
+	char *log;                      /* EX_LOG_RING bytes; owned */
+	uint64_t log_total;             /* bytes ever written */
+	/* start ordering */
+	uint32_t *deps;                 /* partitions that must be ready first */
+	size_t ndeps;
+	uint32_t start_rank;            /* position in start order */
+};
+
+struct ex_group {
+	const myco_group_t *m;          /* NULL for the implicit default group */
+	char name[EX_NAME_MAX];
+	myco_strategy_t strategy;
+	uint32_t max_restarts;
+	uint64_t within_ns;
+	uint32_t *members;              /* owned */
+	size_t nmembers;
+	uint64_t *hist;                 /* restart times, ring of max_restarts+1 */
+	size_t nhist, hist_pos;
+};
+
+struct ex_chan {
+	const myco_channel_t *m;
+	struct myco_chan_owner *owner;  /* owned (chan library), NULL if unavailable */
+};
+
+struct ex_event {
+	uint64_t seq;
+	uint64_t t_real_ns, t_mono_ns;
+	char part[EX_NAME_MAX];
+	char kind[24];
+	char detail[240];
+	int64_t c2r_ns, c2f_ns;         /* -1 unless a restart record */
+};
+
+struct ex_conn {
+	int fd;
+	enum { EXC_REQ, EXC_EVENTS, EXC_LOGS, EXC_WAIT } mode;
+	uint32_t part;                  /* EXC_LOGS */
+	uint64_t pos;                   /* next event seq / log byte to send */
+	char buf[4096];
+	size_t len;
+	struct ex_conn *next;
+};
+
+struct ex_opts {
+	const char *file;
+	const char *runtime_dir;        /* NULL = default */
+	uint64_t grace_ns;              /* graceful stop timeout */
+	uint64_t ready_timeout_ns;
+	bool quiet;
+	bool no_standby;                /* restart by spawning (for comparison) */
+};
+
+struct ex_system {
+	myco_system_t *model;           /* owned */
+	struct ex_opts opt;
+	char name[EX_NAME_MAX];
+	char dir[4096];                 /* runtime dir */
+	char base_dir[4096];            /* the file's directory */
+	struct ex_part *parts; size_t nparts;
+	struct ex_group *groups; size_t ngroups;
+	struct ex_chan *chans; size_t nchans;
+	uint32_t *order; size_t norder; /* start order */
+	int epfd, sigfd, tfd, lfd;
+	struct ex_conn *conns;
+	bool stopping, escalated, done;
+	int stop_idx;                   /* reverse-order stop position */
+	int exit_code;
+	char final_report[1024];
+	/* events */
+	struct ex_event *ev; uint64_t ev_seq;
+	bool have_box;
+	uint64_t t_start_ns;
+};
+
+/* time */
+uint64_t myco__ex_now(void);        /* CLOCK_MONOTONIC ns */
+uint64_t myco__ex_real(void);       /* CLOCK_REALTIME ns */
+
+/* events.c: event ring + logs */
+void myco__ex_event(struct ex_system *s, const struct ex_part *p,
+		    const char *kind, int64_t c2r, int64_t c2f,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void myco__ex_log_append(struct ex_part *p, const char *buf, size_t n);
+/* Copy log bytes from position pos (clamped to what the ring still holds)
+ * into out (at most cap); returns bytes copied and sets *next. */
+size_t myco__ex_log_read(const struct ex_part *p, uint64_t pos, char *out,
+			 size_t cap, uint64_t *next);
+struct json_t *myco__ex_event_json(const struct ex_event *e);
+
+/* spawn.c: process instances */
+int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
+			struct ex_inst *in, bool standby);
+void myco__ex_inst_activate(struct ex_inst *in, uint64_t now);
+void myco__ex_inst_signal(struct ex_inst *in, int sig);
+/* Release everything of an instance whose process is gone (or kill it
+ * first when kill is true and reap it). */
+void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill);
+int myco__ex_epoll_add(struct ex_system *s, int fd, uint64_t tag);
+void myco__ex_epoll_del(struct ex_system *s, int fd);
+
+/* supervise.c */
+void myco__ex_on_exit(struct ex_system *s, struct ex_part *p,
+		      struct ex_inst *in);
+void myco__ex_on_notify(struct ex_system *s, struct ex_part *p,
+			struct ex_inst *in);
+void myco__ex_tick(struct ex_system *s);
+void myco__ex_start_ready(struct ex_system *s);
+void myco__ex_stop_all(struct ex_system *s, const char *why);
+int myco__ex_kill(struct ex_system *s, struct ex_part *p);
+int myco__ex_restart(struct ex_system *s, struct ex_part *p);
+int myco__ex_stop_one(struct ex_system *s, struct ex_part *p);
+struct ex_part *myco__ex_find(struct ex_system *s, const char *name);
+
+/* control.c */
+int myco__ex_control_open(struct ex_system *s);
+void myco__ex_control_accept(struct ex_system *s);
+void myco__ex_control_io(struct ex_system *s, struct ex_conn *c);
+void myco__ex_control_flush(struct ex_system *s);
+void myco__ex_control_close(struct ex_system *s);
+
+/* runtime.c: runtime dir, pid file, stale cleanup */
+int myco__ex_default_base(char *out, size_t cap);
+int myco__ex_runtime_prepare(struct ex_system *s);
+void myco__ex_runtime_remove(struct ex_system *s);
+
+/* chans.c: channel regions (through lib/chan) */
+int myco__ex_chans_create(struct ex_system *s);
+int myco__ex_chans_recover(struct ex_system *s, struct ex_part *p);
+void myco__ex_chans_destroy(struct ex_system *s);
+
+/* Entry point for `myco run` (exec.c).  Returns the exit status:
+ * 0 stopped cleanly, 1 could not start, 3 escalated. */
+int myco__exec_run(const struct ex_opts *opt);
+
+/* epoll tags: data.u64 = kind << 56 | partition index << 32 | fd; the
+ * handler finds the instance or connection by fd (instances move from
+ * standby to active, so the tag must not point at one). */
+enum ex_tag_kind { EXT_SIG = 1, EXT_TIMER, EXT_LISTEN, EXT_CONN, EXT_PIDFD,
+		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP };
+#define EX_TAG(kind, part, fd) (((uint64_t)(kind) << 56) | \
+	((uint64_t)((part) & 0xffffffu) << 32) | (uint32_t)(fd))
+#define EX_TAG_KIND(t) ((unsigned)((t) >> 56))
+#define EX_TAG_PART(t) ((uint32_t)(((t) >> 32) & 0xffffffu))
+#define EX_TAG_FD(t)   ((int)(uint32_t)(t))
+
+#endif /* MYCO_EXEC_INT_H */

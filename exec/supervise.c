@@ -1,0 +1,468 @@
+/*
+ * supervise.c: the supervision state machine.  Starts partitions in
+ * dependency order with readiness gating, reacts to exits (restart types
+ * permanent/transient/temporary, group strategies one_for_one, one_for_all,
+ * rest_for_one, restart intensity then escalation), detects hung partitions
+ * from missed heartbeats, activates pre-spawned standbys for fast restart
+ * and re-arms a new standby in the background, and runs the reverse-order
+ * system stop.  Everything runs on the executive's single loop thread.
+ * Not for: how processes are made (spawn.c) or the event loop (exec.c).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec_int.h"
+#ifdef MYCO_HAVE_BOX
+#include "box_glue.h"
+#endif
+
+const char *myco__ex_state_name(enum ex_state st)
+{
+	static const char *const n[] = { "waiting", "starting", "running", "restarting",
+					 "stopping", "stopped", "exited", "failed" };
+	return (unsigned)st < sizeof(n) / sizeof(n[0]) ? n[st] : "?";
+}
+
+struct ex_part *myco__ex_find(struct ex_system *s, const char *name)
+{
+	for (size_t i = 0; i < s->nparts; i++)
+		if (!strcmp(s->parts[i].name, name))
+			return &s->parts[i];
+	return NULL;
+}
+
+static uint64_t ctl_load64(const uint64_t *p)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+}
+
+static bool wants_standby(const struct ex_system *s, const struct ex_part *p)
+{
+	return !s->opt.no_standby && p->m->restart != MYCO_RESTART_TEMPORARY;
+}
+
+static void hb_reset(struct ex_part *p, uint64_t now)
+{
+	p->hb_last = p->act.ctl ? ctl_load64(&p->act.ctl->heartbeat) : 0;
+	p->hb_seen_ns = now;
+}
+
+static int start_part(struct ex_system *s, struct ex_part *p)
+{
+	uint64_t now = myco__ex_now();
+	int rc = myco__ex_inst_spawn(s, p, &p->act, false);
+	if (rc < 0) {
+		p->state = EX_FAILED;
+		myco__ex_event(s, p, "start-failed", -1, -1, "%s: %s", p->program, myco_strerror(rc));
+		return rc;
+	}
+	p->state = p->m->ready ? EX_STARTING : EX_RUNNING;
+	p->ready_deadline_ns = now + s->opt.ready_timeout_ns;
+	hb_reset(p, now);
+	p->want_standby = wants_standby(s, p);
+	myco__ex_event(s, p, "start", -1, -1, "pid %d%s", (int)p->act.pid,
+		       p->m->ready ? ", waiting for ready" : "");
+	return 0;
+}
+
+static bool dep_satisfied(const struct ex_part *d)
+{
+	return d->state == EX_RUNNING || d->state == EX_EXITED;
+}
+
+void myco__ex_start_ready(struct ex_system *s)
+{
+	if (s->stopping)
+		return;
+	for (size_t k = 0; k < s->norder; k++) {
+		struct ex_part *p = &s->parts[s->order[k]];
+		if (p->state != EX_WAITING)
+			continue;
+		bool ok = true;
+		for (size_t d = 0; d < p->ndeps; d++)
+			if (!dep_satisfied(&s->parts[p->deps[d]]))
+				ok = false;
+		if (ok)
+			start_part(s, p);
+	}
+}
+
+/* Describe how a process ended; returns true when it was abnormal. */
+static bool describe_exit(const siginfo_t *si, char *buf, size_t cap)
+{
+	if (si->si_code == CLD_EXITED) {
+		snprintf(buf, cap, "exited with status %d", si->si_status);
+		return si->si_status != 0;
+	}
+	snprintf(buf, cap, "killed by signal %d (%s)%s", si->si_status,
+		 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?",
+		 si->si_code == CLD_DUMPED ? ", core dumped" : "");
+	return true;
+}
+
+static void retire_standby(struct ex_system *s, struct ex_part *p)
+{
+	p->want_standby = false;
+	if (p->sb.pid)
+		myco__ex_inst_release(s, &p->sb, true);
+}
+
+/* Bring in p's replacement: recover its channel ends, activate the standby
+ * (or spawn one when none is parked), and schedule a new standby. */
+static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash)
+{
+	uint64_t now;
+	bool used_standby = false;
+
+	if (p->act.pid)
+		myco__ex_inst_release(s, &p->act, true);
+	myco__ex_chans_recover(s, p);
+	now = myco__ex_now();
+	if (p->sb.pid && p->sb.ctl) {
+		p->act = p->sb;
+		memset(&p->sb, 0, sizeof(p->sb));
+		p->sb.pidfd = p->sb.ctl_fd = p->sb.notify_fd = p->sb.seccomp_fd = -1;
+		myco__ex_inst_activate(&p->act, now);
+#ifdef MYCO_HAVE_BOX
+		myco__ex_box_activated(s, p, &p->act);
+#endif
+		used_standby = true;
+	} else {
+		int rc = myco__ex_inst_spawn(s, p, &p->act, false);
+		if (rc < 0) {
+			p->state = EX_FAILED;
+			myco__ex_event(s, p, "restart-failed", -1, -1, "%s", myco_strerror(rc));
+			return;
+		}
+	}
+	p->restarts++;
+	p->t_crash_ns = t_crash;
+	p->restart_pending_times = true;
+	p->state = p->m->ready ? EX_STARTING : EX_RUNNING;
+	p->ready_deadline_ns = now + s->opt.ready_timeout_ns;
+	hb_reset(p, now);
+	p->want_standby = wants_standby(s, p);
+	myco__ex_event(s, p, "restart", -1, -1, "#%u: %s, pid %d", p->restarts,
+		       used_standby ? "standby activated" : "spawned (no standby parked)",
+		       (int)p->act.pid);
+	/* The replacement may already have reported (it runs on another core). */
+	myco__ex_on_notify(s, p, &p->act);
+}
+
+static void escalate(struct ex_system *s, struct ex_group *g, struct ex_part *p)
+{
+	s->escalated = true;
+	s->exit_code = 3;
+	snprintf(s->final_report, sizeof(s->final_report),
+		 "escalation: group %s had more than %u restarts within %.3f s "
+		 "(last failure: partition %s, %s); stopping the system",
+		 g->name, g->max_restarts, (double)g->within_ns / 1e9, p->name, p->last_exit);
+	myco__ex_event(s, p, "escalate", -1, -1, "%s", s->final_report);
+	myco__ex_stop_all(s, "escalation");
+}
+
+/* Record a restart of group g at now; true when the intensity is exceeded. */
+static bool intensity_exceeded(struct ex_group *g, uint64_t now)
+{
+	size_t cap = (size_t)g->max_restarts + 1;
+	g->hist[g->hist_pos] = now;
+	g->hist_pos = (g->hist_pos + 1) % cap;
+	if (g->nhist < cap)
+		g->nhist++;
+	if (g->nhist < cap)
+		return false;
+	/* hist_pos now indexes the oldest of the last max+1 restarts */
+	return now - g->hist[g->hist_pos] <= g->within_ns;
+}
+
+static void stop_next(struct ex_system *s);
+
+void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+{
+	siginfo_t si;
+	char how[96];
+	uint64_t now = myco__ex_now();
+
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)P_PIDFD, (id_t)in->pidfd, &si, WEXITED | WNOHANG) < 0) {
+		si.si_code = CLD_KILLED;        /* reaped elsewhere: cause unknown */
+		si.si_status = 0;
+	} else if (si.si_pid == 0) {
+		return;                         /* spurious: not exited yet */
+	}
+	p->stop_deadline_ns = in == &p->act ? 0 : p->stop_deadline_ns;
+	bool abnormal = describe_exit(&si, how, sizeof(how));
+#ifdef MYCO_HAVE_BOX
+	myco__ex_box_exit_cause(s, p, in, &si, how, sizeof(how));
+#endif
+	if (in == &p->sb) {
+		myco__ex_event(s, p, "standby-exit", -1, -1, "parked standby pid %d %s",
+			       (int)in->pid, how);
+		myco__ex_inst_release(s, in, false);
+		p->want_standby = !s->stopping && wants_standby(s, p) &&
+				  (p->state == EX_RUNNING || p->state == EX_STARTING);
+		return;
+	}
+	uint64_t t_crash = p->kill_injected ? p->t_crash_ns : now;
+	p->kill_injected = false;
+	snprintf(p->last_exit, sizeof(p->last_exit), "%s", how);
+	p->last_exit_real_ns = myco__ex_real();
+	int pid = (int)in->pid;
+	myco__ex_inst_release(s, in, false);
+
+	if (s->stopping) {
+		p->state = EX_STOPPED;
+		myco__ex_event(s, p, "stopped", -1, -1, "pid %d %s", pid, how);
+		stop_next(s);
+		return;
+	}
+	if (p->stop_requested) {
+		p->stop_requested = false;
+		p->state = EX_STOPPED;
+		retire_standby(s, p);
+		myco__ex_event(s, p, "stopped", -1, -1, "pid %d %s", pid, how);
+		return;
+	}
+	myco__ex_event(s, p, "exit", -1, -1, "pid %d %s", pid, how);
+	bool restart;
+	if (p->operator_restart)
+		restart = true;
+	else if (p->m->restart == MYCO_RESTART_PERMANENT)
+		restart = true;
+	else if (p->m->restart == MYCO_RESTART_TRANSIENT)
+		restart = abnormal;
+	else
+		restart = false;
+	if (!restart) {
+		p->state = EX_EXITED;
+		retire_standby(s, p);
+		myco__ex_event(s, p, "not-restarted", -1, -1, "restart %s",
+			       myco_restart_name(p->m->restart));
+		myco__ex_start_ready(s);
+		return;
+	}
+	struct ex_group *g = &s->groups[p->group];
+	bool counted = !p->operator_restart;
+	p->operator_restart = false;
+	if (counted && intensity_exceeded(g, now)) {
+		escalate(s, g, p);
+		return;
+	}
+	p->state = EX_RESTARTING;
+	if (g->strategy == MYCO_ONE_FOR_ONE || g->nmembers <= 1) {
+		restart_one(s, p, t_crash);
+		return;
+	}
+	/* one_for_all: every member; rest_for_one: p and the members after it. */
+	size_t from = 0;
+	if (g->strategy == MYCO_REST_FOR_ONE)
+		for (size_t k = 0; k < g->nmembers; k++)
+			if (g->members[k] == p->idx)
+				from = k;
+	for (size_t k = from; k < g->nmembers; k++) {
+		struct ex_part *q = &s->parts[g->members[k]];
+		if (q == p || !q->act.pid)
+			continue;
+		myco__ex_event(s, q, "group-stop", -1, -1, "%s of group %s after %s failed",
+			       myco_strategy_name(g->strategy), g->name, p->name);
+		myco__ex_inst_release(s, &q->act, true);
+		q->state = EX_RESTARTING;
+	}
+	for (size_t k = from; k < g->nmembers; k++) {
+		struct ex_part *q = &s->parts[g->members[k]];
+		if (q->state == EX_RESTARTING)
+			restart_one(s, q, t_crash);
+	}
+}
+
+void myco__ex_on_notify(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+{
+	uint64_t v;
+	if (in->notify_fd >= 0)
+		while (read(in->notify_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+			;
+	if (in != &p->act || !in->ctl || in->standby)
+		return;
+	struct myco__part_ctl *c = in->ctl;
+	uint64_t act = c->t_activate_ns;
+	uint64_t now = myco__ex_now();
+	/* untrusted: accept only times in [activation, now] */
+	uint64_t tr = ctl_load64(&c->t_running_ns);
+	uint64_t tf = ctl_load64(&c->t_first_ns);
+	uint32_t ready = atomic_load_explicit((_Atomic uint32_t *)&c->ready, memory_order_acquire);
+	if (tr < act || tr > now)
+		tr = 0;
+	if (tf < act || tf > now)
+		tf = 0;
+	if (ready && !in->ready_seen) {
+		in->ready_seen = true;
+		if (p->state == EX_STARTING) {
+			p->state = EX_RUNNING;
+			myco__ex_event(s, p, "ready", -1, -1, "pid %d ready after %.3f ms",
+				       (int)in->pid, (double)(now - act) / 1e6);
+			myco__ex_start_ready(s);
+		}
+	}
+	if (p->restart_pending_times && tr && tf && tr >= p->t_crash_ns && tf >= p->t_crash_ns) {
+		p->restart_pending_times = false;
+		p->last_c2r_ns = tr - p->t_crash_ns;
+		p->last_c2f_ns = tf - p->t_crash_ns;
+		myco__ex_event(s, p, "restarted", (int64_t)p->last_c2r_ns,
+			       (int64_t)p->last_c2f_ns,
+			       "crash-to-running %.1f us, crash-to-first-call %.1f us",
+			       (double)p->last_c2r_ns / 1e3, (double)p->last_c2f_ns / 1e3);
+	}
+}
+
+void myco__ex_tick(struct ex_system *s)
+{
+	uint64_t now = myco__ex_now();
+
+#ifdef MYCO_HAVE_BOX
+	myco__ex_box_tick(s);       /* deferred cgroup removal of dead instances */
+#endif
+
+	for (size_t i = 0; i < s->nparts; i++) {
+		struct ex_part *p = &s->parts[i];
+		if (p->stop_deadline_ns && now > p->stop_deadline_ns && p->act.pid) {
+			myco__ex_event(s, p, "stop-timeout", -1, -1,
+				       "no exit %.1f s after SIGTERM: SIGKILL",
+				       (double)s->opt.grace_ns / 1e9);
+			p->stop_deadline_ns = 0;
+			myco__ex_inst_signal(&p->act, SIGKILL);
+		}
+		if (s->stopping)
+			continue;
+		if (p->want_standby && !p->sb.pid && p->act.pid &&
+		    (p->state == EX_RUNNING || p->state == EX_STARTING)) {
+			p->want_standby = false;
+			int rc = myco__ex_inst_spawn(s, p, &p->sb, true);
+			if (rc < 0)
+				myco__ex_event(s, p, "standby-failed", -1, -1, "%s", myco_strerror(rc));
+		}
+		if (!p->act.pid || !p->act.ctl)
+			continue;
+		if (p->restart_pending_times && now - p->t_crash_ns > 2000000000ull) {
+			/* no myco_heartbeat() yet: report what we have */
+			uint64_t tr = ctl_load64(&p->act.ctl->t_running_ns);
+			p->restart_pending_times = false;
+			if (tr >= p->t_crash_ns && tr <= now) {
+				p->last_c2r_ns = tr - p->t_crash_ns;
+				myco__ex_event(s, p, "restarted", (int64_t)p->last_c2r_ns, -1,
+					       "crash-to-running %.1f us (no heartbeat yet)",
+					       (double)p->last_c2r_ns / 1e3);
+			}
+		}
+		if (p->state == EX_STARTING && now > p->ready_deadline_ns) {
+			myco__ex_event(s, p, "not-ready", -1, -1,
+				       "no myco_ready() within %.1f s: killing",
+				       (double)s->opt.ready_timeout_ns / 1e9);
+			p->ready_deadline_ns = UINT64_MAX;
+			p->kill_injected = true;
+			p->t_crash_ns = now;
+			myco__ex_inst_signal(&p->act, SIGKILL);
+			continue;
+		}
+		if (p->m->heartbeat_ns && (p->state == EX_RUNNING || p->state == EX_STARTING)) {
+			uint64_t hb = ctl_load64(&p->act.ctl->heartbeat);
+			if (hb != p->hb_last) {
+				p->hb_last = hb;
+				p->hb_seen_ns = now;
+			} else if (now - p->hb_seen_ns >
+				   p->m->heartbeat_ns * ((uint64_t)p->m->misses + 1)) {
+				myco__ex_event(s, p, "hung", -1, -1,
+					       "no heartbeat for %.0f ms (period %.0f ms, %u misses allowed): killing",
+					       (double)(now - p->hb_seen_ns) / 1e6,
+					       (double)p->m->heartbeat_ns / 1e6, p->m->misses);
+				p->hb_seen_ns = UINT64_MAX / 2;
+				p->kill_injected = true;
+				p->t_crash_ns = now;
+				myco__ex_inst_signal(&p->act, SIGKILL);
+			}
+		}
+	}
+}
+
+/* Reverse-order stop: SIGTERM the current partition and wait for its exit
+ * (or the graceful timeout, then SIGKILL) before moving to the previous one. */
+static void stop_next(struct ex_system *s)
+{
+	while (s->stop_idx >= 0) {
+		struct ex_part *p = &s->parts[s->order[s->stop_idx]];
+		if (p->act.pid) {
+			if (p->state != EX_STOPPING) {
+				p->state = EX_STOPPING;
+				p->stop_deadline_ns = myco__ex_now() + s->opt.grace_ns;
+				myco__ex_inst_signal(&p->act, SIGTERM);
+			}
+			return;
+		}
+		if (p->state != EX_EXITED && p->state != EX_FAILED)
+			p->state = EX_STOPPED;
+		p->stop_deadline_ns = 0;
+		s->stop_idx--;
+	}
+	s->done = true;
+}
+
+void myco__ex_stop_all(struct ex_system *s, const char *why)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	myco__ex_event(s, NULL, "system-stop", -1, -1, "%s: stopping in reverse start order", why);
+	for (size_t i = 0; i < s->nparts; i++)
+		retire_standby(s, &s->parts[i]);
+	s->stop_idx = (int)s->norder - 1;
+	stop_next(s);
+}
+
+int myco__ex_kill(struct ex_system *s, struct ex_part *p)
+{
+	if (!p->act.pid || s->stopping)
+		return -ESRCH;
+	p->t_crash_ns = myco__ex_now();
+	p->kill_injected = true;
+	myco__ex_inst_signal(&p->act, SIGKILL);
+	myco__ex_event(s, p, "kill", -1, -1, "SIGKILL to pid %d (fault injection)", (int)p->act.pid);
+	return 0;
+}
+
+int myco__ex_restart(struct ex_system *s, struct ex_part *p)
+{
+	if (s->stopping)
+		return -ESHUTDOWN;
+	if (!p->act.pid) {
+		if (p->state == EX_WAITING)
+			return -EAGAIN;
+		myco__ex_event(s, p, "operator-start", -1, -1, "restart requested while %s",
+			       myco__ex_state_name(p->state));
+		return start_part(s, p);
+	}
+	p->operator_restart = true;
+	p->kill_injected = true;
+	p->t_crash_ns = myco__ex_now();
+	p->stop_deadline_ns = p->t_crash_ns + s->opt.grace_ns;
+	myco__ex_inst_signal(&p->act, SIGTERM);
+	myco__ex_event(s, p, "operator-restart", -1, -1, "SIGTERM to pid %d", (int)p->act.pid);
+	return 0;
+}
+
+int myco__ex_stop_one(struct ex_system *s, struct ex_part *p)
+{
+	if (!p->act.pid || s->stopping)
+		return -ESRCH;
+	p->stop_requested = true;
+	p->state = EX_STOPPING;
+	retire_standby(s, p);
+	p->stop_deadline_ns = myco__ex_now() + s->opt.grace_ns;
+	myco__ex_inst_signal(&p->act, SIGTERM);
+	myco__ex_event(s, p, "operator-stop", -1, -1, "SIGTERM to pid %d", (int)p->act.pid);
+	return 0;
+}

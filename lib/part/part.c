@@ -1,0 +1,282 @@
+/*
+ * part.c: the partition side of libmyco (myco/part.h): find the
+ * capabilities the executive handed over (MYCO_CAPS manifest, control region
+ * MYCO_CTL, notify eventfd MYCO_NOTIFY), park a standby until activation,
+ * open granted channels by name, report readiness and heartbeats.
+ * State is per process (one partition per process); myco_init() is meant
+ * to be called once from the main thread before other threads start.
+ * Not for: channel operations (lib/chan) or scheduling (lib/rt).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "myco/chan.h"
+#include "myco/part.h"
+
+#define PART_MAX_CAPS 128
+#define PART_MAX_CAP_FDS MYCO_CHAN_MAX_FDS
+
+struct part_cap {
+	char name[64];
+	int role;
+	uint32_t index;
+	int fds[PART_MAX_CAP_FDS];
+	size_t nfds;
+	myco_chan_t *open;          /* owned; closed at exit by the kernel */
+};
+
+static struct {
+	bool inited;
+	struct myco__part_ctl *ctl; /* mapping of MYCO_CTL, or NULL */
+	int notify_fd;
+	bool first_done, ready_done;
+	char name[64];
+	char policy[32];
+	struct part_cap caps[PART_MAX_CAPS];
+	size_t ncaps;
+} g = { .notify_fd = -1 };
+
+static char errmsg[512];
+
+const char *myco_part_errmsg(void)
+{
+	return errmsg;
+}
+
+const char *myco_partition_name(void)
+{
+	return g.name;
+}
+
+const char *myco_policy_name(void)
+{
+	return g.policy;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void notify(void)
+{
+	uint64_t one = 1;
+	if (g.notify_fd >= 0 && write(g.notify_fd, &one, sizeof(one)) < 0) {
+		/* the executive reads on its next tick anyway */
+	}
+}
+
+static int parse_int(const char *s, char **end, long *v)
+{
+	errno = 0;
+	*v = strtol(s, end, 10);
+	if (errno || *end == s)
+		return -EINVAL;
+	return 0;
+}
+
+/* MYCO_CAPS: NAME:ROLE:INDEX:FD{,FD} separated by ';' (see exec/chans.c). */
+static int parse_caps(const char *s)
+{
+	while (s && *s) {
+		struct part_cap *c;
+		const char *colon = strchr(s, ':');
+		char *end;
+		long v;
+		if (!colon || g.ncaps >= PART_MAX_CAPS || (size_t)(colon - s) >= sizeof(c->name))
+			return -EINVAL;
+		c = &g.caps[g.ncaps];
+		memset(c, 0, sizeof(*c));
+		memcpy(c->name, s, (size_t)(colon - s));
+		if (parse_int(colon + 1, &end, &v) < 0 || *end != ':' || v < 1 || v > 6)
+			return -EINVAL;
+		c->role = (int)v;
+		if (parse_int(end + 1, &end, &v) < 0 || *end != ':' || v < 0 || v > (long)UINT32_MAX)
+			return -EINVAL;
+		c->index = (uint32_t)v;
+		s = end + 1;
+		for (;;) {
+			if (parse_int(s, &end, &v) < 0 || v < 0 || v > INT_MAX ||
+			    c->nfds >= PART_MAX_CAP_FDS)
+				return -EINVAL;
+			c->fds[c->nfds++] = (int)v;
+			s = end;
+			if (*s == ',') {
+				s++;
+				continue;
+			}
+			break;
+		}
+		g.ncaps++;
+		if (*s == ';')
+			s++;
+		else if (*s)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+int myco_init(void)
+{
+	const char *e;
+	int rc = 0;
+	void *m = MAP_FAILED;
+
+	if (g.inited)
+		return 0;
+	errmsg[0] = 0;
+	snprintf(g.name, sizeof(g.name), "%s", (e = getenv("MYCO_PARTITION")) ? e : "");
+	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv("MYCO_POLICY")) ? e : "");
+	rc = parse_caps(getenv("MYCO_CAPS"));
+	if (rc < 0) {
+		snprintf(errmsg, sizeof(errmsg), "myco_init: malformed MYCO_CAPS manifest");
+		goto out;
+	}
+	if ((e = getenv("MYCO_NOTIFY")))
+		g.notify_fd = atoi(e);
+	/* As a PID-namespace init the default SIGTERM action would not apply:
+	 * make a plain SIGTERM end the partition as it would anywhere else. */
+	struct sigaction sa;
+	if (sigaction(SIGTERM, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_term;
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	if ((e = getenv("MYCO_CTL"))) {
+		int fd = atoi(e);
+		struct stat st;
+		if (fstat(fd, &st) < 0 || st.st_size < (off_t)MYCO__PART_CTL_SIZE) {
+			rc = -EPROTO;
+			snprintf(errmsg, sizeof(errmsg), "myco_init: control region fd %d unusable", fd);
+			goto out;
+		}
+		m = mmap(NULL, MYCO__PART_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED) {
+			rc = -errno;
+			goto out;
+		}
+		struct myco__part_ctl *c = m;
+		if (c->magic != MYCO__PART_CTL_MAGIC || c->version != MYCO__PART_CTL_VERSION ||
+		    c->size != MYCO__PART_CTL_SIZE) {
+			rc = -EPROTO;
+			snprintf(errmsg, sizeof(errmsg), "myco_init: control region fails validation");
+			goto out;
+		}
+		g.ctl = c;
+		m = MAP_FAILED;
+		/* A standby parks here until the executive activates it. */
+		for (;;) {
+			uint32_t st_ = atomic_load_explicit((_Atomic uint32_t *)&c->state,
+							    memory_order_acquire);
+			if (st_ == MYCO__CTL_ACTIVE)
+				break;
+			if (st_ == MYCO__CTL_RETIRE)
+				_exit(0);
+			syscall(SYS_futex, &c->state, FUTEX_WAIT, st_, NULL, NULL, 0);
+		}
+		atomic_store_explicit((_Atomic int32_t *)&c->pid_in_ns, (int32_t)getpid(),
+				      memory_order_relaxed);
+		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, now_ns(),
+				      memory_order_release);
+	}
+	g.inited = true;
+out:
+	if (m != MAP_FAILED)
+		munmap(m, MYCO__PART_CTL_SIZE);
+	return rc;
+}
+
+static void first_call(void)
+{
+	g.first_done = true;
+	if (g.ctl) {
+		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_first_ns, now_ns(),
+				      memory_order_release);
+		notify();
+	}
+}
+
+int myco_chan_open(const char *name, myco_chan_t **out)
+{
+	if (!g.inited) {
+		int rc = myco_init();
+		if (rc < 0)
+			return rc;
+	}
+	*out = NULL;
+	for (size_t i = 0; i < g.ncaps; i++) {
+		struct part_cap *c = &g.caps[i];
+		if (strcmp(c->name, name))
+			continue;
+		if (c->open) {
+			*out = c->open;
+			return -EALREADY;
+		}
+		int rc = myco_chan_attach(c->fds, c->nfds, (myco_chan_role_t)c->role, c->index,
+					  NULL, &c->open);
+		if (rc < 0) {
+			snprintf(errmsg, sizeof(errmsg), "channel '%s': attach failed: %s",
+				 name, myco_strerror(rc));
+			c->open = NULL;
+			return rc;
+		}
+		*out = c->open;
+		return 0;
+	}
+	size_t n = (size_t)snprintf(errmsg, sizeof(errmsg),
+				    "channel '%s' is not granted to partition '%s' (granted:",
+				    name, g.name[0] ? g.name : "?");
+	for (size_t i = 0; i < g.ncaps && n < sizeof(errmsg); i++)
+		n += (size_t)snprintf(errmsg + n, sizeof(errmsg) - n, " %s", g.caps[i].name);
+	if (n < sizeof(errmsg))
+		snprintf(errmsg + n, sizeof(errmsg) - n, "%s)", g.ncaps ? "" : " none");
+	return -MYCO_ENOTGRANTED;
+}
+
+int myco_ready(void)
+{
+	if (!g.inited) {
+		int rc = myco_init();
+		if (rc < 0)
+			return rc;
+	}
+	if (g.ready_done)
+		return 0;
+	g.ready_done = true;
+	if (g.ctl) {
+		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_ready_ns, now_ns(),
+				      memory_order_relaxed);
+		atomic_store_explicit((_Atomic uint32_t *)&g.ctl->ready, 1u, memory_order_release);
+		notify();
+	}
+	return 0;
+}
+
+void myco_heartbeat(void)
+{
+	if (g.ctl)
+		atomic_fetch_add_explicit((_Atomic uint64_t *)&g.ctl->heartbeat, 1,
+					  memory_order_release);
+	if (__builtin_expect(!g.first_done, 0))
+		first_call();
+}
