@@ -163,7 +163,8 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 			goto out;
 		}
 		if (i + 1 < nb) {
-			if (myco__seg_load_index(s, bases[i + 1]) < 0) {
+			if (myco__seg_load_index(s, bases[i + 1],
+			                         p->cfg.index_interval_bytes) < 0) {
 				/* missing or damaged indexes: rebuild them */
 				rc = myco__seg_scan(s, false, p->cfg.index_interval_bytes,
 				                    -1, NULL, NULL);

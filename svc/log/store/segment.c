@@ -380,7 +380,7 @@ static ssize_t read_file(int fd, uint8_t **out)
 	return r;
 }
 
-int myco__seg_load_index(mls__segment *s, int64_t next_base)
+int myco__seg_load_index(mls__segment *s, int64_t next_base, int32_t interval)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -405,6 +405,17 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base)
 			goto out;
 	}
 	s->idx_n = (size_t)n / 8;
+	/* an empty index for a segment far larger than the interval means the
+	 * file was lost */
+	for (int64_t pos = 0; s->idx_n == 0 && pos < st.st_size;) {
+		/* no entry is right only if no batch but the first starts past
+		 * the interval (that is when append adds the first entry) */
+		mls__batch b;
+		if (pos > interval ||
+		    myco__seg_read_hdr(s, pos, st.st_size, &b) < 0)
+			goto out;
+		pos += b.length + MLS_LOG_OVERHEAD;
+	}
 	free(buf);
 	buf = NULL;
 	n = read_file(s->tidx_fd, &buf);

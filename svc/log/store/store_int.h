@@ -182,7 +182,8 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 int myco__seg_walk(mls__segment *s, mls__scan_fn fn, void *arg);
 /* Load .index/.timeindex files and check them against the log; 0 when
  * usable (sets size/visible from the file), -MYCO_ELOG_CORRUPT if not. */
-int myco__seg_load_index(mls__segment *s, int64_t next_base);
+int myco__seg_load_index(mls__segment *s, int64_t next_base,
+                         int32_t interval);
 /* Rewrite both index files from memory. */
 int myco__seg_write_index(mls__segment *s);
 /* Record one appended batch in the in-memory indexes and (write-through)
