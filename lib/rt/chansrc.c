@@ -1,0 +1,115 @@
+/*
+ * chansrc.c: channel endpoints (myco/chan.h) as coroutine event sources:
+ * the ring is checked first with myco_chan_ready() (plain loads, no
+ * syscall); only when the operation would block is the endpoint armed and
+ * its eventfd polled through io_uring while the coroutine yields.
+ * Not for: the channel protocol itself (lib/chan).
+ */
+#include <errno.h>
+
+#include "myco/chan.h"
+#include "rt_int.h"
+
+static bool ch_ready(void *obj)
+{
+	return myco_chan_ready(obj) != 0; /* 1 ready, <0 broken: let the
+					     real call report it */
+}
+
+static int ch_arm(void *obj)
+{
+	return myco_chan_arm(obj);
+}
+
+static void ch_disarm(void *obj)
+{
+	(void)myco_chan_disarm(obj);
+}
+
+int myco_co_chan_wait(struct myco_chan *ch, int64_t timeout_ns)
+{
+	if (!ch)
+		return -EINVAL;
+	int r = myco_chan_ready(ch);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return 0;
+	if (timeout_ns == 0)
+		return -ETIMEDOUT;
+	r = myco_wait_source(ch_ready, ch_arm, ch_disarm, ch,
+			     myco_chan_fd(ch), timeout_ns);
+	if (r == 0 && myco_chan_ready(ch) < 0)
+		return -EPROTO;
+	return r;
+}
+
+static uint64_t dl_of(int64_t t)
+{
+	return t < 0 ? UINT64_MAX : myco_now_ns() + (uint64_t)t;
+}
+
+static int64_t left(uint64_t dl, int64_t t)
+{
+	if (t < 0)
+		return MYCO_FOREVER;
+	uint64_t now = myco_now_ns();
+	return dl > now ? (int64_t)(dl - now) : 0;
+}
+
+int myco_co_chan_recv(struct myco_chan *ch, struct myco_chan_msg *msg,
+		      int64_t timeout_ns)
+{
+	uint64_t dl = dl_of(timeout_ns);
+	if (!myco__cur())
+		return -EPERM;
+	for (;;) {
+		int r = myco_chan_recv(ch, msg, 0);
+		if (r != -EAGAIN && r != -ETIMEDOUT)
+			return r;
+		int64_t t = left(dl, timeout_ns);
+		if (t == 0)
+			return -ETIMEDOUT;
+		r = myco_co_chan_wait(ch, t);
+		if (r < 0)
+			return r;
+	}
+}
+
+int myco_co_chan_recv_copy(struct myco_chan *ch, void *buf, size_t cap,
+			   struct myco_chan_msg *info, int64_t timeout_ns)
+{
+	uint64_t dl = dl_of(timeout_ns);
+	if (!myco__cur())
+		return -EPERM;
+	for (;;) {
+		int r = myco_chan_recv_copy(ch, buf, cap, info, 0);
+		if (r != -EAGAIN && r != -ETIMEDOUT)
+			return r;
+		int64_t t = left(dl, timeout_ns);
+		if (t == 0)
+			return -ETIMEDOUT;
+		r = myco_co_chan_wait(ch, t);
+		if (r < 0)
+			return r;
+	}
+}
+
+int myco_co_chan_send(struct myco_chan *ch, const void *buf, size_t len,
+		      int64_t timeout_ns)
+{
+	uint64_t dl = dl_of(timeout_ns);
+	if (!myco__cur())
+		return -EPERM;
+	for (;;) {
+		int r = myco_chan_send_timeout(ch, buf, len, 0);
+		if (r != -EAGAIN && r != -ETIMEDOUT)
+			return r;
+		int64_t t = left(dl, timeout_ns);
+		if (t == 0)
+			return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
+		r = myco_co_chan_wait(ch, t);
+		if (r < 0)
+			return r;
+	}
+}

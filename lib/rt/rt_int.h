@@ -1,0 +1,301 @@
+/*
+ * rt_int.h: what the modules of lib/rt share: the loop, coroutine, wait and
+ * timer structures, the context-switch interface and small helpers.
+ * Not for: anything public (include/myco/rt.h is the contract).
+ *
+ * Threading model: every field of a loop or coroutine is owned by the loop
+ * thread unless marked "atomic" (then other threads may touch it, and the
+ * comment says how).  Coroutines never migrate once started.
+ */
+#ifndef MYCO_RT_INT_H
+#define MYCO_RT_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+
+#include "myco/rt.h"
+
+#ifdef MYCO_RT_CTX_UCONTEXT
+#include <ucontext.h>
+#endif
+
+/* ---- sanitizer detection -------------------------------------------- */
+#if defined(__SANITIZE_ADDRESS__)
+#define MYCO_RT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MYCO_RT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define MYCO_RT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MYCO_RT_TSAN 1
+#endif
+#endif
+
+#if defined(MYCO_RT_ASAN) || defined(MYCO_RT_TSAN)
+#define MYCO_RT_DEFAULT_STACK (512u * 1024u)
+#else
+#define MYCO_RT_DEFAULT_STACK (128u * 1024u)
+#endif
+
+/* ---- context switch (ctx_*.S / ctx_ucontext.c, ctx.c) ---------------- */
+typedef struct myco__ctx {
+#ifdef MYCO_RT_CTX_UCONTEXT
+	ucontext_t uc;
+#else
+	void *sp;           /* saved stack pointer (callee-saved regs on it) */
+#endif
+} myco__ctx_t;
+
+/* Prepare ctx to start entry() on the stack [lo, lo + size) at its first
+ * switch-in.  entry must never return. */
+void myco__ctx_make(myco__ctx_t *ctx, void *lo, size_t size,
+		    void (*entry)(void));
+/* Save the current context into from and resume to. */
+void myco__ctx_swap(myco__ctx_t *from, myco__ctx_t *to);
+
+/* ---- timer wheel (wheel.c) ------------------------------------------- */
+#define MYCO__WHEEL_LEVELS 8
+#define MYCO__WHEEL_SLOTS 64
+#define MYCO__WHEEL_SHIFT 10 /* one tick = 1024 ns */
+
+typedef struct myco__tnode myco__tnode_t;
+struct myco__tnode {
+	myco__tnode_t *next, *prev; /* slot list (NULL when not armed)      */
+	uint64_t expire_ns;         /* absolute monotonic expiry            */
+	void (*fire)(myco__tnode_t *n);
+	bool armed;
+	uint8_t level, slot;        /* where it is; level 0xff = due list    */
+};
+
+typedef struct myco__wheel {
+	uint64_t now_tick;
+	uint64_t count;             /* armed nodes                           */
+	uint64_t occupied[MYCO__WHEEL_LEVELS];
+	myco__tnode_t *slots[MYCO__WHEEL_LEVELS][MYCO__WHEEL_SLOTS];
+	myco__tnode_t *due;         /* expiry <= now at insertion            */
+} myco__wheel_t;
+
+void myco__wheel_init(myco__wheel_t *w, uint64_t now_ns);
+void myco__wheel_add(myco__wheel_t *w, myco__tnode_t *n, uint64_t expire_ns);
+void myco__wheel_del(myco__wheel_t *w, myco__tnode_t *n);
+/* Fire (n->fire) every node with expire_ns <= now_ns; returns how many. */
+unsigned myco__wheel_advance(myco__wheel_t *w, uint64_t now_ns);
+/* Lower bound (ns) of the next expiry, UINT64_MAX if none. */
+uint64_t myco__wheel_next_ns(const myco__wheel_t *w);
+
+/* ---- waits ------------------------------------------------------------- */
+enum {
+	MYCO__WAKE_NONE = 0,
+	MYCO__WAKE_IO,      /* CQE arrived                                  */
+	MYCO__WAKE_TIMER,   /* timeout / sleep expired                      */
+	MYCO__WAKE_SIGNAL,  /* event notified, joinee finished, release ... */
+	MYCO__WAKE_CANCEL,  /* myco_cancel                                  */
+};
+enum {
+	MYCO__WAIT_PLAIN = 0, /* wakes from timer/signal/cancel             */
+	MYCO__WAIT_IO,        /* waits for a CQE; cancel = async cancel     */
+};
+
+typedef struct myco__wait {
+	myco_co_t *co;
+	int kind;           /* MYCO__WAIT_*                                  */
+	int reason;         /* MYCO__WAKE_* of the first wake                */
+	int res;            /* CQE result (IO)                               */
+	bool cqe_done;      /* IO: CQE received                              */
+	bool cancel_req;    /* IO: async cancel submitted                    */
+	myco__tnode_t tn;   /* timeout timer (PLAIN waits)                   */
+} myco__wait_t;
+
+/* ---- coroutines ---------------------------------------------------------- */
+enum {
+	MYCO__CO_NEW = 0, MYCO__CO_READY, MYCO__CO_RUNNING, MYCO__CO_WAITING,
+	MYCO__CO_DONE,
+};
+
+typedef struct myco__edf myco__edf_t;
+
+struct myco_co {
+	myco__ctx_t ctx;
+	myco_loop_t *loop;
+	myco_co_fn_t fn;
+	void *arg;
+	void *map;              /* stack mapping (guard page first)          */
+	size_t map_size;
+	void *stack_lo;         /* usable stack [stack_lo, this struct)       */
+	size_t stack_size;
+	int state;              /* MYCO__CO_*                                 */
+	int result;
+	bool detached, cancelled, started;
+	myco_co_t *joiner;      /* coroutine blocked in myco_join on us       */
+	myco_co_t *rq_next;     /* ready FIFO link                            */
+	myco_co_t *all_prev, *all_next;
+	myco__wait_t *wait;     /* current wait record while WAITING          */
+	uint64_t ready_ns;      /* when it became ready (latency)             */
+	uint64_t run_ns;        /* when it was switched in                    */
+	myco_co_stats_t st;
+	myco__edf_t *edf;       /* NULL unless an edf task                    */
+	char name[32];
+#ifdef MYCO_RT_ASAN
+	void *asan_fake;
+#endif
+#ifdef MYCO_RT_TSAN
+	void *tsan_fiber;
+#endif
+};
+
+/* ---- loops ------------------------------------------------------------- */
+typedef struct myco__post {
+	struct myco__post *next;
+	void (*fn)(void *);
+	void *arg;
+} myco__post_t;
+
+typedef struct myco__spsc myco__spsc_t;     /* group.c */
+typedef struct myco__deque myco__deque_t;   /* steal.c */
+
+typedef struct myco__pipe {
+	int rfd, wfd;
+	size_t cap;
+} myco__pipe_t;
+
+#define MYCO__PIPE_POOL 8
+#define MYCO__STACK_CACHE 64
+
+/* Stats: written by the loop thread with relaxed atomic stores (one
+ * writer), read by anyone with relaxed loads. */
+#define MYCO__ST_ADD(l, f, v) \
+	__atomic_store_n(&(l)->st.f, (l)->st.f + (v), __ATOMIC_RELAXED)
+#define MYCO__ST_SET(l, f, v) __atomic_store_n(&(l)->st.f, (v), __ATOMIC_RELAXED)
+
+struct myco_loop {
+	struct io_uring ring;
+	bool ring_ok;
+	myco__ctx_t main_ctx;
+	myco_co_t *cur;                 /* running coroutine or NULL         */
+	myco_loop_opts_t opts;
+	myco_policy_t policy;
+	size_t stack_size;
+
+	/* ready FIFO (background class for edf) */
+	myco_co_t *rq_head, *rq_tail;
+	size_t rq_len;
+	/* edf ready heap, ordered by absolute deadline (edf.c) */
+	myco_co_t **eh;
+	size_t eh_len, eh_cap;
+	double edf_util;
+
+	myco_co_t *all;                 /* every live coroutine              */
+	uint64_t live;                  /* not yet finished                  */
+	uint64_t io_pending;            /* user CQEs we still wait for       */
+	uint64_t internal_pending;      /* CQEs of cancel / eventfd ops      */
+	myco__wheel_t wheel;
+	uint64_t timers_user;           /* armed myco_timer_t                */
+
+	/* cross-thread */
+	atomic_bool stop_req;
+	atomic_int sleeping;            /* 1 while blocked in the kernel     */
+	atomic_bool running;
+	int efd;                        /* eventfd to wake us                */
+	uint64_t efd_buf;
+	bool efd_armed;
+	pthread_mutex_t post_mu;
+	myco__post_t *post_head, *post_tail;  /* under post_mu               */
+	atomic_size_t post_len;         /* locked queue + rings, approx       */
+
+	/* group */
+	myco_group_t *group;
+	unsigned index;
+	myco__deque_t *deque;           /* steal policy                      */
+	unsigned steal_rr;
+
+	/* resources */
+	void *stack_cache[MYCO__STACK_CACHE];
+	unsigned nstack_cache;
+	myco__pipe_t pipes[MYCO__PIPE_POOL];
+	unsigned npipes;
+
+	myco_loop_stats_t st;
+#ifdef MYCO_RT_ASAN
+	const void *asan_main_bottom;
+	size_t asan_main_size;
+#endif
+#ifdef MYCO_RT_TSAN
+	void *tsan_main;
+#endif
+};
+
+/* ---- shared internal functions ------------------------------------------ */
+extern __thread myco_loop_t *myco__tls_loop;
+
+static inline myco_co_t *myco__cur(void)
+{
+	myco_loop_t *l = myco__tls_loop;
+	return l ? l->cur : NULL;
+}
+
+/* loop.c */
+void myco__make_ready(myco_loop_t *l, myco_co_t *co, uint64_t since_ns);
+/* Park the running coroutine in w until woken; returns w->reason.
+ * timeout_ns >= 0 arms w->tn (PLAIN waits only). */
+int myco__park(myco__wait_t *w, int64_t timeout_ns);
+/* Wake a coroutine parked in w with reason (ignored if not parked there). */
+void myco__wake(myco__wait_t *w, int reason);
+/* Get an SQE (submitting to make room when full); NULL only on failure. */
+struct io_uring_sqe *myco__sqe(myco_loop_t *l);
+void myco__wakeup_thread(myco_loop_t *l);
+/* Queue a caller-allocated post node (never fails).  Any thread. */
+void myco__post_node(myco_loop_t *l, myco__post_t *p);
+
+/* co.c */
+int myco__co_new(myco_loop_t *l, myco_co_t **out, myco_co_fn_t fn, void *arg,
+		 const myco_co_opts_t *opts);
+void myco__co_free(myco_co_t *co);
+void myco__co_switch_in(myco_loop_t *l, myco_co_t *co);
+/* From inside co: switch back to the scheduler until co is resumed. */
+void myco__co_yield_to_loop(myco_loop_t *l, myco_co_t *co);
+void myco__stack_cache_free(myco_loop_t *l);
+
+/* uring.c */
+void myco__uring_cqe(myco_loop_t *l, struct io_uring_cqe *cqe);
+void myco__uring_cancel_wait(myco_loop_t *l, myco__wait_t *w);
+void myco__uring_pipes_free(myco_loop_t *l);
+
+/* edf.c */
+void myco__edf_push(myco_loop_t *l, myco_co_t *co);
+myco_co_t *myco__edf_pop(myco_loop_t *l);
+bool myco__edf_runs_as_edf(const myco_co_t *co);
+void myco__edf_account(myco_loop_t *l, myco_co_t *co, uint64_t ran_ns);
+void myco__edf_task_end(myco_loop_t *l, myco_co_t *co);
+void myco__edf_cancel_unstarted(myco_loop_t *l, myco_co_t *co);
+
+/* group.c */
+void myco__group_drain(myco_loop_t *l);
+void myco__group_flush(myco_loop_t *l);
+bool myco__group_has_input(myco_loop_t *l);
+int myco__group_post(myco_loop_t *from, myco_loop_t *to,
+		     void (*fn)(void *), void *arg);
+
+/* steal.c */
+int myco__deque_new(myco__deque_t **out, unsigned cap);
+void myco__deque_free(myco__deque_t *d);
+size_t myco__deque_len(myco__deque_t *d);
+int myco__steal_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
+		      const myco_co_opts_t *opts);
+/* Start up to max queued spawns of our own deque; returns how many. */
+unsigned myco__steal_run_own(myco_loop_t *l, unsigned max);
+/* Try to steal spawns from siblings; returns how many were started. */
+unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max);
+void myco__steal_drain_free(myco_loop_t *l);
+
+/* stats.c */
+void myco__lat_record(myco_loop_t *l, uint64_t ns);
+
+#endif /* MYCO_RT_INT_H */

@@ -1,0 +1,80 @@
+/*
+ * timer.c: callback timers (myco_timer_t) on a loop's timing wheel.
+ * Not for: coroutine sleeps and timeouts (they use wait records, loop.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "rt_int.h"
+
+struct myco_timer {
+	myco__tnode_t tn;
+	myco_loop_t *loop;
+	myco_timer_cb_t cb;
+	void *arg;
+	uint64_t repeat;
+	bool in_cb, destroy_pending;
+};
+
+static void timer_fire(myco__tnode_t *tn)
+{
+	myco_timer_t *t = (myco_timer_t *)tn; /* tn is the first member */
+	if (t->repeat)
+		myco__wheel_add(&t->loop->wheel, &t->tn,
+				t->tn.expire_ns + t->repeat);
+	t->in_cb = true;
+	t->cb(t, t->arg);
+	t->in_cb = false;
+	if (t->destroy_pending)
+		free(t);
+}
+
+int myco_timer_create(myco_loop_t *loop, myco_timer_t **out,
+		      myco_timer_cb_t cb, void *arg)
+{
+	if (!loop || !out || !cb)
+		return -EINVAL;
+	myco_timer_t *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->loop = loop;
+	t->cb = cb;
+	t->arg = arg;
+	t->tn.fire = timer_fire;
+	*out = t;
+	return 0;
+}
+
+int myco_timer_start(myco_timer_t *t, uint64_t after_ns, uint64_t repeat_ns)
+{
+	if (!t)
+		return -EINVAL;
+	t->repeat = repeat_ns;
+	myco__wheel_add(&t->loop->wheel, &t->tn, myco_now_ns() + after_ns);
+	return 0;
+}
+
+void myco_timer_stop(myco_timer_t *t)
+{
+	if (!t)
+		return;
+	t->repeat = 0;
+	myco__wheel_del(&t->loop->wheel, &t->tn);
+}
+
+void myco_timer_destroy(myco_timer_t *t)
+{
+	if (!t)
+		return;
+	myco_timer_stop(t);
+	if (t->in_cb) {
+		t->destroy_pending = true;
+		return;
+	}
+	free(t);
+}
+
+bool myco_timer_active(const myco_timer_t *t)
+{
+	return t && t->tn.armed;
+}
