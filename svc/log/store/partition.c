@@ -151,7 +151,8 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 			unlinkat(dirfd(d), de->d_name, 0);
 		}
 	}
-	qsort(bases, nb, sizeof(*bases), cmp_i64);
+	if (nb)
+		qsort(bases, nb, sizeof(*bases), cmp_i64);
 	for (size_t i = 0; i < nb; i++) {
 		mls__segment *s;
 		rc = myco__seg_open(p->dir, bases[i], now, &s);

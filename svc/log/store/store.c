@@ -430,17 +430,22 @@ static void *sync_thread(void *arg)
 				pthread_cond_timedwait(&st->sync_cv, &st->sync_mu, &ts);
 			}
 		}
-		mls_partition_t *list = st->dirty;
-		st->dirty = NULL;
-		for (mls_partition_t *p = list; p; p = p->dirty_next)
+		/* take up to 64 queued partitions; dirty_next is only touched
+		 * under sync_mu, so a partition may be queued again at once */
+		mls_partition_t *batch[64];
+		size_t nb = 0;
+		while (st->dirty && nb < 64) {
+			mls_partition_t *p = st->dirty;
+			st->dirty = p->dirty_next;
+			p->dirty_next = NULL;
 			p->queued = false;
+			batch[nb++] = p;
+		}
 		pthread_mutex_unlock(&st->sync_mu);
 
-		while (list) {
-			mls_partition_t *n = list->dirty_next;
-			myco__part_sync(list);
-			mls_partition_put(list);
-			list = n;
+		for (size_t i = 0; i < nb; i++) {
+			myco__part_sync(batch[i]);
+			mls_partition_put(batch[i]);
 		}
 		int64_t now = mono_ms();
 		if (st->cfg.fsync_policy == MLS_FSYNC_INTERVAL && now >= next_sync) {
