@@ -328,6 +328,9 @@ int myco_lang_graph_dot(const myco_system_t *sys, FILE *f);
 /* Long explanation of an error code ("E012" or "e12"); static string, or NULL
  * if the code is unknown. */
 const char *myco_lang_explain(const char *code);
+/* i-th known code ("E001", ...) with its explanation in *text; NULL past the
+ * end.  For listing all codes (docs/lang-errors.md). */
+const char *myco_lang_code_at(size_t i, const char **text);
 
 #ifdef __cplusplus
 }

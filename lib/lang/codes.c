@@ -1,0 +1,209 @@
+/*
+ * codes.c: the table of diagnostic codes with their long explanations, shown
+ * by `myco check --explain CODE` and copied into docs/lang-errors.md.  Codes
+ * are stable: never renumber, only add.  Not for: emitting diagnostics.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lang_int.h"
+
+static const struct code {
+	const char *code;
+	const char *text;
+} codes[] = {
+	{ "E001", "unexpected character\n\n"
+	  "Outside strings and comments a .myco file contains only names, numbers,\n"
+	  "strings and the punctuation { } ; , : = [ ].  Any other character (or a\n"
+	  "non-ASCII byte) is an error.  Comments start with // or /*.\n" },
+	{ "E002", "unterminated string\n\n"
+	  "A string starts and ends with \" on the same line.  Write a newline as \\n.\n" },
+	{ "E003", "unterminated block comment\n\n"
+	  "A /* comment runs to the next */; none was found before the end of the file.\n" },
+	{ "E004", "name or number too long\n\n"
+	  "Names are at most 128 characters and numbers at most 40 characters.\n" },
+	{ "E005", "expected `;`\n\n"
+	  "Every statement ends with `;` or with a { } block.  The caret points just\n"
+	  "after the statement that lacks it.\n\n"
+	  "    depth 64        // error\n    depth 64;       // fixed\n" },
+	{ "E006", "expected a statement\n\n"
+	  "A statement starts with a keyword (in a message: a field name).  A number,\n"
+	  "string or punctuation cannot start one.\n" },
+	{ "E007", "unclosed `{`\n\n"
+	  "The file ended inside a block; the caret shows the `{` that is never\n"
+	  "closed.  Add the missing `}`.\n" },
+	{ "E008", "blocks nested too deeply\n\n"
+	  "Blocks nest at most 32 deep.  The language itself needs 4.\n" },
+	{ "E009", "unmatched `}`\n\n"
+	  "A `}` at the top level closes nothing.  Remove it or add its `{`.\n" },
+	{ "E010", "unknown statement\n\n"
+	  "The word is not a statement of this block.  The hint lists what the block\n"
+	  "allows, or suggests the closest keyword:\n\n"
+	  "    partition p { memmory 64 MiB; }   // did you mean `memory`?\n" },
+	{ "E011", "wrong argument\n\n"
+	  "The statement's arguments do not match its form (docs/language.md).  The\n"
+	  "hint shows the expected form, e.g. `budget 2 ms per 10 ms;`.\n" },
+	{ "E012", "unexpected argument\n\n"
+	  "The statement is complete but more arguments follow.  Remove them, or\n"
+	  "separate list items with commas.\n" },
+	{ "E013", "block missing or not allowed\n\n"
+	  "`system`, `machine`, `message`, `channel`, `partition`, `group`,\n"
+	  "`schedule` and `core` take a { } block; other statements end with `;`.\n" },
+	{ "E014", "invalid escape in string\n\n"
+	  "Strings know the escapes \\\" \\\\ \\n \\t and \\xHH (HH not 00).  Strings\n"
+	  "cannot contain NUL bytes.\n" },
+	{ "E015", "file too large\n\n"
+	  "A source file is at most 64 MiB.\n" },
+	{ "E020", "unknown name\n\n"
+	  "A message type, channel or partition is used but not declared.  The hint\n"
+	  "suggests the closest declared name.  Message types may come from an\n"
+	  "imported file.\n" },
+	{ "E021", "duplicate name\n\n"
+	  "Two things of the same kind have the same name (two partitions, two fields\n"
+	  "of a message, a core or channel end listed twice, ...), or a message type\n"
+	  "is named like a built-in type.  Rename one.\n" },
+	{ "E022", "statement given twice\n\n"
+	  "A setting such as `depth`, `program` or `major_frame` may appear once per\n"
+	  "block; a core appears once per schedule; a system has one schedule.\n" },
+	{ "E023", "missing statement\n\n"
+	  "Something required is absent: a partition's `program`, a channel's `type`\n"
+	  "(queue, sample) or `request`/`reply` (call), or a `heartbeat` for `misses`.\n" },
+	{ "E030", "wrong or missing unit\n\n"
+	  "Times take ns, us, ms or s; sizes take B, KiB, MiB or GiB; counts take no\n"
+	  "unit.  `timeout 50;` and `memory 10 ms;` are errors.\n" },
+	{ "E031", "value overflows or is not whole\n\n"
+	  "Values are converted to nanoseconds or bytes in 64 bits; the result must\n"
+	  "fit and be a whole number: `1.5 ms` is fine, `1.5 ns` is not.\n" },
+	{ "E032", "value out of range\n\n"
+	  "The number is outside the range the statement allows: a queue depth of 0,\n"
+	  "a core above 63, a port outside 1-65535, an ordinal outside 1-65535, a\n"
+	  "zero memory limit, a relative path in `path`, ...\n" },
+	{ "E040", "unknown field type\n\n"
+	  "Field types are u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 bool, bytes[N] and\n"
+	  "string[N] (N required), or a message type; any of them may be followed by\n"
+	  "[N] to make a fixed array.\n" },
+	{ "E041", "duplicate ordinal\n\n"
+	  "Each field has a unique ordinal (the `= N`).  Ordinals fix the layout order\n"
+	  "so a message can grow by adding fields with new, higher ordinals.\n" },
+	{ "E042", "message contains itself\n\n"
+	  "A message type nests itself directly or through other messages; its size\n"
+	  "would be infinite.  Nesting is also limited to 64 levels.\n" },
+	{ "E043", "message too large\n\n"
+	  "A message type is at most 16 MiB.\n" },
+	{ "E044", "empty message\n\n"
+	  "A message type needs at least one field (C has no empty structs).\n" },
+	{ "E045", "reserved word as a name\n\n"
+	  "Names of systems, messages, fields, channels, partitions and groups become\n"
+	  "C identifiers in generated headers; C keywords (int, for, ...), names\n"
+	  "starting with __ or _ and a capital, and field names starting with\n"
+	  "myco_pad are not allowed.\n" },
+	{ "E050", "setting does not apply to this channel kind\n\n"
+	  "queue takes type, depth, overflow; sample takes type, refresh; call takes\n"
+	  "request, reply, timeout.\n" },
+	{ "E051", "queue without a receiver\n\n"
+	  "Every queue has exactly one consumer: add `recv NAME;` to one partition.\n" },
+	{ "E052", "queue with several receivers\n\n"
+	  "A queue delivers each message once, to its single consumer.  For fan-out\n"
+	  "use a sample channel (latest value, many readers) or one queue per\n"
+	  "consumer.\n" },
+	{ "E053", "channel end does not fit the channel kind\n\n"
+	  "`send` and `recv` apply to queue and sample channels; `call` (client) and\n"
+	  "`serve` (server) to call channels.\n" },
+	{ "E054", "call without a server\n\n"
+	  "Every call channel has exactly one partition that declares `serve NAME;`.\n" },
+	{ "E055", "call with several servers\n\n"
+	  "A call channel has one server.  Declare one channel per server.\n" },
+	{ "E056", "sample with several writers\n\n"
+	  "A sample channel holds the latest value of one writer.\n" },
+	{ "E058", "sample without a reader\n\n"
+	  "Nobody reads the sample channel.  Add `recv NAME;` to a reader or remove\n"
+	  "the channel.\n" },
+	{ "E060", "budget larger than its period\n\n"
+	  "`budget R per P;` reserves R of CPU time every P; R cannot exceed P.\n" },
+	{ "E061", "core over-committed\n\n"
+	  "The budgets (runtime/period) of the partitions pinned to a core plus the\n"
+	  "share of the major frame covered by the core's windows add up to more\n"
+	  "than 1; or all budgets together exceed the machine's cores.  The\n"
+	  "reservation could not be honoured.\n" },
+	{ "E062", "zero time\n\n"
+	  "Budgets, periods, window durations, restart periods and the major frame\n"
+	  "must be greater than zero.\n" },
+	{ "E063", "time mode mismatch\n\n"
+	  "A partition runs either with a budget (`budget R per P;`) or in frame\n"
+	  "windows (`frame;`), not both.  A frame-mode partition needs at least one\n"
+	  "window in the schedule, and only frame-mode partitions may have windows.\n" },
+	{ "E064", "window outside the major frame\n\n"
+	  "A window's offset plus duration must not exceed the major frame.\n" },
+	{ "E065", "windows overlap\n\n"
+	  "Two windows on the same core overlap in time.  Windows on one core are\n"
+	  "exclusive.\n" },
+	{ "E066", "core not available\n\n"
+	  "The core does not exist on the declared machine, or a window is placed on\n"
+	  "a core the partition's `cores` does not allow.\n" },
+	{ "E067", "partition memory above the machine\n\n"
+	  "A partition's memory limit exceeds the machine's memory.\n" },
+	{ "E068", "total memory above the machine\n\n"
+	  "The partitions' memory limits add up to more than the machine's memory.\n"
+	  "Limits are reservations in a static system; lower some of them.\n" },
+	{ "E070", "cycle of calls\n\n"
+	  "Partitions call each other in a cycle (a calls b, b calls a, or longer).\n"
+	  "With blocking calls that can deadlock.  Break the cycle, e.g. replace one\n"
+	  "call with a queue.\n" },
+	{ "E081", "partition in two groups\n\n"
+	  "A partition has one supervisor: it belongs to at most one group.\n" },
+	{ "E082", "group without members\n\n"
+	  "A supervision group lists its partitions with `members a, b;`.\n" },
+	{ "E090", "cannot import file\n\n"
+	  "The imported file does not exist or cannot be read.  Paths are relative to\n"
+	  "the folder of the file that imports.\n" },
+	{ "E091", "import cycle\n\n"
+	  "Files import each other in a cycle.  Move shared types to a third file.\n" },
+	{ "E092", "wrong statement in an imported file\n\n"
+	  "Imported files hold message types (and imports) only; a system is declared\n"
+	  "in the root file, and `import` goes at the top of a file.\n" },
+	{ "E093", "imports disabled\n\n"
+	  "The program that loads this file turned imports off.\n" },
+	{ "E094", "too many imports\n\n"
+	  "At most 64 files take part in one load.\n" },
+	{ "E095", "no system, or more than one\n\n"
+	  "The root file declares exactly one `system name { ... }`.\n" },
+	{ "E100", "schedule without a major frame\n\n"
+	  "A schedule starts with `major_frame 20 ms;`.\n" },
+	{ "W001", "channel end missing (warning)\n\n"
+	  "A queue or sample channel has no sender, or a call channel no client.\n"
+	  "The system still loads; the channel is simply idle.\n" },
+};
+
+const char *myco_lang_explain(const char *code)
+{
+	char c[8];
+	size_t n = 0;
+	if (!code)
+		return NULL;
+	if (*code != 'e' && *code != 'E' && *code != 'w' && *code != 'W')
+		return NULL;
+	char kind = (char)toupper((unsigned char)*code++);
+	unsigned v = 0;
+	for (; *code && n < 4; code++, n++) {
+		if (!isdigit((unsigned char)*code))
+			return NULL;
+		v = v * 10 + (unsigned)(*code - '0');
+	}
+	if (*code || !n)
+		return NULL;
+	snprintf(c, sizeof(c), "%c%03u", kind, v);
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (!strcmp(codes[i].code, c))
+			return codes[i].text;
+	return NULL;
+}
+
+const char *myco_lang_code_at(size_t i, const char **text)
+{
+	if (i >= sizeof(codes) / sizeof(codes[0]))
+		return NULL;
+	if (text)
+		*text = codes[i].text;
+	return codes[i].code;
+}

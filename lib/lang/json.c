@@ -1,0 +1,177 @@
+/*
+ * json.c: the checked model as one JSON document (`myco check --dump-json`),
+ * for tools written in other languages.  Indices refer to the arrays of the
+ * same document, exactly as in include/myco/lang.h; units are ns and bytes.
+ * Not for: parsing JSON.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "lang_int.h"
+
+static void pos(FILE *f, myco_pos_t p)
+{
+	fputs("\"pos\":{\"file\":", f);
+	myco__json_str(f, p.file ? p.file : "");
+	fprintf(f, ",\"line\":%u,\"col\":%u}", p.line, p.col);
+}
+
+static void idx(FILE *f, uint32_t v)
+{
+	if (v == MYCO_LANG_NONE)
+		fputs("null", f);
+	else
+		fprintf(f, "%u", v);
+}
+
+static void idxs(FILE *f, const uint32_t *v, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%u", i ? "," : "", v[i]);
+	fputc(']', f);
+}
+
+static void strs(FILE *f, const char *const *v, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		myco__json_str(f, v[i]);
+	}
+	fputc(']', f);
+}
+
+int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
+{
+	if (!sys || !f)
+		return -EINVAL;
+	fputs("{\"name\":", f);
+	myco__json_str(f, sys->name);
+	fputs(",\"path\":", f);
+	myco__json_str(f, sys->path ? sys->path : "");
+	fprintf(f, ",\"machine\":{\"cores\":%u,\"memory\":%" PRIu64 "},", sys->machine_cores,
+		sys->machine_memory);
+	pos(f, sys->pos);
+	fputs(",\n\"messages\":[", f);
+	for (size_t i = 0; i < sys->nmsgs; i++) {
+		const myco_msgtype_t *m = &sys->msgs[i];
+		fprintf(f, "%s\n {\"name\":", i ? "," : "");
+		myco__json_str(f, m->name);
+		fprintf(f, ",\"size\":%u,\"align\":%u,", m->size, m->align);
+		pos(f, m->pos);
+		fputs(",\"fields\":[", f);
+		for (size_t j = 0; j < m->nfields; j++) {
+			const myco_field_t *x = &m->fields[j];
+			fprintf(f, "%s{\"name\":", j ? "," : "");
+			myco__json_str(f, x->name);
+			fprintf(f, ",\"ordinal\":%u,\"type\":\"%s\",\"offset\":%u,\"size\":%u,"
+				"\"elem_size\":%u,\"align\":%u,\"array_len\":%u,\"length\":%u,\"msg\":",
+				x->ordinal, myco_ftype_name(x->type), x->offset, x->size, x->elem_size,
+				x->align, x->array_len, x->length);
+			idx(f, x->msg);
+			fputc(',', f);
+			pos(f, x->pos);
+			fputc('}', f);
+		}
+		fputs("]}", f);
+	}
+	fputs("],\n\"channels\":[", f);
+	for (size_t i = 0; i < sys->nchannels; i++) {
+		const myco_channel_t *c = &sys->channels[i];
+		fprintf(f, "%s\n {\"name\":", i ? "," : "");
+		myco__json_str(f, c->name);
+		fprintf(f, ",\"kind\":\"%s\",\"msg\":", myco_chan_kind_name(c->kind));
+		idx(f, c->msg);
+		fprintf(f, ",\"msg_size\":%u,\"depth\":%u,\"overflow\":\"%s\",\"refresh_ns\":%" PRIu64
+			",\"request\":", c->msg_size, c->depth, myco_overflow_name(c->overflow),
+			c->refresh_ns);
+		idx(f, c->request);
+		fprintf(f, ",\"request_size\":%u,\"reply\":", c->request_size);
+		idx(f, c->reply);
+		fprintf(f, ",\"reply_size\":%u,\"timeout_ns\":%" PRIu64 ",\"senders\":", c->reply_size,
+			c->timeout_ns);
+		idxs(f, c->senders, c->nsenders);
+		fputs(",\"receivers\":", f);
+		idxs(f, c->receivers, c->nreceivers);
+		fputs(",\"receiver\":", f);
+		idx(f, c->receiver);
+		fputs(",\"server\":", f);
+		idx(f, c->server);
+		fputs(",\"clients\":", f);
+		idxs(f, c->clients, c->nclients);
+		fputc(',', f);
+		pos(f, c->pos);
+		fputc('}', f);
+	}
+	fputs("],\n\"partitions\":[", f);
+	for (size_t i = 0; i < sys->npartitions; i++) {
+		const myco_partition_t *p = &sys->partitions[i];
+		fprintf(f, "%s\n {\"name\":", i ? "," : "");
+		myco__json_str(f, p->name);
+		fputs(",\"program\":", f);
+		myco__json_str(f, p->program);
+		fputs(",\"argv\":", f);
+		strs(f, p->argv, p->argc);
+		fputs(",\"env\":", f);
+		strs(f, p->env, p->nenv);
+		fputs(",\"cores\":", f);
+		idxs(f, p->cores, p->ncores);
+		fprintf(f, ",\"core_mask\":%" PRIu64 ",\"mode\":\"%s\",\"runtime_ns\":%" PRIu64
+			",\"period_ns\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"scheduler\":",
+			p->core_mask, myco_mode_name(p->mode), p->runtime_ns, p->period_ns,
+			p->memory_bytes);
+		if (p->scheduler)
+			myco__json_str(f, p->scheduler);
+		else
+			fputs("null", f);
+		fputs(",\"ends\":[", f);
+		for (size_t j = 0; j < p->nends; j++)
+			fprintf(f, "%s{\"channel\":%u,\"role\":\"%s\"}", j ? "," : "",
+				p->ends[j].channel, myco_end_role_name(p->ends[j].role));
+		fputs("],\"ports\":[", f);
+		for (size_t j = 0; j < p->nports; j++)
+			fprintf(f, "%s%u", j ? "," : "", p->ports[j]);
+		fputs("],\"paths\":[", f);
+		for (size_t j = 0; j < p->npaths; j++) {
+			fprintf(f, "%s{\"path\":", j ? "," : "");
+			myco__json_str(f, p->paths[j].path);
+			fprintf(f, ",\"rw\":%s}", p->paths[j].rw ? "true" : "false");
+		}
+		fprintf(f, "],\"net\":%s,\"restart\":\"%s\",\"heartbeat_ns\":%" PRIu64
+			",\"misses\":%u,\"ready\":%s,\"group\":", p->net ? "true" : "false",
+			myco_restart_name(p->restart), p->heartbeat_ns, p->misses,
+			p->ready ? "true" : "false");
+		idx(f, p->group);
+		fputc(',', f);
+		pos(f, p->pos);
+		fputc('}', f);
+	}
+	fputs("],\n\"groups\":[", f);
+	for (size_t i = 0; i < sys->ngroups; i++) {
+		const myco_group_t *g = &sys->groups[i];
+		fprintf(f, "%s\n {\"name\":", i ? "," : "");
+		myco__json_str(f, g->name);
+		fprintf(f, ",\"strategy\":\"%s\",\"max_restarts\":%u,\"within_ns\":%" PRIu64
+			",\"members\":", myco_strategy_name(g->strategy), g->max_restarts,
+			g->within_ns);
+		idxs(f, g->members, g->nmembers);
+		fputc(',', f);
+		pos(f, g->pos);
+		fputc('}', f);
+	}
+	fprintf(f, "],\n\"schedule\":{\"major_ns\":%" PRIu64 ",\"cores\":[", sys->schedule.major_ns);
+	for (size_t i = 0; i < sys->schedule.ncores; i++) {
+		const myco_core_sched_t *c = &sys->schedule.cores[i];
+		fprintf(f, "%s\n {\"core\":%u,\"windows\":[", i ? "," : "", c->core);
+		for (size_t j = 0; j < c->nwindows; j++)
+			fprintf(f, "%s{\"offset_ns\":%" PRIu64 ",\"duration_ns\":%" PRIu64
+				",\"partition\":%u}", j ? "," : "", c->windows[j].offset_ns,
+				c->windows[j].duration_ns, c->windows[j].partition);
+		fputs("]}", f);
+	}
+	fputs("]}}\n", f);
+	return ferror(f) ? -EIO : 0;
+}
