@@ -158,7 +158,9 @@
  * myco__box_destroy() kills whatever is left in an instance's (or a whole
  * partition's) cgroups and removes them.  myco__box_cleanup_stale() does the
  * same for every partition of a system (after its executive was killed with
- * -9): it finds <base>/myco/<system> in every hierarchy, thaws, SIGKILLs
+ * -9), and is also the way to remove the system level at a normal
+ * shutdown (after the partitions were destroyed): it finds
+ * <base>/myco/<system> in every hierarchy, thaws, SIGKILLs
  * every process listed (v2: cgroup.kill), waits for the cgroups to empty and
  * removes them bottom-up.  Call it only while holding the system's run lock
  * (it does not know whether another executive is alive).  The cgroups are
@@ -412,7 +414,8 @@ int myco__box_violation_read(int fd, struct myco__box_violation *v);
 int myco__box_violation_respond(int fd, const struct myco__box_violation *v,
 				enum myco__box_verdict verdict, int err);
 
-/* Syscall name for a number on the native arch; static string or NULL. */
+/* Syscall name for a number on the native arch, or NULL.  The string is a
+ * per-thread buffer, valid until the next call in the same thread. */
 const char *myco__box_syscall_name(int nr);
 
 /* ------------------------------------------------------------ accounting */

@@ -1,0 +1,305 @@
+/*
+ * exec/box/mount.c: the file-system view of a partition, built in the
+ * spawned child inside its new mount namespace (views described in box.h):
+ * MINIMAL stages a tmpfs root (over the namespace's private /tmp), binds the
+ * plan's entries into it read-only (declared rw paths writable), adds /proc,
+ * /dev nodes and /tmp, then pivot_root()s into it; HOST_RO makes the host
+ * tree read-only and re-binds the rw paths; NONE only makes mounts private.
+ * Runs between clone and exec: raw syscalls, no allocation, no stdio.
+ * Not for: deciding the entries (spawn.c builds the plan in the parent).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "box_int.h"
+
+#define STAGE "/tmp"
+
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+struct box_mount_attr {
+	uint64_t attr_set;
+	uint64_t attr_clr;
+	uint64_t propagation;
+	uint64_t userns_fd;
+};
+
+static int set_attr(const char *path, uint64_t set, uint64_t clr)
+{
+	struct box_mount_attr a = { .attr_set = set, .attr_clr = clr };
+
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &a,
+		    sizeof(a)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Read-only, recursively; falls back to a plain remount of the top. */
+static int make_ro(const char *path, bool dev)
+{
+	int rc = set_attr(path, MOUNT_ATTR_RDONLY | (dev ? 0 : MOUNT_ATTR_NOSUID),
+			  0);
+
+	if (rc == -ENOSYS &&
+	    mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY |
+		  (dev ? 0 : MS_NOSUID), NULL) == 0)
+		rc = 0;
+	return rc;
+}
+
+/* mkdir -p of path (all components); EEXIST is fine. */
+static int mkdir_p(char *path)
+{
+	for (char *s = path + 1; ; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			int err = -errno;
+
+			*s = c;
+			return err;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	return 0;
+}
+
+/* Create the mount point for b under STAGE: a directory, or an empty file
+ * when the source is not a directory. */
+static int make_target(const struct myco__plan_bind *b, char *dst, size_t cap)
+{
+	struct stat st;
+	char *slash;
+	int rc, fd;
+
+	myco__s_cpy(dst, cap, STAGE);
+	myco__s_cat(dst, cap, b->dst);
+	if (b->kind != MYCO__BIND || b->fd < 0 || fstat(b->fd, &st) < 0 ||
+	    S_ISDIR(st.st_mode))
+		return mkdir_p(dst);
+	slash = strrchr(dst, '/');
+	if (slash && slash != dst) {
+		*slash = '\0';
+		rc = mkdir_p(dst);
+		*slash = '/';
+		if (rc < 0)
+			return rc;
+	}
+	fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	close(fd);
+	return 0;
+}
+
+static void fdpath(int fd, char *out, size_t cap)
+{
+	myco__s_cpy(out, cap, "/proc/self/fd/");
+	myco__s_catu(out, cap, (uint64_t)fd);
+}
+
+static void degrade(struct myco__plan *p, int err, const char *what,
+		    const char *path)
+{
+	char d[MYCO__BOX_DETAIL_MAX];
+
+	myco__s_cpy(d, sizeof(d), what);
+	if (path) {
+		myco__s_cat(d, sizeof(d), " ");
+		myco__s_cat(d, sizeof(d), path);
+	}
+	myco__s_cat(d, sizeof(d), ": ");
+	myco__s_cat(d, sizeof(d), myco__errname(err));
+	myco__child_item(p, MYCO__BOX_MOUNT_VIEW, MYCO__BOX_DEGRADED, err, d);
+}
+
+static int view_minimal(struct myco__plan *p)
+{
+	char dst[1100], src[64];
+	int rc, missing = 0;
+
+	/* Open every source before the staging tmpfs hides anything. */
+	for (int i = 0; i < p->nbinds; i++) {
+		struct myco__plan_bind *b = &p->binds[i];
+
+		b->fd = -1;
+		if (b->kind != MYCO__BIND)
+			continue;
+		b->fd = open(b->src, O_PATH | O_CLOEXEC);
+		if (b->fd < 0 && !b->optional)
+			missing++;
+	}
+	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=1m") < 0) {
+		rc = -errno;
+		degrade(p, rc, "tmpfs root", NULL);
+		return rc;
+	}
+	for (int i = 0; i < p->nbinds; i++) {
+		struct myco__plan_bind *b = &p->binds[i];
+
+		if (b->kind == MYCO__BIND && b->fd < 0)
+			continue;
+		if (b->kind == MYCO__BIND_SYMLINK) {
+			myco__s_cpy(dst, sizeof(dst), STAGE);
+			myco__s_cat(dst, sizeof(dst), b->dst);
+			if (symlink(b->src, dst) < 0 && errno != EEXIST) {
+				rc = -errno;
+				degrade(p, rc, "symlink", b->dst);
+				return rc;
+			}
+			continue;
+		}
+		if ((rc = make_target(b, dst, sizeof(dst))) < 0) {
+			degrade(p, rc, "mount point", b->dst);
+			return rc;
+		}
+		switch (b->kind) {
+		case MYCO__BIND:
+			fdpath(b->fd, src, sizeof(src));
+			if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
+				rc = -errno;
+				degrade(p, rc, "bind", b->src);
+				return rc;
+			}
+			if (!b->rw && (rc = make_ro(dst, b->dev)) < 0) {
+				degrade(p, rc, "read-only", b->src);
+				return rc;
+			}
+			break;
+		case MYCO__BIND_TMPFS:
+			if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV,
+				  b->opts) < 0) {
+				rc = -errno;
+				degrade(p, rc, "tmpfs", b->dst);
+				return rc;
+			}
+			break;
+		case MYCO__BIND_PROC:
+			if (mount("proc", dst, "proc",
+				  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+				rc = -errno;
+				degrade(p, rc, "proc", b->dst);
+				return rc;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	/* pivot_root(".", "."): the old root ends up on top of the new one
+	 * and is detached right away; no put_old directory needed. */
+	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
+		rc = -errno;
+		degrade(p, rc, "pivot_root", NULL);
+		return rc;
+	}
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
+		rc = -errno;
+		degrade(p, rc, "detach old root", NULL);
+		return rc;
+	}
+	/* the staging root itself becomes read-only (non-recursive) */
+	mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
+	      MS_NODEV, NULL);
+	if (missing) {
+		myco__s_cpy(dst, sizeof(dst), "minimal root; ");
+		myco__s_catu(dst, sizeof(dst), (uint64_t)missing);
+		myco__s_cat(dst, sizeof(dst), " declared path(s) missing");
+		myco__child_item(p, MYCO__BOX_MOUNT_VIEW, MYCO__BOX_DEGRADED,
+				 -ENOENT, dst);
+	} else {
+		myco__child_item(p, MYCO__BOX_MOUNT_VIEW, MYCO__BOX_APPLIED, 0,
+				 "minimal root, declared paths only");
+	}
+	return 0;
+}
+
+static int view_host_ro(struct myco__plan *p)
+{
+	int rc;
+
+	if ((rc = make_ro("/", false)) < 0) {
+		degrade(p, rc, "read-only", "/");
+		return rc;
+	}
+	for (int i = 0; i < p->nbinds; i++) {
+		struct myco__plan_bind *b = &p->binds[i];
+
+		if (b->kind != MYCO__BIND || !b->rw)
+			continue;
+		if (mount(b->src, b->src, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    set_attr(b->src, 0, MOUNT_ATTR_RDONLY) < 0) {
+			rc = -errno;
+			degrade(p, rc, "rw bind", b->src);
+			return rc;
+		}
+	}
+	if ((p->clone_flags & CLONE_NEWPID) &&
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0) {
+		rc = -errno;
+		degrade(p, rc, "proc", NULL);
+		return rc;
+	}
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=1777,size=64m") < 0) {
+		rc = -errno;
+		degrade(p, rc, "tmpfs", "/tmp");
+		return rc;
+	}
+	myco__child_item(p, MYCO__BOX_MOUNT_VIEW, MYCO__BOX_APPLIED, 0,
+			 "host tree read-only, declared rw paths writable");
+	return 0;
+}
+
+int myco__child_mount_view(struct myco__plan *p)
+{
+	int rc;
+
+	if (!(p->clone_flags & CLONE_NEWNS)) {
+		if (p->want & MYCO__BOX_WANT(MYCO__BOX_MOUNT_VIEW))
+			myco__child_item(p, MYCO__BOX_MOUNT_VIEW,
+					 MYCO__BOX_DEGRADED, -EPERM,
+					 "no mount namespace");
+		return 0;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		rc = -errno;
+		degrade(p, rc, "private mounts", NULL);
+		return 0;
+	}
+	if (!(p->want & MYCO__BOX_WANT(MYCO__BOX_MOUNT_VIEW)) ||
+	    p->view == MYCO__BOX_VIEW_NONE) {
+		/* still give a PID namespace its own /proc */
+		if (p->clone_flags & CLONE_NEWPID)
+			mount("proc", "/proc", "proc",
+			      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+		return 0;
+	}
+	if (p->view == MYCO__BOX_VIEW_HOST_RO)
+		view_host_ro(p);
+	else
+		view_minimal(p);
+	/* A failed view leaves the host tree (private mounts): degraded and
+	 * reported, not fatal. */
+	return 0;
+}
