@@ -219,7 +219,11 @@ typedef void (*mls_append_cb)(void *arg, int rc);
 /* Like mls_append() but never waits for fsync.  Returns < 0: rejected (cb
  * never called); 0: done, durable as the policy requires (cb never called;
  * also for duplicates); 1: written, res filled, cb(arg, rc) will be called
- * exactly once from the sync thread when it is durable or failed. */
+ * exactly once from the sync thread when it is durable or failed.
+ * Ordering: cb may run on the sync thread BEFORE this function has
+ * returned to the caller; *res is completely written before cb can run, so
+ * a res that lives inside `arg` may be read from cb.  Count the pending
+ * completion before calling (or have cb only post to your own loop). */
 int mls_append_async(mls_partition_t *p, void *batch, size_t len,
                      mls_append_result *res, mls_append_cb cb, void *arg);
 
