@@ -98,7 +98,7 @@ static void test_create_attach(void **state)
 {
 	myco_chan_config_t c;
 	myco_chan_owner_t *o;
-	myco_chan_t *p, *p2, *q;
+	myco_chan_t *p, *p2, *q, *cons;
 	int fds[MYCO_CHAN_MAX_FDS], n, seals;
 
 	(void)state;
@@ -116,7 +116,7 @@ static void test_create_attach(void **state)
 	assert_int_equal(n, 4);
 	assert_int_equal(myco_chan_attach(fds, 3, MYCO_CHAN_CONSUMER, 0, NULL, &q), -EINVAL);
 	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_READER, 0, NULL, &q), -EINVAL);
-	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_CONSUMER, 0, NULL, &q), 0);
+	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_CONSUMER, 0, NULL, &cons), 0);
 	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_CONSUMER, 0, NULL, &p), -EBUSY);
 	n = myco_chan_cap_fds(o, MYCO_CHAN_PRODUCER, 1, fds, MYCO_CHAN_MAX_FDS);
 	assert_int_equal(n, 3);
@@ -130,6 +130,7 @@ static void test_create_attach(void **state)
 	assert_int_equal(myco_chan_msg_size(p), 64);
 	myco_chan_close(p);
 	myco_chan_close(p2);
+	myco_chan_close(cons);
 	myco_chan_owner_close(o);
 }
 
