@@ -40,6 +40,7 @@ typedef struct bchan {
 	myco_pos_t rcv_pos[2];
 	myco_pos_t snd_pos[2];
 	bool bad;
+	bool unsure;               /* a misspelt reference may have meant it */
 } bchan_t;
 
 typedef struct bpart {
@@ -165,6 +166,8 @@ static void expected(cur_t *k, const char *what)
 	if (k->failed)
 		return;
 	k->failed = true;
+	if (k->s->bad)
+		return;   /* the statement had a syntax error, already reported */
 	if (k->i < k->s->nargs) {
 		myco__arg_t *a = &k->s->args[k->i];
 		ERR(k->c, "E011", a->pos, a->len, usage_hint(k), "expected %s, found %s",
@@ -259,8 +262,13 @@ static bool want_uint(cur_t *k, const char *what, uint64_t lo, uint64_t hi, uint
 		char h[96];
 		snprintf(h, sizeof(h), "allowed range is %llu to %llu",
 			 (unsigned long long)lo, (unsigned long long)hi);
+		const char *w = what;
+		if (!strncmp(w, "a ", 2))
+			w += 2;
+		else if (!strncmp(w, "the ", 4))
+			w += 4;
 		ERR(k->c, rc ? "E031" : "E032", a->pos, a->len, myco__arena_strdup(&k->c->pa, h),
-		    "%s %s is out of range", what, a->text);
+		    "%s %s is out of range", w, a->text);
 		return false;
 	}
 	*out = v;
@@ -276,7 +284,15 @@ static bool want_qty(cur_t *k, bool is_time, const char *what, uint64_t *out)
 	const char *hint = is_time ? "time units are ns, us, ms and s"
 				   : "size units are B, KiB, MiB and GiB";
 	if (a && a->kind == MYCO__A_NUM) {
+		myco__arg_t *u = k->i + 1 < k->s->nargs ? &k->s->args[k->i + 1] : NULL;
 		k->failed = true;
+		if (u && u->kind == MYCO__A_IDENT && u->pos.line == a->pos.line) {
+			static const char *const tu[] = { "ns", "us", "ms", "s" };
+			static const char *const su[] = { "B", "KiB", "MiB", "GiB" };
+			ERR(k->c, "E030", u->pos, u->len,
+			    mean(k->c, u->text, is_time ? tu : su, 4, hint), "unknown unit `%s`", u->text);
+			return false;
+		}
 		ERR(k->c, "E030", a->pos, a->len, hint, "%s needs a unit", what);
 		return false;
 	}
@@ -974,6 +990,7 @@ static void lower_channel(ctx_t *c, bchan_t *b)
 		int ki = kw_index("channel", w);
 		if (ki < 0) {
 			unknown_stmt(c, x, "channel", "a channel");
+			b->bad = true;
 			continue;
 		}
 		if (!once(c, x, &seen, (unsigned)ki))
@@ -1095,6 +1112,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 		int ki = kw_index("partition", w);
 		if (ki < 0) {
 			unknown_stmt(c, x, "partition", "a partition");
+			b->bad = true;
 			continue;
 		}
 		bool multi = !strcmp(w, "send") || !strcmp(w, "recv") || !strcmp(w, "call") ||
@@ -1259,9 +1277,14 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					break;
 				uint32_t ci = myco__htab_get(&c->hchan, a->text);
 				if (ci == MYCO_LANG_NONE) {
+					const char *best = myco__closest(a->text, c->nchan, c->nchans);
 					ERR(c, "E020", a->pos, a->len,
 					    mean(c, a->text, c->nchan, c->nchans, "declare it with `channel`"),
 					    "unknown channel `%s`", a->text);
+					/* the misspelt channel probably meant `best`: do not
+					 * also report its ends as missing */
+					if (best)
+						c->chans[myco__htab_get(&c->hchan, best)].unsure = true;
 					continue;
 				}
 				bchan_t *ch = &c->chans[ci];
@@ -1271,6 +1294,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					const char *h = ch->c.kind == MYCO_CHAN_CALL
 						? "use `call` (client) or `serve` (server) for a call channel"
 						: "use `send` or `recv` for queue and sample channels";
+					ch->bad = true;   /* no end-count errors on top */
 					ERR(c, "E053", a->pos, a->len, h, "`%s` does not fit %s channel `%s`",
 					    w, ch->c.kind == MYCO_CHAN_QUEUE ? "queue"
 					       : ch->c.kind == MYCO_CHAN_SAMPLE ? "sample" : "call",
@@ -1422,6 +1446,7 @@ static void lower_group(ctx_t *c, bgroup_t *b, uint32_t gi)
 		int ki = kw_index("group", w);
 		if (ki < 0) {
 			unknown_stmt(c, x, "group", "a group");
+			b->bad = true;
 			continue;
 		}
 		if (!once(c, x, &seen, (unsigned)ki))
@@ -1741,7 +1766,7 @@ static void check_channels(ctx_t *c)
 		myco_channel_t *ch = &b->c;
 		uint32_t nl = (uint32_t)strlen(ch->name);
 		char h[300];
-		if (b->bad)
+		if (b->bad || b->unsure)
 			continue;
 		if (ch->kind == MYCO_CHAN_QUEUE) {
 			if (b->nrcv == 0) {

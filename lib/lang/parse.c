@@ -78,6 +78,7 @@ typedef struct parser {
 	myco_diags_t *d;
 	const char *file;
 	size_t ci;             /* next comment not yet attached */
+	bool too_deep;         /* a block nested too deeply inside the current one */
 	bool oom;
 } parser_t;
 
@@ -186,9 +187,10 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 		    ((ctx && !strcmp(ctx, "message")) ? is_punct(&p->nxt, ':')
 						      : is_kw(ctx, t->text))) {
 			myco_pos_t ep = { p->file, p->prev_line, p->prev_end_col };
-			myco__diag(p->d, MYCO_SEV_ERROR, "E005", ep, 1,
-				   "every statement ends with `;` or a { } block",
-				   "expected `;` after this statement");
+			if (!s->bad)
+				myco__diag(p->d, MYCO_SEV_ERROR, "E005", ep, 1,
+					   "every statement ends with `;` or a { } block",
+					   "expected `;` after this statement");
 			s->bad = true;
 			s->end = ep;
 			goto done_noend;
@@ -249,16 +251,22 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 				   "flatten the structure; blocks nest at most 32 deep",
 				   "blocks nested too deeply");
 			s->bad = true;
+			p->too_deep = true;
 			skip_block(p);
 			s->end = open;
 			goto done_noend;
 		}
 		advance(p);
 		s->open_trail = take_trailing(p, open.line);
+		bool deep_before = p->too_deep;
+		p->too_deep = false;
 		if (parse_block(p, word, depth + 1, &s->kids, &s->nkids, false)) {
 			free(args);
 			return NULL;
 		}
+		if (p->too_deep)
+			s->bad = true;   /* contains a too-deep block: no cascades */
+		p->too_deep |= deep_before;
 		take_comments_before(p, p->cur.kind == MYCO__T_EOF ? UINT32_MAX : p->cur.off,
 				     &s->inner0, &s->ninner);
 		if (s->ninner && p->lx.coms[s->inner0].blank_before)
@@ -274,11 +282,13 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 			s->end = tpos(p, &p->cur);
 		}
 	} else {
-		/* `}` or EOF: missing semicolon */
+		/* `}` or EOF: missing semicolon (unless the statement already had
+		 * a lexical error, which usually swallowed it) */
 		myco_pos_t ep = { p->file, p->prev_line, p->prev_end_col };
-		myco__diag(p->d, MYCO_SEV_ERROR, "E005", ep, 1,
-			   "every statement ends with `;` or a { } block",
-			   "expected `;` after this statement");
+		if (!s->bad)
+			myco__diag(p->d, MYCO_SEV_ERROR, "E005", ep, 1,
+				   "every statement ends with `;` or a { } block",
+				   "expected `;` after this statement");
 		s->bad = true;
 		s->end = ep;
 	}
