@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +260,17 @@ int main(int argc, char **argv)
 	}
 	cfg.host = ahost[0] ? ahost : (lhost[0] && strcmp(lhost, "0.0.0.0") ? lhost : "127.0.0.1");
 	cfg.port = aport >= 0 ? aport : lport;
+	/* Block SIGINT/SIGTERM in every thread (the store starts its sync
+	 * thread in myco__lb_open); the network layer takes them through a
+	 * signalfd and shuts down cleanly. */
+	{
+		sigset_t ss;
+		sigemptyset(&ss);
+		sigaddset(&ss, SIGINT);
+		sigaddset(&ss, SIGTERM);
+		pthread_sigmask(SIG_BLOCK, &ss, NULL);
+		signal(SIGPIPE, SIG_IGN);
+	}
 	rc = myco__lb_open(&cfg, &lb);
 	if (rc < 0) {
 		fprintf(stderr, "myco-log: open %s: %s\n", cfg.data_dir, myco_strerror(rc));

@@ -1,0 +1,399 @@
+#!/usr/bin/python3
+"""log_test.py: myco-log integration scenarios with real Kafka clients.
+
+    log_test.py SCENARIO --broker PATH/myco-log --client PATH/rdk_client
+
+Scenarios: roundtrip (librdkafka 100k messages + kcat, compression),
+group (kafka-python consumer group rebalance, commits survive a restart),
+idempotent (retries after dropped connections store no duplicate),
+kill9 (kill -9 during produce with --fsync always), malformed (raw bad
+requests get errors, the broker keeps serving).
+
+Every broker listens on 127.0.0.1 port 0 (the port is read from its
+readiness line) with a temp data dir; brokers are killed and dirs removed
+even when a check fails.  Needs the system python3 (python3-kafka), kcat.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ARGS = None
+BROKERS = []
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+class Broker:
+    def __init__(self, data, *extra):
+        self.data = data
+        self.extra = list(extra)
+        self.proc = None
+        self.addr = None
+        self.errlog = os.path.join(os.path.dirname(data), 'broker-%d.log' % len(BROKERS))
+        BROKERS.append(self)
+
+    def start(self):
+        self.err = open(self.errlog, 'ab')
+        self.proc = subprocess.Popen(
+            [ARGS.broker, '--listen', '127.0.0.1:0', '--data', self.data] + self.extra,
+            stdout=subprocess.PIPE, stderr=self.err)
+        line = self.proc.stdout.readline().decode()
+        if 'listening on' not in line:
+            raise RuntimeError('broker did not start: %r' % line)
+        self.addr = line.split()[3]
+        log('broker up at', self.addr, ' '.join(self.extra))
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self):
+        with open(self.errlog, 'rb') as f:
+            return f.read().decode(errors='replace')
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    log('ok:', what)
+
+
+def run(cmd, timeout=90, **kw):
+    log('$', ' '.join(cmd))
+    return subprocess.run(cmd, timeout=timeout, **kw)
+
+
+def client(*a, timeout=90):
+    return run([ARGS.client] + list(a), timeout=timeout).returncode
+
+
+# ---------------------------------------------------------------- scenarios
+
+def s_roundtrip(tmp):
+    b = Broker(os.path.join(tmp, 'data'), '--partitions', '3').start()
+    n = 100000
+    check(client('produce', b.addr, 'rt', str(n)) == 0, '%d messages acknowledged' % n)
+    check(client('verify', b.addr, 'rt', str(n), '--exact', '--ordered') == 0,
+          'every byte, key, header and timestamp read back, in order')
+    # kcat: keyed lines in, the same lines out
+    lines = ''.join('key%d:value %d %s\n' % (i, i, 'x' * (i % 50)) for i in range(10000))
+    r = run(['kcat', '-b', b.addr, '-P', '-t', 'kc', '-K:'], input=lines.encode())
+    check(r.returncode == 0, 'kcat produced 10000 keyed lines')
+    r = run(['kcat', '-b', b.addr, '-C', '-t', 'kc', '-e', '-q', '-f', '%k:%s\n'],
+            capture_output=True)
+    out = r.stdout.decode()
+    # three partitions: order holds per key's partition only, so compare sets
+    check(sorted(out.splitlines()) == sorted(lines.splitlines()),
+          'kcat consumed the same 10000 lines')
+    for codec in ('gzip', 'lz4', 'zstd', 'snappy'):
+        data = ''.join('%s-%d %s\n' % (codec, i, 'abc' * (i % 30)) for i in range(2000))
+        r = run(['kcat', '-b', b.addr, '-P', '-t', 'z-' + codec, '-z', codec], input=data.encode())
+        check(r.returncode == 0, 'kcat produced with %s' % codec)
+        r = run(['kcat', '-b', b.addr, '-C', '-t', 'z-' + codec, '-e', '-q', '-f', '%s\n'],
+                capture_output=True)
+        check(sorted(r.stdout.decode().splitlines()) == sorted(data.splitlines()),
+              '%s batches stored and fetched unchanged' % codec)
+    r = run(['kcat', '-b', b.addr, '-L'], capture_output=True)
+    out = r.stdout.decode()
+    check('topic "rt" with 3 partitions' in out and 'topic "kc"' in out, 'kcat -L lists topics')
+    # offsets by time: message 5000 of topic kc has no timestamp set by kcat;
+    # use rt: timestamps are TS_BASE + number
+    r = run(['kcat', '-b', b.addr, '-Q', '-t', 'rt:0:1700000000000'], capture_output=True)
+    check(r.returncode == 0 and b'rt [0] offset 0' in r.stdout, 'ListOffsets by timestamp')
+    check(b.stop() == 0, 'broker exits 0 on SIGTERM')
+
+
+def s_group(tmp):
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import KafkaAdminClient, NewTopic
+    import logging
+    logging.basicConfig(level=logging.ERROR)
+    b = Broker(os.path.join(tmp, 'data'), '--group-initial-delay', '200').start()
+    adm = KafkaAdminClient(bootstrap_servers=b.addr)
+    adm.create_topics([NewTopic('gt', 4, 1)])
+    adm.close()
+    prod = KafkaProducer(bootstrap_servers=b.addr, acks='all', linger_ms=5)
+
+    def produce(lo, hi):
+        for i in range(lo, hi):
+            prod.send('gt', key=b'%d' % i, value=b'm%d' % i, headers=[('n', b'%d' % i)])
+        prod.flush()
+
+    seen = {}            # number -> member name
+    dups = []
+    lock = threading.Lock()
+    stop = {}
+    assigned = {}
+
+    def member(name):
+        c = KafkaConsumer('gt', bootstrap_servers=b.addr, group_id='g1', client_id=name,
+                          auto_offset_reset='earliest', enable_auto_commit=False,
+                          session_timeout_ms=6000, heartbeat_interval_ms=500,
+                          max_poll_interval_ms=20000)
+        while not stop.get(name):
+            recs = c.poll(timeout_ms=200)
+            with lock:
+                assigned[name] = set(c.assignment())
+                for tp, ms in recs.items():
+                    for m in ms:
+                        k = int(m.key)
+                        if k in seen:
+                            dups.append((k, name, seen[k]))
+                        seen[k] = name
+            if recs:
+                c.commit()
+        c.close()   # LeaveGroup
+
+    threads = {}
+    for name in ('a', 'b', 'c'):
+        threads[name] = threading.Thread(target=member, args=(name,), daemon=True)
+        threads[name].start()
+
+    def wait_for(cond, what, secs=30):
+        end = time.time() + secs
+        while time.time() < end:
+            with lock:
+                if cond():
+                    return
+            time.sleep(0.1)
+        raise AssertionError('timed out: ' + what)
+
+    def covered(names):
+        parts = set()
+        for n in names:
+            parts |= assigned.get(n, set())
+        total = sum(len(assigned.get(n, ())) for n in names)
+        return len(parts) == 4 and total == 4
+
+    wait_for(lambda: covered('abc') and all(assigned.get(n) for n in 'abc'),
+             'three members share four partitions')
+    check(True, 'rebalanced: ' + ', '.join('%s=%d' % (n, len(assigned[n])) for n in 'abc'))
+    produce(0, 3000)
+    wait_for(lambda: len(seen) == 3000, 'all 3000 consumed')
+    check(not dups, 'no message consumed twice by three members')
+    check(len(set(seen.values())) >= 2, 'work spread over several members')
+    stop['c'] = True
+    threads['c'].join(20)
+    wait_for(lambda: covered('ab'), 'two members take over after one leaves')
+    check(True, 'rebalanced after a member left')
+    produce(3000, 5000)
+    wait_for(lambda: len(seen) == 5000, 'all 5000 consumed')
+    check(not dups, 'no duplicate across the rebalance')
+    stop['a'] = stop['b'] = True
+    threads['a'].join(20)
+    threads['b'].join(20)
+    prod.close()
+
+    # Offsets survive a broker restart: the group resumes where it stopped.
+    check(b.stop() == 0, 'broker stopped')
+    b.start()
+    prod = KafkaProducer(bootstrap_servers=b.addr, acks='all')
+    produce(5000, 5100)
+    prod.close()
+    c = KafkaConsumer(bootstrap_servers=b.addr, group_id='g1', auto_offset_reset='earliest',
+                      enable_auto_commit=False)
+    tps = [TopicPartition('gt', p) for p in range(4)]
+    committed = sum(c.committed(tp) or 0 for tp in tps)
+    check(committed == 5000, 'committed offsets after restart sum to 5000 (got %d)' % committed)
+    c.close()
+    got = []
+    c = KafkaConsumer('gt', bootstrap_servers=b.addr, group_id='g1', auto_offset_reset='earliest',
+                      enable_auto_commit=False, consumer_timeout_ms=4000)
+    for m in c:
+        got.append(int(m.key))
+    c.close()
+    check(sorted(got) == list(range(5000, 5100)),
+          'after restart the group reads exactly the 100 new messages (got %d)' % len(got))
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def s_idempotent(tmp):
+    b = Broker(os.path.join(tmp, 'data'), '--test-drop-after-append', '25').start()
+    n = 20000
+    check(client('produce', b.addr, 'idem', str(n), '--idempotent', '--batch', '200',
+                 '-X', 'reconnect.backoff.ms=10', '-X', 'reconnect.backoff.max.ms=100') == 0,
+          'idempotent producer: all %d acknowledged' % n)
+    drops = b.stderr_text().count('test fault')
+    check(drops >= 2, 'the broker dropped %d connections after appending' % drops)
+    check(client('verify', b.addr, 'idem', str(n), '--exact', '--ordered') == 0,
+          'every message stored exactly once, in order')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def s_kill9(tmp):
+    data = os.path.join(tmp, 'data')
+    acked = os.path.join(tmp, 'acked.txt')
+    b = Broker(data, '--fsync', 'always').start()
+    n = 400000
+    p = subprocess.Popen([ARGS.client, 'produce', b.addr, 'k9', str(n), '--acked', acked,
+                          '--batch', '500', '--timeout-ms', '3000'])
+    # kill once a good part has been acknowledged
+    end = time.time() + 30
+    while time.time() < end:
+        try:
+            if os.path.getsize(acked) > 200000:
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    b.stop(signal.SIGKILL)
+    log('broker killed with SIGKILL')
+    p.wait(60)
+    with open(acked) as f:
+        nacked = sum(1 for _ in f)
+    check(0 < nacked < n, '%d of %d acknowledged before the kill' % (nacked, n))
+    b.start()
+    check(client('verify', b.addr, 'k9', str(n), '--acked', acked) == 0,
+          'every acknowledged message present after restart, CRCs good, no duplicates')
+    check(client('produce', b.addr, 'k9', '1000', '--from', str(n), '--acked', acked) == 0,
+          'the log is still appendable')
+    check(client('verify', b.addr, 'k9', str(n + 1000), '--acked', acked) == 0,
+          'old and new acknowledged messages all readable')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def kreq(key, ver, corr, body=b'', client=b'raw'):
+    hdr = struct.pack('>hhih', key, ver, corr, len(client)) + client
+    msg = hdr + body
+    return struct.pack('>i', len(msg)) + msg
+
+
+def recv_frame(s):
+    def rd(n):
+        buf = b''
+        while len(buf) < n:
+            ch = s.recv(n - len(buf))
+            if not ch:
+                return None
+            buf += ch
+        return buf
+    h = rd(4)
+    if h is None:
+        return None
+    return rd(struct.unpack('>i', h)[0])
+
+
+def s_malformed(tmp):
+    b = Broker(os.path.join(tmp, 'data')).start()
+    host, port = b.addr.split(':')
+
+    def conn():
+        s = socket.create_connection((host, int(port)), timeout=5)
+        return s
+
+    s = conn()
+    # ApiVersions at a version we do not know: v0-shaped answer, error 35
+    s.sendall(kreq(18, 9, 7))
+    r = recv_frame(s)
+    corr, err = struct.unpack('>ih', r[:6])
+    check(corr == 7 and err == 35, 'ApiVersions v9 -> UNSUPPORTED_VERSION with the version list')
+    # an API key nobody has: error 35, connection kept
+    s.sendall(kreq(999, 0, 8))
+    r = recv_frame(s)
+    check(r is not None and struct.unpack('>ih', r[:6]) == (8, 35),
+          'unknown API key -> UNSUPPORTED_VERSION, connection kept')
+    # Produce v2 (below our minimum): empty produce response + throttle
+    s.sendall(kreq(0, 2, 9, b'\x00\x01\x00\x00\x03\xe8\x00\x00\x00\x00'))
+    r = recv_frame(s)
+    check(r is not None and struct.unpack('>i', r[:4])[0] == 9, 'Produce v2 answered (not closed)')
+    # Fetch v12 (flexible, above our maximum): response header v1 + error
+    s.sendall(kreq(1, 12, 10))
+    r = recv_frame(s)
+    check(r is not None and struct.unpack('>i', r[:4])[0] == 10 and
+          struct.unpack('>h', r[9:11])[0] == 35, 'Fetch v12 -> UNSUPPORTED_VERSION in v12 shape')
+    # truncated Metadata body: the broker closes this connection cleanly
+    s.sendall(kreq(3, 1, 11, b'\x00\x00\x00\x05\x00'))
+    r = recv_frame(s)
+    check(r is None, 'truncated Metadata request -> connection closed')
+    s.close()
+    # garbage: a huge frame size, a negative one, random bytes
+    for junk in (b'\x7f\xff\xff\xff', b'\xff\xff\xff\xf0abcd', os.urandom(3000),
+                 struct.pack('>i', 2) + b'\x00'):
+        s = conn()
+        s.sendall(junk)
+        try:
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        s.close()
+    check(b.alive(), 'broker survives malformed frames')
+    # Produce with a corrupt batch -> CORRUPT_MESSAGE for that partition
+    batch = bytearray(70)
+    batch[8:12] = struct.pack('>i', 58)
+    batch[16] = 2     # magic
+    body = (struct.pack('>h', -1) + struct.pack('>hi', 1, 1000) + struct.pack('>i', 1) +
+            struct.pack('>h', 3) + b'bad' + struct.pack('>i', 1) + struct.pack('>i', 0) +
+            struct.pack('>i', len(batch)) + bytes(batch))
+    s = conn()
+    s.sendall(kreq(3, 1, 12, struct.pack('>i', 1) + struct.pack('>h', 3) + b'bad'))
+    recv_frame(s)
+    s.sendall(kreq(0, 3, 13, body))
+    r = recv_frame(s)
+    # corr, topics[1], name, parts[1], index, error
+    err = struct.unpack('>h', r[4 + 4 + 2 + 3 + 4 + 4:4 + 4 + 2 + 3 + 4 + 4 + 2])[0]
+    check(err in (2, 87), 'corrupt batch -> CORRUPT_MESSAGE/INVALID_RECORD (%d)' % err)
+    s.close()
+    r = run(['kcat', '-b', b.addr, '-L'], capture_output=True)
+    check(r.returncode == 0, 'broker still serves kcat after all that')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument('scenario')
+    ap.add_argument('--broker', required=True)
+    ap.add_argument('--client', required=True)
+    ARGS = ap.parse_args()
+    fn = globals().get('s_' + ARGS.scenario)
+    if not fn:
+        print('unknown scenario', ARGS.scenario)
+        return 2
+    tmp = tempfile.mkdtemp(prefix='myco-log-test-')
+    ok = False
+    try:
+        fn(tmp)
+        ok = True
+    finally:
+        for b in BROKERS:
+            if b.alive():
+                b.stop(signal.SIGKILL)
+        if not ok:
+            for b in BROKERS:
+                try:
+                    log('--- broker stderr (%s):' % b.errlog)
+                    log(b.stderr_text()[-4000:])
+                except OSError:
+                    pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    log('PASS' if ok else 'FAIL')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
