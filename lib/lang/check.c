@@ -879,7 +879,8 @@ static bool layout(ctx_t *c, uint32_t mi, unsigned depth)
 		return false;
 	}
 	m->state = 1;
-	qsort(m->f, m->nf, sizeof(*m->f), field_ord_cmp);
+	if (m->nf)
+		qsort(m->f, m->nf, sizeof(*m->f), field_ord_cmp);
 	uint64_t off = 0, align = 1;
 	bool ok = true;
 	for (size_t i = 0; i < m->nf; i++) {
@@ -1675,7 +1676,8 @@ static void lower_schedule(ctx_t *c, myco__stmt_t *s, const myco_system_t *sys)
 		goto out;
 	}
 	/* windows: outside the frame, overlaps (sorted per core) */
-	qsort(w, nw, sizeof(*w), win_cmp);
+	if (nw)
+		qsort(w, nw, sizeof(*w), win_cmp);
 	for (size_t i = 0; i < nw; i++) {
 		bwin_t *x = &w[i];
 		uint64_t end;

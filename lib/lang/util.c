@@ -243,9 +243,9 @@ int myco__num_scale(const char *text, uint64_t mul, uint64_t *out)
 	uint64_t ip = 0, fp = 0, fdiv = 1;
 	const char *p = text;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (ip > (UINT64_MAX - 9) / 10)
+		if (__builtin_mul_overflow(ip, 10, &ip) ||
+		    __builtin_add_overflow(ip, (uint64_t)(*p - '0'), &ip))
 			return -ERANGE;
-		ip = ip * 10 + (uint64_t)(*p - '0');
 	}
 	if (*p == '.') {
 		for (p++; *p >= '0' && *p <= '9'; p++) {

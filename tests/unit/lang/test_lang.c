@@ -1,0 +1,494 @@
+/*
+ * test_lang.c: cmocka unit tests of lib/lang: units and number scaling, the
+ * lexer, the parser's statement tree and its bounds, the checked model
+ * (layout, channel ends, groups, schedule), diagnostics (codes, JSON,
+ * recovery), fmt (canonical output, comments, idempotence), gen and the
+ * explain table, plus deterministic robustness loops over mutated input.
+ * Not for: the file corpus (tests/lang) or fuzzing (tests/fuzz/lang).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lang_int.h"
+
+#ifndef MYCO_SANITIZED
+#define MYCO_SANITIZED 0
+#endif
+
+static const char *good =
+	"// header comment\n"
+	"system plant {\n"
+	"    machine { cores 2; memory 1 GiB; }\n"
+	"    message Inner { a: u8 = 1; b: u32 = 2; }\n"
+	"    message Outer {\n"
+	"        flag: bool = 3;\n"
+	"        inner: Inner[2] = 2;\n"
+	"        name: string[5] = 1;\n"
+	"        big: f64 = 4;\n"
+	"    }\n"
+	"    channel data queue { type Outer; depth 8; overflow reject; }\n"
+	"    channel cfg call { request Inner; reply Outer; timeout 1.5 ms; }\n"
+	"    channel st sample { type Inner; refresh 100ms; }\n"
+	"    partition src { program \"./src\"; args \"-v\", \"x y\"; env K = \"v\";\n"
+	"        cores 1, 0; budget 1 ms per 4 ms; memory 10 MiB; scheduler edf;\n"
+	"        send data, st; call cfg; listen 80; path \"/tmp\" ro; net;\n"
+	"        restart transient; heartbeat 20 ms; misses 5; readiness required; }\n"
+	"    partition dst { program \"./dst\"; frame; cores 1; recv data, st; }\n"
+	"    partition srv { program \"./srv\"; serve cfg; }\n"
+	"    group g { strategy rest_for_one; restarts 4 within 2 s; members dst, src; }\n"
+	"    schedule { major_frame 10 ms;\n"
+	"        core 1 { window dst at 5 ms for 1 ms; window dst at 0 ms for 2 ms; } }\n"
+	"}\n";
+
+static myco_system_t *load_ok(const char *src)
+{
+	myco_system_t *sys = NULL;
+	myco_diags_t *d = NULL;
+	int rc = myco_lang_load_buffer("t.myco", src, strlen(src), &sys, &d);
+	if (rc)
+		myco_diags_print(d, stderr, false);
+	assert_int_equal(rc, 0);
+	assert_non_null(sys);
+	myco_diags_free(d);
+	return sys;
+}
+
+/* Load src expecting errors; returns the codes joined by ','. */
+static char *codes_of(const char *src, unsigned flags)
+{
+	myco_system_t *sys = NULL;
+	myco_diags_t *d = NULL;
+	static char buf[4096];
+	int rc = myco_lang_load_buffer_flags("t.myco", src, strlen(src), flags, &sys, &d);
+	buf[0] = 0;
+	for (size_t i = 0; i < myco_diags_count(d); i++) {
+		const myco_diag_t *g = myco_diags_get(d, i);
+		strncat(buf, g->code, sizeof(buf) - strlen(buf) - 2);
+		strcat(buf, ",");
+	}
+	if (myco_diags_errors(d))
+		assert_int_equal(rc, -MYCO_ESYNTAX);
+	assert_true(rc == 0 || sys == NULL);
+	myco_system_free(sys);
+	myco_diags_free(d);
+	return buf;
+}
+
+static void test_units(void **state)
+{
+	(void)state;
+	uint64_t v, m;
+	assert_int_equal(myco__num_scale("12", 1000, &v), 0);
+	assert_int_equal(v, 12000);
+	assert_int_equal(myco__num_scale("1.5", 1000000, &v), 0);
+	assert_int_equal(v, 1500000);
+	assert_int_equal(myco__num_scale("1.5", 1, &v), -EDOM);
+	assert_int_equal(myco__num_scale("18446744073709551615", 1, &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	assert_int_equal(myco__num_scale("18446744073709551616", 1, &v), -ERANGE);
+	assert_int_equal(myco__num_scale("18446744074", 1000000000, &v), -ERANGE);
+	assert_int_equal(myco__num_scale("0.000000001", 1000000000, &v), 0);
+	assert_int_equal(v, 1);
+	assert_true(myco__is_time_unit("us", &m) && m == 1000);
+	assert_true(myco__is_size_unit("GiB", &m) && m == (1ull << 30));
+	assert_false(myco__is_size_unit("GB", &m));
+	assert_false(myco__is_time_unit("min", &m));
+}
+
+static void test_lexer(void **state)
+{
+	(void)state;
+	const char *src = "a_1 42 3.25 \"x\\ty\\x41\" {};,:=[] // c\n/* b\n */ z";
+	myco__arena_t a = { 0 };
+	myco_diags_t *d = myco__diags_new();
+	myco__lexer_t lx;
+	myco__tok_t t;
+	myco__lex_init(&lx, "t", src, strlen(src), &a, d);
+	myco__lex_next(&lx, &t);
+	assert_int_equal(t.kind, MYCO__T_IDENT);
+	assert_string_equal(t.text, "a_1");
+	myco__lex_next(&lx, &t);
+	assert_int_equal(t.kind, MYCO__T_NUM);
+	assert_string_equal(t.text, "42");
+	myco__lex_next(&lx, &t);
+	assert_string_equal(t.text, "3.25");
+	myco__lex_next(&lx, &t);
+	assert_int_equal(t.kind, MYCO__T_STR);
+	assert_string_equal(t.text, "x\tyA");
+	const char *p = "{};,:=[]";
+	for (; *p; p++) {
+		myco__lex_next(&lx, &t);
+		assert_int_equal(t.kind, MYCO__T_PUNCT);
+		assert_int_equal(t.punct, *p);
+	}
+	myco__lex_next(&lx, &t);
+	assert_int_equal(t.kind, MYCO__T_IDENT);
+	assert_int_equal(t.line, 3);
+	myco__lex_next(&lx, &t);
+	assert_int_equal(t.kind, MYCO__T_EOF);
+	assert_int_equal(lx.ncoms, 2);
+	assert_true(lx.coms[0].trailing);
+	assert_string_equal(lx.coms[1].text, "/* b\n */");
+	assert_int_equal(myco_diags_count(d), 0);
+	myco__lex_free(&lx);
+	myco__arena_free(&a);
+	myco_diags_free(d);
+}
+
+static void test_parser_tree(void **state)
+{
+	(void)state;
+	const char *src = "system s { machine { cores 2; } partition p { budget 10ms per 1 s; } }";
+	myco__arena_t a = { 0 };
+	myco_diags_t *d = myco__diags_new();
+	myco__tree_t t;
+	assert_int_equal(myco__parse("t", src, strlen(src), &a, d, &t), 0);
+	assert_int_equal(myco_diags_count(d), 0);
+	assert_int_equal(t.ntop, 1);
+	myco__stmt_t *s = t.top[0];
+	assert_true(s->block);
+	assert_int_equal(s->nkids, 2);
+	myco__stmt_t *b = s->kids[1]->kids[0];
+	assert_int_equal(b->nargs, 4);
+	assert_int_equal(b->args[1].kind, MYCO__A_QTY);
+	assert_string_equal(b->args[1].unit, "ms");
+	assert_int_equal(b->args[3].kind, MYCO__A_QTY);
+	myco__tree_free(&t);
+	myco__arena_free(&a);
+	myco_diags_free(d);
+}
+
+static void test_depth_bound(void **state)
+{
+	(void)state;
+	size_t n = 200000;
+	char *src = malloc(n * 4 + 16);
+	size_t k = 0;
+	k += (size_t)sprintf(src, "system s ");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(src + k, "a { ", 4);
+		k += 4;
+	}
+	src[k] = 0;
+	char *codes = codes_of(src, 0);
+	assert_non_null(strstr(codes, "E008"));
+	/* also unbalanced closing braces and long runs of junk */
+	memset(src, '}', n);
+	src[n] = 0;
+	codes = codes_of(src, 0);
+	assert_non_null(strstr(codes, "E009"));
+	free(src);
+}
+
+static void test_model(void **state)
+{
+	(void)state;
+	myco_system_t *sys = load_ok(good);
+	assert_string_equal(sys->name, "plant");
+	assert_int_equal(sys->machine_cores, 2);
+	assert_int_equal(sys->machine_memory, 1ull << 30);
+	/* layout: Inner {a u8 @0, b u32 @4} size 8 align 4 */
+	uint32_t ii = myco_system_find_msg(sys, "Inner");
+	uint32_t oi = myco_system_find_msg(sys, "Outer");
+	assert_int_not_equal(ii, MYCO_LANG_NONE);
+	assert_int_equal(sys->msgs[ii].size, 8);
+	assert_int_equal(sys->msgs[ii].align, 4);
+	/* Outer in ordinal order: name string[5] @0, inner Inner[2] @8 (16 B),
+	 * flag bool @24, big f64 @32; size 40 align 8 */
+	const myco_msgtype_t *o = &sys->msgs[oi];
+	assert_int_equal(o->nfields, 4);
+	assert_string_equal(o->fields[0].name, "name");
+	assert_int_equal(o->fields[0].offset, 0);
+	assert_int_equal(o->fields[0].length, 5);
+	assert_string_equal(o->fields[1].name, "inner");
+	assert_int_equal(o->fields[1].offset, 8);
+	assert_int_equal(o->fields[1].size, 16);
+	assert_int_equal(o->fields[1].array_len, 2);
+	assert_int_equal(o->fields[1].msg, ii);
+	assert_int_equal(o->fields[2].offset, 24);
+	assert_int_equal(o->fields[3].offset, 32);
+	assert_int_equal(o->size, 40);
+	assert_int_equal(o->align, 8);
+	/* channels */
+	const myco_channel_t *data = &sys->channels[myco_system_find_channel(sys, "data")];
+	uint32_t src = myco_system_find_partition(sys, "src");
+	uint32_t dst = myco_system_find_partition(sys, "dst");
+	uint32_t srv = myco_system_find_partition(sys, "srv");
+	assert_int_equal(data->kind, MYCO_CHAN_QUEUE);
+	assert_int_equal(data->depth, 8);
+	assert_int_equal(data->overflow, MYCO_OVERFLOW_REJECT);
+	assert_int_equal(data->msg_size, 40);
+	assert_int_equal(data->receiver, dst);
+	assert_int_equal(data->nsenders, 1);
+	assert_int_equal(data->senders[0], src);
+	const myco_channel_t *cfg = &sys->channels[myco_system_find_channel(sys, "cfg")];
+	assert_int_equal(cfg->timeout_ns, 1500000);
+	assert_int_equal(cfg->server, srv);
+	assert_int_equal(cfg->nclients, 1);
+	assert_int_equal(cfg->request_size, 8);
+	assert_int_equal(cfg->reply_size, 40);
+	const myco_channel_t *st = &sys->channels[myco_system_find_channel(sys, "st")];
+	assert_int_equal(st->refresh_ns, 100000000);
+	/* partition */
+	const myco_partition_t *p = &sys->partitions[src];
+	assert_string_equal(p->program, "./src");
+	assert_int_equal(p->argc, 3);
+	assert_string_equal(p->argv[0], "./src");
+	assert_string_equal(p->argv[2], "x y");
+	assert_null(p->argv[3]);
+	assert_int_equal(p->nenv, 1);
+	assert_string_equal(p->env[0], "K=v");
+	assert_null(p->env[1]);
+	assert_int_equal(p->ncores, 2);
+	assert_int_equal(p->cores[0], 0);
+	assert_int_equal(p->core_mask, 3);
+	assert_int_equal(p->mode, MYCO_MODE_BUDGET);
+	assert_int_equal(p->runtime_ns, 1000000);
+	assert_int_equal(p->period_ns, 4000000);
+	assert_int_equal(p->memory_bytes, 10ull << 20);
+	assert_string_equal(p->scheduler, "edf");
+	assert_int_equal(p->nends, 3);
+	assert_int_equal(p->ends[2].role, MYCO_END_CALL);
+	assert_int_equal(p->nports, 1);
+	assert_int_equal(p->ports[0], 80);
+	assert_false(p->paths[0].rw);
+	assert_true(p->net);
+	assert_int_equal(p->restart, MYCO_RESTART_TRANSIENT);
+	assert_int_equal(p->heartbeat_ns, 20000000);
+	assert_int_equal(p->misses, 5);
+	assert_true(p->ready);
+	assert_int_equal(p->pos.line, 14);
+	/* group: declared order */
+	const myco_group_t *g = &sys->groups[0];
+	assert_int_equal(g->strategy, MYCO_REST_FOR_ONE);
+	assert_int_equal(g->max_restarts, 4);
+	assert_int_equal(g->within_ns, 2000000000ull);
+	assert_int_equal(g->nmembers, 2);
+	assert_int_equal(g->members[0], dst);
+	assert_int_equal(g->members[1], src);
+	assert_int_equal(sys->partitions[dst].group, 0);
+	assert_int_equal(sys->partitions[srv].group, MYCO_LANG_NONE);
+	/* schedule sorted by offset */
+	assert_int_equal(sys->schedule.major_ns, 10000000);
+	assert_int_equal(sys->schedule.ncores, 1);
+	assert_int_equal(sys->schedule.cores[0].core, 1);
+	assert_int_equal(sys->schedule.cores[0].nwindows, 2);
+	assert_int_equal(sys->schedule.cores[0].windows[0].offset_ns, 0);
+	assert_int_equal(sys->schedule.cores[0].windows[1].offset_ns, 5000000);
+	assert_int_equal(myco_system_find_partition(sys, "nope"), MYCO_LANG_NONE);
+	/* JSON dump and graph run */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(myco_lang_dump_json(sys, f), 0);
+	assert_int_equal(myco_lang_graph_dot(sys, f), 0);
+	assert_int_equal(myco_lang_gen_header(sys, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"runtime_ns\":1000000"));
+	assert_non_null(strstr(buf, "\"src\" -> \"dst\""));
+	assert_non_null(strstr(buf, "_Static_assert(offsetof(Outer, big) == 32"));
+	assert_non_null(strstr(buf, "#define PLANT_CHAN_DATA \"data\""));
+	free(buf);
+	myco_system_free(sys);
+}
+
+static void test_diagnostics(void **state)
+{
+	(void)state;
+	const char *src = "system s {\n  partition a { program \"./a\"; memroy 1 MiB; }\n"
+			  "  partition a { program \"./b\"; }\n  group g { members b; }\n}\n";
+	myco_system_t *sys = NULL;
+	myco_diags_t *d = NULL;
+	assert_int_equal(myco_lang_load_buffer("t.myco", src, strlen(src), &sys, &d), -MYCO_ESYNTAX);
+	assert_null(sys);
+	assert_int_equal(myco_diags_errors(d), 3);
+	const myco_diag_t *g0 = myco_diags_get(d, 0);
+	assert_string_equal(g0->code, "E010");
+	assert_int_equal(g0->pos.line, 2);
+	assert_int_equal(g0->pos.col, 32);
+	assert_int_equal(g0->len, 6);
+	assert_string_equal(g0->hint, "did you mean `memory`?");
+	assert_string_equal(myco_diags_get(d, 1)->code, "E021");
+	assert_string_equal(myco_diags_get(d, 2)->code, "E020");
+	assert_null(myco_diags_get(d, 3));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	myco_diags_print(d, f, false);
+	myco_diags_print_json(d, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "t.myco:2:32: error[E010]: unknown statement `memroy` in a partition\n"
+				    " 2 |   partition a { program \"./a\"; memroy 1 MiB; }\n"
+				    "   |                                ^~~~~~\n"
+				    "  = hint: did you mean `memory`?\n"));
+	assert_non_null(strstr(buf, "{\"severity\":\"error\",\"code\":\"E010\""));
+	assert_non_null(strstr(buf, "3 errors, 0 warnings"));
+	free(buf);
+	myco_diags_free(d);
+}
+
+static void test_checks(void **state)
+{
+	(void)state;
+	/* imports disabled */
+	assert_string_equal(codes_of("import \"x.myco\";\nsystem s {}\n", MYCO_LANG_NO_IMPORTS), "E093,");
+	/* utilisation exactly 1.0 is fine, above is not */
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; cores 0; budget 5 ms per 10 ms; }\n"
+				     "partition b { program \"b\"; cores 0; budget 500 us per 1 ms; } }", 0), "");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; cores 0; budget 5 ms per 10 ms; }\n"
+				     "partition b { program \"b\"; cores 0; budget 501 us per 1 ms; } }", 0), "E061,");
+	/* unpinned budgets against the machine's cores */
+	assert_string_equal(codes_of("system s { machine { cores 1; } partition a { program \"a\"; budget 6 ms per 10 ms; }\n"
+				     "partition b { program \"b\"; budget 6 ms per 10 ms; } }", 0), "E061,");
+	/* touching windows do not overlap */
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; frame; }\n"
+				     "schedule { major_frame 10 ms; core 0 { window a at 0 ms for 5 ms; window a at 5 ms for 5 ms; } } }", 0), "");
+	/* self call is a cycle */
+	assert_string_equal(codes_of("system s { message M { a: u8 = 1; } channel c call { request M; reply M; }\n"
+				     "partition a { program \"a\"; call c; serve c; } }", 0), "E070,");
+	/* one missing semicolon is one error, not a cascade */
+	assert_string_equal(codes_of("system s {\n partition a {\n  program \"a\"\n  memory 1 MiB;\n }\n}\n", 0), "E005,");
+	/* nested message arrays and strings arrays */
+	assert_string_equal(codes_of("system s { message M { a: string[4][3] = 1; b: bytes[2] = 2; c: i64[0] = 3; } }", 0), "E032,");
+}
+
+static void test_fmt(void **state)
+{
+	(void)state;
+	const char *src =
+		"// top\n"
+		"system   s{machine{cores 2;memory 1GiB;}   // trailing\n"
+		"\n\n\n"
+		"  /* block\n     comment */\n"
+		"message M{a:u8[4]=1;s:string[8] = 2;}\n"
+		"partition p{program \"./p\\x01\";args \"a\",\"b\";budget 1.5ms per 10 ms;send c;}\n"
+		"channel c queue{type M;} // after\n"
+		"}\n"
+		"// end\n";
+	const char *want =
+		"// top\n"
+		"system s {\n"
+		"    machine {\n"
+		"        cores 2;\n"
+		"        memory 1 GiB;\n"
+		"    } // trailing\n"
+		"\n"
+		"    /* block\n     comment */\n"
+		"    message M {\n"
+		"        a: u8[4] = 1;\n"
+		"        s: string[8] = 2;\n"
+		"    }\n"
+		"\n"
+		"    partition p {\n"
+		"        program \"./p\\x01\";\n"
+		"        args \"a\", \"b\";\n"
+		"        budget 1.5 ms per 10 ms;\n"
+		"        send c;\n"
+		"    }\n"
+		"\n"
+		"    channel c queue {\n"
+		"        type M;\n"
+		"    } // after\n"
+		"}\n"
+		"// end\n";
+	char *out = NULL, *out2 = NULL;
+	size_t n = 0, n2 = 0;
+	assert_int_equal(myco_lang_fmt("t", src, strlen(src), &out, &n, NULL), 0);
+	assert_string_equal(out, want);
+	assert_int_equal(myco_lang_fmt("t", out, n, &out2, &n2, NULL), 0);
+	assert_string_equal(out, out2);
+	free(out);
+	free(out2);
+	myco_diags_t *d = NULL;
+	assert_int_equal(myco_lang_fmt("t", "system s {", 10, &out, &n, &d), -MYCO_ESYNTAX);
+	assert_null(out);
+	assert_int_equal(myco_diags_errors(d), 1);
+	myco_diags_free(d);
+}
+
+static void test_explain(void **state)
+{
+	(void)state;
+	assert_non_null(myco_lang_explain("E020"));
+	assert_ptr_equal(myco_lang_explain("e20"), myco_lang_explain("E020"));
+	assert_non_null(myco_lang_explain("W001"));
+	assert_null(myco_lang_explain("E999"));
+	assert_null(myco_lang_explain("X1"));
+	assert_null(myco_lang_explain("E1234567"));
+	size_t n = 0;
+	const char *text;
+	for (; myco_lang_code_at(n, &text); n++)
+		assert_non_null(text);
+	assert_true(n >= 50);
+}
+
+/* Every mutation of a valid file must load or fail cleanly (never crash or
+ * leak), and whatever formats must format idempotently. */
+static void test_mutations(void **state)
+{
+	(void)state;
+	size_t len = strlen(good);
+	char *buf = malloc(len + 64);
+	uint64_t x = 88172645463325252ull;
+	int iters = MYCO_SANITIZED ? 4000 : 20000;
+	for (int it = 0; it < iters; it++) {
+		memcpy(buf, good, len);
+		size_t l = len;
+		int edits = 1 + it % 4;
+		for (int e = 0; e < edits && l > 1; e++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			size_t pos = x % l;
+			switch ((x >> 32) % 4) {
+			case 0: buf[pos] = (char)(x >> 40); break;               /* replace */
+			case 1: memmove(buf + pos, buf + pos + 1, l - pos - 1); l--; break;
+			case 2: buf[pos] = "{};,:=[]\"/*0a \n"[(x >> 44) % 15]; break;
+			default: l = pos + 1; break;                              /* truncate */
+			}
+		}
+		myco_system_t *sys = NULL;
+		myco_diags_t *d = NULL;
+		int rc = myco_lang_load_buffer_flags("m.myco", buf, l, MYCO_LANG_NO_IMPORTS, &sys, &d);
+		assert_true(rc == 0 || rc == -MYCO_ESYNTAX);
+		assert_true((rc == 0) == (sys != NULL));
+		if (rc)
+			assert_true(myco_diags_errors(d) > 0);
+		myco_system_free(sys);
+		myco_diags_free(d);
+		char *o1 = NULL, *o2 = NULL;
+		size_t n1 = 0, n2 = 0;
+		if (myco_lang_fmt("m", buf, l, &o1, &n1, NULL) == 0) {
+			assert_int_equal(myco_lang_fmt("m", o1, n1, &o2, &n2, NULL), 0);
+			assert_int_equal(n1, n2);
+			assert_memory_equal(o1, o2, n1);
+		}
+		free(o1);
+		free(o2);
+	}
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_lexer),
+		cmocka_unit_test(test_parser_tree),
+		cmocka_unit_test(test_depth_bound),
+		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_diagnostics),
+		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_fmt),
+		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_mutations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
