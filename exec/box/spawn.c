@@ -938,7 +938,7 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 
 		if (!p->root) {
 			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
-					   -EPERM, "not root (needs CAP_SYS_NICE); cgroup quota only");
+					   -EPERM, "not root (needs CAP_SYS_NICE); see cgroup-cpu");
 		} else if (spec->cpu_mask && (spec->cpu_mask & online) != online) {
 			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
 					   -EPERM, "pinned to a CPU subset: a deadline task must span its root domain; cgroup quota only");
