@@ -47,6 +47,7 @@ struct myco__spsc {
 typedef struct {
 	myco__spsc_t *ring;
 	myco__post_t *ovf_head, *ovf_tail; /* source thread only */
+	atomic_bool want_space;            /* source has overflow waiting */
 } pair_t;
 
 struct myco_group {
@@ -116,6 +117,7 @@ int myco__group_post(myco_loop_t *from, myco_loop_t *to,
 	else
 		p->ovf_head = node;
 	p->ovf_tail = node;
+	atomic_store(&p->want_space, true);
 	return 0;
 }
 
@@ -136,7 +138,25 @@ void myco__group_flush(myco_loop_t *l)
 		}
 		if (moved)
 			signal_target(g->loops[d], moved);
+		if (!p->ovf_head && atomic_load_explicit(&p->want_space,
+							 memory_order_relaxed))
+			atomic_store(&p->want_space, false);
 	}
+}
+
+bool myco__group_can_flush(myco_loop_t *l)
+{
+	myco_group_t *g = l->group;
+	for (unsigned d = 0; d < g->n; d++) {
+		pair_t *p = &g->pairs[l->index * g->n + d];
+		if (!p->ovf_head)
+			continue;
+		myco__spsc_t *r = p->ring;
+		size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		if (t - atomic_load(&r->head) <= r->mask)
+			return true;
+	}
+	return false;
 }
 
 void myco__group_drain(myco_loop_t *l)
@@ -149,11 +169,20 @@ void myco__group_drain(myco_loop_t *l)
 		slot_t sl;
 		/* bounded: what is there now, so a chatty sibling cannot
 		 * starve this loop's own coroutines */
-		size_t max = r->mask + 1;
+		pair_t *p = &g->pairs[s * g->n + l->index];
+		size_t max = r->mask + 1, got = 0;
 		while (max-- && spsc_pop(r, &sl)) {
 			atomic_fetch_sub(&l->post_len, 1);
 			MYCO__ST_ADD(l, posts_in, 1);
 			sl.fn(sl.arg);
+			got++;
+		}
+		/* The source has posts waiting for room: our head store and
+		 * its "sleeping" flag form a Dekker pair with its pre-sleep
+		 * myco__group_can_flush() check. */
+		if (got && atomic_load(&p->want_space)) {
+			atomic_thread_fence(memory_order_seq_cst);
+			myco__wakeup_thread(g->loops[s]);
 		}
 	}
 }

@@ -513,7 +513,8 @@ int myco_loop_run(myco_loop_t *l)
 		arm_efd(l);
 		atomic_store(&l->sleeping, 1);
 		if (atomic_load(&l->post_len) || atomic_load(&l->stop_req) ||
-		    have_steal_work(l)) {
+		    have_steal_work(l) ||
+		    (l->group && myco__group_can_flush(l))) {
 			atomic_store(&l->sleeping, 0);
 			continue;
 		}

@@ -72,7 +72,7 @@ struct myco__tnode {
 	uint64_t expire_ns;         /* absolute monotonic expiry            */
 	void (*fire)(myco__tnode_t *n);
 	bool armed;
-	uint8_t level, slot;        /* where it is; level 0xff = due list    */
+	uint8_t level, slot;        /* where: level 0xff due, 0xfe far list  */
 };
 
 typedef struct myco__wheel {
@@ -81,6 +81,7 @@ typedef struct myco__wheel {
 	uint64_t occupied[MYCO__WHEEL_LEVELS];
 	myco__tnode_t *slots[MYCO__WHEEL_LEVELS][MYCO__WHEEL_SLOTS];
 	myco__tnode_t *due;         /* expiry <= now at insertion            */
+	myco__tnode_t *far;         /* beyond the current top-level span     */
 } myco__wheel_t;
 
 void myco__wheel_init(myco__wheel_t *w, uint64_t now_ns);
@@ -280,6 +281,8 @@ void myco__edf_cancel_unstarted(myco_loop_t *l, myco_co_t *co);
 void myco__group_drain(myco_loop_t *l);
 void myco__group_flush(myco_loop_t *l);
 bool myco__group_has_input(myco_loop_t *l);
+/* True if an overflow list of l could move into its ring now. */
+bool myco__group_can_flush(myco_loop_t *l);
 int myco__group_post(myco_loop_t *from, myco_loop_t *to,
 		     void (*fn)(void *), void *arg);
 

@@ -2,12 +2,14 @@
  * wheel.c: hierarchical timing wheel for the loop's timers, sleeps and
  * timeouts.  8 levels of 64 slots; a tick is 1024 ns, so level L slots are
  * 64^L ticks wide and the wheel spans 2^48 ticks (~9 years); later expiries
- * are clamped into the top level and re-sorted as time advances.
+ * wait on a far list and are re-filed as time advances.
  * Not for: cross-thread use (one wheel per loop, loop thread only).
  *
  * Invariant: a node at level L > 0 agrees with now_tick in every bit above
  * 6(L+1), and its 6-bit index at level L is strictly greater than now's
- * index there.  So the start of the first occupied slot above now's index
+ * index there.  Nodes whose expiry lies beyond the current top-level span
+ * (bits above 48 differ) wait on a "far" list until now enters the next
+ * span.  So the start of the first occupied slot above now's index
  * at each level is a lower bound of its nodes' expiries, and the minimum
  * over levels is the next time anything can expire.  Advancing jumps
  * straight to that slot start (no per-tick work), re-files ("cascades")
@@ -23,6 +25,8 @@
 #define WMASK ((uint64_t)MYCO__WHEEL_SLOTS - 1)
 #define WMAX_TICK ((uint64_t)1 << (WBITS * MYCO__WHEEL_LEVELS))
 #define DUE_LEVEL 0xff
+#define FAR_LEVEL 0xfe
+#define SPAN_BITS (WBITS * MYCO__WHEEL_LEVELS)
 
 static void list_push(myco__tnode_t **head, myco__tnode_t *n)
 {
@@ -61,18 +65,16 @@ static void file_node(myco__wheel_t *w, myco__tnode_t *n)
 		list_push(&w->due, n);
 		return;
 	}
-	/* Clamp beyond the wheel's span: park in the top level's last slot
-	 * window; it is re-filed when that slot comes up. */
-	if (t - w->now_tick >= WMAX_TICK)
-		t = w->now_tick + WMAX_TICK - 1;
+	/* Beyond the current top-level span (bits above 48 differ from
+	 * now's): keep on the far list, re-filed when now enters the next
+	 * span. */
 	uint64_t diff = t ^ w->now_tick;
 	unsigned hb = 63u - (unsigned)__builtin_clzll(diff);
 	unsigned level = hb / WBITS;
 	if (level >= MYCO__WHEEL_LEVELS) {
-		/* Only possible when now_tick itself is near the top of the
-		 * span (it is a clock reading, so ~9 years of uptime): file
-		 * at the top level's last slot. */
-		level = MYCO__WHEEL_LEVELS - 1;
+		n->level = FAR_LEVEL;
+		list_push(&w->far, n);
+		return;
 	}
 	unsigned slot = (unsigned)((t >> (WBITS * level)) & WMASK);
 	n->level = (uint8_t)level;
@@ -97,6 +99,8 @@ void myco__wheel_del(myco__wheel_t *w, myco__tnode_t *n)
 		return;
 	if (n->level == DUE_LEVEL) {
 		list_unlink(&w->due, n);
+	} else if (n->level == FAR_LEVEL) {
+		list_unlink(&w->far, n);
 	} else {
 		myco__tnode_t **head = &w->slots[n->level][n->slot];
 		list_unlink(head, n);
@@ -113,6 +117,12 @@ static uint64_t next_slot(const myco__wheel_t *w, unsigned *lvl,
 			  unsigned *slot)
 {
 	uint64_t best = UINT64_MAX;
+	if (w->far) {
+		/* start of the next top-level span */
+		best = ((w->now_tick >> SPAN_BITS) + 1) << SPAN_BITS;
+		*lvl = FAR_LEVEL;
+		*slot = 0;
+	}
 	for (unsigned L = 0; L < MYCO__WHEEL_LEVELS; L++) {
 		if (!w->occupied[L])
 			continue;
@@ -172,9 +182,15 @@ unsigned myco__wheel_advance(myco__wheel_t *w, uint64_t now_ns)
 		if (start == UINT64_MAX || start > target)
 			break;
 		w->now_tick = start;
-		myco__tnode_t *list = w->slots[L][s];
-		w->slots[L][s] = NULL;
-		w->occupied[L] &= ~((uint64_t)1 << s);
+		myco__tnode_t *list;
+		if (L == FAR_LEVEL) {
+			list = w->far;
+			w->far = NULL;
+		} else {
+			list = w->slots[L][s];
+			w->slots[L][s] = NULL;
+			w->occupied[L] &= ~((uint64_t)1 << s);
+		}
 		/* Re-file every node: at level 0 they are all due now; above,
 		 * they move to a lower level (or become due). */
 		while (list) {
