@@ -100,6 +100,21 @@ static int allow_list(scmp_filter_ctx ctx, const char *const *names,
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* One argument comparison, every field set (clang's
+ * -Wmissing-field-initializers rejects the SCMP_Ax() macros). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op,
+				   scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = arg;
+	c.op = op;
+	c.datum_a = a;
+	c.datum_b = b;
+	return c;
+}
+
 static int add_conditional(scmp_filter_ctx ctx)
 {
 	static const unsigned long ioctls[] = {
@@ -114,7 +129,7 @@ static int add_conditional(scmp_filter_ctx ctx)
 
 	/* threads only: fork and vfork-style clones are violations */
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-			      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+			      arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD,
 				      CLONE_THREAD));
 	if (rc < 0)
 		return rc;
@@ -124,18 +139,19 @@ static int add_conditional(scmp_filter_ctx ctx)
 		return rc;
 	/* prlimit64 to read limits only (new_limit == NULL) */
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-			      SCMP_A2(SCMP_CMP_EQ, 0));
+			      arg_cmp(2, SCMP_CMP_EQ, 0, 0));
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < NELEM(ioctls); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, ioctls[i]));
+				      arg_cmp(1, SCMP_CMP_EQ, ioctls[i], 0));
 		if (rc < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < NELEM(prctls); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i]));
+				      arg_cmp(0, SCMP_CMP_EQ,
+					      (scmp_datum_t)prctls[i], 0));
 		if (rc < 0)
 			return rc;
 	}

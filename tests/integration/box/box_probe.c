@@ -104,15 +104,20 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "alloc") && argc > 2) {
 		long mib = atol(argv[2]);
 
+		static char *volatile keep;   /* escapes: not optimised away */
+
 		for (long i = 0; i < mib; i++) {
-			char *m = malloc(1 << 20);
+			volatile char *m = malloc(1 << 20);
 
 			if (!m) {
 				printf("alloc=enomem at %ld\n", i);
 				return 3;
 			}
-			memset(m, (int)i, 1 << 20);
+			for (long off = 0; off < (1 << 20); off += 4096)
+				m[off] = (char)i;
+			keep = (char *)m;
 		}
+		(void)keep;
 		printf("alloc=done\n");
 		return 0;
 	}
