@@ -123,7 +123,8 @@ static int records_each(const uint8_t *p, size_t len, const mls__batch *b,
 		if (offd != idx || idx >= b->count)
 			return -1;
 		if (fn) {
-			int s = fn(arg, idx, b->base_ts + tsd);
+			int s = fn(arg, idx, (int64_t)((uint64_t)b->base_ts +
+			                               (uint64_t)tsd));
 			if (s)
 				return s;
 		}

@@ -135,7 +135,8 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 		size_t l = strlen(de->d_name);
 		if (l == 24 && strcmp(de->d_name + 20, ".log") == 0) {
 			long long v = strtoll(de->d_name, &end, 10);
-			if (end != de->d_name + 20 || v < 0)
+			if (end != de->d_name + 20 || v < 0 ||
+			    v > MLS_MAX_STORED_OFFSET)
 				continue;
 			if (nb == capb) {
 				capb = capb ? capb * 2 : 16;
@@ -436,8 +437,13 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 		bool by_size = s->size + (int64_t)len > p->cfg.segment_bytes;
 		bool by_time = false;
 		if (p->cfg.segment_ms >= 0) {
-			int64_t waited = s->roll_ts >= 0 ? nb.max_ts - s->roll_ts
-			                                 : now - s->created_ms;
+			int64_t waited;
+			/* timestamps come from producers: saturate */
+			if (__builtin_sub_overflow(s->roll_ts >= 0 ? nb.max_ts : now,
+			                           s->roll_ts >= 0 ? s->roll_ts
+			                                           : s->created_ms,
+			                           &waited))
+				waited = nb.max_ts > 0 ? INT64_MAX : INT64_MIN;
 			by_time = waited > p->cfg.segment_ms;
 		}
 		bool by_idx = p->leo + nb.last_delta - s->base > (int64_t)UINT32_MAX - 1;
@@ -957,6 +963,8 @@ int myco__part_retention(mls_partition_t *p, int64_t now)
 		myco__seg_unref(s);
 		deleted++;
 	}
+	if (deleted)
+		myco__pstate_truncate_head(&p->ps, p->log_start);
 	pthread_mutex_unlock(&p->mu);
 	return deleted;
 }

@@ -75,6 +75,21 @@ static int ps_grow(mls__pstate *ps)
 	return 0;
 }
 
+void myco__pstate_truncate_head(mls__pstate *ps, int64_t log_start)
+{
+	for (size_t i = 0; i < ps->nbuckets; i++)
+		for (mls__pentry **pp = &ps->buckets[i]; *pp;) {
+			mls__pentry *e = *pp;
+			if (e->n > 0 && e->b[e->n - 1].last_off < log_start) {
+				*pp = e->next;
+				free(e);
+				ps->count--;
+			} else {
+				pp = &e->next;
+			}
+		}
+}
+
 /* Kafka DefaultRecordBatch.incrementSequence. */
 int32_t myco__seq_add(int32_t seq, int32_t delta)
 {

@@ -240,7 +240,8 @@ int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
 	int rc = myco__batch_header(h, sizeof(h), b);
 	if (rc < 0)
 		return rc == -EAGAIN ? -MYCO_ELOG_CORRUPT : rc;
-	if (pos + b->length + MLS_LOG_OVERHEAD > end)
+	if (pos + b->length + MLS_LOG_OVERHEAD > end ||
+	    b->base_offset < 0 || b->base_offset > MLS_MAX_STORED_OFFSET)
 		return -MYCO_ELOG_CORRUPT;
 	return 0;
 }
@@ -290,7 +291,7 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 		total = (size_t)b.length + MLS_LOG_OVERHEAD;
 		if (total > MAX_BATCH || pos + (int64_t)total > end ||
 		    b.base_offset < s->next_offset ||
-		    b.base_offset + b.last_delta < b.base_offset) {
+		    b.base_offset > MLS_MAX_STORED_OFFSET) {
 			rc = 1;
 			break;
 		}

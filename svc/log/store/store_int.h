@@ -66,6 +66,10 @@ uint32_t myco__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 #define MLS_OFF_BASE_SEQ 53
 #define MLS_OFF_COUNT 57
 
+/* Offsets read from segment files beyond this are corruption (keeps all
+ * offset arithmetic far from overflow). */
+#define MLS_MAX_STORED_OFFSET (INT64_MAX / 4)
+
 #define MLS_ATTR_COMPRESSION 0x07
 #define MLS_ATTR_LOG_APPEND_TIME 0x08
 #define MLS_ATTR_TRANSACTIONAL 0x10
@@ -131,6 +135,9 @@ int myco__pstate_check(mls__pstate *ps, const mls__batch *b, mls__pbatch *dup);
 int myco__pstate_update(mls__pstate *ps, const mls__batch *b, int64_t base,
                         int64_t ts);
 int32_t myco__seq_add(int32_t seq, int32_t delta);
+/* Forget producers whose last batch is before log_start (Kafka's
+ * truncateHead after retention). */
+void myco__pstate_truncate_head(mls__pstate *ps, int64_t log_start);
 /* Snapshot file: serialise to / load from a file (whole-file CRC). */
 int myco__pstate_save(const mls__pstate *ps, const char *path, int64_t offset);
 int myco__pstate_load(mls__pstate *ps, const char *path, int64_t *offset);
