@@ -517,6 +517,8 @@ typedef struct myco_loop_stats {
 	uint64_t sched_lat_count;
 	uint64_t sched_lat_max_ns;
 	uint64_t sched_lat_hist[MYCO_RT_HIST_BUCKETS];
+	uint64_t src_fast;        /* source waits satisfied without syscall */
+	uint64_t src_polls;       /* source waits that armed and polled     */
 } myco_loop_stats_t;
 
 /* Snapshot the loop's counters.  Any thread; counters are read without

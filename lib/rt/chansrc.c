@@ -30,11 +30,16 @@ int myco_co_chan_wait(struct myco_chan *ch, int64_t timeout_ns)
 {
 	if (!ch)
 		return -EINVAL;
+	myco_loop_t *l = myco__tls_loop;
+	if (!l || !l->cur)
+		return -EPERM;
 	int r = myco_chan_ready(ch);
 	if (r < 0)
 		return r;
-	if (r > 0)
+	if (r > 0) {
+		MYCO__ST_ADD(l, src_fast, 1);
 		return 0;
+	}
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
 	r = myco_wait_source(ch_ready, ch_arm, ch_disarm, ch,
@@ -63,10 +68,13 @@ int myco_co_chan_recv(struct myco_chan *ch, struct myco_chan_msg *msg,
 	uint64_t dl = dl_of(timeout_ns);
 	if (!myco__cur())
 		return -EPERM;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		int r = myco_chan_recv(ch, msg, 0);
-		if (r != -EAGAIN && r != -ETIMEDOUT)
+		if (r != -EAGAIN && r != -ETIMEDOUT) {
+			if (first && r >= 0)
+				MYCO__ST_ADD(myco__tls_loop, src_fast, 1);
 			return r;
+		}
 		int64_t t = left(dl, timeout_ns);
 		if (t == 0)
 			return -ETIMEDOUT;
@@ -82,10 +90,13 @@ int myco_co_chan_recv_copy(struct myco_chan *ch, void *buf, size_t cap,
 	uint64_t dl = dl_of(timeout_ns);
 	if (!myco__cur())
 		return -EPERM;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		int r = myco_chan_recv_copy(ch, buf, cap, info, 0);
-		if (r != -EAGAIN && r != -ETIMEDOUT)
+		if (r != -EAGAIN && r != -ETIMEDOUT) {
+			if (first && r >= 0)
+				MYCO__ST_ADD(myco__tls_loop, src_fast, 1);
 			return r;
+		}
 		int64_t t = left(dl, timeout_ns);
 		if (t == 0)
 			return -ETIMEDOUT;
@@ -101,10 +112,13 @@ int myco_co_chan_send(struct myco_chan *ch, const void *buf, size_t len,
 	uint64_t dl = dl_of(timeout_ns);
 	if (!myco__cur())
 		return -EPERM;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		int r = myco_chan_send_timeout(ch, buf, len, 0);
-		if (r != -EAGAIN && r != -ETIMEDOUT)
+		if (r != -EAGAIN && r != -ETIMEDOUT) {
+			if (first && r >= 0)
+				MYCO__ST_ADD(myco__tls_loop, src_fast, 1);
 			return r;
+		}
 		int64_t t = left(dl, timeout_ns);
 		if (t == 0)
 			return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;

@@ -410,6 +410,11 @@ int myco_wait_source(bool (*ready)(void *obj), int (*arm)(void *obj),
 	uint64_t dl = deadline_of(timeout_ns);
 	(void)l;
 
+	if (ready(obj)) {
+		MYCO__ST_ADD(l, src_fast, 1);
+		return 0;
+	}
+	MYCO__ST_ADD(l, src_polls, 1);
 	for (;;) {
 		if (ready(obj)) {
 			rc = 0;
