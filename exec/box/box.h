@@ -89,7 +89,18 @@
  *    glibc falls back to clone), getpid & co, prctl (PR_SET_NAME/GET_NAME
  *    only), getrandom, uname, rseq, set_robust_list, sched_yield,
  *    sched_getaffinity, exit, exit_group, execve (the program's own exec and
- *    re-exec of a visible binary), kill/tgkill of itself, wait4/waitid.
+ *    re-exec of a visible binary), kill/tgkill (only processes it can see:
+ *    its PID namespace), wait4/waitid, ioctl (TCGETS, TIOCGWINSZ, FIONREAD,
+ *    FIONBIO, FIOCLEX, FIONCLEX only), prlimit64 reading only.
+ *  - sched_setaffinity, except when the partition is pinned and the cpuset
+ *    cgroup could not be applied (then affinity is the only fence): with a
+ *    cpuset the kernel intersects any mask with it, so lib/rt's per-core
+ *    thread pinning works inside the partition's CPUs.
+ *  - io_uring_setup/enter/register, unless MYCO__BOX_F_NO_IO_URING: the
+ *    runtime (lib/rt) is built on io_uring.  Its operations are not seen by
+ *    seccomp but run with the partition's credentials and namespaces, so the
+ *    mount view, the network namespace and the empty capability set still
+ *    bound them.
  *  - files changing the tree (unlink*, rename*, mkdir*, rmdir, link*,
  *    symlink*, chmod*, fchmod*, chown*, truncate, utimensat, mknod*) only
  *    when a rw path is declared.  Path strings are not filtered by seccomp:
@@ -101,9 +112,10 @@
  *  - spec->allow_syscalls adds names (unknown names are an error, -EINVAL).
  *  - never: mount, umount2, pivot_root, ptrace, process_vm_*, bpf, perf_*,
  *    kexec*, init/finit/delete_module, reboot, swapon/off, setns, unshare,
- *    keyctl, add_key, userfaultfd, sched_setattr/setaffinity/setscheduler,
+ *    keyctl, add_key, userfaultfd, sched_setattr/setscheduler,
  *    setrlimit/prlimit64 with a new limit, personality, fork/vfork and
- *    clone without CLONE_THREAD, io_uring_*.
+ *    clone without CLONE_THREAD (so lib/rt's SCHED_DEADLINE EDF mode gets
+ *    a violation answered EPERM: the box owns the partition's time).
  * Anything else is a violation.  Action (spec->seccomp_action):
  *  NOTIFY (default): SECCOMP_RET_USER_NOTIF.  The calling thread blocks in
  *    the syscall; spawn hands the listener fd to the caller in
@@ -247,6 +259,7 @@ enum myco__box_seccomp_action {
 /* Spawn flags. */
 #define MYCO__BOX_F_INIT      0x1u  /* insert a tiny init as PID 1 */
 #define MYCO__BOX_F_NO_USERNS 0x2u  /* never fall back to a user namespace */
+#define MYCO__BOX_F_NO_IO_URING 0x4u /* io_uring_* are violations too */
 
 /* Mechanism request bits (spec.want); myco__box_spec_init() sets all. */
 #define MYCO__BOX_WANT(m) (1u << (m))

@@ -85,8 +85,10 @@ int myco__cg_cpulist(uint64_t mask, char *out, size_t cap);
 
 /* Build the allowlist for a spec as a BPF program.  *prog->filter is
  * malloc()ed; free with myco__box_seccomp_free().  -EINVAL for an unknown
- * name in spec->allow_syscalls (name copied to bad, if given). */
-int myco__box_seccomp_build(const myco__box_spec_t *spec,
+ * name in spec->allow_syscalls (name copied to bad, if given).
+ * opts: MYCO__SC_* below. */
+#define MYCO__SC_AFFINITY 0x1u   /* sched_setaffinity is safe (cpuset bounds it) */
+int myco__box_seccomp_build(const myco__box_spec_t *spec, unsigned opts,
 			    struct sock_fprog *prog, char *bad, size_t badcap);
 void myco__box_seccomp_free(struct sock_fprog *prog);
 

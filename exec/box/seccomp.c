@@ -158,7 +158,14 @@ static int add_conditional(scmp_filter_ctx ctx)
 	return 0;
 }
 
-int myco__box_seccomp_build(const myco__box_spec_t *spec,
+/* io_uring: its operations run with the partition's credentials and
+ * namespaces (mount view, network namespace, no capabilities) but are not
+ * seen by seccomp; allowed unless MYCO__BOX_F_NO_IO_URING. */
+static const char *const uring_calls[] = {
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+};
+
+int myco__box_seccomp_build(const myco__box_spec_t *spec, unsigned opts,
 			    struct sock_fprog *prog, char *bad, size_t badcap)
 {
 	scmp_filter_ctx ctx = NULL;
@@ -189,6 +196,15 @@ int myco__box_seccomp_build(const myco__box_spec_t *spec,
 		goto out;
 	if (rw && (rc = allow_list(ctx, rw_calls, NELEM(rw_calls))) < 0)
 		goto out;
+	if (!(spec->flags & MYCO__BOX_F_NO_IO_URING) &&
+	    (rc = allow_list(ctx, uring_calls, NELEM(uring_calls))) < 0)
+		goto out;
+	if (opts & MYCO__SC_AFFINITY) {
+		static const char *const aff[] = { "sched_setaffinity" };
+
+		if ((rc = allow_list(ctx, aff, 1)) < 0)
+			goto out;
+	}
 	if ((spec->net || spec->nports) &&
 	    (rc = allow_list(ctx, sock_use_calls, NELEM(sock_use_calls))) < 0)
 		goto out;

@@ -847,6 +847,7 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 	pid_t pid = 0;
 	bool exec_seen = false, fatal = false;
 	int clone_err = 0, userns_err = 0;
+	unsigned sc_opts = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->seccomp_fd = -1;
@@ -902,9 +903,32 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 	p->cpu_mask = spec->cpu_mask;
 	p->pin = p->want & MYCO__BOX_WANT(MYCO__BOX_CPU_PIN);
 
+	/* Deadline: decided here, applied (or refused) in the child. */
+	if (p->want & MYCO__BOX_WANT(MYCO__BOX_DEADLINE)) {
+		uint64_t online = myco__box_online_mask();
+
+		if (!p->root) {
+			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
+					   -EPERM, "not root (needs CAP_SYS_NICE); see cgroup-cpu");
+		} else if (spec->cpu_mask && (spec->cpu_mask & online) != online) {
+			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
+					   -EPERM, "pinned to a CPU subset: a deadline task must span its root domain; cgroup quota only");
+		} else {
+			p->deadline = true;
+			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
+					   -ENOEXEC, "not applied");
+		}
+	}
+
+	/* Cgroups. */
+	plan_cgroups(p, spec, r, cs, rel);
+
 	/* Seccomp program (an unknown extra name is the caller's error). */
+	if (!p->pin || strstr(p->pin_detail, "+ cpuset"))
+		sc_opts |= MYCO__SC_AFFINITY;
 	if (p->want & MYCO__BOX_WANT(MYCO__BOX_SECCOMP)) {
-		rc = myco__box_seccomp_build(spec, &p->seccomp, bad, sizeof(bad));
+		rc = myco__box_seccomp_build(spec, sc_opts, &p->seccomp, bad,
+					     sizeof(bad));
 		if (rc == -EINVAL && bad[0]) {
 			r->failed_step = MYCO__BOX_SECCOMP;
 			myco__box_item_set(r, MYCO__BOX_SECCOMP, MYCO__BOX_DEGRADED,
@@ -932,25 +956,6 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 		}
 	}
 
-	/* Deadline: decided here, applied (or refused) in the child. */
-	if (p->want & MYCO__BOX_WANT(MYCO__BOX_DEADLINE)) {
-		uint64_t online = myco__box_online_mask();
-
-		if (!p->root) {
-			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
-					   -EPERM, "not root (needs CAP_SYS_NICE); see cgroup-cpu");
-		} else if (spec->cpu_mask && (spec->cpu_mask & online) != online) {
-			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
-					   -EPERM, "pinned to a CPU subset: a deadline task must span its root domain; cgroup quota only");
-		} else {
-			p->deadline = true;
-			myco__box_item_set(r, MYCO__BOX_DEADLINE, MYCO__BOX_DEGRADED,
-					   -ENOEXEC, "not applied");
-		}
-	}
-
-	/* Cgroups. */
-	plan_cgroups(p, spec, r, cs, rel);
 
 	/* Namespaces. */
 	for (size_t i = 0; i < sizeof(nsmap) / sizeof(nsmap[0]); i++)

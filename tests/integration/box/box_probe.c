@@ -12,6 +12,8 @@
  *   view RWDIR      probe the mount view (hidden, read-only, writable paths)
  *   threads         start a thread, print its scheduling policy
  *   raise SIG       kill itself with signal SIG
+ *   affinity        try to widen its CPU affinity to all CPUs, print it
+ *   uring           try io_uring_setup
  * Not for: anything but the box tests (built without sanitizers: it runs
  * under seccomp and memory limits).
  */
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -167,6 +170,27 @@ int main(int argc, char **argv)
 		printf("main_policy=%d create=%d\n", sched_getscheduler(0), rc);
 		if (!rc)
 			pthread_join(t, NULL);
+		return 0;
+	}
+	if (!strcmp(mode, "affinity")) {
+		cpu_set_t set;
+		int rc;
+
+		CPU_ZERO(&set);
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			CPU_SET(i, &set);
+		rc = sched_setaffinity(0, sizeof(set), &set);
+		printf("setaffinity=%d errno=%d\n", rc, rc < 0 ? errno : 0);
+		status_lines();
+		return 0;
+	}
+	if (!strcmp(mode, "uring")) {
+		struct { unsigned v[30]; } params;
+		long fd;
+
+		memset(&params, 0, sizeof(params));
+		fd = syscall(SYS_io_uring_setup, 4, &params);
+		printf("uring=%ld errno=%d\n", fd < 0 ? -1L : 0L, fd < 0 ? errno : 0);
 		return 0;
 	}
 	if (!strcmp(mode, "raise") && argc > 2) {

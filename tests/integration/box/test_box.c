@@ -414,6 +414,52 @@ static void test_extra_syscall_name(void **state)
 	assert_string_equal(run.violations, "");
 }
 
+static void test_cpu_pinning(void **state)
+{
+	const char *argv[] = { "box_probe", "affinity", NULL };
+	myco__box_spec_t s;
+	struct run run;
+	char buf[2048], v[64];
+
+	(void)state;
+	NEED_ROOT();
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		print_message("skipped: needs 2 CPUs to pin to a subset\n");
+		skip();
+	}
+	spec_for(&s, "pin", argv);
+	s.cpu_mask = 1;                     /* CPU 0 only */
+	assert_int_equal(start(&run, &s), 0);
+	collect(&run, buf, sizeof(buf), EPERM);
+	assert_int_equal(finish(&run), 0);
+	assert_int_equal(run.r.m[MYCO__BOX_CPU_PIN].state, MYCO__BOX_APPLIED);
+	/* widening is allowed by seccomp but bounded by the cpuset */
+	assert_string_equal(run.violations, "");
+	assert_string_equal(line_val(buf, "Cpus_allowed_list", v, sizeof(v)),
+			    "0");
+}
+
+static void test_io_uring_policy(void **state)
+{
+	const char *argv[] = { "box_probe", "uring", NULL };
+	myco__box_spec_t s;
+	struct run run;
+	char buf[1024];
+
+	(void)state;
+	spec_for(&s, "uring", argv);
+	assert_int_equal(start(&run, &s), 0);
+	collect(&run, buf, sizeof(buf), EPERM);
+	assert_int_equal(finish(&run), 0);
+	assert_string_equal(run.violations, "");
+	s.flags |= MYCO__BOX_F_NO_IO_URING;
+	assert_int_equal(start(&run, &s), 0);
+	collect(&run, buf, sizeof(buf), EPERM);
+	assert_int_equal(finish(&run), 0);
+	assert_string_equal(run.violations, "io_uring_setup,");
+	assert_non_null(strstr(buf, "uring=-1 errno=1"));
+}
+
 static void test_memory_oom(void **state)
 {
 	const char *argv[] = { "box_probe", "alloc", "256", NULL };
@@ -943,6 +989,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_seccomp_fork_killed),
 		cmocka_unit_test(test_seccomp_kill_action),
 		cmocka_unit_test(test_extra_syscall_name),
+		cmocka_unit_test(test_cpu_pinning),
+		cmocka_unit_test(test_io_uring_policy),
 		cmocka_unit_test(test_memory_oom),
 		cmocka_unit_test(test_memory_within_limit),
 		cmocka_unit_test(test_budget_deadline),

@@ -158,20 +158,28 @@ static void test_seccomp_build(void **state)
 
 	(void)state;
 	myco__box_spec_init(&s);
-	assert_int_equal(myco__box_seccomp_build(&s, &base, NULL, 0), 0);
+	assert_int_equal(myco__box_seccomp_build(&s, 0, &base, NULL, 0), 0);
 	assert_true(base.len > 50);
 	s.net = true;
-	assert_int_equal(myco__box_seccomp_build(&s, &net, NULL, 0), 0);
+	assert_int_equal(myco__box_seccomp_build(&s, 0, &net, NULL, 0), 0);
 	assert_true(net.len > base.len);
 	myco__box_seccomp_free(&net);
+	assert_int_equal(myco__box_seccomp_build(&s, MYCO__SC_AFFINITY, &net,
+						 NULL, 0), 0);
+	myco__box_seccomp_free(&net);
 	s.net = false;
+	s.flags |= MYCO__BOX_F_NO_IO_URING;
+	assert_int_equal(myco__box_seccomp_build(&s, 0, &net, NULL, 0), 0);
+	assert_true(net.len < base.len);
+	myco__box_seccomp_free(&net);
+	s.flags = 0;
 	s.paths = paths;
 	s.npaths = 1;
-	assert_int_equal(myco__box_seccomp_build(&s, &rw, NULL, 0), 0);
+	assert_int_equal(myco__box_seccomp_build(&s, 0, &rw, NULL, 0), 0);
 	assert_true(rw.len > base.len);
 	s.allow_syscalls = bad;
 	s.nallow_syscalls = 2;
-	assert_int_equal(myco__box_seccomp_build(&s, &net, name, sizeof(name)),
+	assert_int_equal(myco__box_seccomp_build(&s, 0, &net, name, sizeof(name)),
 			 -EINVAL);
 	assert_string_equal(name, "not_a_syscall");
 	assert_null(net.filter);
