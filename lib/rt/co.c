@@ -30,12 +30,14 @@
 
 static size_t page_size(void)
 {
-	static size_t ps;
-	if (!ps) {
-		long v = sysconf(_SC_PAGESIZE);
-		ps = v > 0 ? (size_t)v : 4096;
+	static _Atomic size_t ps; /* loops on several threads may race here */
+	size_t v = atomic_load_explicit(&ps, memory_order_relaxed);
+	if (!v) {
+		long s = sysconf(_SC_PAGESIZE);
+		v = s > 0 ? (size_t)s : 4096;
+		atomic_store_explicit(&ps, v, memory_order_relaxed);
 	}
-	return ps;
+	return v;
 }
 
 /* ---- stacks --------------------------------------------------------------- */

@@ -130,7 +130,13 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 		rc = -errno;
 		goto out;
 	}
-	rc = io_uring_queue_init(o.uring_entries, &l->ring, 0);
+	/* A completion queue 4x the submission queue: many coroutines may
+	 * have operations in flight and complete between two reaps. */
+	struct io_uring_params up = { .flags = IORING_SETUP_CQSIZE,
+				      .cq_entries = o.uring_entries * 4 };
+	rc = io_uring_queue_init_params(o.uring_entries, &l->ring, &up);
+	if (rc == -EINVAL)
+		rc = io_uring_queue_init(o.uring_entries, &l->ring, 0);
 	if (rc < 0)
 		goto out;
 	l->ring_ok = true;
