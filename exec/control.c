@@ -148,6 +148,9 @@ static json_t *ps_json(struct ex_system *s)
 					    json_pack("{s:I,s:I}", "crash_to_running_ns",
 						      (json_int_t)p->last_c2r_ns,
 						      "crash_to_first_ns", (json_int_t)p->last_c2f_ns));
+		json_object_set_new(o, "standby_parked",
+				    json_boolean(p->sb.ctl && p->sb.pid &&
+						 __atomic_load_n(&p->sb.ctl->parked, __ATOMIC_ACQUIRE)));
 		if (p->act.ctl)
 			json_object_set_new(o, "heartbeats",
 					    json_integer((json_int_t)p->act.ctl->heartbeat));

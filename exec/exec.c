@@ -147,14 +147,16 @@ static int build_system(struct ex_system *s)
 		const myco_partition_t *mp = &m->partitions[i];
 		p->idx = (uint32_t)i;
 		p->m = mp;
-		p->act.pidfd = p->act.ctl_fd = p->act.notify_fd = p->act.seccomp_fd = -1;
-		p->sb = p->act;
+		myco__ex_inst_init(&p->act);
+		myco__ex_inst_init(&p->sb);
+		myco__ex_inst_init(&p->dying);
 		p->out_r = p->out_w = -1;
 		snprintf(p->name, sizeof(p->name), "%s", mp->name);
 		if (mp->program[0] == '/')
 			snprintf(p->program, sizeof(p->program), "%s", mp->program);
-		else
-			snprintf(p->program, sizeof(p->program), "%s/%s", s->base_dir, mp->program);
+		else if (snprintf(p->program, sizeof(p->program), "%s/%s", s->base_dir,
+				  mp->program) >= (int)sizeof(p->program))
+			return -ENAMETOOLONG;
 		if (mp->group != MYCO_LANG_NONE && mp->group < m->ngroups) {
 			p->group = mp->group;
 		} else {
@@ -211,10 +213,11 @@ static void drain_log(struct ex_system *s, struct ex_part *p)
 
 static struct ex_inst *inst_by_fd(struct ex_part *p, int fd, int which)
 {
-	struct ex_inst *c[2] = { &p->act, &p->sb };
-	for (int i = 0; i < 2; i++) {
+	struct ex_inst *c[3] = { &p->act, &p->sb, &p->dying };
+	for (int i = 0; i < 3; i++) {
 		int f = which == EXT_PIDFD ? c[i]->pidfd :
-			which == EXT_NOTIFY ? c[i]->notify_fd : c[i]->seccomp_fd;
+			which == EXT_NOTIFY ? c[i]->notify_fd :
+			which == EXT_DEATH ? c[i]->death_fd : c[i]->seccomp_fd;
 		if (f == fd && c[i]->pid)
 			return c[i];
 	}
@@ -255,7 +258,7 @@ static int loop(struct ex_system *s)
 			int fd = EX_TAG_FD(t);
 			struct ex_part *p = NULL;
 			if (kind == EXT_PIDFD || kind == EXT_NOTIFY || kind == EXT_LOG ||
-			    kind == EXT_SECCOMP) {
+			    kind == EXT_SECCOMP || kind == EXT_DEATH) {
 				uint32_t pi = EX_TAG_PART(t);
 				if (pi >= s->nparts)
 					continue;
@@ -294,6 +297,14 @@ static int loop(struct ex_system *s)
 					myco__ex_epoll_del(s, fd);
 				break;
 			}
+			case EXT_DEATH: {
+				struct ex_inst *in = inst_by_fd(p, fd, EXT_DEATH);
+				if (in && in != &p->dying)
+					myco__ex_on_death(s, p, in);
+				else
+					myco__ex_epoll_del(s, fd);
+				break;
+			}
 			case EXT_NOTIFY: {
 				struct ex_inst *in = inst_by_fd(p, fd, EXT_NOTIFY);
 				if (in)
@@ -317,6 +328,7 @@ static int loop(struct ex_system *s)
 			}
 		}
 		myco__ex_control_flush(s);
+		fflush(stderr);         /* event lines, written once per loop turn */
 	}
 	return 0;
 }
@@ -363,6 +375,10 @@ int myco__exec_run(const struct ex_opts *opt)
 	if (!s->opt.ready_timeout_ns)
 		s->opt.ready_timeout_ns = 10ull * 1000000000ull;
 	s->t_start_ns = myco__ex_now();
+	/* Event lines are buffered and written once per loop turn so that a
+	 * restart never waits for the terminal. */
+	static char errbuf[1 << 16];
+	setvbuf(stderr, errbuf, _IOFBF, sizeof(errbuf));
 
 	rc = myco_lang_load_file(opt->file, &s->model, &diags);
 	if (diags && (rc < 0 || myco_diags_count(diags)))
@@ -419,6 +435,7 @@ int myco__exec_run(const struct ex_opts *opt)
 		fprintf(stderr, "myco run: %s\n", s->final_report);
 out:
 	for (size_t i = 0; s->parts && i < s->nparts; i++) {
+		myco__ex_inst_release(s, &s->parts[i].dying, true);
 		myco__ex_inst_release(s, &s->parts[i].sb, true);
 		myco__ex_inst_release(s, &s->parts[i].act, true);
 	}
@@ -437,5 +454,7 @@ out:
 	if (s->epfd >= 0)
 		close(s->epfd);
 	free_system(s);
+	fflush(stderr);
+	setvbuf(stderr, NULL, _IONBF, 0);
 	return s->exit_code;
 }

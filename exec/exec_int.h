@@ -56,6 +56,9 @@ struct ex_inst {
 	int notify_fd;                  /* eventfd partition -> executive; owned */
 	struct myco__part_ctl *ctl;     /* mapping of ctl_fd; owned */
 	int seccomp_fd;                 /* box violation listener or -1; owned */
+	int death_fd;                   /* read end of the death pipe or -1; owned:
+					 * hangs up when the process released its
+					 * files, i.e. after its memory is gone */
 	uint64_t t_spawn_ns;
 	bool standby;                   /* parked, not yet activated */
 	bool first_seen, ready_seen;
@@ -75,6 +78,7 @@ struct ex_part {
 	uint32_t group;                 /* index in sys->groups (always valid) */
 	struct ex_inst act;             /* the running process */
 	struct ex_inst sb;              /* the parked standby */
+	struct ex_inst dying;           /* dead (files released), not yet reaped */
 	bool want_standby;              /* spawn a standby at the next tick */
 	int out_r, out_w;               /* stdout/stderr pipe; owned */
 	int fds[EX_MAX_FDS];            /* capability fds (owned by channels) */
@@ -189,6 +193,7 @@ struct json_t *myco__ex_event_json(const struct ex_event *e);
 int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 			struct ex_inst *in, bool standby);
 void myco__ex_inst_activate(struct ex_inst *in, uint64_t now);
+void myco__ex_inst_init(struct ex_inst *in);   /* empty, every fd -1 */
 void myco__ex_inst_signal(struct ex_inst *in, int sig);
 /* Release everything of an instance whose process is gone (or kill it
  * first when kill is true and reap it). */
@@ -199,6 +204,10 @@ void myco__ex_epoll_del(struct ex_system *s, int fd);
 /* supervise.c */
 void myco__ex_on_exit(struct ex_system *s, struct ex_part *p,
 		      struct ex_inst *in);
+/* The death pipe of in hung up: if the process is exiting, handle its
+ * death now (from /proc exit code) without waiting for the zombie. */
+void myco__ex_on_death(struct ex_system *s, struct ex_part *p,
+		       struct ex_inst *in);
 void myco__ex_on_notify(struct ex_system *s, struct ex_part *p,
 			struct ex_inst *in);
 void myco__ex_tick(struct ex_system *s);
@@ -234,7 +243,7 @@ int myco__exec_run(const struct ex_opts *opt);
  * handler finds the instance or connection by fd (instances move from
  * standby to active, so the tag must not point at one). */
 enum ex_tag_kind { EXT_SIG = 1, EXT_TIMER, EXT_LISTEN, EXT_CONN, EXT_PIDFD,
-		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP };
+		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP, EXT_DEATH };
 #define EX_TAG(kind, part, fd) (((uint64_t)(kind) << 56) | \
 	((uint64_t)((part) & 0xffffffu) << 32) | (uint32_t)(fd))
 #define EX_TAG_KIND(t) ((unsigned)((t) >> 56))

@@ -87,7 +87,8 @@ int myco__ex_runtime_prepare(struct ex_system *s)
 		rc = myco__ex_default_base(base, sizeof(base));
 		if (rc < 0)
 			return rc;
-		snprintf(s->dir, sizeof(s->dir), "%s/%s", base, s->name);
+		if (snprintf(s->dir, sizeof(s->dir), "%s/%s", base, s->name) >= (int)sizeof(s->dir))
+			return -ENAMETOOLONG;
 	}
 	rc = mkdir_p(s->dir, 0700);
 	if (rc < 0) {

@@ -177,11 +177,16 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 {
 	int rc;
 	char **env = NULL;
-	int keep[EX_MAX_FDS + 2];
+	int keep[EX_MAX_FDS + 3];
 	size_t nkeep = 0;
 
-	memset(in, 0, sizeof(*in));
-	in->pidfd = in->ctl_fd = in->notify_fd = in->seccomp_fd = -1;
+	int dp[2] = { -1, -1 };
+	myco__ex_inst_init(in);
+	if (pipe2(dp, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	in->death_fd = dp[0];
 	rc = ctl_create(&in->ctl_fd, &in->ctl, standby);
 	if (rc < 0)
 		goto out;
@@ -194,6 +199,7 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 		keep[nkeep++] = p->fds[i];
 	keep[nkeep++] = in->ctl_fd;
 	keep[nkeep++] = in->notify_fd;
+	keep[nkeep++] = dp[1];
 	env = env_build(s, p, in);
 	if (!env) {
 		rc = -ENOMEM;
@@ -211,9 +217,13 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 	rc = myco__ex_epoll_add(s, in->pidfd, EX_TAG(EXT_PIDFD, p->idx, in->pidfd));
 	if (rc == 0)
 		rc = myco__ex_epoll_add(s, in->notify_fd, EX_TAG(EXT_NOTIFY, p->idx, in->notify_fd));
+	if (rc == 0)
+		rc = myco__ex_epoll_add(s, in->death_fd, EX_TAG(EXT_DEATH, p->idx, in->death_fd));
 	if (rc == 0 && in->seccomp_fd >= 0)
 		rc = myco__ex_epoll_add(s, in->seccomp_fd, EX_TAG(EXT_SECCOMP, p->idx, in->seccomp_fd));
 out:
+	if (dp[1] >= 0)
+		close(dp[1]);       /* only the child holds the write end now */
 	env_free(env);
 	if (rc < 0)
 		myco__ex_inst_release(s, in, true);
@@ -258,6 +268,10 @@ void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill)
 		myco__ex_epoll_del(s, in->seccomp_fd);
 		close(in->seccomp_fd);
 	}
+	if (in->death_fd >= 0) {
+		myco__ex_epoll_del(s, in->death_fd);
+		close(in->death_fd);
+	}
 #ifdef MYCO_HAVE_BOX
 	myco__ex_box_release(s, in);
 #endif
@@ -265,6 +279,11 @@ void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill)
 		munmap(in->ctl, MYCO__PART_CTL_SIZE);
 	if (in->ctl_fd >= 0)
 		close(in->ctl_fd);
+	myco__ex_inst_init(in);
+}
+
+void myco__ex_inst_init(struct ex_inst *in)
+{
 	memset(in, 0, sizeof(*in));
-	in->pidfd = in->ctl_fd = in->notify_fd = in->seccomp_fd = -1;
+	in->pidfd = in->ctl_fd = in->notify_fd = in->seccomp_fd = in->death_fd = -1;
 }

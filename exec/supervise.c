@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -126,8 +127,7 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 	now = myco__ex_now();
 	if (p->sb.pid && p->sb.ctl) {
 		p->act = p->sb;
-		memset(&p->sb, 0, sizeof(p->sb));
-		p->sb.pidfd = p->sb.ctl_fd = p->sb.notify_fd = p->sb.seccomp_fd = -1;
+		myco__ex_inst_init(&p->sb);
 		myco__ex_inst_activate(&p->act, now);
 #ifdef MYCO_HAVE_BOX
 		myco__ex_box_activated(s, p, &p->act);
@@ -183,11 +183,12 @@ static bool intensity_exceeded(struct ex_group *g, uint64_t now)
 
 static void stop_next(struct ex_system *s);
 
+static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			 const siginfo_t *si, bool early);
+
 void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
 {
 	siginfo_t si;
-	char how[96];
-	uint64_t now = myco__ex_now();
 
 	memset(&si, 0, sizeof(si));
 	if (waitid((idtype_t)P_PIDFD, (id_t)in->pidfd, &si, WEXITED | WNOHANG) < 0) {
@@ -196,15 +197,87 @@ void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in
 	} else if (si.si_pid == 0) {
 		return;                         /* spurious: not exited yet */
 	}
+	if (in == &p->dying) {                  /* already handled at its death */
+		myco__ex_inst_release(s, in, false);
+		return;
+	}
+	handle_death(s, p, in, &si, false);
+}
+
+/* Flags (field 9) and exit code (field 52) of /proc/PID/stat. */
+static int proc_exit_state(pid_t pid, unsigned long *flags, int *code)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *q = strrchr(buf, ')');
+	if (!q)
+		return -EPROTO;
+	int field = 2;
+	*flags = 0;
+	*code = -1;
+	char *save = NULL;
+	for (char *t = strtok_r(q + 1, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		field++;
+		if (field == 9)
+			*flags = strtoul(t, NULL, 10);
+		else if (field == 52)
+			*code = atoi(t);
+	}
+	return *code < 0 ? -EPROTO : 0;
+}
+
+void myco__ex_on_death(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+{
+	unsigned long flags;
+	int code;
+	siginfo_t si;
+
+	/* The process released its files table (so its memory is already
+	 * gone) -- or it merely closed the pipe's fd.  PF_EXITING tells. */
+	if (proc_exit_state(in->pid, &flags, &code) < 0 || !(flags & 0x4u /* PF_EXITING */)) {
+		if (proc_exit_state(in->pid, &flags, &code) == 0) {
+			myco__ex_epoll_del(s, in->death_fd);
+			close(in->death_fd);
+			in->death_fd = -1;      /* the pidfd will tell */
+		}
+		return;
+	}
+	memset(&si, 0, sizeof(si));
+	if (code & 0x7f) {
+		si.si_code = (code & 0x80) ? CLD_DUMPED : CLD_KILLED;
+		si.si_status = code & 0x7f;
+	} else {
+		si.si_code = CLD_EXITED;
+		si.si_status = (code >> 8) & 0xff;
+	}
+	myco__ex_epoll_del(s, in->death_fd);
+	close(in->death_fd);
+	in->death_fd = -1;
+	handle_death(s, p, in, &si, true);
+}
+
+/* in died (reaped, or early: exiting with its memory gone, not reaped). */
+static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			 const siginfo_t *si, bool early)
+{
+	char how[96];
+	uint64_t now = myco__ex_now();
+
 	p->stop_deadline_ns = in == &p->act ? 0 : p->stop_deadline_ns;
-	bool abnormal = describe_exit(&si, how, sizeof(how));
+	bool abnormal = describe_exit(si, how, sizeof(how));
 #ifdef MYCO_HAVE_BOX
-	myco__ex_box_exit_cause(s, p, in, &si, how, sizeof(how));
+	myco__ex_box_exit_cause(s, p, in, si, how, sizeof(how));
 #endif
 	if (in == &p->sb) {
 		myco__ex_event(s, p, "standby-exit", -1, -1, "parked standby pid %d %s",
 			       (int)in->pid, how);
-		myco__ex_inst_release(s, in, false);
+		myco__ex_inst_release(s, in, !early ? false : true);
 		p->want_standby = !s->stopping && wants_standby(s, p) &&
 				  (p->state == EX_RUNNING || p->state == EX_STARTING);
 		return;
@@ -214,22 +287,36 @@ void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in
 	snprintf(p->last_exit, sizeof(p->last_exit), "%s", how);
 	p->last_exit_real_ns = myco__ex_real();
 	int pid = (int)in->pid;
-	myco__ex_inst_release(s, in, false);
+	/* Release the dead process's fds only after its replacement runs:
+	 * nothing below needs them, and the restart path is latency-critical. */
+	struct ex_inst dead = *in;
+	myco__ex_inst_init(in);
+	if (early) {        /* keep it until the pidfd says it can be reaped */
+		if (p->dying.pid)
+			myco__ex_inst_release(s, &p->dying, true);
+		p->dying = dead;
+		myco__ex_inst_init(&dead);
+	}
 
 	if (s->stopping) {
 		p->state = EX_STOPPED;
 		myco__ex_event(s, p, "stopped", -1, -1, "pid %d %s", pid, how);
 		stop_next(s);
-		return;
+		goto out;
 	}
 	if (p->stop_requested) {
 		p->stop_requested = false;
 		p->state = EX_STOPPED;
 		retire_standby(s, p);
 		myco__ex_event(s, p, "stopped", -1, -1, "pid %d %s", pid, how);
-		return;
+		goto out;
 	}
-	myco__ex_event(s, p, "exit", -1, -1, "pid %d %s", pid, how);
+	if (t_crash != now)
+		myco__ex_event(s, p, "exit", -1, -1, "pid %d %s (%s %.1f us after the kill)",
+			       pid, how, early ? "death seen" : "exit reaped",
+			       (double)(now - t_crash) / 1e3);
+	else
+		myco__ex_event(s, p, "exit", -1, -1, "pid %d %s", pid, how);
 	bool restart;
 	if (p->operator_restart)
 		restart = true;
@@ -245,19 +332,19 @@ void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in
 		myco__ex_event(s, p, "not-restarted", -1, -1, "restart %s",
 			       myco_restart_name(p->m->restart));
 		myco__ex_start_ready(s);
-		return;
+		goto out;
 	}
 	struct ex_group *g = &s->groups[p->group];
 	bool counted = !p->operator_restart;
 	p->operator_restart = false;
 	if (counted && intensity_exceeded(g, now)) {
 		escalate(s, g, p);
-		return;
+		goto out;
 	}
 	p->state = EX_RESTARTING;
 	if (g->strategy == MYCO_ONE_FOR_ONE || g->nmembers <= 1) {
 		restart_one(s, p, t_crash);
-		return;
+		goto out;
 	}
 	/* one_for_all: every member; rest_for_one: p and the members after it. */
 	size_t from = 0;
@@ -279,6 +366,9 @@ void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in
 		if (q->state == EX_RESTARTING)
 			restart_one(s, q, t_crash);
 	}
+out:
+	if (dead.pid || dead.ctl)
+		myco__ex_inst_release(s, &dead, false);
 }
 
 void myco__ex_on_notify(struct ex_system *s, struct ex_part *p, struct ex_inst *in)

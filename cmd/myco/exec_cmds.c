@@ -107,9 +107,10 @@ static int find_dir(const struct cli *c, char *out, size_t cap)
 				continue;
 			snprintf(sock, sizeof(sock), "%s/%s/control.sock", base, e->d_name);
 			if (stat(sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
-				if (found++ == 0)
-					snprintf(out, cap, "%s/%s", base, e->d_name);
-				else
+				if (found++ == 0) {
+					if (snprintf(out, cap, "%s/%s", base, e->d_name) >= (int)cap)
+						found = 2;
+				} else
 					fprintf(stderr, "myco %s: more than one system runs under %s (%s, ...): "
 						"pick one with --runtime-dir\n", c->cmd, base, e->d_name);
 			}

@@ -53,7 +53,7 @@ void myco_heartbeat(void);
 const char *myco_partition_name(void);
 
 /* The scheduler policy the system file gave this partition ("" if none). */
-const char *myco_policy_name(void);
+const char *myco_part_policy(void);
 
 /* A human-readable explanation of the last error of myco_init() or
  * myco_chan_open() in this thread's process (e.g. which channels are
@@ -67,7 +67,7 @@ const char *myco_part_errmsg(void);
  * process, created by the executive before spawn.  Writers:
  *   executive: magic, version, size, state (PARKED->ACTIVE or ->RETIRE),
  *              t_activate_ns
- *   partition: t_running_ns, t_first_ns, heartbeat, ready, pid_in_ns
+ *   partition: t_running_ns, t_first_ns, heartbeat, ready, pid_in_ns, parked
  * Times are CLOCK_MONOTONIC ns (the same clock in every pid namespace).
  * `state` is a futex word: the standby sleeps in FUTEX_WAIT while it reads
  * PARKED; the executive stores ACTIVE (release) then FUTEX_WAKEs.  The
@@ -105,7 +105,8 @@ struct myco__part_ctl {
 	uint64_t heartbeat;             /* myco_heartbeat() counter */
 	uint32_t ready;
 	int32_t  pid_in_ns;
-	uint8_t  pad1[64 - 40];
+	uint32_t parked;                /* 1 while waiting for activation */
+	uint8_t  pad1[64 - 44];
 };
 _Static_assert(sizeof(struct myco__part_ctl) == 128, "control region ABI");
 _Static_assert(__builtin_offsetof(struct myco__part_ctl, t_running_ns) == 64,

@@ -60,7 +60,7 @@ const char *myco_partition_name(void)
 	return g.name;
 }
 
-const char *myco_policy_name(void)
+const char *myco_part_policy(void)
 {
 	return g.policy;
 }
@@ -185,6 +185,7 @@ int myco_init(void)
 		g.ctl = c;
 		m = MAP_FAILED;
 		/* A standby parks here until the executive activates it. */
+		atomic_store_explicit((_Atomic uint32_t *)&c->parked, 1u, memory_order_release);
 		for (;;) {
 			uint32_t st_ = atomic_load_explicit((_Atomic uint32_t *)&c->state,
 							    memory_order_acquire);
@@ -194,6 +195,7 @@ int myco_init(void)
 				_exit(0);
 			syscall(SYS_futex, &c->state, FUTEX_WAIT, st_, NULL, NULL, 0);
 		}
+		atomic_store_explicit((_Atomic uint32_t *)&c->parked, 0u, memory_order_relaxed);
 		atomic_store_explicit((_Atomic int32_t *)&c->pid_in_ns, (int32_t)getpid(),
 				      memory_order_relaxed);
 		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, now_ns(),

@@ -1,0 +1,426 @@
+/*
+ * restart_bench.c: myco-bench-restart.  Measures how long a crashed
+ * partition takes to come back, two ways, alternating in one run:
+ *   myco          `myco run` of a one-partition system; the bench sends
+ *                 `kill victim` over the control socket; the executive
+ *                 activates the parked standby; times from the executive's
+ *                 "restarted" event.
+ *   fork+exec     the bench itself is a plain supervisor: SIGKILL the
+ *                 child, wait for SIGCHLD (signalfd), fork+exec the same
+ *                 program again.
+ * Both measure from just before the SIGKILL to (a) myco_init() returning in
+ * the replacement (crash-to-running) and (b) its first myco call after that
+ * (crash-to-first-call), read from the same control-region fields
+ * (CLOCK_MONOTONIC).  --json prints one JSON line per figure
+ * (shared/BENCHMARKS.md); --quick does 50 crashes instead of 250.
+ * Not for: anything in the test suite.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "myco/common.h"
+#include "myco/part.h"
+
+static char rt_dir[512];
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "myco-bench-restart: %s\n", msg);
+	exit(1);
+}
+
+static int ctl_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", rt_dir) >= (int)sizeof(sa.sun_path))
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read one line (blocking) into a malloc'd string; NULL at EOF. */
+static char *read_line(int fd)
+{
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap);
+	while (b) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r <= 0) {
+			free(b);
+			return NULL;
+		}
+		if (c == '\n') {
+			b[n] = 0;
+			return b;
+		}
+		if (n + 1 >= cap) {
+			char *nb = realloc(b, cap *= 2);
+			if (!nb)
+				break;
+			b = nb;
+		}
+		b[n++] = c;
+	}
+	free(b);
+	return NULL;
+}
+
+static json_t *request(const char *req)
+{
+	int fd = ctl_connect();
+	if (fd < 0)
+		return NULL;
+	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0) {
+		close(fd);
+		return NULL;
+	}
+	char *l = read_line(fd);
+	close(fd);
+	json_t *o = l ? json_loads(l, 0, NULL) : NULL;
+	free(l);
+	return o;
+}
+
+static bool standby_parked(void)
+{
+	json_t *o = request("{\"cmd\":\"ps\"}");
+	bool ok = false;
+	if (o) {
+		json_t *p = json_array_get(json_object_get(o, "partitions"), 0);
+		ok = json_is_true(json_object_get(p, "standby_parked"));
+		json_decref(o);
+	}
+	return ok;
+}
+
+/* ----------------------------------------------------------- baseline */
+
+struct base {
+	pid_t pid;
+	int ctl_fd;
+	struct myco__part_ctl *ctl;
+};
+
+static void base_spawn(struct base *b)
+{
+	b->ctl_fd = memfd_create("bench-ctl", 0);
+	if (b->ctl_fd < 0 || ftruncate(b->ctl_fd, MYCO__PART_CTL_SIZE) < 0)
+		die("memfd");
+	b->ctl = mmap(NULL, MYCO__PART_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b->ctl_fd, 0);
+	if (b->ctl == MAP_FAILED)
+		die("mmap");
+	b->ctl->magic = MYCO__PART_CTL_MAGIC;
+	b->ctl->version = MYCO__PART_CTL_VERSION;
+	b->ctl->size = MYCO__PART_CTL_SIZE;
+	b->ctl->state = MYCO__CTL_ACTIVE;
+	char env_ctl[32];
+	snprintf(env_ctl, sizeof(env_ctl), "MYCO_CTL=%d", b->ctl_fd);
+	char *envp[] = { env_ctl, (char *)"MYCO_PARTITION=victim", NULL };
+	char *argv[] = { (char *)VICTIM_BIN, NULL };
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(VICTIM_BIN, argv, envp);
+		_exit(127);
+	}
+	b->pid = pid;
+	close(b->ctl_fd);
+	b->ctl_fd = -1;
+}
+
+static void base_release(struct base *b)
+{
+	if (b->ctl && b->ctl != MAP_FAILED)
+		munmap(b->ctl, MYCO__PART_CTL_SIZE);
+	b->ctl = NULL;
+}
+
+static uint64_t load64(const uint64_t *p)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)p, memory_order_acquire);
+}
+
+/* One crash of the fork+exec supervisor; returns 0 and the two times. */
+static int base_crash(struct base *b, int sfd, uint64_t *c2r, uint64_t *c2f)
+{
+	/* wait until the current child runs (its first call happened) */
+	uint64_t end = now_ns() + 5000000000ull;
+	while (!load64(&b->ctl->t_first_ns))
+		if (now_ns() > end)
+			return -ETIMEDOUT;
+		else
+			usleep(200);
+	uint64_t t0 = now_ns();
+	kill(b->pid, SIGKILL);
+	/* supervisor: SIGCHLD -> reap -> fork+exec */
+	struct signalfd_siginfo si;
+	for (;;) {
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		int st;
+		if (waitpid(b->pid, &st, WNOHANG) == b->pid)
+			break;
+	}
+	base_release(b);
+	base_spawn(b);
+	end = now_ns() + 5000000000ull;
+	while (!load64(&b->ctl->t_first_ns))
+		if (now_ns() > end)
+			return -ETIMEDOUT;
+	*c2r = load64(&b->ctl->t_running_ns) - t0;
+	*c2f = load64(&b->ctl->t_first_ns) - t0;
+	return 0;
+}
+
+/* --------------------------------------------------------------- stats */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(uint64_t *v, size_t n, double p)
+{
+	if (!n)
+		return NAN;
+	size_t i = (size_t)ceil(p / 100.0 * (double)n);
+	if (i == 0)
+		i = 1;
+	if (i > n)
+		i = n;
+	return (double)v[i - 1];
+}
+
+struct series {
+	const char *system, *metric;
+	uint64_t *v;
+	size_t n;
+};
+
+static void report(struct series *s, size_t ns, bool json, size_t crashes)
+{
+	const char *pn[] = { "p50", "p99", "max" };
+	const double pv[] = { 50, 99, 100 };
+	if (!json)
+		printf("\n%-12s %-20s %8s %12s %12s %12s\n", "system", "metric", "samples",
+		       "p50 (us)", "p99 (us)", "max (us)");
+	for (size_t i = 0; i < ns; i++) {
+		qsort(s[i].v, s[i].n, sizeof(uint64_t), cmp_u64);
+		if (json) {
+			for (int k = 0; k < 3; k++)
+				printf("{\"bench\":\"restart.%s\",\"system\":\"%s\",\"metric\":\"%s\","
+				       "\"value\":%.1f,\"unit\":\"ns\",\"samples\":%zu,\"crashes\":%zu}\n",
+				       s[i].metric, s[i].system, pn[k], pct(s[i].v, s[i].n, pv[k]),
+				       s[i].n, crashes);
+		} else {
+			printf("%-12s %-20s %8zu %12.1f %12.1f %12.1f\n", s[i].system, s[i].metric,
+			       s[i].n, pct(s[i].v, s[i].n, 50) / 1e3, pct(s[i].v, s[i].n, 99) / 1e3,
+			       pct(s[i].v, s[i].n, 100) / 1e3);
+		}
+	}
+	if (!json) {
+		/* ratios of p50 */
+		for (size_t i = 0; i < 2 && i + 2 < ns; i++) {
+			double m = pct(s[i].v, s[i].n, 50), b = pct(s[i + 2].v, s[i + 2].n, 50);
+			printf("p50 %s: fork+exec / myco = %.1fx\n", s[i].metric, b / m);
+		}
+	}
+}
+
+static void setup_info(FILE *f)
+{
+	char line[256], model[256] = "?";
+	FILE *c = fopen("/proc/cpuinfo", "r");
+	while (c && fgets(line, sizeof(line), c))
+		if (!strncmp(line, "model name", 10)) {
+			char *p = strchr(line, ':');
+			snprintf(model, sizeof(model), "%s", p ? p + 2 : line);
+			model[strcspn(model, "\n")] = 0;
+			break;
+		}
+	if (c)
+		fclose(c);
+	struct utsname u;
+	uname(&u);
+	fprintf(f, "cpu: %s, %ld online; kernel %s %s; myco %s; no pinning; machine shared and noisy\n",
+		model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, myco_version());
+	fprintf(f, "victim: %s (myco_init, myco_ready, heartbeat every 1 ms); executive boxed it "
+		"(namespaces, cgroups, seccomp where available); baseline: plain fork+exec on SIGCHLD\n",
+		VICTIM_BIN);
+}
+
+int main(int argc, char **argv)
+{
+	bool json = false;
+	size_t crashes = 250;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--quick"))
+			crashes = 50;
+		else if (!strcmp(argv[i], "--crashes") && i + 1 < argc)
+			crashes = (size_t)atol(argv[++i]);
+		else {
+			fprintf(stderr, "usage: myco-bench-restart [--json] [--quick] [--crashes N]\n");
+			return 2;
+		}
+	}
+	setup_info(json ? stderr : stdout);
+
+	char tmpl[] = "/tmp/myco-bench-restart-XXXXXX";
+	if (!mkdtemp(tmpl))
+		die("mkdtemp");
+	snprintf(rt_dir, sizeof(rt_dir), "%s/rt", tmpl);
+	char file[600], log[600];
+	snprintf(file, sizeof(file), "%s/system.myco", tmpl);
+	snprintf(log, sizeof(log), "%s/run.log", tmpl);
+	FILE *f = fopen(file, "w");
+	if (!f)
+		die("system file");
+	fprintf(f, "system benchrestart {\n"
+		"    partition victim {\n        program \"%s\";\n        restart permanent;\n    }\n"
+		"    group g {\n        strategy one_for_one;\n        restarts 1000000 within 1 s;\n"
+		"        members victim;\n    }\n}\n", VICTIM_BIN);
+	fclose(f);
+
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC);
+
+	pid_t ex = fork();
+	if (ex == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int lf = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (lf >= 0) {
+			dup2(lf, 1);
+			dup2(lf, 2);
+		}
+		execl(MYCO_BIN, MYCO_BIN, "run", file, "--runtime-dir", rt_dir, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	uint64_t end = now_ns() + 20000000000ull;
+	while (!standby_parked()) {
+		if (now_ns() > end) {
+			kill(ex, SIGKILL);
+			fprintf(stderr, "see %s\n", log);
+			die("the executive did not come up with a parked standby");
+		}
+		usleep(10000);
+	}
+	int evfd = ctl_connect();
+	const char *freq = "{\"cmd\":\"events\",\"follow\":true}\n";
+	if (evfd < 0 || write(evfd, freq, strlen(freq)) < 0)
+		die("events");
+	free(read_line(evfd));
+
+	struct base b = { 0 };
+	base_spawn(&b);
+
+	struct series s[4] = {
+		{ "myco", "crash_to_running", calloc(crashes, 8), 0 },
+		{ "myco", "crash_to_first_call", calloc(crashes, 8), 0 },
+		{ "fork+exec", "crash_to_running", calloc(crashes, 8), 0 },
+		{ "fork+exec", "crash_to_first_call", calloc(crashes, 8), 0 },
+	};
+	size_t standby_misses = 0;
+	for (size_t i = 0; i < crashes; i++) {
+		/* A: myco */
+		end = now_ns() + 10000000000ull;
+		while (!standby_parked())
+			if (now_ns() > end)
+				die("no parked standby after 10 s");
+			else
+				usleep(2000);
+		json_t *r = request("{\"cmd\":\"kill\",\"name\":\"victim\"}");
+		if (!r || !json_is_true(json_object_get(r, "ok")))
+			die("kill request failed");
+		json_decref(r);
+		for (;;) {
+			char *l = read_line(evfd);
+			if (!l)
+				die("events stream ended");
+			json_t *o = json_loads(l, 0, NULL);
+			free(l);
+			json_t *e = json_object_get(o, "event");
+			const char *kind = json_string_value(json_object_get(e, "kind"));
+			const char *det = json_string_value(json_object_get(e, "detail"));
+			if (kind && !strcmp(kind, "restart") && det && !strstr(det, "standby activated"))
+				standby_misses++;
+			if (kind && !strcmp(kind, "restarted")) {
+				json_t *c2r = json_object_get(e, "crash_to_running_ns");
+				json_t *c2f = json_object_get(e, "crash_to_first_ns");
+				if (c2r)
+					s[0].v[s[0].n++] = (uint64_t)json_integer_value(c2r);
+				if (c2f)
+					s[1].v[s[1].n++] = (uint64_t)json_integer_value(c2f);
+				json_decref(o);
+				break;
+			}
+			json_decref(o);
+		}
+		/* B: fork+exec */
+		uint64_t c2r, c2f;
+		if (base_crash(&b, sfd, &c2r, &c2f) == 0) {
+			s[2].v[s[2].n++] = c2r;
+			s[3].v[s[3].n++] = c2f;
+		}
+	}
+	json_t *r = request("{\"cmd\":\"stop\",\"all\":true}");
+	json_decref(r);
+	close(evfd);
+	kill(b.pid, SIGKILL);
+	int st;
+	waitpid(b.pid, &st, 0);
+	waitpid(ex, &st, 0);
+	base_release(&b);
+	if (!json)
+		printf("crashes: %zu per system, alternating myco / fork+exec; restarts without a "
+		       "parked standby: %zu\n", crashes, standby_misses);
+	report(s, 4, json, crashes);
+	unlink(file);
+	unlink(log);
+	rmdir(tmpl);
+	for (int i = 0; i < 4; i++)
+		free(s[i].v);
+	return 0;
+}

@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""Integration tests of the executive, through `myco run` and the control
+socket with real partition processes.
+
+    test_exec.py MYCO XPART DEMO_DIR CASE
+
+CASE is one of the functions named case_* below.  Every wait has a generous
+upper bound that only turns a hang into a failure; no check compares a
+duration against a threshold.  Exit 0 pass, 1 fail, 77 skip.
+"""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+MYCO, XPART, DEMO = [os.path.abspath(a) for a in sys.argv[1:4]]
+CASE = sys.argv[4]
+SANITIZED = os.environ.get("MYCO_SANITIZED") == "1"
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def wait_for(cond, what, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    fail("timed out waiting for " + what)
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def cgroup_dirs(name):
+    found = []
+    for ctl in glob.glob("/sys/fs/cgroup/*"):
+        for root, dirs, _ in os.walk(ctl):
+            if root.count("/") > 12:
+                dirs[:] = []
+                continue
+            if os.path.basename(root) == name and "/myco" in root:
+                found.append(root)
+    return found
+
+
+def partition(name, mode="idle", extra="", chans="", env=None):
+    env = dict(env or {})
+    env.setdefault("XMODE", mode)
+    if chans:
+        env.setdefault("XCHANS", chans)
+    lines = ['    partition %s {' % name, '        program "%s";' % XPART]
+    for k, v in env.items():
+        lines.append('        env %s = "%s";' % (k, v))
+    for l in extra.strip().splitlines():
+        lines.append("        " + l.strip())
+    lines.append("    }")
+    return "\n".join(lines)
+
+
+class System:
+    def __init__(self, body, tag):
+        self.name = ("xt%d%s" % (os.getpid(), tag))[:40]
+        self.tmp = tempfile.mkdtemp(prefix="myco-exec-test-")
+        self.rt = os.path.join(self.tmp, "rt")
+        self.file = os.path.join(self.tmp, "system.myco")
+        with open(self.file, "w") as f:
+            f.write("system %s {\n    message M { v: u64 = 1; }\n%s\n}\n" % (self.name, body))
+        self.proc = None
+        self.shm_before = set(os.listdir("/dev/shm"))
+        self.seen_pids = set()
+
+    def start(self, wait_running=True):
+        self.err = open(os.path.join(self.tmp, "run.err"), "w+")
+        self.proc = subprocess.Popen([MYCO, "run", self.file, "--runtime-dir", self.rt,
+                                      "--grace", "2"], stdout=self.err, stderr=self.err)
+        wait_for(lambda: self.proc.poll() is not None or
+                 self.cli("ps", check=False).returncode == 0, "the control socket")
+        if self.proc.poll() is not None:
+            fail("myco run exited early (%d):\n%s" % (self.proc.returncode, self.errtext()))
+        if wait_running:
+            wait_for(lambda: all(p["state"] == "running" for p in self.ps()["partitions"]),
+                     "every partition running")
+
+    def errtext(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([MYCO] + list(args) + ["--json", "--runtime-dir", self.rt],
+                           capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            fail("myco %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
+        return r
+
+    def ps(self):
+        r = self.cli("ps")
+        d = json.loads(r.stdout.splitlines()[0])
+        for p in d["partitions"]:
+            for k in ("pid", "standby_pid"):
+                if p[k]:
+                    self.seen_pids.add(p[k])
+        return d
+
+    def part(self, name):
+        for p in self.ps()["partitions"]:
+            if p["name"] == name:
+                return p
+        fail("no partition " + name)
+
+    def events(self):
+        r = self.cli("events")
+        return json.loads(r.stdout.splitlines()[0])["events"]
+
+    def logs(self, name):
+        r = self.cli("logs", name)
+        return json.loads(r.stdout.splitlines()[0])["data"]
+
+    def stop(self):
+        self.ps()
+        self.cli("stop", "--all")
+        try:
+            rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail("executive did not exit after stop --all")
+        return rc
+
+    def check_clean(self):
+        for pid in self.seen_pids:
+            wait_for(lambda: not alive(pid), "partition pid %d to be gone" % pid, 10)
+        if os.path.exists(self.rt):
+            fail("runtime dir left behind: %s" % os.listdir(self.rt))
+        new = set(os.listdir("/dev/shm")) - self.shm_before
+        # other work on this machine uses /dev/shm too: only names that could
+        # be ours (the system's or its channels') count
+        ours = [self.name, "numbers", "filtered", "granted", "secret", "myco-ctl"]
+        new = [n for n in new if any(o in n for o in ours)]
+        if new:
+            fail("left in /dev/shm: %s" % new)
+        left = cgroup_dirs(self.name)
+        if left:
+            fail("cgroups left: %s" % left)
+
+    def kill_all(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def case_ungranted():
+    body = "\n".join([
+        "    channel granted queue { type M; depth 16; }",
+        "    channel secret queue { type M; depth 16; }",
+        partition("asker", "ungranted", chans="granted", env={"XSECRET": "secret"},
+                  extra="send granted;"),
+        partition("recv1", chans="granted", extra="recv granted;"),
+        partition("owner", chans="secret", extra="recv secret;"),
+        partition("sender", chans="secret", extra="send secret;"),
+    ])
+    s = System(body, "ung")
+    try:
+        s.start()
+        out = wait_for(lambda: "UNGRANTED" in s.logs("asker") and s.logs("asker"), "asker output")
+        line = [l for l in out.splitlines() if l.startswith("UNGRANTED")][0]
+        rc = int(line.split()[1])
+        if rc != -10003:
+            fail("opening an ungranted channel returned %d, want -MYCO_ENOTGRANTED: %s" % (rc, line))
+        if "not granted" not in line or "granted" not in line:
+            fail("unclear error message: " + line)
+        if "GRANTED granted 0" not in out:
+            fail("the granted channel did not open: " + out)
+        # the capability is absent, not just refused: no fd of `secret` in the asker
+        pid = s.part("asker")["pid"]
+        env = open("/proc/%d/environ" % pid, "rb").read().split(b"\0")
+        caps = [e for e in env if e.startswith(b"MYCO_CAPS=")][0].decode()
+        if "secret" in caps:
+            fail("asker's manifest names secret: " + caps)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_stream():
+    n = 5000 if SANITIZED else 20000
+    kills = 5
+    demo = lambda prog: os.path.join(DEMO, "demo-" + prog)
+    body = """
+    channel numbers queue { type M; depth 256; overflow block; }
+    channel filtered queue { type M; depth 256; overflow block; }
+    partition producer { program "%s"; send numbers; env DEMO_COUNT = "%d"; env DEMO_RATE = "4000"; readiness required; }
+    partition filter { program "%s"; recv numbers; send filtered; readiness required; restart permanent; }
+    partition sink { program "%s"; recv filtered; env DEMO_COUNT = "%d"; readiness required; }
+    group g { strategy one_for_one; restarts 100 within 60 s; members sink, filter, producer; }
+""" % (demo("producer"), n, demo("filter"), demo("sink"), n)
+    body = body.replace("message M", "message M")
+    s = System(body, "str")
+    # the demo programs use the 16-byte Num layout: widen M
+    txt = open(s.file).read().replace("message M { v: u64 = 1; }",
+                                      "message M { seq: u64 = 1; value: u64 = 2; }")
+    open(s.file, "w").write(txt)
+    try:
+        s.start()
+        for i in range(kills):
+            # kill only once the replacement has handled a message after the last kill
+            wait_for(lambda: s.part("filter")["standby_pid"] != 0, "a parked standby")
+            before = s.part("filter")["heartbeats"]
+            wait_for(lambda: s.part("filter")["heartbeats"] > before, "filter progress")
+            s.cli("kill", "filter")
+            wait_for(lambda: s.part("filter")["restarts"] == i + 1 and
+                     s.part("filter")["state"] == "running", "filter restart %d" % (i + 1))
+        res = wait_for(lambda: "RESULT" in s.logs("sink") and s.logs("sink"), "sink result", 120)
+        line = [l for l in res.splitlines() if "RESULT" in l][0].split()
+        vals = dict(zip(line[2::2], [int(x) for x in line[3::2]]))
+        print("sink:", vals)
+        if vals["received"] != n or vals["gaps"] != 0 or vals["order_errors"] != 0:
+            fail("stream broken across restarts: %s" % vals)
+        if vals["redelivered"] > kills:
+            fail("more redeliveries than kills: %s" % vals)
+        rs = [e for e in s.events() if e["kind"] == "restarted" and e["partition"] == "filter"]
+        if len(rs) != kills or any("crash_to_running_ns" not in e or e["crash_to_running_ns"] <= 0
+                                   for e in rs):
+            fail("restart records: %s" % rs)
+        starts = [e for e in s.events() if e["kind"] == "restart" and e["partition"] == "filter"]
+        if not all("standby activated" in e["detail"] for e in starts):
+            fail("a restart did not use the standby: %s" % starts)
+        if s.part("producer")["restarts"] or s.part("sink")["restarts"]:
+            fail("one_for_one restarted other partitions")
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_escalation():
+    body = """
+    %s
+    %s
+    group g { strategy one_for_all; restarts 3 within 60 s; members steady, crasher; }
+""" % (partition("steady"), partition("crasher", "crash", env={"XDELAY": "50"}))
+    s = System(body, "esc")
+    try:
+        s.start(wait_running=False)
+        try:
+            rc = s.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("no escalation")
+        err = s.errtext()
+        if rc != 3:
+            fail("exit status %d, want 3 (escalated):\n%s" % (rc, err))
+        if "escalation: group g had more than 3 restarts" not in err:
+            fail("no clear final report:\n" + err)
+        if "group-stop" not in err:
+            fail("one_for_all did not stop the sibling:\n" + err)
+        for pid in [int(w) for l in err.splitlines() if " pid " in l
+                    for w in [l.split(" pid ")[1].split()[0].rstrip(",")] if w.isdigit()]:
+            s.seen_pids.add(pid)
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_hung():
+    body = partition("hanger", "hang", env={"XDELAY": "300"},
+                     extra="heartbeat 100 ms;\nmisses 2;\nrestart permanent;")
+    s = System(body, "hung")
+    try:
+        s.start()
+        wait_for(lambda: any(e["kind"] == "hung" for e in s.events()), "a hung event")
+        wait_for(lambda: s.part("hanger")["restarts"] >= 1, "the hung partition restarted")
+        ev = [e for e in s.events() if e["kind"] == "hung"][0]
+        if "no heartbeat" not in ev["detail"]:
+            fail("hung event: %s" % ev)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_readiness():
+    body = """
+    channel c queue { type M; depth 16; }
+%s
+%s
+""" % (partition("early", "slowready", chans="c", extra="send c;", env={"XDELAY": "10"}),
+       partition("late", "slowready", chans="c", extra="recv c;\nreadiness required;",
+                 env={"XDELAY": "700"}))
+    # `early` sends to `late`, so it must not start before `late` is ready
+    s = System(body, "rdy")
+    try:
+        s.start()
+        late = s.logs("late")
+        early = wait_for(lambda: "START" in s.logs("early") and s.logs("early"), "early output")
+        t_ready = int([l for l in late.splitlines() if l.startswith("READY")][0].split()[1])
+        t_start = int([l for l in early.splitlines() if l.startswith("START")][0].split()[1])
+        if t_start < t_ready:
+            fail("dependent started before its dependency was ready (%d < %d)" % (t_start, t_ready))
+        order = [e["partition"] for e in s.events() if e["kind"] == "start"]
+        if order != ["late", "early"]:
+            fail("start order %s" % order)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_shutdown():
+    body = """
+    channel a queue { type M; depth 16; }
+%s
+%s
+%s
+""" % (partition("p1", chans="a", extra="send a;"), partition("p2", chans="a", extra="recv a;"),
+       partition("p3"))
+    s = System(body, "down")
+    try:
+        s.start()
+        wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]), "standbys parked")
+        s.ps()
+        if s.stop() != 0:
+            fail("stop exit status")
+        lines = s.errtext().splitlines()
+        words = [l.split() for l in lines if l.startswith("myco: ") and len(l.split()) > 3]
+        starts = [w[2] for w in words if w[3] == "start"]
+        stops = [w[2] for w in words if w[3] == "stopped"]
+        if starts.index("p2") > starts.index("p1"):
+            fail("p1 sends to p2 but started first: %s" % starts)
+        if stops != list(reversed(starts)):
+            fail("stop order %s, want the reverse of the start order %s" % (stops, starts))
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_kill9():
+    body = partition("a") + "\n" + partition("b")
+    s = System(body, "k9")
+    try:
+        s.start()
+        wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]), "standbys parked")
+        old = set(s.seen_pids)
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait()
+        # the next run of the same system cleans what the dead one left
+        s.start()
+        for pid in old:
+            wait_for(lambda: not alive(pid), "old partition %d to be gone" % pid, 10)
+        if "stale-cleanup" not in s.errtext():
+            fail("no stale cleanup reported:\n" + s.errtext())
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.seen_pids |= old
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_isolation():
+    s = System(partition("boxed", extra="memory 64 MiB;"), "iso")
+    try:
+        s.start()
+        p = s.part("boxed")
+        iso = {m["mechanism"]: m for m in p["isolation"]}
+        if "box" in iso:
+            print("SKIP: executive built without exec/box")
+            s.stop()
+            sys.exit(77)
+        pid = p["pid"]
+        status = open("/proc/%d/status" % pid).read()
+        field = lambda k: [l.split()[1] for l in status.splitlines() if l.startswith(k + ":")][0]
+        checks = [
+            ("pid-ns", os.readlink("/proc/%d/ns/pid" % pid) != os.readlink("/proc/self/ns/pid")),
+            ("mount-ns", os.readlink("/proc/%d/ns/mnt" % pid) != os.readlink("/proc/self/ns/mnt")),
+            ("seccomp", field("Seccomp") == "2"),
+            ("no-new-privs", field("NoNewPrivs") == "1"),
+        ]
+        for mech, really in checks:
+            m = [v for k, v in iso.items() if k.replace("_", "-") == mech]
+            if not m:
+                fail("ps --json has no %s entry: %s" % (mech, list(iso)))
+            reported = m[0]["status"] == "applied"
+            if reported != really:
+                fail("ps says %s is %s but the process shows %s" % (mech, m[0]["status"], really))
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+if __name__ == "__main__":
+    fn = globals().get("case_" + CASE)
+    if not fn:
+        print("unknown case " + CASE)
+        sys.exit(2)
+    fn()
+    print("PASS " + CASE)
