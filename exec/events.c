@@ -29,7 +29,7 @@ uint64_t myco__ex_real(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void myco__ex_event(struct ex_system *s, const struct ex_part *p,
+struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
 		    const char *kind, int64_t c2r, int64_t c2f,
 		    const char *fmt, ...)
 {
@@ -44,6 +44,7 @@ void myco__ex_event(struct ex_system *s, const struct ex_part *p,
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	e->c2r_ns = c2r;
 	e->c2f_ns = c2f;
+	e->c2a_ns = -1;
 	va_start(ap, fmt);
 	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
 	va_end(ap);
@@ -57,6 +58,7 @@ void myco__ex_event(struct ex_system *s, const struct ex_part *p,
 			(unsigned)(e->t_real_ns / 1000000u % 1000u),
 			e->part[0] ? e->part : "-", e->kind, e->detail);
 	}
+	return e;
 }
 
 json_t *myco__ex_event_json(const struct ex_event *e)
@@ -72,6 +74,8 @@ json_t *myco__ex_event_json(const struct ex_event *e)
 	json_object_set_new(o, "detail", json_string(e->detail));
 	if (e->c2r_ns >= 0)
 		json_object_set_new(o, "crash_to_running_ns", json_integer(e->c2r_ns));
+	if (e->c2a_ns >= 0)
+		json_object_set_new(o, "crash_to_activate_ns", json_integer(e->c2a_ns));
 	if (e->c2f_ns >= 0)
 		json_object_set_new(o, "crash_to_first_ns", json_integer(e->c2f_ns));
 	return o;

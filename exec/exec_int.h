@@ -131,6 +131,7 @@ struct ex_event {
 	char kind[24];
 	char detail[240];
 	int64_t c2r_ns, c2f_ns;         /* -1 unless a restart record */
+	int64_t c2a_ns;                 /* restart record: crash to standby activation */
 };
 
 struct ex_conn {
@@ -179,7 +180,7 @@ uint64_t myco__ex_now(void);        /* CLOCK_MONOTONIC ns */
 uint64_t myco__ex_real(void);       /* CLOCK_REALTIME ns */
 
 /* events.c: event ring + logs */
-void myco__ex_event(struct ex_system *s, const struct ex_part *p,
+struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
 		    const char *kind, int64_t c2r, int64_t c2f,
 		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void myco__ex_log_append(struct ex_part *p, const char *buf, size_t n);

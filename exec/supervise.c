@@ -403,10 +403,14 @@ void myco__ex_on_notify(struct ex_system *s, struct ex_part *p, struct ex_inst *
 		p->restart_pending_times = false;
 		p->last_c2r_ns = tr - p->t_crash_ns;
 		p->last_c2f_ns = tf - p->t_crash_ns;
-		myco__ex_event(s, p, "restarted", (int64_t)p->last_c2r_ns,
+		struct ex_event *e = myco__ex_event(s, p, "restarted", (int64_t)p->last_c2r_ns,
 			       (int64_t)p->last_c2f_ns,
-			       "crash-to-running %.1f us, crash-to-first-call %.1f us",
-			       (double)p->last_c2r_ns / 1e3, (double)p->last_c2f_ns / 1e3);
+			       "crash-to-running %.1f us, crash-to-first-call %.1f us "
+			       "(replacement activated %.1f us after the crash)",
+			       (double)p->last_c2r_ns / 1e3, (double)p->last_c2f_ns / 1e3,
+			       (double)(act - p->t_crash_ns) / 1e3);
+		if (act >= p->t_crash_ns)
+			e->c2a_ns = (int64_t)(act - p->t_crash_ns);
 	}
 }
 
