@@ -56,6 +56,10 @@ struct ex_inst {
 	int notify_fd;                  /* eventfd partition -> executive; owned */
 	struct myco__part_ctl *ctl;     /* mapping of ctl_fd; owned */
 	int seccomp_fd;                 /* box violation listener or -1; owned */
+	int alive_fd;                   /* write end of the "executive alive" pipe
+					 * or -1; owned.  The process holds the read
+					 * end with O_ASYNC: when the executive dies
+					 * libmyco's signal handler ends it. */
 	int death_fd;                   /* read end of the death pipe or -1; owned:
 					 * hangs up when the process released its
 					 * files, i.e. after its memory is gone */

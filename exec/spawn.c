@@ -90,7 +90,8 @@ out:
 
 /* Build the environment; returns a NULL-terminated malloc'd array of
  * malloc'd strings (free with env_free), or NULL on ENOMEM. */
-static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			int alive_r)
 {
 	size_t n = p->m->nenv + 12, k = 0;
 	char **env = calloc(n, sizeof(*env));
@@ -104,6 +105,7 @@ static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *
 	    asprintf(&env[k++], "MYCO_POLICY=%s", p->m->scheduler ? p->m->scheduler : "") < 0 ||
 	    asprintf(&env[k++], "MYCO_CTL=%d", in->ctl_fd) < 0 ||
 	    asprintf(&env[k++], "MYCO_NOTIFY=%d", in->notify_fd) < 0 ||
+	    asprintf(&env[k++], "MYCO_EXEC_FD=%d", alive_r) < 0 ||
 	    asprintf(&env[k++], "MYCO_CAPS=%s", p->caps) < 0)
 		goto fail;
 	for (size_t i = 0; i < p->m->nenv; i++)
@@ -177,16 +179,17 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 {
 	int rc;
 	char **env = NULL;
-	int keep[EX_MAX_FDS + 3];
+	int keep[EX_MAX_FDS + 4];
 	size_t nkeep = 0;
 
-	int dp[2] = { -1, -1 };
+	int dp[2] = { -1, -1 }, ap[2] = { -1, -1 };
 	myco__ex_inst_init(in);
-	if (pipe2(dp, O_CLOEXEC) < 0) {
+	if (pipe2(dp, O_CLOEXEC) < 0 || pipe2(ap, O_CLOEXEC) < 0) {
 		rc = -errno;
 		goto out;
 	}
 	in->death_fd = dp[0];
+	in->alive_fd = ap[1];
 	rc = ctl_create(&in->ctl_fd, &in->ctl, standby);
 	if (rc < 0)
 		goto out;
@@ -200,7 +203,8 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 	keep[nkeep++] = in->ctl_fd;
 	keep[nkeep++] = in->notify_fd;
 	keep[nkeep++] = dp[1];
-	env = env_build(s, p, in);
+	keep[nkeep++] = ap[0];
+	env = env_build(s, p, in, ap[0]);
 	if (!env) {
 		rc = -ENOMEM;
 		goto out;
@@ -224,6 +228,8 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 out:
 	if (dp[1] >= 0)
 		close(dp[1]);       /* only the child holds the write end now */
+	if (ap[0] >= 0)
+		close(ap[0]);       /* only the child holds the read end now */
 	env_free(env);
 	if (rc < 0)
 		myco__ex_inst_release(s, in, true);
@@ -272,6 +278,8 @@ void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill)
 		myco__ex_epoll_del(s, in->death_fd);
 		close(in->death_fd);
 	}
+	if (in->alive_fd >= 0)
+		close(in->alive_fd);
 #ifdef MYCO_HAVE_BOX
 	myco__ex_box_release(s, in);
 #endif
@@ -286,4 +294,5 @@ void myco__ex_inst_init(struct ex_inst *in)
 {
 	memset(in, 0, sizeof(*in));
 	in->pidfd = in->ctl_fd = in->notify_fd = in->seccomp_fd = in->death_fd = -1;
+	in->alive_fd = -1;
 }

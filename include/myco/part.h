@@ -23,7 +23,11 @@ extern "C" {
 struct myco_chan;   /* myco_chan_t, defined by myco/chan.h */
 
 /* Find the capabilities this process was given (environment MYCO_CAPS,
- * MYCO_CTL, MYCO_PARTITION, MYCO_POLICY).  A pre-spawned standby blocks
+ * MYCO_CTL, MYCO_NOTIFY, MYCO_EXEC_FD, MYCO_PARTITION, MYCO_POLICY).  It
+ * installs two signal handlers: SIGTERM (exit 0) when the program has none,
+ * so that a graceful stop works even as PID 1 of a namespace, and SIGRTMAX,
+ * raised through O_ASYNC on MYCO_EXEC_FD when the executive dies, which
+ * exits 137 so that no partition outlives its executive.  A pre-spawned standby blocks
  * here, without using CPU, until the executive activates it; a process that
  * the executive asks to retire while parked exits with status 0 from inside
  * myco_init().  Outside a system (no MYCO_CTL) myco_init() returns 0 and the

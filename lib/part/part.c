@@ -8,7 +8,9 @@
  * Not for: channel operations (lib/chan) or scheduling (lib/rt).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -136,6 +138,31 @@ static void on_term(int sig)
 	_exit(0);
 }
 
+/* The executive died (its end of our MYCO_EXEC_FD pipe closed): a
+ * partition never outlives its executive. */
+static void on_exec_gone(int sig)
+{
+	(void)sig;
+	_exit(137);
+}
+
+/* Arm the "executive alive" pipe: O_ASYNC delivers SIGRTMAX to us when the
+ * executive's write end closes (it dies, however it dies). */
+static void watch_executive(int fd)
+{
+	struct sigaction sa;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_exec_gone;
+	sigaction(SIGRTMAX, &sa, NULL);
+	if (fcntl(fd, F_SETSIG, SIGRTMAX) < 0 || fcntl(fd, F_SETOWN, getpid()) < 0 ||
+	    fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
+		return;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP))
+		_exit(137);         /* it died before we armed */
+}
+
 int myco_init(void)
 {
 	const char *e;
@@ -154,6 +181,8 @@ int myco_init(void)
 	}
 	if ((e = getenv("MYCO_NOTIFY")))
 		g.notify_fd = atoi(e);
+	if ((e = getenv("MYCO_EXEC_FD")))
+		watch_executive(atoi(e));
 	/* As a PID-namespace init the default SIGTERM action would not apply:
 	 * make a plain SIGTERM end the partition as it would anywhere else. */
 	struct sigaction sa;

@@ -360,10 +360,11 @@ def case_kill9():
         old = set(s.seen_pids)
         os.kill(s.proc.pid, signal.SIGKILL)
         s.proc.wait()
+        # partitions (active and parked standbys) die with their executive
+        for pid in old:
+            wait_for(lambda: not alive(pid), "partition %d to die with its executive" % pid, 10)
         # the next run of the same system cleans what the dead one left
         s.start()
-        for pid in old:
-            wait_for(lambda: not alive(pid), "old partition %d to be gone" % pid, 10)
         if "stale-cleanup" not in s.errtext():
             fail("no stale cleanup reported:\n" + s.errtext())
         if s.stop() != 0:
