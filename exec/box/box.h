@@ -30,8 +30,8 @@
  * (an unprivileged user namespace, uid/gid mapped to the caller's), and
  * without namespaces when that is refused too (reported degraded).
  * Child, in this order, before execve(): join the cgroups (except the
- * freezer), hostname := partition name, mount view (below), rlimits, CPU
- * pinning, SCHED_DEADLINE, pass-through fds, no_new_privs, drop the
+ * freezer), hostname := partition name, mount view (below), CPU
+ * pinning, SCHED_DEADLINE, pass-through fds, rlimits, no_new_privs, drop the
  * capability bounding set (and, as uid 0, all capabilities), optional
  * setgid/setuid, seccomp filter, join the freezer cgroup (frame mode), exec.
  * So the program starts already boxed: a standby spawned with this call is

@@ -264,8 +264,7 @@ static __attribute__((noreturn)) void child_main(struct myco__plan *p)
 	if (chdir(p->cwd) < 0)
 		child_fatal(p, MYCO__BOX_MOUNT_VIEW, -errno);
 
-	/* 5. rlimits, pinning */
-	myco__child_rlimits(p);
+	/* 5. pinning */
 	if (p->pin) {
 		cpu_set_t set;
 
@@ -310,8 +309,10 @@ static __attribute__((noreturn)) void child_main(struct myco__plan *p)
 		}
 	}
 
-	/* 8. fds, privileges */
+	/* 8. fds, then rlimits (a low RLIMIT_NOFILE must not stop the fd
+	 * moves above), privileges */
 	child_fds(p);
+	myco__child_rlimits(p);
 	rc = myco__child_privs(p);
 	if (rc < 0)
 		child_fatal(p, MYCO__BOX_CAPS, rc);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -77,6 +78,13 @@ int main(int argc, char **argv)
 		printf("pid=%d\nhost=%s\n", (int)getpid(), u.nodename);
 		printf("policy=%d\n", sched_getscheduler(0));
 		printf("cwd=%s\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
+		{
+			struct rlimit rl;
+
+			getrlimit(RLIMIT_NOFILE, &rl);
+			printf("nofile=%llu/%llu\n", (unsigned long long)rl.rlim_cur,
+			       (unsigned long long)rl.rlim_max);
+		}
 		status_lines();
 		return 0;
 	}

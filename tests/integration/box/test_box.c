@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -289,6 +290,7 @@ static void test_namespaces_and_privs(void **state)
 static void test_inside_view(void **state)
 {
 	const char *argv[] = { "box_probe", "info", NULL };
+	const struct myco__box_rlimit rl[1] = { { RLIMIT_NOFILE, 64, 128 } };
 	myco__box_spec_t s;
 	struct run run;
 	char buf[4096], v[128];
@@ -296,9 +298,14 @@ static void test_inside_view(void **state)
 	(void)state;
 	NEED_ROOT();
 	spec_for(&s, "inside", argv);
+	s.rlimits = rl;
+	s.nrlimits = 1;
 	assert_int_equal(start(&run, &s), 0);
 	collect(&run, buf, sizeof(buf), EPERM);
 	assert_int_equal(finish(&run), 0);
+	assert_int_equal(run.r.m[MYCO__BOX_RLIMITS].state, MYCO__BOX_APPLIED);
+	assert_string_equal(line_val(buf, "nofile", v, sizeof(v)), "64/128");
+	assert_string_equal(line_val(buf, "cwd", v, sizeof(v)), "/");
 	assert_string_equal(line_val(buf, "pid", v, sizeof(v)), "1");
 	assert_string_equal(line_val(buf, "host", v, sizeof(v)), "inside");
 	assert_string_equal(line_val(buf, "Seccomp", v, sizeof(v)), "2");
@@ -863,6 +870,48 @@ static void test_stale_cleanup(void **state)
 
 /* ---------------------------------------------------------- not root */
 
+/* Frame mode without a writable freezer: reported degraded, and the
+ * SIGSTOP/SIGCONT fallback still holds a spinner to its window. */
+static int nonroot_frame(void)
+{
+	const char *argv[] = { "box_probe", "spin", NULL };
+	myco__box_spec_t s;
+	myco__box_frame_t *fr = NULL;
+	struct myco__box_frame_stats fst;
+	struct run run;
+	double share;
+	int idx, bad = 0;
+
+	spec_for(&s, "nr-frame", argv);
+	s.time_mode = MYCO__BOX_TIME_FRAME;
+	if (myco__box_frame_new(sysname, 100 * 1000000ull, &fr) < 0 ||
+	    myco__box_frame_add(fr, "nr-frame", 0, &idx) < 0 ||
+	    myco__box_frame_window(fr, idx, 0, 0, 20 * 1000000ull) < 0 ||
+	    start(&run, &s) < 0) {
+		printf("FAIL: frame setup\n");
+		return 1;
+	}
+	myco__box_frame_set_pid(fr, idx, run.pid);
+	myco__box_frame_start(fr);
+	share = cpu_share(&run, 1.0);
+	myco__box_frame_stats(fr, idx, &fst);
+	myco__box_frame_free(fr);
+	kill_finish(&run);
+	printf("frame fallback: share %.3f, windows %llu, freezer %d, report: %s\n",
+	       share, (unsigned long long)fst.windows, fst.freezer,
+	       run.r.m[MYCO__BOX_FRAME].detail);
+	if (run.r.m[MYCO__BOX_FRAME].state != MYCO__BOX_DEGRADED ||
+	    !strstr(run.r.m[MYCO__BOX_FRAME].detail, "SIGSTOP")) {
+		printf("FAIL: frame-windows not reported degraded\n");
+		bad++;
+	}
+	if (fst.freezer || fst.windows < 5 || share >= 0.35) {
+		printf("FAIL: SIGSTOP fallback did not hold the window\n");
+		bad++;
+	}
+	return bad;
+}
+
 /* Run inside setpriv as uid 65534: spawn, print the report, check it. */
 static int nonroot_child(bool no_userns)
 {
@@ -872,8 +921,9 @@ static int nonroot_child(bool no_userns)
 		MYCO__BOX_UTSNS, MYCO__BOX_NETNS, MYCO__BOX_NO_NEW_PRIVS,
 		MYCO__BOX_CAPS, MYCO__BOX_SECCOMP, MYCO__BOX_CG_MEMORY,
 		MYCO__BOX_CG_CPU, MYCO__BOX_DEADLINE, MYCO__BOX_CG_PIDS,
-		MYCO__BOX_MOUNT_VIEW,
+		MYCO__BOX_MOUNT_VIEW, MYCO__BOX_CPU_PIN, MYCO__BOX_RLIMITS,
 	};
+	const struct myco__box_rlimit rl[1] = { { RLIMIT_NOFILE, 64, 128 } };
 	myco__box_spec_t s;
 	struct run run;
 	char buf[4096], rep[4096];
@@ -886,6 +936,9 @@ static int nonroot_child(bool no_userns)
 	s.time_mode = MYCO__BOX_TIME_BUDGET;
 	s.runtime_ns = 10 * 1000000ull;
 	s.period_ns = 100 * 1000000ull;
+	s.cpu_mask = 1;
+	s.rlimits = rl;
+	s.nrlimits = 1;
 	if (no_userns)
 		s.flags |= MYCO__BOX_F_NO_USERNS;
 	if (start(&run, &s) < 0) {
@@ -919,6 +972,19 @@ static int nonroot_child(bool no_userns)
 		printf("FAIL: seccomp/no_new_privs not in force\n");
 		bad++;
 	}
+	/* pinning without a cpuset: affinity only, still applied */
+	if (run.r.m[MYCO__BOX_CPU_PIN].state != MYCO__BOX_APPLIED ||
+	    !strstr(run.r.m[MYCO__BOX_CPU_PIN].detail, "affinity only") ||
+	    !strstr(buf, "Cpus_allowed_list=0\n")) {
+		printf("FAIL: pinning: %s\n", run.r.m[MYCO__BOX_CPU_PIN].detail);
+		bad++;
+	}
+	if (run.r.m[MYCO__BOX_RLIMITS].state != MYCO__BOX_APPLIED ||
+	    !strstr(buf, "nofile=64/128")) {
+		printf("FAIL: rlimits not applied\n");
+		bad++;
+	}
+	bad += nonroot_frame();
 	return bad ? 1 : 0;
 }
 
@@ -949,7 +1015,8 @@ static void run_nonroot(bool no_userns)
 	}
 	out[len] = '\0';
 	st = pclose(f);
-	print_message("%s", out);
+	fwrite(out, 1, len, stdout);     /* print_message() truncates */
+	fflush(stdout);
 	if (strstr(out, "Permission denied") && strstr(out, "exec")) {
 		print_message("skipped: uid 65534 cannot run the build tree\n");
 		skip();
