@@ -193,10 +193,10 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 		}
 	}
 	if (p->nsegs == 0) {
+		/* a new partition, or (create false) its directory was lost:
+		 * the log starts again at offset 0 */
 		mls__segment *s;
-		if (!create && nb == 0) {
-			/* directory lost: start again at offset 0 */
-		}
+		(void)create;
 		rc = myco__seg_create(p->dir, 0, now, &s);
 		if (rc < 0)
 			goto out;
