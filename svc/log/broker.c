@@ -148,8 +148,11 @@ static void on_hw(void *arg, const char *topic, int32_t partition, int64_t hw)
 	(void)topic;
 	(void)partition;
 	(void)hw;
-	if (atomic_exchange(&lb->hw_moved, 1) == 0 &&
-	    !pthread_equal(pthread_self(), lb->loop_thread))
+	/* Also from the loop thread itself (appends with fsync interval/never
+	 * run there): the eventfd makes the loop run the tick that wakes
+	 * parked fetches.  One write per burst: the flag stays set until the
+	 * tick consumes it. */
+	if (atomic_exchange(&lb->hw_moved, 1) == 0)
 		poke(lb);
 }
 

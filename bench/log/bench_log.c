@@ -1,0 +1,802 @@
+/*
+ * bench_log.c: myco-bench-log: myco-log against NATS JetStream (Debian
+ * nats-server, file storage) on loopback, same load generator, same run.
+ *
+ *   myco-bench-log [--quick] [--json] [--myco PATH] [--nats PATH]
+ *
+ * What each side does (exactly):
+ * - myco-log (Kafka protocol) is driven through librdkafka (Debian 2.0.2):
+ *   producer acks=all, no compression, linger.ms=5 for throughput and 0 for
+ *   latency, batches built by librdkafka; consumer: librdkafka, partition 0
+ *   assigned at its end, fetch.wait.max.ms=100, fetch.min.bytes=1.
+ * - NATS JetStream (nats-server -js -sd TMP) is driven by this program
+ *   speaking the NATS text protocol itself (no Debian C client): a stream
+ *   with file storage on subjects bench.>; every message is one
+ *   "PUB bench.x REPLY" and counts as produced when its JetStream ack
+ *   (a {"stream":..,"seq":..} reply) arrives; up to 8192 publishes in flight
+ *   (pipelined).  Latency: an ephemeral push consumer (deliver_policy new,
+ *   ack_policy none) delivers to a second connection.
+ * - Durability: nats-server 2.9.10 cannot be told to fsync per message
+ *   (sync_interval came in 2.10); its file store writes each message and
+ *   fsyncs on its own timer.  myco-log runs twice: --fsync interval=60000
+ *   (a timer like JetStream's) and --fsync always (acknowledged only after
+ *   fdatasync: stronger than JetStream).
+ * - Producer throughput: N messages of S bytes, median of R repetitions
+ *   (min, max shown), systems alternating per repetition.  End-to-end
+ *   latency: one message every 1/RATE s for D s, 100-byte messages carrying
+ *   their send time (CLOCK_MONOTONIC); latency = receive time - send time.
+ * - Before every measured run the bench calls sync(2): on ext4 an fdatasync
+ *   also pushes out other files' dirty pages, so without it --fsync always
+ *   would pay for the data the other systems left in the page cache.
+ * Not for: correctness (tests/integration/log).
+ */
+#include <librdkafka/rdkafka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MYCO_LOG_BIN
+#define MYCO_LOG_BIN "myco-log"
+#endif
+
+static bool json, quick;
+static char tmpdir[64] = "/tmp/myco-bench-log-XXXXXX";
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "myco-bench-log: %s\n", what);
+	exit(1);
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+typedef struct {
+	pid_t pid;
+	char addr[64];
+	int port;
+	const char *name;
+} server_t;
+
+static server_t servers[4];
+static int nservers;
+
+static void stop_servers(void)
+{
+	int i;
+	for (i = 0; i < nservers; i++)
+		if (servers[i].pid > 0) {
+			kill(servers[i].pid, SIGTERM);
+			waitpid(servers[i].pid, NULL, 0);
+			servers[i].pid = 0;
+		}
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
+		die("no free port");
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static server_t *start_myco(const char *bin, const char *fsync, const char *name)
+{
+	server_t *s = &servers[nservers++];
+	char data[128], line[256];
+	int pfd[2];
+	FILE *f;
+
+	snprintf(data, sizeof(data), "%s/%s", tmpdir, name);
+	if (pipe(pfd) < 0)
+		die("pipe");
+	s->name = name;
+	s->pid = fork();
+	if (s->pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		execl(bin, bin, "--listen", "127.0.0.1:0", "--data", data, "--fsync", fsync,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	if (!f || !fgets(line, sizeof(line), f) || sscanf(line, "myco-log: listening on %63s", s->addr) != 1)
+		die("myco-log did not start (use --myco PATH)");
+	fclose(f);
+	s->port = atoi(strrchr(s->addr, ':') + 1);
+	return s;
+}
+
+static server_t *start_nats(const char *bin)
+{
+	server_t *s = &servers[nservers++];
+	char sd[128], ps[16];
+	int i, fd;
+
+	snprintf(sd, sizeof(sd), "%s/nats", tmpdir);
+	s->port = free_port();
+	snprintf(ps, sizeof(ps), "%d", s->port);
+	snprintf(s->addr, sizeof(s->addr), "127.0.0.1:%d", s->port);
+	s->name = "nats";
+	s->pid = fork();
+	if (s->pid == 0) {
+		int dn = open("/dev/null", O_WRONLY);
+		dup2(dn, 1);
+		dup2(dn, 2);
+		execl(bin, bin, "-a", "127.0.0.1", "-p", ps, "-js", "-sd", sd, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100; i++) {
+		fd = tcp_connect(s->port);
+		if (fd >= 0) {
+			close(fd);
+			return s;
+		}
+		usleep(50000);
+	}
+	die("nats-server did not start (use --nats PATH)");
+	return NULL;
+}
+
+/* ---- a minimal NATS client ---------------------------------------------- */
+
+typedef struct {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	char *out;
+	size_t olen, ocap;
+} nats_t;
+
+static void n_flush(nats_t *n)
+{
+	size_t off = 0;
+	while (off < n->olen) {
+		ssize_t w = write(n->fd, n->out + off, n->olen - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			die("nats write");
+		}
+		off += (size_t)w;
+	}
+	n->olen = 0;
+}
+
+static void n_put(nats_t *n, const void *p, size_t l)
+{
+	if (n->ocap - n->olen < l) {
+		n_flush(n);
+		if (n->ocap < l) {
+			n->out = realloc(n->out, l);
+			n->ocap = l;
+		}
+	}
+	memcpy(n->out + n->olen, p, l);
+	n->olen += l;
+}
+
+/* Read what is there (waiting up to ms).  0 on timeout, 1 on data. */
+static int n_fill(nats_t *n, int ms)
+{
+	struct pollfd p = { n->fd, POLLIN, 0 };
+	ssize_t r;
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	if (n->cap - n->len < 65536) {
+		n->cap = n->cap * 2 + 65536;
+		n->buf = realloc(n->buf, n->cap);
+	}
+	r = read(n->fd, n->buf + n->len, n->cap - n->len);
+	if (r <= 0)
+		die("nats connection closed");
+	n->len += (size_t)r;
+	return 1;
+}
+
+/* Take one protocol item.  Returns 1 and the payload of a MSG, 0 if more
+ * bytes are needed.  PING is answered; +OK/PONG/INFO skipped. */
+static int n_next(nats_t *n, const char **pl, size_t *plen, char *subj, size_t subjcap)
+{
+	for (;;) {
+		char *eol = memmem(n->buf, n->len, "\r\n", 2);
+		size_t ll;
+		if (!eol)
+			return 0;
+		ll = (size_t)(eol - n->buf) + 2;
+		if (!strncmp(n->buf, "MSG ", 4)) {
+			char s[256], sid[32], a3[256], a4[32];
+			int k;
+			size_t bl;
+			char line[600];
+			memcpy(line, n->buf, ll - 2 < sizeof(line) - 1 ? ll - 2 : sizeof(line) - 1);
+			line[ll - 2 < sizeof(line) - 1 ? ll - 2 : sizeof(line) - 1] = 0;
+			k = sscanf(line, "MSG %255s %31s %255s %31s", s, sid, a3, a4);
+			bl = (size_t)atol(k == 4 ? a4 : a3);
+			if (n->len < ll + bl + 2)
+				return 0;
+			*pl = n->buf + ll;
+			*plen = bl;
+			if (subj) {
+				size_t sl = strlen(s);
+				if (sl >= subjcap)
+					sl = subjcap - 1;
+				memcpy(subj, s, sl);
+				subj[sl] = 0;
+			}
+			/* the caller consumes it with n_drop() after use */
+			return (int)(ll + bl + 2);
+		}
+		if (!strncmp(n->buf, "PING", 4)) {
+			n_put(n, "PONG\r\n", 6);
+			n_flush(n);
+		} else if (!strncmp(n->buf, "-ERR", 4)) {
+			fprintf(stderr, "nats: %.*s\n", (int)ll, n->buf);
+			die("nats error");
+		}
+		memmove(n->buf, n->buf + ll, n->len - ll);
+		n->len -= ll;
+	}
+}
+
+static void n_drop(nats_t *n, int used)
+{
+	memmove(n->buf, n->buf + used, n->len - (size_t)used);
+	n->len -= (size_t)used;
+}
+
+static void n_connect(nats_t *n, int port)
+{
+	static const char c[] = "CONNECT {\"verbose\":false,\"pedantic\":false,"
+				"\"headers\":false,\"name\":\"myco-bench-log\"}\r\nPING\r\n";
+	memset(n, 0, sizeof(*n));
+	n->fd = tcp_connect(port);
+	if (n->fd < 0)
+		die("nats connect");
+	n->ocap = 1 << 16;
+	n->out = malloc(n->ocap);
+	n_put(n, c, sizeof(c) - 1);
+	n_flush(n);
+	while (!memmem(n->buf ? n->buf : "", n->len, "PONG\r\n", 6))
+		if (!n_fill(n, 5000))
+			die("nats: no PONG");
+	n->len = 0;
+}
+
+/* Request/reply on the JetStream API; fails on an error answer. */
+static void n_request(nats_t *n, const char *subj, const char *body)
+{
+	char hdr[256];
+	const char *pl;
+	size_t pll;
+	int used;
+	int l = snprintf(hdr, sizeof(hdr), "SUB _INBOX.api 99\r\nPUB %s _INBOX.api %zu\r\n",
+			 subj, strlen(body));
+	n_put(n, hdr, (size_t)l);
+	n_put(n, body, strlen(body));
+	n_put(n, "\r\nUNSUB 99 1\r\n", 14);
+	n_flush(n);
+	for (;;) {
+		used = n_next(n, &pl, &pll, NULL, 0);
+		if (used > 0)
+			break;
+		if (!n_fill(n, 5000))
+			die("nats: no API answer");
+	}
+	if (memmem(pl, pll, "\"error\"", 7)) {
+		fprintf(stderr, "nats api %s: %.*s\n", subj, (int)pll, pl);
+		die("jetstream api error");
+	}
+	n_drop(n, used);
+}
+
+static void n_close(nats_t *n)
+{
+	close(n->fd);
+	free(n->buf);
+	free(n->out);
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double q)
+{
+	size_t i;
+	if (!n)
+		return 0;
+	i = (size_t)(q * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+static void emit(const char *bench, const char *system, const char *metric, double value,
+		 const char *unit, int size, const char *extra)
+{
+	if (json)
+		printf("{\"bench\":\"%s\",\"system\":\"%s\",\"metric\":\"%s\",\"value\":%.1f,"
+		       "\"unit\":\"%s\",\"size\":%d%s}\n", bench, system, metric, value, unit,
+		       size, extra ? extra : "");
+}
+
+/* ---- producer throughput ------------------------------------------------ */
+
+static atomic_long rk_delivered, rk_failed;
+
+static void rk_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
+{
+	(void)rk;
+	(void)op;
+	if (m->err)
+		atomic_fetch_add(&rk_failed, 1);
+	else
+		atomic_fetch_add(&rk_delivered, 1);
+}
+
+static rd_kafka_t *rk_producer(const char *addr, const char *linger)
+{
+	char err[256];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	if (rd_kafka_conf_set(c, "bootstrap.servers", addr, err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "acks", "all", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "linger.ms", linger, err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "compression.codec", "none", err, sizeof(err)))
+		die(err);
+	rd_kafka_conf_set_dr_msg_cb(c, rk_dr);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+	if (!rk)
+		die(err);
+	return rk;
+}
+
+/* Seconds to get n messages of size sz acknowledged by myco-log. */
+static double tput_kafka(const char *addr, long n, int sz, const char *topic)
+{
+	rd_kafka_t *rk = rk_producer(addr, "5");
+	char *val = malloc((size_t)sz);
+	uint64_t t0, t1;
+	long i;
+
+	memset(val, 'x', (size_t)sz);
+	/* warm up: metadata and connection */
+	rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(val, (size_t)sz),
+			  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	rd_kafka_flush(rk, 10000);
+	atomic_store(&rk_delivered, 0);
+	atomic_store(&rk_failed, 0);
+	t0 = now_ns();
+	for (i = 0; i < n; i++) {
+		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+					 RD_KAFKA_V_VALUE(val, (size_t)sz),
+					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(rk, 1);
+		if ((i & 1023) == 0)
+			rd_kafka_poll(rk, 0);
+	}
+	while (atomic_load(&rk_delivered) + atomic_load(&rk_failed) < n)
+		rd_kafka_poll(rk, 1);
+	t1 = now_ns();
+	if (atomic_load(&rk_failed))
+		die("myco-log: deliveries failed");
+	rd_kafka_destroy(rk);
+	free(val);
+	return (double)(t1 - t0) / 1e9;
+}
+
+#define NATS_WINDOW 8192
+
+static double tput_nats(int port, long n, int sz)
+{
+	nats_t c;
+	char *val = malloc((size_t)sz), hdr[96];
+	long sent = 0, acked = 0;
+	uint64_t t0, t1;
+	int hl;
+
+	memset(val, 'x', (size_t)sz);
+	n_connect(&c, port);
+	n_put(&c, "SUB _INBOX.ack 1\r\n", 18);
+	n_flush(&c);
+	hl = snprintf(hdr, sizeof(hdr), "PUB bench.t%d _INBOX.ack %d\r\n", sz, sz);
+	t0 = now_ns();
+	while (acked < n) {
+		const char *pl;
+		size_t pll;
+		int used;
+		while (sent < n && sent - acked < NATS_WINDOW && c.olen < 60000) {
+			n_put(&c, hdr, (size_t)hl);
+			n_put(&c, val, (size_t)sz);
+			n_put(&c, "\r\n", 2);
+			sent++;
+		}
+		if (c.olen)
+			n_flush(&c);
+		if (!n_fill(&c, sent - acked >= NATS_WINDOW || sent == n ? 10000 : 0) &&
+		    (sent - acked >= NATS_WINDOW || sent == n))
+			die("nats: acks stopped");
+		while ((used = n_next(&c, &pl, &pll, NULL, 0)) > 0) {
+			if (!memmem(pl, pll, "\"seq\"", 5)) {
+				fprintf(stderr, "nats ack: %.*s\n", (int)pll, pl);
+				die("jetstream rejected a publish");
+			}
+			acked++;
+			n_drop(&c, used);
+		}
+	}
+	t1 = now_ns();
+	n_close(&c);
+	free(val);
+	return (double)(t1 - t0) / 1e9;
+}
+
+/* ---- end-to-end latency ------------------------------------------------- */
+
+typedef struct {
+	double *lat;          /* microseconds */
+	atomic_long n;
+	long cap;
+	atomic_bool ready, stop;
+	const char *addr;
+	int port;
+	const char *topic;
+} latctx_t;
+
+static void record(latctx_t *x, const void *p, size_t l)
+{
+	uint64_t sent;
+	long i;
+	if (l < 8)
+		return;
+	memcpy(&sent, p, 8);
+	i = atomic_fetch_add(&x->n, 1);
+	if (i < x->cap)
+		x->lat[i] = (double)(now_ns() - sent) / 1e3;
+}
+
+static void *kafka_consumer(void *arg)
+{
+	latctx_t *x = arg;
+	char err[256];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *tp;
+	rd_kafka_t *rk;
+
+	if (rd_kafka_conf_set(c, "bootstrap.servers", x->addr, err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "group.id", "bench-lat", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "fetch.wait.max.ms", "100", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "fetch.min.bytes", "1", err, sizeof(err)))
+		die(err);
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+	if (!rk)
+		die(err);
+	tp = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(tp, x->topic, 0)->offset = RD_KAFKA_OFFSET_END;
+	rd_kafka_assign(rk, tp);
+	rd_kafka_topic_partition_list_destroy(tp);
+	{
+		/* ready once the first (empty) fetch cycle has run */
+		uint64_t t = now_ns();
+		while (now_ns() - t < 1500000000u) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+			if (m)
+				rd_kafka_message_destroy(m);
+		}
+	}
+	atomic_store(&x->ready, true);
+	while (!atomic_load(&x->stop)) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
+		if (!m)
+			continue;
+		if (!m->err)
+			record(x, m->payload, m->len);
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return NULL;
+}
+
+static void *nats_consumer(void *arg)
+{
+	latctx_t *x = arg;
+	nats_t c;
+	n_connect(&c, x->port);
+	n_put(&c, "SUB lat.deliver 7\r\n", 19);
+	n_flush(&c);
+	n_request(&c, "$JS.API.CONSUMER.CREATE.BENCH",
+		  "{\"stream_name\":\"BENCH\",\"config\":{\"deliver_subject\":\"lat.deliver\","
+		  "\"deliver_policy\":\"new\",\"ack_policy\":\"none\",\"filter_subject\":\"bench.lat\"}}");
+	atomic_store(&x->ready, true);
+	while (!atomic_load(&x->stop)) {
+		const char *pl;
+		size_t pll;
+		int used;
+		char subj[64];
+		n_fill(&c, 20);
+		while ((used = n_next(&c, &pl, &pll, subj, sizeof(subj))) > 0) {
+			if (!strcmp(subj, "bench.lat"))   /* deliveries keep the stream subject */
+				record(x, pl, pll);
+			n_drop(&c, used);
+		}
+	}
+	n_close(&c);
+	return NULL;
+}
+
+/* Publish one 100-byte message every period for dur_s; returns samples. */
+static size_t latency_run(bool kafka, server_t *s, double rate, double dur_s, double **out)
+{
+	latctx_t x;
+	pthread_t th;
+	long total = (long)(rate * dur_s), i;
+	uint64_t period = (uint64_t)(1e9 / rate), start;
+	char msg[100];
+	rd_kafka_t *rk = NULL;
+	nats_t pub;
+	int hl = 0;
+	char hdr[64];
+
+	memset(&x, 0, sizeof(x));
+	x.cap = total + 16;
+	x.lat = calloc((size_t)x.cap, sizeof(double));
+	x.addr = s->addr;
+	x.port = s->port;
+	x.topic = "lat";
+	memset(msg, 'y', sizeof(msg));
+	if (kafka) {
+		rk = rk_producer(s->addr, "0");
+		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("lat"), RD_KAFKA_V_VALUE("warm", 4),
+				  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		rd_kafka_flush(rk, 10000);
+		pthread_create(&th, NULL, kafka_consumer, &x);
+	} else {
+		n_connect(&pub, s->port);
+		n_put(&pub, "SUB _INBOX.lack 1\r\n", 19);
+		n_flush(&pub);
+		hl = snprintf(hdr, sizeof(hdr), "PUB bench.lat _INBOX.lack %zu\r\n", sizeof(msg));
+		pthread_create(&th, NULL, nats_consumer, &x);
+	}
+	while (!atomic_load(&x.ready))
+		usleep(1000);
+	usleep(200000);
+	start = now_ns();
+	for (i = 0; i < total; i++) {
+		uint64_t due = start + (uint64_t)i * period, t;
+		struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		t = now_ns();
+		memcpy(msg, &t, 8);
+		if (kafka) {
+			rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("lat"), RD_KAFKA_V_VALUE(msg, sizeof(msg)),
+					  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+			rd_kafka_poll(rk, 0);
+		} else {
+			const char *pl;
+			size_t pll;
+			int used;
+			n_put(&pub, hdr, (size_t)hl);
+			n_put(&pub, msg, sizeof(msg));
+			n_put(&pub, "\r\n", 2);
+			n_flush(&pub);
+			n_fill(&pub, 0);          /* drain acks as they come */
+			while ((used = n_next(&pub, &pl, &pll, NULL, 0)) > 0)
+				n_drop(&pub, used);
+		}
+	}
+	/* let the last messages arrive */
+	for (i = 0; i < 200 && atomic_load(&x.n) < total; i++)
+		usleep(10000);
+	atomic_store(&x.stop, true);
+	pthread_join(th, NULL);
+	if (kafka) {
+		rd_kafka_flush(rk, 5000);
+		rd_kafka_destroy(rk);
+	} else {
+		n_close(&pub);
+	}
+	*out = x.lat;
+	i = atomic_load(&x.n);
+	return (size_t)(i < x.cap ? i : x.cap);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void print_env(const char *nats_bin)
+{
+	char line[256], model[256] = "?", ver[128] = "?";
+	struct utsname u;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10)) {
+			snprintf(model, sizeof(model), "%s", strchr(line, ':') + 2);
+			model[strcspn(model, "\n")] = 0;
+			break;
+		}
+	if (f)
+		fclose(f);
+	snprintf(line, sizeof(line), "%s --version 2>/dev/null", nats_bin);
+	f = popen(line, "r");
+	if (f && fgets(ver, sizeof(ver), f))
+		ver[strcspn(ver, "\n")] = 0;
+	if (f)
+		pclose(f);
+	uname(&u);
+	fprintf(json ? stderr : stdout,
+		"myco-bench-log: myco-log vs NATS JetStream, loopback, one run\n"
+		"cpu: %s (%ld online), kernel %s %s, no pinning\n"
+		"clients: librdkafka %s (myco-log); own NATS text-protocol client (%s)\n"
+		"durability: myco-log --fsync always | --fsync interval=60000; "
+		"JetStream file store, server-timed fsync (2.9.10 has no setting)\n"
+		"machine shared and noisy: compare ratios, not absolute figures\n\n",
+		model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release,
+		rd_kafka_version_str(), ver);
+}
+
+int main(int argc, char **argv)
+{
+	const char *myco_bin = MYCO_LOG_BIN, *nats_bin = "/usr/sbin/nats-server";
+	server_t *sys[3];
+	const char *names[3] = { "myco-log-always", "myco-log-interval", "nats-js" };
+	int sizes[2] = { 100, 1024 }, si, r, k, reps;
+	long counts[2];
+	double rate, dur;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else if (!strcmp(argv[i], "--myco") && i + 1 < argc)
+			myco_bin = argv[++i];
+		else if (!strcmp(argv[i], "--nats") && i + 1 < argc)
+			nats_bin = argv[++i];
+		else {
+			fprintf(stderr, "usage: myco-bench-log [--quick] [--json] [--myco PATH] [--nats PATH]\n");
+			return 2;
+		}
+	}
+	reps = quick ? 3 : 5;
+	counts[0] = quick ? 50000 : 200000;
+	counts[1] = quick ? 20000 : 50000;
+	rate = quick ? 1000 : 2000;
+	dur = quick ? 2 : 5;
+	if (!mkdtemp(tmpdir))
+		die("mkdtemp");
+	signal(SIGPIPE, SIG_IGN);
+	print_env(nats_bin);
+	sys[0] = start_myco(myco_bin, "always", "myco-always");
+	sys[1] = start_myco(myco_bin, "interval=60000", "myco-interval");
+	sys[2] = start_nats(nats_bin);
+	{
+		nats_t c;
+		n_connect(&c, sys[2]->port);
+		n_request(&c, "$JS.API.STREAM.CREATE.BENCH",
+			  "{\"name\":\"BENCH\",\"subjects\":[\"bench.>\"],\"retention\":\"limits\","
+			  "\"storage\":\"file\",\"num_replicas\":1,\"discard\":\"old\","
+			  "\"max_msgs\":-1,\"max_bytes\":-1,\"max_msg_size\":-1}");
+		n_close(&c);
+	}
+
+	if (!json)
+		printf("%-24s %-18s %12s %10s %22s\n", "producer throughput", "system",
+		       "msg/s", "MB/s", "msg/s min..max");
+	for (si = 0; si < 2; si++) {
+		double secs[3][8];
+		char topic[32];
+		snprintf(topic, sizeof(topic), "tput%d", sizes[si]);
+		for (r = 0; r < reps; r++)
+			for (k = 0; k < 3; k++)
+				secs[k][r] = (sync(), k < 2) ? tput_kafka(sys[k]->addr, counts[si], sizes[si], topic)
+						   : tput_nats(sys[k]->port, counts[si], sizes[si]);
+		for (k = 0; k < 3; k++) {
+			double med, mps, lo, hi, mbs;
+			char extra[128];
+			qsort(secs[k], (size_t)reps, sizeof(double), cmp_d);
+			med = secs[k][reps / 2];
+			mps = (double)counts[si] / med;
+			hi = (double)counts[si] / secs[k][0];
+			lo = (double)counts[si] / secs[k][reps - 1];
+			mbs = mps * sizes[si] / 1e6;
+			snprintf(extra, sizeof(extra), ",\"messages\":%ld,\"reps\":%d,\"min\":%.1f,\"max\":%.1f",
+				 counts[si], reps, lo, hi);
+			emit("log.produce", names[k], "throughput", mps, "msg/s", sizes[si], extra);
+			emit("log.produce", names[k], "throughput", mbs, "MB/s", sizes[si], NULL);
+			if (!json)
+				printf("%-24s %-18s %12.0f %10.1f %10.0f..%-10.0f\n",
+				       k == 0 ? (sizes[si] == 100 ? "100 B" : "1 KiB") : "",
+				       names[k], mps, mbs, lo, hi);
+		}
+		if (!json)
+			printf("%-24s %-18s %11.2fx (myco-log-interval / nats-js), %.2fx (always / nats-js)\n",
+			       "", "ratio",
+			       (double)secs[2][reps / 2] / secs[1][reps / 2],
+			       (double)secs[2][reps / 2] / secs[0][reps / 2]);
+	}
+
+	if (!json)
+		printf("\n%-24s %-18s %9s %9s %9s %9s %8s\n", "e2e latency (us)", "system",
+		       "p50", "p99", "p99.9", "max", "samples");
+	for (k = 0; k < 3; k++) {
+		double *lat;
+		size_t n;
+		sync();   /* start each run without other systems' dirty pages */
+		n = latency_run(k < 2, sys[k], rate, dur, &lat);
+		char extra[96];
+		qsort(lat, n, sizeof(double), cmp_d);
+		snprintf(extra, sizeof(extra), ",\"rate\":%.0f,\"samples\":%zu", rate, n);
+		emit("log.e2e", names[k], "p50", pct(lat, n, 0.5), "us", 100, extra);
+		emit("log.e2e", names[k], "p99", pct(lat, n, 0.99), "us", 100, extra);
+		emit("log.e2e", names[k], "p999", pct(lat, n, 0.999), "us", 100, extra);
+		emit("log.e2e", names[k], "max", n ? lat[n - 1] : 0, "us", 100, extra);
+		if (!json)
+			printf("%-24s %-18s %9.0f %9.0f %9.0f %9.0f %8zu\n",
+			       k == 0 ? (quick ? "100 B @1000/s" : "100 B @2000/s") : "", names[k],
+			       pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
+			       n ? lat[n - 1] : 0, n);
+		if ((long)n < (long)(rate * dur) * 99 / 100)
+			fprintf(stderr, "myco-bench-log: %s: only %zu of %.0f messages arrived\n",
+				names[k], n, rate * dur);
+		free(lat);
+	}
+	stop_servers();
+	{
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "myco-bench-log: could not remove %s\n", tmpdir);
+	}
+	return 0;
+}
