@@ -140,9 +140,8 @@ static void finish(myco_loop_t *l, myco_co_t *co)
 		myco__co_free(co);
 }
 
-void myco__co_switch_in(myco_loop_t *l, myco_co_t *co)
+uint64_t myco__co_switch_in(myco_loop_t *l, myco_co_t *co, uint64_t now)
 {
-	uint64_t now = myco_now_ns();
 	myco__lat_record(l, now > co->ready_ns ? now - co->ready_ns : 0);
 	co->state = MYCO__CO_RUNNING;
 	co->run_ns = now;
@@ -168,6 +167,7 @@ void myco__co_switch_in(myco_loop_t *l, myco_co_t *co)
 		myco__edf_account(l, co, ran);
 	if (co->state == MYCO__CO_DONE)
 		finish(l, co);
+	return end;
 }
 
 static void co_entry(void)

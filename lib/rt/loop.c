@@ -422,11 +422,12 @@ void myco_loop_stop(myco_loop_t *loop)
 static void run_batch(myco_loop_t *l)
 {
 	size_t n = l->rq_len + l->eh_len;
+	uint64_t now = n ? myco_now_ns() : 0;
 	while (n-- > 0) {
 		myco_co_t *co = pick(l);
 		if (!co)
 			break;
-		myco__co_switch_in(l, co);
+		now = myco__co_switch_in(l, co, now);
 	}
 }
 

@@ -259,7 +259,10 @@ void myco__post_node(myco_loop_t *l, myco__post_t *p);
 int myco__co_new(myco_loop_t *l, myco_co_t **out, myco_co_fn_t fn, void *arg,
 		 const myco_co_opts_t *opts);
 void myco__co_free(myco_co_t *co);
-void myco__co_switch_in(myco_loop_t *l, myco_co_t *co);
+/* Run co until it switches out; now is the current time (the caller's
+ * last reading), returns the time at switch-out (one clock read per
+ * switch). */
+uint64_t myco__co_switch_in(myco_loop_t *l, myco_co_t *co, uint64_t now);
 /* From inside co: switch back to the scheduler until co is resumed. */
 void myco__co_yield_to_loop(myco_loop_t *l, myco_co_t *co);
 void myco__stack_cache_free(myco_loop_t *l);
