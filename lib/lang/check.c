@@ -996,11 +996,11 @@ static void lower_channel(ctx_t *c, bchan_t *b)
 		}
 		if (!once(c, x, &seen, (unsigned)ki))
 			continue;
-		bool forq = !strcmp(w, "depth") || !strcmp(w, "overflow");
-		bool fors = !strcmp(w, "refresh");
-		bool forc = !strcmp(w, "request") || !strcmp(w, "reply") || !strcmp(w, "timeout");
-		bool fit = (ch->kind == MYCO_CHAN_QUEUE && (forq || !strcmp(w, "type"))) ||
-			   (ch->kind == MYCO_CHAN_SAMPLE && (fors || !strcmp(w, "type"))) ||
+		bool forq = ki == 1 /* depth */ || ki == 2 /* overflow */;
+		bool fors = ki == 3 /* refresh */;
+		bool forc = ki == 4 /* request */ || ki == 5 /* reply */ || ki == 6 /* timeout */;
+		bool fit = (ch->kind == MYCO_CHAN_QUEUE && (forq || ki == 0 /* type */)) ||
+			   (ch->kind == MYCO_CHAN_SAMPLE && (fors || ki == 0 /* type */)) ||
 			   (ch->kind == MYCO_CHAN_CALL && forc);
 		if (!fit) {
 			const char *h = ch->kind == MYCO_CHAN_QUEUE ? "a queue takes: type, depth, overflow"
@@ -1012,14 +1012,14 @@ static void lower_channel(ctx_t *c, bchan_t *b)
 			continue;
 		}
 		uint64_t v;
-		if (!strcmp(w, "type")) {
+		if (ki == 0 /* type */) {
 			cur_t k = cur_of(c, x, "type MessageName;");
 			uint32_t mi = want_msg(&k, "a message type");
 			if (mi != MYCO_LANG_NONE && want_end(&k))
 				ch->msg = mi;
 			else
 				b->bad = true;
-		} else if (!strcmp(w, "depth")) {
+		} else if (ki == 1 /* depth */) {
 			cur_t k = cur_of(c, x, "depth 64;");
 			myco__arg_t *a = peek(&k);
 			if (a && a->kind == MYCO__A_NUM && !strcmp(a->text, "0")) {
@@ -1029,27 +1029,27 @@ static void lower_channel(ctx_t *c, bchan_t *b)
 			} else if (want_uint(&k, "the queue depth", 1, 1u << 24, &v) && want_end(&k)) {
 				ch->depth = (uint32_t)v;
 			}
-		} else if (!strcmp(w, "overflow")) {
+		} else if (ki == 2 /* overflow */) {
 			cur_t k = cur_of(c, x, "overflow block;  (or reject, drop_oldest)");
 			int o = want_choice(&k, "overflow policy", overflow_names, 3);
 			if (o >= 0 && want_end(&k))
 				ch->overflow = (myco_overflow_t)o;
-		} else if (!strcmp(w, "refresh")) {
+		} else if (ki == 3 /* refresh */) {
 			cur_t k = cur_of(c, x, "refresh 10 ms;");
 			if (want_qty(&k, true, "refresh", &v) && want_end(&k))
 				ch->refresh_ns = v;
-		} else if (!strcmp(w, "request") || !strcmp(w, "reply")) {
-			cur_t k = cur_of(c, x, !strcmp(w, "request") ? "request MessageName;" : "reply MessageName;");
+		} else if (ki == 4 /* request */ || ki == 5 /* reply */) {
+			cur_t k = cur_of(c, x, ki == 4 /* request */ ? "request MessageName;" : "reply MessageName;");
 			uint32_t mi = want_msg(&k, "a message type");
 			if (mi != MYCO_LANG_NONE && want_end(&k)) {
-				if (!strcmp(w, "request"))
+				if (ki == 4 /* request */)
 					ch->request = mi;
 				else
 					ch->reply = mi;
 			} else {
 				b->bad = true;
 			}
-		} else if (!strcmp(w, "timeout")) {
+		} else if (ki == 6 /* timeout */) {
 			cur_t k = cur_of(c, x, "timeout 50 ms;");
 			if (want_qty(&k, true, "timeout", &v) && want_end(&k))
 				ch->timeout_ns = v;
@@ -1116,13 +1116,16 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 			b->bad = true;
 			continue;
 		}
-		bool multi = !strcmp(w, "send") || !strcmp(w, "recv") || !strcmp(w, "call") ||
-			     !strcmp(w, "serve") || !strcmp(w, "env") || !strcmp(w, "path") ||
-			     !strcmp(w, "listen");
+		/* statements that may repeat, by index in the partition keyword
+		 * list (parse.c): env 2, send 8, recv 9, call 10, serve 11,
+		 * listen 12, path 13 */
+		const uint32_t multi_mask = 1u << 2 | 1u << 8 | 1u << 9 | 1u << 10 | 1u << 11 |
+					    1u << 12 | 1u << 13;
+		bool multi = (multi_mask >> ki) & 1;
 		if (!multi && !once(c, x, &seen, (unsigned)ki))
 			continue;
 		uint64_t v, v2;
-		if (!strcmp(w, "program")) {
+		if (ki == 0 /* program */) {
 			cur_t k = cur_of(c, x, "program \"./path/to/binary\";");
 			myco__arg_t *a = want_str(&k, "the program path in quotes");
 			if (a && want_end(&k)) {
@@ -1133,7 +1136,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					p->program = astr(c, a->text);
 				}
 			}
-		} else if (!strcmp(w, "args")) {
+		} else if (ki == 1 /* args */) {
 			cur_t k = cur_of(c, x, "args \"--rate\", \"100\";");
 			bool ok = true;
 			do {
@@ -1149,7 +1152,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 			} while (at_punct(&k, ',') && ++k.i);
 			if (ok)
 				want_end(&k);
-		} else if (!strcmp(w, "env")) {
+		} else if (ki == 2 /* env */) {
 			cur_t k = cur_of(c, x, "env NAME = \"value\";");
 			myco__arg_t *n = want_ident(&k, "a variable name");
 			myco__arg_t *val = NULL;
@@ -1170,7 +1173,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 				if (MYCO__PUSH(env, nenv, cenv, e))
 					goto oom;
 			}
-		} else if (!strcmp(w, "cores")) {
+		} else if (ki == 3 /* cores */) {
 			cur_t k = cur_of(c, x, "cores 0, 1;");
 			do {
 				myco__arg_t *a = peek(&k);
@@ -1192,7 +1195,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					goto oom;
 			} while (at_punct(&k, ',') && ++k.i);
 			want_end(&k);
-		} else if (!strcmp(w, "budget")) {
+		} else if (ki == 4 /* budget */) {
 			cur_t k = cur_of(c, x, "budget 2 ms per 10 ms;");
 			myco__arg_t *ra = peek(&k);
 			if (!want_qty(&k, true, "the budget", &v))
@@ -1231,7 +1234,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 			p->runtime_ns = v;
 			p->period_ns = v2;
 			b->mode_pos = x->pos;
-		} else if (!strcmp(w, "frame")) {
+		} else if (ki == 5 /* frame */) {
 			cur_t k = cur_of(c, x, "frame;");
 			if (!want_end(&k))
 				continue;
@@ -1242,7 +1245,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 			}
 			p->mode = MYCO_MODE_FRAME;
 			b->mode_pos = x->pos;
-		} else if (!strcmp(w, "memory")) {
+		} else if (ki == 6 /* memory */) {
 			cur_t k = cur_of(c, x, "memory 64 MiB;");
 			myco__arg_t *a = peek(&k);
 			if (want_qty(&k, false, "memory", &v) && want_end(&k)) {
@@ -1259,19 +1262,19 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					    "partition `%s` asks for %s %s, more than the machine's memory",
 					    p->name, a->text, a->unit);
 			}
-		} else if (!strcmp(w, "scheduler")) {
+		} else if (ki == 7 /* scheduler */) {
 			cur_t k = cur_of(c, x, "scheduler fifo;");
 			myco__arg_t *a = want_ident(&k, "a scheduler policy name");
 			if (a && want_end(&k))
 				p->scheduler = astr(c, a->text);
-		} else if (!strcmp(w, "send") || !strcmp(w, "recv") || !strcmp(w, "call") ||
-			   !strcmp(w, "serve")) {
+		} else if (ki == 8 /* send */ || ki == 9 /* recv */ || ki == 10 /* call */ ||
+			   ki == 11 /* serve */) {
 			char usage[64];
 			snprintf(usage, sizeof(usage), "%s channel_name, ...;", w);
 			cur_t k = cur_of(c, x, usage);
-			myco_end_role_t role = !strcmp(w, "send") ? MYCO_END_SEND
-					       : !strcmp(w, "recv") ? MYCO_END_RECV
-					       : !strcmp(w, "call") ? MYCO_END_CALL : MYCO_END_SERVE;
+			myco_end_role_t role = ki == 8 /* send */ ? MYCO_END_SEND
+					       : ki == 9 /* recv */ ? MYCO_END_RECV
+					       : ki == 10 /* call */ ? MYCO_END_CALL : MYCO_END_SERVE;
 			do {
 				myco__arg_t *a = want_ident(&k, "a channel name");
 				if (!a)
@@ -1316,7 +1319,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					goto oom;
 			} while (at_punct(&k, ',') && ++k.i);
 			want_end(&k);
-		} else if (!strcmp(w, "listen")) {
+		} else if (ki == 12 /* listen */) {
 			cur_t k = cur_of(c, x, "listen 8080, 8443;");
 			do {
 				if (!want_uint(&k, "a port number", 1, 65535, &v))
@@ -1325,7 +1328,7 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 					goto oom;
 			} while (at_punct(&k, ',') && ++k.i);
 			want_end(&k);
-		} else if (!strcmp(w, "path")) {
+		} else if (ki == 13 /* path */) {
 			cur_t k = cur_of(c, x, "path \"/var/lib/app\" rw;  (or ro)");
 			myco__arg_t *a = want_str(&k, "a path in quotes");
 			static const char *const rwn[] = { "ro", "rw" };
@@ -1340,16 +1343,16 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 				if (MYCO__PUSH(paths, npaths, cpaths, r))
 					goto oom;
 			}
-		} else if (!strcmp(w, "net")) {
+		} else if (ki == 14 /* net */) {
 			cur_t k = cur_of(c, x, "net;");
 			if (want_end(&k))
 				p->net = true;
-		} else if (!strcmp(w, "restart")) {
+		} else if (ki == 15 /* restart */) {
 			cur_t k = cur_of(c, x, "restart permanent;  (or transient, temporary)");
 			int r = want_choice(&k, "restart type", restart_names, 3);
 			if (r >= 0 && want_end(&k))
 				p->restart = (myco_restart_t)r;
-		} else if (!strcmp(w, "heartbeat")) {
+		} else if (ki == 16 /* heartbeat */) {
 			cur_t k = cur_of(c, x, "heartbeat 100 ms;");
 			myco__arg_t *a = peek(&k);
 			if (want_qty(&k, true, "heartbeat", &v) && want_end(&k)) {
@@ -1359,14 +1362,14 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 				else
 					p->heartbeat_ns = v;
 			}
-		} else if (!strcmp(w, "misses")) {
+		} else if (ki == 17 /* misses */) {
 			cur_t k = cur_of(c, x, "misses 3;");
 			misses_a = &x->args[0];
 			if (want_uint(&k, "misses", 1, 1000000, &v) && want_end(&k)) {
 				p->misses = (uint32_t)v;
 				has_misses = true;
 			}
-		} else if (!strcmp(w, "readiness")) {
+		} else if (ki == 18 /* readiness */) {
 			static const char *const rn[] = { "optional", "required" };
 			cur_t k = cur_of(c, x, "readiness required;  (or optional)");
 			int r = want_choice(&k, "readiness", rn, 2);

@@ -73,6 +73,13 @@ static void add_comment(myco__lexer_t *lx, size_t start, size_t end,
 	c.end_line = lx->line;
 	c.trailing = lx->last_tok_line == line;
 	c.blank_before = lx->nl >= 2;
+	const char *nul = memchr(lx->buf + start, 0, end - start);
+	if (nul) {
+		/* a NUL would cut the comment short when it is kept */
+		myco_pos_t p = { lx->file, line, col };
+		myco__diag(lx->d, MYCO_SEV_ERROR, "E001", p, 2,
+			   "comments cannot contain NUL bytes", "NUL byte in a comment");
+	}
 	c.text = myco__arena_strndup(lx->a, lx->buf + start, end - start);
 	if (!c.text || MYCO__PUSH(lx->coms, lx->ncoms, lx->coms_cap, c))
 		lx->oom = true;
@@ -217,12 +224,12 @@ void myco__lex_next(myco__lexer_t *lx, myco__tok_t *t)
 		while (lx->pos < e) {
 			char ch = b[lx->pos];
 			if (ch == '\\') {
-				char x = b[lx->pos + 1];
+				char x = lx->pos + 1 < e ? b[lx->pos + 1] : 0;
 				myco_pos_t ep = pos_at(lx, lx->pos);
 				if (x == 'n') { out[n++] = '\n'; lx->pos += 2; continue; }
 				if (x == 't') { out[n++] = '\t'; lx->pos += 2; continue; }
 				if (x == '"' || x == '\\') { out[n++] = x; lx->pos += 2; continue; }
-				if (x == 'x' && lx->pos + 3 < e + 1 && hexval(b[lx->pos + 2]) >= 0 &&
+				if (x == 'x' && lx->pos + 3 < e && hexval(b[lx->pos + 2]) >= 0 &&
 				    hexval(b[lx->pos + 3]) >= 0) {
 					int v = hexval(b[lx->pos + 2]) * 16 + hexval(b[lx->pos + 3]);
 					if (v == 0) {
@@ -240,7 +247,7 @@ void myco__lex_next(myco__lexer_t *lx, myco__tok_t *t)
 					   "valid escapes are \\\" \\\\ \\n \\t and \\xHH",
 					   "invalid escape in string");
 				bad = true;
-				lx->pos += 2;
+				lx->pos += lx->pos + 1 < e ? 2 : 1;
 				continue;
 			}
 			if (ch == 0) {

@@ -273,19 +273,23 @@ int myco__num_scale(const char *text, uint64_t mul, uint64_t *out)
 	return 0;
 }
 
+static int kw_cmp(const void *a, const void *b)
+{
+	return strcmp(a, *(const char *const *)b);
+}
+
 bool myco__is_c_keyword(const char *s)
 {
+	/* sorted (strcmp order) for bsearch */
 	static const char *const kw[] = {
-		"auto", "break", "case", "char", "const", "continue", "default",
-		"do", "double", "else", "enum", "extern", "float", "for", "goto",
-		"if", "inline", "int", "long", "register", "restrict", "return",
-		"short", "signed", "sizeof", "static", "struct", "switch",
-		"typedef", "union", "unsigned", "void", "volatile", "while",
-		"bool", "true", "false", "asm", "typeof", "alignas", "alignof",
-		"static_assert", "thread_local", "NULL",
+		"NULL", "alignas", "alignof", "asm", "auto", "bool", "break", "case",
+		"char", "const", "continue", "default", "do", "double", "else", "enum",
+		"extern", "false", "float", "for", "goto", "if", "inline", "int",
+		"long", "register", "restrict", "return", "short", "signed", "sizeof",
+		"static", "static_assert", "struct", "switch", "thread_local", "true",
+		"typedef", "typeof", "union", "unsigned", "void", "volatile", "while",
 	};
-	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
-		if (!strcmp(s, kw[i]))
-			return true;
-	return s[0] == '_' && (s[1] == '_' || (s[1] >= 'A' && s[1] <= 'Z'));
+	if (s[0] == '_' && (s[1] == '_' || (s[1] >= 'A' && s[1] <= 'Z')))
+		return true;
+	return bsearch(s, kw, sizeof(kw) / sizeof(kw[0]), sizeof(kw[0]), kw_cmp) != NULL;
 }
