@@ -216,6 +216,10 @@ void myco__ex_on_death(struct ex_system *s, struct ex_part *p,
 void myco__ex_on_notify(struct ex_system *s, struct ex_part *p,
 			struct ex_inst *in);
 void myco__ex_tick(struct ex_system *s);
+/* Record a restart of group g at time now (ns); true when this makes more
+ * than g->max_restarts restarts within g->within_ns (escalate).  g->hist
+ * must hold max_restarts + 1 entries. */
+bool myco__ex_intensity_record(struct ex_group *g, uint64_t now);
 void myco__ex_start_ready(struct ex_system *s);
 void myco__ex_stop_all(struct ex_system *s, const char *why);
 int myco__ex_kill(struct ex_system *s, struct ex_part *p);

@@ -168,7 +168,7 @@ static void escalate(struct ex_system *s, struct ex_group *g, struct ex_part *p)
 }
 
 /* Record a restart of group g at now; true when the intensity is exceeded. */
-static bool intensity_exceeded(struct ex_group *g, uint64_t now)
+bool myco__ex_intensity_record(struct ex_group *g, uint64_t now)
 {
 	size_t cap = (size_t)g->max_restarts + 1;
 	g->hist[g->hist_pos] = now;
@@ -337,7 +337,7 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 	struct ex_group *g = &s->groups[p->group];
 	bool counted = !p->operator_restart;
 	p->operator_restart = false;
-	if (counted && intensity_exceeded(g, now)) {
+	if (counted && myco__ex_intensity_record(g, now)) {
 		escalate(s, g, p);
 		goto out;
 	}

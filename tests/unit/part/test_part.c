@@ -1,0 +1,260 @@
+/*
+ * test_part.c: unit tests of libmyco's partition side (lib/part) against
+ * real channels and a real control region.  libmyco keeps per-process state
+ * (myco_init() runs once), so each scenario runs in a forked child that
+ * reports through its exit status and the shared control region.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "myco/chan.h"
+#include "myco/part.h"
+
+static struct myco__part_ctl *ctl_new(int *fd, uint32_t state)
+{
+	*fd = memfd_create("test-ctl", 0);
+	assert_true(*fd >= 0);
+	assert_int_equal(ftruncate(*fd, MYCO__PART_CTL_SIZE), 0);
+	struct myco__part_ctl *c = mmap(NULL, MYCO__PART_CTL_SIZE, PROT_READ | PROT_WRITE,
+					MAP_SHARED, *fd, 0);
+	assert_true(c != MAP_FAILED);
+	c->magic = MYCO__PART_CTL_MAGIC;
+	c->version = MYCO__PART_CTL_VERSION;
+	c->size = MYCO__PART_CTL_SIZE;
+	c->state = state;
+	return c;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A queue channel; the manifest grants its producer end as "out". */
+static void make_manifest(myco_chan_owner_t **o, char *caps, size_t cap)
+{
+	myco_chan_config_t cfg;
+	int fds[MYCO_CHAN_MAX_FDS];
+	myco_chan_config_init(&cfg, MYCO_CHAN_QUEUE);
+	cfg.msg_size = 16;
+	cfg.depth = 8;
+	assert_int_equal(myco_chan_create(&cfg, o), 0);
+	int n = myco_chan_cap_fds(*o, MYCO_CHAN_PRODUCER, 0, fds, MYCO_CHAN_MAX_FDS);
+	assert_true(n > 0);
+	size_t k = (size_t)snprintf(caps, cap, "out:%d:0:", (int)MYCO_CHAN_PRODUCER);
+	for (int i = 0; i < n; i++) {
+		fcntl(fds[i], F_SETFD, 0);      /* inherited by the child */
+		k += (size_t)snprintf(caps + k, cap - k, "%s%d", i ? "," : "", fds[i]);
+	}
+}
+
+static void test_open_granted_and_not(void **state)
+{
+	(void)state;
+	myco_chan_owner_t *o;
+	char caps[1024];
+	make_manifest(&o, caps, sizeof(caps));
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("MYCO_CAPS", caps, 1);
+		setenv("MYCO_PARTITION", "tester", 1);
+		if (myco_init() != 0)
+			_exit(10);
+		myco_chan_t *ch = NULL, *again = NULL;
+		if (myco_chan_open("out", &ch) != 0 || !ch)
+			_exit(11);
+		if (myco_chan_open("out", &again) != -EALREADY || again != ch)
+			_exit(12);
+		uint64_t v[2] = { 1, 2 };
+		if (myco_chan_send(ch, v, sizeof(v)) != 0)
+			_exit(13);
+		myco_chan_t *no = (myco_chan_t *)1;
+		if (myco_chan_open("secret", &no) != -MYCO_ENOTGRANTED || no != NULL)
+			_exit(14);
+		const char *msg = myco_part_errmsg();
+		if (!strstr(msg, "'secret' is not granted to partition 'tester'") ||
+		    !strstr(msg, "granted: out"))
+			_exit(15);
+		if (strcmp(myco_partition_name(), "tester"))
+			_exit(16);
+		_exit(0);
+	}
+	assert_int_equal(wait_child(pid), 0);
+	myco_chan_stats_t st;
+	assert_int_equal(myco_chan_owner_stats(o, &st), 0);
+	assert_int_equal(st.sent, 1);           /* the child's message is in the region */
+	myco_chan_owner_close(o);
+}
+
+static void test_bad_manifest(void **state)
+{
+	(void)state;
+	const char *bad[] = { "out", "out:9:0:3", "out:1:0:", "out:1:x:3", "out:1:0:3;;", NULL };
+	for (int i = 0; bad[i]; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			setenv("MYCO_CAPS", bad[i], 1);
+			_exit(myco_init() == -EINVAL ? 0 : 1);
+		}
+		assert_int_equal(wait_child(pid), 0);
+	}
+}
+
+static void test_bad_ctl(void **state)
+{
+	(void)state;
+	int fd;
+	struct myco__part_ctl *c = ctl_new(&fd, MYCO__CTL_ACTIVE);
+	c->magic ^= 1;                          /* scribbled region */
+	pid_t pid = fork();
+	if (pid == 0) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", fd);
+		setenv("MYCO_CTL", v, 1);
+		_exit(myco_init() == -EPROTO ? 0 : 1);
+	}
+	assert_int_equal(wait_child(pid), 0);
+	munmap(c, MYCO__PART_CTL_SIZE);
+	close(fd);
+}
+
+static void test_standby_parks_then_runs(void **state)
+{
+	(void)state;
+	int fd;
+	struct myco__part_ctl *c = ctl_new(&fd, MYCO__CTL_PARKED);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", fd);
+		setenv("MYCO_CTL", v, 1);
+		if (myco_init() != 0)
+			_exit(1);
+		myco_ready();
+		myco_heartbeat();
+		myco_heartbeat();
+		_exit(0);
+	}
+	/* it parks: the flag goes up and it does not run */
+	uint64_t end = now_ns() + 10000000000ull;
+	while (!__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		assert_true(now_ns() < end);
+	usleep(20000);
+	assert_int_equal(__atomic_load_n(&c->t_running_ns, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+	/* activate it */
+	c->t_activate_ns = now_ns();
+	__atomic_store_n(&c->state, MYCO__CTL_ACTIVE, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &c->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	assert_int_equal(wait_child(pid), 0);
+	assert_true(c->t_running_ns >= c->t_activate_ns);
+	assert_true(c->t_first_ns >= c->t_running_ns);
+	assert_int_equal(c->heartbeat, 2);
+	assert_int_equal(c->ready, 1);
+	assert_int_equal(c->parked, 0);
+	munmap(c, MYCO__PART_CTL_SIZE);
+	close(fd);
+}
+
+static void test_standby_retired(void **state)
+{
+	(void)state;
+	int fd;
+	struct myco__part_ctl *c = ctl_new(&fd, MYCO__CTL_PARKED);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", fd);
+		setenv("MYCO_CTL", v, 1);
+		myco_init();
+		_exit(3);               /* must not get here */
+	}
+	uint64_t end = now_ns() + 10000000000ull;
+	while (!__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
+		assert_true(now_ns() < end);
+	__atomic_store_n(&c->state, MYCO__CTL_RETIRE, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &c->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	assert_int_equal(wait_child(pid), 0);
+	assert_int_equal(c->t_running_ns, 0);
+	munmap(c, MYCO__PART_CTL_SIZE);
+	close(fd);
+}
+
+static void test_dies_with_executive(void **state)
+{
+	(void)state;
+	int ap[2];
+	assert_int_equal(pipe(ap), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char v[16];
+		close(ap[1]);
+		snprintf(v, sizeof(v), "%d", ap[0]);
+		setenv("MYCO_EXEC_FD", v, 1);
+		if (myco_init() != 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ap[0]);
+	usleep(50000);
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);       /* alive while we hold the pipe */
+	close(ap[1]);                                           /* "the executive dies" */
+	assert_int_equal(wait_child(pid), 137);
+}
+
+static void test_outside_a_system(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	if (pid == 0) {
+		unsetenv("MYCO_CTL");
+		unsetenv("MYCO_CAPS");
+		myco_chan_t *ch;
+		if (myco_init() != 0 || myco_ready() != 0)
+			_exit(1);
+		myco_heartbeat();
+		_exit(myco_chan_open("any", &ch) == -MYCO_ENOTGRANTED ? 0 : 2);
+	}
+	assert_int_equal(wait_child(pid), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_granted_and_not),
+		cmocka_unit_test(test_bad_manifest),
+		cmocka_unit_test(test_bad_ctl),
+		cmocka_unit_test(test_standby_parks_then_runs),
+		cmocka_unit_test(test_standby_retired),
+		cmocka_unit_test(test_dies_with_executive),
+		cmocka_unit_test(test_outside_a_system),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
