@@ -87,6 +87,14 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	} else if (m->mode == MYCO_MODE_FRAME) {
 		sp.time_mode = MYCO__BOX_TIME_FRAME;
 	}
+#ifdef MYCO_SANITIZED
+	/* Sanitizer runtimes in the partition programs set resource limits and
+	 * may change the personality at start-up: allow that in sanitizer
+	 * builds only (the plain build keeps the strict allowlist). */
+	static const char *const san_calls[] = { "prlimit64", "setrlimit", "personality" };
+	sp.allow_syscalls = san_calls;
+	sp.nallow_syscalls = sizeof(san_calls) / sizeof(san_calls[0]);
+#endif
 	sp.log = box_log;
 	log_sys = s;
 	log_part = p;

@@ -45,7 +45,7 @@ const char *myco__ex_state_name(enum ex_state s);
 struct ex_iso {
 	char name[24];
 	char status[16];      /* applied | degraded | not-requested */
-	char reason[80];
+	char reason[96];
 };
 
 /* One process of a partition. */

@@ -22,8 +22,16 @@ CASE = sys.argv[4]
 SANITIZED = os.environ.get("MYCO_SANITIZED") == "1"
 
 
+CURRENT = []     # the System under test, for its executive's log on failure
+
+
 def fail(msg):
     print("FAIL: " + msg, flush=True)
+    for s in CURRENT:
+        try:
+            print("--- executive log:\n" + s.errtext(), flush=True)
+        except Exception:
+            pass
     sys.exit(1)
 
 
@@ -81,6 +89,7 @@ class System:
         with open(self.file, "w") as f:
             f.write("system %s {\n    message M { v: u64 = 1; }\n%s\n}\n" % (self.name, body))
         self.proc = None
+        CURRENT[:] = [self]
         self.shm_before = set(os.listdir("/dev/shm"))
         self.seen_pids = set()
 
