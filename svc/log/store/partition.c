@@ -43,9 +43,16 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+int (*myco__logstore_fsync_fault)(int fd);
+
 static int do_fdatasync(int fd)
 {
 	int r;
+	if (myco__logstore_fsync_fault) {
+		r = myco__logstore_fsync_fault(fd);
+		if (r < 0)
+			return r;
+	}
 	do
 		r = fdatasync(fd);
 	while (r < 0 && errno == EINTR);

@@ -233,6 +233,9 @@ struct mls_partition {
 };
 
 /* partition.c */
+/* Tests only: when set, called before every segment fdatasync; a negative
+ * return is used as the fdatasync result (fault injection). */
+extern int (*myco__logstore_fsync_fault)(int fd);
 int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
                     const mls_topic_config *cfg, bool create,
                     mls_partition_t **out);

@@ -907,6 +907,51 @@ static void t_async_and_policies(void **state)
 	rmtree(d);
 }
 
+static int fail_fsync(int fd)
+{
+	(void)fd;
+	return -EIO;
+}
+
+/* A failed fdatasync under fsync always: the append fails, what was not
+ * durable is cut off (log, index, producer state), appends go on. */
+static void t_fsync_failure(void **state)
+{
+	(void)state;
+	char *d = mktmp();
+	mls_store_t *st = open_store(d, MLS_FSYNC_ALWAYS);
+	assert_int_equal(mls_topic_create(st, "ff", 1, NULL), 0);
+	mls_partition_t *p = part(st, "ff", 0);
+	mls_append_result r;
+	assert_int_equal(append_seq(p, 9, 0, 0, 2, &r), 0);
+	assert_int_equal(append_seq(p, 9, 0, 2, 2, &r), 0);
+	mls_offsets before;
+	mls_partition_offsets(p, &before);
+	myco__logstore_fsync_fault = fail_fsync;
+	assert_int_equal(append_seq(p, 9, 0, 4, 3, &r), -EIO);
+	myco__logstore_fsync_fault = NULL;
+	mls_offsets o;
+	mls_partition_offsets(p, &o);
+	assert_int_equal(o.log_end, 4);
+	assert_int_equal(o.high_watermark, 4);
+	assert_int_equal(o.size_bytes, before.size_bytes);
+	assert_int_equal(read_all(p, 0), 4);
+	/* the failed batch was never stored: its retry is new, not a dup */
+	assert_int_equal(append_seq(p, 9, 0, 4, 3, &r), 0);
+	assert_false(r.duplicate);
+	assert_int_equal(r.base_offset, 4);
+	assert_int_equal(append_seq(p, 9, 0, 4, 3, &r), 0);
+	assert_true(r.duplicate);
+	mls_partition_put(p);
+	mls_close(st);
+	st = open_store(d, MLS_FSYNC_ALWAYS);
+	p = part(st, "ff", 0);
+	assert_int_equal(read_all(p, 0), 7);
+	mls_partition_put(p);
+	mls_close(st);
+	rmtree(d);
+}
+
 #ifdef MYCO_SANITIZED
 #define CONC_N 60
 #else
@@ -1016,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(t_groups),
 		cmocka_unit_test(t_async_and_policies),
 		cmocka_unit_test(t_concurrent),
+		cmocka_unit_test(t_fsync_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
