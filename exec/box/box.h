@@ -65,7 +65,8 @@
  *
  * Mount view (mount namespace, MYCO__BOX_VIEW_*): MINIMAL (default) pivots
  * into a fresh tmpfs root holding read-only binds of /usr, /lib, /lib32,
- * /lib64, /bin, /sbin, /etc (those that exist), of the program's directory,
+ * /lib64, /bin, /sbin, /etc (those that exist), of the program's directory
+ * and of the directories of its ELF DT_RUNPATH/DT_RPATH ($ORIGIN expanded),
  * of each declared path (rw ones writable), of every extra ro path given
  * (e.g. the directory of a shared libmyco), a fresh /proc for the PID
  * namespace, /dev with null, zero, full, random, urandom bound from the host,

@@ -189,6 +189,10 @@ int myco__child_mount_view(struct myco__plan *p);
 void myco__child_rlimits(const struct myco__plan *p);
 int myco__child_privs(const struct myco__plan *p);
 
+/* elf.c: the program's DT_RUNPATH (else DT_RPATH) string, unexpanded.
+ * Returns its length, 0 if none (or not an ELF64 LE file), -errno. */
+int myco__box_elf_runpath(const char *path, char *out, size_t cap);
+
 /* Short errno name ("EPERM"), static; async-signal-safe. */
 const char *myco__errname(int err);
 

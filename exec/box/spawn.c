@@ -469,6 +469,46 @@ static void add_system_dir(struct myco__plan *p, const char *dir)
 	}
 }
 
+/* The program's run path directories ($ORIGIN expanded), read-only and
+ * optional: where its shared libraries (e.g. libmyco.so in a build tree)
+ * come from. */
+static void plan_runpath(struct myco__plan *p, const char *prog)
+{
+	char rp[2048], origin[512], dir[512], *save = NULL, *slash;
+
+	if (myco__box_elf_runpath(prog, rp, sizeof(rp)) <= 0)
+		return;
+	myco__s_cpy(origin, sizeof(origin), prog);
+	slash = strrchr(origin, '/');
+	if (slash)
+		*slash = '\0';
+	for (char *t = strtok_r(rp, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+		const char *rest = NULL;
+
+		if (!strncmp(t, "$ORIGIN", 7))
+			rest = t + 7;
+		else if (!strncmp(t, "${ORIGIN}", 9))
+			rest = t + 9;
+		if (rest) {
+			if (snprintf(dir, sizeof(dir), "%s%s", origin, rest) >=
+			    (int)sizeof(dir))
+				continue;
+		} else if (t[0] == '/') {
+			myco__s_cpy(dir, sizeof(dir), t);
+		} else {
+			continue;               /* relative: resolved against cwd */
+		}
+		{
+			char real[PATH_MAX];
+
+			/* "$ORIGIN/../lib" and the like: bind the real place */
+			if (!realpath(dir, real) || strlen(real) >= sizeof(dir))
+				continue;       /* missing: nothing to bind */
+			add_bind(p, MYCO__BIND, real, real, false, true, NULL);
+		}
+	}
+}
+
 static void plan_view(struct myco__plan *p, const myco__box_spec_t *s)
 {
 	static const char *const sysdirs[] = {
@@ -495,6 +535,7 @@ static void plan_view(struct myco__plan *p, const myco__box_spec_t *s)
 		for (size_t i = 0; i < s->nextra_ro; i++)
 			add_bind(p, MYCO__BIND, s->extra_ro[i], s->extra_ro[i],
 				 false, false, NULL);
+		plan_runpath(p, s->path);
 		add_bind(p, MYCO__BIND_TMPFS, NULL, "/dev", false, false,
 			 "mode=0755,size=64k");
 		for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)

@@ -35,6 +35,7 @@
 
 static const char *probe;       /* path of box_probe */
 static const char *self_path;   /* this test binary */
+static const char *probe_shared;/* needs a library via its run path */
 static char sysname[32];        /* unique per run: cgroups myco/<sysname> */
 
 struct run {
@@ -744,6 +745,28 @@ static void test_mount_view(void **state)
 	rmdir(dir);
 }
 
+static void test_runpath_bound(void **state)
+{
+	const char *argv[] = { "box_probe_shared", NULL };
+	myco__box_spec_t s;
+	struct run run;
+	char buf[1024];
+
+	(void)state;
+	NEED_ROOT();
+	if (!probe_shared) {
+		print_message("skipped: no shared-library probe given\n");
+		skip();
+	}
+	spec_for(&s, "rpath", argv);
+	s.path = probe_shared;
+	assert_int_equal(start(&run, &s), 0);
+	collect(&run, buf, sizeof(buf), EPERM);
+	assert_int_equal(finish(&run), 0);
+	assert_int_equal(run.r.m[MYCO__BOX_MOUNT_VIEW].state, MYCO__BOX_APPLIED);
+	assert_non_null(strstr(buf, "answer=42"));
+}
+
 static void test_init_flag(void **state)
 {
 	const char *argv[] = { "box_probe", "raise", "11", NULL };
@@ -1066,6 +1089,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_frame_windows),
 		cmocka_unit_test(test_fds_passed),
 		cmocka_unit_test(test_mount_view),
+		cmocka_unit_test(test_runpath_bound),
 		cmocka_unit_test(test_init_flag),
 		cmocka_unit_test(test_pid1_kill_kills_partition),
 		cmocka_unit_test(test_destroy_kills_and_removes),
@@ -1073,7 +1097,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_nonroot_degrades),
 		cmocka_unit_test(test_nonroot_no_userns),
 	};
-	static char self[PATH_MAX], probe_abs[PATH_MAX];
+	static char self[PATH_MAX], probe_abs[PATH_MAX], shared_abs[PATH_MAX];
 
 	if (argc > 2 && !strcmp(argv[1], "--nonroot")) {
 		probe = argv[2];
@@ -1086,6 +1110,8 @@ int main(int argc, char **argv)
 	if (!realpath(argv[1], probe_abs) || !realpath("/proc/self/exe", self))
 		return 2;
 	probe = probe_abs;
+	if (argc > 2 && realpath(argv[2], shared_abs))
+		probe_shared = shared_abs;
 	self_path = self;
 	snprintf(sysname, sizeof(sysname), "boxit%d", (int)getpid());
 	signal(SIGPIPE, SIG_IGN);

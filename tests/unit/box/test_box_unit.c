@@ -22,6 +22,7 @@
 #include "box_int.h"
 
 static char sysname[32];
+static const char *rpath_exe;   /* argv[1]: built with a known run path */
 
 static void test_names(void **state)
 {
@@ -315,6 +316,25 @@ static void test_frame_validation(void **state)
 	myco__box_frame_free(NULL);
 }
 
+static void test_elf_runpath(void **state)
+{
+	char rp[1024];
+
+	(void)state;
+	if (!rpath_exe) {
+		print_message("skipped: no run-path test program given\n");
+		skip();
+	}
+	assert_true(myco__box_elf_runpath(rpath_exe, rp, sizeof(rp)) > 0);
+	assert_non_null(strstr(rp, "/opt/myco-box-rpath-test"));
+	assert_non_null(strstr(rp, "$ORIGIN/../box-lib"));
+	/* not ELF, missing */
+	assert_int_equal(myco__box_elf_runpath("/etc/hostname", rp, sizeof(rp)), 0);
+	assert_string_equal(rp, "");
+	assert_int_equal(myco__box_elf_runpath("/nonexistent/x", rp, sizeof(rp)),
+			 -ENOENT);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -322,7 +342,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
@@ -336,8 +356,11 @@ int main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_spawn_rejects_bad_spec),
 		cmocka_unit_test(test_frame_validation),
+		cmocka_unit_test(test_elf_runpath),
 	};
 
+	if (argc > 1)
+		rpath_exe = argv[1];
 	snprintf(sysname, sizeof(sysname), "boxunit%d", (int)getpid());
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }
