@@ -362,8 +362,8 @@ static int gappend(struct mls_store *st, const uint8_t *buf, size_t n)
 		return rc;
 	}
 	st->gsize += (int64_t)n;
-	if (st->cfg.fsync_policy == MLS_FSYNC_INTERVAL)
-		st->gdirty = true;
+	if (st->cfg.fsync_policy != MLS_FSYNC_ALWAYS)
+		st->gdirty = true;   /* the sync thread or mls_sync covers it */
 	return 0;
 }
 

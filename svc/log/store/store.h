@@ -293,9 +293,11 @@ typedef struct mls_group_offset {
 	const char *metadata;   /* may be NULL (stored as "") */
 } mls_group_offset;
 
-/* Store n offsets for `group` in one durable write (fsynced unless the
- * policy is NEVER/INTERVAL, where the sync thread covers it).  Group and
- * topic names up to 255 and 249 bytes, metadata up to 4096 bytes (-EINVAL). */
+/* Store n offsets for `group` in one write: fdatasync'd before returning
+ * with policy ALWAYS, by the sync thread within the interval with
+ * INTERVAL, at mls_close/mls_sync with NEVER.  On an error (e.g. -ENOSPC)
+ * nothing of it is kept.  Group and topic names up to 255 and 249 bytes,
+ * metadata up to 4096 bytes (-EINVAL). */
 int mls_group_commit(mls_store_t *st, const char *group,
                      const mls_group_offset *offs, size_t n);
 
