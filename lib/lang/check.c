@@ -88,6 +88,8 @@ typedef struct ctx {
 	bool oom;
 } ctx_t;
 
+#define MYCO__LOAD_TOO_BIG 0x80000000u   /* internal flag of load() */
+
 typedef struct sys_internal {
 	myco__arena_t arena;
 	myco__htab_t hmsg, hchan, hpart, hgroup;
@@ -102,6 +104,8 @@ typedef struct sys_internal {
 static const char *mean(ctx_t *c, const char *w, const char *const *cands, size_t n,
 			const char *fallback)
 {
+	if (c->d->stopped)
+		return fallback;   /* nothing is printed any more */
 	const char *best = myco__closest(w, cands, n);
 	if (!best)
 		return fallback;
@@ -635,7 +639,7 @@ static int load_text(ctx_t *c, size_t fi, const char *buf, size_t len, bool root
 		return -ENOMEM;
 	if (len > MYCO__MAX_FILE) {
 		myco_pos_t p = { name, 1, 1 };
-		ERR(c, "E015", p, 1, "split the file", "file too large (more than 64 MiB)");
+		ERR(c, "E015", p, 1, "split the file", "file too large (more than 16 MiB)");
 		return 0;
 	}
 	myco__tree_t t;
@@ -645,7 +649,7 @@ static int load_text(ctx_t *c, size_t fi, const char *buf, size_t len, bool root
 		return rc;
 	if (MYCO__PUSH(c->stack, c->nstack, c->cstack, fi))
 		return -ENOMEM;
-	for (size_t i = 0; i < t.ntop && !rc; i++) {
+	for (size_t i = 0; i < t.ntop && !rc && !c->d->stopped; i++) {
 		myco__stmt_t *s = t.top[i];
 		const char *w = s->args[0].text;
 		if (s->bad && strcmp(w, "system") && strcmp(w, "message"))
@@ -2236,6 +2240,12 @@ static int load(const char *name, const char *buf, size_t len, unsigned flags,
 	if (name && !(flags & MYCO_LANG_NO_IMPORTS))
 		c.files[0].real = realpath(name, NULL);
 	c.sys->path = f.name;
+	if (flags & MYCO__LOAD_TOO_BIG) {
+		myco_pos_t p = { f.name, 1, 1 };
+		ERR(&c, "E015", p, 1, "split the file", "file too large (more than 16 MiB)");
+		rc = -MYCO_ESYNTAX;
+		goto out;
+	}
 	rc = load_text(&c, 0, buf, len, true);
 	if (rc)
 		goto out;
@@ -2254,7 +2264,7 @@ static int load(const char *name, const char *buf, size_t len, unsigned flags,
 			lower_fields(&c, &c.msgs[i]);
 		for (size_t i = 0; i < c.nmsgs; i++)
 			layout(&c, (uint32_t)i, 0);
-	} else {
+	} else if (!c.d->stopped) {   /* 100 errors already: no more checking */
 		rc = lower_system(&c);
 		if (rc)
 			goto out;
@@ -2330,6 +2340,12 @@ int myco_lang_load_file(const char *path, myco_system_t **out, myco_diags_t **di
 	if (diags)
 		*diags = NULL;
 	int rc = read_file(path, &buf, &len);
+	if (rc == -EFBIG) {
+		/* report it like any other problem of the input */
+		static const char big[] = "";
+		rc = load(path, big, 0, MYCO__LOAD_TOO_BIG, out, diags);
+		return rc;
+	}
 	if (rc)
 		return rc;
 	rc = load(path, buf, len, 0, out, diags);

@@ -53,8 +53,11 @@ static const struct code {
 	{ "E014", "invalid escape in string\n\n"
 	  "Strings know the escapes \\\" \\\\ \\n \\t and \\xHH (HH not 00).  Strings\n"
 	  "cannot contain NUL bytes.\n" },
-	{ "E015", "file too large\n\n"
-	  "A source file is at most 64 MiB.\n" },
+	{ "E015", "input too large\n\n"
+	  "A source file is at most 16 MiB, with at most 2097152 statements and\n"
+	  "4194304 arguments, and one statement has at most 65536 arguments.  The\n"
+	  "limits keep memory bounded (the parsed form takes up to about 100 bytes\n"
+	  "per input byte); a realistic 10 MB system is well inside them.\n" },
 	{ "E020", "unknown name\n\n"
 	  "A message type, channel or partition is used but not declared.  The hint\n"
 	  "suggests the closest declared name.  Message types may come from an\n"

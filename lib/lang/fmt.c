@@ -153,7 +153,7 @@ int myco_lang_fmt(const char *name, const char *buf, size_t len, char **out,
 	if (len > MYCO__MAX_FILE) {
 		myco_pos_t p = { name, 1, 1 };
 		myco__diag(d, MYCO_SEV_ERROR, "E015", p, 1, "split the file",
-			   "file too large (more than 64 MiB)");
+			   "file too large (more than 16 MiB)");
 		rc = -MYCO_ESYNTAX;
 		goto out_nofile;
 	}

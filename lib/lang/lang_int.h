@@ -24,8 +24,11 @@
 
 /* Limits that keep arbitrary input bounded. */
 #define MYCO__MAX_DEPTH     32            /* nesting of { } */
-#define MYCO__MAX_FILE      (64u << 20)   /* bytes per source file */
+#define MYCO__MAX_FILE      (16u << 20)   /* bytes per source file */
 #define MYCO__MAX_IMPORTS   64            /* files per load */
+#define MYCO__MAX_STMTS     (2u << 20)    /* statements per file */
+#define MYCO__MAX_ARGS      (4u << 20)    /* arguments per file */
+#define MYCO__MAX_STMT_ARGS 65536         /* arguments per statement */
 #define MYCO__MAX_ERRORS    100           /* then stop reporting */
 #define MYCO__MAX_IDENT     128
 #define MYCO__MAX_MSG_SIZE  (16u << 20)   /* bytes per message type */

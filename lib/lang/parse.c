@@ -79,6 +79,8 @@ typedef struct parser {
 	const char *file;
 	size_t ci;             /* next comment not yet attached */
 	bool too_deep;         /* a block nested too deeply inside the current one */
+	bool stop;             /* input limits exceeded: treat the rest as absent */
+	size_t nstmts, nargs;  /* totals, against MYCO__MAX_STMTS / _ARGS */
 	bool oom;
 } parser_t;
 
@@ -177,8 +179,26 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 		s->blank_before = p->cur.nl_before >= 2;
 	}
 	const char *word = p->cur.text;
+	if (++p->nstmts > MYCO__MAX_STMTS) {
+		myco__diag(p->d, MYCO_SEV_ERROR, "E015", s->pos, 1, "split the file",
+			   "too many statements (more than %u)", MYCO__MAX_STMTS);
+		p->stop = true;
+	}
 	for (;;) {
 		myco__tok_t *t = &p->cur;
+		if (p->stop) {
+			s->bad = true;
+			break;
+		}
+		if (nargs >= MYCO__MAX_STMT_ARGS || ++p->nargs > MYCO__MAX_ARGS) {
+			myco__diag(p->d, MYCO_SEV_ERROR, "E015", tpos(p, t), 1, "split the statement or the file",
+				   nargs >= MYCO__MAX_STMT_ARGS ? "statement too long (more than %u arguments)"
+								: "too many arguments in this file (more than %u)",
+				   nargs >= MYCO__MAX_STMT_ARGS ? MYCO__MAX_STMT_ARGS : MYCO__MAX_ARGS);
+			p->stop = true;
+			s->bad = true;
+			break;
+		}
 		if (t->kind == MYCO__T_EOF || is_punct(t, ';') || is_punct(t, '{') || is_punct(t, '}'))
 			break;
 		if (nargs > 0 && t->nl_before > 0 && t->kind == MYCO__T_IDENT &&
@@ -239,7 +259,9 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 		}
 		advance(p);
 	}
-	if (is_punct(&p->cur, ';')) {
+	if (p->stop) {
+		s->end = tpos(p, &p->cur);
+	} else if (is_punct(&p->cur, ';')) {
 		s->end = tpos(p, &p->cur);
 		advance(p);
 		s->trail = take_trailing(p, s->end.line);
@@ -314,7 +336,7 @@ static int parse_block(parser_t *p, const char *ctx, uint32_t depth, myco__stmt_
 	myco__stmt_t **v = NULL;
 	size_t n = 0, cap = 0;
 	char buf[64];
-	while (!p->oom) {
+	while (!p->oom && !p->stop) {
 		myco__tok_t *t = &p->cur;
 		if (t->kind == MYCO__T_EOF)
 			break;

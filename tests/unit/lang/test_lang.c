@@ -337,6 +337,16 @@ static void test_diagnostics(void **state)
 static void test_checks(void **state)
 {
 	(void)state;
+	/* size limits */
+	{
+		size_t big = (16u << 20) + 1;
+		char *b = malloc(big + 1);
+		assert_non_null(b);
+		memset(b, ' ', big);
+		b[big] = 0;
+		assert_string_equal(codes_of(b, 0), "E015,");
+		free(b);
+	}
 	/* imports disabled */
 	assert_string_equal(codes_of("import \"x.myco\";\nsystem s {}\n", MYCO_LANG_NO_IMPORTS), "E093,");
 	/* utilisation exactly 1.0 is fine, above is not */
