@@ -70,7 +70,8 @@ struct chan_hdr {
 	uint64_t h_refresh_ns;
 	uint64_t h_call_timeout_ns;
 	uint32_t h_spin;
-	uint32_t h_pad0;
+	uint32_t h_check;        /* FNV-1a of the bytes before it: catches a
+	                            scribbled header on attach */
 	uint8_t  h_pad1[2 * CHAN_CL - 88];
 	/* line 2 */
 	au32 broken;
@@ -208,7 +209,8 @@ int myco__chan_layout(struct chan_geom *g);
 /* The endpoint handle (private memory). */
 struct myco_chan {
 	struct chan_geom g;
-	uint8_t *base;            /* mapping, g.size bytes */
+	uint8_t *base;            /* mapping of map_size bytes */
+	size_t map_size;          /* what we mapped (never from the region) */
 	struct chan_hdr *hdr;
 	myco_chan_role_t role;
 	uint32_t index;           /* lane for producer/client/reader */

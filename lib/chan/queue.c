@@ -39,7 +39,7 @@ static int load_head(struct myco_chan *ch)
 	uint64_t h = atomic_load_explicit(&chan_lane(ch, ch->index)->head,
 	                                  memory_order_acquire);
 
-	if (h > ch->tail || ch->tail - h > ch->g.depth)
+	if (h > ch->tail || ch->tail - h > ch->g.depth || h < ch->head_cache)
 		return myco__chan_corrupt(ch);
 	ch->head_cache = h;
 	return 0;
@@ -125,8 +125,9 @@ static void slot_write(struct myco_chan *ch, uint64_t pos, const void *buf, size
 	struct chan_slot *s = chan_slot(ch, ch->index, pos);
 
 	if (is_drop(ch)) {
-		/* seqlock: a consumer holding this slot sees seq change */
-		atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
+		/* seqlock: a consumer holding this slot sees seq change; the
+		 * release store also publishes our head CAS to whoever reads 0 */
+		atomic_store_explicit(&s->seq, 0, memory_order_release);
 		atomic_thread_fence(memory_order_release);
 		if (len)
 			myco__chan_copy_in(s + 1, buf, len);
@@ -207,7 +208,7 @@ int myco_chan_reserve(myco_chan_t *ch, void **slot, int64_t timeout_ns)
 		return rc;
 	s = chan_slot(ch, ch->index, ch->tail);
 	if (is_drop(ch)) {
-		atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->seq, 0, memory_order_release);
 		atomic_thread_fence(memory_order_release);
 	}
 	ch->reserved = 1;
@@ -280,6 +281,8 @@ static int load_tail(struct myco_chan *ch, uint32_t lane, uint64_t *tail)
 	} else if (t < ch->chead[lane] || t - ch->chead[lane] > ch->g.depth) {
 		return myco__chan_corrupt(ch);
 	}
+	if (t < ch->tail_cache[lane])
+		return myco__chan_corrupt(ch);   /* tail never goes back */
 	ch->tail_cache[lane] = t;
 	*tail = t;
 	return 0;
@@ -330,9 +333,17 @@ static int take(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m)
 		len = SH_LD(s->len);
 		flags = SH_LD(s->flags);
 		if (seq != pos + 1) {
-			if (is_drop(ch))
-				continue;  /* being overwritten: reload head, retry */
-			return myco__chan_corrupt(ch);
+			/* DROP_OLDEST: the producer moves head past a slot (CAS)
+			 * before it touches it (seq = 0, release), so a changed
+			 * seq with head still at or before pos is corruption. */
+			if (!is_drop(ch))
+				return myco__chan_corrupt(ch);
+			rc = load_tail(ch, lane, &t);
+			if (rc)
+				return rc;
+			if (ch->rpos[lane] <= pos)
+				return myco__chan_corrupt(ch);
+			continue;
 		}
 		if (flags & ~(uint32_t)MYCO_CHAN_MSG_LOAN)
 			return myco__chan_corrupt(ch);
@@ -393,7 +404,7 @@ static int recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max)
 int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
                          int64_t timeout_ns)
 {
-	int rc;
+	int rc, spins;
 
 	if (!is_receiver(ch))
 		return -EPERM;
@@ -401,10 +412,14 @@ int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
 		return -EINVAL;
 	if (ch->broken)
 		return -EPROTO;
-	for (;;) {
+	for (spins = 0;; spins++) {
 		rc = recv_some(ch, msgs, max);
 		if (rc != 0 && rc != -EAGAIN)
 			return rc;
+		/* ready but nothing taken can only repeat while a peer keeps
+		 * rewriting the ring under us: bounded */
+		if (spins > 64)
+			return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 		rc = myco__chan_wait_for(ch, myco__chan_ready_recv, timeout_ns);
 		if (rc < 0)
 			return rc;

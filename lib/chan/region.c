@@ -171,6 +171,17 @@ static int geom_from_config(const myco_chan_config_t *cfg, struct chan_geom *g)
 	return myco__chan_layout(g);
 }
 
+static uint32_t hdr_check(const struct chan_hdr *h)
+{
+	const uint8_t *p = (const uint8_t *)h;
+	uint32_t x = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < offsetof(struct chan_hdr, h_check); i++)
+		x = (x ^ p[i]) * 16777619u;
+	return x;
+}
+
 static void hdr_write_geom(struct chan_hdr *h, const struct chan_geom *g)
 {
 	h->h_magic = CHAN_MAGIC;
@@ -189,6 +200,7 @@ static void hdr_write_geom(struct chan_hdr *h, const struct chan_geom *g)
 	h->h_refresh_ns = g->refresh_ns;
 	h->h_call_timeout_ns = g->call_timeout_ns;
 	h->h_spin = g->spin;
+	h->h_check = hdr_check(h);
 }
 
 /* Read and validate the geometry of a mapped header (volatile copy first so
@@ -204,6 +216,8 @@ static int hdr_read_geom(const struct chan_hdr *hp, uint64_t fsize, struct chan_
 		return -EPROTO;
 	if (h.h_version != CHAN_VERSION)
 		return -MYCO_EVERSION;
+	if (h.h_check != hdr_check(&h))
+		return -EPROTO;
 	memset(g, 0, sizeof(*g));
 	g->kind = h.h_kind;
 	g->policy = h.h_policy;
@@ -287,6 +301,7 @@ int myco_chan_create(const myco_chan_config_t *cfg, myco_chan_owner_t **out)
 		}
 	}
 	o->view.g = g;
+	o->view.map_size = g.size;
 	o->view.base = base;
 	o->view.hdr = base;
 	o->view.efd_main = o->efd_main;
@@ -312,7 +327,7 @@ void myco_chan_owner_close(myco_chan_owner_t *o)
 	if (!o)
 		return;
 	if (o->view.base)
-		munmap(o->view.base, o->view.g.size);
+		munmap(o->view.base, o->view.map_size);
 	if (o->memfd >= 0)
 		close(o->memfd);
 	if (o->efd_main >= 0)
@@ -528,7 +543,7 @@ static void chan_free(struct myco_chan *ch)
 	uint32_t i;
 
 	if (ch->base)
-		munmap(ch->base, ch->g.size);
+		munmap(ch->base, ch->map_size);
 	if (ch->efd_self >= 0 && ch->efd_self != ch->efd_main)
 		close(ch->efd_self);
 	if (ch->efd_main >= 0)
@@ -652,7 +667,7 @@ int myco_chan_attach(const int *fds, size_t nfds, myco_chan_role_t role,
 	}
 	ch->base = base;
 	ch->hdr = base;
-	ch->g.size = (uint64_t)sb.st_size;
+	ch->map_size = (size_t)sb.st_size;
 	rc = hdr_read_geom(ch->hdr, (uint64_t)sb.st_size, &ch->g);
 	if (rc)
 		goto out;
