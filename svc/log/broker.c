@@ -29,7 +29,7 @@ const myco__lapi_t myco__lapis[] = {
 	{ KAPI_LIST_OFFSETS, 0, 5, 6 },
 	{ KAPI_METADATA, 0, 8, 9 },
 	{ KAPI_OFFSET_COMMIT, 0, 7, 8 },
-	{ KAPI_OFFSET_FETCH, 0, 5, 6 },
+	{ KAPI_OFFSET_FETCH, 0, 7, 6 },
 	{ KAPI_FIND_COORDINATOR, 0, 2, 3 },
 	{ KAPI_JOIN_GROUP, 0, 5, 6 },
 	{ KAPI_HEARTBEAT, 0, 3, 4 },
@@ -37,7 +37,7 @@ const myco__lapi_t myco__lapis[] = {
 	{ KAPI_SYNC_GROUP, 0, 3, 4 },
 	{ KAPI_API_VERSIONS, 0, 3, 3 },
 	{ KAPI_CREATE_TOPICS, 0, 4, 5 },
-	{ KAPI_INIT_PRODUCER_ID, 0, 1, 2 },
+	{ KAPI_INIT_PRODUCER_ID, 0, 4, 2 },
 };
 const int myco__nlapis = (int)(sizeof(myco__lapis) / sizeof(myco__lapis[0]));
 
@@ -109,6 +109,7 @@ struct myco__lb {
 	pprod_t *pprods;         /* waiting produce requests */
 	pfetch_t *pfetches;      /* parked fetches */
 	long nproduce;           /* produce requests seen (test fault) */
+	uint64_t seen[64];       /* --verbose: versions seen per api key */
 };
 
 int64_t myco__lnow_ms(void)
@@ -1344,6 +1345,13 @@ int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, const uint8_t *frame, size_t
 	myco__krd_tags(&req.rd, req.flex);             /* request header v2 */
 	if (req.rd.err)
 		return -EBADMSG;
+	if (lb->cfg.verbose && req.key >= 0 && req.key < 64 && req.ver >= 0 && req.ver < 64 &&
+	    !(lb->seen[req.key] & (1ull << req.ver))) {
+		lb->seen[req.key] |= 1ull << req.ver;
+		fprintf(stderr, "myco-log: first use of api %d v%d (client %.*s)\n", req.key,
+			req.ver, req.client_id.len > 0 ? (int)req.client_id.len : 0,
+			req.client_id.len > 0 ? (const char *)req.client_id.p : "");
+	}
 	switch (req.key) {
 	case KAPI_API_VERSIONS: h_api_versions(&req); break;
 	case KAPI_METADATA: h_metadata(lb, &req); break;

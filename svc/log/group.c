@@ -938,6 +938,8 @@ void myco__lh_offset_fetch(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *re
 			(void)myco__krd_i32(r);
 		myco__krd_tags(r, f);
 	}
+	if (v >= 7)
+		(void)myco__krd_i8(r);                 /* require_stable */
 	myco__krd_tags(r, f);
 	if (r->err || (nt < 0 && v < 2)) {
 		myco__lc_abort(req->conn);

@@ -946,6 +946,81 @@ static void test_offsets(void **state)
 	free(c.resp);
 }
 
+/* Flexible versions (compact strings/arrays, tagged fields, request
+ * header v2, response header v1) as librdkafka 2.0.2 uses them. */
+static void test_flexible(void **state)
+{
+	myco__lc_t c = { 0 };
+	myco__kwr_t w;
+	myco__krd_t r;
+	int64_t pid;
+	(void)state;
+
+	/* InitProducerId v4 */
+	req_begin(&w, KAPI_INIT_PRODUCER_ID, 4, 80, true);
+	myco__kwr_str(&w, true, NULL);
+	myco__kwr_i32(&w, 60000);
+	myco__kwr_i64(&w, -1);
+	myco__kwr_i16(&w, -1);
+	myco__kwr_uvarint(&w, 1);                  /* one unknown tagged field */
+	myco__kwr_uvarint(&w, 7);
+	myco__kwr_uvarint(&w, 2);
+	myco__kwr_i16(&w, 0);
+	assert_int_equal(call(&c, &w), 0);
+	r = resp(&c, 80, true);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	assert_int_equal(myco__krd_i16(&r), 0);
+	pid = myco__krd_i64(&r);
+	assert_true(pid >= 0);
+	assert_int_equal(myco__krd_i16(&r), 0);
+	myco__krd_tags(&r, true);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(myco__krd_left(&r), 0);
+
+	/* OffsetCommit v2 then OffsetFetch v7 (flexible) */
+	req_begin(&w, KAPI_OFFSET_COMMIT, 2, 81, false);
+	myco__kwr_str(&w, false, "fg");
+	myco__kwr_i32(&w, -1);
+	myco__kwr_str(&w, false, "");
+	myco__kwr_i64(&w, -1);
+	myco__kwr_array(&w, false, 1);
+	myco__kwr_str(&w, false, "ft");
+	myco__kwr_array(&w, false, 1);
+	myco__kwr_i32(&w, 3);
+	myco__kwr_i64(&w, 1234);
+	myco__kwr_str(&w, false, "m");
+	assert_int_equal(call(&c, &w), 0);
+	(void)resp(&c, 81, false);
+
+	req_begin(&w, KAPI_OFFSET_FETCH, 7, 82, true);
+	myco__kwr_str(&w, true, "fg");
+	myco__kwr_array(&w, true, 1);
+	myco__kwr_str(&w, true, "ft");
+	myco__kwr_array(&w, true, 1);
+	myco__kwr_i32(&w, 3);
+	myco__kwr_tags(&w, true);
+	myco__kwr_i8(&w, 1);                       /* require_stable */
+	myco__kwr_tags(&w, true);
+	assert_int_equal(call(&c, &w), 0);
+	r = resp(&c, 82, true);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	assert_int_equal(myco__krd_array(&r, true, 1), 1);
+	assert_true(kstreq(myco__krd_str(&r, true), "ft"));
+	assert_int_equal(myco__krd_array(&r, true, 1), 1);
+	assert_int_equal(myco__krd_i32(&r), 3);
+	assert_int_equal(myco__krd_i64(&r), 1234);
+	assert_int_equal(myco__krd_i32(&r), -1);
+	assert_true(kstreq(myco__krd_str(&r, true), "m"));
+	assert_int_equal(myco__krd_i16(&r), 0);
+	myco__krd_tags(&r, true);
+	myco__krd_tags(&r, true);
+	assert_int_equal(myco__krd_i16(&r), 0);
+	myco__krd_tags(&r, true);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(myco__krd_left(&r), 0);
+	free(c.resp);
+}
+
 /* Every API, every version we serve, every truncation of a request body
  * made of arbitrary bytes: answered or closed, never a crash (ASan/UBSan
  * builds check the memory side). */
@@ -997,6 +1072,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flexible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
