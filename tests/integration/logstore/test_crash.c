@@ -156,7 +156,11 @@ int main(void)
 	mls_store_t *st;
 	mls_config c;
 	CHECK(acks && mkdtemp(dir));
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	unsigned seed = getenv("LOGSTORE_SEED") ? (unsigned)atoi(getenv("LOGSTORE_SEED"))
+	                : (unsigned)time(NULL) ^ (unsigned)getpid();
+	printf("crash: seed %u (LOGSTORE_SEED to repeat)\n", seed);
+	fflush(stdout);
+	srand(seed);
 	mls_config_init(&c);
 	CHECK_RC(mls_open(dir, &c, &st), 0);
 	mls_topic_config tc;
