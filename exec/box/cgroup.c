@@ -93,6 +93,9 @@ static void own_cgroup(const char *ctl, char *out, size_t cap)
 	fclose(f);
 }
 
+static int read_file(const char *dir, const char *file, char *buf,
+		     size_t cap);
+
 static void detect(void)
 {
 	struct statfs sf;
@@ -100,16 +103,30 @@ static void detect(void)
 	FILE *f;
 	char unified[256] = "";
 
+	const char *root = getenv("MYCO_BOX_CGROUP2");
+
 	memset(&cg, 0, sizeof(cg));
-	if (statfs("/sys/fs/cgroup", &sf) == 0 &&
+	/* MYCO_BOX_CGROUP2=<cgroup2 mount> forces the one-hierarchy mode
+	 * there (tests on a hybrid machine, or a cgroup2 mounted elsewhere) */
+	if (!root || !*root || statfs(root, &sf) < 0 ||
+	    (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC)
+		root = "/sys/fs/cgroup";
+	if (statfs(root, &sf) == 0 &&
 	    (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
-		char own[512];
+		char own[512], ctls[512] = "";
 
 		cg.v2 = true;
 		own_cgroup("", own, sizeof(own));
+		read_file(root, "cgroup.controllers", ctls, sizeof(ctls));
+		for (char *c = ctls; *c; c++)
+			if (*c == ' ' || *c == '\n')
+				*c = ',';
 		for (int i = 0; i < MYCO__CG_NCTL; i++) {
-			myco__s_cpy(cg.h[i].mount, sizeof(cg.h[i].mount),
-				    "/sys/fs/cgroup");
+			/* cpu.stat and cgroup.freeze are core files: always */
+			if (i != MYCO__CG_CPUACCT && i != MYCO__CG_FREEZER &&
+			    !in_list(ctls, ctl_names[i]))
+				continue;
+			myco__s_cpy(cg.h[i].mount, sizeof(cg.h[i].mount), root);
 			myco__s_cpy(cg.h[i].own, sizeof(cg.h[i].own), own);
 			cg.h[i].v2 = true;
 		}
@@ -560,15 +577,15 @@ int myco__box_stats(const char *system, const char *partition,
 					  &st->oom_kills);
 		}
 	}
-	if (myco__cg_dir(MYCO__CG_CPU, NULL, rel, dir, sizeof(dir)) > 0) {
-		if (cg.h[MYCO__CG_CPU].v2 &&
-		    myco__cg_read_u64(dir, "cpu.stat", "usage_usec", &v) == 0) {
-			st->cpu_ns = v * 1000;
-			any = true;
-		}
+	if (cg.v2 &&
+	    myco__cg_dir(MYCO__CG_CPUACCT, NULL, rel, dir, sizeof(dir)) > 0 &&
+	    myco__cg_read_u64(dir, "cpu.stat", "usage_usec", &v) == 0) {
+		st->cpu_ns = v * 1000;          /* core file, no controller */
+		any = true;
+	}
+	if (myco__cg_dir(MYCO__CG_CPU, NULL, rel, dir, sizeof(dir)) > 0)
 		myco__cg_read_u64(dir, "cpu.stat", "nr_throttled",
 				  &st->nr_throttled);
-	}
 	if (!cg.v2 &&
 	    myco__cg_dir(MYCO__CG_CPUACCT, NULL, rel, dir, sizeof(dir)) > 0 &&
 	    myco__cg_read_u64(dir, "cpuacct.usage", NULL, &v) == 0) {

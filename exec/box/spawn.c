@@ -573,7 +573,7 @@ static const char *const_reason_cg(int rc)
 	case EACCES:
 	case EPERM:
 	case EROFS:  return "not writable (not root?)";
-	case ENOENT: return "controller not mounted";
+	case ENOENT: return "controller not available";
 	case EBUSY:  return "v2: parent has processes (no internal process rule)";
 	default:     return "";
 	}

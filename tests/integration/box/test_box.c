@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -935,6 +936,110 @@ static int nonroot_frame(void)
 	return bad;
 }
 
+/* Run with MYCO_BOX_CGROUP2=<cgroup2 mount>: the one-hierarchy code paths
+ * (subtree_control, cgroup.freeze, cgroup.events, cpu.stat, cgroup.kill,
+ * the parent moving the child at exec time).  On a hybrid machine the
+ * hierarchy has no controllers: memory must then be reported degraded. */
+static int v2_child(void)
+{
+	const char *argv[] = { "box_probe", "spin", NULL };
+	myco__box_spec_t s;
+	myco__box_frame_t *fr = NULL;
+	struct myco__box_frame_stats fst;
+	struct myco__box_stats st;
+	struct run run;
+	double share;
+	int idx, bad = 0, status;
+	char rep[4096];
+
+	snprintf(sysname, sizeof(sysname), "boxv2%d", (int)getpid());
+	spec_for(&s, "v2", argv);
+	s.time_mode = MYCO__BOX_TIME_FRAME;
+	s.memory_max = 64ull << 20;
+	if (myco__box_frame_new(sysname, 100 * 1000000ull, &fr) < 0 ||
+	    myco__box_frame_add(fr, "v2", 0, &idx) < 0 ||
+	    myco__box_frame_window(fr, idx, 0, 0, 20 * 1000000ull) < 0 ||
+	    myco__box_frame_start(fr) < 0 || start(&run, &s) < 0) {
+		printf("FAIL: setup\n");
+		return 1;
+	}
+	myco__box_report_format(&run.r, rep, sizeof(rep));
+	printf("%s", rep);
+	share = cpu_share(&run, 1.0);
+	myco__box_frame_stats(fr, idx, &fst);
+	printf("v2: cgroup %s, share %.3f, windows %llu, freezer %d\n",
+	       run.r.cgroup, share, (unsigned long long)fst.windows, fst.freezer);
+	if (!run.r.cgroup_v2 || run.r.m[MYCO__BOX_FRAME].state != MYCO__BOX_APPLIED ||
+	    !strstr(run.r.m[MYCO__BOX_FRAME].detail, "v2")) {
+		printf("FAIL: not in the v2 freezer\n");
+		bad++;
+	}
+	if (run.r.m[MYCO__BOX_CG_MEMORY].state == MYCO__BOX_NOT_REQUESTED) {
+		printf("FAIL: memory silently skipped\n");
+		bad++;
+	}
+	if (!fst.freezer || fst.windows < 5 || share >= 0.35) {
+		printf("FAIL: v2 freezer did not hold the window\n");
+		bad++;
+	}
+	if (myco__box_stats(sysname, "v2", NULL, &st) < 0 || !st.cpu_ns) {
+		printf("FAIL: no v2 accounting\n");
+		bad++;
+	}
+	myco__box_frame_free(fr);
+	/* destroy: cgroup.kill, then the groups are gone */
+	if (myco__box_destroy(sysname, "v2", NULL) < 0 ||
+	    waitpid(run.pid, &status, 0) != run.pid || !WIFSIGNALED(status) ||
+	    myco__box_stats(sysname, "v2", NULL, &st) != -ENOENT) {
+		printf("FAIL: v2 destroy\n");
+		bad++;
+	}
+	run.pid = 0;
+	finish(&run);
+	myco__box_cleanup_stale(sysname);
+	return bad ? 1 : 0;
+}
+
+static void test_cgroup2_mode(void **state)
+{
+	static const char *const mounts[] = { "/sys/fs/cgroup/unified",
+					      "/sys/fs/cgroup" };
+	char cmd[4096], out[8192];
+	const char *root = NULL;
+	struct statfs sf;
+	size_t len = 0;
+	FILE *f;
+	int st;
+
+	(void)state;
+	NEED_ROOT();
+	for (size_t i = 0; i < 2 && !root; i++)
+		if (statfs(mounts[i], &sf) == 0 &&
+		    (unsigned long)sf.f_type == 0x63677270 /* cgroup2 */)
+			root = mounts[i];
+	if (!root) {
+		print_message("skipped: no cgroup2 mount\n");
+		skip();
+	}
+	snprintf(cmd, sizeof(cmd), "MYCO_BOX_CGROUP2=%s '%s' --v2 '%s' 2>&1",
+		 root, self_path, probe);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (len < sizeof(out) - 1) {
+		size_t k = fread(out + len, 1, sizeof(out) - 1 - len, f);
+
+		if (!k)
+			break;
+		len += k;
+	}
+	out[len] = '\0';
+	st = pclose(f);
+	fwrite(out, 1, len, stdout);
+	fflush(stdout);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* Run inside setpriv as uid 65534: spawn, print the report, check it. */
 static int nonroot_child(bool no_userns)
 {
@@ -1094,11 +1199,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pid1_kill_kills_partition),
 		cmocka_unit_test(test_destroy_kills_and_removes),
 		cmocka_unit_test(test_stale_cleanup),
+		cmocka_unit_test(test_cgroup2_mode),
 		cmocka_unit_test(test_nonroot_degrades),
 		cmocka_unit_test(test_nonroot_no_userns),
 	};
 	static char self[PATH_MAX], probe_abs[PATH_MAX], shared_abs[PATH_MAX];
 
+	if (argc > 2 && !strcmp(argv[1], "--v2")) {
+		if (!realpath(argv[2], probe_abs))
+			return 2;
+		probe = probe_abs;
+		return v2_child();
+	}
 	if (argc > 2 && !strcmp(argv[1], "--nonroot")) {
 		probe = argv[2];
 		return nonroot_child(argc > 3 && !strcmp(argv[3], "nouserns"));
