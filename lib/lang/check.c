@@ -85,6 +85,7 @@ typedef struct ctx {
 	myco_system_t *sys;
 	myco_schedule_t sched;
 	myco__stmt_t *sched_st;
+	uint32_t *port_owner;      /* port -> partition index + 1 (65536 entries) */
 	bool oom;
 } ctx_t;
 
@@ -1326,8 +1327,30 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 		} else if (ki == 12 /* listen */) {
 			cur_t k = cur_of(c, x, "listen 8080, 8443;");
 			do {
+				myco__arg_t *a = peek(&k);
 				if (!want_uint(&k, "a port number", 1, 65535, &v))
 					break;
+				if (!c->port_owner)
+					c->port_owner = calloc(65536, sizeof(*c->port_owner));
+				if (!c->port_owner)
+					goto oom;
+				uint32_t self = (uint32_t)(b - c->parts) + 1;
+				uint32_t owner = c->port_owner[v];
+				if (owner == self) {
+					ERR(c, "E021", a->pos, a->len, "list each port once",
+					    "port %llu listed twice", (unsigned long long)v);
+					continue;
+				}
+				if (owner) {
+					char h[300];
+					snprintf(h, sizeof(h), "partition `%s` already listens on it; "
+						 "two partitions cannot listen on one port",
+						 c->parts[owner - 1].p.name);
+					ERR(c, "E071", a->pos, a->len, myco__arena_strdup(&c->pa, h),
+					    "port %llu is taken", (unsigned long long)v);
+					continue;
+				}
+				c->port_owner[v] = self;
 				if (MYCO__PUSH(ports, nports, cports, (uint16_t)v))
 					goto oom;
 			} while (at_punct(&k, ',') && ++k.i);
@@ -2201,6 +2224,7 @@ static void ctx_free(ctx_t *c)
 	}
 	free(c->files);
 	free(c->stack);
+	free(c->port_owner);
 	free(c->msgs);
 	free(c->chans);
 	free(c->parts);

@@ -153,6 +153,9 @@ static const struct code {
 	  "Partitions call each other in a cycle (a calls b, b calls a, or longer).\n"
 	  "With blocking calls that can deadlock.  Break the cycle, e.g. replace one\n"
 	  "call with a queue.\n" },
+	{ "E071", "port taken\n\n"
+	  "Two partitions declare `listen` on the same port; only one socket can\n"
+	  "listen on a port, so the second partition could not start.\n" },
 	{ "E081", "partition in two groups\n\n"
 	  "A partition has one supervisor: it belongs to at most one group.\n" },
 	{ "E082", "group without members\n\n"
