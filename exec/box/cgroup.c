@@ -222,8 +222,14 @@ int myco__cg_write(const char *dir, const char *file, const char *val)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, val, len) != (ssize_t)len)
-		rc = -errno ? -errno : -EIO;
+	{
+		ssize_t n = write(fd, val, len);
+
+		if (n < 0)
+			rc = -errno;
+		else if ((size_t)n != len)
+			rc = -EIO;
+	}
 	close(fd);
 	return rc;
 }
@@ -389,6 +395,7 @@ static int walk_post(const char *dir, int (*fn)(const char *, void *),
 
 struct kill_ctx {
 	bool v2;
+	bool count;             /* first pass: count the processes signalled */
 	int killed;
 	int left;
 };
@@ -401,8 +408,7 @@ static int kill_one(const char *dir, void *arg)
 	/* A frozen task handles SIGKILL only once thawed. */
 	if (k->v2) {
 		myco__cg_write(dir, "cgroup.freeze", "0");
-		if (myco__cg_write(dir, "cgroup.kill", "1") == 0)
-			k->killed++;
+		myco__cg_write(dir, "cgroup.kill", "1");
 	} else {
 		myco__cg_write(dir, "freezer.state", "THAWED");
 	}
@@ -411,7 +417,7 @@ static int kill_one(const char *dir, void *arg)
 	for (p = strtok_r(buf, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
 		pid_t pid = (pid_t)strtol(p, NULL, 10);
 
-		if (pid > 1 && kill(pid, SIGKILL) == 0)
+		if (pid > 1 && kill(pid, SIGKILL) == 0 && k->count)
 			k->killed++;
 	}
 	return 0;
@@ -428,22 +434,19 @@ static int rmdir_one(const char *dir, void *arg)
 
 int myco__cg_kill_remove(const char *dir, bool v2)
 {
-	struct kill_ctx k = { .v2 = v2 };
+	struct kill_ctx k = { .v2 = v2, .count = true };
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
 	struct stat st;
 
 	if (stat(dir, &st) < 0)
 		return -errno;
 	for (int i = 0; i < 400; i++) {       /* 400 x 5 ms = 2 s */
-		int before = k.killed;
-
 		walk_post(dir, kill_one, &k);
+		k.count = false;
 		k.left = 0;
 		walk_post(dir, rmdir_one, &k);
 		if (stat(dir, &st) < 0 && errno == ENOENT)
 			return k.killed;
-		if (v2 && i > 0 && k.killed > before)
-			k.killed = before + 1;  /* cgroup.kill counts once */
 		nanosleep(&ts, NULL);
 	}
 	return -EBUSY;

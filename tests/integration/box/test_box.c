@@ -11,6 +11,7 @@
  * mechanism it cannot apply is reported degraded.
  * Not for: the executive's supervision (tests/integration/exec).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -163,6 +164,19 @@ static void kill_finish(struct run *run)
 	finish(run);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static int is_root(void)
 {
 	return geteuid() == 0;
@@ -299,12 +313,16 @@ static void test_inside_view(void **state)
 
 	(void)state;
 	NEED_ROOT();
+	int fds_before = count_fds();
+
 	spec_for(&s, "inside", argv);
 	s.rlimits = rl;
 	s.nrlimits = 1;
 	assert_int_equal(start(&run, &s), 0);
 	collect(&run, buf, sizeof(buf), EPERM);
 	assert_int_equal(finish(&run), 0);
+	/* the executive keeps no fd from a finished spawn */
+	assert_int_equal(count_fds(), fds_before);
 	assert_int_equal(run.r.m[MYCO__BOX_RLIMITS].state, MYCO__BOX_APPLIED);
 	assert_string_equal(line_val(buf, "nofile", v, sizeof(v)), "64/128");
 	assert_string_equal(line_val(buf, "cwd", v, sizeof(v)), "/");
