@@ -33,7 +33,9 @@
  * freezer), hostname := partition name, mount view (below), CPU
  * pinning, SCHED_DEADLINE, pass-through fds, rlimits, no_new_privs, drop the
  * capability bounding set (and, as uid 0, all capabilities), optional
- * setgid/setuid, seccomp filter, join the freezer cgroup (frame mode), exec.
+ * setgid/setuid, seccomp filter; then it reports "about to exec", the parent
+ * moves it into the freezer cgroup (frame mode; in v2 mode into its one
+ * cgroup), acknowledges, and the child execs.
  * So the program starts already boxed: a standby spawned with this call is
  * boxed (cgroups, budget, seccomp) while it waits in myco_init().
  * The child never allocates; it reports each step over a CLOEXEC socket and
