@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -184,6 +185,9 @@ int bench_jitter(void)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t hogs[64];
 
+	/* as cyclictest -m: no page faults in the measured loops (all
+	 * systems alike) */
+	bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	atomic_store(&g_hog_stop, 0);
 	for (long i = 0; i < ncpu && i < 64; i++)
 		pthread_create(&hogs[i], NULL, hog, (void *)(intptr_t)i);
@@ -222,10 +226,13 @@ int bench_jitter(void)
 	atomic_store(&g_hog_stop, 1);
 	for (long i = 0; i < ncpu && i < 64; i++)
 		pthread_join(hogs[i], NULL);
+	if (locked)
+		munlockall();
 
 	table_title("Wake-up jitter, 1 kHz periodic task, CPU hog on every core");
 	table_line("%d rounds x %ld periods, systems alternated per round; "
-		   "latency = run time - release time\n\n", rounds, per);
+		   "latency = run time - release time; memory %slocked\n\n",
+		   rounds, per, locked ? "" : "NOT ");
 	table_line("| system | samples | p50 us | p99 us | p99.9 us | max us |\n");
 	table_line("| --- | ---: | ---: | ---: | ---: | ---: |\n");
 	double p99[NSYS] = { 0 };

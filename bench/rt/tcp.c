@@ -31,6 +31,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -449,8 +450,12 @@ static int drain(cconn_t *c, uint64_t *count, samples_t *lat, bool closed_loop)
 }
 
 /* Closed loop for dur ns: returns answers per second. */
-static double run_throughput(uint16_t port, uint64_t dur)
+static double run_throughput(uint16_t port, uint64_t dur, pthread_t srv,
+			     double *cpu_per_req)
 {
+	clockid_t cid;
+	struct timespec c0 = { 0 }, c1 = { 0 };
+	bool have_cpu = pthread_getcpuclockid(srv, &cid) == 0;
 	cconn_t c[NCONN];
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	double rate = -1;
@@ -458,6 +463,8 @@ static double run_throughput(uint16_t port, uint64_t dur)
 		goto out;
 	for (int i = 0; i < NCONN; i++)
 		send_req(&c[i], now_ns());
+	if (have_cpu)
+		clock_gettime(cid, &c0);
 	uint64_t count = 0, t0 = now_ns(), end = t0 + dur;
 	struct epoll_event evs[NCONN];
 	while (now_ns() < end) {
@@ -467,6 +474,12 @@ static double run_throughput(uint16_t port, uint64_t dur)
 				goto out;
 	}
 	rate = (double)count * 1e9 / (double)(now_ns() - t0);
+	if (have_cpu && count) {
+		clock_gettime(cid, &c1);
+		double ns = (double)(c1.tv_sec - c0.tv_sec) * 1e9 +
+			    (double)(c1.tv_nsec - c0.tv_nsec);
+		*cpu_per_req = ns / (double)count;
+	}
 out:
 	close_all(c, NCONN);
 	close(ep);
@@ -515,7 +528,7 @@ int bench_tcp(void)
 	int reps = g_opt.quick ? 3 : 5;
 	uint64_t dur = g_opt.quick ? 500000000ull : 1500000000ull;
 	double rate = 20000; /* replaced by half the slowest maximum */
-	double tput[NSYS][8];
+	double tput[NSYS][8], cpu[NSYS][8];
 	samples_t lat[NSYS] = { 0 };
 	int fail[NSYS] = { 0 };
 
@@ -530,7 +543,8 @@ int bench_tcp(void)
 				fail[k] = 1;
 				continue;
 			}
-			tput[k][r] = run_throughput(s.port, dur);
+			cpu[k][r] = 0;
+			tput[k][r] = run_throughput(s.port, dur, s.th, &cpu[k][r]);
 			if (tput[k][r] < 0)
 				fail[k] = 1;
 			server_stop(&s, k);
@@ -569,13 +583,13 @@ int bench_tcp(void)
 	table_title("TCP request/response on loopback (64 B / 64 B)");
 	table_line("server: 1 thread pinned to CPU %d; load generator on CPU %d; "
 		   "%d runs per system, alternated\n\n", g_opt.cpu_a, g_opt.cpu_b, reps);
-	table_line("| system | max req/s (median) | min | max | p50 us @%.0f/s | "
-		   "p99 us | p99.9 us | samples |\n", rate);
-	table_line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-	double med[NSYS] = { 0 };
+	table_line("| system | max req/s (median) | min | max | server CPU us/req | "
+		   "p50 us @%.0f/s | p99 us | p99.9 us | samples |\n", rate);
+	table_line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+	double med[NSYS] = { 0 }, cpu_med[NSYS] = { 0 };
 	for (int k = 0; k < NSYS; k++) {
 		if (fail[k]) {
-			table_line("| %s | failed | | | | | | |\n", g_sys[k]);
+			table_line("| %s | failed | | | | | | | |\n", g_sys[k]);
 			continue;
 		}
 		double mn = tput[k][0], mx = tput[k][0];
@@ -587,15 +601,18 @@ int bench_tcp(void)
 		uint64_t p50 = samples_pct(&lat[k], 0.5);
 		uint64_t p99 = samples_pct(&lat[k], 0.99);
 		uint64_t p999 = samples_pct(&lat[k], 0.999);
-		table_line("| %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.1f | %zu |\n",
-			   g_sys[k], med[k], mn, mx, p50 / 1e3, p99 / 1e3,
-			   p999 / 1e3, lat[k].n);
+		double cpr = median_d(cpu[k], (size_t)reps);
+		cpu_med[k] = cpr;
+		table_line("| %s | %.0f | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %zu |\n",
+			   g_sys[k], med[k], mn, mx, cpr / 1e3, p50 / 1e3,
+			   p99 / 1e3, p999 / 1e3, lat[k].n);
 		char ex[128];
 		snprintf(ex, sizeof(ex), ",\"size\":64,\"conns\":%d,\"reps\":%d",
 			 NCONN, reps);
 		emit("rt.tcp.max", g_sys[k], "throughput", med[k], "req/s", ex);
 		emit("rt.tcp.max", g_sys[k], "min", mn, "req/s", ex);
 		emit("rt.tcp.max", g_sys[k], "max", mx, "req/s", ex);
+		emit("rt.tcp.max", g_sys[k], "cpu_per_req", cpr, "ns", ex);
 		snprintf(ex, sizeof(ex), ",\"size\":64,\"rate\":%.0f,\"samples\":%zu",
 			 rate, lat[k].n);
 		emit("rt.tcp.fixed", g_sys[k], "p50", (double)p50, "ns", ex);
@@ -607,5 +624,11 @@ int bench_tcp(void)
 		table_line("\nthroughput myco / epoll = %.2fx (aim >= 1), "
 			   "myco / libuv = %.2fx\n", med[SYS_MYCO] / med[SYS_EPOLL],
 			   med[SYS_UV] > 0 ? med[SYS_MYCO] / med[SYS_UV] : 0);
+	if (cpu_med[SYS_MYCO] > 0 && cpu_med[SYS_EPOLL] > 0)
+		table_line("server CPU per request myco / epoll = %.2fx, "
+			   "myco / libuv = %.2fx (lower is better; less "
+			   "sensitive to other load than req/s)\n",
+			   cpu_med[SYS_MYCO] / cpu_med[SYS_EPOLL],
+			   cpu_med[SYS_UV] > 0 ? cpu_med[SYS_MYCO] / cpu_med[SYS_UV] : 0);
 	return 0;
 }

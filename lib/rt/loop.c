@@ -132,11 +132,16 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 	}
 	/* A completion queue 4x the submission queue: many coroutines may
 	 * have operations in flight and complete between two reaps. */
-	struct io_uring_params up = { .flags = IORING_SETUP_CQSIZE,
+	struct io_uring_params up = { .flags = IORING_SETUP_CQSIZE |
+					       IORING_SETUP_COOP_TASKRUN |
+					       IORING_SETUP_TASKRUN_FLAG,
 				      .cq_entries = o.uring_entries * 4 };
 	rc = io_uring_queue_init_params(o.uring_entries, &l->ring, &up);
-	if (rc == -EINVAL)
-		rc = io_uring_queue_init(o.uring_entries, &l->ring, 0);
+	if (rc == -EINVAL) { /* kernel before 5.19 */
+		up = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
+					       .cq_entries = o.uring_entries * 4 };
+		rc = io_uring_queue_init_params(o.uring_entries, &l->ring, &up);
+	}
 	if (rc < 0)
 		goto out;
 	l->ring_ok = true;
@@ -504,6 +509,9 @@ int myco_loop_run(myco_loop_t *l)
 			myco__group_flush(l);
 		if (io_uring_sq_ready(&l->ring))
 			io_uring_submit(&l->ring);
+		else if (IO_URING_READ_ONCE(*l->ring.sq.kflags) &
+			 IORING_SQ_TASKRUN)
+			io_uring_get_events(&l->ring); /* COOP_TASKRUN */
 		reap(l);
 		update_gauges(l);
 		if (atomic_load_explicit(&l->stop_req, memory_order_relaxed))
