@@ -890,6 +890,7 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 	bool exec_seen = false, fatal = false;
 	int clone_err = 0, userns_err = 0;
 	unsigned sc_opts = 0;
+	int listener_err = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->seccomp_fd = -1;
@@ -1119,14 +1120,15 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 							 m.val, 0) : -1;
 
 			if (fd < 0) {
-				rc = -errno;
+				/* e.g. Yama ptrace_scope forbids it: the filter
+				 * stands, violations fail with ENOSYS unreported */
+				listener_err = -errno;
 				if (pfd >= 0)
 					close(pfd);
-				r->failed_step = MYCO__BOX_SECCOMP;
-				goto fail;
+			} else {
+				close(pfd);
+				r->seccomp_fd = fd;
 			}
-			close(pfd);
-			r->seccomp_fd = fd;
 			if (write(sv[0], "a", 1) != 1) {
 				rc = -EPIPE;
 				goto fail;
@@ -1177,6 +1179,11 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 		goto fail;
 	}
 
+	if (listener_err)
+		myco__box_item_set(r, MYCO__BOX_SECCOMP, MYCO__BOX_DEGRADED,
+				   listener_err, "loaded, but listener not passed "
+				   "(pidfd_getfd: %s): violations get ENOSYS, "
+				   "unreported", myco__errname(listener_err));
 	myco__box_report_log(spec, r);
 	*pid_out = pid;
 	*pidfd_out = pidfd;
