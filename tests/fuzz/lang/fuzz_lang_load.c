@@ -1,5 +1,5 @@
 /*
- * fuzz_load.c: libFuzzer harness over the language: load from a buffer
+ * fuzz_lang_load.c: libFuzzer harness over the language: load from a buffer
  * (lexer, parser, checker; imports disabled so no file is read), print the
  * diagnostics both ways, and when it loads, run every tool on the model; then
  * fmt, and fmt again on its own output, which must be identical
