@@ -5,11 +5,14 @@
  * Not for: the wire codec (kproto.h) or storage (store/store.h).
  *
  * Threading: the broker core is single-threaded; every function here runs
- * on the broker's one loop thread.  One request per connection is in flight
- * at a time (as in Kafka, which mutes a channel until it has answered), so a
- * handler may park a request (JoinGroup, SyncGroup, long-poll Fetch) and
- * answer it later; the network layer reads nothing more from that
- * connection until it has been answered.
+ * on the broker's one loop thread.  The network layer hands each request
+ * over with its own myco__lc_t handle (a "request slot"); a handler may park
+ * a request (JoinGroup, SyncGroup, long-poll Fetch, Produce waiting for
+ * fsync) and answer it later through that handle.  Answers leave in request
+ * order.  Only Produce requests overlap on one connection (net_rt.c);
+ * anything else runs alone, as in Kafka, which mutes a channel until it has
+ * answered.  myco__lb_conn_closed() is called for every unanswered handle
+ * when its connection goes away.
  */
 #ifndef MYCO_LOG_INT_H
 #define MYCO_LOG_INT_H
@@ -58,7 +61,7 @@ extern const myco__lapi_t myco__lapis[];
 extern const int myco__nlapis;
 const myco__lapi_t *myco__lapi_find(int16_t key);
 
-/* A connection, owned by the network layer. */
+/* A request slot of a connection, owned by the network layer. */
 typedef struct myco__lc myco__lc_t;
 
 /* Network layer -> broker side: hand over the response to the request in

@@ -6,6 +6,11 @@
  * coroutine that turns the store's cross-thread completions (eventfd) into
  * broker work.  Not for: protocol logic (broker.c, group.c).
  *
+ * Each connection has a reader and a writer coroutine.  Requests run one at
+ * a time as in Kafka, except Produce requests: up to PIPELINE_MAX of them
+ * may wait for fsync together (one fdatasync covers them all); answers
+ * always leave in request order.
+ *
  * Why one loop: the broker core (groups, parked fetches) is single-threaded
  * state; the store does its fsyncs on its own thread, so with 2 cores the
  * loop and the sync thread each get one.
@@ -30,15 +35,32 @@
 #define FRAME_MAX (100u << 20)   /* largest request accepted (100 MiB) */
 
 typedef struct net net_t;
+typedef struct conn conn_t;
 
+/* One request slot: the broker's "connection" handle (myco__lc_t) is the
+ * slot of one request, so that several Produce requests of a connection can
+ * wait for fsync at the same time (one fdatasync then covers all of them)
+ * while answers still leave in request order. */
 struct myco__lc {
-	struct myco__lc *next, *prev;
+	struct myco__lc *next;   /* FIFO of the connection, oldest first */
+	conn_t *conn;
+	int16_t key;
+	bool done, has_resp;
+	myco__kwr_t resp;
+};
+
+#define PIPELINE_MAX 64          /* Produce requests in flight per connection */
+
+struct conn {
+	conn_t *next, *prev;
 	net_t *net;
 	int fd;
 	char peer[64];
-	myco_event_t *ev;        /* bumped when the request is answered */
-	bool answered, aborted, has_resp;
-	myco__kwr_t resp;
+	myco_event_t *ev;        /* bumped on every slot/closing change */
+	myco__lc_t *head, *tail; /* requests not yet answered on the wire */
+	int inflight;
+	bool closing;
+	int refs;                /* reader + writer coroutines */
 	uint8_t *buf;
 	size_t cap, len;
 };
@@ -48,42 +70,82 @@ struct net {
 	myco_loop_t *loop;
 	int lfd, sigfd;
 	myco_event_t *tick_ev;   /* wakes the ticker when deadlines change */
-	myco__lc_t *conns;
+	conn_t *conns;
 	bool stopping;
 };
 
-void myco__lc_send(myco__lc_t *c, myco__kwr_t *w)
+static void conn_close_now(conn_t *c)
 {
-	c->resp = *w;
+	if (!c->closing) {
+		c->closing = true;
+		shutdown(c->fd, SHUT_RDWR);   /* wakes the other coroutine */
+	}
+	myco_event_notify(c->ev);
+}
+
+void myco__lc_send(myco__lc_t *s, myco__kwr_t *w)
+{
+	s->resp = *w;
 	myco__kwr_init(w);
-	c->has_resp = true;
-	c->answered = true;
-	myco_event_notify(c->ev);
+	s->has_resp = true;
+	s->done = true;
+	myco_event_notify(s->conn->ev);
 }
 
-void myco__lc_noreply(myco__lc_t *c)
+void myco__lc_noreply(myco__lc_t *s)
 {
-	c->answered = true;
-	myco_event_notify(c->ev);
+	s->done = true;
+	myco_event_notify(s->conn->ev);
 }
 
-void myco__lc_abort(myco__lc_t *c)
+void myco__lc_abort(myco__lc_t *s)
 {
-	c->aborted = true;
-	c->answered = true;
-	myco_event_notify(c->ev);
+	s->done = true;
+	conn_close_now(s->conn);
 }
 
-const char *myco__lc_peer(const myco__lc_t *c)
+const char *myco__lc_peer(const myco__lc_t *s)
 {
-	return c->peer;
+	return s->conn->peer;
 }
 
-/* Write the response: buffer pieces with writev, file ranges with
+static void slot_free(myco__lc_t *s)
+{
+	if (s->has_resp)
+		myco__kwr_free(&s->resp);
+	free(s);
+}
+
+/* Last coroutine out: the broker forgets every unanswered request, then
+ * the connection is freed. */
+static void conn_put(conn_t *c)
+{
+	net_t *net = c->net;
+	myco__lc_t *s, *n;
+
+	if (--c->refs > 0)
+		return;
+	for (s = c->head; s; s = n) {
+		n = s->next;
+		myco__lb_conn_closed(net->lb, s);
+		slot_free(s);
+	}
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		net->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	myco_event_destroy(c->ev);
+	free(c->buf);
+	free(c);
+}
+
+/* Write one answer: buffer pieces with send, file ranges with
  * myco_sendfile (splice, no copy through user space). */
-static int send_resp(myco__lc_t *c)
+static int send_resp(conn_t *c, myco__kwr_t *w)
 {
-	myco__kwr_t *w = &c->resp;
 	size_t pos = 0, i;
 	ssize_t n;
 
@@ -108,67 +170,122 @@ static int send_resp(myco__lc_t *c)
 	return 0;
 }
 
-static int conn_main(void *arg)
+/* Wait until cond(c) holds or the connection closes. */
+static int conn_wait(conn_t *c, bool (*cond)(const conn_t *c))
 {
-	myco__lc_t *c = arg;
-	net_t *net = c->net;
-	int rc = 0;
+	while (!c->closing && !cond(c)) {
+		uint64_t s = myco_event_seq(c->ev);
+		int rc;
+		if (c->closing || cond(c))
+			break;
+		rc = myco_event_wait(c->ev, s, MYCO_FOREVER);
+		if (rc < 0)
+			return rc;
+	}
+	return c->closing ? -ECONNABORTED : 0;
+}
 
-	for (;;) {
-		uint32_t flen;
+static bool head_done(const conn_t *c)
+{
+	return c->head && c->head->done;
+}
+
+static bool idle(const conn_t *c)
+{
+	return c->inflight == 0;
+}
+
+static bool may_pipeline(const conn_t *c)
+{
+	const myco__lc_t *s;
+	if (c->inflight >= PIPELINE_MAX)
+		return false;
+	for (s = c->head; s; s = s->next)
+		if (s->key != KAPI_PRODUCE)
+			return false;
+	return true;
+}
+
+static int conn_writer(void *arg)
+{
+	conn_t *c = arg;
+
+	while (conn_wait(c, head_done) == 0) {
+		myco__lc_t *s = c->head;
+		int rc = 0;
+		c->head = s->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->inflight--;
+		if (s->has_resp)
+			rc = send_resp(c, &s->resp);
+		slot_free(s);
+		myco_event_notify(c->ev);          /* the reader may go on */
+		if (rc < 0)
+			break;
+	}
+	conn_close_now(c);
+	conn_put(c);
+	return 0;
+}
+
+static int conn_reader(void *arg)
+{
+	conn_t *c = arg;
+	net_t *net = c->net;
+
+	while (!c->closing) {
+		uint32_t flen = 0;
+		int16_t key;
+		myco__lc_t *s;
 		ssize_t n;
 
 		/* Fill until one whole frame is buffered. */
-		while (c->len < 4 || c->len < 4 + (size_t)(flen = ntohl(*(uint32_t *)c->buf))) {
+		for (;;) {
 			if (c->len >= 4) {
-				flen = ntohl(*(uint32_t *)c->buf);
-				if (flen > FRAME_MAX) {
-					rc = -EMSGSIZE;
+				memcpy(&flen, c->buf, 4);
+				flen = ntohl(flen);
+				if (flen > FRAME_MAX)
 					goto out;
-				}
+				if (c->len >= 4 + (size_t)flen)
+					break;
 				if (c->cap < 4 + (size_t)flen) {
 					uint8_t *nb = realloc(c->buf, 4 + (size_t)flen);
-					if (!nb) {
-						rc = -ENOMEM;
+					if (!nb)
 						goto out;
-					}
 					c->buf = nb;
 					c->cap = 4 + (size_t)flen;
 				}
 			}
 			n = myco_recv(c->fd, c->buf + c->len, c->cap - c->len, 0, MYCO_FOREVER);
-			if (n <= 0) {
-				rc = n < 0 ? (int)n : 0;
+			if (n <= 0)
 				goto out;
-			}
 			c->len += (size_t)n;
 		}
-		c->answered = c->aborted = c->has_resp = false;
-		if (myco__lb_request(net->lb, c, c->buf + 4, flen) < 0) {
-			rc = -EBADMSG;
+		key = flen >= 2 ? (int16_t)((c->buf[4] << 8) | c->buf[5]) : -1;
+		/* Produce requests may overlap (they wait for fsync together);
+		 * anything else runs alone, as Kafka does. */
+		if (conn_wait(c, key == KAPI_PRODUCE ? may_pipeline : idle) < 0)
+			goto out;
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			goto out;
+		s->conn = c;
+		s->key = key;
+		if (c->tail)
+			c->tail->next = s;
+		else
+			c->head = s;
+		c->tail = s;
+		c->inflight++;
+		if (myco__lb_request(net->lb, s, c->buf + 4, flen) < 0) {
+			s->done = true;
 			goto out;
 		}
-		if (!c->answered) {
-			/* parked: the ticker must learn the new deadline */
-			myco_event_notify(net->tick_ev);
-			while (!c->answered) {
-				uint64_t s = myco_event_seq(c->ev);
-				if (c->answered)
-					break;
-				rc = myco_event_wait(c->ev, s, MYCO_FOREVER);
-				if (rc < 0)
-					goto out;
-			}
-		}
-		if (c->aborted)
-			goto out;
-		if (c->has_resp) {
-			rc = send_resp(c);
-			myco__kwr_free(&c->resp);
-			c->has_resp = false;
-			if (rc < 0)
-				goto out;
-		}
+		if (!s->done)
+			myco_event_notify(net->tick_ev);   /* a new deadline */
+		else
+			myco_event_notify(c->ev);
 		/* shift out the frame */
 		memmove(c->buf, c->buf + 4 + flen, c->len - 4 - flen);
 		c->len -= 4 + (size_t)flen;
@@ -181,20 +298,8 @@ static int conn_main(void *arg)
 		}
 	}
 out:
-	myco__lb_conn_closed(net->lb, c);
-	if (c->has_resp)
-		myco__kwr_free(&c->resp);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		net->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	myco_event_destroy(c->ev);
-	free(c->buf);
-	free(c);
-	(void)rc;
+	conn_close_now(c);
+	conn_put(c);
 	return 0;
 }
 
@@ -205,7 +310,7 @@ static int accept_main(void *arg)
 	while (!net->stopping) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		myco__lc_t *c;
+		conn_t *c;
 		int fd, one = 1;
 
 		fd = myco_accept(net->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC,
@@ -239,8 +344,9 @@ static int accept_main(void *arg)
 			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
 			snprintf(c->peer, sizeof(c->peer), "/%s", ip);
 		}
-		if (!c->buf || myco_spawn(net->loop, NULL, conn_main, c,
-					  &(myco_co_opts_t){ .name = "log-conn" }) < 0) {
+		c->refs = 1;
+		if (!c->buf || myco_spawn(net->loop, NULL, conn_reader, c,
+					  &(myco_co_opts_t){ .name = "log-read" }) < 0) {
 			myco_event_destroy(c->ev);
 			free(c->buf);
 			free(c);
@@ -251,6 +357,11 @@ static int accept_main(void *arg)
 		if (net->conns)
 			net->conns->prev = c;
 		net->conns = c;
+		if (myco_spawn(net->loop, NULL, conn_writer, c,
+			       &(myco_co_opts_t){ .name = "log-write" }) == 0)
+			c->refs++;
+		else
+			conn_close_now(c);     /* the reader sees it and frees c */
 	}
 	return 0;
 }
@@ -307,7 +418,7 @@ int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose)
 	net_t net;
 	sigset_t ss;
 	int rc;
-	myco__lc_t *c;
+	conn_t *c;
 
 	memset(&net, 0, sizeof(net));
 	net.lb = lb;
@@ -342,15 +453,20 @@ out:
 	/* Connections still open: tell the broker before anything is freed;
 	 * their coroutines die with the loop. */
 	for (c = net.conns; c; c = c->next) {
-		myco__lb_conn_closed(lb, c);
+		myco__lc_t *s;
+		for (s = c->head; s; s = s->next)
+			myco__lb_conn_closed(lb, s);
 		close(c->fd);
 	}
 	if (net.loop)
 		myco_loop_destroy(net.loop);
 	for (c = net.conns; c;) {
-		myco__lc_t *n = c->next;
-		if (c->has_resp)
-			myco__kwr_free(&c->resp);
+		conn_t *n = c->next;
+		myco__lc_t *s, *sn;
+		for (s = c->head; s; s = sn) {
+			sn = s->next;
+			slot_free(s);
+		}
 		myco_event_destroy(c->ev);
 		free(c->buf);
 		free(c);
