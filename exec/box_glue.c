@@ -95,6 +95,14 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	sp.allow_syscalls = san_calls;
 	sp.nallow_syscalls = sizeof(san_calls) / sizeof(san_calls[0]);
 #endif
+	/* MYCO_EXEC_BOX_INIT=1: a tiny init as PID 1 keeps the namespaces
+	 * alive when the program dies, so the program's death is a plain
+	 * process exit.  Measured on the shared 2-core machine it made restarts
+	 * slower (the init's namespace teardown then competes with the standby
+	 * for the CPU), so it is off by default; see docs/executive.md. */
+	const char *wi = getenv("MYCO_EXEC_BOX_INIT");
+	if (wi && !strcmp(wi, "1"))
+		sp.flags |= MYCO__BOX_F_INIT;
 	sp.log = box_log;
 	log_sys = s;
 	log_part = p;
@@ -117,6 +125,7 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 		return rc;
 	}
 	in->box = bi;
+	in->has_init = (sp.flags & MYCO__BOX_F_INIT) != 0;
 	in->seccomp_fd = rep.seccomp_fd;
 	in->niso = 0;
 	for (int k = 0; k < MYCO__BOX_MECH_COUNT && in->niso < EX_MAX_ISO; k++) {

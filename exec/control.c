@@ -134,7 +134,7 @@ static json_t *ps_json(struct ex_system *s)
 		json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:s,s:s,s:s,s:s}",
 				      "name", p->name,
 				      "state", myco__ex_state_name(p->state),
-				      "pid", (int)p->act.pid,
+				      "pid", (int)(p->act.pid ? myco__ex_inst_prog(&p->act) : 0),
 				      "standby_pid", (int)p->sb.pid,
 				      "restarts", (int)p->restarts,
 				      "group", s->groups[p->group].name,
@@ -148,6 +148,8 @@ static json_t *ps_json(struct ex_system *s)
 					    json_pack("{s:I,s:I}", "crash_to_running_ns",
 						      (json_int_t)p->last_c2r_ns,
 						      "crash_to_first_ns", (json_int_t)p->last_c2f_ns));
+		if (p->act.has_init)
+			json_object_set_new(o, "init_pid", json_integer(p->act.pid));
 		json_object_set_new(o, "standby_parked",
 				    json_boolean(p->sb.ctl && p->sb.pid &&
 						 __atomic_load_n(&p->sb.ctl->parked, __ATOMIC_ACQUIRE)));

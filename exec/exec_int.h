@@ -50,7 +50,9 @@ struct ex_iso {
 
 /* One process of a partition. */
 struct ex_inst {
-	pid_t pid;                      /* 0 = no process */
+	pid_t pid;                      /* 0 = no process (the box's init when has_init) */
+	pid_t prog_pid;                 /* the program under the init, 0 = not known yet */
+	bool has_init;                  /* pid is a tiny init, the program its child */
 	int pidfd;                      /* -1 = none; owned */
 	int ctl_fd;                     /* control region memfd; owned */
 	int notify_fd;                  /* eventfd partition -> executive; owned */
@@ -200,6 +202,10 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 void myco__ex_inst_activate(struct ex_inst *in, uint64_t now);
 void myco__ex_inst_init(struct ex_inst *in);   /* empty, every fd -1 */
 void myco__ex_inst_signal(struct ex_inst *in, int sig);
+/* The program's pid (under the box's init, found through /proc), or pid. */
+pid_t myco__ex_inst_prog(struct ex_inst *in);
+/* SIGKILL the program itself (a crash: its init then exits by itself). */
+void myco__ex_inst_crash(struct ex_inst *in);
 /* Release everything of an instance whose process is gone (or kill it
  * first when kill is true and reap it). */
 void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill);

@@ -247,6 +247,32 @@ void myco__ex_inst_activate(struct ex_inst *in, uint64_t now)
 	in->standby = false;
 }
 
+pid_t myco__ex_inst_prog(struct ex_inst *in)
+{
+	char path[96], buf[256];
+	if (!in->has_init || in->prog_pid)
+		return in->prog_pid ? in->prog_pid : in->pid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)in->pid, (int)in->pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return in->pid;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		in->prog_pid = (pid_t)atoi(buf);
+	}
+	return in->prog_pid > 0 ? in->prog_pid : in->pid;
+}
+
+void myco__ex_inst_crash(struct ex_inst *in)
+{
+	pid_t prog = myco__ex_inst_prog(in);
+	if (prog != in->pid && kill(prog, SIGKILL) == 0)
+		return;
+	myco__ex_inst_signal(in, SIGKILL);
+}
+
 void myco__ex_inst_signal(struct ex_inst *in, int sig)
 {
 	if (in->pidfd >= 0)

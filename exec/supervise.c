@@ -239,13 +239,14 @@ void myco__ex_on_death(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	siginfo_t si;
 
 	/* The process released its files table (so its memory is already
-	 * gone) -- or it merely closed the pipe's fd.  PF_EXITING tells. */
-	if (proc_exit_state(in->pid, &flags, &code) < 0 || !(flags & 0x4u /* PF_EXITING */)) {
-		if (proc_exit_state(in->pid, &flags, &code) == 0) {
-			myco__ex_epoll_del(s, in->death_fd);
-			close(in->death_fd);
-			in->death_fd = -1;      /* the pidfd will tell */
-		}
+	 * gone) -- or it merely closed the pipe's fd.  PF_EXITING tells.  Under
+	 * the box's init the pipe is held by the program only: look at it. */
+	pid_t who = myco__ex_inst_prog(in);
+	if (proc_exit_state(who, &flags, &code) < 0 || !(flags & 0x4u /* PF_EXITING */)) {
+		/* not confirmed: stop watching the pipe, the pidfd will tell */
+		myco__ex_epoll_del(s, in->death_fd);
+		close(in->death_fd);
+		in->death_fd = -1;
 		return;
 	}
 	memset(&si, 0, sizeof(si));
@@ -270,6 +271,15 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 	uint64_t now = myco__ex_now();
 
 	p->stop_deadline_ns = in == &p->act ? 0 : p->stop_deadline_ns;
+	siginfo_t mirrored;
+	if (in->has_init && si->si_code == CLD_EXITED && si->si_status > 128 &&
+	    si->si_status < 128 + 65) {
+		/* the box's init mirrors "killed by N" as exit status 128 + N */
+		mirrored = *si;
+		mirrored.si_code = CLD_KILLED;
+		mirrored.si_status -= 128;
+		si = &mirrored;
+	}
 	bool abnormal = describe_exit(si, how, sizeof(how));
 #ifdef MYCO_HAVE_BOX
 	myco__ex_box_exit_cause(s, p, in, si, how, sizeof(how));
@@ -424,6 +434,12 @@ void myco__ex_tick(struct ex_system *s)
 
 	for (size_t i = 0; i < s->nparts; i++) {
 		struct ex_part *p = &s->parts[i];
+		/* learn the program's pid under the box's init early, so a death
+		 * can be confirmed from /proc without waiting for the init */
+		if (p->act.has_init && !p->act.prog_pid)
+			myco__ex_inst_prog(&p->act);
+		if (p->sb.has_init && !p->sb.prog_pid)
+			myco__ex_inst_prog(&p->sb);
 		if (p->stop_deadline_ns && now > p->stop_deadline_ns && p->act.pid) {
 			myco__ex_event(s, p, "stop-timeout", -1, -1,
 				       "no exit %.1f s after SIGTERM: SIGKILL",
@@ -460,7 +476,7 @@ void myco__ex_tick(struct ex_system *s)
 			p->ready_deadline_ns = UINT64_MAX;
 			p->kill_injected = true;
 			p->t_crash_ns = now;
-			myco__ex_inst_signal(&p->act, SIGKILL);
+			myco__ex_inst_crash(&p->act);
 			continue;
 		}
 		if (p->m->heartbeat_ns && (p->state == EX_RUNNING || p->state == EX_STARTING)) {
@@ -477,7 +493,7 @@ void myco__ex_tick(struct ex_system *s)
 				p->hb_seen_ns = UINT64_MAX / 2;
 				p->kill_injected = true;
 				p->t_crash_ns = now;
-				myco__ex_inst_signal(&p->act, SIGKILL);
+				myco__ex_inst_crash(&p->act);
 			}
 		}
 	}
@@ -523,8 +539,9 @@ int myco__ex_kill(struct ex_system *s, struct ex_part *p)
 		return -ESRCH;
 	p->t_crash_ns = myco__ex_now();
 	p->kill_injected = true;
-	myco__ex_inst_signal(&p->act, SIGKILL);
-	myco__ex_event(s, p, "kill", -1, -1, "SIGKILL to pid %d (fault injection)", (int)p->act.pid);
+	myco__ex_inst_crash(&p->act);
+	myco__ex_event(s, p, "kill", -1, -1, "SIGKILL to pid %d (fault injection)",
+		       (int)myco__ex_inst_prog(&p->act));
 	return 0;
 }
 
