@@ -9,6 +9,10 @@
 #include "net.h"
 #include "store.h"
 
+#ifdef MYCO_LOG_HAVE_PART
+#include "myco/part.h"
+#endif
+
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -169,6 +173,16 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
+#ifdef MYCO_LOG_HAVE_PART
+	/* Inside a Myco system: attach to the executive (outside one this
+	 * returns 0 and does nothing). */
+	rc = myco_init();
+	if (rc < 0) {
+		fprintf(stderr, "myco-log: myco_init: %s (%s)\n", myco_strerror(rc),
+			myco_part_errmsg());
+		return 1;
+	}
+#endif
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = getenv("MYCO_LOG_DATA");
 	cfg.fsync_mode = MLS_FSYNC_ALWAYS;
@@ -280,7 +294,12 @@ int main(int argc, char **argv)
 	/* Readiness line on stdout (tests and the executive wait for it). */
 	printf("myco-log: listening on %s:%d data %s\n", cfg.host, cfg.port, cfg.data_dir);
 	fflush(stdout);
-	rc = myco__lnet_run(lb, lfd, cfg.verbose);
+#ifdef MYCO_LOG_HAVE_PART
+	(void)myco_ready();
+	rc = myco__lnet_run(lb, lfd, cfg.verbose, myco_heartbeat);
+#else
+	rc = myco__lnet_run(lb, lfd, cfg.verbose, NULL);
+#endif
 	myco__lb_close(lb);
 	close(lfd);
 	if (rc < 0) {

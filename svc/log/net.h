@@ -11,8 +11,9 @@
 #include "log_int.h"
 
 /* Serve on listening socket lfd (owned by the caller) until SIGINT or
- * SIGTERM.  Returns 0 or a negative error. */
-int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose);
+ * SIGTERM.  heartbeat (may be NULL) is called from the loop at least every
+ * 100 ms (a partition's liveness signal).  Returns 0 or a negative error. */
+int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose, void (*heartbeat)(void));
 /* The broker's eventfd, readable when other threads queued work. */
 int myco__lb_wakefd(const myco__lb_t *lb);
 

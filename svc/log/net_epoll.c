@@ -165,7 +165,7 @@ static int conn_step(myco__lb_t *lb, myco__lc_t *c)
 
 static volatile sig_atomic_t stop_flag;
 
-int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose)
+int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose, void (*heartbeat)(void))
 {
 	int ep, sfd, wfd = myco__lb_wakefd(lb), rc = 0;
 	struct epoll_event ev, evs[64];
@@ -192,6 +192,12 @@ int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose)
 	while (!stop_flag) {
 		int timeout = myco__lb_tick(lb), n, i;
 		myco__lc_t *c, *nx;
+
+		if (heartbeat) {
+			heartbeat();
+			if (timeout > 100)
+				timeout = 100;
+		}
 
 		/* answers produced by the tick */
 		for (c = conns; c; c = nx) {

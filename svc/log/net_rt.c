@@ -72,6 +72,7 @@ struct net {
 	myco_event_t *tick_ev;   /* wakes the ticker when deadlines change */
 	conn_t *conns;
 	bool stopping;
+	void (*heartbeat)(void);
 };
 
 static void conn_close_now(conn_t *c)
@@ -373,7 +374,13 @@ static int ticker_main(void *arg)
 	while (!net->stopping) {
 		uint64_t s = myco_event_seq(net->tick_ev);
 		int ms = myco__lb_tick(net->lb);
-		int rc = myco_event_wait(net->tick_ev, s, (int64_t)ms * 1000000 + 100000);
+		int rc;
+		if (net->heartbeat) {
+			net->heartbeat();
+			if (ms > 100)
+				ms = 100;
+		}
+		rc = myco_event_wait(net->tick_ev, s, (int64_t)ms * 1000000 + 100000);
 		if (rc == -ECANCELED)
 			break;
 	}
@@ -413,7 +420,7 @@ static int signal_main(void *arg)
 	return 0;
 }
 
-int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose)
+int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose, void (*heartbeat)(void))
 {
 	net_t net;
 	sigset_t ss;
@@ -423,6 +430,7 @@ int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose)
 	memset(&net, 0, sizeof(net));
 	net.lb = lb;
 	net.lfd = lfd;
+	net.heartbeat = heartbeat;
 	net.sigfd = -1;
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);
