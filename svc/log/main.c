@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 	const char *listen = getenv("MYCO_LOG_LISTEN");
 	const char *advertise = NULL, *env;
 	int lport = 9092, aport = -1, lfd = -1, rc, opt;
+	bool in_system;
 	int64_t v;
 	myco__lb_t *lb = NULL;
 	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
@@ -250,8 +251,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "myco-log: bad --listen '%s' (HOST:PORT)\n", listen);
 		return 2;
 	}
+	/* A standby activated by the executive right after its predecessor
+	 * was killed may find the port and the data directory lock still held
+	 * while the kernel tears the dead process down: retry for 3 s then. */
+	in_system = getenv("MYCO_CTL") != NULL;
 	if (lfd < 0) {
-		lfd = listen_tcp(lhost, lport);
+		for (int tries = 0;; tries++) {
+			lfd = listen_tcp(lhost, lport);
+			if (lfd != -EADDRINUSE || !in_system || tries >= 300)
+				break;
+			usleep(10000);
+		}
 		if (lfd < 0) {
 			fprintf(stderr, "myco-log: listen on %s:%d: %s\n", lhost, lport,
 				myco_strerror(lfd));
@@ -285,7 +295,12 @@ int main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &ss, NULL);
 		signal(SIGPIPE, SIG_IGN);
 	}
-	rc = myco__lb_open(&cfg, &lb);
+	for (int tries = 0;; tries++) {
+		rc = myco__lb_open(&cfg, &lb);
+		if (rc != -EBUSY || !in_system || tries >= 300)
+			break;
+		usleep(10000);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "myco-log: open %s: %s\n", cfg.data_dir, myco_strerror(rc));
 		close(lfd);
