@@ -235,23 +235,20 @@ static int view_minimal(struct myco__plan *p)
 
 static int view_host_ro(struct myco__plan *p)
 {
+	char dst[1100], src[64];
 	int rc;
 
-	if ((rc = make_ro("/", false)) < 0) {
-		degrade(p, rc, "read-only", "/");
-		return rc;
-	}
+	/* rw sources first: the private /tmp below may hide some of them */
 	for (int i = 0; i < p->nbinds; i++) {
 		struct myco__plan_bind *b = &p->binds[i];
 
-		if (b->kind != MYCO__BIND || !b->rw)
-			continue;
-		if (mount(b->src, b->src, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    set_attr(b->src, 0, MOUNT_ATTR_RDONLY) < 0) {
-			rc = -errno;
-			degrade(p, rc, "rw bind", b->src);
-			return rc;
-		}
+		b->fd = -1;
+		if (b->kind == MYCO__BIND && b->rw)
+			b->fd = open(b->src, O_PATH | O_CLOEXEC);
+	}
+	if ((rc = make_ro("/", false)) < 0) {
+		degrade(p, rc, "read-only", "/");
+		return rc;
 	}
 	if ((p->clone_flags & CLONE_NEWPID) &&
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -265,6 +262,30 @@ static int view_host_ro(struct myco__plan *p)
 		rc = -errno;
 		degrade(p, rc, "tmpfs", "/tmp");
 		return rc;
+	}
+	for (int i = 0; i < p->nbinds; i++) {
+		struct myco__plan_bind *b = &p->binds[i];
+
+		if (b->kind != MYCO__BIND || !b->rw)
+			continue;
+		if (b->fd < 0) {
+			degrade(p, -ENOENT, "rw path", b->src);
+			return -ENOENT;
+		}
+		/* under /tmp the mount point must be made in the new tmpfs */
+		myco__s_cpy(dst, sizeof(dst), b->dst);
+		if (!strncmp(dst, "/tmp/", 5))
+			mkdir_p(dst);
+		fdpath(b->fd, src, sizeof(src));
+		if (mount(src, b->dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
+			rc = -errno;
+			degrade(p, rc, "rw bind", b->src);
+			return rc;
+		}
+		if ((rc = set_attr(b->dst, 0, MOUNT_ATTR_RDONLY)) < 0) {
+			degrade(p, rc, "rw bind", b->src);
+			return rc;
+		}
 	}
 	myco__child_item(p, MYCO__BOX_MOUNT_VIEW, MYCO__BOX_APPLIED, 0,
 			 "host tree read-only, declared rw paths writable");

@@ -76,6 +76,7 @@ int main(int argc, char **argv)
 
 		uname(&u);
 		printf("pid=%d\nhost=%s\n", (int)getpid(), u.nodename);
+		printf("uid=%d gid=%d\n", (int)getuid(), (int)getgid());
 		printf("policy=%d\n", sched_getscheduler(0));
 		printf("cwd=%s\n", getcwd(cwd, sizeof(cwd)) ? cwd : "?");
 		{

@@ -786,6 +786,59 @@ static void test_runpath_bound(void **state)
 	assert_non_null(strstr(buf, "answer=42"));
 }
 
+static void test_view_host_ro(void **state)
+{
+	char dir[] = "/tmp/myco-box-ro-XXXXXX";
+	const char *argv[] = { "box_probe", "view", dir, NULL };
+	struct myco__box_path paths[1];
+	myco__box_spec_t s;
+	struct run run;
+	char buf[2048], v[64], f[128];
+
+	(void)state;
+	NEED_ROOT();
+	assert_non_null(mkdtemp(dir));
+	paths[0] = (struct myco__box_path){ .path = dir, .rw = true };
+	spec_for(&s, "hostro", argv);
+	s.view = MYCO__BOX_VIEW_HOST_RO;
+	s.paths = paths;
+	s.npaths = 1;
+	assert_int_equal(start(&run, &s), 0);
+	collect(&run, buf, sizeof(buf), EPERM);
+	assert_int_equal(finish(&run), 0);
+	assert_int_equal(run.r.m[MYCO__BOX_MOUNT_VIEW].state, MYCO__BOX_APPLIED);
+	/* the host tree is there but read-only; the rw path is writable */
+	assert_string_equal(line_val(buf, "root_home", v, sizeof(v)), "0");
+	assert_string_equal(line_val(buf, "etc_write", v, sizeof(v)), "30");
+	assert_string_equal(line_val(buf, "rw_write", v, sizeof(v)), "0");
+	assert_string_equal(line_val(buf, "tmp_write", v, sizeof(v)), "0");
+	snprintf(f, sizeof(f), "%s/probe-file", dir);
+	assert_int_equal(access(f, F_OK), 0);
+	unlink(f);
+	rmdir(dir);
+}
+
+static void test_run_as(void **state)
+{
+	const char *argv[] = { "box_probe", "info", NULL };
+	myco__box_spec_t s;
+	struct run run;
+	char buf[2048], v[64];
+
+	(void)state;
+	NEED_ROOT();
+	spec_for(&s, "runas", argv);
+	s.uid = 65534;
+	s.gid = 65534;
+	assert_int_equal(start(&run, &s), 0);
+	collect(&run, buf, sizeof(buf), EPERM);
+	assert_int_equal(finish(&run), 0);
+	assert_string_equal(line_val(buf, "uid", v, sizeof(v)), "65534 gid=65534");
+	assert_string_equal(line_val(buf, "CapEff", v, sizeof(v)),
+			    "0000000000000000");
+	assert_string_equal(line_val(buf, "Seccomp", v, sizeof(v)), "2");
+}
+
 static void test_init_flag(void **state)
 {
 	const char *argv[] = { "box_probe", "raise", "11", NULL };
@@ -1213,6 +1266,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fds_passed),
 		cmocka_unit_test(test_mount_view),
 		cmocka_unit_test(test_runpath_bound),
+		cmocka_unit_test(test_view_host_ro),
+		cmocka_unit_test(test_run_as),
 		cmocka_unit_test(test_init_flag),
 		cmocka_unit_test(test_pid1_kill_kills_partition),
 		cmocka_unit_test(test_destroy_kills_and_removes),
