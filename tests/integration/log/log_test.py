@@ -4,6 +4,7 @@
     log_test.py SCENARIO --broker PATH/myco-log --client PATH/rdk_client
 
 Scenarios: roundtrip (librdkafka 100k messages + kcat, compression),
+partition (under `myco run`: killed and replaced, data intact),
 group (kafka-python consumer group rebalance, commits survive a restart),
 idempotent (retries after dropped connections store no duplicate),
 kill9 (kill -9 during produce with --fsync always), malformed (raw bad
@@ -274,6 +275,75 @@ def s_kill9(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def s_partition(tmp):
+    """myco-log as a partition of a system run by the executive: ready,
+    serving, killed, replaced by its standby with the data intact."""
+    if not ARGS.myco:
+        log('SKIP: no myco command built')
+        return
+    port = free_port()
+    sysfile = os.path.join(tmp, 'system.myco')
+    rt = os.path.join(tmp, 'rt')
+    data = os.path.join(tmp, 'data')
+    with open(sysfile, 'w') as f:
+        f.write('''system logtest {
+    partition broker {
+        program "%s";
+        args "--listen", "127.0.0.1:%d", "--data", "%s";
+        listen %d;
+        path "%s" rw;
+        net;
+        memory 512 MiB;
+        restart permanent;
+        heartbeat 500 ms;
+        readiness required;
+    }
+}
+''' % (ARGS.broker, port, data, port, tmp))
+    myco = ARGS.myco
+    addr = '127.0.0.1:%d' % port
+    ex = subprocess.Popen([myco, 'run', sysfile, '--runtime-dir', rt],
+                          stdout=open(os.path.join(tmp, 'exec.log'), 'wb'),
+                          stderr=subprocess.STDOUT)
+    try:
+        end = time.time() + 20
+        while time.time() < end:
+            r = subprocess.run(['kcat', '-b', addr, '-L', '-m', '1'], capture_output=True)
+            if r.returncode == 0:
+                break
+            time.sleep(0.2)
+        check(r.returncode == 0, 'the partition serves Kafka clients')
+        check(client('produce', addr, 'sys', '1000') == 0, '1000 messages produced')
+        r = run([myco, 'kill', 'broker', '--runtime-dir', rt], capture_output=True)
+        check(r.returncode == 0, 'myco kill broker')
+        check(client('produce', addr, 'sys', '1000', '--from', '1000') == 0,
+              '1000 more produced to the replacement')
+        check(client('verify', addr, 'sys', '2000', '--exact', '--ordered') == 0,
+              'all 2000 present after the restart')
+        r = run([myco, 'ps', '--runtime-dir', rt], capture_output=True)
+        log(r.stdout.decode())
+        check(b'broker' in r.stdout and b'running' in r.stdout, 'myco ps shows it running')
+    finally:
+        subprocess.run([myco, 'stop', '--all', '--runtime-dir', rt], capture_output=True,
+                       timeout=30)
+        try:
+            ex.wait(15)
+        except subprocess.TimeoutExpired:
+            ex.kill()
+            ex.wait()
+        with open(os.path.join(tmp, 'exec.log'), 'rb') as f:
+            log(f.read().decode(errors='replace')[-3000:])
+    check(ex.returncode == 0, 'the executive stopped cleanly')
+
+
 def kreq(key, ver, corr, body=b'', client=b'raw'):
     hdr = struct.pack('>hhih', key, ver, corr, len(client)) + client
     msg = hdr + body
@@ -369,6 +439,7 @@ def main():
     ap.add_argument('scenario')
     ap.add_argument('--broker', required=True)
     ap.add_argument('--client', required=True)
+    ap.add_argument('--myco', default=None)
     ARGS = ap.parse_args()
     fn = globals().get('s_' + ARGS.scenario)
     if not fn:
