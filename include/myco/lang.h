@@ -46,6 +46,7 @@ typedef enum myco_ftype {
 	MYCO_FT_BYTES,     /* fixed-length raw bytes: bytes[N] */
 	MYCO_FT_STRING,    /* fixed-capacity string: string[N], NUL-padded */
 	MYCO_FT_MSG,       /* a nested message type (field.msg) */
+	MYCO_FT_ENUM,      /* an enum (field.enum_type), stored as its base */
 } myco_ftype_t;
 
 /* One field of a message type.  The layout is fixed and little-endian:
@@ -63,7 +64,24 @@ typedef struct myco_field {
 	uint32_t array_len;    /* 0 = not an array, else number of elements */
 	uint32_t length;       /* N of bytes[N] / string[N], else 0 */
 	uint32_t msg;          /* MYCO_FT_MSG: index into system.msgs, else NONE */
+	uint32_t enum_type;    /* MYCO_FT_ENUM: index into system.enums, else NONE */
 } myco_field_t;
+
+/* An enum: named values stored as an unsigned integer of the base type. */
+typedef struct myco_enum_value {
+	const char *name;
+	uint64_t value;
+	myco_pos_t pos;
+} myco_enum_value_t;
+
+typedef struct myco_enum {
+	const char *name;
+	myco_pos_t pos;
+	myco_ftype_t base;     /* MYCO_FT_U8, MYCO_FT_U16 or MYCO_FT_U32 */
+	uint32_t size;         /* bytes of the base type */
+	size_t nvalues;
+	const myco_enum_value_t *values;   /* in declaration order */
+} myco_enum_t;
 
 typedef struct myco_msgtype {
 	const char *name;
@@ -229,6 +247,7 @@ typedef struct myco_system {
 	size_t ngroups;     const myco_group_t *groups;
 	myco_schedule_t schedule;
 	void *internal_;              /* private: arena and name tables */
+	size_t nenums;      const myco_enum_t *enums;      /* incl. imported */
 } myco_system_t;
 
 /* ------------------------------------------------------------- diagnostics */
@@ -293,6 +312,7 @@ uint32_t myco_system_find_msg(const myco_system_t *sys, const char *name);
 uint32_t myco_system_find_channel(const myco_system_t *sys, const char *name);
 uint32_t myco_system_find_partition(const myco_system_t *sys, const char *name);
 uint32_t myco_system_find_group(const myco_system_t *sys, const char *name);
+uint32_t myco_system_find_enum(const myco_system_t *sys, const char *name);
 
 /* Names of enum values as written in the language ("queue", "drop_oldest",
  * "rest_for_one", ...).  Static strings. */

@@ -30,6 +30,14 @@ typedef struct bmsg {
 	bool bad;
 } bmsg_t;
 
+typedef struct benum {
+	myco_enum_t e;
+	myco__stmt_t *st;
+	myco_enum_value_t *v;      /* malloc'd until finalised */
+	size_t nv, vcap;
+	bool bad;
+} benum_t;
+
 typedef struct bchan {
 	myco_channel_t c;
 	myco__stmt_t *st;
@@ -77,10 +85,12 @@ typedef struct ctx {
 	size_t nstack, cstack;
 	myco__stmt_t *system;      /* the system statement */
 	bmsg_t *msgs;     size_t nmsgs, cmsgs;
+	benum_t *enums;   size_t nenums, cenums;
 	bchan_t *chans;   size_t nchans, cchans;
 	bpart_t *parts;   size_t nparts, cparts;
 	bgroup_t *groups; size_t ngroups, cgroups;
-	myco__htab_t hmsg, hchan, hpart, hgroup;
+	myco__htab_t hmsg, hchan, hpart, hgroup, henum;
+	const char **ntype;        /* message and enum names */
 	const char **nmsg, **nchan, **npart, **ngroup;   /* names for "did you mean" */
 	myco_system_t *sys;
 	myco_schedule_t sched;
@@ -93,7 +103,7 @@ typedef struct ctx {
 
 typedef struct sys_internal {
 	myco__arena_t arena;
-	myco__htab_t hmsg, hchan, hpart, hgroup;
+	myco__htab_t hmsg, hchan, hpart, hgroup, henum;
 } sys_internal_t;
 
 #define ERR(c, code, pos, len, hint, ...) \
@@ -536,6 +546,7 @@ out:
 }
 
 static void collect_messages(ctx_t *c, myco__stmt_t **v, size_t n);
+static void collect_enum(ctx_t *c, myco__stmt_t *s);
 
 /* Parse one file's text into c->files[fi].tree and process its imports and
  * top-level messages.  root: the system file (may declare a system). */
@@ -653,12 +664,14 @@ static int load_text(ctx_t *c, size_t fi, const char *buf, size_t len, bool root
 	for (size_t i = 0; i < t.ntop && !rc && !c->d->stopped; i++) {
 		myco__stmt_t *s = t.top[i];
 		const char *w = s->args[0].text;
-		if (s->bad && strcmp(w, "system") && strcmp(w, "message"))
+		if (s->bad && strcmp(w, "system") && strcmp(w, "message") && strcmp(w, "enum"))
 			continue;
 		if (!strcmp(w, "import")) {
 			rc = do_import(c, fi, s);
 		} else if (!strcmp(w, "message")) {
 			collect_messages(c, &t.top[i], 1);
+		} else if (!strcmp(w, "enum")) {
+			collect_enum(c, s);
 		} else if (!strcmp(w, "system")) {
 			if (!root) {
 				ERR(c, "E092", s->pos, 6, "imported files hold message types only",
@@ -707,6 +720,11 @@ static void collect_messages(ctx_t *c, myco__stmt_t **v, size_t n)
 				continue;
 			}
 		}
+		if (myco__htab_get(&c->henum, a->text) != MYCO_LANG_NONE) {
+			ERR(c, "E021", a->pos, a->len, "messages and enums share one name space; rename one",
+			    "`%s` is already an enum", a->text);
+			continue;
+		}
 		bmsg_t m = { 0 };
 		m.st = s;
 		m.m.name = astr(c, a->text);
@@ -720,6 +738,108 @@ static void collect_messages(ctx_t *c, myco__stmt_t **v, size_t n)
 		}
 	next:;
 	}
+}
+
+static const char *const enum_bases[] = { "u8", "u16", "u32" };
+
+/* Register `enum Name : base { ... }` declarations (bodies: lower_enum). */
+static void collect_enum(ctx_t *c, myco__stmt_t *s)
+{
+	const char *usage = "enum Name: u8 { first = 0; second = 1; }";
+	myco__arg_t *a = decl_name(c, s, usage);
+	if (!a)
+		return;
+	cur_t k = cur_of(c, s, usage);
+	k.i = 2;
+	if (!want_punct(&k, ':'))
+		return;
+	int base = want_choice(&k, "enum base type", enum_bases, 3);
+	if (base < 0 || !args_done(&k) || !want_block(c, s, usage))
+		return;
+	for (size_t t = 0; t < sizeof(ftype_names) / sizeof(ftype_names[0]); t++)
+		if (!strcmp(a->text, ftype_names[t])) {
+			ERR(c, "E021", a->pos, a->len, "pick a name that is not a field type",
+			    "`%s` is a built-in type", a->text);
+			return;
+		}
+	if (myco__htab_get(&c->hmsg, a->text) != MYCO_LANG_NONE) {
+		ERR(c, "E021", a->pos, a->len, "messages and enums share one name space; rename one",
+		    "`%s` is already a message type", a->text);
+		return;
+	}
+	benum_t e = { 0 };
+	e.st = s;
+	e.bad = s->bad;
+	e.e.name = astr(c, a->text);
+	e.e.pos = a->pos;
+	e.e.base = base == 0 ? MYCO_FT_U8 : base == 1 ? MYCO_FT_U16 : MYCO_FT_U32;
+	e.e.size = base == 0 ? 1 : base == 1 ? 2 : 4;
+	if (reg_name(c, &c->henum, c->nenums, a, "enum"))
+		return;
+	if (MYCO__PUSH(c->enums, c->nenums, c->cenums, e))
+		c->oom = true;
+}
+
+static void lower_enum(ctx_t *c, benum_t *e)
+{
+	myco__htab_t names = { 0 }, vals = { 0 };
+	const char *usage = "name = value;   e.g. `idle = 1;`";
+	uint64_t max = e->e.size == 1 ? 0xff : e->e.size == 2 ? 0xffff : 0xffffffffu;
+	char key[24];
+	for (size_t i = 0; i < e->st->nkids; i++) {
+		myco__stmt_t *s = e->st->kids[i];
+		if (s->bad) {
+			e->bad = true;
+			continue;
+		}
+		cur_t k = cur_of(c, s, usage);
+		myco__arg_t *n = &s->args[0];
+		uint64_t v;
+		if (myco__is_c_keyword(n->text)) {
+			ERR(c, "E045", n->pos, n->len,
+			    "names become C identifiers in generated code; pick another",
+			    "`%s` is a reserved word", n->text);
+			e->bad = true;
+			continue;
+		}
+		if (!want_punct(&k, '='))
+			continue;
+		myco__arg_t *va = peek(&k);
+		if (!want_uint(&k, "the enum value", 0, max, &v) || !want_end(&k)) {
+			e->bad = true;
+			continue;
+		}
+		uint32_t old;
+		if (myco__htab_put(&names, n->text, (uint32_t)e->nv, &old) == -EEXIST) {
+			ERR(c, "E021", n->pos, n->len, "rename one of them",
+			    "duplicate value name `%s` in enum `%s`", n->text, e->e.name);
+			e->bad = true;
+			continue;
+		}
+		snprintf(key, sizeof(key), "%llu", (unsigned long long)v);
+		const char *kk = myco__arena_strdup(&c->pa, key);
+		if (kk && myco__htab_put(&vals, kk, (uint32_t)e->nv, &old) == -EEXIST) {
+			char h[200];
+			snprintf(h, sizeof(h), "`%s` already has value %llu", e->v[old].name,
+				 (unsigned long long)v);
+			ERR(c, "E046", va->pos, va->len, myco__arena_strdup(&c->pa, h),
+			    "duplicate value %llu in enum `%s`", (unsigned long long)v, e->e.name);
+			e->bad = true;
+			continue;
+		}
+		myco_enum_value_t ev = { astr(c, n->text), v, n->pos };
+		if (MYCO__PUSH(e->v, e->nv, e->vcap, ev)) {
+			c->oom = true;
+			break;
+		}
+	}
+	if (!e->nv && !e->bad) {
+		ERR(c, "E044", e->e.pos, (uint32_t)strlen(e->e.name), "add at least one value",
+		    "enum `%s` has no values", e->e.name);
+		e->bad = true;
+	}
+	myco__htab_free(&names);
+	myco__htab_free(&vals);
 }
 
 static void lower_fields(ctx_t *c, bmsg_t *m)
@@ -760,17 +880,28 @@ static void lower_fields(ctx_t *c, bmsg_t *m)
 			if (!strcmp(ta->text, ftype_names[j]))
 				t = (int)j;
 		uint64_t n1 = 0, n2 = 0;
-		if (t < 0) {
+		f.enum_type = MYCO_LANG_NONE;
+		uint32_t ei = t < 0 ? myco__htab_get(&c->henum, ta->text) : MYCO_LANG_NONE;
+		if (ei != MYCO_LANG_NONE) {
+			if (c->enums[ei].bad) {
+				m->bad = true;
+				continue;
+			}
+			f.type = MYCO_FT_ENUM;
+			f.enum_type = ei;
+			f.elem_size = c->enums[ei].e.size;
+			f.align = c->enums[ei].e.size;
+		} else if (t < 0) {
 			uint32_t mi = myco__htab_get(&c->hmsg, ta->text);
 			if (mi == MYCO_LANG_NONE) {
 				const char *best = myco__closest(ta->text, ftype_names, 13);
 				if (!best)
-					best = myco__closest(ta->text, c->nmsg, c->nmsgs);
+					best = myco__closest(ta->text, c->ntype, c->nmsgs + c->nenums);
 				char h[200];
 				if (best)
 					snprintf(h, sizeof(h), "did you mean `%s`?", best);
 				else
-					snprintf(h, sizeof(h), "types are u8..u64, i8..i64, f32, f64, bool, bytes[N], string[N] or a message type");
+					snprintf(h, sizeof(h), "types are u8..u64, i8..i64, f32, f64, bool, bytes[N], string[N], a message type or an enum");
 				ERR(c, "E040", ta->pos, ta->len, myco__arena_strdup(&c->pa, h),
 				    "unknown type `%s`", ta->text);
 				m->bad = true;
@@ -970,6 +1101,12 @@ static uint32_t want_msg(cur_t *k, const char *what)
 	if (!a)
 		return MYCO_LANG_NONE;
 	uint32_t mi = myco__htab_get(&k->c->hmsg, a->text);
+	if (mi == MYCO_LANG_NONE && myco__htab_get(&k->c->henum, a->text) != MYCO_LANG_NONE) {
+		k->failed = true;
+		ERR(k->c, "E020", a->pos, a->len, "channels carry messages; wrap the enum in a message",
+		    "`%s` is an enum, not a message type", a->text);
+		return MYCO_LANG_NONE;
+	}
 	if (mi == MYCO_LANG_NONE) {
 		k->failed = true;
 		ERR(k->c, "E020", a->pos, a->len,
@@ -1999,8 +2136,13 @@ static int name_lists(ctx_t *c)
 	c->nchan = calloc(c->nchans + 1, sizeof(char *));
 	c->npart = calloc(c->nparts + 1, sizeof(char *));
 	c->ngroup = calloc(c->ngroups + 1, sizeof(char *));
-	if (!c->nmsg || !c->nchan || !c->npart || !c->ngroup)
+	c->ntype = calloc(c->nmsgs + c->nenums + 1, sizeof(char *));
+	if (!c->nmsg || !c->nchan || !c->npart || !c->ngroup || !c->ntype)
 		return -ENOMEM;
+	for (size_t i = 0; i < c->nmsgs; i++)
+		c->ntype[i] = c->msgs[i].m.name;
+	for (size_t i = 0; i < c->nenums; i++)
+		c->ntype[c->nmsgs + i] = c->enums[i].e.name;
 	for (size_t i = 0; i < c->nmsgs; i++)
 		c->nmsg[i] = c->msgs[i].m.name;
 	for (size_t i = 0; i < c->nchans; i++)
@@ -2037,6 +2179,8 @@ static int lower_system(ctx_t *c)
 				lower_machine(c, x, sys);
 		} else if (!strcmp(w, "message")) {
 			collect_messages(c, &s->kids[i], 1);
+		} else if (!strcmp(w, "enum")) {
+			collect_enum(c, x);
 		} else if (!strcmp(w, "channel")) {
 			const char *u = "channel name queue|sample|call { ... }";
 			myco__arg_t *a = decl_name(c, x, u);
@@ -2111,6 +2255,8 @@ static int lower_system(ctx_t *c)
 	if (name_lists(c))
 		return -ENOMEM;
 	/* pass 2: bodies */
+	for (size_t i = 0; i < c->nenums; i++)
+		lower_enum(c, &c->enums[i]);
 	for (size_t i = 0; i < c->nmsgs; i++)
 		lower_fields(c, &c->msgs[i]);
 	for (size_t i = 0; i < c->nmsgs; i++)
@@ -2195,6 +2341,22 @@ static int finalise(ctx_t *c)
 	}
 	for (size_t i = 0; i < c->ngroups; i++)
 		gv[i] = c->groups[i].g;
+	myco_enum_t *ev = myco__arena_alloc(a, c->nenums * sizeof(*ev) + 1);
+	if (!ev)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nenums; i++) {
+		benum_t *b = &c->enums[i];
+		myco_enum_value_t *v = myco__arena_alloc(a, b->nv * sizeof(*v) + 1);
+		if (!v)
+			return -ENOMEM;
+		if (b->nv)
+			memcpy(v, b->v, b->nv * sizeof(*v));
+		ev[i] = b->e;
+		ev[i].values = v;
+		ev[i].nvalues = b->nv;
+	}
+	sys->enums = ev;
+	sys->nenums = c->nenums;
 	sys->msgs = mv;
 	sys->nmsgs = c->nmsgs;
 	sys->channels = cv;
@@ -2211,6 +2373,11 @@ static void ctx_free(ctx_t *c)
 {
 	for (size_t i = 0; i < c->nmsgs; i++)
 		free(c->msgs[i].f);
+	for (size_t i = 0; i < c->nenums; i++)
+		free(c->enums[i].v);
+	free(c->enums);
+	free(c->ntype);
+	myco__htab_free(&c->henum);
 	for (size_t i = 0; i < c->nchans; i++) {
 		free(c->chans[i].snd);
 		free(c->chans[i].rcv);
@@ -2284,6 +2451,8 @@ static int load(const char *name, const char *buf, size_t len, unsigned flags,
 			rc = -ENOMEM;
 			goto out;
 		}
+		for (size_t i = 0; i < c.nenums; i++)
+			lower_enum(&c, &c.enums[i]);
 		for (size_t i = 0; i < c.nmsgs; i++)
 			lower_fields(&c, &c.msgs[i]);
 		for (size_t i = 0; i < c.nmsgs; i++)
@@ -2318,6 +2487,8 @@ static int load(const char *name, const char *buf, size_t len, unsigned flags,
 		rc = myco__htab_put(&in->hpart, sys->partitions[i].name, (uint32_t)i, NULL);
 	for (size_t i = 0; i < sys->ngroups && !rc; i++)
 		rc = myco__htab_put(&in->hgroup, sys->groups[i].name, (uint32_t)i, NULL);
+	for (size_t i = 0; i < sys->nenums && !rc; i++)
+		rc = myco__htab_put(&in->henum, sys->enums[i].name, (uint32_t)i, NULL);
 	if (rc) {
 		rc = -ENOMEM;
 		goto out;
@@ -2333,6 +2504,7 @@ out:
 		myco__htab_free(&in->hchan);
 		myco__htab_free(&in->hpart);
 		myco__htab_free(&in->hgroup);
+		myco__htab_free(&in->henum);
 		free(in);
 	}
 	ctx_free(&c);
@@ -2388,6 +2560,7 @@ void myco_system_free(myco_system_t *sys)
 	myco__htab_free(&in->hchan);
 	myco__htab_free(&in->hpart);
 	myco__htab_free(&in->hgroup);
+	myco__htab_free(&in->henum);
 	myco__arena_t a = in->arena;
 	free(in);
 	myco__arena_free(&a);   /* sys itself lives in the arena */
@@ -2414,6 +2587,12 @@ uint32_t myco_system_find_partition(const myco_system_t *sys, const char *name)
 {
 	const sys_internal_t *in = internal(sys);
 	return in && name ? myco__htab_get(&in->hpart, name) : MYCO_LANG_NONE;
+}
+
+uint32_t myco_system_find_enum(const myco_system_t *sys, const char *name)
+{
+	const sys_internal_t *in = internal(sys);
+	return in && name ? myco__htab_get(&in->henum, name) : MYCO_LANG_NONE;
 }
 
 uint32_t myco_system_find_group(const myco_system_t *sys, const char *name)
@@ -2457,5 +2636,5 @@ const char *myco_ftype_name(myco_ftype_t t)
 {
 	if ((unsigned)t < 13)
 		return ftype_names[t];
-	return t == MYCO_FT_MSG ? "message" : "?";
+	return t == MYCO_FT_MSG ? "message" : t == MYCO_FT_ENUM ? "enum" : "?";
 }

@@ -84,8 +84,8 @@ static const struct code {
 	  "zero memory limit, a relative path in `path`, ...\n" },
 	{ "E040", "unknown field type\n\n"
 	  "Field types are u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 bool, bytes[N] and\n"
-	  "string[N] (N required), or a message type; any of them may be followed by\n"
-	  "[N] to make a fixed array.\n" },
+	  "string[N] (N required), a message type or an enum; any of them may be\n"
+	  "followed by [N] to make a fixed array.\n" },
 	{ "E041", "duplicate ordinal\n\n"
 	  "Each field has a unique ordinal (the `= N`).  Ordinals fix the layout order\n"
 	  "so a message can grow by adding fields with new, higher ordinals.\n" },
@@ -94,13 +94,17 @@ static const struct code {
 	  "would be infinite.  Nesting is also limited to 64 levels.\n" },
 	{ "E043", "message too large\n\n"
 	  "A message type is at most 16 MiB.\n" },
-	{ "E044", "empty message\n\n"
-	  "A message type needs at least one field (C has no empty structs).\n" },
+	{ "E044", "empty message or enum\n\n"
+	  "A message type needs at least one field (C has no empty structs); an\n"
+	  "enum needs at least one value.\n" },
 	{ "E045", "reserved word as a name\n\n"
 	  "Names of systems, messages, fields, channels, partitions and groups become\n"
 	  "C identifiers in generated headers; C keywords (int, for, ...), names\n"
 	  "starting with __ or _ and a capital, and field names starting with\n"
 	  "myco_pad are not allowed.\n" },
+	{ "E046", "duplicate enum value\n\n"
+	  "Two names of one enum have the same value.  Each value names one state;\n"
+	  "give every name its own number.\n" },
 	{ "E050", "setting does not apply to this channel kind\n\n"
 	  "queue takes type, depth, overflow; sample takes type, refresh; call takes\n"
 	  "request, reply, timeout.\n" },

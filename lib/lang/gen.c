@@ -41,6 +41,21 @@ static void upper(FILE *f, const char *s)
 		fputc(toupper((unsigned char)*s), f);
 }
 
+static void emit_enum(const myco_enum_t *e, FILE *f)
+{
+	fprintf(f, "/* enum %s (%s:%u): stored as %s */\n", e->name, e->pos.file ? e->pos.file : "",
+		e->pos.line, myco_ftype_name(e->base));
+	fprintf(f, "typedef %s %s;\n", ctype(e->base), e->name);
+	for (size_t i = 0; i < e->nvalues; i++)
+		fprintf(f, "#define %s_%s ((%s)%lluu)\n", e->name, e->values[i].name, e->name,
+			(unsigned long long)e->values[i].value);
+	fprintf(f, "\n/* True when v is one of the values of %s. */\n", e->name);
+	fprintf(f, "static inline bool %s_valid(%s v)\n{\n\tswitch (v) {\n", e->name, e->name);
+	for (size_t i = 0; i < e->nvalues; i++)
+		fprintf(f, "\tcase %lluu:\n", (unsigned long long)e->values[i].value);
+	fputs("\t\treturn true;\n\tdefault:\n\t\treturn false;\n\t}\n}\n\n", f);
+}
+
 static void emit_msg(const myco_system_t *sys, uint32_t mi, unsigned char *done, FILE *f,
 		     unsigned depth)
 {
@@ -59,14 +74,17 @@ static void emit_msg(const myco_system_t *sys, uint32_t mi, unsigned char *done,
 		const myco_field_t *x = &m->fields[i];
 		if (x->offset > off)
 			fprintf(f, "\tuint8_t myco_pad_%u[%u];\n", npad++, x->offset - off);
-		const char *t = x->type == MYCO_FT_MSG ? sys->msgs[x->msg].name : ctype(x->type);
+		const char *t = x->type == MYCO_FT_MSG ? sys->msgs[x->msg].name
+				: x->type == MYCO_FT_ENUM ? sys->enums[x->enum_type].name
+				: ctype(x->type);
 		fprintf(f, "\t%s %s", t, x->name);
 		if (x->array_len)
 			fprintf(f, "[%u]", x->array_len);
 		if (x->type == MYCO_FT_BYTES || x->type == MYCO_FT_STRING)
 			fprintf(f, "[%u]", x->length);
 		fprintf(f, ";\t/* ordinal %u, %s%s */\n", x->ordinal,
-			x->type == MYCO_FT_MSG ? "message" : myco_ftype_name(x->type),
+			x->type == MYCO_FT_MSG ? "message" : x->type == MYCO_FT_ENUM ? "enum"
+			: myco_ftype_name(x->type),
 			x->type == MYCO_FT_BOOL ? " (0 or 1)" : "");
 		off = x->offset + x->size;
 	}
@@ -80,8 +98,9 @@ static void emit_msg(const myco_system_t *sys, uint32_t mi, unsigned char *done,
 		fprintf(f, "_Static_assert(offsetof(%s, %s) == %u, \"%s.%s: offset\");\n", m->name,
 			m->fields[i].name, m->fields[i].offset, m->name, m->fields[i].name);
 	/* validate */
-	fprintf(f, "\n/* True when every bool is 0 or 1 and every string is NUL-terminated\n"
-		" * within its capacity (also in nested messages). */\n");
+	fprintf(f, "\n/* True when every bool is 0 or 1, every enum holds one of its values and\n"
+		" * every string is NUL-terminated within its capacity (also in nested\n"
+		" * messages). */\n");
 	fprintf(f, "static inline bool %s_validate(const %s *m)\n{\n", m->name, m->name);
 	bool any = false;
 	for (size_t i = 0; i < m->nfields; i++) {
@@ -94,6 +113,9 @@ static void emit_msg(const myco_system_t *sys, uint32_t mi, unsigned char *done,
 			snprintf(cond, sizeof(cond), "!memchr(m->%s%s, 0, %u)", x->name, idx, x->length);
 		else if (x->type == MYCO_FT_MSG)
 			snprintf(cond, sizeof(cond), "!%s_validate(&m->%s%s)", sys->msgs[x->msg].name,
+				 x->name, idx);
+		else if (x->type == MYCO_FT_ENUM)
+			snprintf(cond, sizeof(cond), "!%s_valid(m->%s%s)", sys->enums[x->enum_type].name,
 				 x->name, idx);
 		else
 			continue;
@@ -132,6 +154,8 @@ int myco_lang_gen_header(const myco_system_t *sys, FILE *f)
 	      "\t       \"Myco message structs are the little-endian wire layout\");\n"
 	      "_Static_assert(sizeof(float) == 4 && sizeof(double) == 8, \"IEEE 754 floats\");\n\n",
 	      f);
+	for (size_t i = 0; i < sys->nenums; i++)
+		emit_enum(&sys->enums[i], f);
 	for (size_t i = 0; i < sys->nmsgs; i++)
 		emit_msg(sys, (uint32_t)i, done, f, 0);
 	free(done);

@@ -55,7 +55,22 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 	fprintf(f, ",\"machine\":{\"cores\":%u,\"memory\":%" PRIu64 "},", sys->machine_cores,
 		sys->machine_memory);
 	pos(f, sys->pos);
-	fputs(",\n\"messages\":[", f);
+	fputs(",\n\"enums\":[", f);
+	for (size_t i = 0; i < sys->nenums; i++) {
+		const myco_enum_t *e = &sys->enums[i];
+		fprintf(f, "%s\n {\"name\":", i ? "," : "");
+		myco__json_str(f, e->name);
+		fprintf(f, ",\"base\":\"%s\",\"size\":%u,", myco_ftype_name(e->base), e->size);
+		pos(f, e->pos);
+		fputs(",\"values\":[", f);
+		for (size_t j = 0; j < e->nvalues; j++) {
+			fprintf(f, "%s{\"name\":", j ? "," : "");
+			myco__json_str(f, e->values[j].name);
+			fprintf(f, ",\"value\":%" PRIu64 "}", e->values[j].value);
+		}
+		fputs("]}", f);
+	}
+	fputs("],\n\"messages\":[", f);
 	for (size_t i = 0; i < sys->nmsgs; i++) {
 		const myco_msgtype_t *m = &sys->msgs[i];
 		fprintf(f, "%s\n {\"name\":", i ? "," : "");
@@ -72,6 +87,8 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 				x->ordinal, myco_ftype_name(x->type), x->offset, x->size, x->elem_size,
 				x->align, x->array_len, x->length);
 			idx(f, x->msg);
+			fputs(",\"enum\":", f);
+			idx(f, x->enum_type);
 			fputc(',', f);
 			pos(f, x->pos);
 			fputc('}', f);

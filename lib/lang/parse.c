@@ -19,8 +19,8 @@
 
 /* Statement words per block context, for "did you mean" and for spotting a
  * missing `;` (a known word at the start of a new line). */
-static const char *const kw_top[] = { "import", "message", "system", NULL };
-static const char *const kw_system[] = { "machine", "message", "channel", "partition",
+static const char *const kw_top[] = { "import", "message", "enum", "system", NULL };
+static const char *const kw_system[] = { "machine", "message", "enum", "channel", "partition",
 	"group", "schedule", NULL };
 static const char *const kw_machine[] = { "cores", "memory", NULL };
 static const char *const kw_channel[] = { "type", "depth", "overflow", "refresh",
@@ -205,7 +205,8 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 		    !(args[nargs - 1].kind == MYCO__A_PUNCT &&
 		      strchr(",:=[", args[nargs - 1].punct)) &&
 		    ((ctx && !strcmp(ctx, "message")) ? is_punct(&p->nxt, ':')
-						      : is_kw(ctx, t->text))) {
+		     : (ctx && !strcmp(ctx, "enum")) ? is_punct(&p->nxt, '=')
+						     : is_kw(ctx, t->text))) {
 			myco_pos_t ep = { p->file, p->prev_line, p->prev_end_col };
 			if (!s->bad)
 				myco__diag(p->d, MYCO_SEV_ERROR, "E005", ep, 1,

@@ -10,7 +10,8 @@
  *       every DIR/<name>/system.myco must load without errors, `fmt` must be
  *       idempotent on it, and the header `gen` makes for it must compile with
  *       CC -std=c17 -Wall -Wextra -Werror (with a program that calls every
- *       <Type>_validate()).
+ *       <Type>_validate() on a zeroed message, which is valid unless it holds
+ *       an enum without a 0 value, and on one with a bool set to 2).
  * Exit 0 when all pass; prints one line per failure.  Not for: unit tests
  * of single functions (tests/unit/lang).
  */
@@ -191,6 +192,26 @@ static int run_cc(const char *cc, const char *tmp, const char *src)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* Whether a zeroed message is valid: not if it holds an enum without 0. */
+static bool zero_valid(const myco_system_t *sys, uint32_t mi, int depth)
+{
+	const myco_msgtype_t *m = &sys->msgs[mi];
+	for (size_t i = 0; i < m->nfields && depth < 80; i++) {
+		const myco_field_t *f = &m->fields[i];
+		if (f->type == MYCO_FT_MSG && !zero_valid(sys, f->msg, depth + 1))
+			return false;
+		if (f->type == MYCO_FT_ENUM) {
+			const myco_enum_t *e = &sys->enums[f->enum_type];
+			bool zero = false;
+			for (size_t j = 0; j < e->nvalues; j++)
+				zero |= e->values[j].value == 0;
+			if (!zero)
+				return false;
+		}
+	}
+	return true;
+}
+
 static void gen_compile(const char *cc, const char *file, const myco_system_t *sys)
 {
 	char tmp[] = "/tmp/myco-gen-XXXXXX";
@@ -215,8 +236,9 @@ static void gen_compile(const char *cc, const char *file, const myco_system_t *s
 	for (size_t i = 0; i < sys->nmsgs; i++) {
 		const myco_msgtype_t *m = &sys->msgs[i];
 		fprintf(c, "\t{\n\t\t%s v;\n\t\tmemset(&v, 0, sizeof(v));\n"
-			"\t\tbad |= !%s_validate(&v);\n"
-			"\t\tbad |= sizeof(v) != %u;\n", m->name, m->name, m->size);
+			"\t\tbad |= %s%s_validate(&v);\n"
+			"\t\tbad |= sizeof(v) != %u;\n", m->name,
+			zero_valid(sys, (uint32_t)i, 0) ? "!" : "", m->name, m->size);
 		/* a bool set to 2 must be rejected */
 		for (size_t j = 0; j < m->nfields; j++)
 			if (m->fields[j].type == MYCO_FT_BOOL) {

@@ -26,7 +26,8 @@ static const char *good =
 	"// header comment\n"
 	"system plant {\n"
 	"    machine { cores 2; memory 1 GiB; }\n"
-	"    message Inner { a: u8 = 1; b: u32 = 2; }\n"
+	"    enum Mode: u16 { off = 0; on = 2; }\n"
+	"    message Inner { a: u8 = 1; b: u32 = 2; m: Mode = 3; }\n"
 	"    message Outer {\n"
 	"        flag: bool = 3;\n"
 	"        inner: Inner[2] = 2;\n"
@@ -194,14 +195,26 @@ static void test_model(void **state)
 	assert_string_equal(sys->name, "plant");
 	assert_int_equal(sys->machine_cores, 2);
 	assert_int_equal(sys->machine_memory, 1ull << 30);
-	/* layout: Inner {a u8 @0, b u32 @4} size 8 align 4 */
+	/* enum */
+	uint32_t ei = myco_system_find_enum(sys, "Mode");
+	assert_int_equal(ei, 0);
+	assert_int_equal(sys->nenums, 1);
+	assert_int_equal(sys->enums[0].base, MYCO_FT_U16);
+	assert_int_equal(sys->enums[0].nvalues, 2);
+	assert_string_equal(sys->enums[0].values[1].name, "on");
+	assert_int_equal(sys->enums[0].values[1].value, 2);
+	/* layout: Inner {a u8 @0, b u32 @4, m u16 @8} size 12 align 4 */
 	uint32_t ii = myco_system_find_msg(sys, "Inner");
 	uint32_t oi = myco_system_find_msg(sys, "Outer");
 	assert_int_not_equal(ii, MYCO_LANG_NONE);
-	assert_int_equal(sys->msgs[ii].size, 8);
+	assert_int_equal(sys->msgs[ii].size, 12);
 	assert_int_equal(sys->msgs[ii].align, 4);
-	/* Outer in ordinal order: name string[5] @0, inner Inner[2] @8 (16 B),
-	 * flag bool @24, big f64 @32; size 40 align 8 */
+	assert_int_equal(sys->msgs[ii].fields[2].type, MYCO_FT_ENUM);
+	assert_int_equal(sys->msgs[ii].fields[2].enum_type, ei);
+	assert_int_equal(sys->msgs[ii].fields[2].offset, 8);
+	assert_int_equal(sys->msgs[ii].fields[0].enum_type, MYCO_LANG_NONE);
+	/* Outer in ordinal order: name string[5] @0, inner Inner[2] @8 (24 B),
+	 * flag bool @32, big f64 @40; size 48 align 8 */
 	const myco_msgtype_t *o = &sys->msgs[oi];
 	assert_int_equal(o->nfields, 4);
 	assert_string_equal(o->fields[0].name, "name");
@@ -209,12 +222,12 @@ static void test_model(void **state)
 	assert_int_equal(o->fields[0].length, 5);
 	assert_string_equal(o->fields[1].name, "inner");
 	assert_int_equal(o->fields[1].offset, 8);
-	assert_int_equal(o->fields[1].size, 16);
+	assert_int_equal(o->fields[1].size, 24);
 	assert_int_equal(o->fields[1].array_len, 2);
 	assert_int_equal(o->fields[1].msg, ii);
-	assert_int_equal(o->fields[2].offset, 24);
-	assert_int_equal(o->fields[3].offset, 32);
-	assert_int_equal(o->size, 40);
+	assert_int_equal(o->fields[2].offset, 32);
+	assert_int_equal(o->fields[3].offset, 40);
+	assert_int_equal(o->size, 48);
 	assert_int_equal(o->align, 8);
 	/* channels */
 	const myco_channel_t *data = &sys->channels[myco_system_find_channel(sys, "data")];
@@ -224,7 +237,7 @@ static void test_model(void **state)
 	assert_int_equal(data->kind, MYCO_CHAN_QUEUE);
 	assert_int_equal(data->depth, 8);
 	assert_int_equal(data->overflow, MYCO_OVERFLOW_REJECT);
-	assert_int_equal(data->msg_size, 40);
+	assert_int_equal(data->msg_size, 48);
 	assert_int_equal(data->receiver, dst);
 	assert_int_equal(data->nsenders, 1);
 	assert_int_equal(data->senders[0], src);
@@ -232,8 +245,8 @@ static void test_model(void **state)
 	assert_int_equal(cfg->timeout_ns, 1500000);
 	assert_int_equal(cfg->server, srv);
 	assert_int_equal(cfg->nclients, 1);
-	assert_int_equal(cfg->request_size, 8);
-	assert_int_equal(cfg->reply_size, 40);
+	assert_int_equal(cfg->request_size, 12);
+	assert_int_equal(cfg->reply_size, 48);
 	const myco_channel_t *st = &sys->channels[myco_system_find_channel(sys, "st")];
 	assert_int_equal(st->refresh_ns, 100000000);
 	/* partition */
@@ -264,7 +277,7 @@ static void test_model(void **state)
 	assert_int_equal(p->heartbeat_ns, 20000000);
 	assert_int_equal(p->misses, 5);
 	assert_true(p->ready);
-	assert_int_equal(p->pos.line, 14);
+	assert_int_equal(p->pos.line, 15);
 	/* group: declared order */
 	const myco_group_t *g = &sys->groups[0];
 	assert_int_equal(g->strategy, MYCO_REST_FOR_ONE);
@@ -293,7 +306,9 @@ static void test_model(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "\"runtime_ns\":1000000"));
 	assert_non_null(strstr(buf, "\"src\" -> \"dst\""));
-	assert_non_null(strstr(buf, "_Static_assert(offsetof(Outer, big) == 32"));
+	assert_non_null(strstr(buf, "_Static_assert(offsetof(Outer, big) == 40"));
+	assert_non_null(strstr(buf, "#define Mode_on ((Mode)2u)"));
+	assert_non_null(strstr(buf, "\"enums\":["));
 	assert_non_null(strstr(buf, "#define PLANT_CHAN_DATA \"data\""));
 	free(buf);
 	myco_system_free(sys);
