@@ -180,7 +180,8 @@
  * removes them bottom-up.  Call it only while holding the system's run lock
  * (it does not know whether another executive is alive).  The cgroups are
  * under the caller's own cgroup, so a cleanup from another cgroup (another
- * login session) does not see them.
+ * login session) does not see them, unless MYCO_BOX_CGROUP_BASE (a path
+ * relative to every hierarchy root, e.g. "/") gives all of them one base.
  */
 #ifndef MYCO_EXEC_BOX_H
 #define MYCO_EXEC_BOX_H
@@ -330,9 +331,11 @@ typedef struct myco__box_spec {
 	uid_t uid;                 /* run as (root only); (uid_t)-1 = unchanged */
 	gid_t gid;                 /* (gid_t)-1 = unchanged */
 
-	const char *cgroup_base;   /* NULL = the caller's own cgroup per
-	                            * hierarchy; else a path relative to each
-	                            * hierarchy root, e.g. "/" */
+	const char *cgroup_base;   /* reserved, must be NULL (-EINVAL).  The
+	                            * base is the caller's own cgroup in each
+	                            * hierarchy, or MYCO_BOX_CGROUP_BASE from the
+	                            * environment (e.g. "/"), the same for
+	                            * spawn, stats, destroy and cleanup */
 
 	/* Warning sink for degraded mechanisms: one line each, no newline.
 	 * NULL = "myco: box: <system>/<partition>: warning: ..." on stderr. */

@@ -96,7 +96,22 @@ static void own_cgroup(const char *ctl, char *out, size_t cap)
 static int read_file(const char *dir, const char *file, char *buf,
 		     size_t cap);
 
+static void detect_hier(void);
+
+/* MYCO_BOX_CGROUP_BASE="/..." puts every partition cgroup under that path
+ * of each hierarchy instead of under the caller's own cgroup. */
 static void detect(void)
+{
+	const char *base = getenv("MYCO_BOX_CGROUP_BASE");
+
+	detect_hier();
+	if (!base || base[0] != '/' || strstr(base, ".."))
+		return;
+	for (int i = 0; i < MYCO__CG_NCTL; i++)
+		myco__s_cpy(cg.h[i].own, sizeof(cg.h[i].own), base);
+}
+
+static void detect_hier(void)
 {
 	struct statfs sf;
 	char line[2048];

@@ -405,6 +405,8 @@ static int validate(const myco__box_spec_t *s)
 		return -EINVAL;
 	if (s->cwd && (s->cwd[0] != '/' || strlen(s->cwd) >= 500))
 		return -EINVAL;
+	if (s->cgroup_base)
+		return -EINVAL;         /* reserved: see MYCO_BOX_CGROUP_BASE */
 	return 0;
 }
 
@@ -583,14 +585,13 @@ struct cg_setup {
 	char dir[MYCO__CG_NCTL][MYCO__CG_PATH_MAX];
 	int made[MYCO__CG_NCTL];     /* 1 = created dir for this ctl */
 	char freezer_procs[MYCO__CG_PATH_MAX + 16];
-	char late_procs[MYCO__CG_PATH_MAX];
 };
 
 /* Create the instance cgroup for ctl; returns 0 and fills cs->dir[ctl]. */
-static int cg_make(struct cg_setup *cs, const myco__box_spec_t *s,
-		   enum myco__cg_ctl ctl, const char *rel)
+static int cg_make(struct cg_setup *cs, enum myco__cg_ctl ctl,
+		   const char *rel)
 {
-	int rc = myco__cg_dir(ctl, s->cgroup_base, rel, cs->dir[ctl],
+	int rc = myco__cg_dir(ctl, NULL, rel, cs->dir[ctl],
 			      sizeof(cs->dir[ctl]));
 
 	if (rc < 0)
@@ -625,7 +626,7 @@ static void plan_cgroups(struct myco__plan *p, const myco__box_spec_t *s,
 		p->cg_procs[i] = -1;
 
 	if (p->want & MYCO__BOX_WANT(MYCO__BOX_CG_MEMORY)) {
-		rc = cg_make(cs, s, MYCO__CG_MEMORY, rel);
+		rc = cg_make(cs, MYCO__CG_MEMORY, rel);
 		if (rc == 0) {
 			snprintf(val, sizeof(val), "%llu",
 				 (unsigned long long)s->memory_max);
@@ -660,7 +661,7 @@ static void plan_cgroups(struct myco__plan *p, const myco__box_spec_t *s,
 		uint64_t q, per;
 
 		myco__cg_quota(s->runtime_ns, s->period_ns, &q, &per);
-		rc = cg_make(cs, s, MYCO__CG_CPU, rel);
+		rc = cg_make(cs, MYCO__CG_CPU, rel);
 		if (rc == 0) {
 			if (v2) {
 				snprintf(val, sizeof(val), "%llu %llu",
@@ -699,7 +700,7 @@ static void plan_cgroups(struct myco__plan *p, const myco__box_spec_t *s,
 					   myco__errname(rc), const_reason_cg(rc));
 	}
 	/* accounting (not a reported mechanism): v1 cpuacct */
-	if (!v2 && cg_make(cs, s, MYCO__CG_CPUACCT, rel) == 0) {
+	if (!v2 && cg_make(cs, MYCO__CG_CPUACCT, rel) == 0) {
 		rc = open_procs(cs->dir[MYCO__CG_CPUACCT]);
 		if (rc >= 0)
 			p->cg_procs[MYCO__CG_CPUACCT] = rc;
@@ -708,7 +709,7 @@ static void plan_cgroups(struct myco__plan *p, const myco__box_spec_t *s,
 		char list[256];
 
 		myco__cg_cpulist(p->cpu_mask, list, sizeof(list));
-		rc = cg_make(cs, s, MYCO__CG_CPUSET, rel);
+		rc = cg_make(cs, MYCO__CG_CPUSET, rel);
 		if (rc == 0 && !v2)
 			rc = myco__cg_write(cs->dir[MYCO__CG_CPUSET],
 					    "cpuset.cpus", list);
@@ -727,7 +728,7 @@ static void plan_cgroups(struct myco__plan *p, const myco__box_spec_t *s,
 				 myco__errname(rc));
 	}
 	if (p->want & MYCO__BOX_WANT(MYCO__BOX_CG_PIDS)) {
-		rc = cg_make(cs, s, MYCO__CG_PIDS, rel);
+		rc = cg_make(cs, MYCO__CG_PIDS, rel);
 		snprintf(val, sizeof(val), "%llu",
 			 (unsigned long long)s->pids_max);
 		if (rc == 0)
@@ -745,7 +746,7 @@ static void plan_cgroups(struct myco__plan *p, const myco__box_spec_t *s,
 					   myco__errname(rc), const_reason_cg(rc));
 	}
 	if (p->want & MYCO__BOX_WANT(MYCO__BOX_FRAME)) {
-		rc = cg_make(cs, s, MYCO__CG_FREEZER, rel);
+		rc = cg_make(cs, MYCO__CG_FREEZER, rel);
 		if (rc == 0) {
 			snprintf(cs->freezer_procs, sizeof(cs->freezer_procs),
 				 "%s/cgroup.procs", cs->dir[MYCO__CG_FREEZER]);

@@ -1071,6 +1071,76 @@ static int v2_child(void)
 	return bad ? 1 : 0;
 }
 
+/* Run with MYCO_BOX_CGROUP_BASE=/: the memory cgroup lands at the root of
+ * the memory hierarchy, not under our own cgroup, and stats, destroy and
+ * cleanup find it there. */
+static int base_child(void)
+{
+	const char *argv[] = { "box_probe", "info", NULL };
+	myco__box_spec_t s;
+	struct myco__box_stats st;
+	struct run run;
+	char path[256], buf[2048];
+	int bad = 0;
+
+	snprintf(sysname, sizeof(sysname), "boxbase%d", (int)getpid());
+	spec_for(&s, "base", argv);
+	s.memory_max = 64ull << 20;
+	if (start(&run, &s) < 0) {
+		printf("FAIL: spawn\n");
+		return 1;
+	}
+	collect(&run, buf, sizeof(buf), EPERM);
+	waitpid(run.pid, NULL, 0);
+	run.pid = 0;
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/myco/%s/base/main",
+		 sysname);
+	if (access(path, F_OK) < 0) {
+		printf("FAIL: %s missing\n", path);
+		bad++;
+	}
+	if (myco__box_stats(sysname, "base", NULL, &st) < 0) {
+		printf("FAIL: stats\n");
+		bad++;
+	}
+	finish(&run);
+	myco__box_cleanup_stale(sysname);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/myco/%s", sysname);
+	if (access(path, F_OK) == 0) {
+		printf("FAIL: %s left behind\n", path);
+		bad++;
+	}
+	printf("base: memory cgroup at the hierarchy root, %s\n",
+	       bad ? "FAILED" : "removed");
+	return bad ? 1 : 0;
+}
+
+static void test_cgroup_base_env(void **state)
+{
+	char cmd[4096], out[4096];
+	size_t len;
+	FILE *f;
+	int st;
+
+	(void)state;
+	NEED_ROOT();
+	if (access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) < 0) {
+		print_message("skipped: no cgroup v1 memory hierarchy\n");
+		skip();
+	}
+	snprintf(cmd, sizeof(cmd), "MYCO_BOX_CGROUP_BASE=/ '%s' --base '%s' 2>&1",
+		 self_path, probe);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	len = fread(out, 1, sizeof(out) - 1, f);
+	out[len] = '\0';
+	st = pclose(f);
+	fwrite(out, 1, len, stdout);
+	fflush(stdout);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void test_cgroup2_mode(void **state)
 {
 	static const char *const mounts[] = { "/sys/fs/cgroup/unified",
@@ -1273,11 +1343,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_destroy_kills_and_removes),
 		cmocka_unit_test(test_stale_cleanup),
 		cmocka_unit_test(test_cgroup2_mode),
+		cmocka_unit_test(test_cgroup_base_env),
 		cmocka_unit_test(test_nonroot_degrades),
 		cmocka_unit_test(test_nonroot_no_userns),
 	};
 	static char self[PATH_MAX], probe_abs[PATH_MAX], shared_abs[PATH_MAX];
 
+	if (argc > 2 && !strcmp(argv[1], "--base")) {
+		if (!realpath(argv[2], probe_abs))
+			return 2;
+		probe = probe_abs;
+		return base_child();
+	}
 	if (argc > 2 && !strcmp(argv[1], "--v2")) {
 		if (!realpath(argv[2], probe_abs))
 			return 2;

@@ -264,6 +264,10 @@ static void test_spawn_rejects_bad_spec(void **state)
 	assert_int_equal(myco__box_spawn(&s, &r, &pid, &pidfd), -EINVAL);
 	s.time_mode = MYCO__BOX_TIME_NONE;
 
+	s.cgroup_base = "/";                     /* reserved */
+	assert_int_equal(myco__box_spawn(&s, &r, &pid, &pidfd), -EINVAL);
+	s.cgroup_base = NULL;
+
 	s.argv = NULL;
 	assert_int_equal(myco__box_spawn(&s, &r, &pid, &pidfd), -EINVAL);
 	assert_int_equal(pid, 0);
