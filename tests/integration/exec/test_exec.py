@@ -417,6 +417,71 @@ def case_isolation():
         s.kill_all()
 
 
+def case_rules():
+    body = "\n".join([
+        partition("a"), partition("b"), partition("c"),
+        partition("temp", "crash", env={"XDELAY": "100"}, extra="restart temporary;"),
+        partition("trans", "exit0", env={"XDELAY": "100"}, extra="restart transient;"),
+        "    group r { strategy rest_for_one; restarts 10 within 60 s; members a, b, c; }",
+    ])
+    s = System(body, "rul")
+    try:
+        s.start(wait_running=False)
+        wait_for(lambda: s.part("temp")["state"] == "exited" and s.part("trans")["state"] == "exited",
+                 "temporary and transient partitions to exit")
+        if s.part("temp")["restarts"] or s.part("trans")["restarts"]:
+            fail("temporary/transient partition was restarted")
+        wait_for(lambda: all(s.part(n)["state"] == "running" and s.part(n)["standby_parked"]
+                             for n in "abc"), "a, b, c running with parked standbys")
+        s.cli("kill", "b")
+        wait_for(lambda: s.part("b")["restarts"] == 1 and s.part("c")["restarts"] == 1,
+                 "rest_for_one to restart b and c")
+        if s.part("a")["restarts"] != 0:
+            fail("rest_for_one restarted a, which comes before b")
+        s.cli("restart", "a")
+        wait_for(lambda: s.part("a")["restarts"] == 1 and s.part("a")["state"] == "running",
+                 "operator restart of a")
+        kinds = [e["kind"] for e in s.events() if e["partition"] == "a"]
+        if "operator-restart" not in kinds:
+            fail("no operator-restart event: %s" % kinds)
+        s.cli("stop", "c")
+        wait_for(lambda: s.part("c")["state"] == "stopped" and s.part("c")["pid"] == 0
+                 and s.part("c")["standby_pid"] == 0, "c stopped with its standby")
+        r = s.cli("kill", "c", check=False)
+        if r.returncode == 0:
+            fail("kill of a stopped partition succeeded")
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_health():
+    body = "\n".join([
+        partition("hog", "oom", extra="memory 32 MiB;\nrestart temporary;"),
+        partition("bad", "socket"),
+    ])
+    s = System(body, "hlt")
+    try:
+        s.start(wait_running=False)
+        ev = wait_for(lambda: [e for e in s.events() if e["kind"] == "seccomp"], "a seccomp event")
+        if "socket" not in ev[0]["detail"] or ev[0]["partition"] != "bad":
+            fail("seccomp event does not name the syscall: %s" % ev[0])
+        out = wait_for(lambda: "SOCKET" in s.logs("bad") and s.logs("bad"), "bad's output")
+        if "SOCKET -1 1" not in out:
+            fail("forbidden socket() was not denied with EPERM: " + out)
+        ex = wait_for(lambda: [e for e in s.events() if e["kind"] == "exit" and
+                               e["partition"] == "hog"], "hog's exit")
+        if "OOM" not in ex[0]["detail"]:
+            fail("OOM kill not named: %s" % ex[0])
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
 if __name__ == "__main__":
     fn = globals().get("case_" + CASE)
     if not fn:

@@ -8,12 +8,17 @@
  *   hang        ready, heartbeat for XDELAY ms, then stop heartbeating
  *   slowready   print "START <mono ns>", sleep XDELAY ms, print
  *               "READY <mono ns>", ready, idle
+ *   exit0       ready, then exit(0) after XDELAY ms
+ *   oom         ready, then allocate and touch memory until killed
+ *   socket      ready, call socket(AF_INET) (not declared: a seccomp
+ *               violation), print "SOCKET <rc> <errno>", idle
  * Output goes to stdout (the executive keeps it for `myco logs`).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "myco/chan.h"
@@ -72,7 +77,22 @@ int main(void)
 	fflush(stdout);
 	myco_ready();
 	unsigned long long t0 = mono();
+	if (!strcmp(mode, "socket")) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		printf("SOCKET %d %d\n", s, s < 0 ? errno : 0);
+		fflush(stdout);
+	}
+	if (!strcmp(mode, "oom")) {
+		for (size_t mb = 0;; mb++) {
+			char *m = malloc(1 << 20);
+			if (m)
+				memset(m, (int)mb, 1 << 20);
+			myco_heartbeat();
+		}
+	}
 	for (;;) {
+		if (!strcmp(mode, "exit0") && mono() - t0 > (unsigned long long)delay * 1000000ull)
+			exit(0);
 		if (!strcmp(mode, "crash") && mono() - t0 > (unsigned long long)delay * 1000000ull)
 			exit(1);
 		if (!strcmp(mode, "hang") && mono() - t0 > (unsigned long long)delay * 1000000ull) {
