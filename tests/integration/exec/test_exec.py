@@ -20,6 +20,7 @@ import time
 MYCO, XPART, DEMO = [os.path.abspath(a) for a in sys.argv[1:4]]
 CASE = sys.argv[4]
 SANITIZED = os.environ.get("MYCO_SANITIZED") == "1"
+MYCO_PREFIX = []     # e.g. setpriv ... to run the executive and clients as another user
 
 
 CURRENT = []     # the System under test, for its executive's log on failure
@@ -95,7 +96,7 @@ class System:
 
     def start(self, wait_running=True):
         self.err = open(os.path.join(self.tmp, "run.err"), "w+")
-        self.proc = subprocess.Popen([MYCO, "run", self.file, "--runtime-dir", self.rt,
+        self.proc = subprocess.Popen(MYCO_PREFIX + [MYCO, "run", self.file, "--runtime-dir", self.rt,
                                       "--grace", "2"], stdout=self.err, stderr=self.err)
         wait_for(lambda: self.proc.poll() is not None or
                  self.cli("ps", check=False).returncode == 0, "the control socket")
@@ -111,7 +112,7 @@ class System:
         return self.err.read()
 
     def cli(self, *args, check=True):
-        r = subprocess.run([MYCO] + list(args) + ["--json", "--runtime-dir", self.rt],
+        r = subprocess.run(MYCO_PREFIX + [MYCO] + list(args) + ["--json", "--runtime-dir", self.rt],
                            capture_output=True, text=True, timeout=30)
         if check and r.returncode != 0:
             fail("myco %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
@@ -475,6 +476,37 @@ def case_health():
                                e["partition"] == "hog"], "hog's exit")
         if "OOM" not in ex[0]["detail"]:
             fail("OOM kill not named: %s" % ex[0])
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_nonroot():
+    """Without root every mechanism that cannot apply is reported degraded,
+    and the executive still runs, heals and cleans up."""
+    import shutil
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("SKIP: needs root (to drop to nobody) and setpriv")
+        sys.exit(77)
+    global MYCO_PREFIX
+    MYCO_PREFIX = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    s = System(partition("a", extra="memory 32 MiB;"), "nr")
+    os.chmod(s.tmp, 0o777)
+    os.chmod(s.file, 0o644)
+    try:
+        s.start()
+        iso = {m["mechanism"]: m for m in s.part("a")["isolation"]}
+        if iso.get("cgroup-memory", {}).get("status") != "degraded" or \
+                not iso["cgroup-memory"]["reason"]:
+            fail("cgroup-memory as nobody should be degraded with a reason: %s" %
+                 iso.get("cgroup-memory"))
+        if not [e for e in s.events() if e["kind"] == "degraded"]:
+            fail("no degraded event")
+        s.cli("kill", "a")
+        wait_for(lambda: s.part("a")["restarts"] == 1 and s.part("a")["state"] == "running",
+                 "restart as nobody")
         if s.stop() != 0:
             fail("stop exit status")
         s.check_clean()
