@@ -149,11 +149,13 @@ static void on_hw(void *arg, const char *topic, int32_t partition, int64_t hw)
 	(void)topic;
 	(void)partition;
 	(void)hw;
-	/* Also from the loop thread itself (appends with fsync interval/never
-	 * run there): the eventfd makes the loop run the tick that wakes
-	 * parked fetches.  One write per burst: the flag stays set until the
-	 * tick consumes it. */
-	if (atomic_exchange(&lb->hw_moved, 1) == 0)
+	/* On the loop thread (appends with fsync interval/never run there)
+	 * the Produce handler rechecks parked fetches itself once it is done
+	 * (h_produce); from the store's sync thread the eventfd makes the
+	 * loop run the tick that does it.  One write per burst: the flag
+	 * stays set until it is consumed. */
+	if (atomic_exchange(&lb->hw_moved, 1) == 0 &&
+	    !pthread_equal(pthread_self(), lb->loop_thread))
 		poke(lb);
 }
 
@@ -802,6 +804,8 @@ static void h_list_offsets(myco__lb_t *lb, myco__lreq_t *req)
 
 /* ---- Produce ----------------------------------------------------------- */
 
+static void fetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now);
+
 static void pprod_free(pprod_t *pp)
 {
 	free(pp->parts);
@@ -1044,10 +1048,15 @@ static void h_produce(myco__lb_t *lb, myco__lreq_t *req, const uint8_t *frame, s
 	if (pp->pending == 0) {
 		produce_respond(pp);
 		pprod_free(pp);
-		return;
+	} else {
+		pp->next = lb->pprods;
+		lb->pprods = pp;
 	}
-	pp->next = lb->pprods;
-	lb->pprods = pp;
+	/* Data became readable during this request: answer the fetches
+	 * waiting for it now, as Kafka completes delayed fetches after an
+	 * append (no trip through the eventfd). */
+	if (atomic_exchange(&lb->hw_moved, 0))
+		fetch_recheck(lb, true, myco__lnow_ms());
 }
 
 static void drain_completions(myco__lb_t *lb)
@@ -1080,6 +1089,35 @@ static void release_read(void *arg)
 {
 	mls_read_release(arg);
 	free(arg);
+}
+
+/* Records up to this size are copied into the answer; larger ones are
+ * spliced from the segment files (zero-copy). */
+#define COPY_MAX 16384
+
+/* Append the records length and the bytes of rd's ranges to w (pread).
+ * Returns false, leaving w as it was, if a range cannot be read whole. */
+static bool copy_ranges(myco__kwr_t *w, const mls_read_set *rd, bool f)
+{
+	uint8_t tmp[COPY_MAX];
+	size_t k, got = 0;
+
+	for (k = 0; k < rd->n; k++) {
+		ssize_t n;
+		if (rd->ranges[k].length > sizeof(tmp) - got)
+			return false;
+		n = pread(rd->ranges[k].fd, tmp + got, rd->ranges[k].length,
+			  rd->ranges[k].file_offset);
+		if (n != (ssize_t)rd->ranges[k].length)
+			return false;
+		got += (size_t)n;
+	}
+	if (f)
+		myco__kwr_uvarint(w, (uint32_t)got + 1);
+	else
+		myco__kwr_i32(w, (int32_t)got);
+	myco__kwr_raw(w, tmp, got);
+	return true;
 }
 
 /* Build (or just size, when w is NULL) a fetch response. Returns the bytes
@@ -1164,7 +1202,12 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 		myco__kwr_array(w, f, -1);             /* aborted txns: null */
 		if (v >= 11)
 			myco__kwr_i32(w, -1);          /* preferred replica */
-		if (rd && rd->total > 0) {
+		if (rd && rd->total > 0 && rd->total <= COPY_MAX && copy_ranges(w, rd, f)) {
+			/* small: copied into the answer (one send beats a splice
+			 * through a pipe for a few KiB) */
+			mls_read_release(rd);
+			free(rd);
+		} else if (rd && rd->total > 0) {
 			size_t k;
 			if (f)
 				myco__kwr_uvarint(w, (uint32_t)rd->total + 1);

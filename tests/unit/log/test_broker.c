@@ -24,12 +24,14 @@ struct myco__lc {
 	int answered, aborted, noreply;
 	uint8_t *resp;
 	size_t len;
+	size_t nfiles;        /* file ranges in the last answer */
 };
 
 void myco__lc_send(myco__lc_t *c, myco__kwr_t *w)
 {
 	size_t pos = 0, out = 0, i;
 	c->len = myco__kwr_total(w);
+	c->nfiles = w->nfiles;
 	free(c->resp);
 	c->resp = malloc(c->len + 1);
 	assert_non_null(c->resp);
@@ -530,6 +532,43 @@ static void produce_fetch_roundtrip(int16_t fver)
 	/* out of range */
 	fetch_req(&c, fver, "pf", 99, 0, 1);
 	assert_int_equal(fetch_result(&c, fver, &hw, &recs), KERR_OFFSET_OUT_OF_RANGE);
+	free(c.resp);
+}
+
+/* Large answers leave as file ranges (zero-copy), small ones as copies;
+ * both carry the same bytes. */
+static void test_fetch_zero_copy(void **state)
+{
+	myco__lc_t c = { 0 };
+	static uint8_t b[3][40000];
+	size_t l[3], total = 0;
+	int64_t base, hw;
+	myco__kstr_t recs;
+	int i;
+	(void)state;
+
+	for (i = 0; i < 3; i++) {
+		l[i] = make_batch(b[i], sizeof(b[i]), 600, 1000 * i, -1, -1);
+		assert_true(l[i] > 8192);
+		produce(&c, "zc", 0, b[i], l[i], 1, 3);
+		assert_int_equal(produce_result(&c, &base), 0);
+		total += l[i];
+	}
+	fetch_req(&c, 4, "zc", 0, 0, 1);
+	assert_int_equal(fetch_result(&c, 4, &hw, &recs), 0);
+	assert_true(c.nfiles >= 1);
+	assert_int_equal(recs.len, (int32_t)total);
+	assert_memory_equal(recs.p + l[0] + l[1] + 8, b[2] + 8, l[2] - 8);
+	/* a small batch alone is copied into the answer */
+	uint8_t small[512];
+	size_t sl = make_batch(small, sizeof(small), 2, 5, -1, -1);
+	produce(&c, "zc", 0, small, sl, 1, 3);
+	assert_int_equal(produce_result(&c, &base), 0);
+	fetch_req(&c, 4, "zc", base, 0, 1);
+	assert_int_equal(fetch_result(&c, 4, &hw, &recs), 0);
+	assert_int_equal(c.nfiles, 0);
+	assert_int_equal(recs.len, (int32_t)sl);
+	assert_memory_equal(recs.p + 8, small + 8, sl - 8);
 	free(c.resp);
 }
 
@@ -1066,6 +1105,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_produce_fetch_v4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_produce_fetch_v11, setup_always, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_zero_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_produce_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_long_poll, setup, teardown),
