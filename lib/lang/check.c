@@ -1407,8 +1407,20 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 		} else if (ki == 7 /* scheduler */) {
 			cur_t k = cur_of(c, x, "scheduler fifo;");
 			myco__arg_t *a = want_ident(&k, "a scheduler policy name");
-			if (a && want_end(&k))
+			if (a && want_end(&k)) {
+				/* the runtime's policies (include/myco/rt.h,
+				 * myco_policy_from_name()); others fail when the
+				 * partition starts, so say so now */
+				static const char *const pol[] = { "fifo", "edf", "steal" };
+				bool known = false;
+				for (size_t j = 0; j < 3; j++)
+					known |= !strcmp(a->text, pol[j]);
+				if (!known)
+					WARN(c, "W002", a->pos, a->len,
+					     mean(c, a->text, pol, 3, "the runtime knows fifo, edf and steal"),
+					     "unknown scheduler policy `%s`", a->text);
 				p->scheduler = astr(c, a->text);
+			}
 		} else if (ki == 8 /* send */ || ki == 9 /* recv */ || ki == 10 /* call */ ||
 			   ki == 11 /* serve */) {
 			char usage[64];
