@@ -110,6 +110,25 @@ myco_co_t *myco__edf_pop(myco_loop_t *l)
 	return top;
 }
 
+/* Remove co from the ready heap if it is there; true if it was. */
+static bool heap_remove(myco_loop_t *l, myco_co_t *co)
+{
+	myco__edf_t *e = co->edf;
+	if (e->heap_idx == (size_t)-1 || e->heap_idx >= l->eh_len ||
+	    l->eh[e->heap_idx] != co)
+		return false;
+	size_t i = e->heap_idx;
+	l->eh_len--;
+	if (i < l->eh_len) {
+		myco_co_t *m = l->eh[l->eh_len];
+		heap_set(l, i, m);
+		sift_down(l, i);
+		sift_up(l, m->edf->heap_idx);
+	}
+	e->heap_idx = (size_t)-1;
+	return true;
+}
+
 bool myco__edf_runs_as_edf(const myco_co_t *co)
 {
 	return co->edf && co->edf->in_job && !co->edf->throttled;
@@ -175,8 +194,13 @@ void myco__edf_account(myco_loop_t *l, myco_co_t *co, uint64_t ran_ns)
 		e->overrun_counted = true;
 		co->st.overruns++;
 		MYCO__ST_ADD(l, overruns, 1);
-		if (e->p.flags & MYCO_EDF_THROTTLE)
+		if (e->p.flags & MYCO_EDF_THROTTLE) {
 			e->throttled = true;
+			/* it queued itself as an edf job before switching out
+			 * (myco_yield): move it to the background class */
+			if (co->state == MYCO__CO_READY && heap_remove(l, co))
+				myco__make_ready(l, co, co->ready_ns);
+		}
 	}
 }
 
@@ -187,18 +211,7 @@ void myco__edf_task_end(myco_loop_t *l, myco_co_t *co)
 		return;
 	if (e->reltn.armed)
 		myco__wheel_del(&l->wheel, &e->reltn);
-	if (e->heap_idx != (size_t)-1 && e->heap_idx < l->eh_len &&
-	    l->eh[e->heap_idx] == co) {
-		/* remove from heap */
-		size_t i = e->heap_idx;
-		l->eh_len--;
-		if (i < l->eh_len) {
-			myco_co_t *m = l->eh[l->eh_len];
-			heap_set(l, i, m);
-			sift_down(l, i);
-			sift_up(l, m->edf->heap_idx);
-		}
-	}
+	heap_remove(l, co);
 	l->edf_util -= e->util;
 	if (l->edf_util < 1e-12)
 		l->edf_util = 0;

@@ -389,6 +389,65 @@ static void test_file_sendfile(void **state)
 	close(s.file);
 }
 
+/* ---- pipes: write_all on a non-socket, splice, sendv, named host ------- */
+
+static int pipe_co(void *arg)
+{
+	(void)arg;
+	int p[2], q[2], sv[2];
+	if (pipe(p) || pipe(q) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -1;
+	/* write_all on a pipe: send() fails with ENOTSOCK, write() is used */
+	if (myco_write_all(p[1], "hello pipe", 10, SEC) != 10)
+		return -2;
+	/* splice pipe -> pipe through io_uring */
+	if (myco_splice(p[0], -1, q[1], -1, 10, 0, SEC) != 10)
+		return -3;
+	char b[16] = { 0 };
+	if (myco_read(q[0], b, sizeof(b), SEC) != 10 || memcmp(b, "hello pipe", 10))
+		return -4;
+	/* sendv: gathered, MSG_NOSIGNAL */
+	struct iovec iov[3] = { { "ab", 2 }, { "", 0 }, { "cde", 3 } };
+	if (myco_sendv(sv[0], iov, 3, SEC) != 5)
+		return -5;
+	if (myco_recv(sv[1], b, sizeof(b), MSG_WAITALL, SEC) != 5 ||
+	    memcmp(b, "abcde", 5))
+		return -6;
+	/* writev_all with many pieces */
+	struct iovec many[64];
+	for (int i = 0; i < 64; i++) {
+		many[i].iov_base = "x";
+		many[i].iov_len = 1;
+	}
+	if (myco_writev_all(sv[0], many, 64, SEC) != 64)
+		return -7;
+	if (myco_writev_all(sv[0], many, 65, SEC) != -EINVAL)
+		return -8;
+	char big[64];
+	if (myco_recv(sv[1], big, 64, MSG_WAITALL, SEC) != 64)
+		return -9;
+	close(p[0]); close(p[1]); close(q[0]); close(q[1]);
+	close(sv[0]); close(sv[1]);
+	return 0;
+}
+
+static void test_pipes_splice_sendv(void **state)
+{
+	(void)state;
+	myco_loop_t *l;
+	myco_co_t *c;
+	assert_int_equal(myco_loop_create(&l, NULL), 0);
+	assert_int_equal(myco_spawn(l, &c, pipe_co, NULL, NULL), 0);
+	assert_int_equal(myco_loop_run(l), 0);
+	int r = -99;
+	assert_int_equal(myco_join(c, &r, 0), 0);
+	assert_int_equal(r, 0);
+	myco_loop_destroy(l);
+	int fd = myco_tcp_listen("localhost", 0, 4, true);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_DFL); /* prove sends do not raise it */
@@ -398,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_io),
 		cmocka_unit_test(test_big_transfer),
 		cmocka_unit_test(test_file_sendfile),
+		cmocka_unit_test(test_pipes_splice_sendv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

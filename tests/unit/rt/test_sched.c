@@ -618,7 +618,9 @@ static void test_overrun_and_miss(void **state)
 	/* D = 2 ms and every job burns >= 6 ms: it also misses its deadline */
 	myco_edf_params_t p = { .runtime_ns = 1 * MS, .deadline_ns = 2 * MS,
 				.period_ns = 20 * MS };
-	myco_edf_params_t g = { .runtime_ns = 1 * MS, .period_ns = 500 * MS };
+	/* a generous budget: its jobs are a few microseconds, even a long
+	 * preemption of the test thread must not count as an overrun */
+	myco_edf_params_t g = { .runtime_ns = 100 * MS, .period_ns = 500 * MS };
 	myco_co_t *c, *gc;
 	assert_int_equal(myco_spawn_edf(l, &c, overrunner, NULL, &p, NULL), 0);
 	assert_int_equal(myco_spawn_edf(l, &gc, good_task, NULL, &g, NULL), 0);
@@ -668,9 +670,12 @@ static int sporadic_task(void *arg)
 	return n;
 }
 
+static uint64_t g_first_release_before;
+
 static int releaser(void *arg)
 {
 	myco_co_t *s = arg;
+	g_first_release_before = myco_now_ns();
 	assert_int_equal(myco_edf_release(s), 0);
 	myco_yield();
 	myco_yield();
@@ -694,7 +699,10 @@ static void test_sporadic(void **state)
 	int r;
 	assert_int_equal(myco_join(s, &r, 0), 0);
 	assert_int_equal(r, 2);
-	assert_true(rel[1] - rel[0] >= (uint64_t)10 * MS);
+	/* the second job was released no earlier than first release + T
+	 * (the first job itself may have started late) */
+	assert_true(rel[1] >= g_first_release_before + (uint64_t)10 * MS);
+	assert_true(rel[1] > rel[0]);
 	myco_loop_destroy(l);
 }
 
@@ -709,6 +717,143 @@ static void test_hist_quantile(void **state)
 	assert_int_equal(myco_rt_hist_quantile(h, 0.9), 15);
 	assert_int_equal(myco_rt_hist_quantile(h, 0.95), 2047);
 	assert_int_equal(myco_rt_hist_quantile(h, 1.0), 2047);
+}
+
+/* ---- throttle, steal on a standalone loop, names, foreach ------------- */
+
+static int throttled_task(void *arg)
+{
+	(void)arg;
+	burn(3 * MS);           /* budget 1 ms: overrun seen at the yield */
+	logv(1);
+	myco_yield();           /* demoted: background coroutine runs first */
+	logv(3);
+	return myco_edf_next() == -ECANCELED ? 0 : 0;
+}
+
+static int bg_logger(void *arg)
+{
+	logv((int)(intptr_t)arg);
+	return 0;
+}
+
+static void run_throttle_case(unsigned flags, const int *want)
+{
+	myco_loop_t *l = mkloop(MYCO_POLICY_EDF);
+	g_nlog = 0;
+	myco_edf_params_t p = { .runtime_ns = 1 * MS, .period_ns = 1000 * MS,
+				.flags = flags };
+	myco_co_t *t;
+	assert_int_equal(myco_spawn_edf(l, &t, throttled_task, NULL, &p, NULL), 0);
+	assert_int_equal(myco_spawn(l, NULL, bg_logger, (void *)2, NULL), 0);
+	/* stop once both logged three values; then cancel the task's wait */
+	myco_timer_t *stop;
+	assert_int_equal(myco_timer_create(l, &stop, stop_cb, l), 0);
+	while (g_nlog < 3) {
+		myco_timer_start(stop, 2 * MS, 0);
+		assert_int_equal(myco_loop_run(l), 0);
+	}
+	myco_timer_destroy(stop);
+	myco_cancel(t);
+	assert_int_equal(myco_loop_run(l), 0);
+	int r;
+	assert_int_equal(myco_join(t, &r, 0), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(g_log[i], want[i]);
+	myco_co_stats_t cs;
+	(void)cs;
+	myco_loop_stats_t st;
+	myco_loop_stats(l, &st);
+	assert_int_equal(st.overruns, 1);
+	myco_loop_destroy(l);
+}
+
+static void test_edf_throttle(void **state)
+{
+	(void)state;
+	/* without THROTTLE the overrunning job keeps its edf priority */
+	int keep[3] = { 1, 3, 2 };
+	run_throttle_case(0, keep);
+	/* with THROTTLE it drops behind the background coroutine */
+	int demote[3] = { 1, 2, 3 };
+	run_throttle_case(MYCO_EDF_THROTTLE, demote);
+}
+
+static int count_task(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+	myco_yield();
+	return 0;
+}
+
+static void test_steal_standalone(void **state)
+{
+	(void)state;
+	myco_loop_t *l = mkloop(MYCO_POLICY_STEAL);
+	static atomic_int n;
+	atomic_store(&n, 0);
+	/* more than the 8 started per iteration: the loop must not end
+	 * while spawns are still queued */
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(myco_spawn(l, NULL, count_task, &n, NULL), 0);
+	assert_int_equal(myco_loop_run(l), 0);
+	assert_int_equal(atomic_load(&n), 100);
+	myco_loop_destroy(l);
+}
+
+static int named_sleeper(void *arg)
+{
+	(void)arg;
+	return myco_sleep_ns(1 * MS);
+}
+
+static void count_named(myco_co_t *co, void *arg)
+{
+	if (!strcmp(myco_co_name(co), "sleeper"))
+		(*(int *)arg)++;
+}
+
+static int inspector(void *arg)
+{
+	(void)arg;
+	int n = 0;
+	myco_loop_foreach_co(myco_loop_current(), count_named, &n);
+	return n;
+}
+
+static void test_names_foreach_stats(void **state)
+{
+	(void)state;
+	myco_loop_t *l = mkloop(MYCO_POLICY_FIFO);
+	myco_co_opts_t o = { .name = "sleeper-with-a-name-longer-than-31-bytes" };
+	myco_co_opts_t o2 = { .name = "sleeper" };
+	myco_co_t *a, *b, *i;
+	assert_int_equal(myco_spawn(l, &a, named_sleeper, NULL, &o), 0);
+	assert_int_equal(myco_spawn(l, &b, named_sleeper, NULL, &o2), 0);
+	assert_int_equal(myco_spawn(l, &i, inspector, NULL, NULL), 0);
+	assert_int_equal(strlen(myco_co_name(a)), 31);
+	assert_string_equal(myco_co_name(b), "sleeper");
+	assert_int_equal(myco_loop_run(l), 0);
+	int r;
+	assert_int_equal(myco_join(i, &r, 0), 0);
+	assert_int_equal(r, 1);
+	myco_co_stats_t cs;
+	assert_int_equal(myco_co_stats(a, &cs), 0);
+	assert_int_equal(cs.switches, 2); /* start, wake from sleep */
+	assert_int_equal(myco_join(a, &r, 0), 0);
+	assert_int_equal(myco_join(b, &r, 0), 0);
+	myco_loop_stats_t st;
+	myco_loop_stats(l, &st);
+	uint64_t sum = 0;
+	for (int k = 0; k < MYCO_RT_HIST_BUCKETS; k++)
+		sum += st.sched_lat_hist[k];
+	assert_int_equal(sum, st.sched_lat_count);
+	assert_int_equal(st.sched_lat_count, st.switches);
+	myco_loop_stats_reset_latency(l);
+	myco_loop_stats(l, &st);
+	assert_int_equal(st.sched_lat_count, 0);
+	assert_int_equal(st.sched_lat_max_ns, 0);
+	myco_loop_destroy(l);
 }
 
 int main(void)
@@ -727,6 +872,9 @@ int main(void)
 		cmocka_unit_test(test_overrun_and_miss),
 		cmocka_unit_test(test_sporadic),
 		cmocka_unit_test(test_hist_quantile),
+		cmocka_unit_test(test_edf_throttle),
+		cmocka_unit_test(test_steal_standalone),
+		cmocka_unit_test(test_names_foreach_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
