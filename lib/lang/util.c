@@ -192,13 +192,16 @@ const char *myco__closest(const char *word, const char *const *cands, size_t n)
 	size_t limit = len / 3 > 1 ? len / 3 : 1;
 	size_t best = SIZE_MAX;
 	const char *bw = NULL;
-	for (size_t i = 0; i < n; i++) {
+	/* bound the work per call (hostile input: millions of long names) */
+	uint64_t cells = 0, budget = 5000000;
+	for (size_t i = 0; i < n && cells < budget; i++) {
 		if (!cands[i] || !strcmp(cands[i], word))
 			continue;
 		size_t dl = strlen(cands[i]);
 		size_t diff = dl > len ? dl - len : len - dl;
 		if (diff > limit)
 			continue;
+		cells += (uint64_t)(len + 1) * (dl + 1);
 		size_t dist = edit_distance(word, cands[i]);
 		if (dist <= limit && dist < best) {
 			best = dist;
