@@ -290,9 +290,9 @@ void myco_diags_free(myco_diags_t *d);
 /* Parse, import and check a system file.  On success returns 0 and *out is
  * the checked model (free with myco_system_free()).  On invalid input returns
  * -MYCO_ESYNTAX and *out is NULL.  Other failures: -ENOMEM, -errno of
- * reading the file.  If diags is not NULL, *diags always receives the
- * diagnostics object (possibly empty, possibly with warnings on success);
- * free it with myco_diags_free().  It keeps copies of the source lines it
+ * reading the file (then *diags is NULL: nothing was parsed).  Otherwise,
+ * if diags is not NULL, *diags receives the diagnostics object (possibly
+ * empty, possibly with warnings on success); free it with myco_diags_free().  It keeps copies of the source lines it
  * refers to, so it outlives the input buffer. */
 int myco_lang_load_file(const char *path, myco_system_t **out,
 			myco_diags_t **diags);
