@@ -66,6 +66,8 @@ void myco__ex_control_accept(struct ex_system *s)
 			close(fd);
 			return;
 		}
+		int sb = 1 << 20;       /* room for a burst of event lines */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 		c->fd = fd;
 		c->mode = EXC_REQ;
 		if (myco__ex_epoll_add(s, fd, EX_TAG(EXT_CONN, 0, fd)) < 0) {
@@ -78,8 +80,10 @@ void myco__ex_control_accept(struct ex_system *s)
 	}
 }
 
-/* Send a whole line, waiting (bounded, ~1 s) for socket space. */
-static int send_line(int fd, json_t *o)
+/* Send a whole line.  A reply may wait (bounded, ~1 s) for socket space;
+ * a follower's line may not (wait = false): -EAGAIN, and the follower is
+ * dropped, so that a stuck client never stalls the executive. */
+static int send_line_ex(int fd, json_t *o, bool wait)
 {
 	char *txt = json_dumps(o, JSON_COMPACT);
 	int rc = 0, tries = 0;
@@ -96,7 +100,7 @@ static int send_line(int fd, json_t *o)
 	for (size_t off = 0; off < len;) {
 		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
-			if ((errno == EAGAIN || errno == EINTR) && ++tries < 1000) {
+			if (errno == EINTR || (errno == EAGAIN && wait && ++tries < 1000)) {
 				usleep(1000);
 				continue;
 			}
@@ -107,6 +111,11 @@ static int send_line(int fd, json_t *o)
 	}
 	free(line);
 	return rc;
+}
+
+static int send_line(int fd, json_t *o)
+{
+	return send_line_ex(fd, o, true);
 }
 
 static json_t *err_obj(const char *fmt, const char *arg)
@@ -321,7 +330,7 @@ void myco__ex_control_flush(struct ex_system *s)
 			for (; c->pos < s->ev_seq; c->pos++) {
 				json_t *o = json_pack("{s:o}", "event",
 						      myco__ex_event_json(&s->ev[c->pos % EX_EVENT_RING]));
-				int rc = send_line(c->fd, o);
+				int rc = send_line_ex(c->fd, o, false);
 				json_decref(o);
 				if (rc < 0) {
 					conn_free(s, c);
@@ -335,7 +344,7 @@ void myco__ex_control_flush(struct ex_system *s)
 			char *txt = log_text(p, c->pos, &c->pos, 16384);
 			json_t *o = json_pack("{s:s}", "data", txt ? txt : "");
 			free(txt);
-			int rc = send_line(c->fd, o);
+			int rc = send_line_ex(c->fd, o, false);
 			json_decref(o);
 			if (rc < 0)
 				conn_free(s, c);
