@@ -17,10 +17,35 @@ cat > "$tmp/user.c" <<'C'
 #include <stdio.h>
 #include <string.h>
 #include <myco/common.h>
+#include <myco/chan.h>
+/* A user's first program: one queue channel, one message through it. */
 int main(void)
 {
+	myco_chan_config_t cfg;
+	myco_chan_owner_t *o = NULL;
+	myco_chan_t *p = NULL, *c = NULL;
+	myco_chan_msg_t m;
+	int fds[MYCO_CHAN_MAX_FDS], n, rc = 1;
+
 	printf("%s\n", myco_version());
-	return strcmp(myco_version(), "0.1.0") != 0;
+	myco_chan_config_init(&cfg, MYCO_CHAN_QUEUE);
+	if (myco_chan_create(&cfg, &o) < 0)
+		return 1;
+	n = myco_chan_cap_fds(o, MYCO_CHAN_PRODUCER, 0, fds, MYCO_CHAN_MAX_FDS);
+	if (n < 0 || myco_chan_attach(fds, (size_t)n, MYCO_CHAN_PRODUCER, 0, NULL, &p) < 0)
+		goto out;
+	n = myco_chan_cap_fds(o, MYCO_CHAN_CONSUMER, 0, fds, MYCO_CHAN_MAX_FDS);
+	if (n < 0 || myco_chan_attach(fds, (size_t)n, MYCO_CHAN_CONSUMER, 0, NULL, &c) < 0)
+		goto out;
+	if (myco_chan_send(p, "hello", 6) < 0 || myco_chan_recv(c, &m, 0) < 0)
+		goto out;
+	printf("%s\n", (const char *)m.data);
+	rc = strcmp((const char *)m.data, "hello") != 0 || myco_chan_done(c, &m) < 0;
+out:
+	myco_chan_close(c);
+	myco_chan_close(p);
+	myco_chan_owner_close(o);
+	return rc || strcmp(myco_version(), "0.1.0") != 0;
 }
 C
 # shellcheck disable=SC2046
