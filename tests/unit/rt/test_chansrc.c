@@ -37,6 +37,7 @@ typedef struct {
 	atomic_int stop_ticker;
 	int received;
 	int errors;
+	myco_loop_t *loop;
 } ctx_t;
 
 static void open_chan(ctx_t *c, uint32_t depth)
@@ -114,6 +115,19 @@ static void test_queued_fast_path(void **state)
 static void *producer_thread(void *arg)
 {
 	ctx_t *c = arg;
+	/* Send nothing until the consumer has parked on the empty channel
+	 * (armed + polled) and the ticker has run meanwhile: proof that a
+	 * coroutine waiting on a channel does not block its loop. */
+	uint64_t end = myco_now_ns() + 20 * SEC;
+	for (;;) {
+		myco_loop_stats_t st;
+		myco_loop_stats(c->loop, &st);
+		if (st.src_polls > 0 && atomic_load(&c->ticks) > 1)
+			break;
+		if (myco_now_ns() > end)
+			return (void *)2;
+		usleep(200);
+	}
 	for (int i = 0; i < NMSG; i++) {
 		if (myco_chan_send_timeout(c->prod, &i, sizeof(i), 10 * SEC) != 0)
 			return (void *)1;
@@ -155,6 +169,7 @@ static void test_park_and_wake(void **state)
 	open_chan(&c, 64);
 	myco_loop_t *l;
 	assert_int_equal(myco_loop_create(&l, NULL), 0);
+	c.loop = l;
 	assert_int_equal(myco_spawn(l, NULL, consumer_co, &c, NULL), 0);
 	assert_int_equal(myco_spawn(l, NULL, ticker_co, &c, NULL), 0);
 	pthread_t th;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -856,6 +857,94 @@ static void test_names_foreach_stats(void **state)
 	myco_loop_destroy(l);
 }
 
+/* ---- pinning, SCHED_DEADLINE ------------------------------------------ */
+
+static int where_co(void *arg)
+{
+	(void)arg;
+	return sched_getcpu();
+}
+
+static void *pinned_thread(void *arg)
+{
+	(void)arg;
+	myco_loop_opts_t o = { .pin = true, .cpu = 0 };
+	myco_loop_t *l;
+	myco_co_t *c;
+	intptr_t cpu = -1;
+	if (myco_loop_create(&l, &o) == 0) {
+		int r = -1;
+		if (myco_spawn(l, &c, where_co, NULL, NULL) == 0 &&
+		    myco_loop_run(l) == 0 && myco_join(c, &r, 0) == 0)
+			cpu = r;
+		myco_loop_destroy(l);
+	}
+	return (void *)cpu;
+}
+
+static int dl_job(void *arg)
+{
+	int *jobs = arg;
+	while (*jobs < 3) {
+		(*jobs)++;
+		if (myco_edf_next() != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void *dl_thread(void *arg)
+{
+	int *out = arg;
+	/* invalid: runtime > deadline */
+	if (myco_rt_set_deadline(2 * MS, 1 * MS, 1 * MS) != -EINVAL) {
+		out[0] = -100;
+		return NULL;
+	}
+	int rc = myco_rt_set_deadline(100000, 1 * MS, 1 * MS);
+	out[0] = rc;
+	if (rc != 0)
+		return NULL; /* not permitted here, or kernel admission busy */
+	out[1] = sched_getscheduler(0);
+	myco_loop_opts_t o = { .policy = MYCO_POLICY_EDF };
+	myco_loop_t *l;
+	myco_co_t *c;
+	int jobs = 0, r = -1;
+	myco_edf_params_t p = { .runtime_ns = 100000, .period_ns = 1 * MS };
+	if (myco_loop_create(&l, &o) == 0) {
+		if (myco_spawn_edf(l, &c, dl_job, &jobs, &p, NULL) == 0 &&
+		    myco_loop_run(l) == 0)
+			myco_join(c, &r, 0);
+		myco_loop_destroy(l);
+	}
+	out[2] = jobs;
+	out[3] = r;
+	return NULL;
+}
+
+static void test_pin_and_deadline(void **state)
+{
+	(void)state;
+	pthread_t th;
+	void *cpu;
+	assert_int_equal(pthread_create(&th, NULL, pinned_thread, NULL), 0);
+	pthread_join(th, &cpu);
+	assert_int_equal((intptr_t)cpu, 0);
+
+	int out[4] = { 1, -1, -1, -1 };
+	assert_int_equal(pthread_create(&th, NULL, dl_thread, out), 0);
+	pthread_join(th, NULL);
+	assert_int_not_equal(out[0], -100);
+	if (out[0] == -EPERM || out[0] == -EBUSY) {
+		skip(); /* no SCHED_DEADLINE here: degrade, do not fail */
+		return;
+	}
+	assert_int_equal(out[0], 0);
+	assert_int_equal(out[1], 6 /* SCHED_DEADLINE */);
+	assert_int_equal(out[2], 3);
+	assert_int_equal(out[3], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_edf_throttle),
 		cmocka_unit_test(test_steal_standalone),
 		cmocka_unit_test(test_names_foreach_stats),
+		cmocka_unit_test(test_pin_and_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
