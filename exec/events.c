@@ -8,6 +8,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -83,8 +84,8 @@ json_t *myco__ex_event_json(const struct ex_event *e)
 
 void myco__ex_log_append(struct ex_part *p, const char *buf, size_t n)
 {
-	if (!p->log)
-		return;
+	if (!p->log && !(p->log = calloc(1, EX_LOG_RING)))
+		return;                 /* allocated on first output; ENOMEM drops it */
 	if (n > EX_LOG_RING) {          /* only the tail fits */
 		p->log_total += n - EX_LOG_RING;
 		buf += n - EX_LOG_RING;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -164,9 +165,6 @@ static int build_system(struct ex_system *s)
 			p->group = (uint32_t)(s->ngroups - 1);
 			dg->members[dg->nmembers++] = (uint32_t)i;
 		}
-		p->log = calloc(1, EX_LOG_RING);
-		if (!p->log)
-			return -ENOMEM;
 		int pfd[2];
 		if (pipe2(pfd, O_CLOEXEC) < 0)
 			return -errno;
@@ -375,6 +373,14 @@ int myco__exec_run(const struct ex_opts *opt)
 	if (!s->opt.ready_timeout_ns)
 		s->opt.ready_timeout_ns = 10ull * 1000000000ull;
 	s->t_start_ns = myco__ex_now();
+	/* About 14 fds per partition (log pipe, two instances with pidfd,
+	 * control region, notify, death and alive pipes, seccomp listener) plus
+	 * the channels: take the hard limit, not the default 1024. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	/* Event lines are buffered and written once per loop turn so that a
 	 * restart never waits for the terminal. */
 	static char errbuf[1 << 16];

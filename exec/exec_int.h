@@ -105,7 +105,8 @@ struct ex_part {
 	uint64_t last_exit_real_ns;
 	char last_exit[96];
 	/* logs */
-	char *log;                      /* EX_LOG_RING bytes; owned */
+	char *log;                      /* EX_LOG_RING bytes, allocated on first
+					 * output; owned */
 	uint64_t log_total;             /* bytes ever written */
 	/* start ordering */
 	uint32_t *deps;                 /* partitions that must be ready first */
