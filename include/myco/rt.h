@@ -148,9 +148,10 @@ uint64_t myco_now_ns(void);
  * block; it may spawn).  Order is FIFO per posting thread.  From a sibling
  * loop of the same group this goes through a lock-free SPSC ring (no lock,
  * no syscall unless the target sleeps); from any other thread through a
- * locked queue.  Keeps the target loop alive until fn has run.
- * Returns 0, -ENOMEM, -MYCO_ESTOPPED if the loop was destroyed/stopping in
- * a group that has been stopped.  Any thread.  fn/arg ownership: arg
+ * locked queue.  Keeps a standalone target loop running until fn has run.
+ * A post to a loop that is not running waits until it runs again;
+ * myco_loop_destroy drops posts that never ran (without calling fn).
+ * Returns 0, -EINVAL, -ENOMEM.  Any thread.  fn/arg ownership: arg
  * belongs to fn once this returns 0. */
 int myco_post(myco_loop_t *loop, void (*fn)(void *arg), void *arg);
 
@@ -174,7 +175,7 @@ typedef struct myco_co_opts {
  * the caller must pass exactly once to myco_join() or myco_co_detach().
  * Under the steal policy a detached coroutine without MYCO_CO_PINNED may
  * start on a sibling loop of the group instead.  opts may be NULL.
- * Errors: -ENOMEM (stack mmap failed), -EINVAL, -MYCO_ESTOPPED.
+ * Errors: -ENOMEM (no memory or stack mmap failed), -EINVAL.
  * Loop thread (or the creating thread before the loop runs); to spawn on
  * another loop use myco_spawn_on(). */
 int myco_spawn(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
@@ -206,7 +207,8 @@ int myco_sleep_until(uint64_t abs_ns);
  * return value (-ECANCELED if it was cancelled before it started).
  * On 0 the handle is gone.  -ETIMEDOUT or -ECANCELED (the caller was
  * cancelled): the handle stays valid, join again or detach.  -EINVAL if co
- * is the caller or belongs to another loop.  Called from a coroutine on
+ * is the caller, detached, or belongs to another loop; -EBUSY if another
+ * coroutine is already joining it.  Called from a coroutine on
  * co's loop; also from the loop's thread outside coroutines (e.g. after
  * myco_loop_run returned) if co has already finished, else -EPERM. */
 int myco_join(myco_co_t *co, int *result, int64_t timeout_ns);
@@ -236,7 +238,9 @@ const char *myco_co_name(const myco_co_t *co);
  * (they are not touched after it returns, even on timeout/cancel).  fds may
  * be blocking or non-blocking.  Do not close an fd while another coroutine
  * waits on it: cancel that coroutine first.  Results and errors are those
- * of the matching syscall, plus -ETIMEDOUT, -ECANCELED, -EPERM. */
+ * of the matching syscall, plus -ETIMEDOUT, -ECANCELED, -EPERM, and -EBUSY
+ * if no submission queue entry could be had (the kernel's queue full even
+ * after submitting). */
 
 ssize_t myco_read(int fd, void *buf, size_t len, int64_t timeout_ns);
 ssize_t myco_write(int fd, const void *buf, size_t len, int64_t timeout_ns);
@@ -301,8 +305,9 @@ int myco_poll(int fd, short events, int64_t timeout_ns);
  * first without any syscall; only if it is false is arm(obj) called and fd
  * polled for POLLIN through io_uring; after each wake-up ready() is checked
  * again (spurious wake-ups are absorbed) and disarm(obj) is called before
- * returning (if arm was called).  arm/disarm may be NULL.  arm returns 0 or
- * a negative error which is returned.  Returns 0 when ready, -ETIMEDOUT,
+ * returning (if arm was called).  arm/disarm may be NULL.  arm returns 0
+ * (armed, not ready), > 0 (ready already: return at once) or a negative
+ * error, which is returned.  Returns 0 when ready, -ETIMEDOUT,
  * -ECANCELED.  For channel endpoints use myco_co_chan_* below. */
 int myco_wait_source(bool (*ready)(void *obj), int (*arm)(void *obj),
 		     void (*disarm)(void *obj), void *obj, int fd,
@@ -319,7 +324,9 @@ int myco_wait_source(bool (*ready)(void *obj), int (*arm)(void *obj),
  *       the thread (msg as in chan.h, held until myco_chan_done()).
  *   myco_co_chan_recv_copy: as myco_chan_recv_copy(); returns the length.
  *   myco_co_chan_send: producer/client: myco_chan_send_timeout() that
- *       yields while the ring is full (BLOCK policy; REJECT gives -EAGAIN). */
+ *       yields while the ring is full, up to the timeout, whatever the
+ *       channel's overflow policy (timeout 0: -EAGAIN at once, as REJECT;
+ *       expiry: -ETIMEDOUT). */
 struct myco_chan;
 struct myco_chan_msg;
 int myco_co_chan_wait(struct myco_chan *ch, int64_t timeout_ns);
@@ -418,9 +425,11 @@ int myco_spawn_edf(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
 
 /* End the current job (a job finishing after its absolute deadline is
  * counted as a deadline miss) and sleep until the next release (periodic:
- * previous release + T, or now if that has passed; sporadic: the next
- * myco_edf_release).  Returns 0, or -ECANCELED.  -EINVAL if the caller is
- * not an edf task.  Coroutine only. */
+ * previous release + T; if that time has passed already, the job is
+ * released at once, keeping its deadline previous release + T + D, so a
+ * task that fell behind catches up and its misses are counted; sporadic:
+ * the next myco_edf_release).  Returns 0, or -ECANCELED.  -EINVAL if the
+ * caller is not an edf task.  Coroutine only. */
 int myco_edf_next(void);
 
 /* Release a job of a sporadic edf task; if less than T has passed since
