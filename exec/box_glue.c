@@ -84,6 +84,11 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 		sp.time_mode = MYCO__BOX_TIME_BUDGET;
 		sp.runtime_ns = m->runtime_ns;
 		sp.period_ns = m->period_ns;
+		/* A parked standby must not hold a SCHED_DEADLINE reservation
+		 * (admission control would count every budget twice): it gets
+		 * the cgroup quota now and its reservation when activated. */
+		if (in->standby)
+			sp.want &= ~MYCO__BOX_WANT(MYCO__BOX_DEADLINE);
 	} else if (m->mode == MYCO_MODE_FRAME) {
 		sp.time_mode = MYCO__BOX_TIME_FRAME;
 	}
@@ -164,9 +169,27 @@ void myco__ex_box_tick(struct ex_system *s)
 
 void myco__ex_box_activated(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
 {
-	(void)s;
 	if (frame && frame_idx && frame_idx[p->idx] >= 0)
 		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+	if (p->m->mode != MYCO_MODE_BUDGET)
+		return;
+	/* the reservation a standby did not hold while parked */
+	int rc = myco__box_deadline_apply(myco__ex_inst_prog(in), p->m->runtime_ns,
+					  p->m->period_ns);
+	const char *mech = myco__box_mech_name(MYCO__BOX_DEADLINE);
+	for (size_t i = 0; i < in->niso; i++) {
+		struct ex_iso *iso = &in->iso[i];
+		if (strcmp(iso->name, mech))
+			continue;
+		snprintf(iso->status, sizeof(iso->status), "%s", rc == 0 ? "applied" : "degraded");
+		snprintf(iso->reason, sizeof(iso->reason), "%s%s",
+			 rc == 0 ? "main thread, applied at activation" : "at activation: ",
+			 rc == 0 ? "" : myco_strerror(rc));
+	}
+	if (rc < 0)
+		myco__ex_event(s, p, "degraded", -1, -1,
+			       "sched-deadline at activation: %s (cgroup quota still applies)",
+			       myco_strerror(rc));
 }
 
 void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_inst *in,

@@ -483,6 +483,40 @@ def case_health():
         s.kill_all()
 
 
+def case_deadline():
+    """A budget partition's standby holds no SCHED_DEADLINE reservation
+    while parked; it gets one when activated."""
+    SCHED_DEADLINE = 6
+    s = System(partition("b", extra="budget 1 ms per 10 ms;"), "dl")
+    try:
+        s.start()
+        wait_for(lambda: s.part("b")["standby_parked"], "a parked standby")
+        p = s.part("b")
+        dl = [m for m in p["isolation"] if m["mechanism"] == "sched-deadline"][0]
+        if dl["status"] != "applied":
+            print("SKIP: SCHED_DEADLINE not available here: %s" % dl)
+            s.stop()
+            sys.exit(77)
+        if os.sched_getscheduler(p["pid"]) != SCHED_DEADLINE:
+            fail("active partition is not SCHED_DEADLINE")
+        if os.sched_getscheduler(p["standby_pid"]) == SCHED_DEADLINE:
+            fail("parked standby holds a deadline reservation")
+        s.cli("kill", "b")
+        wait_for(lambda: s.part("b")["restarts"] == 1 and s.part("b")["state"] == "running",
+                 "restart")
+        p = s.part("b")
+        if os.sched_getscheduler(p["pid"]) != SCHED_DEADLINE:
+            fail("activated standby did not get its reservation")
+        dl = [m for m in p["isolation"] if m["mechanism"] == "sched-deadline"][0]
+        if dl["status"] != "applied":
+            fail("ps after activation: %s" % dl)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
 def case_nonroot():
     """Without root every mechanism that cannot apply is reported degraded,
     and the executive still runs, heals and cleans up."""
