@@ -260,6 +260,8 @@ void myco__co_free(myco_co_t *co)
 		l->all = co->all_next;
 	if (co->all_next)
 		co->all_next->all_prev = co->all_prev;
+	if (co->state == MYCO__CO_WAITING && co->wait && co->wait->on_abandon)
+		co->wait->on_abandon(co->wait);
 	if (co->state != MYCO__CO_DONE && co->edf)
 		myco__edf_task_end(l, co);
 	stack_release(l, co);

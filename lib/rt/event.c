@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "rt_int.h"
@@ -24,6 +25,7 @@ typedef struct evw {
 	struct evw *next, *prev;
 	myco__wait_t w;
 	myco_loop_t *loop;
+	myco_event_t *ev;
 	atomic_int state;
 	myco__post_t post;
 } evw_t;
@@ -64,6 +66,29 @@ uint64_t myco_event_seq(const myco_event_t *ev)
 				    memory_order_acquire);
 }
 
+static void unlink_locked(myco_event_t *ev, evw_t *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		ev->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+}
+
+/* The waiting coroutine is being freed by myco_loop_destroy: take its
+ * record (on the stack about to be unmapped) off the event's list.  A
+ * delivery already claimed sits in the destroyed loop's post queue and is
+ * never run. */
+static void abandon(myco__wait_t *w)
+{
+	evw_t *r = (evw_t *)((char *)w - offsetof(evw_t, w));
+	pthread_mutex_lock(&r->ev->mu);
+	if (atomic_load(&r->state) == EV_QUEUED)
+		unlink_locked(r->ev, r);
+	pthread_mutex_unlock(&r->ev->mu);
+}
+
 static void deliver(void *arg)
 {
 	evw_t *r = arg;
@@ -86,7 +111,8 @@ int myco_event_wait(myco_event_t *ev, uint64_t seen, int64_t timeout_ns)
 		return 0;
 	if (timeout_ns == 0)
 		return -ETIMEDOUT;
-	evw_t r = { .loop = l, .w = { .kind = MYCO__WAIT_PLAIN } };
+	evw_t r = { .loop = l, .ev = ev,
+		    .w = { .kind = MYCO__WAIT_PLAIN, .on_abandon = abandon } };
 	atomic_init(&r.state, EV_QUEUED);
 	pthread_mutex_lock(&ev->mu);
 	if (atomic_load(&ev->seq) != seen) {
@@ -104,12 +130,7 @@ int myco_event_wait(myco_event_t *ev, uint64_t seen, int64_t timeout_ns)
 		return 0;
 	pthread_mutex_lock(&ev->mu);
 	if (atomic_load(&r.state) == EV_QUEUED) {
-		if (r.prev)
-			r.prev->next = r.next;
-		else
-			ev->head = r.next;
-		if (r.next)
-			r.next->prev = r.prev;
+		unlink_locked(ev, &r);
 		pthread_mutex_unlock(&ev->mu);
 		return reason == MYCO__WAKE_CANCEL ? -ECANCELED : -ETIMEDOUT;
 	}

@@ -113,6 +113,10 @@ typedef struct myco__wait {
 	bool cqe_done;      /* IO: CQE received                              */
 	bool cancel_req;    /* IO: async cancel submitted                    */
 	myco__tnode_t tn;   /* timeout timer (PLAIN waits)                   */
+	/* Called when the parked coroutine is freed without resuming
+	 * (myco_loop_destroy): unlink the record from anything outside the
+	 * loop that still points at it (event.c).  May be NULL. */
+	void (*on_abandon)(struct myco__wait *w);
 } myco__wait_t;
 
 /* ---- coroutines ---------------------------------------------------------- */

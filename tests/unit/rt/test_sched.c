@@ -945,6 +945,36 @@ static void test_pin_and_deadline(void **state)
 	assert_int_equal(out[3], 0);
 }
 
+/* A loop destroyed while a coroutine waits on an event that outlives it:
+ * later notifications must not touch the freed waiter (ASan checks). */
+static int ev_wait_forever(void *arg)
+{
+	myco_event_t *ev = arg;
+	return myco_event_wait(ev, myco_event_seq(ev), MYCO_FOREVER);
+}
+
+static void test_destroy_with_event_waiter(void **state)
+{
+	(void)state;
+	myco_event_t *ev;
+	assert_int_equal(myco_event_create(&ev), 0);
+	myco_loop_t *l = mkloop(MYCO_POLICY_FIFO);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(myco_spawn(l, NULL, ev_wait_forever, ev, NULL), 0);
+	myco_timer_t *stop;
+	assert_int_equal(myco_timer_create(l, &stop, stop_cb, l), 0);
+	myco_timer_start(stop, 1 * MS, 0);
+	assert_int_equal(myco_loop_run(l), 0);
+	myco_timer_destroy(stop);
+	myco_loop_stats_t st;
+	myco_loop_stats(l, &st);
+	assert_int_equal(st.live, 3);
+	myco_loop_destroy(l);
+	myco_event_notify(ev);
+	myco_event_notify(ev);
+	myco_event_destroy(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -965,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_steal_standalone),
 		cmocka_unit_test(test_names_foreach_stats),
 		cmocka_unit_test(test_pin_and_deadline),
+		cmocka_unit_test(test_destroy_with_event_waiter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
