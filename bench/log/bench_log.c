@@ -25,6 +25,12 @@
  *   (min, max shown), systems alternating per repetition.  End-to-end
  *   latency: one message every 1/RATE s for D s, 100-byte messages carrying
  *   their send time (CLOCK_MONOTONIC); latency = receive time - send time.
+ *   The latency test runs myco-log twice more with a minimal Kafka client
+ *   written here (rows "-raw"), built like the NATS side: one connection
+ *   pipelines Produce v3 requests (acks=all, one record per batch) and
+ *   drains answers without waiting; another long-polls Fetch v4 (max wait
+ *   100 ms) and decodes the batches itself.  librdkafka's own queues and
+ *   thread hand-offs are part of the librdkafka rows, not of these.
  * - Before every measured run the bench calls sync(2): on ext4 an fdatasync
  *   also pushes out other files' dirty pages, so without it --fsync always
  *   would pay for the data the other systems left in the page cache.
@@ -651,6 +657,337 @@ static size_t latency_run(bool kafka, server_t *s, double rate, double dur_s, do
 	return (size_t)(i < x.cap ? i : x.cap);
 }
 
+/* ---- a minimal Kafka client (latency only) ------------------------------
+ * The same shape as the NATS side: one connection publishes (Produce v3,
+ * acks=all, one RecordBatch of one record per message, answers drained as
+ * they come, never waited for), another long-polls (Fetch v4, max wait
+ * 100 ms, min bytes 1) and decodes the batches itself. */
+
+static uint32_t crc_tab[256];
+
+static void crc_init(void)
+{
+	uint32_t i, k, c;
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc_tab[i] = c;
+	}
+}
+
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t c = ~0u;
+	while (n--)
+		c = crc_tab[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return ~c;
+}
+
+static uint8_t *be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; return p + 2; }
+static uint8_t *be32(uint8_t *p, uint32_t v) { p = be16(p, (uint16_t)(v >> 16)); return be16(p, (uint16_t)v); }
+static uint8_t *be64(uint8_t *p, uint64_t v) { p = be32(p, (uint32_t)(v >> 32)); return be32(p, (uint32_t)v); }
+static uint32_t rd32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+static uint64_t rd64(const uint8_t *p) { return ((uint64_t)rd32(p) << 32) | rd32(p + 4); }
+
+static uint8_t *zz(uint8_t *p, int64_t v)
+{
+	uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	while (u >= 0x80) {
+		*p++ = (uint8_t)(u | 0x80);
+		u >>= 7;
+	}
+	*p++ = (uint8_t)u;
+	return p;
+}
+
+static int64_t unzz(const uint8_t **pp, const uint8_t *end)
+{
+	uint64_t u = 0;
+	int sh = 0;
+	while (*pp < end && sh < 64) {
+		uint8_t b = *(*pp)++;
+		u |= (uint64_t)(b & 0x7f) << sh;
+		if (!(b & 0x80))
+			return (int64_t)((u >> 1) ^ (~(u & 1) + 1));
+		sh += 7;
+	}
+	return 0;
+}
+
+static uint8_t *khdr(uint8_t *p, int16_t key, int16_t ver, int32_t corr)
+{
+	p = be16(p, (uint16_t)key);
+	p = be16(p, (uint16_t)ver);
+	p = be32(p, (uint32_t)corr);
+	p = be16(p, 5);
+	memcpy(p, "bench", 5);
+	return p + 5;
+}
+
+static uint8_t *kstr(uint8_t *p, const char *s)
+{
+	p = be16(p, (uint16_t)strlen(s));
+	memcpy(p, s, strlen(s));
+	return p + strlen(s);
+}
+
+static void send_all(int fd, const void *b, size_t n)
+{
+	const uint8_t *p = b;
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			die("raw kafka: send");
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Read one whole answer frame into *buf (grown as needed); its length. */
+static size_t recv_frame(int fd, uint8_t **buf, size_t *cap)
+{
+	uint8_t h[4];
+	size_t got = 0, len;
+	while (got < 4) {
+		ssize_t r = recv(fd, h + got, 4 - got, 0);
+		if (r <= 0)
+			die("raw kafka: recv");
+		got += (size_t)r;
+	}
+	len = rd32(h);
+	if (len > *cap) {
+		*buf = realloc(*buf, len);
+		*cap = len;
+	}
+	got = 0;
+	while (got < len) {
+		ssize_t r = recv(fd, *buf + got, len - got, 0);
+		if (r <= 0)
+			die("raw kafka: recv");
+		got += (size_t)r;
+	}
+	return len;
+}
+
+/* One Produce v3 request carrying one 100-byte record; returns its size. */
+static size_t raw_produce_req(uint8_t *out, int32_t corr, const char *topic, const uint8_t *val,
+			      size_t vlen)
+{
+	uint8_t *p = out + 4, *recs, *batch, *crc_at;
+	size_t blen;
+	int64_t now = (int64_t)time(NULL) * 1000;
+
+	p = khdr(p, 0, 3, corr);
+	p = be16(p, 0xffff);                     /* transactional id: null */
+	p = be16(p, (uint16_t)-1);               /* acks all */
+	p = be32(p, 30000);
+	p = be32(p, 1);
+	p = kstr(p, topic);
+	p = be32(p, 1);
+	p = be32(p, 0);
+	recs = p;
+	p += 4;                                  /* records size */
+	batch = p;
+	p = be64(p, 0);
+	p += 4;                                  /* batch length */
+	p = be32(p, 0xffffffffu);                /* leader epoch */
+	*p++ = 2;
+	crc_at = p;
+	p += 4;
+	p = be16(p, 0);                          /* attributes */
+	p = be32(p, 0);                          /* last offset delta */
+	p = be64(p, (uint64_t)now);
+	p = be64(p, (uint64_t)now);
+	p = be64(p, (uint64_t)-1);               /* producer id */
+	p = be16(p, 0xffff);
+	p = be32(p, 0xffffffffu);
+	p = be32(p, 1);                          /* records */
+	{
+		uint8_t body[256], *q = body;
+		*q++ = 0;                        /* attributes */
+		q = zz(q, 0);                    /* timestamp delta */
+		q = zz(q, 0);                    /* offset delta */
+		q = zz(q, -1);                   /* no key */
+		q = zz(q, (int64_t)vlen);
+		memcpy(q, val, vlen);
+		q += vlen;
+		q = zz(q, 0);                    /* no headers */
+		p = zz(p, q - body);
+		memcpy(p, body, (size_t)(q - body));
+		p += q - body;
+	}
+	blen = (size_t)(p - batch);
+	be32(batch + 8, (uint32_t)(blen - 12));
+	be32(crc_at, crc32c(crc_at + 4, (size_t)(p - (crc_at + 4))));
+	be32(recs, (uint32_t)blen);
+	be32(out, (uint32_t)(p - out - 4));
+	return (size_t)(p - out);
+}
+
+static size_t raw_fetch_req(uint8_t *out, int32_t corr, const char *topic, int64_t off, int wait)
+{
+	uint8_t *p = khdr(out + 4, 1, 4, corr);
+	p = be32(p, 0xffffffffu);
+	p = be32(p, (uint32_t)wait);
+	p = be32(p, 1);
+	p = be32(p, 1 << 20);
+	*p++ = 0;
+	p = be32(p, 1);
+	p = kstr(p, topic);
+	p = be32(p, 1);
+	p = be32(p, 0);
+	p = be64(p, (uint64_t)off);
+	p = be32(p, 1 << 20);
+	be32(out, (uint32_t)(p - out - 4));
+	return (size_t)(p - out);
+}
+
+/* Parse a Fetch v4 answer: record values' timestamps go to x; returns the
+ * next offset to fetch (or off if nothing new); *hw gets the watermark. */
+static int64_t raw_fetch_parse(const uint8_t *b, size_t n, int64_t off, int64_t *hw,
+			       void (*cb)(void *, const uint8_t *, size_t), void *arg)
+{
+	const uint8_t *p = b, *end = b + n;
+	uint32_t rlen;
+	if (n < 4 + 4 + 4 + 2)
+		die("raw kafka: short fetch answer");
+	p += 4 + 4 + 4;                          /* corr, throttle, topics */
+	p += 2 + ((p[0] << 8) | p[1]);           /* topic name */
+	p += 4 + 4;                              /* partitions, index */
+	if ((p[0] << 8 | p[1]) != 0)
+		die("raw kafka: fetch error");
+	p += 2;
+	*hw = (int64_t)rd64(p);
+	p += 8 + 8;                              /* hw, lso */
+	p += 4;                                  /* aborted: null */
+	rlen = rd32(p);
+	p += 4;
+	end = p + rlen < end ? p + rlen : end;
+	while (end - p >= 61) {
+		int64_t base = (int64_t)rd64(p);
+		uint32_t bl = rd32(p + 8);
+		const uint8_t *bend = p + 12 + bl, *q;
+		int32_t cnt, i;
+		if (bend > end)
+			break;                         /* partial batch */
+		cnt = (int32_t)rd32(p + 57);
+		q = p + 61;
+		for (i = 0; i < cnt && q < bend; i++) {
+			int64_t l = unzz(&q, bend), od, kl, vl;
+			const uint8_t *rend = q + l;
+			q++;                           /* attributes */
+			(void)unzz(&q, rend);
+			od = unzz(&q, rend);
+			kl = unzz(&q, rend);
+			if (kl > 0)
+				q += kl;
+			vl = unzz(&q, rend);
+			if (base + od >= off && vl >= 8 && q + vl <= rend)
+				cb(arg, q, (size_t)vl);
+			q = rend;
+		}
+		off = base + (int64_t)rd32(p + 23) + 1 > off ? base + (int64_t)rd32(p + 23) + 1 : off;
+		p = bend;
+	}
+	return off;
+}
+
+static void raw_record_cb(void *arg, const uint8_t *v, size_t l)
+{
+	record(arg, v, l);
+}
+
+static void *raw_consumer(void *arg)
+{
+	latctx_t *x = arg;
+	int fd = tcp_connect(x->port);
+	uint8_t req[256], *buf = NULL;
+	size_t cap = 0, n;
+	int64_t off = 0, hw = 0;
+	int32_t corr = 1;
+
+	if (fd < 0)
+		die("raw kafka: connect");
+	/* start at the end: one fetch without waiting tells the watermark */
+	send_all(fd, req, raw_fetch_req(req, corr++, x->topic, 0, 0));
+	n = recv_frame(fd, &buf, &cap);
+	(void)raw_fetch_parse(buf, n, INT64_MAX, &hw, raw_record_cb, x);
+	off = hw;
+	atomic_store(&x->ready, true);
+	while (!atomic_load(&x->stop)) {
+		send_all(fd, req, raw_fetch_req(req, corr++, x->topic, off, 100));
+		n = recv_frame(fd, &buf, &cap);
+		off = raw_fetch_parse(buf, n, off, &hw, raw_record_cb, x);
+	}
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+/* Drain whatever answers have arrived on a publishing connection. */
+static void drain(int fd)
+{
+	uint8_t junk[65536];
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+}
+
+static size_t latency_raw(server_t *s, double rate, double dur_s, double **out)
+{
+	latctx_t x;
+	pthread_t th;
+	long total = (long)(rate * dur_s), i;
+	uint64_t period = (uint64_t)(1e9 / rate), start;
+	uint8_t msg[100], req[512], *buf = NULL;
+	size_t cap = 0;
+	int fd;
+
+	memset(&x, 0, sizeof(x));
+	x.cap = total + 16;
+	x.lat = calloc((size_t)x.cap, sizeof(double));
+	x.port = s->port;
+	x.topic = "latraw";
+	memset(msg, 'y', sizeof(msg));
+	fd = tcp_connect(s->port);
+	if (fd < 0)
+		die("raw kafka: connect");
+	/* Metadata v1 for the topic: auto-creates it */
+	{
+		uint8_t *p = khdr(req + 4, 3, 1, 1);
+		p = be32(p, 1);
+		p = kstr(p, x.topic);
+		be32(req, (uint32_t)(p - req - 4));
+		send_all(fd, req, (size_t)(p - req));
+		(void)recv_frame(fd, &buf, &cap);
+	}
+	pthread_create(&th, NULL, raw_consumer, &x);
+	while (!atomic_load(&x.ready))
+		usleep(1000);
+	usleep(200000);
+	start = now_ns();
+	for (i = 0; i < total; i++) {
+		uint64_t due = start + (uint64_t)i * period, t;
+		struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		t = now_ns();
+		memcpy(msg, &t, 8);
+		send_all(fd, req, raw_produce_req(req, (int32_t)(i + 2), x.topic, msg, sizeof(msg)));
+		drain(fd);
+	}
+	for (i = 0; i < 200 && atomic_load(&x.n) < total; i++)
+		usleep(10000);
+	atomic_store(&x.stop, true);
+	pthread_join(th, NULL);
+	close(fd);
+	free(buf);
+	*out = x.lat;
+	i = atomic_load(&x.n);
+	return (size_t)(i < x.cap ? i : x.cap);
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void print_env(const char *nats_bin)
@@ -715,6 +1052,7 @@ int main(int argc, char **argv)
 	dur = quick ? 2 : 5;
 	if (!mkdtemp(tmpdir))
 		die("mkdtemp");
+	crc_init();
 	signal(SIGPIPE, SIG_IGN);
 	print_env(nats_bin);
 	sys[0] = start_myco(myco_bin, "always", "myco-always");
@@ -767,29 +1105,41 @@ int main(int argc, char **argv)
 	}
 
 	if (!json)
-		printf("\n%-24s %-18s %9s %9s %9s %9s %8s\n", "e2e latency (us)", "system",
+		printf("\n%-24s %-22s %9s %9s %9s %9s %8s\n", "e2e latency (us)", "system",
 		       "p50", "p99", "p99.9", "max", "samples");
-	for (k = 0; k < 3; k++) {
-		double *lat;
-		size_t n;
-		sync();   /* start each run without other systems' dirty pages */
-		n = latency_run(k < 2, sys[k], rate, dur, &lat);
-		char extra[96];
-		qsort(lat, n, sizeof(double), cmp_d);
-		snprintf(extra, sizeof(extra), ",\"rate\":%.0f,\"samples\":%zu", rate, n);
-		emit("log.e2e", names[k], "p50", pct(lat, n, 0.5), "us", 100, extra);
-		emit("log.e2e", names[k], "p99", pct(lat, n, 0.99), "us", 100, extra);
-		emit("log.e2e", names[k], "p999", pct(lat, n, 0.999), "us", 100, extra);
-		emit("log.e2e", names[k], "max", n ? lat[n - 1] : 0, "us", 100, extra);
-		if (!json)
-			printf("%-24s %-18s %9.0f %9.0f %9.0f %9.0f %8zu\n",
-			       k == 0 ? (quick ? "100 B @1000/s" : "100 B @2000/s") : "", names[k],
-			       pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
-			       n ? lat[n - 1] : 0, n);
-		if ((long)n < (long)(rate * dur) * 99 / 100)
-			fprintf(stderr, "myco-bench-log: %s: only %zu of %.0f messages arrived\n",
-				names[k], n, rate * dur);
-		free(lat);
+	{
+		/* rows: librdkafka on both brokers, the minimal client on both,
+		 * NATS with its minimal client */
+		static const char *lnames[5] = { "myco-log-always", "myco-log-interval",
+			"myco-log-always-raw", "myco-log-interval-raw", "nats-js" };
+		for (k = 0; k < 5; k++) {
+			double *lat;
+			size_t n;
+			char extra[128];
+			sync();   /* start each run without other systems' dirty pages */
+			if (k < 2)
+				n = latency_run(true, sys[k], rate, dur, &lat);
+			else if (k < 4)
+				n = latency_raw(sys[k - 2], rate, dur, &lat);
+			else
+				n = latency_run(false, sys[2], rate, dur, &lat);
+			qsort(lat, n, sizeof(double), cmp_d);
+			snprintf(extra, sizeof(extra), ",\"rate\":%.0f,\"samples\":%zu,\"client\":\"%s\"",
+				 rate, n, k < 2 ? "librdkafka" : "minimal");
+			emit("log.e2e", lnames[k], "p50", pct(lat, n, 0.5), "us", 100, extra);
+			emit("log.e2e", lnames[k], "p99", pct(lat, n, 0.99), "us", 100, extra);
+			emit("log.e2e", lnames[k], "p999", pct(lat, n, 0.999), "us", 100, extra);
+			emit("log.e2e", lnames[k], "max", n ? lat[n - 1] : 0, "us", 100, extra);
+			if (!json)
+				printf("%-24s %-22s %9.0f %9.0f %9.0f %9.0f %8zu\n",
+				       k == 0 ? (quick ? "100 B @1000/s" : "100 B @2000/s") : "", lnames[k],
+				       pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
+				       n ? lat[n - 1] : 0, n);
+			if ((long)n < (long)(rate * dur) * 99 / 100)
+				fprintf(stderr, "myco-bench-log: %s: only %zu of %.0f messages arrived\n",
+					lnames[k], n, rate * dur);
+			free(lat);
+		}
 	}
 	stop_servers();
 	{

@@ -153,6 +153,15 @@ static int send_resp(conn_t *c, myco__kwr_t *w)
 	for (i = 0; i <= w->nfiles; i++) {
 		size_t end = i < w->nfiles ? w->files[i].at : w->len;
 		if (end > pos) {
+			/* Most answers fit the socket buffer: one plain non-blocking
+			 * send, and only what does not fit goes through the loop. */
+			n = send(c->fd, w->buf + pos, end - pos, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return -errno;
+			if (n > 0)
+				pos += (size_t)n;
+		}
+		if (end > pos) {
 			n = myco_write_all(c->fd, w->buf + pos, end - pos, MYCO_FOREVER);
 			if (n < 0)
 				return (int)n;
