@@ -39,7 +39,6 @@
 #include "myco/common.h"
 #include "myco/part.h"
 
-static char rt_dir[512];
 
 static uint64_t now_ns(void)
 {
@@ -54,7 +53,7 @@ static void die(const char *msg)
 	exit(1);
 }
 
-static int ctl_connect(void)
+static int ctl_connect(const char *rt_dir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", rt_dir) >= (int)sizeof(sa.sun_path))
@@ -96,9 +95,9 @@ static char *read_line(int fd)
 	return NULL;
 }
 
-static json_t *request(const char *req)
+static json_t *request(const char *rt_dir, const char *req)
 {
-	int fd = ctl_connect();
+	int fd = ctl_connect(rt_dir);
 	if (fd < 0)
 		return NULL;
 	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0) {
@@ -112,13 +111,16 @@ static json_t *request(const char *req)
 	return o;
 }
 
-static bool standby_parked(void)
+/* Is the victim running, and (want_standby) is its standby parked? */
+static bool victim_ready(const char *rt_dir, bool want_standby)
 {
-	json_t *o = request("{\"cmd\":\"ps\"}");
+	json_t *o = request(rt_dir, "{\"cmd\":\"ps\"}");
 	bool ok = false;
 	if (o) {
 		json_t *p = json_array_get(json_object_get(o, "partitions"), 0);
-		ok = json_is_true(json_object_get(p, "standby_parked"));
+		const char *st = json_string_value(json_object_get(p, "state"));
+		ok = want_standby ? json_is_true(json_object_get(p, "standby_parked")) :
+		     (st && !strcmp(st, "running") && json_integer_value(json_object_get(p, "heartbeats")) > 0);
 		json_decref(o);
 	}
 	return ok;
@@ -256,14 +258,10 @@ static void report(struct series *s, size_t ns, bool json, size_t crashes)
 		}
 	}
 	if (!json) {
-		/* ratios of p50 */
-		static const size_t pairs[][2] = { { 0, 2 }, { 1, 3 }, { 4, 5 } };
-		for (size_t k = 0; k < 3; k++) {
-			size_t i = pairs[k][0], j = pairs[k][1];
-			if (j >= ns)
-				break;
-			double m = pct(s[i].v, s[i].n, 50), b = pct(s[j].v, s[j].n, 50);
-			printf("p50 %s: fork+exec / myco = %.1fx\n", s[i].metric, b / m);
+		/* ratios of p50: each metric of the others against myco (s[0..2]) */
+		for (size_t j = 3; j < ns; j++) {
+			double m = pct(s[j % 3].v, s[j % 3].n, 50), o = pct(s[j].v, s[j].n, 50);
+			printf("p50 %-20s %s / myco = %.1fx\n", s[j].metric, s[j].system, o / m);
 		}
 	}
 }
@@ -285,9 +283,120 @@ static void setup_info(FILE *f)
 	uname(&u);
 	fprintf(f, "cpu: %s, %ld online; kernel %s %s; myco %s; no pinning; machine shared and noisy\n",
 		model, sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, myco_version());
-	fprintf(f, "victim: %s (myco_init, myco_ready, heartbeat every 1 ms); executive boxed it "
-		"(namespaces, cgroups, seccomp where available); baseline: plain fork+exec on SIGCHLD\n",
-		VICTIM_BIN);
+	fprintf(f, "victim: %s (myco_init, myco_ready, heartbeat every 1 ms); myco and myco-spawn "
+		"box it (namespaces, cgroups, seccomp where available); myco activates a parked "
+		"standby, myco-spawn (--no-standby) spawns after the crash; fork+exec: the bench as "
+		"a plain supervisor, fork+exec on SIGCHLD, unboxed\n", VICTIM_BIN);
+}
+
+/* One executive under test: `myco run` of a one-victim system. */
+struct mexec {
+	const char *label;      /* system name in the results */
+	bool standby;
+	char rt[600], file[600], log[600];
+	pid_t pid;
+	int evfd;
+	size_t misses;          /* restarts that did not use a parked standby */
+};
+
+static void mexec_start(struct mexec *m, const char *dir, const char *sysname)
+{
+	snprintf(m->rt, sizeof(m->rt), "%s/rt-%s", dir, sysname);
+	snprintf(m->file, sizeof(m->file), "%s/%s.myco", dir, sysname);
+	snprintf(m->log, sizeof(m->log), "%s/%s.log", dir, sysname);
+	FILE *f = fopen(m->file, "w");
+	if (!f)
+		die("system file");
+	fprintf(f, "system %s {\n"
+		"    partition victim {\n        program \"%s\";\n        restart permanent;\n    }\n"
+		"    group g {\n        strategy one_for_one;\n        restarts 1000000 within 1 s;\n"
+		"        members victim;\n    }\n}\n", sysname, VICTIM_BIN);
+	fclose(f);
+	m->pid = fork();
+	if (m->pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int lf = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (lf >= 0) {
+			dup2(lf, 1);
+			dup2(lf, 2);
+		}
+		if (m->standby)
+			execl(MYCO_BIN, MYCO_BIN, "run", m->file, "--runtime-dir", m->rt, "--quiet",
+			      (char *)NULL);
+		else
+			execl(MYCO_BIN, MYCO_BIN, "run", m->file, "--runtime-dir", m->rt, "--quiet",
+			      "--no-standby", (char *)NULL);
+		_exit(127);
+	}
+	uint64_t end = now_ns() + 20000000000ull;
+	while (!victim_ready(m->rt, m->standby)) {
+		if (now_ns() > end) {
+			kill(m->pid, SIGKILL);
+			fprintf(stderr, "see %s\n", m->log);
+			die("an executive did not come up");
+		}
+		usleep(10000);
+	}
+	m->evfd = ctl_connect(m->rt);
+	const char *freq = "{\"cmd\":\"events\",\"follow\":true}\n";
+	if (m->evfd < 0 || write(m->evfd, freq, strlen(freq)) < 0)
+		die("events");
+	free(read_line(m->evfd));
+}
+
+/* One crash: kill the victim, wait for its "restarted" record. */
+static void mexec_crash(struct mexec *m, struct series *run, struct series *first,
+			struct series *d2r)
+{
+	uint64_t end = now_ns() + 10000000000ull;
+	while (!victim_ready(m->rt, m->standby))
+		if (now_ns() > end)
+			die("victim not ready (or no parked standby) after 10 s");
+		else
+			usleep(2000);
+	json_t *r = request(m->rt, "{\"cmd\":\"kill\",\"name\":\"victim\"}");
+	if (!r || !json_is_true(json_object_get(r, "ok")))
+		die("kill request failed");
+	json_decref(r);
+	for (;;) {
+		char *l = read_line(m->evfd);
+		if (!l)
+			die("events stream ended");
+		json_t *o = json_loads(l, 0, NULL);
+		free(l);
+		json_t *e = json_object_get(o, "event");
+		const char *kind = json_string_value(json_object_get(e, "kind"));
+		const char *det = json_string_value(json_object_get(e, "detail"));
+		if (kind && !strcmp(kind, "restart") && det && !strstr(det, "standby activated"))
+			m->misses++;
+		if (kind && !strcmp(kind, "restarted")) {
+			json_t *c2r = json_object_get(e, "crash_to_running_ns");
+			json_t *c2f = json_object_get(e, "crash_to_first_ns");
+			json_t *c2a = json_object_get(e, "crash_to_activate_ns");
+			if (c2r && c2a)
+				d2r->v[d2r->n++] = (uint64_t)(json_integer_value(c2r) -
+							      json_integer_value(c2a));
+			if (c2r)
+				run->v[run->n++] = (uint64_t)json_integer_value(c2r);
+			if (c2f)
+				first->v[first->n++] = (uint64_t)json_integer_value(c2f);
+			json_decref(o);
+			break;
+		}
+		json_decref(o);
+	}
+}
+
+static void mexec_stop(struct mexec *m)
+{
+	json_decref(request(m->rt, "{\"cmd\":\"stop\",\"all\":true}"));
+	close(m->evfd);
+	int st;
+	waitpid(m->pid, &st, 0);
+	unlink(m->file);
+	unlink(m->log);
 }
 
 int main(int argc, char **argv)
@@ -311,131 +420,58 @@ int main(int argc, char **argv)
 	char tmpl[] = "/tmp/myco-bench-restart-XXXXXX";
 	if (!mkdtemp(tmpl))
 		die("mkdtemp");
-	snprintf(rt_dir, sizeof(rt_dir), "%s/rt", tmpl);
-	char file[600], log[600];
-	snprintf(file, sizeof(file), "%s/system.myco", tmpl);
-	snprintf(log, sizeof(log), "%s/run.log", tmpl);
-	FILE *f = fopen(file, "w");
-	if (!f)
-		die("system file");
-	fprintf(f, "system benchrestart {\n"
-		"    partition victim {\n        program \"%s\";\n        restart permanent;\n    }\n"
-		"    group g {\n        strategy one_for_one;\n        restarts 1000000 within 1 s;\n"
-		"        members victim;\n    }\n}\n", VICTIM_BIN);
-	fclose(f);
-
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	int sfd = signalfd(-1, &chld, SFD_CLOEXEC);
 
-	pid_t ex = fork();
-	if (ex == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int lf = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (lf >= 0) {
-			dup2(lf, 1);
-			dup2(lf, 2);
-		}
-		execl(MYCO_BIN, MYCO_BIN, "run", file, "--runtime-dir", rt_dir, "--quiet", (char *)NULL);
-		_exit(127);
-	}
-	uint64_t end = now_ns() + 20000000000ull;
-	while (!standby_parked()) {
-		if (now_ns() > end) {
-			kill(ex, SIGKILL);
-			fprintf(stderr, "see %s\n", log);
-			die("the executive did not come up with a parked standby");
-		}
-		usleep(10000);
-	}
-	int evfd = ctl_connect();
-	const char *freq = "{\"cmd\":\"events\",\"follow\":true}\n";
-	if (evfd < 0 || write(evfd, freq, strlen(freq)) < 0)
-		die("events");
-	free(read_line(evfd));
-
+	/* myco with standbys; myco --no-standby (same boxing, the replacement is
+	 * spawned after the crash); the plain fork+exec supervisor. */
+	struct mexec ms = { .label = "myco", .standby = true };
+	struct mexec mn = { .label = "myco-spawn", .standby = false };
+	mexec_start(&ms, tmpl, "benchrestart");
+	mexec_start(&mn, tmpl, "benchrestartspawn");
 	struct base b = { 0 };
 	base_spawn(&b);
 
 	/* detect_to_running: from the supervisor acting on the death (standby
-	 * activation / fork) to the replacement running: the part a standby
-	 * saves; crash-to-detect is the kernel tearing the dead process down. */
-	struct series s[6] = {
+	 * activation / spawn / fork) to the replacement running: the part a
+	 * standby saves; crash-to-detect is the kernel tearing the dead
+	 * process down. */
+	struct series s[9] = {
 		{ "myco", "crash_to_running", calloc(crashes, 8), 0 },
 		{ "myco", "crash_to_first_call", calloc(crashes, 8), 0 },
+		{ "myco", "detect_to_running", calloc(crashes, 8), 0 },
+		{ "myco-spawn", "crash_to_running", calloc(crashes, 8), 0 },
+		{ "myco-spawn", "crash_to_first_call", calloc(crashes, 8), 0 },
+		{ "myco-spawn", "detect_to_running", calloc(crashes, 8), 0 },
 		{ "fork+exec", "crash_to_running", calloc(crashes, 8), 0 },
 		{ "fork+exec", "crash_to_first_call", calloc(crashes, 8), 0 },
-		{ "myco", "detect_to_running", calloc(crashes, 8), 0 },
 		{ "fork+exec", "detect_to_running", calloc(crashes, 8), 0 },
 	};
-	size_t standby_misses = 0;
 	for (size_t i = 0; i < crashes; i++) {
-		/* A: myco */
-		end = now_ns() + 10000000000ull;
-		while (!standby_parked())
-			if (now_ns() > end)
-				die("no parked standby after 10 s");
-			else
-				usleep(2000);
-		json_t *r = request("{\"cmd\":\"kill\",\"name\":\"victim\"}");
-		if (!r || !json_is_true(json_object_get(r, "ok")))
-			die("kill request failed");
-		json_decref(r);
-		for (;;) {
-			char *l = read_line(evfd);
-			if (!l)
-				die("events stream ended");
-			json_t *o = json_loads(l, 0, NULL);
-			free(l);
-			json_t *e = json_object_get(o, "event");
-			const char *kind = json_string_value(json_object_get(e, "kind"));
-			const char *det = json_string_value(json_object_get(e, "detail"));
-			if (kind && !strcmp(kind, "restart") && det && !strstr(det, "standby activated"))
-				standby_misses++;
-			if (kind && !strcmp(kind, "restarted")) {
-				json_t *c2r = json_object_get(e, "crash_to_running_ns");
-				json_t *c2f = json_object_get(e, "crash_to_first_ns");
-				json_t *c2a = json_object_get(e, "crash_to_activate_ns");
-				if (c2r && c2a)
-					s[4].v[s[4].n++] = (uint64_t)(json_integer_value(c2r) -
-								      json_integer_value(c2a));
-				if (c2r)
-					s[0].v[s[0].n++] = (uint64_t)json_integer_value(c2r);
-				if (c2f)
-					s[1].v[s[1].n++] = (uint64_t)json_integer_value(c2f);
-				json_decref(o);
-				break;
-			}
-			json_decref(o);
-		}
-		/* B: fork+exec */
+		mexec_crash(&ms, &s[0], &s[1], &s[2]);
+		mexec_crash(&mn, &s[3], &s[4], &s[5]);
 		uint64_t c2r, c2f, c2d;
 		if (base_crash(&b, sfd, &c2r, &c2f, &c2d) == 0) {
-			s[2].v[s[2].n++] = c2r;
-			s[3].v[s[3].n++] = c2f;
-			s[5].v[s[5].n++] = c2r - c2d;
+			s[6].v[s[6].n++] = c2r;
+			s[7].v[s[7].n++] = c2f;
+			s[8].v[s[8].n++] = c2r - c2d;
 		}
 	}
-	json_t *r = request("{\"cmd\":\"stop\",\"all\":true}");
-	json_decref(r);
-	close(evfd);
+	mexec_stop(&ms);
+	mexec_stop(&mn);
 	kill(b.pid, SIGKILL);
 	int st;
 	waitpid(b.pid, &st, 0);
-	waitpid(ex, &st, 0);
 	base_release(&b);
 	if (!json)
-		printf("crashes: %zu per system, alternating myco / fork+exec; restarts without a "
-		       "parked standby: %zu\n", crashes, standby_misses);
-	report(s, 6, json, crashes);
-	unlink(file);
-	unlink(log);
+		printf("crashes: %zu per system, alternating myco / myco-spawn / fork+exec; "
+		       "myco restarts without a parked standby: %zu\n", crashes, ms.misses);
+	report(s, 9, json, crashes);
 	rmdir(tmpl);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 9; i++)
 		free(s[i].v);
 	return 0;
 }
