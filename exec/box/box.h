@@ -67,14 +67,19 @@
  *
  * Mount view (mount namespace, MYCO__BOX_VIEW_*): MINIMAL (default) pivots
  * into a fresh tmpfs root holding read-only binds of /usr, /lib, /lib32,
- * /lib64, /bin, /sbin, /etc (those that exist), of the program's directory
+ * /lib64, /bin, /sbin (those that exist), of a short list of /etc files
+ * (ld.so.cache, passwd, group, hosts, resolv.conf, localtime, ...; not
+ * shadow), of the program's directory
  * and of the directories of its ELF DT_RUNPATH/DT_RPATH ($ORIGIN expanded),
  * of each declared path (rw ones writable), of every extra ro path given
  * (e.g. the directory of a shared libmyco), a fresh /proc for the PID
- * namespace, /dev with null, zero, full, random, urandom bound from the host,
- * and a private tmpfs /tmp.  HOST_RO keeps the host tree but read-only, with
- * the declared rw paths writable, a fresh /proc and private /tmp.  NONE only
- * makes mounts private (a mount namespace without a changed view).
+ * namespace whose /proc/sys, /proc/sysrq-trigger, /proc/irq, /proc/bus and
+ * /proc/fs are read-only (uid 0 without capabilities still passes owner
+ * checks there), /dev with null, zero, full, random, urandom bound from the
+ * host, and a private tmpfs /tmp.  HOST_RO keeps the host tree but
+ * read-only, with the declared rw paths writable, the same hardened /proc,
+ * the minimal /dev, an empty /run and a private /tmp.  NONE only makes
+ * mounts private (a mount namespace without a changed view).
  *
  * ---------------------------------------------------------------------------
  * Seccomp policy and violations

@@ -116,6 +116,34 @@ static void fdpath(int fd, char *out, size_t cap)
 	myco__s_catu(out, cap, (uint64_t)fd);
 }
 
+/* procfs entries that write kernel-global state with owner permissions:
+ * uid 0 without capabilities still passes the owner check on them. */
+static const char *const proc_ro[] = {
+	"sys", "sysrq-trigger", "irq", "bus", "fs",
+};
+
+/* Bind those entries of the procfs at dir onto themselves read-only. */
+static int harden_proc(const char *dir)
+{
+	char path[1100];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(proc_ro) / sizeof(proc_ro[0]); i++) {
+		struct stat st;
+
+		myco__s_cpy(path, sizeof(path), dir);
+		myco__s_cat(path, sizeof(path), "/");
+		myco__s_cat(path, sizeof(path), proc_ro[i]);
+		if (lstat(path, &st) < 0)
+			continue;
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -errno;
+		if ((rc = make_ro(path, false)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void degrade(struct myco__plan *p, int err, const char *what,
 		    const char *path)
 {
@@ -205,6 +233,12 @@ static int view_minimal(struct myco__plan *p)
 			break;
 		}
 	}
+	if (p->clone_flags & CLONE_NEWPID) {
+		if ((rc = harden_proc(STAGE "/proc")) < 0) {
+			degrade(p, rc, "read-only", "/proc/sys");
+			return rc;
+		}
+	}
 	/* pivot_root(".", "."): the old root ends up on top of the new one
 	 * and is detached right away; no put_old directory needed. */
 	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
@@ -233,10 +267,41 @@ static int view_minimal(struct myco__plan *p)
 	return 0;
 }
 
+/* The host's /dev holds disks a uid-0 process could open (a read-only
+ * mount does not stop writes to device nodes): replace it by a tmpfs with
+ * the harmless nodes, bound from fds opened before. */
+static const char *const dev_nodes[] = {
+	"null", "zero", "full", "random", "urandom",
+};
+
+static int minimal_dev(const int *fds)
+{
+	char path[64], src[64];
+	int fd;
+
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+		  "mode=0755,size=64k") < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		if (fds[i] < 0)
+			continue;
+		myco__s_cpy(path, sizeof(path), "/dev/");
+		myco__s_cat(path, sizeof(path), dev_nodes[i]);
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+		fdpath(fds[i], src, sizeof(src));
+		if (mount(src, path, NULL, MS_BIND, NULL) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int view_host_ro(struct myco__plan *p)
 {
 	char dst[1100], src[64];
-	int rc;
+	int rc, devfd[sizeof(dev_nodes) / sizeof(dev_nodes[0])];
 
 	/* rw sources first: the private /tmp below may hide some of them */
 	for (int i = 0; i < p->nbinds; i++) {
@@ -246,8 +311,24 @@ static int view_host_ro(struct myco__plan *p)
 		if (b->kind == MYCO__BIND && b->rw)
 			b->fd = open(b->src, O_PATH | O_CLOEXEC);
 	}
+	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
+		myco__s_cpy(dst, sizeof(dst), "/dev/");
+		myco__s_cat(dst, sizeof(dst), dev_nodes[i]);
+		devfd[i] = open(dst, O_PATH | O_CLOEXEC);
+	}
 	if ((rc = make_ro("/", false)) < 0) {
 		degrade(p, rc, "read-only", "/");
+		return rc;
+	}
+	if ((rc = minimal_dev(devfd)) < 0) {
+		degrade(p, rc, "minimal", "/dev");
+		return rc;
+	}
+	/* host daemons' sockets (/run) are not the partition's business */
+	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=64k") < 0 && errno != ENOENT) {
+		rc = -errno;
+		degrade(p, rc, "tmpfs", "/run");
 		return rc;
 	}
 	if ((p->clone_flags & CLONE_NEWPID) &&
@@ -255,6 +336,10 @@ static int view_host_ro(struct myco__plan *p)
 		  NULL) < 0) {
 		rc = -errno;
 		degrade(p, rc, "proc", NULL);
+		return rc;
+	}
+	if ((rc = harden_proc("/proc")) < 0) {
+		degrade(p, rc, "read-only", "/proc/sys");
 		return rc;
 	}
 	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
@@ -311,9 +396,10 @@ int myco__child_mount_view(struct myco__plan *p)
 	if (!(p->want & MYCO__BOX_WANT(MYCO__BOX_MOUNT_VIEW)) ||
 	    p->view == MYCO__BOX_VIEW_NONE) {
 		/* still give a PID namespace its own /proc */
-		if (p->clone_flags & CLONE_NEWPID)
-			mount("proc", "/proc", "proc",
-			      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+		if ((p->clone_flags & CLONE_NEWPID) &&
+		    mount("proc", "/proc", "proc",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+			harden_proc("/proc");
 		return 0;
 	}
 	if (p->view == MYCO__BOX_VIEW_HOST_RO)

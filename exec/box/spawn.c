@@ -451,23 +451,24 @@ static void add_bind(struct myco__plan *p, int kind, const char *src,
 	b->dev = !strncmp(dst, "/dev/", 5);
 }
 
-/* A system directory: replicate a symlink (merged /usr), bind a dir. */
-static void add_system_dir(struct myco__plan *p, const char *dir)
+/* A host path in the view: replicate a symlink (merged /usr, /etc/localtime
+ * -> /usr/share/zoneinfo/...), bind a directory or a file read-only. */
+static void add_host_path(struct myco__plan *p, const char *path)
 {
 	struct stat st;
 	char target[512];
 	ssize_t n;
 
-	if (lstat(dir, &st) < 0)
+	if (lstat(path, &st) < 0)
 		return;
 	if (S_ISLNK(st.st_mode)) {
-		n = readlink(dir, target, sizeof(target) - 1);
+		n = readlink(path, target, sizeof(target) - 1);
 		if (n <= 0)
 			return;
 		target[n] = '\0';
-		add_bind(p, MYCO__BIND_SYMLINK, target, dir, false, true, NULL);
-	} else if (S_ISDIR(st.st_mode)) {
-		add_bind(p, MYCO__BIND, dir, dir, false, true, NULL);
+		add_bind(p, MYCO__BIND_SYMLINK, target, path, false, true, NULL);
+	} else if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+		add_bind(p, MYCO__BIND, path, path, false, true, NULL);
 	}
 }
 
@@ -515,7 +516,16 @@ static void plan_view(struct myco__plan *p, const myco__box_spec_t *s)
 {
 	static const char *const sysdirs[] = {
 		"/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin",
-		"/etc",
+	};
+	/* Not all of /etc: a partition runs as uid 0 without capabilities
+	 * unless told otherwise, and uid 0 still owns root-only files such
+	 * as /etc/shadow or /etc/ssl/private. */
+	static const char *const etc[] = {
+		"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+		"/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
+		"/etc/hosts", "/etc/host.conf", "/etc/resolv.conf", "/etc/gai.conf",
+		"/etc/services", "/etc/protocols", "/etc/os-release",
+		"/etc/mime.types",
 	};
 	static const char *const devs[] = {
 		"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
@@ -526,7 +536,11 @@ static void plan_view(struct myco__plan *p, const myco__box_spec_t *s)
 
 	if (p->view == MYCO__BOX_VIEW_MINIMAL) {
 		for (size_t i = 0; i < sizeof(sysdirs) / sizeof(sysdirs[0]); i++)
-			add_system_dir(p, sysdirs[i]);
+			add_host_path(p, sysdirs[i]);
+		for (size_t i = 0; i < sizeof(etc) / sizeof(etc[0]); i++)
+			add_host_path(p, etc[i]);
+		if (s->net)             /* TLS clients: public certificates */
+			add_host_path(p, "/etc/ssl/certs");
 		/* the program's directory */
 		myco__s_cpy(dir, sizeof(dir), s->path);
 		slash = strrchr(dir, '/');

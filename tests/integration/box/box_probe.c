@@ -170,6 +170,32 @@ int main(int argc, char **argv)
 			close(fd);
 		fd = open("/tmp/x", O_CREAT | O_WRONLY, 0644);
 		printf("tmp_write=%d\n", fd >= 0 ? 0 : errno);
+		/* opened for writing only, never written */
+		fd = open("/proc/sys/kernel/core_pattern", O_WRONLY);
+		printf("sysctl_write=%d\n", fd >= 0 ? 0 : errno);
+		if (fd >= 0)
+			close(fd);
+		fd = open("/proc/sysrq-trigger", O_WRONLY);
+		printf("sysrq_write=%d\n", fd >= 0 ? 0 : errno);
+		if (fd >= 0)
+			close(fd);
+		fd = open("/etc/shadow", O_RDONLY);
+		printf("shadow=%d\n", fd >= 0 ? 0 : errno);
+		if (fd >= 0)
+			close(fd);
+		printf("passwd=%d\n", access("/etc/passwd", R_OK) == 0 ? 0 : errno);
+		{
+			DIR *d = opendir("/dev");
+			struct dirent *e;
+			int n = 0;
+
+			while (d && (e = readdir(d)))
+				n += e->d_name[0] != '.';
+			if (d)
+				closedir(d);
+			printf("dev_entries=%d\n", n);
+		}
+		printf("run=%d\n", access("/run/systemd", F_OK) == 0 ? 0 : errno);
 		return 0;
 	}
 	if (!strcmp(mode, "threads")) {

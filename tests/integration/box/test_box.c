@@ -757,6 +757,14 @@ static void test_mount_view(void **state)
 	assert_string_equal(line_val(buf, "etc_write", v, sizeof(v)), "30");
 	assert_string_equal(line_val(buf, "rw_write", v, sizeof(v)), "0");
 	assert_string_equal(line_val(buf, "tmp_write", v, sizeof(v)), "0");
+	/* uid 0 without capabilities: kernel-global /proc entries read-only,
+	 * root-only files of /etc not in the view */
+	assert_string_equal(line_val(buf, "sysctl_write", v, sizeof(v)), "30");
+	/* EROFS, or ENOENT where the kernel has no magic SysRq */
+	assert_string_not_equal(line_val(buf, "sysrq_write", v, sizeof(v)), "0");
+	assert_string_equal(line_val(buf, "shadow", v, sizeof(v)), "2");
+	assert_string_equal(line_val(buf, "passwd", v, sizeof(v)), "0");
+	assert_string_equal(line_val(buf, "dev_entries", v, sizeof(v)), "5");
 	/* the declared rw path is the host's: the file is there */
 	snprintf(f, sizeof(f), "%s/probe-file", dir);
 	assert_int_equal(access(f, F_OK), 0);
@@ -812,6 +820,12 @@ static void test_view_host_ro(void **state)
 	assert_string_equal(line_val(buf, "etc_write", v, sizeof(v)), "30");
 	assert_string_equal(line_val(buf, "rw_write", v, sizeof(v)), "0");
 	assert_string_equal(line_val(buf, "tmp_write", v, sizeof(v)), "0");
+	assert_string_equal(line_val(buf, "sysctl_write", v, sizeof(v)), "30");
+	/* EROFS, or ENOENT where the kernel has no magic SysRq */
+	assert_string_not_equal(line_val(buf, "sysrq_write", v, sizeof(v)), "0");
+	/* no host device nodes, no host daemons' sockets */
+	assert_string_equal(line_val(buf, "dev_entries", v, sizeof(v)), "5");
+	assert_string_equal(line_val(buf, "run", v, sizeof(v)), "2");
 	snprintf(f, sizeof(f), "%s/probe-file", dir);
 	assert_int_equal(access(f, F_OK), 0);
 	unlink(f);
