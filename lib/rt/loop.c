@@ -7,8 +7,9 @@
  *
  * One iteration: advance the timer wheel, run posted callbacks, start
  * queued spawns (steal), run a batch of ready coroutines (those ready when
- * the batch began; edf jobs first), submit their SQEs, reap completions;
- * when nothing is ready, block in io_uring_submit_and_wait_timeout() until
+ * the batch began; edf jobs first), reap completions; if coroutines are
+ * ready, submit their SQEs and go on; when nothing is ready, submit and
+ * block in one io_uring_submit_and_wait_timeout() until a completion or
  * the next timer.  Other threads wake a sleeping loop through an eventfd
  * whose read is kept armed in the ring; "sleeping" and "post_len" form a
  * Dekker pair (both seq_cst) so no wake-up is lost.
@@ -507,23 +508,32 @@ int myco_loop_run(myco_loop_t *l)
 		run_batch(l);
 		if (l->group)
 			myco__group_flush(l);
-		if (io_uring_sq_ready(&l->ring))
-			io_uring_submit(&l->ring);
-		else if (IO_URING_READ_ONCE(*l->ring.sq.kflags) &
-			 IORING_SQ_TASKRUN)
-			io_uring_get_events(&l->ring); /* COOP_TASKRUN */
-		reap(l);
+		reap(l); /* completions already posted: no syscall */
+		bool ready = l->rq_len || l->eh_len;
+		if (ready) {
+			/* more to run: hand the kernel what the batch queued
+			 * now, so it works while we run the next batch */
+			if (io_uring_sq_ready(&l->ring))
+				io_uring_submit(&l->ring);
+			else if (IO_URING_READ_ONCE(*l->ring.sq.kflags) &
+				 IORING_SQ_TASKRUN)
+				io_uring_get_events(&l->ring); /* COOP_TASKRUN */
+			reap(l);
+		}
 		update_gauges(l);
 		if (atomic_load_explicit(&l->stop_req, memory_order_relaxed))
 			break;
-		if (l->rq_len || l->eh_len)
+		if (ready)
 			continue;
 		if (l->deque && l->group &&
 		    myco__steal_from_siblings(l, 4) > 0)
 			continue;
 		if (idle_done(l))
 			break;
-		/* Sleep until a completion, a wake-up or the next timer. */
+		/* Nothing to run: submit what the batch queued and sleep
+		 * until a completion, a wake-up or the next timer, in one
+		 * syscall (an operation that completes at submission makes
+		 * the wait return at once). */
 		uint64_t next = myco__wheel_next_ns(&l->wheel);
 		arm_efd(l);
 		atomic_store(&l->sleeping, 1);
@@ -546,6 +556,8 @@ int myco_loop_run(myco_loop_t *l)
 			MYCO__ST_ADD(l, sleeps, 1);
 			(void)io_uring_submit_and_wait_timeout(&l->ring, &cqe,
 							       1, tsp, NULL);
+		} else if (io_uring_sq_ready(&l->ring)) {
+			io_uring_submit(&l->ring); /* a timer is due now */
 		}
 		atomic_store(&l->sleeping, 0);
 		reap(l);
