@@ -1246,6 +1246,13 @@ static int nonroot_child(bool no_userns)
 		printf("FAIL: cgroup/deadline not reported degraded\n");
 		bad++;
 	}
+	if (run.r.m[MYCO__BOX_USERNS].state == MYCO__BOX_APPLIED &&
+	    (run.r.m[MYCO__BOX_PIDNS].state != MYCO__BOX_APPLIED ||
+	     run.r.m[MYCO__BOX_MOUNT_VIEW].state != MYCO__BOX_APPLIED ||
+	     !strstr(buf, "pid=1\n"))) {
+		printf("FAIL: user namespace used but pid-ns/mount-view not in force\n");
+		bad++;
+	}
 	if (no_userns && run.r.m[MYCO__BOX_PIDNS].state != MYCO__BOX_DEGRADED) {
 		printf("FAIL: pid-ns not degraded without user namespaces\n");
 		bad++;
