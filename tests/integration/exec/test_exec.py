@@ -344,6 +344,9 @@ def case_shutdown():
     s = System(body, "down")
     try:
         s.start()
+        mode = os.stat(os.path.join(s.rt, "control.sock")).st_mode & 0o777
+        if mode != 0o600:
+            fail("control socket mode %o, want 600" % mode)
         wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]), "standbys parked")
         s.ps()
         if s.stop() != 0:
