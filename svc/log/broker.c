@@ -68,7 +68,7 @@ typedef struct pprod {
 	int pending;
 	size_t nparts;
 	pprod_part_t *parts;
-	uint8_t *frame;       /* copy of the request (topic names point here) */
+	uint8_t *frame;       /* copies of the topic names (parts point here) */
 } pprod_t;
 
 /* One async append completion handed from the sync thread. */
@@ -876,6 +876,36 @@ static void append_cb(void *arg, int rc)
 	poke(lb);
 }
 
+/* Copy the topic names of a produce that outlives its frame into
+ * pp->frame; parts of one topic keep sharing one pointer (produce_respond
+ * groups by pointer).  0 or -ENOMEM. */
+static int pprod_keep_names(pprod_t *pp)
+{
+	size_t i, need = 0, at = 0;
+	const uint8_t *prev = NULL;
+
+	for (i = 0; i < pp->nparts; i++)
+		if (i == 0 || pp->parts[i].topic.p != pp->parts[i - 1].topic.p)
+			need += pp->parts[i].topic.len > 0 ? (size_t)pp->parts[i].topic.len : 0;
+	pp->frame = malloc(need ? need : 1);
+	if (!pp->frame)
+		return -ENOMEM;
+	for (i = 0; i < pp->nparts; i++) {
+		myco__kstr_t *t = &pp->parts[i].topic;
+		if (i > 0 && t->p == prev) {
+			*t = pp->parts[i - 1].topic;
+			continue;
+		}
+		prev = t->p;
+		if (t->p && t->len > 0) {
+			memcpy(pp->frame + at, t->p, (size_t)t->len);
+			t->p = pp->frame + at;
+			at += (size_t)t->len;
+		}
+	}
+	return 0;
+}
+
 static void pprod_unlink(myco__lb_t *lb, pprod_t *pp)
 {
 	pprod_t **pp_ = &lb->pprods;
@@ -947,7 +977,7 @@ static void produce_partition(myco__lb_t *lb, pprod_t *pp, size_t idx,
 	}
 }
 
-static void h_produce(myco__lb_t *lb, myco__lreq_t *req, const uint8_t *frame, size_t flen)
+static void h_produce(myco__lb_t *lb, myco__lreq_t *req, uint8_t *frame, size_t flen)
 {
 	myco__krd_t *r = &req->rd;
 	bool f = req->flex;
@@ -956,7 +986,6 @@ static void h_produce(myco__lb_t *lb, myco__lreq_t *req, const uint8_t *frame, s
 	int16_t acks;
 	myco__kstr_t txn;
 	pprod_t *pp = NULL;
-	uint8_t *copy;
 
 	txn = myco__krd_str(r, f);
 	acks = myco__krd_i16(r);
@@ -978,24 +1007,21 @@ static void h_produce(myco__lb_t *lb, myco__lreq_t *req, const uint8_t *frame, s
 		myco__lc_abort(req->conn);
 		return;
 	}
-	/* The request is copied so topic names and batches outlive the frame
-	 * while appends wait for fsync; batches are rewritten in place. */
+	/* Batches are appended straight from the frame (the store rewrites
+	 * their base offset in place); only the topic names are copied if the
+	 * answer has to wait for fsync (pprod_keep_names). */
 	pp = calloc(1, sizeof(*pp));
-	copy = malloc(flen ? flen : 1);
-	if (!pp || !copy || (total && !(pp->parts = calloc(total, sizeof(*pp->parts))))) {
-		free(copy);
+	if (!pp || (total && !(pp->parts = calloc(total, sizeof(*pp->parts))))) {
 		if (pp)
 			pprod_free(pp);
 		myco__lc_abort(req->conn);
 		return;
 	}
-	memcpy(copy, frame, flen);
-	pp->frame = copy;
 	pp->lb = lb;
 	pp->req = *req;
 	pp->acks = acks;
 	pp->nparts = total;
-	myco__krd_init(r, copy, flen);
+	myco__krd_init(r, frame, flen);
 	r->pos = at;
 	lb->nproduce++;
 	k = 0;
@@ -1048,6 +1074,13 @@ static void h_produce(myco__lb_t *lb, myco__lreq_t *req, const uint8_t *frame, s
 	if (pp->pending == 0) {
 		produce_respond(pp);
 		pprod_free(pp);
+	} else if (pprod_keep_names(pp) < 0) {
+		/* cannot remember the answer: the appends still complete, the
+		 * producer retries (idempotent ones get their duplicate answer) */
+		pp->req.conn = NULL;
+		myco__lc_abort(req->conn);
+		pp->next = lb->pprods;
+		lb->pprods = pp;
 	} else {
 		pp->next = lb->pprods;
 		lb->pprods = pp;
@@ -1361,7 +1394,7 @@ static void fetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, const uint8_t *frame, size_t len)
+int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len)
 {
 	myco__lreq_t req;
 	const myco__lapi_t *api;

@@ -111,10 +111,12 @@ typedef struct myco__lgroups myco__lgroups_t;
  * *out is freed by myco__lb_close(). */
 int myco__lb_open(const myco__lcfg_t *cfg, myco__lb_t **out);
 void myco__lb_close(myco__lb_t *lb);
-/* Handle one request frame (without its 4-byte size).  The frame stays
- * valid only during the call.  Returns 0, or -EBADMSG when even the header
- * cannot be read: the caller closes the connection. */
-int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, const uint8_t *frame, size_t len);
+/* Handle one request frame (without its 4-byte size).  The frame must be
+ * writable (Produce batches are appended from it and get their base offset
+ * rewritten in place) and need stay valid only during the call.  Returns 0,
+ * or -EBADMSG when even the header cannot be read: the caller closes the
+ * connection. */
+int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len);
 /* The connection is going away: forget parked requests on it. */
 void myco__lb_conn_closed(myco__lb_t *lb, myco__lc_t *c);
 /* Run timers (fetch deadlines, group timeouts, fsync interval).  Returns

@@ -83,8 +83,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	myco__lc_t c = { 0 };
+	/* the broker rewrites Produce batches in place: give it a copy */
+	uint8_t *frame = malloc(size ? size : 1);
 
-	(void)myco__lb_request(lb, &c, data, size);
+	if (!frame)
+		return 0;
+	if (size)
+		memcpy(frame, data, size);
+	(void)myco__lb_request(lb, &c, frame, size);
+	free(frame);
 	(void)myco__lb_tick(lb);
 	/* forget anything parked on this "connection" before it goes away */
 	myco__lb_conn_closed(lb, &c);

@@ -402,7 +402,8 @@ static void test_unsupported(void **state)
 
 	/* a frame too short for a header: the caller must close */
 	c.answered = 0;
-	assert_int_equal(myco__lb_request(lb, &c, (const uint8_t *)"\x00\x03", 2), -EBADMSG);
+	uint8_t shorty[2] = { 0x00, 0x03 };
+	assert_int_equal(myco__lb_request(lb, &c, shorty, 2), -EBADMSG);
 	free(c.resp);
 }
 
