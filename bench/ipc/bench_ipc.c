@@ -49,6 +49,12 @@
 #define MAXSIZE (1u << 20)
 
 static int opt_json, opt_quick;
+static const char *opt_only;   /* --only rt|zc|tp|loan (development) */
+
+static int want(const char *sec)
+{
+	return !opt_only || !strcmp(opt_only, sec);
+}
 static double tsc_ghz;
 static int cpu_a = 0, cpu_b = 1;
 
@@ -161,6 +167,7 @@ struct rt_sys {
 	void *p;
 	myco_chan_owner_t *o[2];
 	uint32_t spin;
+	int slow;         /* blocking system: a quarter of the samples */
 	int unavailable;
 	char why[200];
 };
@@ -717,11 +724,13 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 	}
 	for (k = 0; k < rounds; k++) {
 		for (i = 0; i < nsys; i++) {
+			uint64_t n = sys[i].slow ? per / 4 : per;
+
 			if (sys[i].unavailable)
 				continue;
-			if (rt_run(&sys[i], size, per, r) == 0) {
-				memcpy(res[i].v + res[i].n, r->v, per * 8);
-				res[i].n += per;
+			if (rt_run(&sys[i], size, n, r) == 0) {
+				memcpy(res[i].v + res[i].n, r->v, n * 8);
+				res[i].n += n;
 			} else if (k == 0) {
 				sys[i].unavailable = 1;
 			}
@@ -733,8 +742,8 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 		if (!strcmp(sys[i].name, "pipe"))
 			pipe_p50 = rt_p50(&res[i]);
 	}
-	say("\n%s, %zu-byte messages, %d alternating rounds of %llu round trips\n", bench, size,
-	    rounds, (unsigned long long)per);
+	say("\n%s, %zu-byte messages, %d alternating rounds of %llu round trips (%llu for blocking IPC)\n",
+	    bench, size, rounds, (unsigned long long)per, (unsigned long long)per / 4);
 	say("  %-16s %8s %9s %9s %9s %10s %9s %8s %8s\n", "system", "samples", "p50 ns",
 	    "p99 ns", "p99.9 ns", "max ns", "p50 cyc", "x floor", "pipe/x");
 	for (i = 0; i < nsys; i++) {
@@ -758,9 +767,13 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 
 enum tp_kind { TP_MYCO, TP_MYCO_BATCH, TP_PIPE, TP_PIPE_BATCH, TP_MYCO_LOAN, TP_MYCO_COPY };
 
-/* One run: producer on cpu_b sends n messages of `size`; consumer on cpu_a
- * times from the first to the last message.  Returns messages/s. */
-static double tp_run(enum tp_kind kind, size_t size, uint64_t n)
+/* One run: the producer (cpu_b) sends messages of `size` as fast as it can;
+ * the consumer (cpu_a) counts what it receives during `dur_ns` from its
+ * first message, then raises `go` (stop) and drains until the producer is
+ * gone.  Returns messages/s.  Both sides use the channel's default spin
+ * (2000 pause iterations, then futex), i.e. the configuration a partition
+ * gets; a pure spin-forever setting loses badly when the cores are shared. */
+static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 {
 	myco_chan_owner_t *o = NULL;
 	myco_chan_config_t c;
@@ -770,6 +783,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t n)
 	double rate = 0;
 	int st;
 
+	memset(r, 0, sizeof(*r));
 	if (kind == TP_PIPE || kind == TP_PIPE_BATCH) {
 		if (pipe(pfd))
 			return 0;
@@ -777,7 +791,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t n)
 		myco_chan_config_init(&c, MYCO_CHAN_QUEUE);
 		c.msg_size = kind == TP_MYCO_COPY ? (uint32_t)size : 64;
 		c.depth = kind == TP_MYCO_COPY || kind == TP_MYCO_LOAN ? 16 : 1024;
-		c.spin = 1u << 30;
+		c.block_timeout_ns = 20000000;   /* lets the producer notice `stop` */
 		if (kind == TP_MYCO_LOAN) {
 			c.loan_block_size = (uint32_t)size;
 			c.loan_blocks = 16;
@@ -793,82 +807,100 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t n)
 		pin(cpu_b);
 		memset(buf, 7, sizeof(buf));
 		if (o) {
-			myco_chan_t *p = myco_att(o, MYCO_CHAN_PRODUCER, 1u << 30);
-			while (i < n) {
+			myco_chan_t *p = myco_att(o, MYCO_CHAN_PRODUCER, UINT32_MAX);
+			while (!atomic_load_explicit(&r->go, memory_order_relaxed)) {
+				int rc;
+
 				if (kind == TP_MYCO_BATCH) {
 					struct iovec iov[32];
-					int k, got;
+					int k;
 					for (k = 0; k < 32; k++) {
 						iov[k].iov_base = buf + k * 64;
 						iov[k].iov_len = 64;
 					}
-					got = myco_chan_send_batch(p, iov, n - i < 32 ? (size_t)(n - i) : 32);
-					if (got <= 0)
-						_exit(4);
-					i += (uint64_t)got;
+					rc = myco_chan_send_batch(p, iov, 32);
+					rc = rc > 0 ? 0 : rc;
 				} else if (kind == TP_MYCO_LOAN) {
 					myco_chan_loan_t l;
-					while (myco_chan_loan(p, size, &l) == -ENOBUFS)
-						_mm_pause();
+					rc = myco_chan_loan(p, size, &l);
+					if (rc == -ENOBUFS)
+						continue;
 					memcpy(l.data, &i, 8);       /* header only */
-					if (myco_chan_loan_send(p, &l, size))
-						_exit(4);
-					i++;
+					rc = myco_chan_loan_send(p, &l, size);
+					if (rc)
+						myco_chan_loan_cancel(p, &l);
 				} else {
-					if (myco_chan_send(p, buf, kind == TP_MYCO_COPY ? size : 64))
-						_exit(4);
-					i++;
+					rc = myco_chan_send(p, buf, kind == TP_MYCO_COPY ? size : 64);
 				}
-			}
-		} else {
-			close(pfd[0]);
-			size_t chunk = kind == TP_PIPE_BATCH ? 32 * 64 : 64;
-			while (i < n) {
-				uint64_t m = kind == TP_PIPE_BATCH ? (n - i < 32 ? n - i : 32) : 1;
-				if (full_rw(pfd[1], buf, m * 64, 1))
+				if (rc && rc != -ETIMEDOUT)
 					_exit(4);
-				i += m;
-				(void)chunk;
+				i++;
 			}
+			myco_chan_close(p);
+		} else {
+			size_t chunk = kind == TP_PIPE_BATCH ? 32 * 64 : 64;
+
+			close(pfd[0]);
+			while (!atomic_load_explicit(&r->go, memory_order_relaxed))
+				if (full_rw(pfd[1], buf, chunk, 1))
+					_exit(4);
+			close(pfd[1]);
 		}
+		atomic_store(&r->ready, 1);     /* producer done */
 		_exit(0);
 	}
 	a = fork();
 	if (a == 0) {
 		static char buf[MAXSIZE];
-		uint64_t got = 0, t0 = 0;
+		uint64_t got = 0, t0 = 0, t1 = 0;
 
 		pin(cpu_a);
 		if (o) {
-			myco_chan_t *q = myco_att(o, MYCO_CHAN_CONSUMER, 1u << 30);
+			myco_chan_t *q = myco_att(o, MYCO_CHAN_CONSUMER, UINT32_MAX);
 			myco_chan_msg_t ms[64];
-			while (got < n) {
-				int k = myco_chan_recv_batch(q, ms, kind == TP_MYCO_BATCH ? 64 : 1, -1), j;
+
+			for (;;) {
+				int k = myco_chan_recv_batch(q, ms, kind == TP_MYCO_BATCH ? 64 : 1,
+				                             10000000), j;
+				if (k == -ETIMEDOUT && atomic_load(&r->ready))
+					break;
+				if (k == -ETIMEDOUT)
+					continue;
 				if (k <= 0)
 					_exit(5);
 				if (!t0)
 					t0 = now_ns();
-				for (j = 0; j < k; j++) {
-					if (kind == TP_MYCO_COPY)
-						memcpy(buf, ms[j].data, ms[j].len);
-					else
-						memcpy(buf, ms[j].data, 8);
-				}
+				for (j = 0; j < k; j++)
+					memcpy(buf, ms[j].data, kind == TP_MYCO_COPY ? ms[j].len : 8);
 				myco_chan_done_all(q);
-				got += (uint64_t)k;
+				if (!t1) {
+					got += (uint64_t)k;
+					if (now_ns() - t0 >= dur_ns) {
+						t1 = now_ns();
+						atomic_store(&r->go, 1);
+					}
+				}
 			}
 		} else {
 			close(pfd[1]);
-			while (got < n) {
+			for (;;) {
 				ssize_t k = read(pfd[0], buf, kind == TP_PIPE_BATCH ? 32 * 64 : 64);
-				if (k <= 0)
+				if (k == 0)
+					break;
+				if (k < 0)
 					_exit(5);
 				if (!t0)
 					t0 = now_ns();
-				got += (uint64_t)k / 64;
+				if (!t1) {
+					got += (uint64_t)k / 64;
+					if (now_ns() - t0 >= dur_ns) {
+						t1 = now_ns();
+						atomic_store(&r->go, 1);
+					}
+				}
 			}
 		}
-		r->v[0] = now_ns() - t0;
+		r->v[0] = t1 - t0;
 		r->n = got;
 		_exit(0);
 	}
@@ -896,9 +928,10 @@ static int cmp_d(const void *a, const void *b)
 struct tp_case {
 	const char *sys;
 	enum tp_kind kind;
-	uint64_t n;
 	double v[16];
 };
+
+static uint64_t tp_dur_ns = 300000000u;
 
 static void bench_tp(const char *bench, struct tp_case *cs, int ncs, size_t size, int reps,
                      const char *unit_note)
@@ -907,9 +940,9 @@ static void bench_tp(const char *bench, struct tp_case *cs, int ncs, size_t size
 
 	for (k = 0; k < reps; k++)
 		for (i = 0; i < ncs; i++)
-			cs[i].v[k] = tp_run(cs[i].kind, size, cs[i].n);
-	say("\n%s, %zu-byte messages, median of %d alternating runs%s\n", bench, size, reps,
-	    unit_note);
+			cs[i].v[k] = tp_run(cs[i].kind, size, tp_dur_ns);
+	say("\n%s, %zu-byte messages, median of %d alternating runs of %.1f s%s\n", bench, size,
+	    reps, (double)tp_dur_ns / 1e9, unit_note);
 	say("  %-18s %14s %14s %14s %12s\n", "system", "median msg/s", "min", "max", "GB/s (med)");
 	for (i = 0; i < ncs; i++) {
 		char extra[64];
@@ -1060,8 +1093,10 @@ int main(int argc, char **argv)
 			opt_json = 1;
 		else if (!strcmp(argv[i], "--quick"))
 			opt_quick = 1;
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			opt_only = argv[++i];
 		else {
-			fprintf(stderr, "usage: myco-bench-ipc [--json] [--quick]\n");
+			fprintf(stderr, "usage: myco-bench-ipc [--json] [--quick] [--only rt|zc|tp|loan]\n");
 			return 2;
 		}
 	}
@@ -1072,22 +1107,23 @@ int main(int argc, char **argv)
 	calibrate_tsc();
 	print_setup();
 	rounds = opt_quick ? 2 : 5;
-	per = opt_quick ? 5000 : 40000;
+	per = opt_quick ? 4000 : 20000;
 	reps = opt_quick ? 3 : 5;
+	tp_dur_ns = opt_quick ? 100000000u : 300000000u;
 
-	iox_why = roudi_start();
+	iox_why = want("rt") || want("zc") ? roudi_start() : "not run";
 	{
 		struct rt_sys sys[] = {
 			{ .name = "raw-cacheline", .setup = raw_setup, .ping = raw_ping, .pong = raw_pong, .teardown = raw_teardown },
 			{ .name = "myco-spin", .setup = myco_setup, .ping = myco_ping, .pong = myco_pong, .teardown = myco_teardown, .spin = 1u << 30 },
-			{ .name = "myco-futex", .setup = myco_setup, .ping = myco_ping, .pong = myco_pong, .teardown = myco_teardown, .spin = 0 },
-			{ .name = "pipe", .setup = pipe_setup, .ping = fd_ping, .pong = fd_pong, .teardown = fd_teardown },
-			{ .name = "socketpair", .setup = sock_setup, .ping = fd_ping, .pong = fd_pong, .teardown = fd_teardown },
-			{ .name = "eventfd+shm", .setup = efd_setup, .ping = efd_ping, .pong = efd_pong, .teardown = efd_teardown },
-			{ .name = "posix-mq", .setup = mq_setup, .ping = mq_ping, .pong = mq_pong, .teardown = mq_teardown },
+			{ .name = "myco-futex", .setup = myco_setup, .ping = myco_ping, .pong = myco_pong, .teardown = myco_teardown, .spin = 0 , .slow = 1 },
+			{ .name = "pipe", .setup = pipe_setup, .ping = fd_ping, .pong = fd_pong, .teardown = fd_teardown , .slow = 1 },
+			{ .name = "socketpair", .setup = sock_setup, .ping = fd_ping, .pong = fd_pong, .teardown = fd_teardown , .slow = 1 },
+			{ .name = "eventfd+shm", .setup = efd_setup, .ping = efd_ping, .pong = efd_pong, .teardown = efd_teardown , .slow = 1 },
+			{ .name = "posix-mq", .setup = mq_setup, .ping = mq_ping, .pong = mq_pong, .teardown = mq_teardown , .slow = 1 },
 #ifdef HAVE_ICEORYX
 			{ .name = "iceoryx-poll", .setup = iox_setup, .ping = iox_ping, .pong = iox_pong, .teardown = iox_teardown, .spin = 1 },
-			{ .name = "iceoryx-waitset", .setup = iox_setup, .ping = iox_ping, .pong = iox_pong, .teardown = iox_teardown, .spin = 0 },
+			{ .name = "iceoryx-waitset", .setup = iox_setup, .ping = iox_ping, .pong = iox_pong, .teardown = iox_teardown, .spin = 0 , .slow = 1 },
 #endif
 		};
 		int nsys = (int)(sizeof(sys) / sizeof(sys[0]));
@@ -1099,12 +1135,13 @@ int main(int argc, char **argv)
 				sys[i].unavailable = 1;
 				snprintf(sys[i].why, sizeof(sys[i].why), "%s", iox_why);
 			}
-		bench_rt(sys, nsys, 64, per, rounds, "ipc.roundtrip");
+		if (want("rt"))
+			bench_rt(sys, nsys, 64, per, rounds, "ipc.roundtrip");
 #ifndef HAVE_ICEORYX
 		say("  iceoryx          unavailable: %s\n", iox_why);
 #endif
 		/* zero-copy round trip at larger sizes: myco loans vs iceoryx */
-		for (z = 0; z < 3; z++) {
+		for (z = 0; z < 3 && want("zc"); z++) {
 			struct rt_sys zs[] = {
 				{ .name = "myco-spin-loan", .setup = myco_setup, .ping = myco_ping, .pong = myco_pong, .teardown = myco_teardown, .spin = 1u << 30 },
 #ifdef HAVE_ICEORYX
@@ -1123,12 +1160,12 @@ int main(int argc, char **argv)
 	}
 	roudi_stop();
 
-	{
+	if (want("tp")) {
 		struct tp_case tc[] = {
-			{ .sys = "myco-spin", .kind = TP_MYCO, .n = opt_quick ? 500000 : 4000000 },
-			{ .sys = "myco-spin-batch32", .kind = TP_MYCO_BATCH, .n = opt_quick ? 2000000 : 20000000 },
-			{ .sys = "pipe", .kind = TP_PIPE, .n = opt_quick ? 100000 : 500000 },
-			{ .sys = "pipe-batch32", .kind = TP_PIPE_BATCH, .n = opt_quick ? 500000 : 4000000 },
+			{ .sys = "myco", .kind = TP_MYCO },
+			{ .sys = "myco-batch32", .kind = TP_MYCO_BATCH },
+			{ .sys = "pipe", .kind = TP_PIPE },
+			{ .sys = "pipe-batch32", .kind = TP_PIPE_BATCH },
 		};
 		bench_tp("ipc.throughput", tc, 4, 64, reps, "");
 	}
@@ -1136,11 +1173,10 @@ int main(int argc, char **argv)
 		static const size_t sizes[] = { 4096, 65536, 1 << 20 };
 		int z;
 
-		for (z = 0; z < 3; z++) {
-			uint64_t n = sizes[z] >= (1u << 20) ? 4000 : sizes[z] >= 65536 ? 40000 : 200000;
+		for (z = 0; z < 3 && want("loan"); z++) {
 			struct tp_case tc[] = {
-				{ .sys = "myco-loan", .kind = TP_MYCO_LOAN, .n = opt_quick ? n / 10 : n },
-				{ .sys = "myco-copy", .kind = TP_MYCO_COPY, .n = opt_quick ? n / 10 : n / 2 },
+				{ .sys = "myco-loan", .kind = TP_MYCO_LOAN },
+				{ .sys = "myco-copy", .kind = TP_MYCO_COPY },
 			};
 			double gbs;
 			char extra[48];
