@@ -54,8 +54,28 @@ typedef struct {
 	int err;
 	uint64_t max_job_ns;
 	uint64_t overruns;
+	uint64_t misses;
 	bool dl;
+	uint64_t burn_ns;   /* CPU each job burns (budget experiment) */
+	double cpu_share;   /* thread CPU time / wall time */
 } run_t;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void burn_cpu(uint64_t ns)
+{
+	if (!ns)
+		return;
+	/* thread CPU time, so that being preempted does not count */
+	uint64_t end = thread_cpu_ns() + ns;
+	while (thread_cpu_ns() < end)
+		;
+}
 
 static void *sleep_loop(void *arg)
 {
@@ -70,6 +90,7 @@ static void *sleep_loop(void *arg)
 	}
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	uint64_t w0 = now_ns(), c0 = thread_cpu_ns();
 	for (long i = 0; i < r->n; i++) {
 		next.tv_nsec += PERIOD;
 		if (next.tv_nsec >= 1000000000) {
@@ -81,7 +102,9 @@ static void *sleep_loop(void *arg)
 		uint64_t want = (uint64_t)next.tv_sec * 1000000000ull +
 				(uint64_t)next.tv_nsec;
 		samples_add(r->out, now > want ? now - want : 0);
+		burn_cpu(r->burn_ns);
 	}
+	r->cpu_share = (double)(thread_cpu_ns() - c0) / (double)(now_ns() - w0);
 	return NULL;
 }
 
@@ -99,6 +122,7 @@ static int edf_job(void *arg)
 		uint64_t want = c->start + (uint64_t)k * PERIOD;
 		uint64_t now = myco_now_ns();
 		samples_add(c->r->out, now > want ? now - want : 0);
+		burn_cpu(c->r->burn_ns);
 		if (myco_edf_next() != 0)
 			break;
 	}
@@ -106,6 +130,7 @@ static int edf_job(void *arg)
 	myco_co_stats(myco_self(), &st);
 	c->r->max_job_ns = st.max_job_ns;
 	c->r->overruns = st.overruns;
+	c->r->misses = st.deadline_misses;
 	return 0;
 }
 
@@ -129,6 +154,7 @@ static void *edf_loop(void *arg)
 		return NULL;
 	}
 	edf_ctx_t c = { .r = r, .start = myco_now_ns() + PERIOD };
+	uint64_t w0 = now_ns(), c0 = thread_cpu_ns();
 	myco_edf_params_t p = { .runtime_ns = 100000, .period_ns = PERIOD,
 				.start_ns = c.start };
 	rc = myco_spawn_edf(l, NULL, edf_job, &c, &p, NULL);
@@ -136,6 +162,7 @@ static void *edf_loop(void *arg)
 		rc = myco_loop_run(l);
 	if (rc < 0)
 		r->err = rc;
+	r->cpu_share = (double)(thread_cpu_ns() - c0) / (double)(now_ns() - w0);
 	myco_loop_destroy(l);
 	return NULL;
 }
@@ -179,7 +206,7 @@ int bench_jitter(void)
 {
 	int rounds = g_opt.quick ? 2 : 5;
 	long per = g_opt.quick ? 500 : 1000; /* periods per round */
-	samples_t s[NSYS] = { 0 };
+	samples_t s[NSYS + 1] = { 0 }; /* last: scratch for the budget runs */
 	int err[NSYS] = { 0 };
 	uint64_t cyc_max = 0, edf_max_job = 0, edf_overruns = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -222,6 +249,19 @@ int bench_jitter(void)
 				edf_overruns += run.overruns;
 			}
 		}
+	}
+	/* Budget experiment: the same task, but every job burns 500 us of
+	 * CPU (it wants 50 % of a core; its edf budget is 100 us and its
+	 * reservation 200 us per 1 ms).  What share of a CPU does it take? */
+	run_t bdl = { .n = per, .out = &s[NSYS], .dl = true, .burn_ns = 500000 };
+	run_t bff = { .n = per, .out = &s[NSYS], .policy = SCHED_FIFO,
+		      .burn_ns = 500000 };
+	{
+		pthread_t th;
+		pthread_create(&th, NULL, edf_loop, &bdl);
+		pthread_join(th, NULL);
+		pthread_create(&th, NULL, sleep_loop, &bff);
+		pthread_join(th, NULL);
 	}
 	atomic_store(&g_hog_stop, 1);
 	for (long i = 0; i < ncpu && i < 64; i++)
@@ -270,7 +310,37 @@ int bench_jitter(void)
 			   "job %.1f us, myco-counted overruns of the 100 us edf "
 			   "budget: %llu.  sched-fifo has no budget at all.\n",
 			   edf_max_job / 1e3, (unsigned long long)edf_overruns);
-	for (int k = 0; k < NSYS; k++)
+	table_line("\nBudget: the same 1 kHz task, but each job burns 500 us "
+		   "of CPU (a runaway wanting 50 %% of a core), %ld periods:\n\n"
+		   "| system | CPU share taken | edf overruns counted | "
+		   "deadline misses counted |\n| --- | ---: | ---: | ---: |\n",
+		   per);
+	if (bdl.err)
+		table_line("| myco-edf-dl | skipped: %s | | |\n",
+			   myco_strerror(bdl.err));
+	else
+		table_line("| myco-edf-dl (200 us / 1 ms reservation) | %.1f %% | "
+			   "%llu | %llu |\n", bdl.cpu_share * 100,
+			   (unsigned long long)bdl.overruns,
+			   (unsigned long long)bdl.misses);
+	if (bff.err)
+		table_line("| sched-fifo | skipped: %s | | |\n",
+			   myco_strerror(bff.err));
+	else
+		table_line("| sched-fifo (no budget) | %.1f %% | - | - |\n",
+			   bff.cpu_share * 100);
+	if (!bdl.err) {
+		emit("rt.budget", "myco-edf-dl", "cpu_share", bdl.cpu_share * 100,
+		     "%", ",\"want_us\":500,\"reservation_us\":200");
+		emit("rt.budget", "myco-edf-dl", "overruns", (double)bdl.overruns,
+		     "count", "");
+		emit("rt.budget", "myco-edf-dl", "deadline_misses",
+		     (double)bdl.misses, "count", "");
+	}
+	if (!bff.err)
+		emit("rt.budget", "sched-fifo", "cpu_share", bff.cpu_share * 100,
+		     "%", ",\"want_us\":500");
+	for (int k = 0; k <= NSYS; k++)
 		samples_free(&s[k]);
 	return 0;
 }
