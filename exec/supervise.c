@@ -59,8 +59,17 @@ static int start_part(struct ex_system *s, struct ex_part *p)
 	uint64_t now = myco__ex_now();
 	int rc = myco__ex_inst_spawn(s, p, &p->act, false);
 	if (rc < 0) {
+		/* A partition that cannot even be spawned (missing program, bad
+		 * spec) is a configuration error: fail the whole system loudly. */
 		p->state = EX_FAILED;
 		myco__ex_event(s, p, "start-failed", -1, -1, "%s: %s", p->program, myco_strerror(rc));
+		if (!s->stopping) {
+			s->exit_code = 1;
+			snprintf(s->final_report, sizeof(s->final_report),
+				 "partition %s could not be started (%.300s: %s); stopping the system",
+				 p->name, p->program, myco_strerror(rc));
+			myco__ex_stop_all(s, "start failure");
+		}
 		return rc;
 	}
 	p->state = p->m->ready ? EX_STARTING : EX_RUNNING;
@@ -138,6 +147,14 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 		if (rc < 0) {
 			p->state = EX_FAILED;
 			myco__ex_event(s, p, "restart-failed", -1, -1, "%s", myco_strerror(rc));
+			if (!s->stopping) {
+				s->escalated = true;
+				s->exit_code = 3;
+				snprintf(s->final_report, sizeof(s->final_report),
+					 "escalation: partition %s could not be restarted (%s); "
+					 "stopping the system", p->name, myco_strerror(rc));
+				myco__ex_stop_all(s, "restart failure");
+			}
 			return;
 		}
 	}

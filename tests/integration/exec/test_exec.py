@@ -521,6 +521,26 @@ def case_deadline():
         s.kill_all()
 
 
+def case_badprogram():
+    """A program that cannot be started fails the system loudly and cleanly."""
+    body = partition("ok") + "\n" + partition("broken").replace(XPART, "/nonexistent/prog")
+    s = System(body, "bad")
+    try:
+        s.err = open(os.path.join(s.tmp, "run.err"), "w+")
+        s.proc = subprocess.Popen([MYCO, "run", s.file, "--runtime-dir", s.rt],
+                                  stdout=s.err, stderr=s.err)
+        try:
+            rc = s.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail("executive kept running with a partition that cannot start")
+        err = s.errtext()
+        if rc != 1 or "partition broken could not be started" not in err:
+            fail("exit %d, want 1 with a clear report:\n%s" % (rc, err))
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
 def case_nonroot():
     """Without root every mechanism that cannot apply is reported degraded,
     and the executive still runs, heals and cleans up."""
