@@ -496,6 +496,20 @@ int myco_loop_run(myco_loop_t *l)
 #ifdef MYCO_RT_TSAN
 	l->tsan_main = __tsan_get_current_fiber();
 #endif
+#ifdef MYCO_RT_ASAN
+	/* the scheduler's stack, which coroutines switch back to (a loop
+	 * may run on another thread than last time) */
+	pthread_attr_t pa;
+	if (pthread_getattr_np(pthread_self(), &pa) == 0) {
+		void *lo;
+		size_t sz;
+		if (pthread_attr_getstack(&pa, &lo, &sz) == 0) {
+			l->asan_main_bottom = lo;
+			l->asan_main_size = sz;
+		}
+		pthread_attr_destroy(&pa);
+	}
+#endif
 	if (l->opts.pin && l->opts.cpu >= 0)
 		pin_self(l->opts.cpu);
 
