@@ -1129,6 +1129,51 @@ static int base_child(void)
 	return bad ? 1 : 0;
 }
 
+static void test_spawn_many(void **state)
+{
+	const char *argv[] = { "box_probe", "info", NULL };
+	myco__box_spec_t s;
+	struct run runs[16];
+	struct myco__box_stats st;
+	char buf[2048], inst[16];
+	int fds_before, n = (int)(sizeof(runs) / sizeof(runs[0]));
+
+	(void)state;
+	NEED_ROOT();
+	fds_before = count_fds();
+	/* instances side by side in one partition, like active + standbys */
+	for (int i = 0; i < n; i++) {
+		spec_for(&s, "many", argv);
+		snprintf(inst, sizeof(inst), "i%d", i);
+		s.instance = inst;
+		s.memory_max = 32ull << 20;
+		s.time_mode = MYCO__BOX_TIME_BUDGET;
+		s.runtime_ns = 1000000;
+		s.period_ns = 100 * 1000000ull;
+		s.want &= ~MYCO__BOX_WANT(MYCO__BOX_DEADLINE);
+		assert_int_equal(start(&runs[i], &s), 0);
+		assert_string_equal(runs[i].r.cgroup + strlen(runs[i].r.cgroup) -
+				    strlen(inst), inst);
+	}
+	for (int i = 0; i < n; i++) {
+		int status;
+
+		collect(&runs[i], buf, sizeof(buf), EPERM);
+		assert_non_null(strstr(buf, "Seccomp=2"));
+		assert_int_equal(waitpid(runs[i].pid, &status, 0), runs[i].pid);
+		assert_int_equal(status, 0);
+		runs[i].pid = 0;
+		close(runs[i].out);
+		close(runs[i].pidfd);
+		close(runs[i].r.seccomp_fd);
+		snprintf(inst, sizeof(inst), "i%d", i);
+		assert_int_equal(myco__box_destroy(sysname, "many", inst), 0);
+	}
+	assert_int_equal(count_fds(), fds_before);
+	assert_int_equal(myco__box_destroy(sysname, "many", NULL), 0);
+	assert_int_equal(myco__box_stats(sysname, "many", NULL, &st), -ENOENT);
+}
+
 static void test_cgroup_base_env(void **state)
 {
 	char cmd[4096], out[4096];
@@ -1363,6 +1408,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pid1_kill_kills_partition),
 		cmocka_unit_test(test_destroy_kills_and_removes),
 		cmocka_unit_test(test_stale_cleanup),
+		cmocka_unit_test(test_spawn_many),
 		cmocka_unit_test(test_cgroup2_mode),
 		cmocka_unit_test(test_cgroup_base_env),
 		cmocka_unit_test(test_nonroot_degrades),

@@ -149,6 +149,31 @@ static void test_cpulist(void **state)
 			 -ENAMETOOLONG);
 }
 
+static void test_cgroup_dir(void **state)
+{
+	char d[MYCO__CG_PATH_MAX], small[8];
+	int n;
+
+	(void)state;
+	n = myco__cg_dir(MYCO__CG_FREEZER, NULL, "myco/s/p/i", d, sizeof(d));
+	if (n == -ENOENT) {
+		print_message("skipped: no freezer hierarchy\n");
+		skip();
+	}
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(d));
+	assert_int_equal(strncmp(d, "/sys/fs/cgroup", 14), 0);
+	assert_non_null(strstr(d, "/myco/s/p/i"));
+	assert_int_not_equal(d[n - 1], '/');
+	assert_int_equal(myco__cg_dir(MYCO__CG_FREEZER, "/", "x", d, sizeof(d)) > 0,
+			 1);
+	assert_non_null(strstr(d, "/x"));
+	assert_int_equal(myco__cg_dir(MYCO__CG_FREEZER, NULL, "myco/s", small,
+				      sizeof(small)), -ENAMETOOLONG);
+	assert_int_equal(myco__cg_dir(MYCO__CG_NCTL, NULL, "x", d, sizeof(d)),
+			 -ENOENT);
+}
+
 static void test_seccomp_build(void **state)
 {
 	myco__box_spec_t s;
@@ -355,6 +380,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_report_truncates),
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_cpulist),
+		cmocka_unit_test(test_cgroup_dir),
 		cmocka_unit_test(test_seccomp_build),
 		cmocka_unit_test(test_syscall_names),
 		cmocka_unit_test(test_strings),
