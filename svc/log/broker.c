@@ -1070,6 +1070,10 @@ static void h_produce(myco__lb_t *lb, myco__lreq_t *req, uint8_t *frame, size_t 
 		fprintf(stderr, "myco-log: test fault: dropping connection after append\n");
 		pp->req.conn = NULL;
 		myco__lc_abort(req->conn);
+	} else if (acks == 0 && pp->pending > 0) {
+		/* acks=0: nobody waits for this answer, not even for fsync */
+		pp->req.conn = NULL;
+		myco__lc_noreply(req->conn);
 	}
 	if (pp->pending == 0) {
 		produce_respond(pp);
