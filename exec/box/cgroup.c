@@ -321,15 +321,13 @@ static int cpuset_inherit(const char *dir, const char *file)
 	return myco__cg_write(dir, file, buf);
 }
 
-int myco__cg_mkdir(enum myco__cg_ctl ctl, const char *dir)
+static int mkdir_walk(const struct hier *h, enum myco__cg_ctl ctl,
+		      const char *dir)
 {
-	const struct hier *h = hier_of(ctl);
 	char path[MYCO__CG_PATH_MAX];
 	size_t ml;
 	int rc = 0;
 
-	if (!h)
-		return -ENOENT;
 	ml = strlen(h->mount);
 	if (strncmp(dir, h->mount, ml) || (dir[ml] != '/' && dir[ml]))
 		return -EINVAL;
@@ -375,6 +373,20 @@ int myco__cg_mkdir(enum myco__cg_ctl ctl, const char *dir)
 		path[i] = c;
 	}
 out:
+	return rc;
+}
+
+int myco__cg_mkdir(enum myco__cg_ctl ctl, const char *dir)
+{
+	const struct hier *h = hier_of(ctl);
+	int rc = -ENOENT;
+
+	if (!h)
+		return -ENOENT;
+	/* ENOENT: a parent (the shared "myco" level) was removed by another
+	 * system's cleanup between two steps; walk again */
+	for (int i = 0; i < 5 && rc == -ENOENT; i++)
+		rc = mkdir_walk(h, ctl, dir);
 	return rc;
 }
 
