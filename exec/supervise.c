@@ -110,6 +110,10 @@ static bool describe_exit(const siginfo_t *si, char *buf, size_t cap)
 		snprintf(buf, cap, "exited with status %d", si->si_status);
 		return si->si_status != 0;
 	}
+	if (si->si_status == 0) {
+		snprintf(buf, cap, "ended (status unknown: reaped elsewhere)");
+		return true;
+	}
 	snprintf(buf, cap, "killed by signal %d (%s)%s", si->si_status,
 		 sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) : "?",
 		 si->si_code == CLD_DUMPED ? ", core dumped" : "");
@@ -304,7 +308,7 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 	if (in == &p->sb) {
 		myco__ex_event(s, p, "standby-exit", -1, -1, "parked standby pid %d %s",
 			       (int)in->pid, how);
-		myco__ex_inst_release(s, in, !early ? false : true);
+		myco__ex_inst_release(s, in, early);     /* early: still to be reaped */
 		p->want_standby = !s->stopping && wants_standby(s, p) &&
 				  (p->state == EX_RUNNING || p->state == EX_STARTING);
 		return;
