@@ -448,6 +448,63 @@ static void test_pipes_splice_sendv(void **state)
 	close(fd);
 }
 
+/* ---- many operations at once: SQ refills, CQ overflow ------------------ */
+
+#ifdef MYCO_SANITIZED
+#define NPOLL 300
+#else
+#define NPOLL 1500
+#endif
+
+static int g_pollfd;
+static int g_timed_out, g_ready;
+
+static int poller(void *arg)
+{
+	(void)arg;
+	/* all park at once on one pipe (2 SQEs each with the timeout): the
+	 * 256-entry SQ is submitted many times within one batch, and the
+	 * completions (2 per op) outnumber the CQ, so the kernel's overflow
+	 * list must be flushed too */
+	int r = myco_poll(g_pollfd, POLLIN, 5 * MS);
+	if (r == -ETIMEDOUT)
+		g_timed_out++;
+	else if (r > 0)
+		g_ready++;
+	return 0;
+}
+
+static void test_many_ops(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	g_pollfd = p[0];
+	g_timed_out = g_ready = 0;
+	myco_loop_t *l;
+	myco_loop_opts_t o = { .stack_size = 16 * 1024 };
+	assert_int_equal(myco_loop_create(&l, &o), 0);
+	for (int i = 0; i < NPOLL; i++)
+		assert_int_equal(myco_spawn(l, NULL, poller, NULL, NULL), 0);
+	assert_int_equal(myco_loop_run(l), 0);
+	assert_int_equal(g_timed_out + g_ready, NPOLL);
+	assert_int_equal(g_timed_out, NPOLL);
+	/* and again with data: every poller sees POLLIN */
+	assert_int_equal(write(p[1], "x", 1), 1);
+	for (int i = 0; i < NPOLL; i++)
+		assert_int_equal(myco_spawn(l, NULL, poller, NULL, NULL), 0);
+	g_timed_out = g_ready = 0;
+	assert_int_equal(myco_loop_run(l), 0);
+	assert_int_equal(g_ready, NPOLL);
+	myco_loop_stats_t st;
+	myco_loop_stats(l, &st);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(st.io_pending, 0);
+	myco_loop_destroy(l);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_DFL); /* prove sends do not raise it */
@@ -458,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_big_transfer),
 		cmocka_unit_test(test_file_sendfile),
 		cmocka_unit_test(test_pipes_splice_sendv),
+		cmocka_unit_test(test_many_ops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
