@@ -233,12 +233,62 @@ static void test_send_full(void **state)
 	close_chan(&c);
 }
 
+/* ---- both ends coroutines, on two loops of a group --------------------- */
+
+static ctx_t g_gc;
+static myco_group_t *g_grp;
+
+static int grp_consumer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NMSG; i++) {
+		int v = -1;
+		int r = myco_co_chan_recv_copy(g_gc.cons, &v, sizeof(v), NULL, 10 * SEC);
+		if (r != (int)sizeof(v) || v != i)
+			g_gc.errors++;
+		g_gc.received++;
+	}
+	myco_group_stop(g_grp);
+	return 0;
+}
+
+static int grp_producer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NMSG; i++)
+		if (myco_co_chan_send(g_gc.prod, &i, sizeof(i), 10 * SEC) != 0)
+			atomic_fetch_add(&g_gc.ticks, 1); /* counts send errors */
+	return 0;
+}
+
+static void grp_init(myco_loop_t *l, unsigned idx, void *arg)
+{
+	(void)arg;
+	myco_spawn(l, NULL, idx == 0 ? grp_producer : grp_consumer, NULL, NULL);
+}
+
+static void test_group_both_ends(void **state)
+{
+	(void)state;
+	memset(&g_gc, 0, sizeof(g_gc));
+	open_chan(&g_gc, 16);
+	myco_group_opts_t o = { .nloops = 2 };
+	assert_int_equal(myco_group_create(&g_grp, &o), 0);
+	assert_int_equal(myco_group_run(g_grp, grp_init, NULL), 0);
+	assert_int_equal(g_gc.errors, 0);
+	assert_int_equal(g_gc.received, NMSG);
+	assert_int_equal(atomic_load(&g_gc.ticks), 0);
+	myco_group_destroy(g_grp);
+	close_chan(&g_gc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queued_fast_path),
 		cmocka_unit_test(test_park_and_wake),
 		cmocka_unit_test(test_send_full),
+		cmocka_unit_test(test_group_both_ends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
