@@ -212,7 +212,8 @@ static char *log_text(const struct ex_part *p, uint64_t pos, uint64_t *next, siz
 	return buf;
 }
 
-static void handle_request(struct ex_system *s, struct ex_conn *c, const char *line)
+json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const char *line,
+				  bool *keep_out)
 {
 	json_error_t jerr;
 	json_t *req = json_loads(line, 0, &jerr), *rep = NULL;
@@ -279,10 +280,18 @@ static void handle_request(struct ex_system *s, struct ex_conn *c, const char *l
 		rep = err_obj("unknown command '%s'", cmd);
 	}
 out:
-	if (rep && send_line(c->fd, rep) < 0)
+	json_decref(req);
+	*keep_out = keep;
+	return rep ? rep : err_obj("%s", "out of memory");
+}
+
+static void handle_request(struct ex_system *s, struct ex_conn *c, const char *line)
+{
+	bool keep;
+	json_t *rep = myco__ex_control_dispatch(s, c, line, &keep);
+	if (!rep || send_line(c->fd, rep) < 0)
 		keep = false;
 	json_decref(rep);
-	json_decref(req);
 	if (!keep)
 		conn_free(s, c);
 }

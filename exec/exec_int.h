@@ -239,6 +239,11 @@ int myco__ex_control_open(struct ex_system *s);
 void myco__ex_control_accept(struct ex_system *s);
 void myco__ex_control_io(struct ex_system *s, struct ex_conn *c);
 void myco__ex_control_flush(struct ex_system *s);
+/* Parse and carry out one request line (the protocol in control.c) for
+ * connection c; returns the reply (caller frees with json_decref) and
+ * whether c becomes a follower.  Exposed for the fuzz harness. */
+struct json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c,
+					 const char *line, bool *keep);
 void myco__ex_control_close(struct ex_system *s);
 
 /* runtime.c: runtime dir, pid file, stale cleanup */

@@ -26,6 +26,7 @@
 
 #include "myco/chan.h"
 #include "myco/part.h"
+#include "part_int.h"
 
 #define PART_MAX_CAPS 128
 #define PART_MAX_CAP_FDS MYCO_CHAN_MAX_FDS
@@ -130,6 +131,13 @@ static int parse_caps(const char *s)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+int myco__part_parse_caps(const char *s)
+{
+	g.ncaps = 0;
+	int rc = parse_caps(s);
+	return rc < 0 ? rc : (int)g.ncaps;
 }
 
 static void on_term(int sig)
