@@ -2,11 +2,12 @@
  * fuzz_request.c: libFuzzer harness for myco-log's request parser and
  * handlers.  Each input is one request frame (without its 4-byte size) fed
  * to myco__lb_request() of a broker over a real store in a temp dir (fsync
- * never, small segments); the answer is flattened (file ranges read back)
- * and dropped.  The seed corpus (corpus_request/) holds real requests
+ * never, small segments, removed at exit); the answer's file ranges are
+ * read back and the answer dropped.  The seed corpus (corpus_request/) holds real requests
  * captured from kcat, librdkafka and kafka-python with capture.py.
  * Not for: the network layer (tests/integration/log covers it).
  */
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,11 +53,27 @@ const char *myco__lc_peer(const myco__lc_t *c)
 }
 
 static myco__lb_t *lb;
+static char dir[64] = "/tmp/myco-log-fuzz-XXXXXX";
+
+static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/* At exit: close the broker and remove its store. */
+static void cleanup(void)
+{
+	myco__lb_close(lb);
+	lb = NULL;
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char dir[64] = "/tmp/myco-log-fuzz-XXXXXX";
 	myco__lcfg_t cfg;
 
 	(void)argc;
@@ -75,7 +92,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.group_initial_delay_ms = 0;
 	if (myco__lb_open(&cfg, &lb) < 0)
 		abort();
-	fprintf(stderr, "fuzz_request: store in %s (not removed)\n", dir);
+	atexit(cleanup);
 	return 0;
 }
 
