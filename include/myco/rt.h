@@ -451,6 +451,18 @@ double myco_edf_utilisation(const myco_loop_t *loop);
 int myco_rt_set_deadline(uint64_t runtime_ns, uint64_t deadline_ns,
 			 uint64_t period_ns);
 
+/* Opt-in stack overflow report.  A coroutine that overflows its stack
+ * touches its guard page and the process dies of SIGSEGV.  After this call
+ * (once, any thread, before or after loops start) that SIGSEGV first writes
+ * "myco: coroutine '<name>' overflowed its <N> KiB stack ..." to stderr,
+ * then the signal's previous disposition runs (default: the process dies of
+ * SIGSEGV, so core dumps and exit status are unchanged).  Every loop thread
+ * gets an alternate signal stack when its loop runs (needed to handle a
+ * fault on an exhausted stack).  Faults elsewhere are passed on untouched.
+ * Returns 0 or -errno from sigaction.  Not for sanitizer builds (their own
+ * SIGSEGV handler reports overflows). */
+int myco_rt_report_overflow(void);
+
 /* ------------------------------------------------------------------ */
 /* Groups: one loop per core, pinned, work passed by SPSC rings        */
 /* ------------------------------------------------------------------ */

@@ -512,6 +512,7 @@ int myco_loop_run(myco_loop_t *l)
 #endif
 	if (l->opts.pin && l->opts.cpu >= 0)
 		pin_self(l->opts.cpu);
+	myco__overflow_thread_setup();
 
 	for (;;) {
 		MYCO__ST_ADD(l, iterations, 1);

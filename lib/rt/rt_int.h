@@ -305,6 +305,9 @@ unsigned myco__steal_run_own(myco_loop_t *l, unsigned max);
 unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max);
 void myco__steal_drain_free(myco_loop_t *l);
 
+/* overflow.c */
+void myco__overflow_thread_setup(void);
+
 /* stats.c */
 void myco__lat_record(myco_loop_t *l, uint64_t ns);
 

@@ -228,6 +228,47 @@ static void test_guard_page(void **state)
 	assert_int_equal(WEXITSTATUS(st), 42);
 }
 
+/* myco_rt_report_overflow: the dying child names the coroutine on stderr
+ * and still dies of SIGSEGV. */
+static void test_overflow_report(void **state)
+{
+	(void)state;
+#ifdef MYCO_SANITIZED
+	skip(); /* the sanitizer's own SIGSEGV handler reports overflows */
+#else
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 2);
+		signal(SIGSEGV, SIG_DFL); /* not cmocka's handler */
+		if (myco_rt_report_overflow() != 0)
+			_exit(2);
+		myco_loop_t *l;
+		myco_co_opts_t o = { .stack_size = 64 * 1024, .name = "deep" };
+		if (myco_loop_create(&l, NULL) != 0 ||
+		    myco_spawn(l, NULL, overflow_co, NULL, &o) != 0)
+			_exit(3);
+		myco_loop_run(l);
+		_exit(4);
+	}
+	close(pfd[1]);
+	char buf[512] = { 0 };
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(buf) - 1 &&
+	       (n = read(pfd[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(pfd[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSEGV);
+	assert_non_null(strstr(buf, "coroutine 'deep' overflowed its 64 KiB stack"));
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_fp_state),
 		cmocka_unit_test(test_deep_stack),
 		cmocka_unit_test(test_guard_page),
+		cmocka_unit_test(test_overflow_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
