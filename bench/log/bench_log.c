@@ -72,6 +72,20 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void stop_servers(void);
+
+/* At exit, also after die(): stop the servers, remove the temp dir. */
+static void cleanup(void)
+{
+	char cmd[128];
+	stop_servers();
+	if (strcmp(tmpdir + strlen(tmpdir) - 6, "XXXXXX")) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "myco-bench-log: could not remove %s\n", tmpdir);
+	}
+}
+
 static void die(const char *what)
 {
 	fprintf(stderr, "myco-bench-log: %s\n", what);
@@ -93,12 +107,15 @@ static int nservers;
 static void stop_servers(void)
 {
 	int i;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&mu);
 	for (i = 0; i < nservers; i++)
 		if (servers[i].pid > 0) {
 			kill(servers[i].pid, SIGTERM);
 			waitpid(servers[i].pid, NULL, 0);
 			servers[i].pid = 0;
 		}
+	pthread_mutex_unlock(&mu);
 }
 
 static int free_port(void)
@@ -1052,6 +1069,7 @@ int main(int argc, char **argv)
 	dur = quick ? 2 : 5;
 	if (!mkdtemp(tmpdir))
 		die("mkdtemp");
+	atexit(cleanup);
 	crc_init();
 	signal(SIGPIPE, SIG_IGN);
 	print_env(nats_bin);
@@ -1141,12 +1159,6 @@ int main(int argc, char **argv)
 			free(lat);
 		}
 	}
-	stop_servers();
-	{
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "myco-bench-log: could not remove %s\n", tmpdir);
-	}
+	/* servers stopped and temp dir removed by cleanup() at exit */
 	return 0;
 }
