@@ -253,6 +253,9 @@ ssize_t myco_pread(int fd, void *buf, size_t len, off_t off,
 		   int64_t timeout_ns);
 ssize_t myco_pwrite(int fd, const void *buf, size_t len, off_t off,
 		    int64_t timeout_ns);
+/* fsync(2) (datasync false) or fdatasync(2) (datasync true) through the
+ * ring: the coroutine waits, the loop keeps running others. */
+int myco_fsync(int fd, bool datasync, int64_t timeout_ns);
 /* Sockets: flags as in recv(2)/send(2).  myco_send, myco_sendv and
  * myco_write_all add MSG_NOSIGNAL (no SIGPIPE; -EPIPE instead).  Plain
  * myco_write/myco_writev on a socket whose peer has gone may raise SIGPIPE

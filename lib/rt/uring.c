@@ -1,7 +1,7 @@
 /*
  * uring.c: blocking-style I/O for coroutines on io_uring: read, write,
- * readv, writev, pread, pwrite, recv, send, sendv, accept, connect, poll,
- * splice and sendfile (file -> pipe -> socket with splice, pipes pooled per
+ * readv, writev, pread, pwrite, fsync, recv, send, sendv, accept, connect,
+ * poll, splice and sendfile (file -> pipe -> socket with splice, pipes pooled per
  * loop), write_all, and the generic "event source" wait.
  * Not for: the loop's own eventfd and reaping (loop.c).
  *
@@ -146,6 +146,14 @@ ssize_t myco_pwrite(int fd, const void *buf, size_t len, off_t off,
 	SQE_OR_FAIL(l, sqe, NSQE(timeout_ns));
 	io_uring_prep_write(sqe, fd, buf, (unsigned)(len > 0x7ffff000 ? 0x7ffff000 : len),
 			    (uint64_t)off);
+	return io_finish(l, sqe, timeout_ns);
+}
+
+int myco_fsync(int fd, bool datasync, int64_t timeout_ns)
+{
+	BEGIN(l, co);
+	SQE_OR_FAIL(l, sqe, NSQE(timeout_ns));
+	io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
 	return io_finish(l, sqe, timeout_ns);
 }
 

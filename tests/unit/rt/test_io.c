@@ -350,6 +350,12 @@ static int file_co(void *arg)
 		}
 		done += (size_t)n;
 	}
+	if (myco_fsync(s->file, true, 10 * SEC) != 0 ||
+	    myco_fsync(s->file, false, 10 * SEC) != 0 ||
+	    myco_fsync(-1, true, SEC) != -EBADF) {
+		free(buf);
+		return -5;
+	}
 	char chk[100];
 	ssize_t n = myco_pread(s->file, chk, sizeof(chk), 5000, SEC);
 	int ok = n == 100 && memcmp(chk, buf + 5000, 100) == 0;
