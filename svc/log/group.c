@@ -821,10 +821,21 @@ void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *r
 	if (!gid.p || gid.len <= 0 || gid.len > 255) {
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (gen >= 0 || mid.len > 0) {
+		/* As Kafka: members of the current generation may commit while
+		 * a rebalance is being prepared (consumers commit what they have
+		 * processed when their partitions are revoked); only between
+		 * JoinGroup and SyncGroup is the answer REBALANCE_IN_PROGRESS. */
+		member_t *m;
 		g = group_find(gs, gid);
-		gerr = check_member(g, member_find(g, mid), gen);
-		if (!gerr && g->state == G_SYNCING)
+		m = member_find(g, mid);
+		if (!g || !m)
+			gerr = KERR_UNKNOWN_MEMBER_ID;
+		else if (gen != g->generation)
+			gerr = KERR_ILLEGAL_GENERATION;
+		else if (g->state == G_SYNCING)
 			gerr = KERR_REBALANCE_IN_PROGRESS;
+		else
+			m->last_hb = myco__lnow_ms();
 	} else {
 		g = group_find(gs, gid);
 		if (g && g->members)

@@ -6,6 +6,7 @@
 Scenarios: roundtrip (librdkafka 100k messages + kcat, compression),
 partition (under `myco run`: killed and replaced, data intact),
 group (kafka-python consumer group rebalance, commits survive a restart),
+rdkgroup (librdkafka consumer group through kcat -G, commits on close),
 idempotent (retries after dropped connections store no duplicate),
 kill9 (kill -9 during produce with --fsync always), malformed (raw bad
 requests get errors, the broker keeps serving).
@@ -227,6 +228,36 @@ def s_group(tmp):
     c.close()
     check(sorted(got) == list(range(5000, 5100)),
           'after restart the group reads exactly the 100 new messages (got %d)' % len(got))
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def s_rdkgroup(tmp):
+    """A librdkafka consumer group (kcat -G: JoinGroup v5, SyncGroup v3,
+    OffsetCommit v7, flexible OffsetFetch v7): two members split a topic,
+    commit on close, a later member resumes exactly after them."""
+    b = Broker(os.path.join(tmp, 'data'), '--partitions', '4',
+               '--group-initial-delay', '500').start()
+    lines = ''.join('m%d\n' % i for i in range(2000))
+    check(run(['kcat', '-b', b.addr, '-P', '-t', 'kg'], input=lines.encode()).returncode == 0,
+          '2000 messages produced with kcat')
+    outs = [os.path.join(tmp, 'member%d.txt' % i) for i in range(2)]
+    procs = [subprocess.Popen(['kcat', '-b', b.addr, '-G', 'kgr', '-o', 'beginning', '-e', '-q',
+                               'kg'], stdout=open(o, 'wb'), stderr=subprocess.DEVNULL)
+             for o in outs]
+    for p in procs:
+        p.wait(60)
+    got = []
+    for o in outs:
+        with open(o) as f:
+            got.append(f.read().split())
+    check(sorted(got[0] + got[1]) == sorted(lines.split()),
+          'two kcat -G members read all 2000 exactly once (%d + %d)' % (len(got[0]), len(got[1])))
+    check(len(got[0]) > 0 and len(got[1]) > 0, 'both members got partitions')
+    new = ''.join('n%d\n' % i for i in range(10))
+    run(['kcat', '-b', b.addr, '-P', '-t', 'kg'], input=new.encode())
+    r = run(['kcat', '-b', b.addr, '-G', 'kgr', '-e', '-q', 'kg'], capture_output=True, timeout=60)
+    check(sorted(r.stdout.decode().split()) == sorted(new.split()),
+          'a new member resumes at the committed offsets: exactly the 10 new messages')
     check(b.stop() == 0, 'broker exits 0')
 
 

@@ -905,6 +905,28 @@ static void test_group_lifecycle(void **state)
 	/* b leaves: a must rejoin */
 	assert_int_equal(simple(&bconn, KAPI_LEAVE_GROUP, 0, mb, 62), 0);
 	assert_int_equal(simple(&a, KAPI_HEARTBEAT, gen, ma, 58), KERR_REBALANCE_IN_PROGRESS);
+	/* ... but may still commit what it processed (as in Kafka) */
+	{
+		myco__kwr_t w;
+		req_begin(&w, KAPI_OFFSET_COMMIT, 2, 59, false);
+		myco__kwr_str(&w, false, "grp");
+		myco__kwr_i32(&w, gen);
+		myco__kwr_str(&w, false, ma);
+		myco__kwr_i64(&w, -1);
+		myco__kwr_array(&w, false, 1);
+		myco__kwr_str(&w, false, "t");
+		myco__kwr_array(&w, false, 1);
+		myco__kwr_i32(&w, 0);
+		myco__kwr_i64(&w, 10);
+		myco__kwr_str(&w, false, NULL);
+		assert_int_equal(call(&a, &w), 0);
+		r = resp(&a, 59, false);
+		assert_int_equal(myco__krd_array(&r, false, 1), 1);
+		(void)myco__krd_str(&r, false);
+		assert_int_equal(myco__krd_array(&r, false, 1), 1);
+		(void)myco__krd_i32(&r);
+		assert_int_equal(myco__krd_i16(&r), 0);
+	}
 	free(a.resp);
 	free(bconn.resp);
 }
