@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,11 +226,11 @@ void myco__ex_on_exit(struct ex_system *s, struct ex_part *p, struct ex_inst *in
 	handle_death(s, p, in, &si, false);
 }
 
-/* Flags (field 9) and exit code (field 52) of /proc/PID/stat. */
-static int proc_exit_state(pid_t pid, unsigned long *flags, int *code)
+/* Flags (field 9), thread count (20) and exit code (52) of a /proc stat
+ * file ("/proc/PID/stat" or "/proc/PID/task/TID/stat"). */
+static int proc_stat_exit(const char *path, unsigned long *flags, int *code, long *nthreads)
 {
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char buf[2048];
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -247,23 +248,64 @@ static int proc_exit_state(pid_t pid, unsigned long *flags, int *code)
 		field++;
 		if (field == 9)
 			*flags = strtoul(t, NULL, 10);
+		else if (field == 20)
+			*nthreads = atol(t);
 		else if (field == 52)
 			*code = atoi(t);
 	}
 	return *code < 0 ? -EPROTO : 0;
 }
 
+#define PF_EXITING_FLAG 0x4u
+
+/* Has every thread of pid entered do_exit (so none runs user code, none
+ * can touch a channel again)?  0 yes (and *code = the exit code), -EAGAIN
+ * no, or -errno. */
+static int proc_exit_state(pid_t pid, int *code)
+{
+	char path[96];
+	unsigned long flags;
+	long nthreads = 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int rc = proc_stat_exit(path, &flags, code, &nthreads);
+	if (rc < 0)
+		return rc;
+	if (!(flags & PF_EXITING_FLAG))
+		return -EAGAIN;
+	if (nthreads <= 1)
+		return 0;
+	/* the main thread is exiting; make sure the others are too */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int c;
+		long n;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/stat", (int)pid, e->d_name);
+		if (proc_stat_exit(path, &flags, &c, &n) == 0 && !(flags & PF_EXITING_FLAG)) {
+			rc = -EAGAIN;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 void myco__ex_on_death(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
 {
-	unsigned long flags;
 	int code;
 	siginfo_t si;
 
 	/* The process released its files table (so its memory is already
-	 * gone) -- or it merely closed the pipe's fd.  PF_EXITING tells.  Under
-	 * the box's init the pipe is held by the program only: look at it. */
+	 * gone) -- or it merely closed the pipe's fd.  PF_EXITING on every
+	 * thread tells.  Under the box's init the pipe is held by the program
+	 * only: look at it. */
 	pid_t who = myco__ex_inst_prog(in);
-	if (proc_exit_state(who, &flags, &code) < 0 || !(flags & 0x4u /* PF_EXITING */)) {
+	if (proc_exit_state(who, &code) < 0) {
 		/* not confirmed: stop watching the pipe, the pidfd will tell */
 		myco__ex_epoll_del(s, in->death_fd);
 		close(in->death_fd);
