@@ -516,7 +516,8 @@ int myco_loop_run(myco_loop_t *l)
 
 	for (;;) {
 		MYCO__ST_ADD(l, iterations, 1);
-		myco__wheel_advance(&l->wheel, myco_now_ns());
+		if (l->wheel.count)
+			myco__wheel_advance(&l->wheel, myco_now_ns());
 		drain_posts(l);
 		if (l->deque)
 			myco__steal_run_own(l, 8);
