@@ -83,10 +83,12 @@ int main(void)
 		fflush(stdout);
 	}
 	if (!strcmp(mode, "oom")) {
+		static char *volatile last;     /* keeps the compiler from eliding it */
 		for (size_t mb = 0;; mb++) {
-			char *m = malloc(1 << 20);
-			if (m)
-				memset(m, (int)mb, 1 << 20);
+			volatile char *m = malloc(1 << 20);
+			for (size_t i = 0; m && i < (1u << 20); i += 4096)
+				m[i] = (char)mb;
+			last = (char *)m;
 			myco_heartbeat();
 		}
 	}
