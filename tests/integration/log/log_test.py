@@ -236,7 +236,7 @@ def s_rdkgroup(tmp):
     OffsetCommit v7, flexible OffsetFetch v7): two members split a topic,
     commit on close, a later member resumes exactly after them."""
     b = Broker(os.path.join(tmp, 'data'), '--partitions', '4',
-               '--group-initial-delay', '500').start()
+               '--group-initial-delay', '2000').start()   # both members in generation 1
     lines = ''.join('m%d\n' % i for i in range(2000))
     check(run(['kcat', '-b', b.addr, '-P', '-t', 'kg'], input=lines.encode()).returncode == 0,
           '2000 messages produced with kcat')
