@@ -24,6 +24,10 @@
 #include "myco/chan.h"
 #include "myco/part.h"
 
+/* Where the oom mode keeps its last block, so the compiler cannot elide the
+ * allocations. */
+char *volatile xpart_keep;
+
 static unsigned long long mono(void)
 {
 	struct timespec ts;
@@ -83,12 +87,11 @@ int main(void)
 		fflush(stdout);
 	}
 	if (!strcmp(mode, "oom")) {
-		static char *volatile last;     /* keeps the compiler from eliding it */
 		for (size_t mb = 0;; mb++) {
 			volatile char *m = malloc(1 << 20);
 			for (size_t i = 0; m && i < (1u << 20); i += 4096)
 				m[i] = (char)mb;
-			last = (char *)m;
+			xpart_keep = (char *)m;
 			myco_heartbeat();
 		}
 	}
