@@ -33,6 +33,10 @@ expect 2 "check unknown option" "$myco" check --bogus "$good"
 expect 0 "explain" "$myco" check --explain E061
 grep -q "over-committed" "$tmp/out" || { echo "FAIL explain: wrong text"; fails=$((fails + 1)); }
 expect 2 "explain unknown" "$myco" check --explain E999
+# docs/lang-errors.md is generated from the same table: keep them in sync
+expect 0 "explain all" "$myco" check --explain all
+sed -n '/^## E001/,$p' "$src/../../docs/lang-errors.md" | diff -q - "$tmp/out" >/dev/null ||
+	{ echo "FAIL docs/lang-errors.md differs from \`myco check --explain all\`"; fails=$((fails + 1)); }
 expect 1 "check missing file" "$myco" check "$tmp/none.myco"
 expect 0 "gen" "$myco" gen "$good" -o "$tmp/inc"
 [ -s "$tmp/inc/pipeline.h" ] || { echo "FAIL gen: no header"; fails=$((fails + 1)); }
