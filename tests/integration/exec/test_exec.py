@@ -11,6 +11,7 @@ duration against a threshold.  Exit 0 pass, 1 fail, 77 skip.
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,9 +168,11 @@ class System:
             fail("cgroups left: %s" % left)
 
     def kill_all(self):
+        """Last step of every case: no executive left, no temp dir left."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def case_ungranted():
@@ -545,7 +548,6 @@ def case_badprogram():
 def case_nonroot():
     """Without root every mechanism that cannot apply is reported degraded,
     and the executive still runs, heals and cleans up."""
-    import shutil
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         print("SKIP: needs root (to drop to nobody) and setpriv")
         sys.exit(77)
