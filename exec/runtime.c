@@ -139,4 +139,7 @@ void myco__ex_runtime_remove(struct ex_system *s)
 	snprintf(path, sizeof(path), "%s/exec.pid", s->dir);
 	unlink(path);
 	rmdir(s->dir);
+	/* the default base (/run/myco ...) too, when no other system uses it */
+	if (!s->opt.runtime_dir && myco__ex_default_base(path, sizeof(path)) == 0)
+		rmdir(path);
 }
