@@ -967,6 +967,12 @@ static void produce_partition(myco__lb_t *lb, pprod_t *pp, size_t idx,
 			pt->err = kerr_of(rc);
 			return;
 		}
+		if (res.duplicate && lb->cfg.verbose)
+			fprintf(stderr, "myco-log: duplicate batch (idempotent retry) of %.*s[%d] "
+				"acknowledged at offset %lld, not stored again\n",
+				pt->topic.len > 0 ? (int)pt->topic.len : 0,
+				pt->topic.len > 0 ? (const char *)pt->topic.p : "", pt->index,
+				(long long)res.base_offset);
 		if (first) {
 			pt->base = res.base_offset;
 			pt->lat = res.log_append_time;

@@ -262,13 +262,15 @@ def s_rdkgroup(tmp):
 
 
 def s_idempotent(tmp):
-    b = Broker(os.path.join(tmp, 'data'), '--test-drop-after-append', '25').start()
+    b = Broker(os.path.join(tmp, 'data'), '--test-drop-after-append', '25', '--verbose').start()
     n = 20000
     check(client('produce', b.addr, 'idem', str(n), '--idempotent', '--batch', '200',
                  '-X', 'reconnect.backoff.ms=10', '-X', 'reconnect.backoff.max.ms=100') == 0,
           'idempotent producer: all %d acknowledged' % n)
     drops = b.stderr_text().count('test fault')
     check(drops >= 2, 'the broker dropped %d connections after appending' % drops)
+    dups = b.stderr_text().count('duplicate batch')
+    check(dups >= 1, 'the producer retried: %d batches recognised as duplicates' % dups)
     check(client('verify', b.addr, 'idem', str(n), '--exact', '--ordered') == 0,
           'every message stored exactly once, in order')
     check(b.stop() == 0, 'broker exits 0')
