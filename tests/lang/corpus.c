@@ -6,10 +6,11 @@
  *       color) must equal DIR/NNN-*.expected byte for byte, and at least one
  *       diagnostic must be reported.  Files that parse must also format
  *       idempotently.  --update rewrites the .expected files (review them!).
- *   lang_corpus examples DIR CC
+ *   lang_corpus examples DIR CC...
  *       every DIR/<name>/system.myco must load without errors, `fmt` must be
  *       idempotent on it, and the header `gen` makes for it must compile with
- *       CC -std=c17 -Wall -Wextra -Werror (with a program that calls every
+ *       CC... -std=c17 -Wall -Wextra -Werror (CC... is the compiler command,
+ *       possibly several words such as `ccache gcc`) (with a program that calls every
  *       <Type>_validate() on a zeroed message, which is valid unless it holds
  *       an enum without a 0 value, and on one with a bool set to 2).
  * Exit 0 when all pass; prints one line per failure.  Not for: unit tests
@@ -165,16 +166,27 @@ static int run_corpus(const char *dir, bool update)
 	return failures ? 1 : 0;
 }
 
-static int run_cc(const char *cc, const char *tmp, const char *src)
+/* The compiler command (e.g. "ccache" "gcc"), from the command line. */
+static char **cc_argv;
+static int cc_argc;
+
+static int run_cc(const char *tmp, const char *src)
 {
 	char out[600];
+	char *av[64];
+	int n = 0;
 	snprintf(out, sizeof(out), "%s/a.out", tmp);
+	for (int i = 0; i < cc_argc && n < 48; i++)
+		av[n++] = cc_argv[i];
+	const char *rest[] = { "-std=c17", "-Wall", "-Wextra", "-Werror", "-I", tmp, "-o", out, src };
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		av[n++] = (char *)rest[i];
+	av[n] = NULL;
 	pid_t pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		execlp(cc, cc, "-std=c17", "-Wall", "-Wextra", "-Werror", "-I", tmp, "-o", out, src,
-		       (char *)NULL);
+		execvp(av[0], av);
 		_exit(127);
 	}
 	int st;
@@ -212,7 +224,7 @@ static bool zero_valid(const myco_system_t *sys, uint32_t mi, int depth)
 	return true;
 }
 
-static void gen_compile(const char *cc, const char *file, const myco_system_t *sys)
+static void gen_compile(const char *file, const myco_system_t *sys)
 {
 	char tmp[] = "/tmp/myco-gen-XXXXXX";
 	char path[600], csrc[600];
@@ -250,7 +262,7 @@ static void gen_compile(const char *cc, const char *file, const myco_system_t *s
 	}
 	fputs("\treturn bad;\n}\n", c);
 	fclose(c);
-	if (run_cc(cc, tmp, csrc))
+	if (run_cc(tmp, csrc))
 		fail("gen", file, "generated header does not compile or its checks fail");
 	unlink(path);
 	unlink(csrc);
@@ -259,7 +271,7 @@ static void gen_compile(const char *cc, const char *file, const myco_system_t *s
 	rmdir(tmp);
 }
 
-static int run_examples(const char *dir, const char *cc)
+static int run_examples(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -289,8 +301,8 @@ static int run_examples(const char *dir, const char *cc)
 		if (src)
 			check_fmt(path, src, len, true);
 		free(src);
-		if (sys && cc)
-			gen_compile(cc, path, sys);
+		if (sys && cc_argc)
+			gen_compile(path, sys);
 		myco_diags_free(dg);
 		myco_system_free(sys);
 	}
@@ -307,8 +319,11 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "corpus"))
 		return run_corpus(argv[2], argc > 3 && !strcmp(argv[3], "--update"));
-	if (argc >= 3 && !strcmp(argv[1], "examples"))
-		return run_examples(argv[2], argc > 3 ? argv[3] : NULL);
-	fprintf(stderr, "usage: lang_corpus corpus DIR [--update] | examples DIR [CC]\n");
+	if (argc >= 3 && !strcmp(argv[1], "examples")) {
+		cc_argv = argv + 3;
+		cc_argc = argc - 3;
+		return run_examples(argv[2]);
+	}
+	fprintf(stderr, "usage: lang_corpus corpus DIR [--update] | examples DIR [CC...]\n");
 	return 2;
 }
