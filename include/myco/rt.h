@@ -128,8 +128,9 @@ void myco_loop_stop(myco_loop_t *loop);
 
 /* Destroy a loop that is not running.  Unfinished coroutines are freed
  * without running further (their stacks are unmapped; nothing on them is
- * cleaned up), their handles and all timers of the loop become invalid.
- * Must not be called while the loop runs; NULL is ignored. */
+ * cleaned up); their handles and the loop's timers (myco_timer_t, freed
+ * here too) become invalid.  Must not be called while the loop runs; NULL
+ * is ignored. */
 void myco_loop_destroy(myco_loop_t *loop);
 
 /* The loop the calling thread is running, or NULL.  Any thread. */
@@ -372,7 +373,8 @@ int myco_timer_start(myco_timer_t *timer, uint64_t after_ns,
 		     uint64_t repeat_ns);
 /* Disarm (no-op if not armed).  Loop thread. */
 void myco_timer_stop(myco_timer_t *timer);
-/* Stop and free; NULL ignored.  Loop thread (or after the loop ended). */
+/* Stop and free; NULL ignored.  Loop thread (or after myco_loop_run
+ * returned, but before myco_loop_destroy, which frees remaining timers). */
 void myco_timer_destroy(myco_timer_t *timer);
 /* True while armed. */
 bool myco_timer_active(const myco_timer_t *timer);

@@ -653,6 +653,7 @@ void myco_loop_destroy(myco_loop_t *l)
 		myco__steal_drain_free(l);
 		myco__deque_free(l->deque);
 	}
+	myco__timers_free(l);
 	myco__uring_pipes_free(l);
 	myco__stack_cache_free(l);
 	free(l->eh);

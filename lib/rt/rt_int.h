@@ -202,7 +202,7 @@ struct myco_loop {
 	uint64_t io_pending;            /* user CQEs we still wait for       */
 	uint64_t internal_pending;      /* CQEs of cancel / eventfd ops      */
 	myco__wheel_t wheel;
-	uint64_t timers_user;           /* armed myco_timer_t                */
+	myco_timer_t *timers;           /* every myco_timer_t of the loop     */
 
 	/* cross-thread */
 	atomic_bool stop_req;
@@ -304,6 +304,9 @@ unsigned myco__steal_run_own(myco_loop_t *l, unsigned max);
 /* Try to steal spawns from siblings; returns how many were started. */
 unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max);
 void myco__steal_drain_free(myco_loop_t *l);
+
+/* timer.c */
+void myco__timers_free(myco_loop_t *l);
 
 /* overflow.c */
 void myco__overflow_thread_setup(void);

@@ -8,7 +8,8 @@
 #include "rt_int.h"
 
 struct myco_timer {
-	myco__tnode_t tn;
+	myco__tnode_t tn;       /* first member */
+	myco_timer_t *next, *prev; /* the loop's list of timers */
 	myco_loop_t *loop;
 	myco_timer_cb_t cb;
 	void *arg;
@@ -41,8 +42,32 @@ int myco_timer_create(myco_loop_t *loop, myco_timer_t **out,
 	t->cb = cb;
 	t->arg = arg;
 	t->tn.fire = timer_fire;
+	t->next = loop->timers;
+	if (loop->timers)
+		loop->timers->prev = t;
+	loop->timers = t;
 	*out = t;
 	return 0;
+}
+
+static void unlink_timer(myco_timer_t *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (t->loop->timers == t)
+		t->loop->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+}
+
+void myco__timers_free(myco_loop_t *l)
+{
+	while (l->timers) {
+		myco_timer_t *t = l->timers;
+		unlink_timer(t);
+		free(t);
+	}
 }
 
 int myco_timer_start(myco_timer_t *t, uint64_t after_ns, uint64_t repeat_ns)
@@ -67,6 +92,7 @@ void myco_timer_destroy(myco_timer_t *t)
 	if (!t)
 		return;
 	myco_timer_stop(t);
+	unlink_timer(t);
 	if (t->in_cb) {
 		t->destroy_pending = true;
 		return;
