@@ -3,6 +3,7 @@
  * Not for: coroutine sleeps and timeouts (they use wait records, loop.c).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "rt_int.h"
@@ -75,6 +76,8 @@ int myco_timer_start(myco_timer_t *t, uint64_t after_ns, uint64_t repeat_ns)
 	if (!t)
 		return -EINVAL;
 	t->repeat = repeat_ns;
+	if (after_ns > (uint64_t)INT64_MAX)
+		after_ns = (uint64_t)INT64_MAX; /* ~292 years: never */
 	myco__wheel_add(&t->loop->wheel, &t->tn, myco_now_ns() + after_ns);
 	return 0;
 }
