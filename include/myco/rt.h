@@ -108,8 +108,10 @@ typedef struct myco_loop_opts {
 
 /* Create a loop.  opts may be NULL (all defaults).  On success *out is a
  * new loop owned by the caller (free with myco_loop_destroy).  Errors:
- * -EINVAL bad option or unknown policy name, -ENOMEM, or io_uring setup
- * errors (-ENOSYS, -EPERM when io_uring is disabled).  Any thread. */
+ * -EINVAL bad option or unknown policy name (also an unknown name in
+ * $MYCO_POLICY when the options leave the policy to it), -ENOMEM, or
+ * io_uring setup errors (-ENOSYS, -EPERM when io_uring is disabled).
+ * Any thread. */
 int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts);
 
 /* Run the loop on the calling thread until myco_loop_stop() is called or,
