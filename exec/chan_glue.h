@@ -1,10 +1,9 @@
 /*
  * chan_glue.h: the executive's narrow view of lib/chan's owner API, in types
- * that do not need myco/chan.h.  myco/chan.h and myco/lang.h both define
- * `myco_chan_kind_t` (and MYCO_CHAN_QUEUE...), so no file can include both;
- * chans_owner.c includes only chan.h and the rest of the executive only
- * lang.h.  Roles and kinds here use the lang numbering translated in
- * chans.c.  Not for: endpoints (lib/part).
+ * of its own, so that only chans_owner.c depends on myco/chan.h and the rest
+ * of the executive works in the model's terms (myco/lang.h).  Kinds, roles
+ * and policies here use chan's numbering; chans.c translates from the model.
+ * Not for: endpoints (lib/part).
  */
 #ifndef MYCO_EXEC_CHAN_GLUE_H
 #define MYCO_EXEC_CHAN_GLUE_H

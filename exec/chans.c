@@ -33,7 +33,7 @@ static void end_role(const myco_channel_t *c, const myco_end_t *e, uint32_t pi,
 {
 	*index = 0;
 	switch (c->kind) {
-	case MYCO_CHAN_QUEUE:
+	case MYCO_LANG_QUEUE:
 		if (e->role == MYCO_END_SEND) {
 			*role = EXR_PRODUCER;
 			*index = pos_in(c->senders, c->nsenders, pi);
@@ -41,7 +41,7 @@ static void end_role(const myco_channel_t *c, const myco_end_t *e, uint32_t pi,
 			*role = EXR_CONSUMER;
 		}
 		break;
-	case MYCO_CHAN_SAMPLE:
+	case MYCO_LANG_SAMPLE:
 		if (e->role == MYCO_END_SEND) {
 			*role = EXR_WRITER;
 		} else {
@@ -68,7 +68,7 @@ int myco__ex_chans_create(struct ex_system *s)
 		const myco_channel_t *c = s->chans[i].m;
 		struct ex_chan_spec sp = { .name = c->name };
 		switch (c->kind) {
-		case MYCO_CHAN_QUEUE:
+		case MYCO_LANG_QUEUE:
 			sp.kind = EXC_QUEUE;
 			sp.msg_size = c->msg_size;
 			sp.depth = c->depth;
@@ -77,7 +77,7 @@ int myco__ex_chans_create(struct ex_system *s)
 				    EXP_BLOCK;
 			sp.producers = (uint32_t)c->nsenders;
 			break;
-		case MYCO_CHAN_SAMPLE:
+		case MYCO_LANG_SAMPLE:
 			sp.kind = EXC_SAMPLE;
 			sp.msg_size = c->msg_size;
 			sp.policy = EXP_BLOCK;

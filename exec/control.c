@@ -176,7 +176,7 @@ static json_t *ps_json(struct ex_system *s)
 			myco__ex_chan_counters(s->chans[i].owner, &sent, &done, &pend, &broken);
 		json_array_append_new(chans, json_pack("{s:s,s:s,s:I,s:I,s:I,s:b}",
 			"name", s->chans[i].m->name,
-			"kind", myco_chan_kind_name(s->chans[i].m->kind),
+			"kind", myco_lang_chan_kind_name(s->chans[i].m->kind),
 			"sent", (json_int_t)sent, "done", (json_int_t)done,
 			"pending", (json_int_t)pend, "broken", broken));
 	}

@@ -94,11 +94,11 @@ typedef struct myco_msgtype {
 
 /* ---------------------------------------------------------------- channels */
 
-typedef enum myco_chan_kind {
-	MYCO_CHAN_QUEUE,       /* FIFO of messages, exactly one receiver */
-	MYCO_CHAN_SAMPLE,      /* latest value, one writer, many readers */
-	MYCO_CHAN_CALL,        /* request/reply, one server, many clients */
-} myco_chan_kind_t;
+typedef enum myco_lang_chan_kind {
+	MYCO_LANG_QUEUE,       /* FIFO of messages, exactly one receiver */
+	MYCO_LANG_SAMPLE,      /* latest value, one writer, many readers */
+	MYCO_LANG_CALL,        /* request/reply, one server, many clients */
+} myco_lang_chan_kind_t;
 
 typedef enum myco_overflow {
 	MYCO_OVERFLOW_BLOCK,
@@ -109,7 +109,7 @@ typedef enum myco_overflow {
 typedef struct myco_channel {
 	const char *name;
 	myco_pos_t pos;
-	myco_chan_kind_t kind;
+	myco_lang_chan_kind_t kind;
 	/* queue and sample */
 	uint32_t msg;          /* message type index (NONE for call) */
 	uint32_t msg_size;     /* its size in bytes */
@@ -316,7 +316,7 @@ uint32_t myco_system_find_enum(const myco_system_t *sys, const char *name);
 
 /* Names of enum values as written in the language ("queue", "drop_oldest",
  * "rest_for_one", ...).  Static strings. */
-const char *myco_chan_kind_name(myco_chan_kind_t k);
+const char *myco_lang_chan_kind_name(myco_lang_chan_kind_t k);
 const char *myco_overflow_name(myco_overflow_t o);
 const char *myco_mode_name(myco_mode_t m);
 const char *myco_end_role_name(myco_end_role_t r);

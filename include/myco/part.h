@@ -112,9 +112,13 @@ struct myco__part_ctl {
 	uint32_t parked;                /* 1 while waiting for activation */
 	uint8_t  pad1[64 - 44];
 };
+#ifdef __cplusplus
+static_assert(sizeof(struct myco__part_ctl) == 128, "control region ABI");
+#else
 _Static_assert(sizeof(struct myco__part_ctl) == 128, "control region ABI");
 _Static_assert(__builtin_offsetof(struct myco__part_ctl, t_running_ns) == 64,
 	       "partition fields on their own cache line");
+#endif
 
 #ifdef __cplusplus
 }

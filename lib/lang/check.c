@@ -1141,12 +1141,12 @@ static void lower_channel(ctx_t *c, bchan_t *b)
 		bool forq = ki == 1 /* depth */ || ki == 2 /* overflow */;
 		bool fors = ki == 3 /* refresh */;
 		bool forc = ki == 4 /* request */ || ki == 5 /* reply */ || ki == 6 /* timeout */;
-		bool fit = (ch->kind == MYCO_CHAN_QUEUE && (forq || ki == 0 /* type */)) ||
-			   (ch->kind == MYCO_CHAN_SAMPLE && (fors || ki == 0 /* type */)) ||
-			   (ch->kind == MYCO_CHAN_CALL && forc);
+		bool fit = (ch->kind == MYCO_LANG_QUEUE && (forq || ki == 0 /* type */)) ||
+			   (ch->kind == MYCO_LANG_SAMPLE && (fors || ki == 0 /* type */)) ||
+			   (ch->kind == MYCO_LANG_CALL && forc);
 		if (!fit) {
-			const char *h = ch->kind == MYCO_CHAN_QUEUE ? "a queue takes: type, depth, overflow"
-				: ch->kind == MYCO_CHAN_SAMPLE ? "a sample channel takes: type, refresh"
+			const char *h = ch->kind == MYCO_LANG_QUEUE ? "a queue takes: type, depth, overflow"
+				: ch->kind == MYCO_LANG_SAMPLE ? "a sample channel takes: type, refresh"
 				: "a call channel takes: request, reply, timeout";
 			ERR(c, "E050", x->pos, (uint32_t)strlen(w), h, "`%s` does not apply to a %s channel",
 			    w, kind_names[ch->kind]);
@@ -1200,12 +1200,12 @@ static void lower_channel(ctx_t *c, bchan_t *b)
 	if (b->bad)
 		return;
 	uint32_t nl = (uint32_t)strlen(ch->name);
-	if (ch->kind != MYCO_CHAN_CALL && ch->msg == MYCO_LANG_NONE) {
+	if (ch->kind != MYCO_LANG_CALL && ch->msg == MYCO_LANG_NONE) {
 		ERR(c, "E023", ch->pos, nl, "add `type MessageName;`",
 		    "%s channel `%s` has no message type", kind_names[ch->kind], ch->name);
 		b->bad = true;
 	}
-	if (ch->kind == MYCO_CHAN_CALL && (ch->request == MYCO_LANG_NONE || ch->reply == MYCO_LANG_NONE)) {
+	if (ch->kind == MYCO_LANG_CALL && (ch->request == MYCO_LANG_NONE || ch->reply == MYCO_LANG_NONE)) {
 		ERR(c, "E023", ch->pos, nl, "add `request MessageName;` and `reply MessageName;`",
 		    "call channel `%s` needs a %s type", ch->name,
 		    ch->request == MYCO_LANG_NONE ? "request" : "reply");
@@ -1447,15 +1447,15 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 				}
 				bchan_t *ch = &c->chans[ci];
 				bool fits = (role == MYCO_END_SEND || role == MYCO_END_RECV)
-					    ? ch->c.kind != MYCO_CHAN_CALL : ch->c.kind == MYCO_CHAN_CALL;
+					    ? ch->c.kind != MYCO_LANG_CALL : ch->c.kind == MYCO_LANG_CALL;
 				if (!fits) {
-					const char *h = ch->c.kind == MYCO_CHAN_CALL
+					const char *h = ch->c.kind == MYCO_LANG_CALL
 						? "use `call` (client) or `serve` (server) for a call channel"
 						: "use `send` or `recv` for queue and sample channels";
 					ch->bad = true;   /* no end-count errors on top */
 					ERR(c, "E053", a->pos, a->len, h, "`%s` does not fit %s channel `%s`",
-					    w, ch->c.kind == MYCO_CHAN_QUEUE ? "queue"
-					       : ch->c.kind == MYCO_CHAN_SAMPLE ? "sample" : "call",
+					    w, ch->c.kind == MYCO_LANG_QUEUE ? "queue"
+					       : ch->c.kind == MYCO_LANG_SAMPLE ? "sample" : "call",
 					    a->text);
 					continue;
 				}
@@ -1949,7 +1949,7 @@ static void check_channels(ctx_t *c)
 		char h[300];
 		if (b->bad || b->unsure)
 			continue;
-		if (ch->kind == MYCO_CHAN_QUEUE) {
+		if (ch->kind == MYCO_LANG_QUEUE) {
 			if (b->nrcv == 0) {
 				snprintf(h, sizeof(h), "add `recv %s;` to the partition that consumes it", ch->name);
 				ERR(c, "E051", ch->pos, nl, myco__arena_strdup(&c->pa, h),
@@ -1963,7 +1963,7 @@ static void check_channels(ctx_t *c)
 			} else {
 				ch->receiver = b->rcv[0];
 			}
-		} else if (ch->kind == MYCO_CHAN_SAMPLE) {
+		} else if (ch->kind == MYCO_LANG_SAMPLE) {
 			if (b->nsnd > 1) {
 				snprintf(h, sizeof(h), "`%s` already writes it (line %u); a sample channel has one writer",
 					 c->parts[b->snd[0]].p.name, b->snd_pos[0].line);
@@ -1990,7 +1990,7 @@ static void check_channels(ctx_t *c)
 				WARN(c, "W001", ch->pos, nl, "add `call NAME;` to a client partition, or remove it",
 				     "call channel `%s` has no client", ch->name);
 		}
-		if (ch->kind != MYCO_CHAN_CALL && b->nsnd == 0) {
+		if (ch->kind != MYCO_LANG_CALL && b->nsnd == 0) {
 			snprintf(h, sizeof(h), "add `send %s;` to the partition that produces it", ch->name);
 			WARN(c, "W001", ch->pos, nl, myco__arena_strdup(&c->pa, h),
 			     "channel `%s` has no sender", ch->name);
@@ -2210,7 +2210,7 @@ static int lower_system(ctx_t *c)
 			b.bad = x->bad;
 			b.c.name = astr(c, a->text);
 			b.c.pos = a->pos;
-			b.c.kind = (myco_chan_kind_t)kind;
+			b.c.kind = (myco_lang_chan_kind_t)kind;
 			if (reg_name(c, &c->hchan, c->nchans, a, "channel"))
 				continue;
 			if (MYCO__PUSH(c->chans, c->nchans, c->cchans, b))
@@ -2613,7 +2613,7 @@ uint32_t myco_system_find_group(const myco_system_t *sys, const char *name)
 	return in && name ? myco__htab_get(&in->hgroup, name) : MYCO_LANG_NONE;
 }
 
-const char *myco_chan_kind_name(myco_chan_kind_t k)
+const char *myco_lang_chan_kind_name(myco_lang_chan_kind_t k)
 {
 	return (unsigned)k < 3 ? kind_names[k] : "?";
 }

@@ -166,8 +166,8 @@ int myco_lang_gen_header(const myco_system_t *sys, FILE *f)
 		upper(f, sys->name);
 		fputs("_CHAN_", f);
 		upper(f, c->name);
-		fprintf(f, " \"%s\"\t/* %s", c->name, myco_chan_kind_name(c->kind));
-		if (c->kind == MYCO_CHAN_CALL)
+		fprintf(f, " \"%s\"\t/* %s", c->name, myco_lang_chan_kind_name(c->kind));
+		if (c->kind == MYCO_LANG_CALL)
 			fprintf(f, ": %s -> %s */\n", sys->msgs[c->request].name, sys->msgs[c->reply].name);
 		else
 			fprintf(f, " of %s */\n", sys->msgs[c->msg].name);

@@ -42,7 +42,7 @@ int myco_lang_graph_dot(const myco_system_t *sys, FILE *f)
 			node(f, &sys->partitions[i], 2);
 	for (size_t i = 0; i < sys->nchannels; i++) {
 		const myco_channel_t *c = &sys->channels[i];
-		if (c->kind == MYCO_CHAN_CALL) {
+		if (c->kind == MYCO_LANG_CALL) {
 			if (c->server == MYCO_LANG_NONE)
 				continue;
 			for (size_t k = 0; k < c->nclients; k++)
@@ -57,8 +57,8 @@ int myco_lang_graph_dot(const myco_system_t *sys, FILE *f)
 				fprintf(f, "  \"%s\" -> \"%s\" [label=\"%s\\n%s %s\"%s];\n",
 					sys->partitions[c->senders[s]].name,
 					sys->partitions[c->receivers[r]].name, c->name,
-					myco_chan_kind_name(c->kind), sys->msgs[c->msg].name,
-					c->kind == MYCO_CHAN_SAMPLE ? ", style=dashed" : "");
+					myco_lang_chan_kind_name(c->kind), sys->msgs[c->msg].name,
+					c->kind == MYCO_LANG_SAMPLE ? ", style=dashed" : "");
 	}
 	fputs("}\n", f);
 	return ferror(f) ? -EIO : 0;

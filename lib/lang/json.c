@@ -100,7 +100,7 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 		const myco_channel_t *c = &sys->channels[i];
 		fprintf(f, "%s\n {\"name\":", i ? "," : "");
 		myco__json_str(f, c->name);
-		fprintf(f, ",\"kind\":\"%s\",\"msg\":", myco_chan_kind_name(c->kind));
+		fprintf(f, ",\"kind\":\"%s\",\"msg\":", myco_lang_chan_kind_name(c->kind));
 		idx(f, c->msg);
 		fprintf(f, ",\"msg_size\":%u,\"depth\":%u,\"overflow\":\"%s\",\"refresh_ns\":%" PRIu64
 			",\"request\":", c->msg_size, c->depth, myco_overflow_name(c->overflow),

@@ -55,6 +55,19 @@ LD_LIBRARY_PATH=$(pkg-config --variable=libdir myco) "$tmp/user"
 "$cc" -std=c17 $(pkg-config --cflags myco) "$tmp/user.c" -o "$tmp/user-static" \
 	$(pkg-config --variable=libdir myco)/libmyco.a $(pkg-config --libs --static myco | sed 's/-lmyco//')
 "$tmp/user-static"
+# Every public header compiles alone and together with all the others (no
+# clashing names between libraries), as C17 and as C++.
+inc=$(pkg-config --variable=includedir myco)
+: > "$tmp/all.c"
+for h in "$inc"/myco/*.h; do
+	printf '#include <myco/%s>\n' "$(basename "$h")" > "$tmp/one.c"
+	"$cc" -std=c17 -Wall -Wextra -Werror -fsyntax-only -I"$inc" "$tmp/one.c"
+	printf '#include <myco/%s>\n' "$(basename "$h")" >> "$tmp/all.c"
+done
+"$cc" -std=c17 -Wall -Wextra -Werror -fsyntax-only -I"$inc" "$tmp/all.c"
+if command -v c++ >/dev/null 2>&1; then
+	c++ -Wall -Wextra -Werror -fsyntax-only -x c++ -I"$inc" "$tmp/all.c"
+fi
 [ -x "$tmp/root$prefix/bin/myco" ] || { echo "FAIL: myco command not installed"; exit 1; }
 "$tmp/root$prefix/bin/myco" version
 echo "install: ok"

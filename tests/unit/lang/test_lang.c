@@ -234,7 +234,7 @@ static void test_model(void **state)
 	uint32_t src = myco_system_find_partition(sys, "src");
 	uint32_t dst = myco_system_find_partition(sys, "dst");
 	uint32_t srv = myco_system_find_partition(sys, "srv");
-	assert_int_equal(data->kind, MYCO_CHAN_QUEUE);
+	assert_int_equal(data->kind, MYCO_LANG_QUEUE);
 	assert_int_equal(data->depth, 8);
 	assert_int_equal(data->overflow, MYCO_OVERFLOW_REJECT);
 	assert_int_equal(data->msg_size, 48);
