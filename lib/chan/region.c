@@ -460,7 +460,8 @@ static bool loan_referenced(struct myco_chan *v, uint32_t lane, uint32_t first)
 	for (p = h; p <= t && p - h < v->g.depth; p++) {
 		struct chan_slot *s = chan_slot(v, lane, p);
 		if (atomic_load_explicit(&s->seq, memory_order_acquire) == p + 1 &&
-		    (s->flags & MYCO_CHAN_MSG_LOAN) && s->loan_block == first)
+		    (__atomic_load_n(&s->flags, __ATOMIC_RELAXED) & MYCO_CHAN_MSG_LOAN) &&
+		    __atomic_load_n(&s->loan_block, __ATOMIC_RELAXED) == first)
 			return true;
 	}
 	return false;
