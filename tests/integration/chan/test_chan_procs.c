@@ -410,6 +410,108 @@ static void test_crash_consumer(void **state)
 	munmap(pg, sizeof(*pg));
 }
 
+/* ---- crash: call server ---- */
+
+static void call_server(myco_chan_owner_t *o, uint64_t die_after)
+{
+	myco_chan_t *s;
+	uint64_t handled = 0;
+
+	if (attach_role(o, MYCO_CHAN_SERVER, 0, &s))
+		_exit(2);
+	for (;;) {
+		myco_chan_msg_t m;
+		uint64_t id, rep;
+
+		if (myco_chan_recv(s, &m, -1))
+			_exit(3);
+		if (m.len != sizeof(id))
+			_exit(4);
+		memcpy(&id, m.data, sizeof(id));
+		rep = mix(id) ^ m.lane;
+		myco_chan_reply(s, &m, &rep, sizeof(rep));   /* -EAGAIN: client gone */
+		if (die_after && ++handled == die_after)
+			for (;;)
+				pause();    /* replied, not done: the parent kills us here */
+		myco_chan_done(s, &m);
+	}
+}
+
+static void call_client(myco_chan_owner_t *o, uint32_t idx, uint64_t calls)
+{
+	myco_chan_t *c;
+	uint64_t id;
+
+	if (attach_role(o, MYCO_CHAN_CLIENT, idx, &c))
+		_exit(2);
+	for (id = 0; id < calls; id++) {
+		uint64_t req = ((uint64_t)idx << 32) | id, rep = 0;
+		size_t rl = 0;
+		int rc, tries = 0;
+
+		/* at-least-once: retry the same logical request on timeout */
+		while ((rc = myco_chan_call(c, &req, sizeof(req), &rep, sizeof(rep), &rl,
+		                            50000000)) != 0) {
+			if (rc != -ETIMEDOUT && rc != -EAGAIN)
+				_exit(3);
+			if (++tries > 400)
+				_exit(4);
+			if (rc == -EAGAIN)
+				usleep(1000);
+		}
+		if (rl != sizeof(rep) || rep != (mix(req) ^ idx))
+			_exit(5);     /* a reply to another request: wrong */
+	}
+	_exit(0);
+}
+
+static void test_crash_server(void **state)
+{
+	myco_chan_config_t c;
+	myco_chan_owner_t *o;
+	pid_t cl[2], srv;
+	uint64_t calls = 3000u / SCALE;
+	int k, r, st;
+
+	(void)state;
+	myco_chan_config_init(&c, MYCO_CHAN_CALL);
+	c.clients = 2;
+	c.depth = 8;
+	c.msg_size = 16;
+	c.spin = 100;
+	assert_int_equal(myco_chan_create(&c, &o), 0);
+	for (k = 0; k < 2; k++) {
+		cl[k] = fork();
+		assert_true(cl[k] >= 0);
+		if (cl[k] == 0)
+			call_client(o, (uint32_t)k, calls);
+	}
+	for (r = 0; r < 3; r++) {
+		srv = fork();
+		assert_true(srv >= 0);
+		if (srv == 0)
+			call_server(o, 200 + (uint64_t)r * 131);
+		/* wait until it is parked (handled its quota) or give it time */
+		usleep(100000);
+		kill(srv, SIGKILL);
+		assert_int_equal(waitpid(srv, &st, 0), srv);
+		assert_int_equal(myco_chan_recover(o, MYCO_CHAN_SERVER, 0), 0);
+	}
+	srv = fork();
+	assert_true(srv >= 0);
+	if (srv == 0)
+		call_server(o, 0);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(waitpid(cl[k], &st, 0), cl[k]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("client %d: status %d", k, st);
+	}
+	kill(srv, SIGKILL);
+	waitpid(srv, &st, 0);
+	assert_false(myco_chan_owner_broken(o));
+	myco_chan_owner_close(o);
+}
+
 /* ---- a hostile peer ---- */
 
 static void scribbler(int memfd, uint64_t seed)
@@ -536,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_mpsc_4),
 		cmocka_unit_test(test_crash_producer),
 		cmocka_unit_test(test_crash_consumer),
+		cmocka_unit_test(test_crash_server),
 		cmocka_unit_test(test_hostile_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
