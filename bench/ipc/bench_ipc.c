@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1029,9 +1030,20 @@ static const char *roudi_start(void)
 static void roudi_stop(void)
 {
 	if (roudi_pid > 0) {
+		struct passwd *pw = getpwuid(getuid());
+		char path[300];
+
 		kill(roudi_pid, SIGTERM);
 		waitpid(roudi_pid, NULL, 0);
 		roudi_pid = -1;
+		/* RouDi 2.0 leaves its segments in /dev/shm after SIGTERM; it
+		 * was ours (it could only start if no other RouDi ran), so
+		 * leave nothing behind */
+		unlink("/dev/shm/iceoryx_mgmt");
+		if (pw) {
+			snprintf(path, sizeof(path), "/dev/shm/%s", pw->pw_name);
+			unlink(path);
+		}
 	}
 }
 
