@@ -45,6 +45,7 @@ typedef struct member {
 
 typedef struct group {
 	struct group *next;
+	myco__lgroups_t *owner;
 	char *id;
 	int state;
 	int32_t generation;
@@ -61,6 +62,8 @@ struct myco__lgroups {
 };
 
 mls_store_t *myco__lb_store(myco__lb_t *lb);
+
+static myco__lb_t *g_owner(const struct group *g);
 
 static char *kdup(myco__kstr_t s)
 {
@@ -137,6 +140,11 @@ void myco__lgroups_free(myco__lgroups_t *gs)
 		group_free(g);
 	}
 	free(gs);
+}
+
+static myco__lb_t *g_owner(const group_t *g)
+{
+	return g->owner->lb;
 }
 
 static group_t *group_find(myco__lgroups_t *gs, myco__kstr_t id)
@@ -350,6 +358,9 @@ static void complete_join(group_t *g)
 		return;
 	}
 	g->state = G_SYNCING;
+	if (myco__lb_cfg(g_owner(g))->verbose)
+		fprintf(stderr, "myco-log: group %s: generation %d, %zu members, leader %s, protocol %s\n",
+			g->id, g->generation, nmembers(g), g->leader, g->protocol);
 	for (m = g->members; m; m = m->next) {
 		free(m->assign);
 		m->assign = NULL;
@@ -520,6 +531,7 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
 			return;
 		}
 		g->state = G_EMPTY;
+		g->owner = gs;
 		g->next = gs->groups;
 		gs->groups = g;
 	}
@@ -618,6 +630,9 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
 			memcpy(m->protos[i].meta, md.p, (size_t)md.len);
 		m->nprotos = (size_t)i + 1;
 	}
+	if (myco__lb_cfg(gs->lb)->verbose)
+		fprintf(stderr, "myco-log: group %s: join from %s (state %d, generation %d)\n",
+			g->id, m->id, g->state, g->generation);
 	if (m->join_waiting)                   /* a second join replaces it */
 		join_reply(NULL, m, &m->join_req, KERR_REBALANCE_IN_PROGRESS);
 	m->join_waiting = true;
@@ -704,6 +719,9 @@ void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req)
 			memcpy(o->assign, a.p, (size_t)a.len);
 	}
 	g->state = G_STABLE;
+	if (myco__lb_cfg(gs->lb)->verbose)
+		fprintf(stderr, "myco-log: group %s: generation %d stable, %d assignments from %s\n",
+			g->id, g->generation, na, m->id);
 	for (o = g->members; o; o = o->next) {
 		o->last_hb = myco__lnow_ms();
 		if (o->sync_waiting) {
@@ -760,6 +778,9 @@ void myco__lh_leave_group(myco__lgroups_t *gs, myco__lreq_t *req)
 		simple_reply(req, KERR_UNKNOWN_MEMBER_ID);
 		return;
 	}
+	if (myco__lb_cfg(gs->lb)->verbose)
+		fprintf(stderr, "myco-log: group %s: %s leaves (generation %d)\n", g->id, m->id,
+			g->generation);
 	remove_member(g, m);
 	if (g->members) {
 		int64_t now = myco__lnow_ms();
@@ -877,6 +898,12 @@ void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *r
 		if (mls_group_commit(myco__lb_store(lb), gname, offs, total) < 0)
 			serr = KERR_UNKNOWN_SERVER_ERROR;
 	}
+	if (myco__lb_cfg(lb)->verbose)
+		fprintf(stderr, "myco-log: group %.*s: commit of %zu offsets by %.*s generation %d: "
+			"error %d\n", gid.len > 0 ? (int)gid.len : 0,
+			gid.len > 0 ? (const char *)gid.p : "", total,
+			mid.len > 0 ? (int)mid.len : 0, mid.len > 0 ? (const char *)mid.p : "",
+			gen, gerr ? gerr : serr);
 	myco__lresp_begin(&w, req);
 	if (v >= 3)
 		myco__kwr_i32(&w, 0);
