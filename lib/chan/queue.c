@@ -268,15 +268,22 @@ static int load_tail(struct myco_chan *ch, uint32_t lane, uint64_t *tail)
 	uint64_t t = atomic_load_explicit(&l->tail, memory_order_acquire);
 
 	if (is_drop(ch)) {
-		/* head moves under us (producer drops); read it and validate
-		 * head <= tail <= head + depth; skip what was dropped. */
+		/* head moves under us (the producer drops).  Read tail (t1),
+		 * head, tail again (t): when head was read the true tail was in
+		 * [t1, t], so h <= t and t1 <= h + depth, whatever happened in
+		 * between (checking t - h <= depth instead reports corruption
+		 * falsely: found by lib/chan/verify/chan_drop.pml).  Positions
+		 * below max(h, t - depth) are dropped: skip them. */
+		uint64_t t1 = t;
 		uint64_t h = atomic_load_explicit(&l->head, memory_order_acquire);
 
 		t = atomic_load_explicit(&l->tail, memory_order_acquire);
-		if (h > t || t - h > ch->g.depth || h < ch->chead[lane])
+		if (h > t || t1 > h + ch->g.depth || h < ch->chead[lane])
 			return myco__chan_corrupt(ch);
 		if (ch->rpos[lane] < h)
 			ch->rpos[lane] = h;
+		if (t > ch->g.depth && ch->rpos[lane] < t - ch->g.depth)
+			ch->rpos[lane] = t - ch->g.depth;
 		ch->chead[lane] = h > ch->chead[lane] ? h : ch->chead[lane];
 	} else if (t < ch->chead[lane] || t - ch->chead[lane] > ch->g.depth) {
 		return myco__chan_corrupt(ch);

@@ -410,6 +410,62 @@ static void test_crash_consumer(void **state)
 	munmap(pg, sizeof(*pg));
 }
 
+/* ---- DROP_OLDEST under a real race ---- */
+
+static void test_drop_oldest_race(void **state)
+{
+	myco_chan_config_t c;
+	myco_chan_owner_t *o;
+	myco_chan_t *q;
+	uint64_t n = 2000000u / SCALE, last = 0, accepted = 0, stale = 0, lastid = 0;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	myco_chan_config_init(&c, MYCO_CHAN_QUEUE);
+	c.msg_size = sizeof(struct m32);
+	c.depth = 8;
+	c.policy = MYCO_CHAN_DROP_OLDEST;
+	assert_int_equal(myco_chan_create(&c, &o), 0);
+	assert_int_equal(attach_role(o, MYCO_CHAN_CONSUMER, 0, &q), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child_producer(o, 0, n);   /* never blocks: drops instead */
+	for (;;) {
+		myco_chan_msg_t m;
+		struct m32 copy;
+		int rc = myco_chan_recv(q, &m, 200000000LL);
+
+		if (rc == -ETIMEDOUT)
+			break;                 /* producer finished, ring drained */
+		assert_int_equal(rc, 0);
+		assert_int_equal(m.len, sizeof(copy));
+		memcpy(&copy, m.data, sizeof(copy));   /* read in place ... */
+		rc = myco_chan_done(q, &m);            /* ... and only then trust it */
+		if (rc == -ESTALE) {
+			stale++;
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_true(check32(&copy));           /* accepted => whole */
+		assert_int_equal(copy.id + 1, m.seq);
+		assert_true(m.seq > last);             /* FIFO, no duplicate */
+		last = m.seq;
+		lastid = copy.id;
+		accepted++;
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(lastid, n - 1);               /* the newest always arrives */
+	assert_false(myco_chan_broken(q));
+	print_message("drop_oldest: %llu sent, %llu accepted, %llu overwritten while held\n",
+	              (unsigned long long)n, (unsigned long long)accepted,
+	              (unsigned long long)stale);
+	myco_chan_close(q);
+	myco_chan_owner_close(o);
+}
+
 /* ---- crash: call server ---- */
 
 static void call_server(myco_chan_owner_t *o, uint64_t die_after)
@@ -639,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_crash_producer),
 		cmocka_unit_test(test_crash_consumer),
 		cmocka_unit_test(test_crash_server),
+		cmocka_unit_test(test_drop_oldest_race),
 		cmocka_unit_test(test_hostile_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
