@@ -1199,6 +1199,21 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 			myco__kwr_str(w, f, fp->topic);
 			myco__kwr_array(w, f, (int32_t)n);
 		}
+		if (!w && pf->min_bytes <= 1) {
+			/* Sizing for the usual min_bytes 1: the offsets say enough,
+			 * no need to read (this runs for every parked fetch after
+			 * every append). */
+			rc = mls_partition_get(lb->st, fp->topic, fp->index, &p);
+			if (rc == 0) {
+				rc = mls_partition_offsets(p, &offs);
+				mls_partition_put(p);
+			}
+			if (rc < 0 || fp->offset < offs.log_start || fp->offset > offs.high_watermark)
+				(*errs)++;
+			else if (offs.high_watermark > fp->offset)
+				return total + 1;
+			continue;
+		}
 		rc = mls_partition_get(lb->st, fp->topic, fp->index, &p);
 		if (rc == 0) {
 			want = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
