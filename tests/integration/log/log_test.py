@@ -94,7 +94,8 @@ def client(*a, timeout=90):
 # ---------------------------------------------------------------- scenarios
 
 def s_roundtrip(tmp):
-    b = Broker(os.path.join(tmp, 'data'), '--partitions', '3').start()
+    # small segments: fetches cross segment files (several spliced ranges)
+    b = Broker(os.path.join(tmp, 'data'), '--partitions', '3', '--segment-bytes', '1048576').start()
     n = 100000
     check(client('produce', b.addr, 'rt', str(n)) == 0, '%d messages acknowledged' % n)
     check(client('verify', b.addr, 'rt', str(n), '--exact', '--ordered') == 0,
