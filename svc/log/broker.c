@@ -1540,7 +1540,7 @@ int myco__lb_open(const myco__lcfg_t *cfg, myco__lb_t **out)
 	default_topic_config(lb, &sc.topic_defaults);
 	sc.on_hw = on_hw;
 	sc.on_hw_arg = lb;
-	sc.retention_check_ms = 60000;
+	sc.retention_check_ms = cfg->retention_check_ms > 0 ? cfg->retention_check_ms : 60000;
 	rc = mls_open(cfg->data_dir, &sc, &lb->st);
 	if (rc < 0)
 		goto fail;

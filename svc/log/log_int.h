@@ -99,6 +99,7 @@ typedef struct {
 	int64_t segment_ms;
 	int64_t retention_ms;
 	int64_t retention_bytes;
+	int64_t retention_check_ms; /* 0: the default (60 s) */
 	int group_initial_delay_ms;
 	int test_drop_after_append; /* test-only: abort the Nth produce after append */
 	int verbose;

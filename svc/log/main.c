@@ -76,6 +76,7 @@ static void usage(FILE *f)
 	      "  --segment-ms MS         roll segments older than MS\n"
 	      "  --retention-ms MS       delete segments older than MS (-1 = keep)\n"
 	      "  --retention-bytes N     keep at most N bytes per partition (-1 = all)\n"
+	      "  --retention-check-ms MS apply retention this often (default 60000)\n"
 	      "  --group-initial-delay MS  wait for more members of a new group (300)\n"
 	      "  --verbose               log topic creation, group changes\n"
 	      "  --help\n\n"
@@ -153,7 +154,7 @@ int main(int argc, char **argv)
 	int64_t v;
 	myco__lb_t *lb = NULL;
 	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
-	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE };
+	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE, O_RETCHK };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-fd", required_argument, NULL, O_LISTEN_FD },
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 		{ "retention-ms", required_argument, NULL, O_RETMS },
 		{ "retention-bytes", required_argument, NULL, O_RETB },
 		{ "group-initial-delay", required_argument, NULL, O_GDELAY },
+		{ "retention-check-ms", required_argument, NULL, O_RETCHK },
 		{ "test-drop-after-append", required_argument, NULL, O_DROP },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, 'h' },
@@ -213,7 +215,7 @@ int main(int argc, char **argv)
 		case O_VERBOSE: cfg.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case O_PARTS: case O_SEGB: case O_SEGMS: case O_RETMS: case O_RETB:
-		case O_GDELAY: case O_DROP:
+		case O_GDELAY: case O_DROP: case O_RETCHK:
 			if (parse_i64(optarg, &v) < 0) {
 				fprintf(stderr, "myco-log: bad number '%s'\n", optarg);
 				return 2;
@@ -232,6 +234,12 @@ int main(int argc, char **argv)
 				cfg.retention_ms = v;
 			} else if (opt == O_RETB) {
 				cfg.retention_bytes = v;
+			} else if (opt == O_RETCHK) {
+				if (v < 1 || v > 86400000) {
+					fprintf(stderr, "myco-log: --retention-check-ms out of range\n");
+					return 2;
+				}
+				cfg.retention_check_ms = v;
 			} else if (opt == O_GDELAY) {
 				cfg.group_initial_delay_ms = v < 0 ? 0 : (int)(v > 60000 ? 60000 : v);
 			} else {
