@@ -298,6 +298,12 @@ static int minimal_dev(const int *fds)
 	return 0;
 }
 
+/* A mount point the private /tmp of the host view would hide. */
+static bool under_tmp(const char *dst)
+{
+	return !strncmp(dst, "/tmp/", 5);
+}
+
 static int view_host_ro(struct myco__plan *p)
 {
 	char dst[1100], src[64];
@@ -308,7 +314,7 @@ static int view_host_ro(struct myco__plan *p)
 		struct myco__plan_bind *b = &p->binds[i];
 
 		b->fd = -1;
-		if (b->kind == MYCO__BIND && b->rw)
+		if (b->kind == MYCO__BIND && (b->rw || under_tmp(b->dst)))
 			b->fd = open(b->src, O_PATH | O_CLOEXEC);
 	}
 	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
@@ -351,10 +357,12 @@ static int view_host_ro(struct myco__plan *p)
 	for (int i = 0; i < p->nbinds; i++) {
 		struct myco__plan_bind *b = &p->binds[i];
 
-		if (b->kind != MYCO__BIND || !b->rw)
+		if (b->kind != MYCO__BIND || (!b->rw && !under_tmp(b->dst)))
 			continue;
 		if (b->fd < 0) {
-			degrade(p, -ENOENT, "rw path", b->src);
+			if (!b->rw && b->optional)
+				continue;
+			degrade(p, -ENOENT, b->rw ? "rw path" : "ro path", b->src);
 			return -ENOENT;
 		}
 		/* under /tmp the mount point must be made in the new tmpfs */
@@ -367,8 +375,10 @@ static int view_host_ro(struct myco__plan *p)
 			degrade(p, rc, "rw bind", b->src);
 			return rc;
 		}
-		if ((rc = set_attr(b->dst, 0, MOUNT_ATTR_RDONLY)) < 0) {
-			degrade(p, rc, "rw bind", b->src);
+		rc = b->rw ? set_attr(b->dst, 0, MOUNT_ATTR_RDONLY) :
+			     make_ro(b->dst, false);
+		if (rc < 0) {
+			degrade(p, rc, b->rw ? "rw bind" : "ro bind", b->src);
 			return rc;
 		}
 	}

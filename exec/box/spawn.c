@@ -562,6 +562,18 @@ static void plan_view(struct myco__plan *p, const myco__box_spec_t *s)
 			add_bind(p, MYCO__BIND_PROC, NULL, "/proc", false, false,
 				 NULL);
 	}
+	if (p->view == MYCO__BOX_VIEW_HOST_RO) {
+		/* The host tree is there, but the private /tmp hides a program
+		 * (and its run path) that lives under /tmp: keep those visible,
+		 * read-only (view_host_ro() binds only what is under /tmp/). */
+		myco__s_cpy(dir, sizeof(dir), s->path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			add_bind(p, MYCO__BIND, dir, dir, false, true, NULL);
+		}
+		plan_runpath(p, s->path);
+	}
 	for (size_t i = 0; i < s->npaths; i++)
 		add_bind(p, MYCO__BIND, s->paths[i].path, s->paths[i].path,
 			 s->paths[i].rw, false, NULL);
