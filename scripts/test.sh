@@ -43,7 +43,9 @@ if setup "$asan" --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=fal
 	stage asan+ubsan "$asan" --timeout-multiplier 3
 else status=1; fi
 if setup "$tsan" --buildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dsanitized=true; then
-	if meson test -C "$tsan" --list --suite tsan 2>/dev/null | grep -q .; then
+	# (captured first: `grep -q` closing the pipe early would fail pipefail)
+	tsan_tests=$(meson test -C "$tsan" --list --suite tsan 2>/dev/null || true)
+	if grep -q '+tsan' <<<"$tsan_tests"; then
 		TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
 		$norand bash -c "$(declare -f stage); jobs=$jobs; status=0; stage tsan '$tsan' --suite tsan --timeout-multiplier 4; exit \$status" || status=1
 	fi
