@@ -16,6 +16,7 @@ typedef struct {
 	bool quick;
 	bool no_cyclictest;
 	int cpu_a, cpu_b;     /* server / measured CPU and client CPU */
+	const char *tcp_system; /* --system: run only this TCP server (profiling) */
 } bopts_t;
 
 extern bopts_t g_opt;

@@ -3,6 +3,8 @@
  * switch cost, 1 kHz wake-up jitter under a CPU hog, TCP request/response
  * on loopback) and prints the setup (CPU, kernel, baseline versions) first.
  *   myco-bench-rt [--json] [--quick] [--no-cyclictest] [--only NAME]
+ *                 [--system myco|epoll|libuv]   (TCP: one server only, for
+ *                                                profiling with perf/strace)
  * NAME: switch, jitter, tcp.  Must run as root for SCHED_DEADLINE and
  * SCHED_FIFO; without, those rows are reported as skipped.
  */
@@ -184,9 +186,12 @@ int main(int argc, char **argv)
 			g_opt.no_cyclictest = true;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--system") && i + 1 < argc)
+			g_opt.tcp_system = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--json] [--quick] "
-				"[--no-cyclictest] [--only switch|jitter|tcp]\n",
+				"[--no-cyclictest] [--only switch|jitter|tcp] "
+				"[--system myco|epoll|libuv]\n",
 				argv[0]);
 			return 2;
 		}

@@ -8,10 +8,17 @@
  *   epoll  the classic thread-per-core baseline: non-blocking sockets,
  *          level-triggered epoll, one read per readiness (again only if it
  *          filled the buffer), write the answers;
- *   libuv  uv_tcp with uv_read_start / uv_write (the libuv echo pattern).
+ *   libuv  uv_tcp with uv_read_start / uv_write (the libuv echo pattern);
+ *   myco-tryfirst  the myco server with recv_poll = NEVER (each io_uring
+ *          recv tries the socket before arming its poll, as the runtime
+ *          did before the option), to show the option's effect.
  * The load generator (same for all, CPU B, epoll, busy-polling) measures
  *   - max throughput: 64 connections, closed loop, one request in flight
- *     per connection; requests per second (median of 5 runs, min, max);
+ *     per connection; requests per second (median of 5 runs, min, max),
+ *     server and client CPU time per request and the server thread's busy
+ *     fraction (under 100 % the server was not the bottleneck: the CPU
+ *     share the machine gave it, or the client, was), and for myco the
+ *     loop's counters per request;
  *   - latency at a fixed offered rate, half the slowest system's median
  *     maximum in this run (open loop: requests are due at fixed times
  *     whether or not earlier answers came back, so queueing shows in the
@@ -72,6 +79,8 @@ struct server {
 	atomic_int ready;
 	/* myco */
 	myco_loop_t *loop;
+	myco_recv_poll_t recv_poll;
+	myco_loop_stats_t st;   /* at stop */
 	/* epoll */
 	int efd;
 	/* libuv */
@@ -121,7 +130,9 @@ static void *myco_server(void *arg)
 {
 	server_t *s = arg;
 	pin_cpu(g_opt.cpu_a);
-	myco_loop_opts_t o = { .keepalive = true, .policy = MYCO_POLICY_FIFO };
+	pthread_setname_np(pthread_self(), "srv-myco"); /* for perf */
+	myco_loop_opts_t o = { .keepalive = true, .policy = MYCO_POLICY_FIFO,
+			       .recv_poll = s->recv_poll };
 	if (myco_loop_create(&s->loop, &o) != 0)
 		return NULL;
 	myco_spawn(s->loop, NULL, myco_acceptor, s, NULL);
@@ -134,6 +145,7 @@ static void myco_stop(server_t *s)
 {
 	myco_loop_stop(s->loop);
 	pthread_join(s->th, NULL);
+	myco_loop_stats(s->loop, &s->st);
 	myco_loop_destroy(s->loop);
 }
 
@@ -168,6 +180,7 @@ static void *epoll_server(void *arg)
 {
 	server_t *s = arg;
 	pin_cpu(g_opt.cpu_a);
+	pthread_setname_np(pthread_self(), "srv-epoll"); /* for perf */
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	fcntl(s->lfd, F_SETFL, O_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -330,6 +343,7 @@ static void *uv_server(void *arg)
 {
 	server_t *s = arg;
 	pin_cpu(g_opt.cpu_a);
+	pthread_setname_np(pthread_self(), "srv-libuv"); /* for perf */
 	uv_loop_init(&s->uvl);
 	uv_tcp_init(&s->uvl, &s->uvs);
 	s->uvs.data = s; /* marks the listener: not freed on close */
@@ -354,8 +368,13 @@ static void uv_stop_server(server_t *s)
 
 /* ---- server lifecycle --------------------------------------------------- */
 
-enum { SYS_MYCO, SYS_EPOLL, SYS_UV, NSYS };
-static const char *g_sys[NSYS] = { "myco", "epoll", "libuv" };
+/* myco-tryfirst: the same myco server with recv_poll = NEVER (every
+ * io_uring recv tries the socket before arming its poll: the runtime's
+ * behaviour before the recv_poll option), to show that option's effect in
+ * the same run. */
+enum { SYS_MYCO, SYS_EPOLL, SYS_UV, SYS_MYCO_TF, NSYS };
+static const char *g_sys[NSYS] = { "myco", "epoll", "libuv", "myco-tryfirst" };
+#define IS_MYCO(k) ((k) == SYS_MYCO || (k) == SYS_MYCO_TF)
 
 static int server_start(server_t *s, int sys)
 {
@@ -363,8 +382,10 @@ static int server_start(server_t *s, int sys)
 	s->lfd = listen_any(&s->port);
 	if (s->lfd < 0)
 		return s->lfd;
-	void *(*fn)(void *) = sys == SYS_MYCO ? myco_server :
+	void *(*fn)(void *) = IS_MYCO(sys) ? myco_server :
 			      sys == SYS_EPOLL ? epoll_server : uv_server;
+	s->recv_poll = sys == SYS_MYCO_TF ? MYCO_RECV_POLL_NEVER
+					  : MYCO_RECV_POLL_AUTO;
 	if (sys == SYS_EPOLL)
 		s->efd = eventfd(0, EFD_CLOEXEC);
 	pthread_create(&s->th, NULL, fn, s);
@@ -375,7 +396,7 @@ static int server_start(server_t *s, int sys)
 
 static void server_stop(server_t *s, int sys)
 {
-	if (sys == SYS_MYCO)
+	if (IS_MYCO(sys))
 		myco_stop(s);
 	else if (sys == SYS_EPOLL)
 		epoll_stop(s);
@@ -457,8 +478,10 @@ static int drain(cconn_t *c, uint64_t *count, samples_t *lat, bool closed_loop)
 
 /* Closed loop for dur ns: returns answers per second. */
 static double run_throughput(uint16_t port, uint64_t dur, pthread_t srv,
-			     double *cpu_per_req)
+			     double *cpu_per_req, double *cli_per_req,
+			     double *srv_busy)
 {
+	struct timespec k0 = { 0 }, k1 = { 0 };
 	clockid_t cid;
 	struct timespec c0 = { 0 }, c1 = { 0 };
 	bool have_cpu = pthread_getcpuclockid(srv, &cid) == 0;
@@ -471,6 +494,7 @@ static double run_throughput(uint16_t port, uint64_t dur, pthread_t srv,
 		send_req(&c[i], now_ns());
 	if (have_cpu)
 		clock_gettime(cid, &c0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &k0);
 	uint64_t count = 0, t0 = now_ns(), end = t0 + dur;
 	struct epoll_event evs[NCONN];
 	while (now_ns() < end) {
@@ -479,12 +503,18 @@ static double run_throughput(uint16_t port, uint64_t dur, pthread_t srv,
 			if (drain(&c[evs[i].data.u32], &count, NULL, true) != 0)
 				goto out;
 	}
-	rate = (double)count * 1e9 / (double)(now_ns() - t0);
+	uint64_t wall = now_ns() - t0;
+	rate = (double)count * 1e9 / (double)wall;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &k1);
+	if (count)
+		*cli_per_req = ((double)(k1.tv_sec - k0.tv_sec) * 1e9 +
+				(double)(k1.tv_nsec - k0.tv_nsec)) / (double)count;
 	if (have_cpu && count) {
 		clock_gettime(cid, &c1);
 		double ns = (double)(c1.tv_sec - c0.tv_sec) * 1e9 +
 			    (double)(c1.tv_nsec - c0.tv_nsec);
 		*cpu_per_req = ns / (double)count;
+		*srv_busy = ns / (double)wall;
 	}
 out:
 	close_all(c, NCONN);
@@ -534,26 +564,42 @@ int bench_tcp(void)
 	int reps = g_opt.quick ? 3 : 5;
 	uint64_t dur = g_opt.quick ? 500000000ull : 1500000000ull;
 	double rate = 20000; /* replaced by half the slowest maximum */
-	double tput[NSYS][8], cpu[NSYS][8];
+	double tput[NSYS][8], cpu[NSYS][8], cli[NSYS][8], busy[NSYS][8];
+	double sleeps[NSYS][8] = { { 0 } }, iters[NSYS][8] = { { 0 } };
+	double pfirst[NSYS][8] = { { 0 } };
 	samples_t lat[NSYS] = { 0 };
 	int fail[NSYS] = { 0 };
 
 	signal(SIGPIPE, SIG_IGN);
+	for (int k = 0; k < NSYS; k++)
+		if (g_opt.tcp_system && strcmp(g_opt.tcp_system, g_sys[k]))
+			fail[k] = 2; /* not selected (--system) */
 	memset(g_req, 'r', sizeof(g_req));
 	pin_cpu(g_opt.cpu_b);
+	pthread_setname_np(pthread_self(), "load-client");
 	/* phase 1: max throughput, alternated */
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < NSYS; k++) {
 			server_t s;
+			if (fail[k] == 2)
+				continue;
 			if (server_start(&s, k) != 0) {
 				fail[k] = 1;
 				continue;
 			}
-			cpu[k][r] = 0;
-			tput[k][r] = run_throughput(s.port, dur, s.th, &cpu[k][r]);
+			cpu[k][r] = cli[k][r] = busy[k][r] = 0;
+			tput[k][r] = run_throughput(s.port, dur, s.th, &cpu[k][r],
+						    &cli[k][r], &busy[k][r]);
 			if (tput[k][r] < 0)
 				fail[k] = 1;
 			server_stop(&s, k);
+			double n = tput[k][r] * (double)dur / 1e9;
+			if (IS_MYCO(k) && n > 0) {
+				/* whole server life (connects too): approx */
+				sleeps[k][r] = (double)s.st.sleeps / n;
+				iters[k][r] = (double)s.st.iterations / n;
+				pfirst[k][r] = (double)s.st.recv_poll_first / n;
+			}
 		}
 	}
 	/* phase 2: fixed offered rate = half the slowest system's median
@@ -571,6 +617,8 @@ int bench_tcp(void)
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < NSYS; k++) {
 			server_t s;
+			if (fail[k] == 2)
+				continue;
 			if (fail[k] || server_start(&s, k) != 0) {
 				fail[k] = 1;
 				continue;
@@ -589,13 +637,17 @@ int bench_tcp(void)
 	table_title("TCP request/response on loopback (64 B / 64 B)");
 	table_line("server: 1 thread pinned to CPU %d; load generator on CPU %d; "
 		   "%d runs per system, alternated\n\n", g_opt.cpu_a, g_opt.cpu_b, reps);
-	table_line("| system | max req/s (median) | min | max | server CPU us/req | "
+	table_line("| system | max req/s (median) | min | max | server CPU us/req "
+		   "(min-max) | server busy | client CPU us/req | "
 		   "p50 us @%.0f/s | p99 us | p99.9 us | samples |\n", rate);
-	table_line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+	table_line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+		   "| ---: | ---: |\n");
 	double med[NSYS] = { 0 }, cpu_med[NSYS] = { 0 };
 	for (int k = 0; k < NSYS; k++) {
+		if (fail[k] == 2)
+			continue;
 		if (fail[k]) {
-			table_line("| %s | failed | | | | | | | |\n", g_sys[k]);
+			table_line("| %s | failed | | | | | | | | | |\n", g_sys[k]);
 			continue;
 		}
 		double mn = tput[k][0], mx = tput[k][0];
@@ -608,9 +660,14 @@ int bench_tcp(void)
 		uint64_t p99 = samples_pct(&lat[k], 0.99);
 		uint64_t p999 = samples_pct(&lat[k], 0.999);
 		double cpr = median_d(cpu[k], (size_t)reps);
+		double cmn = cpu[k][0], cmx = cpu[k][reps - 1]; /* sorted */
+		double clr = median_d(cli[k], (size_t)reps);
+		double bsy = median_d(busy[k], (size_t)reps);
 		cpu_med[k] = cpr;
-		table_line("| %s | %.0f | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %zu |\n",
-			   g_sys[k], med[k], mn, mx, cpr / 1e3, p50 / 1e3,
+		table_line("| %s | %.0f | %.0f | %.0f | %.2f (%.2f-%.2f) | %.0f %% | "
+			   "%.2f | %.1f | %.1f | %.1f | %zu |\n",
+			   g_sys[k], med[k], mn, mx, cpr / 1e3, cmn / 1e3,
+			   cmx / 1e3, bsy * 100, clr / 1e3, p50 / 1e3,
 			   p99 / 1e3, p999 / 1e3, lat[k].n);
 		char ex[128];
 		snprintf(ex, sizeof(ex), ",\"size\":64,\"conns\":%d,\"reps\":%d",
@@ -619,6 +676,8 @@ int bench_tcp(void)
 		emit("rt.tcp.max", g_sys[k], "min", mn, "req/s", ex);
 		emit("rt.tcp.max", g_sys[k], "max", mx, "req/s", ex);
 		emit("rt.tcp.max", g_sys[k], "cpu_per_req", cpr, "ns", ex);
+		emit("rt.tcp.max", g_sys[k], "client_cpu_per_req", clr, "ns", ex);
+		emit("rt.tcp.max", g_sys[k], "server_busy", bsy, "fraction", ex);
 		snprintf(ex, sizeof(ex), ",\"size\":64,\"rate\":%.0f,\"samples\":%zu",
 			 rate, lat[k].n);
 		emit("rt.tcp.fixed", g_sys[k], "p50", (double)p50, "ns", ex);
@@ -626,10 +685,33 @@ int bench_tcp(void)
 		emit("rt.tcp.fixed", g_sys[k], "p999", (double)p999, "ns", ex);
 		samples_free(&lat[k]);
 	}
+	for (int k = 0; k < NSYS; k++) {
+		if (!IS_MYCO(k) || fail[k])
+			continue;
+		double sl = median_d(sleeps[k], (size_t)reps);
+		double it = median_d(iters[k], (size_t)reps);
+		double pf = median_d(pfirst[k], (size_t)reps);
+		table_line("%s loop per request (max-throughput runs, median): "
+			   "%.3f iterations, %.3f blocking io_uring_enter, "
+			   "%.3f recvs waiting for readiness first\n",
+			   g_sys[k], it, sl, pf);
+		char ex[128];
+		snprintf(ex, sizeof(ex), ",\"size\":64,\"conns\":%d,\"reps\":%d",
+			 NCONN, reps);
+		emit("rt.tcp.max", g_sys[k], "loop_sleeps_per_req", sl, "1", ex);
+		emit("rt.tcp.max", g_sys[k], "loop_iterations_per_req", it, "1", ex);
+		emit("rt.tcp.max", g_sys[k], "recv_poll_first_per_req", pf, "1", ex);
+	}
 	if (med[SYS_MYCO] > 0 && med[SYS_EPOLL] > 0)
 		table_line("\nthroughput myco / epoll = %.2fx (aim >= 1), "
 			   "myco / libuv = %.2fx\n", med[SYS_MYCO] / med[SYS_EPOLL],
 			   med[SYS_UV] > 0 ? med[SYS_MYCO] / med[SYS_UV] : 0);
+	if (med[SYS_MYCO] > 0 && med[SYS_MYCO_TF] > 0)
+		table_line("myco (recv_poll auto) / myco-tryfirst = %.2fx req/s, "
+			   "%.2fx server CPU per request\n",
+			   med[SYS_MYCO] / med[SYS_MYCO_TF],
+			   cpu_med[SYS_MYCO_TF] > 0 ?
+			   cpu_med[SYS_MYCO] / cpu_med[SYS_MYCO_TF] : 0);
 	if (cpu_med[SYS_MYCO] > 0 && cpu_med[SYS_EPOLL] > 0)
 		table_line("server CPU per request myco / epoll = %.2fx, "
 			   "myco / libuv = %.2fx (lower is better; less "
