@@ -42,7 +42,7 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 {
 	myco__box_spec_t sp;
 	myco__box_report_t rep;
-	struct myco__box_fd fds[EX_MAX_FDS + 8];
+	struct myco__box_fd fds[EX_MAX_FDS + EX_MAX_PORTS + 8];
 	struct myco__box_path paths[MYCO__BOX_MAX_PATHS];
 	size_t nf = 0;
 	int rc, nul = -1;

@@ -167,6 +167,15 @@ static json_t *ps_json(struct ex_system *s)
 					    json_integer((json_int_t)p->act.ctl->heartbeat));
 		const struct ex_inst *src = p->act.pid ? &p->act : &p->sb;
 		json_object_set_new(o, "isolation", inst_iso_json(src));
+		/* listening sockets held by the executive for this partition */
+		json_t *ports = json_array();
+		for (size_t k = 0; ports && k < p->nlfds; k++)
+			json_array_append_new(ports, json_pack("{s:i,s:s,s:s,s:i}",
+					      "port", (int)p->lports[k], "proto", "tcp",
+					      "address", "0.0.0.0", "fd", p->lfds[k]));
+		if (ports)
+			json_object_set_new(o, "ports", ports);
+		json_object_set_new(o, "net", json_boolean(p->m->net));
 		json_array_append_new(parts, o);
 	}
 	for (size_t i = 0; i < s->nchans; i++) {

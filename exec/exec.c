@@ -424,6 +424,11 @@ int myco__exec_run(const struct ex_opts *opt)
 		s->exit_code = 1;
 		goto out;
 	}
+	rc = myco__ex_ports_open(s);
+	if (rc < 0) {
+		s->exit_code = 1;
+		goto out;
+	}
 	rc = myco__ex_control_open(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: control socket in %s: %s\n", s->dir, myco_strerror(rc));
@@ -447,6 +452,7 @@ out:
 	}
 	myco__ex_control_close(s);
 	myco__ex_chans_destroy(s);
+	myco__ex_ports_close(s);
 #ifdef MYCO_HAVE_BOX
 	if (runtime_taken)
 		myco__ex_box_system_destroy(s);

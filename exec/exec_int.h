@@ -26,6 +26,7 @@ struct json_t;
 #define EX_LOG_RING   (64u * 1024u)
 #define EX_EVENT_RING 2048u
 #define EX_MAX_FDS    256       /* capability fds per partition */
+#define EX_MAX_PORTS  64        /* listening ports per partition (= box's) */
 
 /* Partition supervision states (shown by `myco ps`). */
 enum ex_state {
@@ -89,6 +90,10 @@ struct ex_part {
 	int out_r, out_w;               /* stdout/stderr pipe; owned */
 	int fds[EX_MAX_FDS];            /* capability fds (owned by channels) */
 	size_t nfds;
+	uint16_t lports[EX_MAX_PORTS];  /* declared listening ports ... */
+	int lfds[EX_MAX_PORTS];         /* ... and their sockets (owned, kept
+					 * for the system's life: ports.c) */
+	size_t nlfds;
 	char caps[4096];                /* MYCO_CAPS manifest */
 	/* supervision */
 	uint32_t restarts;
@@ -255,6 +260,13 @@ void myco__ex_runtime_remove(struct ex_system *s);
 int myco__ex_chans_create(struct ex_system *s);
 int myco__ex_chans_recover(struct ex_system *s, struct ex_part *p);
 void myco__ex_chans_destroy(struct ex_system *s);
+
+/* ports.c: one listening socket per declared port, created once (after
+ * myco__ex_chans_create, whose manifest it extends) and kept until
+ * myco__ex_ports_close at system stop.  A port that cannot be bound is
+ * reported on stderr naming the partition and port; returns 0 or -errno. */
+int myco__ex_ports_open(struct ex_system *s);
+void myco__ex_ports_close(struct ex_system *s);
 
 /* Entry point for `myco run` (exec.c).  Returns the exit status:
  * 0 stopped cleanly, 1 could not start, 3 escalated. */

@@ -187,7 +187,7 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 {
 	int rc;
 	char **env = NULL;
-	int keep[EX_MAX_FDS + 4];
+	int keep[EX_MAX_FDS + EX_MAX_PORTS + 4];
 	size_t nkeep = 0;
 
 	int dp[2] = { -1, -1 }, ap[2] = { -1, -1 };
@@ -208,6 +208,8 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 	}
 	for (size_t i = 0; i < p->nfds; i++)
 		keep[nkeep++] = p->fds[i];
+	for (size_t i = 0; i < p->nlfds; i++)
+		keep[nkeep++] = p->lfds[i];
 	keep[nkeep++] = in->ctl_fd;
 	keep[nkeep++] = in->notify_fd;
 	keep[nkeep++] = dp[1];

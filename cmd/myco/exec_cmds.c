@@ -277,6 +277,16 @@ static void print_ps(json_t *r, bool verbose)
 		       (int)json_integer_value(json_object_get(p, "standby_pid")),
 		       (int)json_integer_value(json_object_get(p, "restarts")),
 		       last, applied, degraded, degraded ? " (" : "", deg, degraded ? ")" : "");
+		json_t *ports = json_object_get(p, "ports");
+		if (json_array_size(ports)) {
+			printf("    listening:");
+			json_array_foreach(ports, k, m)
+				printf(" %s %s:%d", json_string_value(json_object_get(m, "proto")),
+				       json_string_value(json_object_get(m, "address")),
+				       (int)json_integer_value(json_object_get(m, "port")));
+			printf("%s\n", json_is_true(json_object_get(p, "net")) ? " (net)" :
+			       " (inherited sockets, no net)");
+		}
 		if (verbose)
 			json_array_foreach(iso, k, m)
 				printf("    %-16s %-14s %s\n",

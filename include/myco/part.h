@@ -12,6 +12,7 @@
 #ifndef MYCO_PART_H
 #define MYCO_PART_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "myco/common.h"
@@ -53,14 +54,38 @@ int myco_ready(void);
  * killed and restarted as hung. */
 void myco_heartbeat(void);
 
+/* The listening socket the executive created for declared port PORT
+ * (`listen PORT;` in the system file).  Returns the inherited fd (a TCP
+ * socket bound to 0.0.0.0:PORT in the executive's network namespace,
+ * already listening, blocking, close-on-exec clear) or -MYCO_ENOTGRANTED
+ * when PORT was not declared by this partition (myco_part_errmsg() then
+ * lists the granted ports), or what myco_init() returns.  The socket
+ * belongs to the system, not the process: it lives as long as the system
+ * runs and every instance of the partition (standby, replacement) gets the
+ * same one, so connections that arrive while the partition is restarting
+ * wait in its backlog.  The partition only accepts on it (setting
+ * O_NONBLOCK is fine); it must not shut it down.  Without `net`, the
+ * partition cannot create, bind or connect sockets of its own (seccomp).
+ * Calls myco_init() if needed. */
+int myco_listen_fd(uint16_t port);
+
+/* The ports granted to this partition: copies at most cap of them into out
+ * (out may be NULL) and returns how many there are (0 outside a system). */
+size_t myco_listen_ports(uint16_t *out, size_t cap);
+
+/* 1 when this process runs as a partition of a system (the executive
+ * started it: a control region was handed over), else 0.  Calls
+ * myco_init() if needed (0 if that fails). */
+int myco_in_system(void);
+
 /* This partition's name ("" outside a system); static string. */
 const char *myco_partition_name(void);
 
 /* The scheduler policy the system file gave this partition ("" if none). */
 const char *myco_part_policy(void);
 
-/* A human-readable explanation of the last error of myco_init() or
- * myco_chan_open() in this thread's process (e.g. which channels are
+/* A human-readable explanation of the last error of myco_init(),
+ * myco_chan_open() or myco_listen_fd() in this thread's process (e.g. which channels are
  * granted); static buffer, overwritten by the next failure. */
 const char *myco_part_errmsg(void);
 

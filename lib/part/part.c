@@ -30,6 +30,7 @@
 
 #define PART_MAX_CAPS 128
 #define PART_MAX_CAP_FDS MYCO_CHAN_MAX_FDS
+#define PART_MAX_PORTS 64
 
 struct part_cap {
 	char name[64];
@@ -49,6 +50,10 @@ static struct {
 	char policy[32];
 	struct part_cap caps[PART_MAX_CAPS];
 	size_t ncaps;
+	uint16_t ports[PART_MAX_PORTS];    /* granted listening ports ... */
+	int port_fds[PART_MAX_PORTS];      /* ... and their inherited sockets */
+	size_t nports;
+	bool in_system;
 } g = { .notify_fd = -1 };
 
 static char errmsg[512];
@@ -92,7 +97,31 @@ static int parse_int(const char *s, char **end, long *v)
 	return 0;
 }
 
-/* MYCO_CAPS: NAME:ROLE:INDEX:FD{,FD} separated by ';' (see exec/chans.c). */
+/* One listening-socket entry "tcp/PORT:FD" (see exec/ports.c); s points
+ * after "tcp/".  Returns the position after FD or NULL if malformed. */
+static const char *parse_port(const char *s)
+{
+	char *end;
+	long port, fd;
+	if (parse_int(s, &end, &port) < 0 || *end != ':' || port < 1 || port > 65535 ||
+	    !(*s >= '0' && *s <= '9'))
+		return NULL;
+	s = end + 1;
+	if (!(*s >= '0' && *s <= '9') || parse_int(s, &end, &fd) < 0 || fd < 0 || fd > INT_MAX ||
+	    g.nports >= PART_MAX_PORTS)
+		return NULL;
+	for (size_t i = 0; i < g.nports; i++)
+		if (g.ports[i] == (uint16_t)port)
+			return NULL;
+	g.ports[g.nports] = (uint16_t)port;
+	g.port_fds[g.nports++] = (int)fd;
+	return end;
+}
+
+/* MYCO_CAPS: entries separated by ';', each a channel
+ *   NAME:ROLE:INDEX:FD{,FD}   (see exec/chans.c)
+ * or a listening socket
+ *   tcp/PORT:FD               (see exec/ports.c). */
 static int parse_caps(const char *s)
 {
 	while (s && *s) {
@@ -100,6 +129,16 @@ static int parse_caps(const char *s)
 		const char *colon = strchr(s, ':');
 		char *end;
 		long v;
+		if (!strncmp(s, "tcp/", 4)) {
+			s = parse_port(s + 4);
+			if (!s)
+				return -EINVAL;
+			if (*s == ';')
+				s++;
+			else if (*s)
+				return -EINVAL;
+			continue;
+		}
 		if (!colon || g.ncaps >= PART_MAX_CAPS || (size_t)(colon - s) >= sizeof(c->name))
 			return -EINVAL;
 		c = &g.caps[g.ncaps];
@@ -136,8 +175,9 @@ static int parse_caps(const char *s)
 int myco__part_parse_caps(const char *s)
 {
 	g.ncaps = 0;
+	g.nports = 0;
 	int rc = parse_caps(s);
-	return rc < 0 ? rc : (int)g.ncaps;
+	return rc < 0 ? rc : (int)(g.ncaps + g.nports);
 }
 
 static void on_term(int sig)
@@ -201,6 +241,7 @@ int myco_init(void)
 	}
 	if ((e = getenv("MYCO_CTL"))) {
 		int fd = atoi(e);
+		g.in_system = true;
 		struct stat st;
 		if (fstat(fd, &st) < 0 || st.st_size < (off_t)MYCO__PART_CTL_SIZE) {
 			rc = -EPROTO;
@@ -318,4 +359,40 @@ void myco_heartbeat(void)
 					  memory_order_release);
 	if (__builtin_expect(!g.first_done, 0))
 		first_call();
+}
+
+int myco_in_system(void)
+{
+	if (!g.inited && myco_init() < 0)
+		return 0;
+	return g.in_system ? 1 : 0;
+}
+
+int myco_listen_fd(uint16_t port)
+{
+	if (!g.inited) {
+		int rc = myco_init();
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < g.nports; i++)
+		if (g.ports[i] == port)
+			return g.port_fds[i];
+	size_t n = (size_t)snprintf(errmsg, sizeof(errmsg),
+				    "port %u is not granted to partition '%s' (granted ports:",
+				    (unsigned)port, g.name[0] ? g.name : "?");
+	for (size_t i = 0; i < g.nports && n < sizeof(errmsg); i++)
+		n += (size_t)snprintf(errmsg + n, sizeof(errmsg) - n, " %u", (unsigned)g.ports[i]);
+	if (n < sizeof(errmsg))
+		snprintf(errmsg + n, sizeof(errmsg) - n, "%s)", g.nports ? "" : " none");
+	return -MYCO_ENOTGRANTED;
+}
+
+size_t myco_listen_ports(uint16_t *out, size_t cap)
+{
+	if (!g.inited && myco_init() < 0)
+		return 0;
+	for (size_t i = 0; out && i < g.nports && i < cap; i++)
+		out[i] = g.ports[i];
+	return g.nports;
 }

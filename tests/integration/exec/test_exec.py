@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 MYCO, XPART, DEMO = [os.path.abspath(a) for a in sys.argv[1:4]]
@@ -572,6 +574,235 @@ def case_nonroot():
             fail("stop exit status")
         s.check_clean()
     finally:
+        s.kill_all()
+
+
+# --- listening sockets as capabilities (exec/ports.c) -----------------------
+
+def free_port():
+    """A TCP port nothing listens on right now (the kernel's choice)."""
+    s = socket.socket()
+    s.bind(("0.0.0.0", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def port_listened(port):
+    """True while any socket listens on port: a SO_REUSEADDR bind of the
+    wildcard address fails exactly then."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("0.0.0.0", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def hello(port, timeout=30):
+    """Connect to port on the host and read the server's one-line answer:
+    returns (instance start time ns, partition name)."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        data = b""
+        while not data.endswith(b"\n"):
+            b = c.recv(256)
+            if not b:
+                break
+            data += b
+    finally:
+        c.close()
+    f = data.decode().split()
+    if len(f) != 3 or f[0] != "HELLO":
+        fail("unexpected answer on port %d: %r" % (port, data))
+    return int(f[1]), f[2]
+
+
+def serve_partition(name, port, hold=None, extra=""):
+    env = {"XPORT": str(port)}
+    if hold:
+        env["XHOLD"] = hold
+    return partition(name, "serve", env=env, extra="listen %d;\n%s" % (port, extra))
+
+
+def check_port_released(s, port):
+    if port_listened(port):
+        fail("port %d still listened on after stop" % port)
+
+
+def case_ports_serve():
+    """A partition without `net` serves its declared port through the socket
+    the executive created; ps --json lists it; it is gone after stop."""
+    port = free_port()
+    s = System(serve_partition("web", port), "psv")
+    try:
+        s.start()
+        p = s.part("web")
+        if p.get("net") is not False:
+            fail("web should run without net: %s" % p)
+        ports = p.get("ports")
+        if not ports or ports[0]["port"] != port or ports[0]["proto"] != "tcp":
+            fail("ps --json does not list port %d: %s" % (port, ports))
+        iso = {m["mechanism"]: m for m in p["isolation"]}
+        if "box" not in iso:
+            net = [v for k, v in iso.items() if k.replace("_", "-") in ("net-ns", "netns", "network-ns")]
+            if not net or net[0]["status"] != "applied":
+                fail("web has no network namespace of its own: %s" % list(iso.items()))
+            pid = p["pid"]
+            if os.readlink("/proc/%d/ns/net" % pid) == os.readlink("/proc/self/ns/net"):
+                fail("web shares the host's network namespace")
+        start, name = hello(port)
+        if name != "web":
+            fail("answer from %s" % name)
+        out = s.logs("web")
+        if "LISTEN " not in out or "LISTEN -" in out:
+            fail("myco_listen_fd failed in web: " + out)
+        # the manifest names the socket; the fd is the one ps reports
+        env = open("/proc/%d/environ" % p["pid"], "rb").read().split(b"\0")
+        caps = [e for e in env if e.startswith(b"MYCO_CAPS=")][0].decode()
+        if "tcp/%d:%d" % (port, ports[0]["fd"]) not in caps:
+            fail("manifest does not list the socket: " + caps)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+        check_port_released(s, port)
+    finally:
+        s.kill_all()
+
+
+def case_ports_kill():
+    """The socket outlives the partition: connections queued while it is
+    killed and replaced are answered by the replacement, never refused."""
+    port = free_port()
+    s = System("", "pkl")
+    hold = os.path.join(s.tmp, "gate", "hold")
+    os.makedirs(os.path.dirname(hold))
+    with open(s.file, "w") as f:
+        f.write("system %s {\n%s\n}\n" % (s.name, serve_partition(
+            "web", port, hold=hold, extra='path "%s" ro;\nrestart permanent;' %
+            os.path.dirname(hold))))
+    try:
+        s.start()
+        first, _ = hello(port)
+        # 1. continuous clients while the partition is killed: every
+        #    connection is accepted and answered
+        results, stop = [], threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                try:
+                    results.append(hello(port)[0])
+                except OSError as e:
+                    results.append(e)
+        th = threading.Thread(target=loop)
+        th.start()
+        wait_for(lambda: len(results) >= 5, "clients answered before the kill")
+        wait_for(lambda: s.part("web")["standby_pid"] != 0, "a parked standby")
+        s.cli("kill", "web")
+        wait_for(lambda: s.part("web")["restarts"] == 1 and
+                 s.part("web")["state"] == "running", "web restart 1")
+        n = len(results)
+        wait_for(lambda: len(results) >= n + 5, "clients answered after the restart")
+        stop.set()
+        th.join()
+        errors = [r for r in results if isinstance(r, Exception)]
+        if errors:
+            fail("%d of %d connections failed across the restart: %s" %
+                 (len(errors), len(results), errors[:3]))
+        if not [r for r in results if r != first]:
+            fail("no answer came from the replacement")
+        # 2. a connection queued while the partition is not accepting
+        #    survives its death and is answered by the replacement
+        open(hold, "w").close()
+        time.sleep(0.05)            # let web see the hold before we connect
+        queued = socket.create_connection(("127.0.0.1", port), timeout=30)
+        wait_for(lambda: s.part("web")["standby_pid"] != 0, "a parked standby")
+        t_kill = time.monotonic_ns()
+        s.cli("kill", "web")
+        wait_for(lambda: s.part("web")["restarts"] == 2 and
+                 s.part("web")["state"] == "running", "web restart 2")
+        # 3. and a connection made while the replacement holds is queued too
+        during = socket.create_connection(("127.0.0.1", port), timeout=30)
+        os.unlink(hold)
+        for c, what in ((queued, "queued before the kill"), (during, "made after the kill")):
+            data = b""
+            while not data.endswith(b"\n"):
+                b = c.recv(256)
+                if not b:
+                    break
+                data += b
+            c.close()
+            f = data.decode().split()
+            if len(f) != 3 or f[0] != "HELLO":
+                fail("connection %s got %r, want an answer" % (what, data))
+            if int(f[1]) < t_kill:
+                fail("connection %s answered by an instance started before the kill" % what)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+        check_port_released(s, port)
+    finally:
+        s.kill_all()
+
+
+def case_ports_undeclared():
+    """An undeclared port is not available: myco_listen_fd fails with
+    -MYCO_ENOTGRANTED naming the granted ports, socket() and bind() are
+    denied by seccomp."""
+    port, other = free_port(), free_port()
+    while other == port:
+        other = free_port()
+    s = System(partition("web", "portdeny", env={"XPORT": str(other), "XGRANTED": str(port)},
+                         extra="listen %d;" % port), "pud")
+    try:
+        s.start()
+        out = wait_for(lambda: "BIND" in s.logs("web") and s.logs("web"), "web's output")
+        line = [l for l in out.splitlines() if l.startswith("LISTENFD")][0]
+        if not line.startswith("LISTENFD -10003 ") or "granted ports: %d)" % port not in line:
+            fail("myco_listen_fd of an undeclared port: %s" % line)
+        iso = {m["mechanism"]: m for m in s.part("web")["isolation"]}
+        if "box" not in iso:
+            if "SOCKET -1 1" not in out or "BIND -1 1" not in out:
+                fail("socket()/bind() without net were not denied with EPERM: " + out)
+            for call in ("socket", "bind"):
+                wait_for(lambda: [e for e in s.events() if e["kind"] == "seccomp" and
+                                  e["partition"] == "web" and "syscall %s " % call in e["detail"]],
+                         "a seccomp event of web naming " + call)
+        if port_listened(other):
+            fail("port %d is listened on" % other)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+        check_port_released(s, port)
+    finally:
+        s.kill_all()
+
+
+def case_ports_inuse():
+    """A declared port that cannot be bound is a clear start-up error."""
+    blocker = socket.socket()
+    blocker.bind(("0.0.0.0", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    s = System("\n".join([partition("a"), serve_partition("web", port)]), "piu")
+    try:
+        s.err = open(os.path.join(s.tmp, "run.err"), "w+")
+        s.proc = subprocess.Popen([MYCO, "run", s.file, "--runtime-dir", s.rt],
+                                  stdout=s.err, stderr=s.err)
+        try:
+            rc = s.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("myco run did not fail on a port in use")
+        err = s.errtext()
+        want = "partition 'web': cannot listen on port %d" % port
+        if rc != 1 or want not in err or "in use" not in err:
+            fail("exit %d, want 1 with %r and the reason:\n%s" % (rc, want, err))
+        s.check_clean()
+    finally:
+        blocker.close()
         s.kill_all()
 
 

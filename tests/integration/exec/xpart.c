@@ -12,14 +12,28 @@
  *   oom         ready, then allocate and touch memory until killed
  *   socket      ready, call socket(AF_INET) (not declared: a seccomp
  *               violation), print "SOCKET <rc> <errno>", idle
+ *   serve       take the inherited listening socket of port XPORT
+ *               (myco_listen_fd) after ready, print "LISTEN <fd>", then answer
+ *               every connection with "HELLO <start> <partition>\n", start
+ *               being CLOCK_MONOTONIC ns when this instance began to run;
+ *               while the file XHOLD exists it accepts nothing (connections
+ *               wait in the socket's backlog)
+ *   portdeny    print "LISTENFD <rc> <message>" for port XPORT (not
+ *               granted), then "SOCKET <rc> <errno>" for socket() and
+ *               "BIND <rc> <errno>" for bind() of port XPORT on the granted
+ *               socket of XGRANTED (both denied by seccomp), idle
  * Output goes to stdout (the executive keeps it for `myco logs`).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "myco/chan.h"
 #include "myco/part.h"
@@ -85,6 +99,46 @@ int main(void)
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 		printf("SOCKET %d %d\n", s, s < 0 ? errno : 0);
 		fflush(stdout);
+	}
+	if (!strcmp(mode, "portdeny")) {
+		uint16_t port = (uint16_t)atoi(getenv("XPORT") ? getenv("XPORT") : "0");
+		rc = myco_listen_fd(port);
+		printf("LISTENFD %d %s\n", rc, rc < 0 ? myco_part_errmsg() : "");
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		printf("SOCKET %d %d\n", s, s < 0 ? errno : 0);
+		int g = myco_listen_fd((uint16_t)atoi(getenv("XGRANTED") ? getenv("XGRANTED") : "0"));
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+		int b = bind(g, (struct sockaddr *)&sa, sizeof(sa));
+		printf("BIND %d %d\n", b, b < 0 ? errno : 0);
+		fflush(stdout);
+	}
+	if (!strcmp(mode, "serve")) {
+		uint16_t port = (uint16_t)atoi(getenv("XPORT") ? getenv("XPORT") : "0");
+		int lfd = myco_listen_fd(port);
+		char msg[128];
+		printf("LISTEN %d %s\n", lfd, lfd < 0 ? myco_part_errmsg() : "");
+		fflush(stdout);
+		if (lfd < 0)
+			return 3;
+		int n = snprintf(msg, sizeof(msg), "HELLO %llu %s\n", t0,
+				 myco_partition_name());
+		const char *hold = getenv("XHOLD");
+		for (;;) {
+			struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+			myco_heartbeat();
+			if (hold && access(hold, F_OK) == 0) {
+				sleep_ms(10);
+				continue;
+			}
+			if (poll(&pfd, 1, 50) <= 0)
+				continue;
+			int c = accept(lfd, NULL, NULL);
+			if (c < 0)
+				continue;
+			if (write(c, msg, (size_t)n) < 0)
+				printf("WRITE %d\n", errno);
+			close(c);
+		}
 	}
 	if (!strcmp(mode, "oom")) {
 		for (size_t mb = 0;; mb++) {

@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -115,7 +118,10 @@ static void test_open_granted_and_not(void **state)
 static void test_bad_manifest(void **state)
 {
 	(void)state;
-	const char *bad[] = { "out", "out:9:0:3", "out:1:0:", "out:1:x:3", "out:1:0:3;;", NULL };
+	const char *bad[] = { "out", "out:9:0:3", "out:1:0:", "out:1:x:3", "out:1:0:3;;",
+			      "tcp/0:3", "tcp/70000:3", "tcp/80", "tcp/80:", "tcp/80:x",
+			      "tcp/-1:3", "tcp/80:-3", "tcp/ 80:3", "tcp/80:3;tcp/80:4",
+			      "tcp/80:3x", "out:1:0:3;tcp/80:4;;", NULL };
 	for (int i = 0; bad[i]; i++) {
 		pid_t pid = fork();
 		if (pid == 0) {
@@ -245,6 +251,68 @@ static void test_outside_a_system(void **state)
 	assert_int_equal(wait_child(pid), 0);
 }
 
+/* A listening socket granted as "tcp/PORT:FD" next to a channel: the
+ * partition finds it by port, accepts on it, and is told clearly about a
+ * port it was not granted. */
+static void test_listen_fd(void **state)
+{
+	(void)state;
+	myco_chan_owner_t *o;
+	char caps[1024];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	unsigned port = ntohs(sa.sin_port);
+	make_manifest(&o, caps, sizeof(caps));
+	size_t k = strlen(caps);
+	snprintf(caps + k, sizeof(caps) - k, ";tcp/%u:%d", port, lfd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("MYCO_CAPS", caps, 1);
+		setenv("MYCO_PARTITION", "server", 1);
+		unsetenv("MYCO_CTL");
+		if (myco_init() != 0)
+			_exit(10);
+		if (myco_listen_fd((uint16_t)port) != lfd)
+			_exit(11);
+		uint16_t ports[4] = { 0 };
+		if (myco_listen_ports(ports, 4) != 1 || ports[0] != port)
+			_exit(12);
+		uint16_t other = (uint16_t)(port == 65535 ? 1 : port + 1);
+		if (myco_listen_fd(other) != -MYCO_ENOTGRANTED)
+			_exit(13);
+		char want[64];
+		snprintf(want, sizeof(want), "granted ports: %u)", port);
+		if (!strstr(myco_part_errmsg(), "is not granted to partition 'server'") ||
+		    !strstr(myco_part_errmsg(), want))
+			_exit(14);
+		if (myco_in_system() != 0)
+			_exit(15);
+		myco_chan_t *ch;
+		if (myco_chan_open("out", &ch) != 0)     /* the channel still parses */
+			_exit(16);
+		int c = accept(myco_listen_fd((uint16_t)port), NULL, NULL);
+		if (c < 0 || write(c, "hi", 2) != 2)
+			_exit(17);
+		close(c);
+		_exit(0);
+	}
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(c >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	char buf[4] = { 0 };
+	assert_int_equal(read(c, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "hi", 2);
+	close(c);
+	assert_int_equal(wait_child(pid), 0);
+	close(lfd);
+	myco_chan_owner_close(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_standby_retired),
 		cmocka_unit_test(test_dies_with_executive),
 		cmocka_unit_test(test_outside_a_system),
+		cmocka_unit_test(test_listen_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
