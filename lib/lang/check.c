@@ -372,16 +372,8 @@ static bool args_done(cur_t *k)
 /* No arguments left and no block: a simple statement is complete. */
 static bool want_end(cur_t *k)
 {
-	if (k->failed)
+	if (!args_done(k))
 		return false;
-	if (k->i < k->s->nargs) {
-		char buf[160];
-		myco__arg_t *a = &k->s->args[k->i];
-		k->failed = true;
-		ERR(k->c, "E012", a->pos, a->len, usage_hint(k), "unexpected %s",
-		    arg_desc(a, buf, sizeof(buf)));
-		return false;
-	}
 	if (k->s->block) {
 		k->failed = true;
 		ERR(k->c, "E013", k->s->pos, (uint32_t)strlen(k->s->args[0].text), usage_hint(k),
