@@ -1,8 +1,9 @@
 /*
  * main.c: the myco-log program: flags and environment, data directory,
  * listening socket, then the broker on the runtime loop (net_rt.c).
- * Runs standalone or as a Myco partition (the executive may pass a
- * listening socket with --listen-fd / MYCO_LOG_LISTEN_FD).
+ * Runs standalone or as a Myco partition (there it serves the listening
+ * socket the executive holds for its declared port, myco_listen_fd();
+ * any program may also pass one with --listen-fd / MYCO_LOG_LISTEN_FD).
  * Not for: protocol logic (broker.c, group.c) or storage (store/).
  */
 #include "log_int.h"
@@ -259,10 +260,35 @@ int main(int argc, char **argv)
 		fprintf(stderr, "myco-log: bad --listen '%s' (HOST:PORT)\n", listen);
 		return 2;
 	}
-	/* A standby activated by the executive right after its predecessor
-	 * was killed may find the port and the data directory lock still held
-	 * while the kernel tears the dead process down: retry for 3 s then. */
 	in_system = getenv("MYCO_CTL") != NULL;
+#ifdef MYCO_LOG_HAVE_PART
+	/* Inside a system the executive holds one listening socket per port
+	 * the partition declared (`listen PORT;`) for the system's whole life,
+	 * and every replacement inherits it: take it (the port of --listen
+	 * when given, else the only declared port, else 9092).  The partition
+	 * then needs no `net`, and a restart never races for the port. */
+	in_system = myco_in_system() == 1;
+	if (lfd < 0 && in_system) {
+		uint16_t ports[2];
+		size_t np = myco_listen_ports(ports, 2);
+		int want = listen ? lport : np == 1 ? ports[0] : 9092;
+		int fd = want > 0 && want <= 65535 ? myco_listen_fd((uint16_t)want) :
+			 -MYCO_ENOTGRANTED;
+		if (fd >= 0) {
+			lfd = fd;
+			lport = want;
+			fprintf(stderr, "myco-log: serving the system's listening socket for port %d\n",
+				want);
+		} else if (np) {
+			fprintf(stderr, "myco-log: %s: binding %s:%d itself\n", myco_part_errmsg(),
+				lhost, lport);
+		}
+	}
+#endif
+	/* Fallback (no declared port): a standby activated by the executive
+	 * right after its predecessor was killed may find the port and the
+	 * data directory lock still held while the kernel tears the dead
+	 * process down: retry for 3 s then. */
 	if (lfd < 0) {
 		for (int tries = 0;; tries++) {
 			lfd = listen_tcp(lhost, lport);

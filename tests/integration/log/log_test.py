@@ -16,6 +16,7 @@ readiness line) with a temp data dir; brokers are killed and dirs removed
 even when a check fails.  Needs the system python3 (python3-kafka), kcat.
 """
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -358,7 +359,9 @@ def free_port():
 
 def s_partition(tmp):
     """myco-log as a partition of a system run by the executive: ready,
-    serving, killed, replaced by its standby with the data intact."""
+    serving, killed, replaced by its standby with the data intact.  It
+    declares its port but not `net`: it serves the listening socket the
+    executive holds (myco_listen_fd), in its own network namespace."""
     if not ARGS.myco:
         log('SKIP: no myco command built')
         return
@@ -370,17 +373,16 @@ def s_partition(tmp):
         f.write('''system logtest {
     partition broker {
         program "%s";
-        args "--listen", "127.0.0.1:%d", "--data", "%s";
+        args "--data", "%s";
         listen %d;
         path "%s" rw;
-        net;
         memory 512 MiB;
         restart permanent;
         heartbeat 500 ms;
         readiness required;
     }
 }
-''' % (ARGS.broker, port, data, port, tmp))
+''' % (ARGS.broker, data, port, tmp))
     myco = ARGS.myco
     addr = '127.0.0.1:%d' % port
     ex = subprocess.Popen([myco, 'run', sysfile, '--runtime-dir', rt],
@@ -404,6 +406,13 @@ def s_partition(tmp):
         r = run([myco, 'ps', '--runtime-dir', rt], capture_output=True)
         log(r.stdout.decode())
         check(b'broker' in r.stdout and b'running' in r.stdout, 'myco ps shows it running')
+        r = run([myco, 'ps', '--json', '--runtime-dir', rt], capture_output=True)
+        p = json.loads(r.stdout.decode().splitlines()[0])['partitions'][0]
+        check(p.get('net') is False and [x['port'] for x in p.get('ports', [])] == [port],
+              'ps --json: no net, port %d held by the executive' % port)
+        r = run([myco, 'logs', 'broker', '--runtime-dir', rt], capture_output=True)
+        check(b"serving the system's listening socket for port %d" % port in r.stdout,
+              'the broker took the inherited socket')
     finally:
         subprocess.run([myco, 'stop', '--all', '--runtime-dir', rt], capture_output=True,
                        timeout=30)
