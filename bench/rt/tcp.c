@@ -8,10 +8,7 @@
  *   epoll  the classic thread-per-core baseline: non-blocking sockets,
  *          level-triggered epoll, one read per readiness (again only if it
  *          filled the buffer), write the answers;
- *   libuv  uv_tcp with uv_read_start / uv_write (the libuv echo pattern);
- *   myco-tryfirst  the myco server with recv_poll = NEVER (each io_uring
- *          recv tries the socket before arming its poll, as the runtime
- *          did before the option), to show the option's effect.
+ *   libuv  uv_tcp with uv_read_start / uv_write (the libuv echo pattern).
  * The load generator (same for all, CPU B, epoll, busy-polling) measures
  *   - max throughput: 64 connections, closed loop, one request in flight
  *     per connection; requests per second (median of 5 runs, min, max),
@@ -79,7 +76,6 @@ struct server {
 	atomic_int ready;
 	/* myco */
 	myco_loop_t *loop;
-	myco_recv_poll_t recv_poll;
 	myco_loop_stats_t st;   /* at stop */
 	/* epoll */
 	int efd;
@@ -131,8 +127,7 @@ static void *myco_server(void *arg)
 	server_t *s = arg;
 	pin_cpu(g_opt.cpu_a);
 	pthread_setname_np(pthread_self(), "srv-myco"); /* for perf */
-	myco_loop_opts_t o = { .keepalive = true, .policy = MYCO_POLICY_FIFO,
-			       .recv_poll = s->recv_poll };
+	myco_loop_opts_t o = { .keepalive = true, .policy = MYCO_POLICY_FIFO };
 	if (myco_loop_create(&s->loop, &o) != 0)
 		return NULL;
 	myco_spawn(s->loop, NULL, myco_acceptor, s, NULL);
@@ -368,13 +363,9 @@ static void uv_stop_server(server_t *s)
 
 /* ---- server lifecycle --------------------------------------------------- */
 
-/* myco-tryfirst: the same myco server with recv_poll = NEVER (every
- * io_uring recv tries the socket before arming its poll: the runtime's
- * behaviour before the recv_poll option), to show that option's effect in
- * the same run. */
-enum { SYS_MYCO, SYS_EPOLL, SYS_UV, SYS_MYCO_TF, NSYS };
-static const char *g_sys[NSYS] = { "myco", "epoll", "libuv", "myco-tryfirst" };
-#define IS_MYCO(k) ((k) == SYS_MYCO || (k) == SYS_MYCO_TF)
+enum { SYS_MYCO, SYS_EPOLL, SYS_UV, NSYS };
+static const char *g_sys[NSYS] = { "myco", "epoll", "libuv" };
+#define IS_MYCO(k) ((k) == SYS_MYCO)
 
 static int server_start(server_t *s, int sys)
 {
@@ -384,8 +375,6 @@ static int server_start(server_t *s, int sys)
 		return s->lfd;
 	void *(*fn)(void *) = IS_MYCO(sys) ? myco_server :
 			      sys == SYS_EPOLL ? epoll_server : uv_server;
-	s->recv_poll = sys == SYS_MYCO_TF ? MYCO_RECV_POLL_NEVER
-					  : MYCO_RECV_POLL_AUTO;
 	if (sys == SYS_EPOLL)
 		s->efd = eventfd(0, EFD_CLOEXEC);
 	pthread_create(&s->th, NULL, fn, s);
@@ -566,7 +555,6 @@ int bench_tcp(void)
 	double rate = 20000; /* replaced by half the slowest maximum */
 	double tput[NSYS][8], cpu[NSYS][8], cli[NSYS][8], busy[NSYS][8];
 	double sleeps[NSYS][8] = { { 0 } }, iters[NSYS][8] = { { 0 } };
-	double pfirst[NSYS][8] = { { 0 } };
 	samples_t lat[NSYS] = { 0 };
 	int fail[NSYS] = { 0 };
 
@@ -598,7 +586,6 @@ int bench_tcp(void)
 				/* whole server life (connects too): approx */
 				sleeps[k][r] = (double)s.st.sleeps / n;
 				iters[k][r] = (double)s.st.iterations / n;
-				pfirst[k][r] = (double)s.st.recv_poll_first / n;
 			}
 		}
 	}
@@ -690,28 +677,19 @@ int bench_tcp(void)
 			continue;
 		double sl = median_d(sleeps[k], (size_t)reps);
 		double it = median_d(iters[k], (size_t)reps);
-		double pf = median_d(pfirst[k], (size_t)reps);
 		table_line("%s loop per request (max-throughput runs, median): "
-			   "%.3f iterations, %.3f blocking io_uring_enter, "
-			   "%.3f recvs waiting for readiness first\n",
-			   g_sys[k], it, sl, pf);
+			   "%.3f iterations, %.3f blocking io_uring_enter\n",
+			   g_sys[k], it, sl);
 		char ex[128];
 		snprintf(ex, sizeof(ex), ",\"size\":64,\"conns\":%d,\"reps\":%d",
 			 NCONN, reps);
 		emit("rt.tcp.max", g_sys[k], "loop_sleeps_per_req", sl, "1", ex);
 		emit("rt.tcp.max", g_sys[k], "loop_iterations_per_req", it, "1", ex);
-		emit("rt.tcp.max", g_sys[k], "recv_poll_first_per_req", pf, "1", ex);
 	}
 	if (med[SYS_MYCO] > 0 && med[SYS_EPOLL] > 0)
 		table_line("\nthroughput myco / epoll = %.2fx (aim >= 1), "
 			   "myco / libuv = %.2fx\n", med[SYS_MYCO] / med[SYS_EPOLL],
 			   med[SYS_UV] > 0 ? med[SYS_MYCO] / med[SYS_UV] : 0);
-	if (med[SYS_MYCO] > 0 && med[SYS_MYCO_TF] > 0)
-		table_line("myco (recv_poll auto) / myco-tryfirst = %.2fx req/s, "
-			   "%.2fx server CPU per request\n",
-			   med[SYS_MYCO] / med[SYS_MYCO_TF],
-			   cpu_med[SYS_MYCO_TF] > 0 ?
-			   cpu_med[SYS_MYCO] / cpu_med[SYS_MYCO_TF] : 0);
 	if (cpu_med[SYS_MYCO] > 0 && cpu_med[SYS_EPOLL] > 0)
 		table_line("server CPU per request myco / epoll = %.2fx, "
 			   "myco / libuv = %.2fx (lower is better; less "

@@ -87,24 +87,6 @@ const char *myco_policy_name(myco_policy_t p);
 
 /* Loop options.  Zero-initialise and set what you need; every zero field
  * means "the default".  Fields are only ever added at the end. */
-/* How myco_recv hands its operation to io_uring.  Either way the call
- * behaves the same (same results, timeouts, cancellation); only the cost
- * differs.  An io_uring recv normally tries the socket at once and, when
- * nothing is there, arms a readiness poll and tries again when woken; the
- * first try is wasted when the caller has just drained the socket and
- * waits for the peer's next message (request/response).
- *   AUTO    wait for readiness first (IORING_RECVSEND_POLL_FIRST) when the
- *           coroutine's previous myco_recv was on the same fd and
- *           returned less than it asked for (the socket was drained),
- *           else try first.  The default.
- *   NEVER   always try first (the behaviour before this option existed).
- *   ALWAYS  always wait for readiness first. */
-typedef enum myco_recv_poll {
-	MYCO_RECV_POLL_AUTO = 0,
-	MYCO_RECV_POLL_NEVER = 1,
-	MYCO_RECV_POLL_ALWAYS = 2,
-} myco_recv_poll_t;
-
 typedef struct myco_loop_opts {
 	myco_policy_t policy;     /* default: $MYCO_POLICY, else fifo        */
 	const char *policy_name;  /* if non-NULL, overrides .policy by name  */
@@ -122,9 +104,6 @@ typedef struct myco_loop_opts {
 	                             default 1.0, must be in (0, 1]          */
 	unsigned post_ring_slots; /* per-sibling SPSC ring size (groups),
 	                             power of two, default 1024               */
-	myco_recv_poll_t recv_poll; /* myco_recv: try first or wait for
-	                             readiness first (see below); default
-	                             MYCO_RECV_POLL_AUTO                       */
 } myco_loop_opts_t;
 
 /* Create a loop.  opts may be NULL (all defaults).  On success *out is a
@@ -568,8 +547,6 @@ typedef struct myco_loop_stats {
 	uint64_t sched_lat_hist[MYCO_RT_HIST_BUCKETS];
 	uint64_t src_fast;        /* source waits satisfied without syscall */
 	uint64_t src_polls;       /* source waits that armed and polled     */
-	uint64_t recv_poll_first; /* myco_recv calls submitted to wait for
-	                             readiness first (myco_recv_poll_t)      */
 } myco_loop_stats_t;
 
 /* Snapshot the loop's counters.  Any thread; counters are read without

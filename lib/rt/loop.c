@@ -108,12 +108,6 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 		rc = -EINVAL;
 		goto out;
 	}
-	if (o.recv_poll != MYCO_RECV_POLL_AUTO &&
-	    o.recv_poll != MYCO_RECV_POLL_NEVER &&
-	    o.recv_poll != MYCO_RECV_POLL_ALWAYS) {
-		rc = -EINVAL;
-		goto out;
-	}
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		rc = -ENOMEM;
@@ -144,7 +138,6 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 					       IORING_SETUP_TASKRUN_FLAG,
 				      .cq_entries = o.uring_entries * 4 };
 	rc = io_uring_queue_init_params(o.uring_entries, &l->ring, &up);
-	l->recv_poll_first_ok = rc == 0; /* same kernel release (5.19) */
 	if (rc == -EINVAL) { /* kernel before 5.19 */
 		up = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
 					       .cq_entries = o.uring_entries * 4 };

@@ -148,8 +148,6 @@ struct myco_co {
 	myco_co_stats_t st;
 	myco__edf_t *edf;       /* NULL unless an edf task                    */
 	char name[32];
-	int recv_drained_fd;    /* fd + 1 whose last myco_recv returned less
-	                           than asked (socket drained), 0 = none     */
 #ifdef MYCO_RT_ASAN
 	void *asan_fake;
 #endif
@@ -185,7 +183,6 @@ typedef struct myco__pipe {
 struct myco_loop {
 	struct io_uring ring;
 	bool ring_ok;
-	bool recv_poll_first_ok;        /* kernel >= 5.19: POLL_FIRST known   */
 	myco__ctx_t main_ctx;
 	myco_co_t *cur;                 /* running coroutine or NULL         */
 	myco_loop_opts_t opts;

@@ -30,7 +30,7 @@ int myco_loop_stats(const myco_loop_t *l, myco_loop_stats_t *st)
 	LD(steal_queue_len); LD(timers_armed); LD(io_pending); LD(posts_in);
 	LD(post_queue_len); LD(stolen_in); LD(stolen_out); LD(sleeps);
 	LD(deadline_misses); LD(overruns); LD(edf_jobs); LD(sched_lat_count);
-	LD(sched_lat_max_ns); LD(src_fast); LD(src_polls); LD(recv_poll_first);
+	LD(sched_lat_max_ns); LD(src_fast); LD(src_polls);
 	for (unsigned i = 0; i < MYCO_RT_HIST_BUCKETS; i++)
 		LD(sched_lat_hist[i]);
 	return 0;

@@ -22,10 +22,6 @@
 
 #include "rt_int.h"
 
-#ifndef IORING_RECVSEND_POLL_FIRST /* liburing headers before 2.2 */
-#define IORING_RECVSEND_POLL_FIRST (1U << 0)
-#endif
-
 #define BEGIN(l, co)                                   \
 	myco_loop_t *l = myco__tls_loop;               \
 	myco_co_t *co = l ? l->cur : NULL;             \
@@ -167,20 +163,7 @@ ssize_t myco_recv(int fd, void *buf, size_t len, int flags,
 	BEGIN(l, co);
 	SQE_OR_FAIL(l, sqe, NSQE(timeout_ns));
 	io_uring_prep_recv(sqe, fd, buf, len, flags);
-	myco_recv_poll_t rp = l->recv_poll_first_ok ? l->opts.recv_poll
-						    : MYCO_RECV_POLL_NEVER;
-	if (!(flags & MSG_DONTWAIT) &&
-	    (rp == MYCO_RECV_POLL_ALWAYS ||
-	     (rp == MYCO_RECV_POLL_AUTO && co->recv_drained_fd == fd + 1))) {
-		/* the socket was drained by our last recv: a try now would
-		 * most likely fail and cost a socket lock/unlock in the kernel
-		 * before the poll is armed anyway */
-		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-		MYCO__ST_ADD(l, recv_poll_first, 1);
-	}
-	ssize_t n = io_finish(l, sqe, timeout_ns);
-	co->recv_drained_fd = (n > 0 && (size_t)n < len) ? fd + 1 : 0;
-	return n;
+	return io_finish(l, sqe, timeout_ns);
 }
 
 ssize_t myco_send(int fd, const void *buf, size_t len, int flags,

@@ -3,9 +3,7 @@
  * many concurrent clients (accept, recv, send, write_all), readv/writev,
  * timeouts on read/accept/poll, connection refused, cancellation of a
  * blocked recv, large transfers with short writes, pread/pwrite, sendfile
- * (file -> socket through splice) and splice, SIGPIPE-free sends, and
- * myco_recv's recv_poll modes (same results; the loop counter shows which
- * recvs waited for readiness first).
+ * (file -> socket through splice) and splice, SIGPIPE-free sends.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -513,163 +511,6 @@ static void test_many_ops(void **state)
 	close(p[1]);
 }
 
-/* ---- myco_recv's recv_poll option ------------------------------------- */
-
-/* One recv, and check whether it was submitted to wait for readiness
- * first: AUTO only when the previous recv of this coroutine on the same
- * fd came back short, ALWAYS always, NEVER never. */
-static int g_rp_mode;
-
-static uint64_t pf_count(void)
-{
-	myco_loop_stats_t st;
-	myco_loop_stats(myco_loop_current(), &st);
-	return st.recv_poll_first;
-}
-
-static ssize_t rp_recv(int fd, char *buf, size_t len, int64_t t,
-		       bool auto_expect)
-{
-	uint64_t before = pf_count();
-	ssize_t n = myco_recv(fd, buf, len, 0, t);
-	bool want = g_rp_mode == MYCO_RECV_POLL_ALWAYS ||
-		    (g_rp_mode == MYCO_RECV_POLL_AUTO && auto_expect);
-	assert_int_equal(pf_count() - before, want ? 1 : 0);
-	return n;
-}
-
-typedef struct {
-	int fd;
-	int64_t delay_ns;
-	const char *msg;
-} rp_writer_t;
-
-static int rp_writer(void *arg)
-{
-	rp_writer_t *w = arg;
-	myco_sleep_ns((uint64_t)w->delay_ns);
-	size_t len = strlen(w->msg);
-	return write(w->fd, w->msg, len) == (ssize_t)len ? 0 : -EIO;
-}
-
-static int rp_blocked(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char b[64];
-	/* data present: short recv, then the next one waits (poll first in
-	 * AUTO) until it is cancelled */
-	if (rp_recv(fd, b, sizeof(b), SEC, false) != 1)
-		return -EIO;
-	return (int)rp_recv(fd, b, sizeof(b), MYCO_FOREVER, true);
-}
-
-static int recv_poll_co(void *arg)
-{
-	int *sv = arg; /* sv[0], sv[1]: a TCP pair; sv[2], sv[3]: another */
-	int a = sv[0], b = sv[1];
-	char buf[256], big[64];
-
-	/* first recv on the fd: no hint yet */
-	assert_int_equal(write(b, "hello", 5), 5);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, false), 5);
-	assert_memory_equal(buf, "hello", 5);
-	/* drained before: data already there still comes back at once */
-	assert_int_equal(write(b, "ab", 2), 2);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, true), 2);
-	assert_memory_equal(buf, "ab", 2);
-	/* data arriving later wakes the recv */
-	rp_writer_t w = { .fd = b, .delay_ns = 2 * MS, .msg = "later" };
-	assert_int_equal(myco_spawn(myco_loop_current(), NULL, rp_writer, &w,
-				    NULL), 0);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, true), 5);
-	assert_memory_equal(buf, "later", 5);
-	/* a timeout is still a timeout */
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), 2 * MS, true),
-			 -ETIMEDOUT);
-	/* after an error: no hint; a full read (n == len) sets none either */
-	memset(big, 'x', sizeof(big));
-	assert_int_equal(write(b, big, sizeof(big)), (ssize_t)sizeof(big));
-	size_t got = 0;
-	bool hint = false;
-	while (got < sizeof(big)) {
-		ssize_t n = rp_recv(a, buf, sizeof(big) - got, SEC, hint);
-		assert_true(n > 0);
-		got += (size_t)n;
-		hint = n > 0 && (size_t)n < sizeof(big) - (got - (size_t)n);
-	}
-	assert_int_equal(write(b, "z", 1), 1);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, hint), 1);
-	/* the hint belongs to the fd: another socket tries first */
-	assert_int_equal(write(sv[3], "other", 5), 5);
-	assert_int_equal(rp_recv(sv[2], buf, sizeof(buf), SEC, false), 5);
-	assert_int_equal(write(b, "q", 1), 1);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, false), 1);
-	/* cancelling a recv that waits for readiness first */
-	assert_int_equal(write(b, "c", 1), 1);
-	myco_co_t *c;
-	assert_int_equal(myco_spawn(myco_loop_current(), &c, rp_blocked,
-				    (void *)(intptr_t)a, NULL), 0);
-	myco_sleep_ns(2 * MS);
-	assert_int_equal(myco_cancel(c), 0);
-	int r = 0;
-	assert_int_equal(myco_join(c, &r, SEC), 0);
-	assert_int_equal(r, -ECANCELED);
-	/* bytes sent afterwards are intact for the next reader */
-	assert_int_equal(write(b, "after", 5), 5);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, true), 5);
-	assert_memory_equal(buf, "after", 5);
-	/* end of stream after a drained recv */
-	shutdown(b, SHUT_WR);
-	assert_int_equal(rp_recv(a, buf, sizeof(buf), SEC, true), 0);
-	return 0;
-}
-
-static void tcp_pair(int lfd, int out[2])
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port_of(lfd)) };
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	out[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(out[1] >= 0);
-	assert_int_equal(connect(out[1], (struct sockaddr *)&sa, sizeof(sa)), 0);
-	out[0] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(out[0] >= 0);
-}
-
-static void test_recv_poll(void **state)
-{
-	(void)state;
-	const myco_recv_poll_t modes[] = { MYCO_RECV_POLL_AUTO,
-					   MYCO_RECV_POLL_NEVER,
-					   MYCO_RECV_POLL_ALWAYS };
-	int lfd = myco_tcp_listen("127.0.0.1", 0, 16, false);
-	assert_true(lfd >= 0);
-	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-		int sv[4];
-		tcp_pair(lfd, sv);
-		tcp_pair(lfd, sv + 2);
-		g_rp_mode = modes[m];
-		myco_loop_t *l;
-		myco_co_t *c;
-		myco_loop_opts_t o = { .recv_poll = modes[m] };
-		assert_int_equal(myco_loop_create(&l, &o), 0);
-		assert_int_equal(myco_spawn(l, &c, recv_poll_co, sv, NULL), 0);
-		assert_int_equal(myco_loop_run(l), 0);
-		int r = -1;
-		assert_int_equal(myco_join(c, &r, 0), 0);
-		assert_int_equal(r, 0);
-		myco_loop_destroy(l);
-		for (int i = 0; i < 4; i++)
-			close(sv[i]);
-	}
-	close(lfd);
-	/* an unknown mode is refused */
-	myco_loop_t *l = NULL;
-	myco_loop_opts_t bad = { .recv_poll = (myco_recv_poll_t)7 };
-	assert_int_equal(myco_loop_create(&l, &bad), -EINVAL);
-	assert_null(l);
-}
-
 int main(void)
 {
 	signal(SIGPIPE, SIG_DFL); /* prove sends do not raise it */
@@ -681,7 +522,6 @@ int main(void)
 		cmocka_unit_test(test_file_sendfile),
 		cmocka_unit_test(test_pipes_splice_sendv),
 		cmocka_unit_test(test_many_ops),
-		cmocka_unit_test(test_recv_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
