@@ -8,7 +8,8 @@
  *      in ns and TSC cycles;
  *   2. round trip with zero-copy payloads of 4 KiB / 64 KiB / 1 MiB (myco
  *      loans vs iceoryx chunks; the sender writes a 64-byte header);
- *   3. throughput of 64-byte messages, single and batched (myco, pipe);
+ *   3. throughput of 64-byte messages, single and batched (myco with
+ *      1024 and 256 slots, pipe, and a hand-written ring as the floor);
  *   4. zero-copy loans at 4 KiB / 64 KiB / 1 MiB against copying them
  *      (myco copy send, and plain memcpy bandwidth on one core).
  * Human table on stdout; --json prints one JSON object per figure
@@ -766,7 +767,75 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 /* throughput                                                          */
 /* ------------------------------------------------------------------ */
 
-enum tp_kind { TP_MYCO, TP_MYCO_BATCH, TP_PIPE, TP_PIPE_BATCH, TP_MYCO_LOAN, TP_MYCO_COPY };
+enum tp_kind { TP_MYCO, TP_MYCO_BATCH, TP_MYCO_BATCH_D256, TP_RAW_BATCH, TP_PIPE, TP_PIPE_BATCH,
+               TP_MYCO_LOAN, TP_MYCO_COPY };
+
+/* The software floor for batched throughput: a hand-written SPSC ring with
+ * myco's slot geometry (1024 slots of 128 bytes: a 32-byte header with the
+ * sequence number, then the 64-byte payload) and one index store per batch
+ * of 32 each way, but nothing a channel adds: no validation, no policy, no
+ * sleeping (both sides spin with pause).  It shows what the cores and the
+ * cache-line traffic allow on this machine at the moment of the run. */
+#define RAW_DEPTH 1024u
+#define RAW_STRIDE 128u
+struct raw_ring {
+	_Alignas(64) _Atomic uint64_t tail;
+	_Alignas(64) _Atomic uint64_t head;
+	_Alignas(64) uint8_t slots[RAW_DEPTH * RAW_STRIDE];
+};
+
+static void raw_produce(struct raw_ring *rr, struct shm_res *r, const char *buf)
+{
+	uint64_t t = 0, hc = 0;
+	uint32_t k;
+
+	while (!atomic_load_explicit(&r->go, memory_order_relaxed)) {
+		if (t + 32 - hc > RAW_DEPTH) {
+			hc = atomic_load_explicit(&rr->head, memory_order_acquire);
+			if (t + 32 - hc > RAW_DEPTH) {
+				_mm_pause();
+				continue;
+			}
+		}
+		for (k = 0; k < 32; k++) {
+			uint8_t *sl = rr->slots + ((t + k) & (RAW_DEPTH - 1)) * RAW_STRIDE;
+
+			memcpy(sl + 32, buf + k * 64, 64);
+			memcpy(sl, &(uint64_t){ t + k + 1 }, 8);
+		}
+		t += 32;
+		atomic_store_explicit(&rr->tail, t, memory_order_release);
+	}
+}
+
+/* Take one batch (everything published) and return the new head; with the
+ * ring empty, spin until there is more, or return the head unchanged once
+ * the producer is gone (r->ready).  h: the head so far (the consumer's own
+ * count).  *bad counts wrong sequence numbers. */
+static uint64_t raw_consume(struct raw_ring *rr, struct shm_res *r, uint64_t h, char *buf,
+                            uint64_t *bad)
+{
+	for (;;) {
+		uint64_t t = atomic_load_explicit(&rr->tail, memory_order_acquire), seq;
+
+		if (t == h) {
+			if (atomic_load(&r->ready))
+				return h;
+			_mm_pause();
+			continue;
+		}
+		for (; h < t; h++) {
+			const uint8_t *sl = rr->slots + (h & (RAW_DEPTH - 1)) * RAW_STRIDE;
+
+			memcpy(&seq, sl, 8);
+			*bad += seq != h + 1;
+			memcpy(buf, sl + 32, 64);
+		}
+		__asm__ volatile("" : : "r"(buf) : "memory");
+		atomic_store_explicit(&rr->head, h, memory_order_release);
+		return h;
+	}
+}
 
 /* One run: the producer (cpu_b) sends messages of `size` as fast as it can;
  * the consumer (cpu_a) counts what it receives during `dur_ns` from its
@@ -780,6 +849,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 	myco_chan_config_t c;
 	struct shm_res *r = res_alloc(1);
 	int pfd[2] = { -1, -1 };
+	struct raw_ring *rr = NULL;
 	pid_t a, b;
 	double rate = 0;
 	int st;
@@ -788,10 +858,15 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 	if (kind == TP_PIPE || kind == TP_PIPE_BATCH) {
 		if (pipe(pfd))
 			return 0;
+	} else if (kind == TP_RAW_BATCH) {
+		rr = mmap(NULL, sizeof(*rr), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (rr == MAP_FAILED)
+			return 0;
 	} else {
 		myco_chan_config_init(&c, MYCO_CHAN_QUEUE);
 		c.msg_size = kind == TP_MYCO_COPY ? (uint32_t)size : 64;
-		c.depth = kind == TP_MYCO_COPY || kind == TP_MYCO_LOAN ? 16 : 1024;
+		c.depth = kind == TP_MYCO_COPY || kind == TP_MYCO_LOAN ? 16 :
+		          kind == TP_MYCO_BATCH_D256 ? 256 : 1024;
 		c.block_timeout_ns = 20000000;   /* lets the producer notice `stop` */
 		if (kind == TP_MYCO_LOAN) {
 			c.loan_block_size = (uint32_t)size;
@@ -812,7 +887,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 			while (!atomic_load_explicit(&r->go, memory_order_relaxed)) {
 				int rc;
 
-				if (kind == TP_MYCO_BATCH) {
+				if (kind == TP_MYCO_BATCH || kind == TP_MYCO_BATCH_D256) {
 					struct iovec iov[32];
 					int k;
 					for (k = 0; k < 32; k++) {
@@ -838,6 +913,8 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 				i++;
 			}
 			myco_chan_close(p);
+		} else if (rr) {
+			raw_produce(rr, r, buf);
 		} else {
 			size_t chunk = kind == TP_PIPE_BATCH ? 32 * 64 : 64;
 
@@ -861,7 +938,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 			myco_chan_msg_t ms[64];
 
 			for (;;) {
-				int k = myco_chan_recv_batch(q, ms, kind == TP_MYCO_BATCH ? 64 : 1,
+				int k = myco_chan_recv_batch(q, ms, kind == TP_MYCO ? 1 : 64,
 				                             10000000), j;
 				if (k == -ETIMEDOUT && atomic_load(&r->ready))
 					break;
@@ -871,8 +948,11 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 					_exit(5);
 				if (!t0)
 					t0 = now_ns();
+				/* copy each payload out, as the pipe reader does (a
+				 * loan's payload stays in place: its header only) */
 				for (j = 0; j < k; j++)
-					memcpy(buf, ms[j].data, kind == TP_MYCO_COPY ? ms[j].len : 8);
+					memcpy(buf, ms[j].data, kind == TP_MYCO_LOAN ? 8 : ms[j].len);
+				__asm__ volatile("" : : "r"(buf) : "memory");
 				myco_chan_done_all(q);
 				if (!t1) {
 					got += (uint64_t)k;
@@ -882,6 +962,27 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 					}
 				}
 			}
+		} else if (rr) {
+			uint64_t h = 0, h0 = 0, bad = 0;
+
+			for (;;) {
+				uint64_t nh = raw_consume(rr, r, h, buf, &bad);
+
+				if (nh == h && atomic_load(&r->ready))
+					break;
+				if (!t0) {
+					t0 = now_ns();
+					h0 = h;
+				}
+				h = nh;
+				if (!t1 && now_ns() - t0 >= dur_ns) {
+					t1 = now_ns();
+					got = h - h0;
+					atomic_store(&r->go, 1);
+				}
+			}
+			if (bad)
+				_exit(6);
 		} else {
 			close(pfd[1]);
 			for (;;) {
@@ -916,6 +1017,8 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 		kill(b, SIGKILL);
 	waitpid(b, &st, 0);
 	myco_chan_owner_close(o);
+	if (rr)
+		munmap(rr, sizeof(*rr));
 	munmap(r, sizeof(*r) + 8);
 	return rate;
 }
@@ -1176,10 +1279,12 @@ int main(int argc, char **argv)
 		struct tp_case tc[] = {
 			{ .sys = "myco", .kind = TP_MYCO },
 			{ .sys = "myco-batch32", .kind = TP_MYCO_BATCH },
+			{ .sys = "myco-batch32-d256", .kind = TP_MYCO_BATCH_D256 },
 			{ .sys = "pipe", .kind = TP_PIPE },
 			{ .sys = "pipe-batch32", .kind = TP_PIPE_BATCH },
+			{ .sys = "raw-ring-batch32", .kind = TP_RAW_BATCH },
 		};
-		bench_tp("ipc.throughput", tc, 4, 64, reps, "");
+		bench_tp("ipc.throughput", tc, (int)(sizeof(tc) / sizeof(tc[0])), 64, reps, "");
 	}
 	{
 		static const size_t sizes[] = { 4096, 65536, 1 << 20 };

@@ -163,16 +163,17 @@ static void slots_write_batch(struct myco_chan *ch, const struct iovec *msgs, si
 	uint8_t *ring = ch->base + ch->g.rings_off +
 	                (uint64_t)ch->index * ch->g.depth * ch->g.stride;
 	uint64_t mask = ch->g.depth - 1, stride = ch->g.stride, pos = ch->tail;
-	uint64_t call = ch->g.kind == MYCO_CHAN_CALL;
+	uint64_t cmask = ch->g.kind == MYCO_CHAN_CALL ? UINT64_MAX : 0;
 	size_t i;
 
 	for (i = 0; i < n; i++, pos++) {
 		struct chan_slot *s = (struct chan_slot *)(ring + (pos & mask) * stride);
+		size_t len = msgs[i].iov_len;
 
-		payload_in(s + 1, msgs[i].iov_base, msgs[i].iov_len);
-		SH_ST(s->len, (uint32_t)msgs[i].iov_len);
+		payload_in(s + 1, msgs[i].iov_base, len);
+		SH_ST(s->len, (uint32_t)len);
 		SH_ST(s->flags, 0u);
-		SH_ST(s->corr, call ? pos + 1 : 0);
+		SH_ST(s->corr, (pos + 1) & cmask);
 		SH_ST(s->loan_block, 0u);
 		SH_ST(s->loan_gen, 0u);
 		atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
@@ -218,9 +219,14 @@ int myco_chan_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
 		return -EPERM;
 	if (n == 0)
 		return -EINVAL;
+	/* Send the messages before the first one that is too long (the
+	 * return value says how many went; the caller retries from there). */
 	for (i = 0; i < n; i++)
 		if (msgs[i].iov_len > ch->g.msg_size)
-			return i ? (int)i : -EMSGSIZE;
+			break;
+	if (i == 0)
+		return -EMSGSIZE;
+	n = i;
 	want = n > ch->g.depth ? ch->g.depth : (uint32_t)n;
 	rc = claim(ch, want, ch->g.block_timeout_ns);
 	if (rc < 0)
@@ -437,8 +443,10 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 {
 	uint64_t start = ch->rpos[lane], pos = start, t = ch->tail_cache[lane], end;
 	uint64_t mask = ch->g.depth - 1, stride = ch->g.stride;
+	uint64_t cmask = ch->g.kind == MYCO_CHAN_CALL ? UINT64_MAX : 0;
+	uint32_t msg_size = ch->g.msg_size;
+	uint64_t *lref = NULL;
 	uint8_t *ring;
-	bool call = ch->g.kind == MYCO_CHAN_CALL;
 	int rc = 0;
 
 	if (pos >= t) {
@@ -451,6 +459,10 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 	}
 	end = t - pos > max ? pos + max : t;
 	ring = ch->base + ch->g.rings_off + (uint64_t)lane * ch->g.depth * stride;
+	if (ch->lref)
+		lref = ch->lref + (uint64_t)lane * ch->g.depth;
+	/* locals, not ch->g: the build has -fno-strict-aliasing, so every
+	 * store through m would make the compiler reload fields of ch */
 	for (; pos < end; pos++, m++) {
 		struct chan_slot *s = (struct chan_slot *)(ring + (pos & mask) * stride);
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
@@ -470,19 +482,19 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 			}
 			continue;
 		}
-		if (len > ch->g.msg_size) {
+		if (len > msg_size) {
 			rc = myco__chan_corrupt(ch);
 			break;
 		}
 		m->data = s + 1;
 		m->len = len;
 		m->seq = seq;
-		m->corr = call ? seq : 0;
+		m->corr = seq & cmask;
 		m->lane = lane;
 		m->flags = 0;
 		m->pos_ = pos;
-		if (ch->lref)
-			ch->lref[(uint64_t)lane * ch->g.depth + (pos & mask)] = 0;
+		if (lref)
+			lref[pos & mask] = 0;
 	}
 	ch->rpos[lane] = pos;
 	if (pos > start)

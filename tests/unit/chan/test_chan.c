@@ -289,6 +289,25 @@ static void test_batch_and_reserve(void **state)
 	assert_memory_equal(ms[0].data, "hello", 5);
 	assert_int_equal(ms[0].seq, 9);
 	assert_int_equal(myco_chan_done(f.b, &ms[0]), 0);
+	/* a too-long message ends the batch: the ones before it are sent and
+	 * counted, nothing after it; too long first: -EMSGSIZE, nothing sent */
+	{
+		static char big[MYCO_CHAN_MAX_MSG + 1];
+
+		iov[2].iov_base = big;
+		iov[2].iov_len = (size_t)c.msg_size + 1;
+		assert_int_equal(myco_chan_send_batch(f.a, iov, 4), 2);
+		assert_int_equal(myco_chan_send_batch(f.a, &iov[2], 2), -EMSGSIZE);
+		n = myco_chan_recv_batch(f.b, ms, 16, 0);
+		assert_int_equal(n, 2);
+		for (i = 0; i < 2; i++) {
+			memcpy(&v, ms[i].data, 4);
+			assert_int_equal(v, i * 7);
+			assert_int_equal(ms[i].seq, 10 + i);
+		}
+		assert_int_equal(myco_chan_done_all(f.b), 0);
+		assert_int_equal(myco_chan_recv_batch(f.b, ms, 16, 0), -EAGAIN);
+	}
 	rm(&f);
 }
 
@@ -542,6 +561,38 @@ static void test_loans(void **state)
 	assert_int_equal(myco_chan_done(f.b, &m), 0);
 	myco_chan_owner_stats(f.o, &st);
 	assert_int_equal(st.loans_in_use, 0);
+	/* loans between copied messages in one recv_batch: FIFO, each kind
+	 * handed out right, done_all frees the blocks */
+	{
+		myco_chan_msg_t ms[8];
+		int n, k;
+
+		for (k = 0; k < 6; k++) {
+			if (k % 2) {
+				assert_int_equal(myco_chan_loan(f.a, 4096, &l1), 0);
+				memset(l1.data, k, 16);
+				assert_int_equal(myco_chan_loan_send(f.a, &l1, 16), 0);
+			} else {
+				char b[16];
+
+				memset(b, k, sizeof(b));
+				assert_int_equal(myco_chan_send(f.a, b, sizeof(b)), 0);
+			}
+		}
+		n = myco_chan_recv_batch(f.b, ms, 8, 0);
+		assert_int_equal(n, 6);
+		for (k = 0; k < 6; k++) {
+			assert_int_equal(!!(ms[k].flags & MYCO_CHAN_MSG_LOAN), k % 2);
+			assert_int_equal(ms[k].len, 16);
+			assert_int_equal(((const unsigned char *)ms[k].data)[15], k);
+			assert_int_equal(ms[k].seq, ms[0].seq + (uint64_t)k);
+		}
+		myco_chan_owner_stats(f.o, &st);
+		assert_int_equal(st.loans_in_use, 3);
+		assert_int_equal(myco_chan_done_all(f.b), 0);
+		myco_chan_owner_stats(f.o, &st);
+		assert_int_equal(st.loans_in_use, 0);
+	}
 	/* loans on a channel without a pool */
 	rm(&f);
 	qcfg(&c, 8, MYCO_CHAN_BLOCK);
