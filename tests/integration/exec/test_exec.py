@@ -370,7 +370,8 @@ def case_shutdown():
 
 
 def case_kill9():
-    body = partition("a") + "\n" + partition("b")
+    port = free_port()
+    body = partition("a") + "\n" + serve_partition("b", port)
     s = System(body, "k9")
     try:
         s.start()
@@ -381,8 +382,11 @@ def case_kill9():
         # partitions (active and parked standbys) die with their executive
         for pid in old:
             wait_for(lambda: not alive(pid), "partition %d to die with its executive" % pid, 10)
+        # nothing holds b's listening socket any more
+        wait_for(lambda: not port_listened(port), "port %d to be released" % port, 10)
         # the next run of the same system cleans what the dead one left
         s.start()
+        hello(port)
         if "stale-cleanup" not in s.errtext():
             fail("no stale cleanup reported:\n" + s.errtext())
         if s.stop() != 0:
