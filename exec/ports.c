@@ -78,8 +78,6 @@ int myco__ex_ports_open(struct ex_system *s)
 					p->name, (unsigned)port, myco_strerror(rc),
 					rc == -EADDRINUSE ? " (another process holds it)" :
 					rc == -EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : "");
-				myco__ex_event(s, p, "error", -1, -1, "cannot listen on port %u: %s",
-					       (unsigned)port, myco_strerror(rc));
 				goto out;
 			}
 			p->lports[p->nlfds] = port;

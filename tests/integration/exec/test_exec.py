@@ -808,6 +808,32 @@ def case_ports_inuse():
     finally:
         blocker.close()
         s.kill_all()
+    # a privileged port without the privilege (as nobody)
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("(privileged-port half skipped: needs root to drop to nobody, and setpriv)")
+        return
+    low = [p for p in range(1000, 1024) if not port_listened(p)]
+    if not low:
+        return
+    s = System(serve_partition("web", low[0]), "pil")
+    os.chmod(s.tmp, 0o777)
+    os.chmod(s.file, 0o644)
+    try:
+        s.err = open(os.path.join(s.tmp, "run.err"), "w+")
+        s.proc = subprocess.Popen(["setpriv", "--reuid", "65534", "--regid", "65534",
+                                   "--clear-groups", MYCO, "run", s.file, "--runtime-dir", s.rt],
+                                  stdout=s.err, stderr=s.err)
+        try:
+            rc = s.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("myco run as nobody did not fail on port %d" % low[0])
+        err = s.errtext()
+        want = "partition 'web': cannot listen on port %d: Permission denied" % low[0]
+        if rc != 1 or want not in err or "CAP_NET_BIND_SERVICE" not in err:
+            fail("exit %d, want 1 with %r:\n%s" % (rc, want, err))
+        s.check_clean()
+    finally:
+        s.kill_all()
 
 
 if __name__ == "__main__":
