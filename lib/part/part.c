@@ -222,6 +222,8 @@ int myco_init(void)
 	errmsg[0] = 0;
 	snprintf(g.name, sizeof(g.name), "%s", (e = getenv("MYCO_PARTITION")) ? e : "");
 	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv("MYCO_POLICY")) ? e : "");
+	g.ncaps = 0;            /* a retry after a failed init starts over */
+	g.nports = 0;
 	rc = parse_caps(getenv("MYCO_CAPS"));
 	if (rc < 0) {
 		snprintf(errmsg, sizeof(errmsg), "myco_init: malformed MYCO_CAPS manifest");

@@ -15,6 +15,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int inited;
+	if (!inited) {
+		/* once, so that myco_listen_*() below do not re-run it (and
+		 * replace the table with the environment's, empty here) */
+		(void)myco_init();
+		inited = 1;
+	}
 	char *s = malloc(size + 1);
 	if (!s)
 		return 0;
