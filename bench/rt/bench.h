@@ -17,6 +17,8 @@ typedef struct {
 	bool no_cyclictest;
 	int cpu_a, cpu_b;     /* server / measured CPU and client CPU */
 	const char *tcp_system; /* --system: run only this TCP server (profiling) */
+	double tcp_rate;      /* --rate: fixed offered rate (req/s), 0 = half
+	                         the slowest median maximum */
 } bopts_t;
 
 extern bopts_t g_opt;

@@ -5,6 +5,7 @@
  *   myco-bench-rt [--json] [--quick] [--no-cyclictest] [--only NAME]
  *                 [--system myco|epoll|libuv]   (TCP: one server only, for
  *                                                profiling with perf/strace)
+ *                 [--rate REQ_PER_S]            (TCP: fixed offered rate)
  * NAME: switch, jitter, tcp.  Must run as root for SCHED_DEADLINE and
  * SCHED_FIFO; without, those rows are reported as skipped.
  */
@@ -188,10 +189,12 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else if (!strcmp(argv[i], "--system") && i + 1 < argc)
 			g_opt.tcp_system = argv[++i];
+		else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+			g_opt.tcp_rate = atof(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--json] [--quick] "
 				"[--no-cyclictest] [--only switch|jitter|tcp] "
-				"[--system myco|epoll|libuv]\n",
+				"[--system myco|epoll|libuv] [--rate REQ_PER_S]\n",
 				argv[0]);
 			return 2;
 		}

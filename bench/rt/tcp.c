@@ -16,8 +16,8 @@
  *     fraction (under 100 % the server was not the bottleneck: the CPU
  *     share the machine gave it, or the client, was), and for myco the
  *     loop's counters per request;
- *   - latency at a fixed offered rate, half the slowest system's median
- *     maximum in this run (open loop: requests are due at fixed times
+ *   - latency at a fixed offered rate (--rate, else half the slowest
+ *     system's median maximum in this run) (open loop: requests are due at fixed times
  *     whether or not earlier answers came back, so queueing shows in the
  *     figures; latency = answer time - due time).
  */
@@ -601,6 +601,8 @@ int bench_tcp(void)
 	}
 	if (slowest > 0)
 		rate = slowest / 2;
+	if (g_opt.tcp_rate > 0)
+		rate = g_opt.tcp_rate; /* --rate */
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < NSYS; k++) {
 			server_t s;
