@@ -682,6 +682,30 @@ static void test_corruption(void **state)
 	munmap(map, sz);
 	rm(&f);
 
+	/* bad seq in the third slot of a batch: the batch stops before it
+	 * (two valid messages handed out), the channel is broken after */
+	mk(&f, &c);
+	{
+		myco_chan_msg_t ms[8];
+		size_t stride = ((size_t)c.msg_size + 32 + 63) / 64 * 64;
+		int k;
+
+		for (k = 0; k < 4; k++)
+			assert_int_equal(myco_chan_send(f.a, "abcd", 4), 0);
+		map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED,
+		           myco_chan_owner_memfd(f.o), 0);
+		assert_true(map != MAP_FAILED);
+		*(volatile uint64_t *)(map + 320 + 384 + 2 * stride) = 77;
+		assert_int_equal(myco_chan_recv_batch(f.b, ms, 8, 0), 2);
+		assert_int_equal(ms[0].seq, 1);
+		assert_int_equal(ms[1].seq, 2);
+		assert_true(myco_chan_broken(f.b));
+		assert_int_equal(myco_chan_recv_batch(f.b, ms, 8, 0), -EPROTO);
+		assert_int_equal(myco_chan_done_all(f.b), -EPROTO);
+		munmap(map, sz);
+	}
+	rm(&f);
+
 	/* bad magic: attach refuses */
 	mk(&f, &c);
 	map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, myco_chan_owner_memfd(f.o), 0);
