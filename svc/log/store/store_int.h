@@ -98,10 +98,43 @@ int myco__batch_header(const uint8_t *p, size_t avail, mls__batch *b);
  * count vs lastOffsetDelta, record framing when uncompressed. */
 int myco__batch_check(const uint8_t *p, size_t len, mls__batch *b);
 
-/* First record in an uncompressed batch whose timestamp >= ts: its offset
- * delta, or -1 (none) ; for compressed batches 0. */
+/* First record in a batch whose timestamp >= ts: its offset delta, or -1
+ * (none); compressed batches are decompressed to find it (0 when their
+ * codec is not built in). */
 int32_t myco__batch_find_ts(const uint8_t *p, size_t len, int64_t ts,
                             int64_t *found_ts);
+
+/* ---- compressed records (decompress.c) -------------------------------- */
+#define MLS_CODEC_NONE 0
+#define MLS_CODEC_GZIP 1
+#define MLS_CODEC_SNAPPY 2
+#define MLS_CODEC_LZ4 3
+#define MLS_CODEC_ZSTD 4
+/* Decompressed records section larger than this: refused as corrupt (a
+ * decompression bomb). */
+#define MLS_MAX_RECORDS_BYTES (64u << 20)
+/* Largest zstd window a frame may ask for (2^24 = 16 MiB). */
+#define MLS_ZSTD_WINDOW_LOG_MAX 24
+
+/* True when this build opens batches of that codec (none included). */
+bool myco__codec_supported(int codec);
+
+/* Receives decompressed bytes; nonzero stops and is returned. */
+typedef int (*mls__out_fn)(void *arg, const uint8_t *p, size_t n);
+
+/* Decompress the n bytes at in with codec, streaming, handing out every
+ * piece of output.  0 when the whole input was one or more complete
+ * streams; -MYCO_ELOG_CORRUPT (bad or truncated stream, trailing bytes,
+ * more than MLS_MAX_RECORDS_BYTES out); -ENOMEM; -EOPNOTSUPP when the codec
+ * is not built in (snappy always); or out's nonzero value. */
+int myco__decompress(int codec, const uint8_t *in, size_t n, mls__out_fn out,
+                     void *arg);
+
+/* Tests: run the streaming record parser used for compressed batches over
+ * the records of an uncompressed batch, fed in pieces of `piece` bytes.
+ * Same result as myco__batch_check's record check: 0 or
+ * -MYCO_ELOG_INVALID_RECORD. */
+int myco__batch_records_pieces(const uint8_t *p, size_t len, size_t piece);
 
 /* ---- producer state (producer.c) -------------------------------------- */
 #define MLS_PRODUCER_BATCHES 5   /* Kafka's NUM_BATCHES_TO_RETAIN */

@@ -3,11 +3,14 @@
 a real Kafka client library (kafka-python, Debian python3-kafka).
 
 kafka-python builds batches (uncompressed with keys, null keys and headers;
-gzip-compressed; idempotent producer fields); the C helper
-(test_logstore_interop) validates them with the store's CRC-32C and record
-checks, appends them, reads them back and writes what it read; kafka-python
-then parses that output, checks its CRC-32C and that every record is intact
-with the offsets the store assigned.  Skips (77) without python3-kafka.
+gzip, lz4 (LZ4 frames) and zstd compressed, the last two when
+python3-lz4 / python3-zstandard are installed; idempotent producer
+fields); the C helper (test_logstore_interop) validates them with the
+store's CRC-32C and record checks (decompressing the compressed ones),
+appends them, checks record-exact ListOffsets, reads them back and writes
+what it read; kafka-python then parses that output, checks its CRC-32C and
+that every record is intact with the offsets the store assigned.  Skips
+(77) without python3-kafka.
 """
 import os
 import subprocess
@@ -17,9 +20,13 @@ import tempfile
 try:
     from kafka.record.default_records import (DefaultRecordBatch,
                                               DefaultRecordBatchBuilder)
+    from kafka.codec import has_lz4, has_zstd
 except ImportError:
     print("python3-kafka missing: skipped")
     sys.exit(77)
+
+# none, gzip, lz4, zstd (codec ids of the batch attributes)
+CODECS = [0, 1] + ([3] if has_lz4() else []) + ([4] if has_zstd() else [])
 
 
 def build(codec, pid, epoch, seq, n, ts0, with_keys):
@@ -46,15 +53,21 @@ def main():
         os.mkdir(out)
         cases = []
         seq = 0
-        for k in range(12):
-            codec = 1 if k % 4 == 3 else 0       # gzip every 4th
+        for k in range(16):
+            codec = CODECS[k % len(CODECS)]
             n = 1 + (k * 5) % 17
+            if codec:
+                n += 4      # enough records that compression pays off
             pid, epoch = (42, 0) if k >= 6 else (-1, -1)
             s = seq if pid >= 0 else -1
             data, recs = build(codec, pid, epoch, s, n,
                                1700000000000 + 1000 * k, k % 2 == 0)
             if pid >= 0:
                 seq += n
+            if data[22] & 7 != codec:
+                print("batch %d: kafka-python did not compress with %d"
+                      % (k, codec))
+                return 1
             with open(os.path.join(inp, "%03d" % k), "wb") as f:
                 f.write(data)
             cases.append(recs)
@@ -85,8 +98,8 @@ def main():
                     print("batch %d record %d differs" % (k, i))
                     return 1
             offset += len(recs)
-        print("interop: %d kafka-python batches stored and read back intact"
-              % len(cases))
+        print("interop: %d kafka-python batches (codecs %s) stored and read "
+              "back intact" % (len(cases), CODECS))
     return 0
 
 
