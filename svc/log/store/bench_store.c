@@ -4,7 +4,11 @@
  * alternating (store, raw, store, raw ...).  Baseline "raw-file": the same
  * batch bytes pwrite()n to one file under a mutex, with fdatasync() after
  * every write when the policy is always (what a naive log does); reads:
- * pread() of the same bytes.  Not part of the tests.
+ * pread() of the same bytes.  Compressed batches (gzip, lz4, zstd of
+ * text-like 100-byte values): the store validates them by decompressing
+ * and checking every record; the raw file writes the same compressed
+ * bytes; plus the CPU cost of mls_batch_validate alone per codec.  Not
+ * part of the tests.
  *
  *   myco-logstore-bench [--quick] [--json] [--dir DIR]
  */
@@ -22,8 +26,14 @@
 #include <unistd.h>
 
 #include "store.h"
+#if defined(MYCO_LOGSTORE_ZLIB) && defined(MYCO_LOGSTORE_LZ4) && \
+    defined(MYCO_LOGSTORE_ZSTD)
+#define BENCH_CODECS 1
+#include "../../../tests/unit/logstore/mkzbatch.h"
+#endif
 
 static bool json, quick;
+static bool textured;   /* values of varied letters (compressible ~2-3x) */
 static char root[512];
 
 static uint64_t now_ns(void)
@@ -68,7 +78,17 @@ static size_t mkbatch(uint8_t *buf, int nrec)
 		pos += varint(buf + pos, (int64_t)(b + 100 + 1));
 		memcpy(buf + pos, body, b);
 		pos += b;
-		memset(buf + pos, 'v', 100);
+		if (textured) {
+			static uint32_t seed = 1;
+			static const char words[] = "the quick brown fox jumps over "
+			                            "a lazy dog 0123456789 {\"id\":";
+			for (int k = 0; k < 100; k++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[pos + k] = (uint8_t)words[(seed >> 16) % (sizeof(words) - 1)];
+			}
+		} else {
+			memset(buf + pos, 'v', 100);
+		}
 		pos += 100;
 		buf[pos++] = 0;
 	}
@@ -212,14 +232,45 @@ static void emit(const char *bench, const char *sys, const char *metric,
 		       pol_name(r->policy));
 }
 
-static void scenario(int policy, int threads, int nrec, int appends, int reps)
+static const char *codec_name(int c)
+{
+	static const char *n[] = { "none", "gzip", "snappy", "lz4", "zstd" };
+	return c >= 0 && c <= 4 ? n[c] : "?";
+}
+
+/* The batch to append: uncompressed, or its records compressed. */
+static size_t mkbatch_codec(uint8_t *batch, size_t cap, int nrec, int codec)
+{
+	textured = codec != 0;
+	size_t blen = mkbatch(batch, nrec);
+	textured = false;
+	if (codec == 0)
+		return blen;
+#ifdef BENCH_CODECS
+	uint8_t *tmp = malloc(blen);
+	if (!tmp)
+		abort();
+	memcpy(tmp, batch, blen);
+	blen = tz_compress(tmp, blen, codec, batch, cap);
+	free(tmp);
+	if (blen == 0 || mls_batch_validate(batch, blen) != 0)
+		abort();
+	return blen;
+#else
+	(void)cap;
+	abort();
+#endif
+}
+
+static void scenario_codec(int policy, int threads, int nrec, int appends,
+                           int reps, int codec)
 {
 	static uint8_t batch[1 << 20];
 	struct run rs[2];
 	double mbps[2][16];
 	uint64_t *lat[2];
 	size_t nlat[2] = { 0, 0 };
-	size_t blen = mkbatch(batch, nrec);
+	size_t blen = mkbatch_codec(batch, sizeof(batch), nrec, codec);
 
 	for (int s = 0; s < 2; s++) {
 		lat[s] = calloc((size_t)appends * (size_t)reps, sizeof(uint64_t));
@@ -241,11 +292,16 @@ static void scenario(int policy, int threads, int nrec, int appends, int reps)
 		}
 	const char *sys[2] = { "myco-logstore", "raw-file" };
 	char bench[64];
-	snprintf(bench, sizeof(bench), "logstore.append");
+	if (codec)
+		snprintf(bench, sizeof(bench), "logstore.append.%s", codec_name(codec));
+	else
+		snprintf(bench, sizeof(bench), "logstore.append");
 	if (!json)
-		printf("\nappend, fsync %s, %d thread(s), batch %zu B (%d x 100 B records), %d appends x %d reps\n"
+		printf("\nappend, fsync %s, %d thread(s), batch %zu B (%d x 100 B records%s%s), %d appends x %d reps\n"
 		       "  %-14s %10s %10s %10s %12s %10s %10s %10s %10s\n",
-		       pol_name(policy), threads, blen, nrec, appends, reps, "system",
+		       pol_name(policy), threads, blen, nrec,
+		       codec ? ", compressed " : "", codec ? codec_name(codec) : "",
+		       appends, reps, "system",
 		       "MB/s med", "min", "max", "batches/s", "p50 us", "p99 us",
 		       "p99.9 us", "max us");
 	double med[2];
@@ -270,6 +326,56 @@ static void scenario(int policy, int threads, int nrec, int appends, int reps)
 	}
 	if (!json)
 		printf("  ratio store/raw throughput: %.2f\n", med[0] / med[1]);
+}
+
+static void scenario(int policy, int threads, int nrec, int appends, int reps)
+{
+	scenario_codec(policy, threads, nrec, appends, reps, 0);
+}
+
+/* CPU cost of mls_batch_validate alone (no I/O) per codec, same records. */
+static void validate_cost(int nrec, int iters, int reps)
+{
+	static uint8_t batch[1 << 20];
+	static const int codecs[] = { 0, 1, 3, 4 };
+	if (!json)
+		printf("\nmls_batch_validate alone, %d x 100 B text-like records, %d calls x %d reps\n"
+		       "  %-8s %10s %12s %12s %16s\n", nrec, iters, reps, "codec",
+		       "batch B", "ns/batch med", "min", "records MB/s med");
+	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
+#ifndef BENCH_CODECS
+		if (codecs[c])
+			continue;
+#endif
+		textured = true;
+		size_t raw = mkbatch(batch, nrec) - 61;
+		textured = false;
+		size_t blen = codecs[c] ? mkbatch_codec(batch, sizeof(batch), nrec, codecs[c])
+		                        : raw + 61;
+		if (codecs[c] == 0) {       /* same text-like values, uncompressed */
+			textured = true;
+			mkbatch(batch, nrec);
+			textured = false;
+		}
+		double ns[16];
+		for (int r = 0; r < reps; r++) {
+			uint64_t t0 = now_ns();
+			for (int i = 0; i < iters; i++)
+				if (mls_batch_validate(batch, blen) != 0)
+					abort();
+			ns[r] = (double)(now_ns() - t0) / iters;
+		}
+		qsort(ns, (size_t)reps, sizeof(double), cmp_d);
+		double med = ns[reps / 2];
+		if (!json)
+			printf("  %-8s %10zu %12.0f %12.0f %16.1f\n", codec_name(codecs[c]),
+			       blen, med, ns[0], (double)raw / med * 1e3);
+		else
+			printf("{\"bench\":\"logstore.validate\",\"system\":\"myco-logstore\","
+			       "\"metric\":\"ns_per_batch\",\"value\":%.1f,\"unit\":\"ns\","
+			       "\"codec\":\"%s\",\"batch_bytes\":%zu,\"records\":%d}\n",
+			       med, codec_name(codecs[c]), blen, nrec);
+	}
 }
 
 /* Read everything back: mls_read_copy vs pread of the raw file. */
@@ -400,6 +506,12 @@ int main(int argc, char **argv)
 	scenario(MLS_FSYNC_NEVER, 1, 10, n * 20, reps);
 	scenario(MLS_FSYNC_NEVER, 1, 100, n * 4, reps);
 	read_scenario(100, quick ? 1000 : 4000, reps);
+#ifdef BENCH_CODECS
+	for (int c = 1; c <= 4; c++)
+		if (c != 2)
+			scenario_codec(MLS_FSYNC_NEVER, 1, 100, n * 4, reps, c);
+#endif
+	validate_cost(100, quick ? 2000 : 10000, reps);
 	rmtree(root);
 	return 0;
 }

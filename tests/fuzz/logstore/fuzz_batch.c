@@ -1,9 +1,15 @@
 /*
  * fuzz_batch.c: libFuzzer harness: arbitrary bytes as a produced batch:
- * validation (header, CRC, count, record framing) and, when valid, an
- * append to a real partition (with idempotent-producer checks) and a
- * timestamp lookup.  The first input byte selects whether the CRC is
- * fixed up first so that the record parser is reached.  Never a crash.
+ * validation (header, CRC, count, record framing, decompression of
+ * compressed batches) and, when valid, an append to a real partition (with
+ * idempotent-producer checks) and a timestamp lookup.  The first input
+ * byte is a flag byte: bit 0 fixes up the CRC first so that the record
+ * parser and the decompressors see the mutated bytes; bit 1 (with bits 2-3
+ * choosing gzip, lz4 or zstd) compresses an uncompressed input's records
+ * with the real library first and checks that the compressed batch is
+ * valid exactly when the uncompressed one is; bits 4-7 choose the piece
+ * size in which the streaming record parser, fed the uncompressed records,
+ * must agree with the in-place parser.  Never a crash.
  */
 #include <ftw.h>
 #include <stdint.h>
@@ -14,7 +20,8 @@
 #include <unistd.h>
 
 #include "store.h"
-#include "../../unit/logstore/mkbatch.h"
+#include "store_int.h"
+#include "../../unit/logstore/mkzbatch.h"
 
 static mls_store_t *st;
 static mls_partition_t *part;
@@ -64,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	bool fix = data[0] & 1;
+	uint8_t flags = data[0];
+	bool fix = flags & 1;
 	data++, size--;
 	uint8_t *b = malloc(size ? size : 1);
 	if (!b)
@@ -76,6 +84,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b[19] = (uint8_t)(c >> 8); b[20] = (uint8_t)c;
 	}
 	int v = mls_batch_validate(b, size);
+	if (size > 61 && (tb_get(b + 21, 2) & 7) == 0) {
+		mls__batch hb;
+		int ref = myco__batch_check(b, size, &hb);
+		static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 16, 31, 64,
+		                                 100, 255, 1000, 4096, 65536,
+		                                 1 << 20, 3 };
+		int sp = myco__batch_records_pieces(b, size, pieces[flags >> 4]);
+		if (ref == 0 && sp != 0)
+			abort();   /* the streaming parser refused a valid batch */
+		if (ref == -MYCO_ELOG_INVALID_RECORD &&
+		    hb.count > 0 && (int64_t)hb.last_delta + 1 == hb.count &&
+		    sp == 0)
+			abort();   /* ... or accepted records the in-place one refused */
+		if ((flags & 2) && fix && (b[21] & 0x30) == 0 &&
+		    (uint64_t)(uint32_t)hb.length + 12 == size) {
+			static const int codec[4] = { 1, 3, 4, 1 };
+			size_t cap = size + size / 64 + 4096;
+			uint8_t *z = malloc(cap);   /* ours, freed below */
+			if (z) {
+				size_t zn = tz_compress(b, size, codec[(flags >> 2) & 3],
+				                        z, cap);
+				if (zn > 61 && ((mls_batch_validate(z, zn) == 0) != (v == 0)))
+					abort(); /* compressed and plain disagree */
+				free(z);
+			}
+		}
+	}
 	mls_append_result r;
 	int a = mls_append(part, b, size, &r);
 	if (v != 0 && a == 0)
