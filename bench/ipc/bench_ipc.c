@@ -3,13 +3,13 @@
  * otherwise pick, in one run, alternating (A B C ... A B C ...), the two
  * sides pinned to two different cores:
  *   1. round trip of 64-byte messages: raw cache-line ping-pong (hardware
- *      floor), myco spin, myco futex, pipe, socketpair, eventfd + shm,
+ *      minimum), myco spin, myco futex, pipe, socketpair, eventfd + shm,
  *      POSIX mq, iceoryx (C binding, polling and waitset); p50/p99/p99.9/max
  *      in ns and TSC cycles;
  *   2. round trip with zero-copy payloads of 4 KiB / 64 KiB / 1 MiB (myco
  *      loans vs iceoryx chunks; the sender writes a 64-byte header);
  *   3. throughput of 64-byte messages, single and batched (myco with
- *      1024 and 256 slots, pipe, and a hand-written ring as the floor);
+ *      1024 and 256 slots, pipe, and a hand-written ring as the minimum);
  *   4. zero-copy loans at 4 KiB / 64 KiB / 1 MiB against copying them
  *      (myco copy send, and plain memcpy bandwidth on one core).
  * Human table on stdout; --json prints one JSON object per figure
@@ -174,7 +174,7 @@ struct rt_sys {
 	char why[200];
 };
 
-/* raw cache-line ping-pong: the floor */
+/* raw cache-line ping-pong: the minimum */
 struct raw_lines {
 	_Alignas(64) _Atomic uint64_t a;
 	_Alignas(64) _Atomic uint64_t b;
@@ -678,7 +678,7 @@ struct rt_result {
 };
 
 static void rt_report(const char *bench, const char *sys, size_t size, struct rt_result *x,
-                      double floor_p50, double pipe_p50)
+                      double base_p50, double pipe_p50)
 {
 	char extra[96];
 	double p50, p99, p999, mx;
@@ -692,8 +692,8 @@ static void rt_report(const char *bench, const char *sys, size_t size, struct rt
 	mx = (double)x->v[x->n - 1];
 	say("  %-16s %8zu %9.0f %9.0f %9.0f %10.0f %9.0f", sys, x->n,
 	    p50 / tsc_ghz, p99 / tsc_ghz, p999 / tsc_ghz, mx / tsc_ghz, p50);
-	if (floor_p50 > 0 && pipe_p50 > 0)
-		say(" %8.2f %8.1f", p50 / floor_p50, pipe_p50 / p50);
+	if (base_p50 > 0 && pipe_p50 > 0)
+		say(" %8.2f %8.1f", p50 / base_p50, pipe_p50 / p50);
 	say("\n");
 	snprintf(extra, sizeof(extra), "\"size\":%zu,\"samples\":%zu", size, x->n);
 	json(bench, sys, "p50", p50 / tsc_ghz, "ns", extra);
@@ -717,7 +717,7 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 {
 	struct rt_result res[16];
 	struct shm_res *r = res_alloc(per);
-	double floor_p50 = 0, pipe_p50 = 0;
+	double base_p50 = 0, pipe_p50 = 0;
 	int i, k;
 
 	for (i = 0; i < nsys; i++) {
@@ -740,14 +740,14 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 	}
 	for (i = 0; i < nsys; i++) {
 		if (!strcmp(sys[i].name, "raw-cacheline"))
-			floor_p50 = rt_p50(&res[i]);
+			base_p50 = rt_p50(&res[i]);
 		if (!strcmp(sys[i].name, "pipe"))
 			pipe_p50 = rt_p50(&res[i]);
 	}
 	say("\n%s, %zu-byte messages, %d alternating rounds of %llu round trips (%llu for blocking IPC)\n",
 	    bench, size, rounds, (unsigned long long)per, (unsigned long long)per / 4);
 	say("  %-16s %8s %9s %9s %9s %10s %9s %8s %8s\n", "system", "samples", "p50 ns",
-	    "p99 ns", "p99.9 ns", "max ns", "p50 cyc", "x floor", "pipe/x");
+	    "p99 ns", "p99.9 ns", "max ns", "p50 cyc", "x hwmin", "pipe/x");
 	for (i = 0; i < nsys; i++) {
 		if (sys[i].unavailable) {
 			say("  %-16s unavailable: %s\n", sys[i].name, sys[i].why);
@@ -757,7 +757,7 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 				       sys[i].name, sys[i].why);
 			continue;
 		}
-		rt_report(bench, sys[i].name, size, &res[i], floor_p50, pipe_p50);
+		rt_report(bench, sys[i].name, size, &res[i], base_p50, pipe_p50);
 		free(res[i].v);
 	}
 	munmap(r, sizeof(*r) + per * 8);
@@ -770,7 +770,7 @@ static void bench_rt(struct rt_sys *sys, int nsys, size_t size, uint64_t per, in
 enum tp_kind { TP_MYCO, TP_MYCO_BATCH, TP_MYCO_BATCH_D256, TP_RAW_BATCH, TP_PIPE, TP_PIPE_BATCH,
                TP_MYCO_LOAN, TP_MYCO_COPY };
 
-/* The software floor for batched throughput: a hand-written SPSC ring with
+/* The software minimum for batched throughput: a hand-written SPSC ring with
  * myco's slot geometry (1024 slots of 128 bytes: a 32-byte header with the
  * sequence number, then the 64-byte payload) and one index store per batch
  * of 32 each way, but nothing a channel adds: no validation, no policy, no

@@ -151,7 +151,7 @@ struct myco__plan {
 	char cwd[512];
 	char hostname[MYCO__BOX_NAME_MAX];
 	/* fds: kept targets, sorted ascending */
-	int fd_floor;                   /* internal fds are moved >= this */
+	int fd_base;                   /* internal fds are moved >= this */
 	int ntargets;
 	int targets[MYCO__BOX_MAX_FDS];
 	const char *const *argv;

@@ -167,7 +167,7 @@ static void child_fds(struct myco__plan *p)
 
 		tmp[i] = -1;
 		if (tgt != s->fds[i].fd) {
-			tmp[i] = fcntl(s->fds[i].fd, F_DUPFD_CLOEXEC, p->fd_floor);
+			tmp[i] = fcntl(s->fds[i].fd, F_DUPFD_CLOEXEC, p->fd_base);
 			if (tmp[i] < 0)
 				child_fatal(p, -1, -errno);
 		}
@@ -201,7 +201,7 @@ static __attribute__((noreturn)) void child_main(struct myco__plan *p)
 	int rc;
 
 	/* 0. internal fds above every target so the fd layout cannot hit them */
-	rc = fcntl(p->sock, F_DUPFD_CLOEXEC, p->fd_floor);
+	rc = fcntl(p->sock, F_DUPFD_CLOEXEC, p->fd_base);
 	if (rc < 0)
 		_exit(127);
 	p->sock = rc;
@@ -209,7 +209,7 @@ static __attribute__((noreturn)) void child_main(struct myco__plan *p)
 		if (p->cg_procs[i] < 0)
 			continue;
 		p->cg_procs[i] = fcntl(p->cg_procs[i], F_DUPFD_CLOEXEC,
-				       p->fd_floor);
+				       p->fd_base);
 	}
 
 	/* 1. clean signal state: nothing blocked, nothing ignored */
@@ -1047,7 +1047,7 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *r,
 				maxfd = spec->fds[i].fd;
 		}
 		qsort(p->targets, (size_t)p->ntargets, sizeof(int), cmp_int);
-		p->fd_floor = maxfd + 1 < 64 ? 64 : maxfd + 1;
+		p->fd_base = maxfd + 1 < 64 ? 64 : maxfd + 1;
 	}
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
