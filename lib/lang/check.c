@@ -26,7 +26,7 @@ typedef struct bmsg {
 	myco__stmt_t *st;
 	myco_field_t *f;           /* malloc'd until finalised */
 	size_t nf, fcap;
-	int state;                 /* layout: 0 todo, 1 in progress, 2 done, 3 bad */
+	int state;                 /* layout: 0 not yet, 1 in progress, 2 done, 3 bad */
 	bool bad;
 } bmsg_t;
 
