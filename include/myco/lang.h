@@ -191,6 +191,16 @@ typedef struct myco_partition {
 	uint32_t misses;              /* heartbeats missed before "hung" */
 	bool ready;                   /* must report readiness after start */
 	uint32_t group;               /* index into system.groups, or NONE */
+	/* Run as (`user NAME|UID [group NAME|GID];`).  Names are resolved by
+	 * the executive when it starts (getpwnam/getgrnam), not by the
+	 * checker; numbers are range-checked (0 .. 4294967294). */
+	bool run_as;                  /* `user` given; false = the executive's uid */
+	const char *user_name;        /* NULL = numeric, see uid */
+	uint32_t uid;                 /* valid when run_as and !user_name */
+	bool run_group;               /* `group` given; false = the user's primary group */
+	const char *group_name;       /* NULL = numeric, see gid */
+	uint32_t gid;                 /* valid when run_group and !group_name */
+	myco_pos_t user_pos;          /* of the `user` statement */
 } myco_partition_t;
 
 /* --------------------------------------------------------------- supervision */

@@ -1216,6 +1216,55 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A user or group for `user`: a name (identifier or quoted string, resolved
+ * by the executive at start-up) or a number 0 .. 4294967294 ((uid_t)-1 is
+ * "unchanged" to the kernel).  *name is NULL for a number. */
+static bool want_id(cur_t *k, const char *what, const char **name, uint32_t *num)
+{
+	if (k->failed)
+		return false;
+	myco__arg_t *a = peek(k);
+	if (a && a->kind == MYCO__A_NUM) {
+		uint64_t v;
+		char w[32];
+		snprintf(w, sizeof(w), "%s id", what);
+		if (!want_uint(k, w, 0, UINT32_MAX - 1u, &v))
+			return false;
+		*name = NULL;
+		*num = (uint32_t)v;
+		return true;
+	}
+	if (!a || (a->kind != MYCO__A_IDENT && a->kind != MYCO__A_STR)) {
+		char w[48];
+		snprintf(w, sizeof(w), "a %s name or number", what);
+		expected(k, w);
+		return false;
+	}
+	k->i++;
+	/* the portable user name set of POSIX (letters, digits, . _ -), not
+	 * starting with '-', not all digits, at most 32 bytes (useradd) */
+	const char *t = a->text;
+	size_t n = strlen(t);
+	bool ok = n >= 1 && n <= 32 && t[0] != '-', digits = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		unsigned char ch = (unsigned char)t[i];
+		ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		     (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		digits &= ch >= '0' && ch <= '9';
+	}
+	if (!ok || digits) {
+		k->failed = true;
+		ERR(k->c, "E072", a->pos, a->len,
+		    digits && ok ? "write a numeric id without quotes"
+				 : "names use letters, digits, `.`, `_` and `-` (not first), "
+				   "at most 32 bytes",
+		    "invalid %s name \"%s\"", what, t);
+		return false;
+	}
+	*name = astr(k->c, t);
+	return true;
+}
+
 static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 {
 	myco__stmt_t *s = b->st;
@@ -1543,6 +1592,29 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 			int r = want_choice(&k, "readiness", rn, 2);
 			if (r >= 0 && want_end(&k))
 				p->ready = r == 1;
+		} else if (ki == 19 /* user */) {
+			cur_t k = cur_of(c, x, "user nobody;  (or user 65534 group 65534;)");
+			const char *un = NULL, *gn = NULL;
+			uint32_t uid = 0, gid = 0;
+			bool grp = false;
+			if (!want_id(&k, "user", &un, &uid))
+				continue;
+			myco__arg_t *g = peek(&k);
+			if (g && g->kind == MYCO__A_IDENT && !strcmp(g->text, "group")) {
+				k.i++;
+				if (!want_id(&k, "group", &gn, &gid))
+					continue;
+				grp = true;
+			}
+			if (!want_end(&k))
+				continue;
+			p->run_as = true;
+			p->user_name = un;
+			p->uid = uid;
+			p->run_group = grp;
+			p->group_name = gn;
+			p->gid = gid;
+			p->user_pos = x->pos;
 		}
 	}
 	if (has_misses && !p->heartbeat_ns && misses_a)

@@ -160,6 +160,12 @@ static const struct code {
 	{ "E071", "port taken\n\n"
 	  "Two partitions declare `listen` on the same port; only one socket can\n"
 	  "listen on a port, so the second partition could not start.\n" },
+	{ "E072", "invalid user or group name\n\n"
+	  "`user NAME;` and `user NAME group NAME;` take a name made of letters,\n"
+	  "digits, `.`, `_` and `-` (not first), at most 32 bytes, and not all\n"
+	  "digits (write a numeric id without quotes: `user 65534;`).  Names are\n"
+	  "looked up by the executive when the system starts, not by the checker:\n"
+	  "an unknown name is a `myco run` start-up error.\n" },
 	{ "E081", "partition in two groups\n\n"
 	  "A partition has one supervisor: it belongs to at most one group.\n" },
 	{ "E082", "group without members\n\n"

@@ -162,6 +162,26 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 			myco_restart_name(p->restart), p->heartbeat_ns, p->misses,
 			p->ready ? "true" : "false");
 		idx(f, p->group);
+		/* run as: null, or {"user": name or number, "group": name,
+		 * number or null (the user's primary group)} */
+		fputs(",\"run_as\":", f);
+		if (!p->run_as) {
+			fputs("null", f);
+		} else {
+			fputs("{\"user\":", f);
+			if (p->user_name)
+				myco__json_str(f, p->user_name);
+			else
+				fprintf(f, "%u", p->uid);
+			fputs(",\"group\":", f);
+			if (!p->run_group)
+				fputs("null", f);
+			else if (p->group_name)
+				myco__json_str(f, p->group_name);
+			else
+				fprintf(f, "%u", p->gid);
+			fputc('}', f);
+		}
 		fputc(',', f);
 		pos(f, p->pos);
 		fputc('}', f);

@@ -27,7 +27,7 @@ static const char *const kw_channel[] = { "type", "depth", "overflow", "refresh"
 	"request", "reply", "timeout", NULL };
 static const char *const kw_partition[] = { "program", "args", "env", "cores",
 	"budget", "frame", "memory", "scheduler", "send", "recv", "call", "serve",
-	"listen", "path", "net", "restart", "heartbeat", "misses", "readiness", NULL };
+	"listen", "path", "net", "restart", "heartbeat", "misses", "readiness", "user", NULL };
 static const char *const kw_group[] = { "strategy", "restarts", "members", NULL };
 static const char *const kw_schedule[] = { "major_frame", "core", NULL };
 static const char *const kw_core[] = { "window", NULL };
