@@ -2,12 +2,14 @@
  * box_glue.c: the executive core's use of exec/box (see box_glue.h).
  * One executive runs one system, so the few pieces of state here (the
  * frame scheduler, the list of dead instances whose cgroups are still to
- * be removed, the instance counter) are file-level and touched only from
- * the executive's loop thread.
+ * be removed, the instance counter, the resolved run-as ids) are
+ * file-level and touched only from the executive's loop thread.
  * Not for: isolation mechanisms (exec/box/).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,10 @@ static int *frame_idx;              /* per partition, -1 = not in frame mode */
 static struct ex_system *log_sys;
 static struct ex_part *log_part;
 static bool *warned;                /* per partition: degraded warning shown */
+/* Per partition, from `user` (resolved in system_init): the ids to run as,
+ * (uid_t)-1 / (gid_t)-1 when the partition has no `user`.  Owned here. */
+static uid_t *run_uid;
+static gid_t *run_gid;
 
 static void box_log(void *arg, const char *line)
 {
@@ -108,12 +114,29 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	const char *wi = getenv("MYCO_EXEC_BOX_INIT");
 	if (wi && !strcmp(wi, "1"))
 		sp.flags |= MYCO__BOX_F_INIT;
+	/* Run as: only root can switch users.  Without root the box runs the
+	 * partition in a user namespace as the executive's own uid; asking it
+	 * to switch would fail the spawn, so the switch is left out and
+	 * reported below as a degraded "run-as" mechanism (and an event). */
+	bool run_as = run_uid && run_uid[p->idx] != (uid_t)-1;
+	/* (already being that user needs no switch) */
+	bool can_switch = geteuid() == 0 ||
+			  (run_as && run_uid[p->idx] == geteuid() && run_gid[p->idx] == getegid());
+	if (run_as && can_switch && geteuid() == 0) {
+		sp.uid = run_uid[p->idx];
+		sp.gid = run_gid[p->idx];
+	}
 	sp.log = box_log;
 	log_sys = s;
 	log_part = p;
 	memset(&rep, 0, sizeof(rep));
 	rep.seccomp_fd = -1;
 	rc = myco__box_spawn(&sp, &rep, &in->pid, &in->pidfd);
+	if (rc >= 0 && run_as && !can_switch && warned && !warned[p->idx])
+		myco__ex_event(s, p, "degraded", -1, -1,
+			       "run-as: not root, cannot switch to uid %u gid %u: runs as uid %u "
+			       "(the executive's)", (unsigned)run_uid[p->idx],
+			       (unsigned)run_gid[p->idx], (unsigned)geteuid());
 	if (warned)
 		warned[p->idx] = true;
 	log_part = NULL;
@@ -139,6 +162,26 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 		snprintf(iso->status, sizeof(iso->status), "%s",
 			 myco__box_state_name((enum myco__box_state)rep.m[k].state));
 		snprintf(iso->reason, sizeof(iso->reason), "%s", rep.m[k].detail);
+	}
+	if (in->niso < EX_MAX_ISO) {
+		struct ex_iso *iso = &in->iso[in->niso++];
+		snprintf(iso->name, sizeof(iso->name), "run-as");
+		if (!run_as) {
+			snprintf(iso->status, sizeof(iso->status), "not-requested");
+			snprintf(iso->reason, sizeof(iso->reason), "uid %u (the executive's)",
+				 (unsigned)geteuid());
+		} else if (can_switch) {
+			snprintf(iso->status, sizeof(iso->status), "applied");
+			snprintf(iso->reason, sizeof(iso->reason), "uid %u gid %u%s",
+				 (unsigned)run_uid[p->idx], (unsigned)run_gid[p->idx],
+				 geteuid() == 0 ? ", no supplementary groups"
+						: " (the executive's own, no switch needed)");
+		} else {
+			snprintf(iso->status, sizeof(iso->status), "degraded");
+			snprintf(iso->reason, sizeof(iso->reason),
+				 "not root: runs as uid %u, not uid %u gid %u", (unsigned)geteuid(),
+				 (unsigned)run_uid[p->idx], (unsigned)run_gid[p->idx]);
+		}
 	}
 	if (frame && frame_idx && frame_idx[p->idx] >= 0 && !in->standby)
 		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
@@ -229,22 +272,84 @@ void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst
 	myco__box_violation_respond(in->seccomp_fd, &v, MYCO__BOX_DENY, EPERM);
 }
 
-void myco__ex_box_system_init(struct ex_system *s)
+/* Resolve partition p's `user` / `group` (names through the passwd and
+ * group databases) into run_uid/run_gid.  0, or -1 after printing a start-up
+ * error naming the partition. */
+static int resolve_run_as(struct ex_system *s, size_t i)
+{
+	const myco_partition_t *m = s->parts[i].m;
+	const char *pn = s->parts[i].name;
+	uid_t uid;
+	gid_t gid = (gid_t)-1;
+	struct passwd *pw;
+
+	run_uid[i] = (uid_t)-1;
+	run_gid[i] = (gid_t)-1;
+	if (!m->run_as)
+		return 0;
+	if (m->user_name) {
+		errno = 0;
+		pw = getpwnam(m->user_name);
+		if (!pw) {
+			fprintf(stderr, "myco run: partition '%s': unknown user \"%s\" (%s:%u:%u)%s%s\n",
+				pn, m->user_name, s->model->path, m->user_pos.line, m->user_pos.col,
+				errno ? ": " : "", errno ? strerror(errno) : "");
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	} else {
+		uid = (uid_t)m->uid;
+		/* a number: its passwd entry's primary group if it has one,
+		 * else the same number as gid */
+		pw = getpwuid(uid);
+		gid = pw ? pw->pw_gid : (gid_t)m->uid;
+	}
+	if (m->run_group) {
+		if (m->group_name) {
+			errno = 0;
+			struct group *gr = getgrnam(m->group_name);
+			if (!gr) {
+				fprintf(stderr, "myco run: partition '%s': unknown group \"%s\" (%s:%u:%u)%s%s\n",
+					pn, m->group_name, s->model->path, m->user_pos.line,
+					m->user_pos.col,
+					errno ? ": " : "", errno ? strerror(errno) : "");
+				return -1;
+			}
+			gid = gr->gr_gid;
+		} else {
+			gid = (gid_t)m->gid;
+		}
+	}
+	run_uid[i] = uid;
+	run_gid[i] = gid;
+	return 0;
+}
+
+int myco__ex_box_system_init(struct ex_system *s)
 {
 	const myco_system_t *m = s->model;
-	warned = calloc(s->nparts ? s->nparts : 1, sizeof(bool));
-	frame_idx = calloc(s->nparts ? s->nparts : 1, sizeof(int));
-	if (!frame_idx)
-		return;
+	size_t n = s->nparts ? s->nparts : 1;
+	warned = calloc(n, sizeof(bool));
+	frame_idx = calloc(n, sizeof(int));
+	run_uid = calloc(n, sizeof(uid_t));
+	run_gid = calloc(n, sizeof(gid_t));
+	if (!frame_idx || !warned || !run_uid || !run_gid) {
+		fprintf(stderr, "myco run: %s\n", myco_strerror(-ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->nparts; i++)
+		if (resolve_run_as(s, i) < 0)
+			return -EINVAL;
 	for (size_t i = 0; i < s->nparts; i++)
 		frame_idx[i] = -1;
 	if (!m->schedule.major_ns)
-		return;
+		return 0;
 	int rc = myco__box_frame_new(s->name, m->schedule.major_ns, &frame);
 	if (rc < 0) {
 		myco__ex_event(s, NULL, "frame", -1, -1, "frame scheduler: %s", myco_strerror(rc));
 		frame = NULL;
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < s->nparts; i++)
 		if (s->parts[i].m->mode == MYCO_MODE_FRAME &&
@@ -262,6 +367,7 @@ void myco__ex_box_system_init(struct ex_system *s)
 	rc = myco__box_frame_start(frame);
 	myco__ex_event(s, NULL, "frame", -1, -1, "frame scheduler: major frame %.3f ms: %s",
 		       (double)m->schedule.major_ns / 1e6, rc < 0 ? myco_strerror(rc) : "started");
+	return 0;
 }
 
 void myco__ex_box_stale_cleanup(struct ex_system *s)
@@ -287,4 +393,8 @@ void myco__ex_box_system_destroy(struct ex_system *s)
 	frame_idx = NULL;
 	free(warned);
 	warned = NULL;
+	free(run_uid);
+	run_uid = NULL;
+	free(run_gid);
+	run_gid = NULL;
 }

@@ -24,7 +24,9 @@ void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_i
 			     const siginfo_t *si, char *how, size_t cap);
 /* A seccomp listener fd is readable. */
 void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst *in);
-void myco__ex_box_system_init(struct ex_system *s);
+/* Frame scheduler and per-partition state; resolves `user`/`group` names.
+ * 0, or <0 after printing a start-up error (e.g. an unknown user). */
+int myco__ex_box_system_init(struct ex_system *s);
 void myco__ex_box_tick(struct ex_system *s);
 void myco__ex_box_stale_cleanup(struct ex_system *s);
 void myco__ex_box_system_destroy(struct ex_system *s);

@@ -135,6 +135,41 @@ static json_t *inst_iso_json(const struct ex_inst *in)
 	return a;
 }
 
+/* The real uid and gid of a process, read from /proc/<pid>/status (what it
+ * runs as, seen from outside).  0 or -errno. */
+static int proc_ids(pid_t pid, long *uid, long *gid)
+{
+	char path[64], line[256];
+	int rc = -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	*uid = *gid = -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Uid:", 4))
+			*uid = strtol(line + 4, NULL, 10);
+		else if (!strncmp(line, "Gid:", 4))
+			*gid = strtol(line + 4, NULL, 10);
+	}
+	if (*uid >= 0 && *gid >= 0)
+		rc = 0;
+	fclose(f);
+	return rc;
+}
+
+/* What the system file asked for: {"user": name or number, "group": name,
+ * number or null}, or null without `user`. */
+static json_t *run_as_json(const myco_partition_t *m)
+{
+	if (!m->run_as)
+		return json_null();
+	json_t *u = m->user_name ? json_string(m->user_name) : json_integer(m->uid);
+	json_t *g = !m->run_group ? json_null()
+		    : m->group_name ? json_string(m->group_name) : json_integer(m->gid);
+	return json_pack("{s:o,s:o}", "user", u, "group", g);
+}
+
 static json_t *ps_json(struct ex_system *s)
 {
 	json_t *parts = json_array(), *chans = json_array();
@@ -176,6 +211,13 @@ static json_t *ps_json(struct ex_system *s)
 		if (ports)
 			json_object_set_new(o, "ports", ports);
 		json_object_set_new(o, "net", json_boolean(p->m->net));
+		/* uid/gid the running program has (null when none runs) */
+		long uid = -1, gid = -1;
+		pid_t pp = p->act.pid ? myco__ex_inst_prog(&p->act) : 0;
+		bool ids = pp > 0 && proc_ids(pp, &uid, &gid) == 0;
+		json_object_set_new(o, "uid", ids ? json_integer(uid) : json_null());
+		json_object_set_new(o, "gid", ids ? json_integer(gid) : json_null());
+		json_object_set_new(o, "run_as", run_as_json(p->m));
 		json_array_append_new(parts, o);
 	}
 	for (size_t i = 0; i < s->nchans; i++) {

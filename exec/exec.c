@@ -416,7 +416,10 @@ int myco__exec_run(const struct ex_opts *opt)
 	}
 	runtime_taken = true;
 #ifdef MYCO_HAVE_BOX
-	myco__ex_box_system_init(s);
+	if (myco__ex_box_system_init(s) < 0) {
+		s->exit_code = 1;
+		goto out;
+	}
 #endif
 	rc = myco__ex_chans_create(s);
 	if (rc < 0) {

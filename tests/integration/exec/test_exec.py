@@ -852,6 +852,120 @@ def case_ports_inuse():
         s.kill_all()
 
 
+# --- run as another user (`user` in the language, spec.uid/gid of the box) --
+
+def proc_ids(pid):
+    with open("/proc/%d/status" % pid) as f:
+        st = f.read()
+    get = lambda k: [l.split()[1:] for l in st.splitlines() if l.startswith(k + ":")][0]
+    return get("Uid"), get("Gid")
+
+
+def case_runas():
+    """`user 65534;` runs the partition (and its replacement after a crash)
+    as uid/gid 65534, seen from outside; ps --json says so; a partition
+    without `user` next to it keeps uid 0."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root to switch users")
+        sys.exit(77)
+    body = partition("nob", extra="user 65534;") + "\n" + \
+        partition("named", extra="user nobody group 65534;") + "\n" + partition("plain")
+    s = System(body, "ru")
+    try:
+        s.start()
+        p = s.part("nob")
+        iso = {m["mechanism"]: m for m in p["isolation"]}
+        if "box" in iso:
+            print("SKIP: executive built without exec/box")
+            s.stop()
+            sys.exit(77)
+        if iso.get("run-as", {}).get("status") != "applied":
+            fail("run-as not applied: %s" % iso.get("run-as"))
+        for name in ("nob", "named"):
+            q = s.part(name)
+            uid, gid = proc_ids(q["pid"])
+            if uid != ["65534"] * 4 or gid != ["65534"] * 4:
+                fail("%s runs as Uid %s Gid %s, want 65534" % (name, uid, gid))
+            if q["uid"] != 65534 or q["gid"] != 65534:
+                fail("ps --json uid/gid of %s: %s/%s" % (name, q["uid"], q["gid"]))
+        if s.part("named")["run_as"] != {"user": "nobody", "group": 65534}:
+            fail("ps --json run_as: %s" % s.part("named")["run_as"])
+        q = s.part("plain")
+        uid, gid = proc_ids(q["pid"])
+        if uid[0] != "0" or q["uid"] != 0 or q["run_as"] is not None:
+            fail("plain partition: Uid %s, ps %s/%s" % (uid, q["uid"], q["run_as"]))
+        old = s.part("nob")["pid"]
+        s.cli("kill", "nob")
+        wait_for(lambda: s.part("nob")["restarts"] == 1 and s.part("nob")["state"] == "running"
+                 and s.part("nob")["pid"] != old, "the replacement of nob")
+        uid, gid = proc_ids(s.part("nob")["pid"])
+        if uid != ["65534"] * 4 or gid != ["65534"] * 4:
+            fail("replacement runs as Uid %s Gid %s, want 65534" % (uid, gid))
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_runas_unknown():
+    """An unknown user name is a start-up error naming the partition; nothing
+    is started and nothing is left behind."""
+    body = partition("ok") + "\n" + partition("ghost", extra="user myco_no_such_user;")
+    s = System(body, "ruu")
+    try:
+        s.err = open(os.path.join(s.tmp, "run.err"), "w+")
+        s.proc = subprocess.Popen([MYCO, "run", s.file, "--runtime-dir", s.rt],
+                                  stdout=s.err, stderr=s.err)
+        try:
+            rc = s.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail("executive kept running with an unknown user")
+        err = s.errtext()
+        want = "partition 'ghost': unknown user \"myco_no_such_user\""
+        if rc != 1 or want not in err:
+            fail("exit %d, want 1 with %r:\n%s" % (rc, want, err))
+        if " start " in err or "system-start" in err:
+            fail("something was started:\n" + err)
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
+def case_runas_nonroot():
+    """Without root the switch cannot happen: the partition runs as the
+    executive's uid, ps shows run-as degraded with the reason, and a
+    degraded event says so."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("SKIP: needs root (to drop to nobody) and setpriv")
+        sys.exit(77)
+    global MYCO_PREFIX
+    MYCO_PREFIX = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    s = System(partition("a", extra="user 0;") + "\n" + partition("b", extra="user 65534;"), "run")
+    os.chmod(s.tmp, 0o777)
+    os.chmod(s.file, 0o644)
+    try:
+        s.start()
+        a = s.part("a")
+        iso = {m["mechanism"]: m for m in a["isolation"]}
+        ra = iso.get("run-as", {})
+        if ra.get("status") != "degraded" or "not root" not in ra.get("reason", ""):
+            fail("run-as as nobody asking for uid 0 should be degraded: %s" % ra)
+        if a["uid"] != 65534 or proc_ids(a["pid"])[0][0] != "65534":
+            fail("a should run as 65534 (the executive's uid): ps %s" % a["uid"])
+        ev = [e for e in s.events() if e["kind"] == "degraded" and "run-as" in e.get("detail", "")]
+        if not ev:
+            fail("no degraded run-as event: %s" % s.events())
+        b = {m["mechanism"]: m for m in s.part("b")["isolation"]}.get("run-as", {})
+        if b.get("status") != "applied":
+            fail("b asks for the executive's own uid: should be applied: %s" % b)
+        if s.stop() != 0:
+            fail("stop exit status")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
 if __name__ == "__main__":
     fn = globals().get("case_" + CASE)
     if not fn:
