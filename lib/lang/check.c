@@ -1224,7 +1224,7 @@ static bool want_id(cur_t *k, const char *what, const char **name, uint32_t *num
 	if (k->failed)
 		return false;
 	myco__arg_t *a = peek(k);
-	if (a && a->kind == MYCO__A_NUM) {
+	if (a && (a->kind == MYCO__A_NUM || a->kind == MYCO__A_QTY)) {
 		uint64_t v;
 		char w[32];
 		snprintf(w, sizeof(w), "%s id", what);

@@ -438,6 +438,99 @@ static void test_fmt(void **state)
 	myco_diags_free(d);
 }
 
+/* `user NAME|UID [group NAME|GID];`: the model, the range checks, names
+ * left to the executive, fmt and the JSON dump. */
+static void test_user(void **state)
+{
+	(void)state;
+	myco_system_t *sys = load_ok(
+		"system s {\n"
+		" partition a { program \"a\"; user nobody; }\n"
+		" partition b { program \"b\"; user 4294967294 group 0; }\n"
+		" partition c { program \"c\"; user \"www-data\" group \"no.group_x\"; }\n"
+		" partition d { program \"d\"; user 0 group staff; }\n"
+		" partition e { program \"e\"; }\n"
+		"}\n");
+	const myco_partition_t *p = sys->partitions;
+	assert_true(p[0].run_as);
+	assert_string_equal(p[0].user_name, "nobody");
+	assert_false(p[0].run_group);
+	assert_null(p[0].group_name);
+	assert_int_equal(p[0].user_pos.line, 2);
+	assert_true(p[1].run_as);
+	assert_null(p[1].user_name);
+	assert_int_equal(p[1].uid, 4294967294u);
+	assert_true(p[1].run_group);
+	assert_null(p[1].group_name);
+	assert_int_equal(p[1].gid, 0);
+	assert_string_equal(p[2].user_name, "www-data");
+	assert_string_equal(p[2].group_name, "no.group_x");
+	assert_null(p[3].user_name);
+	assert_int_equal(p[3].uid, 0);
+	assert_string_equal(p[3].group_name, "staff");
+	assert_false(p[4].run_as);
+	assert_false(p[4].run_group);
+	/* the JSON dump */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(myco_lang_dump_json(sys, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"run_as\":{\"user\":\"nobody\",\"group\":null}"));
+	assert_non_null(strstr(buf, "\"run_as\":{\"user\":4294967294,\"group\":0}"));
+	assert_non_null(strstr(buf, "\"run_as\":{\"user\":\"www-data\",\"group\":\"no.group_x\"}"));
+	assert_non_null(strstr(buf, "\"run_as\":null"));
+	free(buf);
+	myco_system_free(sys);
+
+	/* errors */
+	const char *pre = "system s { partition a { program \"a\"; ";
+	static const struct { const char *stmt, *codes; } bad[] = {
+		{ "user 4294967295; } }", "E032," },
+		{ "user 1 group 4294967295; } }", "E032," },
+		{ "user -1; } }", "E001," },   /* `-` is not a character of the language */
+		{ "user 1.5; } }", "E032," },
+		{ "user 10 ms; } }", "E030," },
+		{ "user \"\"; } }", "E072," },
+		{ "user \"-x\"; } }", "E072," },
+		{ "user \"a b\"; } }", "E072," },
+		{ "user \"123\"; } }", "E072," },
+		{ "user \"abcdefghijabcdefghijabcdefghijabc\"; } }", "E072," },
+		{ "user x group \"a/b\"; } }", "E072," },
+		{ "user; } }", "E011," },
+		{ "user x group; } }", "E011," },
+		{ "user x y; } }", "E012," },
+		{ "user x group y z; } }", "E012," },
+		{ "user x; user y; } }", "E022," },
+		{ "usr x; } }", "E010," },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char src[256];
+		snprintf(src, sizeof(src), "%s%s", pre, bad[i].stmt);
+		const char *got = codes_of(src, 0);
+		if (strcmp(got, bad[i].codes))
+			fprintf(stderr, "case %zu `%s`: got %s\n", i, bad[i].stmt, got);
+		assert_string_equal(got, bad[i].codes);
+	}
+	/* 32 bytes is the longest name */
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; "
+				     "user abcdefghijabcdefghijabcdefghijab; } }", 0), "");
+
+	/* fmt: canonical spacing, idempotent */
+	const char *src = "system s{partition a{program \"a\";user   nobody   group\"x-y\";}}\n";
+	const char *want = "system s {\n    partition a {\n        program \"a\";\n"
+			   "        user nobody group \"x-y\";\n    }\n}\n";
+	char *out = NULL, *out2 = NULL;
+	size_t n = 0, n2 = 0;
+	assert_int_equal(myco_lang_fmt("t", src, strlen(src), &out, &n, NULL), 0);
+	assert_string_equal(out, want);
+	assert_int_equal(myco_lang_fmt("t", out, n, &out2, &n2, NULL), 0);
+	assert_string_equal(out, out2);
+	free(out);
+	free(out2);
+}
+
 static void test_explain(void **state)
 {
 	(void)state;
@@ -512,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_diagnostics),
 		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_fmt),
+		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_mutations),
 	};
