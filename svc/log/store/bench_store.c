@@ -78,13 +78,24 @@ static size_t mkbatch(uint8_t *buf, int nrec)
 		pos += varint(buf + pos, (int64_t)(b + 100 + 1));
 		memcpy(buf + pos, body, b);
 		pos += b;
-		if (textured) {
+		if (textured) {   /* log-line-like: random words and numbers */
 			static uint32_t seed = 1;
-			static const char words[] = "the quick brown fox jumps over "
-			                            "a lazy dog 0123456789 {\"id\":";
-			for (int k = 0; k < 100; k++) {
+			static const char *words[] = {
+				"GET ", "POST ", "/api/v1/", "user", "order", "id=",
+				"status=", "200 ", "404 ", "ms ", "host-", "level=info ",
+				"level=warn ", "\"name\":", "\"value\":", ", ",
+			};
+			for (int k = 0; k < 100;) {
 				seed = seed * 1103515245u + 12345u;
-				buf[pos + k] = (uint8_t)words[(seed >> 16) % (sizeof(words) - 1)];
+				const char *w = (seed >> 28) < 12 ? words[(seed >> 16) % 16]
+				                                  : NULL;
+				char num[16];
+				if (!w) {
+					snprintf(num, sizeof(num), "%u ", (seed >> 8) % 100000);
+					w = num;
+				}
+				for (; *w && k < 100; w++)
+					buf[pos + k++] = (uint8_t)*w;
 			}
 		} else {
 			memset(buf + pos, 'v', 100);

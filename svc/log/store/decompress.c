@@ -3,10 +3,13 @@
  * records section (gzip through zlib, lz4 frames through liblz4's LZ4F API,
  * zstd through libzstd's streaming API), handing the output to a callback
  * one fixed-size chunk at a time so memory stays bounded whatever the
- * compressed data claims.  Works on untrusted bytes.  Not for: snappy
+ * compressed data claims.  The chunk and the lz4/zstd contexts are kept
+ * per thread between batches (freed at thread exit; a context that grew
+ * past 1 MiB is freed after use).  Works on untrusted bytes.  Not for: snappy
  * (pass-through, see docs/log-storage.md), record parsing (batch.c).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "store_int.h"
@@ -22,8 +25,68 @@
 #include <zstd_errors.h>
 #endif
 
-/* Output chunk handed to the callback; one malloc per batch. */
+/* Output chunk handed to the callback. */
 #define MLS_DECOMP_CHUNK (64u << 10)
+/* A cached zstd context larger than this is freed after use. */
+#define MLS_DECOMP_KEEP (1u << 20)
+
+/* Per-thread reusable state; owned by the thread's key value, freed by
+ * cache_free at thread exit. */
+typedef struct dz_cache {
+	uint8_t *chunk;
+#ifdef MYCO_LOGSTORE_LZ4
+	LZ4F_dctx *lz4;
+#endif
+#ifdef MYCO_LOGSTORE_ZSTD
+	ZSTD_DCtx *zstd;
+#endif
+} dz_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_ok;
+
+static void cache_free(void *arg)
+{
+	dz_cache *c = arg;
+	if (!c)
+		return;
+	free(c->chunk);
+#ifdef MYCO_LOGSTORE_LZ4
+	LZ4F_freeDecompressionContext(c->lz4);
+#endif
+#ifdef MYCO_LOGSTORE_ZSTD
+	ZSTD_freeDCtx(c->zstd);
+#endif
+	free(c);
+}
+
+static void cache_init(void)
+{
+	cache_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+/* This thread's cache, created on first use; NULL without memory. */
+static dz_cache *cache_get(void)
+{
+	dz_cache *c;
+	pthread_once(&cache_once, cache_init);
+	if (!cache_ok)
+		return NULL;
+	c = pthread_getspecific(cache_key);
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->chunk = malloc(MLS_DECOMP_CHUNK);
+	if (!c->chunk || pthread_setspecific(cache_key, c) != 0) {
+		free(c->chunk);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
 
 typedef struct dz {
 	mls__out_fn out;
@@ -109,14 +172,20 @@ out:
 #ifdef MYCO_LOGSTORE_LZ4
 /* LZ4 frame format (KIP-57: what Kafka clients send for magic >= 1),
  * one or more frames back to back. */
-static int unlz4(const uint8_t *in, size_t n, uint8_t *chunk, dz *d)
+static int unlz4(const uint8_t *in, size_t n, uint8_t *chunk, dz *d,
+                 dz_cache *c)
 {
-	LZ4F_dctx *x = NULL;
+	LZ4F_dctx *x = c ? c->lz4 : NULL;
 	size_t ip = 0;
 	int rc;
 
-	if (LZ4F_isError(LZ4F_createDecompressionContext(&x, LZ4F_VERSION)))
+	if (x) {
+		c->lz4 = NULL;           /* ours until handed back below */
+		LZ4F_resetDecompressionContext(x);
+	} else if (LZ4F_isError(LZ4F_createDecompressionContext(&x,
+	                                                        LZ4F_VERSION))) {
 		return -ENOMEM;
+	}
 	for (;;) {
 		size_t dst = MLS_DECOMP_CHUNK, src = n - ip;
 		size_t h = LZ4F_decompress(x, chunk, &dst, in + ip, &src, NULL);
@@ -137,7 +206,10 @@ static int unlz4(const uint8_t *in, size_t n, uint8_t *chunk, dz *d)
 		}
 	}
 out:
-	LZ4F_freeDecompressionContext(x);
+	if (c)
+		c->lz4 = x;
+	else
+		LZ4F_freeDecompressionContext(x);
 	return rc;
 }
 #endif
@@ -145,14 +217,19 @@ out:
 #ifdef MYCO_LOGSTORE_ZSTD
 /* zstd frames (and skippable frames) back to back; the window a frame may
  * ask for is capped so a hostile header cannot make us allocate much. */
-static int unzstd(const uint8_t *in, size_t n, uint8_t *chunk, dz *d)
+static int unzstd(const uint8_t *in, size_t n, uint8_t *chunk, dz *d,
+                  dz_cache *c)
 {
-	ZSTD_DCtx *x = ZSTD_createDCtx();
+	ZSTD_DCtx *x = c ? c->zstd : NULL;
 	ZSTD_inBuffer ib = { in, n, 0 };
 	int rc;
 
-	if (!x)
+	if (x) {
+		c->zstd = NULL;          /* ours until handed back below */
+		ZSTD_DCtx_reset(x, ZSTD_reset_session_only);
+	} else if (!(x = ZSTD_createDCtx())) {
 		return -ENOMEM;
+	}
 	if (ZSTD_isError(ZSTD_DCtx_setParameter(x, ZSTD_d_windowLogMax,
 	                                        MLS_ZSTD_WINDOW_LOG_MAX))) {
 		rc = -ENOMEM;
@@ -178,7 +255,10 @@ static int unzstd(const uint8_t *in, size_t n, uint8_t *chunk, dz *d)
 		}
 	}
 out:
-	ZSTD_freeDCtx(x);
+	if (c && ZSTD_sizeof_DCtx(x) <= MLS_DECOMP_KEEP)
+		c->zstd = x;
+	else
+		ZSTD_freeDCtx(x);
 	return rc;
 }
 #endif
@@ -187,16 +267,23 @@ int myco__decompress(int codec, const uint8_t *in, size_t n, mls__out_fn out,
                      void *arg)
 {
 	dz d = { out, arg, 0 };
-	uint8_t *chunk = NULL;   /* ours, freed below */
+	dz_cache *c = NULL;
+	uint8_t *chunk = NULL;
+	uint8_t *own = NULL;     /* ours when there is no cache, freed below */
 	int rc = -EOPNOTSUPP;
 
 	(void)in; (void)n;   /* unused when no codec library was found */
 	if (!myco__codec_supported(codec) || codec == MLS_CODEC_NONE)
 		goto out;
-	chunk = malloc(MLS_DECOMP_CHUNK);
-	if (!chunk) {
-		rc = -ENOMEM;
-		goto out;
+	c = cache_get();
+	if (c) {
+		chunk = c->chunk;
+	} else {
+		chunk = own = malloc(MLS_DECOMP_CHUNK);
+		if (!chunk) {
+			rc = -ENOMEM;
+			goto out;
+		}
 	}
 	switch (codec) {
 #ifdef MYCO_LOGSTORE_ZLIB
@@ -206,18 +293,18 @@ int myco__decompress(int codec, const uint8_t *in, size_t n, mls__out_fn out,
 #endif
 #ifdef MYCO_LOGSTORE_LZ4
 	case MLS_CODEC_LZ4:
-		rc = unlz4(in, n, chunk, &d);
+		rc = unlz4(in, n, chunk, &d, c);
 		break;
 #endif
 #ifdef MYCO_LOGSTORE_ZSTD
 	case MLS_CODEC_ZSTD:
-		rc = unzstd(in, n, chunk, &d);
+		rc = unzstd(in, n, chunk, &d, c);
 		break;
 #endif
 	default:
 		break;
 	}
 out:
-	free(chunk);
+	free(own);
 	return rc;
 }
