@@ -143,10 +143,15 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	if (nul >= 0)
 		close(nul);
 	if (rc < 0) {
-		myco__ex_event(s, p, "spawn-failed", -1, -1, "%s: %s (step %s)", p->program,
+		char as[96] = "";
+		if (run_as && sp.uid != (uid_t)-1 && (rc == -EACCES || rc == -EPERM))
+			snprintf(as, sizeof(as), " (runs as uid %u gid %u: the program must be "
+				 "executable by them)", (unsigned)sp.uid, (unsigned)sp.gid);
+		myco__ex_event(s, p, "spawn-failed", -1, -1, "%s: %s (step %s)%s", p->program,
 			       myco_strerror(rc),
 			       rep.failed_step >= 0 && rep.failed_step < MYCO__BOX_MECH_COUNT ?
-			       myco__box_mech_name((enum myco__box_mech)rep.failed_step) : "clone/exec");
+			       myco__box_mech_name((enum myco__box_mech)rep.failed_step) : "clone/exec",
+			       as);
 		free(bi);
 		in->pid = 0;
 		in->pidfd = -1;

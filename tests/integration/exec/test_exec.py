@@ -966,6 +966,39 @@ def case_runas_nonroot():
         s.kill_all()
 
 
+def case_runas_noaccess():
+    """A program the user cannot execute fails the start loudly (the
+    executive chowns nothing) and leaves nothing behind."""
+    if os.geteuid() != 0:
+        print("SKIP: needs root to switch users")
+        sys.exit(77)
+    s = System("", "rua")
+    priv = os.path.join(s.tmp, "priv")
+    os.mkdir(priv, 0o700)
+    prog = os.path.join(priv, "xpart")
+    shutil.copy(XPART, prog)
+    with open(s.file, "w") as f:
+        f.write("system %s {\n%s\n}\n" % (s.name, partition("locked", extra="user 65534;")
+                                           .replace(XPART, prog)))
+    try:
+        s.err = open(os.path.join(s.tmp, "run.err"), "w+")
+        s.proc = subprocess.Popen([MYCO, "run", s.file, "--runtime-dir", s.rt],
+                                  stdout=s.err, stderr=s.err)
+        try:
+            rc = s.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            fail("executive kept running with a program the user cannot execute")
+        err = s.errtext()
+        if rc != 1 or "partition locked could not be started" not in err or \
+                "runs as uid 65534 gid 65534" not in err:
+            fail("exit %d, want 1 naming the partition and the uid:\n%s" % (rc, err))
+        if os.stat(priv).st_uid != 0 or os.stat(prog).st_uid != 0:
+            fail("the executive changed the owner of the program or its dir")
+        s.check_clean()
+    finally:
+        s.kill_all()
+
+
 if __name__ == "__main__":
     fn = globals().get("case_" + CASE)
     if not fn:
