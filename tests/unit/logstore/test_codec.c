@@ -5,7 +5,8 @@
  * CRC), truncated streams, trailing bytes and a decompression bomb are
  * refused; the streaming record parser agrees with the in-place one on
  * mutated batches fed in pieces of any size; ListOffsets by timestamp is
- * record-exact on compressed batches, also after reopen.
+ * record-exact on compressed batches, also after reopen.  rdkafka-zstd.batch
+ * is a batch librdkafka 2.0.2 (kcat -z zstd) sent to myco-log, as stored.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -289,6 +290,41 @@ static void t_list_offsets_compressed(void **state)
 	rmtree(d);
 }
 
+/* A zstd batch as librdkafka 2.0.2 produced it (279 log lines). */
+static void t_librdkafka_zstd(void **state)
+{
+	(void)state;
+	FILE *f = fopen(LOGSTORE_TEST_DIR "/rdkafka-zstd.batch", "rb");
+	assert_non_null(f);
+	size_t n = fread(raw, 1, sizeof(raw), f);
+	fclose(f);
+	assert_true(n > 61);
+	assert_int_equal(tb_get(raw + 21, 2) & 7, 4);
+	assert_int_equal(tb_get(raw + 57, 4), 279);
+	assert_int_equal(mls_batch_validate(raw, n), 0);
+	int64_t t0 = (int64_t)tb_get(raw + 27, 8), fts;
+	assert_int_equal(myco__batch_find_ts(raw, n, t0, &fts), 0);
+	assert_int_equal(fts, t0);
+	assert_int_equal(myco__batch_find_ts(raw, n, (int64_t)tb_get(raw + 35, 8) + 1,
+	                                     &fts), -1);
+	/* one record fewer claimed: refused */
+	memcpy(zb, raw, n);
+	tb_be(zb + 23, 277, 4);
+	tb_be(zb + 57, 278, 4);
+	tz_seal(zb, n);
+	assert_int_equal(mls_batch_validate(zb, n), -MYCO_ELOG_INVALID_RECORD);
+	/* inner damage: librdkafka writes no zstd checksum, so this flip
+	 * decodes to records whose framing is wrong */
+	memcpy(zb, raw, n);
+	zb[61 + (n - 61) / 3] ^= 0xff;
+	tz_seal(zb, n);
+	int r = mls_batch_validate(zb, n);
+	assert_int_equal(r, -MYCO_ELOG_INVALID_RECORD);
+	memcpy(zb, raw, n - 5);
+	tz_seal(zb, n - 5);
+	assert_int_equal(mls_batch_validate(zb, n - 5), -MYCO_ELOG_CORRUPT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +333,7 @@ int main(void)
 		cmocka_unit_test(t_bomb),
 		cmocka_unit_test(t_stream_parser_agrees),
 		cmocka_unit_test(t_list_offsets_compressed),
+		cmocka_unit_test(t_librdkafka_zstd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
