@@ -198,8 +198,10 @@ typedef struct mls_append_result {
 
 /* Append one RecordBatch v2 (`len` bytes, exactly one batch, as it arrived
  * in a ProduceRequest).  Validates: length, magic 2, CRC-32C (attributes to
- * the end), record count (and, for uncompressed batches, each record's
- * framing), size <= max_message_bytes, not transactional.  Rewrites in
+ * the end), record count and each record's framing (gzip, lz4 and zstd
+ * batches are decompressed for it, streaming, at most 64 MiB out: a bad
+ * stream -> -MYCO_ELOG_CORRUPT; snappy is not opened), size <=
+ * max_message_bytes, not transactional.  Rewrites in
  * `batch` IN PLACE: baseOffset (8 bytes at 0) and, for LOG_APPEND_TIME
  * topics, attributes bit 3 + maxTimestamp + CRC.  Idempotent producers
  * (producerId >= 0) are checked as Kafka does: duplicate of one of the last
@@ -267,9 +269,9 @@ int mls_read_copy(mls_partition_t *p, int64_t offset, size_t max_bytes,
 
 /* ListOffsets.  timestamp MLS_LATEST (-1): high watermark; MLS_EARLIEST
  * (-2): log start; MLS_MAX_TIMESTAMP (-3): the batch with the largest
- * timestamp; >= 0: the first record whose timestamp >= it (record exact
- * for uncompressed batches, the batch's base offset for compressed ones),
- * found through the time index.  *offset = -1 and *ts_out = -1 when none.
+ * timestamp; >= 0: the first record whose timestamp >= it (record exact,
+ * gzip/lz4/zstd batches decompressed for it; the batch's base offset for
+ * snappy ones), found through the time index.  *offset = -1 and *ts_out = -1 when none.
  * ts_out may be NULL. */
 #define MLS_LATEST (-1)
 #define MLS_EARLIEST (-2)
