@@ -4,8 +4,8 @@
  * zstd through libzstd's streaming API), handing the output to a callback
  * one fixed-size chunk at a time so memory stays bounded whatever the
  * compressed data claims.  The chunk and the lz4/zstd contexts are kept
- * per thread between batches (freed at thread exit; a context that grew
- * past 1 MiB is freed after use).  Works on untrusted bytes.  Not for: snappy
+ * per thread between batches (freed at thread exit; a context is kept only
+ * after a fully decoded input, and a zstd one only while below 1 MiB).  Works on untrusted bytes.  Not for: snappy
  * (pass-through, see docs/log-storage.md), record parsing (batch.c).
  */
 #include <errno.h>
@@ -206,7 +206,10 @@ static int unlz4(const uint8_t *in, size_t n, uint8_t *chunk, dz *d,
 		}
 	}
 out:
-	if (c)
+	/* Reused only after complete frames: LZ4F_resetDecompressionContext
+	 * (liblz4 1.9.4) leaves a stale content size behind after a frame
+	 * was abandoned, failing the next good frame (found by the fuzzer). */
+	if (c && rc == 0)
 		c->lz4 = x;
 	else
 		LZ4F_freeDecompressionContext(x);
@@ -255,7 +258,7 @@ static int unzstd(const uint8_t *in, size_t n, uint8_t *chunk, dz *d,
 		}
 	}
 out:
-	if (c && ZSTD_sizeof_DCtx(x) <= MLS_DECOMP_KEEP)
+	if (c && rc == 0 && ZSTD_sizeof_DCtx(x) <= MLS_DECOMP_KEEP)
 		c->zstd = x;
 	else
 		ZSTD_freeDCtx(x);

@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    hb.count > 0 && (int64_t)hb.last_delta + 1 == hb.count &&
 		    sp == 0)
 			abort();   /* ... or accepted records the in-place one refused */
-		if ((flags & 2) && fix && (b[21] & 0x30) == 0 &&
+		if ((flags & 2) && fix && (b[22] & 0x30) == 0 &&
 		    (uint64_t)(uint32_t)hb.length + 12 == size) {
 			static const int codec[4] = { 1, 3, 4, 1 };
 			size_t cap = size + size / 64 + 4096;

@@ -5,7 +5,8 @@
  * CRC), truncated streams, trailing bytes and a decompression bomb are
  * refused; the streaming record parser agrees with the in-place one on
  * mutated batches fed in pieces of any size; ListOffsets by timestamp is
- * record-exact on compressed batches, also after reopen.  rdkafka-zstd.batch
+ * record-exact on compressed batches, also after reopen; the per-thread
+ * decompression contexts survive abandoned frames.  rdkafka-zstd.batch
  * is a batch librdkafka 2.0.2 (kcat -z zstd) sent to myco-log, as stored.
  */
 #include <errno.h>
@@ -290,6 +291,48 @@ static void t_list_offsets_compressed(void **state)
 	rmtree(d);
 }
 
+/* The per-thread decompression contexts: an abandoned frame (truncated,
+ * with a declared content size, as kafka-python's lz4 sends) or a lookup
+ * that stopped early must not spoil the next good batch. */
+static void t_context_reuse(void **state)
+{
+	(void)state;
+	size_t n = tz_build_rich(raw, 40, 5000, 3);
+	for (int c = 0; c < NCODECS; c++) {
+		size_t z;
+		if (codecs[c] == 3) {       /* lz4 with the content size set */
+			LZ4F_preferences_t pr;
+			memset(&pr, 0, sizeof(pr));
+			pr.frameInfo.contentSize = n - 61;
+			z = LZ4F_compressFrame(zb + 61, sizeof(zb) - 61, raw + 61,
+			                       n - 61, &pr);
+			assert_false(LZ4F_isError(z));
+			memcpy(zb, raw, 61);
+			tb_be(zb + 21, 3, 2);
+			z += 61;
+			tz_seal(zb, z);
+		} else {
+			z = tz_compress(raw, n, codecs[c], zb, sizeof(zb));
+		}
+		assert_int_equal(mls_batch_validate(zb, z), 0);
+		static uint8_t good[1 << 16];
+		size_t g = tz_compress(raw, n, codecs[c], good, sizeof(good));
+		for (int round = 0; round < 3; round++) {
+			/* abandoned half way */
+			tz_seal(zb, z - (z - 61) / 2);
+			assert_int_equal(mls_batch_validate(zb, z - (z - 61) / 2),
+			                 -MYCO_ELOG_CORRUPT);
+			assert_int_equal(mls_batch_validate(good, g), 0);
+			/* a lookup that stops at the first record */
+			int64_t fts;
+			tz_seal(zb, z);
+			assert_int_equal(myco__batch_find_ts(zb, z, 0, &fts), 0);
+			assert_int_equal(mls_batch_validate(good, g), 0);
+			assert_int_equal(mls_batch_validate(zb, z), 0);
+		}
+	}
+}
+
 /* A zstd batch as librdkafka 2.0.2 produced it (279 log lines). */
 static void t_librdkafka_zstd(void **state)
 {
@@ -334,6 +377,7 @@ int main(void)
 		cmocka_unit_test(t_stream_parser_agrees),
 		cmocka_unit_test(t_list_offsets_compressed),
 		cmocka_unit_test(t_librdkafka_zstd),
+		cmocka_unit_test(t_context_reuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
