@@ -6,11 +6,12 @@
  * refused; the streaming record parser agrees with the in-place one on
  * mutated batches fed in pieces of any size; ListOffsets by timestamp is
  * record-exact on compressed batches, also after reopen; the per-thread
- * decompression contexts survive abandoned frames.  rdkafka-zstd.batch
+ * decompression contexts survive abandoned frames and threads.  rdkafka-zstd.batch
  * is a batch librdkafka 2.0.2 (kcat -z zstd) sent to myco-log, as stored.
  */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -333,6 +334,49 @@ static void t_context_reuse(void **state)
 	}
 }
 
+/* Threads validating at once, each with its own decompression state (the
+ * thread exits free it); run under TSan too. */
+struct vthread { uint8_t *b[NCODECS]; size_t n[NCODECS]; int bad; };
+
+static void *validate_thread(void *arg)
+{
+	struct vthread *t = arg;
+	for (int i = 0; i < 150; i++)
+		for (int c = 0; c < NCODECS; c++) {
+			int64_t fts;
+			if (mls_batch_validate(t->b[c], t->n[c]) != 0 ||
+			    myco__batch_find_ts(t->b[c], t->n[c], 5000 + i % 30,
+			                        &fts) != i % 30)
+				t->bad++;
+		}
+	return NULL;
+}
+
+static void t_threads(void **state)
+{
+	(void)state;
+	struct vthread t = { .bad = 0 };
+	size_t n = tz_build_rich(raw, 30, 5000, 11);
+	for (int c = 0; c < NCODECS; c++) {
+		t.b[c] = malloc(1 << 16);
+		assert_non_null(t.b[c]);
+		t.n[c] = tz_compress(raw, n, codecs[c], t.b[c], 1 << 16);
+		assert_true(t.n[c] > 61);
+	}
+	struct vthread ts[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		ts[i] = t;
+		assert_int_equal(pthread_create(&th[i], NULL, validate_thread, &ts[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(ts[i].bad, 0);
+	}
+	for (int c = 0; c < NCODECS; c++)
+		free(t.b[c]);
+}
+
 /* A zstd batch as librdkafka 2.0.2 produced it (279 log lines). */
 static void t_librdkafka_zstd(void **state)
 {
@@ -378,6 +422,7 @@ int main(void)
 		cmocka_unit_test(t_list_offsets_compressed),
 		cmocka_unit_test(t_librdkafka_zstd),
 		cmocka_unit_test(t_context_reuse),
+		cmocka_unit_test(t_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
