@@ -95,6 +95,7 @@ typedef struct dz {
 } dz;
 
 /* Pass n produced bytes on; refuses output beyond the cap (a bomb). */
+__attribute__((unused)) /* when no codec library was found */
 static int emit(dz *d, const uint8_t *p, size_t n)
 {
 	d->total += n;
@@ -275,7 +276,7 @@ int myco__decompress(int codec, const uint8_t *in, size_t n, mls__out_fn out,
 	uint8_t *own = NULL;     /* ours when there is no cache, freed below */
 	int rc = -EOPNOTSUPP;
 
-	(void)in; (void)n;   /* unused when no codec library was found */
+	(void)in; (void)n; (void)d; /* unused when no codec library was found */
 	if (!myco__codec_supported(codec) || codec == MLS_CODEC_NONE)
 		goto out;
 	c = cache_get();

@@ -194,10 +194,12 @@ static void t_validate(void **state)
 	n = tb_build(buf, &o);
 	assert_int_equal(mls_batch_validate(buf, n), -EOPNOTSUPP);
 	/* compressed batches are opened: plain records labelled gzip are not
-	 * a gzip stream (test_codec.c covers compressed batches) */
+	 * a gzip stream (test_codec.c covers compressed batches); without
+	 * zlib they are stored unopened */
 	o.attributes = 1;
 	n = tb_build(buf, &o);
-	assert_int_equal(mls_batch_validate(buf, n), -MYCO_ELOG_CORRUPT);
+	assert_int_equal(mls_batch_validate(buf, n),
+	                 myco__codec_supported(1) ? -MYCO_ELOG_CORRUPT : 0);
 }
 
 static void t_topics(void **state)
