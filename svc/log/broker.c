@@ -242,8 +242,14 @@ static void api_versions_body(myco__kwr_t *w, int16_t ver, int16_t err)
 	myco__kwr_i16(w, err);
 	myco__kwr_array(w, flex, myco__nlapis);
 	for (i = 0; i < myco__nlapis; i++) {
+		/* Produce is advertised from v0 although v0-v2 are answered
+		 * UNSUPPORTED_VERSION (dispatch still checks the real range):
+		 * librdkafka <= 2.11 enables gzip, snappy and lz4 only when the
+		 * broker lists Produce v0, and would otherwise send those
+		 * batches uncompressed.  Apache Kafka 4.0 does the same
+		 * (KAFKA-18659).  Clients pick the highest common version. */
 		myco__kwr_i16(w, myco__lapis[i].key);
-		myco__kwr_i16(w, myco__lapis[i].min);
+		myco__kwr_i16(w, myco__lapis[i].key == KAPI_PRODUCE ? 0 : myco__lapis[i].min);
 		myco__kwr_i16(w, myco__lapis[i].max);
 		myco__kwr_tags(w, flex);
 	}

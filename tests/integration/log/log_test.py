@@ -36,6 +36,27 @@ def log(*a):
     print(*a, flush=True)
 
 
+CODEC_IDS = {'gzip': 1, 'snappy': 2, 'lz4': 3, 'zstd': 4}
+
+
+def stored_codecs(data, topic):
+    """The compression codecs (attributes & 7) of every RecordBatch stored in
+    the segment files of all partitions of `topic`."""
+    import glob
+    import struct
+    seen = set()
+    for path in glob.glob(os.path.join(data, glob.escape(topic) + '-*', '*.log')):
+        with open(path, 'rb') as f:
+            buf = f.read()
+        pos = 0
+        while pos + 23 <= len(buf):
+            length = struct.unpack_from('>i', buf, pos + 8)[0]
+            attrs = struct.unpack_from('>h', buf, pos + 21)[0]
+            seen.add(attrs & 7)
+            pos += 12 + length
+    return seen
+
+
 class Broker:
     def __init__(self, data, *extra):
         self.data = data
@@ -119,6 +140,9 @@ def s_roundtrip(tmp):
                 capture_output=True)
         check(sorted(r.stdout.decode().splitlines()) == sorted(data.splitlines()),
               '%s batches stored and fetched unchanged' % codec)
+        codecs = stored_codecs(b.data, 'z-' + codec)
+        check(codecs and codecs == {CODEC_IDS[codec]},
+              '%s: every stored batch is %s-compressed (attributes %s)' % (codec, codec, codecs))
     r = run(['kcat', '-b', b.addr, '-L'], capture_output=True)
     out = r.stdout.decode()
     check('topic "rt" with 3 partitions' in out and 'topic "kc"' in out, 'kcat -L lists topics')
