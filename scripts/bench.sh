@@ -5,8 +5,11 @@
 set -euo pipefail
 build=$1 name=$2
 shopt -s nullglob
+# The storage engine's own benchmark lives beside it (svc/log/store).
 if [ "$name" = all ]; then
-	progs=("$build"/bench/*/myco-bench-*)
+	progs=("$build"/bench/*/myco-bench-* "$build"/svc/log/store/myco-logstore-bench)
+elif [ "$name" = logstore ]; then
+	progs=("$build"/svc/log/store/myco-logstore-bench)
 else
 	progs=("$build"/bench/*/myco-bench-"$name")
 fi
