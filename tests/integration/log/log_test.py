@@ -140,9 +140,11 @@ def s_roundtrip(tmp):
                 capture_output=True)
         check(sorted(r.stdout.decode().splitlines()) == sorted(data.splitlines()),
               '%s batches stored and fetched unchanged' % codec)
+        # librdkafka sends a batch uncompressed when compressing it would not
+        # make it smaller (a small batch), so codec 0 may appear beside it
         codecs = stored_codecs(b.data, 'z-' + codec)
-        check(codecs and codecs == {CODEC_IDS[codec]},
-              '%s: every stored batch is %s-compressed (attributes %s)' % (codec, codec, codecs))
+        check(CODEC_IDS[codec] in codecs and codecs <= {0, CODEC_IDS[codec]},
+              '%s: batches stored %s-compressed (codecs seen %s)' % (codec, codec, codecs))
     r = run(['kcat', '-b', b.addr, '-L'], capture_output=True)
     out = r.stdout.decode()
     check('topic "rt" with 3 partitions' in out and 'topic "kc"' in out, 'kcat -L lists topics')
