@@ -23,7 +23,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 TESTJOBS ?= $(JOBS)
 MESON_COMMON = -Dwerror=$(WERROR) --prefix=$(PREFIX)
 
-.PHONY: all deps build test test-plain test-asan test-tsan demo bench fuzz install clean
+.PHONY: all deps build test test-plain test-asan test-tsan demo bench bench-build fuzz install clean
 
 all: build
 
@@ -66,12 +66,18 @@ test-tsan: deps $(TSAN)/build.ninja
 demo: build
 	@scripts/demo.sh "$(BUILD)"
 
-bench: build
+# Benchmarks need their baselines (libuv, iceoryx, nats-server, ...): install
+# them first, then reconfigure so that Meson finds what was just installed.
+bench-build:
 	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
+	@$(MESON) setup --reconfigure $(BUILD) >/dev/null
+	ninja -C $(BUILD)
+
+bench: bench-build
 	@scripts/bench.sh "$(BUILD)" all
 
-bench-%: build
-	@scripts/deps.sh bench
+bench-%: bench-build
 	@scripts/bench.sh "$(BUILD)" $*
 
 fuzz: deps $(FUZZ)/build.ninja
