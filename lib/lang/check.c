@@ -235,6 +235,21 @@ static myco__arg_t *want_ident(cur_t *k, const char *what)
 	return NULL;
 }
 
+/* The keyword `word` (e.g. `per` in `budget 2 ms per 10 ms`); what names it
+ * in the diagnostic. */
+static bool want_word(cur_t *k, const char *word, const char *what)
+{
+	if (k->failed)
+		return false;
+	myco__arg_t *a = peek(k);
+	if (a && a->kind == MYCO__A_IDENT && !strcmp(a->text, word)) {
+		k->i++;
+		return true;
+	}
+	expected(k, what);
+	return false;
+}
+
 static myco__arg_t *want_str(cur_t *k, const char *what)
 {
 	if (k->failed)
@@ -1383,15 +1398,8 @@ static void lower_partition(ctx_t *c, bpart_t *b, const myco_system_t *sys)
 			myco__arg_t *ra = peek(&k);
 			if (!want_qty(&k, true, "the budget", &v))
 				continue;
-			myco__arg_t *per = want_ident(&k, "`per`");
-			if (!per)
+			if (!want_word(&k, "per", "`per`"))
 				continue;
-			if (strcmp(per->text, "per")) {
-				k.i--;
-				k.failed = false;
-				expected(&k, "`per`");
-				continue;
-			}
 			myco__arg_t *pa = peek(&k);
 			if (!want_qty(&k, true, "the period", &v2) || !want_end(&k))
 				continue;
@@ -1705,15 +1713,8 @@ static void lower_group(ctx_t *c, bgroup_t *b, uint32_t gi)
 			cur_t k = cur_of(c, x, "restarts 5 within 10 s;");
 			if (!want_uint(&k, "the restart limit", 0, 1000000, &v))
 				continue;
-			myco__arg_t *a = want_ident(&k, "`within`");
-			if (!a)
+			if (!want_word(&k, "within", "`within`"))
 				continue;
-			if (strcmp(a->text, "within")) {
-				k.i--;
-				k.failed = false;
-				expected(&k, "`within`");
-				continue;
-			}
 			myco__arg_t *pa = peek(&k);
 			if (!want_qty(&k, true, "the period", &v2) || !want_end(&k))
 				continue;
@@ -1851,27 +1852,13 @@ static void lower_schedule(ctx_t *c, myco__stmt_t *s, const myco_system_t *sys)
 				myco__arg_t *pa = want_ident(&kw2, "a partition name");
 				if (!pa)
 					continue;
-				myco__arg_t *at = want_ident(&kw2, "`at`");
-				if (!at)
+				if (!want_word(&kw2, "at", "`at`"))
 					continue;
-				if (strcmp(at->text, "at")) {
-					kw2.i--;
-					kw2.failed = false;
-					expected(&kw2, "`at`");
-					continue;
-				}
 				uint64_t off, dur;
 				if (!want_qty(&kw2, true, "the offset", &off))
 					continue;
-				myco__arg_t *fa = want_ident(&kw2, "`for`");
-				if (!fa)
+				if (!want_word(&kw2, "for", "`for`"))
 					continue;
-				if (strcmp(fa->text, "for")) {
-					kw2.i--;
-					kw2.failed = false;
-					expected(&kw2, "`for`");
-					continue;
-				}
 				myco__arg_t *da = peek(&kw2);
 				if (!want_qty(&kw2, true, "the duration", &dur) || !want_end(&kw2))
 					continue;
