@@ -1,5 +1,6 @@
 /*
- * myco/common.h: what every Myco library shares: error codes and version.
+ * myco/common.h: what every Myco library shares: error codes, version and
+ * the monotonic clock.
  *
  * Convention: functions return 0 (or a count) on success and a negative errno
  * on failure.  Project-specific conditions use codes in the reserved range
@@ -8,6 +9,8 @@
  */
 #ifndef MYCO_COMMON_H
 #define MYCO_COMMON_H
+
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +53,10 @@ const char *myco_strerror(int err);
 
 /* Library version as "MAJOR.MINOR.PATCH"; static string. */
 const char *myco_version(void);
+
+/* The project's one clock: CLOCK_MONOTONIC in nanoseconds (the same clock
+ * in every process and pid namespace of the machine).  Any thread. */
+uint64_t myco_now(void);
 
 #ifdef __cplusplus
 }
