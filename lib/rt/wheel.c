@@ -15,6 +15,8 @@
  * straight to that slot start (no per-tick work), re-files ("cascades")
  * the nodes of a higher-level slot, or fires a level-0 slot.  Expiry ticks
  * are rounded up, so nothing fires early; at most one tick late.
+ * myco__wheel_next_ns() returns the exact next expiry (its tick) rather
+ * than the slot start, so a sleeping loop wakes once per timer.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -145,6 +147,9 @@ static uint64_t next_slot(const myco__wheel_t *w, unsigned *lvl,
 	return best;
 }
 
+/* Longest slot list myco__wheel_next_ns() walks for the exact expiry. */
+#define NEXT_WALK_MAX 32
+
 uint64_t myco__wheel_next_ns(const myco__wheel_t *w)
 {
 	unsigned L, s;
@@ -153,7 +158,27 @@ uint64_t myco__wheel_next_ns(const myco__wheel_t *w)
 	uint64_t t = next_slot(w, &L, &s);
 	if (t == UINT64_MAX)
 		return UINT64_MAX;
-	return t << MYCO__WHEEL_SHIFT;
+	if (L == FAR_LEVEL || L == 0)
+		return t << MYCO__WHEEL_SHIFT; /* level 0: exact to a tick */
+	/* Above level 0 the slot start is only a lower bound (a level-1
+	 * slot is 64 ticks, 65 us, wide): a loop sleeping until it would
+	 * wake early, cascade and sleep again, two wake-ups per period for
+	 * a periodic task.  Lower levels hold only earlier expiries, so the
+	 * earliest node of this slot is the next expiry: return it, rounded
+	 * up to its tick as file_node() files it. */
+	uint64_t min = UINT64_MAX;
+	unsigned walked = 0;
+	for (const myco__tnode_t *n = w->slots[L][s]; n; n = n->next) {
+		if (++walked > NEXT_WALK_MAX)
+			return t << MYCO__WHEEL_SHIFT;
+		if (n->expire_ns < min)
+			min = n->expire_ns;
+	}
+	if (min == UINT64_MAX || min > UINT64_MAX - 1024)
+		return t << MYCO__WHEEL_SHIFT;
+	uint64_t tick = (min >> MYCO__WHEEL_SHIFT) +
+			((min & ((1u << MYCO__WHEEL_SHIFT) - 1)) != 0);
+	return tick > t ? tick << MYCO__WHEEL_SHIFT : t << MYCO__WHEEL_SHIFT;
 }
 
 /* Fire the due list; fire callbacks may add or remove nodes. */

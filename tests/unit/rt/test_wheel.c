@@ -193,10 +193,50 @@ static void test_rearm_in_callback(void **state)
 	assert_int_equal(w.count, 0);
 }
 
+/* A 1 ms timer sits above level 0: the next expiry the loop sleeps to
+ * is the timer's own tick, not the start of its 65 us slot, so a
+ * periodic task costs one wake-up per period; advancing to exactly that
+ * time fires it. */
+static void test_next_is_exact(void **state)
+{
+	(void)state;
+	myco__wheel_t w;
+	g_now = 987654321;
+	g_norder = 0;
+	myco__wheel_init(&w, g_now);
+	tt_t a = { .tn.fire = fire, .id = 1 }, b = { .tn.fire = fire, .id = 2 };
+	uint64_t ea = g_now + 1000000, eb = g_now + 1030000;
+	myco__wheel_add(&w, &b.tn, eb);
+	myco__wheel_add(&w, &a.tn, ea);
+	uint64_t tick = (ea + 1023) / 1024 * 1024;
+	assert_int_equal(myco__wheel_next_ns(&w), tick);
+	g_now = tick;
+	assert_int_equal(myco__wheel_advance(&w, g_now), 1);
+	assert_int_equal(a.fired, 1);
+	assert_int_equal(myco__wheel_next_ns(&w), (eb + 1023) / 1024 * 1024);
+	/* more than the walk limit in one slot: a lower bound, never late */
+	tt_t many[40];
+	for (int i = 0; i < 40; i++) {
+		many[i] = (tt_t){ .tn.fire = fire, .id = 10 + i };
+		myco__wheel_add(&w, &many[i].tn, g_now + 2000000 + 1000 * i);
+	}
+	myco__wheel_del(&w, &b.tn);
+	uint64_t nx = myco__wheel_next_ns(&w);
+	assert_true(nx <= g_now + 2000000 + 1024);
+	assert_true(nx > g_now);
+	while (w.count) {
+		g_now = myco__wheel_next_ns(&w);
+		myco__wheel_advance(&w, g_now);
+	}
+	for (int i = 0; i < 40; i++)
+		assert_true(many[i].fired_at >= many[i].tn.expire_ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_near),
+		cmocka_unit_test(test_next_is_exact),
 		cmocka_unit_test(test_far_and_cascade),
 		cmocka_unit_test(test_very_far),
 		cmocka_unit_test(test_delete_and_due),
