@@ -20,4 +20,6 @@ int myco_cmd_kill(int argc, char **argv);
 int myco_cmd_logs(int argc, char **argv);
 int myco_cmd_events(int argc, char **argv);
 
+int myco_cmd_doctor(int argc, char **argv);
+
 #endif

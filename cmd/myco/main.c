@@ -31,6 +31,7 @@ static const struct command commands[] = {
 	{ "logs",    myco_cmd_logs,    "show a partition's stdout/stderr (-f follows)" },
 	{ "events",  myco_cmd_events,  "show supervision and health events (-f follows)" },
 #endif
+	{ "doctor",  myco_cmd_doctor,  "check this host for what undermines deterministic timing (--json)" },
 };
 
 static void usage(FILE *f)
