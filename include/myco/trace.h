@@ -301,6 +301,11 @@ int myco_trace_attach(int fd);
  * before stay where they are. */
 int myco_metrics_attach(int fd);
 
+/* Release every ring claim of trace region FD (the owner calls it after the
+ * partition process using the region exited, so that its replacement's
+ * threads get rings of their own again).  0 or -errno. */
+int myco_trace_release_claims(int fd);
+
 /* Set / read the enable word of a region (owner side; a mapped region in
  * any process).  Returns 0 or -errno. */
 int myco_trace_set_enable(int fd, uint32_t enable);
@@ -350,7 +355,8 @@ int myco_trace_reader_open_mem(void *mem, size_t size, myco_trace_reader_t **out
 void myco_trace_reader_close(myco_trace_reader_t *r);
 
 /* Move up to CAP new events of all rings into OUT (ring by ring, each in
- * order).  Never waits, never writes to the region.  Returns the count. */
+ * order).  Never waits; the only stores into the region are each ring's
+ * r_tail and r_lost (reader-owned).  Returns the count. */
 size_t myco_trace_read(myco_trace_reader_t *r, myco_trace_event_t *out, size_t cap);
 void myco_trace_reader_stats(const myco_trace_reader_t *r, myco_trace_stats_t *st);
 uint32_t myco_trace_reader_nrings(const myco_trace_reader_t *r);

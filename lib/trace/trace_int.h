@@ -29,6 +29,7 @@
 #define TR_MAX_DEPTH (1u << 20)
 #define TR_TEXT      40u        /* text bytes per event (a[] + str[]) */
 #define TR_STR       16u
+#define TR_BUSY      (UINT64_C(1) << 63)   /* e_seq: being written */
 
 typedef _Atomic uint64_t tr_au64;
 typedef _Atomic uint32_t tr_au32;
@@ -93,7 +94,9 @@ struct tr_ring {
 };
 
 /*
- * Event, one line.  e_seq is the seqlock: the writer stores 0 (relaxed),
+ * Event, one line.  e_seq is the seqlock: the writer stores
+ * TR_BUSY | (pos + 1) (relaxed; on the shared ring a CAS from an older
+ * lap's published value, so two writers never fill one slot at once),
  * issues a release fence, writes the other fields (relaxed atomic stores:
  * plain movs), then stores pos + 1 with release.  A reader loads e_seq
  * (acquire), copies, issues an acquire fence, reloads e_seq: the copy is
@@ -195,8 +198,11 @@ static inline uint32_t met_cells_for(uint32_t kind)
 
 uint32_t myco__trace_fnv(const void *p, size_t n);
 int myco__trace_seal_memfd(const char *name, uint64_t size, int *fd);
-uint64_t myco__trace_mono_ns(void);
 int myco__metric_name_ok(const char *s, size_t max);
 int myco__metric_labels_ok(const char *s, size_t max);
+int myco__trace_map(int fd, int writable, void **base, size_t *size);
+int myco__trace_hdr_ok(const struct tr_hdr *h, size_t size);
+int myco__met_hdr_ok(const struct met_hdr *h, size_t size);
+uint64_t myco__trace_clock_raw(uint32_t clock);
 
 #endif /* MYCO_TRACE_INT_H */
