@@ -403,3 +403,12 @@ void myco__ex_box_system_destroy(struct ex_system *s)
 	free(run_gid);
 	run_gid = NULL;
 }
+
+int myco__ex_box_frame_stats(struct ex_system *s, struct ex_part *p,
+			     struct myco__box_frame_stats *st)
+{
+	(void)s;
+	if (!frame || !frame_idx || frame_idx[p->idx] < 0)
+		return -ENOENT;
+	return myco__box_frame_stats(frame, frame_idx[p->idx], st);
+}

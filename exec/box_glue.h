@@ -30,5 +30,10 @@ int myco__ex_box_system_init(struct ex_system *s);
 void myco__ex_box_tick(struct ex_system *s);
 void myco__ex_box_stale_cleanup(struct ex_system *s);
 void myco__ex_box_system_destroy(struct ex_system *s);
+/* Frame-window figures of a frame-mode partition (timing.c); -ENOENT when
+ * the partition is not under the frame scheduler. */
+struct myco__box_frame_stats;
+int myco__ex_box_frame_stats(struct ex_system *s, struct ex_part *p,
+			     struct myco__box_frame_stats *st);
 
 #endif

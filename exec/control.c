@@ -202,6 +202,7 @@ static json_t *ps_json(struct ex_system *s)
 					    json_integer((json_int_t)p->act.ctl->heartbeat));
 		const struct ex_inst *src = p->act.pid ? &p->act : &p->sb;
 		json_object_set_new(o, "isolation", inst_iso_json(src));
+		json_object_set_new(o, "timing", myco__ex_timing_json(s, p));
 		/* listening sockets held by the executive for this partition */
 		json_t *ports = json_array();
 		for (size_t k = 0; ports && k < p->nlfds; k++)

@@ -268,6 +268,12 @@ void myco__ex_chans_destroy(struct ex_system *s);
 int myco__ex_ports_open(struct ex_system *s);
 void myco__ex_ports_close(struct ex_system *s);
 
+/* timing.c: the partition's deadline misses for `myco ps`, the runtime's
+ * view (control region) and the executive's (quota, frame windows); a new
+ * JSON object reference. */
+struct json_t;
+struct json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p);
+
 /* Entry point for `myco run` (exec.c).  Returns the exit status:
  * 0 stopped cleanly, 1 could not start, 3 escalated. */
 int myco__exec_run(const struct ex_opts *opt);

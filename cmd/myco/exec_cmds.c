@@ -236,6 +236,41 @@ static void print_event(json_t *e)
 	       json_string_value(json_object_get(e, "detail")));
 }
 
+#define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+
+/* One "timing:" line (and one per edf task) when there is anything to
+ * say: deadline misses as the runtime and as the executive saw them. */
+static void print_timing(json_t *t)
+{
+	json_t *rt = json_object_get(t, "runtime"), *ex = json_object_get(t, "executive");
+	const char *mode = json_string_value(json_object_get(ex, "mode"));
+	bool has_rt = json_is_object(rt) && JI(rt, "edf_jobs") > 0;
+	if (!has_rt && (!mode || !strcmp(mode, "none")))
+		return;
+	printf("    timing:");
+	if (has_rt)
+		printf(" edf jobs %lld, deadline misses %lld, overruns %lld;", JI(rt, "edf_jobs"),
+		       JI(rt, "deadline_misses"), JI(rt, "overruns"));
+	json_t *fr = json_object_get(ex, "frame");
+	if (mode && !strcmp(mode, "budget"))
+		printf(" %s %.3f ms / %.3f ms, quota periods throttled %lld",
+		       json_string_value(json_object_get(ex, "reservation")),
+		       (double)JI(ex, "runtime_ns") / 1e6, (double)JI(ex, "period_ns") / 1e6,
+		       JI(ex, "quota_periods_throttled"));
+	else if (fr)
+		printf(" frame windows %lld in %lld frames (%s), boundaries late > 1 ms %lld, worst %.1f us",
+		       JI(fr, "windows"), JI(fr, "frames"),
+		       json_string_value(json_object_get(fr, "mechanism")),
+		       JI(fr, "late_boundaries"), (double)JI(fr, "max_late_ns") / 1e3);
+	printf("\n");
+	json_t *tasks = json_object_get(rt, "tasks"), *k;
+	size_t i;
+	json_array_foreach(tasks, i, k)
+		printf("      task %-24s jobs %lld, deadline misses %lld, overruns %lld\n",
+		       json_string_value(json_object_get(k, "name")), JI(k, "jobs"),
+		       JI(k, "deadline_misses"), JI(k, "overruns"));
+}
+
 static void print_ps(json_t *r, bool verbose)
 {
 	json_t *parts = json_object_get(r, "partitions"), *p;
@@ -287,6 +322,7 @@ static void print_ps(json_t *r, bool verbose)
 			printf("%s\n", json_is_true(json_object_get(p, "net")) ? " (net)" :
 			       " (inherited sockets, no net)");
 		}
+		print_timing(json_object_get(p, "timing"));
 		if (verbose)
 			json_array_foreach(iso, k, m)
 				printf("    %-16s %-14s %s\n",

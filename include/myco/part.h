@@ -145,6 +145,56 @@ _Static_assert(__builtin_offsetof(struct myco__part_ctl, t_running_ns) == 64,
 	       "partition fields on their own cache line");
 #endif
 
+/* ---------------------------------------------------------------------
+ * Timing counters, in the same control region at MYCO__PART_TIMING_OFF
+ * (shared-internal ABI; zero when the partition's libmyco predates them).
+ * Partition-written only: the runtime (lib/rt, edf policy) adds a job, a
+ * deadline miss (job finished after its absolute deadline) or a budget
+ * overrun (job used more CPU than its declared runtime) with relaxed
+ * atomic adds as they happen; the executive reads them for `myco ps` and
+ * the metrics.  A task slot is claimed with an atomic increment of
+ * ntasks, its name written, then `used` stored with release: a reader
+ * that sees used == 1 (acquire) sees the name.  Tasks beyond
+ * MYCO__PART_TASKS count only in the totals (tasks_dropped says how many).
+ * The executive treats everything here as untrusted: names are bounded
+ * and NUL-terminated by the reader, ntasks is clamped.
+ * --------------------------------------------------------------------- */
+#define MYCO__PART_TIMING_OFF 128u
+#define MYCO__PART_TASKS      16u
+
+struct myco__part_task {
+	char name[32];
+	uint64_t jobs;
+	uint64_t deadline_misses;
+	uint64_t overruns;
+	uint32_t used;
+	uint32_t pad;
+};
+
+struct myco__part_timing {
+	uint64_t edf_jobs;              /* all edf tasks of the process */
+	uint64_t deadline_misses;
+	uint64_t overruns;
+	uint32_t ntasks;                /* slots claimed (may exceed the table) */
+	uint32_t tasks_dropped;
+	uint8_t  pad[64 - 32];
+	struct myco__part_task task[MYCO__PART_TASKS];
+};
+#ifdef __cplusplus
+static_assert(sizeof(struct myco__part_task) == 64, "task slot ABI");
+static_assert(MYCO__PART_TIMING_OFF + sizeof(struct myco__part_timing) <=
+	      MYCO__PART_CTL_SIZE, "timing counters fit the control region");
+#else
+_Static_assert(sizeof(struct myco__part_task) == 64, "task slot ABI");
+_Static_assert(MYCO__PART_TIMING_OFF + sizeof(struct myco__part_timing) <=
+	       MYCO__PART_CTL_SIZE, "timing counters fit the control region");
+#endif
+
+/* Where lib/rt adds its counts: set by myco_init() in a partition started
+ * by the executive, NULL otherwise (the runtime then counts only in its
+ * own loop and task statistics).  Defined by lib/rt. */
+extern struct myco__part_timing *myco__rt_timing;
+
 #ifdef __cplusplus
 }
 #endif

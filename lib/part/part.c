@@ -28,6 +28,9 @@
 #include "myco/part.h"
 #include "part_int.h"
 
+/* Defined by lib/rt when it is linked in (myco/part.h). */
+extern struct myco__part_timing *myco__rt_timing __attribute__((weak));
+
 #define PART_MAX_CAPS 128
 #define PART_MAX_CAP_FDS MYCO_CHAN_MAX_FDS
 #define PART_MAX_PORTS 64
@@ -280,6 +283,11 @@ int myco_init(void)
 				      memory_order_relaxed);
 		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, now_ns(),
 				      memory_order_release);
+		/* the runtime's deadline counters go to the executive (weak:
+		 * a program without lib/rt's edf has nothing to count) */
+		if (&myco__rt_timing)
+			myco__rt_timing = (struct myco__part_timing *)
+				((char *)c + MYCO__PART_TIMING_OFF);
 	}
 	g.inited = true;
 out:

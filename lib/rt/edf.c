@@ -4,17 +4,25 @@
  * the density bound sum(C / min(D, T)) <= edf_util_max; a ready heap ordered
  * by absolute deadline; budget overruns detected at every switch-out (yield
  * points) and counted; deadline misses counted when a job finishes late.
- * Also myco_rt_set_deadline() (SCHED_DEADLINE for the calling thread).
+ * Also myco_rt_set_deadline() (SCHED_DEADLINE for the calling thread), and
+ * the same counts published to the executive through the partition's
+ * control region (myco__rt_timing, myco/part.h) for `myco ps`.
  * Not for: preemption (coroutines are cooperative: an overrun is noticed at
  * the job's next yield point, not enforced in between).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "myco/part.h"
 #include "rt_int.h"
+
+/* The partition's timing counters in its control region (myco/part.h),
+ * set by myco_init() inside a system; NULL otherwise. */
+struct myco__part_timing *myco__rt_timing;
 
 struct myco__edf {
 	myco_edf_params_t p;
@@ -30,7 +38,50 @@ struct myco__edf {
 	myco__wait_t *relwait;  /* set while parked in myco_edf_next         */
 	myco__tnode_t reltn;    /* release timer                             */
 	myco_co_t *co;
+	int pub;                /* slot in myco__rt_timing->task[], or -1 */
 };
+
+/* ---- counters for the executive ---------------------------------------- */
+
+enum pub_what { PUB_JOB, PUB_MISS, PUB_OVERRUN };
+
+/* Add one event to the partition's totals and the task's slot (relaxed:
+ * plain counters, each written by this loop's thread only per slot). */
+static void pub_add(const myco__edf_t *e, enum pub_what w)
+{
+	struct myco__part_timing *t = myco__rt_timing;
+	if (!t)
+		return;
+	uint64_t *tot = w == PUB_JOB ? &t->edf_jobs :
+			w == PUB_MISS ? &t->deadline_misses : &t->overruns;
+	__atomic_fetch_add(tot, 1, __ATOMIC_RELAXED);
+	if (e->pub < 0)
+		return;
+	struct myco__part_task *k = &t->task[e->pub];
+	uint64_t *one = w == PUB_JOB ? &k->jobs :
+			w == PUB_MISS ? &k->deadline_misses : &k->overruns;
+	__atomic_fetch_add(one, 1, __ATOMIC_RELAXED);
+}
+
+/* Claim a task slot named after the coroutine (or "edf<N>"). */
+static int pub_claim(const myco_co_t *co)
+{
+	struct myco__part_timing *t = myco__rt_timing;
+	if (!t)
+		return -1;
+	uint32_t i = __atomic_fetch_add(&t->ntasks, 1, __ATOMIC_RELAXED);
+	if (i >= MYCO__PART_TASKS) {
+		__atomic_fetch_add(&t->tasks_dropped, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	struct myco__part_task *k = &t->task[i];
+	if (co->name[0])
+		snprintf(k->name, sizeof(k->name), "%s", co->name);
+	else
+		snprintf(k->name, sizeof(k->name), "edf%u", i);
+	__atomic_store_n(&k->used, 1u, __ATOMIC_RELEASE);
+	return (int)i;
+}
 
 /* ---- heap ---------------------------------------------------------------- */
 
@@ -148,6 +199,7 @@ static void begin_job(myco_loop_t *l, myco__edf_t *e, uint64_t rel)
 	e->throttled = false;
 	e->co->st.jobs++;
 	MYCO__ST_ADD(l, edf_jobs, 1);
+	pub_add(e, PUB_JOB);
 }
 
 /* Release the job at time rel (now or in the past) and make the task
@@ -194,6 +246,7 @@ void myco__edf_account(myco_loop_t *l, myco_co_t *co, uint64_t ran_ns)
 		e->overrun_counted = true;
 		co->st.overruns++;
 		MYCO__ST_ADD(l, overruns, 1);
+		pub_add(e, PUB_OVERRUN);
 		if (e->p.flags & MYCO_EDF_THROTTLE) {
 			e->throttled = true;
 			/* it queued itself as an edf job before switching out
@@ -262,6 +315,7 @@ int myco_spawn_edf(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
 	if (rc < 0)
 		goto out;
 	e->co = co;
+	e->pub = pub_claim(co);
 	co->edf = e;
 	co->detached = out == NULL;
 	loop->edf_util += u;
@@ -295,12 +349,14 @@ int myco_edf_next(void)
 			e->overrun_counted = true;
 			co->st.overruns++;
 			MYCO__ST_ADD(l, overruns, 1);
+			pub_add(e, PUB_OVERRUN);
 		}
 		if (job > co->st.max_job_ns)
 			co->st.max_job_ns = job;
 		if (now > e->deadline) {
 			co->st.deadline_misses++;
 			MYCO__ST_ADD(l, deadline_misses, 1);
+			pub_add(e, PUB_MISS);
 		}
 		/* what ran so far belongs to the finished job */
 		co->st.cpu_ns += now - co->run_ns;

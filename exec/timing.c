@@ -1,0 +1,100 @@
+/*
+ * timing.c: deadline misses of a partition as `myco ps` and the metrics
+ * show them, from both sides: the runtime's (edf jobs finished late and
+ * budget overruns, counted by lib/rt inside the partition and read from
+ * its control region) and the executive's (CPU quota periods in which the
+ * reservation ran out, frame-window boundaries the frame scheduler reached
+ * late, and how late).  Every value read from the control region is
+ * untrusted: names are bounded, the task count clamped.
+ * Not for: counting (lib/rt/edf.c, exec/box/frame.c), the control socket
+ * protocol (control.c).
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "exec_int.h"
+#ifdef MYCO_HAVE_BOX
+#include "box/box.h"
+#include "box_glue.h"
+#endif
+
+static json_int_t ld64(const uint64_t *p)
+{
+	return (json_int_t)__atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static json_t *runtime_view(const struct myco__part_ctl *ctl)
+{
+	const struct myco__part_timing *t = (const void *)((const char *)ctl +
+							  MYCO__PART_TIMING_OFF);
+	json_t *tasks = json_array();
+	uint32_t n = __atomic_load_n(&t->ntasks, __ATOMIC_RELAXED);
+	if (n > MYCO__PART_TASKS)
+		n = MYCO__PART_TASKS;
+	for (uint32_t i = 0; tasks && i < n; i++) {
+		const struct myco__part_task *k = &t->task[i];
+		if (__atomic_load_n(&k->used, __ATOMIC_ACQUIRE) != 1)
+			continue;
+		char name[sizeof(k->name) + 1];
+		memcpy(name, k->name, sizeof(k->name));
+		name[sizeof(k->name)] = 0;
+		for (char *c = name; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
+		json_array_append_new(tasks, json_pack("{s:s,s:I,s:I,s:I}", "name", name,
+						       "jobs", ld64(&k->jobs),
+						       "deadline_misses", ld64(&k->deadline_misses),
+						       "overruns", ld64(&k->overruns)));
+	}
+	return json_pack("{s:I,s:I,s:I,s:o,s:I}",
+			 "edf_jobs", ld64(&t->edf_jobs),
+			 "deadline_misses", ld64(&t->deadline_misses),
+			 "overruns", ld64(&t->overruns),
+			 "tasks", tasks ? tasks : json_array(),
+			 "tasks_dropped", (json_int_t)__atomic_load_n(&t->tasks_dropped,
+								       __ATOMIC_RELAXED));
+}
+
+static const char *iso_status(const struct ex_inst *in, const char *mech)
+{
+	for (size_t i = 0; i < in->niso; i++)
+		if (!strcmp(in->iso[i].name, mech))
+			return in->iso[i].status;
+	return "not-requested";
+}
+
+json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p)
+{
+	const struct ex_inst *in = p->act.pid ? &p->act : &p->sb;
+	json_t *rt = p->act.ctl ? runtime_view(p->act.ctl) : json_null();
+	json_t *ex = json_object();
+	if (!ex)
+		return rt;
+	json_object_set_new(ex, "mode", json_string(myco_mode_name(p->m->mode)));
+	if (p->m->mode == MYCO_MODE_BUDGET) {
+		const char *dl = iso_status(in, "sched-deadline");
+		json_object_set_new(ex, "reservation",
+				    json_string(!strcmp(dl, "applied") ? "sched-deadline" :
+						"cgroup-cpu-quota"));
+		json_object_set_new(ex, "runtime_ns", json_integer((json_int_t)p->m->runtime_ns));
+		json_object_set_new(ex, "period_ns", json_integer((json_int_t)p->m->period_ns));
+	}
+#ifdef MYCO_HAVE_BOX
+	struct myco__box_stats st;
+	if (myco__box_stats(s->name, p->name, NULL, &st) == 0)
+		json_object_set_new(ex, "quota_periods_throttled",
+				    json_integer((json_int_t)st.nr_throttled));
+	struct myco__box_frame_stats fs;
+	if (p->m->mode == MYCO_MODE_FRAME && myco__ex_box_frame_stats(s, p, &fs) == 0)
+		json_object_set_new(ex, "frame", json_pack("{s:I,s:I,s:I,s:I,s:s}",
+				"frames", (json_int_t)fs.frames,
+				"windows", (json_int_t)fs.windows,
+				"late_boundaries", (json_int_t)fs.late,
+				"max_late_ns", (json_int_t)fs.max_late_ns,
+				"mechanism", fs.freezer ? "freezer" : "signal"));
+#else
+	(void)s;
+#endif
+	return json_pack("{s:o,s:o}", "runtime", rt, "executive", ex);
+}

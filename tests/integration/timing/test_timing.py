@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""test_timing.py: deadline misses counted and reported per partition and
+per task (`myco ps`, `--json`), from the runtime's view (edf jobs, read from
+the partition's control region) and the executive's (reservation, frame
+windows).  Counting only: a task built to miss every deadline must show
+exactly as many misses as it ran jobs; nothing here compares a duration
+with a threshold.
+
+    test_timing.py MYCO EDFPART CASE     (exit 0 pass, 1 fail, 77 skip)
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+MYCO, EDFPART = [os.path.abspath(a) for a in sys.argv[1:3]]
+CASE = sys.argv[3]
+JOBS = 12
+
+
+def fail(msg, s=None):
+    print("FAIL: " + msg, flush=True)
+    if s:
+        print("--- executive log:\n" + s.errtext(), flush=True)
+    sys.exit(1)
+
+
+def wait_for(cond, what, timeout=60.0, s=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    fail("timed out waiting for " + what, s)
+
+
+class System:
+    def __init__(self, body):
+        self.name = "tt%d" % os.getpid()
+        self.tmp = tempfile.mkdtemp(prefix="myco-timing-test-")
+        self.rt = os.path.join(self.tmp, "rt")
+        self.file = os.path.join(self.tmp, "system.myco")
+        with open(self.file, "w") as f:
+            f.write("system %s {\n%s\n}\n" % (self.name, body))
+        self.proc = None
+
+    def start(self):
+        self.err = open(os.path.join(self.tmp, "run.err"), "w+")
+        self.proc = subprocess.Popen([MYCO, "run", self.file, "--runtime-dir", self.rt,
+                                      "--grace", "2"], stdout=self.err, stderr=self.err)
+        wait_for(lambda: self.proc.poll() is not None or
+                 self.cli("ps", check=False).returncode == 0, "the control socket", s=self)
+        if self.proc.poll() is not None:
+            fail("myco run exited early (%d)" % self.proc.returncode, self)
+
+    def errtext(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def cli(self, *args, check=True, json_out=True):
+        r = subprocess.run([MYCO] + list(args) + (["--json"] if json_out else []) +
+                           ["--runtime-dir", self.rt], capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            fail("myco %s: %s %s" % (" ".join(args), r.stdout, r.stderr), self)
+        return r
+
+    def part(self, name):
+        d = json.loads(self.cli("ps").stdout.splitlines()[0])
+        return [p for p in d["partitions"] if p["name"] == name][0]
+
+    def logs(self, name):
+        return json.loads(self.cli("logs", name).stdout.splitlines()[0])["data"]
+
+    def stop(self):
+        self.cli("stop", "--all")
+        return self.proc.wait(timeout=30)
+
+    def kill_all(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def edf_partition(name, extra=""):
+    return """    partition %s {
+        program "%s";
+        env EDFPART_JOBS = "%d";
+        %s
+    }""" % (name, EDFPART, JOBS, extra)
+
+
+def check_runtime_view(s, name):
+    """Both views of the runtime's counts agree: the task's own statistics
+    (printed by the partition) and what the executive read from the
+    control region."""
+    out = wait_for(lambda: "LATE_DONE" in s.logs(name) and s.logs(name),
+                   "the late task to finish", s=s)
+    jobs, misses, overruns = map(int, [l for l in out.splitlines()
+                                       if l.startswith("LATE_DONE")][0].split()[1:4])
+    if (jobs, misses, overruns) != (JOBS + 1, JOBS, JOBS):
+        fail("late task's own statistics: %s, want %s" % ((jobs, misses, overruns),
+                                                         (JOBS + 1, JOBS, JOBS)), s)
+    p = s.part(name)
+    rt = p["timing"]["runtime"]
+    tasks = {t["name"]: t for t in rt["tasks"]}
+    if set(tasks) != {"late", "steady"}:
+        fail("tasks in ps: %s" % rt["tasks"], s)
+    late = tasks["late"]
+    if (late["jobs"], late["deadline_misses"], late["overruns"]) != (jobs, misses, overruns):
+        fail("ps shows %s for the late task, it counted %s" % (late, (jobs, misses, overruns)), s)
+    steady = tasks["steady"]
+    if steady["jobs"] < 1:
+        fail("steady task never ran: %s" % steady, s)
+    # the partition's totals cover both tasks (read a moment later than the
+    # tasks, while "steady" goes on: at least their sum as read before)
+    for k, tk in (("edf_jobs", "jobs"), ("deadline_misses", "deadline_misses"),
+                  ("overruns", "overruns")):
+        if rt[k] < late[tk] + steady[tk]:
+            fail("partition total %s %d below its tasks' %s" % (k, rt[k], rt["tasks"]), s)
+    if rt["tasks_dropped"] != 0:
+        fail("tasks dropped: %s" % rt, s)
+    # the human form shows the per-task line
+    r = s.cli("ps", json_out=False)
+    line = [l for l in r.stdout.splitlines() if "task late" in l]
+    if not line or ("deadline misses %d" % JOBS) not in line[0]:
+        fail("myco ps text lacks the late task's misses:\n" + r.stdout, s)
+    if "timing:" not in r.stdout:
+        fail("myco ps text lacks the timing line:\n" + r.stdout, s)
+    return p
+
+
+def case_counts():
+    """Best-effort partition: the runtime's view only."""
+    s = System(edf_partition("edf"))
+    try:
+        s.start()
+        p = check_runtime_view(s, "edf")
+        if p["timing"]["executive"]["mode"] != "none":
+            fail("executive view: %s" % p["timing"]["executive"], s)
+        if s.stop() != 0:
+            fail("stop exit status", s)
+    finally:
+        s.kill_all()
+
+
+def case_budget():
+    """Budget partition: the executive names the reservation and its
+    arithmetic, and reads the quota throttling counter."""
+    s = System(edf_partition("edf", "budget 8 ms per 10 ms;"))
+    try:
+        s.start()
+        p = check_runtime_view(s, "edf")
+        ex = p["timing"]["executive"]
+        if ex["mode"] != "budget" or ex["runtime_ns"] != 8000000 or ex["period_ns"] != 10000000:
+            fail("executive view: %s" % ex, s)
+        dl = [m for m in p["isolation"] if m["mechanism"] == "sched-deadline"]
+        want = "sched-deadline" if dl and dl[0]["status"] == "applied" else "cgroup-cpu-quota"
+        if ex["reservation"] != want:
+            fail("reservation %s, isolation says %s" % (ex["reservation"], dl), s)
+        if "quota_periods_throttled" in ex and ex["quota_periods_throttled"] < 0:
+            fail("quota counter %s" % ex, s)
+        r = s.cli("ps", json_out=False)
+        if "8.000 ms / 10.000 ms" not in r.stdout:
+            fail("myco ps text lacks the reservation:\n" + r.stdout, s)
+        if s.stop() != 0:
+            fail("stop exit status", s)
+    finally:
+        s.kill_all()
+
+
+def case_frame():
+    """Frame partition: the frame scheduler's windows and boundaries are
+    counted, and the mechanism (freezer or signal) named."""
+    body = edf_partition("edf", "cores 0;\n        frame;") + """
+    schedule {
+        major_frame 10 ms;
+        core 0 {
+            window edf at 0 ms for 8 ms;
+        }
+    }"""
+    s = System(body)
+    try:
+        s.start()
+        p = check_runtime_view(s, "edf")
+        ex = p["timing"]["executive"]
+        if ex["mode"] != "frame" or "frame" not in ex:
+            fail("executive view: %s" % ex, s)
+        fr = ex["frame"]
+        if fr["frames"] < 1 or fr["windows"] < 1 or fr["mechanism"] not in ("freezer", "signal"):
+            fail("frame figures: %s" % fr, s)
+        # windows are counted, one per frame (one window per major frame)
+        before = fr["windows"]
+        wait_for(lambda: s.part("edf")["timing"]["executive"]["frame"]["windows"] > before,
+                 "another window", s=s)
+        if s.stop() != 0:
+            fail("stop exit status", s)
+    finally:
+        s.kill_all()
+
+
+{"counts": case_counts, "budget": case_budget, "frame": case_frame}[CASE]()
+print("ok", CASE)
