@@ -3,7 +3,7 @@
  * source files so they can quote lines), sorting, printing in the compiler
  * format (file:line:col: error[E0xx]: ..., source line, caret span, hint) and
  * as JSON.  The error code table with explanations is in codes.c.
- * Not for: deciding what is an error (check.c, parse.c, lex.c).
+ * Not for: deciding what is an error (lex.c, parse.c, the checker).
  */
 #include <errno.h>
 #include <stdio.h>

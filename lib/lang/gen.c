@@ -5,7 +5,7 @@
  * helpers (bools are 0 or 1, strings are NUL-terminated within their
  * capacity), and channel name constants.  The structs are the wire layout on
  * a little-endian host, which the header asserts.  Compiles with
- * -std=c17 -Wall -Wextra -Werror.  Not for: layout decisions (check.c).
+ * -std=c17 -Wall -Wextra -Werror.  Not for: layout decisions (layout.c).
  */
 #include <ctype.h>
 #include <errno.h>

@@ -1,12 +1,15 @@
 /*
  * lang_int.h: what the modules of lib/lang share: the arena allocator, the
- * string hash table, the diagnostics builder, tokens and the statement tree.
+ * string hash table, the diagnostics builder, tokens, the statement tree and
+ * the statement table.
  *
  * Pipeline: lex.c (bytes -> tokens + comments) -> parse.c (tokens -> a tree of
- * uniform statements `word arg... ;` / `word arg... { ... }`) -> check.c
- * (statements -> typed model, following the productions of
- * docs/language.md, then the semantic checks).  fmt.c prints the tree.
- * Not for: public API (include/myco/lang.h).
+ * uniform statements `word arg... ;` / `word arg... { ... }`) -> the checker
+ * (check.c and the files of check.h: statements -> typed model, each
+ * statement dispatched through the table in stmts.c, then the semantic
+ * checks).  fmt.c prints the tree.
+ * Not for: public API (include/myco/lang.h); the checker's own types
+ * (check.h).
  */
 #ifndef MYCO_LANG_INT_H
 #define MYCO_LANG_INT_H
@@ -210,9 +213,72 @@ int myco__parse(const char *file, const char *buf, size_t len, myco__arena_t *a,
 		myco_diags_t *d, myco__tree_t *out);
 void myco__tree_free(myco__tree_t *t);
 
-/* Statement words allowed in a block whose statement word is ctx (NULL =
- * top level); NULL-terminated, count in *n. */
-const char *const *myco__keywords(const char *ctx, size_t *n);
+/* ------------------------------------------------------ statement table */
+/* The language's statements, one table (stmts.c) read by the parser (which
+ * words start a statement in a block, which block a word opens), the checker
+ * (handler, may-repeat, usage in hints) and the "did you mean" hints. */
+
+typedef enum myco__blk {
+	MYCO__B_NONE,          /* opens no block */
+	MYCO__B_FILE,          /* the top level of a file */
+	MYCO__B_SYSTEM,
+	MYCO__B_MACHINE,
+	MYCO__B_CHANNEL,
+	MYCO__B_PARTITION,
+	MYCO__B_GROUP,
+	MYCO__B_SCHEDULE,
+	MYCO__B_CORE,          /* `core N { window ...; }` in the schedule */
+	MYCO__B_MESSAGE,       /* fields `name: type = N;`, no keywords */
+	MYCO__B_ENUM,          /* values `name = N;`, no keywords */
+	MYCO__B_COUNT
+} myco__blk_t;
+
+#define MYCO__S_REPEAT   0x1u  /* may be given more than once in its block */
+#define MYCO__S_HIDDEN   0x2u  /* accepted (to explain an error) but never
+				* suggested, listed or taken as a statement start */
+#define MYCO__S_EVEN_BAD 0x4u  /* handled even after a syntax error in it
+				* (declarations: their names must exist) */
+#define MYCO__S_QUEUE    0x10u /* channel statements: applies to a queue, */
+#define MYCO__S_SAMPLE   0x20u /* a sample channel, */
+#define MYCO__S_CALL     0x40u /* a call channel (bit 4 + myco_lang_chan_kind_t) */
+
+typedef struct myco__lower myco__lower_t;   /* check.h */
+
+typedef struct myco__stmt_def {
+	const char *word;
+	myco__blk_t in;        /* the block it may appear in */
+	myco__blk_t opens;     /* the { } block it takes, or MYCO__B_NONE */
+	unsigned flags;        /* MYCO__S_* */
+	const char *usage;     /* its arguments, shown as "write it as: ..." */
+	int param;             /* for the handler (e.g. the role of send/recv) */
+	void (*lower)(myco__lower_t *l);   /* the checker's handler */
+	const char *alias[3];  /* other words people write for it ("receive") */
+} myco__stmt_def_t;
+
+/* The entry for word in block in (hidden ones included), or NULL. */
+const myco__stmt_def_t *myco__stmt_find(myco__blk_t in, const char *word);
+/* Index of an entry in the table (for "given twice" bitmaps), < 256. */
+size_t myco__stmt_index(const myco__stmt_def_t *def);
+/* The block a statement word opens wherever it appears (MYCO__B_NONE for
+ * unknown words and simple statements). */
+myco__blk_t myco__stmt_opens(const char *word);
+/* The words of block in, in table order, without hidden ones: up to max
+ * into out; returns how many there are. */
+size_t myco__stmt_words(myco__blk_t in, const char **out, size_t max);
+/* The statement of block in that a misspelt or other word most likely
+ * means (closest word or alias), or NULL. */
+const char *myco__stmt_suggest(myco__blk_t in, const char *word);
+/* "a partition", "the schedule": the block in messages. */
+const char *myco__blk_name(myco__blk_t b);
+
+/* Words of the language's choices, indexed by the model's enums. */
+extern const char *const myco__kind_names[3];      /* myco_lang_chan_kind_t */
+extern const char *const myco__overflow_names[3];  /* myco_overflow_t */
+extern const char *const myco__restart_names[3];   /* myco_restart_t */
+extern const char *const myco__role_names[4];      /* myco_end_role_t */
+extern const char *const myco__strategy_names[3];  /* myco_strategy_t */
+extern const char *const myco__ftype_names[13];    /* myco_ftype_t up to STRING */
+extern const uint32_t myco__ftype_size[13];
 
 /* Unit tables (shared by parse, check and fmt). */
 bool myco__is_time_unit(const char *u, uint64_t *ns);

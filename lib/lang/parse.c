@@ -9,7 +9,8 @@
  * It builds the statement tree, attaches comments for the formatter, and
  * recovers from errors at `;` and `}` so that one typo does not cascade.  The
  * productions of each construct (what a `channel` statement's args are) are
- * checked in check.c.  Nesting is bounded by MYCO__MAX_DEPTH so the recursion
+ * checked by the statement handlers (check.h); which words are statements
+ * of which block comes from the statement table (stmts.c).  Nesting is bounded by MYCO__MAX_DEPTH so the recursion
  * cannot overflow the stack.  Not for: meaning.
  */
 #include <errno.h>
@@ -17,57 +18,12 @@
 
 #include "lang_int.h"
 
-/* Statement words per block context, for "did you mean" and for spotting a
- * missing `;` (a known word at the start of a new line). */
-static const char *const kw_top[] = { "import", "message", "enum", "system", NULL };
-static const char *const kw_system[] = { "machine", "message", "enum", "channel", "partition",
-	"group", "schedule", NULL };
-static const char *const kw_machine[] = { "cores", "memory", NULL };
-static const char *const kw_channel[] = { "type", "depth", "overflow", "refresh",
-	"request", "reply", "timeout", NULL };
-static const char *const kw_partition[] = { "program", "args", "env", "cores",
-	"budget", "frame", "memory", "scheduler", "send", "recv", "call", "serve",
-	"listen", "path", "net", "restart", "heartbeat", "misses", "readiness", "user", NULL };
-static const char *const kw_group[] = { "strategy", "restarts", "members", NULL };
-static const char *const kw_schedule[] = { "major_frame", "core", NULL };
-static const char *const kw_core[] = { "window", NULL };
-static const char *const kw_none[] = { NULL };
-
-const char *const *myco__keywords(const char *ctx, size_t *n)
+/* Is w a statement word of block blk (the statement table, stmts.c)?  Used
+ * to spot a missing `;`: a known word at the start of a new line. */
+static bool is_kw(myco__blk_t blk, const char *w)
 {
-	const char *const *k = kw_none;
-	if (!ctx)
-		k = kw_top;
-	else if (!strcmp(ctx, "system"))
-		k = kw_system;
-	else if (!strcmp(ctx, "machine"))
-		k = kw_machine;
-	else if (!strcmp(ctx, "channel"))
-		k = kw_channel;
-	else if (!strcmp(ctx, "partition"))
-		k = kw_partition;
-	else if (!strcmp(ctx, "group"))
-		k = kw_group;
-	else if (!strcmp(ctx, "schedule"))
-		k = kw_schedule;
-	else if (!strcmp(ctx, "core"))
-		k = kw_core;
-	size_t i = 0;
-	while (k[i])
-		i++;
-	if (n)
-		*n = i;
-	return k;
-}
-
-static bool is_kw(const char *ctx, const char *w)
-{
-	size_t n;
-	const char *const *k = myco__keywords(ctx, &n);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(k[i], w))
-			return true;
-	return false;
+	const myco__stmt_def_t *d = myco__stmt_find(blk, w);
+	return d && !(d->flags & MYCO__S_HIDDEN);
 }
 
 typedef struct parser {
@@ -155,11 +111,11 @@ static void skip_block(parser_t *p)
 	} while (depth && p->cur.kind != MYCO__T_EOF);
 }
 
-static int parse_block(parser_t *p, const char *ctx, uint32_t depth, myco__stmt_t ***kids,
+static int parse_block(parser_t *p, myco__blk_t blk, uint32_t depth, myco__stmt_t ***kids,
 		       size_t *nkids, bool top);
 
 /* Parse one statement; cur is its first token (an identifier). */
-static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
+static myco__stmt_t *parse_stmt(parser_t *p, myco__blk_t blk, uint32_t depth)
 {
 	myco__stmt_t *s = myco__arena_alloc(p->a, sizeof(*s));
 	myco__arg_t *args = NULL;
@@ -204,9 +160,9 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 		if (nargs > 0 && t->nl_before > 0 && t->kind == MYCO__T_IDENT &&
 		    !(args[nargs - 1].kind == MYCO__A_PUNCT &&
 		      strchr(",:=[", args[nargs - 1].punct)) &&
-		    ((ctx && !strcmp(ctx, "message")) ? is_punct(&p->nxt, ':')
-		     : (ctx && !strcmp(ctx, "enum")) ? is_punct(&p->nxt, '=')
-						     : is_kw(ctx, t->text))) {
+		    (blk == MYCO__B_MESSAGE ? is_punct(&p->nxt, ':')
+		     : blk == MYCO__B_ENUM ? is_punct(&p->nxt, '=')
+					   : is_kw(blk, t->text))) {
 			myco_pos_t ep = { p->file, p->prev_line, p->prev_end_col };
 			if (!s->bad)
 				myco__diag(p->d, MYCO_SEV_ERROR, "E005", ep, 1,
@@ -283,7 +239,7 @@ static myco__stmt_t *parse_stmt(parser_t *p, const char *ctx, uint32_t depth)
 		s->open_trail = take_trailing(p, open.line);
 		bool deep_before = p->too_deep;
 		p->too_deep = false;
-		if (parse_block(p, word, depth + 1, &s->kids, &s->nkids, false)) {
+		if (parse_block(p, myco__stmt_opens(word), depth + 1, &s->kids, &s->nkids, false)) {
 			free(args);
 			return NULL;
 		}
@@ -331,7 +287,7 @@ done_noend:
 }
 
 /* Statements until `}` (not consumed) or EOF. */
-static int parse_block(parser_t *p, const char *ctx, uint32_t depth, myco__stmt_t ***kids,
+static int parse_block(parser_t *p, myco__blk_t blk, uint32_t depth, myco__stmt_t ***kids,
 		       size_t *nkids, bool top)
 {
 	myco__stmt_t **v = NULL;
@@ -375,7 +331,7 @@ static int parse_block(parser_t *p, const char *ctx, uint32_t depth, myco__stmt_
 				advance(p);
 			continue;
 		}
-		myco__stmt_t *s = parse_stmt(p, ctx, depth);
+		myco__stmt_t *s = parse_stmt(p, blk, depth);
 		if (!s || MYCO__PUSH(v, n, cap, s)) {
 			p->oom = true;
 			break;
@@ -415,7 +371,7 @@ int myco__parse(const char *file, const char *buf, size_t len, myco__arena_t *a,
 		p.nxt = p.cur;
 	else
 		myco__lex_next(&p.lx, &p.nxt);
-	rc = parse_block(&p, NULL, 0, &out->top, &out->ntop, true);
+	rc = parse_block(&p, MYCO__B_FILE, 0, &out->top, &out->ntop, true);
 	if (!rc && (p.oom || p.lx.oom))
 		rc = -ENOMEM;
 	take_comments_before(&p, UINT32_MAX, &out->end0, &out->nend);

@@ -594,6 +594,64 @@ static void test_mutations(void **state)
 	free(buf);
 }
 
+/* The statement table (stmts.c): every listed word has a handler and is
+ * found in its block, no block lists a word twice, the blocks words open,
+ * and the hints it gives (aliases reach past edit distance). */
+static void test_stmt_table(void **state)
+{
+	(void)state;
+	for (int b = MYCO__B_FILE; b < MYCO__B_COUNT; b++) {
+		const char *w[64];
+		size_t n = myco__stmt_words((myco__blk_t)b, w, 64);
+		assert_true(n <= 64);
+		if (b == MYCO__B_MESSAGE || b == MYCO__B_ENUM) {
+			assert_int_equal(n, 0);   /* fields and values, no keywords */
+			continue;
+		}
+		assert_true(n > 0);
+		for (size_t i = 0; i < n; i++) {
+			const myco__stmt_def_t *d = myco__stmt_find((myco__blk_t)b, w[i]);
+			assert_non_null(d);
+			assert_non_null(d->lower);
+			assert_non_null(d->usage);
+			assert_int_equal(d->in, b);
+			assert_true(myco__stmt_index(d) < 256);
+			for (size_t j = 0; j < i; j++)
+				assert_string_not_equal(w[i], w[j]);
+			/* an alias is never a word of the same block */
+			for (size_t a = 0; a < 3 && d->alias[a]; a++)
+				assert_null(myco__stmt_find((myco__blk_t)b, d->alias[a]));
+		}
+	}
+	assert_int_equal(myco__stmt_opens("system"), MYCO__B_SYSTEM);
+	assert_int_equal(myco__stmt_opens("partition"), MYCO__B_PARTITION);
+	assert_int_equal(myco__stmt_opens("core"), MYCO__B_CORE);
+	assert_int_equal(myco__stmt_opens("message"), MYCO__B_MESSAGE);
+	assert_int_equal(myco__stmt_opens("cores"), MYCO__B_NONE);
+	assert_int_equal(myco__stmt_opens("nonsense"), MYCO__B_NONE);
+	assert_string_equal(myco__stmt_suggest(MYCO__B_PARTITION, "recieve"), "recv");
+	assert_string_equal(myco__stmt_suggest(MYCO__B_PARTITION, "receive"), "recv");
+	assert_string_equal(myco__stmt_suggest(MYCO__B_PARTITION, "memmory"), "memory");
+	assert_string_equal(myco__stmt_suggest(MYCO__B_MACHINE, "cpus"), "cores");
+	assert_null(myco__stmt_suggest(MYCO__B_PARTITION, "zzzzzzzz"));
+	/* hidden: `import` in a system is found (to explain it) but never offered */
+	assert_non_null(myco__stmt_find(MYCO__B_SYSTEM, "import"));
+	assert_null(myco__stmt_suggest(MYCO__B_SYSTEM, "imprt"));
+	const char *w[64];
+	size_t n = myco__stmt_words(MYCO__B_SYSTEM, w, 64);
+	for (size_t i = 0; i < n; i++)
+		assert_string_not_equal(w[i], "import");
+	/* a statement word of the block after a missing `;` ends the statement */
+	myco_system_t *sys = NULL;
+	myco_diags_t *d = NULL;
+	const char *src = "system s {\n    partition p {\n        program \"./p\"\n"
+			  "        recv q;\n    }\n}\n";
+	assert_int_equal(myco_lang_load_buffer("t.myco", src, strlen(src), &sys, &d), -MYCO_ESYNTAX);
+	assert_string_equal(myco_diags_get(d, 0)->code, "E005");
+	assert_int_equal(myco_diags_get(d, 0)->pos.line, 3);
+	myco_diags_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_stmt_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,239 @@
+/*
+ * stmts.c: the table of the language's statements, and the words of its
+ * choices.  One row per statement: its word, the block it appears in, the
+ * block it opens, whether it may repeat, its argument shape (the usage shown
+ * in hints), the checker's handler and the other words people write for it.
+ * The parser reads it to know the statement words of a block (a known word
+ * at the start of a line after a missing `;`) and which block a word opens;
+ * the checker dispatches every statement through it; the "did you mean"
+ * hints search its words and aliases.  Adding a statement is adding a row
+ * (and its handler).  Within a block, rows are in the order hints list them.
+ * Not for: the productions themselves (the handlers in import.c, layout.c,
+ * lower.c, lower_part.c read the arguments).
+ */
+#include <string.h>
+
+#include "check.h"
+
+#define Q MYCO__S_QUEUE
+#define S MYCO__S_SAMPLE
+#define C MYCO__S_CALL
+#define R MYCO__S_REPEAT
+#define B MYCO__S_EVEN_BAD
+
+static const myco__stmt_def_t table[] = {
+	/* the file level */
+	{ "import", MYCO__B_FILE, MYCO__B_NONE, R, "import \"file.myco\";", 0,
+	  myco__lower_import, { 0 } },
+	{ "message", MYCO__B_FILE, MYCO__B_MESSAGE, R | B, "message Name { field: type = 1; ... }", 0,
+	  myco__lower_message_decl, { 0 } },
+	{ "enum", MYCO__B_FILE, MYCO__B_ENUM, R | B, "enum Name: u8 { first = 0; second = 1; }", 0,
+	  myco__lower_enum_decl, { 0 } },
+	{ "system", MYCO__B_FILE, MYCO__B_SYSTEM, R | B, "system name { ... }", 0,
+	  myco__lower_system_decl, { 0 } },
+
+	/* system */
+	{ "machine", MYCO__B_SYSTEM, MYCO__B_MACHINE, R, "machine { cores 4; memory 8 GiB; }", 0,
+	  myco__lower_machine, { 0 } },
+	{ "message", MYCO__B_SYSTEM, MYCO__B_MESSAGE, R | B, "message Name { field: type = 1; ... }", 0,
+	  myco__lower_message_decl, { 0 } },
+	{ "enum", MYCO__B_SYSTEM, MYCO__B_ENUM, R | B, "enum Name: u8 { first = 0; second = 1; }", 0,
+	  myco__lower_enum_decl, { 0 } },
+	{ "channel", MYCO__B_SYSTEM, MYCO__B_CHANNEL, R | B, "channel name queue|sample|call { ... }", 0,
+	  myco__lower_channel_decl, { 0 } },
+	{ "partition", MYCO__B_SYSTEM, MYCO__B_PARTITION, R | B,
+	  "partition name { program \"./x\"; ... }", 0, myco__lower_partition_decl, { 0 } },
+	{ "group", MYCO__B_SYSTEM, MYCO__B_GROUP, R | B,
+	  "group name { strategy one_for_one; members a, b; }", 0, myco__lower_group_decl, { 0 } },
+	{ "schedule", MYCO__B_SYSTEM, MYCO__B_SCHEDULE, R | B,
+	  "schedule { major_frame 20 ms; core 0 { window p at 0 ms for 5 ms; } }", 0,
+	  myco__lower_schedule_decl, { 0 } },
+	{ "import", MYCO__B_SYSTEM, MYCO__B_NONE, R | B | MYCO__S_HIDDEN, "import \"file.myco\";", 0,
+	  myco__lower_import_in_system, { 0 } },
+
+	/* machine */
+	{ "cores", MYCO__B_MACHINE, MYCO__B_NONE, 0, "cores 4;", 0, myco__lower_machine_cores,
+	  { "cpus" } },
+	{ "memory", MYCO__B_MACHINE, MYCO__B_NONE, 0, "memory 8 GiB;", 0, myco__lower_machine_memory,
+	  { "mem", "ram" } },
+
+	/* channel */
+	{ "type", MYCO__B_CHANNEL, MYCO__B_NONE, Q | S, "type MessageName;", 0,
+	  myco__lower_chan_type, { 0 } },
+	{ "depth", MYCO__B_CHANNEL, MYCO__B_NONE, Q, "depth 64;", 0, myco__lower_chan_depth,
+	  { "capacity" } },
+	{ "overflow", MYCO__B_CHANNEL, MYCO__B_NONE, Q, "overflow block;  (or reject, drop_oldest)", 0,
+	  myco__lower_chan_overflow, { 0 } },
+	{ "refresh", MYCO__B_CHANNEL, MYCO__B_NONE, S, "refresh 10 ms;", 0,
+	  myco__lower_chan_refresh, { 0 } },
+	{ "request", MYCO__B_CHANNEL, MYCO__B_NONE, C, "request MessageName;", 1,
+	  myco__lower_chan_request, { 0 } },
+	{ "reply", MYCO__B_CHANNEL, MYCO__B_NONE, C, "reply MessageName;", 0,
+	  myco__lower_chan_request, { "response" } },
+	{ "timeout", MYCO__B_CHANNEL, MYCO__B_NONE, C, "timeout 50 ms;", 0,
+	  myco__lower_chan_timeout, { 0 } },
+
+	/* partition */
+	{ "program", MYCO__B_PARTITION, MYCO__B_NONE, 0, "program \"./path/to/binary\";", 0,
+	  myco__lower_part_program, { "exec", "binary" } },
+	{ "args", MYCO__B_PARTITION, MYCO__B_NONE, 0, "args \"--rate\", \"100\";", 0,
+	  myco__lower_part_args, { "arguments", "argv" } },
+	{ "env", MYCO__B_PARTITION, MYCO__B_NONE, R, "env NAME = \"value\";", 0,
+	  myco__lower_part_env, { "environment" } },
+	{ "cores", MYCO__B_PARTITION, MYCO__B_NONE, 0, "cores 0, 1;", 0, myco__lower_part_cores,
+	  { "cpus" } },
+	{ "budget", MYCO__B_PARTITION, MYCO__B_NONE, 0, "budget 2 ms per 10 ms;", 0,
+	  myco__lower_part_budget, { 0 } },
+	{ "frame", MYCO__B_PARTITION, MYCO__B_NONE, 0, "frame;", 0, myco__lower_part_frame, { 0 } },
+	{ "memory", MYCO__B_PARTITION, MYCO__B_NONE, 0, "memory 64 MiB;", 0,
+	  myco__lower_part_memory, { "mem", "ram" } },
+	{ "scheduler", MYCO__B_PARTITION, MYCO__B_NONE, 0, "scheduler fifo;", 0,
+	  myco__lower_part_scheduler, { "policy" } },
+	{ "send", MYCO__B_PARTITION, MYCO__B_NONE, R, "send channel_name, ...;", MYCO_END_SEND,
+	  myco__lower_part_end, { "publish", "write" } },
+	{ "recv", MYCO__B_PARTITION, MYCO__B_NONE, R, "recv channel_name, ...;", MYCO_END_RECV,
+	  myco__lower_part_end, { "receive", "subscribe", "read" } },
+	{ "call", MYCO__B_PARTITION, MYCO__B_NONE, R, "call channel_name, ...;", MYCO_END_CALL,
+	  myco__lower_part_end, { 0 } },
+	{ "serve", MYCO__B_PARTITION, MYCO__B_NONE, R, "serve channel_name, ...;", MYCO_END_SERVE,
+	  myco__lower_part_end, { "server" } },
+	{ "listen", MYCO__B_PARTITION, MYCO__B_NONE, R, "listen 8080, 8443;", 0,
+	  myco__lower_part_listen, { "port", "ports" } },
+	{ "path", MYCO__B_PARTITION, MYCO__B_NONE, R, "path \"/var/lib/app\" rw;  (or ro)", 0,
+	  myco__lower_part_path, { "mount" } },
+	{ "net", MYCO__B_PARTITION, MYCO__B_NONE, 0, "net;", 0, myco__lower_part_net,
+	  { "network" } },
+	{ "restart", MYCO__B_PARTITION, MYCO__B_NONE, 0,
+	  "restart permanent;  (or transient, temporary)", 0, myco__lower_part_restart, { 0 } },
+	{ "heartbeat", MYCO__B_PARTITION, MYCO__B_NONE, 0, "heartbeat 100 ms;", 0,
+	  myco__lower_part_heartbeat, { "watchdog" } },
+	{ "misses", MYCO__B_PARTITION, MYCO__B_NONE, 0, "misses 3;", 0, myco__lower_part_misses,
+	  { 0 } },
+	{ "readiness", MYCO__B_PARTITION, MYCO__B_NONE, 0, "readiness required;  (or optional)", 0,
+	  myco__lower_part_readiness, { "ready" } },
+	{ "user", MYCO__B_PARTITION, MYCO__B_NONE, 0, "user nobody;  (or user 65534 group 65534;)", 0,
+	  myco__lower_part_user, { "uid" } },
+
+	/* group */
+	{ "strategy", MYCO__B_GROUP, MYCO__B_NONE, 0,
+	  "strategy one_for_one;  (or one_for_all, rest_for_one)", 0, myco__lower_group_strategy,
+	  { 0 } },
+	{ "restarts", MYCO__B_GROUP, MYCO__B_NONE, 0, "restarts 5 within 10 s;", 0,
+	  myco__lower_group_restarts, { "intensity" } },
+	{ "members", MYCO__B_GROUP, MYCO__B_NONE, 0, "members sensor, filter, actuator;", 0,
+	  myco__lower_group_members, { "children" } },
+
+	/* schedule */
+	{ "major_frame", MYCO__B_SCHEDULE, MYCO__B_NONE, 0, "major_frame 20 ms;", 0,
+	  myco__lower_sched_major, { "frame", "period" } },
+	{ "core", MYCO__B_SCHEDULE, MYCO__B_CORE, R, "core 0 { window name at 0 ms for 5 ms; }", 0,
+	  myco__lower_sched_core, { 0 } },
+	{ "window", MYCO__B_CORE, MYCO__B_NONE, R, "window partition at 0 ms for 5 ms;", 0,
+	  myco__lower_core_window, { "slot" } },
+};
+
+#undef Q
+#undef S
+#undef C
+#undef R
+#undef B
+
+#define NTABLE (sizeof(table) / sizeof(table[0]))
+_Static_assert(NTABLE < 256, "myco__lower_t.seen holds 256 bits");
+_Static_assert(MYCO__S_QUEUE << MYCO_LANG_SAMPLE == MYCO__S_SAMPLE &&
+	       MYCO__S_QUEUE << MYCO_LANG_CALL == MYCO__S_CALL,
+	       "channel kind bits follow myco_lang_chan_kind_t");
+
+const myco__stmt_def_t *myco__stmt_find(myco__blk_t in, const char *word)
+{
+	for (size_t i = 0; i < NTABLE; i++)
+		if (table[i].in == in && !strcmp(table[i].word, word))
+			return &table[i];
+	return NULL;
+}
+
+size_t myco__stmt_index(const myco__stmt_def_t *def)
+{
+	return (size_t)(def - table);
+}
+
+myco__blk_t myco__stmt_opens(const char *word)
+{
+	for (size_t i = 0; i < NTABLE; i++)
+		if (table[i].opens != MYCO__B_NONE && !strcmp(table[i].word, word))
+			return table[i].opens;
+	return MYCO__B_NONE;
+}
+
+size_t myco__stmt_words(myco__blk_t in, const char **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NTABLE; i++) {
+		if (table[i].in != in || (table[i].flags & MYCO__S_HIDDEN))
+			continue;
+		if (n < max)
+			out[n] = table[i].word;
+		n++;
+	}
+	return n;
+}
+
+const char *myco__stmt_suggest(myco__blk_t in, const char *word)
+{
+	/* words first, so that a tie goes to a real word */
+	const char *cand[2 * NTABLE], *to[2 * NTABLE];
+	size_t n = 0;
+	for (size_t i = 0; i < NTABLE; i++) {
+		if (table[i].in != in || (table[i].flags & MYCO__S_HIDDEN))
+			continue;
+		cand[n] = to[n] = table[i].word;
+		n++;
+	}
+	for (size_t i = 0; i < NTABLE; i++) {
+		if (table[i].in != in || (table[i].flags & MYCO__S_HIDDEN))
+			continue;
+		for (size_t j = 0; j < 3 && table[i].alias[j]; j++) {
+			if (!strcmp(table[i].alias[j], word))
+				return table[i].word;
+			if (n < 2 * NTABLE) {
+				cand[n] = table[i].alias[j];
+				to[n] = table[i].word;
+				n++;
+			}
+		}
+	}
+	const char *best = myco__closest(word, cand, n);
+	for (size_t i = 0; best && i < n; i++)
+		if (cand[i] == best)
+			return to[i];
+	return NULL;
+}
+
+const char *myco__blk_name(myco__blk_t b)
+{
+	static const char *const names[MYCO__B_COUNT] = {
+		[MYCO__B_NONE] = "a block",
+		[MYCO__B_FILE] = "a file",
+		[MYCO__B_SYSTEM] = "a system",
+		[MYCO__B_MACHINE] = "a machine block",
+		[MYCO__B_CHANNEL] = "a channel",
+		[MYCO__B_PARTITION] = "a partition",
+		[MYCO__B_GROUP] = "a group",
+		[MYCO__B_SCHEDULE] = "the schedule",
+		[MYCO__B_CORE] = "a core block",
+		[MYCO__B_MESSAGE] = "a message",
+		[MYCO__B_ENUM] = "an enum",
+	};
+	return (unsigned)b < MYCO__B_COUNT && names[b] ? names[b] : "a block";
+}
+
+/* ---------------------------------------------------------------- choices */
+
+const char *const myco__kind_names[3] = { "queue", "sample", "call" };
+const char *const myco__overflow_names[3] = { "block", "reject", "drop_oldest" };
+const char *const myco__restart_names[3] = { "permanent", "transient", "temporary" };
+const char *const myco__role_names[4] = { "send", "recv", "call", "serve" };
+const char *const myco__strategy_names[3] = { "one_for_one", "one_for_all", "rest_for_one" };
+const char *const myco__ftype_names[13] = { "u8", "u16", "u32", "u64", "i8", "i16", "i32",
+	"i64", "f32", "f64", "bool", "bytes", "string" };
+const uint32_t myco__ftype_size[13] = { 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 1, 1, 1 };
