@@ -14,10 +14,10 @@ build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
             zlib1g-dev liblz4-dev libzstd-dev)
 # Real clients and tools the tests drive (never mocks).
 test_pkgs=(graphviz kcat python3-kafka librdkafka-dev procps util-linux iproute2
-           spin python3-lz4 python3-zstandard)
+           spin python3-lz4 python3-zstandard prometheus)
 # Baselines the benchmarks compare against, in the same run.
 bench_pkgs=(iceoryx libiceoryx-binding-c-dev nats-server rt-tests libuv1-dev
-            hyperfine linux-perf)
+            hyperfine linux-perf liblttng-ust-dev lttng-tools)
 
 case "$profile" in
   build) want=("${build_pkgs[@]}") ;;

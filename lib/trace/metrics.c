@@ -160,11 +160,25 @@ int myco__metric_labels_ok(const char *s, size_t max)
 	return 1;
 }
 
+/* Process-private cells for metrics that have no region: kept on a list
+ * for the life of the process (handles never expire).  Called locked. */
+struct priv_cells {
+	struct priv_cells *next;
+	_Atomic uint64_t cells[];
+};
+static struct priv_cells *m_private;
+
 static int private_cells(uint32_t kind, myco_metric_t *out)
 {
-	out->m_cells = calloc(met_cells_for(kind), sizeof(uint64_t));
+	struct priv_cells *p = calloc(1, sizeof *p + met_cells_for(kind) * sizeof(uint64_t));
+
+	if (!p)
+		return -ENOMEM;
+	p->next = m_private;
+	m_private = p;
+	out->m_cells = p->cells;
 	out->m_kind = kind;
-	return out->m_cells ? 0 : -ENOMEM;
+	return 0;
 }
 
 int myco_metric_register(myco_metric_kind_t kind, myco_metric_unit_t unit,
