@@ -28,6 +28,11 @@ extern "C" {
 
 #define MYCO_LANG_NONE UINT32_MAX   /* "no index" in uint32_t index fields */
 
+/* A partition's pids limit when its system file gives none, and the largest
+ * one it may give (the kernel's PID_MAX_LIMIT). */
+#define MYCO_LANG_PIDS_DEFAULT 256u
+#define MYCO_LANG_PIDS_MAX     4194304u
+
 /* Where a named thing was declared.  file points into the model (or the
  * diagnostics object) and lives as long as it. line and col are 1-based. */
 typedef struct myco_pos {
@@ -201,6 +206,10 @@ typedef struct myco_partition {
 	const char *group_name;       /* NULL = numeric, see gid */
 	uint32_t gid;                 /* valid when run_group and !group_name */
 	myco_pos_t user_pos;          /* of the `user` statement */
+	/* `pids N;`: at most N processes and threads in the partition's cgroup
+	 * (pids.max), counting every thread; 0 = not given, the executive
+	 * applies MYCO_LANG_PIDS_DEFAULT.  1 .. MYCO_LANG_PIDS_MAX. */
+	uint32_t pids_max;
 } myco_partition_t;
 
 /* --------------------------------------------------------------- supervision */

@@ -235,6 +235,7 @@ void myco__lower_part_heartbeat(myco__lower_t *l);
 void myco__lower_part_misses(myco__lower_t *l);
 void myco__lower_part_readiness(myco__lower_t *l);
 void myco__lower_part_user(myco__lower_t *l);
+void myco__lower_part_pids(myco__lower_t *l);
 
 /* ------------------------------------------------------------- the steps */
 

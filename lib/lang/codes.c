@@ -81,7 +81,7 @@ static const struct code {
 	{ "E032", "value out of range\n\n"
 	  "The number is outside the range the statement allows: a queue depth of 0,\n"
 	  "a core above 63, a port outside 1-65535, an ordinal outside 1-65535, a\n"
-	  "zero memory limit, a relative path in `path`, ...\n" },
+	  "zero memory limit, a relative path in `path`, a pids limit of 0, ...\n" },
 	{ "E040", "unknown field type\n\n"
 	  "Field types are u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 bool, bytes[N] and\n"
 	  "string[N] (N required), a message type or an enum; any of them may be\n"

@@ -137,9 +137,9 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 		fputs(",\"cores\":", f);
 		idxs(f, p->cores, p->ncores);
 		fprintf(f, ",\"core_mask\":%" PRIu64 ",\"mode\":\"%s\",\"runtime_ns\":%" PRIu64
-			",\"period_ns\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"scheduler\":",
-			p->core_mask, myco_mode_name(p->mode), p->runtime_ns, p->period_ns,
-			p->memory_bytes);
+			",\"period_ns\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"pids_max\":%u"
+			",\"scheduler\":", p->core_mask, myco_mode_name(p->mode), p->runtime_ns,
+			p->period_ns, p->memory_bytes, p->pids_max);
 		if (p->scheduler)
 			myco__json_str(f, p->scheduler);
 		else

@@ -1,7 +1,8 @@
 /*
  * lower_part.c: the statements of a partition (`program`, `args`, `env`,
  * `cores`, `budget`/`frame`, `memory`, `scheduler`, channel ends, `listen`,
- * `path`, `net`, `restart`, `heartbeat`/`misses`, `readiness`, `user`), one
+ * `path`, `net`, `restart`, `heartbeat`/`misses`, `readiness`, `user`,
+ * `pids`), one
  * handler each, dispatched through the statement table.  Lists are gathered
  * in a part_acc_t and copied into the model arena at the end.  Not for:
  * checks across partitions other than port ownership (verify.c).
@@ -461,6 +462,16 @@ void myco__lower_part_user(myco__lower_t *l)
 	p->group_name = gn;
 	p->gid = gid;
 	p->user_pos = l->x->pos;
+}
+
+/* `pids N;`: the cgroup pids limit (absent: MYCO_LANG_PIDS_DEFAULT, applied
+ * by the executive). */
+void myco__lower_part_pids(myco__lower_t *l)
+{
+	uint64_t v;
+	if (myco__want_uint(&l->k, "the pids limit", 1, MYCO_LANG_PIDS_MAX, &v) &&
+	    myco__want_end(&l->k))
+		l->bp->p.pids_max = (uint32_t)v;
 }
 
 void myco__lower_partition(ctx_t *c, bpart_t *b)

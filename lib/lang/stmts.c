@@ -113,6 +113,8 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_part_readiness, { "ready" } },
 	{ "user", MYCO__B_PARTITION, MYCO__B_NONE, 0, "user nobody;  (or user 65534 group 65534;)", 0,
 	  myco__lower_part_user, { "uid" } },
+	{ "pids", MYCO__B_PARTITION, MYCO__B_NONE, 0, "pids 512;", 0, myco__lower_part_pids,
+	  { "threads", "processes", "nproc" } },
 
 	/* group */
 	{ "strategy", MYCO__B_GROUP, MYCO__B_NONE, 0,

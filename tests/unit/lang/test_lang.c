@@ -652,6 +652,44 @@ static void test_stmt_table(void **state)
 	myco_diags_free(d);
 }
 
+/* The JSON dump of a model, malloc'd (caller frees). */
+static char *json_of(const myco_system_t *sys)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(myco_lang_dump_json(sys, f), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+/* Statements other components read from the model: `pids`. */
+static void test_resources(void **state)
+{
+	(void)state;
+	myco_system_t *sys = load_ok(
+		"system s {\n"
+		" partition a { program \"a\"; pids 64; }\n"
+		" partition b { program \"b\"; }\n"
+		" partition c { program \"c\"; pids 4194304; }\n"
+		"}\n");
+	assert_int_equal(sys->partitions[0].pids_max, 64);
+	assert_int_equal(sys->partitions[1].pids_max, 0);   /* the default applies */
+	assert_int_equal(sys->partitions[2].pids_max, MYCO_LANG_PIDS_MAX);
+	char *j = json_of(sys);
+	assert_non_null(strstr(j, "\"pids_max\":64,"));
+	assert_non_null(strstr(j, "\"pids_max\":0,"));
+	free(j);
+	myco_system_free(sys);
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 0; } }", 0), "E032,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 4194305; } }", 0), "E032,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 1.5; } }", 0), "E032,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 8 ms; } }", 0), "E030,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids many; } }", 0), "E011,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 1; pids 2; } }", 0), "E022,");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_stmt_table),
+		cmocka_unit_test(test_resources),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
