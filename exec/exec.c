@@ -403,6 +403,10 @@ int myco__exec_run(const struct ex_opts *opt)
 		s->exit_code = 1;
 		goto out;
 	}
+	if (myco__ex_admit(s) < 0) {
+		s->exit_code = 1;
+		goto out;
+	}
 	rc = setup_loop(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: event loop: %s\n", myco_strerror(rc));

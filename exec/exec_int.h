@@ -273,6 +273,10 @@ void myco__ex_ports_close(struct ex_system *s);
  * JSON object reference. */
 struct json_t;
 struct json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p);
+/* Before anything starts: the system's SCHED_DEADLINE reservations against
+ * what the kernel admits; 0, or -MYCO_EADMISSION with the arithmetic
+ * printed on stderr. */
+int myco__ex_admit(struct ex_system *s);
 
 /* Entry point for `myco run` (exec.c).  Returns the exit status:
  * 0 stopped cleanly, 1 could not start, 3 escalated. */

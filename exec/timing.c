@@ -6,10 +6,16 @@
  * reservation ran out, frame-window boundaries the frame scheduler reached
  * late, and how late).  Every value read from the control region is
  * untrusted: names are bounded, the task count clamped.
+ * Also the executive's admission of the system's SCHED_DEADLINE
+ * reservations before anything starts (myco__ex_admit).
  * Not for: counting (lib/rt/edf.c, exec/box/frame.c), the control socket
- * protocol (control.c).
+ * protocol (control.c), the arithmetic itself (exec/box/sched.c).
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -97,4 +103,65 @@ json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p)
 	(void)s;
 #endif
 	return json_pack("{s:o,s:o}", "runtime", rt, "executive", ex);
+}
+
+int myco__ex_admit(struct ex_system *s)
+{
+#ifdef MYCO_HAVE_BOX
+	struct myco__box_dl_host h;
+	struct myco__box_resv *r;
+	size_t n = 0;
+	int rc;
+
+	/* Only root gets SCHED_DEADLINE; others run on cgroup quota, which the
+	 * checker's per-core arithmetic already covers. */
+	if (geteuid() != 0 || !s->nparts)
+		return 0;
+	myco__box_dl_host(&h);
+	r = calloc(s->nparts, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nparts; i++) {
+		const myco_partition_t *m = s->parts[i].m;
+		if (m->mode != MYCO_MODE_BUDGET || !m->period_ns)
+			continue;
+		/* pinned to fewer CPUs than it may use: cgroup quota, not
+		 * a deadline task (exec/box/spawn.c decides the same) */
+		if (m->ncores && (m->core_mask & h.online_mask) != h.online_mask)
+			continue;
+		r[n].name = m->name;
+		r[n].runtime_ns = m->runtime_ns;
+		r[n].period_ns = m->period_ns;
+		n++;
+	}
+	if (!n) {
+		free(r);
+		return 0;
+	}
+	char msg[4096];
+	rc = myco__box_dl_admit(r, n, &h, msg, sizeof(msg));
+	free(r);
+	/* the last line is the sum against the limit */
+	size_t len = strlen(msg);
+	if (len && msg[len - 1] == '\n')
+		msg[--len] = 0;
+	char *sum = strrchr(msg, '\n');
+	sum = sum ? sum + 1 : msg;
+	char *eq = strstr(sum, "= ");
+	if (eq)
+		sum = eq + 2;
+	if (rc < 0) {
+		fprintf(stderr, "myco run: admission refused: the SCHED_DEADLINE reservations "
+			"(budget mode) do not fit this host; nothing was started:\n%s\n"
+			"  hint: lower a budget, pin a partition to a core (it then runs on cgroup "
+			"quota), or raise kernel.sched_rt_runtime_us\n", msg);
+		return rc;
+	}
+	myco__ex_event(s, NULL, "admission", -1, -1,
+		       "SCHED_DEADLINE reservations admitted: %s", sum);
+	return 0;
+#else
+	(void)s;
+	return 0;
+#endif
 }

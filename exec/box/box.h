@@ -409,6 +409,31 @@ int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *report,
 int myco__box_deadline_apply(pid_t tid, uint64_t runtime_ns,
 			     uint64_t period_ns);
 
+/* Admission of a system's SCHED_DEADLINE reservations before anything
+ * starts, as the kernel will do it one sched_setattr() at a time: the sum
+ * of runtime/period over all deadline tasks of the root domain must stay
+ * within sched_rt_runtime_us / sched_rt_period_us of every CPU in it. */
+struct myco__box_resv {
+	const char *name;
+	uint64_t runtime_ns, period_ns;
+};
+
+struct myco__box_dl_host {
+	long rt_runtime_us;     /* kernel.sched_rt_runtime_us (-1: no limit) */
+	long rt_period_us;      /* kernel.sched_rt_period_us */
+	unsigned ncpus;         /* CPUs the reservations may use */
+	uint64_t online_mask;   /* which ones (CPUs 0-63) */
+};
+
+/* The host's figures: /proc/sys/kernel and the caller's CPU affinity. */
+int myco__box_dl_host(struct myco__box_dl_host *h);
+
+/* 0 if the n reservations fit h, -MYCO_EADMISSION if not; either way msg
+ * (NUL-terminated, truncated to cap) shows the arithmetic: one line per
+ * reservation, then the sum against the limit. */
+int myco__box_dl_admit(const struct myco__box_resv *r, size_t n,
+		       const struct myco__box_dl_host *h, char *msg, size_t cap);
+
 /* ------------------------------------------------------------- violations */
 
 enum myco__box_verdict {

@@ -204,5 +204,80 @@ def case_frame():
         s.kill_all()
 
 
-{"counts": case_counts, "budget": case_budget, "frame": case_frame}[CASE]()
+def host_dl_limit():
+    rt = int(open("/proc/sys/kernel/sched_rt_runtime_us").read())
+    per = int(open("/proc/sys/kernel/sched_rt_period_us").read())
+    return rt, per, len(os.sched_getaffinity(0))
+
+
+def budget_parts(n, runtime_us):
+    return "\n".join("""    partition p%d {
+        program "%s";
+        budget %d us per 1 ms;
+    }""" % (i, EDFPART, runtime_us) for i in range(n))
+
+
+def case_admit_refused():
+    """Reservations that the kernel would not admit: refused before
+    anything starts, each term and the sum against the limit shown."""
+    if os.geteuid() != 0:
+        print("SKIP: SCHED_DEADLINE admission needs root")
+        sys.exit(77)
+    rt, per, ncpu = host_dl_limit()
+    if rt < 0:
+        print("SKIP: kernel.sched_rt_runtime_us is -1 (no limit)")
+        sys.exit(77)
+    limit = rt / per * ncpu
+    n = int(limit / 0.9) + 1          # n x 0.9 > limit; each within one CPU
+    s = System(budget_parts(n, 900))
+    try:
+        r = subprocess.run([MYCO, "run", s.file, "--runtime-dir", s.rt],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 1:
+            fail("exit status %d, want 1:\n%s" % (r.returncode, r.stderr))
+        err = r.stderr
+        if "admission refused" not in err or "nothing was started" not in err:
+            fail("no refusal:\n" + err)
+        for i in range(n):
+            if not any(l.split()[:1] == ["p%d" % i] and "900 us / 1 ms" in l and "= 0.900" in l
+                       for l in err.splitlines()):
+                fail("term of p%d missing:\n%s" % (i, err))
+        want = "= %.3f > %.3f x %d CPU%s = %.3f" % (0.9 * n, rt / per, ncpu,
+                                                  "" if ncpu == 1 else "s", limit)
+        if want not in err:
+            fail("sum line %r missing:\n%s" % (want, err))
+        if "sched_rt_runtime_us %d" % rt not in err:
+            fail("the kernel setting is not named:\n" + err)
+        if os.path.exists(os.path.join(s.rt, "control.sock")):
+            fail("a control socket was created")
+        if " start " in err or "system-start" in err:
+            fail("something started:\n" + err)
+    finally:
+        s.kill_all()
+
+
+def case_admit_ok():
+    """Reservations that fit: admitted (the sum shown in the events) and
+    the system runs."""
+    if os.geteuid() != 0:
+        print("SKIP: SCHED_DEADLINE admission needs root")
+        sys.exit(77)
+    s = System(budget_parts(2, 100))
+    try:
+        s.start()
+        ev = json.loads(s.cli("events").stdout.splitlines()[0])["events"]
+        adm = [e for e in ev if e["kind"] == "admission"]
+        if not adm or "admitted" not in adm[0]["detail"] or "0.200 <= " not in adm[0]["detail"]:
+            fail("admission event: %s" % adm, s)
+        wait_for(lambda: all(p["state"] == "running" for p in
+                             json.loads(s.cli("ps").stdout.splitlines()[0])["partitions"]),
+                 "both partitions running", s=s)
+        if s.stop() != 0:
+            fail("stop exit status", s)
+    finally:
+        s.kill_all()
+
+
+{"counts": case_counts, "budget": case_budget, "frame": case_frame,
+ "admit_refused": case_admit_refused, "admit_ok": case_admit_ok}[CASE]()
 print("ok", CASE)
