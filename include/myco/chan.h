@@ -15,9 +15,10 @@
  * Region layout: docs/chan-abi.md.  Guide: docs/channels.md.
  *
  * Conventions: every function returns 0 (or a count) on success and a
- * negative errno on failure.  -EPROTO means the shared region was found
- * corrupted; from then on the channel reads as broken (myco_chan_broken())
- * and every call on it returns -EPROTO.  Timeouts are in nanoseconds:
+ * negative errno on failure.  -EPROTO means what a peer wrote was found
+ * corrupted; from then on the endpoint reads as broken (myco_chan_broken())
+ * and every call on it returns -EPROTO, except on the consumer/server side,
+ * where only the corrupt lane is put out of service and the others go on.  Timeouts are in nanoseconds:
  * 0 = do not wait, negative = wait forever, positive = relative timeout.
  * Handles are not thread-safe: one thread uses one myco_chan_t at a time
  * (attach twice for two threads where the role allows it).
@@ -67,7 +68,7 @@ typedef enum myco_chan_role {
 #define MYCO_CHAN_MAX_MSG     (1u << 20)   /* bytes per slot payload */
 #define MYCO_CHAN_MAX_DEPTH   (1u << 20)   /* slots per lane */
 #define MYCO_CHAN_MAX_PEERS   64u          /* producers / readers / clients */
-#define MYCO_CHAN_MAX_FDS     (2u + MYCO_CHAN_MAX_PEERS) /* fds in one capability */
+#define MYCO_CHAN_MAX_FDS     (3u + 2u * MYCO_CHAN_MAX_PEERS) /* fds in one capability */
 #define MYCO_CHAN_MAX_REGION  (1ull << 32) /* bytes in one region */
 
 typedef struct myco_chan_config {
@@ -87,7 +88,8 @@ typedef struct myco_chan_config {
 	uint64_t call_timeout_ns;  /* call: default timeout of myco_chan_call() */
 	uint32_t loan_block_size;  /* queue: loan pool block size in bytes
 	                              (rounded up to 64), 0 = no loans */
-	uint32_t loan_blocks;      /* queue: number of blocks in the pool */
+	uint32_t loan_blocks;      /* queue: blocks in each producer's pool (a
+	                              producer loans only from its own) */
 	uint32_t spin;         /* default bounded spin iterations before sleeping */
 	const char *name;      /* memfd name (debugging, /proc); may be NULL.
 	                          Not stored; only read during create. */
@@ -104,12 +106,16 @@ void myco_chan_config_init(myco_chan_config_t *cfg, myco_chan_kind_t kind);
 
 typedef struct myco_chan_owner myco_chan_owner_t;
 
-/* Create a channel: a memfd sized and initialised for `cfg`, sealed with
- * F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, and the eventfds it needs (one per
- * sleeping side: consumer/server, each producer/client lane, each reader).
+/* Create a channel: its segments (memfds: a header sealed against writes, a
+ * main segment written only by the consumer/server/writer, one lane segment
+ * per producer/client/reader written only by that endpoint), a read-only
+ * twin of every writable segment, and the eventfds it needs (one per
+ * sleeping side).  Segments are sealed F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL
+ * and their inodes made mode 0400 (owned by 65534 when created as root).
+ * Needs /proc (the read-only twins are reopened through /proc/self/fd).
  * All fds are created O_CLOEXEC (and the eventfds EFD_NONBLOCK); the owner
  * keeps them open for the channel's whole life (so the region outlives any
- * endpoint).  On success *out is a new owner handle, freed with
+ * endpoint).  Region ABI: docs/chan-abi.md.  On success *out is a new owner handle, freed with
  * myco_chan_owner_close().  Errors: -EINVAL (bad config: zero/oversized sizes,
  * too many peers, loans on a non-queue channel or with DROP_OLDEST), -ENOMEM,
  * -EMFILE and other errno from memfd_create/ftruncate/mmap/eventfd.  On
@@ -123,20 +129,28 @@ void myco_chan_owner_close(myco_chan_owner_t *o);
 /* The fds that make up the capability of one endpoint (role, index), written
  * into fds[0..n-1]; returns n, or -ENOSPC if max is too small (need at most
  * MYCO_CHAN_MAX_FDS), -EINVAL for a role/index that this channel does not
- * have.  fds[0] is always the memfd.  The fds still belong to the owner: the
+ * have.  Least privilege: a producer/client/reader i gets (5 fds) the
+ * header, the main segment READ-ONLY, its own lane segment read-write, the
+ * main eventfd and its own; the consumer/server/writer gets (3 + 2n fds)
+ * the header, the main segment read-write, every lane segment READ-ONLY,
+ * the main eventfd and every lane's.  fds[0] is always the header.  The fds still belong to the owner: the
  * caller passes them to a child (inheritance or SCM_RIGHTS) and must not
  * close them.  Index: producer/reader/client slot (0-based); ignored for
  * consumer, writer, server. */
 int myco_chan_cap_fds(const myco_chan_owner_t *o, myco_chan_role_t role,
                       uint32_t index, int *fds, size_t max);
 
-/* The region's memfd (owned by the owner handle). */
+/* The header segment's memfd (owned by the owner handle; sealed). */
 int myco_chan_owner_memfd(const myco_chan_owner_t *o);
 
 /* Owner-side recovery after the endpoint (role, index) died: frees the loan
  * blocks it held (loaned, not yet sent), clears its "sleeping" flags, wakes
  * its peers so they re-check, and marks its slot detached so a replacement
- * can attach.  Messages it sent stay queued; for a consumer/server, messages
+ * can attach.  Repair: a lane segment that is out of service or whose
+ * indices are insane is reset to the consumer's committed head (the
+ * messages it held are dropped) and handed back to the main side; a main
+ * segment whose indices contradict the lanes is reset so that every message
+ * not known done is delivered again.  Messages it sent stay queued; for a consumer/server, messages
  * it received but did not mark done stay in the ring and will be delivered
  * to the replacement.  Call only when the endpoint is known dead (waited for),
  * never while it runs.  Returns 0, -EINVAL for a bad role/index, -EPROTO if
@@ -163,7 +177,24 @@ typedef struct myco_chan_stats {
  * header fails validation (then st->broken = 1 and the rest is zero). */
 int myco_chan_owner_stats(const myco_chan_owner_t *o, myco_chan_stats_t *st);
 
-/* 1 if the channel is marked broken (by any side), 0 if not. */
+/* Who broke the channel.  Each side can only write its own segment, so a
+ * corruption is attributed: the main side reports a lane whose segment it
+ * found corrupt (and stops reading that lane; the others keep working); a
+ * lane side reports a corrupt main segment, which the owner confirms with
+ * its own check (an unfounded report counts against the reporter). */
+typedef struct myco_chan_faults {
+	uint64_t lanes;    /* bit i: producer/client/reader i is at fault */
+	uint64_t reports;  /* bit i: lane i's endpoint reported the main side */
+	int main;          /* the consumer/server/writer is at fault */
+} myco_chan_faults_t;
+
+/* Fill *f; returns 1 if any endpoint is at fault, 0 if none.  Racy reads
+ * of the segments (no syscall); cheap enough for a supervision tick.  The
+ * cure: stop the faulty endpoint, then myco_chan_recover() repairs its
+ * segment from the owner's geometry and a replacement can attach. */
+int myco_chan_owner_faults(const myco_chan_owner_t *o, myco_chan_faults_t *f);
+
+/* 1 if any endpoint is at fault (myco_chan_owner_faults()), 0 if not. */
 int myco_chan_owner_broken(const myco_chan_owner_t *o);
 
 /* ------------------------------------------------------------------ */
@@ -204,8 +235,14 @@ size_t myco_chan_msg_size(const myco_chan_t *ch);
 /* Change the bounded spin before sleeping (0 = sleep at once). */
 void myco_chan_set_spin(myco_chan_t *ch, uint32_t spin);
 
-/* 1 if broken (this side found corruption, or a peer marked it), else 0. */
+/* 1 if broken, else 0.  A producer/client/reader is broken when it found
+ * the main segment corrupt or the main side put its lane out of service; the
+ * consumer/server/writer only when every lane is out of service. */
 int myco_chan_broken(const myco_chan_t *ch);
+
+/* Main side: the lanes it found corrupt and no longer reads (bit i), until
+ * the owner repairs them; 0 for a lane side. */
+uint64_t myco_chan_lanes_out(const myco_chan_t *ch);
 
 /* Counters as seen from this endpoint's mapping. */
 int myco_chan_stats(const myco_chan_t *ch, myco_chan_stats_t *st);

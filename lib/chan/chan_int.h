@@ -1,11 +1,15 @@
 /*
- * chan_int.h: the channel region layout (the shared-memory ABI, see
- * docs/chan-abi.md) and what the modules of lib/chan share internally.
+ * chan_int.h: the channel region layout (the shared-memory ABI version 2,
+ * see docs/chan-abi.md) and what the modules of lib/chan share internally.
  *
- * Everything in `struct chan_hdr`, `struct chan_lane`, `struct chan_slot`,
- * `struct chan_sbuf` and the loan descriptors lives in shared memory and is
- * untrusted: endpoints copy the geometry once on attach (after validating it)
- * and check every index, length and offset read afterwards.
+ * A channel is several memfds ("segments"), each written by exactly one
+ * side: the header (geometry, sealed against writes), the main segment
+ * (consumer / server / writer state), and one lane segment per producer /
+ * client / reader.  An endpoint maps its own segment read-write and the
+ * segments it must read read-only, all into one contiguous reservation, so
+ * every address is `base + offset` exactly as with one region.  What a peer
+ * can write is untrusted: every index, length, block number and generation
+ * read from another side's segment is checked before use.
  * Not for: the public API (include/myco/chan.h).
  */
 #ifndef MYCO_CHAN_INT_H
@@ -19,8 +23,9 @@
 #include "myco/chan.h"
 
 #define CHAN_CL 64u                          /* cache line */
+#define CHAN_PAGE 4096u                      /* segment alignment */
 #define CHAN_MAGIC UINT64_C(0x314e4843434f594d) /* "MYCOCHN1" little endian */
-#define CHAN_VERSION 1u
+#define CHAN_VERSION 2u
 #define CHAN_FEAT_LOANS  0x1u
 #define CHAN_FEAT_KNOWN  (CHAN_FEAT_LOANS)
 #define CHAN_SBUFS 4u                        /* sample buffers (seqlock ring) */
@@ -35,25 +40,13 @@ typedef _Atomic uint64_t au64;
 typedef _Atomic uint32_t au32;
 
 /*
- * Region header: 5 cache lines at offset 0.
- * Lines 0-1 (h_*): written once by the owner before any endpoint exists;
- *   endpoints read it on attach only, validate it against the memfd size and
- *   the recomputed layout, and keep a private copy.
- * Line 2: `broken` - any side may set it to 1 (relaxed; advisory: each
- *   endpoint also keeps a private sticky flag).  `attached` - owner and
- *   main-side endpoint write (CAS 0->1 on attach, store 0 on close/recover).
- * Line 3: the main side's waiting state (consumer / server; writer unused):
- *   c_sleep written by the main side (fetch_or/fetch_and, seq_cst), read by
- *   lane sides after their index store + seq_cst fence; c_futex incremented
- *   by whoever wakes, waited on by the main side.  wakeups: relaxed counter.
- * Line 4: sample state.  s_latest: writer stores the number of the latest
- *   complete write (release) after the buffer's seq (pairs with the reader's
- *   acquire).  r_sleep / r_efd: bit i set by reader i when sleeping / armed
- *   (fetch_or seq_cst), read by the writer after s_latest + seq_cst fence.
- *   s_futex: incremented by the writer, waited on by readers.
+ * Header segment (fds[0] of every capability): one page, the geometry in
+ * its first 88 bytes plus a checksum.  Written by the owner with pwrite()
+ * before any endpoint exists, then sealed F_SEAL_WRITE: nobody, the owner
+ * included, can change it afterwards.  Endpoints read it once on attach
+ * (pread, no mapping), validate it, and keep a private copy.
  */
 struct chan_hdr {
-	/* lines 0-1: geometry, immutable */
 	uint64_t h_magic;
 	uint32_t h_version;
 	uint32_t h_features;
@@ -64,67 +57,91 @@ struct chan_hdr {
 	uint32_t h_depth;        /* slots per ring, power of two */
 	uint32_t h_nlanes;       /* producers / clients / readers */
 	uint32_t h_loan_bs;      /* loan block size (multiple of 64) */
-	uint32_t h_loan_n;       /* loan blocks */
-	uint64_t h_size;         /* region bytes (== memfd size) */
+	uint32_t h_loan_n;       /* loan blocks per lane */
+	uint64_t h_size;         /* bytes of the whole reservation */
 	int64_t  h_block_timeout_ns;
 	uint64_t h_refresh_ns;
 	uint64_t h_call_timeout_ns;
 	uint32_t h_spin;
-	uint32_t h_check;        /* FNV-1a of the bytes before it: catches a
-	                            scribbled header on attach */
-	uint8_t  h_pad1[2 * CHAN_CL - 88];
-	/* line 2 */
-	au32 broken;
-	au32 attached;
-	uint8_t pad1[CHAN_CL - 8];
-	/* line 3 */
-	au32 c_sleep;
-	au32 c_futex;
-	au64 wakeups;
-	uint8_t pad2[CHAN_CL - 16];
-	/* line 4 */
-	au64 s_latest;
-	au64 r_sleep;
-	au64 r_efd;
-	au32 s_futex;
-	uint8_t pad3[CHAN_CL - 28];
+	uint32_t h_check;        /* FNV-1a of the bytes before it */
 };
 
 /*
- * One lane per producer (queue), client (call) or reader (sample): 6 lines.
- * Line 0, producer/client writes: tail = number of messages published
- *   (store release after the slot is written; the consumer loads acquire).
- *   rejected/dropped: relaxed counters.  In DROP_OLDEST the producer also
- *   CASes `head` (line 2) to drop the oldest message.
- * Line 1, producer/client/reader's waiting state: attached (CAS 0->1 on
- *   attach, 0 on close/recover), p_sleep (fetch_or/fetch_and seq_cst by the
- *   lane side; read by the main side after its index store + seq_cst fence),
- *   p_futex (incremented by the waker, waited on by the lane side).
- * Line 2, consumer/server writes: head = messages done (store release after
- *   the consumer finished reading the slot; producers load acquire before
- *   reusing a slot).  DROP_OLDEST: CAS by both sides, never decreases.
- * Line 3, server writes (call): rtail = replies published (release).
- *   replies/rdropped: relaxed counters.
- * Line 4, client writes (call): rhead = replies consumed (release).
+ * Main segment, written only by the main side (consumer / server / writer)
+ * and by the owner's recovery; read-only to lane sides.
+ * Line 0: attached (CAS 0->1 by the main side on attach, 0 on close or
+ *   owner recovery); broken (main side's own state found corrupt: set by
+ *   the owner); c_sleep: the main side's waiting bits (fetch_or/fetch_and
+ *   seq_cst), read by lane sides after their index store + seq_cst fence.
+ * Line 1: sample state: s_latest (writer, release after the buffer's seq),
+ *   s_futex (writer increments when a reader sleeps; readers wait on it);
+ *   wakeups: relaxed counter of wakes the main side issued.
+ */
+struct chan_main {
+	au32 attached;
+	au32 broken;
+	au32 c_sleep;
+	uint8_t pad0[CHAN_CL - 12];
+	au64 s_latest;
+	au64 wakeups;
+	au32 s_futex;
+	uint8_t pad1[CHAN_CL - 20];
+};
+
+/*
+ * The main side's per-lane state, in the main segment (2 lines per lane).
+ * Line 0: head = messages done (consumer / server; store release after it
+ *   finished with the slot, producers load acquire); p_futex: incremented
+ *   by the main side to wake lane i's endpoint, which waits on it; lbroken:
+ *   the main side found lane i's segment corrupt and stopped reading it
+ *   (the owner clears it when it repaired the lane).
+ * Line 1 (call): rtail = replies published to lane i (release after the
+ *   reply slot is complete); replies / rdropped: relaxed counters.
+ */
+struct chan_mlane {
+	au64 head;
+	au32 p_futex;
+	au32 lbroken;
+	uint8_t pad0[CHAN_CL - 16];
+	au64 rtail;
+	au64 replies;
+	au64 rdropped;
+	uint8_t pad1[CHAN_CL - 24];
+};
+
+/*
+ * Lane segment i, written only by lane i's endpoint (producer / client /
+ * reader) and by the owner's recovery; read-only to the main side; other
+ * lanes get no access at all.  3 lines, then the lane's request ring, then
+ * (loans) its block descriptors and its page-aligned block pool.
+ * Line 0: tail = messages published (release after the slot is complete);
+ *   rejected / dropped: relaxed counters; dhead (DROP_OLDEST): the producer
+ *   dropped every message below it (release, before it rewrites a slot);
+ *   lgen: the lane's loan generation counter (monotonic).
+ * Line 1: attached (CAS 0->1 on attach, 0 on close / recovery); p_sleep:
+ *   the lane side's waiting bits (read by the main side after its index
+ *   store + seq_cst fence); broken: the lane side found the main segment
+ *   corrupt; c_futex: incremented by this lane's endpoint to wake the main
+ *   side, which waits on every lane's c_futex (futex_waitv); wakeups:
+ *   relaxed counter; index: the lane number (owner, for MYCO_CHAN_ANY).
+ * Line 2 (call): rhead = replies consumed by the client (release).
  */
 struct chan_lane {
 	au64 tail;
 	au64 rejected;
 	au64 dropped;
-	uint8_t pad0[CHAN_CL - 24];
+	au64 dhead;
+	au32 lgen;
+	uint8_t pad0[CHAN_CL - 36];
 	au32 attached;
 	au32 p_sleep;
-	au32 p_futex;
-	uint8_t pad1[CHAN_CL - 12];
-	au64 head;
-	uint8_t pad2[CHAN_CL - 8];
-	au64 rtail;
-	au64 replies;
-	au64 rdropped;
-	uint8_t pad3[CHAN_CL - 24];
+	au32 broken;
+	au32 c_futex;
+	au64 wakeups;
+	au32 index;
+	uint8_t pad1[CHAN_CL - 28];
 	au64 rhead;
-	uint8_t pad4[CHAN_CL - 8];
-	uint8_t pad5[CHAN_CL];
+	uint8_t pad2[CHAN_CL - 8];
 };
 
 /*
@@ -142,7 +159,7 @@ struct chan_slot {
 	uint32_t flags;         /* MYCO_CHAN_MSG_* */
 	uint64_t corr;          /* call: correlation id (request seq) */
 	uint32_t loan_block;    /* MSG_LOAN: first block */
-	uint32_t loan_gen;      /* MSG_LOAN: generation of the first block */
+	uint32_t loan_gen;      /* MSG_LOAN: generation of the run */
 };
 
 /*
@@ -158,13 +175,14 @@ struct chan_sbuf {
 };
 
 /*
- * Loan block descriptor (one au64 per block), CAS only:
- *   bits 63..62 state (0 free, 1 loaned, 2 sent), 61..54 owner lane,
+ * Loan block descriptor (one au64 per block of a lane's pool), written only
+ * by that lane's producer (and the owner's recovery):
+ *   bits 63..62 state (0 free, 1 loaned, 2 sent), 61..54 lane,
  *   53..32 run length (first block of a run; 0 = continuation),
- *   31..0 generation (incremented when loaned).
- * loaned: the producer of lane `owner` holds it; sent: referenced by a
- * message of lane `owner` (slot header written before the CAS to sent,
- * which is release; the consumer frees it after moving head).
+ *   31..0 generation of the run (from the lane's lgen counter).
+ * A sent run is given back by the consumer through the main segment:
+ * lfree[lane][first] = gen (release, after it moved head past the message);
+ * the producer reclaims the run when it reads that value (acquire).
  */
 #define LD_FREE 0u
 #define LD_LOANED 1u
@@ -178,28 +196,39 @@ struct chan_sbuf {
 	 ((uint64_t)((run) & 0x3fffffu) << 32) | (uint64_t)(uint32_t)(gen))
 #define LD_MAX_BLOCKS 0x3fffffu
 
-_Static_assert(sizeof(struct chan_hdr) == 5 * CHAN_CL, "chan_hdr is 5 lines");
-_Static_assert(offsetof(struct chan_hdr, h_pad1) == 88, "geometry is 88 bytes");
-_Static_assert(offsetof(struct chan_hdr, broken) == 2 * CHAN_CL, "line 2");
-_Static_assert(offsetof(struct chan_hdr, c_sleep) == 3 * CHAN_CL, "line 3");
-_Static_assert(offsetof(struct chan_hdr, s_latest) == 4 * CHAN_CL, "line 4");
-_Static_assert(sizeof(struct chan_lane) == 6 * CHAN_CL, "chan_lane is 6 lines");
+_Static_assert(sizeof(struct chan_hdr) == 88, "geometry + check");
+_Static_assert(offsetof(struct chan_hdr, h_check) == 84, "checksum after 84 bytes");
+_Static_assert(sizeof(struct chan_main) == 2 * CHAN_CL, "chan_main is 2 lines");
+_Static_assert(offsetof(struct chan_main, s_latest) == CHAN_CL, "main line 1");
+_Static_assert(sizeof(struct chan_mlane) == 2 * CHAN_CL, "chan_mlane is 2 lines");
+_Static_assert(offsetof(struct chan_mlane, rtail) == CHAN_CL, "mlane line 1");
+_Static_assert(sizeof(struct chan_lane) == 3 * CHAN_CL, "chan_lane is 3 lines");
 _Static_assert(offsetof(struct chan_lane, attached) == CHAN_CL, "lane line 1");
-_Static_assert(offsetof(struct chan_lane, head) == 2 * CHAN_CL, "lane line 2");
-_Static_assert(offsetof(struct chan_lane, rtail) == 3 * CHAN_CL, "lane line 3");
-_Static_assert(offsetof(struct chan_lane, rhead) == 4 * CHAN_CL, "lane line 4");
+_Static_assert(offsetof(struct chan_lane, rhead) == 2 * CHAN_CL, "lane line 2");
 _Static_assert(sizeof(struct chan_slot) == 32, "slot header is 32 bytes");
 _Static_assert(sizeof(struct chan_sbuf) == CHAN_CL, "sample header is a line");
 _Static_assert(sizeof(au64) == 8 && sizeof(au32) == 4, "lock-free atomics");
 
-/* Layout computed from geometry (owner on create, endpoint on attach). */
+/* Layout computed from geometry (owner on create, endpoint on attach).
+ * Offsets are from the start of the reservation: header segment at 0,
+ * main segment at main_off, lane segment i at lanes_off + i * lane_size. */
 struct chan_geom {
 	uint32_t kind, policy, msg_size, stride, depth, nlanes, loan_bs, loan_n;
 	uint32_t features, spin;
 	int64_t block_timeout_ns;
 	uint64_t refresh_ns, call_timeout_ns;
-	uint64_t lanes_off, rings_off, replies_off, sbuf_off, sbuf_stride;
-	uint64_t ldesc_off, pool_off, size;
+	/* main segment */
+	uint64_t main_off, main_size;
+	uint64_t mlanes_off;     /* struct chan_mlane[nlanes] */
+	uint64_t replies_off;    /* call: reply rings, nlanes * depth * stride */
+	uint64_t sbuf_off, sbuf_stride; /* sample: CHAN_SBUFS buffers */
+	uint64_t lfree_off;      /* loans: u32 [nlanes][loan_n] */
+	/* lane segments */
+	uint64_t lanes_off, lane_size;
+	uint64_t ring_off;       /* within a lane: request ring, depth * stride */
+	uint64_t ldesc_off;      /* within a lane: loan descriptors */
+	uint64_t pool_off;       /* within a lane: loan pool (page aligned) */
+	uint64_t size;           /* whole reservation */
 };
 
 /* Fill g's offsets and size from its geometry fields; -EINVAL if out of
@@ -209,24 +238,26 @@ int myco__chan_layout(struct chan_geom *g);
 /* The endpoint handle (private memory). */
 struct myco_chan {
 	struct chan_geom g;
-	uint8_t *base;            /* mapping of map_size bytes */
-	size_t map_size;          /* what we mapped (never from the region) */
-	struct chan_hdr *hdr;
+	uint8_t *base;            /* reservation of g.size bytes */
+	size_t map_size;          /* what we reserved (never from the region) */
+	struct chan_main *m;      /* main segment */
 	myco_chan_role_t role;
 	uint32_t index;           /* lane for producer/client/reader */
 	uint32_t spin;
-	int broken;               /* sticky local flag */
+	int broken;               /* sticky local flag (whole endpoint) */
+	uint64_t lbroken;         /* main side: lanes found corrupt (bit i) */
 	int efd_self;             /* eventfd we are woken through (owned) */
 	int efd_main;             /* main side's eventfd (owned) */
 	int *efd_lane;            /* per-lane eventfds (main side; owned), or NULL */
 	uint32_t sleep_armed;     /* CHAN_SLEEP_EFD if armed */
 	/* producer / client (lane `index`) */
 	uint64_t tail;            /* next position to publish */
-	uint64_t head_cache;      /* last head loaded */
+	uint64_t head_cache;      /* last effective head (max(head, dhead)) */
+	uint64_t dhead;           /* DROP_OLDEST: what we published in dhead */
 	int reserved;             /* reserve() outstanding */
 	/* consumer / server: per lane */
 	uint64_t *rpos;           /* next position to hand out */
-	uint64_t *chead;          /* committed head (our own writes) */
+	uint64_t *chead;          /* effective head (our commits, producer drops) */
 	uint64_t *tail_cache;
 	uint32_t rr;              /* round-robin lane cursor */
 	uint64_t *lref;           /* loans: per lane per slot: gen << 32 | (first block + 1) */
@@ -244,14 +275,26 @@ struct myco_chan {
 static inline struct chan_lane *chan_lane(const struct myco_chan *ch, uint32_t i)
 {
 	return (struct chan_lane *)(ch->base + ch->g.lanes_off +
-	                            (uint64_t)i * sizeof(struct chan_lane));
+	                            (uint64_t)i * ch->g.lane_size);
+}
+
+static inline struct chan_mlane *chan_mlane(const struct myco_chan *ch, uint32_t i)
+{
+	return (struct chan_mlane *)(ch->base + ch->g.mlanes_off +
+	                             (uint64_t)i * sizeof(struct chan_mlane));
+}
+
+static inline uint8_t *chan_ring(const struct myco_chan *ch, uint32_t lane)
+{
+	return ch->base + ch->g.lanes_off + (uint64_t)lane * ch->g.lane_size +
+	       ch->g.ring_off;
 }
 
 static inline struct chan_slot *chan_slot(const struct myco_chan *ch,
                                           uint32_t lane, uint64_t pos)
 {
-	uint64_t i = (uint64_t)lane * ch->g.depth + (pos & (ch->g.depth - 1));
-	return (struct chan_slot *)(ch->base + ch->g.rings_off + i * ch->g.stride);
+	return (struct chan_slot *)(chan_ring(ch, lane) +
+	                            (pos & (ch->g.depth - 1)) * ch->g.stride);
 }
 
 static inline struct chan_slot *chan_rslot(const struct myco_chan *ch,
@@ -261,12 +304,46 @@ static inline struct chan_slot *chan_rslot(const struct myco_chan *ch,
 	return (struct chan_slot *)(ch->base + ch->g.replies_off + i * ch->g.stride);
 }
 
-/* Mark broken (locally and in the region) and return -EPROTO. */
+static inline au64 *chan_ldesc(const struct myco_chan *ch, uint32_t lane)
+{
+	return (au64 *)((uint8_t *)chan_lane(ch, lane) + ch->g.ldesc_off);
+}
+
+static inline uint8_t *chan_pool(const struct myco_chan *ch, uint32_t lane)
+{
+	return (uint8_t *)chan_lane(ch, lane) + ch->g.pool_off;
+}
+
+static inline au32 *chan_lfree(const struct myco_chan *ch, uint32_t lane)
+{
+	return (au32 *)(ch->base + ch->g.lfree_off) + (uint64_t)lane * ch->g.loan_n;
+}
+
+/* Is this a lane role (producer, client, reader)? */
+static inline bool chan_lane_role(myco_chan_role_t r)
+{
+	return r == MYCO_CHAN_PRODUCER || r == MYCO_CHAN_CLIENT || r == MYCO_CHAN_READER;
+}
+
+/* Mark this endpoint broken (privately, and in its own segment for the
+ * owner to see) and return -EPROTO.  Used when what another side wrote
+ * makes the whole endpoint unusable (a lane side reading the main segment). */
 int myco__chan_corrupt(struct myco_chan *ch);
 
+/* Main side: lane `lane` holds corrupt data.  Stop reading it (privately,
+ * and in the main segment so the owner sees which lane), return -EPROTO.
+ * The other lanes keep working; for a lane side this is myco__chan_corrupt. */
+int myco__chan_lane_corrupt(struct myco_chan *ch, uint32_t lane);
+
+/* Main side: is lane `lane` out of service (found corrupt, not repaired)?
+ * Re-synchronises the lane from the main segment when the owner repaired
+ * it.  Cheap when no lane ever broke (one private test). */
+bool myco__chan_lane_out(struct myco_chan *ch, uint32_t lane);
+
 /* Wake helpers: called after the caller's index store; they issue the
- * seq_cst fence themselves, then signal only if the peer said it sleeps. */
-void myco__chan_wake_main(struct myco_chan *ch);
+ * seq_cst fence themselves, then signal only if the peer said it sleeps.
+ * wake_main: from lane side `lane` (its own c_futex). */
+void myco__chan_wake_main(struct myco_chan *ch, uint32_t lane);
 void myco__chan_wake_lane(struct myco_chan *ch, uint32_t lane);
 void myco__chan_wake_readers(struct myco_chan *ch);
 
@@ -288,16 +365,19 @@ void myco__chan_copy_out(void *dst, const void *shm, size_t n);
 void myco__chan_copy_in(void *shm, const void *src, size_t n);
 
 /* Loans (loan.c). */
-void myco__chan_loan_free_run(struct myco_chan *ch, uint32_t first, uint32_t run,
-                              uint32_t owner, uint32_t gen);
+void myco__chan_loan_set_free(struct myco_chan *ch, uint32_t lane, uint32_t first,
+                              uint32_t run);
 int myco__chan_loan_check(struct myco_chan *ch, const struct chan_slot *s,
                           uint32_t lane, uint32_t len, uint32_t *run);
 void myco__chan_loan_release_mine(struct myco_chan *ch);
+bool myco__chan_loan_returned(const struct myco_chan *ch, uint32_t lane,
+                              uint32_t first, uint64_t d);
 /* queue.c: claim a slot, write a loan reference, mark the run sent, publish. */
 int myco__chan_send_loan(struct myco_chan *ch, uint32_t first, uint32_t run,
                          uint32_t gen, size_t len);
 
-/* Region-level recovery helpers shared by owner.c (operate on a raw view). */
-uint64_t myco__chan_now_ns(void);
+/* The owner's full read-write view of a channel (tests and fuzzers use it
+ * to play a hostile peer).  Valid until myco_chan_owner_close(). */
+struct myco_chan *myco__chan_owner_view(myco_chan_owner_t *o);
 
 #endif /* MYCO_CHAN_INT_H */

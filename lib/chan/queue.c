@@ -29,17 +29,28 @@ static bool is_receiver(const struct myco_chan *ch)
 	return ch->role == MYCO_CHAN_CONSUMER || ch->role == MYCO_CHAN_SERVER;
 }
 
+static uint64_t lanes_all(const struct myco_chan *ch)
+{
+	return ch->g.nlanes == 64 ? UINT64_MAX : (UINT64_C(1) << ch->g.nlanes) - 1;
+}
+
 /* ---------------------------------------------------------------- */
 /* Sending side                                                      */
 /* ---------------------------------------------------------------- */
 
-/* Reload head of our lane; validate it against our own tail. */
+/* Reload the consumer's head of our lane (main segment, read-only to us);
+ * validate it against our own tail.  Under DROP_OLDEST the effective head
+ * is the larger of it and our own dhead. */
 static int load_head(struct myco_chan *ch)
 {
-	uint64_t h = atomic_load_explicit(&chan_lane(ch, ch->index)->head,
+	uint64_t h = atomic_load_explicit(&chan_mlane(ch, ch->index)->head,
 	                                  memory_order_acquire);
 
-	if (h > ch->tail || ch->tail - h > ch->g.depth || h < ch->head_cache)
+	if (h > ch->tail)
+		return myco__chan_corrupt(ch);
+	if (h < ch->dhead)
+		h = ch->dhead;
+	if (ch->tail - h > ch->g.depth || h < ch->head_cache)
 		return myco__chan_corrupt(ch);
 	ch->head_cache = h;
 	return 0;
@@ -65,7 +76,7 @@ static int claim(struct myco_chan *ch, uint32_t want, int64_t timeout_ns)
 {
 	struct chan_lane *l = chan_lane(ch, ch->index);
 	uint64_t free;
-	int rc, i;
+	int rc;
 
 	if (ch->broken)
 		return -EPROTO;
@@ -80,29 +91,20 @@ static int claim(struct myco_chan *ch, uint32_t want, int64_t timeout_ns)
 	if (free >= want || (free > 0 && !is_drop(ch)))
 		return (int)(free < want ? free : want);
 	if (is_drop(ch)) {
-		/* Drop the oldest messages until `want` fit: head must reach
-		 * tail + want - depth.  The consumer may move head too (done),
-		 * so CAS and re-check; bounded against a hostile peer. */
+		/* Drop the oldest messages until `want` fit: the effective head
+		 * must reach tail + want - depth.  We cannot write the
+		 * consumer's head (read-only to us): we publish our own dhead
+		 * (release, before any slot below it is rewritten); the
+		 * consumer's effective head is max(head, dhead). */
 		uint64_t need = ch->tail + want - ch->g.depth;
 
-		for (i = 0; i < DROP_TRIES; i++) {
-			uint64_t h = atomic_load_explicit(&l->head, memory_order_acquire);
-
-			if (h > ch->tail || ch->tail - h > ch->g.depth)
-				return myco__chan_corrupt(ch);
-			if (h >= need) {
-				ch->head_cache = h;
-				return (int)want;
-			}
-			if (atomic_compare_exchange_weak_explicit(&l->head, &h, need,
-			                                          memory_order_acq_rel,
-			                                          memory_order_acquire)) {
-				atomic_fetch_add_explicit(&l->dropped, need - h, memory_order_relaxed);
-				ch->head_cache = need;
-				return (int)want;
-			}
+		if (ch->head_cache < need) {
+			atomic_store_explicit(&l->dhead, need, memory_order_release);
+			atomic_fetch_add_explicit(&l->dropped, need - ch->head_cache,
+			                          memory_order_relaxed);
+			ch->dhead = ch->head_cache = need;
 		}
-		return -EAGAIN;
+		return (int)want;
 	}
 	if (ch->g.policy == MYCO_CHAN_REJECT || timeout_ns == 0) {
 		atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
@@ -160,8 +162,7 @@ static void slot_write(struct myco_chan *ch, uint64_t pos, const void *buf, size
  * publishes tail once for the whole batch. */
 static void slots_write_batch(struct myco_chan *ch, const struct iovec *msgs, size_t n)
 {
-	uint8_t *ring = ch->base + ch->g.rings_off +
-	                (uint64_t)ch->index * ch->g.depth * ch->g.stride;
+	uint8_t *ring = chan_ring(ch, ch->index);
 	uint64_t mask = ch->g.depth - 1, stride = ch->g.stride, pos = ch->tail;
 	uint64_t cmask = ch->g.kind == MYCO_CHAN_CALL ? UINT64_MAX : 0;
 	size_t i;
@@ -184,7 +185,7 @@ static void slots_write_batch(struct myco_chan *ch, const struct iovec *msgs, si
 static void publish(struct myco_chan *ch)
 {
 	atomic_store_explicit(&chan_lane(ch, ch->index)->tail, ch->tail, memory_order_release);
-	myco__chan_wake_main(ch);
+	myco__chan_wake_main(ch, ch->index);
 }
 
 int myco_chan_send_timeout(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns)
@@ -283,7 +284,7 @@ int myco_chan_publish(myco_chan_t *ch, size_t len)
 int myco__chan_send_loan(struct myco_chan *ch, uint32_t first, uint32_t run,
                          uint32_t gen, size_t len)
 {
-	au64 *ld = (au64 *)(ch->base + ch->g.ldesc_off);
+	au64 *ld = chan_ldesc(ch, ch->index);
 	uint32_t i;
 	int rc;
 
@@ -291,14 +292,17 @@ int myco__chan_send_loan(struct myco_chan *ch, uint32_t first, uint32_t run,
 	if (rc < 0)
 		return rc;
 	slot_write(ch, ch->tail, NULL, len, MYCO_CHAN_MSG_LOAN, first, gen);
+	/* Our own descriptors (nobody else writes them but the owner's
+	 * recovery after our death): loaned -> sent, published by the
+	 * release store of tail. */
 	for (i = 0; i < run; i++) {
-		uint64_t want = LD_MAKE(LD_LOANED, ch->index, i ? 0 : run, gen);
+		uint64_t d = atomic_load_explicit(&ld[first + i], memory_order_relaxed);
 
-		if (!atomic_compare_exchange_strong_explicit(&ld[first + i], &want,
-		                                             LD_MAKE(LD_SENT, ch->index, i ? 0 : run, gen),
-		                                             memory_order_acq_rel,
-		                                             memory_order_relaxed))
+		if (d != LD_MAKE(LD_LOANED, ch->index, i ? 0 : run, gen))
 			return myco__chan_corrupt(ch);
+		atomic_store_explicit(&ld[first + i],
+		                      LD_MAKE(LD_SENT, ch->index, i ? 0 : run, gen),
+		                      memory_order_relaxed);
 	}
 	ch->tail++;
 	publish(ch);
@@ -316,28 +320,33 @@ static int load_tail(struct myco_chan *ch, uint32_t lane, uint64_t *tail)
 	uint64_t t = atomic_load_explicit(&l->tail, memory_order_acquire);
 
 	if (is_drop(ch)) {
-		/* head moves under us (the producer drops).  Read tail (t1),
-		 * head, tail again (t): when head was read the true tail was in
-		 * [t1, t], so h <= t and t1 <= h + depth, whatever happened in
-		 * between (checking t - h <= depth instead reports corruption
-		 * falsely: found by lib/chan/verify/chan_drop.pml).  Positions
-		 * below max(h, t - depth) are dropped: skip them. */
+		/* The producer drops by moving its dhead; the effective head is
+		 * h = max(dhead, our committed head).  Read tail (t1), dhead,
+		 * tail again (t): when dhead was read the true tail was in
+		 * [t1, t], so dhead <= t and t1 <= h + depth, whatever happened
+		 * in between (checking t - h <= depth instead reports
+		 * corruption falsely: found by lib/chan/verify/chan_drop.pml).
+		 * Positions below max(h, t - depth) are dropped: skip them. */
 		uint64_t t1 = t;
-		uint64_t h = atomic_load_explicit(&l->head, memory_order_acquire);
+		uint64_t h = atomic_load_explicit(&l->dhead, memory_order_acquire);
 
 		t = atomic_load_explicit(&l->tail, memory_order_acquire);
-		if (h > t || t1 > h + ch->g.depth || h < ch->chead[lane])
-			return myco__chan_corrupt(ch);
+		if (h > t)
+			return myco__chan_lane_corrupt(ch, lane);
+		if (h < ch->chead[lane])
+			h = ch->chead[lane];
+		if (t1 > h + ch->g.depth)
+			return myco__chan_lane_corrupt(ch, lane);
 		if (ch->rpos[lane] < h)
 			ch->rpos[lane] = h;
 		if (t > ch->g.depth && ch->rpos[lane] < t - ch->g.depth)
 			ch->rpos[lane] = t - ch->g.depth;
-		ch->chead[lane] = h > ch->chead[lane] ? h : ch->chead[lane];
+		ch->chead[lane] = h;
 	} else if (t < ch->chead[lane] || t - ch->chead[lane] > ch->g.depth) {
-		return myco__chan_corrupt(ch);
+		return myco__chan_lane_corrupt(ch, lane);
 	}
 	if (t < ch->tail_cache[lane])
-		return myco__chan_corrupt(ch);   /* tail never goes back */
+		return myco__chan_lane_corrupt(ch, lane);   /* tail never goes back */
 	ch->tail_cache[lane] = t;
 	*tail = t;
 	return 0;
@@ -347,19 +356,21 @@ int myco__chan_ready_recv(struct myco_chan *ch)
 {
 	uint32_t i;
 	uint64_t t;
-	int rc;
 
 	if (ch->broken)
 		return -EPROTO;
 	for (i = 0; i < ch->g.nlanes; i++) {
+		if (ch->lbroken && myco__chan_lane_out(ch, i))
+			continue;
 		if (ch->rpos[i] < ch->tail_cache[i])
 			return 1;
-		rc = load_tail(ch, i, &t);
-		if (rc)
-			return rc;
+		if (load_tail(ch, i, &t))
+			continue;      /* that lane is out of service now */
 		if (ch->rpos[i] < t)
 			return 1;
 	}
+	if (ch->lbroken && ch->lbroken == lanes_all(ch))
+		return -EPROTO;
 	return 0;
 }
 
@@ -392,16 +403,16 @@ static int take(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m)
 			 * before it touches it (seq = 0, release), so a changed
 			 * seq with head still at or before pos is corruption. */
 			if (!is_drop(ch))
-				return myco__chan_corrupt(ch);
+				return myco__chan_lane_corrupt(ch, lane);
 			rc = load_tail(ch, lane, &t);
 			if (rc)
 				return rc;
 			if (ch->rpos[lane] <= pos)
-				return myco__chan_corrupt(ch);
+				return myco__chan_lane_corrupt(ch, lane);
 			continue;
 		}
 		if (flags & ~(uint32_t)MYCO_CHAN_MSG_LOAN)
-			return myco__chan_corrupt(ch);
+			return myco__chan_lane_corrupt(ch, lane);
 		m->seq = seq;
 		m->lane = lane;
 		m->flags = flags;
@@ -412,16 +423,16 @@ static int take(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m)
 			uint32_t first = SH_LD(s->loan_block), gen = SH_LD(s->loan_gen), run;
 
 			if (!(ch->g.features & CHAN_FEAT_LOANS))
-				return myco__chan_corrupt(ch);
+				return myco__chan_lane_corrupt(ch, lane);
 			rc = myco__chan_loan_check(ch, s, lane, len, &run);
 			if (rc)
 				return rc;
-			m->data = ch->base + ch->g.pool_off + (uint64_t)first * ch->g.loan_bs;
+			m->data = chan_pool(ch, lane) + (uint64_t)first * ch->g.loan_bs;
 			ch->lref[(uint64_t)lane * ch->g.depth + (pos & (ch->g.depth - 1))] =
 				((uint64_t)gen << 32) | ((uint64_t)first + 1);
 		} else {
 			if (len > ch->g.msg_size)
-				return myco__chan_corrupt(ch);
+				return myco__chan_lane_corrupt(ch, lane);
 			m->data = s + 1;
 			if (ch->lref)
 				ch->lref[(uint64_t)lane * ch->g.depth + (pos & (ch->g.depth - 1))] = 0;
@@ -458,7 +469,7 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 			return 0;
 	}
 	end = t - pos > max ? pos + max : t;
-	ring = ch->base + ch->g.rings_off + (uint64_t)lane * ch->g.depth * stride;
+	ring = chan_ring(ch, lane);
 	if (ch->lref)
 		lref = ch->lref + (uint64_t)lane * ch->g.depth;
 	/* locals, not ch->g: the build has -fno-strict-aliasing, so every
@@ -469,7 +480,7 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 		uint32_t len = SH_LD(s->len), flags = SH_LD(s->flags);
 
 		if (seq != pos + 1 || (flags & ~(uint32_t)MYCO_CHAN_MSG_LOAN)) {
-			rc = myco__chan_corrupt(ch);
+			rc = myco__chan_lane_corrupt(ch, lane);
 			break;
 		}
 		if (flags) {
@@ -477,13 +488,13 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 			ch->rpos[lane] = pos;
 			rc = take(ch, lane, m);
 			if (rc <= 0) {
-				rc = rc ? rc : myco__chan_corrupt(ch);
+				rc = rc ? rc : myco__chan_lane_corrupt(ch, lane);
 				break;
 			}
 			continue;
 		}
 		if (len > msg_size) {
-			rc = myco__chan_corrupt(ch);
+			rc = myco__chan_lane_corrupt(ch, lane);
 			break;
 		}
 		m->data = s + 1;
@@ -513,25 +524,29 @@ static int recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max)
 	for (k = 0; k < n && got < max; k++) {
 		uint32_t lane = (ch->rr + k) % n;
 
+		if (ch->lbroken && myco__chan_lane_out(ch, lane))
+			continue;
 		while (got < max) {
 			if (!is_drop(ch)) {
 				rc = take_run(ch, lane, &msgs[got], max - got);
 				if (rc < 0)
-					return got ? (int)got : rc;
+					break;   /* lane out of service; the others go on */
 				if (rc == 0)
 					break;
 				got += (size_t)rc;
 				continue;
 			}
 			rc = take(ch, lane, &msgs[got]);
-			if (rc < 0)
-				return got ? (int)got : rc;
-			if (rc == 0)
+			if (rc < 0 && rc != -EAGAIN)
+				break;
+			if (rc <= 0)
 				break;
 			got++;
 		}
 	}
 	ch->rr = (ch->rr + 1) % n;
+	if (!got && ch->lbroken && ch->lbroken == lanes_all(ch))
+		return -EPROTO;
 	return (int)got;
 }
 
@@ -550,6 +565,8 @@ int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
 		rc = recv_some(ch, msgs, max);
 		if (rc != 0 && rc != -EAGAIN)
 			return rc;
+		if (ch->broken)
+			return -EPROTO;
 		/* ready but nothing taken can only repeat while a peer keeps
 		 * rewriting the ring under us: bounded */
 		if (spins > 64)
@@ -570,44 +587,41 @@ int myco_chan_recv(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns)
 /* Commit lane up to and including position `pos`. */
 static int commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
 {
-	struct chan_lane *l = chan_lane(ch, lane);
+	struct chan_mlane *ml = chan_mlane(ch, lane);
 	uint64_t from = ch->chead[lane], p;
-	int rc = 0, i;
+	int rc = 0;
 
 	if (is_drop(ch)) {
 		struct chan_slot *s = chan_slot(ch, lane, pos);
-		uint64_t h;
 
 		/* seqlock re-check: was the message overwritten while held? */
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != pos + 1)
 			rc = -ESTALE;
-		h = atomic_load_explicit(&l->head, memory_order_acquire);
-		for (i = 0; i < DROP_TRIES && h < pos + 1; i++)
-			if (atomic_compare_exchange_weak_explicit(&l->head, &h, pos + 1,
-			                                          memory_order_acq_rel,
-			                                          memory_order_acquire))
-				break;
+		/* our head only ever grows; the producer's drops are its dhead */
+		if (pos + 1 > atomic_load_explicit(&ml->head, memory_order_relaxed))
+			atomic_store_explicit(&ml->head, pos + 1, memory_order_release);
 		ch->chead[lane] = pos + 1;
 		myco__chan_wake_lane(ch, lane);
 		return rc;
 	}
-	atomic_store_explicit(&l->head, pos + 1, memory_order_release);
+	atomic_store_explicit(&ml->head, pos + 1, memory_order_release);
 	ch->chead[lane] = pos + 1;
 	if (ch->lref) {
-		/* Blocks are freed after head moved: if we die in between the
-		 * owner's recovery sweep frees the unreferenced sent runs. */
-		au64 *ld = (au64 *)(ch->base + ch->g.ldesc_off);
+		/* Runs are given back after head moved (release): the producer
+		 * reclaims a run when it reads its generation in lfree.  If we
+		 * die in between, the owner's recovery sweep gives back the
+		 * sent runs no message references. */
+		au32 *lf = chan_lfree(ch, lane);
 
 		for (p = from; p <= pos; p++) {
 			uint64_t *r = &ch->lref[(uint64_t)lane * ch->g.depth + (p & (ch->g.depth - 1))];
 			if (*r) {
 				uint32_t first = (uint32_t)(*r & 0xffffffffu) - 1;
 				uint32_t gen = (uint32_t)(*r >> 32);
-				uint64_t d = atomic_load_explicit(&ld[first], memory_order_acquire);
 
-				if (LD_STATE(d) == LD_SENT && LD_GEN(d) == gen && LD_OWNER(d) == lane)
-					myco__chan_loan_free_run(ch, first, LD_RUN(d), lane, gen);
+				if (first < ch->g.loan_n)
+					atomic_store_explicit(&lf[first], gen, memory_order_release);
 				*r = 0;
 			}
 		}
@@ -626,6 +640,8 @@ int myco_chan_done(myco_chan_t *ch, const myco_chan_msg_t *msg)
 		return -EPROTO;
 	if (lane >= ch->g.nlanes || msg->pos_ >= ch->rpos[lane])
 		return -EINVAL;
+	if ((ch->lbroken >> lane) & 1u)
+		return -EPROTO;    /* its lane went out of service meanwhile */
 	if (msg->pos_ < ch->chead[lane])
 		return is_drop(ch) ? -ESTALE : -EINVAL;
 	return commit(ch, lane, msg->pos_);
@@ -641,6 +657,8 @@ int myco_chan_done_all(myco_chan_t *ch)
 	if (ch->broken)
 		return -EPROTO;
 	for (i = 0; i < ch->g.nlanes; i++) {
+		if ((ch->lbroken >> i) & 1u)
+			continue;
 		if (ch->rpos[i] > ch->chead[i]) {
 			r = commit(ch, i, ch->rpos[i] - 1);
 			if (r && !rc)
@@ -685,15 +703,13 @@ int myco_chan_recv_copy(myco_chan_t *ch, void *buf, size_t cap,
 
 int myco__chan_ready_reply(struct myco_chan *ch)
 {
-	struct chan_lane *l;
 	uint64_t rt;
 
 	if (ch->broken)
 		return -EPROTO;
 	if (ch->role != MYCO_CHAN_CLIENT)
 		return 0;
-	l = chan_lane(ch, ch->index);
-	rt = atomic_load_explicit(&l->rtail, memory_order_acquire);
+	rt = atomic_load_explicit(&chan_mlane(ch, ch->index)->rtail, memory_order_acquire);
 	if (rt < ch->rhead || rt - ch->rhead > ch->g.depth)
 		return myco__chan_corrupt(ch);
 	return rt > ch->rhead;
@@ -702,7 +718,7 @@ int myco__chan_ready_reply(struct myco_chan *ch)
 int myco_chan_reply(myco_chan_t *ch, const myco_chan_msg_t *req,
                     const void *rep, size_t len)
 {
-	struct chan_lane *l;
+	struct chan_mlane *ml;
 	struct chan_slot *s;
 	uint64_t rh, rt;
 	uint32_t lane = req->lane;
@@ -715,13 +731,15 @@ int myco_chan_reply(myco_chan_t *ch, const myco_chan_msg_t *req,
 		return -EINVAL;
 	if (len > ch->g.msg_size)
 		return -EMSGSIZE;
-	l = chan_lane(ch, lane);
+	if ((ch->lbroken >> lane) & 1u)
+		return -EPROTO;
+	ml = chan_mlane(ch, lane);
 	rt = ch->rtail[lane];
-	rh = atomic_load_explicit(&l->rhead, memory_order_acquire);
+	rh = atomic_load_explicit(&chan_lane(ch, lane)->rhead, memory_order_acquire);
 	if (rh > rt || rt - rh > ch->g.depth)
-		return myco__chan_corrupt(ch);
+		return myco__chan_lane_corrupt(ch, lane);
 	if (rt - rh == ch->g.depth) {
-		atomic_fetch_add_explicit(&l->rdropped, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&ml->rdropped, 1, memory_order_relaxed);
 		return -EAGAIN;
 	}
 	s = chan_rslot(ch, lane, rt);
@@ -734,8 +752,8 @@ int myco_chan_reply(myco_chan_t *ch, const myco_chan_msg_t *req,
 	SH_ST(s->loan_gen, 0u);
 	atomic_store_explicit(&s->seq, rt + 1, memory_order_release);
 	ch->rtail[lane] = rt + 1;
-	atomic_store_explicit(&l->rtail, rt + 1, memory_order_release);
-	atomic_fetch_add_explicit(&l->replies, 1, memory_order_relaxed);
+	atomic_store_explicit(&ml->rtail, rt + 1, memory_order_release);
+	atomic_fetch_add_explicit(&ml->replies, 1, memory_order_relaxed);
 	myco__chan_wake_lane(ch, lane);
 	return 0;
 }
@@ -764,7 +782,7 @@ int myco_chan_call_wait(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_ca
 	if (timeout_ns < 0)
 		timeout_ns = (int64_t)ch->g.call_timeout_ns;
 	if (timeout_ns > 0)
-		deadline = myco__chan_now_ns() + (uint64_t)timeout_ns;
+		deadline = myco_now() + (uint64_t)timeout_ns;
 	l = chan_lane(ch, ch->index);
 	for (;;) {
 		int64_t left = 0;
@@ -798,7 +816,7 @@ int myco_chan_call_wait(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_ca
 				return rc;
 		}
 		if (deadline) {
-			uint64_t now = myco__chan_now_ns();
+			uint64_t now = myco_now();
 			if (now >= deadline)
 				return -ETIMEDOUT;
 			left = (int64_t)(deadline - now);

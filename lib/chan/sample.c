@@ -34,12 +34,12 @@ int myco_chan_sample_write(myco_chan_t *ch, const void *buf, size_t len)
 	b = sbuf(ch, w);
 	atomic_store_explicit(&b->seq, 2 * w - 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&b->ts_ns, myco__chan_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&b->ts_ns, myco_now(), memory_order_relaxed);
 	atomic_store_explicit(&b->len, (uint32_t)len, memory_order_relaxed);
 	if (len)
 		myco__chan_copy_in(b + 1, buf, len);
 	atomic_store_explicit(&b->seq, 2 * w, memory_order_release);
-	atomic_store_explicit(&ch->hdr->s_latest, w, memory_order_release);
+	atomic_store_explicit(&ch->m->s_latest, w, memory_order_release);
 	myco__chan_wake_readers(ch);
 	return 0;
 }
@@ -48,7 +48,7 @@ int myco__chan_ready_sample(struct myco_chan *ch)
 {
 	if (ch->broken)
 		return -EPROTO;
-	return atomic_load_explicit(&ch->hdr->s_latest, memory_order_acquire) > ch->last_seq;
+	return atomic_load_explicit(&ch->m->s_latest, memory_order_acquire) > ch->last_seq;
 }
 
 int myco_chan_sample_read(myco_chan_t *ch, void *buf, size_t cap,
@@ -65,7 +65,7 @@ int myco_chan_sample_read(myco_chan_t *ch, void *buf, size_t cap,
 	if (ch->broken)
 		return -EPROTO;
 	for (tries = 0; tries < SAMPLE_TRIES; tries++) {
-		uint64_t w = atomic_load_explicit(&ch->hdr->s_latest, memory_order_acquire);
+		uint64_t w = atomic_load_explicit(&ch->m->s_latest, memory_order_acquire);
 		struct chan_sbuf *b;
 		uint64_t s1, s2, ts, now;
 		uint32_t len;
@@ -101,7 +101,7 @@ int myco_chan_sample_read(myco_chan_t *ch, void *buf, size_t cap,
 		s2 = atomic_load_explicit(&b->seq, memory_order_relaxed);
 		if (s2 != s1)
 			continue;
-		now = myco__chan_now_ns();
+		now = myco_now();
 		info->len = len;
 		info->seq = w;
 		info->age_ns = now > ts ? now - ts : 0;

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "myco/chan.h"
+#include "../../../lib/chan/chan_int.h"
 
 struct fx {
 	myco_chan_owner_t *o;
@@ -109,22 +110,31 @@ static void test_create_attach(void **state)
 	assert_true(seals & F_SEAL_SHRINK);
 	assert_true(seals & F_SEAL_GROW);
 	assert_true(seals & F_SEAL_SEAL);
+	assert_true(seals & F_SEAL_WRITE);      /* the header is immutable */
 	assert_int_equal(myco_chan_cap_fds(o, MYCO_CHAN_READER, 0, fds, 8), -EINVAL);
 	assert_int_equal(myco_chan_cap_fds(o, MYCO_CHAN_PRODUCER, 2, fds, 8), -EINVAL);
 	assert_int_equal(myco_chan_cap_fds(o, MYCO_CHAN_CONSUMER, 0, fds, 2), -ENOSPC);
 	n = myco_chan_cap_fds(o, MYCO_CHAN_CONSUMER, 0, fds, MYCO_CHAN_MAX_FDS);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 3 + 2 * 2);
+	/* the consumer's view of the lanes is read-only, its own segment not */
+	assert_int_equal(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(fcntl(fds[2], F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(fcntl(fds[3], F_GETFL) & O_ACCMODE, O_RDONLY);
 	assert_int_equal(myco_chan_attach(fds, 3, MYCO_CHAN_CONSUMER, 0, NULL, &q), -EINVAL);
-	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_READER, 0, NULL, &q), -EINVAL);
-	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_CONSUMER, 0, NULL, &cons), 0);
-	assert_int_equal(myco_chan_attach(fds, 4, MYCO_CHAN_CONSUMER, 0, NULL, &p), -EBUSY);
-	n = myco_chan_cap_fds(o, MYCO_CHAN_PRODUCER, 1, fds, MYCO_CHAN_MAX_FDS);
-	assert_int_equal(n, 3);
-	assert_int_equal(myco_chan_attach(fds, 3, MYCO_CHAN_PRODUCER, MYCO_CHAN_ANY, NULL, &p), 0);
+	assert_int_equal(myco_chan_attach(fds, 7, MYCO_CHAN_READER, 0, NULL, &q), -EINVAL);
+	assert_int_equal(myco_chan_attach(fds, 7, MYCO_CHAN_CONSUMER, 0, NULL, &cons), 0);
+	assert_int_equal(myco_chan_attach(fds, 7, MYCO_CHAN_CONSUMER, 0, NULL, &p), -EBUSY);
+	n = myco_chan_cap_fds(o, MYCO_CHAN_PRODUCER, 0, fds, MYCO_CHAN_MAX_FDS);
+	assert_int_equal(n, 5);
+	assert_int_equal(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(fcntl(fds[2], F_GETFL) & O_ACCMODE, O_RDWR);
+	/* MYCO_CHAN_ANY takes the lane of the segment it was given */
+	assert_int_equal(myco_chan_attach(fds, 5, MYCO_CHAN_PRODUCER, MYCO_CHAN_ANY, NULL, &p), 0);
 	assert_int_equal(myco_chan_index(p), 0);
-	assert_int_equal(myco_chan_attach(fds, 3, MYCO_CHAN_PRODUCER, MYCO_CHAN_ANY, NULL, &p2), 0);
+	assert_int_equal(myco_chan_attach(fds, 5, MYCO_CHAN_PRODUCER, MYCO_CHAN_ANY, NULL, &q), -EBUSY);
+	n = myco_chan_cap_fds(o, MYCO_CHAN_PRODUCER, 1, fds, MYCO_CHAN_MAX_FDS);
+	assert_int_equal(myco_chan_attach(fds, 5, MYCO_CHAN_PRODUCER, MYCO_CHAN_ANY, NULL, &p2), 0);
 	assert_int_equal(myco_chan_index(p2), 1);
-	assert_int_equal(myco_chan_attach(fds, 3, MYCO_CHAN_PRODUCER, MYCO_CHAN_ANY, NULL, &q), -EBUSY);
 	assert_int_equal(myco_chan_kind(p), MYCO_CHAN_QUEUE);
 	assert_int_equal(myco_chan_role(p), MYCO_CHAN_PRODUCER);
 	assert_int_equal(myco_chan_msg_size(p), 64);
@@ -641,89 +651,124 @@ static void test_arm_fd(void **state)
 	rm(&f);
 }
 
-/* A peer scribbling indices/lengths: clean -EPROTO, channel broken. */
+/* A peer scribbling indices/lengths (played here through the owner's
+ * read-write view): clean -EPROTO, the lane out of service, the fault
+ * attributed to the lane; repair by recovery, then a replacement works. */
 static void test_corruption(void **state)
 {
 	myco_chan_config_t c;
 	myco_chan_msg_t m;
 	myco_chan_stats_t st;
+	myco_chan_faults_t fl;
+	struct myco_chan *v;
 	struct fx f;
-	uint8_t *map;
-	size_t sz;
-	int fd;
 
 	(void)state;
 	qcfg(&c, 8, MYCO_CHAN_BLOCK);
 	mk(&f, &c);
-	fd = myco_chan_owner_memfd(f.o);
-	sz = (size_t)lseek(fd, 0, SEEK_END);
-	map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	assert_true(map != MAP_FAILED);
-	/* tail of lane 0 (header is 5 lines; lane tail at offset 0 of the lane) */
-	*(volatile uint64_t *)(map + 320) = 1000;
+	v = myco__chan_owner_view(f.o);
+	atomic_store(&chan_lane(v, 0)->tail, 1000);
 	assert_int_equal(myco_chan_recv(f.b, &m, 0), -EPROTO);
-	assert_true(myco_chan_broken(f.b));
+	assert_true(myco_chan_broken(f.b));      /* its only lane is out */
+	assert_int_equal(myco_chan_lanes_out(f.b), 1);
 	assert_int_equal(myco_chan_recv(f.b, &m, 0), -EPROTO);
 	assert_int_equal(myco_chan_ready(f.b), -EPROTO);
 	assert_int_equal(myco_chan_owner_broken(f.o), 1);
+	assert_int_equal(myco_chan_owner_faults(f.o, &fl), 1);
+	assert_int_equal(fl.lanes, 1);
+	assert_int_equal(fl.main, 0);
 	myco_chan_owner_stats(f.o, &st);
 	assert_int_equal(st.broken, 1);
-	munmap(map, sz);
+	/* the executive stops the producer and repairs its lane */
+	myco_chan_close(f.a);
+	assert_int_equal(myco_chan_recover(f.o, MYCO_CHAN_PRODUCER, 0), 0);
+	assert_int_equal(myco_chan_owner_faults(f.o, &fl), 0);
+	assert_int_equal(attach_role(f.o, MYCO_CHAN_PRODUCER, 0, &f.a), 0);
+	assert_int_equal(myco_chan_send(f.a, "ok", 2), 0);
+	assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+	assert_int_equal(m.len, 2);
+	assert_int_equal(myco_chan_done(f.b, &m), 0);
+	assert_false(myco_chan_broken(f.b));
 	rm(&f);
 
 	/* bad length in a slot */
 	mk(&f, &c);
+	v = myco__chan_owner_view(f.o);
 	assert_int_equal(myco_chan_send(f.a, "abc", 3), 0);
-	map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, myco_chan_owner_memfd(f.o), 0);
-	assert_true(map != MAP_FAILED);
-	/* slot 0 of lane 0: after header (320) + one lane (384); len at +8 */
-	*(volatile uint32_t *)(map + 320 + 384 + 8) = 9999;
+	chan_slot(v, 0, 0)->len = 9999;
 	assert_int_equal(myco_chan_recv(f.b, &m, 0), -EPROTO);
-	munmap(map, sz);
 	rm(&f);
 
 	/* bad seq in the third slot of a batch: the batch stops before it
-	 * (two valid messages handed out), the channel is broken after */
+	 * (two valid messages handed out), the lane is out after */
 	mk(&f, &c);
+	v = myco__chan_owner_view(f.o);
 	{
 		myco_chan_msg_t ms[8];
-		size_t stride = ((size_t)c.msg_size + 32 + 63) / 64 * 64;
 		int k;
 
 		for (k = 0; k < 4; k++)
 			assert_int_equal(myco_chan_send(f.a, "abcd", 4), 0);
-		map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED,
-		           myco_chan_owner_memfd(f.o), 0);
-		assert_true(map != MAP_FAILED);
-		*(volatile uint64_t *)(map + 320 + 384 + 2 * stride) = 77;
+		atomic_store(&chan_slot(v, 0, 2)->seq, 77);
 		assert_int_equal(myco_chan_recv_batch(f.b, ms, 8, 0), 2);
 		assert_int_equal(ms[0].seq, 1);
 		assert_int_equal(ms[1].seq, 2);
 		assert_true(myco_chan_broken(f.b));
 		assert_int_equal(myco_chan_recv_batch(f.b, ms, 8, 0), -EPROTO);
-		assert_int_equal(myco_chan_done_all(f.b), -EPROTO);
-		munmap(map, sz);
+		assert_int_equal(myco_chan_done(f.b, &ms[0]), -EPROTO);
 	}
 	rm(&f);
 
-	/* bad magic: attach refuses */
+	/* The header cannot be written by anyone, the owner included. */
 	mk(&f, &c);
-	map = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, myco_chan_owner_memfd(f.o), 0);
-	map[0] ^= 0xff;
 	{
+		int fd = myco_chan_owner_memfd(f.o);
+		uint8_t x = 0xff;
+
+		assert_true(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+		            MAP_FAILED);
+		assert_int_equal(pwrite(fd, &x, 1, 0), -1);
+		assert_int_equal(errno, EPERM);
+	}
+	rm(&f);
+
+	/* A forged header (a memfd of the right shape) is refused. */
+	mk(&f, &c);
+	{
+		int fds[MYCO_CHAN_MAX_FDS], n, fake;
+		struct chan_hdr h;
 		myco_chan_t *x;
+
 		myco_chan_close(f.b);
 		f.b = NULL;
-		assert_int_equal(attach_role(f.o, MYCO_CHAN_CONSUMER, 0, &x), -EPROTO);
-		assert_int_equal(myco_chan_owner_broken(f.o), 1);
+		n = myco_chan_cap_fds(f.o, MYCO_CHAN_CONSUMER, 0, fds, MYCO_CHAN_MAX_FDS);
+		assert_int_equal(pread(fds[0], &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		fake = memfd_create("fake", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		assert_true(fake >= 0);
+		assert_int_equal(ftruncate(fake, 4096), 0);
+		h.h_magic ^= 0xff;
+		assert_int_equal(pwrite(fake, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		/* not sealed against writes: refused before it is even read */
+		fds[0] = fake;
+		assert_int_equal(myco_chan_attach(fds, (size_t)n, MYCO_CHAN_CONSUMER, 0, NULL, &x),
+		                 -EPROTO);
+		assert_int_equal(fcntl(fake, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		                       F_SEAL_WRITE), 0);
+		assert_int_equal(myco_chan_attach(fds, (size_t)n, MYCO_CHAN_CONSUMER, 0, NULL, &x),
+		                 -EPROTO);
+		close(fake);
+		fake = memfd_create("fake", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		assert_int_equal(ftruncate(fake, 4096), 0);
+		h.h_magic ^= 0xff;
+		h.h_version = 9;
+		assert_int_equal(pwrite(fake, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+		assert_int_equal(fcntl(fake, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		                       F_SEAL_WRITE), 0);
+		fds[0] = fake;
+		assert_int_equal(myco_chan_attach(fds, (size_t)n, MYCO_CHAN_CONSUMER, 0, NULL, &x),
+		                 -MYCO_EVERSION);
+		close(fake);
 	}
-	map[0] ^= 0xff;
-	map[8] = 9;   /* version */
-	{
-		myco_chan_t *x;
-		assert_int_equal(attach_role(f.o, MYCO_CHAN_CONSUMER, 0, &x), -MYCO_EVERSION);
-	}
-	munmap(map, sz);
 	rm(&f);
 }
 
