@@ -388,7 +388,9 @@ int myco_chan_create(const myco_chan_config_t *cfg, myco_chan_owner_t **out)
 		goto out;
 	}
 	if (fcntl(o->hfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-	          F_SEAL_SEAL) < 0) {
+	          F_SEAL_SEAL) < 0 ||
+	    (geteuid() == 0 && fchown(o->hfd, 65534, 65534) < 0) ||
+	    fchmod(o->hfd, 0400) < 0) {
 		rc = -errno;
 		goto out;
 	}
