@@ -210,6 +210,10 @@ typedef struct myco_partition {
 	 * (pids.max), counting every thread; 0 = not given, the executive
 	 * applies MYCO_LANG_PIDS_DEFAULT.  1 .. MYCO_LANG_PIDS_MAX. */
 	uint32_t pids_max;
+	/* `cache ways N;`: N ways of the last-level cache reserved for the
+	 * partition through resctrl (Intel RDT / AMD PQoS) where the hardware
+	 * has it; 0 = not given (shares the cache).  1 .. 64. */
+	uint32_t cache_ways;
 } myco_partition_t;
 
 /* --------------------------------------------------------------- supervision */
@@ -267,6 +271,21 @@ typedef struct myco_system {
 	myco_schedule_t schedule;
 	void *internal_;              /* private: arena and name tables */
 	size_t nenums;      const myco_enum_t *enums;      /* incl. imported */
+	/* `metrics PORT;` or `metrics "ADDR:PORT";`: where the executive
+	 * serves Prometheus /metrics.  metrics_port 0 = not declared (no
+	 * endpoint).  metrics_addr is a numeric IPv4 or IPv6 address without
+	 * brackets ("127.0.0.1" for a bare port: loopback by default); NULL
+	 * when not declared. */
+	uint16_t metrics_port;
+	const char *metrics_addr;
+	myco_pos_t metrics_pos;       /* of the `metrics` statement */
+	/* `shield cores N, M;`: cores the executive keeps other tasks, IRQs
+	 * and (where the kernel allows) RCU callbacks and timers off while the
+	 * system runs.  Empty = none. */
+	size_t nshield;
+	const uint32_t *shield_cores; /* ascending, unique, < 64 (and < machine_cores) */
+	uint64_t shield_mask;         /* bit i = core i */
+	myco_pos_t shield_pos;        /* of the `shield` statement */
 } myco_system_t;
 
 /* ------------------------------------------------------------- diagnostics */

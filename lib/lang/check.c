@@ -153,6 +153,7 @@ static void ctx_free(ctx_t *c)
 	free(c->files);
 	free(c->stack);
 	free(c->port_owner);
+	free(c->shield);
 	free(c->msgs);
 	free(c->chans);
 	free(c->parts);

@@ -96,6 +96,10 @@ typedef struct ctx {
 	myco_schedule_t sched;
 	myco__stmt_t *sched_st;
 	uint32_t *port_owner;      /* port -> partition index + 1 (65536 entries) */
+	myco__arg_t *metrics_arg;  /* the `metrics` argument, for the port check */
+	struct shield_core { uint32_t core; myco__arg_t *a; } *shield;
+	size_t nshield, cshield;   /* `shield cores`, in statement order */
+	myco__stmt_t *shield_st;
 	bool oom;
 } ctx_t;
 
@@ -203,6 +207,8 @@ void myco__lower_partition_decl(myco__lower_t *l);
 void myco__lower_group_decl(myco__lower_t *l);
 void myco__lower_schedule_decl(myco__lower_t *l);
 void myco__lower_import_in_system(myco__lower_t *l);
+void myco__lower_metrics(myco__lower_t *l);
+void myco__lower_shield(myco__lower_t *l);
 void myco__lower_machine_cores(myco__lower_t *l);
 void myco__lower_machine_memory(myco__lower_t *l);
 void myco__lower_chan_type(myco__lower_t *l);
@@ -236,6 +242,7 @@ void myco__lower_part_misses(myco__lower_t *l);
 void myco__lower_part_readiness(myco__lower_t *l);
 void myco__lower_part_user(myco__lower_t *l);
 void myco__lower_part_pids(myco__lower_t *l);
+void myco__lower_part_cache(myco__lower_t *l);
 
 /* ------------------------------------------------------------- the steps */
 
@@ -265,5 +272,8 @@ int myco__name_lists(ctx_t *c);
 void myco__check_channels(ctx_t *c);
 void myco__check_call_cycles(ctx_t *c);
 void myco__check_time_and_memory(ctx_t *c, const myco_system_t *sys);
+/* The metrics port against the partitions' ports; shielded cores against
+ * the machine. */
+void myco__check_host(ctx_t *c);
 
 #endif /* MYCO_LANG_CHECK_H */

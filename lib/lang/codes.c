@@ -81,7 +81,8 @@ static const struct code {
 	{ "E032", "value out of range\n\n"
 	  "The number is outside the range the statement allows: a queue depth of 0,\n"
 	  "a core above 63, a port outside 1-65535, an ordinal outside 1-65535, a\n"
-	  "zero memory limit, a relative path in `path`, a pids limit of 0, ...\n" },
+	  "zero memory limit, a relative path in `path`, a pids limit of 0, cache\n"
+	  "ways outside 1-64, ...\n" },
 	{ "E040", "unknown field type\n\n"
 	  "Field types are u8 u16 u32 u64 i8 i16 i32 i64 f32 f64 bool, bytes[N] and\n"
 	  "string[N] (N required), a message type or an enum; any of them may be\n"
@@ -146,26 +147,38 @@ static const struct code {
 	  "Two windows on the same core overlap in time.  Windows on one core are\n"
 	  "exclusive.\n" },
 	{ "E066", "core not available\n\n"
-	  "The core does not exist on the declared machine, or a window is placed on\n"
+	  "The core does not exist on the declared machine (in a partition's\n"
+	  "`cores`, a schedule's `core` or `shield cores`), or a window is placed on\n"
 	  "a core the partition's `cores` does not allow.\n" },
 	{ "E067", "partition memory above the machine\n\n"
 	  "A partition's memory limit exceeds the machine's memory.\n" },
 	{ "E068", "total memory above the machine\n\n"
 	  "The partitions' memory limits add up to more than the machine's memory.\n"
 	  "Limits are reservations in a static system; lower some of them.\n" },
+	{ "E069", "every core shielded\n\n"
+	  "`shield cores ...;` lists every core of the machine.  Shielding moves the\n"
+	  "host's other tasks and interrupts off those cores; with none left they\n"
+	  "(and the executive) would have nowhere to run.  Leave at least one core\n"
+	  "unshielded.\n" },
 	{ "E070", "cycle of calls\n\n"
 	  "Partitions call each other in a cycle (a calls b, b calls a, or longer).\n"
 	  "With blocking calls that can deadlock.  Break the cycle, e.g. replace one\n"
 	  "call with a queue.\n" },
 	{ "E071", "port taken\n\n"
-	  "Two partitions declare `listen` on the same port; only one socket can\n"
-	  "listen on a port, so the second partition could not start.\n" },
+	  "Two partitions declare `listen` on the same port, or the system's\n"
+	  "`metrics` port is one a partition listens on; only one socket can listen\n"
+	  "on a port, so the second could not start.\n" },
 	{ "E072", "invalid user or group name\n\n"
 	  "`user NAME;` and `user NAME group NAME;` take a name made of letters,\n"
 	  "digits, `.`, `_` and `-` (not first), at most 32 bytes, and not all\n"
 	  "digits (write a numeric id without quotes: `user 65534;`).  Names are\n"
 	  "looked up by the executive when the system starts, not by the checker:\n"
 	  "an unknown name is a `myco run` start-up error.\n" },
+	{ "E073", "invalid metrics address\n\n"
+	  "`metrics \"ADDR:PORT\";` takes a numeric IPv4 address (\"0.0.0.0:9100\") or\n"
+	  "an IPv6 address in brackets (\"[::1]:9100\") and a port from 1 to 65535.\n"
+	  "Host names are not looked up.  `metrics 9100;` (a bare port) serves on\n"
+	  "the loopback address 127.0.0.1.\n" },
 	{ "E081", "partition in two groups\n\n"
 	  "A partition has one supervisor: it belongs to at most one group.\n" },
 	{ "E082", "group without members\n\n"

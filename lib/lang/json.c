@@ -54,6 +54,18 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 	myco__json_str(f, sys->path ? sys->path : "");
 	fprintf(f, ",\"machine\":{\"cores\":%u,\"memory\":%" PRIu64 "},", sys->machine_cores,
 		sys->machine_memory);
+	/* metrics: null, or {"addr": "127.0.0.1", "port": 9100}; shield: cores */
+	fputs("\"metrics\":", f);
+	if (sys->metrics_port) {
+		fputs("{\"addr\":", f);
+		myco__json_str(f, sys->metrics_addr ? sys->metrics_addr : "");
+		fprintf(f, ",\"port\":%u},", sys->metrics_port);
+	} else {
+		fputs("null,", f);
+	}
+	fputs("\"shield\":", f);
+	idxs(f, sys->shield_cores, sys->nshield);
+	fputc(',', f);
 	pos(f, sys->pos);
 	fputs(",\n\"enums\":[", f);
 	for (size_t i = 0; i < sys->nenums; i++) {
@@ -138,8 +150,8 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 		idxs(f, p->cores, p->ncores);
 		fprintf(f, ",\"core_mask\":%" PRIu64 ",\"mode\":\"%s\",\"runtime_ns\":%" PRIu64
 			",\"period_ns\":%" PRIu64 ",\"memory\":%" PRIu64 ",\"pids_max\":%u"
-			",\"scheduler\":", p->core_mask, myco_mode_name(p->mode), p->runtime_ns,
-			p->period_ns, p->memory_bytes, p->pids_max);
+			",\"cache_ways\":%u,\"scheduler\":", p->core_mask, myco_mode_name(p->mode),
+			p->runtime_ns, p->period_ns, p->memory_bytes, p->pids_max, p->cache_ways);
 		if (p->scheduler)
 			myco__json_str(f, p->scheduler);
 		else

@@ -7,9 +7,11 @@
  * handler here; then the whole-system checks (verify.c).  Not for: files and
  * imports (import.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "check.h"
 
@@ -112,6 +114,117 @@ void myco__lower_import_in_system(myco__lower_t *l)
 {
 	ERR(l->c, "E092", l->x->pos, 6, "put imports at the top of the file, outside the system",
 	    "`import` inside a system");
+}
+
+/* ------------------------------------------------------ host resources */
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT" with a numeric address: 0, or the reason
+ * it is not one. */
+static const char *split_hostport(const char *t, char *addr, size_t alen, uint64_t *port)
+{
+	const char *colon, *a0 = t, *a1;
+	if (t[0] == '[') {
+		a0 = t + 1;
+		a1 = strchr(a0, ']');
+		if (!a1)
+			return "`[` without `]`";
+		colon = a1 + 1;
+		if (*colon != ':')
+			return "no port";
+	} else {
+		colon = strrchr(t, ':');
+		if (!colon)
+			return "no port";
+		a1 = colon;
+		if (memchr(t, ':', (size_t)(colon - t)))
+			return "an IPv6 address goes in brackets, as in \"[::1]:9100\"";
+	}
+	size_t n = (size_t)(a1 - a0);
+	if (!n)
+		return "no address";
+	if (n >= alen)
+		return "not a numeric IPv4 or IPv6 address";
+	memcpy(addr, a0, n);
+	addr[n] = 0;
+	const char *p = colon + 1;
+	uint64_t v = 0;
+	if (!*p)
+		return "no port";
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 65535)
+			return "the port is a number from 1 to 65535";
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v < 1 || v > 65535)
+		return "the port is a number from 1 to 65535";
+	unsigned char buf[16];
+	bool v6 = t[0] == '[';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, buf) != 1)
+		return v6 ? "not a numeric IPv6 address" : "not a numeric IPv4 address";
+	*port = v;
+	return NULL;
+}
+
+/* `metrics 9100;` (loopback) or `metrics "ADDR:PORT";`. */
+void myco__lower_metrics(myco__lower_t *l)
+{
+	ctx_t *c = l->c;
+	cur_t *k = &l->k;
+	myco__arg_t *a = myco__peek(k);
+	char addr[64] = "127.0.0.1";
+	uint64_t port;
+	if (a && a->kind == MYCO__A_STR) {
+		k->i++;
+		const char *why = strlen(a->text) == a->textlen
+			? split_hostport(a->text, addr, sizeof(addr), &port) : "not a numeric IPv4 address";
+		if (why) {
+			ERR(c, "E073", a->pos, a->len,
+			    "write \"ADDR:PORT\" with a numeric address, e.g. \"0.0.0.0:9100\" or "
+			    "\"[::1]:9100\", or only the port for loopback",
+			    "invalid metrics address \"%s\": %s", a->text, why);
+			return;
+		}
+	} else if (a && (a->kind == MYCO__A_NUM || a->kind == MYCO__A_QTY)) {
+		if (!myco__want_uint(k, "the metrics port", 1, 65535, &port))
+			return;
+	} else {
+		myco__expected(k, "a port number or \"ADDR:PORT\"");
+		return;
+	}
+	if (!myco__want_end(k))
+		return;
+	c->sys->metrics_port = (uint16_t)port;
+	c->sys->metrics_addr = myco__astr(c, addr);
+	c->sys->metrics_pos = l->x->pos;
+	c->metrics_arg = a;
+}
+
+/* `shield cores N, M;` (checked against the machine in verify.c). */
+void myco__lower_shield(myco__lower_t *l)
+{
+	ctx_t *c = l->c;
+	cur_t *k = &l->k;
+	uint64_t v, mask = 0;
+	c->shield_st = l->x;
+	if (!myco__want_word(k, "cores", "`cores`"))
+		return;
+	do {
+		myco__arg_t *a = myco__peek(k);
+		if (!myco__want_uint(k, "a core number", 0, 63, &v))
+			break;
+		if (mask & (1ull << v)) {
+			ERR(c, "E021", a->pos, a->len, "list each core once",
+			    "core %llu listed twice", (unsigned long long)v);
+			continue;
+		}
+		mask |= 1ull << v;
+		struct shield_core sc = { (uint32_t)v, a };
+		if (MYCO__PUSH(c->shield, c->nshield, c->cshield, sc)) {
+			c->oom = true;
+			return;
+		}
+	} while (myco__at_punct(k, ',') && ++k->i);
+	myco__want_end(k);
 }
 
 /* ---------------------------------------------------------------- machine */
@@ -608,5 +721,6 @@ int myco__lower_system(ctx_t *c)
 	myco__check_channels(c);
 	myco__check_call_cycles(c);
 	myco__check_time_and_memory(c, sys);
+	myco__check_host(c);
 	return c->oom ? -ENOMEM : 0;
 }

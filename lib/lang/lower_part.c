@@ -2,7 +2,7 @@
  * lower_part.c: the statements of a partition (`program`, `args`, `env`,
  * `cores`, `budget`/`frame`, `memory`, `scheduler`, channel ends, `listen`,
  * `path`, `net`, `restart`, `heartbeat`/`misses`, `readiness`, `user`,
- * `pids`), one
+ * `pids`, `cache ways`), one
  * handler each, dispatched through the statement table.  Lists are gathered
  * in a part_acc_t and copied into the model arena at the end.  Not for:
  * checks across partitions other than port ownership (verify.c).
@@ -472,6 +472,15 @@ void myco__lower_part_pids(myco__lower_t *l)
 	if (myco__want_uint(&l->k, "the pids limit", 1, MYCO_LANG_PIDS_MAX, &v) &&
 	    myco__want_end(&l->k))
 		l->bp->p.pids_max = (uint32_t)v;
+}
+
+/* `cache ways N;`: last-level cache ways through resctrl. */
+void myco__lower_part_cache(myco__lower_t *l)
+{
+	uint64_t v;
+	if (myco__want_word(&l->k, "ways", "`ways`") &&
+	    myco__want_uint(&l->k, "the number of cache ways", 1, 64, &v) && myco__want_end(&l->k))
+		l->bp->p.cache_ways = (uint32_t)v;
 }
 
 void myco__lower_partition(ctx_t *c, bpart_t *b)

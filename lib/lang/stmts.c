@@ -48,6 +48,10 @@ static const myco__stmt_def_t table[] = {
 	{ "schedule", MYCO__B_SYSTEM, MYCO__B_SCHEDULE, R | B,
 	  "schedule { major_frame 20 ms; core 0 { window p at 0 ms for 5 ms; } }", 0,
 	  myco__lower_schedule_decl, { 0 } },
+	{ "metrics", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "metrics 9100;  (or metrics \"0.0.0.0:9100\";)", 0,
+	  myco__lower_metrics, { "prometheus", "monitoring" } },
+	{ "shield", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "shield cores 2, 3;", 0, myco__lower_shield,
+	  { "isolate", "isolcpus" } },
 	{ "import", MYCO__B_SYSTEM, MYCO__B_NONE, R | B | MYCO__S_HIDDEN, "import \"file.myco\";", 0,
 	  myco__lower_import_in_system, { 0 } },
 
@@ -115,6 +119,8 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_part_user, { "uid" } },
 	{ "pids", MYCO__B_PARTITION, MYCO__B_NONE, 0, "pids 512;", 0, myco__lower_part_pids,
 	  { "threads", "processes", "nproc" } },
+	{ "cache", MYCO__B_PARTITION, MYCO__B_NONE, 0, "cache ways 4;", 0, myco__lower_part_cache,
+	  { "llc", "l3" } },
 
 	/* group */
 	{ "strategy", MYCO__B_GROUP, MYCO__B_NONE, 0,

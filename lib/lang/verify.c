@@ -4,6 +4,8 @@
  * channel one server; missing senders and clients are warnings), cycles of
  * blocking calls, frame-mode partitions without a window, CPU utilisation
  * per core and in total against the machine, and the sum of memory limits.
+ * Also the host resources: the metrics port against the partitions' ports,
+ * shielded cores against the machine.
  * Not for: checks of one statement (its handler does them).
  */
 #include <errno.h>
@@ -242,4 +244,55 @@ void myco__check_time_and_memory(ctx_t *c, const myco_system_t *sys)
 		    "total CPU utilisation %.2f exceeds the machine's %u cores", total, sys->machine_cores);
 	}
 	(void)last;
+}
+
+static int core_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void myco__check_host(ctx_t *c)
+{
+	myco_system_t *sys = c->sys;
+	/* the metrics endpoint needs a port no partition listens on (they
+	 * bind every address) */
+	uint16_t mp = sys->metrics_port;
+	if (mp && c->port_owner && c->port_owner[mp] && c->metrics_arg) {
+		char h[300];
+		snprintf(h, sizeof(h), "partition `%s` listens on it; the metrics endpoint needs a "
+			 "port of its own", c->parts[c->port_owner[mp] - 1].p.name);
+		ERR(c, "E071", c->metrics_arg->pos, c->metrics_arg->len,
+		    myco__arena_strdup(&c->pa, h), "port %u is taken", mp);
+	}
+	/* shielded cores exist, and leave one for everything else */
+	uint64_t mask = 0;
+	uint32_t *v = myco__arena_alloc(&c->ma, c->nshield * sizeof(*v) + 1);
+	size_t n = 0;
+	if (!v) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < c->nshield; i++) {
+		struct shield_core *s = &c->shield[i];
+		if (sys->machine_cores && s->core >= sys->machine_cores) {
+			ERR(c, "E066", s->a->pos, s->a->len, "the machine block declares fewer cores",
+			    "core %u does not exist on this machine (%u cores)", s->core,
+			    sys->machine_cores);
+			continue;
+		}
+		mask |= 1ull << s->core;
+		v[n++] = s->core;
+	}
+	if (sys->machine_cores && n && n == sys->machine_cores && c->shield_st)
+		ERR(c, "E069", c->shield_st->pos, 6,
+		    "leave at least one core unshielded: the executive and the host's own tasks "
+		    "run there", "shielding every core (%u) leaves none for the rest of the host",
+		    sys->machine_cores);
+	qsort(v, n, sizeof(*v), core_cmp);
+	sys->shield_cores = v;
+	sys->nshield = n;
+	sys->shield_mask = mask;
+	if (c->shield_st)
+		sys->shield_pos = c->shield_st->pos;
 }

@@ -664,7 +664,8 @@ static char *json_of(const myco_system_t *sys)
 	return buf;
 }
 
-/* Statements other components read from the model: `pids`. */
+/* Statements other components read from the model: `pids`, `metrics`,
+ * `shield cores`, `cache ways`. */
 static void test_resources(void **state)
 {
 	(void)state;
@@ -688,6 +689,72 @@ static void test_resources(void **state)
 	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 8 ms; } }", 0), "E030,");
 	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids many; } }", 0), "E011,");
 	assert_string_equal(codes_of("system s { partition a { program \"a\"; pids 1; pids 2; } }", 0), "E022,");
+
+	/* metrics, shield, cache ways */
+	sys = load_ok("system s {\n"
+		      " machine { cores 4; }\n"
+		      " partition a { program \"a\"; cores 3; cache ways 6; listen 8080; }\n"
+		      " shield cores 3, 1;\n"
+		      " metrics 9100;\n"
+		      "}\n");
+	assert_int_equal(sys->metrics_port, 9100);
+	assert_string_equal(sys->metrics_addr, "127.0.0.1");
+	assert_int_equal(sys->metrics_pos.line, 5);
+	assert_int_equal(sys->nshield, 2);
+	assert_int_equal(sys->shield_cores[0], 1);
+	assert_int_equal(sys->shield_cores[1], 3);
+	assert_int_equal(sys->shield_mask, 0xa);
+	assert_int_equal(sys->shield_pos.line, 4);
+	assert_int_equal(sys->partitions[0].cache_ways, 6);
+	j = json_of(sys);
+	assert_non_null(strstr(j, "\"metrics\":{\"addr\":\"127.0.0.1\",\"port\":9100},\"shield\":[1,3],"));
+	assert_non_null(strstr(j, "\"cache_ways\":6,"));
+	free(j);
+	myco_system_t *sys2 = load_ok("system s { metrics \"[fe80::1]:65535\"; }");
+	assert_string_equal(sys2->metrics_addr, "fe80::1");
+	assert_int_equal(sys2->metrics_port, 65535);
+	assert_int_equal(sys2->nshield, 0);
+	j = json_of(sys2);
+	assert_non_null(strstr(j, "\"shield\":[],"));
+	free(j);
+	myco_system_free(sys2);
+	sys2 = load_ok("system s { metrics \"0.0.0.0:1\"; partition a { program \"a\"; } }");
+	assert_string_equal(sys2->metrics_addr, "0.0.0.0");
+	assert_int_equal(sys2->metrics_port, 1);
+	assert_int_equal(sys2->partitions[0].cache_ways, 0);
+	myco_system_free(sys2);
+	sys2 = load_ok("system s { partition a { program \"a\"; } }");
+	assert_int_equal(sys2->metrics_port, 0);
+	assert_null(sys2->metrics_addr);
+	j = json_of(sys2);
+	assert_non_null(strstr(j, "\"metrics\":null,"));
+	free(j);
+	myco_system_free(sys2);
+	myco_system_free(sys);
+	static const char *const bad_addr[] = {
+		"\"[::1]\"", "\"[]:1\"", "\"1.2.3.4:\"", "\"1.2.3.4:0\"", "\"1.2.3.4:99999999999999999999\"",
+		"\"1.2.3:80\"", "\":80\"", "\"[::1:80\"", "\"[1.2.3.4]:80\"", "\"1.2.3.4:8a\"", "\"\"",
+		"\"::1:80\"", "\"host.example:80\"",
+	};
+	for (size_t i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+		char src[128];
+		snprintf(src, sizeof(src), "system s { metrics %s; }", bad_addr[i]);
+		assert_string_equal(codes_of(src, 0), "E073,");
+	}
+	assert_string_equal(codes_of("system s { metrics 65536; }", 0), "E032,");
+	assert_string_equal(codes_of("system s { metrics 9 ms; }", 0), "E030,");
+	assert_string_equal(codes_of("system s { metrics port; }", 0), "E011,");
+	assert_string_equal(codes_of("system s { metrics 1, 2; }", 0), "E012,");
+	assert_string_equal(codes_of("system s { metrics 80; partition a { program \"a\"; listen 80; } }", 0), "E071,");
+	assert_string_equal(codes_of("system s { shield cores 64; }", 0), "E032,");
+	assert_string_equal(codes_of("system s { shield cores 1, 1; }", 0), "E021,");
+	assert_string_equal(codes_of("system s { shield cores 1; shield cores 2; }", 0), "E022,");
+	assert_string_equal(codes_of("system s { shield cores 5; machine { cores 4; } }", 0), "E066,");
+	assert_string_equal(codes_of("system s { machine { cores 1; } shield cores 0; }", 0), "E069,");
+	assert_string_equal(codes_of("system s { shield 1; }", 0), "E011,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; cache ways 65; } }", 0), "E032,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; cache 4; } }", 0), "E011,");
+	assert_string_equal(codes_of("system s { partition a { program \"a\"; cache ways 1; cache ways 2; } }", 0), "E022,");
 }
 
 int main(void)
