@@ -34,18 +34,7 @@ enum {
 	MYCO_ESTOPPED = MYCO_ERR_BASE + 402,   /* loop or group stopped */
 };
 
-/* Log store (svc/log/store), reserved 10520-10539. */
-enum {
-	MYCO_ELOG_CORRUPT = MYCO_ERR_BASE + 520,      /* batch CRC/length/magic bad */
-	MYCO_ELOG_INVALID_RECORD = MYCO_ERR_BASE + 521, /* record framing/count bad */
-	MYCO_ELOG_TOO_LARGE = MYCO_ERR_BASE + 522,    /* batch over max.message.bytes */
-	MYCO_ELOG_OUT_OF_ORDER = MYCO_ERR_BASE + 523, /* producer sequence gap */
-	MYCO_ELOG_FENCED = MYCO_ERR_BASE + 524,       /* stale producer epoch */
-	MYCO_ELOG_OFFSET_RANGE = MYCO_ERR_BASE + 525, /* offset outside the log */
-	MYCO_ELOG_NO_TOPIC = MYCO_ERR_BASE + 526,     /* unknown topic/partition */
-	MYCO_ELOG_TOPIC_EXISTS = MYCO_ERR_BASE + 527, /* topic already exists */
-	MYCO_ELOG_BAD_TOPIC = MYCO_ERR_BASE + 528,    /* invalid topic name */
-};
+/* 10520-10539: the log store's codes, MYCO_ELOG_* in svc/log/store/store.h. */
 
 /* Describe a negative errno or a negated MYCO_E* code.  Returns a static
  * string, never NULL. */

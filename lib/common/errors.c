@@ -19,15 +19,16 @@ const char *myco_strerror(int err)
 	case MYCO_EVERSION:    return "incompatible format version";
 	case MYCO_EADMISSION:  return "admission test failed: CPU utilisation over the bound";
 	case MYCO_ESTOPPED:    return "loop or group stopped";
-	case MYCO_ELOG_CORRUPT:  return "log: record batch corrupt (CRC, length or magic)";
-	case MYCO_ELOG_INVALID_RECORD: return "log: invalid record in batch";
-	case MYCO_ELOG_TOO_LARGE: return "log: batch larger than max.message.bytes";
-	case MYCO_ELOG_OUT_OF_ORDER: return "log: out of order producer sequence number";
-	case MYCO_ELOG_FENCED:   return "log: producer epoch fenced";
-	case MYCO_ELOG_OFFSET_RANGE: return "log: offset out of range";
-	case MYCO_ELOG_NO_TOPIC: return "log: unknown topic or partition";
-	case MYCO_ELOG_TOPIC_EXISTS: return "log: topic already exists";
-	case MYCO_ELOG_BAD_TOPIC: return "log: invalid topic name";
+	/* the log store's MYCO_ELOG_* (svc/log/store/store.h) */
+	case MYCO_ERR_BASE + 520:  return "log: record batch corrupt (CRC, length or magic)";
+	case MYCO_ERR_BASE + 521: return "log: invalid record in batch";
+	case MYCO_ERR_BASE + 522: return "log: batch larger than max.message.bytes";
+	case MYCO_ERR_BASE + 523: return "log: out of order producer sequence number";
+	case MYCO_ERR_BASE + 524:   return "log: producer epoch fenced";
+	case MYCO_ERR_BASE + 525: return "log: offset out of range";
+	case MYCO_ERR_BASE + 526: return "log: unknown topic or partition";
+	case MYCO_ERR_BASE + 527: return "log: topic already exists";
+	case MYCO_ERR_BASE + 528: return "log: invalid topic name";
 	default:
 		break;
 	}

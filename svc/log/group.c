@@ -56,14 +56,12 @@ typedef struct group {
 } group_t;
 
 struct myco__lgroups {
-	myco__lb_t *lb;
+	mls_store_t *st;            /* committed offsets */
+	const myco__lcfg_t *cfg;
 	group_t *groups;
 	uint64_t next_member;
 };
 
-mls_store_t *myco__lb_store(myco__lb_t *lb);
-
-static myco__lb_t *g_owner(const struct group *g);
 
 static char *kdup(myco__kstr_t s)
 {
@@ -120,12 +118,13 @@ static void group_free(group_t *g)
 	free(g);
 }
 
-int myco__lgroups_new(myco__lb_t *lb, myco__lgroups_t **out)
+int myco__lgroups_new(mls_store_t *st, const myco__lcfg_t *cfg, myco__lgroups_t **out)
 {
 	myco__lgroups_t *gs = calloc(1, sizeof(*gs));
 	if (!gs)
 		return -ENOMEM;
-	gs->lb = lb;
+	gs->st = st;
+	gs->cfg = cfg;
 	*out = gs;
 	return 0;
 }
@@ -140,11 +139,6 @@ void myco__lgroups_free(myco__lgroups_t *gs)
 		group_free(g);
 	}
 	free(gs);
-}
-
-static myco__lb_t *g_owner(const group_t *g)
-{
-	return g->owner->lb;
 }
 
 static group_t *group_find(myco__lgroups_t *gs, myco__kstr_t id)
@@ -358,7 +352,7 @@ static void complete_join(group_t *g)
 		return;
 	}
 	g->state = G_SYNCING;
-	if (myco__lb_cfg(g_owner(g))->verbose)
+	if (g->owner->cfg->verbose)
 		fprintf(stderr, "myco-log: group %s: generation %d, %zu members, leader %s, protocol %s\n",
 			g->id, g->generation, nmembers(g), g->leader, g->protocol);
 	for (m = g->members; m; m = m->next) {
@@ -403,7 +397,7 @@ int myco__lgroups_tick(myco__lgroups_t *gs, int64_t now)
 			if (g->state == G_PREPARING)
 				continue;       /* covered by the rebalance deadline */
 			if (now - m->last_hb > m->session_timeout) {
-				if (myco__lb_cfg(gs->lb)->verbose)
+				if (gs->cfg->verbose)
 					fprintf(stderr, "myco-log: group %s: member %s expired\n",
 						g->id, m->id);
 				remove_member(g, m);
@@ -448,24 +442,15 @@ void myco__lgroups_conn_closed(myco__lgroups_t *gs, myco__lc_t *c)
 
 /* ---- handlers ----------------------------------------------------------- */
 
-void myco__lh_find_coordinator(myco__lb_t *lb, myco__lreq_t *req)
+void myco__lh_find_coordinator(myco__lgroups_t *gs, myco__lreq_t *req,
+			       const myco__kfind_coordinator_t *m)
 {
-	myco__krd_t *r = &req->rd;
-	int8_t type = 0;
 	int16_t err = 0;
 	myco__kwr_t w;
 	bool f = req->flex;
-	const myco__lcfg_t *cfg = myco__lb_cfg(lb);
+	const myco__lcfg_t *cfg = gs->cfg;
 
-	(void)myco__krd_str(r, f);
-	if (req->ver >= 1)
-		type = myco__krd_i8(r);
-	myco__krd_tags(r, f);
-	if (r->err) {
-		myco__lc_abort(req->conn);
-		return;
-	}
-	if (type != 0)
+	if (m->key_type != 0)
 		err = KERR_COORDINATOR_NOT_AVAILABLE;  /* no transactions */
 	myco__lresp_begin(&w, req);
 	if (req->ver >= 1)
@@ -480,38 +465,15 @@ void myco__lh_find_coordinator(myco__lb_t *lb, myco__lreq_t *req)
 	myco__lresp_send(req, &w);
 }
 
-void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
+void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kjoin_group_t *jg)
 {
-	myco__krd_t *r = &req->rd;
-	int16_t v = req->ver;
-	bool f = req->flex;
-	myco__kstr_t gid, mid, iid = { NULL, -1 }, ptype;
-	int32_t st, rt, np, i;
-	size_t at;
+	myco__kstr_t gid = jg->group_id, mid = jg->member_id, ptype = jg->protocol_type;
+	int32_t st = jg->session_timeout_ms, rt = jg->rebalance_timeout_ms, np = jg->nprotocols, i;
 	group_t *g;
 	member_t *m;
 	int64_t now = myco__lnow_ms();
 	int16_t err = 0;
 
-	gid = myco__krd_str(r, f);
-	st = myco__krd_i32(r);
-	rt = v >= 1 ? myco__krd_i32(r) : st;
-	mid = myco__krd_str(r, f);
-	if (v >= 5)
-		iid = myco__krd_str(r, f);
-	ptype = myco__krd_str(r, f);
-	np = myco__krd_array(r, f, 6);
-	at = r->pos;
-	for (i = 0; i < np && !r->err; i++) {
-		(void)myco__krd_str(r, f);
-		(void)myco__krd_bytes(r, f);
-		myco__krd_tags(r, f);
-	}
-	myco__krd_tags(r, f);
-	if (r->err) {
-		myco__lc_abort(req->conn);
-		return;
-	}
 	if (!gid.p || gid.len <= 0 || gid.len > 255)
 		err = KERR_INVALID_GROUP_ID;
 	else if (st < 1000 || st > 3600000)
@@ -551,12 +513,9 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
 	if (g->members) {
 		member_t *o;
 		bool common = false;
-		r->pos = at;
 		for (i = 0; i < np && !common; i++) {
-			myco__kstr_t pn = myco__krd_str(r, f);
+			myco__kstr_t pn = jg->protocols[i].name;
 			bool all = true;
-			(void)myco__krd_bytes(r, f);
-			myco__krd_tags(r, f);
 			for (o = g->members; o && all; o = o->next) {
 				size_t j;
 				bool has = false;
@@ -591,7 +550,7 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
 		}
 		m->client_id = kdup(req->client_id);
 		m->host = strdup(myco__lc_peer(req->conn));
-		m->instance_id = kdup(iid);
+		m->instance_id = kdup(jg->group_instance_id);
 		/* append: the oldest member stays first (leader choice) */
 		member_t **pp = &g->members;
 		while (*pp)
@@ -612,12 +571,9 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
 		join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
 		return;
 	}
-	r->pos = at;
 	for (i = 0; i < np; i++) {
-		myco__kstr_t pn = myco__krd_str(r, f);
-		myco__kstr_t md = myco__krd_bytes(r, f);
-		myco__krd_tags(r, f);
-		m->protos[i].name = kdup(pn);
+		myco__kstr_t md = jg->protocols[i].metadata;
+		m->protos[i].name = kdup(jg->protocols[i].name);
 		m->protos[i].metalen = md.len > 0 ? md.len : 0;
 		m->protos[i].meta = malloc(md.len > 0 ? (size_t)md.len : 1);
 		if (!m->protos[i].name || !m->protos[i].meta) {
@@ -630,14 +586,14 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req)
 			memcpy(m->protos[i].meta, md.p, (size_t)md.len);
 		m->nprotos = (size_t)i + 1;
 	}
-	if (myco__lb_cfg(gs->lb)->verbose)
+	if (gs->cfg->verbose)
 		fprintf(stderr, "myco-log: group %s: join from %s (state %d, generation %d)\n",
 			g->id, m->id, g->state, g->generation);
 	if (m->join_waiting)                   /* a second join replaces it */
 		join_reply(NULL, m, &m->join_req, KERR_REBALANCE_IN_PROGRESS);
 	m->join_waiting = true;
 	m->join_req = *req;
-	start_rebalance(g, now, myco__lb_cfg(gs->lb)->group_initial_delay_ms);
+	start_rebalance(g, now, gs->cfg->group_initial_delay_ms);
 	maybe_complete(g, now);
 }
 
@@ -652,42 +608,16 @@ static int16_t check_member(group_t *g, member_t *m, int32_t gen)
 	return 0;
 }
 
-void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req)
+void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__ksync_group_t *sg)
 {
-	myco__krd_t *r = &req->rd;
-	int16_t v = req->ver;
-	bool f = req->flex;
-	myco__kstr_t gid, mid;
-	int32_t gen, na, i;
-	size_t at;
+	int32_t i;
 	group_t *g;
 	member_t *m, *o;
 	int16_t err;
 
-	gid = myco__krd_str(r, f);
-	gen = myco__krd_i32(r);
-	mid = myco__krd_str(r, f);
-	if (v >= 3)
-		(void)myco__krd_str(r, f);
-	if (v >= 5) {
-		(void)myco__krd_str(r, f);
-		(void)myco__krd_str(r, f);
-	}
-	na = myco__krd_array(r, f, 6);
-	at = r->pos;
-	for (i = 0; i < na && !r->err; i++) {
-		(void)myco__krd_str(r, f);
-		(void)myco__krd_bytes(r, f);
-		myco__krd_tags(r, f);
-	}
-	myco__krd_tags(r, f);
-	if (r->err) {
-		myco__lc_abort(req->conn);
-		return;
-	}
-	g = group_find(gs, gid);
-	m = member_find(g, mid);
-	err = check_member(g, m, gen);
+	g = group_find(gs, sg->group_id);
+	m = member_find(g, sg->member_id);
+	err = check_member(g, m, sg->generation_id);
 	if (err) {
 		sync_reply(req, err, NULL, 0);
 		return;
@@ -704,12 +634,9 @@ void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req)
 	m->last_hb = myco__lnow_ms();
 	if (!g->leader || strcmp(g->leader, m->id))
 		return;
-	r->pos = at;
-	for (i = 0; i < na; i++) {
-		myco__kstr_t aid = myco__krd_str(r, f);
-		myco__kstr_t a = myco__krd_bytes(r, f);
-		myco__krd_tags(r, f);
-		o = member_find(g, aid);
+	for (i = 0; i < sg->nassignments; i++) {
+		myco__kstr_t a = sg->assignments[i].assignment;
+		o = member_find(g, sg->assignments[i].member_id);
 		if (!o || a.len <= 0)
 			continue;
 		free(o->assign);
@@ -719,9 +646,9 @@ void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req)
 			memcpy(o->assign, a.p, (size_t)a.len);
 	}
 	g->state = G_STABLE;
-	if (myco__lb_cfg(gs->lb)->verbose)
+	if (gs->cfg->verbose)
 		fprintf(stderr, "myco-log: group %s: generation %d stable, %d assignments from %s\n",
-			g->id, g->generation, na, m->id);
+			g->id, g->generation, sg->nassignments, m->id);
 	for (o = g->members; o; o = o->next) {
 		o->last_hb = myco__lnow_ms();
 		if (o->sync_waiting) {
@@ -731,54 +658,26 @@ void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req)
 	}
 }
 
-void myco__lh_heartbeat(myco__lgroups_t *gs, myco__lreq_t *req)
+void myco__lh_heartbeat(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kheartbeat_t *hb)
 {
-	myco__krd_t *r = &req->rd;
-	bool f = req->flex;
-	myco__kstr_t gid, mid;
-	int32_t gen;
-	group_t *g;
-	member_t *m;
+	group_t *g = group_find(gs, hb->group_id);
+	member_t *m = member_find(g, hb->member_id);
 
-	gid = myco__krd_str(r, f);
-	gen = myco__krd_i32(r);
-	mid = myco__krd_str(r, f);
-	if (req->ver >= 3)
-		(void)myco__krd_str(r, f);
-	myco__krd_tags(r, f);
-	if (r->err) {
-		myco__lc_abort(req->conn);
-		return;
-	}
-	g = group_find(gs, gid);
-	m = member_find(g, mid);
 	if (m)
 		m->last_hb = myco__lnow_ms();
-	simple_reply(req, check_member(g, m, gen));
+	simple_reply(req, check_member(g, m, hb->generation_id));
 }
 
-void myco__lh_leave_group(myco__lgroups_t *gs, myco__lreq_t *req)
+void myco__lh_leave_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kleave_group_t *lg)
 {
-	myco__krd_t *r = &req->rd;
-	bool f = req->flex;
-	myco__kstr_t gid, mid;
-	group_t *g;
-	member_t *m;
+	group_t *g = group_find(gs, lg->group_id);
+	member_t *m = member_find(g, lg->member_id);
 
-	gid = myco__krd_str(r, f);
-	mid = myco__krd_str(r, f);
-	myco__krd_tags(r, f);
-	if (r->err) {
-		myco__lc_abort(req->conn);
-		return;
-	}
-	g = group_find(gs, gid);
-	m = member_find(g, mid);
 	if (!m) {
 		simple_reply(req, KERR_UNKNOWN_MEMBER_ID);
 		return;
 	}
-	if (myco__lb_cfg(gs->lb)->verbose)
+	if (gs->cfg->verbose)
 		fprintf(stderr, "myco-log: group %s: %s leaves (generation %d)\n", g->id, m->id,
 			g->generation);
 	remove_member(g, m);
@@ -793,52 +692,21 @@ void myco__lh_leave_group(myco__lgroups_t *gs, myco__lreq_t *req)
 	simple_reply(req, 0);
 }
 
-void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *req)
+void myco__lh_offset_commit(myco__lgroups_t *gs, myco__lreq_t *req,
+			    const myco__koffset_commit_t *oc)
 {
-	myco__krd_t *r = &req->rd;
 	int16_t v = req->ver;
 	bool f = req->flex;
-	myco__kstr_t gid, mid = { NULL, -1 };
-	int32_t gen = -1, nt, np, i, j;
-	size_t at, total = 0, k;
+	myco__kstr_t gid = oc->group_id, mid = oc->member_id;
+	int32_t gen = oc->generation_id, i, j;
+	size_t total = oc->npartitions_total, k;
 	int16_t gerr = 0, serr = 0;
 	mls_group_offset *offs = NULL;
 	char *names = NULL, *gname = NULL, **mds = NULL;
 	myco__kwr_t w;
 	group_t *g;
 
-	gid = myco__krd_str(r, f);
-	if (v >= 1) {
-		gen = myco__krd_i32(r);
-		mid = myco__krd_str(r, f);
-	}
-	if (v >= 2 && v <= 4)
-		(void)myco__krd_i64(r);                /* retention */
-	if (v >= 7)
-		(void)myco__krd_str(r, f);
-	nt = myco__krd_array(r, f, 6);
-	at = r->pos;
-	for (i = 0; i < nt && !r->err; i++) {
-		(void)myco__krd_str(r, f);
-		np = myco__krd_array(r, f, 14);
-		for (j = 0; j < np && !r->err; j++) {
-			(void)myco__krd_i32(r);
-			(void)myco__krd_i64(r);
-			if (v >= 6)
-				(void)myco__krd_i32(r);
-			if (v == 1)
-				(void)myco__krd_i64(r);
-			(void)myco__krd_str(r, f);
-			myco__krd_tags(r, f);
-			total++;
-		}
-		myco__krd_tags(r, f);
-	}
-	myco__krd_tags(r, f);
-	if (r->err) {
-		myco__lc_abort(req->conn);
-		return;
-	}
+	(void)v;
 	if (!gid.p || gid.len <= 0 || gid.len > 255) {
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (gen >= 0 || mid.len > 0) {
@@ -865,40 +733,36 @@ void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *r
 	/* Collect every offset and store them in one durable write. */
 	if (!gerr && total) {
 		offs = calloc(total, sizeof(*offs));
-		names = malloc((size_t)nt * (MLS_TOPIC_NAME_MAX + 1) + 1);
+		names = malloc((size_t)oc->ntopics * (MLS_TOPIC_NAME_MAX + 1) + 1);
 		mds = calloc(total, sizeof(*mds));
 		gname = kdup(gid);
 		if (!offs || !names || !mds || !gname)
 			serr = KERR_UNKNOWN_SERVER_ERROR;
 	}
 	if (!gerr && !serr && total) {
-		r->pos = at;
 		k = 0;
-		for (i = 0; i < nt; i++) {
-			myco__kstr_t s = myco__krd_str(r, f);
+		for (i = 0; i < oc->ntopics; i++) {
+			const myco__koffset_commit_topic_t *t = &oc->topics[i];
+			myco__kstr_t s = t->name;
 			char *nm = names + (size_t)i * (MLS_TOPIC_NAME_MAX + 1);
 			int32_t l = s.len > 0 ? (s.len > MLS_TOPIC_NAME_MAX ? MLS_TOPIC_NAME_MAX : s.len) : 0;
 			if (l)
 				memcpy(nm, s.p, (size_t)l);
 			nm[l] = 0;
-			np = myco__krd_array(r, f, 14);
-			for (j = 0; j < np; j++, k++) {
+			for (j = 0; j < t->npartitions; j++, k++) {
+				const myco__koffset_commit_partition_t *p = &t->partitions[j];
 				offs[k].topic = nm;
-				offs[k].partition = myco__krd_i32(r);
-				offs[k].offset = myco__krd_i64(r);
-				offs[k].leader_epoch = v >= 6 ? myco__krd_i32(r) : -1;
-				if (v == 1)
-					(void)myco__krd_i64(r);
-				mds[k] = kdup(myco__krd_str(r, f));
+				offs[k].partition = p->partition_index;
+				offs[k].offset = p->committed_offset;
+				offs[k].leader_epoch = p->committed_leader_epoch;
+				mds[k] = kdup(p->committed_metadata);
 				offs[k].metadata = mds[k];
-				myco__krd_tags(r, f);
 			}
-			myco__krd_tags(r, f);
 		}
-		if (mls_group_commit(myco__lb_store(lb), gname, offs, total) < 0)
+		if (mls_group_commit(gs->st, gname, offs, total) < 0)
 			serr = KERR_UNKNOWN_SERVER_ERROR;
 	}
-	if (myco__lb_cfg(lb)->verbose)
+	if (gs->cfg->verbose)
 		fprintf(stderr, "myco-log: group %.*s: commit of %zu offsets by %.*s generation %d: "
 			"error %d\n", gid.len > 0 ? (int)gid.len : 0,
 			gid.len > 0 ? (const char *)gid.p : "", total,
@@ -907,26 +771,16 @@ void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *r
 	myco__lresp_begin(&w, req);
 	if (v >= 3)
 		myco__kwr_i32(&w, 0);
-	myco__kwr_array(&w, f, nt < 0 ? 0 : nt);
-	r->pos = at;
-	for (i = 0; i < nt; i++) {
-		myco__kstr_t s = myco__krd_str(r, f);
-		myco__kwr_strn(&w, f, s.p, s.len < 0 ? 0 : s.len);
-		np = myco__krd_array(r, f, 14);
-		myco__kwr_array(&w, f, np);
-		for (j = 0; j < np; j++) {
-			myco__kwr_i32(&w, myco__krd_i32(r));
-			(void)myco__krd_i64(r);
-			if (v >= 6)
-				(void)myco__krd_i32(r);
-			if (v == 1)
-				(void)myco__krd_i64(r);
-			(void)myco__krd_str(r, f);
-			myco__krd_tags(r, f);
+	myco__kwr_array(&w, f, oc->ntopics < 0 ? 0 : oc->ntopics);
+	for (i = 0; i < oc->ntopics; i++) {
+		const myco__koffset_commit_topic_t *t = &oc->topics[i];
+		myco__kwr_strn(&w, f, t->name.p, t->name.len < 0 ? 0 : t->name.len);
+		myco__kwr_array(&w, f, t->npartitions);
+		for (j = 0; j < t->npartitions; j++) {
+			myco__kwr_i32(&w, t->partitions[j].partition_index);
 			myco__kwr_i16(&w, gerr ? gerr : serr);
 			myco__kwr_tags(&w, f);
 		}
-		myco__krd_tags(r, f);
 		myco__kwr_tags(&w, f);
 	}
 	myco__kwr_tags(&w, f);
@@ -952,44 +806,24 @@ static void fetch_entry(myco__kwr_t *w, int16_t v, bool f, int32_t part,
 	myco__kwr_tags(w, f);
 }
 
-void myco__lh_offset_fetch(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *req)
+void myco__lh_offset_fetch(myco__lgroups_t *gs, myco__lreq_t *req,
+			   const myco__koffset_fetch_t *of)
 {
-	myco__krd_t *r = &req->rd;
 	int16_t v = req->ver;
 	bool f = req->flex;
-	myco__kstr_t gid;
-	int32_t nt, np, i, j;
-	size_t at;
+	int32_t i, j;
 	char *gname;
 	myco__kwr_t w;
 	int16_t gerr = 0;
-	mls_store_t *st = myco__lb_store(lb);
+	mls_store_t *st = gs->st;
 
-	(void)gs;
-	gid = myco__krd_str(r, f);
-	nt = myco__krd_array(r, f, 6);
-	at = r->pos;
-	for (i = 0; i < nt && !r->err; i++) {
-		(void)myco__krd_str(r, f);
-		np = myco__krd_array(r, f, 4);
-		for (j = 0; j < np && !r->err; j++)
-			(void)myco__krd_i32(r);
-		myco__krd_tags(r, f);
-	}
-	if (v >= 7)
-		(void)myco__krd_i8(r);                 /* require_stable */
-	myco__krd_tags(r, f);
-	if (r->err || (nt < 0 && v < 2)) {
-		myco__lc_abort(req->conn);
-		return;
-	}
-	gname = kdup(gid);
+	gname = kdup(of->group_id);
 	if (!gname || !gname[0])
 		gerr = KERR_INVALID_GROUP_ID;
 	myco__lresp_begin(&w, req);
 	if (v >= 3)
 		myco__kwr_i32(&w, 0);
-	if (nt < 0) {
+	if (of->ntopics < 0) {
 		mls_group_offset *all = NULL;
 		size_t n = 0, a, b;
 		if (!gerr && mls_group_list(st, gname, &all, &n) < 0)
@@ -1012,21 +846,20 @@ void myco__lh_offset_fetch(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *re
 		}
 		free(all);
 	} else {
-		myco__kwr_array(&w, f, nt);
-		r->pos = at;
-		for (i = 0; i < nt; i++) {
+		myco__kwr_array(&w, f, of->ntopics);
+		for (i = 0; i < of->ntopics; i++) {
+			const myco__koffset_fetch_topic_t *t = &of->topics[i];
 			char name[MLS_TOPIC_NAME_MAX + 1];
-			myco__kstr_t s = myco__krd_str(r, f);
+			myco__kstr_t s = t->name;
 			bool ok = s.p && s.len > 0 && s.len <= MLS_TOPIC_NAME_MAX;
 			if (ok) {
 				memcpy(name, s.p, (size_t)s.len);
 				name[s.len] = 0;
 			}
 			myco__kwr_strn(&w, f, s.p, s.len < 0 ? 0 : s.len);
-			np = myco__krd_array(r, f, 4);
-			myco__kwr_array(&w, f, np < 0 ? 0 : np);
-			for (j = 0; j < np; j++) {
-				int32_t part = myco__krd_i32(r);
+			myco__kwr_array(&w, f, t->npartitions < 0 ? 0 : t->npartitions);
+			for (j = 0; j < t->npartitions; j++) {
+				int32_t part = t->partition_indexes[j];
 				int64_t off = -1;
 				int32_t ep = -1;
 				char *md = NULL;
@@ -1041,7 +874,6 @@ void myco__lh_offset_fetch(myco__lb_t *lb, myco__lgroups_t *gs, myco__lreq_t *re
 					    rc < 0 && rc != -ENOENT ? KERR_UNKNOWN_SERVER_ERROR : gerr);
 				free(md);
 			}
-			myco__krd_tags(r, f);
 			myco__kwr_tags(&w, f);
 		}
 	}

@@ -1,8 +1,19 @@
 /*
  * log_int.h: what the modules of myco-log share: the broker state, the
  * request context handed to API handlers, the connection interface the
- * network layer implements, Kafka error codes and API keys.
- * Not for: the wire codec (kproto.h) or storage (store/store.h).
+ * network layer implements, Kafka error codes and API keys, and the
+ * handlers of each file.  Not for: the wire codec (kproto.h), decoded
+ * requests (kmsg.h) or storage (store/store.h).
+ *
+ * The modules, each calling only downwards:
+ *   net_rt.c    sockets; hands each frame to myco__lb_request()
+ *   dispatch.c  request header, decode of the body (kmsg.c), routing,
+ *               ApiVersions, answers for unsupported versions
+ *   produce.c   Produce; metadata.c Metadata, CreateTopics, ListOffsets,
+ *               InitProducerId; fetch.c Fetch (long polling); group.c the
+ *               group coordinator and its APIs
+ *   broker.c    broker lifetime, timers, cross-thread completions
+ *   reply.c     response framing, error mapping, names (used by all)
  *
  * Threading: the broker core is single-threaded; every function here runs
  * on the broker's one loop thread.  The network layer hands each request
@@ -20,7 +31,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "kmsg.h"
 #include "kproto.h"
+#include "store.h"
 
 /* Kafka API keys served. */
 enum {
@@ -107,6 +123,25 @@ typedef struct {
 
 typedef struct myco__lb myco__lb_t;
 typedef struct myco__lgroups myco__lgroups_t;
+struct myco__lpprod;
+struct myco__lpfetch;
+struct myco__lacomp;
+
+/* The broker: owned by the loop thread except where noted. */
+struct myco__lb {
+	myco__lcfg_t cfg;
+	mls_store_t *st;
+	myco__lgroups_t *groups;
+	pthread_t loop_thread;
+	int wakefd;                     /* eventfd: other threads queued work */
+	pthread_mutex_t mu;             /* guards the done list */
+	struct myco__lacomp *done_head, *done_tail; /* async appends finished */
+	atomic_int hw_moved;            /* a high watermark advanced */
+	struct myco__lpprod *pprods;    /* Produce requests waiting for fsync */
+	struct myco__lpfetch *pfetches; /* parked (long-polling) fetches */
+	long nproduce;                  /* produce requests seen (test fault) */
+	uint64_t seen[64];              /* --verbose: versions seen per api key */
+};
 
 /* Broker lifetime.  myco__lb_open() opens the store in cfg->data_dir;
  * *out is freed by myco__lb_close(). */
@@ -123,28 +158,65 @@ void myco__lb_conn_closed(myco__lb_t *lb, myco__lc_t *c);
 /* Run timers (fetch deadlines, group timeouts, fsync interval).  Returns
  * ms until the next deadline (<= 1000). */
 int myco__lb_tick(myco__lb_t *lb);
+/* Wake the loop thread (from any thread). */
+void myco__lb_poke(myco__lb_t *lb);
+/* Fill tc with the broker's defaults for new topics (flags over Kafka's). */
+void myco__lb_topic_defaults(const myco__lb_t *lb, mls_topic_config *tc);
+
+/* ---- reply.c ---- */
+/* Monotonic milliseconds (myco_now()). */
 int64_t myco__lnow_ms(void);
+/* Map a store error (negative errno or -MYCO_ELOG_*) to a Kafka error. */
+int16_t myco__lkerr(int rc);
+/* Copy a wire string into a NUL-terminated topic name; false if too long,
+ * null, empty or containing a NUL. */
+bool myco__ltopic_name(myco__kstr_t s, char out[MLS_TOPIC_NAME_MAX + 1]);
 
 /* Response helpers: start a response (header for req) in w. */
 void myco__lresp_begin(myco__kwr_t *w, const myco__lreq_t *req);
 /* Answer with w and free it; on writer error, close the connection. */
 void myco__lresp_send(const myco__lreq_t *req, myco__kwr_t *w);
-/* Answer an unsupported version/API with an error in the closest shape. */
-void myco__lresp_unsupported(myco__lb_t *lb, const myco__lreq_t *req);
+/* Answer an unsupported version/API with an error in the closest shape
+ * (dispatch.c). */
+void myco__lresp_unsupported(const myco__lreq_t *req);
 
-/* Group coordinator (group.c). */
-int myco__lgroups_new(myco__lb_t *lb, myco__lgroups_t **out);
+/* ---- handlers: each answers req (now or later) from its decoded body --- */
+/* metadata.c */
+void myco__lh_metadata(myco__lb_t *lb, myco__lreq_t *req, const myco__kmetadata_t *m);
+void myco__lh_create_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kcreate_topics_t *m);
+void myco__lh_init_producer_id(myco__lb_t *lb, myco__lreq_t *req,
+			       const myco__kinit_producer_id_t *m);
+void myco__lh_list_offsets(myco__lb_t *lb, myco__lreq_t *req, const myco__klist_offsets_t *m);
+/* produce.c */
+void myco__lh_produce(myco__lb_t *lb, myco__lreq_t *req, const myco__kproduce_t *m);
+/* Answer the produces whose async appends completed (loop thread). */
+void myco__lproduce_drain(myco__lb_t *lb);
+/* Free every waiting produce (broker close, after the store closed). */
+void myco__lproduce_free_all(myco__lb_t *lb);
+/* The connection closed: waiting produces still complete, unanswered. */
+void myco__lproduce_conn_closed(myco__lb_t *lb, myco__lc_t *c);
+/* fetch.c */
+void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m);
+/* Answer parked fetches that are due (deadline) or, when data_moved,
+ * satisfied.  Returns the earliest remaining deadline (INT64_MAX: none). */
+int64_t myco__lfetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now);
+void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lc_t *c);
+void myco__lfetch_free_all(myco__lb_t *lb);
+
+/* Group coordinator (group.c): needs only the store and the settings. */
+int myco__lgroups_new(mls_store_t *st, const myco__lcfg_t *cfg, myco__lgroups_t **out);
 void myco__lgroups_free(myco__lgroups_t *g);
 void myco__lgroups_conn_closed(myco__lgroups_t *g, myco__lc_t *c);
 int myco__lgroups_tick(myco__lgroups_t *g, int64_t now);
-void myco__lh_find_coordinator(myco__lb_t *lb, myco__lreq_t *req);
-void myco__lh_join_group(myco__lgroups_t *g, myco__lreq_t *req);
-void myco__lh_sync_group(myco__lgroups_t *g, myco__lreq_t *req);
-void myco__lh_heartbeat(myco__lgroups_t *g, myco__lreq_t *req);
-void myco__lh_leave_group(myco__lgroups_t *g, myco__lreq_t *req);
-void myco__lh_offset_commit(myco__lb_t *lb, myco__lgroups_t *g, myco__lreq_t *req);
-void myco__lh_offset_fetch(myco__lb_t *lb, myco__lgroups_t *g, myco__lreq_t *req);
-
-const myco__lcfg_t *myco__lb_cfg(const myco__lb_t *lb);
+void myco__lh_find_coordinator(myco__lgroups_t *g, myco__lreq_t *req,
+			       const myco__kfind_coordinator_t *m);
+void myco__lh_join_group(myco__lgroups_t *g, myco__lreq_t *req, const myco__kjoin_group_t *m);
+void myco__lh_sync_group(myco__lgroups_t *g, myco__lreq_t *req, const myco__ksync_group_t *m);
+void myco__lh_heartbeat(myco__lgroups_t *g, myco__lreq_t *req, const myco__kheartbeat_t *m);
+void myco__lh_leave_group(myco__lgroups_t *g, myco__lreq_t *req, const myco__kleave_group_t *m);
+void myco__lh_offset_commit(myco__lgroups_t *g, myco__lreq_t *req,
+			    const myco__koffset_commit_t *m);
+void myco__lh_offset_fetch(myco__lgroups_t *g, myco__lreq_t *req,
+			   const myco__koffset_fetch_t *m);
 
 #endif /* MYCO_LOG_INT_H */

@@ -4,15 +4,13 @@
  * Runs standalone or as a Myco partition (there it serves the listening
  * socket the executive holds for its declared port, myco_listen_fd();
  * any program may also pass one with --listen-fd / MYCO_LOG_LISTEN_FD).
- * Not for: protocol logic (broker.c, group.c) or storage (store/).
+ * Not for: protocol logic (dispatch.c and the handlers) or storage (store/).
  */
 #include "log_int.h"
 #include "net.h"
 #include "store.h"
 
-#ifdef MYCO_LOG_HAVE_PART
 #include "myco/part.h"
-#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -177,7 +175,6 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
-#ifdef MYCO_LOG_HAVE_PART
 	/* Inside a Myco system: attach to the executive (outside one this
 	 * returns 0 and does nothing). */
 	rc = myco_init();
@@ -186,7 +183,6 @@ int main(int argc, char **argv)
 			myco_part_errmsg());
 		return 1;
 	}
-#endif
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = getenv("MYCO_LOG_DATA");
 	cfg.fsync_mode = MLS_FSYNC_ALWAYS;
@@ -261,7 +257,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	in_system = getenv("MYCO_CTL") != NULL;
-#ifdef MYCO_LOG_HAVE_PART
 	/* Inside a system the executive holds one listening socket per port
 	 * the partition declared (`listen PORT;`) for the system's whole life,
 	 * and every replacement inherits it: take it (the port of --listen
@@ -284,7 +279,6 @@ int main(int argc, char **argv)
 				lhost, lport);
 		}
 	}
-#endif
 	/* Fallback (no declared port): a standby activated by the executive
 	 * right after its predecessor was killed may find the port and the
 	 * data directory lock still held while the kernel tears the dead
@@ -343,12 +337,8 @@ int main(int argc, char **argv)
 	/* Readiness line on stdout (tests and the executive wait for it). */
 	printf("myco-log: listening on %s:%d data %s\n", cfg.host, cfg.port, cfg.data_dir);
 	fflush(stdout);
-#ifdef MYCO_LOG_HAVE_PART
 	(void)myco_ready();
 	rc = myco__lnet_run(lb, lfd, cfg.verbose, myco_heartbeat);
-#else
-	rc = myco__lnet_run(lb, lfd, cfg.verbose, NULL);
-#endif
 	myco__lb_close(lb);
 	close(lfd);
 	if (rc < 0) {

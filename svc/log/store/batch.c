@@ -11,7 +11,7 @@
 
 #include "store_int.h"
 
-int myco__batch_header(const uint8_t *p, size_t avail, mls__batch *b)
+int myco__batch_header(const uint8_t *p, size_t avail, mls_batch_header *b)
 {
 	if (avail < MLS_BATCH_HDR)
 		return -EAGAIN;
@@ -107,7 +107,7 @@ static int record_walk(const uint8_t *p, size_t n, int64_t *ts_delta,
  * nonzero (that value is returned).  -1 on bad framing or count. */
 typedef int (*record_fn)(void *arg, int32_t idx, int64_t ts);
 
-static int records_each(const uint8_t *p, size_t len, const mls__batch *b,
+static int records_each(const uint8_t *p, size_t len, const mls_batch_header *b,
                         record_fn fn, void *arg)
 {
 	size_t i = MLS_BATCH_HDR;
@@ -147,7 +147,7 @@ enum rs_state {
 };
 
 typedef struct rs {
-	const mls__batch *b;
+	const mls_batch_header *b;
 	int err;                /* first framing error (stream keeps going) */
 	record_fn fn;
 	void *arg;
@@ -321,7 +321,7 @@ static int rs_feed_z(void *arg, const uint8_t *p, size_t n)
 	return r;
 }
 
-static void rs_init(rs *s, const mls__batch *b, record_fn fn, void *arg)
+static void rs_init(rs *s, const mls_batch_header *b, record_fn fn, void *arg)
 {
 	memset(s, 0, sizeof(*s));
 	s->b = b;
@@ -342,7 +342,7 @@ static int rs_finish(const rs *s)
  * but errors are -MYCO_ELOG_CORRUPT for a bad stream (that wins over bad
  * records), -MYCO_ELOG_INVALID_RECORD for bad records in a good stream,
  * -ENOMEM, -EOPNOTSUPP when the codec is not built in). */
-static int records_each_z(const uint8_t *p, size_t len, const mls__batch *b,
+static int records_each_z(const uint8_t *p, size_t len, const mls_batch_header *b,
                           record_fn fn, void *arg)
 {
 	rs s;
@@ -357,7 +357,7 @@ static int records_each_z(const uint8_t *p, size_t len, const mls__batch *b,
 
 int myco__batch_records_pieces(const uint8_t *p, size_t len, size_t piece)
 {
-	mls__batch b;
+	mls_batch_header b;
 	rs s;
 	int rc;
 
@@ -372,7 +372,7 @@ int myco__batch_records_pieces(const uint8_t *p, size_t len, size_t piece)
 	return rs_finish(&s);
 }
 
-int myco__batch_check(const uint8_t *p, size_t len, mls__batch *b)
+int myco__batch_check(const uint8_t *p, size_t len, mls_batch_header *b)
 {
 	int rc = myco__batch_header(p, len, b);
 	if (rc == -EAGAIN)
@@ -405,15 +405,33 @@ int myco__batch_check(const uint8_t *p, size_t len, mls__batch *b)
 	return 0;
 }
 
-int mls_batch_validate(const void *batch, size_t len)
+int myco__batch_accept(const uint8_t *p, size_t len, mls_batch_header *b)
 {
-	mls__batch b;
-	int rc = myco__batch_check(batch, len, &b);
-	if (rc == 0 && (b.attributes & MLS_ATTR_TRANSACTIONAL))
+	int rc = myco__batch_check(p, len, b);
+	if (rc == 0 && (b->attributes & MLS_ATTR_TRANSACTIONAL))
 		rc = -EOPNOTSUPP;
-	if (rc == 0 && (b.attributes & MLS_ATTR_CONTROL))
+	if (rc == 0 && (b->attributes & MLS_ATTR_CONTROL))
 		rc = -MYCO_ELOG_INVALID_RECORD;
 	return rc;
+}
+
+int mls_batch_validate(const void *batch, size_t len)
+{
+	mls_batch_header b;
+	return myco__batch_accept(batch, len, &b);
+}
+
+long mls_batch_size(const void *batch, size_t avail)
+{
+	const uint8_t *p = batch;
+	uint32_t blen;
+
+	if (avail < MLS_LOG_OVERHEAD)
+		return -MYCO_ELOG_CORRUPT;
+	blen = mls__be32(p + MLS_OFF_LENGTH);
+	if (blen > INT32_MAX || blen < MLS_BATCH_HDR - MLS_LOG_OVERHEAD)
+		return -MYCO_ELOG_CORRUPT;
+	return (long)blen + MLS_LOG_OVERHEAD;
 }
 
 struct find_ts { int64_t ts; int32_t found; int64_t found_ts; };
@@ -432,7 +450,7 @@ static int find_ts_cb(void *arg, int32_t idx, int64_t ts)
 int32_t myco__batch_find_ts(const uint8_t *p, size_t len, int64_t ts,
                             int64_t *found_ts)
 {
-	mls__batch b;
+	mls_batch_header b;
 	struct find_ts f = { ts, -1, -1 };
 
 	if (myco__batch_header(p, len, &b) < 0)

@@ -206,20 +206,6 @@ static size_t gdecode(struct mls_store *st, const uint8_t *buf, size_t n)
 	return pos;
 }
 
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int myco__groups_open(struct mls_store *st)
 {
 	char path[4096], tmp[4096];
@@ -277,7 +263,7 @@ int myco__groups_open(struct mls_store *st)
 		for (mls__gentry *e = st->gbuckets[i]; e; e = e->next)
 			pos += genc(buf + pos, G_COMMIT, e->group, e->topic,
 			            e->partition, e->offset, e->epoch, e->meta);
-	rc = write_full(fd, buf, pos);
+	rc = myco__write_full(fd, buf, pos);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
@@ -336,22 +322,11 @@ int myco__groups_sync(struct mls_store *st)
 /* Append records (already encoded) and make them durable per policy. */
 static int gappend(struct mls_store *st, const uint8_t *buf, size_t n)
 {
-	int rc = 0;
-	ssize_t w;
-	size_t done = 0;
+	int rc;
 
 	if (st->gfd < 0)
 		return -EBADF;
-	while (done < n) {
-		w = pwrite(st->gfd, buf + done, n - done, st->gsize + (off_t)done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)w;
-	}
+	rc = myco__pwrite_full(st->gfd, buf, n, st->gsize);
 	if (rc == 0 && st->cfg.fsync_policy == MLS_FSYNC_ALWAYS &&
 	    fdatasync(st->gfd) < 0)
 		rc = -errno;

@@ -61,7 +61,7 @@ static int do_fdatasync(int fd)
 
 /* ---- producer state rebuild ------------------------------------------- */
 
-static int ps_apply(void *arg, const mls__batch *b, int64_t pos,
+static int ps_apply(void *arg, const mls_batch_header *b, int64_t pos,
                     const uint8_t *data, size_t len)
 {
 	(void)pos; (void)data; (void)len;
@@ -367,23 +367,6 @@ fail:
 	return rc;
 }
 
-static int pwrite_full(int fd, const uint8_t *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 static void notify_hw(mls_partition_t *p, int64_t hw)
 {
 	if (p->st->cfg.on_hw)
@@ -394,7 +377,7 @@ static void notify_hw(mls_partition_t *p, int64_t hw)
  * when the caller must wait for a sync), 1 duplicate, or < 0.  If w is not
  * NULL and a wait is needed, w is queued on p (ownership passes). */
 static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
-                         const mls__batch *b, mls_append_result *res,
+                         const mls_batch_header *b, mls_append_result *res,
                          mls__waiter *w, bool *queued, int64_t *hw_out)
 {
 	mls__segment *s;
@@ -426,7 +409,7 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 		}
 		return 1;
 	}
-	mls__batch nb = *b;
+	mls_batch_header nb = *b;
 	res->log_append_time = -1;
 	if (p->cfg.timestamp_type == MLS_TS_LOG_APPEND_TIME ||
 	    (b->attributes & MLS_ATTR_LOG_APPEND_TIME)) {
@@ -465,7 +448,7 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 	}
 	base = p->leo;
 	mls__put64(buf, (uint64_t)base);
-	rc = pwrite_full(s->fd, buf, len, s->size);
+	rc = myco__pwrite_full(s->fd, buf, len, s->size);
 	if (rc < 0) {
 		/* nothing of this batch may stay: cut back to the old end */
 		if (ftruncate(s->fd, s->size) < 0 && rc == 0)
@@ -506,7 +489,7 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 static int append_common(mls_partition_t *p, void *batch, size_t len,
                          mls_append_result *res, mls_append_cb cb, void *arg)
 {
-	mls__batch b;
+	mls_batch_header b;
 	mls__waiter *w = NULL;
 	bool queued = false;
 	int64_t hw = -1;
@@ -516,10 +499,10 @@ static int append_common(mls_partition_t *p, void *batch, size_t len,
 	res->base_offset = -1;
 	if (len > (size_t)p->cfg.max_message_bytes)
 		return -MYCO_ELOG_TOO_LARGE;
-	rc = mls_batch_validate(batch, len);
+	rc = myco__batch_accept(batch, len, &b);
 	if (rc < 0)
 		return rc;
-	myco__batch_header(batch, len, &b);
+	res->batch = b;
 	if (p->st->cfg.fsync_policy == MLS_FSYNC_ALWAYS) {
 		w = calloc(1, sizeof(*w));
 		if (!w)
@@ -690,7 +673,7 @@ static int cut_point(mls__segment *s, int64_t pos, int64_t end, int64_t budget,
 	if (lo && (int64_t)s->idx[lo - 1].pos > cur)
 		cur = s->idx[lo - 1].pos;
 	while (cur < end) {
-		mls__batch b;
+		mls_batch_header b;
 		int rc = myco__seg_read_hdr(s, cur, end, &b);
 		if (rc < 0)
 			return rc;
@@ -727,7 +710,7 @@ int mls_read(mls_partition_t *p, int64_t offset, size_t max_bytes,
 	/* find the batch holding `offset` */
 	for (;;) {
 		mls__segment *s = p->segs[i];
-		mls__batch b;
+		mls_batch_header b;
 		if (pos >= s->visible) {
 			if (++i >= p->nsegs)
 				goto out;
@@ -756,7 +739,7 @@ int mls_read(mls_partition_t *p, int64_t offset, size_t max_bytes,
 				if (rc < 0)
 					goto out;
 				if (cut == pos && out->total == 0) {
-					mls__batch b;  /* first batch always whole */
+					mls_batch_header b;  /* first batch always whole */
 					rc = myco__seg_read_hdr(s, pos, end, &b);
 					if (rc < 0)
 						goto out;
@@ -869,7 +852,7 @@ static int find_in_seg(mls__segment *s, int64_t ts, int64_t *offset,
 	if (lo)
 		pos = myco__seg_lookup(s, s->base + s->tidx[lo - 1].rel);
 	while (pos < s->visible) {
-		mls__batch b;
+		mls_batch_header b;
 		rc = myco__seg_read_hdr(s, pos, s->visible, &b);
 		if (rc < 0)
 			goto out;

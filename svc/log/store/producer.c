@@ -104,7 +104,7 @@ static bool in_sequence(int32_t last, int32_t next)
 	       (next == 0 && last == INT32_MAX);
 }
 
-int myco__pstate_check(mls__pstate *ps, const mls__batch *b, mls__pbatch *dup)
+int myco__pstate_check(mls__pstate *ps, const mls_batch_header *b, mls__pbatch *dup)
 {
 	mls__pentry *e;
 	int32_t first = b->base_seq;
@@ -134,7 +134,7 @@ int myco__pstate_check(mls__pstate *ps, const mls__batch *b, mls__pbatch *dup)
 	return 0;
 }
 
-int myco__pstate_update(mls__pstate *ps, const mls__batch *b, int64_t base,
+int myco__pstate_update(mls__pstate *ps, const mls_batch_header *b, int64_t base,
                         int64_t ts)
 {
 	mls__pentry *e;
@@ -221,16 +221,9 @@ int myco__pstate_save(const mls__pstate *ps, const char *path, int64_t offset)
 		rc = -errno;
 		goto out;
 	}
-	for (size_t done = 0; done < sz;) {
-		ssize_t w = write(fd, buf + done, sz - done);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto out;
-		}
-		done += (size_t)w;
-	}
+	rc = myco__write_full(fd, buf, sz);
+	if (rc < 0)
+		goto out;
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = -errno;
@@ -296,7 +289,7 @@ int myco__pstate_load(mls__pstate *ps, const char *path, int64_t *offset)
 			goto out;
 		}
 		for (int k = 0; k < r.n; k++) {
-			mls__batch b;
+			mls_batch_header b;
 			memset(&b, 0, sizeof(b));
 			b.producer_id = r.pid;
 			b.producer_epoch = (int16_t)r.epoch;
@@ -308,7 +301,7 @@ int myco__pstate_load(mls__pstate *ps, const char *path, int64_t *offset)
 			/* keep the exact stored sequence (wrap-safe) */
 		}
 		if (r.n == 0) {
-			mls__batch b;
+			mls_batch_header b;
 			memset(&b, 0, sizeof(b));
 			b.producer_id = r.pid;
 			b.producer_epoch = (int16_t)r.epoch;

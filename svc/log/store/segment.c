@@ -138,22 +138,25 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-static void pwrite_all(int fd, const void *buf, size_t n, off_t off)
+int myco__pwrite_full(int fd, const void *buf, size_t n, off_t off)
 {
 	const uint8_t *p = buf;
 	while (n) {
 		ssize_t w = pwrite(fd, p, n, off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return;   /* index files are a cache: recovery rebuilds */
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
 		p += w;
 		n -= (size_t)w;
 		off += w;
 	}
+	return 0;
 }
 
-void myco__seg_index_add(mls__segment *s, const mls__batch *b, int64_t base,
+void myco__seg_index_add(mls__segment *s, const mls_batch_header *b, int64_t base,
                          int64_t pos, size_t len, int32_t interval,
                          bool write)
 {
@@ -175,7 +178,7 @@ void myco__seg_index_add(mls__segment *s, const mls__batch *b, int64_t base,
 				uint8_t e[8];
 				mls__put32(e, s->idx[s->idx_n].rel);
 				mls__put32(e + 4, s->idx[s->idx_n].pos);
-				pwrite_all(s->idx_fd, e, 8, (off_t)s->idx_n * 8);
+				(void)myco__pwrite_full(s->idx_fd, e, 8, (off_t)s->idx_n * 8);
 			}
 			s->idx_n++;
 			s->last_idx_pos = pos;
@@ -190,7 +193,7 @@ void myco__seg_index_add(mls__segment *s, const mls__batch *b, int64_t base,
 				uint8_t e[12];
 				mls__put64(e, (uint64_t)s->tidx[s->tidx_n].ts);
 				mls__put32(e + 8, s->tidx[s->tidx_n].rel);
-				pwrite_all(s->tidx_fd, e, 12, (off_t)s->tidx_n * 12);
+				(void)myco__pwrite_full(s->tidx_fd, e, 12, (off_t)s->tidx_n * 12);
 			}
 			s->tidx_n++;
 		}
@@ -211,19 +214,19 @@ int myco__seg_write_index(mls__segment *s)
 		mls__put32(buf + i * 8 + 4, s->idx[i].pos);
 	}
 	if (ftruncate(s->idx_fd, 0) == 0)
-		pwrite_all(s->idx_fd, buf, n1, 0);
+		(void)myco__pwrite_full(s->idx_fd, buf, n1, 0);
 	for (size_t i = 0; i < s->tidx_n; i++) {
 		mls__put64(buf + i * 12, (uint64_t)s->tidx[i].ts);
 		mls__put32(buf + i * 12 + 8, s->tidx[i].rel);
 	}
 	if (ftruncate(s->tidx_fd, 0) == 0)
-		pwrite_all(s->tidx_fd, buf, n2, 0);
+		(void)myco__pwrite_full(s->tidx_fd, buf, n2, 0);
 	free(buf);
 	return 0;
 }
 
 int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
-                       mls__batch *b)
+                       mls_batch_header *b)
 {
 	uint8_t h[MLS_BATCH_HDR];
 	ssize_t r;
@@ -269,7 +272,7 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 	if (!buf)
 		return -ENOMEM;
 	while (pos < end) {
-		mls__batch b;
+		mls_batch_header b;
 		size_t total;
 		if (pos + MLS_BATCH_HDR > bufpos + (int64_t)have || pos < bufpos) {
 			ssize_t r = pread(s->fd, buf, cap, pos);
@@ -350,7 +353,7 @@ int myco__seg_walk(mls__segment *s, mls__scan_fn fn, void *arg)
 {
 	int64_t pos = 0;
 	while (pos < s->visible) {
-		mls__batch b;
+		mls_batch_header b;
 		int rc = myco__seg_read_hdr(s, pos, s->visible, &b);
 		if (rc < 0)
 			return rc;
@@ -411,7 +414,7 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base, int32_t interval)
 	for (int64_t pos = 0; s->idx_n == 0 && pos < st.st_size;) {
 		/* no entry is right only if no batch but the first starts past
 		 * the interval (that is when append adds the first entry) */
-		mls__batch b;
+		mls_batch_header b;
 		if (pos > interval ||
 		    myco__seg_read_hdr(s, pos, st.st_size, &b) < 0)
 			goto out;
@@ -435,7 +438,7 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base, int32_t interval)
 	s->tidx_n = (size_t)n / 12;
 	/* the last offset entry must point at the batch it names */
 	if (s->idx_n) {
-		mls__batch b;
+		mls_batch_header b;
 		mls__ientry *e = &s->idx[s->idx_n - 1];
 		if (myco__seg_read_hdr(s, e->pos, st.st_size, &b) < 0 ||
 		    b.base_offset + b.last_delta != s->base + e->rel)

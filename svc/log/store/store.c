@@ -109,17 +109,9 @@ static int write_atomic(const char *dir, const char *path, const void *data,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -errno;
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	rc = myco__write_full(fd, p, len);
+	if (rc < 0)
+		goto out;
 	if (fsync(fd) < 0) {
 		rc = -errno;
 		goto out;
@@ -402,9 +394,7 @@ static int sync_all(struct mls_store *st)
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(myco_now() / 1000000u);
 }
 
 static void *sync_thread(void *arg)

@@ -13,7 +13,7 @@
  *
  * Conventions
  * - Every function returns 0 (or a count) on success and a negative errno or
- *   a negated MYCO_ELOG_* code (include/myco/common.h) on failure.  Codes the
+ *   a negated MYCO_ELOG_* code (below) on failure.  Codes the
  *   broker maps to Kafka errors:
  *     -MYCO_ELOG_CORRUPT        CORRUPT_MESSAGE (bad CRC, length, magic)
  *     -MYCO_ELOG_INVALID_RECORD INVALID_RECORD (bad record count / layout)
@@ -52,6 +52,20 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Store error codes, returned negated (myco_strerror() knows the range
+ * by number only).  Reserved 10520-10539 in myco/common.h. */
+enum {
+	MYCO_ELOG_CORRUPT = MYCO_ERR_BASE + 520,      /* batch CRC/length/magic bad */
+	MYCO_ELOG_INVALID_RECORD = MYCO_ERR_BASE + 521, /* record framing/count bad */
+	MYCO_ELOG_TOO_LARGE = MYCO_ERR_BASE + 522,    /* batch over max.message.bytes */
+	MYCO_ELOG_OUT_OF_ORDER = MYCO_ERR_BASE + 523, /* producer sequence gap */
+	MYCO_ELOG_FENCED = MYCO_ERR_BASE + 524,       /* stale producer epoch */
+	MYCO_ELOG_OFFSET_RANGE = MYCO_ERR_BASE + 525, /* offset outside the log */
+	MYCO_ELOG_NO_TOPIC = MYCO_ERR_BASE + 526,     /* unknown topic/partition */
+	MYCO_ELOG_TOPIC_EXISTS = MYCO_ERR_BASE + 527, /* topic already exists */
+	MYCO_ELOG_BAD_TOPIC = MYCO_ERR_BASE + 528,    /* invalid topic name */
+};
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -187,6 +201,30 @@ int mls_partition_offsets(mls_partition_t *p, mls_offsets *out);
 
 /* ---- append ------------------------------------------------------------ */
 
+/* The 61-byte header of a RecordBatch v2, decoded (big-endian on the wire;
+ * offsets are those of Kafka's DefaultRecordBatch). */
+typedef struct mls_batch_header {
+	int64_t base_offset;
+	int32_t length;          /* batchLength: bytes after the length field */
+	uint32_t crc;
+	int16_t attributes;      /* codec (bits 0-2), log-append time (3),
+	                          * transactional (4), control (5) */
+	int32_t last_delta;      /* lastOffsetDelta */
+	int64_t base_ts;
+	int64_t max_ts;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_seq;
+	int32_t count;           /* records */
+} mls_batch_header;
+
+/* Size in bytes (12 + batchLength) of the RecordBatch v2 that starts at p,
+ * of which avail bytes are readable: how a records section of a
+ * ProduceRequest is cut into batches.  Returns the size (it may exceed
+ * avail: the caller decides), or -MYCO_ELOG_CORRUPT when fewer than 12
+ * bytes are readable or the length is below a header's. */
+long mls_batch_size(const void *p, size_t avail);
+
 typedef struct mls_append_result {
 	int64_t base_offset;      /* offset assigned to the batch's first record */
 	int64_t last_offset;      /* base_offset + lastOffsetDelta */
@@ -194,6 +232,9 @@ typedef struct mls_append_result {
 	int64_t log_start_offset; /* for the ProduceResponse */
 	bool duplicate;           /* idempotent retry: nothing written, offsets
 	                           * are those of the original batch */
+	mls_batch_header batch;   /* the header as validated (before the store
+	                           * rewrote baseOffset); valid when the batch
+	                           * passed validation, also for duplicates */
 } mls_append_result;
 
 /* Append one RecordBatch v2 (`len` bytes, exactly one batch, as it arrived

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "myco_int.h"
 #include "store.h"
 
 /* ---- byte order -------------------------------------------------------- */
@@ -44,6 +45,10 @@ static inline void mls__put64(uint8_t *p, uint64_t v)
 {
 	mls__put32(p, (uint32_t)(v >> 32)); mls__put32(p + 4, (uint32_t)v);
 }
+
+/* pwrite(2) all n bytes at off, retrying on EINTR and short counts.
+ * Returns 0, -EIO if the file takes nothing, or -errno. */
+int myco__pwrite_full(int fd, const void *buf, size_t n, off_t off);
 
 /* Table-driven CRC-32C, always the portable path (tests compare it with the
  * SSE4.2 path used by mls_crc32c()). */
@@ -75,28 +80,19 @@ uint32_t myco__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 #define MLS_ATTR_TRANSACTIONAL 0x10
 #define MLS_ATTR_CONTROL 0x20
 
-typedef struct mls__batch {
-	int64_t base_offset;
-	int32_t length;          /* batchLength: bytes after the length field */
-	uint32_t crc;
-	int16_t attributes;
-	int32_t last_delta;
-	int64_t base_ts;
-	int64_t max_ts;
-	int64_t producer_id;
-	int16_t producer_epoch;
-	int32_t base_seq;
-	int32_t count;
-} mls__batch;
-
 /* Decode the 61-byte header at p (avail bytes readable) without checking the
  * CRC.  Checks magic and that batchLength covers the header.  Returns 0,
  * -MYCO_ELOG_CORRUPT, or -EAGAIN when avail < 61. */
-int myco__batch_header(const uint8_t *p, size_t avail, mls__batch *b);
+int myco__batch_header(const uint8_t *p, size_t avail, mls_batch_header *b);
 
 /* Full validation of one whole batch of exactly len bytes: header, CRC,
  * count vs lastOffsetDelta, record framing when uncompressed. */
-int myco__batch_check(const uint8_t *p, size_t len, mls__batch *b);
+int myco__batch_check(const uint8_t *p, size_t len, mls_batch_header *b);
+
+/* myco__batch_check() plus what an append refuses: transactional
+ * (-EOPNOTSUPP) and control batches.  mls_append's one decoding of the
+ * header. */
+int myco__batch_accept(const uint8_t *p, size_t len, mls_batch_header *b);
 
 /* First record in a batch whose timestamp >= ts: its offset delta, or -1
  * (none); compressed batches are decompressed to find it (0 when their
@@ -163,9 +159,9 @@ void myco__pstate_clear(mls__pstate *ps);
 /* Kafka's checks for a batch about to be appended.  0 = new batch, 1 =
  * duplicate (*dup = the original's offsets), or -MYCO_ELOG_FENCED /
  * -MYCO_ELOG_OUT_OF_ORDER. */
-int myco__pstate_check(mls__pstate *ps, const mls__batch *b, mls__pbatch *dup);
+int myco__pstate_check(mls__pstate *ps, const mls_batch_header *b, mls__pbatch *dup);
 /* Record an appended batch (also used by recovery). -ENOMEM. */
-int myco__pstate_update(mls__pstate *ps, const mls__batch *b, int64_t base,
+int myco__pstate_update(mls__pstate *ps, const mls_batch_header *b, int64_t base,
                         int64_t ts);
 int32_t myco__seq_add(int32_t seq, int32_t delta);
 /* Forget producers whose last batch is before log_start (Kafka's
@@ -209,7 +205,7 @@ int myco__seg_open(const char *dir, int64_t base, int64_t now,
                    mls__segment **out);
 /* Per-batch visitor for myco__seg_scan: b = decoded header, pos = file
  * position, data = the whole batch (len bytes) or NULL in header mode. */
-typedef int (*mls__scan_fn)(void *arg, const mls__batch *b, int64_t pos,
+typedef int (*mls__scan_fn)(void *arg, const mls_batch_header *b, int64_t pos,
                             const uint8_t *data, size_t len);
 /* Walk the log from 0 to `limit` bytes (-1 = file size), validating every
  * batch (CRC too when `full`), rebuilding the in-memory indexes with
@@ -229,14 +225,14 @@ int myco__seg_write_index(mls__segment *s);
 /* Record one appended batch in the in-memory indexes and (write-through)
  * the index files.  Returns 0; index file errors are ignored (recovery
  * rebuilds). */
-void myco__seg_index_add(mls__segment *s, const mls__batch *b, int64_t base,
+void myco__seg_index_add(mls__segment *s, const mls_batch_header *b, int64_t base,
                          int64_t pos, size_t len, int32_t interval,
                          bool write);
 /* Position to start scanning for `offset`: from the offset index. */
 int64_t myco__seg_lookup(const mls__segment *s, int64_t offset);
 /* Read the header fields of the batch at pos (bounded by end). */
 int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
-                       mls__batch *b);
+                       mls_batch_header *b);
 void myco__seg_unlink(mls__segment *s);
 
 /* ---- partitions -------------------------------------------------------- */

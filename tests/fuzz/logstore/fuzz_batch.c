@@ -21,7 +21,7 @@
 
 #include "store.h"
 #include "store_int.h"
-#include "../../unit/logstore/mkzbatch.h"
+#include "mkzbatch.h"
 
 static mls_store_t *st;
 static mls_partition_t *part;
@@ -85,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	int v = mls_batch_validate(b, size);
 	if (size > 61 && (tb_get(b + 21, 2) & 7) == 0) {
-		mls__batch hb;
+		mls_batch_header hb;
 		int ref = myco__batch_check(b, size, &hb);
 		static const size_t pieces[] = { 1, 2, 3, 5, 7, 11, 16, 31, 64,
 		                                 100, 255, 1000, 4096, 65536,

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "store.h"
-#include "../../unit/logstore/mkbatch.h"
+#include "mkbatch.h"
 
 static char dir[256], pdir[300];
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "store.h"
-#include "../../unit/logstore/mkbatch.h"
+#include "../../support/log/mkbatch.h"
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
 	__FILE__, __LINE__, #c); exit(1); } } while (0)

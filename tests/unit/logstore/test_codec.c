@@ -207,7 +207,7 @@ static void t_stream_parser_agrees(void **state)
 		if ((seed >> 20) % 5 == 0 && n > 62)
 			n -= 1 + (seed >> 5) % 3;      /* cut the end */
 		tz_seal(m, n);
-		mls__batch b;
+		mls_batch_header b;
 		int ref = myco__batch_check(m, n, &b);
 		assert_true(ref == 0 || ref == -MYCO_ELOG_INVALID_RECORD);
 		valid += ref == 0;

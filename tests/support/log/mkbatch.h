@@ -1,7 +1,8 @@
 /*
  * mkbatch.h: builds Kafka RecordBatch v2 byte strings for the log store's
- * tests (unit, integration, fuzz seeds): uncompressed records with null
- * keys and a value of a chosen size and fill byte.  Test code only.
+ * tests (unit, integration, fuzz seeds) and myco-logstore-bench: uncompressed records with null
+ * keys and a value of a chosen size and fill byte.  Test and benchmark
+ * code only (tests/support/: helpers shared by tests and benchmarks).
  */
 #ifndef MYCO_TEST_LOGSTORE_MKBATCH_H
 #define MYCO_TEST_LOGSTORE_MKBATCH_H

@@ -25,11 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "myco/common.h"
 #include "store.h"
 #if defined(MYCO_LOGSTORE_ZLIB) && defined(MYCO_LOGSTORE_LZ4) && \
     defined(MYCO_LOGSTORE_ZSTD)
 #define BENCH_CODECS 1
-#include "../../../tests/unit/logstore/mkzbatch.h"
+#include "mkzbatch.h"
 #endif
 
 static bool json, quick;
@@ -38,9 +39,7 @@ static char root[512];
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return myco_now();
 }
 
 static size_t varint(uint8_t *p, int64_t v)

@@ -1,0 +1,319 @@
+/*
+ * dispatch.c: where a Kafka request enters myco-log's broker core: the
+ * table of APIs and versions served, the request header, the one decoding
+ * of the body into its struct (kmsg.c), and the hand-off to the handler of
+ * that API; ApiVersions itself and the answers to versions not served.
+ * Not for: what an API does (produce.c, fetch.c, metadata.c, group.c) or
+ * sockets (net_rt.c).
+ */
+#include "log_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+const myco__lapi_t myco__lapis[] = {
+	{ KAPI_PRODUCE, 3, 7, 9 },
+	{ KAPI_FETCH, 4, 11, 12 },
+	{ KAPI_LIST_OFFSETS, 0, 5, 6 },
+	{ KAPI_METADATA, 0, 8, 9 },
+	{ KAPI_OFFSET_COMMIT, 0, 7, 8 },
+	{ KAPI_OFFSET_FETCH, 0, 7, 6 },
+	{ KAPI_FIND_COORDINATOR, 0, 2, 3 },
+	{ KAPI_JOIN_GROUP, 0, 5, 6 },
+	{ KAPI_HEARTBEAT, 0, 3, 4 },
+	{ KAPI_LEAVE_GROUP, 0, 2, 4 },
+	{ KAPI_SYNC_GROUP, 0, 3, 4 },
+	{ KAPI_API_VERSIONS, 0, 3, 3 },
+	{ KAPI_CREATE_TOPICS, 0, 4, 5 },
+	{ KAPI_INIT_PRODUCER_ID, 0, 4, 2 },
+};
+const int myco__nlapis = (int)(sizeof(myco__lapis) / sizeof(myco__lapis[0]));
+
+const myco__lapi_t *myco__lapi_find(int16_t key)
+{
+	int i;
+	for (i = 0; i < myco__nlapis; i++)
+		if (myco__lapis[i].key == key)
+			return &myco__lapis[i];
+	return NULL;
+}
+
+static void api_versions_body(myco__kwr_t *w, int16_t ver, int16_t err)
+{
+	bool flex = ver >= 3;
+	int i;
+
+	myco__kwr_i16(w, err);
+	myco__kwr_array(w, flex, myco__nlapis);
+	for (i = 0; i < myco__nlapis; i++) {
+		/* Produce is advertised from v0 although v0-v2 are answered
+		 * UNSUPPORTED_VERSION (dispatch still checks the real range):
+		 * librdkafka <= 2.11 enables gzip, snappy and lz4 only when the
+		 * broker lists Produce v0, and would otherwise send those
+		 * batches uncompressed.  Apache Kafka 4.0 does the same
+		 * (KAFKA-18659).  Clients pick the highest common version. */
+		myco__kwr_i16(w, myco__lapis[i].key);
+		myco__kwr_i16(w, myco__lapis[i].key == KAPI_PRODUCE ? 0 : myco__lapis[i].min);
+		myco__kwr_i16(w, myco__lapis[i].max);
+		myco__kwr_tags(w, flex);
+	}
+	if (ver >= 1)
+		myco__kwr_i32(w, 0);
+	myco__kwr_tags(w, flex);
+}
+
+void myco__lresp_unsupported(const myco__lreq_t *req)
+{
+	myco__kwr_t w;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	const int16_t E = KERR_UNSUPPORTED_VERSION;
+
+	myco__lresp_begin(&w, req);
+	switch (req->key) {
+	case KAPI_API_VERSIONS:
+		api_versions_body(&w, 0, E);
+		break;
+	case KAPI_PRODUCE:
+		myco__kwr_array(&w, f, 0);
+		if (v >= 1)
+			myco__kwr_i32(&w, 0);
+		break;
+	case KAPI_FETCH:
+		if (v >= 1)
+			myco__kwr_i32(&w, 0);
+		if (v >= 7) {
+			myco__kwr_i16(&w, E);
+			myco__kwr_i32(&w, 0);
+		}
+		myco__kwr_array(&w, f, 0);
+		break;
+	case KAPI_LIST_OFFSETS: case KAPI_OFFSET_COMMIT: case KAPI_CREATE_TOPICS:
+		if (v >= (req->key == KAPI_OFFSET_COMMIT ? 3 : 2))
+			myco__kwr_i32(&w, 0);
+		myco__kwr_array(&w, f, 0);
+		break;
+	case KAPI_METADATA:
+		if (v >= 3)
+			myco__kwr_i32(&w, 0);
+		myco__kwr_array(&w, f, 0);
+		if (v >= 2)
+			myco__kwr_str(&w, f, NULL);
+		if (v >= 1)
+			myco__kwr_i32(&w, -1);
+		myco__kwr_array(&w, f, 0);
+		if (v >= 8 && v <= 10)
+			myco__kwr_i32(&w, INT32_MIN);
+		break;
+	case KAPI_OFFSET_FETCH:
+		if (v >= 3)
+			myco__kwr_i32(&w, 0);
+		myco__kwr_array(&w, f, 0);
+		if (v >= 2)
+			myco__kwr_i16(&w, E);
+		break;
+	case KAPI_FIND_COORDINATOR:
+		if (v >= 1)
+			myco__kwr_i32(&w, 0);
+		myco__kwr_i16(&w, E);
+		if (v >= 1)
+			myco__kwr_str(&w, f, NULL);
+		myco__kwr_i32(&w, -1);
+		myco__kwr_str(&w, f, "");
+		myco__kwr_i32(&w, -1);
+		break;
+	case KAPI_JOIN_GROUP:
+		if (v >= 2)
+			myco__kwr_i32(&w, 0);
+		myco__kwr_i16(&w, E);
+		myco__kwr_i32(&w, -1);
+		if (v >= 7)
+			myco__kwr_str(&w, f, NULL);
+		myco__kwr_str(&w, f, v >= 7 ? NULL : "");
+		myco__kwr_str(&w, f, "");
+		if (v >= 9)
+			myco__kwr_i8(&w, 0);
+		myco__kwr_str(&w, f, "");
+		myco__kwr_array(&w, f, 0);
+		break;
+	case KAPI_HEARTBEAT: case KAPI_LEAVE_GROUP: case KAPI_SYNC_GROUP:
+	case KAPI_INIT_PRODUCER_ID:
+		if (v >= 1 || req->key == KAPI_INIT_PRODUCER_ID)
+			myco__kwr_i32(&w, 0);
+		myco__kwr_i16(&w, E);
+		if (req->key == KAPI_LEAVE_GROUP && v >= 3)
+			myco__kwr_array(&w, f, 0);
+		if (req->key == KAPI_SYNC_GROUP) {
+			if (v >= 5) {
+				myco__kwr_str(&w, f, NULL);
+				myco__kwr_str(&w, f, NULL);
+			}
+			myco__kwr_strn(&w, f, "", 0);  /* empty assignment bytes */
+			if (!f) {                        /* bytes use an i32 length */
+				w.len -= 2;
+				myco__kwr_i32(&w, 0);
+			}
+		}
+		if (req->key == KAPI_INIT_PRODUCER_ID) {
+			myco__kwr_i64(&w, -1);
+			myco__kwr_i16(&w, -1);
+		}
+		break;
+	default:
+		/* Unknown API: no shape to follow; the error code alone. */
+		myco__kwr_i16(&w, E);
+		break;
+	}
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+/* ---- ApiVersions ------------------------------------------------------- */
+
+static void h_api_versions(const myco__lreq_t *req, int decode_rc)
+{
+	myco__kwr_t w;
+
+	myco__lresp_begin(&w, req);
+	api_versions_body(&w, req->ver, decode_rc ? KERR_INVALID_REQUEST : 0);
+	myco__lresp_send(req, &w);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/* Decode the body of req once, then run its handler.  A body that does not
+ * decode closes the connection (ApiVersions answers INVALID_REQUEST, as
+ * KIP-511 asks). */
+static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
+{
+	myco__karena_t arena;
+	myco__krd_t *r = &req->rd;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	int rc;
+	union {
+		myco__kapi_versions_t api_versions;
+		myco__kmetadata_t metadata;
+		myco__kcreate_topics_t create_topics;
+		myco__kinit_producer_id_t init_producer_id;
+		myco__klist_offsets_t list_offsets;
+		myco__kproduce_t produce;
+		myco__kfetch_t fetch;
+		myco__kfind_coordinator_t find_coordinator;
+		myco__kjoin_group_t join_group;
+		myco__ksync_group_t sync_group;
+		myco__kheartbeat_t heartbeat;
+		myco__kleave_group_t leave_group;
+		myco__koffset_commit_t offset_commit;
+		myco__koffset_fetch_t offset_fetch;
+	} m;
+
+	myco__karena_init(&arena);
+	switch (req->key) {
+	case KAPI_API_VERSIONS:
+		h_api_versions(req, myco__kdec_api_versions(r, v, f, &m.api_versions));
+		return;
+	case KAPI_METADATA:
+		if ((rc = myco__kdec_metadata(r, v, f, &arena, &m.metadata)) == 0)
+			myco__lh_metadata(lb, req, &m.metadata);
+		break;
+	case KAPI_CREATE_TOPICS:
+		if ((rc = myco__kdec_create_topics(r, v, f, &arena, &m.create_topics)) == 0)
+			myco__lh_create_topics(lb, req, &m.create_topics);
+		break;
+	case KAPI_INIT_PRODUCER_ID:
+		if ((rc = myco__kdec_init_producer_id(r, v, f, &m.init_producer_id)) == 0)
+			myco__lh_init_producer_id(lb, req, &m.init_producer_id);
+		break;
+	case KAPI_LIST_OFFSETS:
+		if ((rc = myco__kdec_list_offsets(r, v, f, &arena, &m.list_offsets)) == 0)
+			myco__lh_list_offsets(lb, req, &m.list_offsets);
+		break;
+	case KAPI_PRODUCE:
+		if ((rc = myco__kdec_produce(r, v, f, &arena, &m.produce)) == 0)
+			myco__lh_produce(lb, req, &m.produce);
+		break;
+	case KAPI_FETCH:
+		if ((rc = myco__kdec_fetch(r, v, f, &arena, &m.fetch)) == 0)
+			myco__lh_fetch(lb, req, &m.fetch);
+		break;
+	case KAPI_FIND_COORDINATOR:
+		if ((rc = myco__kdec_find_coordinator(r, v, f, &m.find_coordinator)) == 0)
+			myco__lh_find_coordinator(lb->groups, req, &m.find_coordinator);
+		break;
+	case KAPI_JOIN_GROUP:
+		if ((rc = myco__kdec_join_group(r, v, f, &arena, &m.join_group)) == 0)
+			myco__lh_join_group(lb->groups, req, &m.join_group);
+		break;
+	case KAPI_SYNC_GROUP:
+		if ((rc = myco__kdec_sync_group(r, v, f, &arena, &m.sync_group)) == 0)
+			myco__lh_sync_group(lb->groups, req, &m.sync_group);
+		break;
+	case KAPI_HEARTBEAT:
+		if ((rc = myco__kdec_heartbeat(r, v, f, &m.heartbeat)) == 0)
+			myco__lh_heartbeat(lb->groups, req, &m.heartbeat);
+		break;
+	case KAPI_LEAVE_GROUP:
+		if ((rc = myco__kdec_leave_group(r, v, f, &m.leave_group)) == 0)
+			myco__lh_leave_group(lb->groups, req, &m.leave_group);
+		break;
+	case KAPI_OFFSET_COMMIT:
+		if ((rc = myco__kdec_offset_commit(r, v, f, &arena, &m.offset_commit)) == 0)
+			myco__lh_offset_commit(lb->groups, req, &m.offset_commit);
+		break;
+	case KAPI_OFFSET_FETCH:
+		if ((rc = myco__kdec_offset_fetch(r, v, f, &arena, &m.offset_fetch)) == 0)
+			myco__lh_offset_fetch(lb->groups, req, &m.offset_fetch);
+		break;
+	default:
+		rc = 0;
+		myco__lresp_unsupported(req);
+		break;
+	}
+	if (rc < 0) {
+		if (lb->cfg.verbose)
+			fprintf(stderr, "myco-log: api %d v%d: malformed request (%s): closing\n",
+				req->key, req->ver, rc == -ENOMEM ? "no memory" : "bad body");
+		myco__lc_abort(req->conn);
+	}
+	myco__karena_free(&arena);
+}
+
+int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len)
+{
+	myco__lreq_t req;
+	const myco__lapi_t *api;
+
+	memset(&req, 0, sizeof(req));
+	myco__krd_init(&req.rd, frame, len);
+	req.conn = c;
+	req.key = myco__krd_i16(&req.rd);
+	req.ver = myco__krd_i16(&req.rd);
+	req.corr = myco__krd_i32(&req.rd);
+	req.client_id = myco__krd_str(&req.rd, false);
+	if (req.rd.err)
+		return -EBADMSG;
+	api = myco__lapi_find(req.key);
+	req.flex = api && req.ver >= api->flex_from;
+	if (!api || req.ver < api->min || req.ver > api->max) {
+		if (req.key == KAPI_API_VERSIONS)
+			req.flex = false;      /* answer in v0 (KIP-511) */
+		if (lb->cfg.verbose)
+			fprintf(stderr, "myco-log: unsupported api %d v%d\n", req.key, req.ver);
+		myco__lresp_unsupported(&req);
+		return 0;
+	}
+	myco__krd_tags(&req.rd, req.flex);             /* request header v2 */
+	if (req.rd.err)
+		return -EBADMSG;
+	if (lb->cfg.verbose && req.key >= 0 && req.key < 64 && req.ver >= 0 && req.ver < 64 &&
+	    !(lb->seen[req.key] & (1ull << req.ver))) {
+		lb->seen[req.key] |= 1ull << req.ver;
+		fprintf(stderr, "myco-log: first use of api %d v%d (client %.*s)\n", req.key,
+			req.ver, req.client_id.len > 0 ? (int)req.client_id.len : 0,
+			req.client_id.len > 0 ? (const char *)req.client_id.p : "");
+	}
+	dispatch(lb, &req);
+	return 0;
+}

@@ -1,0 +1,312 @@
+/*
+ * fetch.c: myco-log's Fetch API with long polling: a fetch that finds less
+ * than min_bytes is parked until data arrives (a high watermark moves) or
+ * max_wait passes.  Small answers are copied; larger ones splice ranges of
+ * the segment files (sendfile, the segments pinned until sent).
+ * Not for: storage (store/), the network layer.
+ */
+#include "log_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One partition of a parked Fetch. */
+typedef struct {
+	char topic[MLS_TOPIC_NAME_MAX + 1];
+	int32_t index;
+	int64_t offset;
+	int32_t max_bytes;
+	bool first_of_topic;  /* starts a new topic entry in the response */
+} pfetch_part_t;
+
+typedef struct myco__lpfetch {
+	struct myco__lpfetch *next;
+	myco__lreq_t req;
+	int64_t deadline;
+	int32_t min_bytes, max_bytes;
+	size_t nparts, ntopics;
+	pfetch_part_t *parts;
+} pfetch_t;
+
+static void release_read(void *arg)
+{
+	mls_read_release(arg);
+	free(arg);
+}
+
+/* Records up to this size are copied into the answer; larger ones are
+ * spliced from the segment files (zero-copy). */
+#define COPY_MAX 16384
+
+/* Append the records length and the bytes of rd's ranges to w (pread).
+ * Returns false, leaving w as it was, if a range cannot be read whole. */
+static bool copy_ranges(myco__kwr_t *w, const mls_read_set *rd, bool f)
+{
+	uint8_t tmp[COPY_MAX];
+	size_t k, got = 0;
+
+	for (k = 0; k < rd->n; k++) {
+		ssize_t n;
+		if (rd->ranges[k].length > sizeof(tmp) - got)
+			return false;
+		n = pread(rd->ranges[k].fd, tmp + got, rd->ranges[k].length,
+			  rd->ranges[k].file_offset);
+		if (n != (ssize_t)rd->ranges[k].length)
+			return false;
+		got += (size_t)n;
+	}
+	if (f)
+		myco__kwr_uvarint(w, (uint32_t)got + 1);
+	else
+		myco__kwr_i32(w, (int32_t)got);
+	myco__kwr_raw(w, tmp, got);
+	return true;
+}
+
+/* Build (or just size, when w is NULL) a fetch response. Returns the bytes
+ * of records it found; *errs counts partitions answered with an error. */
+static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs)
+{
+	int16_t v = pf->req.ver;
+	bool f = pf->req.flex;
+	size_t i, total = 0;
+	size_t budget = pf->max_bytes > 0 ? (size_t)pf->max_bytes : 0;
+
+	*errs = 0;
+	if (w) {
+		myco__kwr_i32(w, 0);                   /* throttle */
+		if (v >= 7) {
+			myco__kwr_i16(w, 0);
+			myco__kwr_i32(w, 0);           /* no fetch session */
+		}
+		myco__kwr_array(w, f, (int32_t)pf->ntopics);
+	}
+	for (i = 0; i < pf->nparts; i++) {
+		pfetch_part_t *fp = &pf->parts[i];
+		mls_partition_t *p = NULL;
+		mls_read_set *rd = NULL;
+		mls_offsets offs = { -1, -1, -1, 0, 0 };
+		size_t want;
+		bool pinned = false;
+		int rc;
+
+		if (w && fp->first_of_topic) {
+			size_t n = 1;
+			if (i > 0)
+				myco__kwr_tags(w, f);  /* end of previous topic */
+			while (i + n < pf->nparts && !pf->parts[i + n].first_of_topic)
+				n++;
+			myco__kwr_str(w, f, fp->topic);
+			myco__kwr_array(w, f, (int32_t)n);
+		}
+		if (!w && pf->min_bytes <= 1) {
+			/* Sizing for the usual min_bytes 1: the offsets say enough,
+			 * no need to read (this runs for every parked fetch after
+			 * every append). */
+			rc = mls_partition_get(lb->st, fp->topic, fp->index, &p);
+			if (rc == 0) {
+				rc = mls_partition_offsets(p, &offs);
+				mls_partition_put(p);
+			}
+			if (rc < 0 || fp->offset < offs.log_start || fp->offset > offs.high_watermark)
+				(*errs)++;
+			else if (offs.high_watermark > fp->offset)
+				return total + 1;
+			continue;
+		}
+		rc = mls_partition_get(lb->st, fp->topic, fp->index, &p);
+		if (rc == 0) {
+			want = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
+			if (want > budget)
+				want = budget;
+			/* Kafka returns at least one batch even past max_bytes
+			 * when nothing has been returned yet. */
+			if (want == 0 && total == 0)
+				want = 1;
+			rd = calloc(1, sizeof(*rd));
+			if (!rd) {
+				rc = -ENOMEM;
+			} else if (want == 0) {
+				/* budget spent: only report the offsets */
+				rc = mls_partition_offsets(p, &offs);
+				rd->high_watermark = offs.high_watermark;
+				rd->log_start = offs.log_start;
+			} else {
+				rc = mls_read(p, fp->offset, want, rd);
+				pinned = rc == 0;
+			}
+			mls_partition_put(p);
+		}
+		if (rc < 0) {
+			(*errs)++;
+			free(rd);
+			rd = NULL;
+		} else {
+			total += rd->total;
+			budget = budget > rd->total ? budget - rd->total : 0;
+		}
+		if (!w) {
+			if (pinned)
+				mls_read_release(rd);
+			free(rd);
+			continue;
+		}
+		myco__kwr_i32(w, fp->index);
+		myco__kwr_i16(w, myco__lkerr(rc));
+		myco__kwr_i64(w, rd ? rd->high_watermark : -1);
+		myco__kwr_i64(w, rd ? rd->high_watermark : -1);   /* LSO */
+		if (v >= 5)
+			myco__kwr_i64(w, rd ? rd->log_start : -1);
+		myco__kwr_array(w, f, -1);             /* aborted txns: null */
+		if (v >= 11)
+			myco__kwr_i32(w, -1);          /* preferred replica */
+		if (rd && rd->total > 0 && rd->total <= COPY_MAX && copy_ranges(w, rd, f)) {
+			/* small: copied into the answer (one send beats a splice
+			 * through a pipe for a few KiB) */
+			mls_read_release(rd);
+			free(rd);
+		} else if (rd && rd->total > 0) {
+			size_t k;
+			if (f)
+				myco__kwr_uvarint(w, (uint32_t)rd->total + 1);
+			else
+				myco__kwr_i32(w, (int32_t)rd->total);
+			for (k = 0; k < rd->n; k++)
+				myco__kwr_file(w, rd->ranges[k].fd, rd->ranges[k].file_offset,
+					       rd->ranges[k].length);
+			myco__kwr_defer(w, release_read, rd);
+		} else {
+			if (f)
+				myco__kwr_uvarint(w, 1);
+			else
+				myco__kwr_i32(w, 0);
+			if (pinned)
+				mls_read_release(rd);
+			free(rd);
+		}
+		myco__kwr_tags(w, f);
+	}
+	if (w) {
+		if (pf->nparts)
+			myco__kwr_tags(w, f);
+		myco__kwr_tags(w, f);
+	}
+	return total;
+}
+
+static void pfetch_free(pfetch_t *pf)
+{
+	free(pf->parts);
+	free(pf);
+}
+
+static void fetch_respond(myco__lb_t *lb, pfetch_t *pf)
+{
+	myco__kwr_t w;
+	int errs;
+
+	myco__lresp_begin(&w, &pf->req);
+	(void)fetch_eval(lb, pf, &w, &errs);
+	myco__lresp_send(&pf->req, &w);
+}
+
+void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
+{
+	int32_t i, j, max_wait = m->max_wait_ms;
+	size_t total = m->npartitions_total, k;
+	pfetch_t *pf;
+	int errs;
+
+	pf = calloc(1, sizeof(*pf));
+	if (!pf || (total && !(pf->parts = calloc(total, sizeof(*pf->parts))))) {
+		if (pf)
+			pfetch_free(pf);
+		myco__lc_abort(req->conn);
+		return;
+	}
+	pf->min_bytes = m->min_bytes;
+	pf->max_bytes = m->max_bytes;
+	k = 0;
+	for (i = 0; i < m->ntopics; i++) {
+		const myco__kfetch_topic_t *t = &m->topics[i];
+		if (t->npartitions > 0)
+			pf->ntopics++;
+		for (j = 0; j < t->npartitions; j++, k++) {
+			pfetch_part_t *fp = &pf->parts[k];
+			if (!myco__ltopic_name(t->topic, fp->topic))
+				fp->topic[0] = 0;      /* answered as unknown */
+			fp->first_of_topic = j == 0;
+			fp->index = t->partitions[j].partition;
+			fp->offset = t->partitions[j].fetch_offset;
+			fp->max_bytes = t->partitions[j].partition_max_bytes;
+		}
+	}
+	pf->nparts = total;
+	pf->req = *req;
+	/* forgotten topics / rack id are ignored (no fetch sessions) */
+	if (max_wait <= 0 || pf->min_bytes <= 0 ||
+	    fetch_eval(lb, pf, NULL, &errs) >= (size_t)pf->min_bytes || errs) {
+		fetch_respond(lb, pf);
+		pfetch_free(pf);
+		return;
+	}
+	if (max_wait > 30000)
+		max_wait = 30000;
+	pf->deadline = myco__lnow_ms() + max_wait;
+	pf->next = lb->pfetches;
+	lb->pfetches = pf;
+}
+
+int64_t myco__lfetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now)
+{
+	pfetch_t **pp = &lb->pfetches;
+	int64_t next = INT64_MAX;
+
+	while (*pp) {
+		pfetch_t *pf = *pp;
+		int errs = 0;
+		bool go = now >= pf->deadline;
+
+		if (!go && data_moved)
+			go = fetch_eval(lb, pf, NULL, &errs) >= (size_t)pf->min_bytes || errs;
+		if (go) {
+			*pp = pf->next;
+			fetch_respond(lb, pf);
+			pfetch_free(pf);
+		} else {
+			if (pf->deadline < next)
+				next = pf->deadline;
+			pp = &pf->next;
+		}
+	}
+	return next;
+}
+
+void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lc_t *c)
+{
+	pfetch_t **pp = &lb->pfetches;
+
+	while (*pp) {
+		if ((*pp)->req.conn == c) {
+			pfetch_t *pf = *pp;
+			*pp = pf->next;
+			pfetch_free(pf);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+void myco__lfetch_free_all(myco__lb_t *lb)
+{
+	pfetch_t *pf, *pn;
+
+	for (pf = lb->pfetches; pf; pf = pn) {
+		pn = pf->next;
+		pfetch_free(pf);
+	}
+	lb->pfetches = NULL;
+}

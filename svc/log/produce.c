@@ -1,0 +1,352 @@
+/*
+ * produce.c: myco-log's Produce API: each partition's records section is
+ * cut into RecordBatches (the store tells their size) and appended straight
+ * from the request frame; with fsync policy "always" the answer waits for
+ * the store's group commit (asynchronous appends completed on the store's
+ * sync thread, handed back to the loop through lb->done_*).
+ * Not for: batch validation or storage (store/), reading (fetch.c).
+ */
+#include "log_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One partition of a Produce request. */
+typedef struct {
+	myco__kstr_t topic;
+	int32_t index;
+	int16_t err;
+	int64_t base, lat, lso;
+	int pending;          /* async appends not yet durable */
+} pprod_part_t;
+
+/* A Produce request waiting for fsync (policy ALWAYS). */
+typedef struct myco__lpprod {
+	struct myco__lpprod *next;
+	myco__lb_t *lb;
+	myco__lreq_t req;     /* req.conn NULL once the connection closed */
+	int acks;
+	int pending;
+	size_t nparts;
+	pprod_part_t *parts;
+	uint8_t *frame;       /* copies of the topic names (parts point here) */
+} pprod_t;
+
+/* One async append completion handed from the sync thread. */
+typedef struct myco__lacomp {
+	struct myco__lacomp *next;
+	pprod_t *pp;
+	size_t part;
+	int rc;
+} acomp_t;
+
+static void pprod_free(pprod_t *pp)
+{
+	free(pp->parts);
+	free(pp->frame);
+	free(pp);
+}
+
+static void produce_respond(pprod_t *pp)
+{
+	myco__lreq_t *req = &pp->req;
+	int16_t v = req->ver;
+	bool f = req->flex;
+	size_t i, j, ntopics = 0;
+	myco__kwr_t w;
+
+	if (!req->conn)
+		return;
+	if (pp->acks == 0) {
+		myco__lc_noreply(req->conn);
+		return;
+	}
+	for (i = 0; i < pp->nparts; i++)
+		if (i == 0 || pp->parts[i].topic.p != pp->parts[i - 1].topic.p)
+			ntopics++;
+	myco__lresp_begin(&w, req);
+	myco__kwr_array(&w, f, (int32_t)ntopics);
+	for (i = 0; i < pp->nparts; i = j) {
+		for (j = i + 1; j < pp->nparts && pp->parts[j].topic.p == pp->parts[i].topic.p; j++)
+			;
+		myco__kwr_strn(&w, f, pp->parts[i].topic.p, pp->parts[i].topic.len);
+		myco__kwr_array(&w, f, (int32_t)(j - i));
+		for (size_t k = i; k < j; k++) {
+			pprod_part_t *pt = &pp->parts[k];
+			myco__kwr_i32(&w, pt->index);
+			myco__kwr_i16(&w, pt->err);
+			myco__kwr_i64(&w, pt->err ? -1 : pt->base);
+			if (v >= 2)
+				myco__kwr_i64(&w, pt->err ? -1 : pt->lat);
+			if (v >= 5)
+				myco__kwr_i64(&w, pt->err ? -1 : pt->lso);
+			if (v >= 8) {
+				myco__kwr_array(&w, f, 0);
+				myco__kwr_str(&w, f, NULL);
+			}
+			myco__kwr_tags(&w, f);
+		}
+		myco__kwr_tags(&w, f);
+	}
+	myco__kwr_i32(&w, 0);                          /* throttle */
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+static void append_cb(void *arg, int rc)
+{
+	acomp_t *a = arg;
+	myco__lb_t *lb = a->pp->lb;
+
+	a->rc = rc;
+	a->next = NULL;
+	pthread_mutex_lock(&lb->mu);
+	if (lb->done_tail)
+		lb->done_tail->next = a;
+	else
+		lb->done_head = a;
+	lb->done_tail = a;
+	pthread_mutex_unlock(&lb->mu);
+	myco__lb_poke(lb);
+}
+
+/* Copy the topic names of a produce that outlives its frame into
+ * pp->frame; parts of one topic keep sharing one pointer (produce_respond
+ * groups by pointer).  0 or -ENOMEM. */
+static int pprod_keep_names(pprod_t *pp)
+{
+	size_t i, need = 0, at = 0;
+	const uint8_t *prev = NULL;
+
+	for (i = 0; i < pp->nparts; i++)
+		if (i == 0 || pp->parts[i].topic.p != pp->parts[i - 1].topic.p)
+			need += pp->parts[i].topic.len > 0 ? (size_t)pp->parts[i].topic.len : 0;
+	pp->frame = malloc(need ? need : 1);
+	if (!pp->frame)
+		return -ENOMEM;
+	for (i = 0; i < pp->nparts; i++) {
+		myco__kstr_t *t = &pp->parts[i].topic;
+		if (i > 0 && t->p == prev) {
+			*t = pp->parts[i - 1].topic;
+			continue;
+		}
+		prev = t->p;
+		if (t->p && t->len > 0) {
+			memcpy(pp->frame + at, t->p, (size_t)t->len);
+			t->p = pp->frame + at;
+			at += (size_t)t->len;
+		}
+	}
+	return 0;
+}
+
+static void pprod_unlink(myco__lb_t *lb, pprod_t *pp)
+{
+	pprod_t **pp_ = &lb->pprods;
+	while (*pp_ && *pp_ != pp)
+		pp_ = &(*pp_)->next;
+	if (*pp_)
+		*pp_ = pp->next;
+}
+
+/* Append every batch in records[0..len) to p; fills pt. */
+static void produce_partition(myco__lb_t *lb, pprod_t *pp, size_t idx,
+			      mls_partition_t *p, uint8_t *rec, size_t len)
+{
+	pprod_part_t *pt = &pp->parts[idx];
+	size_t off = 0;
+	bool first = true;
+
+	if (len < 61) {
+		pt->err = KERR_CORRUPT_MESSAGE;
+		return;
+	}
+	while (off < len) {
+		mls_append_result res;
+		long bsz = mls_batch_size(rec + off, len - off);
+		acomp_t *a = NULL;
+		int rc;
+
+		if (bsz < 0 || (size_t)bsz > len - off) {
+			pt->err = KERR_CORRUPT_MESSAGE;
+			return;
+		}
+		if (lb->cfg.fsync_mode == MLS_FSYNC_ALWAYS) {
+			a = calloc(1, sizeof(*a));
+			if (!a) {
+				pt->err = KERR_UNKNOWN_SERVER_ERROR;
+				return;
+			}
+			a->pp = pp;
+			a->part = idx;
+			rc = mls_append_async(p, rec + off, (size_t)bsz, &res, append_cb, a);
+			if (rc == 1) {
+				pt->pending++;
+				pp->pending++;
+			} else {
+				free(a);
+			}
+		} else {
+			rc = mls_append(p, rec + off, (size_t)bsz, &res);
+		}
+		if (rc < 0) {
+			pt->err = myco__lkerr(rc);
+			return;
+		}
+		if (res.duplicate && lb->cfg.verbose)
+			fprintf(stderr, "myco-log: duplicate batch (idempotent retry) of %.*s[%d] "
+				"from producer %lld epoch %d sequence %d acknowledged at offset "
+				"%lld, not stored again\n",
+				pt->topic.len > 0 ? (int)pt->topic.len : 0,
+				pt->topic.len > 0 ? (const char *)pt->topic.p : "", pt->index,
+				(long long)res.batch.producer_id, res.batch.producer_epoch,
+				res.batch.base_seq, (long long)res.base_offset);
+		if (first) {
+			pt->base = res.base_offset;
+			pt->lat = res.log_append_time;
+			first = false;
+		}
+		pt->lso = res.log_start_offset;
+		off += (size_t)bsz;
+	}
+}
+
+void myco__lh_produce(myco__lb_t *lb, myco__lreq_t *req, const myco__kproduce_t *m)
+{
+	int32_t i, j;
+	size_t k;
+	int16_t acks = m->acks;
+	myco__kstr_t txn = m->transactional_id;
+	pprod_t *pp = NULL;
+	size_t total = m->npartitions_total;
+
+	/* Batches are appended straight from the frame (the store rewrites
+	 * their base offset in place); only the topic names are copied if the
+	 * answer has to wait for fsync (pprod_keep_names). */
+	pp = calloc(1, sizeof(*pp));
+	if (!pp || (total && !(pp->parts = calloc(total, sizeof(*pp->parts))))) {
+		if (pp)
+			pprod_free(pp);
+		myco__lc_abort(req->conn);
+		return;
+	}
+	pp->lb = lb;
+	pp->req = *req;
+	pp->acks = acks;
+	pp->nparts = total;
+	lb->nproduce++;
+	k = 0;
+	for (i = 0; i < m->ntopics; i++) {
+		const myco__kproduce_topic_t *t = &m->topics[i];
+		char name[MLS_TOPIC_NAME_MAX + 1];
+		bool ok = myco__ltopic_name(t->name, name);
+
+		for (j = 0; j < t->npartitions; j++, k++) {
+			pprod_part_t *pt = &pp->parts[k];
+			myco__kstr_t rec = t->partitions[j].records;
+			mls_partition_t *p = NULL;
+			int rc = -MYCO_ELOG_NO_TOPIC;
+
+			pt->topic = t->name;
+			pt->index = t->partitions[j].index;
+			pt->base = pt->lat = pt->lso = -1;
+			if (acks != 0 && acks != 1 && acks != -1) {
+				pt->err = KERR_INVALID_REQUIRED_ACKS;
+				continue;
+			}
+			if (txn.p && txn.len > 0) {
+				pt->err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+				continue;
+			}
+			if (ok)
+				rc = mls_partition_get(lb->st, name, pt->index, &p);
+			if (rc < 0) {
+				pt->err = myco__lkerr(rc);
+				continue;
+			}
+			/* the frame is writable (myco__lb_request): records
+			 * borrow it, so the cast only gives back what it is */
+			if (!rec.p)
+				pt->err = KERR_CORRUPT_MESSAGE;
+			else
+				produce_partition(lb, pp, k, p, (uint8_t *)rec.p, (size_t)rec.len);
+			mls_partition_put(p);
+		}
+	}
+	if (lb->cfg.test_drop_after_append > 0 &&
+	    lb->nproduce % lb->cfg.test_drop_after_append == 0) {
+		/* Test fault: appended, but the producer never hears of it. */
+		fprintf(stderr, "myco-log: test fault: dropping connection after append\n");
+		pp->req.conn = NULL;
+		myco__lc_abort(req->conn);
+	} else if (acks == 0 && pp->pending > 0) {
+		/* acks=0: nobody waits for this answer, not even for fsync */
+		pp->req.conn = NULL;
+		myco__lc_noreply(req->conn);
+	}
+	if (pp->pending == 0) {
+		produce_respond(pp);
+		pprod_free(pp);
+	} else if (pprod_keep_names(pp) < 0) {
+		/* cannot remember the answer: the appends still complete, the
+		 * producer retries (idempotent ones get their duplicate answer) */
+		pp->req.conn = NULL;
+		myco__lc_abort(req->conn);
+		pp->next = lb->pprods;
+		lb->pprods = pp;
+	} else {
+		pp->next = lb->pprods;
+		lb->pprods = pp;
+	}
+	/* Data became readable during this request: answer the fetches
+	 * waiting for it now, as Kafka completes delayed fetches after an
+	 * append (no trip through the eventfd). */
+	if (atomic_exchange(&lb->hw_moved, 0))
+		(void)myco__lfetch_recheck(lb, true, myco__lnow_ms());
+}
+
+void myco__lproduce_drain(myco__lb_t *lb)
+{
+	acomp_t *a, *next;
+
+	pthread_mutex_lock(&lb->mu);
+	a = lb->done_head;
+	lb->done_head = lb->done_tail = NULL;
+	pthread_mutex_unlock(&lb->mu);
+	for (; a; a = next) {
+		pprod_t *pp = a->pp;
+		pprod_part_t *pt = &pp->parts[a->part];
+		next = a->next;
+		if (a->rc < 0 && !pt->err)
+			pt->err = myco__lkerr(a->rc);
+		pt->pending--;
+		if (--pp->pending == 0) {
+			pprod_unlink(lb, pp);
+			produce_respond(pp);
+			pprod_free(pp);
+		}
+		free(a);
+	}
+}
+
+void myco__lproduce_conn_closed(myco__lb_t *lb, myco__lc_t *c)
+{
+	pprod_t *pr;
+
+	for (pr = lb->pprods; pr; pr = pr->next)
+		if (pr->req.conn == c)
+			pr->req.conn = NULL;   /* appends still complete */
+}
+
+void myco__lproduce_free_all(myco__lb_t *lb)
+{
+	pprod_t *pp, *ppn;
+
+	for (pp = lb->pprods; pp; pp = ppn) {
+		ppn = pp->next;
+		pprod_free(pp);
+	}
+	lb->pprods = NULL;
+}
