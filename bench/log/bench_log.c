@@ -3,6 +3,7 @@
  * nats-server, file storage) on loopback, same load generator, same run.
  *
  *   myco-bench-log [--quick] [--json] [--myco PATH] [--nats PATH]
+ *                  [--baseline PATH]
  *
  * What each side does (exactly):
  * - myco-log (Kafka protocol) is driven through librdkafka (Debian 2.0.2):
@@ -34,6 +35,11 @@
  * - Before every measured run the bench calls sync(2): on ext4 an fdatasync
  *   also pushes out other files' dirty pages, so without it --fsync always
  *   would pay for the data the other systems left in the page cache.
+ * - --baseline PATH adds an earlier myco-log binary (e.g. built from an
+ *   older commit) as two more systems, "base-always" and "base-interval",
+ *   measured in the same rounds as the others (each repetition runs every
+ *   system in turn) with librdkafka, plus ratio lines new / baseline: how
+ *   a change is shown not to slow the broker down.
  * Not for: correctness (tests/integration/log).
  */
 #include <librdkafka/rdkafka.h>
@@ -57,6 +63,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "myco_int.h"
 
 #ifndef MYCO_LOG_BIN
 #define MYCO_LOG_BIN "myco-log"
@@ -67,9 +74,7 @@ static char tmpdir[64] = "/tmp/myco-bench-log-XXXXXX";
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return myco_now();
 }
 
 static void stop_servers(void);
@@ -101,7 +106,7 @@ typedef struct {
 	const char *name;
 } server_t;
 
-static server_t servers[4];
+static server_t servers[6];
 static int nservers;
 
 static void stop_servers(void)
@@ -217,16 +222,8 @@ typedef struct {
 
 static void n_flush(nats_t *n)
 {
-	size_t off = 0;
-	while (off < n->olen) {
-		ssize_t w = write(n->fd, n->out + off, n->olen - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			die("nats write");
-		}
-		off += (size_t)w;
-	}
+	if (myco__write_full(n->fd, n->out, n->olen) < 0)
+		die("nats write");
 	n->olen = 0;
 }
 
@@ -1041,9 +1038,12 @@ static void print_env(const char *nats_bin)
 int main(int argc, char **argv)
 {
 	const char *myco_bin = MYCO_LOG_BIN, *nats_bin = "/usr/sbin/nats-server";
-	server_t *sys[3];
-	const char *names[3] = { "myco-log-always", "myco-log-interval", "nats-js" };
-	int sizes[2] = { 100, 1024 }, si, r, k, reps;
+	const char *base_bin = NULL;
+	server_t *sys[5];
+	/* systems: 0,1 myco-log; 2 NATS; 3,4 the baseline binary (optional) */
+	const char *names[5] = { "myco-log-always", "myco-log-interval", "nats-js",
+		"base-always", "base-interval" };
+	int sizes[2] = { 100, 1024 }, si, r, k, reps, nsys;
 	long counts[2];
 	double rate, dur;
 	int i;
@@ -1057,11 +1057,15 @@ int main(int argc, char **argv)
 			myco_bin = argv[++i];
 		else if (!strcmp(argv[i], "--nats") && i + 1 < argc)
 			nats_bin = argv[++i];
+		else if (!strcmp(argv[i], "--baseline") && i + 1 < argc)
+			base_bin = argv[++i];
 		else {
-			fprintf(stderr, "usage: myco-bench-log [--quick] [--json] [--myco PATH] [--nats PATH]\n");
+			fprintf(stderr, "usage: myco-bench-log [--quick] [--json] [--myco PATH] "
+				"[--nats PATH] [--baseline PATH]\n");
 			return 2;
 		}
 	}
+	nsys = base_bin ? 5 : 3;
 	reps = quick ? 3 : 5;
 	counts[0] = quick ? 50000 : 200000;
 	counts[1] = quick ? 20000 : 50000;
@@ -1073,9 +1077,15 @@ int main(int argc, char **argv)
 	crc_init();
 	signal(SIGPIPE, SIG_IGN);
 	print_env(nats_bin);
+	if (!json && base_bin)
+		printf("baseline: %s\n", base_bin);
 	sys[0] = start_myco(myco_bin, "always", "myco-always");
 	sys[1] = start_myco(myco_bin, "interval=60000", "myco-interval");
 	sys[2] = start_nats(nats_bin);
+	if (base_bin) {
+		sys[3] = start_myco(base_bin, "always", "base-always");
+		sys[4] = start_myco(base_bin, "interval=60000", "base-interval");
+	}
 	{
 		nats_t c;
 		n_connect(&c, sys[2]->port);
@@ -1090,14 +1100,14 @@ int main(int argc, char **argv)
 		printf("%-24s %-18s %12s %10s %22s\n", "producer throughput", "system",
 		       "msg/s", "MB/s", "msg/s min..max");
 	for (si = 0; si < 2; si++) {
-		double secs[3][8];
+		double secs[5][8];
 		char topic[32];
 		snprintf(topic, sizeof(topic), "tput%d", sizes[si]);
 		for (r = 0; r < reps; r++)
-			for (k = 0; k < 3; k++)
-				secs[k][r] = (sync(), k < 2) ? tput_kafka(sys[k]->addr, counts[si], sizes[si], topic)
+			for (k = 0; k < nsys; k++)
+				secs[k][r] = (sync(), k != 2) ? tput_kafka(sys[k]->addr, counts[si], sizes[si], topic)
 						   : tput_nats(sys[k]->port, counts[si], sizes[si]);
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < nsys; k++) {
 			double med, mps, lo, hi, mbs;
 			char extra[128];
 			qsort(secs[k], (size_t)reps, sizeof(double), cmp_d);
@@ -1120,6 +1130,15 @@ int main(int argc, char **argv)
 			       "", "ratio",
 			       (double)secs[2][reps / 2] / secs[1][reps / 2],
 			       (double)secs[2][reps / 2] / secs[0][reps / 2]);
+		if (base_bin) {
+			double ra = secs[3][reps / 2] / secs[0][reps / 2];
+			double ri = secs[4][reps / 2] / secs[1][reps / 2];
+			emit("log.produce", "myco-log-always/base", "ratio", ra, "x", sizes[si], NULL);
+			emit("log.produce", "myco-log-interval/base", "ratio", ri, "x", sizes[si], NULL);
+			if (!json)
+				printf("%-24s %-18s %11.2fx (always / base-always), %.2fx (interval / base-interval)\n",
+				       "", "vs baseline", ra, ri);
+		}
 	}
 
 	if (!json)
@@ -1127,10 +1146,13 @@ int main(int argc, char **argv)
 		       "p50", "p99", "p99.9", "max", "samples");
 	{
 		/* rows: librdkafka on both brokers, the minimal client on both,
-		 * NATS with its minimal client */
-		static const char *lnames[5] = { "myco-log-always", "myco-log-interval",
-			"myco-log-always-raw", "myco-log-interval-raw", "nats-js" };
-		for (k = 0; k < 5; k++) {
+		 * NATS with its minimal client, librdkafka on the baseline */
+		static const char *lnames[7] = { "myco-log-always", "myco-log-interval",
+			"myco-log-always-raw", "myco-log-interval-raw", "nats-js",
+			"base-always", "base-interval" };
+		double p99[7] = { 0 };
+		int nl = base_bin ? 7 : 5;
+		for (k = 0; k < nl; k++) {
 			double *lat;
 			size_t n;
 			char extra[128];
@@ -1139,11 +1161,14 @@ int main(int argc, char **argv)
 				n = latency_run(true, sys[k], rate, dur, &lat);
 			else if (k < 4)
 				n = latency_raw(sys[k - 2], rate, dur, &lat);
-			else
+			else if (k == 4)
 				n = latency_run(false, sys[2], rate, dur, &lat);
+			else
+				n = latency_run(true, sys[k - 2], rate, dur, &lat);
 			qsort(lat, n, sizeof(double), cmp_d);
 			snprintf(extra, sizeof(extra), ",\"rate\":%.0f,\"samples\":%zu,\"client\":\"%s\"",
-				 rate, n, k < 2 ? "librdkafka" : "minimal");
+				 rate, n, k < 2 || k > 4 ? "librdkafka" : "minimal");
+			p99[k] = pct(lat, n, 0.99);
 			emit("log.e2e", lnames[k], "p50", pct(lat, n, 0.5), "us", 100, extra);
 			emit("log.e2e", lnames[k], "p99", pct(lat, n, 0.99), "us", 100, extra);
 			emit("log.e2e", lnames[k], "p999", pct(lat, n, 0.999), "us", 100, extra);
@@ -1158,6 +1183,10 @@ int main(int argc, char **argv)
 					lnames[k], n, rate * dur);
 			free(lat);
 		}
+		if (base_bin && !json)
+			printf("%-24s %-22s p99 %.2fx (always / base-always), %.2fx (interval / base-interval)\n",
+			       "", "vs baseline", p99[0] / (p99[5] > 0 ? p99[5] : 1),
+			       p99[1] / (p99[6] > 0 ? p99[6] : 1));
 	}
 	/* servers stopped and temp dir removed by cleanup() at exit */
 	return 0;
