@@ -329,12 +329,7 @@ static int conn_main(void *arg)
 			goto out;
 		}
 		memset(&r, 0, sizeof(r));
-		r.m = m;
 		r.t_start = myco_now();
-		r.keep_alive = m->keep_alive && !m->upgrade;
-		r.head = m->mlen == 4 && memcmp(m->method, "HEAD", 4) == 0;
-		split_target(&r);
-		myco__gate_request_id(m, c->loop, r.request_id);
 
 		/* Body. */
 		deadline = myco_now() + o->body_timeout_ns;
@@ -413,6 +408,13 @@ static int conn_main(void *arg)
 			consumed = need;
 		}
 
+		/* the buffer may have grown while the body came: everything that
+		 * points into it is taken from the head parsed last */
+		r.m = m;
+		r.keep_alive = m->keep_alive && !m->upgrade;
+		r.head = m->mlen == 4 && memcmp(m->method, "HEAD", 4) == 0;
+		split_target(&r);
+		myco__gate_request_id(m, c->loop, r.request_id);
 		rc = o->handle(o->ctx, c, &r);
 		if (rc < 0 || c->upgraded)
 			goto out;

@@ -1,0 +1,514 @@
+"""gate_test.py: myco-gate and the API framework with real clients (curl,
+Python http.client, raw sockets, h2load --h1) and real upstreams
+(upstream.py).  One scenario per run:
+
+  http       keep-alive, pipelining, chunked bodies, 100-continue, HEAD,
+             413, fixed answers; curl and http.client
+  smuggling  RFC 9112 rejections over the wire: CL+TE, duplicate CL, bad
+             chunk sizes, bare LF/CR, header injection, oversized heads,
+             slowloris (408); a smuggled second request is never answered
+  proxy      balancing (round robin, weights, least_conn, hashing), header
+             rewrites, request ids, X-Forwarded-For, re-chunking, cache,
+             rate limit, retries on 503, health checks, WebSocket
+  reload     continuous load (h2load --h1 and http.client) across 20
+             SIGHUP reloads: zero failed requests, new settings applied
+  kill       an upstream killed (SIGKILL) under load: ejected, traffic
+             moves, no request fails or hangs
+  api        the examples/api notes service through curl and http.client
+
+usage: gate_test.py SCENARIO --gate PATH [--notes PATH]
+"""
+import argparse, http.client, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = sys.executable
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc=None, t=15):
+    end = time.time() + t
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit("process exited early: %s" % proc.args)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("port %d never opened" % port)
+
+
+class Env:
+    def __init__(self, gate):
+        self.gate = gate
+        self.dir = tempfile.mkdtemp(prefix="gate-test-")
+        self.procs = []
+        self.ups = {}
+        self.port = free_port()
+        self.gp = None
+        self.log = os.path.join(self.dir, "gate.log")
+
+    def upstream(self, name, health_file=None):
+        port = free_port()
+        args = [PY, os.path.join(HERE, "upstream.py"), name, str(port)]
+        if health_file:
+            args.append(health_file)
+        p = subprocess.Popen(args)
+        self.procs.append(p)
+        wait_port(port, p)
+        self.ups[name] = (port, p)
+        return port
+
+    def write_conf(self, text):
+        path = os.path.join(self.dir, "gate.conf")
+        with open(path + ".new", "w") as f:
+            f.write("listen 127.0.0.1:%d;\n" % self.port + text)
+        os.rename(path + ".new", path)
+        return path
+
+    def start(self, text, loops=2):
+        path = self.write_conf(text)
+        self.gp = subprocess.Popen([self.gate, "-c", path, "--loops", str(loops)],
+                                   stderr=open(self.log, "w"))
+        self.procs.append(self.gp)
+        wait_port(self.port, self.gp)
+
+    def reload(self, text):
+        self.write_conf(text)
+        self.gp.send_signal(signal.SIGHUP)
+
+    def gate_log(self):
+        return open(self.log).read()
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        if self.gp is not None and self.gp.returncode not in (0, -15):
+            print(self.gate_log())
+            raise SystemExit("myco-gate exited with %s" % self.gp.returncode)
+
+
+def check(cond, what):
+    if not cond:
+        raise SystemExit("FAIL: " + what)
+    print("ok  " + what)
+
+
+def raw(port, data, timeout=10, pause=None):
+    """Send data (bytes or list of bytes with pauses), read until the server
+    closes or timeout; returns the bytes read."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(timeout)
+    parts = data if isinstance(data, list) else [data]
+    for i, d in enumerate(parts):
+        try:
+            s.sendall(d)
+        except OSError:
+            break
+        if pause and i + 1 < len(parts):
+            time.sleep(pause)
+    out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        out += b"<timeout>"
+    except ConnectionResetError:
+        pass
+    s.close()
+    return out
+
+
+def statuses(resp):
+    return [int(x) for x in re.findall(rb"HTTP/1\.1 (\d{3}) ", resp)]
+
+
+def get(port, path, headers=None, method="GET", body=None, conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    if conn is None:
+        c.close()
+    return r, data
+
+
+# ---------------------------------------------------------------- http
+
+def scen_http(env):
+    env.start('route /plain { respond 200 "Hello, World!"; }\n'
+              'route /json { respond 200 "{\\"message\\":\\"Hello, World!\\"}" type application/json; }\n'
+              'max_body 1KiB;\n')
+    p = env.port
+    out = subprocess.run(["curl", "-sS", "-i", "http://127.0.0.1:%d/plain" % p], capture_output=True,
+                         text=True, timeout=20).stdout
+    check(out.startswith("HTTP/1.1 200 OK") and out.endswith("Hello, World!"), "curl gets the fixed answer")
+    out = subprocess.run(["curl", "-sS", "-v", "http://127.0.0.1:%d/plain" % p, "http://127.0.0.1:%d/json" % p],
+                         capture_output=True, text=True, timeout=20)
+    check("Re-using existing connection" in out.stderr or "Reusing existing connection" in out.stderr,
+          "curl reuses the connection (keep-alive)")
+    c = http.client.HTTPConnection("127.0.0.1", p, timeout=10)
+    for i in range(50):
+        r, d = get(p, "/json", conn=c)
+        assert r.status == 200 and json.loads(d)["message"] == "Hello, World!"
+    check(True, "http.client: 50 requests on one keep-alive connection")
+    r, d = get(p, "/plain", method="HEAD", conn=c)
+    check(r.status == 200 and d == b"" and r.getheader("Content-Length") == "13", "HEAD: length, no body")
+    r, d = get(p, "/nothing", conn=c)
+    check(r.status == 404, "no route: 404")
+    c.close()
+    pipe = b"".join(b"GET /plain HTTP/1.1\r\nHost: a\r\n\r\n" for _ in range(10))
+    resp = raw(p, pipe + b"GET /json HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    check(statuses(resp) == [200] * 11 and resp.count(b"Hello, World!") == 11,
+          "11 pipelined requests answered in order")
+    resp = raw(p, b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+               b"5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nTrailer: 1\r\n\r\n")
+    check(statuses(resp) == [200], "chunked request body accepted")
+    # 100-continue: the interim answer comes before the body is sent
+    s = socket.create_connection(("127.0.0.1", p))
+    s.settimeout(10)
+    s.sendall(b"POST /plain HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    first = s.recv(100)
+    s.sendall(b"hello")
+    rest = s.recv(1000)
+    s.close()
+    check(first == b"HTTP/1.1 100 Continue\r\n\r\n" and rest.startswith(b"HTTP/1.1 200"), "100-continue")
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect: 100-continue",
+                          "--data-binary", "@" + os.path.join(HERE, "gate_test.py"),
+                          "http://127.0.0.1:%d/plain" % p], capture_output=True, text=True, timeout=20).stdout
+    check(out == "413", "body above max_body: 413 (curl)")
+    resp = raw(p, b"GET /plain HTTP/1.0\r\n\r\n")
+    check(statuses(b"HTTP/1.1 " + resp.split(b" ", 1)[1]) == [200] and b"Connection: close" in resp,
+          "HTTP/1.0 without keep-alive: answered, closed")
+
+
+# ----------------------------------------------------------- smuggling
+
+SMUGGLE = [
+    ("CL+TE", b"POST /plain HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"0\r\n\r\nGET /plain HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("TE+CL", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+              b"5c\r\nGET /plain HTTP/1.1\r\nHost: a\r\n\r\n0\r\n\r\n", 400),
+    ("duplicate CL", b"POST /plain HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 41\r\n\r\n"
+                     b"GET /plain HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("TE with space before colon", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400),
+    ("TE xchunked", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 501),
+    ("TE in HTTP/1.0", b"POST /plain HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("chunk size with 0x", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400),
+    ("negative chunk size", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n", 400),
+    ("huge chunk size", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", 400),
+    ("chunk data too long", b"POST /plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n", 400),
+    ("bare LF", b"GET /plain HTTP/1.1\nHost: a\n\n", 400),
+    ("bare CR", b"GET /plain HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", 400),
+    ("header injection via CR", b"GET /plain HTTP/1.1\r\nHost: a\r\nX: 1\rContent-Length: 30\r\n\r\n", 400),
+    ("obs-fold", b"GET /plain HTTP/1.1\r\nHost: a\r\nX: 1\r\n Transfer-Encoding: chunked\r\n\r\n", 400),
+    ("NUL in value", b"GET /plain HTTP/1.1\r\nHost: a\r\nX: 1\x00\r\n\r\n", 400),
+    ("missing Host", b"GET /plain HTTP/1.1\r\n\r\n", 400),
+    ("two Hosts", b"GET /plain HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("oversized header", b"GET /plain HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    ("oversized target", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+]
+
+
+def scen_smuggling(env):
+    env.start('timeout header 1s; timeout body 1s;\nroute /plain { respond 200 "ok"; }\n')
+    p = env.port
+    for name, data, want in SMUGGLE:
+        resp = raw(p, data)
+        st = statuses(resp)
+        check(st == [want] and not resp.endswith(b"<timeout>") and b"Connection: close" in resp,
+              "%s: one %d answer, connection closed (got %s)" % (name, want, st))
+    # slowloris: a head dribbled byte by byte never completes in time
+    head = b"GET /plain HTTP/1.1\r\nHost: a\r\nX-Slow: " + b"x" * 40
+    resp = raw(p, [head[i:i + 1] for i in range(len(head))], timeout=30, pause=0.1)
+    check(statuses(resp) == [408], "slowloris: 408 and closed before the head completed")
+    # a slow body too
+    resp = raw(p, [b"POST /plain HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n", b"x" * 10], timeout=30, pause=3)
+    check(statuses(resp) == [408], "slow body: 408")
+    # still serving
+    r, d = get(p, "/plain")
+    check(r.status == 200 and d == b"ok", "server healthy after the attacks")
+
+
+# --------------------------------------------------------------- proxy
+
+def scen_proxy(env):
+    hf = os.path.join(env.dir, "c-unhealthy")
+    a, b, c = env.upstream("A"), env.upstream("B"), env.upstream("C", hf)
+    conf = """
+cache 4MiB;
+upstream rr { server 127.0.0.1:%(a)d; server 127.0.0.1:%(b)d; }
+upstream w { server 127.0.0.1:%(a)d weight 3; server 127.0.0.1:%(b)d; }
+upstream h { server 127.0.0.1:%(a)d; server 127.0.0.1:%(b)d; server 127.0.0.1:%(c)d; balance hash header X-User; }
+upstream lc { server 127.0.0.1:%(a)d; server 127.0.0.1:%(b)d; balance least_conn; }
+upstream hc { server 127.0.0.1:%(a)d; server 127.0.0.1:%(c)d; health /health interval 100ms timeout 1s fails 1 passes 1; }
+upstream retry { server 127.0.0.1:%(a)d; server 127.0.0.1:%(b)d; retries 1 budget 100%%; eject off; }
+route /rr/ { proxy rr; strip_prefix;
+  request_header set X-Gate-In yes; request_header remove X-Secret;
+  response_header set X-Gate-Out yes; response_header remove X-Upstream; }
+route /w/ { proxy w; strip_prefix; }
+route /h/ { proxy h; strip_prefix; }
+route /lc/ { proxy lc; strip_prefix; }
+route /hc/ { proxy hc; strip_prefix; }
+route /retry/ { proxy retry; strip_prefix; }
+route /cached/ { proxy rr; strip_prefix; cache 30s; }
+route /limited/ { proxy rr; strip_prefix; rate_limit 1/s burst 3 key header X-Key; }
+route /ws { proxy rr; websocket on; }
+""" % dict(a=a, b=b, c=c)
+    env.start(conf)
+    p = env.port
+    names = [get(p, "/rr/x")[1].split()[0] for _ in range(10)]
+    check(sorted(set(names)) == [b"A", b"B"] and abs(names.count(b"A") - 5) <= 1, "round robin: %s" % names)
+    names = [get(p, "/w/x")[1].split()[0] for _ in range(40)]
+    check(names.count(b"A") == 30, "weights 3:1: A got %d of 40" % names.count(b"A"))
+    picks = {}
+    for u in range(30):
+        got = {get(p, "/h/x", {"X-User": "user%d" % u})[1].split()[0] for _ in range(3)}
+        check(len(got) == 1, "hash: user%d always on one server" % u) if u < 3 else None
+        assert len(got) == 1
+        picks[u] = got.pop()
+    check(len(set(picks.values())) == 3, "hash: 30 users spread over 3 servers")
+    names = [get(p, "/lc/x")[1].split()[0] for _ in range(10)]
+    check(set(names) == {b"A", b"B"}, "least_conn uses both servers")
+    r, d = get(p, "/rr/echo", {"X-Secret": "s", "X-Request-Id": "abc-123", "X-Forwarded-For": "10.0.0.1"})
+    e = json.loads(d)
+    check(e["headers"].get("x-gate-in") == "yes" and "x-secret" not in e["headers"], "request header rewrites")
+    check(e["path"] == "/echo", "strip_prefix")
+    check(e["headers"].get("x-request-id") == "abc-123" and r.getheader("X-Request-Id") == "abc-123",
+          "client request id passed both ways")
+    check(e["headers"].get("x-forwarded-for") == "10.0.0.1, 127.0.0.1", "X-Forwarded-For appended")
+    check(r.getheader("X-Gate-Out") == "yes" and r.getheader("X-Upstream") is None, "response header rewrites")
+    r, d = get(p, "/rr/echo")
+    check(len(r.getheader("X-Request-Id") or "") > 10, "request id generated")
+    r, d = get(p, "/rr/chunked")
+    check(d == b"hello chunked world\n" and r.getheader("Transfer-Encoding") == "chunked", "chunked answer re-chunked")
+    r, d = get(p, "/rr/echo", method="POST", body=b"x" * 100000, headers={"Content-Type": "a/b"})
+    check(r.status == 200 and d == b"x" * 100000, "100 kB request body proxied")
+    r1, d1 = get(p, "/cached/cacheable")
+    r2, d2 = get(p, "/cached/cacheable")
+    check(r2.getheader("X-Cache") == "HIT" and d1 == d2, "second GET from the cache")
+    st = [get(p, "/limited/x", {"X-Key": "k1"})[0].status for _ in range(5)]
+    check(st[:3] == [200] * 3 and st[3:] == [429, 429], "rate limit: burst 3 then 429 (%s)" % st)
+    r, _ = get(p, "/limited/x", {"X-Key": "k2"})
+    check(r.status == 200, "rate limit is per key")
+    # retries: a 503 from one server is retried on the other for GET
+    st = [get(p, "/retry/status/503")[0].status for _ in range(4)]
+    check(st == [503] * 4, "503 from every server: the last answer is passed on")
+    # health checks: make C unhealthy, then traffic only goes to A
+    open(hf, "w").close()
+    end = time.time() + 10
+    while time.time() < end and "failed its health check" not in env.gate_log():
+        time.sleep(0.1)
+    names = {get(p, "/hc/x")[1].split()[0] for _ in range(10)}
+    check(names == {b"A"}, "unhealthy server gets no traffic")
+    os.unlink(hf)
+    end = time.time() + 10
+    while time.time() < end and "127.0.0.1:%d is healthy" % c not in env.gate_log():
+        time.sleep(0.1)
+    names = {get(p, "/hc/x")[1].split()[0] for _ in range(10)}
+    check(names == {b"A", b"C"}, "recovered server gets traffic again")
+    # WebSocket: after 101 the bytes pass through both ways
+    s = socket.create_connection(("127.0.0.1", p))
+    s.settimeout(10)
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1000)
+    s.sendall(b"ping through the gate")
+    got = b""
+    while len(got) < 21:
+        got += s.recv(1000)
+    s.close()
+    check(head.startswith(b"HTTP/1.1 101") and got == b"PING THROUGH THE GATE", "WebSocket upgrade passed through")
+
+
+# -------------------------------------------------------------- reload
+
+def load_thread(port, stop, stats, path):
+    c = None
+    while not stop.is_set():
+        try:
+            if c is None:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            stats["ok" if r.status == 200 else "bad"] += 1
+            if r.getheader("Connection") == "close":
+                c.close()
+                c = None
+        except Exception as e:  # noqa
+            stats["bad"] += 1
+            stats["err"] = repr(e)
+            c = None
+
+
+def scen_reload(env):
+    a, b = env.upstream("A"), env.upstream("B")
+    tmpl = """
+upstream app { server 127.0.0.1:%(a)d weight %(wa)d; server 127.0.0.1:%(b)d; }
+route /p/ { proxy app; strip_prefix; response_header set X-Gen "%(gen)d"; }
+route /f { respond 200 "gen %(gen)d"; }
+"""
+    env.start(tmpl % dict(a=a, b=b, wa=1, gen=0))
+    p = env.port
+    stop = threading.Event()
+    stats = [{"ok": 0, "bad": 0} for _ in range(4)]
+    ths = [threading.Thread(target=load_thread, args=(p, stop, stats[i], "/p/x" if i % 2 else "/f"))
+           for i in range(4)]
+    for t in ths:
+        t.start()
+    h2 = subprocess.Popen(["h2load", "--h1", "-D", "12", "-c", "8", "-t", "1", "http://127.0.0.1:%d/p/x" % p],
+                          stdout=subprocess.PIPE, text=True)
+    for gen in range(1, 21):
+        time.sleep(0.4)
+        env.reload(tmpl % dict(a=a, b=b, wa=1 + gen % 3, gen=gen))
+    end = time.time() + 10
+    while time.time() < end and "generation 21" not in env.gate_log():
+        time.sleep(0.1)
+    r, d = get(p, "/f")
+    check(d == b"gen 20", "the 20th configuration is in force")
+    r, d = get(p, "/p/x")
+    check(r.getheader("X-Gen") == "20", "proxy route of the 20th configuration")
+    out, _ = h2.communicate(timeout=60)
+    stop.set()
+    for t in ths:
+        t.join()
+    line = [l for l in out.splitlines() if l.startswith("requests:")][0]
+    print("h2load: " + line)
+    f = line.replace(",", "").split()
+    total_ok = int(f[f.index("succeeded") - 1])
+    failed = int(f[f.index("failed") - 1]) + int(f[f.index("errored") - 1])
+    ok = sum(s["ok"] for s in stats)
+    bad = sum(s["bad"] for s in stats)
+    check(env.gate_log().count("configuration reloaded") == 20, "20 reloads done")
+    check(failed == 0 and total_ok > 0, "h2load --h1: %d requests, 0 failed across 20 reloads" % total_ok)
+    check(bad == 0 and ok > 0, "http.client: %d requests, %d failed across 20 reloads %s" %
+          (ok, bad, [s.get("err") for s in stats]))
+    # a broken file is refused and the running configuration kept
+    env.reload("route / { bogus; }")
+    end = time.time() + 10
+    while time.time() < end and "reload failed" not in env.gate_log():
+        time.sleep(0.1)
+    r, d = get(p, "/f")
+    check("reload failed" in env.gate_log() and d == b"gen 20", "bad file refused, old configuration kept")
+
+
+# ---------------------------------------------------------------- kill
+
+def scen_kill(env):
+    a, b, c = env.upstream("A"), env.upstream("B"), env.upstream("C")
+    env.start("""
+upstream app { server 127.0.0.1:%d; server 127.0.0.1:%d; server 127.0.0.1:%d;
+  timeout connect 500ms; timeout header 5s; timeout read 5s;
+  eject after 1 for 60s; retries 2 budget 50%%; }
+route / { proxy app; }
+""" % (a, b, c))
+    p = env.port
+    stop = threading.Event()
+    stats = [{"ok": 0, "bad": 0} for _ in range(6)]
+    ths = [threading.Thread(target=load_thread, args=(p, stop, stats[i], "/x")) for i in range(6)]
+    for t in ths:
+        t.start()
+    time.sleep(2)
+    before = sum(s["ok"] for s in stats)
+    env.ups["B"][1].kill()
+    env.ups["B"][1].wait()
+    t_kill = time.time()
+    time.sleep(3)
+    stop.set()
+    for t in ths:
+        t.join(timeout=30)
+    hung = [t for t in ths if t.is_alive()]
+    ok = sum(s["ok"] for s in stats)
+    bad = sum(s["bad"] for s in stats)
+    check(not hung, "no client hangs")
+    check(bad == 0, "upstream B killed under load: %d requests, %d failed %s" % (ok, bad,
+                                                                                [s.get("err") for s in stats]))
+    check(ok > before, "traffic went on after the kill (%d before, %d after)" % (before, ok - before))
+    check("127.0.0.1:%d ejected" % b in env.gate_log(), "B ejected")
+    names = {get(p, "/x")[1].split()[0] for _ in range(12)}
+    check(names == {b"A", b"C"}, "traffic moved to A and C")
+    del t_kill
+
+
+# ----------------------------------------------------------------- api
+
+def scen_api(env, notes):
+    port = free_port()
+    pr = subprocess.Popen([notes, str(port)], stderr=subprocess.DEVNULL)
+    env.procs.append(pr)
+    wait_port(port, pr)
+    cu = ["curl", "-sS", "-H", "Content-Type: application/json"]
+    out = subprocess.run(cu + ["-i", "-d", '{"title":"buy milk","body":"2 l"}', "http://127.0.0.1:%d/notes" % port],
+                         capture_output=True, text=True, timeout=20).stdout
+    check(out.startswith("HTTP/1.1 201") and "Location: /notes/1" in out, "curl POST /notes: 201 + Location")
+    r, d = get(port, "/notes/1")
+    check(r.status == 200 and json.loads(d) == {"id": 1, "title": "buy milk", "body": "2 l", "done": False},
+          "GET /notes/1")
+    r, d = get(port, "/notes/1", method="PUT", body=b'{"title":"buy milk","done":true}',
+               headers={"Content-Type": "application/json"})
+    check(r.status == 200 and json.loads(d)["done"] is True, "PUT /notes/1")
+    r, d = get(port, "/notes?limit=5")
+    check(r.status == 200 and len(json.loads(d)) == 1, "GET /notes?limit=5")
+    for path, method, body, want, detail in [
+        ("/notes/abc", "GET", None, 404, "no such resource"),
+        ("/notes/0", "GET", None, 400, "path parameter id: 0 is below the minimum 1"),
+        ("/notes?limit=1000", "GET", None, 400, "query.limit: 1000 is above the maximum 100"),
+        ("/notes", "POST", b'{"title":""}', 400, "body.title: 0 bytes, at least 1 required"),
+        ("/notes", "POST", b'{"title":"x","extra":1}', 400, 'body: unknown field "extra"'),
+        ("/notes", "POST", b'{"title":', 400, None),
+        ("/notes/7", "GET", None, 404, "note 7 does not exist"),
+    ]:
+        r, d = get(port, path, method=method, body=body, headers={"Content-Type": "application/json"})
+        j = json.loads(d)
+        check(r.status == want and (detail is None or j["detail"] == detail),
+              "%s %s: %d %s" % (method, path, r.status, j.get("detail")))
+    r, d = get(port, "/notes/1", method="PATCH")
+    check(r.status == 405 and r.getheader("Allow") == "GET, HEAD, PUT, DELETE, OPTIONS", "405 with Allow")
+    r, d = get(port, "/notes", method="POST", body=b"{}", headers={"Content-Type": "text/plain"})
+    check(r.status == 415, "415 for a non-JSON body")
+    r, d = get(port, "/notes", method="OPTIONS", headers={"Origin": "http://x.example",
+                                                          "Access-Control-Request-Method": "POST"})
+    check(r.status == 204 and r.getheader("Access-Control-Allow-Origin") == "*", "CORS preflight")
+    r, d = get(port, "/notes/1", method="DELETE")
+    check(r.status == 204, "DELETE /notes/1")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario")
+    ap.add_argument("--gate", required=True)
+    ap.add_argument("--notes")
+    a = ap.parse_args()
+    env = Env(a.gate)
+    try:
+        if a.scenario == "api":
+            scen_api(env, a.notes)
+        else:
+            globals()["scen_" + a.scenario](env)
+    finally:
+        env.close()
+    print("PASS " + a.scenario)
+
+
+if __name__ == "__main__":
+    main()
