@@ -423,7 +423,7 @@ int kv_parse_ld(const char *p, size_t len, long double *out)
 {
 	char tmp[5120], *end;
 	long double v;
-	if (len == 0 || len >= sizeof(tmp))
+	if (len == 0 || len >= sizeof(tmp) || memchr(p, 0, len))
 		return -EINVAL;
 	memcpy(tmp, p, len);
 	tmp[len] = 0;

@@ -171,7 +171,7 @@ const kcmd_t kv_cmds[] = {
 	{ "zpopmin", cmd_zpop, -2, W | F, 1, 1, 1, "@write @sortedset @fast" },
 	{ "zpopmax", cmd_zpop, -2, W | F, 1, 1, 1, "@write @sortedset @fast" },
 	{ "zscan", cmd_cscan, -3, R, 1, 1, 1, "@read @sortedset @slow" },
-	{ "watch", kv_cmd_watch, -2, N | F | CF_NOMULTI, 1, -1, 1, "@transaction @fast" },
+	{ "watch", kv_cmd_watch, -2, F | CF_NOMULTI, 1, -1, 1, "@transaction @fast" },
 	{ "unwatch", kv_cmd_unwatch, 1, N | F | CF_NOMULTI, 0, 0, 0, "@transaction @fast" },
 	{ "multi", kv_cmd_multi, 1, N | F | CF_NOMULTI, 0, 0, 0, "@transaction @fast" },
 	{ "exec", kv_cmd_exec, 1, N | CF_NOMULTI, 0, 0, 0, "@transaction @slow" },

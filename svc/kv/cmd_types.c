@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int kv_parse_ld(const char *p, size_t len, long double *out);
 int kv_fmt_ld(char *buf, size_t cap, long double v);
@@ -969,31 +970,37 @@ KV_CMD(cmd_srandmember)
 KV_CMD(cmd_smove);
 KV_CMD(cmd_smove)
 {
-	bool err, isnew;
-	kobj_t *s, *d;
+	bool isnew;
+	kobj_t *s = db_get(c, &argv[1]), *d = db_get(c, &argv[2]);
 	de_t *e;
 	(void)argc;
-	s = get_or_make(c, &argv[1], T_SET, false, &err);
-	if (err)
-		return;
-	d = get_or_make(c, &argv[2], T_SET, false, &err);
-	if (err)
-		return;
-	if (!s || !dict_find(s->set, argv[3].p, argv[3].len)) {
+	if (!s) {
 		r_int(c, 0);
 		return;
 	}
+	if (s->type != T_SET || (d && d->type != T_SET)) {
+		r_wrongtype(c);
+		return;
+	}
 	if (s == d) {
-		r_int(c, 1);
+		r_int(c, dict_find(s->set, argv[3].p, argv[3].len) ? 1 : 0);
 		return;
 	}
 	e = dict_unlink(s->set, argv[3].p, argv[3].len);
+	if (!e) {
+		r_int(c, 0);
+		return;
+	}
 	dict_free_entry(e);
 	kv_modified(c, &argv[1]);
 	drop_if_empty(c, &argv[1], s);
-	if (!d)
+	if (!d) {
+		bool err;
 		d = get_or_make(c, &argv[2], T_SET, true, &err);
-	if (d && !dict_upsert(d->set, argv[3].p, argv[3].len, &isnew)) {
+		if (!d)
+			return;
+	}
+	if (!dict_upsert(d->set, argv[3].p, argv[3].len, &isnew)) {
 		oom(c);
 		return;
 	}
@@ -1350,7 +1357,7 @@ KV_CMD(cmd_zcard)
 KV_CMD(cmd_zrank);
 KV_CMD(cmd_zrank)
 {
-	bool err, rev = (argv[0].p[1] | 32) == 'r';
+	bool err, rev = argv[0].len > 4 && !strncasecmp(argv[0].p + 1, "rev", 3);
 	kobj_t *o = get_or_make(c, &argv[1], T_ZSET, false, &err);
 	de_t *e;
 	size_t r;
@@ -1632,7 +1639,7 @@ KV_CMD(cmd_zrangeold);
 KV_CMD(cmd_zrangeold)
 {
 	/* ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX */
-	bool rev = (argv[0].p[1] | 32) == 'r';
+	bool rev = !strncasecmp(argv[0].p + 1, "rev", 3);
 	int by = ZR_RANK;
 	if (argv[0].len > 9 && (argv[0].p[argv[0].len - 1] | 32) == 'e')
 		by = ZR_SCORE;

@@ -215,7 +215,7 @@ int arg_double(const kv_arg_t *a, double *v)
 	char tmp[128], *end;
 	double d;
 
-	if (a->len == 0 || a->len >= sizeof(tmp))
+	if (a->len == 0 || a->len >= sizeof(tmp) || memchr(a->p, 0, a->len))
 		return -EINVAL;
 	memcpy(tmp, a->p, a->len);
 	tmp[a->len] = 0;
