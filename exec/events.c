@@ -16,13 +16,6 @@
 
 #include "exec_int.h"
 
-uint64_t myco__ex_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t myco__ex_real(void)
 {
 	struct timespec ts;
@@ -40,7 +33,7 @@ struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
 	memset(e, 0, sizeof(*e));
 	e->seq = s->ev_seq++;
 	e->t_real_ns = myco__ex_real();
-	e->t_mono_ns = myco__ex_now();
+	e->t_mono_ns = myco_now();
 	snprintf(e->part, sizeof(e->part), "%s", p ? p->name : "");
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	e->c2r_ns = c2r;

@@ -372,7 +372,7 @@ int myco__exec_run(const struct ex_opts *opt)
 		s->opt.grace_ns = 3ull * 1000000000ull;
 	if (!s->opt.ready_timeout_ns)
 		s->opt.ready_timeout_ns = 10ull * 1000000000ull;
-	s->t_start_ns = myco__ex_now();
+	s->t_start_ns = myco_now();
 	/* About 14 fds per partition (log pipe, two instances with pidfd,
 	 * control region, notify, death and alive pipes, seccomp listener) plus
 	 * the channels: take the hard limit, not the default 1024. */

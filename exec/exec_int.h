@@ -17,6 +17,7 @@
 
 #include "myco/lang.h"
 #include "myco/part.h"
+#include "myco_int.h"
 
 struct myco_chan_owner;
 struct json_t;
@@ -188,7 +189,6 @@ struct ex_system {
 };
 
 /* time */
-uint64_t myco__ex_now(void);        /* CLOCK_MONOTONIC ns */
 uint64_t myco__ex_real(void);       /* CLOCK_REALTIME ns */
 
 /* events.c: event ring + logs */

@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -72,7 +71,7 @@ static int ctl_create(int *fd, struct myco__part_ctl **map, bool standby)
 	c->version = MYCO__PART_CTL_VERSION;
 	c->size = MYCO__PART_CTL_SIZE;
 	c->state = standby ? MYCO__CTL_PARKED : MYCO__CTL_ACTIVE;
-	c->t_spawn_ns = myco__ex_now();
+	c->t_spawn_ns = myco_now();
 	c->t_activate_ns = standby ? 0 : c->t_spawn_ns;
 	if (fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
@@ -220,7 +219,7 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 		goto out;
 	}
 	in->standby = standby;
-	in->t_spawn_ns = myco__ex_now();
+	in->t_spawn_ns = myco_now();
 #ifdef MYCO_HAVE_BOX
 	rc = myco__ex_box_spawn(s, p, in, env, keep, nkeep);
 #else
@@ -253,7 +252,7 @@ void myco__ex_inst_activate(struct ex_inst *in, uint64_t now)
 	c->generation++;
 	atomic_store_explicit((_Atomic uint32_t *)&c->state, MYCO__CTL_ACTIVE,
 			      memory_order_release);
-	syscall(SYS_futex, &c->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	myco__futex_wake(&c->state, 1);
 	in->standby = false;
 }
 

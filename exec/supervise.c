@@ -57,7 +57,7 @@ static void hb_reset(struct ex_part *p, uint64_t now)
 
 static int start_part(struct ex_system *s, struct ex_part *p)
 {
-	uint64_t now = myco__ex_now();
+	uint64_t now = myco_now();
 	int rc = myco__ex_inst_spawn(s, p, &p->act, false);
 	if (rc < 0) {
 		/* A partition that cannot even be spawned (missing program, bad
@@ -138,7 +138,7 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 	if (p->act.pid)
 		myco__ex_inst_release(s, &p->act, true);
 	myco__ex_chans_recover(s, p);
-	now = myco__ex_now();
+	now = myco_now();
 	if (p->sb.pid && p->sb.ctl) {
 		p->act = p->sb;
 		myco__ex_inst_init(&p->sb);
@@ -331,7 +331,7 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 			 const siginfo_t *si, bool early)
 {
 	char how[96];
-	uint64_t now = myco__ex_now();
+	uint64_t now = myco_now();
 
 	p->stop_deadline_ns = in == &p->act ? 0 : p->stop_deadline_ns;
 	siginfo_t mirrored;
@@ -454,7 +454,7 @@ void myco__ex_on_notify(struct ex_system *s, struct ex_part *p, struct ex_inst *
 		return;
 	struct myco__part_ctl *c = in->ctl;
 	uint64_t act = c->t_activate_ns;
-	uint64_t now = myco__ex_now();
+	uint64_t now = myco_now();
 	/* untrusted: accept only times in [activation, now] */
 	uint64_t tr = ctl_load64(&c->t_running_ns);
 	uint64_t tf = ctl_load64(&c->t_first_ns);
@@ -489,7 +489,7 @@ void myco__ex_on_notify(struct ex_system *s, struct ex_part *p, struct ex_inst *
 
 void myco__ex_tick(struct ex_system *s)
 {
-	uint64_t now = myco__ex_now();
+	uint64_t now = myco_now();
 
 #ifdef MYCO_HAVE_BOX
 	myco__ex_box_tick(s);       /* deferred cgroup removal of dead instances */
@@ -571,7 +571,7 @@ static void stop_next(struct ex_system *s)
 		if (p->act.pid) {
 			if (p->state != EX_STOPPING) {
 				p->state = EX_STOPPING;
-				p->stop_deadline_ns = myco__ex_now() + s->opt.grace_ns;
+				p->stop_deadline_ns = myco_now() + s->opt.grace_ns;
 				myco__ex_inst_signal(&p->act, SIGTERM);
 			}
 			return;
@@ -600,7 +600,7 @@ int myco__ex_kill(struct ex_system *s, struct ex_part *p)
 {
 	if (!p->act.pid || s->stopping)
 		return -ESRCH;
-	p->t_crash_ns = myco__ex_now();
+	p->t_crash_ns = myco_now();
 	p->kill_injected = true;
 	myco__ex_inst_crash(&p->act);
 	myco__ex_event(s, p, "kill", -1, -1, "SIGKILL to pid %d (fault injection)",
@@ -621,7 +621,7 @@ int myco__ex_restart(struct ex_system *s, struct ex_part *p)
 	}
 	p->operator_restart = true;
 	p->kill_injected = true;
-	p->t_crash_ns = myco__ex_now();
+	p->t_crash_ns = myco_now();
 	p->stop_deadline_ns = p->t_crash_ns + s->opt.grace_ns;
 	myco__ex_inst_signal(&p->act, SIGTERM);
 	myco__ex_event(s, p, "operator-restart", -1, -1, "SIGTERM to pid %d", (int)p->act.pid);
@@ -635,7 +635,7 @@ int myco__ex_stop_one(struct ex_system *s, struct ex_part *p)
 	p->stop_requested = true;
 	p->state = EX_STOPPING;
 	retire_standby(s, p);
-	p->stop_deadline_ns = myco__ex_now() + s->opt.grace_ns;
+	p->stop_deadline_ns = myco_now() + s->opt.grace_ns;
 	myco__ex_inst_signal(&p->act, SIGTERM);
 	myco__ex_event(s, p, "operator-stop", -1, -1, "SIGTERM to pid %d", (int)p->act.pid);
 	return 0;

@@ -38,6 +38,7 @@
 #include <x86intrin.h>
 
 #include "myco/chan.h"
+#include "myco_int.h"
 
 #ifdef HAVE_ICEORYX
 #include "iceoryx_binding_c/log.h"
@@ -64,13 +65,6 @@ static int cpu_a = 0, cpu_b = 1;
 /* helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static inline uint64_t tsc(void)
 {
@@ -80,10 +74,10 @@ static inline uint64_t tsc(void)
 
 static void calibrate_tsc(void)
 {
-	uint64_t t0 = now_ns(), c0 = tsc(), t1, c1;
+	uint64_t t0 = myco_now(), c0 = tsc(), t1, c1;
 
 	do {
-		t1 = now_ns();
+		t1 = myco_now();
 	} while (t1 - t0 < 200000000u);
 	c1 = tsc();
 	tsc_ghz = (double)(c1 - c0) / (double)(t1 - t0);
@@ -323,23 +317,6 @@ static void myco_teardown(struct rt_sys *s)
 }
 
 /* pipe / socketpair: fd[0],fd[1] ping->pong; fd[2],fd[3] pong->ping */
-static int full_rw(int fd, void *buf, size_t n, int wr)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t k = wr ? write(fd, (char *)buf + done, n - done)
-		               : read(fd, (char *)buf + done, n - done);
-		if (k <= 0) {
-			if (k < 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		done += (size_t)k;
-	}
-	return 0;
-}
-
 static int pipe_setup(struct rt_sys *s, size_t size)
 {
 	(void)size;
@@ -370,7 +347,7 @@ static void fd_ping(struct rt_sys *s, size_t size, uint64_t n, struct shm_res *r
 	(void)size;
 	for (i = 0; i < n + WARMUP; i++) {
 		uint64_t t0 = tsc();
-		if (full_rw(s->fd[1], msg, 64, 1) || full_rw(s->fd[2], msg, 64, 0))
+		if (myco__write_full(s->fd[1], msg, 64) || myco__read_full(s->fd[2], msg, 64))
 			_exit(4);
 		if (i >= WARMUP)
 			r->v[i - WARMUP] = tsc() - t0;
@@ -386,7 +363,7 @@ static void fd_pong(struct rt_sys *s, size_t size, uint64_t n, struct shm_res *r
 	(void)size;
 	(void)r;
 	for (i = 0; i < n + WARMUP; i++)
-		if (full_rw(s->fd[0], msg, 64, 0) || full_rw(s->fd[3], msg, 64, 1))
+		if (myco__read_full(s->fd[0], msg, 64) || myco__write_full(s->fd[3], msg, 64))
 			_exit(4);
 }
 
@@ -521,11 +498,11 @@ static int iox_setup(struct rt_sys *s, size_t size)
 
 static int iox_connect(iox_pub_t pub, iox_sub_t sub)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = myco_now();
 
 	while (!iox_pub_has_subscribers(pub) ||
 	       iox_sub_get_subscription_state(sub) != SubscribeState_SUBSCRIBED) {
-		if (now_ns() - t0 > 5000000000u)
+		if (myco_now() - t0 > 5000000000u)
 			return -1;
 		usleep(1000);
 	}
@@ -920,7 +897,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 
 			close(pfd[0]);
 			while (!atomic_load_explicit(&r->go, memory_order_relaxed))
-				if (full_rw(pfd[1], buf, chunk, 1))
+				if (myco__write_full(pfd[1], buf, chunk))
 					_exit(4);
 			close(pfd[1]);
 		}
@@ -947,7 +924,7 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 				if (k <= 0)
 					_exit(5);
 				if (!t0)
-					t0 = now_ns();
+					t0 = myco_now();
 				/* copy each payload out, as the pipe reader does (a
 				 * loan's payload stays in place: its header only) */
 				for (j = 0; j < k; j++)
@@ -956,8 +933,8 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 				myco_chan_done_all(q);
 				if (!t1) {
 					got += (uint64_t)k;
-					if (now_ns() - t0 >= dur_ns) {
-						t1 = now_ns();
+					if (myco_now() - t0 >= dur_ns) {
+						t1 = myco_now();
 						atomic_store(&r->go, 1);
 					}
 				}
@@ -971,12 +948,12 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 				if (nh == h && atomic_load(&r->ready))
 					break;
 				if (!t0) {
-					t0 = now_ns();
+					t0 = myco_now();
 					h0 = h;
 				}
 				h = nh;
-				if (!t1 && now_ns() - t0 >= dur_ns) {
-					t1 = now_ns();
+				if (!t1 && myco_now() - t0 >= dur_ns) {
+					t1 = myco_now();
 					got = h - h0;
 					atomic_store(&r->go, 1);
 				}
@@ -992,11 +969,11 @@ static double tp_run(enum tp_kind kind, size_t size, uint64_t dur_ns)
 				if (k < 0)
 					_exit(5);
 				if (!t0)
-					t0 = now_ns();
+					t0 = myco_now();
 				if (!t1) {
 					got += (uint64_t)k / 64;
-					if (now_ns() - t0 >= dur_ns) {
-						t1 = now_ns();
+					if (myco_now() - t0 >= dur_ns) {
+						t1 = myco_now();
 						atomic_store(&r->go, 1);
 					}
 				}
@@ -1075,13 +1052,13 @@ static double memcpy_gbs(size_t size, int reps)
 	memset(a, 1, size);
 	memset(b, 2, size);
 	for (k = 0; k < reps; k++) {
-		uint64_t t0 = now_ns(), bytes = 0;
+		uint64_t t0 = myco_now(), bytes = 0;
 		while (bytes < (uint64_t)512 << 20) {
 			memcpy(b, a, size);
 			__asm__ __volatile__("" : : "r"(b) : "memory");
 			bytes += size;
 		}
-		v[k] = (double)bytes / (double)(now_ns() - t0);
+		v[k] = (double)bytes / (double)(myco_now() - t0);
 	}
 	qsort(v, (size_t)reps, sizeof(double), cmp_d);
 	med = v[reps / 2];

@@ -40,12 +40,6 @@
 #include "myco/part.h"
 
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void die(const char *msg)
 {
@@ -181,13 +175,13 @@ static uint64_t load64(const uint64_t *p)
 static int base_crash(struct base *b, int sfd, uint64_t *c2r, uint64_t *c2f, uint64_t *c2d)
 {
 	/* wait until the current child runs (its first call happened) */
-	uint64_t end = now_ns() + 5000000000ull;
+	uint64_t end = myco_now() + 5000000000ull;
 	while (!load64(&b->ctl->t_first_ns))
-		if (now_ns() > end)
+		if (myco_now() > end)
 			return -ETIMEDOUT;
 		else
 			usleep(200);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = myco_now();
 	kill(b->pid, SIGKILL);
 	/* supervisor: SIGCHLD -> reap -> fork+exec */
 	struct signalfd_siginfo si;
@@ -198,12 +192,12 @@ static int base_crash(struct base *b, int sfd, uint64_t *c2r, uint64_t *c2f, uin
 		if (waitpid(b->pid, &st, WNOHANG) == b->pid)
 			break;
 	}
-	*c2d = now_ns() - t0;
+	*c2d = myco_now() - t0;
 	base_release(b);
 	base_spawn(b);
-	end = now_ns() + 5000000000ull;
+	end = myco_now() + 5000000000ull;
 	while (!load64(&b->ctl->t_first_ns))
-		if (now_ns() > end)
+		if (myco_now() > end)
 			return -ETIMEDOUT;
 	*c2r = load64(&b->ctl->t_running_ns) - t0;
 	*c2f = load64(&b->ctl->t_first_ns) - t0;
@@ -330,9 +324,9 @@ static void mexec_start(struct mexec *m, const char *dir, const char *sysname)
 			      "--no-standby", (char *)NULL);
 		_exit(127);
 	}
-	uint64_t end = now_ns() + 20000000000ull;
+	uint64_t end = myco_now() + 20000000000ull;
 	while (!victim_ready(m->rt, m->standby)) {
-		if (now_ns() > end) {
+		if (myco_now() > end) {
 			kill(m->pid, SIGKILL);
 			fprintf(stderr, "see %s\n", m->log);
 			die("an executive did not come up");
@@ -350,9 +344,9 @@ static void mexec_start(struct mexec *m, const char *dir, const char *sysname)
 static void mexec_crash(struct mexec *m, struct series *run, struct series *first,
 			struct series *d2r)
 {
-	uint64_t end = now_ns() + 10000000000ull;
+	uint64_t end = myco_now() + 10000000000ull;
 	while (!victim_ready(m->rt, m->standby))
-		if (now_ns() > end)
+		if (myco_now() > end)
 			die("victim not ready (or no parked standby) after 10 s");
 		else
 			usleep(2000);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "myco/common.h"
+
 typedef struct {
 	bool json;
 	bool quick;
@@ -41,7 +43,6 @@ void emit(const char *bench, const char *system, const char *metric,
 void table_title(const char *title);
 void table_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-uint64_t now_ns(void);
 void pin_cpu(int cpu);
 double median_d(double *v, size_t n);
 

@@ -90,7 +90,7 @@ static void *sleep_loop(void *arg)
 	}
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	uint64_t w0 = now_ns(), c0 = thread_cpu_ns();
+	uint64_t w0 = myco_now(), c0 = thread_cpu_ns();
 	for (long i = 0; i < r->n; i++) {
 		next.tv_nsec += PERIOD;
 		if (next.tv_nsec >= 1000000000) {
@@ -98,13 +98,13 @@ static void *sleep_loop(void *arg)
 			next.tv_sec++;
 		}
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-		uint64_t now = now_ns();
+		uint64_t now = myco_now();
 		uint64_t want = (uint64_t)next.tv_sec * 1000000000ull +
 				(uint64_t)next.tv_nsec;
 		samples_add(r->out, now > want ? now - want : 0);
 		burn_cpu(r->burn_ns);
 	}
-	r->cpu_share = (double)(thread_cpu_ns() - c0) / (double)(now_ns() - w0);
+	r->cpu_share = (double)(thread_cpu_ns() - c0) / (double)(myco_now() - w0);
 	return NULL;
 }
 
@@ -120,7 +120,7 @@ static int edf_job(void *arg)
 	edf_ctx_t *c = arg;
 	for (long k = 0; k < c->r->n; k++) {
 		uint64_t want = c->start + (uint64_t)k * PERIOD;
-		uint64_t now = myco_now_ns();
+		uint64_t now = myco_now();
 		samples_add(c->r->out, now > want ? now - want : 0);
 		burn_cpu(c->r->burn_ns);
 		if (myco_edf_next() != 0)
@@ -146,8 +146,8 @@ static void *edf_loop(void *arg)
 		r->err = rc;
 		return NULL;
 	}
-	edf_ctx_t c = { .r = r, .start = myco_now_ns() + 2 * PERIOD };
-	uint64_t w0 = now_ns(), c0 = thread_cpu_ns();
+	edf_ctx_t c = { .r = r, .start = myco_now() + 2 * PERIOD };
+	uint64_t w0 = myco_now(), c0 = thread_cpu_ns();
 	myco_edf_params_t p = { .runtime_ns = 100000, .period_ns = PERIOD,
 				.start_ns = c.start };
 	rc = myco_spawn_edf(l, NULL, edf_job, &c, &p, NULL);
@@ -162,7 +162,7 @@ static void *edf_loop(void *arg)
 		rc = myco_loop_run(l);
 	if (rc < 0)
 		r->err = rc;
-	r->cpu_share = (double)(thread_cpu_ns() - c0) / (double)(now_ns() - w0);
+	r->cpu_share = (double)(thread_cpu_ns() - c0) / (double)(myco_now() - w0);
 	myco_loop_destroy(l);
 	return NULL;
 }

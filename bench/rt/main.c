@@ -26,12 +26,6 @@
 
 bopts_t g_opt = { .cpu_a = 0, .cpu_b = 1 };
 
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void pin_cpu(int cpu)
 {

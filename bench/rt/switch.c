@@ -40,10 +40,10 @@ static void run_ctx(double *ns, double *cyc)
 	static char stack[64 * 1024] __attribute__((aligned(16)));
 	myco__ctx_make(&g_co, stack, sizeof(stack), ctx_entry);
 	myco__ctx_swap(&g_main, &g_co); /* warm */
-	uint64_t t0 = now_ns(), c0 = cycles();
+	uint64_t t0 = myco_now(), c0 = cycles();
 	for (long i = 0; i < g_n; i++)
 		myco__ctx_swap(&g_main, &g_co);
-	uint64_t c1 = cycles(), t1 = now_ns();
+	uint64_t c1 = cycles(), t1 = myco_now();
 	*ns = (double)(t1 - t0) / (2.0 * (double)g_n);
 	*cyc = (double)(c1 - c0) / (2.0 * (double)g_n);
 }
@@ -67,10 +67,10 @@ static void run_ucontext(double *ns, double *cyc)
 	u_co.uc_link = NULL;
 	makecontext(&u_co, u_entry, 0);
 	swapcontext(&u_main, &u_co);
-	uint64_t t0 = now_ns(), c0 = cycles();
+	uint64_t t0 = myco_now(), c0 = cycles();
 	for (long i = 0; i < g_n; i++)
 		swapcontext(&u_main, &u_co);
-	uint64_t c1 = cycles(), t1 = now_ns();
+	uint64_t c1 = cycles(), t1 = myco_now();
 	*ns = (double)(t1 - t0) / (2.0 * (double)g_n);
 	*cyc = (double)(c1 - c0) / (2.0 * (double)g_n);
 }
@@ -94,9 +94,9 @@ static void run_yield(double *ns, double *cyc)
 	}
 	myco_spawn(l, NULL, yielder, NULL, NULL);
 	myco_spawn(l, NULL, yielder, NULL, NULL);
-	uint64_t t0 = now_ns(), c0 = cycles();
+	uint64_t t0 = myco_now(), c0 = cycles();
 	myco_loop_run(l);
-	uint64_t c1 = cycles(), t1 = now_ns();
+	uint64_t c1 = cycles(), t1 = myco_now();
 	/* 2 coroutines x g_n yields; each yield = out + in = 2 switches */
 	*ns = (double)(t1 - t0) / (4.0 * (double)g_n);
 	*cyc = (double)(c1 - c0) / (4.0 * (double)g_n);

@@ -43,6 +43,7 @@
 
 #include "bench.h"
 #include "myco/rt.h"
+#include "myco_int.h"
 
 #define MSG 64
 #define NCONN 64
@@ -152,25 +153,6 @@ typedef struct {
 	char buf[BUFSZ];
 } econn_t;
 
-static int write_full(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		} else if (w < 0 && errno == EAGAIN) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			poll(&pf, 1, -1); /* rare: 64-byte answers */
-		} else if (w < 0 && errno == EINTR) {
-			continue;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static void *epoll_server(void *arg)
 {
 	server_t *s = arg;
@@ -214,7 +196,7 @@ static void *epoll_server(void *arg)
 					e->have += (size_t)r;
 					size_t full = e->have / MSG * MSG;
 					if (full) {
-						if (write_full(e->fd, e->buf, full)) {
+						if (myco__write_full(e->fd, e->buf, full)) {
 							dead = true;
 							break;
 						}
@@ -436,7 +418,7 @@ static char g_req[MSG];
 
 static int send_req(cconn_t *c, uint64_t due)
 {
-	if (write_full(c->fd, g_req, MSG) != 0)
+	if (myco__write_full(c->fd, g_req, MSG) != 0)
 		return -1;
 	c->due[c->tail++ % DUE_RING] = due;
 	return 0;
@@ -458,8 +440,8 @@ static int drain(cconn_t *c, uint64_t *count, samples_t *lat, bool closed_loop)
 			uint64_t due = c->due[c->head++ % DUE_RING];
 			(*count)++;
 			if (lat)
-				samples_add(lat, now_ns() - due);
-			if (closed_loop && send_req(c, now_ns()) != 0)
+				samples_add(lat, myco_now() - due);
+			if (closed_loop && send_req(c, myco_now()) != 0)
 				return -1;
 		}
 	}
@@ -480,19 +462,19 @@ static double run_throughput(uint16_t port, uint64_t dur, pthread_t srv,
 	if (connect_all(c, NCONN, port, ep) != 0)
 		goto out;
 	for (int i = 0; i < NCONN; i++)
-		send_req(&c[i], now_ns());
+		send_req(&c[i], myco_now());
 	if (have_cpu)
 		clock_gettime(cid, &c0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &k0);
-	uint64_t count = 0, t0 = now_ns(), end = t0 + dur;
+	uint64_t count = 0, t0 = myco_now(), end = t0 + dur;
 	struct epoll_event evs[NCONN];
-	while (now_ns() < end) {
+	while (myco_now() < end) {
 		int n = epoll_wait(ep, evs, NCONN, 10);
 		for (int i = 0; i < n; i++)
 			if (drain(&c[evs[i].data.u32], &count, NULL, true) != 0)
 				goto out;
 	}
-	uint64_t wall = now_ns() - t0;
+	uint64_t wall = myco_now() - t0;
 	rate = (double)count * 1e9 / (double)wall;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &k1);
 	if (count)
@@ -521,11 +503,11 @@ static int run_fixed_rate(uint16_t port, double rate, uint64_t dur,
 	if (connect_all(c, NC, port, ep) != 0)
 		goto out;
 	uint64_t gap = (uint64_t)(1e9 / rate);
-	uint64_t t0 = now_ns() + 1000000, next = t0, end = t0 + dur;
+	uint64_t t0 = myco_now() + 1000000, next = t0, end = t0 + dur;
 	uint64_t sent = 0, count = 0;
 	struct epoll_event evs[NC];
 	while (1) {
-		uint64_t now = now_ns();
+		uint64_t now = myco_now();
 		while (next <= now && next < end) {
 			if (send_req(&c[sent % NC], next) != 0)
 				goto out;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "myco/common.h"
+
 struct demo_num {
 	uint64_t seq;       /* 1, 2, 3 ... numbered by the producer */
 	uint64_t value;
@@ -27,13 +29,6 @@ static inline void demo_sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
 	nanosleep(&ts, NULL);
-}
-
-static inline uint64_t demo_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 #endif

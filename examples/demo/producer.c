@@ -29,7 +29,7 @@ int main(void)
 	}
 	myco_ready();
 	uint64_t rate = demo_env_u64("DEMO_RATE", 2000), count = demo_env_u64("DEMO_COUNT", 0);
-	uint64_t gap = rate ? 1000000000ull / rate : 0, next = demo_now_ns();
+	uint64_t gap = rate ? 1000000000ull / rate : 0, next = myco_now();
 	printf("producer: sending %s messages at %llu/s\n", count ? "numbered" : "endless numbered",
 	       (unsigned long long)rate);
 	fflush(stdout);
@@ -53,7 +53,7 @@ int main(void)
 		}
 		if (gap) {
 			next += gap;
-			uint64_t now = demo_now_ns();
+			uint64_t now = myco_now();
 			if (next > now)
 				demo_sleep_ns(next - now);
 			else if (now - next > 100 * gap)

@@ -32,7 +32,7 @@ int main(void)
 	uint64_t count = demo_env_u64("DEMO_COUNT", 0);
 	const char *result = getenv("DEMO_RESULT");
 	uint64_t last = 0, received = 0, gaps = 0, redelivered = 0, bad = 0, restarts = 0;
-	uint64_t t_print = demo_now_ns() + 1000000000ull;
+	uint64_t t_print = myco_now() + 1000000000ull;
 	bool written = false;
 	printf("sink: checking the numbered stream for gaps and duplicates\n");
 	fflush(stdout);
@@ -86,7 +86,7 @@ int main(void)
 			}
 			written = true;
 		}
-		uint64_t now = demo_now_ns();
+		uint64_t now = myco_now();
 		if (now >= t_print) {
 			t_print = now + 1000000000ull;
 			printf("sink: received %llu, last seq %llu, gaps %llu, redelivered %llu, "

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "box_int.h"
+#include "myco/common.h"
 
 #define LATE_NS 1000000ull
 
@@ -57,13 +58,6 @@ struct myco__box_frame {
 	uint64_t frames;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int myco__box_frame_new(const char *system, uint64_t major_ns,
 			myco__box_frame_t **out)
@@ -194,7 +188,7 @@ static void *frame_thread(void *arg)
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (tfd < 0)
 		return NULL;
-	origin = (now_ns() / 1000000ull + 2) * 1000000ull;
+	origin = (myco_now() / 1000000ull + 2) * 1000000ull;
 	pfd[0] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = fr->stopfd, .events = POLLIN };
 	for (uint64_t f = 0; ; f++) {
@@ -212,7 +206,7 @@ static void *frame_thread(void *arg)
 			if (pfd[1].revents)
 				goto out;
 			(void)!read(tfd, &n, sizeof(n));
-			late = now_ns() - t;
+			late = myco_now() - t;
 			pthread_mutex_lock(&fr->mu);
 			/* close windows first, then open: no overlap on a core */
 			for (int i = 0; i < fr->nparts; i++)

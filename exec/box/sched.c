@@ -1,6 +1,6 @@
 /*
  * exec/box/sched.c: CPU time mechanisms that are not cgroup files:
- * SCHED_DEADLINE reservations (raw sched_setattr, reset-on-fork) and the
+ * SCHED_DEADLINE reservations (myco__sched_setattr, reset-on-fork) and the
  * online CPU mask used to decide whether a pinned partition can still be a
  * deadline task.  Async-signal-safe: the spawned child calls
  * myco__box_sched_deadline() before exec.
@@ -16,48 +16,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "myco/common.h"
 #include "box_int.h"
-
-#ifndef SCHED_DEADLINE
-#define SCHED_DEADLINE 6
-#endif
-#ifndef SCHED_FLAG_RESET_ON_FORK
-#define SCHED_FLAG_RESET_ON_FORK 0x01
-#endif
-
-/* The kernel ABI (include/uapi/linux/sched/types.h, SCHED_ATTR_SIZE_VER0);
- * glibc 2.36 does not declare it. */
-struct box_sched_attr {
-	uint32_t size;
-	uint32_t sched_policy;
-	uint64_t sched_flags;
-	int32_t sched_nice;
-	uint32_t sched_priority;
-	uint64_t sched_runtime;
-	uint64_t sched_deadline;
-	uint64_t sched_period;
-};
-_Static_assert(sizeof(struct box_sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
+#include "myco_int.h"
 
 int myco__box_sched_deadline(pid_t tid, uint64_t runtime_ns,
 			     uint64_t deadline_ns, uint64_t period_ns)
 {
-	struct box_sched_attr a;
+	struct myco__sched_attr a = {
+		.sched_policy = SCHED_DEADLINE,
+		.sched_flags = SCHED_FLAG_RESET_ON_FORK,
+		.sched_runtime = runtime_ns,
+		.sched_deadline = deadline_ns,
+		.sched_period = period_ns,
+	};
 
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.sched_policy = SCHED_DEADLINE;
-	a.sched_flags = SCHED_FLAG_RESET_ON_FORK;
-	a.sched_runtime = runtime_ns;
-	a.sched_deadline = deadline_ns;
-	a.sched_period = period_ns;
-	if (syscall(SYS_sched_setattr, tid, &a, 0) < 0)
-		return -errno;
-	return 0;
+	return myco__sched_setattr(tid, &a, 0);
 }
 
 int myco__box_deadline_apply(pid_t tid, uint64_t runtime_ns,

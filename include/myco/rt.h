@@ -144,9 +144,6 @@ unsigned myco_loop_index(const myco_loop_t *loop);
 /* The loop's policy (never MYCO_POLICY_DEFAULT).  Any thread. */
 myco_policy_t myco_loop_policy(const myco_loop_t *loop);
 
-/* Monotonic clock (CLOCK_MONOTONIC) in nanoseconds.  Any thread. */
-uint64_t myco_now_ns(void);
-
 /* Run fn(arg) on the loop's thread, outside any coroutine (fn must not
  * block; it may spawn).  Order is FIFO per posting thread.  From a sibling
  * loop of the same group this goes through a lock-free SPSC ring (no lock,

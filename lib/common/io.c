@@ -5,8 +5,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdbool.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "myco_int.h"
@@ -48,18 +46,14 @@ int myco__read_full(int fd, void *buf, size_t len)
 int myco__write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
-	bool sock = true;
 	int rc;
 
 	while (len) {
-		ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL)
-				 : write(fd, p, len);
+		ssize_t n = write(fd, p, len);
 
 		if (n >= 0) {
 			p += n;
 			len -= (size_t)n;
-		} else if (errno == ENOTSOCK && sock) {
-			sock = false;
 		} else if (errno == EINTR) {
 			continue;
 		} else if (errno == EAGAIN) {

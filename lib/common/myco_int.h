@@ -33,10 +33,11 @@
  * bytes read so far are in buf), or -errno.  len 0 returns 0 at once. */
 int myco__read_full(int fd, void *buf, size_t len);
 
-/* Write exactly len bytes from buf to fd, retrying on EINTR and short
- * counts; on a non-blocking fd that is full, poll(2) until it drains.
- * Sockets are written with MSG_NOSIGNAL (a closed peer gives -EPIPE, never
- * SIGPIPE); other fds with write(2).  Returns 0 or -errno. */
+/* Write exactly len bytes from buf to fd with write(2), retrying on EINTR
+ * and short counts; on a non-blocking fd that is full, poll(2) until it
+ * drains.  Returns 0 or -errno.  A closed pipe or socket peer raises
+ * SIGPIPE as write(2) does; a process that ignores SIGPIPE gets -EPIPE.
+ * (One syscall per chunk: no send() probe, so pipes pay nothing extra.) */
 int myco__write_full(int fd, const void *buf, size_t len);
 
 /* ---- futex ------------------------------------------------------------- */

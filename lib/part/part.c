@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,13 +19,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "myco/chan.h"
 #include "myco/part.h"
 #include "part_int.h"
+#include "myco_int.h"
 
 /* Defined by lib/rt when it is linked in (myco/part.h). */
 extern struct myco__part_timing *myco__rt_timing __attribute__((weak));
@@ -76,12 +75,6 @@ const char *myco_part_policy(void)
 	return g.policy;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void notify(void)
 {
@@ -276,12 +269,12 @@ int myco_init(void)
 				break;
 			if (st_ == MYCO__CTL_RETIRE)
 				_exit(0);
-			syscall(SYS_futex, &c->state, FUTEX_WAIT, st_, NULL, NULL, 0);
+			myco__futex_wait(&c->state, st_, MYCO__FOREVER_NS);
 		}
 		atomic_store_explicit((_Atomic uint32_t *)&c->parked, 0u, memory_order_relaxed);
 		atomic_store_explicit((_Atomic int32_t *)&c->pid_in_ns, (int32_t)getpid(),
 				      memory_order_relaxed);
-		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, now_ns(),
+		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, myco_now(),
 				      memory_order_release);
 		/* the runtime's deadline counters go to the executive (weak:
 		 * a program without lib/rt's edf has nothing to count) */
@@ -300,7 +293,7 @@ static void first_call(void)
 {
 	g.first_done = true;
 	if (g.ctl) {
-		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_first_ns, now_ns(),
+		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_first_ns, myco_now(),
 				      memory_order_release);
 		notify();
 	}
@@ -354,7 +347,7 @@ int myco_ready(void)
 		return 0;
 	g.ready_done = true;
 	if (g.ctl) {
-		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_ready_ns, now_ns(),
+		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_ready_ns, myco_now(),
 				      memory_order_relaxed);
 		atomic_store_explicit((_Atomic uint32_t *)&g.ctl->ready, 1u, memory_order_release);
 		notify();

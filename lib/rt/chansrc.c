@@ -51,14 +51,14 @@ int myco_co_chan_wait(struct myco_chan *ch, int64_t timeout_ns)
 
 static uint64_t dl_of(int64_t t)
 {
-	return t < 0 ? UINT64_MAX : myco_now_ns() + (uint64_t)t;
+	return t < 0 ? UINT64_MAX : myco_now() + (uint64_t)t;
 }
 
 static int64_t left(uint64_t dl, int64_t t)
 {
 	if (t < 0)
 		return MYCO_FOREVER;
-	uint64_t now = myco_now_ns();
+	uint64_t now = myco_now();
 	return dl > now ? (int64_t)(dl - now) : 0;
 }
 

@@ -160,7 +160,7 @@ uint64_t myco__co_switch_in(myco_loop_t *l, myco_co_t *co, uint64_t now)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 	l->cur = NULL;
-	uint64_t end = myco_now_ns();
+	uint64_t end = myco_now();
 	uint64_t ran = end > co->run_ns ? end - co->run_ns : 0;
 	co->st.cpu_ns += ran;
 	if (co->edf)
@@ -288,7 +288,7 @@ int myco_spawn(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
 	if (rc < 0)
 		return rc;
 	co->detached = out == NULL;
-	myco__make_ready(loop, co, myco_now_ns());
+	myco__make_ready(loop, co, myco_now());
 	if (out)
 		*out = co;
 	return 0;

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "myco/part.h"
@@ -227,7 +226,7 @@ static void release_fire(myco__tnode_t *tn)
 
 static void schedule_release(myco_loop_t *l, myco__edf_t *e, uint64_t rel)
 {
-	uint64_t now = myco_now_ns();
+	uint64_t now = myco_now();
 	if (rel <= now) {
 		do_release(l, e, rel);
 		return;
@@ -277,7 +276,7 @@ void myco__edf_cancel_unstarted(myco_loop_t *l, myco_co_t *co)
 	myco__edf_t *e = co->edf;
 	if (e->reltn.armed)
 		myco__wheel_del(&l->wheel, &e->reltn);
-	myco__make_ready(l, co, myco_now_ns());
+	myco__make_ready(l, co, myco_now());
 }
 
 int myco_spawn_edf(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
@@ -322,7 +321,7 @@ int myco_spawn_edf(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
 	e = NULL;
 	if (!co->edf->sporadic) {
 		uint64_t start = params->start_ns ? params->start_ns
-						  : myco_now_ns();
+						  : myco_now();
 		schedule_release(loop, co->edf, start);
 	}
 	if (out)
@@ -342,7 +341,7 @@ int myco_edf_next(void)
 	myco__edf_t *e = co->edf;
 	if (!e)
 		return -EINVAL;
-	uint64_t now = myco_now_ns();
+	uint64_t now = myco_now();
 	if (e->in_job) {
 		uint64_t job = e->job_cpu + (now > co->run_ns ? now - co->run_ns : 0);
 		if (job > e->p.runtime_ns && !e->overrun_counted) {
@@ -406,7 +405,7 @@ int myco_edf_release(myco_co_t *co)
 		e->release_pending = true;
 		return 0;
 	}
-	uint64_t now = myco_now_ns();
+	uint64_t now = myco_now();
 	uint64_t rel = now;
 	if (e->ever_released && e->last_release + e->p.period_ns > now)
 		rel = e->last_release + e->p.period_ns;
@@ -421,28 +420,15 @@ double myco_edf_utilisation(const myco_loop_t *loop)
 
 /* ---- SCHED_DEADLINE -------------------------------------------------- */
 
-struct sched_attr_compat {
-	uint32_t size;
-	uint32_t sched_policy;
-	uint64_t sched_flags;
-	int32_t sched_nice;
-	uint32_t sched_priority;
-	uint64_t sched_runtime;
-	uint64_t sched_deadline;
-	uint64_t sched_period;
-};
-
 int myco_rt_set_deadline(uint64_t runtime_ns, uint64_t deadline_ns,
 			 uint64_t period_ns)
 {
-	struct sched_attr_compat a;
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.sched_policy = 6; /* SCHED_DEADLINE */
-	a.sched_runtime = runtime_ns;
-	a.sched_deadline = deadline_ns ? deadline_ns : period_ns;
-	a.sched_period = period_ns;
-	if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
-		return -errno;
-	return 0;
+	struct myco__sched_attr a = {
+		.sched_policy = SCHED_DEADLINE,
+		.sched_runtime = runtime_ns,
+		.sched_deadline = deadline_ns ? deadline_ns : period_ns,
+		.sched_period = period_ns,
+	};
+
+	return myco__sched_setattr(0, &a, 0);
 }

@@ -34,13 +34,6 @@ __thread myco_loop_t *myco__tls_loop;
 #define UD_IGNORE 0u
 #define UD_EFD    1u
 
-uint64_t myco_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int myco_policy_from_name(const char *name)
 {
 	if (!name)
@@ -146,7 +139,7 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 	if (rc < 0)
 		goto out;
 	l->ring_ok = true;
-	myco__wheel_init(&l->wheel, myco_now_ns());
+	myco__wheel_init(&l->wheel, myco_now());
 	if (l->policy == MYCO_POLICY_STEAL) {
 		rc = myco__deque_new(&l->deque, 4096);
 		if (rc < 0)
@@ -233,7 +226,7 @@ void myco__wake(myco__wait_t *w, int reason)
 		return;
 	if (w->reason == MYCO__WAKE_NONE)
 		w->reason = reason;
-	myco__make_ready(co->loop, co, myco_now_ns());
+	myco__make_ready(co->loop, co, myco_now());
 }
 
 int myco__park(myco__wait_t *w, int64_t timeout_ns)
@@ -246,7 +239,7 @@ int myco__park(myco__wait_t *w, int64_t timeout_ns)
 	if (timeout_ns >= 0 && w->kind == MYCO__WAIT_PLAIN) {
 		w->tn.fire = wait_timer_fire;
 		myco__wheel_add(&l->wheel, &w->tn,
-				myco_now_ns() + (uint64_t)timeout_ns);
+				myco_now() + (uint64_t)timeout_ns);
 	}
 	co->wait = w;
 	co->state = MYCO__CO_WAITING;
@@ -265,7 +258,7 @@ int myco_yield(void)
 		return -EPERM;
 	if (co->cancelled)
 		return -ECANCELED;
-	myco__make_ready(l, co, myco_now_ns());
+	myco__make_ready(l, co, myco_now());
 	myco__co_yield_to_loop(l, co);
 	return co->cancelled ? -ECANCELED : 0;
 }
@@ -277,7 +270,7 @@ int myco_sleep_until(uint64_t abs_ns)
 		return -EPERM;
 	if (co->cancelled)
 		return -ECANCELED;
-	uint64_t now = myco_now_ns();
+	uint64_t now = myco_now();
 	if (abs_ns <= now)
 		return myco_yield();
 	myco__wait_t w = { .kind = MYCO__WAIT_PLAIN };
@@ -291,7 +284,7 @@ int myco_sleep_ns(uint64_t ns)
 		return myco_yield();
 	if (ns > (uint64_t)INT64_MAX)
 		ns = (uint64_t)INT64_MAX;
-	return myco_sleep_until(myco_now_ns() + ns);
+	return myco_sleep_until(myco_now() + ns);
 }
 
 /* ---- submission ------------------------------------------------------- */
@@ -428,7 +421,7 @@ void myco_loop_stop(myco_loop_t *loop)
 static void run_batch(myco_loop_t *l)
 {
 	size_t n = l->rq_len + l->eh_len;
-	uint64_t now = n ? myco_now_ns() : 0;
+	uint64_t now = n ? myco_now() : 0;
 	while (n-- > 0) {
 		myco_co_t *co = pick(l);
 		if (!co)
@@ -517,7 +510,7 @@ int myco_loop_run(myco_loop_t *l)
 	for (;;) {
 		MYCO__ST_ADD(l, iterations, 1);
 		if (l->wheel.count)
-			myco__wheel_advance(&l->wheel, myco_now_ns());
+			myco__wheel_advance(&l->wheel, myco_now());
 		drain_posts(l);
 		if (l->deque)
 			myco__steal_run_own(l, 8);
@@ -562,7 +555,7 @@ int myco_loop_run(myco_loop_t *l)
 		struct io_uring_cqe *cqe = NULL;
 		struct __kernel_timespec ts, *tsp = NULL;
 		if (next != UINT64_MAX) {
-			uint64_t now = myco_now_ns();
+			uint64_t now = myco_now();
 			uint64_t d = next > now ? next - now : 0;
 			ts.tv_sec = (long long)(d / 1000000000ull);
 			ts.tv_nsec = (long long)(d % 1000000000ull);
@@ -620,9 +613,9 @@ void myco_loop_destroy(myco_loop_t *l)
 				sqe->user_data = UD_IGNORE;
 			}
 			io_uring_submit(&l->ring);
-			uint64_t end = myco_now_ns() + 1000000000ull;
+			uint64_t end = myco_now() + 1000000000ull;
 			while ((l->io_pending || l->efd_armed) &&
-			       myco_now_ns() < end) {
+			       myco_now() < end) {
 				struct io_uring_cqe *cqe;
 				struct __kernel_timespec ts = { 0, 10000000 };
 				if (io_uring_wait_cqe_timeout(&l->ring, &cqe,

@@ -18,6 +18,7 @@
 #include <liburing.h>
 
 #include "myco/rt.h"
+#include "myco_int.h"
 
 #ifdef MYCO_RT_CTX_UCONTEXT
 #include <ucontext.h>

@@ -118,7 +118,7 @@ static int start_req(myco_loop_t *l, req_t *r)
 	int rc = myco__co_new(l, &co, r->fn, r->arg, &r->opts);
 	if (rc == 0) {
 		co->detached = true;
-		myco__make_ready(l, co, myco_now_ns());
+		myco__make_ready(l, co, myco_now());
 	} else {
 		MYCO__ST_ADD(l, spawn_failed, 1);
 	}

@@ -78,7 +78,7 @@ int myco_timer_start(myco_timer_t *t, uint64_t after_ns, uint64_t repeat_ns)
 	t->repeat = repeat_ns;
 	if (after_ns > (uint64_t)INT64_MAX)
 		after_ns = (uint64_t)INT64_MAX; /* ~292 years: never */
-	myco__wheel_add(&t->loop->wheel, &t->tn, myco_now_ns() + after_ns);
+	myco__wheel_add(&t->loop->wheel, &t->tn, myco_now() + after_ns);
 	return 0;
 }
 

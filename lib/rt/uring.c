@@ -233,13 +233,13 @@ static int64_t remaining(uint64_t deadline, int64_t timeout_ns)
 {
 	if (timeout_ns < 0)
 		return MYCO_FOREVER;
-	uint64_t now = myco_now_ns();
+	uint64_t now = myco_now();
 	return deadline > now ? (int64_t)(deadline - now) : 0;
 }
 
 static uint64_t deadline_of(int64_t timeout_ns)
 {
-	return timeout_ns < 0 ? UINT64_MAX : myco_now_ns() + (uint64_t)timeout_ns;
+	return timeout_ns < 0 ? UINT64_MAX : myco_now() + (uint64_t)timeout_ns;
 }
 
 ssize_t myco_write_all(int fd, const void *buf, size_t len,

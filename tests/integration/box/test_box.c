@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "box.h"
+#include "myco/common.h"
 
 static const char *probe;       /* path of box_probe */
 static const char *self_path;   /* this test binary */
@@ -49,13 +50,6 @@ struct run {
 	char violations[256];       /* names, comma separated */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void spec_for(myco__box_spec_t *s, const char *part,
 		     const char *const *argv)
@@ -99,10 +93,10 @@ static int start(struct run *run, myco__box_spec_t *s)
 static size_t collect(struct run *run, char *buf, size_t cap, int deny_err)
 {
 	size_t len = 0;
-	uint64_t end = now_ns() + 10ull * 1000000000ull;
+	uint64_t end = myco_now() + 10ull * 1000000000ull;
 
 	buf[0] = '\0';
-	while (now_ns() < end) {
+	while (myco_now() < end) {
 		struct pollfd p[2] = {
 			{ .fd = run->out, .events = POLLIN },
 			{ .fd = run->r.seccomp_fd, .events = POLLIN },
@@ -567,9 +561,9 @@ static double cpu_share(struct run *run, double seconds)
 	nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
 	cg = myco__box_stats(sysname, run->part, NULL, &a) == 0 && a.cpu_ns;
 	p0 = proc_cpu_ns(run->pid);
-	t0 = now_ns();
+	t0 = myco_now();
 	nanosleep(&ts, NULL);
-	t1 = now_ns();
+	t1 = myco_now();
 	p1 = proc_cpu_ns(run->pid);
 	if (cg && myco__box_stats(sysname, run->part, NULL, &b) == 0) {
 		print_message("cpu share %s: cgroup %.3f, /proc %.3f\n", run->part,

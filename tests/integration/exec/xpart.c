@@ -42,13 +42,6 @@
  * allocations. */
 char *volatile xpart_keep;
 
-static unsigned long long mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -75,7 +68,7 @@ int main(void)
 	if (!mode)
 		mode = "idle";
 	if (!strcmp(mode, "slowready"))
-		printf("START %llu\n", mono());
+		printf("START %llu\n", (unsigned long long)myco_now());
 	fflush(stdout);
 	rc = myco_init();
 	if (rc < 0) {
@@ -90,11 +83,11 @@ int main(void)
 	}
 	if (!strcmp(mode, "slowready")) {
 		sleep_ms(delay);
-		printf("READY %llu\n", mono());
+		printf("READY %llu\n", (unsigned long long)myco_now());
 	}
 	fflush(stdout);
 	myco_ready();
-	unsigned long long t0 = mono();
+	unsigned long long t0 = (unsigned long long)myco_now();
 	if (!strcmp(mode, "socket")) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
 		printf("SOCKET %d %d\n", s, s < 0 ? errno : 0);
@@ -150,11 +143,11 @@ int main(void)
 		}
 	}
 	for (;;) {
-		if (!strcmp(mode, "exit0") && mono() - t0 > (unsigned long long)delay * 1000000ull)
+		if (!strcmp(mode, "exit0") && (unsigned long long)myco_now() - t0 > (unsigned long long)delay * 1000000ull)
 			exit(0);
-		if (!strcmp(mode, "crash") && mono() - t0 > (unsigned long long)delay * 1000000ull)
+		if (!strcmp(mode, "crash") && (unsigned long long)myco_now() - t0 > (unsigned long long)delay * 1000000ull)
 			exit(1);
-		if (!strcmp(mode, "hang") && mono() - t0 > (unsigned long long)delay * 1000000ull) {
+		if (!strcmp(mode, "hang") && (unsigned long long)myco_now() - t0 > (unsigned long long)delay * 1000000ull) {
 			for (;;)
 				sleep_ms(1000);
 		}

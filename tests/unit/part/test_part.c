@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,7 +19,6 @@
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +27,7 @@
 
 #include "myco/chan.h"
 #include "myco/part.h"
+#include "myco_int.h"
 
 static struct myco__part_ctl *ctl_new(int *fd, uint32_t state)
 {
@@ -52,12 +51,6 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* A queue channel; the manifest grants its producer end as "out". */
 static void make_manifest(myco_chan_owner_t **o, char *caps, size_t cap)
@@ -168,16 +161,16 @@ static void test_standby_parks_then_runs(void **state)
 		_exit(0);
 	}
 	/* it parks: the flag goes up and it does not run */
-	uint64_t end = now_ns() + 10000000000ull;
+	uint64_t end = myco_now() + 10000000000ull;
 	while (!__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
-		assert_true(now_ns() < end);
+		assert_true(myco_now() < end);
 	usleep(20000);
 	assert_int_equal(__atomic_load_n(&c->t_running_ns, __ATOMIC_ACQUIRE), 0);
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
 	/* activate it */
-	c->t_activate_ns = now_ns();
+	c->t_activate_ns = myco_now();
 	__atomic_store_n(&c->state, MYCO__CTL_ACTIVE, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &c->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	myco__futex_wake(&c->state, 1);
 	assert_int_equal(wait_child(pid), 0);
 	assert_true(c->t_running_ns >= c->t_activate_ns);
 	assert_true(c->t_first_ns >= c->t_running_ns);
@@ -201,11 +194,11 @@ static void test_standby_retired(void **state)
 		myco_init();
 		_exit(3);               /* must not get here */
 	}
-	uint64_t end = now_ns() + 10000000000ull;
+	uint64_t end = myco_now() + 10000000000ull;
 	while (!__atomic_load_n(&c->parked, __ATOMIC_ACQUIRE))
-		assert_true(now_ns() < end);
+		assert_true(myco_now() < end);
 	__atomic_store_n(&c->state, MYCO__CTL_RETIRE, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &c->state, FUTEX_WAKE, 1, NULL, NULL, 0);
+	myco__futex_wake(&c->state, 1);
 	assert_int_equal(wait_child(pid), 0);
 	assert_int_equal(c->t_running_ns, 0);
 	munmap(c, MYCO__PART_CTL_SIZE);

@@ -118,13 +118,13 @@ static void *producer_thread(void *arg)
 	/* Send nothing until the consumer has parked on the empty channel
 	 * (armed + polled) and the ticker has run meanwhile: proof that a
 	 * coroutine waiting on a channel does not block its loop. */
-	uint64_t end = myco_now_ns() + 20 * SEC;
+	uint64_t end = myco_now() + 20 * SEC;
 	for (;;) {
 		myco_loop_stats_t st;
 		myco_loop_stats(c->loop, &st);
 		if (st.src_polls > 0 && atomic_load(&c->ticks) > 1)
 			break;
-		if (myco_now_ns() > end)
+		if (myco_now() > end)
 			return (void *)2;
 		usleep(200);
 	}

@@ -206,8 +206,8 @@ static int small_task(void *arg)
 static int hog(void *arg)
 {
 	(void)arg;
-	uint64_t end = myco_now_ns() + 20 * SEC;
-	while (atomic_load(&g_st.ran_on[1]) == 0 && myco_now_ns() < end)
+	uint64_t end = myco_now() + 20 * SEC;
+	while (atomic_load(&g_st.ran_on[1]) == 0 && myco_now() < end)
 		sched_yield();
 	return 0;
 }

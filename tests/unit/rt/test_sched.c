@@ -84,9 +84,9 @@ static void test_fifo_order(void **state)
 static int sleeper(void *arg)
 {
 	int ms = (int)(intptr_t)arg;
-	uint64_t t0 = myco_now_ns();
+	uint64_t t0 = myco_now();
 	assert_int_equal(myco_sleep_ns((uint64_t)ms * MS), 0);
-	assert_true(myco_now_ns() - t0 >= (uint64_t)ms * MS); /* never early */
+	assert_true(myco_now() - t0 >= (uint64_t)ms * MS); /* never early */
 	logv(ms);
 	return ms;
 }
@@ -491,7 +491,7 @@ static void test_edf_order(void **state)
 	/* three tasks released at the same instant (now), and a background
 	 * coroutine spawned after them: jobs run by absolute deadline, all
 	 * before the background coroutine */
-	uint64_t start = myco_now_ns();
+	uint64_t start = myco_now();
 	edf_arg_t a[3] = { { 1, 1 }, { 2, 1 }, { 3, 1 } };
 	uint64_t dl[3] = { 30 * MS, 10 * MS, 20 * MS };
 	for (int i = 0; i < 3; i++) {
@@ -588,8 +588,8 @@ static void test_admission(void **state)
  * once per job; a job finishing after its deadline: miss counted. */
 static void burn(uint64_t ns)
 {
-	uint64_t t0 = myco_now_ns();
-	while (myco_now_ns() - t0 < ns)
+	uint64_t t0 = myco_now();
+	while (myco_now() - t0 < ns)
 		;
 }
 
@@ -668,7 +668,7 @@ static int sporadic_task(void *arg)
 	uint64_t *rel = arg;
 	int n = 0;
 	while (n < 2) {
-		rel[n++] = myco_now_ns();
+		rel[n++] = myco_now();
 		if (myco_edf_next() != 0)
 			break;
 	}
@@ -680,7 +680,7 @@ static uint64_t g_first_release_before;
 static int releaser(void *arg)
 {
 	myco_co_t *s = arg;
-	g_first_release_before = myco_now_ns();
+	g_first_release_before = myco_now();
 	assert_int_equal(myco_edf_release(s), 0);
 	myco_yield();
 	myco_yield();
