@@ -19,8 +19,8 @@ static long g_jobs = 20;
 
 static void spin_ms(uint64_t ms)
 {
-	uint64_t end = myco_now_ns() + ms * 1000000ull;
-	while (myco_now_ns() < end)
+	uint64_t end = myco_now() + ms * 1000000ull;
+	while (myco_now() < end)
 		;
 }
 
