@@ -192,7 +192,7 @@ static int block_wait(conn_t *k, int argc, const kv_arg_t *argv)
 	int rc = 0;
 
 	if (c->block_timeout > 0)
-		deadline = myco_now_ns() + (uint64_t)(c->block_timeout * 1e9);
+		deadline = myco_now() + (uint64_t)(c->block_timeout * 1e9);
 	if ((rc = flush_replies(k)) < 0)
 		return rc;
 	atomic_fetch_add(&srv->nblocked, 1);
@@ -203,7 +203,7 @@ static int block_wait(conn_t *k, int argc, const kv_arg_t *argv)
 		kv_exec(c, argc, argv);
 		if (!c->want_block)
 			break;
-		now = myco_now_ns();
+		now = myco_now();
 		if (deadline && now >= deadline) {
 			c->want_block = false;
 			r_nullarr(c);
