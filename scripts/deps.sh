@@ -14,10 +14,12 @@ build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
             zlib1g-dev liblz4-dev libzstd-dev)
 # Real clients and tools the tests drive (never mocks).
 test_pkgs=(graphviz kcat python3-kafka librdkafka-dev procps util-linux iproute2
-           spin python3-lz4 python3-zstandard prometheus)
+           spin python3-lz4 python3-zstandard prometheus
+           curl nghttp2-client)
 # Baselines the benchmarks compare against, in the same run.
 bench_pkgs=(iceoryx libiceoryx-binding-c-dev nats-server rt-tests libuv1-dev
-            hyperfine linux-perf liblttng-ust-dev lttng-tools)
+            hyperfine linux-perf liblttng-ust-dev lttng-tools
+            nginx-light wrk)
 
 case "$profile" in
   build) want=("${build_pkgs[@]}") ;;
