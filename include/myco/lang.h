@@ -70,7 +70,22 @@ typedef struct myco_field {
 	uint32_t length;       /* N of bytes[N] / string[N], else 0 */
 	uint32_t msg;          /* MYCO_FT_MSG: index into system.msgs, else NONE */
 	uint32_t enum_type;    /* MYCO_FT_ENUM: index into system.enums, else NONE */
+	/* JSON constraints (`= 3 required min 1 max 100;`), checked by the API
+	 * framework when the message is a route's input; channels ignore
+	 * them.  Bits of MYCO_FIELD_*; the bounds are valid when their bit is. */
+	uint32_t json;         /* MYCO_FIELD_REQUIRED | ... */
+	double min, max;       /* numbers: bounds (integers: whole values) */
+	uint32_t min_len;      /* string/bytes: bytes; arrays: elements */
+	const char *pattern;   /* string: POSIX extended regex, anchored */
 } myco_field_t;
+
+/* Bits of myco_field_t.json (the same meaning as MYCO_API_F_* of api.h). */
+#define MYCO_FIELD_REQUIRED 0x01u   /* must be present in the JSON object */
+#define MYCO_FIELD_MIN      0x02u   /* value >= min */
+#define MYCO_FIELD_MAX      0x04u   /* value <= max */
+#define MYCO_FIELD_MIN_LEN  0x08u   /* length >= min_len */
+#define MYCO_FIELD_PATTERN  0x10u   /* string matches pattern */
+#define MYCO_FIELD_NULLABLE 0x20u   /* JSON null accepted (stored as zero) */
 
 /* An enum: named values stored as an unsigned integer of the base type. */
 typedef struct myco_enum_value {
@@ -216,6 +231,65 @@ typedef struct myco_partition {
 	uint32_t cache_ways;
 } myco_partition_t;
 
+/* ---------------------------------------------------------------- services */
+
+/* HTTP methods of routes (a GET route also answers HEAD). */
+typedef enum myco_http_method {
+	MYCO_HTTP_GET,
+	MYCO_HTTP_HEAD,
+	MYCO_HTTP_POST,
+	MYCO_HTTP_PUT,
+	MYCO_HTTP_PATCH,
+	MYCO_HTTP_DELETE,
+	MYCO_HTTP_OPTIONS,
+} myco_http_method_t;
+
+/* A typed path parameter `{name:type}`. */
+typedef struct myco_route_param {
+	const char *name;
+	myco_ftype_t type;     /* a scalar, MYCO_FT_STRING or MYCO_FT_ENUM */
+	uint32_t length;       /* MYCO_FT_STRING: capacity in bytes (string[N], default 64) */
+	uint32_t enum_type;    /* MYCO_FT_ENUM: index into system.enums, else NONE */
+	bool rest;             /* `{name:path}`: the rest of the path (last segment) */
+} myco_route_param_t;
+
+/* One segment of a route's path, between slashes. */
+typedef struct myco_route_seg {
+	const char *literal;   /* literal text, or NULL for a parameter */
+	uint32_t param;        /* parameter: index into the route's params */
+} myco_route_seg_t;
+
+/* `route METHOD "/path/{id:u64}" handler { query Q; request R; response S;
+ * status 201; }` */
+typedef struct myco_route {
+	const char *handler;   /* the C handler's name (also the route's name) */
+	myco_pos_t pos;
+	myco_http_method_t method;
+	const char *path;      /* as written, e.g. "/users/{id:u64}" */
+	size_t nsegs;          /* 0 = the root path "/" */
+	const myco_route_seg_t *segs;
+	size_t nparams;
+	const myco_route_param_t *params;  /* in path order */
+	uint32_t query;        /* message type of the query string, or NONE */
+	uint32_t request;      /* message type of the JSON body, or NONE */
+	uint32_t response;     /* message type of the JSON answer, or NONE */
+	uint32_t status;       /* success status, 0 = 200 */
+} myco_route_t;
+
+/* `service NAME { prefix "/api"; cors "*"; max_body 64 KiB; route ...; }`,
+ * served by the partition that declares `serve NAME;`. */
+typedef struct myco_service {
+	const char *name;
+	myco_pos_t pos;
+	uint32_t server;       /* index into system.partitions */
+	const char *prefix;    /* mount point, e.g. "/api"; NULL = "/" */
+	size_t norigins;
+	const char *const *origins;   /* CORS origins ("*" = any); empty = no CORS */
+	uint64_t max_body;     /* bytes, 0 = the framework's default (1 MiB) */
+	size_t nroutes;
+	const myco_route_t *routes;   /* declaration order */
+} myco_service_t;
+
 /* --------------------------------------------------------------- supervision */
 
 typedef enum myco_strategy {
@@ -286,6 +360,7 @@ typedef struct myco_system {
 	const uint32_t *shield_cores; /* ascending, unique, < 64 (and < machine_cores) */
 	uint64_t shield_mask;         /* bit i = core i */
 	myco_pos_t shield_pos;        /* of the `shield` statement */
+	size_t nservices;   const myco_service_t *services;
 } myco_system_t;
 
 /* ------------------------------------------------------------- diagnostics */
@@ -351,6 +426,7 @@ uint32_t myco_system_find_channel(const myco_system_t *sys, const char *name);
 uint32_t myco_system_find_partition(const myco_system_t *sys, const char *name);
 uint32_t myco_system_find_group(const myco_system_t *sys, const char *name);
 uint32_t myco_system_find_enum(const myco_system_t *sys, const char *name);
+uint32_t myco_system_find_service(const myco_system_t *sys, const char *name);
 
 /* Names of enum values as written in the language ("queue", "drop_oldest",
  * "rest_for_one", ...).  Static strings. */
@@ -361,6 +437,7 @@ const char *myco_end_role_name(myco_end_role_t r);
 const char *myco_restart_name(myco_restart_t r);
 const char *myco_strategy_name(myco_strategy_t s);
 const char *myco_ftype_name(myco_ftype_t t);
+const char *myco_http_method_name(myco_http_method_t m);   /* "GET" ... */
 
 /* ------------------------------------------------------------------- tools */
 

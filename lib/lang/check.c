@@ -18,7 +18,7 @@
 
 typedef struct sys_internal {
 	myco__arena_t arena;
-	myco__htab_t hmsg, hchan, hpart, hgroup, henum;
+	myco__htab_t hmsg, hchan, hpart, hgroup, henum, hsvc;
 } sys_internal_t;
 
 /* Name lists for "did you mean". */
@@ -102,6 +102,27 @@ static int finalise(ctx_t *c)
 	}
 	for (size_t i = 0; i < c->ngroups; i++)
 		gv[i] = c->groups[i].g;
+	myco_service_t *sv = myco__arena_alloc(a, c->nsvcs * sizeof(*sv) + 1);
+	if (!sv)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nsvcs; i++) {
+		bservice_t *b = &c->svcs[i];
+		myco_route_t *r = myco__arena_alloc(a, b->nroutes * sizeof(*r) + 1);
+		const char **o = myco__arena_alloc(a, b->norigins * sizeof(*o) + 1);
+		if (!r || !o)
+			return -ENOMEM;
+		for (size_t j = 0; j < b->nroutes; j++)
+			r[j] = b->routes[j].r;
+		if (b->norigins)
+			memcpy(o, b->origins, b->norigins * sizeof(*o));
+		sv[i] = b->s;
+		sv[i].routes = r;
+		sv[i].nroutes = b->nroutes;
+		sv[i].origins = o;
+		sv[i].norigins = b->norigins;
+	}
+	sys->services = sv;
+	sys->nservices = c->nsvcs;
 	myco_enum_t *ev = myco__arena_alloc(a, c->nenums * sizeof(*ev) + 1);
 	if (!ev)
 		return -ENOMEM;
@@ -139,6 +160,12 @@ static void ctx_free(ctx_t *c)
 	free(c->enums);
 	free(c->ntype);
 	myco__htab_free(&c->henum);
+	for (size_t i = 0; i < c->nsvcs; i++) {
+		free(c->svcs[i].routes);
+		free(c->svcs[i].origins);
+	}
+	free(c->svcs);
+	myco__htab_free(&c->hsvc);
 	for (size_t i = 0; i < c->nchans; i++) {
 		free(c->chans[i].snd);
 		free(c->chans[i].rcv);
@@ -251,6 +278,8 @@ static int load(const char *name, const char *buf, size_t len, unsigned flags,
 		rc = myco__htab_put(&in->hgroup, sys->groups[i].name, (uint32_t)i, NULL);
 	for (size_t i = 0; i < sys->nenums && !rc; i++)
 		rc = myco__htab_put(&in->henum, sys->enums[i].name, (uint32_t)i, NULL);
+	for (size_t i = 0; i < sys->nservices && !rc; i++)
+		rc = myco__htab_put(&in->hsvc, sys->services[i].name, (uint32_t)i, NULL);
 	if (rc) {
 		rc = -ENOMEM;
 		goto out;
@@ -267,6 +296,7 @@ out:
 		myco__htab_free(&in->hpart);
 		myco__htab_free(&in->hgroup);
 		myco__htab_free(&in->henum);
+		myco__htab_free(&in->hsvc);
 		free(in);
 	}
 	ctx_free(&c);
@@ -323,6 +353,7 @@ void myco_system_free(myco_system_t *sys)
 	myco__htab_free(&in->hpart);
 	myco__htab_free(&in->hgroup);
 	myco__htab_free(&in->henum);
+	myco__htab_free(&in->hsvc);
 	myco__arena_t a = in->arena;
 	free(in);
 	myco__arena_free(&a);   /* sys itself lives in the arena */
@@ -355,6 +386,12 @@ uint32_t myco_system_find_enum(const myco_system_t *sys, const char *name)
 {
 	const sys_internal_t *in = internal(sys);
 	return in && name ? myco__htab_get(&in->henum, name) : MYCO_LANG_NONE;
+}
+
+uint32_t myco_system_find_service(const myco_system_t *sys, const char *name)
+{
+	const sys_internal_t *in = internal(sys);
+	return in && name ? myco__htab_get(&in->hsvc, name) : MYCO_LANG_NONE;
 }
 
 uint32_t myco_system_find_group(const myco_system_t *sys, const char *name)

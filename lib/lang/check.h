@@ -67,6 +67,24 @@ typedef struct bgroup {
 	bool bad;
 } bgroup_t;
 
+typedef struct broute {
+	myco_route_t r;
+	myco__arg_t *path_a;       /* the path string, for carets */
+	bool bad;
+} broute_t;
+
+typedef struct bservice {
+	myco_service_t s;
+	myco__stmt_t *st;
+	broute_t *routes;          /* malloc'd until finalised */
+	size_t nroutes, croutes;
+	const char **origins;      /* malloc'd until finalised */
+	size_t norigins, corigins;
+	uint32_t nserve;
+	myco_pos_t serve_pos[2];
+	bool bad;
+} bservice_t;
+
 typedef struct bfile {
 	char *real;                /* realpath, malloc'd */
 	const char *name;          /* model arena */
@@ -89,7 +107,8 @@ typedef struct ctx {
 	bchan_t *chans;   size_t nchans, cchans;
 	bpart_t *parts;   size_t nparts, cparts;
 	bgroup_t *groups; size_t ngroups, cgroups;
-	myco__htab_t hmsg, hchan, hpart, hgroup, henum;
+	bservice_t *svcs; size_t nsvcs, csvcs;
+	myco__htab_t hmsg, hchan, hpart, hgroup, henum, hsvc;
 	const char **ntype;        /* message and enum names */
 	const char **nmsg, **nchan, **npart, **ngroup;   /* names for "did you mean" */
 	myco_system_t *sys;
@@ -174,6 +193,8 @@ struct myco__lower {
 	bgroup_t *bg;              /* group */
 	group_acc_t *ga;
 	uint32_t gi;
+	bservice_t *bs;            /* service */
+	broute_t *br;              /* route */
 	sched_acc_t *sa;           /* schedule and core */
 	uint32_t core;             /* core block: its core */
 	uint64_t seen[4];          /* statements already given (table index) */
@@ -223,6 +244,14 @@ void myco__lower_group_members(myco__lower_t *l);
 void myco__lower_sched_major(myco__lower_t *l);
 void myco__lower_sched_core(myco__lower_t *l);
 void myco__lower_core_window(myco__lower_t *l);
+/* lower_svc.c: services and routes */
+void myco__lower_service_decl(myco__lower_t *l);
+void myco__lower_svc_route(myco__lower_t *l);
+void myco__lower_svc_prefix(myco__lower_t *l);
+void myco__lower_svc_cors(myco__lower_t *l);
+void myco__lower_svc_max_body(myco__lower_t *l);
+void myco__lower_route_msg(myco__lower_t *l);
+void myco__lower_route_status(myco__lower_t *l);
 /* lower_part.c: partition statements */
 void myco__lower_part_program(myco__lower_t *l);
 void myco__lower_part_args(myco__lower_t *l);
@@ -263,6 +292,12 @@ bool myco__layout(ctx_t *c, uint32_t mi, unsigned depth);
 /* lower.c: the system statement, pass 1 (names) then pass 2 (bodies), then
  * the verify.c checks.  0 or -ENOMEM. */
 int myco__lower_system(ctx_t *c);
+/* lower_svc.c: a service's body (after the partitions: their `serve`); the
+ * service checks (servers, conflicting routes). */
+void myco__lower_service(ctx_t *c, bservice_t *b);
+void myco__check_services(ctx_t *c);
+/* lower.c: a message type by name for `type`, `request`, ... (E020). */
+uint32_t myco__want_msg(cur_t *k, const char *what);
 /* lower_part.c: a partition's body. */
 void myco__lower_partition(ctx_t *c, bpart_t *b);
 /* check.c: name lists for "did you mean".  0 or -ENOMEM. */

@@ -49,7 +49,8 @@ static const struct code {
 	  "separate list items with commas.\n" },
 	{ "E013", "block missing or not allowed\n\n"
 	  "`system`, `machine`, `message`, `channel`, `partition`, `group`,\n"
-	  "`schedule` and `core` take a { } block; other statements end with `;`.\n" },
+	  "`schedule`, `core` and `service` take a { } block (a `route` may); other\n"
+	  "statements end with `;`.\n" },
 	{ "E014", "invalid escape in string\n\n"
 	  "Strings know the escapes \\\" \\\\ \\n \\t and \\xHH (HH not 00).  Strings\n"
 	  "cannot contain NUL bytes.\n" },
@@ -179,6 +180,31 @@ static const struct code {
 	  "an IPv6 address in brackets (\"[::1]:9100\") and a port from 1 to 65535.\n"
 	  "Host names are not looked up.  `metrics 9100;` (a bare port) serves on\n"
 	  "the loopback address 127.0.0.1.\n" },
+	{ "E074", "conflicting routes\n\n"
+	  "Two routes of a service have the same method and paths the router cannot\n"
+	  "tell apart: the same segments, with equal literals and parameters of the\n"
+	  "same type (`/users/{id:u64}` and `/users/{key:u64}`).  A literal segment\n"
+	  "and a parameter do not conflict (the literal wins), nor do parameters of\n"
+	  "different types.\n" },
+	{ "E075", "invalid route path\n\n"
+	  "A route's path starts with /, has no empty segments (`//`, a trailing /)\n"
+	  "and no query string; a parameter is a whole segment `{name:type}` whose\n"
+	  "name is a C identifier used once, and whose type is u8..u64, i8..i64,\n"
+	  "f32, f64, bool, string (64 bytes), string[N], an enum, or path (the rest of\n"
+	  "the path, last segment only).  Also a `prefix` that is not such a path and\n"
+	  "a CORS origin that is not scheme://host[:port] or \"*\".\n" },
+	{ "E076", "service without a server, or with several\n\n"
+	  "Every service is answered by exactly one partition, the one that declares\n"
+	  "`serve NAME;`.\n" },
+	{ "E077", "invalid JSON constraint\n\n"
+	  "A field's constraints after its ordinal (`= 2 required min_len 1;`) must\n"
+	  "fit its type: `min` and `max` bound numbers (whole ones for integer\n"
+	  "fields, min <= max), `min_len` strings, bytes and arrays, `pattern`\n"
+	  "strings (a valid POSIX extended regular expression).  `required` and\n"
+	  "`nullable` fit every field.  Each is given once.\n" },
+	{ "E078", "query type with a field a query string cannot carry\n\n"
+	  "A route's `query` type is filled from name=value pairs: its fields are\n"
+	  "numbers, bools, strings or enums, not nested messages, bytes or arrays.\n" },
 	{ "E081", "partition in two groups\n\n"
 	  "A partition has one supervisor: it belongs to at most one group.\n" },
 	{ "E082", "group without members\n\n"

@@ -5,7 +5,8 @@
  * helpers (bools are 0 or 1, strings are NUL-terminated within their
  * capacity), and channel name constants.  The structs are the wire layout on
  * a little-endian host, which the header asserts.  Compiles with
- * -std=c17 -Wall -Wextra -Werror.  Not for: layout decisions (layout.c).
+ * -std=c17 -Wall -Wextra -Werror.  Services' route tables: gen_api.c.
+ * Not for: layout decisions (layout.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +16,7 @@
 
 #include "lang_int.h"
 
-static const char *ctype(myco_ftype_t t)
+const char *myco__gen_ctype(myco_ftype_t t)
 {
 	switch (t) {
 	case MYCO_FT_U8: return "uint8_t";
@@ -35,7 +36,7 @@ static const char *ctype(myco_ftype_t t)
 	}
 }
 
-static void upper(FILE *f, const char *s)
+void myco__gen_upper(FILE *f, const char *s)
 {
 	for (; *s; s++)
 		fputc(toupper((unsigned char)*s), f);
@@ -45,7 +46,7 @@ static void emit_enum(const myco_enum_t *e, FILE *f)
 {
 	fprintf(f, "/* enum %s (%s:%u): stored as %s */\n", e->name, e->pos.file ? e->pos.file : "",
 		e->pos.line, myco_ftype_name(e->base));
-	fprintf(f, "typedef %s %s;\n", ctype(e->base), e->name);
+	fprintf(f, "typedef %s %s;\n", myco__gen_ctype(e->base), e->name);
 	for (size_t i = 0; i < e->nvalues; i++)
 		fprintf(f, "#define %s_%s ((%s)%lluu)\n", e->name, e->values[i].name, e->name,
 			(unsigned long long)e->values[i].value);
@@ -76,7 +77,7 @@ static void emit_msg(const myco_system_t *sys, uint32_t mi, unsigned char *done,
 			fprintf(f, "\tuint8_t myco_pad_%u[%u];\n", npad++, x->offset - off);
 		const char *t = x->type == MYCO_FT_MSG ? sys->msgs[x->msg].name
 				: x->type == MYCO_FT_ENUM ? sys->enums[x->enum_type].name
-				: ctype(x->type);
+				: myco__gen_ctype(x->type);
 		fprintf(f, "\t%s %s", t, x->name);
 		if (x->array_len)
 			fprintf(f, "[%u]", x->array_len);
@@ -145,9 +146,9 @@ int myco_lang_gen_header(const myco_system_t *sys, FILE *f)
 		" * <Type>_validate() checks bools and string termination.\n */\n",
 		sys->path ? sys->path : "?", sys->name);
 	fputs("#ifndef MYCO_GEN_", f);
-	upper(f, sys->name);
+	myco__gen_upper(f, sys->name);
 	fputs("_H\n#define MYCO_GEN_", f);
-	upper(f, sys->name);
+	myco__gen_upper(f, sys->name);
 	fputs("_H\n\n#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n"
 	      "#include <string.h>\n\n"
 	      "_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,\n"
@@ -163,15 +164,17 @@ int myco_lang_gen_header(const myco_system_t *sys, FILE *f)
 	for (size_t i = 0; i < sys->nchannels; i++) {
 		const myco_channel_t *c = &sys->channels[i];
 		fputs("#define ", f);
-		upper(f, sys->name);
+		myco__gen_upper(f, sys->name);
 		fputs("_CHAN_", f);
-		upper(f, c->name);
+		myco__gen_upper(f, c->name);
 		fprintf(f, " \"%s\"\t/* %s", c->name, myco_lang_chan_kind_name(c->kind));
 		if (c->kind == MYCO_LANG_CALL)
 			fprintf(f, ": %s -> %s */\n", sys->msgs[c->request].name, sys->msgs[c->reply].name);
 		else
 			fprintf(f, " of %s */\n", sys->msgs[c->msg].name);
 	}
+	if (sys->nservices && myco__gen_services(sys, f))
+		return -ENOMEM;
 	fputs("\n#endif\n", f);
 	return ferror(f) ? -EIO : 0;
 }

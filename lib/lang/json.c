@@ -44,6 +44,89 @@ static void strs(FILE *f, const char *const *v, size_t n)
 	fputc(']', f);
 }
 
+/* A field's JSON constraints (only when it has some):
+ * "constraints":{"required":true,"min":1,"max":5,"min_len":1,"pattern":"..."} */
+static void constraints(FILE *f, const myco_field_t *x)
+{
+	const char *sep = "";
+	fputs(",\"constraints\":{", f);
+	if (x->json & MYCO_FIELD_REQUIRED) {
+		fputs("\"required\":true", f);
+		sep = ",";
+	}
+	if (x->json & MYCO_FIELD_NULLABLE) {
+		fprintf(f, "%s\"nullable\":true", sep);
+		sep = ",";
+	}
+	if (x->json & MYCO_FIELD_MIN) {
+		fprintf(f, "%s\"min\":%.17g", sep, x->min);
+		sep = ",";
+	}
+	if (x->json & MYCO_FIELD_MAX) {
+		fprintf(f, "%s\"max\":%.17g", sep, x->max);
+		sep = ",";
+	}
+	if (x->json & MYCO_FIELD_MIN_LEN) {
+		fprintf(f, "%s\"min_len\":%u", sep, x->min_len);
+		sep = ",";
+	}
+	if (x->json & MYCO_FIELD_PATTERN) {
+		fprintf(f, "%s\"pattern\":", sep);
+		myco__json_str(f, x->pattern);
+	}
+	fputc('}', f);
+}
+
+static void services(FILE *f, const myco_system_t *sys)
+{
+	fputs("],\n\"services\":[", f);
+	for (size_t i = 0; i < sys->nservices; i++) {
+		const myco_service_t *s = &sys->services[i];
+		fprintf(f, "%s\n {\"name\":", i ? "," : "");
+		myco__json_str(f, s->name);
+		fputs(",\"server\":", f);
+		idx(f, s->server);
+		fputs(",\"prefix\":", f);
+		if (s->prefix)
+			myco__json_str(f, s->prefix);
+		else
+			fputs("null", f);
+		fputs(",\"cors\":", f);
+		strs(f, s->origins, s->norigins);
+		fprintf(f, ",\"max_body\":%" PRIu64 ",\"routes\":[", s->max_body);
+		for (size_t j = 0; j < s->nroutes; j++) {
+			const myco_route_t *r = &s->routes[j];
+			fprintf(f, "%s\n  {\"method\":\"%s\",\"path\":", j ? "," : "",
+				myco_http_method_name(r->method));
+			myco__json_str(f, r->path);
+			fputs(",\"handler\":", f);
+			myco__json_str(f, r->handler);
+			fputs(",\"params\":[", f);
+			for (size_t k = 0; k < r->nparams; k++) {
+				const myco_route_param_t *p = &r->params[k];
+				fprintf(f, "%s{\"name\":", k ? "," : "");
+				myco__json_str(f, p->name);
+				fprintf(f, ",\"type\":\"%s\",\"length\":%u,\"enum\":",
+					p->rest ? "path" : myco_ftype_name(p->type), p->length);
+				idx(f, p->enum_type);
+				fputc('}', f);
+			}
+			fputs("],\"query\":", f);
+			idx(f, r->query);
+			fputs(",\"request\":", f);
+			idx(f, r->request);
+			fputs(",\"response\":", f);
+			idx(f, r->response);
+			fprintf(f, ",\"status\":%u,", r->status ? r->status : 200);
+			pos(f, r->pos);
+			fputc('}', f);
+		}
+		fputs("],", f);
+		pos(f, s->pos);
+		fputc('}', f);
+	}
+}
+
 int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 {
 	if (!sys || !f)
@@ -101,6 +184,8 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 			idx(f, x->msg);
 			fputs(",\"enum\":", f);
 			idx(f, x->enum_type);
+			if (x->json)
+				constraints(f, x);
 			fputc(',', f);
 			pos(f, x->pos);
 			fputc('}', f);
@@ -211,6 +296,7 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 		pos(f, g->pos);
 		fputc('}', f);
 	}
+	services(f, sys);
 	fprintf(f, "],\n\"schedule\":{\"major_ns\":%" PRIu64 ",\"cores\":[", sys->schedule.major_ns);
 	for (size_t i = 0; i < sys->schedule.ncores; i++) {
 		const myco_core_sched_t *c = &sys->schedule.cores[i];

@@ -228,6 +228,8 @@ typedef enum myco__blk {
 	MYCO__B_GROUP,
 	MYCO__B_SCHEDULE,
 	MYCO__B_CORE,          /* `core N { window ...; }` in the schedule */
+	MYCO__B_SERVICE,
+	MYCO__B_ROUTE,
 	MYCO__B_MESSAGE,       /* fields `name: type = N;`, no keywords */
 	MYCO__B_ENUM,          /* values `name = N;`, no keywords */
 	MYCO__B_COUNT
@@ -288,6 +290,13 @@ bool myco__is_size_unit(const char *u, uint64_t *bytes);
 int myco__num_scale(const char *text, uint64_t mul, uint64_t *out);
 
 void myco__json_str(FILE *f, const char *s);
+
+/* gen.c: the C type of a scalar field type; s in upper case. */
+const char *myco__gen_ctype(myco_ftype_t t);
+void myco__gen_upper(FILE *f, const char *s);
+/* gen_api.c: the include/myco/api.h route tables of sys's services.  0 or
+ * -ENOMEM. */
+int myco__gen_services(const myco_system_t *sys, FILE *f);
 
 /* The C reserved words and builtin field type names. */
 bool myco__is_c_keyword(const char *s);

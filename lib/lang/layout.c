@@ -8,6 +8,7 @@
  * partitions (lower.c).
  */
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,6 +156,116 @@ void myco__lower_enum(ctx_t *c, benum_t *e)
 	myco__htab_free(&vals);
 }
 
+/* A number for `min` / `max` (non-negative: the language has no minus). */
+static bool want_bound(cur_t *k, double *out, myco__arg_t **at)
+{
+	myco__arg_t *a = myco__peek(k);
+	if (!a || a->kind != MYCO__A_NUM) {
+		myco__expected(k, "a number");
+		return false;
+	}
+	k->i++;
+	*out = strtod(a->text, NULL);
+	*at = a;
+	return true;
+}
+
+/* JSON constraints after a field's ordinal: `required`, `nullable`,
+ * `min N`, `max N`, `min_len N`, `pattern "re"`, in any order, each once.
+ * Stops at the first other word (want_end then reports it).  Whether a
+ * constraint fits the field's type is checked here too (E077). */
+static bool field_constraints(ctx_t *c, cur_t *k, myco_field_t *f)
+{
+	static const char *const words[] = { "required", "nullable", "min", "max", "min_len",
+					     "pattern" };
+	static const uint32_t bits[] = { MYCO_FIELD_REQUIRED, MYCO_FIELD_NULLABLE, MYCO_FIELD_MIN,
+					 MYCO_FIELD_MAX, MYCO_FIELD_MIN_LEN, MYCO_FIELD_PATTERN };
+	myco__arg_t *mina = NULL, *maxa = NULL;
+	for (;;) {
+		myco__arg_t *w = myco__peek(k);
+		size_t i = 0;
+		if (!w || w->kind != MYCO__A_IDENT)
+			break;
+		while (i < 6 && strcmp(w->text, words[i]))
+			i++;
+		if (i == 6)
+			break;
+		k->i++;
+		if (f->json & bits[i]) {
+			k->failed = true;
+			ERR(c, "E022", w->pos, w->len, "keep only one of them",
+			    "`%s` is given more than once", w->text);
+			return false;
+		}
+		f->json |= bits[i];
+		bool num = f->type <= MYCO_FT_F64;
+		bool text = f->type == MYCO_FT_STRING;
+		bool fits = true;
+		const char *kind = f->type == MYCO_FT_MSG ? "message" : f->type == MYCO_FT_ENUM ? "enum"
+								   : myco_ftype_name(f->type);
+		if (bits[i] == MYCO_FIELD_MIN || bits[i] == MYCO_FIELD_MAX) {
+			double v;
+			myco__arg_t *va;
+			if (!want_bound(k, &v, &va))
+				return false;
+			if (bits[i] == MYCO_FIELD_MIN) {
+				f->min = v;
+				mina = va;
+			} else {
+				f->max = v;
+				maxa = va;
+			}
+			fits = num;
+			if (fits && f->type < MYCO_FT_F32 && strchr(va->text, '.')) {
+				k->failed = true;
+				ERR(c, "E077", va->pos, va->len, "bounds of integer fields are whole numbers",
+				    "`%s %s` on integer field `%s`", w->text, va->text, f->name);
+				return false;
+			}
+		} else if (bits[i] == MYCO_FIELD_MIN_LEN) {
+			uint64_t v;
+			if (!myco__want_uint(k, "min_len", 0, MYCO__MAX_MSG_SIZE, &v))
+				return false;
+			f->min_len = (uint32_t)v;
+			fits = text || f->type == MYCO_FT_BYTES || f->array_len;
+		} else if (bits[i] == MYCO_FIELD_PATTERN) {
+			myco__arg_t *p = myco__want_str(k, "a regular expression in quotes");
+			if (!p)
+				return false;
+			fits = text;
+			if (fits) {
+				regex_t re;
+				int rc = regcomp(&re, p->text, REG_EXTENDED | REG_NOSUB);
+				if (rc) {
+					char e[160], h[200];
+					regerror(rc, &re, e, sizeof(e));
+					snprintf(h, sizeof(h), "POSIX extended regular expression: %s", e);
+					k->failed = true;
+					ERR(c, "E077", p->pos, p->len, myco__arena_strdup(&c->pa, h),
+					    "invalid pattern for field `%s`", f->name);
+					return false;
+				}
+				regfree(&re);
+				f->pattern = myco__astr(c, p->text);
+			}
+		}
+		if (!fits) {
+			k->failed = true;
+			ERR(c, "E077", w->pos, w->len,
+			    "min and max bound numbers; min_len strings, bytes and arrays; pattern strings",
+			    "`%s` does not apply to %s field `%s`", w->text, kind, f->name);
+			return false;
+		}
+	}
+	if (mina && maxa && f->min > f->max) {
+		k->failed = true;
+		ERR(c, "E077", maxa->pos, maxa->len, "the smallest allowed value comes first",
+		    "max %s is below min %s in field `%s`", maxa->text, mina->text, f->name);
+		return false;
+	}
+	return true;
+}
+
 void myco__lower_fields(ctx_t *c, bmsg_t *m)
 {
 	myco__htab_t names = { 0 }, ords = { 0 };
@@ -259,7 +370,8 @@ void myco__lower_fields(ctx_t *c, bmsg_t *m)
 		}
 		myco__arg_t *oa = myco__peek(&k);
 		uint64_t ord;
-		if (!myco__want_uint(&k, "the field's ordinal", 1, 65535, &ord) || !myco__want_end(&k)) {
+		if (!myco__want_uint(&k, "the field's ordinal", 1, 65535, &ord) ||
+		    !field_constraints(c, &k, &f) || !myco__want_end(&k)) {
 			m->bad = true;
 			continue;
 		}

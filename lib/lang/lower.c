@@ -4,7 +4,8 @@
  * partitions, groups, message types, enums) so that order does not matter;
  * pass 2 lowers the bodies: message types (layout.c), channels, partitions
  * (lower_part.c), groups and the frame schedule, each statement by its
- * handler here; then the whole-system checks (verify.c).  Not for: files and
+ * handler here, and services (lower_svc.c); then the whole-system checks
+ * (verify.c).  Not for: files and
  * imports (import.c).
  */
 #include <arpa/inet.h>
@@ -245,7 +246,7 @@ void myco__lower_machine_memory(myco__lower_t *l)
 
 /* --------------------------------------------------------------- channels */
 
-static uint32_t want_msg(cur_t *k, const char *what)
+uint32_t myco__want_msg(cur_t *k, const char *what)
 {
 	myco__arg_t *a = myco__want_ident(k, what);
 	if (!a)
@@ -297,7 +298,7 @@ static bool chan_admits(myco__lower_t *l)
 
 void myco__lower_chan_type(myco__lower_t *l)
 {
-	uint32_t mi = want_msg(&l->k, "a message type");
+	uint32_t mi = myco__want_msg(&l->k, "a message type");
 	if (mi != MYCO_LANG_NONE && myco__want_end(&l->k))
 		l->bc->c.msg = mi;
 	else
@@ -335,7 +336,7 @@ void myco__lower_chan_refresh(myco__lower_t *l)
 /* `request` (param 1) and `reply` (param 0). */
 void myco__lower_chan_request(myco__lower_t *l)
 {
-	uint32_t mi = want_msg(&l->k, "a message type");
+	uint32_t mi = myco__want_msg(&l->k, "a message type");
 	if (mi != MYCO_LANG_NONE && myco__want_end(&l->k)) {
 		if (l->def->param)
 			l->bc->c.request = mi;
@@ -716,9 +717,12 @@ int myco__lower_system(ctx_t *c)
 		lower_group(c, &c->groups[i], (uint32_t)i);
 	if (c->sched_st)
 		lower_schedule(c, c->sched_st);
+	for (size_t i = 0; i < c->nsvcs; i++)
+		myco__lower_service(c, &c->svcs[i]);
 	if (c->oom)
 		return -ENOMEM;
 	myco__check_channels(c);
+	myco__check_services(c);
 	myco__check_call_cycles(c);
 	myco__check_time_and_memory(c, sys);
 	myco__check_host(c);

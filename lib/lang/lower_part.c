@@ -289,6 +289,23 @@ void myco__lower_part_end(myco__lower_t *l)
 		if (!a)
 			break;
 		uint32_t ci = myco__htab_get(&c->hchan, a->text);
+		uint32_t si = role == MYCO_END_SERVE && ci == MYCO_LANG_NONE
+			? myco__htab_get(&c->hsvc, a->text) : MYCO_LANG_NONE;
+		if (si != MYCO_LANG_NONE) {
+			/* `serve NAME;` of a service: this partition answers it */
+			bservice_t *sv = &c->svcs[si];
+			if (sv->nserve && sv->s.server == (uint32_t)(b - c->parts)) {
+				ERR(c, "E021", a->pos, a->len, "list each service once",
+				    "partition `%s` already has `%s %s`", p->name, w, a->text);
+				continue;
+			}
+			if (sv->nserve < 2)
+				sv->serve_pos[sv->nserve] = a->pos;
+			if (!sv->nserve)
+				sv->s.server = (uint32_t)(b - c->parts);
+			sv->nserve++;
+			continue;
+		}
 		if (ci == MYCO_LANG_NONE) {
 			const char *best = myco__closest(a->text, c->nchan, c->nchans);
 			ERR(c, "E020", a->pos, a->len,

@@ -52,6 +52,9 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_metrics, { "prometheus", "monitoring" } },
 	{ "shield", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "shield cores 2, 3;", 0, myco__lower_shield,
 	  { "isolate", "isolcpus" } },
+	{ "service", MYCO__B_SYSTEM, MYCO__B_SERVICE, R | B,
+	  "service name { route GET \"/items/{id:u64}\" get_item; ... }", 0,
+	  myco__lower_service_decl, { "api" } },
 	{ "import", MYCO__B_SYSTEM, MYCO__B_NONE, R | B | MYCO__S_HIDDEN, "import \"file.myco\";", 0,
 	  myco__lower_import_in_system, { 0 } },
 
@@ -130,6 +133,28 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_group_restarts, { "intensity" } },
 	{ "members", MYCO__B_GROUP, MYCO__B_NONE, 0, "members sensor, filter, actuator;", 0,
 	  myco__lower_group_members, { "children" } },
+
+	/* service */
+	{ "route", MYCO__B_SERVICE, MYCO__B_ROUTE, R,
+	  "route GET \"/items/{id:u64}\" get_item { response Item; }", 0, myco__lower_svc_route,
+	  { "endpoint", "get", "post" } },
+	{ "prefix", MYCO__B_SERVICE, MYCO__B_NONE, 0, "prefix \"/api\";", 0,
+	  myco__lower_svc_prefix, { "mount", "base" } },
+	{ "cors", MYCO__B_SERVICE, MYCO__B_NONE, 0,
+	  "cors \"*\";  (or cors \"https://a.example\", \"https://b.example\";)", 0,
+	  myco__lower_svc_cors, { "origins", "origin" } },
+	{ "max_body", MYCO__B_SERVICE, MYCO__B_NONE, 0, "max_body 64 KiB;", 0,
+	  myco__lower_svc_max_body, { "body_limit", "max_size" } },
+
+	/* route */
+	{ "query", MYCO__B_ROUTE, MYCO__B_NONE, 0, "query MessageName;", 0, myco__lower_route_msg,
+	  { "params", "args" } },
+	{ "request", MYCO__B_ROUTE, MYCO__B_NONE, 0, "request MessageName;", 1,
+	  myco__lower_route_msg, { "body", "input" } },
+	{ "response", MYCO__B_ROUTE, MYCO__B_NONE, 0, "response MessageName;", 2,
+	  myco__lower_route_msg, { "reply", "output", "returns" } },
+	{ "status", MYCO__B_ROUTE, MYCO__B_NONE, 0, "status 201;", 0, myco__lower_route_status,
+	  { "code" } },
 
 	/* schedule */
 	{ "major_frame", MYCO__B_SCHEDULE, MYCO__B_NONE, 0, "major_frame 20 ms;", 0,
@@ -229,6 +254,8 @@ const char *myco__blk_name(myco__blk_t b)
 		[MYCO__B_GROUP] = "a group",
 		[MYCO__B_SCHEDULE] = "the schedule",
 		[MYCO__B_CORE] = "a core block",
+		[MYCO__B_SERVICE] = "a service",
+		[MYCO__B_ROUTE] = "a route",
 		[MYCO__B_MESSAGE] = "a message",
 		[MYCO__B_ENUM] = "an enum",
 	};

@@ -757,6 +757,119 @@ static void test_resources(void **state)
 	assert_string_equal(codes_of("system s { partition a { program \"a\"; cache ways 1; cache ways 2; } }", 0), "E022,");
 }
 
+/* Services and JSON constraints in the model: routes, segments, typed
+ * parameters, message indices, the server, lookups, the JSON dump. */
+static void test_services(void **state)
+{
+	(void)state;
+	myco_system_t *sys = load_ok(
+		"system s {\n"
+		" enum K: u16 { a = 1; b = 2; }\n"
+		" message M { n: u32 = 1 required min 1 max 9; s: string[8] = 2 min_len 2 pattern \"[a-z]+\"; f: f64 = 3 nullable min 0.5; }\n"
+		" service api {\n"
+		"  prefix \"/v1\"; cors \"*\", \"https://a.example:8443\"; max_body 2 KiB;\n"
+		"  route GET \"/\" root;\n"
+		"  route POST \"/m/{id:u64}/k/{k:K}\" put_m { request M; response M; status 201; }\n"
+		"  route GET \"/m\" list { query M; }\n"
+		"  route GET \"/f/{p:path}\" file;\n"
+		"  route GET \"/s/{name:string[12]}\" byname;\n"
+		" }\n"
+		" partition w { program \"w\"; serve api; }\n"
+		"}\n");
+	assert_int_equal(sys->nservices, 1);
+	assert_int_equal(myco_system_find_service(sys, "api"), 0);
+	assert_int_equal(myco_system_find_service(sys, "nope"), MYCO_LANG_NONE);
+	const myco_service_t *s = &sys->services[0];
+	assert_string_equal(s->name, "api");
+	assert_int_equal(s->server, 0);
+	assert_string_equal(s->prefix, "/v1");
+	assert_int_equal(s->norigins, 2);
+	assert_string_equal(s->origins[1], "https://a.example:8443");
+	assert_int_equal(s->max_body, 2048);
+	assert_int_equal(s->nroutes, 5);
+	const myco_route_t *r = &s->routes[0];
+	assert_int_equal(r->method, MYCO_HTTP_GET);
+	assert_int_equal(r->nsegs, 0);
+	assert_int_equal(r->status, 0);
+	assert_int_equal(r->query, MYCO_LANG_NONE);
+	r = &s->routes[1];
+	assert_int_equal(r->method, MYCO_HTTP_POST);
+	assert_string_equal(r->path, "/m/{id:u64}/k/{k:K}");
+	assert_string_equal(r->handler, "put_m");
+	assert_int_equal(r->nsegs, 4);
+	assert_string_equal(r->segs[0].literal, "m");
+	assert_null(r->segs[1].literal);
+	assert_int_equal(r->segs[1].param, 0);
+	assert_string_equal(r->segs[2].literal, "k");
+	assert_int_equal(r->segs[3].param, 1);
+	assert_int_equal(r->nparams, 2);
+	assert_string_equal(r->params[0].name, "id");
+	assert_int_equal(r->params[0].type, MYCO_FT_U64);
+	assert_int_equal(r->params[1].type, MYCO_FT_ENUM);
+	assert_int_equal(r->params[1].enum_type, 0);
+	assert_int_equal(r->request, 0);
+	assert_int_equal(r->response, 0);
+	assert_int_equal(r->status, 201);
+	assert_int_equal(s->routes[2].query, 0);
+	assert_true(s->routes[3].params[0].rest);
+	assert_int_equal(s->routes[3].params[0].type, MYCO_FT_STRING);
+	assert_int_equal(s->routes[4].params[0].length, 12);
+	assert_string_equal(myco_http_method_name(MYCO_HTTP_DELETE), "DELETE");
+	/* constraints on the fields (layout order = ordinal order) */
+	const myco_field_t *f = sys->msgs[0].fields;
+	assert_int_equal(f[0].json, MYCO_FIELD_REQUIRED | MYCO_FIELD_MIN | MYCO_FIELD_MAX);
+	assert_true(f[0].min == 1 && f[0].max == 9);
+	assert_int_equal(f[1].json, MYCO_FIELD_MIN_LEN | MYCO_FIELD_PATTERN);
+	assert_int_equal(f[1].min_len, 2);
+	assert_string_equal(f[1].pattern, "[a-z]+");
+	assert_int_equal(f[2].json, MYCO_FIELD_NULLABLE | MYCO_FIELD_MIN);
+	assert_true(f[2].min == 0.5);
+	char *j = json_of(sys);
+	assert_non_null(strstr(j, "\"constraints\":{\"required\":true,\"min\":1,\"max\":9}"));
+	assert_non_null(strstr(j, "\"services\":["));
+	assert_non_null(strstr(j, "\"method\":\"POST\",\"path\":\"/m/{id:u64}/k/{k:K}\",\"handler\":\"put_m\""));
+	assert_non_null(strstr(j, "{\"name\":\"p\",\"type\":\"path\""));
+	free(j);
+	/* the generated header declares the tables */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *g = open_memstream(&buf, &len);
+	assert_non_null(g);
+	assert_int_equal(myco_lang_gen_header(sys, g), 0);
+	fclose(g);
+	assert_non_null(strstr(buf, "extern const myco_api_service_t api_service;"));
+	assert_non_null(strstr(buf, "typedef struct api_put_m_params {"));
+	assert_non_null(strstr(buf, "#ifdef MYCO_GEN_S_API"));
+	free(buf);
+	myco_system_free(sys);
+	/* a system without services: no api.h in its header */
+	sys = load_ok("system s { partition w { program \"w\"; } }");
+	assert_int_equal(sys->nservices, 0);
+	g = open_memstream(&buf, &len);
+	assert_non_null(g);
+	assert_int_equal(myco_lang_gen_header(sys, g), 0);
+	fclose(g);
+	assert_null(strstr(buf, "myco/api.h"));
+	free(buf);
+	myco_system_free(sys);
+	/* errors */
+	assert_string_equal(codes_of("system s { service a { route GET \"/\" r; route GET \"/\" q; }"
+				     " partition w { program \"w\"; serve a; } }", 0), "E074,");
+	assert_string_equal(codes_of("system s { service a { route GET \"/\" r; } }", 0), "E076,");
+	assert_string_equal(codes_of("system s { service a { route GET \"/x\" for; }"
+				     " partition w { program \"w\"; serve a; } }", 0), "E045,");
+	assert_string_equal(codes_of("system s { service a { route GET \"/{int:u8}\" r; }"
+				     " partition w { program \"w\"; serve a; } }", 0), "E075,");
+	assert_string_equal(codes_of("system s { service a { route GET \"/x\" r { request Nope; } }"
+				     " partition w { program \"w\"; serve a; } }", 0), "E020,");
+	assert_string_equal(codes_of("system s { service a { route GET \"/x\" r; }"
+				     " partition w { program \"w\"; serve a, a; } }", 0), "E021,");
+	assert_string_equal(codes_of("system s { service a { } partition w { program \"w\"; serve a; } }", 0), "");
+	assert_string_equal(codes_of("system s { service a; }", 0), "E013,");
+	assert_string_equal(codes_of("system s { message M { a: u8 = 1 min 3 max 2; } }", 0), "E077,");
+	assert_string_equal(codes_of("system s { message M { a: u8 = 1 bogus; } }", 0), "E012,");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +886,7 @@ int main(void)
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_stmt_table),
 		cmocka_unit_test(test_resources),
+		cmocka_unit_test(test_services),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
