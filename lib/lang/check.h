@@ -280,8 +280,8 @@ void myco__lower_part_cache(myco__lower_t *l);
  * file.  0 or -ENOMEM. */
 int myco__load_text(ctx_t *c, size_t fi, const char *buf, size_t len, bool root);
 /* Read a whole regular file (at most MYCO__MAX_FILE bytes) into malloc'd
- * *buf (NUL-terminated, caller frees).  0, -EFBIG, -EISDIR, -EINVAL or
- * -errno. */
+ * *buf (NUL-terminated, caller frees).  0, -EFBIG, -EISDIR, -EINVAL, -EIO
+ * (it shrank while read) or -errno. */
 int myco__read_file(const char *path, char **buf, size_t *len);
 
 /* layout.c */

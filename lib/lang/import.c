@@ -8,13 +8,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "myco_int.h"
 
 int myco__read_file(const char *path, char **buf, size_t *len)
 {
@@ -45,19 +45,12 @@ int myco__read_file(const char *path, char **buf, size_t *len)
 		rc = -ENOMEM;
 		goto out;
 	}
-	size_t n = 0;
-	while (n < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + n, (size_t)st.st_size - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
+	size_t n = (size_t)st.st_size;
+	rc = myco__read_full(fd, b, n);
+	if (rc == -EPIPE)
+		rc = -EIO;   /* the file shrank while it was read */
+	if (rc)
+		goto out;
 	b[n] = 0;
 	*buf = b;
 	*len = n;
