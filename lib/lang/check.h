@@ -170,6 +170,11 @@ int myco__want_choice(cur_t *k, const char *what, const char *const *set, size_t
 myco__arg_t *myco__decl_name(ctx_t *c, myco__stmt_t *s, const char *usage);
 /* Register a name; 0, -EEXIST (reported as E021) or -ENOMEM. */
 int myco__reg_name(ctx_t *c, myco__htab_t *h, size_t idx, myco__arg_t *a, const char *kind);
+/* `word name ... { ... }` (channel, partition, group, service): the name,
+ * the cursor left after it (NULL, reported, when missing); then
+ * myco__decl_block(): no more arguments, and the block (false, reported). */
+myco__arg_t *myco__decl_open(myco__lower_t *l);
+bool myco__decl_block(myco__lower_t *l);
 
 /* ------------------------------------------------------- statement walker */
 

@@ -396,6 +396,21 @@ void myco__lower_block(myco__lower_t *proto, myco__stmt_t *s, myco__blk_t blk,
 	}
 }
 
+/* `word name ... { ... }`: the name, with the cursor left after it for the
+ * arguments in between; NULL (reported) when it is missing. */
+myco__arg_t *myco__decl_open(myco__lower_t *l)
+{
+	myco__arg_t *a = myco__decl_name(l->c, l->x, l->def->usage);
+	l->k.i = 2;
+	return a;
+}
+
+/* ... then no more arguments, and the block. */
+bool myco__decl_block(myco__lower_t *l)
+{
+	return myco__args_done(&l->k) && myco__want_block(l->c, l->x, l->def->usage);
+}
+
 /* Name of a declaration (args[1]); reports and returns NULL when missing. */
 myco__arg_t *myco__decl_name(ctx_t *c, myco__stmt_t *s, const char *usage)
 {

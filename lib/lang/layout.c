@@ -15,6 +15,18 @@
 #include "check.h"
 
 
+/* A type named like a built-in one (E021, reported). */
+static bool builtin_name(ctx_t *c, const myco__arg_t *a)
+{
+	for (size_t t = 0; t < 13; t++)
+		if (!strcmp(a->text, myco__ftype_names[t])) {
+			ERR(c, "E021", a->pos, a->len, "pick a name that is not a field type",
+			    "`%s` is a built-in type", a->text);
+			return true;
+		}
+	return false;
+}
+
 /* `message Name { ... }`: register the name (the body: lower_fields). */
 void myco__lower_message_decl(myco__lower_t *l)
 {
@@ -23,12 +35,8 @@ void myco__lower_message_decl(myco__lower_t *l)
 	myco__arg_t *a = myco__decl_name(c, s, "message Name { field: type = 1; ... }");
 	if (!a)
 		return;
-	for (size_t t = 0; t < 13; t++)
-		if (!strcmp(a->text, myco__ftype_names[t])) {
-			ERR(c, "E021", a->pos, a->len, "pick a name that is not a field type",
-			    "`%s` is a built-in type", a->text);
-			return;
-		}
+	if (builtin_name(c, a))
+		return;
 	l->k.i = 2;
 	if (!myco__args_done(&l->k))
 		return;
@@ -70,12 +78,8 @@ void myco__lower_enum_decl(myco__lower_t *l)
 	int base = myco__want_choice(k, "enum base type", enum_bases, 3);
 	if (base < 0 || !myco__args_done(k) || !myco__want_block(c, s, usage))
 		return;
-	for (size_t t = 0; t < 13; t++)
-		if (!strcmp(a->text, myco__ftype_names[t])) {
-			ERR(c, "E021", a->pos, a->len, "pick a name that is not a field type",
-			    "`%s` is a built-in type", a->text);
-			return;
-		}
+	if (builtin_name(c, a))
+		return;
 	if (myco__htab_get(&c->hmsg, a->text) != MYCO_LANG_NONE) {
 		ERR(c, "E021", a->pos, a->len, "messages and enums share one name space; rename one",
 		    "`%s` is already a message type", a->text);

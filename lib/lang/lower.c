@@ -32,16 +32,11 @@ void myco__lower_channel_decl(myco__lower_t *l)
 {
 	ctx_t *c = l->c;
 	myco__stmt_t *x = l->x;
-	const char *u = l->def->usage;
-	myco__arg_t *a = myco__decl_name(c, x, u);
+	myco__arg_t *a = myco__decl_open(l);
 	if (!a)
 		return;
-	cur_t *k = &l->k;
-	k->i = 2;
-	int kind = myco__want_choice(k, "channel kind", myco__kind_names, 3);
-	if (kind < 0)
-		return;
-	if (!myco__args_done(k) || !myco__want_block(c, x, u))
+	int kind = myco__want_choice(&l->k, "channel kind", myco__kind_names, 3);
+	if (kind < 0 || !myco__decl_block(l))
 		return;
 	bchan_t b = { 0 };
 	b.st = x;
@@ -59,12 +54,8 @@ void myco__lower_partition_decl(myco__lower_t *l)
 {
 	ctx_t *c = l->c;
 	myco__stmt_t *x = l->x;
-	const char *u = l->def->usage;
-	myco__arg_t *a = myco__decl_name(c, x, u);
-	if (!a)
-		return;
-	l->k.i = 2;
-	if (!myco__args_done(&l->k) || !myco__want_block(c, x, u))
+	myco__arg_t *a = myco__decl_open(l);
+	if (!a || !myco__decl_block(l))
 		return;
 	bpart_t b = { 0 };
 	b.st = x;
@@ -82,12 +73,8 @@ void myco__lower_group_decl(myco__lower_t *l)
 {
 	ctx_t *c = l->c;
 	myco__stmt_t *x = l->x;
-	const char *u = l->def->usage;
-	myco__arg_t *a = myco__decl_name(c, x, u);
-	if (!a)
-		return;
-	l->k.i = 2;
-	if (!myco__args_done(&l->k) || !myco__want_block(c, x, u))
+	myco__arg_t *a = myco__decl_open(l);
+	if (!a || !myco__decl_block(l))
 		return;
 	bgroup_t b = { 0 };
 	b.st = x;

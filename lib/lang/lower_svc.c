@@ -40,12 +40,8 @@ void myco__lower_service_decl(myco__lower_t *l)
 {
 	ctx_t *c = l->c;
 	myco__stmt_t *x = l->x;
-	const char *u = l->def->usage;
-	myco__arg_t *a = myco__decl_name(c, x, u);
-	if (!a)
-		return;
-	l->k.i = 2;
-	if (!myco__args_done(&l->k) || !myco__want_block(c, x, u))
+	myco__arg_t *a = myco__decl_open(l);
+	if (!a || !myco__decl_block(l))
 		return;
 	bservice_t b = { 0 };
 	b.st = x;

@@ -440,6 +440,18 @@ static void test_fmt(void **state)
 
 /* `user NAME|UID [group NAME|GID];`: the model, the range checks, names
  * left to the executive, fmt and the JSON dump. */
+/* The JSON dump of a model, malloc'd (caller frees). */
+static char *json_of(const myco_system_t *sys)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(myco_lang_dump_json(sys, f), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
 static void test_user(void **state)
 {
 	(void)state;
@@ -471,12 +483,7 @@ static void test_user(void **state)
 	assert_false(p[4].run_as);
 	assert_false(p[4].run_group);
 	/* the JSON dump */
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	assert_non_null(f);
-	assert_int_equal(myco_lang_dump_json(sys, f), 0);
-	fclose(f);
+	char *buf = json_of(sys);
 	assert_non_null(strstr(buf, "\"run_as\":{\"user\":\"nobody\",\"group\":null}"));
 	assert_non_null(strstr(buf, "\"run_as\":{\"user\":4294967294,\"group\":0}"));
 	assert_non_null(strstr(buf, "\"run_as\":{\"user\":\"www-data\",\"group\":\"no.group_x\"}"));
@@ -650,18 +657,6 @@ static void test_stmt_table(void **state)
 	assert_string_equal(myco_diags_get(d, 0)->code, "E005");
 	assert_int_equal(myco_diags_get(d, 0)->pos.line, 3);
 	myco_diags_free(d);
-}
-
-/* The JSON dump of a model, malloc'd (caller frees). */
-static char *json_of(const myco_system_t *sys)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	assert_non_null(f);
-	assert_int_equal(myco_lang_dump_json(sys, f), 0);
-	assert_int_equal(fclose(f), 0);
-	return buf;
 }
 
 /* Statements other components read from the model: `pids`, `metrics`,
