@@ -286,6 +286,12 @@ void myco__lower_svc_route(myco__lower_t *l)
 		    "`%s` is a reserved word", h->text);
 		return;
 	}
+	if (myco__htab_get(&c->hmsg, h->text) != MYCO_LANG_NONE ||
+	    myco__htab_get(&c->henum, h->text) != MYCO_LANG_NONE) {
+		ERR(c, "E021", h->pos, h->len, "the handler and the type share the C name space; "
+		    "rename the handler", "handler `%s` has the name of a type", h->text);
+		return;
+	}
 	br.r.handler = myco__astr(c, h->text);
 	br.r.path = myco__astr(c, br.path_a->text);
 	parse_path(c, &br);

@@ -863,6 +863,8 @@ static void test_services(void **state)
 	assert_string_equal(codes_of("system s { service a; }", 0), "E013,");
 	assert_string_equal(codes_of("system s { message M { a: u8 = 1 min 3 max 2; } }", 0), "E077,");
 	assert_string_equal(codes_of("system s { message M { a: u8 = 1 bogus; } }", 0), "E012,");
+	assert_string_equal(codes_of("system s { message M { a: u8 = 1; } service a { route GET \"/\" M; }"
+				     " partition w { program \"w\"; serve a; } }", 0), "E021,");
 }
 
 int main(void)
