@@ -180,7 +180,7 @@ _Static_assert(MYCO__S_QUEUE << MYCO_LANG_SAMPLE == MYCO__S_SAMPLE &&
 const myco__stmt_def_t *myco__stmt_find(myco__blk_t in, const char *word)
 {
 	for (size_t i = 0; i < NTABLE; i++)
-		if (table[i].in == in && !strcmp(table[i].word, word))
+		if (table[i].in == in && table[i].word[0] == word[0] && !strcmp(table[i].word, word))
 			return &table[i];
 	return NULL;
 }
@@ -193,7 +193,8 @@ size_t myco__stmt_index(const myco__stmt_def_t *def)
 myco__blk_t myco__stmt_opens(const char *word)
 {
 	for (size_t i = 0; i < NTABLE; i++)
-		if (table[i].opens != MYCO__B_NONE && !strcmp(table[i].word, word))
+		if (table[i].opens != MYCO__B_NONE && table[i].word[0] == word[0] &&
+		    !strcmp(table[i].word, word))
 			return table[i].opens;
 	return MYCO__B_NONE;
 }
