@@ -121,6 +121,9 @@ int myco_cmd_gen(int argc, char **argv)
 			     "Writes DIR/<system>.h: a C header with one struct per message type\n"
 			     "(fixed little-endian layout, explicit padding, _Static_assert on sizes\n"
 			     "and offsets, <Type>_validate()) and the channel name constants.\n"
+			     "For each `service`, also the route table of myco/api.h: handler\n"
+			     "prototypes, path-parameter structs and <service>_service, defined\n"
+			     "where MYCO_GEN_<SYSTEM>_API is defined (docs/language.md).\n"
 			     "Exit: 0 written, 1 diagnostics or I/O error, 2 usage.");
 			return 0;
 		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {

@@ -12,7 +12,8 @@
  *       CC... -std=c17 -Wall -Wextra -Werror (CC... is the compiler command,
  *       possibly several words such as `ccache gcc`) (with a program that calls every
  *       <Type>_validate() on a zeroed message, which is valid unless it holds
- *       an enum without a 0 value, and on one with a bool set to 2).
+ *       an enum without a 0 value, and on one with a bool set to 2); DIR/../include
+ *       is on the include path (myco/api.h for systems with services).
  * Exit 0 when all pass; prints one line per failure.  Not for: unit tests
  * of single functions (tests/unit/lang).
  */
@@ -166,9 +167,11 @@ static int run_corpus(const char *dir, bool update)
 	return failures ? 1 : 0;
 }
 
-/* The compiler command (e.g. "ccache" "gcc"), from the command line. */
+/* The compiler command (e.g. "ccache" "gcc"), from the command line, and
+ * the project's include/ (next to examples/: myco/api.h for services). */
 static char **cc_argv;
 static int cc_argc;
+static char inc_dir[600];
 
 static int run_cc(const char *tmp, const char *src)
 {
@@ -178,7 +181,8 @@ static int run_cc(const char *tmp, const char *src)
 	snprintf(out, sizeof(out), "%s/a.out", tmp);
 	for (int i = 0; i < cc_argc && n < 48; i++)
 		av[n++] = cc_argv[i];
-	const char *rest[] = { "-std=c17", "-Wall", "-Wextra", "-Werror", "-I", tmp, "-o", out, src };
+	const char *rest[] = { "-std=c17", "-Wall", "-Wextra", "-Werror", "-I", tmp, "-I", inc_dir,
+			       "-o", out, src };
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
 		av[n++] = (char *)rest[i];
 	av[n] = NULL;
@@ -322,6 +326,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "examples")) {
 		cc_argv = argv + 3;
 		cc_argc = argc - 3;
+		snprintf(inc_dir, sizeof(inc_dir), "%s/../include", argv[2]);
 		return run_examples(argv[2]);
 	}
 	fprintf(stderr, "usage: lang_corpus corpus DIR [--update] | examples DIR [CC...]\n");
