@@ -589,74 +589,173 @@ static int json_msg(const myco_api_t *api, const myco_api_msg_t *msg, void *dst,
 
 /* ---------------------------------------------------- value encoding */
 
-static json_t *enc_msg(const myco_api_msg_t *msg, const void *src, int depth);
+/* The response is written straight into a buffer (no jansson objects on
+ * the answer path): field order is the table's, output is compact JSON. */
+typedef struct jout {
+	char *p;
+	size_t n, cap;
+	bool oom;
+} jout_t;
 
-static json_t *enc_elem(const myco_api_field_t *f, const void *p, int depth)
+static void jput(jout_t *o, const char *s, size_t n)
 {
+	if (o->oom)
+		return;
+	if (o->n + n + 1 > o->cap) {
+		size_t nc = o->cap ? o->cap : 256;
+		char *np;
+		while (nc < o->n + n + 1)
+			nc *= 2;
+		np = realloc(o->p, nc);
+		if (!np) {
+			o->oom = true;
+			return;
+		}
+		o->p = np;
+		o->cap = nc;
+	}
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+	o->p[o->n] = '\0';
+}
+
+static void jputs(jout_t *o, const char *s)
+{
+	jput(o, s, strlen(s));
+}
+
+static void jstr(jout_t *o, const char *s, size_t n)
+{
+	size_t i, run = 0;
+
+	jput(o, "\"", 1);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			run++;
+			continue;
+		}
+		jput(o, s + i - run, run);
+		run = 0;
+		if (c == '"')
+			jput(o, "\\\"", 2);
+		else if (c == '\\')
+			jput(o, "\\\\", 2);
+		else {
+			char u[8];
+			snprintf(u, sizeof(u), "\\u%04x", c);
+			jput(o, u, 6);
+		}
+	}
+	jput(o, s + n - run, run);
+	jput(o, "\"", 1);
+}
+
+static void enc_msg(jout_t *o, const myco_api_msg_t *msg, const void *src, int depth);
+
+static void enc_elem(jout_t *o, const myco_api_field_t *f, const void *p, int depth)
+{
+	char num[40];
+
 	if (is_int(f->type)) {
 		int64_t v = load_int(p, f->type);
-		if (f->type == MYCO_API_T_U64 && v < 0)
-			return json_real((double)(uint64_t)v);
-		return json_integer(v);
+		if (f->type == MYCO_API_T_U64)
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)(uint64_t)v);
+		else
+			snprintf(num, sizeof(num), "%lld", (long long)v);
+		jputs(o, num);
+		return;
 	}
 	switch (f->type) {
-	case MYCO_API_T_F32: { float x; memcpy(&x, p, 4); return isfinite(x) ? json_real(x) : json_null(); }
-	case MYCO_API_T_F64: { double x; memcpy(&x, p, 8); return isfinite(x) ? json_real(x) : json_null(); }
-	case MYCO_API_T_BOOL: return json_boolean(*(const uint8_t *)p != 0);
+	case MYCO_API_T_F32:
+	case MYCO_API_T_F64: {
+		double x;
+		if (f->type == MYCO_API_T_F32) {
+			float y;
+			memcpy(&y, p, 4);
+			x = y;
+		} else {
+			memcpy(&x, p, 8);
+		}
+		if (!isfinite(x)) {
+			jputs(o, "null");
+		} else {
+			snprintf(num, sizeof(num), "%.17g", x);
+			if (!strpbrk(num, ".eE"))
+				strcat(num, ".0");
+			jputs(o, num);
+		}
+		return;
+	}
+	case MYCO_API_T_BOOL:
+		jputs(o, *(const uint8_t *)p ? "true" : "false");
+		return;
 	case MYCO_API_T_STRING:
 	case MYCO_API_T_PATH: {
 		size_t n = myco_api_strlen(p, f->length);
-		if (!utf8_ok(p, n))
-			return json_string("");
-		return json_stringn(p, n);
+		jstr(o, utf8_ok(p, n) ? p : "", utf8_ok(p, n) ? n : 0);
+		return;
 	}
 	case MYCO_API_T_BYTES: {
-		char *s = b64_encode(p, f->length);
-		json_t *j = s ? json_string(s) : NULL;
-		free(s);
-		return j;
+		char *b = b64_encode(p, f->length);
+		if (!b) {
+			o->oom = true;
+			return;
+		}
+		jstr(o, b, strlen(b));
+		free(b);
+		return;
 	}
 	case MYCO_API_T_ENUM: {
 		uint64_t v = 0;
 		size_t i;
 		memcpy(&v, p, f->enumt ? f->enumt->size : 4);
 		for (i = 0; f->enumt && i < f->enumt->nvalues; i++)
-			if (f->enumt->values[i] == v)
-				return json_string(f->enumt->names[i]);
-		return json_integer((json_int_t)v);
+			if (f->enumt->values[i] == v) {
+				jstr(o, f->enumt->names[i], strlen(f->enumt->names[i]));
+				return;
+			}
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+		jputs(o, num);
+		return;
 	}
 	case MYCO_API_T_MSG:
-		return depth > 16 ? json_null() : enc_msg(f->msg, p, depth + 1);
+		if (depth > 16)
+			jputs(o, "null");
+		else
+			enc_msg(o, f->msg, p, depth + 1);
+		return;
 	default:
-		return json_null();
+		jputs(o, "null");
 	}
 }
 
-static json_t *enc_msg(const myco_api_msg_t *msg, const void *src, int depth)
+static void enc_msg(jout_t *o, const myco_api_msg_t *msg, const void *src, int depth)
 {
-	json_t *o = json_object();
 	size_t i;
 
-	if (!o)
-		return NULL;
+	jput(o, "{", 1);
 	for (i = 0; i < msg->nfields; i++) {
 		const myco_api_field_t *f = &msg->fields[i];
 		const char *p = (const char *)src + f->offset;
-		json_t *v;
+		if (i)
+			jput(o, ",", 1);
+		jstr(o, f->name, strlen(f->name));
+		jput(o, ":", 1);
 		if (f->array_len) {
 			uint32_t k;
-			v = json_array();
-			for (k = 0; v && k < f->array_len; k++)
-				json_array_append_new(v, enc_elem(f, p + k * f->elem_size, depth));
+			jput(o, "[", 1);
+			for (k = 0; k < f->array_len; k++) {
+				if (k)
+					jput(o, ",", 1);
+				enc_elem(o, f, p + k * f->elem_size, depth);
+			}
+			jput(o, "]", 1);
 		} else {
-			v = enc_elem(f, p, depth);
-		}
-		if (!v || json_object_set_new(o, f->name, v) < 0) {
-			json_decref(o);
-			return NULL;
+			enc_elem(o, f, p, depth);
 		}
 	}
-	return o;
+	jput(o, "}", 1);
 }
 
 /* -------------------------------------------------------- the table */
@@ -1456,15 +1555,15 @@ int myco__api_dispatch(myco_api_t *api, myco__gate_conn_t *c, myco__gate_req_t *
 		} else if (resp.raw) {
 			rc = send_resp(c, r, &resp, resp.raw_type, resp.raw, resp.raw_len);
 		} else if (best->response) {
-			json_t *o = enc_msg(best->response, resp.body, 0);
-			char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-			json_decref(o);
-			if (!s) {
+			jout_t o = { 0 };
+			enc_msg(&o, best->response, resp.body, 0);
+			if (o.oom) {
+				free(o.p);
 				rc = -ENOMEM;
 				goto out;
 			}
-			rc = send_resp(c, r, &resp, "application/json", s, strlen(s));
-			free(s);
+			rc = send_resp(c, r, &resp, "application/json", o.p, o.n);
+			free(o.p);
 		} else {
 			rc = send_resp(c, r, &resp, NULL, "", 0);
 		}

@@ -26,6 +26,24 @@ typedef struct lconf {
 } lconf_t;
 
 static __thread lconf_t *tl_conf;
+static pthread_key_t conf_key;
+static pthread_once_t conf_once = PTHREAD_ONCE_INIT;
+
+/* When a loop thread ends, its reference goes (requests are over then). */
+static void conf_drop(void *unused)
+{
+	(void)unused;
+	if (tl_conf && tl_conf->users == 0) {
+		myco__conf_put(tl_conf->cf);
+		free(tl_conf);
+	}
+	tl_conf = NULL;
+}
+
+static void conf_key_init(void)
+{
+	pthread_key_create(&conf_key, conf_drop);
+}
 
 static void lconf_release(lconf_t *lc)
 {
@@ -59,6 +77,8 @@ static lconf_t *lconf_acquire(myco__gate_t *g)
 				}
 			}
 			tl_conf = lc = n;
+			pthread_once(&conf_once, conf_key_init);
+			pthread_setspecific(conf_key, (void *)1);
 		}
 	}
 	lc->users++;

@@ -115,6 +115,43 @@ static void note_result(myco__pool_t *p, myco__server_t *s, bool ok, uint64_t no
 	}
 }
 
+/* Upstream read buffers: a few per loop thread are kept for reuse (one per
+ * request in flight; coroutines of a loop share its thread). */
+static __thread char *buf_free[8];
+static __thread unsigned nbuf_free;
+
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+/* When a loop thread ends, its kept buffers go with it. */
+static void buf_drop(void *unused)
+{
+	(void)unused;
+	while (nbuf_free)
+		free(buf_free[--nbuf_free]);
+}
+
+static void buf_key_init(void)
+{
+	pthread_key_create(&buf_key, buf_drop);
+}
+
+static char *buf_get(void)
+{
+	return nbuf_free ? buf_free[--nbuf_free] : malloc(UP_BUF);
+}
+
+static void buf_put(char *b)
+{
+	if (b && nbuf_free < 8) {
+		pthread_once(&buf_once, buf_key_init);
+		pthread_setspecific(buf_key, (void *)1);
+		buf_free[nbuf_free++] = b;
+	} else {
+		free(b);
+	}
+}
+
 /* ---------------------------------------------------------- connections */
 
 static int up_get(myco__pool_t *p, myco__server_t *s, unsigned loop, bool *reused)
@@ -128,10 +165,16 @@ static int up_get(myco__pool_t *p, myco__server_t *s, unsigned loop, bool *reuse
 		int fd = pc->fd;
 		s->idle[loop] = pc->next;
 		s->nidle[loop]--;
-		bool fresh = now - pc->idle_since < p->idle_timeout_ns;
+		uint64_t idle = now - pc->idle_since;
 		free(pc);
-		/* a pooled connection the server closed reads EOF (or junk) */
-		n = fresh ? recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+		/* Recently used connections are taken as they are (a close that
+		 * races with the request is retried once, see myco__proxy);
+		 * older ones are checked: one the server closed reads EOF. */
+		if (idle < 1000000000ull) {
+			*reused = true;
+			return fd;
+		}
+		n = idle < p->idle_timeout_ns ? recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			*reused = true;
 			return fd;
@@ -418,7 +461,29 @@ static int send_and_head(myco__pool_t *p, myco__server_t *s, unsigned loop, atte
 						   : "upstream connect failed";
 		return a->fd;
 	}
-	n = myco_writev_all(a->fd, iov, r->body_len ? 2 : 1, (int64_t)p->write_timeout_ns);
+	/* most requests fit the socket buffer: one non-blocking send first */
+	{
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = r->body_len ? 2 : 1 };
+		size_t total = req->n + r->body_len;
+		n = sendmsg(a->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			n = -errno;
+		else if (n < 0)
+			n = 0;
+		if (n >= 0 && (size_t)n < total) {
+			size_t done = (size_t)n;
+			if (done < req->n) {
+				iov[0].iov_base = (char *)req->p + done;
+				iov[0].iov_len = req->n - done;
+			} else {
+				iov[0].iov_base = r->body + (done - req->n);
+				iov[0].iov_len = total - done;
+				iov[1].iov_len = 0;
+			}
+			n = myco_writev_all(a->fd, iov, iov[1].iov_len ? 2 : 1,
+					    (int64_t)p->write_timeout_ns);
+		}
+	}
 	if (n < 0) {
 		a->fail_status = n == -ETIMEDOUT ? 504 : 502;
 		a->fail_why = "upstream write failed";
@@ -550,7 +615,7 @@ int myco__proxy(myco__gate_t *g, myco__gate_conf_t *cf, const myco__route_t *rt,
 	memset(&a, 0, sizeof(a));
 	a.fd = -1;
 	a.cap = UP_BUF;
-	a.buf = malloc(a.cap);
+	a.buf = buf_get();
 	build_request(&req, rt, c, r, ws);
 	if (!a.buf || req.oom) {
 		rc = myco__gate_respond_error(c, r, 500, "out of memory");
@@ -737,7 +802,7 @@ int myco__proxy(myco__gate_t *g, myco__gate_conf_t *cf, const myco__route_t *rt,
 out:
 	if (a.fd >= 0)
 		close(a.fd);
-	free(a.buf);
+	buf_put(a.buf);
 	free(req.p);
 	return rc;
 }
