@@ -51,6 +51,7 @@ struct myco__gate_conn {
 	size_t out_len, out_cap;
 	void *srv;
 	bool upgraded;               /* handler took the socket over */
+	struct myco__gate_conn *prev, *next;   /* the loop's live list */
 };
 
 typedef int (*myco__gate_handler_t)(void *ctx, myco__gate_conn_t *c,

@@ -30,6 +30,8 @@ typedef struct srv {
 	int lfds[MYCO__GATE_MAX_LOOPS];
 	unsigned nloops;
 	_Atomic bool stopping;
+	_Atomic int live;                /* connections still open */
+	myco__gate_conn_t *conns[MYCO__GATE_MAX_LOOPS];   /* per loop */
 } srv_t;
 
 #define IN_INIT 16384
@@ -440,6 +442,13 @@ static int conn_main(void *arg)
 out:
 	if (!c->upgraded)
 		myco__gate_flush(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns[c->loop] = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	atomic_fetch_sub(&s->live, 1);
 	close(c->fd);
 	free(m);
 	free(c->in);
@@ -488,9 +497,31 @@ static int accept_main(void *arg)
 			       &(myco_co_opts_t){ .name = "gate-conn" }) < 0) {
 			close(fd);
 			free(c);
+			continue;
 		}
+		atomic_fetch_add(&s->live, 1);
+		c->next = s->conns[idx];
+		if (c->next)
+			c->next->prev = c;
+		s->conns[idx] = c;
 	}
 	return 0;
+}
+
+/* On the loop's thread at stop: wake every connection coroutine (their
+ * reads end), so they unwind and free what they hold. */
+typedef struct stop_arg {
+	srv_t *s;
+	unsigned idx;
+} stop_arg_t;
+
+static void shut_conns(void *arg)
+{
+	stop_arg_t *a = arg;
+	myco__gate_conn_t *c;
+
+	for (c = a->s->conns[a->idx]; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
 }
 
 static void loop_init(myco_loop_t *loop, unsigned idx, void *arg)
@@ -505,6 +536,7 @@ static void loop_init(myco_loop_t *loop, unsigned idx, void *arg)
 int myco__gate_serve(const myco__gate_srv_opts_t *opts)
 {
 	srv_t s;
+	stop_arg_t sa[MYCO__GATE_MAX_LOOPS];   /* posted to the loops at stop */
 	sigset_t ss;
 	unsigned i;
 	int rc = 0, sfd = -1;
@@ -596,7 +628,18 @@ int myco__gate_serve(const myco__gate_srv_opts_t *opts)
 		}
 		break;
 	}
+	/* Stop: no new requests; open connections are shut down and get up
+	 * to 3 s to unwind (a proxied request waits for its upstream). */
 	atomic_store(&s.stopping, true);
+	{
+		uint64_t end = myco_now() + 3000000000ull;
+		for (i = 0; i < s.nloops; i++) {
+			sa[i] = (stop_arg_t){ &s, i };
+			myco_post(myco_group_loop(s.group, i), shut_conns, &sa[i]);
+		}
+		while (atomic_load(&s.live) > 0 && myco_now() < end)
+			usleep(5000);
+	}
 	myco_group_stop(s.group);
 	myco_group_join(s.group);
 out:
