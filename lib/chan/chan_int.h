@@ -368,7 +368,7 @@ void myco__chan_copy_in(void *shm, const void *src, size_t n);
 void myco__chan_loan_set_free(struct myco_chan *ch, uint32_t lane, uint32_t first,
                               uint32_t run);
 int myco__chan_loan_check(struct myco_chan *ch, const struct chan_slot *s,
-                          uint32_t lane, uint32_t len, uint32_t *run);
+                          uint32_t lane, uint32_t len);
 void myco__chan_loan_release_mine(struct myco_chan *ch);
 bool myco__chan_loan_returned(const struct myco_chan *ch, uint32_t lane,
                               uint32_t first, uint64_t d);

@@ -420,11 +420,11 @@ static int take(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m)
 		m->pos_ = pos;
 		m->len = len;
 		if (flags & MYCO_CHAN_MSG_LOAN) {
-			uint32_t first = SH_LD(s->loan_block), gen = SH_LD(s->loan_gen), run;
+			uint32_t first = SH_LD(s->loan_block), gen = SH_LD(s->loan_gen);
 
 			if (!(ch->g.features & CHAN_FEAT_LOANS))
 				return myco__chan_lane_corrupt(ch, lane);
-			rc = myco__chan_loan_check(ch, s, lane, len, &run);
+			rc = myco__chan_loan_check(ch, s, lane, len);
 			if (rc)
 				return rc;
 			m->data = chan_pool(ch, lane) + (uint64_t)first * ch->g.loan_bs;
