@@ -375,12 +375,22 @@ int myco__ex_box_system_init(struct ex_system *s)
 	return 0;
 }
 
+/* The guard's end of the pipe (box.h: the guard cleans up if we are
+ * killed; dismissed at a normal shutdown). */
+static int guard_ctl = -1;
+
 void myco__ex_box_stale_cleanup(struct ex_system *s)
 {
 	int n = myco__box_cleanup_stale(s->name);
 	if (n > 0)
 		myco__ex_event(s, NULL, "stale-cleanup", -1, -1,
 			       "killed %d leftover process(es) of a previous executive", n);
+	if (guard_ctl < 0) {
+		n = myco__box_guard_start(s->name, &guard_ctl);
+		myco__ex_event(s, NULL, "guard", -1, -1,
+			       n > 0 ? "guard pid %d: cleans up if the executive dies"
+			             : "no guard (%d): partitions may outlive a killed executive", n);
+	}
 }
 
 void myco__ex_box_system_destroy(struct ex_system *s)
@@ -394,6 +404,8 @@ void myco__ex_box_system_destroy(struct ex_system *s)
 	for (size_t i = 0; i < s->nparts; i++)
 		myco__box_destroy(s->name, s->parts[i].name, NULL);
 	myco__box_cleanup_stale(s->name);
+	myco__box_guard_dismiss(guard_ctl);
+	guard_ctl = -1;
 	free(frame_idx);
 	frame_idx = NULL;
 	free(warned);

@@ -498,6 +498,19 @@ int myco__box_destroy(const char *system, const char *partition,
  * See "Cleanup" above for when it is safe. */
 int myco__box_cleanup_stale(const char *system);
 
+/* The guard: nothing of a system outlives its executive, frozen or not.
+ * myco__box_guard_start() forks a small process (call it before the
+ * executive starts any thread: the child uses ordinary libc) that keeps only
+ * the read end of a pipe; if the executive dies (kill -9) without dismissing
+ * it, the guard runs myco__box_cleanup_stale(system): it thaws the freezer
+ * (a frozen task cannot act on SIGKILL, PR_SET_PDEATHSIG included), kills
+ * every process of the system's cgroups and removes them.  Returns the
+ * guard's pid (> 0) and the executive's end in *ctl, or -errno.
+ * myco__box_guard_dismiss(ctl): normal shutdown, after the system's cgroups
+ * are gone; the guard exits without touching anything. */
+int myco__box_guard_start(const char *system, int *ctl);
+void myco__box_guard_dismiss(int ctl);
+
 /* ---------------------------------------------------------- frame schedule */
 
 typedef struct myco__box_frame myco__box_frame_t;

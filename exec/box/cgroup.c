@@ -513,6 +513,15 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* Thaw a cgroup (a write that fails outside the freezer hierarchy). */
+static int thaw_one(const char *dir, void *arg)
+{
+	(void)arg;
+	myco__cg_write(dir, "freezer.state", "THAWED");
+	myco__cg_write(dir, "cgroup.freeze", "0");
+	return 0;
+}
+
 static int remove_rel(const char *rel)
 {
 	char dirs[MYCO__CG_NCTL][MYCO__CG_PATH_MAX];
@@ -520,6 +529,11 @@ static int remove_rel(const char *rel)
 	int n = dirs_for(rel, dirs, v2, MYCO__CG_NCTL);
 	int killed = 0, rc = -ENOENT;
 
+	/* Thaw everywhere first: a frozen task acts on SIGKILL only once
+	 * thawed, and the freezer is the last hierarchy of the list, so the
+	 * others would wait out their whole removal bound for it. */
+	for (int i = 0; i < n; i++)
+		walk_post(dirs[i], thaw_one, NULL);
 	for (int i = 0; i < n; i++) {
 		int r = myco__cg_kill_remove(dirs[i], v2[i]);
 

@@ -116,23 +116,25 @@ struct chan_mlane {
  * (loans) its block descriptors and its page-aligned block pool.
  * Line 0: tail = messages published (release after the slot is complete);
  *   rejected / dropped: relaxed counters; dhead (DROP_OLDEST): the producer
- *   dropped every message below it (release, before it rewrites a slot);
- *   lgen: the lane's loan generation counter (monotonic).
+ *   dropped every message below it (release, before it rewrites a slot).
+ *   The consumer spins on this line: nothing else may be written here on
+ *   the fast path.
  * Line 1: attached (CAS 0->1 on attach, 0 on close / recovery); p_sleep:
  *   the lane side's waiting bits (read by the main side after its index
  *   store + seq_cst fence); broken: the lane side found the main segment
  *   corrupt; c_futex: incremented by this lane's endpoint to wake the main
  *   side, which waits on every lane's c_futex (futex_waitv); wakeups:
  *   relaxed counter; index: the lane number (owner, for MYCO_CHAN_ANY).
- * Line 2 (call): rhead = replies consumed by the client (release).
+ * Line 2: rhead (call) = replies consumed by the client (release); lgen:
+ *   the lane's loan generation counter (monotonic; off the tail's line,
+ *   which the consumer spins on).
  */
 struct chan_lane {
 	au64 tail;
 	au64 rejected;
 	au64 dropped;
 	au64 dhead;
-	au32 lgen;
-	uint8_t pad0[CHAN_CL - 36];
+	uint8_t pad0[CHAN_CL - 32];
 	au32 attached;
 	au32 p_sleep;
 	au32 broken;
@@ -141,7 +143,8 @@ struct chan_lane {
 	au32 index;
 	uint8_t pad1[CHAN_CL - 28];
 	au64 rhead;
-	uint8_t pad2[CHAN_CL - 8];
+	au32 lgen;
+	uint8_t pad2[CHAN_CL - 12];
 };
 
 /*

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Hostile partitions against the executive, through `myco run` with real
+partition processes (the executive tests' harness, tests/integration/exec/
+test_exec.py, used as a library).
+
+    test_hostile.py MYCO XPART DEMO_DIR CASE
+
+Each case reproduces an attack that used to harm more than the attacker.
+Every wait has a generous upper bound that only turns a hang into a
+failure; no check compares a duration against a threshold.  Exit 0 pass,
+1 fail, 77 skip.
+"""
+import importlib.util
+import os
+import signal
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location(
+    "test_exec", os.path.join(HERE, "..", "exec", "test_exec.py"))
+X = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(X)      # reads MYCO XPART DEMO CASE from sys.argv
+
+
+def case_frame_orphans():
+    """Item 3: kill -9 of the executive while frame partitions (and their
+    standbys) are frozen outside their windows.  A frozen task cannot act on
+    a signal, so nothing but the cgroup can end them: the guard must."""
+    if os.geteuid() != 0:
+        print("SKIP: frame windows freeze through cgroups: needs root")
+        sys.exit(77)
+    body = "\n".join([
+        X.partition("fa", extra="cores 0;\nframe;"),
+        X.partition("fb", extra="cores 0;\nframe;"),
+        """    schedule {
+        major_frame 200 ms;
+        core 0 {
+            window fa at 0 ms for 5 ms;
+            window fb at 100 ms for 5 ms;
+        }
+    }"""])
+    s = X.System(body, "fo")
+    try:
+        s.start()
+        X.wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]),
+                   "standbys parked")
+        pids = set(s.seen_pids)
+        os.kill(s.proc.pid, signal.SIGKILL)
+        s.proc.wait()
+        for pid in pids:
+            X.wait_for(lambda: not X.alive(pid),
+                       "frame partition %d to die with its executive" % pid, 20)
+        for name in ("fa", "fb"):
+            X.wait_for(lambda: not X.cgroup_dirs(name), "cgroups of %s removed" % name, 20)
+    finally:
+        s.kill_all()
+
+
+if __name__ == "__main__":
+    fn = globals().get("case_" + X.CASE)
+    if not fn:
+        print("unknown case " + X.CASE)
+        sys.exit(1)
+    fn()
+    print("PASS " + X.CASE)
