@@ -85,6 +85,10 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	sp.paths = paths;
 	sp.npaths = np;
 	sp.memory_max = m->memory_bytes;
+	/* Every partition gets a pids limit (threads count): `pids N;` or the
+	 * default.  It is per instance (each has its own cgroup), so a thread
+	 * bomb in the active instance cannot take its standby's slots. */
+	sp.pids_max = m->pids_max ? m->pids_max : MYCO_LANG_PIDS_DEFAULT;
 	sp.cpu_mask = m->core_mask;
 	if (m->mode == MYCO_MODE_BUDGET) {
 		sp.time_mode = MYCO__BOX_TIME_BUDGET;

@@ -112,22 +112,26 @@ struct chan_mlane {
 /*
  * Lane segment i, written only by lane i's endpoint (producer / client /
  * reader) and by the owner's recovery; read-only to the main side; other
- * lanes get no access at all.  3 lines, then the lane's request ring, then
- * (loans) its block descriptors and its page-aligned block pool.
+ * lanes get no access at all.  4 lines, then the lane's request ring, then
+ * (loans) its block descriptors and its page-aligned block pool.  Lines are
+ * grouped in 128-byte pairs by who touches them on the fast path (CPUs
+ * fetch adjacent lines together): lines 0-1 only the lane side writes,
+ * lines 2-3 the main side reads after every commit; the ring starts on a
+ * pair boundary.
  * Line 0: tail = messages published (release after the slot is complete);
  *   rejected / dropped: relaxed counters; dhead (DROP_OLDEST): the producer
  *   dropped every message below it (release, before it rewrites a slot).
  *   The consumer spins on this line: nothing else may be written here on
  *   the fast path.
- * Line 1: attached (CAS 0->1 on attach, 0 on close / recovery); p_sleep:
+ * Line 1: rhead (call) = replies consumed by the client (release); lgen:
+ *   the lane's loan generation counter (monotonic; off the tail's line).
+ * Line 2: attached (CAS 0->1 on attach, 0 on close / recovery); p_sleep:
  *   the lane side's waiting bits (read by the main side after its index
  *   store + seq_cst fence); broken: the lane side found the main segment
  *   corrupt; c_futex: incremented by this lane's endpoint to wake the main
  *   side, which waits on every lane's c_futex (futex_waitv); wakeups:
  *   relaxed counter; index: the lane number (owner, for MYCO_CHAN_ANY).
- * Line 2: rhead (call) = replies consumed by the client (release); lgen:
- *   the lane's loan generation counter (monotonic; off the tail's line,
- *   which the consumer spins on).
+ * Line 3: padding.
  */
 struct chan_lane {
 	au64 tail;
@@ -135,16 +139,17 @@ struct chan_lane {
 	au64 dropped;
 	au64 dhead;
 	uint8_t pad0[CHAN_CL - 32];
+	au64 rhead;
+	au32 lgen;
+	uint8_t pad1[CHAN_CL - 12];
 	au32 attached;
 	au32 p_sleep;
 	au32 broken;
 	au32 c_futex;
 	au64 wakeups;
 	au32 index;
-	uint8_t pad1[CHAN_CL - 28];
-	au64 rhead;
-	au32 lgen;
-	uint8_t pad2[CHAN_CL - 12];
+	uint8_t pad2[CHAN_CL - 28];
+	uint8_t pad3[CHAN_CL];
 };
 
 /*
@@ -205,9 +210,9 @@ _Static_assert(sizeof(struct chan_main) == 2 * CHAN_CL, "chan_main is 2 lines");
 _Static_assert(offsetof(struct chan_main, s_latest) == CHAN_CL, "main line 1");
 _Static_assert(sizeof(struct chan_mlane) == 2 * CHAN_CL, "chan_mlane is 2 lines");
 _Static_assert(offsetof(struct chan_mlane, rtail) == CHAN_CL, "mlane line 1");
-_Static_assert(sizeof(struct chan_lane) == 3 * CHAN_CL, "chan_lane is 3 lines");
-_Static_assert(offsetof(struct chan_lane, attached) == CHAN_CL, "lane line 1");
-_Static_assert(offsetof(struct chan_lane, rhead) == 2 * CHAN_CL, "lane line 2");
+_Static_assert(sizeof(struct chan_lane) == 4 * CHAN_CL, "chan_lane is 4 lines");
+_Static_assert(offsetof(struct chan_lane, rhead) == CHAN_CL, "lane line 1");
+_Static_assert(offsetof(struct chan_lane, attached) == 2 * CHAN_CL, "lane line 2");
 _Static_assert(sizeof(struct chan_slot) == 32, "slot header is 32 bytes");
 _Static_assert(sizeof(struct chan_sbuf) == CHAN_CL, "sample header is a line");
 _Static_assert(sizeof(au64) == 8 && sizeof(au32) == 4, "lock-free atomics");

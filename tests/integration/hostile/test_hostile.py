@@ -56,6 +56,68 @@ def case_frame_orphans():
         s.kill_all()
 
 
+HPART = os.environ.get("HPART", "")
+
+
+def hostile(name, mode, extra=""):
+    """A partition running hpart (the hostile program) in mode HMODE."""
+    lines = ['    partition %s {' % name, '        program "%s";' % HPART,
+             '        env HMODE = "%s";' % mode]
+    for l in extra.strip().splitlines():
+        lines.append("        " + l.strip())
+    lines.append("    }")
+    return "\n".join(lines)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        print("SKIP: cgroup limits need root")
+        sys.exit(77)
+
+
+def threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int([l.split()[1] for l in f if l.startswith("Threads:")][0])
+
+
+def case_threadbomb():
+    """Item 4: a thread bomb is held by the partition's pids limit (the
+    default, 256 here: no `pids` statement), its standby keeps its own
+    slots and takes over, the neighbour and the executive are unaffected."""
+    need_root()
+    body = "\n".join([hostile("bomb", "threadbomb"), X.partition("ok")])
+    s = X.System(body, "tb")
+    try:
+        s.start()
+        X.wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]),
+                   "standbys parked")
+        bomb = s.part("bomb")
+        iso = {m["mechanism"]: m for m in bomb["isolation"]}
+        pids = iso.get("cgroup-pids", {})
+        if pids.get("status") != "applied" or "256" not in pids.get("detail", pids.get("reason", "")):
+            X.fail("no pids limit applied: %r" % pids)
+        line = X.wait_for(lambda: [l for l in s.logs("bomb").splitlines()
+                                   if l.startswith("THREADS ")], "the bomb to hit its limit")
+        n = int(line[0].split()[1])
+        if n >= 256 or threads(bomb["pid"]) > 256:
+            X.fail("the bomb got %d threads (%d now) past its limit of 256"
+                   % (n, threads(bomb["pid"])))
+        print("the bomb stopped at %d threads" % n)
+        # the neighbour is unaffected, the standby was not starved
+        if s.part("ok")["state"] != "running":
+            X.fail("the neighbour is not running")
+        old = bomb["restarts"]
+        s.cli("kill", "bomb")
+        X.wait_for(lambda: s.part("bomb")["restarts"] > old and
+                   s.part("bomb")["state"] == "running", "the bomb's standby to take over")
+        if s.proc.poll() is not None:
+            X.fail("the executive exited (%d)" % s.proc.returncode)
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        s.kill_all()
+
+
 if __name__ == "__main__":
     fn = globals().get("case_" + X.CASE)
     if not fn:

@@ -1,0 +1,136 @@
+/*
+ * hpart.c: a hostile partition program for tests/integration/hostile;
+ * what it does is chosen by the environment variable HMODE:
+ *   threadbomb  ready, then create threads (each sleeps) until the kernel
+ *               refuses one; print "THREADS <n> <errno>" and keep them,
+ *               heartbeating
+ *   uringsock   ready, then create an AF_INET and an AF_UNIX socket through
+ *               io_uring (IORING_OP_SOCKET) without the net declaration;
+ *               print "URING_SETUP <rc>" and "URING_SOCKET <family> <res>"
+ *               (res >= 0: a socket fd was made), idle
+ * Output goes to stdout (the executive keeps it for `myco logs`).
+ * Not for: well-behaved partitions (tests/integration/exec/xpart.c).
+ */
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "myco/part.h"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void threadbomb(void)
+{
+	pthread_attr_t a;
+	unsigned long n = 0;
+	int rc;
+
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	for (;;) {
+		pthread_t t;
+
+		rc = pthread_create(&t, &a, sleeper, NULL);
+		if (rc)
+			break;
+		n++;
+	}
+	printf("THREADS %lu %d\n", n, rc);
+	fflush(stdout);
+}
+
+/* One IORING_OP_SOCKET through a fresh ring; returns the CQE's res. */
+static int uring_socket(int family, int *setup_rc)
+{
+	struct io_uring_params p;
+	struct io_uring_sqe *sqes;
+	uint32_t *sq_tail, *sq_array, *cq_head, *cq_tail, mask;
+	struct io_uring_cqe *cqes;
+	uint8_t *sq, *cq;
+	int fd, res;
+
+	memset(&p, 0, sizeof(p));
+	fd = (int)syscall(SYS_io_uring_setup, 4, &p);
+	*setup_rc = fd < 0 ? -errno : 0;
+	if (fd < 0)
+		return *setup_rc;
+	sq = mmap(NULL, p.sq_off.array + p.sq_entries * 4, PROT_READ | PROT_WRITE,
+	          MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
+	          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+	            MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return -ENOMEM;
+	sq_tail = (uint32_t *)(sq + p.sq_off.tail);
+	sq_array = (uint32_t *)(sq + p.sq_off.array);
+	mask = *(uint32_t *)(sq + p.sq_off.ring_mask);
+	cq_head = (uint32_t *)(cq + p.cq_off.head);
+	cq_tail = (uint32_t *)(cq + p.cq_off.tail);
+	cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	memset(&sqes[0], 0, sizeof(sqes[0]));
+	sqes[0].opcode = IORING_OP_SOCKET;
+	sqes[0].fd = family;
+	sqes[0].off = SOCK_STREAM;
+	sq_array[*sq_tail & mask] = 0;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	if (__atomic_load_n(cq_tail, __ATOMIC_ACQUIRE) == *cq_head)
+		return -EAGAIN;
+	res = cqes[*cq_head & *(uint32_t *)(cq + p.cq_off.ring_mask)].res;
+	__atomic_store_n(cq_head, *cq_head + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+int main(void)
+{
+	const char *mode = getenv("HMODE");
+	int rc;
+
+	if (!mode)
+		mode = "idle";
+	rc = myco_init();
+	if (rc < 0) {
+		printf("INIT %d %s\n", rc, myco_part_errmsg());
+		return 2;
+	}
+	myco_ready();
+	if (!strcmp(mode, "threadbomb"))
+		threadbomb();
+	if (!strcmp(mode, "uringsock")) {
+		int families[2] = { AF_INET, AF_UNIX };
+
+		for (int i = 0; i < 2; i++) {
+			int setup, res = uring_socket(families[i], &setup);
+
+			printf("URING_SETUP %d\nURING_SOCKET %d %d\n", setup, families[i], res);
+		}
+		fflush(stdout);
+	}
+	for (;;) {
+		myco_heartbeat();
+		sleep_ms(10);
+	}
+}
