@@ -237,10 +237,6 @@ int resp_parse(const char *buf, size_t len, kv_req_t *req, const char **err)
 	p = cr + 2;
 	if (n <= 0)
 		return (int)(p - buf);
-	if (n > RESP_MBULK_MAX) {
-		*err = "ERR Protocol error: invalid multibulk length";
-		return -EPROTO;
-	}
 	for (i = 0; i < n; i++) {
 		int rc;
 		if (p >= end)

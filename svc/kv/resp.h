@@ -26,7 +26,6 @@ typedef struct kv_req {
 
 #define RESP_BULK_MAX (512ll << 20)     /* proto-max-bulk-len */
 #define RESP_INLINE_MAX (64u << 10)     /* PROTO_INLINE_MAX_SIZE */
-#define RESP_MBULK_MAX (1024 * 1024)    /* elements in one request */
 
 /* Parse one request at buf[0..len).  Returns the number of bytes consumed
  * (> 0) with req->argv/argc set (argc may be 0 for an empty line or "*0",
