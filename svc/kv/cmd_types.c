@@ -1424,6 +1424,9 @@ typedef struct lexbound {
 
 static int parse_lex(const kv_arg_t *a, lexbound_t *b)
 {
+	b->excl = false;
+	b->p = NULL;
+	b->len = 0;
 	if (a->len == 1 && a->p[0] == '-') {
 		b->kind = 1;
 		return 0;

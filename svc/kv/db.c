@@ -89,8 +89,7 @@ int kv_srv_init(kv_srv_t *srv, unsigned nshards)
 	if (nshards == 0 || nshards > KV_SHARDS_MAX)
 		return -EINVAL;
 	srv->nshards = nshards;
-	srv->shards = aligned_alloc(64, sizeof(kv_shard_t) * nshards);
-	if (!srv->shards)
+	if (posix_memalign((void **)&srv->shards, 64, sizeof(kv_shard_t) * nshards))
 		return -ENOMEM;
 	memset(srv->shards, 0, sizeof(kv_shard_t) * nshards);
 	for (i = 0; i < nshards; i++)

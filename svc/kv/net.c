@@ -31,6 +31,8 @@
 void *kv_wal_event(kv_srv_t *srv);
 
 typedef struct net {
+	pthread_mutex_t mu;
+	struct conn *conns;          /* open connections (freed at shutdown) */
 	kv_srv_t *srv;
 	myco_group_t *g;
 	int lfd, sigfd;
@@ -39,23 +41,43 @@ typedef struct net {
 } net_t;
 
 typedef struct conn {
+	struct conn *next, *prev;    /* net->conns, under net->mu */
 	net_t *net;
 	kv_client_t *c;
 	int fd;
 	bool writing, closed, pusher;
 	int refs;
+	char *buf;                   /* request bytes */
+	size_t cap, len;
+	kv_req_t req;
 } conn_t;
 
-static void conn_put(conn_t *k)
+static void conn_free(conn_t *k)
 {
-	if (--k->refs > 0)
-		return;
 	close(k->fd);
 	if (k->c->ev)
 		myco_event_destroy(k->c->ev);
 	k->c->ev = NULL;
 	kv_client_free(k->c);
+	free(k->buf);
+	resp_req_free(&k->req);
 	free(k);
+}
+
+static void conn_put(conn_t *k)
+{
+	net_t *net = k->net;
+	if (--k->refs > 0)
+		return;
+	pthread_mutex_lock(&net->mu);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		net->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&net->mu);
+	conn_free(k);
 }
 
 /* Send len bytes, never interleaved with the other coroutine's sends. */
@@ -227,9 +249,9 @@ static int conn_main(void *arg)
 {
 	conn_t *k = arg;
 	kv_client_t *c = k->c;
-	kv_req_t req = { 0 };
+	kv_req_t *rq = &k->req;
 	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap);
+	char *buf = k->buf = malloc(cap);
 
 	if (!buf)
 		goto out;
@@ -239,12 +261,12 @@ static int conn_main(void *arg)
 		int n = 0;
 		ssize_t got;
 
-		while (off < len && (n = resp_parse(buf + off, len - off, &req, &err)) > 0) {
+		while (off < len && (n = resp_parse(buf + off, len - off, rq, &err)) > 0) {
 			off += (size_t)n;
-			if (!req.argc)
+			if (!rq->argc)
 				continue;
-			kv_exec(c, req.argc, req.argv);
-			if (c->want_block && block_wait(k, req.argc, req.argv) < 0)
+			kv_exec(c, rq->argc, rq->argv);
+			if (c->want_block && block_wait(k, rq->argc, rq->argv) < 0)
 				goto out;
 			if (!k->pusher && (c->subs.n || c->psubs.n)) {
 				k->refs++;
@@ -287,12 +309,12 @@ static int conn_main(void *arg)
 			nb = realloc(buf, cap * 2);
 			if (!nb)
 				goto out;
-			buf = nb;
+			buf = k->buf = nb;
 			cap *= 2;
 		} else if (len < 16384 && cap > (1u << 20)) {
 			char *nb = realloc(buf, 16384);
 			if (nb) {
-				buf = nb;
+				buf = k->buf = nb;
 				cap = 16384;
 			}
 		}
@@ -302,8 +324,6 @@ static int conn_main(void *arg)
 		len += (size_t)got;
 	}
 out:
-	free(buf);
-	resp_req_free(&req);
 	k->closed = true;
 	shutdown(k->fd, SHUT_RDWR);
 	myco_event_notify(c->ev);
@@ -343,6 +363,12 @@ static int accept_main(void *arg)
 		k->net = net;
 		k->fd = fd;
 		k->refs = 1;
+		pthread_mutex_lock(&net->mu);
+		k->next = net->conns;
+		if (net->conns)
+			net->conns->prev = k;
+		net->conns = k;
+		pthread_mutex_unlock(&net->mu);
 		if (ss.ss_family == AF_INET) {
 			char ip[INET_ADDRSTRLEN] = "";
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -421,6 +447,7 @@ int myco__kv_net_run(kv_srv_t *srv, int lfd, unsigned nloops, void (*heartbeat)(
 	int rc;
 
 	memset(&net, 0, sizeof(net));
+	pthread_mutex_init(&net.mu, NULL);
 	net.srv = srv;
 	net.lfd = lfd;
 	net.heartbeat = heartbeat;
@@ -444,10 +471,16 @@ int myco__kv_net_run(kv_srv_t *srv, int lfd, unsigned nloops, void (*heartbeat)(
 	if (rc == -MYCO_ESTOPPED)
 		rc = 0;
 out:
-	/* Connections still open die with their loops (their coroutines are
-	 * freed unrun); the OS closes their sockets at exit. */
+	/* Connections still open: their coroutines die with the loops, then
+	 * what they held is freed here. */
 	if (net.g)
 		myco_group_destroy(net.g);
+	while (net.conns) {
+		conn_t *k = net.conns;
+		net.conns = k->next;
+		conn_free(k);
+	}
+	pthread_mutex_destroy(&net.mu);
 	close(net.sigfd);
 	return rc;
 }

@@ -295,7 +295,8 @@ int kv_wal_replay(kv_srv_t *srv)
 		gens[ngens++] = g;
 	}
 	closedir(d);
-	qsort(gens, ngens, sizeof(*gens), cmp_u64);
+	if (ngens)
+		qsort(gens, ngens, sizeof(*gens), cmp_u64);
 	for (i = 0; i < ngens; i++) {
 		char name[64];
 		size_t good;

@@ -31,7 +31,7 @@
 /* Run one command given as words; returns the reply (static buffer). */
 static const char *run(kv_client_t *c, const char *line)
 {
-	static char out[8192];
+	static _Thread_local char out[8192];
 	kv_arg_t av[32];
 	char tmp[1024];
 	int n = 0;
