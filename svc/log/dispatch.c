@@ -27,6 +27,18 @@ const myco__lapi_t myco__lapis[] = {
 	{ KAPI_API_VERSIONS, 0, 3, 3 },
 	{ KAPI_CREATE_TOPICS, 0, 4, 5 },
 	{ KAPI_INIT_PRODUCER_ID, 0, 4, 2 },
+	{ KAPI_DESCRIBE_GROUPS, 0, 5, 5 },
+	{ KAPI_LIST_GROUPS, 0, 4, 3 },
+	{ KAPI_DELETE_TOPICS, 0, 5, 4 },
+	{ KAPI_DELETE_RECORDS, 0, 2, 2 },
+	{ KAPI_DESCRIBE_CONFIGS, 0, 4, 4 },
+	{ KAPI_ALTER_CONFIGS, 0, 2, 2 },
+	{ KAPI_DESCRIBE_LOG_DIRS, 0, 4, 2 },
+	{ KAPI_CREATE_PARTITIONS, 0, 3, 2 },
+	{ KAPI_DELETE_GROUPS, 0, 2, 2 },
+	{ KAPI_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1 },
+	{ KAPI_OFFSET_DELETE, 0, 0, INT16_MAX },
+	{ KAPI_DESCRIBE_CLUSTER, 0, 0, 0 },
 };
 const int myco__nlapis = (int)(sizeof(myco__lapis) / sizeof(myco__lapis[0]));
 
@@ -149,11 +161,7 @@ void myco__lresp_unsupported(const myco__lreq_t *req)
 				myco__kwr_str(&w, f, NULL);
 				myco__kwr_str(&w, f, NULL);
 			}
-			myco__kwr_strn(&w, f, "", 0);  /* empty assignment bytes */
-			if (!f) {                        /* bytes use an i32 length */
-				w.len -= 2;
-				myco__kwr_i32(&w, 0);
-			}
+			myco__kwr_bytes(&w, f, NULL, 0); /* empty assignment */
 		}
 		if (req->key == KAPI_INIT_PRODUCER_ID) {
 			myco__kwr_i64(&w, -1);
@@ -207,6 +215,17 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 		myco__kleave_group_t leave_group;
 		myco__koffset_commit_t offset_commit;
 		myco__koffset_fetch_t offset_fetch;
+		myco__kdelete_topics_t delete_topics;
+		myco__kcreate_partitions_t create_partitions;
+		myco__kdescribe_configs_t describe_configs;
+		myco__kalter_configs_t alter_configs;
+		myco__klist_groups_t list_groups;
+		myco__kdescribe_groups_t describe_groups;
+		myco__kdelete_groups_t delete_groups;
+		myco__koffset_delete_t offset_delete;
+		myco__kdelete_records_t delete_records;
+		myco__kdescribe_cluster_t describe_cluster;
+		myco__kdescribe_log_dirs_t describe_log_dirs;
 	} m;
 
 	myco__karena_init(&arena);
@@ -265,6 +284,52 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 	case KAPI_OFFSET_FETCH:
 		if ((rc = myco__kdec_offset_fetch(r, v, f, &arena, &m.offset_fetch)) == 0)
 			myco__lh_offset_fetch(lb->groups, req, &m.offset_fetch);
+		break;
+	case KAPI_DELETE_TOPICS:
+		if ((rc = myco__kdec_delete_topics(r, v, f, &arena, &m.delete_topics)) == 0)
+			myco__lh_delete_topics(lb, req, &m.delete_topics);
+		break;
+	case KAPI_CREATE_PARTITIONS:
+		if ((rc = myco__kdec_create_partitions(r, v, f, &arena, &m.create_partitions)) == 0)
+			myco__lh_create_partitions(lb, req, &m.create_partitions);
+		break;
+	case KAPI_DESCRIBE_CONFIGS:
+		if ((rc = myco__kdec_describe_configs(r, v, f, &arena, &m.describe_configs)) == 0)
+			myco__lh_describe_configs(lb, req, &m.describe_configs);
+		break;
+	case KAPI_ALTER_CONFIGS:
+	case KAPI_INCREMENTAL_ALTER_CONFIGS:
+		if ((rc = myco__kdec_alter_configs(r, v, f, req->key == KAPI_INCREMENTAL_ALTER_CONFIGS,
+						   &arena, &m.alter_configs)) == 0)
+			myco__lh_alter_configs(lb, req, &m.alter_configs);
+		break;
+	case KAPI_LIST_GROUPS:
+		if ((rc = myco__kdec_list_groups(r, v, f, &arena, &m.list_groups)) == 0)
+			myco__lh_list_groups(lb->groups, req, &m.list_groups);
+		break;
+	case KAPI_DESCRIBE_GROUPS:
+		if ((rc = myco__kdec_describe_groups(r, v, f, &arena, &m.describe_groups)) == 0)
+			myco__lh_describe_groups(lb->groups, req, &m.describe_groups);
+		break;
+	case KAPI_DELETE_GROUPS:
+		if ((rc = myco__kdec_delete_groups(r, v, f, &arena, &m.delete_groups)) == 0)
+			myco__lh_delete_groups(lb->groups, req, &m.delete_groups);
+		break;
+	case KAPI_OFFSET_DELETE:
+		if ((rc = myco__kdec_offset_delete(r, v, f, &arena, &m.offset_delete)) == 0)
+			myco__lh_offset_delete(lb->groups, req, &m.offset_delete);
+		break;
+	case KAPI_DELETE_RECORDS:
+		if ((rc = myco__kdec_delete_records(r, v, f, &arena, &m.delete_records)) == 0)
+			myco__lh_delete_records(lb, req, &m.delete_records);
+		break;
+	case KAPI_DESCRIBE_CLUSTER:
+		if ((rc = myco__kdec_describe_cluster(r, v, f, &m.describe_cluster)) == 0)
+			myco__lh_describe_cluster(lb, req, &m.describe_cluster);
+		break;
+	case KAPI_DESCRIBE_LOG_DIRS:
+		if ((rc = myco__kdec_describe_log_dirs(r, v, f, &arena, &m.describe_log_dirs)) == 0)
+			myco__lh_describe_log_dirs(lb, req, &m.describe_log_dirs);
 		break;
 	default:
 		rc = 0;

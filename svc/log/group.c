@@ -202,12 +202,7 @@ static void join_reply(group_t *g, member_t *m, myco__lreq_t *req, int16_t err)
 			myco__kwr_str(&w, f, o->id);
 			if (v >= 5)
 				myco__kwr_str(&w, f, o->instance_id);
-			if (f)
-				myco__kwr_uvarint(&w, pr ? (uint32_t)pr->metalen + 1 : 1);
-			else
-				myco__kwr_i32(&w, pr ? pr->metalen : 0);
-			if (pr)
-				myco__kwr_raw(&w, pr->meta, (size_t)pr->metalen);
+			myco__kwr_bytes(&w, f, pr ? pr->meta : NULL, pr ? pr->metalen : 0);
 			myco__kwr_tags(&w, f);
 		}
 	}
@@ -226,12 +221,7 @@ static void sync_reply(myco__lreq_t *req, int16_t err, const uint8_t *a, int32_t
 	myco__kwr_i16(&w, err);
 	if (err)
 		alen = 0;
-	if (f)
-		myco__kwr_uvarint(&w, (uint32_t)alen + 1);
-	else
-		myco__kwr_i32(&w, alen);
-	if (alen > 0)
-		myco__kwr_raw(&w, a, (size_t)alen);
+	myco__kwr_bytes(&w, f, a, alen);
 	myco__kwr_tags(&w, f);
 	myco__lresp_send(req, &w);
 }
@@ -882,4 +872,268 @@ void myco__lh_offset_fetch(myco__lgroups_t *gs, myco__lreq_t *req,
 	myco__kwr_tags(&w, f);
 	myco__lresp_send(req, &w);
 	free(gname);
+}
+
+/* ---- group administration ---------------------------------------------- */
+
+static const char *state_name(const group_t *g)
+{
+	if (!g)
+		return "Empty";
+	switch (g->state) {
+	case G_PREPARING: return "PreparingRebalance";
+	case G_SYNCING: return "CompletingRebalance";
+	case G_STABLE: return "Stable";
+	default: return "Empty";
+	}
+}
+
+static bool names_has(const myco__knames_t *n, const char *s)
+{
+	for (int32_t i = 0; i < n->n; i++)
+		if (keq(n->names[i], s))
+			return true;
+	return false;
+}
+
+void myco__lh_list_groups(myco__lgroups_t *gs, myco__lreq_t *req, const myco__klist_groups_t *m)
+{
+	int16_t v = req->ver;
+	bool f = req->flex;
+	char **stored = NULL;
+	size_t nstored = 0, i;
+	int32_t n = 0;
+	group_t *g;
+	myco__kwr_t w;
+
+	/* groups the coordinator knows (members, or a generation) and groups
+	 * that only have committed offsets (Empty, as in Kafka) */
+	if (mls_group_names(gs->st, &stored, &nstored) < 0)
+		nstored = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			myco__lresp_begin(&w, req);
+			if (v >= 1)
+				myco__kwr_i32(&w, 0);
+			myco__kwr_i16(&w, 0);
+			myco__kwr_array(&w, f, n);
+		}
+		for (g = gs->groups; g; g = g->next) {
+			if (m->states_filter.n > 0 && !names_has(&m->states_filter, state_name(g)))
+				continue;
+			if (pass == 0) {
+				n++;
+				continue;
+			}
+			myco__kwr_str(&w, f, g->id);
+			myco__kwr_str(&w, f, g->protocol_type ? g->protocol_type : "");
+			if (v >= 4)
+				myco__kwr_str(&w, f, state_name(g));
+			myco__kwr_tags(&w, f);
+		}
+		for (i = 0; i < nstored; i++) {
+			myco__kstr_t id = { (const uint8_t *)stored[i], (int32_t)strlen(stored[i]) };
+			if (group_find(gs, id))
+				continue;
+			if (m->states_filter.n > 0 && !names_has(&m->states_filter, "Empty"))
+				continue;
+			if (pass == 0) {
+				n++;
+				continue;
+			}
+			myco__kwr_str(&w, f, stored[i]);
+			myco__kwr_str(&w, f, "consumer");
+			if (v >= 4)
+				myco__kwr_str(&w, f, "Empty");
+			myco__kwr_tags(&w, f);
+		}
+	}
+	free(stored);
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+/* True when the group has committed offsets in the store. */
+static bool has_offsets(myco__lgroups_t *gs, const char *id)
+{
+	mls_group_offset *all = NULL;
+	size_t n = 0;
+
+	if (mls_group_list(gs->st, id, &all, &n) < 0)
+		return false;
+	free(all);
+	return n > 0;
+}
+
+void myco__lh_describe_groups(myco__lgroups_t *gs, myco__lreq_t *req,
+			      const myco__kdescribe_groups_t *m)
+{
+	int16_t v = req->ver;
+	bool f = req->flex;
+	myco__kwr_t w;
+
+	myco__lresp_begin(&w, req);
+	if (v >= 1)
+		myco__kwr_i32(&w, 0);
+	myco__kwr_array(&w, f, m->groups.n < 0 ? 0 : m->groups.n);
+	for (int32_t i = 0; i < m->groups.n; i++) {
+		myco__kstr_t id = m->groups.names[i];
+		group_t *g = group_find(gs, id);
+		char *name = kdup(id);
+		bool stable = g && g->state == G_STABLE;
+		const char *state = g ? state_name(g) : name && has_offsets(gs, name) ? "Empty" : "Dead";
+		int32_t nm = 0;
+		member_t *o;
+
+		myco__kwr_i16(&w, id.p && id.len > 0 ? 0 : KERR_INVALID_GROUP_ID);
+		myco__kwr_strn(&w, f, id.p, id.len < 0 ? 0 : id.len);
+		myco__kwr_str(&w, f, state);
+		myco__kwr_str(&w, f, g && g->protocol_type ? g->protocol_type :
+				     !strcmp(state, "Empty") ? "consumer" : "");
+		myco__kwr_str(&w, f, g && g->protocol && g->state != G_PREPARING ? g->protocol : "");
+		for (o = g ? g->members : NULL; o; o = o->next)
+			nm++;
+		myco__kwr_array(&w, f, nm);
+		for (o = g ? g->members : NULL; o; o = o->next) {
+			const proto_t *pr = NULL;
+			for (size_t k = 0; g->protocol && k < o->nprotos; k++)
+				if (!strcmp(o->protos[k].name, g->protocol))
+					pr = &o->protos[k];
+			myco__kwr_str(&w, f, o->id);
+			if (v >= 4)
+				myco__kwr_str(&w, f, o->instance_id);
+			myco__kwr_str(&w, f, o->client_id ? o->client_id : "");
+			myco__kwr_str(&w, f, o->host ? o->host : "");
+			/* metadata and assignment: only when Stable, as Kafka */
+			myco__kwr_bytes(&w, f, stable && pr ? pr->meta : NULL,
+					stable && pr ? pr->metalen : 0);
+			myco__kwr_bytes(&w, f, stable ? o->assign : NULL,
+					stable && o->assign ? o->assignlen : 0);
+			myco__kwr_tags(&w, f);
+		}
+		if (v >= 3)
+			myco__kwr_i32(&w, INT32_MIN);
+		myco__kwr_tags(&w, f);
+		free(name);
+	}
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+void myco__lh_delete_groups(myco__lgroups_t *gs, myco__lreq_t *req,
+			    const myco__kdelete_groups_t *m)
+{
+	bool f = req->flex;
+	myco__kwr_t w;
+
+	myco__lresp_begin(&w, req);
+	myco__kwr_i32(&w, 0);
+	myco__kwr_array(&w, f, m->groups_names.n < 0 ? 0 : m->groups_names.n);
+	for (int32_t i = 0; i < m->groups_names.n; i++) {
+		myco__kstr_t id = m->groups_names.names[i];
+		group_t *g = group_find(gs, id);
+		char *name = kdup(id);
+		int16_t err = 0;
+
+		if (!name || !name[0] || strlen(name) > 255) {
+			err = KERR_INVALID_GROUP_ID;
+		} else if (g && g->members) {
+			err = KERR_NON_EMPTY_GROUP;
+		} else if (!g && !has_offsets(gs, name)) {
+			err = KERR_GROUP_ID_NOT_FOUND;
+		} else if (mls_group_delete(gs->st, name) < 0) {
+			err = KERR_UNKNOWN_SERVER_ERROR;
+		} else if (g) {
+			group_t **pp = &gs->groups;
+			while (*pp != g)
+				pp = &(*pp)->next;
+			*pp = g->next;
+			group_free(g);
+		}
+		if (!err && gs->cfg->verbose)
+			fprintf(stderr, "myco-log: group %s deleted\n", name);
+		myco__kwr_strn(&w, f, id.p, id.len < 0 ? 0 : id.len);
+		myco__kwr_i16(&w, err);
+		myco__kwr_tags(&w, f);
+		free(name);
+	}
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+}
+
+/* Does a member's consumer-protocol subscription (version, topics, ...)
+ * name topic t?  Unreadable metadata counts as subscribed (the safe
+ * answer for OffsetDelete). */
+static bool subscribed(const member_t *o, const char *protocol, myco__kstr_t t)
+{
+	for (size_t k = 0; k < o->nprotos; k++) {
+		myco__krd_t r;
+		int32_t n;
+		if (strcmp(o->protos[k].name, protocol))
+			continue;
+		myco__krd_init(&r, o->protos[k].meta, (size_t)o->protos[k].metalen);
+		(void)myco__krd_i16(&r);                 /* version */
+		n = myco__krd_array(&r, false, 2);
+		for (int32_t i = 0; i < n && !r.err; i++) {
+			myco__kstr_t s = myco__krd_str(&r, false);
+			if (!r.err && s.len == t.len && s.len >= 0 &&
+			    !memcmp(s.p, t.p, (size_t)s.len))
+				return true;
+		}
+		return r.err != 0;
+	}
+	return false;
+}
+
+void myco__lh_offset_delete(myco__lgroups_t *gs, myco__lreq_t *req,
+			    const myco__koffset_delete_t *m)
+{
+	bool f = req->flex;
+	group_t *g = group_find(gs, m->group_id);
+	char *name = kdup(m->group_id);
+	int16_t gerr = 0;
+	myco__kwr_t w;
+
+	if (!name || !name[0] || strlen(name) > 255)
+		gerr = KERR_INVALID_GROUP_ID;
+	else if (!(g && g->members) && !has_offsets(gs, name))
+		gerr = KERR_GROUP_ID_NOT_FOUND;
+	myco__lresp_begin(&w, req);
+	myco__kwr_i16(&w, gerr);
+	myco__kwr_i32(&w, 0);
+	myco__kwr_array(&w, f, gerr ? 0 : m->ntopics);
+	for (int32_t i = 0; !gerr && i < m->ntopics; i++) {
+		const myco__ktopic_parts_t *t = &m->topics[i];
+		char topic[MLS_TOPIC_NAME_MAX + 1];
+		bool ok = myco__ltopic_name(t->name, topic);
+		bool busy = false;
+
+		/* a consuming member still subscribed keeps its offsets */
+		if (g && g->members && g->state == G_STABLE && g->protocol &&
+		    g->protocol_type && !strcmp(g->protocol_type, "consumer"))
+			for (member_t *o = g->members; o && !busy; o = o->next)
+				busy = subscribed(o, g->protocol, t->name);
+		myco__kwr_strn(&w, f, t->name.p, t->name.len < 0 ? 0 : t->name.len);
+		myco__kwr_array(&w, f, t->npartitions);
+		for (int32_t j = 0; j < t->npartitions; j++) {
+			int32_t part = t->partitions[j].partition_index;
+			mls_partition_t *p = NULL;
+			int16_t err = 0;
+			if (!ok || mls_partition_get(gs->st, topic, part, &p) < 0)
+				err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+			else if (busy)
+				err = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+			else if (mls_group_delete_offset(gs->st, name, topic, part) < 0)
+				err = KERR_UNKNOWN_SERVER_ERROR;
+			if (p)
+				mls_partition_put(p);
+			myco__kwr_i32(&w, part);
+			myco__kwr_i16(&w, err);
+			myco__kwr_tags(&w, f);
+		}
+		myco__kwr_tags(&w, f);
+	}
+	myco__kwr_tags(&w, f);
+	myco__lresp_send(req, &w);
+	free(name);
 }

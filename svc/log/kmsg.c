@@ -442,3 +442,226 @@ int myco__kdec_offset_fetch(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a
 	myco__krd_tags(r, f);
 	return done(r);
 }
+
+/* ---- admin requests ---------------------------------------------------- */
+
+/* An array of strings (null allowed when nullable). */
+static void names(myco__krd_t *r, bool f, myco__karena_t *a, bool nullable,
+		  myco__knames_t *out)
+{
+	int32_t i;
+
+	out->n = myco__krd_array(r, f, f ? 1 : 2);
+	if (out->n < 0 && !nullable && !r->err)
+		r->err = -EBADMSG;
+	out->names = arr(r, a, out->n, sizeof(*out->names));
+	for (i = 0; i < out->n && !r->err; i++)
+		out->names[i] = myco__krd_str(r, f);
+}
+
+int myco__kdec_delete_topics(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+			     myco__kdelete_topics_t *m)
+{
+	(void)v;                                       /* v0..v5: names */
+	memset(m, 0, sizeof(*m));
+	names(r, f, a, false, &m->topic_names);
+	m->timeout_ms = myco__krd_i32(r);
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_create_partitions(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+				 myco__kcreate_partitions_t *m)
+{
+	int32_t i, j, k, nb;
+
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	m->ntopics = myco__krd_array(r, f, 2 + 4 + 4);
+	m->topics = arr(r, a, m->ntopics, sizeof(*m->topics));
+	for (i = 0; i < m->ntopics && !r->err; i++) {
+		myco__kcreate_partitions_topic_t *t = &m->topics[i];
+		t->name = myco__krd_str(r, f);
+		t->count = myco__krd_i32(r);
+		t->nassignments = myco__krd_array(r, f, 4);
+		for (j = 0; j < t->nassignments && !r->err; j++) {
+			nb = myco__krd_array(r, f, 4);
+			for (k = 0; k < nb && !r->err; k++)
+				(void)myco__krd_i32(r); /* broker ids */
+			if (nb > t->max_assignment_replicas)
+				t->max_assignment_replicas = nb;
+			myco__krd_tags(r, f);
+		}
+		myco__krd_tags(r, f);
+	}
+	m->timeout_ms = myco__krd_i32(r);
+	m->validate_only = myco__krd_i8(r) != 0;
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_describe_configs(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+				myco__kdescribe_configs_t *m)
+{
+	int32_t i;
+
+	memset(m, 0, sizeof(*m));
+	m->nresources = myco__krd_array(r, f, 1 + 2 + 4);
+	m->resources = arr(r, a, m->nresources, sizeof(*m->resources));
+	for (i = 0; i < m->nresources && !r->err; i++) {
+		myco__kdescribe_configs_resource_t *res = &m->resources[i];
+		res->resource_type = myco__krd_i8(r);
+		res->resource_name = myco__krd_str(r, f);
+		names(r, f, a, true, &res->configuration_keys);
+		myco__krd_tags(r, f);
+	}
+	if (v >= 1)
+		m->include_synonyms = myco__krd_i8(r) != 0;
+	if (v >= 3)
+		m->include_documentation = myco__krd_i8(r) != 0;
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_alter_configs(myco__krd_t *r, int16_t v, bool f, bool incremental,
+			     myco__karena_t *a, myco__kalter_configs_t *m)
+{
+	int32_t i, j;
+
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	m->nresources = myco__krd_array(r, f, 1 + 2 + 4);
+	m->resources = arr(r, a, m->nresources, sizeof(*m->resources));
+	for (i = 0; i < m->nresources && !r->err; i++) {
+		myco__kalter_configs_resource_t *res = &m->resources[i];
+		res->resource_type = myco__krd_i8(r);
+		res->resource_name = myco__krd_str(r, f);
+		res->nconfigs = myco__krd_array(r, f, incremental ? 5 : 4);
+		res->configs = arr(r, a, res->nconfigs, sizeof(*res->configs));
+		for (j = 0; j < res->nconfigs && !r->err; j++) {
+			res->configs[j].name = myco__krd_str(r, f);
+			if (incremental)
+				res->configs[j].operation = myco__krd_i8(r);
+			res->configs[j].value = myco__krd_str(r, f);
+			myco__krd_tags(r, f);
+		}
+		myco__krd_tags(r, f);
+	}
+	m->validate_only = myco__krd_i8(r) != 0;
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_list_groups(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+			   myco__klist_groups_t *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (v >= 4)
+		names(r, f, a, false, &m->states_filter);
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_describe_groups(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+			       myco__kdescribe_groups_t *m)
+{
+	memset(m, 0, sizeof(*m));
+	names(r, f, a, false, &m->groups);
+	if (v >= 3)
+		m->include_authorized_operations = myco__krd_i8(r) != 0;
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_delete_groups(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+			     myco__kdelete_groups_t *m)
+{
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	names(r, f, a, false, &m->groups_names);
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+/* Topics of partitions; with_offset: each partition carries an int64. */
+static void topic_parts(myco__krd_t *r, bool f, myco__karena_t *a, bool with_offset,
+			bool nullable, int32_t *ntopics, myco__ktopic_parts_t **topics)
+{
+	int32_t i, j;
+
+	*ntopics = myco__krd_array(r, f, 2 + 4);
+	if (*ntopics < 0 && !nullable && !r->err)
+		r->err = -EBADMSG;
+	*topics = arr(r, a, *ntopics, sizeof(**topics));
+	for (i = 0; i < *ntopics && !r->err; i++) {
+		myco__ktopic_parts_t *t = &(*topics)[i];
+		t->name = myco__krd_str(r, f);
+		t->npartitions = myco__krd_array(r, f, with_offset ? 12 : 4);
+		t->partitions = arr(r, a, t->npartitions, sizeof(*t->partitions));
+		for (j = 0; j < t->npartitions && !r->err; j++) {
+			t->partitions[j].partition_index = myco__krd_i32(r);
+			t->partitions[j].offset = with_offset ? myco__krd_i64(r) : -1;
+			if (with_offset)
+				myco__krd_tags(r, f);
+		}
+		myco__krd_tags(r, f);
+	}
+}
+
+int myco__kdec_offset_delete(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+			     myco__koffset_delete_t *m)
+{
+	int32_t i, j;
+
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	m->group_id = myco__krd_str(r, f);
+	/* partitions are structs {PartitionIndex} (tags of their own when
+	 * flexible), unlike DescribeLogDirs' plain int32 array */
+	m->ntopics = myco__krd_array(r, f, 2 + 4);
+	m->topics = arr(r, a, m->ntopics, sizeof(*m->topics));
+	for (i = 0; i < m->ntopics && !r->err; i++) {
+		myco__ktopic_parts_t *t = &m->topics[i];
+		t->name = myco__krd_str(r, f);
+		t->npartitions = myco__krd_array(r, f, 4);
+		t->partitions = arr(r, a, t->npartitions, sizeof(*t->partitions));
+		for (j = 0; j < t->npartitions && !r->err; j++) {
+			t->partitions[j].partition_index = myco__krd_i32(r);
+			t->partitions[j].offset = -1;
+			myco__krd_tags(r, f);
+		}
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_delete_records(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+			      myco__kdelete_records_t *m)
+{
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	topic_parts(r, f, a, true, false, &m->ntopics, &m->topics);
+	m->timeout_ms = myco__krd_i32(r);
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_describe_cluster(myco__krd_t *r, int16_t v, bool f,
+				myco__kdescribe_cluster_t *m)
+{
+	(void)v;
+	m->include_cluster_authorized_operations = myco__krd_i8(r) != 0;
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_describe_log_dirs(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+				 myco__kdescribe_log_dirs_t *m)
+{
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	topic_parts(r, f, a, false, true, &m->ntopics, &m->topics);
+	myco__krd_tags(r, f);
+	return done(r);
+}

@@ -252,6 +252,124 @@ typedef struct {
 	bool require_stable;          /* v7+ */
 } myco__koffset_fetch_t;
 
+
+/* ---- admin requests ---------------------------------------------------- */
+
+/* A list of names (DeleteTopics, DescribeGroups, DeleteGroups,
+ * ListGroups' states filter). */
+typedef struct {
+	int32_t n;                    /* -1: null */
+	myco__kstr_t *names;
+} myco__knames_t;
+
+/* DeleteTopics (v0-v5: names). */
+typedef struct {
+	myco__knames_t topic_names;
+	int32_t timeout_ms;
+} myco__kdelete_topics_t;
+
+/* CreatePartitions. */
+typedef struct {
+	myco__kstr_t name;
+	int32_t count;
+	int32_t nassignments;         /* -1: null */
+	int32_t max_assignment_replicas;
+} myco__kcreate_partitions_topic_t;
+
+typedef struct {
+	int32_t ntopics;
+	myco__kcreate_partitions_topic_t *topics;
+	int32_t timeout_ms;
+	bool validate_only;
+} myco__kcreate_partitions_t;
+
+/* DescribeConfigs. */
+typedef struct {
+	int8_t resource_type;         /* 2 topic, 4 broker, 8 broker logger */
+	myco__kstr_t resource_name;
+	myco__knames_t configuration_keys; /* n -1: all */
+} myco__kdescribe_configs_resource_t;
+
+typedef struct {
+	int32_t nresources;
+	myco__kdescribe_configs_resource_t *resources;
+	bool include_synonyms;        /* v1+ */
+	bool include_documentation;   /* v3+ */
+} myco__kdescribe_configs_t;
+
+/* AlterConfigs and IncrementalAlterConfigs (operation: 0 set, 1 delete,
+ * 2 append, 3 subtract; always 0 for AlterConfigs). */
+typedef struct {
+	myco__kstr_t name, value;
+	int8_t operation;
+} myco__kalter_config_t;
+
+typedef struct {
+	int8_t resource_type;
+	myco__kstr_t resource_name;
+	int32_t nconfigs;
+	myco__kalter_config_t *configs;
+} myco__kalter_configs_resource_t;
+
+typedef struct {
+	int32_t nresources;
+	myco__kalter_configs_resource_t *resources;
+	bool validate_only;
+} myco__kalter_configs_t;
+
+/* ListGroups. */
+typedef struct {
+	myco__knames_t states_filter; /* v4+; n 0: no filter */
+} myco__klist_groups_t;
+
+/* DescribeGroups. */
+typedef struct {
+	myco__knames_t groups;
+	bool include_authorized_operations; /* v3+ */
+} myco__kdescribe_groups_t;
+
+/* DeleteGroups. */
+typedef struct {
+	myco__knames_t groups_names;
+} myco__kdelete_groups_t;
+
+/* OffsetDelete and DeleteRecords: topics of partitions (offset: the
+ * DeleteRecords target, -1 for OffsetDelete). */
+typedef struct {
+	int32_t partition_index;
+	int64_t offset;
+} myco__kpart_offset_t;
+
+typedef struct {
+	myco__kstr_t name;
+	int32_t npartitions;
+	myco__kpart_offset_t *partitions;
+} myco__ktopic_parts_t;
+
+typedef struct {
+	myco__kstr_t group_id;
+	int32_t ntopics;
+	myco__ktopic_parts_t *topics;
+} myco__koffset_delete_t;
+
+typedef struct {
+	int32_t ntopics;
+	myco__ktopic_parts_t *topics;
+	int32_t timeout_ms;
+} myco__kdelete_records_t;
+
+/* DescribeCluster (v0). */
+typedef struct {
+	bool include_cluster_authorized_operations;
+} myco__kdescribe_cluster_t;
+
+/* DescribeLogDirs: topics (partitions as indexes, offset unused); ntopics
+ * -1: every topic. */
+typedef struct {
+	int32_t ntopics;
+	myco__ktopic_parts_t *topics;
+} myco__kdescribe_log_dirs_t;
+
 /* Decoders: r positioned at the body of a request of version ver (flex:
  * flexible encoding).  Arrays are taken from a.  0, -EBADMSG, -ENOMEM. */
 int myco__kdec_api_versions(myco__krd_t *r, int16_t ver, bool flex, myco__kapi_versions_t *m);
@@ -279,5 +397,29 @@ int myco__kdec_offset_commit(myco__krd_t *r, int16_t ver, bool flex, myco__karen
 			     myco__koffset_commit_t *m);
 int myco__kdec_offset_fetch(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
 			    myco__koffset_fetch_t *m);
+
+int myco__kdec_delete_topics(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+			     myco__kdelete_topics_t *m);
+int myco__kdec_create_partitions(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+				 myco__kcreate_partitions_t *m);
+int myco__kdec_describe_configs(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+				myco__kdescribe_configs_t *m);
+/* incremental: IncrementalAlterConfigs (an operation per config). */
+int myco__kdec_alter_configs(myco__krd_t *r, int16_t ver, bool flex, bool incremental,
+			     myco__karena_t *a, myco__kalter_configs_t *m);
+int myco__kdec_list_groups(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+			   myco__klist_groups_t *m);
+int myco__kdec_describe_groups(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+			       myco__kdescribe_groups_t *m);
+int myco__kdec_delete_groups(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+			     myco__kdelete_groups_t *m);
+int myco__kdec_offset_delete(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+			     myco__koffset_delete_t *m);
+int myco__kdec_delete_records(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+			      myco__kdelete_records_t *m);
+int myco__kdec_describe_cluster(myco__krd_t *r, int16_t ver, bool flex,
+				myco__kdescribe_cluster_t *m);
+int myco__kdec_describe_log_dirs(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+				 myco__kdescribe_log_dirs_t *m);
 
 #endif /* MYCO_LOG_KMSG_H */

@@ -384,3 +384,15 @@ void myco__kwr_defer(myco__kwr_t *w, void (*fn)(void *), void *arg)
 	}
 	w->defers[w->ndefers++] = (myco__kdefer_t){ fn, arg };
 }
+
+void myco__kwr_bytes(myco__kwr_t *w, bool flex, const void *p, int32_t n)
+{
+	if (n < 0)
+		n = 0;
+	if (flex)
+		myco__kwr_uvarint(w, (uint32_t)n + 1);
+	else
+		myco__kwr_i32(w, n);
+	if (n > 0)
+		myco__kwr_raw(w, p, (size_t)n);
+}

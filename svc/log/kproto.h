@@ -92,6 +92,8 @@ void myco__kwr_raw(myco__kwr_t *w, const void *p, size_t n);
 void myco__kwr_str(myco__kwr_t *w, bool flex, const char *s);
 void myco__kwr_strn(myco__kwr_t *w, bool flex, const void *s, int32_t len);
 void myco__kwr_array(myco__kwr_t *w, bool flex, int32_t n);
+/* BYTES (int32 length) or COMPACT_BYTES; n 0 (p may be NULL): empty. */
+void myco__kwr_bytes(myco__kwr_t *w, bool flex, const void *p, int32_t n);
 /* An empty tagged-field section (flex only). */
 void myco__kwr_tags(myco__kwr_t *w, bool flex);
 /* Reserve 4 bytes for a big-endian int32 filled in later by _patch_i32. */

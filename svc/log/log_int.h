@@ -43,8 +43,13 @@ enum {
 	KAPI_PRODUCE = 0, KAPI_FETCH = 1, KAPI_LIST_OFFSETS = 2, KAPI_METADATA = 3,
 	KAPI_OFFSET_COMMIT = 8, KAPI_OFFSET_FETCH = 9, KAPI_FIND_COORDINATOR = 10,
 	KAPI_JOIN_GROUP = 11, KAPI_HEARTBEAT = 12, KAPI_LEAVE_GROUP = 13,
-	KAPI_SYNC_GROUP = 14, KAPI_API_VERSIONS = 18, KAPI_CREATE_TOPICS = 19,
-	KAPI_INIT_PRODUCER_ID = 22,
+	KAPI_SYNC_GROUP = 14, KAPI_DESCRIBE_GROUPS = 15, KAPI_LIST_GROUPS = 16,
+	KAPI_API_VERSIONS = 18, KAPI_CREATE_TOPICS = 19, KAPI_DELETE_TOPICS = 20,
+	KAPI_DELETE_RECORDS = 21, KAPI_INIT_PRODUCER_ID = 22,
+	KAPI_DESCRIBE_CONFIGS = 32, KAPI_ALTER_CONFIGS = 33,
+	KAPI_DESCRIBE_LOG_DIRS = 35, KAPI_CREATE_PARTITIONS = 37,
+	KAPI_DELETE_GROUPS = 42, KAPI_INCREMENTAL_ALTER_CONFIGS = 44,
+	KAPI_OFFSET_DELETE = 47, KAPI_DESCRIBE_CLUSTER = 60,
 };
 
 /* Kafka error codes used. */
@@ -64,8 +69,14 @@ enum {
 	KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
 	KERR_KAFKA_STORAGE_ERROR = 56, KERR_UNKNOWN_PRODUCER_ID = 59,
 	KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43, KERR_INVALID_RECORD = 87,
-	KERR_GROUP_ID_NOT_FOUND = 69,
+	KERR_GROUP_ID_NOT_FOUND = 69, KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+	KERR_INVALID_CONFIG = 40, KERR_POLICY_VIOLATION = 44,
+	KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+	KERR_TOPIC_DELETION_DISABLED = 73,
 };
+
+/* The ConfigResource types of DescribeConfigs/AlterConfigs. */
+enum { KRES_TOPIC = 2, KRES_BROKER = 4, KRES_BROKER_LOGGER = 8 };
 
 /* Supported version range of one API. */
 typedef struct {
@@ -195,6 +206,25 @@ void myco__lproduce_drain(myco__lb_t *lb);
 void myco__lproduce_free_all(myco__lb_t *lb);
 /* The connection closed: waiting produces still complete, unanswered. */
 void myco__lproduce_conn_closed(myco__lb_t *lb, myco__lc_t *c);
+/* admin.c: topic and cluster administration */
+void myco__lh_delete_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kdelete_topics_t *m);
+void myco__lh_create_partitions(myco__lb_t *lb, myco__lreq_t *req,
+				const myco__kcreate_partitions_t *m);
+void myco__lh_describe_configs(myco__lb_t *lb, myco__lreq_t *req,
+			       const myco__kdescribe_configs_t *m);
+void myco__lh_alter_configs(myco__lb_t *lb, myco__lreq_t *req, const myco__kalter_configs_t *m);
+void myco__lh_delete_records(myco__lb_t *lb, myco__lreq_t *req,
+			     const myco__kdelete_records_t *m);
+void myco__lh_describe_cluster(myco__lb_t *lb, myco__lreq_t *req,
+			       const myco__kdescribe_cluster_t *m);
+void myco__lh_describe_log_dirs(myco__lb_t *lb, myco__lreq_t *req,
+				const myco__kdescribe_log_dirs_t *m);
+/* Apply one topic config (Kafka's name and text value) to tc, checked as
+ * Kafka checks it.  0; -EINVAL (bad value: *why says what); -ENOENT (not
+ * a topic config Kafka knows).  Keys Kafka knows but myco-log does not
+ * act on are accepted (their value checked for its type) and not kept. */
+int myco__ltopic_config_set(mls_topic_config *tc, const char *key, myco__kstr_t val,
+			    const char **why);
 /* fetch.c */
 void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m);
 /* Answer parked fetches that are due (deadline) or, when data_moved,
@@ -218,5 +248,12 @@ void myco__lh_offset_commit(myco__lgroups_t *g, myco__lreq_t *req,
 			    const myco__koffset_commit_t *m);
 void myco__lh_offset_fetch(myco__lgroups_t *g, myco__lreq_t *req,
 			   const myco__koffset_fetch_t *m);
+void myco__lh_list_groups(myco__lgroups_t *g, myco__lreq_t *req, const myco__klist_groups_t *m);
+void myco__lh_describe_groups(myco__lgroups_t *g, myco__lreq_t *req,
+			      const myco__kdescribe_groups_t *m);
+void myco__lh_delete_groups(myco__lgroups_t *g, myco__lreq_t *req,
+			    const myco__kdelete_groups_t *m);
+void myco__lh_offset_delete(myco__lgroups_t *g, myco__lreq_t *req,
+			    const myco__koffset_delete_t *m);
 
 #endif /* MYCO_LOG_INT_H */

@@ -126,45 +126,6 @@ void myco__lh_metadata(myco__lb_t *lb, myco__lreq_t *req, const myco__kmetadata_
 
 /* ---- CreateTopics ------------------------------------------------------ */
 
-static int topic_config(mls_topic_config *tc, const char *k, myco__kstr_t val)
-{
-	char buf[32];
-	long long x;
-	char *end;
-
-	if (!val.p || val.len <= 0 || val.len >= (int32_t)sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, val.p, (size_t)val.len);
-	buf[val.len] = 0;
-	if (!strcmp(k, "message.timestamp.type")) {
-		if (!strcmp(buf, "CreateTime"))
-			tc->timestamp_type = MLS_TS_CREATE_TIME;
-		else if (!strcmp(buf, "LogAppendTime"))
-			tc->timestamp_type = MLS_TS_LOG_APPEND_TIME;
-		else
-			return -EINVAL;
-		return 0;
-	}
-	errno = 0;
-	x = strtoll(buf, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	if (!strcmp(k, "segment.bytes"))
-		tc->segment_bytes = x;
-	else if (!strcmp(k, "segment.ms"))
-		tc->segment_ms = x;
-	else if (!strcmp(k, "retention.ms"))
-		tc->retention_ms = x;
-	else if (!strcmp(k, "retention.bytes"))
-		tc->retention_bytes = x;
-	else if (!strcmp(k, "max.message.bytes") && x > 0 && x <= INT32_MAX)
-		tc->max_message_bytes = (int32_t)x;
-	else if (!strcmp(k, "index.interval.bytes") && x > 0 && x <= INT32_MAX)
-		tc->index_interval_bytes = (int32_t)x;
-	/* other keys (cleanup.policy, ...) are accepted and ignored */
-	return 0;
-}
-
 void myco__lh_create_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kcreate_topics_t *m)
 {
 	int16_t v = req->ver;
@@ -194,16 +155,22 @@ void myco__lh_create_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kcrea
 			if (t->max_assignment_replicas > 1)
 				err = KERR_INVALID_REPLICATION_FACTOR;
 		}
-		for (j = 0; j < t->nconfigs; j++) {
+		for (j = 0; j < t->nconfigs && !err; j++) {
 			myco__kstr_t key = t->configs[j].name;
-			char kb[64];
-			if (key.len <= 0 || key.len >= (int32_t)sizeof(kb))
-				continue;
+			const char *why;
+			char kb[128];
+			if (key.len <= 0 || key.len >= (int32_t)sizeof(kb)) {
+				err = KERR_INVALID_CONFIG;
+				msg = "bad config name";
+				break;
+			}
 			memcpy(kb, key.p, (size_t)key.len);
 			kb[key.len] = 0;
-			if (topic_config(&tc, kb, t->configs[j].value) < 0 && !err) {
-				err = 40;              /* INVALID_CONFIG */
-				msg = "bad config value";
+			/* a null value leaves the default, as Kafka does */
+			if (t->configs[j].value.p &&
+			    myco__ltopic_config_set(&tc, kb, t->configs[j].value, &why) < 0) {
+				err = KERR_INVALID_CONFIG;
+				msg = why;
 			}
 		}
 		if (parts == -1)
@@ -226,7 +193,7 @@ void myco__lh_create_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kcrea
 			}
 			err = myco__lkerr(rc);
 			if (rc == -EINVAL)
-				err = 40;
+				err = KERR_INVALID_CONFIG;
 		}
 		myco__kwr_strn(&w, f, s.p, s.len < 0 ? 0 : s.len);
 		myco__kwr_i16(&w, err);

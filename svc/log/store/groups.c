@@ -18,11 +18,13 @@
 #define G_MAGIC "MLSGOFF1"
 #define G_COMMIT 1
 #define G_DELETE 2
+#define G_DELETE_OFFSET 3      /* one partition's offset (OffsetDelete) */
 #define G_MAX_GROUP 255
 #define G_MAX_META 4096
 
 struct mls__gentry {
-	char *group, *topic, *meta;   /* owned */
+	char *group, *topic, *meta;   /* owned; meta NUL-terminated too */
+	size_t metalen;               /* meta's bytes (may hold NULs) */
 	int32_t partition, epoch;
 	int64_t offset;
 	struct mls__gentry *next;
@@ -78,7 +80,8 @@ static int ggrow(struct mls_store *st)
 }
 
 static int gput(struct mls_store *st, const char *g, const char *t,
-                int32_t part, int64_t off, int32_t epoch, const char *meta)
+                int32_t part, int64_t off, int32_t epoch, const char *meta,
+                size_t ml)
 {
 	if (st->gcount + 1 > st->gnbuckets) {
 		int rc = ggrow(st);
@@ -86,12 +89,16 @@ static int gput(struct mls_store *st, const char *g, const char *t,
 			return rc;
 	}
 	mls__gentry **pp = gslot(st, g, t, part);
-	char *m = strdup(meta ? meta : "");
+	char *m = malloc(ml + 1);
 	if (!m)
 		return -ENOMEM;
+	if (ml)
+		memcpy(m, meta, ml);
+	m[ml] = 0;
 	if (*pp) {
 		free((*pp)->meta);
 		(*pp)->meta = m;
+		(*pp)->metalen = ml;
 		(*pp)->offset = off;
 		(*pp)->epoch = epoch;
 		return 0;
@@ -104,12 +111,24 @@ static int gput(struct mls_store *st, const char *g, const char *t,
 		return -ENOMEM;
 	}
 	e->meta = m;
+	e->metalen = ml;
 	e->partition = part;
 	e->offset = off;
 	e->epoch = epoch;
 	*pp = e;
 	st->gcount++;
 	return 0;
+}
+
+static void gdel_one(struct mls_store *st, const char *g, const char *t, int32_t part)
+{
+	mls__gentry **pp = gslot(st, g, t, part);
+	if (*pp) {
+		mls__gentry *e = *pp;
+		*pp = e->next;
+		gentry_free(e);
+		st->gcount--;
+	}
 }
 
 static void gdel_group(struct mls_store *st, const char *g)
@@ -129,10 +148,12 @@ static void gdel_group(struct mls_store *st, const char *g)
 
 /* Encode one record into buf (NULL = size only).  Returns its size. */
 static size_t genc(uint8_t *buf, int type, const char *g, const char *t,
-                   int32_t part, int64_t off, int32_t epoch, const char *meta)
+                   int32_t part, int64_t off, int32_t epoch, const char *meta,
+                   size_t ml)
 {
-	size_t gl = strlen(g), tl = t ? strlen(t) : 0, ml = meta ? strlen(meta) : 0;
-	size_t pl = 1 + 2 + gl + (type == G_COMMIT ? 2 + tl + 4 + 8 + 4 + 4 + ml : 0);
+	size_t gl = strlen(g), tl = t ? strlen(t) : 0;
+	size_t pl = 1 + 2 + gl + (type == G_COMMIT ? 2 + tl + 4 + 8 + 4 + 4 + ml :
+	                          type == G_DELETE_OFFSET ? 2 + tl + 4 : 0);
 	if (buf) {
 		uint8_t *p = buf + 8;
 		*p++ = (uint8_t)type;
@@ -147,6 +168,10 @@ static size_t genc(uint8_t *buf, int type, const char *g, const char *t,
 			mls__put32(p, (uint32_t)ml); p += 4;
 			if (ml)
 				memcpy(p, meta, ml);
+		} else if (type == G_DELETE_OFFSET) {
+			mls__put16(p, (uint16_t)tl); p += 2;
+			memcpy(p, t, tl); p += tl;
+			mls__put32(p, (uint32_t)part);
 		}
 		mls__put32(buf, (uint32_t)pl);
 		mls__put32(buf + 4, mls_crc32c(0, buf + 8, pl));
@@ -159,7 +184,7 @@ static size_t genc(uint8_t *buf, int type, const char *g, const char *t,
 static size_t gdecode(struct mls_store *st, const uint8_t *buf, size_t n)
 {
 	size_t pos = 0;
-	char g[G_MAX_GROUP + 1], t[MLS_TOPIC_NAME_MAX + 1], *meta = NULL;
+	char g[G_MAX_GROUP + 1], t[MLS_TOPIC_NAME_MAX + 1];
 
 	while (pos + 8 <= n) {
 		uint32_t pl = mls__be32(buf + pos);
@@ -175,6 +200,14 @@ static size_t gdecode(struct mls_store *st, const uint8_t *buf, size_t n)
 		memcpy(g, p, gl); g[gl] = 0; p += gl;
 		if (type == G_DELETE) {
 			gdel_group(st, g);
+		} else if (type == G_DELETE_OFFSET) {
+			if (e - p < 2)
+				break;
+			size_t tl = mls__be16(p); p += 2;
+			if (tl > MLS_TOPIC_NAME_MAX || (size_t)(e - p) != tl + 4)
+				break;
+			memcpy(t, p, tl); t[tl] = 0; p += tl;
+			gdel_one(st, g, t, (int32_t)mls__be32(p));
 		} else if (type == G_COMMIT) {
 			if (e - p < 2)
 				break;
@@ -188,14 +221,7 @@ static size_t gdecode(struct mls_store *st, const uint8_t *buf, size_t n)
 			size_t ml = mls__be32(p); p += 4;
 			if (ml > G_MAX_META || (size_t)(e - p) != ml)
 				break;
-			meta = malloc(ml + 1);
-			if (!meta)
-				break;
-			memcpy(meta, p, ml);
-			meta[ml] = 0;
-			int rc = gput(st, g, t, part, off, ep, meta);
-			free(meta);
-			meta = NULL;
+			int rc = gput(st, g, t, part, off, ep, (const char *)p, ml);
 			if (rc < 0)
 				break;
 		} else {
@@ -251,7 +277,8 @@ int myco__groups_open(struct mls_store *st)
 	size_t total = 8;
 	for (size_t i = 0; i < st->gnbuckets; i++)
 		for (mls__gentry *e = st->gbuckets[i]; e; e = e->next)
-			total += genc(NULL, G_COMMIT, e->group, e->topic, 0, 0, 0, e->meta);
+			total += genc(NULL, G_COMMIT, e->group, e->topic, 0, 0, 0, e->meta,
+			              e->metalen);
 	buf = malloc(total);
 	if (!buf) {
 		rc = -ENOMEM;
@@ -262,7 +289,7 @@ int myco__groups_open(struct mls_store *st)
 	for (size_t i = 0; i < st->gnbuckets; i++)
 		for (mls__gentry *e = st->gbuckets[i]; e; e = e->next)
 			pos += genc(buf + pos, G_COMMIT, e->group, e->topic,
-			            e->partition, e->offset, e->epoch, e->meta);
+			            e->partition, e->offset, e->epoch, e->meta, e->metalen);
 	rc = myco__write_full(fd, buf, pos);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
@@ -342,6 +369,13 @@ static int gappend(struct mls_store *st, const uint8_t *buf, size_t n)
 	return 0;
 }
 
+static size_t meta_len(const mls_group_offset *o)
+{
+	if (!o->metadata)
+		return 0;
+	return o->metadata_len ? o->metadata_len : strlen(o->metadata);
+}
+
 int mls_group_commit(mls_store_t *st, const char *group,
                      const mls_group_offset *offs, size_t n)
 {
@@ -353,10 +387,10 @@ int mls_group_commit(mls_store_t *st, const char *group,
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (!offs[i].topic || strlen(offs[i].topic) > MLS_TOPIC_NAME_MAX ||
-		    (offs[i].metadata && strlen(offs[i].metadata) > G_MAX_META))
+		    meta_len(&offs[i]) > G_MAX_META)
 			return -EINVAL;
 		total += genc(NULL, G_COMMIT, group, offs[i].topic, 0, 0, 0,
-		              offs[i].metadata);
+		              offs[i].metadata, meta_len(&offs[i]));
 	}
 	if (n == 0)
 		return 0;
@@ -366,12 +400,13 @@ int mls_group_commit(mls_store_t *st, const char *group,
 	for (size_t i = 0; i < n; i++)
 		pos += genc(buf + pos, G_COMMIT, group, offs[i].topic,
 		            offs[i].partition, offs[i].offset,
-		            offs[i].leader_epoch, offs[i].metadata);
+		            offs[i].leader_epoch, offs[i].metadata, meta_len(&offs[i]));
 	pthread_mutex_lock(&st->gmu);
 	rc = gappend(st, buf, pos);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = gput(st, group, offs[i].topic, offs[i].partition,
-		          offs[i].offset, offs[i].leader_epoch, offs[i].metadata);
+		          offs[i].offset, offs[i].leader_epoch, offs[i].metadata,
+		          meta_len(&offs[i]));
 	pthread_mutex_unlock(&st->gmu);
 	free(buf);
 	return rc;
@@ -384,7 +419,7 @@ int mls_group_delete(mls_store_t *st, const char *group)
 
 	if (!group || strlen(group) > G_MAX_GROUP)
 		return -EINVAL;
-	size_t n = genc(buf, G_DELETE, group, NULL, 0, 0, 0, NULL);
+	size_t n = genc(buf, G_DELETE, group, NULL, 0, 0, 0, NULL, 0);
 	pthread_mutex_lock(&st->gmu);
 	rc = gappend(st, buf, n);
 	if (rc == 0)
@@ -409,8 +444,10 @@ int mls_group_fetch(mls_store_t *st, const char *group, const char *topic,
 			*offset = e->offset;
 		if (leader_epoch)
 			*leader_epoch = e->epoch;
-		if (metadata && !(*metadata = strdup(e->meta)))
+		if (metadata && !(*metadata = malloc(e->metalen + 1)))
 			rc = -ENOMEM;
+		else if (metadata)
+			memcpy(*metadata, e->meta, e->metalen + 1);
 	}
 	pthread_mutex_unlock(&st->gmu);
 	return rc;
@@ -438,7 +475,7 @@ int mls_group_list(mls_store_t *st, const char *group, mls_group_offset **out,
 		for (mls__gentry *e = st->gbuckets[i]; e; e = e->next)
 			if (!strcmp(e->group, group)) {
 				cnt++;
-				strs += strlen(e->topic) + strlen(e->meta) + 2;
+				strs += strlen(e->topic) + e->metalen + 2;
 			}
 	if (cnt) {
 		mls_group_offset *v = malloc(cnt * sizeof(*v) + strs);
@@ -452,12 +489,13 @@ int mls_group_list(mls_store_t *st, const char *group, mls_group_offset **out,
 			for (mls__gentry *e = st->gbuckets[i]; e; e = e->next) {
 				if (strcmp(e->group, group))
 					continue;
-				size_t tl = strlen(e->topic) + 1, ml = strlen(e->meta) + 1;
+				size_t tl = strlen(e->topic) + 1, ml = e->metalen + 1;
 				memcpy(sp, e->topic, tl);
 				v[k].topic = sp;
 				sp += tl;
 				memcpy(sp, e->meta, ml);
 				v[k].metadata = sp;
+				v[k].metadata_len = e->metalen;
 				sp += ml;
 				v[k].partition = e->partition;
 				v[k].offset = e->offset;
@@ -468,6 +506,73 @@ int mls_group_list(mls_store_t *st, const char *group, mls_group_offset **out,
 		*out = v;
 		*n = cnt;
 	}
+out:
+	pthread_mutex_unlock(&st->gmu);
+	return rc;
+}
+
+int mls_group_delete_offset(mls_store_t *st, const char *group, const char *topic,
+                            int32_t partition)
+{
+	uint8_t buf[8 + 3 + G_MAX_GROUP + 2 + MLS_TOPIC_NAME_MAX + 4];
+	int rc;
+
+	if (!group || strlen(group) > G_MAX_GROUP || !topic ||
+	    strlen(topic) > MLS_TOPIC_NAME_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&st->gmu);
+	if (!*gslot(st, group, topic, partition)) {
+		pthread_mutex_unlock(&st->gmu);
+		return 0;
+	}
+	size_t n = genc(buf, G_DELETE_OFFSET, group, topic, partition, 0, 0, NULL, 0);
+	rc = gappend(st, buf, n);
+	if (rc == 0)
+		gdel_one(st, group, topic, partition);
+	pthread_mutex_unlock(&st->gmu);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mls_group_names(mls_store_t *st, char ***out, size_t *n)
+{
+	size_t cnt = 0, strs = 0, k = 0, u = 0;
+	char **v, *sp;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->gmu);
+	for (size_t i = 0; i < st->gnbuckets; i++)
+		for (mls__gentry *e = st->gbuckets[i]; e; e = e->next) {
+			cnt++;
+			strs += strlen(e->group) + 1;
+		}
+	if (!cnt)
+		goto out;
+	v = malloc(cnt * sizeof(*v) + strs);
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	sp = (char *)(v + cnt);
+	for (size_t i = 0; i < st->gnbuckets; i++)
+		for (mls__gentry *e = st->gbuckets[i]; e; e = e->next) {
+			size_t l = strlen(e->group) + 1;
+			memcpy(sp, e->group, l);
+			v[k++] = sp;
+			sp += l;
+		}
+	qsort(v, cnt, sizeof(*v), cmp_str);
+	for (k = 0; k < cnt; k++)             /* one entry per group */
+		if (k == 0 || strcmp(v[k], v[u - 1]))
+			v[u++] = v[k];
+	*out = v;
+	*n = u;
 out:
 	pthread_mutex_unlock(&st->gmu);
 	return rc;

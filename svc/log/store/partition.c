@@ -100,6 +100,106 @@ walk:
 	return rc;
 }
 
+/* ---- log start checkpoint (mls_delete_records) --------------------------- */
+
+#define LOG_START_FILE "log-start"
+
+/* The log start kept in DIR/log-start ("%lld\n" then "crc %08x\n"), or -1
+ * when there is none or it is damaged (the first segment's base rules). */
+static int64_t log_start_load(mls_partition_t *p)
+{
+	char path[4096], buf[96];
+	long long v;
+	unsigned crc;
+	ssize_t n;
+	char *c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" LOG_START_FILE, p->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	c = strstr(buf, "crc ");
+	if (!c || sscanf(c, "crc %x", &crc) != 1 ||
+	    crc != mls_crc32c(0, buf, (size_t)(c - buf)) ||
+	    sscanf(buf, "%lld\n", &v) != 1 || v < 0 || v > MLS_MAX_STORED_OFFSET)
+		return -1;
+	return (int64_t)v;
+}
+
+/* Write DIR/log-start atomically (tmp, fsync, rename, fsync dir). */
+static int log_start_save(mls_partition_t *p, int64_t v)
+{
+	char path[4096], tmp[4200], buf[96];
+	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)v);
+	int fd, rc;
+
+	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "crc %08x\n",
+	              mls_crc32c(0, buf, (size_t)n));
+	snprintf(path, sizeof(path), "%s/" LOG_START_FILE, p->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = myco__write_full(fd, buf, (size_t)n);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc == 0)
+		myco__fsync_dir(p->dir);
+	else
+		unlink(tmp);
+	return rc;
+}
+
+int mls_delete_records(mls_partition_t *p, int64_t offset, int64_t *low_watermark)
+{
+	int rc = 0;
+	size_t drop = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->deleted) {
+		rc = -MYCO_ELOG_NO_TOPIC;
+		goto out;
+	}
+	if (offset == -1)
+		offset = p->hw;
+	if (offset < 0 || offset > p->hw) {
+		rc = -MYCO_ELOG_OFFSET_RANGE;
+		goto out;
+	}
+	if (offset <= p->log_start)
+		goto out;
+	rc = log_start_save(p, offset);          /* durable first */
+	if (rc < 0)
+		goto out;
+	p->log_start = offset;
+	/* whole segments below the new start go (never the active one) */
+	while (drop + 1 < p->nsegs && p->segs[drop]->next_offset <= offset)
+		drop++;
+	for (size_t i = 0; i < drop; i++) {
+		myco__seg_unlink(p->segs[i]);
+		myco__seg_unref(p->segs[i]);
+	}
+	if (drop) {
+		memmove(&p->segs[0], &p->segs[drop], (p->nsegs - drop) * sizeof(p->segs[0]));
+		p->nsegs -= drop;
+	}
+	myco__pstate_truncate_head(&p->ps, p->log_start);
+out:
+	if (low_watermark)
+		*low_watermark = p->log_start;
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
 /* ---- open / recovery --------------------------------------------------- */
 
 int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
@@ -224,6 +324,12 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 	if (p->leo < active(p)->base)
 		p->leo = active(p)->base;
 	p->hw = p->leo;
+	{
+		/* a log start moved by mls_delete_records inside a segment */
+		int64_t ls = log_start_load(p);
+		if (ls > p->log_start && ls <= p->leo)
+			p->log_start = ls;
+	}
 	rc = pstate_rebuild(p);
 	if (rc < 0)
 		goto out;
@@ -497,7 +603,7 @@ static int append_common(mls_partition_t *p, void *batch, size_t len,
 
 	memset(res, 0, sizeof(*res));
 	res->base_offset = -1;
-	if (len > (size_t)p->cfg.max_message_bytes)
+	if (len > (size_t)__atomic_load_n(&p->cfg.max_message_bytes, __ATOMIC_RELAXED))
 		return -MYCO_ELOG_TOO_LARGE;
 	rc = myco__batch_accept(batch, len, &b);
 	if (rc < 0)
@@ -936,7 +1042,9 @@ int myco__part_retention(mls_partition_t *p, int64_t now)
 	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->nsegs; i++)
 		total += p->segs[i]->size;
-	while (p->nsegs > 1 && !p->deleted) {
+	/* cleanup.policy=compact alone: retention keeps everything */
+	while (p->nsegs > 1 && !p->deleted &&
+	       (p->cfg.cleanup_policy & MLS_CLEANUP_DELETE)) {
 		mls__segment *s = p->segs[0];
 		bool by_time = p->cfg.retention_ms >= 0 && s->max_ts >= 0 &&
 		               now - s->max_ts > p->cfg.retention_ms;
@@ -948,7 +1056,8 @@ int myco__part_retention(mls_partition_t *p, int64_t now)
 		total -= s->size;
 		memmove(&p->segs[0], &p->segs[1], (p->nsegs - 1) * sizeof(p->segs[0]));
 		p->nsegs--;
-		p->log_start = p->segs[0]->base;
+		if (p->segs[0]->base > p->log_start)
+			p->log_start = p->segs[0]->base;
 		myco__seg_unlink(s);
 		myco__seg_unref(s);
 		deleted++;

@@ -32,6 +32,7 @@ void mls_topic_config_init(mls_topic_config *tc)
 	tc->index_interval_bytes = 4096;
 	tc->max_message_bytes = 1048588;
 	tc->timestamp_type = MLS_TS_CREATE_TIME;
+	tc->cleanup_policy = MLS_CLEANUP_DELETE;
 }
 
 void mls_config_init(mls_config *cfg)
@@ -50,7 +51,10 @@ static int topic_config_check(const mls_topic_config *c)
 	    c->retention_bytes < -1 || c->retention_ms < -1 ||
 	    c->index_interval_bytes < 0 || c->max_message_bytes < MLS_BATCH_HDR ||
 	    (c->timestamp_type != MLS_TS_CREATE_TIME &&
-	     c->timestamp_type != MLS_TS_LOG_APPEND_TIME))
+	     c->timestamp_type != MLS_TS_LOG_APPEND_TIME) ||
+	    c->cleanup_policy < 1 ||
+	    c->cleanup_policy > (MLS_CLEANUP_DELETE | MLS_CLEANUP_COMPACT) ||
+	    c->compression_type < 0 || c->compression_type > 5)
 		return -EINVAL;
 	return 0;
 }
@@ -141,11 +145,12 @@ static int topic_meta_write(struct mls_store *st, const mls__topic *t)
 		"myco-log-topic %d\nname %s\npartitions %d\nsegment_bytes %" PRId64
 		"\nsegment_ms %" PRId64 "\nretention_bytes %" PRId64
 		"\nretention_ms %" PRId64 "\nindex_interval_bytes %d\n"
-		"max_message_bytes %d\ntimestamp_type %d\n",
+		"max_message_bytes %d\ntimestamp_type %d\ncleanup_policy %d\n"
+		"compression_type %d\n",
 		TOPIC_META_VERSION, t->name, t->nparts, t->cfg.segment_bytes,
 		t->cfg.segment_ms, t->cfg.retention_bytes, t->cfg.retention_ms,
 		t->cfg.index_interval_bytes, t->cfg.max_message_bytes,
-		t->cfg.timestamp_type);
+		t->cfg.timestamp_type, t->cfg.cleanup_policy, t->cfg.compression_type);
 	if (n < 0 || (size_t)n + 20 > sizeof(buf))
 		return -EINVAL;
 	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "crc %08x\n",
@@ -187,6 +192,13 @@ static int topic_meta_read(const char *path, mls__topic *t)
 	           &t->cfg.segment_ms, &t->cfg.retention_bytes,
 	           &t->cfg.retention_ms, &t->cfg.index_interval_bytes,
 	           &t->cfg.max_message_bytes, &t->cfg.timestamp_type) != 10)
+		return -MYCO_ELOG_CORRUPT;
+	/* added later: absent in files written before (default delete) */
+	c = strstr(buf, "\ncleanup_policy ");
+	if (c && sscanf(c, "\ncleanup_policy %d", &t->cfg.cleanup_policy) != 1)
+		return -MYCO_ELOG_CORRUPT;
+	c = strstr(buf, "\ncompression_type ");
+	if (c && sscanf(c, "\ncompression_type %d", &t->cfg.compression_type) != 1)
 		return -MYCO_ELOG_CORRUPT;
 	if (ver != TOPIC_META_VERSION)
 		return -MYCO_EVERSION;
@@ -673,6 +685,93 @@ int mls_topic_delete(mls_store_t *st, const char *name)
 	for (int32_t i = 0; i < t->nparts; i++)
 		myco__part_remove_files(t->parts[i]);
 	topic_free(t, false);
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int mls_topic_alter(mls_store_t *st, const char *name, const mls_topic_config *cfg)
+{
+	mls__topic *t;
+	mls_topic_config old;
+	int rc;
+
+	if (topic_config_check(cfg) < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&st->mu);
+	t = topic_find(st, name, NULL);
+	if (!t) {
+		rc = -MYCO_ELOG_NO_TOPIC;
+		goto out;
+	}
+	old = t->cfg;
+	t->cfg = *cfg;
+	rc = topic_meta_write(st, t);   /* the commit point */
+	if (rc < 0) {
+		t->cfg = old;
+		goto out;
+	}
+	for (int32_t i = 0; i < t->nparts; i++) {
+		mls_partition_t *p = t->parts[i];
+		pthread_mutex_lock(&p->mu);
+		p->cfg = *cfg;
+		/* read without the lock by the append pre-check */
+		__atomic_store_n(&p->cfg.max_message_bytes, cfg->max_message_bytes,
+		                 __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&p->mu);
+	}
+out:
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int mls_topic_add_partitions(mls_store_t *st, const char *name, int32_t partitions)
+{
+	mls__topic *t;
+	mls_partition_t **np;
+	int32_t old, i;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->mu);
+	t = topic_find(st, name, NULL);
+	if (!t) {
+		rc = -MYCO_ELOG_NO_TOPIC;
+		goto out;
+	}
+	old = t->nparts;
+	if (partitions <= old || partitions > MLS_PARTITIONS_MAX) {
+		rc = -EINVAL;
+		goto out;
+	}
+	np = realloc(t->parts, (size_t)partitions * sizeof(*np));
+	if (!np) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	t->parts = np;
+	for (i = old; i < partitions; i++)
+		t->parts[i] = NULL;
+	for (i = old; i < partitions && rc == 0; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s-%d", st->dir, name, i);
+		wipe_dir(path);          /* leftovers of an interrupted grow */
+		rc = myco__part_open(st, t->name, i, &t->cfg, true, &t->parts[i]);
+	}
+	if (rc == 0) {
+		if (st->cfg.fsync_policy != MLS_FSYNC_NEVER)
+			myco__fsync_dir(st->dir);
+		t->nparts = partitions;
+		rc = topic_meta_write(st, t);   /* the commit point */
+		if (rc < 0)
+			t->nparts = old;
+	}
+	if (rc < 0)
+		for (i = old; i < partitions; i++)
+			if (t->parts[i]) {
+				myco__part_remove_files(t->parts[i]);
+				mls_partition_put(t->parts[i]);
+				t->parts[i] = NULL;
+			}
 out:
 	pthread_mutex_unlock(&st->mu);
 	return rc;

@@ -94,8 +94,23 @@ typedef struct mls_topic_config {
 	int32_t index_interval_bytes; /* [index.interval.bytes] 4096 */
 	int32_t max_message_bytes;    /* largest batch [max.message.bytes] 1048588 */
 	int32_t timestamp_type;       /* enum mls_timestamp_type */
+	int32_t cleanup_policy;       /* enum mls_cleanup_policy bits
+	                               * [cleanup.policy] delete */
+	int32_t compression_type;     /* [compression.type] kept for the
+	                               * broker to report: 0 producer,
+	                               * 1 uncompressed, 2 gzip, 3 snappy, 4 lz4,
+	                               * 5 zstd; batches are always stored as
+	                               * the producer compressed them */
 	int32_t reserved_;            /* zero */
 } mls_topic_config;
+
+/* cleanup.policy: "delete" (retention removes old segments), "compact"
+ * (retention does not remove: every record is kept; the store does not
+ * compact by key yet), or both ("compact,delete"). */
+enum mls_cleanup_policy {
+	MLS_CLEANUP_DELETE = 1,
+	MLS_CLEANUP_COMPACT = 2,
+};
 
 typedef struct mls_config {
 	int fsync_policy;             /* enum mls_fsync_policy; default ALWAYS */
@@ -166,6 +181,17 @@ typedef struct mls_topic_info {
 	int32_t partitions;
 	mls_topic_config config;
 } mls_topic_info;
+
+/* Change a topic's settings (AlterConfigs): validated like create, made
+ * durable (metadata rewritten atomically), then applied to every
+ * partition: appends and rolls after the call use the new values, the next
+ * retention run the new limits.  -MYCO_ELOG_NO_TOPIC, -EINVAL. */
+int mls_topic_alter(mls_store_t *st, const char *name, const mls_topic_config *cfg);
+
+/* Grow a topic to `partitions` partitions (CreatePartitions; Kafka never
+ * shrinks).  The new partitions are empty.  -MYCO_ELOG_NO_TOPIC, -EINVAL
+ * when partitions is not more than today's or above MLS_PARTITIONS_MAX. */
+int mls_topic_add_partitions(mls_store_t *st, const char *name, int32_t partitions);
 
 /* Describe one topic into *out.  -MYCO_ELOG_NO_TOPIC if absent. */
 int mls_topic_describe(mls_store_t *st, const char *name, mls_topic_info *out);
@@ -320,6 +346,15 @@ int mls_read_copy(mls_partition_t *p, int64_t offset, size_t max_bytes,
 int mls_list_offset(mls_partition_t *p, int64_t timestamp, int64_t *offset,
                     int64_t *ts_out);
 
+/* DeleteRecords: make `offset` the partition's log start (-1: the high
+ * watermark).  Whole segments below it are deleted; reads below it get
+ * -MYCO_ELOG_OFFSET_RANGE from then on, also after a restart (the log
+ * start is kept in DIR/log-start, written atomically).  An offset at or
+ * below today's log start changes nothing.  *low_watermark (may be NULL)
+ * = the log start after the call.  -MYCO_ELOG_OFFSET_RANGE when offset is
+ * above the high watermark. */
+int mls_delete_records(mls_partition_t *p, int64_t offset, int64_t *low_watermark);
+
 /* ---- producer ids (InitProducerId without transactional id) ------------ */
 
 /* Allocate a new producer id, never handed out before by this data
@@ -334,6 +369,9 @@ typedef struct mls_group_offset {
 	int32_t leader_epoch;   /* -1 when unknown */
 	int64_t offset;
 	const char *metadata;   /* may be NULL (stored as "") */
+	size_t metadata_len;    /* its bytes, kept exactly (NULs too); 0 with
+	                         * metadata not NULL means strlen(metadata).
+	                         * mls_group_list sets it and NUL-terminates. */
 } mls_group_offset;
 
 /* Store n offsets for `group` in one write: fdatasync'd before returning
@@ -358,6 +396,15 @@ int mls_group_list(mls_store_t *st, const char *group,
 
 /* Remove every offset of `group` (durably).  0 even if none. */
 int mls_group_delete(mls_store_t *st, const char *group);
+
+/* Remove the offset of one partition of `group` (durably; OffsetDelete).
+ * 0 even if there was none. */
+int mls_group_delete_offset(mls_store_t *st, const char *group, const char *topic,
+                            int32_t partition);
+
+/* Names of the groups that have committed offsets, sorted.  *out is ONE
+ * malloc'd block (pointers followed by the strings): free(*out) once. */
+int mls_group_names(mls_store_t *st, char ***out, size_t *n);
 
 /* ---- helpers shared with the broker and tests ------------------------- */
 

@@ -121,7 +121,7 @@ static int tmpfs_case(void)
 	fill_up(p, a, -ENOSPC, 3000);
 	CHECK(a->n > 10);
 	verify(p, a);
-	mls_group_offset go = { "full", 0, 1, 5, "x" };
+	mls_group_offset go = { "full", 0, 1, 5, "x", 0 };
 	int grc = 0;
 	for (int i = 0; i < 2000 && grc == 0; i++)
 		grc = mls_group_commit(st, "g", &go, 1);

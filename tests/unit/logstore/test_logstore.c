@@ -770,13 +770,13 @@ static void t_groups(void **state)
 	char *d = mktmp(), path[600];
 	mls_store_t *st = open_store(d, MLS_FSYNC_ALWAYS);
 	mls_group_offset in[3] = {
-		{ "t1", 0, 5, 100, "meta-a" },
-		{ "t1", 1, -1, 200, NULL },
-		{ "t0", 7, 2, 300, "m" },
+		{ "t1", 0, 5, 100, "meta-a", 0 },
+		{ "t1", 1, -1, 200, NULL, 0 },
+		{ "t0", 7, 2, 300, "m", 0 },
 	};
 	assert_int_equal(mls_group_commit(st, "g1", in, 3), 0);
 	for (int i = 0; i < 500; i++) {
-		mls_group_offset up = { "t1", 0, 6, 1000 + i, "meta-b" };
+		mls_group_offset up = { "t1", 0, 6, 1000 + i, "meta-b", 0 };
 		assert_int_equal(mls_group_commit(st, "g2", &up, 1), 0);
 	}
 	int64_t off;
@@ -820,7 +820,7 @@ static void t_groups(void **state)
 	char longmeta[5000];
 	memset(longmeta, 'm', sizeof(longmeta) - 1);
 	longmeta[sizeof(longmeta) - 1] = 0;
-	mls_group_offset bad = { "t", 0, 0, 1, longmeta };
+	mls_group_offset bad = { "t", 0, 0, 1, longmeta, 0 };
 	assert_int_equal(mls_group_commit(st, "g3", &bad, 1), -EINVAL);
 	mls_close(st);
 	/* a torn record at the end is dropped, the rest kept */
@@ -832,6 +832,108 @@ static void t_groups(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(mls_group_fetch(st, "g2", "t1", 0, &off, &ep, NULL), 0);
 	assert_int_equal(off, 1499);
+	mls_close(st);
+	rmtree(d);
+}
+
+/* Admin operations: configs altered and applied (cleanup.policy compact
+ * stops retention, max.message.bytes, durable across reopen), partitions
+ * added, DeleteRecords moving the log start inside a segment (kept across
+ * reopen), group offsets deleted one by one, group names, metadata kept
+ * byte for byte (NULs included). */
+static void t_admin(void **state)
+{
+	(void)state;
+	char *d = mktmp();
+	mls_store_t *st = open_store(d, MLS_FSYNC_NEVER);
+	mls_topic_config tc;
+	mls_topic_info ti;
+	mls_topic_config_init(&tc);
+	tc.segment_bytes = 2048;
+	tc.retention_bytes = 3000;
+	tc.retention_ms = -1;
+	assert_int_equal(mls_topic_create(st, "ad", 1, &tc), 0);
+	mls_partition_t *p = part(st, "ad", 0);
+	fake_now = 20000000;
+	for (int i = 0; i < 60; i++)
+		put_simple(p, 1, 100, 'a');
+	/* compact only: retention keeps everything */
+	tc.cleanup_policy = MLS_CLEANUP_COMPACT;
+	assert_int_equal(mls_topic_alter(st, "ad", &tc), 0);
+	assert_int_equal(mls_retention_run(st, fake_now), 0);
+	mls_offsets o;
+	mls_partition_offsets(p, &o);
+	assert_int_equal(o.log_start, 0);
+	/* back to delete: it applies at once */
+	tc.cleanup_policy = MLS_CLEANUP_DELETE | MLS_CLEANUP_COMPACT;
+	assert_int_equal(mls_topic_alter(st, "ad", &tc), 0);
+	assert_true(mls_retention_run(st, fake_now) > 0);
+	mls_partition_offsets(p, &o);
+	assert_true(o.log_start > 0);
+	/* max.message.bytes applies to the next append */
+	tc.max_message_bytes = 100;
+	assert_int_equal(mls_topic_alter(st, "ad", &tc), 0);
+	tb_opts big = tb_default();
+	big.value_len = 200;
+	mls_append_result r;
+	assert_int_equal(put(p, &big, &r), -MYCO_ELOG_TOO_LARGE);
+	tc.max_message_bytes = 1048588;
+	tc.compression_type = 4;
+	assert_int_equal(mls_topic_alter(st, "ad", &tc), 0);
+	tc.cleanup_policy = 0;
+	assert_int_equal(mls_topic_alter(st, "ad", &tc), -EINVAL);
+	tc.cleanup_policy = MLS_CLEANUP_DELETE;
+	assert_int_equal(mls_topic_alter(st, "nope", &tc), -MYCO_ELOG_NO_TOPIC);
+	/* DeleteRecords inside the active segment */
+	int64_t low;
+	assert_int_equal(mls_delete_records(p, 1000, &low), -MYCO_ELOG_OFFSET_RANGE);
+	assert_int_equal(mls_delete_records(p, 58, &low), 0);
+	assert_int_equal(low, 58);
+	mls_read_set rs;
+	assert_int_equal(mls_read(p, 57, 100, &rs), -MYCO_ELOG_OFFSET_RANGE);
+	assert_int_equal(mls_delete_records(p, 10, &low), 0);   /* below: no-op */
+	assert_int_equal(low, 58);
+	/* partitions added */
+	assert_int_equal(mls_topic_add_partitions(st, "ad", 1), -EINVAL);
+	assert_int_equal(mls_topic_add_partitions(st, "ad", 3), 0);
+	mls_partition_t *p2 = part(st, "ad", 2);
+	assert_int_equal(put_simple(p2, 1, 10, 'z'), 0);
+	mls_partition_put(p2);
+	/* group offsets: metadata with a NUL, delete one, names */
+	mls_group_offset go[2] = {
+		{ "ad", 0, -1, 5, "a\0b", 3 },
+		{ "ad", 1, -1, 6, NULL, 0 },
+	};
+	assert_int_equal(mls_group_commit(st, "gz", go, 2), 0);
+	assert_int_equal(mls_group_commit(st, "ga", go, 1), 0);
+	assert_int_equal(mls_group_delete_offset(st, "gz", "ad", 1), 0);
+	assert_int_equal(mls_group_delete_offset(st, "gz", "ad", 9), 0);
+	mls_partition_put(p);
+	mls_close(st);
+
+	st = open_store(d, MLS_FSYNC_NEVER);
+	assert_int_equal(mls_topic_describe(st, "ad", &ti), 0);
+	assert_int_equal(ti.partitions, 3);
+	assert_int_equal(ti.config.cleanup_policy, MLS_CLEANUP_DELETE | MLS_CLEANUP_COMPACT);
+	assert_int_equal(ti.config.compression_type, 4);
+	p = part(st, "ad", 0);
+	mls_partition_offsets(p, &o);
+	assert_int_equal(o.log_start, 58);
+	assert_int_equal(o.log_end, 60);
+	mls_partition_put(p);
+	mls_group_offset *v;
+	size_t n;
+	assert_int_equal(mls_group_list(st, "gz", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].metadata_len, 3);
+	assert_memory_equal(v[0].metadata, "a\0b", 3);
+	free(v);
+	char **names;
+	assert_int_equal(mls_group_names(st, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "ga");
+	assert_string_equal(names[1], "gz");
+	free(names);
 	mls_close(st);
 	rmtree(d);
 }
@@ -1062,6 +1164,7 @@ int main(void)
 		cmocka_unit_test(t_producer_ids),
 		cmocka_unit_test(t_torn_tail),
 		cmocka_unit_test(t_groups),
+		cmocka_unit_test(t_admin),
 		cmocka_unit_test(t_async_and_policies),
 		cmocka_unit_test(t_concurrent),
 		cmocka_unit_test(t_fsync_failure),

@@ -1,0 +1,353 @@
+#!/usr/bin/python3
+"""admin_test.py: myco-log's administration APIs with real Kafka clients.
+
+    admin_test.py SCENARIO --broker PATH/myco-log --client PATH/rdk_client
+                           --admin PATH/rdk_admin
+
+Scenarios (each fails on a broker without these APIs, e.g. 699a5b8):
+topics (python3-confluent-kafka AdminClient: CreateTopics with
+compression.type=lz4 and cleanup.policy=compact|delete, DescribeConfigs of a
+topic and of the broker, AlterConfigs that the broker applies: retention,
+segment.bytes, cleanup.policy, max.message.bytes, message.timestamp.type;
+CreatePartitions; DeleteTopics), groups (kafka-python and librdkafka:
+ListGroups, DescribeGroups, DeleteGroups, OffsetDelete, DeleteRecords),
+raw (kafka-python's protocol codec with the official message layouts:
+IncrementalAlterConfigs, DescribeCluster, DescribeLogDirs).
+Uses log_test.py's broker handling.
+"""
+import argparse
+import glob
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import log_test as lt
+from log_test import Broker, check, log, run
+
+
+def wait_until(what, fn, limit=30.0):
+    """Poll fn() until it is true; fail after `limit` seconds (a bound on
+    a hung broker, not a timing requirement)."""
+    end = time.monotonic() + limit
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError('never happened: ' + what)
+        time.sleep(0.1)
+
+
+def earliest(addr, topic, part=0):
+    r = run(['kcat', '-b', addr, '-Q', '-t', '%s:%d:-2' % (topic, part)], capture_output=True)
+    return int(r.stdout.decode().split('offset')[1].split()[0])
+
+
+def nlogs(data, topic):
+    return len(glob.glob(os.path.join(data, glob.escape(topic) + '-0', '*.log')))
+
+
+# ---------------------------------------------------------------- topics
+
+def s_topics(tmp):
+    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+    from confluent_kafka.admin import (AdminClient, ConfigResource, NewPartitions,
+                                       NewTopic)
+    data = os.path.join(tmp, 'data')
+    b = Broker(data, '--retention-check-ms', '100', '--no-auto-create').start()
+    ac = AdminClient({'bootstrap.servers': b.addr})
+
+    def done(futs):
+        out = {}
+        for k, f in futs.items():
+            try:
+                out[k] = f.result(30)
+            except KafkaException as e:
+                out[k] = e.args[0]
+        return out
+
+    res = done(ac.create_topics([
+        NewTopic('lz', 1, 1, config={'compression.type': 'lz4'}),
+        NewTopic('cmp', 1, 1, config={'cleanup.policy': 'compact', 'segment.bytes': '2048',
+                                      'retention.bytes': '4096'}),
+        NewTopic('del', 1, 1, config={'cleanup.policy': 'delete'}),
+        NewTopic('bad', 1, 1, config={'cleanup.policy': 'sometimes'}),
+        NewTopic('unk', 1, 1, config={'no.such.config': '1'}),
+    ]))
+    check(res['lz'] is None and res['cmp'] is None and res['del'] is None,
+          'CreateTopics accepts compression.type=lz4, cleanup.policy=compact and =delete')
+    check(res['bad'] is not None and res['bad'].name() == 'INVALID_CONFIG' and
+          res['unk'] is not None and res['unk'].name() == 'INVALID_CONFIG',
+          'a bad cleanup.policy and an unknown config are INVALID_CONFIG, as Kafka answers')
+
+    def describe(name):
+        r = done(ac.describe_configs([ConfigResource('topic', name)]))
+        return {k: v.value for k, v in list(r.values())[0].items()}
+    d = describe('lz')
+    check(d.get('compression.type') == 'lz4' and d.get('cleanup.policy') == 'delete',
+          'DescribeConfigs of a topic: compression.type=lz4, cleanup.policy=delete')
+    check(describe('cmp').get('cleanup.policy') == 'compact', 'cleanup.policy=compact kept')
+    r = done(ac.describe_configs([ConfigResource('broker', '0')]))
+    bc = {k: v.value for k, v in list(r.values())[0].items()}
+    check(bc.get('broker.id') == '0' and 'log.dirs' in bc,
+          'DescribeConfigs of the broker: broker.id=0, log.dirs=%s' % bc.get('log.dirs'))
+
+    # AlterConfigs, applied: small segments and retention on 'del'
+    res = done(ac.alter_configs([ConfigResource('topic', 'del', set_config={
+        'segment.bytes': '2048', 'retention.bytes': '4096', 'cleanup.policy': 'delete',
+        'max.message.bytes': '3000', 'message.timestamp.type': 'LogAppendTime'})]))
+    check(list(res.values())[0] is None, 'AlterConfigs of topic del accepted')
+    d = describe('del')
+    check(d['segment.bytes'] == '2048' and d['max.message.bytes'] == '3000' and
+          d['message.timestamp.type'] == 'LogAppendTime', 'DescribeConfigs shows the new values')
+
+    errs = {}
+
+    def dr(err, msg):
+        errs[msg.value()[:4]] = err.name() if err else None
+    p = Producer({'bootstrap.servers': b.addr, 'linger.ms': 0, 'batch.num.messages': 1})
+    for i in range(200):
+        for t in ('del', 'cmp'):
+            p.produce(t, b'keep' + str(i).encode() + b'x' * 200, key=b'k%d' % (i % 5),
+                      on_delivery=dr)
+    p.produce('del', b'huge' + b'x' * 5000, on_delivery=dr)
+    p.flush(30)
+    check(errs.get(b'huge') == 'MSG_SIZE_TOO_LARGE',
+          'max.message.bytes=3000 applied: a 5 KB message refused (%s)' % errs.get(b'huge'))
+    check(nlogs(data, 'del') > 5, 'segment.bytes=2048 applied: %d segment files' % nlogs(data, 'del'))
+    wait_until('retention on del', lambda: earliest(b.addr, 'del') > 0)
+    check(True, 'retention.bytes applied: del starts at offset %d' % earliest(b.addr, 'del'))
+    check(earliest(b.addr, 'cmp') == 0 and nlogs(data, 'cmp') > 5,
+          'cleanup.policy=compact: retention kept all %d segments of cmp' % nlogs(data, 'cmp'))
+    c = Consumer({'bootstrap.servers': b.addr, 'group.id': 'ts', 'enable.auto.commit': False})
+    c.assign([TopicPartition('del', 0, earliest(b.addr, 'del'))])
+    m = c.poll(20)
+    c.close()
+    check(m is not None and m.error() is None and m.timestamp()[0] == 2,
+          'message.timestamp.type=LogAppendTime applied (timestamp type %s)' %
+          (m.timestamp()[0] if m is not None else None))
+
+    res = done(ac.create_partitions([NewPartitions('lz', 4), NewPartitions('del', 1)]))
+    check(res['lz'] is None, 'CreatePartitions: lz grows to 4')
+    check(res['del'] is not None and res['del'].name() == 'INVALID_PARTITIONS',
+          'CreatePartitions cannot shrink (INVALID_PARTITIONS)')
+    md = ac.list_topics(timeout=10)
+    check(len(md.topics['lz'].partitions) == 4, 'Metadata shows 4 partitions')
+    p.produce('lz', b'to-partition-3', partition=3)
+    check(p.flush(30) == 0, 'a new partition takes messages')
+
+    res = done(ac.delete_topics(['cmp', 'nosuch']))
+    check(res['cmp'] is None, 'DeleteTopics: cmp deleted')
+    check(res['nosuch'] is not None and res['nosuch'].name() == 'UNKNOWN_TOPIC_OR_PART',
+          'DeleteTopics of an unknown topic: UNKNOWN_TOPIC_OR_PART')
+    check('cmp' not in ac.list_topics(timeout=10).topics, 'cmp is gone from Metadata')
+    check(not glob.glob(os.path.join(data, 'cmp-*')), 'and from the disk')
+    b.stop()
+    b.start()
+    ac = AdminClient({'bootstrap.servers': b.addr})
+    d = describe('del')
+    check(d['segment.bytes'] == '2048' and d['cleanup.policy'] == 'delete' and
+          len(ac.list_topics(timeout=10).topics['lz'].partitions) == 4,
+          'altered configs and added partitions survive a restart')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+# ---------------------------------------------------------------- groups
+
+def s_groups(tmp):
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    b = Broker(os.path.join(tmp, 'data'), '--group-initial-delay', '0').start()
+    check(lt.client('produce', b.addr, 'gt', '1000') == 0, '1000 messages produced')
+    cons = KafkaConsumer('gt', bootstrap_servers=b.addr, group_id='live',
+                         auto_offset_reset='earliest', enable_auto_commit=False,
+                         consumer_timeout_ms=10000)
+    got = 0
+    for _ in cons:
+        got += 1
+        if got == 1000:
+            break
+    cons.commit()
+    check(got == 1000, 'a kafka-python consumer in group live read 1000 and committed')
+    ad = KafkaAdminClient(bootstrap_servers=b.addr)
+    groups = dict(ad.list_consumer_groups())
+    check('live' in groups, 'ListGroups (kafka-python): %s' % sorted(groups))
+    desc = ad.describe_consumer_groups(['live'])[0]
+    check(desc.state == 'Stable' and len(desc.members) == 1 and
+          desc.members[0].member_assignment is not None,
+          'DescribeGroups (kafka-python): live is Stable with 1 member')
+    r = run([ARGS.admin, b.addr, 'describe-group', 'live'], capture_output=True)
+    check(r.returncode == 0 and b'Stable members 1' in r.stdout,
+          'DescribeGroups (librdkafka): %s' % r.stdout.decode().strip())
+    r = run([ARGS.admin, b.addr, 'delete-group', 'live'], capture_output=True)
+    check(r.returncode == 1 and b'NON_EMPTY_GROUP' in r.stdout,
+          'DeleteGroups of a group with a member: NON_EMPTY_GROUP')
+    r = run([ARGS.admin, b.addr, 'offset-delete', 'live', 'gt', '0'], capture_output=True)
+    check(b'GROUP_SUBSCRIBED_TO_TOPIC' in r.stdout,
+          'OffsetDelete while a member consumes the topic: GROUP_SUBSCRIBED_TO_TOPIC')
+    cons.close()
+
+    r = run([ARGS.admin, b.addr, 'list-groups'], capture_output=True)
+    check(r.returncode == 0 and b'live Empty' in r.stdout,
+          'ListGroups (librdkafka) after the member left: %s' % r.stdout.decode().strip())
+    offs = ad.list_consumer_group_offsets('live')
+    check(offs.get(TopicPartition('gt', 0)) is not None and
+          offs[TopicPartition('gt', 0)].offset == 1000, 'committed offset 1000 is there')
+    r = run([ARGS.admin, b.addr, 'offset-delete', 'live', 'gt', '0'], capture_output=True)
+    check(r.returncode == 0 and b'NO_ERROR' in r.stdout, 'OffsetDelete (librdkafka) of gt[0]')
+    offs = ad.list_consumer_group_offsets('live')
+    check(TopicPartition('gt', 0) not in offs or offs[TopicPartition('gt', 0)].offset == -1,
+          'the offset is gone')
+
+    # DeleteGroups now that it is empty (kafka-python, then librdkafka)
+    res = ad.delete_consumer_groups(['live'])
+    log('delete_consumer_groups:', res)
+    check(all(getattr(e, 'errno', 0) == 0 for _, e in res), 'DeleteGroups (kafka-python) of live')
+    r = run([ARGS.admin, b.addr, 'delete-group', 'live'], capture_output=True)
+    check(r.returncode == 1 and b'GROUP_ID_NOT_FOUND' in r.stdout,
+          'deleting it again: GROUP_ID_NOT_FOUND')
+    check('live' not in dict(ad.list_consumer_groups()), 'live is no longer listed')
+
+    # DeleteRecords (librdkafka)
+    r = run([ARGS.admin, b.addr, 'delete-records', 'gt', '0', '400'], capture_output=True)
+    check(r.returncode == 0 and b'low_watermark 400' in r.stdout,
+          'DeleteRecords up to 400: %s' % r.stdout.decode().strip())
+    check(earliest(b.addr, 'gt') == 400, 'ListOffsets earliest is 400')
+    r = run(['kcat', '-b', b.addr, '-C', '-t', 'gt', '-o', 'beginning', '-e', '-q', '-f', '%o\n'],
+            capture_output=True)
+    offs = [int(x) for x in r.stdout.split()]
+    check(offs == list(range(400, 1000)), 'kcat from the beginning reads 400..999')
+    r = run([ARGS.admin, b.addr, 'delete-records', 'gt', '0', '5000'], capture_output=True)
+    check(r.returncode == 1 and b'OFFSET_OUT_OF_RANGE' in r.stdout,
+          'DeleteRecords past the end: OFFSET_OUT_OF_RANGE')
+    b.stop()
+    b.start()
+    check(earliest(b.addr, 'gt') == 400, 'the log start 400 survives a restart')
+
+    check(b.stop() == 0, 'broker exits 0')
+
+
+# ---------------------------------------------------------------- raw
+
+def s_raw(tmp):
+    """APIs no packaged client here calls: their requests built with
+    kafka-python's own protocol codec (kafka.protocol.types) following the
+    official message layouts."""
+    from kafka import KafkaAdminClient
+    from kafka.protocol.api import Request, Response
+    from kafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Int64, Schema, String
+
+    class IncAlterResp(Response):
+        API_KEY, API_VERSION = 44, 0
+        SCHEMA = Schema(('throttle_time_ms', Int32),
+                        ('responses', Array(('error_code', Int16),
+                                            ('error_message', String('utf-8')),
+                                            ('resource_type', Int8),
+                                            ('resource_name', String('utf-8')))))
+
+    class IncAlterReq(Request):
+        API_KEY, API_VERSION, RESPONSE_TYPE = 44, 0, IncAlterResp
+        SCHEMA = Schema(('resources', Array(('resource_type', Int8),
+                                            ('resource_name', String('utf-8')),
+                                            ('configs', Array(('name', String('utf-8')),
+                                                              ('config_operation', Int8),
+                                                              ('value', String('utf-8')))))),
+                        ('validate_only', Boolean))
+
+    class LogDirsResp(Response):
+        API_KEY, API_VERSION = 35, 1
+        SCHEMA = Schema(('throttle_time_ms', Int32),
+                        ('results', Array(('error_code', Int16), ('log_dir', String('utf-8')),
+                                          ('topics', Array(('name', String('utf-8')),
+                                                           ('partitions', Array(
+                                                               ('partition_index', Int32),
+                                                               ('partition_size', Int64),
+                                                               ('offset_lag', Int64),
+                                                               ('is_future_key', Boolean))))))))
+
+    class LogDirsReq(Request):
+        API_KEY, API_VERSION, RESPONSE_TYPE = 35, 1, LogDirsResp
+        SCHEMA = Schema(('topics', Array(('topic', String('utf-8')), ('partitions', Array(Int32)))))
+
+    data = os.path.join(tmp, 'data')
+    b = Broker(data).start()
+    check(lt.client('produce', b.addr, 'raw', '500') == 0, '500 messages produced to raw')
+    ad = KafkaAdminClient(bootstrap_servers=b.addr)
+
+    def send(req):
+        fut = ad._client.send(ad._client.least_loaded_node(), req)
+        ad._client.poll(future=fut, timeout_ms=10000)
+        check(fut.succeeded(), 'answer to api %d v%d' % (req.API_KEY, req.API_VERSION))
+        return fut.value
+
+    r = send(IncAlterReq(resources=[(2, 'raw', [('retention.ms', 0, '3600000'),
+                                                 ('cleanup.policy', 2, 'compact')])],
+                         validate_only=False))
+    check(r.responses[0][0] == 0, 'IncrementalAlterConfigs: SET retention.ms, APPEND compact')
+    r = send(IncAlterReq(resources=[(2, 'raw', [('retention.ms', 1, None)])], validate_only=False))
+    check(r.responses[0][0] == 0, 'IncrementalAlterConfigs: DELETE retention.ms (back to default)')
+    r = send(IncAlterReq(resources=[(2, 'raw', [('segment.bytes', 2, '1')])], validate_only=False))
+    check(r.responses[0][0] == 40, 'APPEND to a non-list config: INVALID_CONFIG')
+    cfg = ad.describe_configs([__import__('kafka.admin', fromlist=['ConfigResource'])
+                               .ConfigResource('TOPIC', 'raw')])[0]
+    entries = {e[0]: e[1] for e in cfg.resources[0][4]}
+    check(entries.get('cleanup.policy') == 'compact,delete' and
+          entries.get('retention.ms') == '604800000',
+          'DescribeConfigs (kafka-python) after the increments: %s, retention.ms %s' %
+          (entries.get('cleanup.policy'), entries.get('retention.ms')))
+
+    r = send(LogDirsReq(topics=[('raw', [0]), ('none', [0])]))
+    res = r.results[0]
+    check(res[0] == 0 and os.path.realpath(data) == res[1] and len(res[2]) == 1 and
+          res[2][0][0] == 'raw' and res[2][0][1][0][1] > 500 * 10,
+          'DescribeLogDirs: %s holds raw[0] with %d bytes' % (res[1], res[2][0][1][0][1]))
+    # DescribeCluster v0 is flexible: kafka-python 2.0.2 cannot encode
+    # that, so check the broker lists it in ApiVersions and answers
+    # kafka-python's describe_cluster (Metadata) with this node
+    versions = ad._client.check_version() and ad._client._api_versions
+    check(60 in versions and 44 in versions and 35 in versions,
+          'ApiVersions lists DescribeCluster, IncrementalAlterConfigs, DescribeLogDirs')
+    cl = ad.describe_cluster()
+    check(cl['cluster_id'] == 'myco-log' and cl['brokers'][0]['node_id'] == 0,
+          'describe_cluster: cluster myco-log, node 0')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument('scenario')
+    ap.add_argument('--broker', required=True)
+    ap.add_argument('--client', required=True)
+    ap.add_argument('--admin', required=True)
+    ARGS = ap.parse_args()
+    lt.ARGS = ARGS
+    fn = globals().get('s_' + ARGS.scenario)
+    if not fn:
+        print('unknown scenario', ARGS.scenario)
+        return 2
+    tmp = tempfile.mkdtemp(prefix='myco-log-admin-')
+    ok = False
+    try:
+        fn(tmp)
+        ok = True
+    finally:
+        for b in lt.BROKERS:
+            if b.alive():
+                b.stop(signal.SIGKILL)
+        if not ok:
+            for b in lt.BROKERS:
+                try:
+                    log('--- broker stderr (%s):' % b.errlog)
+                    log(b.stderr_text()[-4000:])
+                except OSError:
+                    pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    log('PASS' if ok else 'FAIL')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
