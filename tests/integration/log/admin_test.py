@@ -71,8 +71,7 @@ def s_topics(tmp):
 
     res = done(ac.create_topics([
         NewTopic('lz', 1, 1, config={'compression.type': 'lz4'}),
-        NewTopic('cmp', 1, 1, config={'cleanup.policy': 'compact', 'segment.bytes': '2048',
-                                      'retention.bytes': '4096'}),
+        NewTopic('cmp', 1, 1, config={'cleanup.policy': 'compact'}),
         NewTopic('del', 1, 1, config={'cleanup.policy': 'delete'}),
         NewTopic('bad', 1, 1, config={'cleanup.policy': 'sometimes'}),
         NewTopic('unk', 1, 1, config={'no.such.config': '1'}),
@@ -98,8 +97,10 @@ def s_topics(tmp):
     # AlterConfigs, applied: small segments and retention on 'del'
     res = done(ac.alter_configs([ConfigResource('topic', 'del', set_config={
         'segment.bytes': '2048', 'retention.bytes': '4096', 'cleanup.policy': 'delete',
-        'max.message.bytes': '3000', 'message.timestamp.type': 'LogAppendTime'})]))
-    check(list(res.values())[0] is None, 'AlterConfigs of topic del accepted')
+        'max.message.bytes': '3000', 'message.timestamp.type': 'LogAppendTime'}),
+        ConfigResource('topic', 'cmp', set_config={
+            'segment.bytes': '2048', 'retention.bytes': '4096', 'cleanup.policy': 'compact'})]))
+    check(all(v is None for v in res.values()), 'AlterConfigs of topics del and cmp accepted')
     d = describe('del')
     check(d['segment.bytes'] == '2048' and d['max.message.bytes'] == '3000' and
           d['message.timestamp.type'] == 'LogAppendTime', 'DescribeConfigs shows the new values')
@@ -117,11 +118,12 @@ def s_topics(tmp):
     p.flush(30)
     check(errs.get(b'huge') == 'MSG_SIZE_TOO_LARGE',
           'max.message.bytes=3000 applied: a 5 KB message refused (%s)' % errs.get(b'huge'))
-    check(nlogs(data, 'del') > 5, 'segment.bytes=2048 applied: %d segment files' % nlogs(data, 'del'))
     wait_until('retention on del', lambda: earliest(b.addr, 'del') > 0)
     check(True, 'retention.bytes applied: del starts at offset %d' % earliest(b.addr, 'del'))
-    check(earliest(b.addr, 'cmp') == 0 and nlogs(data, 'cmp') > 5,
-          'cleanup.policy=compact: retention kept all %d segments of cmp' % nlogs(data, 'cmp'))
+    check(nlogs(data, 'cmp') > 5,
+          'segment.bytes=2048 applied: %d segment files for cmp' % nlogs(data, 'cmp'))
+    check(earliest(b.addr, 'cmp') == 0,
+          'cleanup.policy=compact: retention (which did run on del) kept every segment of cmp')
     c = Consumer({'bootstrap.servers': b.addr, 'group.id': 'ts', 'enable.auto.commit': False})
     c.assign([TopicPartition('del', 0, earliest(b.addr, 'del'))])
     m = c.poll(20)
