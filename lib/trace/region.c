@@ -82,7 +82,7 @@ int myco__trace_map(int fd, int writable, void **base, size_t *size)
 /* ---- clocks ------------------------------------------------------------ */
 
 static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
-static uint64_t tsc_hz, tsc_ok;
+static uint64_t tsc_hz, tsc_ok, tsc_ref, ns_ref;
 
 static uint64_t rdtsc(void)
 {
@@ -94,7 +94,8 @@ static uint64_t rdtsc(void)
 }
 
 /* TSC usable when invariant (constant_tsc and nonstop_tsc); calibrated once
- * per process over 20 ms against CLOCK_MONOTONIC. */
+ * per process over 20 ms against CLOCK_MONOTONIC.  Every region created by
+ * the process carries the same calibration and reference pair. */
 static void tsc_init(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -123,6 +124,10 @@ static void tsc_init(void)
 		return;
 	tsc_hz = (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000u / (n1 - n0));
 	tsc_ok = tsc_hz > 1000000;
+	/* one reference pair for every region this process creates, so that
+	 * events of different regions convert to exactly comparable times */
+	tsc_ref = t1;
+	ns_ref = n1;
 #endif
 }
 
@@ -200,8 +205,8 @@ int myco_trace_create(const myco_trace_config_t *cfg, int *fd)
 	h->t_size = size;
 	if (clock == MYCO_CLOCK_TSC) {
 		h->t_tsc_hz = tsc_hz;
-		h->t_tsc0 = rdtsc();
-		h->t_ns0 = myco_now();
+		h->t_tsc0 = tsc_ref;
+		h->t_ns0 = ns_ref;
 	}
 	h->t_check = myco__trace_fnv(h, offsetof(struct tr_hdr, t_check));
 	atomic_store_explicit(&h->t_enable, cfg->enable, memory_order_relaxed);
