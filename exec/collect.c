@@ -64,7 +64,7 @@ struct co_part {
 	double cpu_pct;
 	/* from events */
 	struct co_hist sched_lat;
-	uint64_t loop_iters, io_events, switches, parks, wakes, steals;
+	uint64_t loop_iters, tasks_ready, io_inflight, switches, parks, wakes, steals;
 	uint64_t edf_miss_ev, edf_overrun_ev, user_ev, log_ev;
 	uint64_t miss_seen, miss_seen_t;  /* deadline misses at the last check */
 	uint64_t hb_late;                 /* heartbeat-late events emitted */
@@ -253,14 +253,18 @@ static struct co_chan *chan_by_ino(struct ex_system *s, uint64_t ino)
 	return NULL;
 }
 
-static uint64_t pend_key(uint64_t ino, uint64_t lane, uint64_t seq)
+/* Sends and receives waiting for their other half (the rings of two
+ * partitions are drained one after the other, so either may come first),
+ * by (channel, lane, message number, which half).  A full neighbourhood
+ * overwrites: the latency of that message is then not measured. */
+#define PEND_SEND 1u
+#define PEND_RECV 2u
+static uint64_t pend_key(uint64_t ino, uint64_t lane, uint64_t seq, unsigned half)
 {
-	uint64_t k = ino * 0x9e3779b97f4a7c15ull ^ (lane << 48) ^ seq;
+	uint64_t k = (ino * 0x9e3779b97f4a7c15ull) ^ (lane << 48) ^ (seq << 2) ^ half;
 	return k ? k : 1;
 }
 
-/* Sends remembered by key; a full table overwrites (the latency of that
- * message is then not measured). */
 static void pend_put(struct ex_collect *c, uint64_t key, uint64_t ts)
 {
 	uint64_t i = (key * 0xff51afd7ed558ccdull) >> 50 & (CO_PEND - 1);
@@ -283,27 +287,40 @@ static int pend_take(struct ex_collect *c, uint64_t key, uint64_t *ts)
 	return 0;
 }
 
+/* One half of a message's trip: join it with the other half or wait. */
+static void pend_half(struct ex_collect *c, struct co_chan *ch, const myco_trace_event_t *e,
+		      unsigned half)
+{
+	uint64_t lane = e->a[2] >> 32, t;
+	unsigned other = half == PEND_SEND ? PEND_RECV : PEND_SEND;
+
+	if (pend_take(c, pend_key(e->a[0], lane, e->a[1], other), &t)) {
+		uint64_t snd = half == PEND_SEND ? e->ts_ns : t;
+		uint64_t rcv = half == PEND_SEND ? t : e->ts_ns;
+		hist_add(&ch->lat, rcv > snd ? rcv - snd : 0);
+		return;
+	}
+	pend_put(c, pend_key(e->a[0], lane, e->a[1], half), e->ts_ns);
+}
+
 static void fold(struct ex_system *s, uint32_t part, const myco_trace_event_t *e)
 {
 	struct ex_collect *c = co_of(s);
 	struct co_part *cp = part < s->nparts ? &c->pt[part] : NULL;
 	struct co_chan *ch;
-	uint64_t t;
 
 	switch (e->id) {
 	case MYCO_EV_CHAN_SEND:
 		if ((ch = chan_by_ino(s, e->a[0]))) {
 			ch->sends_ev++;
 			ch->bytes += e->a[2] & 0xffffffffu;
-			pend_put(c, pend_key(e->a[0], e->a[2] >> 32, e->a[1]), e->ts_ns);
+			pend_half(c, ch, e, PEND_SEND);
 		}
 		break;
 	case MYCO_EV_CHAN_RECV:
 		if ((ch = chan_by_ino(s, e->a[0]))) {
 			ch->recvs_ev++;
-			if (pend_take(c, pend_key(e->a[0], e->a[2] >> 32, e->a[1]), &t) &&
-			    e->ts_ns >= t)
-				hist_add(&ch->lat, e->ts_ns - t);
+			pend_half(c, ch, e, PEND_RECV);
 		}
 		break;
 	case MYCO_EV_CHAN_WAIT:
@@ -326,10 +343,13 @@ static void fold(struct ex_system *s, uint32_t part, const myco_trace_event_t *e
 	switch (e->id) {
 	case MYCO_EV_RT_LOOP:
 		cp->loop_iters++;
-		cp->io_events += e->a[1];
+		cp->tasks_ready = e->a[1];
+		cp->io_inflight = e->a[2];
+		break;
+	case MYCO_EV_RT_SWITCH:
+		cp->switches++;
 		hist_add(&cp->sched_lat, e->a[2]);
 		break;
-	case MYCO_EV_RT_SWITCH: cp->switches++; break;
 	case MYCO_EV_RT_PARK:   cp->parks++; break;
 	case MYCO_EV_RT_WAKE:   cp->wakes++; break;
 	case MYCO_EV_RT_STEAL:  cp->steals++; break;
@@ -1042,7 +1062,9 @@ static int f_trace(struct ex_system *s, size_t i, struct out *o, const char *n, 
 static int f_loops(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
 { put(o, "%s{%s} %" PRIu64 "\n", n, l, CP->loop_iters); return 0; }
 static int f_io(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
-{ put(o, "%s{%s} %" PRIu64 "\n", n, l, CP->io_events); return 0; }
+{ put(o, "%s{%s} %" PRIu64 "\n", n, l, CP->io_inflight); return 0; }
+static int f_tasks(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
+{ put(o, "%s{%s} %" PRIu64 "\n", n, l, CP->tasks_ready); return 0; }
 static int f_switch(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
 { put(o, "%s{%s} %" PRIu64 "\n", n, l, CP->switches); return 0; }
 static int f_steal(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
@@ -1117,14 +1139,16 @@ long myco__ex_collect_prom(struct ex_system *s, char **outp)
 		       "Ring slots or indices that failed validation.", f_trace);
 		family(s, &o, F_PART, "myco_rt_loop_iterations_total", "counter",
 		       "Runtime loop iterations (rt traced).", f_loops);
-		family(s, &o, F_PART, "myco_rt_io_events_total", "counter",
-		       "Events and I/O completions handled by runtime loops (rt traced).", f_io);
+		family(s, &o, F_PART, "myco_rt_tasks_ready", "gauge",
+		       "Tasks ready to run at the last loop iteration seen (rt traced).", f_tasks);
+		family(s, &o, F_PART, "myco_rt_io_inflight", "gauge",
+		       "I/O operations in flight at the last loop iteration seen (rt traced).", f_io);
 		family(s, &o, F_PART, "myco_rt_coroutine_switches_total", "counter",
 		       "Coroutine switches (rt traced).", f_switch);
 		family(s, &o, F_PART, "myco_rt_steals_total", "counter",
 		       "Tasks stolen between loops (rt traced).", f_steal);
 		family(s, &o, F_PART, "myco_rt_sched_latency_seconds", "histogram",
-		       "Runtime scheduling latency, due to running (rt traced).", f_schedlat);
+		       "Runtime scheduling latency, ready to running (rt traced).", f_schedlat);
 		family(s, &o, F_CHAN, "myco_channel_messages_total", "counter",
 		       "Messages sent on the channel.", f_cmsgs);
 		family(s, &o, F_CHAN, "myco_channel_depth", "gauge",

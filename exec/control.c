@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "exec_int.h"
+#include "collect.h"
 #include "chan_glue.h"
 
 int myco__ex_control_open(struct ex_system *s)
@@ -194,6 +195,7 @@ static json_t *ps_json(struct ex_system *s)
 						      "crash_to_first_ns", (json_int_t)p->last_c2f_ns));
 		if (p->act.has_init)
 			json_object_set_new(o, "init_pid", json_integer(p->act.pid));
+		json_object_set_new(o, "health", json_string(myco__ex_collect_health(s, p)));
 		json_object_set_new(o, "standby_parked",
 				    json_boolean(p->sb.ctl && p->sb.pid &&
 						 __atomic_load_n(&p->sb.ctl->parked, __ATOMIC_ACQUIRE)));
@@ -283,7 +285,9 @@ json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const 
 		rep = err_obj("no partition named '%s'", name);
 		goto out;
 	}
-	if (!strcmp(cmd, "ps")) {
+	if ((rep = myco__ex_collect_dispatch(s, cmd, req))) {
+		/* trace, trace-read, top (collect.c) */
+	} else if (!strcmp(cmd, "ps")) {
 		rep = ps_json(s);
 	} else if (!strcmp(cmd, "events")) {
 		rep = events_json(s);

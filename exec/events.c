@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "exec_int.h"
+#include "collect.h"
 
 uint64_t myco__ex_real(void)
 {
@@ -42,6 +43,7 @@ struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
 	va_start(ap, fmt);
 	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
 	va_end(ap);
+	myco__ex_collect_event(s, p, kind, c2r);
 	if (!s->opt.quiet) {
 		time_t t = (time_t)(e->t_real_ns / 1000000000ull);
 		struct tm tm;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "collect.h"
 #ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
 #endif
@@ -272,8 +273,15 @@ static int loop(struct ex_system *s)
 					/* nothing: tick anyway */
 				}
 				myco__ex_tick(s);
+				myco__ex_collect_tick(s);
 				break;
 			}
+			case EXT_METRICS:
+				myco__ex_http_accept(s);
+				break;
+			case EXT_HTTP:
+				myco__ex_http_io(s, fd, evs[i].events);
+				break;
 			case EXT_LISTEN:
 				myco__ex_control_accept(s);
 				break;
@@ -436,6 +444,12 @@ int myco__exec_run(const struct ex_opts *opt)
 		s->exit_code = 1;
 		goto out;
 	}
+	rc = myco__ex_collect_open(s);
+	if (rc < 0) {
+		fprintf(stderr, "myco run: trace and metrics: %s\n", myco_strerror(rc));
+		s->exit_code = 1;
+		goto out;
+	}
 	rc = myco__ex_control_open(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: control socket in %s: %s\n", s->dir, myco_strerror(rc));
@@ -458,6 +472,7 @@ out:
 		myco__ex_inst_release(s, &s->parts[i].act, true);
 	}
 	myco__ex_control_close(s);
+	myco__ex_collect_close(s);
 	myco__ex_chans_destroy(s);
 	myco__ex_ports_close(s);
 #ifdef MYCO_HAVE_BOX

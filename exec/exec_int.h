@@ -20,6 +20,7 @@
 #include "myco_int.h"
 
 struct myco_chan_owner;
+struct ex_collect;
 struct json_t;
 
 #define EX_NAME_MAX   64
@@ -186,6 +187,7 @@ struct ex_system {
 	struct ex_event *ev; uint64_t ev_seq;
 	bool have_box;
 	uint64_t t_start_ns;
+	struct ex_collect *collect;     /* trace and metrics (collect.c); owned */
 };
 
 /* time */
@@ -286,7 +288,7 @@ int myco__exec_run(const struct ex_opts *opt);
  * handler finds the instance or connection by fd (instances move from
  * standby to active, so the tag must not point at one). */
 enum ex_tag_kind { EXT_SIG = 1, EXT_TIMER, EXT_LISTEN, EXT_CONN, EXT_PIDFD,
-		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP, EXT_DEATH };
+		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP, EXT_DEATH, EXT_METRICS, EXT_HTTP };
 #define EX_TAG(kind, part, fd) (((uint64_t)(kind) << 56) | \
 	((uint64_t)((part) & 0xffffffu) << 32) | (uint32_t)(fd))
 #define EX_TAG_KIND(t) ((unsigned)((t) >> 56))

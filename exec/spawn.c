@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "collect.h"
 #ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
 #endif
@@ -242,6 +243,8 @@ out:
 	env_free(env);
 	if (rc < 0)
 		myco__ex_inst_release(s, in, true);
+	else
+		myco__ex_collect_event(s, p, "spawn", standby);
 	return rc;
 }
 

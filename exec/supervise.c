@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "collect.h"
 #ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
 #endif
@@ -138,11 +139,13 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 	if (p->act.pid)
 		myco__ex_inst_release(s, &p->act, true);
 	myco__ex_chans_recover(s, p);
+	myco__ex_collect_exited(s, p);
 	now = myco_now();
 	if (p->sb.pid && p->sb.ctl) {
 		p->act = p->sb;
 		myco__ex_inst_init(&p->sb);
 		myco__ex_inst_activate(&p->act, now);
+		myco__ex_collect_event(s, p, "standby", (int64_t)(myco__ex_now() - now));
 #ifdef MYCO_HAVE_BOX
 		myco__ex_box_activated(s, p, &p->act);
 #endif

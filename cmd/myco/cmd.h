@@ -22,4 +22,15 @@ int myco_cmd_events(int argc, char **argv);
 
 int myco_cmd_doctor(int argc, char **argv);
 
+int myco_cmd_trace(int argc, char **argv);
+int myco_cmd_top(int argc, char **argv);
+
+/* Shared by the control clients (exec_cmds.c): connect to the executive of
+ * the system in RUNTIME_DIR (NULL: the one running system), printing why
+ * not and returning -1 on failure; send one request and read its one-line
+ * reply (a new reference, NULL when the executive did not answer). */
+struct json_t;
+int myco__cli_connect(const char *cmd, const char *runtime_dir);
+struct json_t *myco__cli_call(int fd, struct json_t *req);
+
 #endif

@@ -35,6 +35,13 @@ int myco_cmd_restart(int argc, char **argv) { (void)argc; return unavailable(arg
 int myco_cmd_kill(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
 int myco_cmd_logs(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
 int myco_cmd_events(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
+int myco__cli_connect(const char *cmd, const char *runtime_dir)
+{
+	(void)runtime_dir;
+	unavailable(cmd);
+	return -1;
+}
+struct json_t *myco__cli_call(int fd, struct json_t *req) { (void)fd; (void)req; return NULL; }
 #else
 
 #include <jansson.h>
@@ -216,6 +223,28 @@ static int send_req(int fd, json_t *req)
 	return rc;
 }
 
+int myco__cli_connect(const char *cmd, const char *runtime_dir)
+{
+	struct cli c = { .cmd = cmd, .runtime_dir = runtime_dir };
+	return connect_dir(&c);
+}
+
+json_t *myco__cli_call(int fd, json_t *req)
+{
+	struct rd *r;
+	json_t *rep = NULL;
+
+	if (send_req(fd, req) < 0 || !(r = calloc(1, sizeof(*r))))
+		return NULL;
+	r->fd = fd;
+	char *line = next_line(r);
+	if (line)
+		rep = json_loads(line, 0, NULL);
+	free(r->big);
+	free(r);
+	return rep;
+}
+
 static void fmt_time(uint64_t ns, char *out, size_t cap)
 {
 	time_t t = (time_t)(ns / 1000000000ull);
@@ -280,8 +309,8 @@ static void print_ps(json_t *r, bool verbose)
 	       (int)json_integer_value(json_object_get(r, "pid")),
 	       json_string_value(json_object_get(r, "state")),
 	       json_string_value(json_object_get(r, "runtime_dir")));
-	printf("%-14s %-10s %7s %7s %8s  %-26s %s\n", "NAME", "STATE", "PID", "STANDBY",
-	       "RESTARTS", "LAST RESTART (run/first)", "ISOLATION");
+	printf("%-14s %-10s %-10s %7s %7s %8s  %-26s %s\n", "NAME", "STATE", "HEALTH", "PID",
+	       "STANDBY", "RESTARTS", "LAST RESTART (run/first)", "ISOLATION");
 	json_array_foreach(parts, i, p) {
 		char last[64] = "-";
 		json_t *lr = json_object_get(p, "last_restart");
@@ -305,9 +334,10 @@ static void print_ps(json_t *r, bool verbose)
 							       json_string_value(json_object_get(m, "mechanism")));
 			}
 		}
-		printf("%-14s %-10s %7d %7d %8d  %-26s %zu applied, %zu degraded%s%s%s\n",
+		const char *health = json_string_value(json_object_get(p, "health"));
+		printf("%-14s %-10s %-10s %7d %7d %8d  %-26s %zu applied, %zu degraded%s%s%s\n",
 		       json_string_value(json_object_get(p, "name")),
-		       json_string_value(json_object_get(p, "state")),
+		       json_string_value(json_object_get(p, "state")), health ? health : "-",
 		       (int)json_integer_value(json_object_get(p, "pid")),
 		       (int)json_integer_value(json_object_get(p, "standby_pid")),
 		       (int)json_integer_value(json_object_get(p, "restarts")),

@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	{ "kill",    myco_cmd_kill,    "kill a partition (fault injection)" },
 	{ "logs",    myco_cmd_logs,    "show a partition's stdout/stderr (-f follows)" },
 	{ "events",  myco_cmd_events,  "show supervision and health events (-f follows)" },
+	{ "trace",   myco_cmd_trace,   "switch trace categories (on|off chan,rt,...), record a Perfetto trace" },
+	{ "top",     myco_cmd_top,     "live view of partitions and channels (--json, --sort KEY)" },
 #endif
 	{ "doctor",  myco_cmd_doctor,  "check this host for what undermines deterministic timing (--json)" },
 };

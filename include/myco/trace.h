@@ -90,36 +90,40 @@ static inline int myco_trace_on(uint32_t cats)
  * in docs/observability.md.  Ids are stable across versions (ABI). */
 enum myco_trace_id {
 	MYCO_EV_NONE = 0,
-	/* chan (1..31): a0 = channel id (the executive's index), a1 = message
-	 * number (position + 1 of the lane), a2 = lane << 32 | payload bytes */
-	MYCO_EV_CHAN_SEND     = 1,
-	MYCO_EV_CHAN_RECV     = 2,
-	MYCO_EV_CHAN_DONE     = 3,
-	MYCO_EV_CHAN_OVERFLOW = 4,    /* a2 = lane << 32 | policy */
-	MYCO_EV_CHAN_WAIT     = 5,    /* a1 = 0 receive side, 1 send side */
-	MYCO_EV_CHAN_WAKE     = 6,    /* a1 = 0 woke the receiver, 1 a sender */
-	/* rt (32..63) */
-	MYCO_EV_RT_LOOP       = 32,   /* a0 = loop id, a1 = events handled, a2 = sched latency ns */
-	MYCO_EV_RT_SWITCH     = 33,   /* a0 = from coroutine id, a1 = to id */
-	MYCO_EV_RT_PARK       = 34,   /* a0 = coroutine id */
-	MYCO_EV_RT_WAKE       = 35,   /* a0 = coroutine id, a1 = woken by id */
-	MYCO_EV_RT_STEAL      = 36,   /* a0 = thief loop, a1 = victim loop, a2 = tasks */
-	/* sched (64..95): a0 = task id, a1 = job number, a2 = deadline ns */
+	/* chan (1..31): a0 = channel id (the inode of the channel's header
+	 * memfd: the same in every process), a1 = message number (its lane
+	 * position + 1), a2 = lane << 32 | detail */
+	MYCO_EV_CHAN_SEND     = 1,    /* detail: payload bytes (a batch: its last
+	                                 message number, all its bytes) */
+	MYCO_EV_CHAN_RECV     = 2,    /* detail: payload bytes */
+	MYCO_EV_CHAN_DONE     = 3,    /* detail: 0 */
+	MYCO_EV_CHAN_OVERFLOW = 4,    /* detail: policy (2 reject, 3 drop-oldest) */
+	MYCO_EV_CHAN_WAIT     = 5,    /* going to sleep; a1 = role, a2 = lane */
+	MYCO_EV_CHAN_WAKE     = 6,    /* a1 = 0 woke the receiver, 1 a sender; a2 = lane */
+	/* rt (32..63): a0 = loop index */
+	MYCO_EV_RT_LOOP       = 32,   /* a1 = tasks ready, a2 = I/O operations in flight */
+	MYCO_EV_RT_SWITCH     = 33,   /* a1 = coroutine id, a2 = scheduling latency ns */
+	MYCO_EV_RT_PARK       = 34,   /* a1 = coroutine id, a2 = wait kind */
+	MYCO_EV_RT_WAKE       = 35,   /* a1 = coroutine id, a2 = wake reason */
+	MYCO_EV_RT_STEAL      = 36,   /* a1 = victim loop, a2 = tasks stolen so far */
+	/* sched (64..95): a0 = task (coroutine id), a1 = job number,
+	 * a2 = the job's absolute deadline (CLOCK_MONOTONIC ns; 0 for START) */
 	MYCO_EV_EDF_RELEASE   = 64,
 	MYCO_EV_EDF_START     = 65,
 	MYCO_EV_EDF_END       = 66,
-	MYCO_EV_EDF_OVERRUN   = 67,   /* a2 = runtime used ns */
-	MYCO_EV_EDF_MISS      = 68,   /* a2 = lateness ns */
-	/* exec (96..127): a0 = partition index, a1 = pid, a2 = detail */
-	MYCO_EV_EXEC_SPAWN    = 96,
+	MYCO_EV_EDF_OVERRUN   = 67,
+	MYCO_EV_EDF_MISS      = 68,
+	/* exec (96..127): a0 = partition index, a1 = pid, a2 = detail;
+	 * str = the partition's name */
+	MYCO_EV_EXEC_SPAWN    = 96,   /* a2 = 1 for a parked standby */
 	MYCO_EV_EXEC_READY    = 97,
-	MYCO_EV_EXEC_EXIT     = 98,   /* a2 = wait status */
-	MYCO_EV_EXEC_RESTART  = 99,   /* a2 = restart count */
+	MYCO_EV_EXEC_EXIT     = 98,
+	MYCO_EV_EXEC_RESTART  = 99,   /* a2 = crash to running ns, or -1 */
 	MYCO_EV_EXEC_STANDBY  = 100,  /* standby activated; a2 = activation ns */
 	MYCO_EV_EXEC_HB_LATE  = 101,  /* a2 = lateness ns */
-	MYCO_EV_EXEC_HB_MISS  = 102,  /* a2 = missed periods */
-	MYCO_EV_EXEC_SECCOMP  = 103,  /* a2 = syscall number */
-	MYCO_EV_EXEC_OOM      = 104,  /* a2 = oom kill count */
+	MYCO_EV_EXEC_HB_MISS  = 102,  /* killed as hung */
+	MYCO_EV_EXEC_SECCOMP  = 103,
+	MYCO_EV_EXEC_OOM      = 104,
 	/* user (128..): MYCO_TRACE(); str = the event name */
 	MYCO_EV_USER          = 128,
 	/* log: str/text = the message, level in the event's level byte */

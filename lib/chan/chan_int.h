@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "myco/chan.h"
+#include "myco/trace.h"
 
 #define CHAN_CL 64u                          /* cache line */
 #define CHAN_PAGE 4096u                      /* segment alignment */
@@ -278,6 +279,7 @@ struct myco_chan {
 	/* writer */
 	uint64_t wseq;
 	uint32_t loan_hint;
+	uint64_t trace_id;        /* header memfd's inode: the channel in trace events */
 };
 
 static inline struct chan_lane *chan_lane(const struct myco_chan *ch, uint32_t i)

@@ -103,11 +103,15 @@ static int claim(struct myco_chan *ch, uint32_t want, int64_t timeout_ns)
 			atomic_fetch_add_explicit(&l->dropped, need - ch->head_cache,
 			                          memory_order_relaxed);
 			ch->dhead = ch->head_cache = need;
+			MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_OVERFLOW, ch->trace_id, ch->tail,
+				(uint64_t)ch->index << 32 | MYCO_CHAN_DROP_OLDEST);
 		}
 		return (int)want;
 	}
 	if (ch->g.policy == MYCO_CHAN_REJECT || timeout_ns == 0) {
 		atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
+		MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_OVERFLOW, ch->trace_id, ch->tail,
+			(uint64_t)ch->index << 32 | MYCO_CHAN_REJECT);
 		return -EAGAIN;
 	}
 	rc = myco__chan_wait_for(ch, myco__chan_ready_space, timeout_ns);
@@ -188,6 +192,26 @@ static void publish(struct myco_chan *ch)
 	myco__chan_wake_main(ch, ch->index);
 }
 
+/* One chan.send event for a published batch: its last message number and
+ * the bytes of all of it (tracing on only). */
+static void trace_batch(struct myco_chan *ch, const struct iovec *msgs, size_t n)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += msgs[i].iov_len;
+	myco_trace_emit(MYCO_EV_CHAN_SEND, ch->trace_id, ch->tail,
+			(uint64_t)ch->index << 32 | (bytes & 0xffffffffu), NULL);
+}
+
+/* A chan.recv event per message handed out (tracing on only). */
+static void trace_recv(struct myco_chan *ch, const myco_chan_msg_t *m, int n)
+{
+	for (int i = 0; i < n; i++)
+		myco_trace_emit(MYCO_EV_CHAN_RECV, ch->trace_id, m[i].seq,
+				(uint64_t)m[i].lane << 32 | (m[i].len & 0xffffffffu), NULL);
+}
+
 int myco_chan_send_timeout(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns)
 {
 	int rc;
@@ -201,6 +225,8 @@ int myco_chan_send_timeout(myco_chan_t *ch, const void *buf, size_t len, int64_t
 		return rc;
 	slot_write(ch, ch->tail, buf, len, 0, 0, 0);
 	ch->tail++;
+	MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_SEND, ch->trace_id, ch->tail,
+		(uint64_t)ch->index << 32 | len);
 	publish(ch);
 	return 0;
 }
@@ -240,6 +266,8 @@ int myco_chan_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
 			ch->tail++;
 		}
 	}
+	if (myco_trace_on(MYCO_TRACE_CHAN))
+		trace_batch(ch, msgs, (size_t)rc);
 	publish(ch);   /* one release store of tail (and one wake check) per batch */
 	return rc;
 }
@@ -563,6 +591,8 @@ int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
 		return -EPROTO;
 	for (spins = 0;; spins++) {
 		rc = recv_some(ch, msgs, max);
+		if (rc > 0 && myco_trace_on(MYCO_TRACE_CHAN))
+			trace_recv(ch, msgs, rc);
 		if (rc != 0 && rc != -EAGAIN)
 			return rc;
 		if (ch->broken)
@@ -602,6 +632,7 @@ static int commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
 		if (pos + 1 > atomic_load_explicit(&ml->head, memory_order_relaxed))
 			atomic_store_explicit(&ml->head, pos + 1, memory_order_release);
 		ch->chead[lane] = pos + 1;
+		MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_DONE, ch->trace_id, pos + 1, (uint64_t)lane << 32);
 		myco__chan_wake_lane(ch, lane);
 		return rc;
 	}
@@ -626,6 +657,7 @@ static int commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
 			}
 		}
 	}
+	MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_DONE, ch->trace_id, pos + 1, (uint64_t)lane << 32);
 	myco__chan_wake_lane(ch, lane);
 	return 0;
 }

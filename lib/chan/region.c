@@ -967,6 +967,7 @@ int myco_chan_attach(const int *fds, size_t nfds, myco_chan_role_t role,
                      myco_chan_t **out)
 {
 	struct myco_chan *ch = NULL;
+	struct stat st;
 	struct chan_hdr h;
 	struct chan_geom g;
 	bool lane_role = false, claimed = false;
@@ -1001,6 +1002,7 @@ int myco_chan_attach(const int *fds, size_t nfds, myco_chan_role_t role,
 	ch->efd_self = ch->efd_main = -1;
 	ch->g = g;
 	ch->role = role;
+	ch->trace_id = fstat(fds[0], &st) == 0 ? (uint64_t)st.st_ino : 0;
 	ch->base = reserve(g.size);
 	if (!ch->base) {
 		free(ch);
@@ -1191,6 +1193,7 @@ void myco__chan_wake_main(struct myco_chan *ch, uint32_t lane)
 	f = atomic_load_explicit(&ch->m->c_sleep, memory_order_relaxed);
 	if (!f)
 		return;
+	MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_WAKE, ch->trace_id, 0, lane);
 	atomic_fetch_add_explicit(&l->wakeups, 1, memory_order_relaxed);
 	if (f & CHAN_SLEEP_FUTEX) {
 		atomic_fetch_add_explicit(&l->c_futex, 1, memory_order_seq_cst);
@@ -1210,6 +1213,7 @@ void myco__chan_wake_lane(struct myco_chan *ch, uint32_t lane)
 	f = atomic_load_explicit(&chan_lane(ch, lane)->p_sleep, memory_order_relaxed);
 	if (!f)
 		return;
+	MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_WAKE, ch->trace_id, 1, lane);
 	atomic_fetch_add_explicit(&ch->m->wakeups, 1, memory_order_relaxed);
 	if (f & CHAN_SLEEP_FUTEX) {
 		atomic_fetch_add_explicit(&ml->p_futex, 1, memory_order_seq_cst);
@@ -1365,6 +1369,7 @@ int myco__chan_wait_for(struct myco_chan *ch, int (*ready)(struct myco_chan *),
 			sleep_clear(ch, CHAN_SLEEP_FUTEX);
 			return -ETIMEDOUT;
 		}
+		MYCO_TP(MYCO_TRACE_CHAN, MYCO_EV_CHAN_WAIT, ch->trace_id, ch->role, ch->index);
 		sleep_on(w, n, deadline);
 		sleep_clear(ch, CHAN_SLEEP_FUTEX);
 		r = ready(ch);

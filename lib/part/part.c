@@ -24,6 +24,7 @@
 
 #include "myco/chan.h"
 #include "myco/part.h"
+#include "myco/trace.h"
 #include "part_int.h"
 #include "myco_int.h"
 
@@ -56,7 +57,8 @@ static struct {
 	int port_fds[PART_MAX_PORTS];      /* ... and their inherited sockets */
 	size_t nports;
 	bool in_system;
-} g = { .notify_fd = -1 };
+	int trace_fd, metrics_fd;     /* trace/ring, trace/metrics (exec/collect.c) */
+} g = { .notify_fd = -1, .trace_fd = -1, .metrics_fd = -1 };
 
 static char errmsg[512];
 
@@ -117,7 +119,9 @@ static const char *parse_port(const char *s)
 /* MYCO_CAPS: entries separated by ';', each a channel
  *   NAME:ROLE:INDEX:FD{,FD}   (see exec/chans.c)
  * or a listening socket
- *   tcp/PORT:FD               (see exec/ports.c). */
+ *   tcp/PORT:FD               (see exec/ports.c)
+ * or this partition's trace and metrics regions
+ *   trace/ring:FD, trace/metrics:FD   (see exec/collect.c). */
 static int parse_caps(const char *s)
 {
 	while (s && *s) {
@@ -125,6 +129,18 @@ static int parse_caps(const char *s)
 		const char *colon = strchr(s, ':');
 		char *end;
 		long v;
+		if (!strncmp(s, "trace/ring:", 11) || !strncmp(s, "trace/metrics:", 14)) {
+			int *slot = s[6] == 'r' ? &g.trace_fd : &g.metrics_fd;
+			if (parse_int(colon + 1, &end, &v) < 0 || v < 0 || v > INT_MAX)
+				return -EINVAL;
+			*slot = (int)v;
+			s = end;
+			if (*s == ';')
+				s++;
+			else if (*s)
+				return -EINVAL;
+			continue;
+		}
 		if (!strncmp(s, "tcp/", 4)) {
 			s = parse_port(s + 4);
 			if (!s)
@@ -172,6 +188,7 @@ int myco__part_parse_caps(const char *s)
 {
 	g.ncaps = 0;
 	g.nports = 0;
+	g.trace_fd = g.metrics_fd = -1;
 	int rc = parse_caps(s);
 	return rc < 0 ? rc : (int)(g.ncaps + g.nports);
 }
@@ -220,11 +237,18 @@ int myco_init(void)
 	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv("MYCO_POLICY")) ? e : "");
 	g.ncaps = 0;            /* a retry after a failed init starts over */
 	g.nports = 0;
+	g.trace_fd = g.metrics_fd = -1;
 	rc = parse_caps(getenv("MYCO_CAPS"));
 	if (rc < 0) {
 		snprintf(errmsg, sizeof(errmsg), "myco_init: malformed MYCO_CAPS manifest");
 		goto out;
 	}
+	/* telemetry is optional: a region that fails validation leaves the
+	 * tracepoints off and the metrics process-private */
+	if (g.trace_fd >= 0)
+		(void)myco_trace_attach(g.trace_fd);
+	if (g.metrics_fd >= 0)
+		(void)myco_metrics_attach(g.metrics_fd);
 	if ((e = getenv("MYCO_NOTIFY")))
 		g.notify_fd = atoi(e);
 	if ((e = getenv("MYCO_EXEC_FD")))

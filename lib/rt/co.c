@@ -143,6 +143,10 @@ static void finish(myco_loop_t *l, myco_co_t *co)
 uint64_t myco__co_switch_in(myco_loop_t *l, myco_co_t *co, uint64_t now)
 {
 	myco__lat_record(l, now > co->ready_ns ? now - co->ready_ns : 0);
+	MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_SWITCH, l->index, (uintptr_t)co,
+		now > co->ready_ns ? now - co->ready_ns : 0);
+	if (co->edf)
+		MYCO_TP(MYCO_TRACE_SCHED, MYCO_EV_EDF_START, (uintptr_t)co, co->st.jobs, 0);
 	co->state = MYCO__CO_RUNNING;
 	co->run_ns = now;
 	co->st.switches++;

@@ -49,6 +49,8 @@ enum pub_what { PUB_JOB, PUB_MISS, PUB_OVERRUN };
 static void pub_add(const myco__edf_t *e, enum pub_what w)
 {
 	struct myco__part_timing *t = myco__rt_timing;
+	MYCO_TP(MYCO_TRACE_SCHED, w == PUB_JOB ? MYCO_EV_EDF_RELEASE : w == PUB_MISS ?
+		MYCO_EV_EDF_MISS : MYCO_EV_EDF_OVERRUN, (uintptr_t)e->co, e->co->st.jobs, e->deadline);
 	if (!t)
 		return;
 	uint64_t *tot = w == PUB_JOB ? &t->edf_jobs :
@@ -342,6 +344,7 @@ int myco_edf_next(void)
 	if (!e)
 		return -EINVAL;
 	uint64_t now = myco_now();
+	MYCO_TP(MYCO_TRACE_SCHED, MYCO_EV_EDF_END, (uintptr_t)co, co->st.jobs, e->deadline);
 	if (e->in_job) {
 		uint64_t job = e->job_cpu + (now > co->run_ns ? now - co->run_ns : 0);
 		if (job > e->p.runtime_ns && !e->overrun_counted) {

@@ -226,6 +226,7 @@ void myco__wake(myco__wait_t *w, int reason)
 		return;
 	if (w->reason == MYCO__WAKE_NONE)
 		w->reason = reason;
+	MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_WAKE, co->loop->index, (uintptr_t)co, reason);
 	myco__make_ready(co->loop, co, myco_now());
 }
 
@@ -243,6 +244,7 @@ int myco__park(myco__wait_t *w, int64_t timeout_ns)
 	}
 	co->wait = w;
 	co->state = MYCO__CO_WAITING;
+	MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_PARK, l->index, (uintptr_t)co, w->kind);
 	myco__co_yield_to_loop(l, co);
 	co->wait = NULL;
 	if (w->tn.armed)
@@ -509,6 +511,7 @@ int myco_loop_run(myco_loop_t *l)
 
 	for (;;) {
 		MYCO__ST_ADD(l, iterations, 1);
+		MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_LOOP, l->index, l->rq_len + l->eh_len, l->io_pending);
 		if (l->wheel.count)
 			myco__wheel_advance(&l->wheel, myco_now());
 		drain_posts(l);

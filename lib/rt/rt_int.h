@@ -19,6 +19,7 @@
 
 #include "myco/rt.h"
 #include "myco_int.h"
+#include "myco/trace.h"
 
 #ifdef MYCO_RT_CTX_UCONTEXT
 #include <ucontext.h>

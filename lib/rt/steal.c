@@ -186,6 +186,7 @@ unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max)
 		while (got < max && (r = steal(s->deque)) != NULL) {
 			__atomic_fetch_add(&s->st.stolen_out, 1, __ATOMIC_RELAXED);
 			MYCO__ST_ADD(l, stolen_in, 1);
+			MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_STEAL, l->index, s->index, got + 1);
 			start_req(l, r);
 			got++;
 		}
