@@ -145,7 +145,7 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 		p->act = p->sb;
 		myco__ex_inst_init(&p->sb);
 		myco__ex_inst_activate(&p->act, now);
-		myco__ex_collect_event(s, p, "standby", (int64_t)(myco__ex_now() - now));
+		myco__ex_collect_event(s, p, "standby", (int64_t)(myco_now() - now));
 #ifdef MYCO_HAVE_BOX
 		myco__ex_box_activated(s, p, &p->act);
 #endif
