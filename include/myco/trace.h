@@ -70,14 +70,13 @@ enum {
  * for direct use).  Points at a process-private zero word
  * until myco_trace_attach() binds the process to a trace region, then at
  * the region's enable word, which the executive may change at any time. */
-extern _Atomic(const _Atomic uint32_t *) myco_trace_enable_word;
+extern const uint32_t *myco_trace_enable_word;   /* accessed with __atomic builtins */
 
 /* 1 when any category in CATS is on.  One relaxed load of the pointer, one
  * of the word, one test: the whole cost of a disabled tracepoint. */
 static inline int myco_trace_on(uint32_t cats)
 {
-	const _Atomic uint32_t *w = __atomic_load_n(&myco_trace_enable_word,
-						    __ATOMIC_RELAXED);
+	const uint32_t *w = __atomic_load_n(&myco_trace_enable_word, __ATOMIC_RELAXED);
 	return __builtin_expect((__atomic_load_n(w, __ATOMIC_RELAXED) & cats) != 0, 0);
 }
 
@@ -184,8 +183,7 @@ void myco_vlog(int level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 static inline int myco_log_on(int level)
 {
-	const _Atomic uint32_t *w = __atomic_load_n(&myco_trace_enable_word,
-						    __ATOMIC_RELAXED);
+	const uint32_t *w = __atomic_load_n(&myco_trace_enable_word, __ATOMIC_RELAXED);
 	uint32_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
 	return __builtin_expect((v & MYCO_TRACE_LOG) != 0 &&
 				(uint32_t)level <= ((v & MYCO_TRACE_LEVEL_MASK) >>
@@ -222,7 +220,8 @@ typedef enum myco_metric_unit {
 #define MYCO_HIST_BUCKETS 65u
 
 typedef struct myco_metric {
-	_Atomic uint64_t *m_cells;   /* counter/gauge: [0]; histogram: buckets, then sum */
+	uint64_t *m_cells;           /* counter/gauge: [0]; histogram: buckets, then sum;
+	                                updated with __atomic builtins only */
 	uint32_t m_kind;
 } myco_metric_t;
 

@@ -164,7 +164,7 @@ int myco__metric_labels_ok(const char *s, size_t max)
  * for the life of the process (handles never expire).  Called locked. */
 struct priv_cells {
 	struct priv_cells *next;
-	_Atomic uint64_t cells[];
+	uint64_t cells[];
 };
 static struct priv_cells *m_private;
 
@@ -215,7 +215,7 @@ int myco_metric_register(myco_metric_kind_t kind, myco_metric_unit_t unit,
 			continue;
 		if (d[i].d_ncells != need || (uint64_t)d[i].d_cell + need > h->m_ncells)
 			continue;   /* scribbled: do not trust its cells */
-		out->m_cells = (_Atomic uint64_t *)((char *)h + h->m_cells_off) + d[i].d_cell;
+		out->m_cells = (uint64_t *)((char *)h + h->m_cells_off) + d[i].d_cell;
 		out->m_kind = kind;
 		goto out;
 	}
@@ -237,7 +237,7 @@ int myco_metric_register(myco_metric_kind_t kind, myco_metric_unit_t unit,
 	memset(d[i].d_labels, 0, sizeof d[i].d_labels);
 	memcpy(d[i].d_name, name, strlen(name));
 	memcpy(d[i].d_labels, labels, strlen(labels));
-	out->m_cells = (_Atomic uint64_t *)((char *)h + h->m_cells_off) + cell;
+	out->m_cells = (uint64_t *)((char *)h + h->m_cells_off) + cell;
 	out->m_kind = kind;
 	atomic_store_explicit(&d[i].d_state, MET_PUBLISHED, memory_order_release);
 out:

@@ -22,8 +22,8 @@
 #include "myco_int.h"
 #include "trace_int.h"
 
-static const _Atomic uint32_t tr_off_word;
-_Atomic(const _Atomic uint32_t *) myco_trace_enable_word = &tr_off_word;
+static const uint32_t tr_off_word;
+const uint32_t *myco_trace_enable_word = &tr_off_word;
 
 uint32_t myco__trace_fnv(const void *p, size_t n)
 {

@@ -105,8 +105,8 @@ bind:
 	b->gen = atomic_load(&g_gen) + 1;
 	atomic_store_explicit(&g_bind, b, memory_order_release);
 	atomic_store_explicit(&g_gen, b->gen, memory_order_release);
-	atomic_store_explicit(&myco_trace_enable_word, &b->hdr->t_enable,
-			      memory_order_release);
+	__atomic_store_n(&myco_trace_enable_word, (const uint32_t *)&b->hdr->t_enable,
+			 __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&g_lock);
 	return 0;
 }
