@@ -360,6 +360,9 @@ void kv_active_expire(kv_srv_t *srv, unsigned shard, int budget);
 int kv_wal_open(kv_srv_t *srv, const char *dir, int appendfsync);
 int kv_wal_replay(kv_srv_t *srv);
 int kv_wal_start(kv_srv_t *srv);          /* sync thread */
+/* Write out what is buffered and end the sync thread (before the loops
+ * whose coroutines wait on its event are destroyed). */
+void kv_wal_stop(kv_srv_t *srv);
 void kv_wal_close(kv_srv_t *srv);
 uint64_t kv_wal_append(kv_srv_t *srv, const void *p, size_t n, int ncmds);
 uint64_t kv_wal_durable(kv_srv_t *srv);   /* lsn acknowledged so far */

@@ -473,6 +473,7 @@ int myco__kv_net_run(kv_srv_t *srv, int lfd, unsigned nloops, void (*heartbeat)(
 out:
 	/* Connections still open: their coroutines die with the loops, then
 	 * what they held is freed here. */
+	kv_wal_stop(srv);
 	if (net.g)
 		myco_group_destroy(net.g);
 	while (net.conns) {

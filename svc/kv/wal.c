@@ -534,18 +534,25 @@ int kv_wal_start(kv_srv_t *srv)
 	return 0;
 }
 
+void kv_wal_stop(kv_srv_t *srv)
+{
+	kv_wal_t *w = srv->wal;
+	if (!w || !w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->th, NULL);
+	w->started = false;
+}
+
 void kv_wal_close(kv_srv_t *srv)
 {
 	kv_wal_t *w = srv->wal;
 	if (!w)
 		return;
-	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->stop = true;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->th, NULL);
-	}
+	kv_wal_stop(srv);
 	if (w->fd >= 0) {
 		fdatasync(w->fd);
 		close(w->fd);
