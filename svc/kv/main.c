@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 	const char *bind_host = "127.0.0.1", *dir = getenv("MYCO_KV_DIR"), *env;
 	long long port = 6379, threads = 0, shards = 0, snap = 64ll << 20, v;
 	int fsync_mode = FSYNC_EVERYSEC, lfd = -1, rc, opt;
-	bool port_given = false;
+	bool port_given = false, in_system = getenv("MYCO_CTL") != NULL;
 	cpu_set_t cs;
 	enum { O_BIND = 256, O_PORT, O_LFD, O_DIR, O_FSYNC, O_THREADS, O_SHARDS, O_SNAP };
 	static const struct option opts[] = {
@@ -189,7 +189,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 #ifdef MYCO_KV_HAVE_PART
-	if (lfd < 0 && myco_in_system() == 1) {
+	in_system = myco_in_system() == 1;
+	if (lfd < 0 && in_system) {
 		uint16_t ports[2];
 		size_t np = myco_listen_ports(ports, 2);
 		long long want = port_given ? port : np == 1 ? ports[0] : 6379;
@@ -224,7 +225,15 @@ int main(int argc, char **argv)
 	srv.appendfsync = fsync_mode;
 	if (dir && dir[0]) {
 		srv.dir = realpath(dir, NULL);
-		rc = kv_wal_open(&srv, dir, fsync_mode);
+		/* A replacement started by the executive right after its
+		 * predecessor was killed may find the lock still held while the
+		 * kernel tears the dead process down: retry for 3 s then. */
+		for (int tries = 0;; tries++) {
+			rc = kv_wal_open(&srv, dir, fsync_mode);
+			if (rc != -EBUSY || !in_system || tries >= 300)
+				break;
+			usleep(10000);
+		}
 		if (rc == -EBUSY) {
 			fprintf(stderr, "myco-kv: data directory %s is locked by another process\n", dir);
 			return 1;

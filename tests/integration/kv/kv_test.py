@@ -20,6 +20,8 @@ Scenarios:
             restart: every acknowledged write is there
   snapshot  BGSAVE while writing, kill -9, restart from snapshot + log
   lock      a second server on the same data directory is refused
+  partition myco-kv under `myco run`: the executive's listening socket,
+            killed and replaced, the WAL replayed
   enospc    a full tmpfs: writes refused with MISCONF, nothing acknowledged
             lost, writes resume when space returns
 
@@ -849,7 +851,81 @@ def sc_enospc(tmp):
         subprocess.run(['umount', '-l', mnt])
 
 
-SCENARIOS = {'cli': sc_cli, 'redispy': sc_redispy, 'hiredis': sc_hiredis, 'diff': sc_diff,
+def sc_partition(tmp):
+    """myco-kv as a partition of a system run by the executive: it serves
+    the listening socket the executive holds for its declared port, is
+    killed, and its replacement replays the WAL: nothing acknowledged lost."""
+    if not ARGS.myco:
+        log('SKIP: no myco command built')
+        sys.exit(77)
+    port = free_port()
+    sysfile = os.path.join(tmp, 'system.myco')
+    rt = os.path.join(tmp, 'rt')
+    data = os.path.join(tmp, 'data')
+    with open(sysfile, 'w') as f:
+        f.write('''system kvtest {
+    partition kv {
+        program "%s";
+        args "--dir", "%s", "--appendfsync", "always", "--threads", "2";
+        listen %d;
+        path "%s" rw;
+        memory 512 MiB;
+        restart permanent;
+        heartbeat 500 ms;
+        readiness required;
+    }
+}
+''' % (ARGS.kv, data, port, tmp))
+    ex = subprocess.Popen([ARGS.myco, 'run', sysfile, '--runtime-dir', rt],
+                          stdout=open(os.path.join(tmp, 'exec.log'), 'wb'),
+                          stderr=subprocess.STDOUT)
+    try:
+        c = None
+        end = time.time() + 20
+        while time.time() < end:
+            try:
+                c = Conn(port, timeout=5)
+                if c.cmd('PING') == 'PONG':
+                    break
+            except (OSError, EOFError):
+                time.sleep(0.2)
+        if not c:
+            fail('the partition does not serve')
+        for i in range(500):
+            assert c.cmd('SET', 'p%d' % i, i) == 'OK'
+        r = subprocess.run([ARGS.myco, 'kill', 'kv', '--runtime-dir', rt], capture_output=True)
+        if r.returncode != 0:
+            fail('myco kill kv: %r' % r)
+        end = time.time() + 20
+        while time.time() < end:
+            try:
+                c = Conn(port, timeout=5)
+                if c.cmd('PING') == 'PONG':
+                    break
+            except (OSError, EOFError):
+                time.sleep(0.1)
+        for i in range(500, 600):
+            assert c.cmd('SET', 'p%d' % i, i) == 'OK'
+        missing = [i for i in range(600) if c.cmd('GET', 'p%d' % i) != str(i).encode()]
+        if missing:
+            fail('%d keys lost across the restart: %r' % (len(missing), missing[:5]))
+        r = subprocess.run([ARGS.myco, 'logs', 'kv', '--runtime-dir', rt], capture_output=True)
+        if b"serving the system's listening socket for port %d" % port not in r.stdout:
+            fail('myco-kv did not take the inherited socket: %r' % r.stdout[-2000:])
+        log('partition ok: 600 keys across a kill and replacement')
+    finally:
+        subprocess.run([ARGS.myco, 'stop', '--all', '--runtime-dir', rt], capture_output=True,
+                       timeout=30)
+        try:
+            ex.wait(15)
+        except subprocess.TimeoutExpired:
+            ex.kill()
+            ex.wait()
+        with open(os.path.join(tmp, 'exec.log'), 'rb') as f:
+            log(f.read().decode(errors='replace')[-2000:])
+
+
+SCENARIOS = {'partition': sc_partition, 'cli': sc_cli, 'redispy': sc_redispy, 'hiredis': sc_hiredis, 'diff': sc_diff,
              'proto': sc_proto, 'transfer': sc_transfer, 'kill9': sc_kill9,
              'snapshot': sc_snapshot, 'lock': sc_lock, 'enospc': sc_enospc}
 
@@ -860,6 +936,7 @@ def main():
     ap.add_argument('scenario', choices=sorted(SCENARIOS))
     ap.add_argument('--kv', required=True)
     ap.add_argument('--hiredis')
+    ap.add_argument('--myco')
     ARGS = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='kvtest-')
     try:
