@@ -10,7 +10,11 @@
  * --group-initial-delay so that members starting together land in one
  * generation) -> CompletingRebalance (SyncGroups parked until the leader
  * sends the assignment) -> Stable.  Members that stop heartbeating for
- * their session timeout are removed and the group rebalances.  Membership
+ * their session timeout are removed and the group rebalances; also in the
+ * middle of a rebalance (only a member waiting for its JoinGroup or
+ * SyncGroup answer counts as alive without heartbeats).  JoinGroup v4+
+ * without a member id gets MEMBER_ID_REQUIRED (KIP-394); static members
+ * (group.instance.id) take over their old membership when they restart.  Membership
  * lives in memory only (as in Kafka, a broker restart makes members rejoin);
  * committed offsets are durable.
  */
@@ -60,7 +64,18 @@ struct myco__lgroups {
 	const myco__lcfg_t *cfg;
 	group_t *groups;
 	uint64_t next_member;
+	struct pending *pending;    /* ids handed out with MEMBER_ID_REQUIRED */
 };
+
+/* A member id given out with MEMBER_ID_REQUIRED (KIP-394): the client must
+ * rejoin with it within its session timeout. */
+struct pending {
+	struct pending *next;
+	char *group, *id;
+	int64_t expires;
+};
+
+enum { KERR_MEMBER_ID_REQUIRED = 79, KERR_FENCED_INSTANCE_ID = 82 };
 
 
 static char *kdup(myco__kstr_t s)
@@ -138,6 +153,12 @@ void myco__lgroups_free(myco__lgroups_t *gs)
 		n = g->next;
 		group_free(g);
 	}
+	for (struct pending *pd = gs->pending, *pn; pd; pd = pn) {
+		pn = pd->next;
+		free(pd->group);
+		free(pd->id);
+		free(pd);
+	}
 	free(gs);
 }
 
@@ -172,7 +193,16 @@ static size_t nmembers(const group_t *g)
 
 /* ---- responses ---------------------------------------------------------- */
 
+static void join_reply_id(group_t *g, member_t *m, myco__lreq_t *req, int16_t err,
+			  const char *id);
+
 static void join_reply(group_t *g, member_t *m, myco__lreq_t *req, int16_t err)
+{
+	join_reply_id(g, m, req, err, NULL);
+}
+
+static void join_reply_id(group_t *g, member_t *m, myco__lreq_t *req, int16_t err,
+			  const char *id)
 {
 	int16_t v = req->ver;
 	bool f = req->flex;
@@ -188,7 +218,7 @@ static void join_reply(group_t *g, member_t *m, myco__lreq_t *req, int16_t err)
 	myco__kwr_i32(&w, err ? -1 : g->generation);
 	myco__kwr_str(&w, f, err ? "" : g->protocol);
 	myco__kwr_str(&w, f, err ? "" : g->leader);
-	myco__kwr_str(&w, f, m && m->id ? m->id : "");
+	myco__kwr_str(&w, f, id ? id : m && m->id ? m->id : "");
 	if (!leader) {
 		myco__kwr_array(&w, f, 0);
 	} else {
@@ -382,10 +412,13 @@ int myco__lgroups_tick(myco__lgroups_t *gs, int64_t now)
 
 		for (m = g->members; m; m = n) {
 			n = m->next;
+			/* a member waiting for its JoinGroup or SyncGroup answer
+			 * is alive; any other that has not been heard of for its
+			 * session timeout is gone, also in the middle of a
+			 * rebalance (a dead member or an abandoned JoinGroup must
+			 * not hold the group for the rebalance timeout) */
 			if (m->join_waiting || m->sync_waiting)
 				continue;
-			if (g->state == G_PREPARING)
-				continue;       /* covered by the rebalance deadline */
 			if (now - m->last_hb > m->session_timeout) {
 				if (gs->cfg->verbose)
 					fprintf(stderr, "myco-log: group %s: member %s expired\n",
@@ -395,10 +428,10 @@ int myco__lgroups_tick(myco__lgroups_t *gs, int64_t now)
 			}
 		}
 		if (lost) {
-			if (g->members)
-				start_rebalance(g, now, 0);
-			else
+			if (!g->members)
 				g->state = G_EMPTY;
+			else if (g->state != G_PREPARING)
+				start_rebalance(g, now, 0);
 		}
 		maybe_complete(g, now);
 		if (g->state == G_PREPARING) {
@@ -407,9 +440,22 @@ int myco__lgroups_tick(myco__lgroups_t *gs, int64_t now)
 				next = t;
 		}
 		for (m = g->members; m; m = m->next)
-			if (g->state != G_PREPARING && !m->sync_waiting &&
+			if (!m->join_waiting && !m->sync_waiting &&
 			    m->last_hb + m->session_timeout < next)
 				next = m->last_hb + m->session_timeout;
+	}
+	for (struct pending **pp = &gs->pending; *pp;) {
+		struct pending *pd = *pp;
+		if (now > pd->expires) {
+			*pp = pd->next;
+			free(pd->group);
+			free(pd->id);
+			free(pd);
+		} else {
+			if (pd->expires < next)
+				next = pd->expires;
+			pp = &pd->next;
+		}
 	}
 	if (next < now)
 		next = now;
@@ -455,6 +501,59 @@ void myco__lh_find_coordinator(myco__lgroups_t *gs, myco__lreq_t *req,
 	myco__lresp_send(req, &w);
 }
 
+/* A new member id: client id, a counter, the clock. */
+static void make_id(myco__lgroups_t *gs, const myco__lreq_t *req, int64_t now, char id[160])
+{
+	int cl = req->client_id.len > 0 ? req->client_id.len : 0;
+	if (cl > 64)
+		cl = 64;
+	snprintf(id, 160, "%.*s-%llu-%llx", cl, cl ? (const char *)req->client_id.p : "",
+		 (unsigned long long)++gs->next_member, (unsigned long long)now);
+}
+
+static void kstr_copy_id(myco__kstr_t s, char id[160])
+{
+	size_t l = s.len > 0 ? (size_t)s.len : 0;
+	if (l > 159)
+		l = 159;
+	memcpy(id, s.p, l);
+	id[l] = 0;
+}
+
+/* Was id handed out for group gid with MEMBER_ID_REQUIRED?  Consumes it. */
+static bool pending_take(myco__lgroups_t *gs, myco__kstr_t gid, myco__kstr_t id)
+{
+	for (struct pending **pp = &gs->pending; *pp; pp = &(*pp)->next) {
+		struct pending *pd = *pp;
+		if (keq(gid, pd->group) && keq(id, pd->id)) {
+			*pp = pd->next;
+			free(pd->group);
+			free(pd->id);
+			free(pd);
+			return true;
+		}
+	}
+	return false;
+}
+
+static member_t *instance_find(group_t *g, myco__kstr_t iid)
+{
+	for (member_t *m = g ? g->members : NULL; m; m = m->next)
+		if (m->instance_id && keq(iid, m->instance_id))
+			return m;
+	return NULL;
+}
+
+/* A request naming a static instance whose membership another member id
+ * took over is fenced (Kafka's FENCED_INSTANCE_ID). */
+static bool fenced(group_t *g, myco__kstr_t iid, myco__kstr_t mid)
+{
+	member_t *o;
+	if (!iid.p || iid.len <= 0 || !(o = instance_find(g, iid)))
+		return false;
+	return !keq(mid, o->id);
+}
+
 void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kjoin_group_t *jg)
 {
 	myco__kstr_t gid = jg->group_id, mid = jg->member_id, ptype = jg->protocol_type;
@@ -463,6 +562,8 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kjo
 	member_t *m;
 	int64_t now = myco__lnow_ms();
 	int16_t err = 0;
+	char newid[160];
+	bool static_id = jg->group_instance_id.p && jg->group_instance_id.len > 0;
 
 	if (!gid.p || gid.len <= 0 || gid.len > 255)
 		err = KERR_INVALID_GROUP_ID;
@@ -492,12 +593,72 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kjo
 		return;
 	}
 	m = NULL;
+	make_id(gs, req, now, newid);
 	if (mid.len > 0) {
 		m = member_find(g, mid);
-		if (!m) {
-			join_reply(NULL, NULL, req, KERR_UNKNOWN_MEMBER_ID);
+		if (m && static_id && m->instance_id && !keq(jg->group_instance_id, m->instance_id)) {
+			join_reply(NULL, NULL, req, KERR_FENCED_INSTANCE_ID);
 			return;
 		}
+		if (!m && !pending_take(gs, gid, mid)) {
+			join_reply(NULL, NULL, req, static_id ? KERR_FENCED_INSTANCE_ID
+							      : KERR_UNKNOWN_MEMBER_ID);
+			return;
+		}
+		if (!m)                        /* the id MEMBER_ID_REQUIRED gave */
+			kstr_copy_id(mid, newid);
+	} else if (static_id) {
+		/* a static member back (a restarted process): it takes over
+		 * its old membership under a new id; the old id is fenced */
+		member_t *old = instance_find(g, jg->group_instance_id);
+		if (old) {
+			char *nid = strdup(newid);
+			if (!nid) {
+				join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
+				return;
+			}
+			if (old->join_waiting) {
+				old->join_waiting = false;
+				join_reply(NULL, NULL, &old->join_req, KERR_FENCED_INSTANCE_ID);
+			}
+			if (old->sync_waiting) {
+				old->sync_waiting = false;
+				sync_reply(&old->sync_req, KERR_FENCED_INSTANCE_ID, NULL, 0);
+			}
+			if (g->leader && !strcmp(g->leader, old->id)) {
+				free(g->leader);
+				g->leader = strdup(nid);
+			}
+			free(old->id);
+			old->id = nid;
+			old->last_hb = now;
+			if (gs->cfg->verbose)
+				fprintf(stderr, "myco-log: group %s: static member %s rejoined as %s\n",
+					g->id, old->instance_id, nid);
+			if (g->state == G_STABLE && g->leader && strcmp(g->leader, nid)) {
+				/* no rebalance: its assignment is still valid
+				 * (SyncGroup hands it back) */
+				join_reply(g, old, req, 0);
+				return;
+			}
+			m = old;
+		}
+	} else if (req->ver >= 4) {
+		/* KIP-394: hand out the id first; the member joins with it */
+		struct pending *pd = calloc(1, sizeof(*pd));
+		if (pd && (pd->group = kdup(gid)) && (pd->id = strdup(newid))) {
+			pd->expires = now + st;
+			pd->next = gs->pending;
+			gs->pending = pd;
+			join_reply_id(NULL, NULL, req, KERR_MEMBER_ID_REQUIRED, newid);
+		} else {
+			if (pd) {
+				free(pd->group);
+				free(pd);
+			}
+			join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
+		}
+		return;
 	}
 	/* Every current member must support one of the offered protocols. */
 	if (g->members) {
@@ -524,16 +685,8 @@ void myco__lh_join_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__kjo
 		}
 	}
 	if (!m) {
-		char id[128];
-		int cl = req->client_id.len > 0 ? req->client_id.len : 0;
-		if (cl > 64)
-			cl = 64;
 		m = calloc(1, sizeof(*m));
-		snprintf(id, sizeof(id), "%.*s-%llu-%llx", cl,
-			 cl ? (const char *)req->client_id.p : "",
-			 (unsigned long long)++gs->next_member,
-			 (unsigned long long)now);
-		if (!m || !(m->id = strdup(id))) {
+		if (!m || !(m->id = strdup(newid))) {
 			free(m);
 			join_reply(NULL, NULL, req, KERR_UNKNOWN_SERVER_ERROR);
 			return;
@@ -607,7 +760,8 @@ void myco__lh_sync_group(myco__lgroups_t *gs, myco__lreq_t *req, const myco__ksy
 
 	g = group_find(gs, sg->group_id);
 	m = member_find(g, sg->member_id);
-	err = check_member(g, m, sg->generation_id);
+	err = fenced(g, sg->group_instance_id, sg->member_id) ? KERR_FENCED_INSTANCE_ID
+							      : check_member(g, m, sg->generation_id);
 	if (err) {
 		sync_reply(req, err, NULL, 0);
 		return;
@@ -653,6 +807,10 @@ void myco__lh_heartbeat(myco__lgroups_t *gs, myco__lreq_t *req, const myco__khea
 	group_t *g = group_find(gs, hb->group_id);
 	member_t *m = member_find(g, hb->member_id);
 
+	if (fenced(g, hb->group_instance_id, hb->member_id)) {
+		simple_reply(req, KERR_FENCED_INSTANCE_ID);
+		return;
+	}
 	if (m)
 		m->last_hb = myco__lnow_ms();
 	simple_reply(req, check_member(g, m, hb->generation_id));
@@ -692,11 +850,12 @@ void myco__lh_offset_commit(myco__lgroups_t *gs, myco__lreq_t *req,
 	size_t total = oc->npartitions_total, k;
 	int16_t gerr = 0, serr = 0;
 	mls_group_offset *offs = NULL;
-	char *names = NULL, *gname = NULL, **mds = NULL;
+	char *names = NULL, *gname = NULL;
+	int16_t *perr = NULL;
+	size_t nvalid = 0;
 	myco__kwr_t w;
 	group_t *g;
 
-	(void)v;
 	if (!gid.p || gid.len <= 0 || gid.len > 255) {
 		gerr = KERR_INVALID_GROUP_ID;
 	} else if (gen >= 0 || mid.len > 0) {
@@ -724,32 +883,43 @@ void myco__lh_offset_commit(myco__lgroups_t *gs, myco__lreq_t *req,
 	if (!gerr && total) {
 		offs = calloc(total, sizeof(*offs));
 		names = malloc((size_t)oc->ntopics * (MLS_TOPIC_NAME_MAX + 1) + 1);
-		mds = calloc(total, sizeof(*mds));
+		perr = calloc(total, sizeof(*perr));
 		gname = kdup(gid);
-		if (!offs || !names || !mds || !gname)
+		if (!offs || !names || !perr || !gname)
 			serr = KERR_UNKNOWN_SERVER_ERROR;
 	}
 	if (!gerr && !serr && total) {
 		k = 0;
 		for (i = 0; i < oc->ntopics; i++) {
 			const myco__koffset_commit_topic_t *t = &oc->topics[i];
-			myco__kstr_t s = t->name;
 			char *nm = names + (size_t)i * (MLS_TOPIC_NAME_MAX + 1);
-			int32_t l = s.len > 0 ? (s.len > MLS_TOPIC_NAME_MAX ? MLS_TOPIC_NAME_MAX : s.len) : 0;
-			if (l)
-				memcpy(nm, s.p, (size_t)l);
-			nm[l] = 0;
+			bool ok = myco__ltopic_name(t->name, nm);
 			for (j = 0; j < t->npartitions; j++, k++) {
 				const myco__koffset_commit_partition_t *p = &t->partitions[j];
-				offs[k].topic = nm;
-				offs[k].partition = p->partition_index;
-				offs[k].offset = p->committed_offset;
-				offs[k].leader_epoch = p->committed_leader_epoch;
-				mds[k] = kdup(p->committed_metadata);
-				offs[k].metadata = mds[k];
+				mls_partition_t *part = NULL;
+				myco__kstr_t md = p->committed_metadata;
+				/* as Kafka: offsets of partitions that do not exist
+				 * are refused, the others kept */
+				if (!ok || mls_partition_get(gs->st, nm, p->partition_index, &part) < 0) {
+					perr[k] = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+					continue;
+				}
+				mls_partition_put(part);
+				if (md.len > 4096) {
+					perr[k] = KERR_OFFSET_METADATA_TOO_LARGE;
+					continue;
+				}
+				offs[nvalid].topic = nm;
+				offs[nvalid].partition = p->partition_index;
+				offs[nvalid].offset = p->committed_offset;
+				offs[nvalid].leader_epoch = p->committed_leader_epoch;
+				/* kept byte for byte, NULs included */
+				offs[nvalid].metadata = md.p && md.len > 0 ? (const char *)md.p : "";
+				offs[nvalid].metadata_len = md.len > 0 ? (size_t)md.len : 0;
+				nvalid++;
 			}
 		}
-		if (mls_group_commit(gs->st, gname, offs, total) < 0)
+		if (nvalid && mls_group_commit(gs->st, gname, offs, nvalid) < 0)
 			serr = KERR_UNKNOWN_SERVER_ERROR;
 	}
 	if (gs->cfg->verbose)
@@ -762,36 +932,34 @@ void myco__lh_offset_commit(myco__lgroups_t *gs, myco__lreq_t *req,
 	if (v >= 3)
 		myco__kwr_i32(&w, 0);
 	myco__kwr_array(&w, f, oc->ntopics < 0 ? 0 : oc->ntopics);
+	k = 0;
 	for (i = 0; i < oc->ntopics; i++) {
 		const myco__koffset_commit_topic_t *t = &oc->topics[i];
 		myco__kwr_strn(&w, f, t->name.p, t->name.len < 0 ? 0 : t->name.len);
 		myco__kwr_array(&w, f, t->npartitions);
-		for (j = 0; j < t->npartitions; j++) {
+		for (j = 0; j < t->npartitions; j++, k++) {
 			myco__kwr_i32(&w, t->partitions[j].partition_index);
-			myco__kwr_i16(&w, gerr ? gerr : serr);
+			myco__kwr_i16(&w, gerr ? gerr : perr && perr[k] ? perr[k] : serr);
 			myco__kwr_tags(&w, f);
 		}
 		myco__kwr_tags(&w, f);
 	}
 	myco__kwr_tags(&w, f);
 	myco__lresp_send(req, &w);
-	if (mds)
-		for (k = 0; k < total; k++)
-			free(mds[k]);
-	free(mds);
+	free(perr);
 	free(offs);
 	free(names);
 	free(gname);
 }
 
 static void fetch_entry(myco__kwr_t *w, int16_t v, bool f, int32_t part,
-			int64_t off, int32_t epoch, const char *md, int16_t err)
+			int64_t off, int32_t epoch, const char *md, size_t mdlen, int16_t err)
 {
 	myco__kwr_i32(w, part);
 	myco__kwr_i64(w, off);
 	if (v >= 5)
 		myco__kwr_i32(w, epoch);
-	myco__kwr_str(w, f, md ? md : "");
+	myco__kwr_strn(w, f, md ? md : "", md ? (int32_t)mdlen : 0);
 	myco__kwr_i16(w, err);
 	myco__kwr_tags(w, f);
 }
@@ -831,11 +999,17 @@ void myco__lh_offset_fetch(myco__lgroups_t *gs, myco__lreq_t *req,
 			myco__kwr_array(&w, f, (int32_t)(b - a));
 			for (size_t c = a; c < b; c++)
 				fetch_entry(&w, v, f, all[c].partition, all[c].offset,
-					    all[c].leader_epoch, all[c].metadata, 0);
+					    all[c].leader_epoch, all[c].metadata,
+					    all[c].metadata_len, 0);
 			myco__kwr_tags(&w, f);
 		}
 		free(all);
 	} else {
+		mls_group_offset *all = NULL;
+		size_t nall = 0;
+		int16_t lerr = 0;
+		if (!gerr && mls_group_list(st, gname, &all, &nall) < 0)
+			lerr = KERR_UNKNOWN_SERVER_ERROR;
 		myco__kwr_array(&w, f, of->ntopics);
 		for (i = 0; i < of->ntopics; i++) {
 			const myco__koffset_fetch_topic_t *t = &of->topics[i];
@@ -850,22 +1024,18 @@ void myco__lh_offset_fetch(myco__lgroups_t *gs, myco__lreq_t *req,
 			myco__kwr_array(&w, f, t->npartitions < 0 ? 0 : t->npartitions);
 			for (j = 0; j < t->npartitions; j++) {
 				int32_t part = t->partition_indexes[j];
-				int64_t off = -1;
-				int32_t ep = -1;
-				char *md = NULL;
-				int rc = -ENOENT;
-				if (ok && !gerr)
-					rc = mls_group_fetch(st, gname, name, part, &off, &ep, &md);
-				if (rc < 0) {
-					off = -1;
-					ep = -1;
-				}
-				fetch_entry(&w, v, f, part, off, ep, md,
-					    rc < 0 && rc != -ENOENT ? KERR_UNKNOWN_SERVER_ERROR : gerr);
-				free(md);
+				const mls_group_offset *e = NULL;
+				/* the group's offsets are sorted by topic, partition */
+				for (size_t a = 0; ok && a < nall && !e; a++)
+					if (all[a].partition == part && !strcmp(all[a].topic, name))
+						e = &all[a];
+				fetch_entry(&w, v, f, part, e ? e->offset : -1,
+					    e ? e->leader_epoch : -1, e ? e->metadata : NULL,
+					    e ? e->metadata_len : 0, lerr ? lerr : gerr);
 			}
 			myco__kwr_tags(&w, f);
 		}
+		free(all);
 	}
 	if (v >= 2)
 		myco__kwr_i16(&w, gerr);

@@ -317,6 +317,144 @@ def s_raw(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
+# ---------------------------------------------------------------- liveness
+
+def s_liveness(tmp):
+    """Group liveness and commit semantics (issue 18, item 2)."""
+    import threading
+    from confluent_kafka import Consumer, TopicPartition as CTP
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+    from kafka.client_async import KafkaClient
+    from kafka.protocol.api import Request, Response
+    from kafka.protocol.group import JoinGroupRequest_v2
+    from kafka.protocol.types import Array, Bytes, Int16, Int32, Schema, String
+    from kafka.structs import OffsetAndMetadata
+
+    class JoinResp4(Response):
+        API_KEY, API_VERSION = 11, 4
+        SCHEMA = Schema(('throttle_time_ms', Int32), ('error_code', Int16),
+                        ('generation_id', Int32), ('group_protocol', String('utf-8')),
+                        ('leader_id', String('utf-8')), ('member_id', String('utf-8')),
+                        ('members', Array(('member_id', String('utf-8')),
+                                          ('member_metadata', Bytes))))
+
+    class JoinReq4(Request):
+        API_KEY, API_VERSION, RESPONSE_TYPE = 11, 4, JoinResp4
+        SCHEMA = JoinGroupRequest_v2.SCHEMA
+
+    b = Broker(os.path.join(tmp, 'data'), '--group-initial-delay', '0').start()
+    check(lt.client('produce', b.addr, 'lv', '100') == 0, '100 messages produced to lv')
+    ad = KafkaAdminClient(bootstrap_servers=b.addr)
+    # a subscription to lv in the consumer protocol (version 0)
+    sub = struct_sub('lv')
+
+    def send(cl, req):
+        node = cl.least_loaded_node()
+        while not cl.ready(node):
+            cl.poll(timeout_ms=100)
+        fut = cl.send(node, req)
+        cl.poll(future=fut, timeout_ms=10000)
+        return fut.value
+
+    # 1. MEMBER_ID_REQUIRED (KIP-394): JoinGroup v4 without an id gets one
+    cl = KafkaClient(bootstrap_servers=b.addr)
+    r = send(cl, JoinReq4('mg', 6000, 6000, '', 'consumer', [('range', sub)]))
+    check(r.error_code == 79 and r.member_id,
+          'JoinGroup v4 without a member id: MEMBER_ID_REQUIRED with id %s' % r.member_id)
+    r2 = send(cl, JoinReq4('mg', 6000, 6000, r.member_id, 'consumer', [('range', sub)]))
+    check(r2.error_code == 0 and r2.member_id == r.member_id and r2.leader_id == r.member_id,
+          'rejoining with that id: joined as leader')
+    cl.close()
+
+    # 2. an abandoned JoinGroup in the middle of a rebalance does not hold
+    # the group for its rebalance timeout (300 s): it is expired after its
+    # session timeout (6 s)
+    stop = threading.Event()
+    cons = KafkaConsumer('lv', bootstrap_servers=b.addr, group_id='lg',
+                         auto_offset_reset='earliest', session_timeout_ms=6000,
+                         heartbeat_interval_ms=500, max_poll_interval_ms=300000)
+
+    def polling():
+        while not stop.is_set():
+            cons.poll(timeout_ms=200)
+    t = threading.Thread(target=polling)
+    t.start()
+    try:
+        wait_until('lg stable', lambda: ad.describe_consumer_groups(['lg'])[0].state == 'Stable')
+        cl = KafkaClient(bootstrap_servers=b.addr)
+        node = cl.least_loaded_node()
+        while not cl.ready(node):
+            cl.poll(timeout_ms=100)
+        cl.send(node, JoinGroupRequest_v2('lg', 6000, 300000, '', 'consumer', [('range', sub)]))
+        cl.poll(timeout_ms=300)
+        cl.close()                  # gone without waiting for the answer
+        log('abandoned a JoinGroup to lg (session 6 s, rebalance 300 s)')
+        wait_until('the rebalance starts',
+                   lambda: (lambda d: d.state != 'Stable' or len(d.members) == 2)(
+                       ad.describe_consumer_groups(['lg'])[0]))
+        check(True, 'the abandoned join started a rebalance')
+        wait_until('lg back to Stable with one member',
+                   lambda: (lambda d: d.state == 'Stable' and len(d.members) == 1)(
+                       ad.describe_consumer_groups(['lg'])[0]), limit=60)
+        check(True, 'the abandoned member expired after its session timeout, lg Stable again')
+    finally:
+        stop.set()
+        t.join()
+        cons.close()
+
+    # 3. static membership: a restarted member with the same
+    # group.instance.id takes its place, no second member, no rebalance
+    conf = {'bootstrap.servers': b.addr, 'group.id': 'sg', 'group.instance.id': 'inst-1',
+            'session.timeout.ms': 6000, 'auto.offset.reset': 'earliest'}
+    c1 = Consumer(conf)
+    c1.subscribe(['lv'])
+    m = c1.poll(20)
+    check(m is not None and m.error() is None, 'static member inst-1 consumes')
+    gen1 = ad.describe_consumer_groups(['sg'])[0]
+    c1.close()
+    c2 = Consumer(conf)
+    c2.subscribe(['lv'])
+    m = c2.poll(20)
+    d = ad.describe_consumer_groups(['sg'])[0]
+    check(m is not None and m.error() is None and d.state == 'Stable' and len(d.members) == 1,
+          'inst-1 restarted: it consumes at once and the group has one member, not two')
+    check(d.members[0].member_id != gen1.members[0].member_id,
+          'under a new member id (the old one is fenced)')
+
+    # 4. commits: to unknown topics/partitions refused, metadata kept exactly
+    from confluent_kafka import KafkaException
+    errs = {}
+    for tp in (CTP('lv', 0, 7), CTP('lv', 5, 1), CTP('nosuch', 0, 1)):
+        try:
+            c2.commit(offsets=[tp], asynchronous=False)
+            errs[(tp.topic, tp.partition)] = None
+        except KafkaException as e:
+            errs[(tp.topic, tp.partition)] = e.args[0].name()
+    c2.close()
+    check(errs[('lv', 0)] is None, 'commit to lv[0] accepted')
+    check(errs[('lv', 5)] == 'UNKNOWN_TOPIC_OR_PART' and errs[('nosuch', 0)] == 'UNKNOWN_TOPIC_OR_PART',
+          'commits to lv[5] and nosuch[0]: UNKNOWN_TOPIC_OR_PART, as Kafka answers')
+    kc = KafkaConsumer(bootstrap_servers=b.addr, group_id='md', enable_auto_commit=False)
+    kc.commit({TopicPartition('lv', 0): OffsetAndMetadata(5, 'a\x00b\x00c')})
+    kc.close()
+    got = ad.list_consumer_group_offsets('md')[TopicPartition('lv', 0)]
+    check(got.offset == 5 and got.metadata == 'a\x00b\x00c',
+          'commit metadata kept byte for byte: %r' % got.metadata)
+    b.stop()
+    b.start()
+    ad = KafkaAdminClient(bootstrap_servers=b.addr)
+    got = ad.list_consumer_group_offsets('md')[TopicPartition('lv', 0)]
+    check(got.metadata == 'a\x00b\x00c', 'also after a restart')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+def struct_sub(topic):
+    """ConsumerProtocolSubscription v0 for one topic."""
+    import struct
+    t = topic.encode()
+    return struct.pack('>hih', 0, 1, len(t)) + t + struct.pack('>i', -1)
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
