@@ -353,6 +353,12 @@ typedef struct myco_system {
 	uint16_t metrics_port;
 	const char *metrics_addr;
 	myco_pos_t metrics_pos;       /* of the `metrics` statement */
+	/* `dashboard PORT;` or `dashboard "ADDR:PORT";`: where the executive's
+	 * dashboard (`myco dash`, docs/dashboard.md) serves the live system
+	 * map.  dashboard_port 0 = not declared; dashboard_addr as metrics_addr. */
+	uint16_t dashboard_port;
+	const char *dashboard_addr;
+	myco_pos_t dashboard_pos;     /* of the `dashboard` statement */
 	/* `shield cores N, M;`: cores the executive keeps other tasks, IRQs
 	 * and (where the kernel allows) RCU callbacks and timers off while the
 	 * system runs.  Empty = none. */

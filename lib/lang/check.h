@@ -116,6 +116,7 @@ typedef struct ctx {
 	myco__stmt_t *sched_st;
 	uint32_t *port_owner;      /* port -> partition index + 1 (65536 entries) */
 	myco__arg_t *metrics_arg;  /* the `metrics` argument, for the port check */
+	myco__arg_t *dashboard_arg; /* the `dashboard` argument, likewise */
 	struct shield_core { uint32_t core; myco__arg_t *a; } *shield;
 	size_t nshield, cshield;   /* `shield cores`, in statement order */
 	myco__stmt_t *shield_st;
@@ -234,6 +235,7 @@ void myco__lower_group_decl(myco__lower_t *l);
 void myco__lower_schedule_decl(myco__lower_t *l);
 void myco__lower_import_in_system(myco__lower_t *l);
 void myco__lower_metrics(myco__lower_t *l);
+void myco__lower_dashboard(myco__lower_t *l);
 void myco__lower_shield(myco__lower_t *l);
 void myco__lower_machine_cores(myco__lower_t *l);
 void myco__lower_machine_memory(myco__lower_t *l);

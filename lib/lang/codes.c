@@ -167,19 +167,21 @@ static const struct code {
 	  "call with a queue.\n" },
 	{ "E071", "port taken\n\n"
 	  "Two partitions declare `listen` on the same port, or the system's\n"
-	  "`metrics` port is one a partition listens on; only one socket can listen\n"
-	  "on a port, so the second could not start.\n" },
+	  "`metrics` or `dashboard` port is one a partition listens on (or they are\n"
+	  "the same port); only one socket can listen on a port, so the second could\n"
+	  "not start.\n" },
 	{ "E072", "invalid user or group name\n\n"
 	  "`user NAME;` and `user NAME group NAME;` take a name made of letters,\n"
 	  "digits, `.`, `_` and `-` (not first), at most 32 bytes, and not all\n"
 	  "digits (write a numeric id without quotes: `user 65534;`).  Names are\n"
 	  "looked up by the executive when the system starts, not by the checker:\n"
 	  "an unknown name is a `myco run` start-up error.\n" },
-	{ "E073", "invalid metrics address\n\n"
-	  "`metrics \"ADDR:PORT\";` takes a numeric IPv4 address (\"0.0.0.0:9100\") or\n"
-	  "an IPv6 address in brackets (\"[::1]:9100\") and a port from 1 to 65535.\n"
-	  "Host names are not looked up.  `metrics 9100;` (a bare port) serves on\n"
-	  "the loopback address 127.0.0.1.\n" },
+	{ "E073", "invalid listen address\n\n"
+	  "`metrics \"ADDR:PORT\";` and `dashboard \"ADDR:PORT\";` take a numeric IPv4\n"
+	  "address (\"0.0.0.0:9100\") or an IPv6 address in brackets (\"[::1]:9100\")\n"
+	  "and a port from 1 to 65535.  Host names are not looked up.  A bare port\n"
+	  "(`metrics 9100;`, `dashboard 8080;`) serves on the loopback address\n"
+	  "127.0.0.1.\n" },
 	{ "E074", "conflicting routes\n\n"
 	  "Two routes of a service have the same method and paths the router cannot\n"
 	  "tell apart: the same segments, with equal literals and parameters of the\n"

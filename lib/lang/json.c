@@ -146,6 +146,14 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 	} else {
 		fputs("null,", f);
 	}
+	fputs("\"dashboard\":", f);
+	if (sys->dashboard_port) {
+		fputs("{\"addr\":", f);
+		myco__json_str(f, sys->dashboard_addr ? sys->dashboard_addr : "");
+		fprintf(f, ",\"port\":%u},", sys->dashboard_port);
+	} else {
+		fputs("null,", f);
+	}
 	fputs("\"shield\":", f);
 	idxs(f, sys->shield_cores, sys->nshield);
 	fputc(',', f);

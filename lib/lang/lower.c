@@ -153,38 +153,73 @@ static const char *split_hostport(const char *t, char *addr, size_t alen, uint64
 	return NULL;
 }
 
-/* `metrics 9100;` (loopback) or `metrics "ADDR:PORT";`. */
-void myco__lower_metrics(myco__lower_t *l)
+/* `metrics 9100;` / `dashboard 8080;` (loopback) or "ADDR:PORT": the port
+ * and numeric address in *port and addr (64 bytes), or false after an
+ * error naming WHAT. */
+static bool lower_listen(myco__lower_t *l, const char *what, uint64_t *port, char *addr,
+			 myco__arg_t **arg)
 {
 	ctx_t *c = l->c;
 	cur_t *k = &l->k;
 	myco__arg_t *a = myco__peek(k);
-	char addr[64] = "127.0.0.1";
-	uint64_t port;
+	char label[48];
+	snprintf(addr, 64, "127.0.0.1");
 	if (a && a->kind == MYCO__A_STR) {
 		k->i++;
 		const char *why = strlen(a->text) == a->textlen
-			? split_hostport(a->text, addr, sizeof(addr), &port) : "not a numeric IPv4 address";
+			? split_hostport(a->text, addr, 64, port) : "not a numeric IPv4 address";
 		if (why) {
 			ERR(c, "E073", a->pos, a->len,
-			    "write \"ADDR:PORT\" with a numeric address, e.g. \"0.0.0.0:9100\" or "
-			    "\"[::1]:9100\", or only the port for loopback",
-			    "invalid metrics address \"%s\": %s", a->text, why);
-			return;
+			    !strcmp(what, "metrics")
+			    ? "write \"ADDR:PORT\" with a numeric address, e.g. \"0.0.0.0:9100\" or "
+			      "\"[::1]:9100\", or only the port for loopback"
+			    : "write \"ADDR:PORT\" with a numeric address, e.g. \"0.0.0.0:8080\" or "
+			      "\"[::1]:8080\", or only the port for loopback",
+			    "invalid %s address \"%s\": %s", what, a->text, why);
+			return false;
 		}
 	} else if (a && (a->kind == MYCO__A_NUM || a->kind == MYCO__A_QTY)) {
-		if (!myco__want_uint(k, "the metrics port", 1, 65535, &port))
-			return;
+		snprintf(label, sizeof(label), "the %s port", what);
+		if (!myco__want_uint(k, label, 1, 65535, port))
+			return false;
 	} else {
 		myco__expected(k, "a port number or \"ADDR:PORT\"");
-		return;
+		return false;
 	}
 	if (!myco__want_end(k))
+		return false;
+	*arg = a;
+	return true;
+}
+
+/* `metrics 9100;` (loopback) or `metrics "ADDR:PORT";`. */
+void myco__lower_metrics(myco__lower_t *l)
+{
+	ctx_t *c = l->c;
+	char addr[64];
+	uint64_t port;
+	myco__arg_t *a;
+	if (!lower_listen(l, "metrics", &port, addr, &a))
 		return;
 	c->sys->metrics_port = (uint16_t)port;
 	c->sys->metrics_addr = myco__astr(c, addr);
 	c->sys->metrics_pos = l->x->pos;
 	c->metrics_arg = a;
+}
+
+/* `dashboard 8080;` (loopback) or `dashboard "ADDR:PORT";`. */
+void myco__lower_dashboard(myco__lower_t *l)
+{
+	ctx_t *c = l->c;
+	char addr[64];
+	uint64_t port;
+	myco__arg_t *a;
+	if (!lower_listen(l, "dashboard", &port, addr, &a))
+		return;
+	c->sys->dashboard_port = (uint16_t)port;
+	c->sys->dashboard_addr = myco__astr(c, addr);
+	c->sys->dashboard_pos = l->x->pos;
+	c->dashboard_arg = a;
 }
 
 /* `shield cores N, M;` (checked against the machine in verify.c). */

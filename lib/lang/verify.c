@@ -4,7 +4,8 @@
  * channel one server; missing senders and clients are warnings), cycles of
  * blocking calls, frame-mode partitions without a window, CPU utilisation
  * per core and in total against the machine, and the sum of memory limits.
- * Also the host resources: the metrics port against the partitions' ports,
+ * Also the host resources: the metrics and dashboard ports against the
+ * partitions' ports and each other,
  * shielded cores against the machine.
  * Not for: checks of one statement (its handler does them).
  */
@@ -264,6 +265,19 @@ void myco__check_host(ctx_t *c)
 			 "port of its own", c->parts[c->port_owner[mp] - 1].p.name);
 		ERR(c, "E071", c->metrics_arg->pos, c->metrics_arg->len,
 		    myco__arena_strdup(&c->pa, h), "port %u is taken", mp);
+	}
+	/* so does the dashboard, and it cannot share the metrics port */
+	uint16_t dp = sys->dashboard_port;
+	if (dp && c->dashboard_arg && c->port_owner && c->port_owner[dp]) {
+		char h[300];
+		snprintf(h, sizeof(h), "partition `%s` listens on it; the dashboard needs a "
+			 "port of its own", c->parts[c->port_owner[dp] - 1].p.name);
+		ERR(c, "E071", c->dashboard_arg->pos, c->dashboard_arg->len,
+		    myco__arena_strdup(&c->pa, h), "port %u is taken", dp);
+	} else if (dp && dp == mp && c->dashboard_arg) {
+		ERR(c, "E071", c->dashboard_arg->pos, c->dashboard_arg->len,
+		    "the metrics endpoint listens on it; give the dashboard another port",
+		    "port %u is taken", dp);
 	}
 	/* shielded cores exist, and leave one for everything else */
 	uint64_t mask = 0;

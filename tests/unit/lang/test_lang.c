@@ -702,7 +702,7 @@ static void test_resources(void **state)
 	assert_int_equal(sys->shield_pos.line, 4);
 	assert_int_equal(sys->partitions[0].cache_ways, 6);
 	j = json_of(sys);
-	assert_non_null(strstr(j, "\"metrics\":{\"addr\":\"127.0.0.1\",\"port\":9100},\"shield\":[1,3],"));
+	assert_non_null(strstr(j, "\"metrics\":{\"addr\":\"127.0.0.1\",\"port\":9100},\"dashboard\":null,\"shield\":[1,3],"));
 	assert_non_null(strstr(j, "\"cache_ways\":6,"));
 	free(j);
 	myco_system_t *sys2 = load_ok("system s { metrics \"[fe80::1]:65535\"; }");
@@ -713,6 +713,25 @@ static void test_resources(void **state)
 	assert_non_null(strstr(j, "\"shield\":[],"));
 	free(j);
 	myco_system_free(sys2);
+	/* dashboard: as metrics, and not on a taken port */
+	sys2 = load_ok("system s {\n dashboard 8080;\n}\n");
+	assert_int_equal(sys2->dashboard_port, 8080);
+	assert_string_equal(sys2->dashboard_addr, "127.0.0.1");
+	assert_int_equal(sys2->dashboard_pos.line, 2);
+	j = json_of(sys2);
+	assert_non_null(strstr(j, "\"dashboard\":{\"addr\":\"127.0.0.1\",\"port\":8080},"));
+	free(j);
+	myco_system_free(sys2);
+	sys2 = load_ok("system s { dashboard \"[::1]:9\"; }");
+	assert_string_equal(sys2->dashboard_addr, "::1");
+	assert_int_equal(sys2->dashboard_port, 9);
+	myco_system_free(sys2);
+	assert_string_equal(codes_of("system s { dashboard \"host:80\"; }", 0), "E073,");
+	assert_string_equal(codes_of("system s { dashboard 70000; }", 0), "E032,");
+	assert_string_equal(codes_of("system s { dashboard 1; dashboard 2; }", 0), "E022,");
+	assert_string_equal(codes_of("system s { metrics 9; dashboard 9; }", 0), "E071,");
+	assert_string_equal(codes_of("system s { dashboard 80; partition a { program \"a\"; listen 80; } }", 0),
+			    "E071,");
 	sys2 = load_ok("system s { metrics \"0.0.0.0:1\"; partition a { program \"a\"; } }");
 	assert_string_equal(sys2->metrics_addr, "0.0.0.0");
 	assert_int_equal(sys2->metrics_port, 1);
