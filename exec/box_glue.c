@@ -25,6 +25,7 @@ struct box_inst {
 };
 
 static struct box_inst *pending;    /* dead instances, cgroups to remove */
+static void viol_resume(struct ex_system *s, uint64_t now);
 static unsigned inst_counter;
 static myco__box_frame_t *frame;
 static int *frame_idx;              /* per partition, -1 = not in frame mode */
@@ -210,7 +211,7 @@ void myco__ex_box_release(struct ex_system *s, struct ex_inst *in)
 
 void myco__ex_box_tick(struct ex_system *s)
 {
-	(void)s;
+	viol_resume(s, myco_now());
 	while (pending) {
 		struct box_inst *bi = pending;
 		pending = bi->next;
@@ -262,23 +263,140 @@ void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_i
 	}
 }
 
+/*
+ * Forbidden syscalls, per partition, so that a partition calling one in a
+ * loop harms only itself:
+ *  - aggregated: a repeat of a syscall already reported (its event still in
+ *    the ring) only updates that event's count and last time, no new event
+ *    and no log line;
+ *  - rate-limited: at most VIOL_EVENTS new events a second per partition,
+ *    the rest counted and summed up in one "seccomp-flood" event;
+ *  - cost capped: past VIOL_CAP notifications in a second the executive
+ *    stops reading the partition's seccomp listener for the rest of that
+ *    second.  Its offending threads wait in the kernel meanwhile (their own
+ *    time, not the executive's nor another partition's).
+ */
+#define VIOL_EVENTS 10u          /* new events per partition per second */
+#define VIOL_CAP 2000u           /* notifications answered per partition per second */
+#define VIOL_AGG 8               /* syscalls aggregated per partition */
+#define VIOL_WINDOW 1000000000ull
+
+struct viol_state {
+	uint64_t win_start;       /* start of the current one-second window */
+	uint32_t handled;         /* notifications answered in the window */
+	uint32_t events;          /* new events in the window */
+	uint64_t folded;          /* repeats folded into earlier events (window) */
+	uint64_t dropped;         /* over the event rate (window) */
+	uint64_t paused_until;    /* cost cap: listener off epoll until then */
+	int paused_fd;            /* that listener (-1: none) */
+	struct { int nr; uint64_t seq, count, first_ns; } agg[VIOL_AGG];
+	unsigned agg_next;
+};
+static struct viol_state *viol;    /* per partition */
+
+static void viol_window(struct ex_system *s, struct ex_part *p, struct viol_state *vs,
+			uint64_t now)
+{
+	if (now - vs->win_start < VIOL_WINDOW)
+		return;
+	if (vs->dropped || vs->handled >= VIOL_CAP)
+		myco__ex_event(s, p, "seccomp-flood", -1, -1,
+			       "%u forbidden syscalls answered in the last window: %llu repeats "
+			       "folded into earlier events, %llu not reported (over %u events/s)%s",
+			       vs->handled, (unsigned long long)vs->folded,
+			       (unsigned long long)vs->dropped, VIOL_EVENTS,
+			       vs->handled >= VIOL_CAP ? "; throttled at the cost cap" : "");
+	vs->win_start = now;
+	vs->handled = vs->events = 0;
+	vs->folded = vs->dropped = 0;
+}
+
+/* Resume a listener paused by the cost cap (called every tick). */
+static void viol_resume(struct ex_system *s, uint64_t now)
+{
+	for (size_t i = 0; viol && i < s->nparts; i++) {
+		struct viol_state *vs = &viol[i];
+		struct ex_part *p = &s->parts[i];
+		struct ex_inst *c[3] = { &p->act, &p->sb, &p->dying };
+
+		if (vs->paused_fd < 0 || now < vs->paused_until)
+			continue;
+		for (int k = 0; k < 3; k++)
+			if (c[k]->pid && c[k]->seccomp_fd == vs->paused_fd)
+				myco__ex_epoll_add(s, vs->paused_fd,
+						   EX_TAG(EXT_SECCOMP, p->idx, vs->paused_fd));
+		vs->paused_fd = -1;
+	}
+}
+
+static void viol_report(struct ex_system *s, struct ex_part *p, struct viol_state *vs,
+			const struct myco__box_violation *v, uint64_t now)
+{
+	for (int i = 0; i < VIOL_AGG; i++) {
+		struct ex_event *e;
+
+		if (!vs->agg[i].count || vs->agg[i].nr != v->nr)
+			continue;
+		e = &s->ev[vs->agg[i].seq % EX_EVENT_RING];
+		if (e->seq != vs->agg[i].seq || s->ev_seq - e->seq > EX_EVENT_RING)
+			break;          /* that event left the ring: report anew */
+		vs->agg[i].count++;
+		vs->folded++;
+		snprintf(e->detail, sizeof(e->detail),
+			 "forbidden syscall %s (nr %d): denied with EPERM, %llu times "
+			 "(last by pid %d, %.3f s after the first)",
+			 v->name, v->nr, (unsigned long long)vs->agg[i].count, (int)v->pid,
+			 (double)(now - vs->agg[i].first_ns) / 1e9);
+		return;
+	}
+	if (vs->events >= VIOL_EVENTS) {
+		vs->dropped++;
+		return;
+	}
+	vs->events++;
+	struct ex_event *e = myco__ex_event(s, p, "seccomp", -1, -1,
+					    "forbidden syscall %s (nr %d) by pid %d: denied with EPERM",
+					    v->name, v->nr, (int)v->pid);
+	unsigned k = vs->agg_next++ % VIOL_AGG;
+	vs->agg[k].nr = v->nr;
+	vs->agg[k].seq = e->seq;
+	vs->agg[k].count = 1;
+	vs->agg[k].first_ns = now;
+}
+
 void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
 {
 	struct myco__box_violation v;
+	struct viol_state *vs = viol ? &viol[p->idx] : NULL;
+	uint64_t now;
 	int rc = myco__box_violation_read(in->seccomp_fd, &v);
 	if (rc == -ENOENT)
 		return;
 	if (rc < 0) {
 		/* listener gone (every process of the filter exited) */
 		myco__ex_epoll_del(s, in->seccomp_fd);
+		if (vs && vs->paused_fd == in->seccomp_fd)
+			vs->paused_fd = -1;
 		close(in->seccomp_fd);
 		in->seccomp_fd = -1;
 		return;
 	}
-	myco__ex_event(s, p, "seccomp", -1, -1,
-		       "forbidden syscall %s (nr %d) by pid %d: denied with EPERM",
-		       v.name, v.nr, (int)v.pid);
 	myco__box_violation_respond(in->seccomp_fd, &v, MYCO__BOX_DENY, EPERM);
+	if (!vs) {
+		myco__ex_event(s, p, "seccomp", -1, -1,
+			       "forbidden syscall %s (nr %d) by pid %d: denied with EPERM",
+			       v.name, v.nr, (int)v.pid);
+		return;
+	}
+	now = myco_now();
+	viol_window(s, p, vs, now);
+	vs->handled++;
+	viol_report(s, p, vs, &v, now);
+	if (vs->handled >= VIOL_CAP && vs->paused_fd < 0) {
+		myco__ex_epoll_del(s, in->seccomp_fd);
+		vs->paused_fd = in->seccomp_fd;
+		vs->paused_until = vs->win_start + VIOL_WINDOW;
+	}
 }
 
 /* Resolve partition p's `user` / `group` (names through the passwd and
@@ -343,7 +461,10 @@ int myco__ex_box_system_init(struct ex_system *s)
 	frame_idx = calloc(n, sizeof(int));
 	run_uid = calloc(n, sizeof(uid_t));
 	run_gid = calloc(n, sizeof(gid_t));
-	if (!frame_idx || !warned || !run_uid || !run_gid) {
+	viol = calloc(n, sizeof(*viol));
+	for (size_t i = 0; viol && i < n; i++)
+		viol[i].paused_fd = -1;
+	if (!frame_idx || !warned || !run_uid || !run_gid || !viol) {
 		fprintf(stderr, "myco run: %s\n", myco_strerror(-ENOMEM));
 		return -ENOMEM;
 	}
@@ -418,6 +539,8 @@ void myco__ex_box_system_destroy(struct ex_system *s)
 	run_uid = NULL;
 	free(run_gid);
 	run_gid = NULL;
+	free(viol);
+	viol = NULL;
 }
 
 int myco__ex_box_frame_stats(struct ex_system *s, struct ex_part *p,

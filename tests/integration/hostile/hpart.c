@@ -4,6 +4,10 @@
  *   threadbomb  ready, then create threads (each sleeps) until the kernel
  *               refuses one; print "THREADS <n> <errno>" and keep them,
  *               heartbeating
+ *   denyspam    ready, wait while the file HHOLD exists, then call a
+ *               forbidden syscall (socket(2) without `net`) from 4 threads
+ *               until HCOUNT calls (default 200000) were denied; print
+ *               "DENIED <n>" and idle
  *   uringsock   ready, then create an AF_INET and an AF_UNIX socket through
  *               io_uring (IORING_OP_SOCKET) without the net declaration;
  *               print "URING_SETUP <rc>" and "URING_SOCKET <family> <res>"
@@ -57,6 +61,41 @@ static void threadbomb(void)
 		n++;
 	}
 	printf("THREADS %lu %d\n", n, rc);
+	fflush(stdout);
+}
+
+static _Atomic unsigned long denied;
+static unsigned long spam_count;
+
+static void *spammer(void *arg)
+{
+	(void)arg;
+	while (denied < spam_count) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (fd >= 0)
+			close(fd);
+		else
+			denied++;
+	}
+	return NULL;
+}
+
+static void denyspam(void)
+{
+	const char *hold = getenv("HHOLD");
+	pthread_t t[4];
+
+	spam_count = getenv("HCOUNT") ? strtoul(getenv("HCOUNT"), NULL, 10) : 200000;
+	while (hold && access(hold, F_OK) == 0) {
+		myco_heartbeat();
+		sleep_ms(10);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, spammer, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("DENIED %lu\n", (unsigned long)denied);
 	fflush(stdout);
 }
 
@@ -119,6 +158,8 @@ int main(void)
 	myco_ready();
 	if (!strcmp(mode, "threadbomb"))
 		threadbomb();
+	if (!strcmp(mode, "denyspam"))
+		denyspam();
 	if (!strcmp(mode, "uringsock")) {
 		int families[2] = { AF_INET, AF_UNIX };
 

@@ -118,6 +118,57 @@ def case_threadbomb():
         s.kill_all()
 
 
+def case_denyspam():
+    """Item 5: four threads call a forbidden syscall as fast as they can
+    (20,000 denials: ten times the event ring; the cost cap answers at most
+    2,000 a second).  The repeats are folded into one event with a count,
+    new events are rate-limited per partition, so the neighbour's restart
+    event that came before the flood is still in the executive's ring (2,048
+    events), and the executive's log does not grow with the flood."""
+    hold = os.path.join("/tmp", "hostile-hold-%d" % os.getpid())
+    open(hold, "w").close()
+    body = "\n".join([hostile("spam", "denyspam",
+                              'env HHOLD = "%s";\nenv HCOUNT = "20000";' % hold),
+                      X.partition("ok")])
+    s = X.System(body, "ds")
+    try:
+        s.start()
+        iso = {m["mechanism"]: m for m in s.part("spam")["isolation"]}
+        if iso.get("seccomp", {}).get("status") != "applied":
+            print("SKIP: seccomp not applied here: %r" % iso.get("seccomp"))
+            sys.exit(77)
+        old = s.part("ok")["restarts"]
+        s.cli("kill", "ok")
+        X.wait_for(lambda: s.part("ok")["restarts"] > old, "the neighbour's restart")
+        mark = [e for e in s.events() if e["partition"] == "ok" and e["kind"] == "restart"]
+        if not mark:
+            X.fail("no restart event for the neighbour")
+        log_before = len(s.errtext())
+        os.unlink(hold)
+        X.wait_for(lambda: "DENIED " in s.logs("spam"), "the flood to end", 120)
+        ev = s.events()
+        if not [e for e in ev if e["seq"] == mark[-1]["seq"]]:
+            X.fail("the flood evicted the neighbour's restart event")
+        spam = [e for e in ev if e["partition"] == "spam" and e["kind"].startswith("seccomp")]
+        counts = [int(e["detail"].split(" times")[0].split()[-1]) for e in spam
+                  if " times" in e["detail"]]
+        if not counts or max(counts) < 1000:
+            X.fail("repeats not folded into one event: %r" % spam[:5])
+        grown = len(s.errtext()) - log_before
+        print("%d spam events, largest count %d, executive log grew %d bytes"
+              % (len(spam), max(counts), grown))
+        if grown > 100000:
+            X.fail("the executive's log grew %d bytes with the flood" % grown)
+        if s.part("ok")["state"] != "running" or s.proc.poll() is not None:
+            X.fail("the neighbour or the executive suffered")
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        if os.path.exists(hold):
+            os.unlink(hold)
+        s.kill_all()
+
+
 def case_uringsock():
     """Item 7: a partition without `net` tries to make AF_INET and AF_UNIX
     sockets through io_uring (IORING_OP_SOCKET, which seccomp cannot see).
