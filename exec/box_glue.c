@@ -22,6 +22,7 @@ struct box_inst {
 	char instance[32];
 	struct box_inst *next;      /* pending-destroy list */
 	char part[EX_NAME_MAX];
+	unsigned tries;             /* removal passes so far (one per tick) */
 };
 
 static struct box_inst *pending;    /* dead instances, cgroups to remove */
@@ -211,11 +212,26 @@ void myco__ex_box_release(struct ex_system *s, struct ex_inst *in)
 
 void myco__ex_box_tick(struct ex_system *s)
 {
+	struct box_inst **pp = &pending;
+
 	viol_resume(s, myco_now());
-	while (pending) {
-		struct box_inst *bi = pending;
-		pending = bi->next;
-		myco__box_destroy(s->name, bi->part, bi->instance);
+	/* One pass each, never a sleep: the supervision loop must not block
+	 * on processes that take their time to die; the rest waits for the
+	 * next tick.  At shutdown (s->stopping) the blocking removal. */
+	while (*pp) {
+		struct box_inst *bi = *pp;
+		int rc = s->stopping ? myco__box_destroy(s->name, bi->part, bi->instance)
+		                     : myco__box_destroy_try(s->name, bi->part, bi->instance);
+
+		if (rc == -EBUSY && !s->stopping && ++bi->tries < 60) {
+			pp = &bi->next;
+			continue;
+		}
+		if (rc == -EBUSY)
+			myco__ex_event(s, NULL, "cgroup", -1, -1,
+				       "cgroups of %s/%s still busy: left for the stale cleanup",
+				       bi->part, bi->instance);
+		*pp = bi->next;
 		free(bi);
 	}
 }

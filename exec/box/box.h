@@ -493,6 +493,12 @@ int myco__box_stats(const char *system, const char *partition,
 int myco__box_destroy(const char *system, const char *partition,
 		      const char *instance);
 
+/* The same in one pass that never sleeps (for a supervision loop that must
+ * not block): -EBUSY while processes are still dying (call again later),
+ * 0 when removed, -ENOENT if nothing existed. */
+int myco__box_destroy_try(const char *system, const char *partition,
+			  const char *instance);
+
 /* Same for every partition of a system, then remove myco/<system> itself.
  * Returns the number of processes killed (>= 0) or a negative errno.
  * See "Cleanup" above for when it is safe. */

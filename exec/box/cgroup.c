@@ -459,7 +459,8 @@ static int rmdir_one(const char *dir, void *arg)
 	return 0;
 }
 
-int myco__cg_kill_remove(const char *dir, bool v2)
+/* Kill and remove, `tries` passes 5 ms apart (1: one pass, no sleep). */
+static int kill_remove_n(const char *dir, bool v2, int tries)
 {
 	struct kill_ctx k = { .v2 = v2, .count = true };
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
@@ -467,16 +468,22 @@ int myco__cg_kill_remove(const char *dir, bool v2)
 
 	if (stat(dir, &st) < 0)
 		return -errno;
-	for (int i = 0; i < 400; i++) {       /* 400 x 5 ms = 2 s */
+	for (int i = 0; i < tries; i++) {
 		walk_post(dir, kill_one, &k);
 		k.count = false;
 		k.left = 0;
 		walk_post(dir, rmdir_one, &k);
 		if (stat(dir, &st) < 0 && errno == ENOENT)
 			return k.killed;
-		nanosleep(&ts, NULL);
+		if (i + 1 < tries)
+			nanosleep(&ts, NULL);
 	}
 	return -EBUSY;
+}
+
+int myco__cg_kill_remove(const char *dir, bool v2)
+{
+	return kill_remove_n(dir, v2, 400);       /* 400 x 5 ms = 2 s */
 }
 
 /* Every distinct hierarchy dir for rel, deduplicated. */
@@ -522,7 +529,7 @@ static int thaw_one(const char *dir, void *arg)
 	return 0;
 }
 
-static int remove_rel(const char *rel)
+static int remove_rel_n(const char *rel, int tries)
 {
 	char dirs[MYCO__CG_NCTL][MYCO__CG_PATH_MAX];
 	bool v2[MYCO__CG_NCTL];
@@ -535,7 +542,7 @@ static int remove_rel(const char *rel)
 	for (int i = 0; i < n; i++)
 		walk_post(dirs[i], thaw_one, NULL);
 	for (int i = 0; i < n; i++) {
-		int r = myco__cg_kill_remove(dirs[i], v2[i]);
+		int r = kill_remove_n(dirs[i], v2[i], tries);
 
 		if (r >= 0) {
 			killed += r;
@@ -546,6 +553,26 @@ static int remove_rel(const char *rel)
 		}
 	}
 	return rc < 0 ? rc : killed;
+}
+
+static int remove_rel(const char *rel)
+{
+	return remove_rel_n(rel, 400);
+}
+
+int myco__box_destroy_try(const char *system, const char *partition,
+			  const char *instance)
+{
+	char rel[3 * MYCO__BOX_NAME_MAX + 16];
+	int rc;
+
+	if (!name_ok(system) || !name_ok(partition) ||
+	    (instance && !name_ok(instance)))
+		return -EINVAL;
+	snprintf(rel, sizeof(rel), "myco/%s/%s%s%s", system, partition,
+		 instance ? "/" : "", instance ? instance : "");
+	rc = remove_rel_n(rel, 1);
+	return rc < 0 ? rc : 0;
 }
 
 int myco__box_destroy(const char *system, const char *partition,
