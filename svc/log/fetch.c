@@ -135,7 +135,13 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 				rd->high_watermark = offs.high_watermark;
 				rd->log_start = offs.log_start;
 			} else {
-				rc = mls_read(p, fp->offset, want, rd);
+				/* KIP-74: only the first data of the response may
+				 * exceed the limits (one whole batch, so that a
+				 * consumer always progresses); after it, the
+				 * response's and the partition's max bytes are
+				 * hard limits */
+				rc = total == 0 ? mls_read(p, fp->offset, want, rd)
+						: mls_read_within(p, fp->offset, want, rd);
 				pinned = rc == 0;
 			}
 			mls_partition_put(p);

@@ -486,14 +486,18 @@ void myco__lh_find_coordinator(myco__lgroups_t *gs, myco__lreq_t *req,
 	bool f = req->flex;
 	const myco__lcfg_t *cfg = gs->cfg;
 
+	/* No transactions: a transactional producer gets a clear, final
+	 * answer (Kafka's authorization failure, fatal in the clients), not
+	 * COORDINATOR_NOT_AVAILABLE, which it would retry until its
+	 * transaction timeout. */
 	if (m->key_type != 0)
-		err = KERR_COORDINATOR_NOT_AVAILABLE;  /* no transactions */
+		err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 	myco__lresp_begin(&w, req);
 	if (req->ver >= 1)
 		myco__kwr_i32(&w, 0);
 	myco__kwr_i16(&w, err);
 	if (req->ver >= 1)
-		myco__kwr_str(&w, f, err ? "transactions are not supported" : NULL);
+		myco__kwr_str(&w, f, err ? "myco-log does not support transactions" : NULL);
 	myco__kwr_i32(&w, err ? -1 : 0);
 	myco__kwr_str(&w, f, err ? "" : cfg->host);
 	myco__kwr_i32(&w, err ? -1 : cfg->port);

@@ -792,8 +792,23 @@ static int cut_point(mls__segment *s, int64_t pos, int64_t end, int64_t budget,
 	return 0;
 }
 
+static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
+                       bool strict, mls_read_set *out);
+
 int mls_read(mls_partition_t *p, int64_t offset, size_t max_bytes,
              mls_read_set *out)
+{
+	return read_common(p, offset, max_bytes, false, out);
+}
+
+int mls_read_within(mls_partition_t *p, int64_t offset, size_t max_bytes,
+                    mls_read_set *out)
+{
+	return read_common(p, offset, max_bytes, true, out);
+}
+
+static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
+                       bool strict, mls_read_set *out)
 {
 	int rc = 0;
 	size_t i;
@@ -844,7 +859,7 @@ int mls_read(mls_partition_t *p, int64_t offset, size_t max_bytes,
 				rc = cut_point(s, pos, end, left > 0 ? left : 0, &cut);
 				if (rc < 0)
 					goto out;
-				if (cut == pos && out->total == 0) {
+				if (cut == pos && out->total == 0 && !strict) {
 					mls_batch_header b;  /* first batch always whole */
 					rc = myco__seg_read_hdr(s, pos, end, &b);
 					if (rc < 0)

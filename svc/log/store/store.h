@@ -328,6 +328,12 @@ int mls_read(mls_partition_t *p, int64_t offset, size_t max_bytes,
              mls_read_set *out);
 void mls_read_release(mls_read_set *r);
 
+/* Like mls_read() but never more than max_bytes: when the first batch is
+ * larger, 0 ranges (Kafka returns an oversized batch only as the first
+ * data of a whole fetch response, KIP-74). */
+int mls_read_within(mls_partition_t *p, int64_t offset, size_t max_bytes,
+                    mls_read_set *out);
+
 /* Copying variant: whole batches into buf (at most cap bytes; the first
  * batch is NOT returned if it does not fit: -ENOBUFS with *len set to the
  * size needed).  *len = bytes copied; *hw = high watermark (may be NULL). */

@@ -448,6 +448,53 @@ def s_liveness(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
+# ---------------------------------------------------------------- fetch
+
+def s_fetch(tmp):
+    """Fetch limits and the answer to a transactional producer (issue 18,
+    item 3)."""
+    from confluent_kafka import Consumer, KafkaException, Producer
+    b = Broker(os.path.join(tmp, 'data'), '--partitions', '4').start()
+    p = Producer({'bootstrap.servers': b.addr, 'linger.ms': 0, 'batch.num.messages': 1,
+                  'compression.type': 'none'})
+    n = 0
+    for part in range(4):
+        for i in range(3):
+            p.produce('big', b'%d-%d-' % (part, i) + b'v' * 150000, partition=part)
+            n += 1
+    check(p.flush(30) == 0, '%d messages of 150 KB in 4 partitions' % n)
+    # fetch.max.bytes 200000, per partition 100000: a response may exceed
+    # them only by its first batch; librdkafka refuses any response larger
+    # than receive.message.max.bytes (250000) and would retry forever
+    c = Consumer({'bootstrap.servers': b.addr, 'group.id': 'fl', 'auto.offset.reset': 'earliest',
+                  'fetch.max.bytes': 200000, 'max.partition.fetch.bytes': 100000,
+                  'receive.message.max.bytes': 250000, 'message.max.bytes': 190000,
+                  'enable.auto.commit': False})
+    c.subscribe(['big'])
+    got = 0
+    end = time.monotonic() + 60
+    while got < n and time.monotonic() < end:
+        m = c.poll(1)
+        if m is not None and m.error() is None:
+            got += 1
+    c.close()
+    check(got == n, 'a consumer with fetch.max.bytes 200000 and receive.message.max.bytes '
+          '250000 reads all %d (got %d): the broker kept to the limits' % (n, got))
+
+    tp = Producer({'bootstrap.servers': b.addr, 'transactional.id': 'tx-1'})
+    t0 = time.monotonic()
+    err = None
+    try:
+        tp.init_transactions(60)
+    except KafkaException as e:
+        err = e.args[0]
+    log('init_transactions:', err, 'after %.1f s' % (time.monotonic() - t0))
+    check(err is not None and err.name() != '_TIMED_OUT' and not err.retriable(),
+          'a transactional producer gets a clear non-retriable error (%s), '
+          'not a timeout' % (err.name() if err else None))
+    check(b.stop() == 0, 'broker exits 0')
+
+
 def struct_sub(topic):
     """ConsumerProtocolSubscription v0 for one topic."""
     import struct
