@@ -279,15 +279,21 @@ int main(int argc, char **argv)
 				lhost, lport);
 		}
 	}
-	/* Fallback (no declared port): a standby activated by the executive
-	 * right after its predecessor was killed may find the port and the
-	 * data directory lock still held while the kernel tears the dead
-	 * process down: retry for 3 s then. */
+	/* Fallback (no declared port): a broker started right after its
+	 * predecessor was killed (a standby the executive activates, or
+	 * myco-log restarted by hand after kill -9) may find the port and the
+	 * data directory lock still held for a few tens of ms while the
+	 * kernel tears the dead process down (io_uring's deferred teardown
+	 * keeps its sockets): retry for 3 s in a system, 2 s standalone. */
+	int retries = in_system ? 300 : 200;
 	if (lfd < 0) {
 		for (int tries = 0;; tries++) {
 			lfd = listen_tcp(lhost, lport);
-			if (lfd != -EADDRINUSE || !in_system || tries >= 300)
+			if (lfd != -EADDRINUSE || tries >= retries)
 				break;
+			if (tries == 0)
+				fprintf(stderr, "myco-log: %s:%d in use, retrying for %d ms\n",
+					lhost, lport, retries * 10);
 			usleep(10000);
 		}
 		if (lfd < 0) {
@@ -325,7 +331,7 @@ int main(int argc, char **argv)
 	}
 	for (int tries = 0;; tries++) {
 		rc = myco__lb_open(&cfg, &lb);
-		if (rc != -EBUSY || !in_system || tries >= 300)
+		if (rc != -EBUSY || tries >= retries)
 			break;
 		usleep(10000);
 	}

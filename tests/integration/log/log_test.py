@@ -9,7 +9,8 @@ group (kafka-python consumer group rebalance, commits survive a restart),
 rdkgroup (librdkafka consumer group through kcat -G, commits on close),
 idempotent (retries after dropped connections store no duplicate),
 kill9 (kill -9 during produce with --fsync always), malformed (raw bad
-requests get errors, the broker keeps serving).
+requests get errors, the broker keeps serving), rebind (started while its
+port is still held, restarted at once after kill -9).
 
 Every broker listens on 127.0.0.1 port 0 (the port is read from its
 readiness line) with a temp data dir; brokers are killed and dirs removed
@@ -450,6 +451,46 @@ def s_partition(tmp):
         with open(os.path.join(tmp, 'exec.log'), 'rb') as f:
             log(f.read().decode(errors='replace')[-3000:])
     check(ex.returncode == 0, 'the executive stopped cleanly')
+
+
+def s_rebind(tmp):
+    """myco-log standalone started while its port is still held (as for a
+    few ms after kill -9) waits for it instead of failing with
+    EADDRINUSE; then kill -9 and an immediate restart, five times."""
+    port = free_port()
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hold.bind(('127.0.0.1', port))
+    hold.listen(1)
+    data = os.path.join(tmp, 'data')
+    err = open(os.path.join(tmp, 'rebind.log'), 'wb')
+    proc = subprocess.Popen([ARGS.broker, '--listen', '127.0.0.1:%d' % port, '--data', data],
+                            stdout=subprocess.PIPE, stderr=err)
+    # release the port once the broker has met it in use (its first bind
+    # failed: it says so on stderr), or once it has exited
+    end = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < end:
+        with open(os.path.join(tmp, 'rebind.log'), 'rb') as f:
+            if b'in use' in f.read():
+                break
+        time.sleep(0.01)
+    hold.close()
+    line = proc.stdout.readline().decode()
+    with open(os.path.join(tmp, 'rebind.log'), 'rb') as f:
+        log(f.read().decode(errors='replace').strip())
+    check('listening on' in line, 'a broker started while its port was held came up once it was free')
+    proc.kill()
+    proc.wait()
+    b = Broker(data)
+    for i in range(5):
+        b.start()
+        check(client('produce', b.addr, 'rb', '100') == 0, 'produce after restart %d' % i)
+        b.proc.kill()                      # kill -9, then at once again
+        b.proc.wait()
+        b.proc = None
+    b.start()
+    r = run(['kcat', '-b', b.addr, '-Q', '-t', 'rb:0:-1'], capture_output=True)
+    check(b'offset 500' in r.stdout, 'all 5 x 100 messages there after 5 kill -9 restarts')
+    check(b.stop() == 0, 'broker exits 0')
 
 
 def kreq(key, ver, corr, body=b'', client=b'raw'):
