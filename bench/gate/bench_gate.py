@@ -15,10 +15,12 @@ core:
              `return 200` of the fixed text)
   proxy      GET /proxy -> the same upstream (a second nginx returning a
              fixed answer), keep-alive upstream connections on both sides
+  tls-plaintext, tls-proxy: the same over TLS (ECDSA P-256 certificate,
+             keep-alive, so the figures are record encryption more than
+             handshakes); myco: myco-gate's `respond` and proxy routes
 Figures: requests/s (median of the rounds, min and max, and the median
 of the per-round myco/nginx ratios: each round measures both back to back), latency p50, p99,
-p99.9 from wrk's histogram of the median round.  TLS: myco-gate has no TLS
-yet, so the TLS rows are not measured (said in the output).
+p99.9 from wrk's histogram of the median round.
 Then the response cache's hit ratio, hyperbolic vs LRU, on Zipf traces
 (myco-bench-gate-cache).
 """
@@ -67,7 +69,7 @@ def taskset(cpu):
     return ["taskset", "-c", str(cpu % n)] if shutil.which("taskset") and n > 1 else []
 
 
-def nginx_conf(d, port, up_port, upstream_only=False):
+def nginx_conf(d, port, up_port, upstream_only=False, tls_port=0):
     common = """
 worker_processes 1;
 daemon off;
@@ -96,8 +98,14 @@ http {
     location = /json { default_type application/json; return 200 '{"message":"Hello, World!"}'; }
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
+  server { listen 127.0.0.1:%d ssl reuseport backlog=4096;
+    ssl_certificate %s/cert.pem; ssl_certificate_key %s/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
-""" % (up_port, port)
+""" % (up_port, port, tls_port, d, d)
     path = os.path.join(d, "upstream.conf" if upstream_only else "nginx.conf")
     open(path, "w").write(body)
     return path
@@ -146,7 +154,7 @@ def median(xs):
 def main():
     quick = "--quick" in sys.argv
     as_json = "--json" in sys.argv
-    rounds, dur, conns, nreq = (2, 2, 64, 10000) if quick else (3, 3, 64, 30000)
+    rounds, dur, conns, nreq = (2, 2, 64, 5000) if quick else (3, 2, 64, 10000)
     for tool in (WRK, H2LOAD, NGINX):
         if not tool or not os.path.exists(tool):
             raise SystemExit("bench: wrk, h2load and nginx are needed (scripts/deps.sh bench)")
@@ -156,6 +164,15 @@ def main():
     lua = os.path.join(d, "lat.lua")
     open(lua, "w").write(LUA)
     up_port, ng_port, gate_port, api_port = free_port(), free_port(), free_port(), free_port()
+    ngt_port, gatet_port = free_port(), free_port()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "cert.pem"),
+                    "-days", "2", "-subj", "/CN=bench.test"], check=True, capture_output=True)
+    gtconf = os.path.join(d, "gate-tls.conf")
+    open(gtconf, "w").write("listen 127.0.0.1:%d;\nloops 1;\ntls cert %s/cert.pem key %s/key.pem;\n"
+                            "upstream up { server 127.0.0.1:%d; keepalive 64; }\n"
+                            "route /plaintext { respond 200 \"Hello, World!\"; }\n"
+                            "route / { proxy up; }\n" % (gatet_port, d, d, up_port))
     gconf = os.path.join(d, "gate.conf")
     open(gconf, "w").write("listen 127.0.0.1:%d;\nloops 1;\n"
                            "upstream up { server 127.0.0.1:%d; keepalive 64; }\n"
@@ -177,8 +194,10 @@ def main():
     upstream = start([NGINX, "-c", nginx_conf(d, 0, up_port, True), "-p", d], up_port, 1)
     systems = {
         "myco": lambda: [start([API, str(api_port), "1"], api_port, 0),
-                         start([GATE, "-c", gconf, "--loops", "1"], gate_port, 0)],
-        "nginx": lambda: [start([NGINX, "-c", nginx_conf(d, ng_port, up_port), "-p", d], ng_port, 0)],
+                         start([GATE, "-c", gconf, "--loops", "1"], gate_port, 0),
+                         start([GATE, "-c", gtconf, "--loops", "1"], gatet_port, 0)],
+        "nginx": lambda: [start([NGINX, "-c", nginx_conf(d, ng_port, up_port, tls_port=ngt_port), "-p", d],
+                                ng_port, 0)],
     }
     urls = {
         ("myco", "plaintext"): "http://127.0.0.1:%d/plaintext" % api_port,
@@ -187,8 +206,12 @@ def main():
         ("nginx", "plaintext"): "http://127.0.0.1:%d/plaintext" % ng_port,
         ("nginx", "json"): "http://127.0.0.1:%d/json" % ng_port,
         ("nginx", "proxy"): "http://127.0.0.1:%d/proxy" % ng_port,
+        ("myco", "tls-plaintext"): "https://127.0.0.1:%d/plaintext" % gatet_port,
+        ("myco", "tls-proxy"): "https://127.0.0.1:%d/proxy" % gatet_port,
+        ("nginx", "tls-plaintext"): "https://127.0.0.1:%d/plaintext" % ngt_port,
+        ("nginx", "tls-proxy"): "https://127.0.0.1:%d/proxy" % ngt_port,
     }
-    scen = ["plaintext", "json", "proxy"]
+    scen = ["plaintext", "json", "proxy", "tls-plaintext", "tls-proxy"]
     res = {}
     ratios = {}
     procs = []
@@ -253,7 +276,6 @@ def main():
             print("%-10s ratio     %12.2fx %18s %8.2f %8.2f %8.2f %12.2fx" % (
                 "", m["rps"] / n["rps"], "", m["p50"] / max(n["p50"], 1), m["p99"] / max(n["p99"], 1),
                 m["p999"] / max(n["p999"], 1), m["h2load"] / max(n["h2load"], 1)))
-        print("tls: not measured: myco-gate has no TLS yet")
     sys.stdout.flush()
     subprocess.run([CACHE] + (["--json"] if as_json else []) + (["--quick"] if quick else []))
     shutil.rmtree(d, ignore_errors=True)

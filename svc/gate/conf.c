@@ -846,6 +846,43 @@ int myco__conf_parse(const char *text, size_t len, myco__gate_conf_t **out, char
 				goto fail;
 			}
 			continue;
+		} else if (strcmp(kw, "tls") == 0) {
+			char *cert, *key, name[128] = "";
+			if ((rc = next(&l)) < 0)
+				goto fail;
+			if (l.kind == 'w' && strcmp(l.tok, "sni") == 0) {
+				if (cf->nsni == 16) {
+					rc = errf(&l, "at most 16 sni certificates");
+					goto fail;
+				}
+				if ((rc = expect(&l, 'w', "a server name")) < 0 ||
+				    (rc = copy_word(&l, name, sizeof(name), "server name")) < 0)
+					goto fail;
+				if ((rc = next(&l)) < 0)
+					goto fail;
+				cert = cf->sni[cf->nsni].cert;
+				key = cf->sni[cf->nsni].key;
+				memcpy(cf->sni[cf->nsni].name, name, sizeof(name));
+				cf->nsni++;
+			} else {
+				cert = cf->tls_cert;
+				key = cf->tls_key;
+			}
+			if (l.kind != 'w' || strcmp(l.tok, "cert") != 0) {
+				rc = errf(&l, "expected tls [sni NAME] cert FILE key FILE;");
+				goto fail;
+			}
+			if ((rc = expect(&l, 'w', "a certificate file")) < 0 ||
+			    (rc = copy_word(&l, cert, 512, "certificate path")) < 0 ||
+			    (rc = expect(&l, 'w', "'key'")) < 0)
+				goto fail;
+			if (strcmp(l.tok, "key") != 0) {
+				rc = errf(&l, "expected 'key FILE' after the certificate");
+				goto fail;
+			}
+			if ((rc = expect(&l, 'w', "a key file")) < 0 ||
+			    (rc = copy_word(&l, key, 512, "key path")) < 0)
+				goto fail;
 		} else if (strcmp(kw, "access_log") == 0) {
 			if ((rc = expect(&l, 'w', "on or off")) < 0)
 				goto fail;
@@ -856,6 +893,10 @@ int myco__conf_parse(const char *text, size_t len, myco__gate_conf_t **out, char
 		}
 		if ((rc = end_stmt(&l)) < 0)
 			goto fail;
+	}
+	if (cf->nsni && !cf->tls_cert[0]) {
+		rc = errf(&l, "tls sni needs a default 'tls cert FILE key FILE;' too");
+		goto fail;
 	}
 	for (i = 0; i < cf->npools; i++)
 		if ((rc = pool_finish(&cf->pools[i])) < 0)
@@ -946,6 +987,8 @@ void myco__conf_put(myco__gate_conf_t *cf)
 		free(cf->routes[i].fixed_body);
 		myco__rl_destroy(cf->routes[i].rl);
 	}
+	if (cf->tls && cf->tls_free)
+		cf->tls_free(cf->tls);
 	free(cf->pools);
 	free(cf->routes);
 	free(cf);

@@ -284,6 +284,9 @@ int myco__gate_init(myco__gate_t *g, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cache: %s", myco_strerror(rc));
 		return rc;
 	}
+	rc = myco__tls_build(g->conf, err, errlen);
+	if (rc < 0)
+		return rc;
 	atomic_store(&g->generation, 1);
 	return 0;
 }
@@ -319,6 +322,15 @@ void myco__gate_reload(void *ctx)
 		myco__conf_put(cf);
 		return;
 	}
+	rc = myco__tls_build(cf, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "myco-gate: reload failed, keeping the running configuration: %s\n",
+			err);
+		myco__conf_put(cf);
+		return;
+	}
+	if (!cf->tls != !g->conf->tls)
+		fprintf(stderr, "myco-gate: reload: turning TLS on or off applies at the next start\n");
 	pthread_mutex_lock(&g->lock);
 	old = g->conf;
 	if (strcmp(old->listen_host, cf->listen_host) || old->listen_port != cf->listen_port ||
@@ -382,6 +394,18 @@ static int health_main(void *arg)
 			break;
 	}
 	return 0;
+}
+
+void *myco__gate_tls_get(void *ctx)
+{
+	lconf_t *lc = lconf_acquire(ctx);
+	void *t;
+
+	if (!lc)
+		return NULL;
+	t = myco__tls_ctx_get(lc->cf);
+	lconf_release(lc);
+	return t;
 }
 
 void myco__gate_loop_init(myco_loop_t *loop, unsigned idx, void *ctx)

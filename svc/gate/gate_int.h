@@ -51,6 +51,7 @@ struct myco__gate_conn {
 	size_t out_len, out_cap;
 	void *srv;
 	bool upgraded;               /* handler took the socket over */
+	void *ssl;                   /* OpenSSL SSL* when the listener is TLS */
 	struct myco__gate_conn *prev, *next;   /* the loop's live list */
 };
 
@@ -75,6 +76,9 @@ typedef struct myco__gate_srv_opts {
 	void (*loop_init)(myco_loop_t *loop, unsigned idx, void *ctx);
 	/* optional: SIGHUP, on the main thread */
 	void (*reload)(void *ctx);
+	/* optional: the TLS context for a new connection (a reference the
+	 * server drops), NULL for plain HTTP; called on the loop thread */
+	void *(*tls_get)(void *ctx);
 	/* optional: once listeners are up (bound port in *port) */
 	void (*ready)(void *ctx, uint16_t port);
 	bool quiet;
@@ -102,6 +106,11 @@ const char *myco__gate_date(size_t *len);
  * characters, else a new one (unique per process). */
 void myco__gate_request_id(const myco__h1_msg_t *m, unsigned loop,
 			   char out[48]);
+/* Connection I/O (plain or TLS): read some bytes (0 at EOF), write all. */
+ssize_t myco__gate_conn_recv(myco__gate_conn_t *c, void *buf, size_t len,
+			     int64_t timeout_ns);
+int myco__gate_conn_write(myco__gate_conn_t *c, const void *buf, size_t len,
+			  int64_t timeout_ns);
 /* Server-wide write timeout (for handlers that stream). */
 uint64_t myco__gate_write_timeout(const myco__gate_conn_t *c);
 
@@ -112,6 +121,17 @@ int myco__api_dispatch(myco_api_t *api, myco__gate_conn_t *c,
 		       myco__gate_req_t *r);
 /* Mount prefix of the service ("" for /). */
 const char *myco__api_prefix(const myco_api_t *api);
+
+/* -------------------------------------------------------------- TLS */
+
+/* TLS on a connection (tls.c): handshake, I/O through OpenSSL on the
+ * non-blocking socket, waiting in myco_poll() when OpenSSL wants to read
+ * or write.  Return values as the plain I/O calls. */
+int myco__tls_accept(myco__gate_conn_t *c, void *ssl_ctx, int64_t timeout_ns);
+ssize_t myco__tls_recv(myco__gate_conn_t *c, void *buf, size_t len, int64_t timeout_ns);
+int myco__tls_write(myco__gate_conn_t *c, const void *buf, size_t len, int64_t timeout_ns);
+void myco__tls_close(myco__gate_conn_t *c);
+void myco__tls_ctx_put(void *ssl_ctx);
 
 /* ------------------------------------------------------------ cache */
 
@@ -254,7 +274,19 @@ typedef struct myco__gate_conf {
 	myco__cache_policy_t cache_policy;
 	myco__cache_t *cache;            /* shared with the next generation */
 	bool access_log;
+	/* TLS: default certificate and per-name (SNI) certificates */
+	char tls_cert[512], tls_key[512];
+	size_t nsni;
+	struct { char name[128], cert[512], key[512]; } sni[16];
+	void *tls;                       /* built by myco__tls_build (gate.c) */
+	void (*tls_free)(void *tls);
 } myco__gate_conf_t;
+
+/* Load cf's certificates into OpenSSL contexts (cf->tls); a no-op without
+ * `tls`.  Returns 0 or an error with a message in err. */
+int myco__tls_build(myco__gate_conf_t *cf, char *err, size_t errlen);
+/* The default context with a reference for a new connection (or NULL). */
+void *myco__tls_ctx_get(const myco__gate_conf_t *cf);
 
 /* Parse a configuration text.  On failure returns -MYCO_ESYNTAX (or
  * -ENOMEM) and writes "line N: reason" into err. */
@@ -272,6 +304,8 @@ typedef struct myco__gate myco__gate_t;
 int myco__gate_handle(void *ctx, myco__gate_conn_t *c, myco__gate_req_t *r);
 /* Health checker etc. for loop idx. */
 void myco__gate_loop_init(myco_loop_t *loop, unsigned idx, void *ctx);
+/* The current TLS context for a new connection (server tls_get hook). */
+void *myco__gate_tls_get(void *ctx);
 /* Replace the configuration (SIGHUP). */
 void myco__gate_reload(void *ctx);
 

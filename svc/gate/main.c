@@ -116,6 +116,7 @@ int main(int argc, char **argv)
 			.handle = myco__gate_handle, .ctx = &g,
 			.loop_init = myco__gate_loop_init, .reload = myco__gate_reload,
 			.ready = ready,
+			.tls_get = g.conf->tls ? myco__gate_tls_get : NULL,
 		};
 		rc = myco__gate_serve(&o);
 	}

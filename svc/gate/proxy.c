@@ -350,9 +350,12 @@ static void build_request(sbuf_t *b, const myco__route_t *rt, const myco__gate_c
 	sb_add(b, "\r\n", 2);
 }
 
-/* Copy bytes both ways until either side ends (WebSocket after 101). */
+/* Copy bytes both ways until either side ends (WebSocket after 101); the
+ * client side may be TLS, the upstream side is plain. */
 typedef struct pipe_arg {
-	int from, to;
+	myco__gate_conn_t *c;
+	int ufd;
+	bool to_client;
 	uint64_t idle_ns;
 } pipe_arg_t;
 
@@ -362,25 +365,30 @@ static int pipe_main(void *arg)
 	char buf[16384];
 
 	for (;;) {
-		ssize_t n = myco_recv(a->from, buf, sizeof(buf), 0, (int64_t)a->idle_ns);
-		if (n <= 0)
-			break;
-		if (myco_write_all(a->to, buf, (size_t)n, (int64_t)a->idle_ns) < 0)
-			break;
+		ssize_t n;
+		if (a->to_client) {
+			n = myco_recv(a->ufd, buf, sizeof(buf), 0, (int64_t)a->idle_ns);
+			if (n <= 0 || myco__gate_conn_write(a->c, buf, (size_t)n, (int64_t)a->idle_ns) < 0)
+				break;
+		} else {
+			n = myco__gate_conn_recv(a->c, buf, sizeof(buf), (int64_t)a->idle_ns);
+			if (n <= 0 || myco_write_all(a->ufd, buf, (size_t)n, (int64_t)a->idle_ns) < 0)
+				break;
+		}
 	}
-	shutdown(a->from, SHUT_RDWR);
-	shutdown(a->to, SHUT_RDWR);
+	shutdown(a->c->fd, SHUT_RDWR);
+	shutdown(a->ufd, SHUT_RDWR);
 	return 0;
 }
 
 static int bridge(myco__gate_conn_t *c, int ufd, const char *pre, size_t prelen,
 		  uint64_t idle_ns)
 {
-	pipe_arg_t up = { c->fd, ufd, idle_ns }, down = { ufd, c->fd, idle_ns };
+	pipe_arg_t up = { c, ufd, false, idle_ns }, down = { c, ufd, true, idle_ns };
 	myco_co_t *co;
 	int rc;
 
-	if (prelen && myco_write_all(c->fd, pre, prelen, (int64_t)idle_ns) < 0)
+	if (prelen && myco__gate_conn_write(c, pre, prelen, (int64_t)idle_ns) < 0)
 		return -EIO;
 	rc = myco_spawn(myco_loop_current(), &co, pipe_main, &down,
 			&(myco_co_opts_t){ .name = "gate-ws" });

@@ -84,6 +84,23 @@ void myco__gate_request_id(const myco__h1_msg_t *m, unsigned loop, char out[48])
 		 (unsigned long long)n);
 }
 
+ssize_t myco__gate_conn_recv(myco__gate_conn_t *c, void *buf, size_t len, int64_t timeout_ns)
+{
+	if (c->ssl)
+		return myco__tls_recv(c, buf, len, timeout_ns);
+	return myco_recv(c->fd, buf, len, 0, timeout_ns);
+}
+
+int myco__gate_conn_write(myco__gate_conn_t *c, const void *buf, size_t len, int64_t timeout_ns)
+{
+	ssize_t n;
+
+	if (c->ssl)
+		return myco__tls_write(c, buf, len, timeout_ns);
+	n = myco_write_all(c->fd, buf, len, timeout_ns);
+	return n < 0 ? (int)n : 0;
+}
+
 uint64_t myco__gate_write_timeout(const myco__gate_conn_t *c)
 {
 	return ((const srv_t *)c->srv)->o.write_timeout_ns;
@@ -124,6 +141,13 @@ int myco__gate_flush(myco__gate_conn_t *c)
 
 	if (!c->out_len)
 		return 0;
+	if (c->ssl) {
+		int rc = myco__tls_write(c, c->out, c->out_len, (int64_t)s->o.write_timeout_ns);
+		if (rc < 0)
+			return rc;
+		c->out_len = 0;
+		return 0;
+	}
 	/* Most answers fit the socket buffer: one non-blocking send first. */
 	n = send(c->fd, c->out, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -177,12 +201,10 @@ int myco__gate_respond(myco__gate_conn_t *c, myco__gate_req_t *r,
 	if (len > 65536) {
 		/* large body: send what is buffered, then the body itself */
 		int rc = myco__gate_flush(c);
-		ssize_t w;
 		if (rc < 0)
 			return rc;
-		w = myco_write_all(c->fd, body, len,
-				   (int64_t)((srv_t *)c->srv)->o.write_timeout_ns);
-		return w < 0 ? (int)w : 0;
+		return myco__gate_conn_write(c, body, len,
+					     (int64_t)((srv_t *)c->srv)->o.write_timeout_ns);
 	}
 	return myco__gate_out(c, body, len);
 }
@@ -267,7 +289,7 @@ static ssize_t fill(myco__gate_conn_t *c, size_t limit, int64_t timeout)
 	}
 	if (timeout == 0)
 		return -ETIMEDOUT;
-	n = myco_recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0, timeout);
+	n = myco__gate_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len, timeout);
 	if (n > 0)
 		c->in_len += (size_t)n;
 	return n;
@@ -297,6 +319,14 @@ static int conn_main(void *arg)
 
 	if (!m || reserve(&c->in, &c->in_cap, IN_INIT) < 0)
 		goto out;
+	if (o->tls_get) {
+		void *ctx = o->tls_get(o->ctx);
+		int rc = ctx ? myco__tls_accept(c, ctx, (int64_t)o->header_timeout_ns) : 0;
+		if (ctx)
+			myco__tls_ctx_put(ctx);
+		if (rc < 0)
+			goto out;
+	}
 	while (!atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
 		myco__gate_req_t r;
 		uint64_t deadline;
@@ -395,8 +425,8 @@ static int conn_main(void *arg)
 			if (myco__h1_parse_request(c->in, c->in_len, o->max_head, m) != hl)
 				goto out;
 			while (c->in_len < need) {
-				n = myco_recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0,
-					      left(deadline) ? left(deadline) : 1);
+				n = myco__gate_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len,
+							 left(deadline) ? left(deadline) : 1);
 				if (n == -ETIMEDOUT) {
 					early_error(c, 408, "request body not received in time");
 					goto out;
@@ -449,6 +479,7 @@ out:
 	if (c->next)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&s->live, 1);
+	myco__tls_close(c);
 	close(c->fd);
 	free(m);
 	free(c->in);
@@ -470,7 +501,10 @@ static int accept_main(void *arg)
 		myco__gate_conn_t *c;
 		int fd, one = 1;
 
-		fd = myco_accept(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC, MYCO_FOREVER);
+		/* TLS runs OpenSSL on the socket itself: non-blocking, waits
+		 * go through myco_poll() */
+		fd = myco_accept(lfd, (struct sockaddr *)&ss, &sl,
+				 SOCK_CLOEXEC | (s->o.tls_get ? SOCK_NONBLOCK : 0), MYCO_FOREVER);
 		if (fd == -ECANCELED)
 			break;
 		if (fd < 0) {

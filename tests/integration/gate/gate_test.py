@@ -15,10 +15,11 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
   kill       an upstream killed (SIGKILL) under load: ejected, traffic
              moves, no request fails or hangs
   api        the examples/api notes service through curl and http.client
+  tls        TLS 1.2/1.3, SNI, ALPN, certificate reload (Python ssl, curl)
 
 usage: gate_test.py SCENARIO --gate PATH [--notes PATH]
 """
-import argparse, http.client, json, os, re, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
@@ -491,6 +492,109 @@ def scen_api(env, notes):
     check(r.status == 204 and r.getheader("Access-Control-Allow-Origin") == "*", "CORS preflight")
     r, d = get(port, "/notes/1", method="DELETE")
     check(r.status == 204, "DELETE /notes/1")
+
+
+# ----------------------------------------------------------------- tls
+
+def make_cert(d, name, cn):
+    c, k = os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", k, "-out", c,
+                    "-days", "2", "-subj", "/CN=" + cn], check=True, capture_output=True)
+    return c, k
+
+
+def tls_conn(port, sni, version=None, alpn=None):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    raw_s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return ctx.wrap_socket(raw_s, server_hostname=sni)
+
+
+def der(path):
+    import ssl
+    return ssl.PEM_cert_to_DER_cert(open(path).read())
+
+
+def tls_get(s, path="/"):
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    head, body = buf.split(b"\r\n\r\n", 1)
+    n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < n:
+        body += s.recv(4096)
+    return int(head.split()[1]), body
+
+
+def scen_tls(env):
+    import ssl
+    dc, dk = make_cert(env.dir, "default", "default.test")
+    ac, ak = make_cert(env.dir, "api", "api.test")
+    nc, nk = make_cert(env.dir, "renewed", "renewed.test")
+    cert, key = os.path.join(env.dir, "cur.crt"), os.path.join(env.dir, "cur.key")
+    shutil.copy(dc, cert)
+    shutil.copy(dk, key)
+    a = env.upstream("A")
+    conf = ('tls cert "%s" key "%s";\ntls sni api.test cert "%s" key "%s";\n'
+            'upstream up { server 127.0.0.1:%d; }\n'
+            'route / { respond 200 "tls ok"; }\nroute /p/ { proxy up; strip_prefix; }\n' % (cert, key, ac, ak, a))
+    env.start(conf)
+    p = env.port
+    s = tls_conn(p, "default.test", alpn=["h2", "http/1.1"])
+    check(s.getpeercert(binary_form=True) == der(dc), "default certificate")
+    check(s.selected_alpn_protocol() == "http/1.1", "ALPN selects http/1.1")
+    check(tls_get(s) == (200, b"tls ok") and tls_get(s, "/p/x") == (200, b"A /x\n"),
+          "two requests (fixed, proxied) on one TLS connection")
+    old = s
+    s = tls_conn(p, "api.test")
+    check(s.getpeercert(binary_form=True) == der(ac), "SNI api.test gets its own certificate")
+    s.close()
+    for v, name in ((ssl.TLSVersion.TLSv1_2, "TLS 1.2"), (ssl.TLSVersion.TLSv1_3, "TLS 1.3")):
+        s = tls_conn(p, "default.test", version=v)
+        check(s.version() == name.replace(" ", "v") and tls_get(s)[0] == 200, name)
+        s.close()
+    try:
+        s = tls_conn(p, "default.test", version=ssl.TLSVersion.TLSv1_1)
+        s.close()
+        ok = False
+    except (ssl.SSLError, OSError):
+        ok = True
+    check(ok, "TLS 1.1 refused")
+    out = subprocess.run(["curl", "-sS", "-k", "-v", "--resolve", "api.test:%d:127.0.0.1" % p,
+                          "https://api.test:%d/" % p], capture_output=True, text=True, timeout=20)
+    check(out.stdout == "tls ok" and "CN=api.test" in out.stderr, "curl over TLS with SNI")
+    resp = raw(p, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    check(b"HTTP/1.1 200" not in resp, "plain HTTP on the TLS port is not answered")
+    # certificate reload: new connections get the new certificate, the
+    # connection opened before keeps working
+    shutil.copy(nc, cert)
+    shutil.copy(nk, key)
+    env.reload(conf)
+    end = time.time() + 10
+    while time.time() < end and "configuration reloaded" not in env.gate_log():
+        time.sleep(0.05)
+    s = tls_conn(p, "default.test")
+    check(s.getpeercert(binary_form=True) == der(nc), "after SIGHUP: the renewed certificate")
+    s.close()
+    check(tls_get(old) == (200, b"tls ok"), "a connection from before the reload still works")
+    old.close()
+    # a bad key at reload is refused, the running certificates stay
+    open(key, "w").write("not a key")
+    env.reload(conf)
+    end = time.time() + 10
+    while time.time() < end and "reload failed" not in env.gate_log():
+        time.sleep(0.05)
+    s = tls_conn(p, "default.test")
+    check("reload failed" in env.gate_log() and s.getpeercert(binary_form=True) == der(nc),
+          "broken key refused at reload, running certificate kept")
+    s.close()
 
 
 def main():

@@ -36,7 +36,8 @@ static const char good[] =
 	"  response_header add X-Served-By myco;\n"
 	"  rate_limit 100/s burst 20 key header X-Key;\n"
 	"}\n"
-	"route /hello { respond 200 \"Hello, World!\" type text/plain; }\n";
+	"route /hello { respond 200 \"Hello, World!\" type text/plain; }\n"
+	"tls cert \"/etc/c.pem\" key /etc/k.pem; tls sni a.example cert a.pem key a.key;\n";
 
 static void test_conf_good(void **state)
 {
@@ -71,6 +72,10 @@ static void test_conf_good(void **state)
 	assert_non_null(cf->routes[0].rl);
 	assert_int_equal(cf->routes[1].fixed_status, 200);
 	assert_int_equal(cf->routes[1].fixed_len, 13);
+	assert_string_equal(cf->tls_cert, "/etc/c.pem");
+	assert_string_equal(cf->tls_key, "/etc/k.pem");
+	assert_int_equal(cf->nsni, 1);
+	assert_string_equal(cf->sni[0].name, "a.example");
 	/* weighted round robin is smooth: 0 1 0 0 or similar, 3:1 */
 	{
 		unsigned n0 = 0, i;
@@ -119,6 +124,9 @@ static void test_conf_bad(void **state)
 	expect_bad("route /x { respond 200; cache 1s; }",
 		   "line 0: route /x caches but no 'cache SIZE;' is set");
 	expect_bad("loops 2", "line 1: expected ';', found end of file");
+	expect_bad("tls sni a.example cert c.pem key k.pem;",
+		   "line 1: tls sni needs a default 'tls cert FILE key FILE;' too");
+	expect_bad("tls cert c.pem;", "line 1: expected 'key', found ;");
 	expect_bad("upstream a { server x:1; retries 2 budget 20; }",
 		   "line 1: budget is a percentage like 20%");
 }
