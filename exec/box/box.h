@@ -434,6 +434,63 @@ int myco__box_dl_host(struct myco__box_dl_host *h);
 int myco__box_dl_admit(const struct myco__box_resv *r, size_t n,
 		       const struct myco__box_dl_host *h, char *msg, size_t cap);
 
+/* ---------------------------------------------------------- shielded cores */
+
+/* What a shield (or its restore) did, one line per mechanism: tasks, irqs,
+ * workqueues, timers, tick, rcu (the last two need boot parameters). */
+#define MYCO__SHIELD_ITEMS 12
+struct myco__box_shield_item {
+	char name[16];
+	uint8_t state;          /* enum myco__box_state: applied or degraded */
+	char detail[200];
+};
+struct myco__box_shield_report {
+	size_t n;
+	struct myco__box_shield_item items[MYCO__SHIELD_ITEMS];
+};
+
+/* Shield the CPUs of mask (a subset of the online CPUs, leaving at least
+ * one): narrow every other thread's affinity (except the processes in
+ * keep, e.g. the system's own partitions), steer IRQs and unbound work
+ * queues off, set kernel.timer_migration 0.  Each change is appended to
+ * state_path (created, O_EXCL: -EEXIST if a shield was not restored)
+ * before it is made.  0, or -EINVAL/-ERANGE/-EDOM for a bad mask, -errno
+ * for the state file; the mechanisms themselves degrade into rep. */
+int myco__box_shield_apply(const char *state_path, uint64_t mask, const pid_t *keep,
+			   size_t nkeep, struct myco__box_shield_report *rep);
+
+/* Undo what state_path records, where nothing changed it since (a thread
+ * whose affinity someone else set is left alone), then remove the file.
+ * Used at stop, and at the next start after kill -9.  0, -ENOENT if there
+ * is no state, -EPROTO for a file without its header (kept). */
+int myco__box_shield_restore(const char *state_path, struct myco__box_shield_report *rep);
+
+/* Tests: prefix for the /proc/irq, /proc/sys, /sys paths, and (sid > 0)
+ * touch only the tasks of that session, not the whole machine. */
+void myco__box_shield_set_root(const char *root, pid_t scope_sid);
+
+/* One state file record (exported for the fuzz harness and tests). */
+enum { MYCO__SHIELD_REC_HEADER = 1, MYCO__SHIELD_REC_TASK, MYCO__SHIELD_REC_IRQ,
+       MYCO__SHIELD_REC_WQ, MYCO__SHIELD_REC_TIMER };
+struct myco__box_shield_rec {
+	int kind;
+	unsigned long n;          /* version, pid, irq number, timer value */
+	unsigned long long start; /* task start time (clock ticks since boot) */
+	uint64_t orig, set;       /* masks */
+};
+/* 0 or -EINVAL/-EPROTO; never reads beyond the NUL. */
+int myco__box_shield_parse_line(const char *line, struct myco__box_shield_rec *r);
+
+/* "0-2,5" <-> bit mask (CPUs 0-63). */
+int myco__box_cpulist_parse_mask(const char *s, uint64_t *mask);
+void myco__box_cpulist_format(uint64_t mask, char *out, size_t cap);
+
+/* Cache allocation: the partition's processes get `ways` ways of the L3
+ * through resctrl group myco-<system>-<part>.  -ENOTSUP (detail says why)
+ * where resctrl or CAT is absent: report it as degraded. */
+int myco__box_cache_ways(const char *system, const char *part, unsigned ways,
+			 const pid_t *pids, size_t npids, char *detail, size_t cap);
+
 /* ------------------------------------------------------------- violations */
 
 enum myco__box_verdict {
