@@ -172,7 +172,7 @@ const kcmd_t kv_cmds[] = {
 	{ "zpopmax", cmd_zpop, -2, W | F, 1, 1, 1, "@write @sortedset @fast" },
 	{ "zscan", cmd_cscan, -3, R, 1, 1, 1, "@read @sortedset @slow" },
 	{ "watch", kv_cmd_watch, -2, F | CF_NOMULTI, 1, -1, 1, "@transaction @fast" },
-	{ "unwatch", kv_cmd_unwatch, 1, N | F | CF_NOMULTI, 0, 0, 0, "@transaction @fast" },
+	{ "unwatch", kv_cmd_unwatch, 1, N | F, 0, 0, 0, "@transaction @fast" },
 	{ "multi", kv_cmd_multi, 1, N | F | CF_NOMULTI, 0, 0, 0, "@transaction @fast" },
 	{ "exec", kv_cmd_exec, 1, N | CF_NOMULTI, 0, 0, 0, "@transaction @slow" },
 	{ "discard", kv_cmd_discard, 1, N | F | CF_NOMULTI, 0, 0, 0, "@transaction @fast" },
@@ -718,6 +718,11 @@ static KV_CMD(cmd_bgsave)
 	int rc;
 	(void)argc;
 	(void)argv;
+	if (c->in_exec) {
+		/* it would need the shard locks this EXEC holds */
+		r_err(c, "ERR BGSAVE is not allowed inside MULTI");
+		return;
+	}
 	if (!c->srv->wal) {
 		r_err(c, "ERR persistence is off (start with --dir)");
 		return;

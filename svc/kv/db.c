@@ -477,7 +477,8 @@ static KV_CMD(cmd_unwatch)
 {
 	(void)argc;
 	(void)argv;
-	unwatch_all(c);
+	if (!c->in_exec)   /* inside EXEC the keys are unwatched already */
+		unwatch_all(c);
 	r_ok(c);
 }
 
