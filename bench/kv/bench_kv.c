@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 			start(&srv[s], s, durable);
 		}
 		for (int pl = 1; pl <= 16; pl += 15) {
-			long n = (opt_quick ? 10000 : 40000) * (pl == 16 ? 5 : 1);
+			long n = (opt_quick ? 5000 : 20000) * (pl == 16 ? 5 : 1);
 			if (durable && pl == 1)
 				n /= 4;   /* every SET waits for its own fdatasync */
 			for (int t = 0; t < 2; t++) {
@@ -467,7 +467,7 @@ int main(int argc, char **argv)
 		if (durable) {
 			for (r = 0; r < reps; r++)
 				for (s = 0; s < NSYS; s++)
-					if (run_tx(srv[s].port, opt_quick ? 1.5 : 3.0, &res[s][r]) < 0)
+					if (run_tx(srv[s].port, opt_quick ? 1.0 : 2.0, &res[s][r]) < 0)
 						fprintf(stderr, "myco-bench-kv: transfers failed on %s\n",
 							sysname[s]);
 			report("transfer", mode, 1, res);

@@ -17,19 +17,15 @@
 
 static kobj_t *new_string(const void *p, size_t n)
 {
-	kobj_t *o = obj_new(T_STRING);
+	kobj_t *o = malloc(sizeof(*o));
 	if (!o)
 		return NULL;
-	if (n) {
-		ks_t *s = ks_grow(o->s, n);
-		if (!s) {
-			obj_free(o);
-			return NULL;
-		}
-		memcpy(s->d, p, n);
-		s->len = n;
-		s->d[n] = 0;
-		o->s = s;
+	o->type = T_STRING;
+	o->expire = -1;
+	o->s = ks_new(p, n);   /* one allocation for the bytes */
+	if (!o->s) {
+		free(o);
+		return NULL;
 	}
 	return o;
 }
