@@ -104,14 +104,16 @@ static uint64_t fd_ino(int fd)
 	return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-/* Append `trace/ring:FD;trace/metrics:FD` to P's manifest and fds. */
+/* Append the trace ring and metrics entries (part_abi.h) to P's manifest
+ * and fds. */
 static int add_caps(struct ex_part *p, int tfd, int mfd)
 {
 	size_t used = strlen(p->caps);
-	int w = snprintf(p->caps + used, sizeof(p->caps) - used,
-			 "%strace/ring:%d;trace/metrics:%d", used ? ";" : "", tfd, mfd);
+	struct myco__cap ring = { .kind = MYCO__CAP_TRACE_RING, .fds = { tfd }, .nfds = 1 };
+	struct myco__cap met = { .kind = MYCO__CAP_TRACE_METRICS, .fds = { mfd }, .nfds = 1 };
 
-	if (w < 0 || (size_t)w >= sizeof(p->caps) - used || p->nfds + 2 > EX_MAX_FDS) {
+	if (p->nfds + 2 > EX_MAX_FDS || myco__caps_append(p->caps, sizeof(p->caps), &ring) < 0 ||
+	    myco__caps_append(p->caps, sizeof(p->caps), &met) < 0) {
 		p->caps[used] = 0;
 		return -E2BIG;
 	}

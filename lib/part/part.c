@@ -1,7 +1,8 @@
 /*
  * part.c: the partition side of libmyco (myco/part.h): find the
- * capabilities the executive handed over (MYCO_CAPS manifest, control region
- * MYCO_CTL, notify eventfd MYCO_NOTIFY), park a standby until activation,
+ * capabilities the executive handed over (MYCO_CAPS manifest, read with
+ * caps.c's parser; control region MYCO_CTL; notify eventfd MYCO_NOTIFY: all
+ * in part_abi.h and docs/part-abi.md), park a standby until activation,
  * open granted channels by name, report readiness and heartbeats.
  * State is per process (one partition per process); myco_init() is meant
  * to be called once from the main thread before other threads start.
@@ -25,22 +26,20 @@
 #include "myco/chan.h"
 #include "myco/part.h"
 #include "myco/trace.h"
+#include "part_abi.h"
 #include "part_int.h"
 #include "myco_int.h"
 
-/* Defined by lib/rt when it is linked in (myco/part.h). */
+/* Defined by lib/rt when it is linked in (part_abi.h). */
 extern struct myco__part_timing *myco__rt_timing __attribute__((weak));
 
 #define PART_MAX_CAPS 128
-#define PART_MAX_CAP_FDS MYCO_CHAN_MAX_FDS
 #define PART_MAX_PORTS 64
 
+/* A granted channel end: its manifest entry and, once opened, the
+ * endpoint. */
 struct part_cap {
-	char name[64];
-	int role;
-	uint32_t index;
-	int fds[PART_MAX_CAP_FDS];
-	size_t nfds;
+	struct myco__cap cap;       /* kind MYCO__CAP_CHAN */
 	myco_chan_t *open;          /* owned; closed at exit by the kernel */
 };
 
@@ -86,102 +85,41 @@ static void notify(void)
 	}
 }
 
-static int parse_int(const char *s, char **end, long *v)
+/* Take one manifest entry into the tables (myco__caps_parse callback). */
+static int take_cap(const struct myco__cap *c, void *arg)
 {
-	errno = 0;
-	*v = strtol(s, end, 10);
-	if (errno || *end == s)
+	(void)arg;
+	switch (c->kind) {
+	case MYCO__CAP_PORT:
+		if (g.nports >= PART_MAX_PORTS)
+			return -EINVAL;
+		for (size_t i = 0; i < g.nports; i++)
+			if (g.ports[i] == c->port)
+				return -EINVAL;     /* a port granted twice */
+		g.ports[g.nports] = c->port;
+		g.port_fds[g.nports++] = c->fds[0];
+		return 0;
+	case MYCO__CAP_TRACE_RING:
+		g.trace_fd = c->fds[0];
+		return 0;
+	case MYCO__CAP_TRACE_METRICS:
+		g.metrics_fd = c->fds[0];
+		return 0;
+	case MYCO__CAP_CHAN:
+		break;
+	}
+	if (g.ncaps >= PART_MAX_CAPS)
 		return -EINVAL;
+	g.caps[g.ncaps].cap = *c;
+	g.caps[g.ncaps++].open = NULL;
 	return 0;
 }
 
-/* One listening-socket entry "tcp/PORT:FD" (see exec/ports.c); s points
- * after "tcp/".  Returns the position after FD or NULL if malformed. */
-static const char *parse_port(const char *s)
-{
-	char *end;
-	long port, fd;
-	if (parse_int(s, &end, &port) < 0 || *end != ':' || port < 1 || port > 65535 ||
-	    !(*s >= '0' && *s <= '9'))
-		return NULL;
-	s = end + 1;
-	if (!(*s >= '0' && *s <= '9') || parse_int(s, &end, &fd) < 0 || fd < 0 || fd > INT_MAX ||
-	    g.nports >= PART_MAX_PORTS)
-		return NULL;
-	for (size_t i = 0; i < g.nports; i++)
-		if (g.ports[i] == (uint16_t)port)
-			return NULL;
-	g.ports[g.nports] = (uint16_t)port;
-	g.port_fds[g.nports++] = (int)fd;
-	return end;
-}
-
-/* MYCO_CAPS: entries separated by ';', each a channel
- *   NAME:ROLE:INDEX:FD{,FD}   (see exec/chans.c)
- * or a listening socket
- *   tcp/PORT:FD               (see exec/ports.c)
- * or this partition's trace and metrics regions
- *   trace/ring:FD, trace/metrics:FD   (see exec/collect.c). */
 static int parse_caps(const char *s)
 {
-	while (s && *s) {
-		struct part_cap *c;
-		const char *colon = strchr(s, ':');
-		char *end;
-		long v;
-		if (!strncmp(s, "trace/ring:", 11) || !strncmp(s, "trace/metrics:", 14)) {
-			int *slot = s[6] == 'r' ? &g.trace_fd : &g.metrics_fd;
-			if (parse_int(colon + 1, &end, &v) < 0 || v < 0 || v > INT_MAX)
-				return -EINVAL;
-			*slot = (int)v;
-			s = end;
-			if (*s == ';')
-				s++;
-			else if (*s)
-				return -EINVAL;
-			continue;
-		}
-		if (!strncmp(s, "tcp/", 4)) {
-			s = parse_port(s + 4);
-			if (!s)
-				return -EINVAL;
-			if (*s == ';')
-				s++;
-			else if (*s)
-				return -EINVAL;
-			continue;
-		}
-		if (!colon || g.ncaps >= PART_MAX_CAPS || (size_t)(colon - s) >= sizeof(c->name))
-			return -EINVAL;
-		c = &g.caps[g.ncaps];
-		memset(c, 0, sizeof(*c));
-		memcpy(c->name, s, (size_t)(colon - s));
-		if (parse_int(colon + 1, &end, &v) < 0 || *end != ':' || v < 1 || v > 6)
-			return -EINVAL;
-		c->role = (int)v;
-		if (parse_int(end + 1, &end, &v) < 0 || *end != ':' || v < 0 || v > (long)UINT32_MAX)
-			return -EINVAL;
-		c->index = (uint32_t)v;
-		s = end + 1;
-		for (;;) {
-			if (parse_int(s, &end, &v) < 0 || v < 0 || v > INT_MAX ||
-			    c->nfds >= PART_MAX_CAP_FDS)
-				return -EINVAL;
-			c->fds[c->nfds++] = (int)v;
-			s = end;
-			if (*s == ',') {
-				s++;
-				continue;
-			}
-			break;
-		}
-		g.ncaps++;
-		if (*s == ';')
-			s++;
-		else if (*s)
-			return -EINVAL;
-	}
-	return 0;
+	int rc = myco__caps_parse(s, take_cap, NULL);
+
+	return rc < 0 ? rc : 0;
 }
 
 int myco__part_parse_caps(const char *s)
@@ -233,12 +171,12 @@ int myco_init(void)
 	if (g.inited)
 		return 0;
 	errmsg[0] = 0;
-	snprintf(g.name, sizeof(g.name), "%s", (e = getenv("MYCO_PARTITION")) ? e : "");
-	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv("MYCO_POLICY")) ? e : "");
+	snprintf(g.name, sizeof(g.name), "%s", (e = getenv(MYCO__ENV_PARTITION)) ? e : "");
+	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv(MYCO__ENV_POLICY)) ? e : "");
 	g.ncaps = 0;            /* a retry after a failed init starts over */
 	g.nports = 0;
 	g.trace_fd = g.metrics_fd = -1;
-	rc = parse_caps(getenv("MYCO_CAPS"));
+	rc = parse_caps(getenv(MYCO__ENV_CAPS));
 	if (rc < 0) {
 		snprintf(errmsg, sizeof(errmsg), "myco_init: malformed MYCO_CAPS manifest");
 		goto out;
@@ -249,9 +187,9 @@ int myco_init(void)
 		(void)myco_trace_attach(g.trace_fd);
 	if (g.metrics_fd >= 0)
 		(void)myco_metrics_attach(g.metrics_fd);
-	if ((e = getenv("MYCO_NOTIFY")))
+	if ((e = getenv(MYCO__ENV_NOTIFY)))
 		g.notify_fd = atoi(e);
-	if ((e = getenv("MYCO_EXEC_FD")))
+	if ((e = getenv(MYCO__ENV_EXEC_FD)))
 		watch_executive(atoi(e));
 	/* As a PID-namespace init the default SIGTERM action would not apply:
 	 * make a plain SIGTERM end the partition as it would anywhere else. */
@@ -261,7 +199,7 @@ int myco_init(void)
 		sa.sa_handler = on_term;
 		sigaction(SIGTERM, &sa, NULL);
 	}
-	if ((e = getenv("MYCO_CTL"))) {
+	if ((e = getenv(MYCO__ENV_CTL))) {
 		int fd = atoi(e);
 		g.in_system = true;
 		struct stat st;
@@ -333,14 +271,14 @@ int myco_chan_open(const char *name, myco_chan_t **out)
 	*out = NULL;
 	for (size_t i = 0; i < g.ncaps; i++) {
 		struct part_cap *c = &g.caps[i];
-		if (strcmp(c->name, name))
+		if (strcmp(c->cap.name, name))
 			continue;
 		if (c->open) {
 			*out = c->open;
 			return -EALREADY;
 		}
-		int rc = myco_chan_attach(c->fds, c->nfds, (myco_chan_role_t)c->role, c->index,
-					  NULL, &c->open);
+		int rc = myco_chan_attach(c->cap.fds, c->cap.nfds, c->cap.role,
+					  c->cap.index, NULL, &c->open);
 		if (rc < 0) {
 			snprintf(errmsg, sizeof(errmsg), "channel '%s': attach failed: %s",
 				 name, myco_strerror(rc));
@@ -354,7 +292,7 @@ int myco_chan_open(const char *name, myco_chan_t **out)
 				    "channel '%s' is not granted to partition '%s' (granted:",
 				    name, g.name[0] ? g.name : "?");
 	for (size_t i = 0; i < g.ncaps && n < sizeof(errmsg); i++)
-		n += (size_t)snprintf(errmsg + n, sizeof(errmsg) - n, " %s", g.caps[i].name);
+		n += (size_t)snprintf(errmsg + n, sizeof(errmsg) - n, " %s", g.caps[i].cap.name);
 	if (n < sizeof(errmsg))
 		snprintf(errmsg + n, sizeof(errmsg) - n, "%s)", g.ncaps ? "" : " none");
 	return -MYCO_ENOTGRANTED;

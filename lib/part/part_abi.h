@@ -1,0 +1,184 @@
+/*
+ * part_abi.h: the executive <-> libmyco ABI, private to the project (never
+ * installed): the per-process control region, the environment a partition
+ * is started with, and the capability manifest (MYCO_CAPS) with its one
+ * writer and one parser (caps.c).  Described in docs/part-abi.md.
+ * Users: lib/part (the partition side), exec/ (the executive side), lib/rt
+ * (timing counters), bench/restart and the tests.
+ * Not for: the public partition API (myco/part.h), channel regions
+ * (lib/chan, docs/chan-abi.md).
+ */
+#ifndef MYCO_PART_ABI_H
+#define MYCO_PART_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "myco/chan.h"
+
+/* ---------------------------------------------------------------------
+ * Environment of a partition process (set by exec/spawn.c, read by
+ * myco_init()).  Fd numbers are decimal, as the partition sees them.
+ * --------------------------------------------------------------------- */
+#define MYCO__ENV_CAPS      "MYCO_CAPS"       /* the manifest below */
+#define MYCO__ENV_CTL       "MYCO_CTL"        /* control region memfd */
+#define MYCO__ENV_NOTIFY    "MYCO_NOTIFY"     /* eventfd partition -> executive */
+#define MYCO__ENV_EXEC_FD   "MYCO_EXEC_FD"    /* read end of the "executive alive" pipe */
+#define MYCO__ENV_PARTITION "MYCO_PARTITION"  /* partition name */
+#define MYCO__ENV_POLICY    "MYCO_POLICY"     /* scheduler policy name */
+#define MYCO__ENV_SYSTEM    "MYCO_SYSTEM"     /* system name */
+
+/* ---------------------------------------------------------------------
+ * Capability manifest (MYCO_CAPS).  Grammar (docs/part-abi.md):
+ *
+ *   manifest = [ entry { ";" entry } [ ";" ] ]
+ *   entry    = channel | port | trace
+ *   channel  = NAME ":" ROLE ":" INDEX ":" FD { "," FD }
+ *   port     = "tcp/" PORT ":" FD
+ *   trace    = ( "trace/ring" | "trace/metrics" ) ":" FD
+ *
+ * NAME: 1..63 bytes, none of ':' ';' ',' '/' (the language's identifiers
+ * fit); ROLE: the myco_chan_role_t number (1..6); INDEX: the producer,
+ * reader or client slot (decimal, 0 for single-ended roles); FD: a decimal
+ * fd number as the partition sees it; a channel end carries as many fds as
+ * lib/chan's myco_chan_cap_fds() gave for it (1..MYCO_CHAN_MAX_FDS: the
+ * sealed header, the main segment, one lane per producer/client/reader...)
+ * in that order, and myco_chan_attach() gets them in the same order.
+ * PORT: 1..65535.  trace: this partition's trace ring and metrics region
+ * (exec/collect.c; lib/trace attaches them).  Entries with a '/' are the
+ * executive's own resources: no channel name can take that form.  Numbers
+ * are plain decimal digits (no sign, no space).
+ * --------------------------------------------------------------------- */
+#define MYCO__CAP_NAME_MAX 64           /* NAME bytes + NUL */
+
+enum myco__cap_kind {
+	MYCO__CAP_CHAN = 1,             /* a channel end */
+	MYCO__CAP_PORT = 2,             /* a listening TCP socket */
+	MYCO__CAP_TRACE_RING = 3,       /* the partition's trace ring */
+	MYCO__CAP_TRACE_METRICS = 4,    /* the partition's metrics region */
+};
+
+/* One manifest entry. */
+struct myco__cap {
+	enum myco__cap_kind kind;
+	char name[MYCO__CAP_NAME_MAX];  /* CHAN: the channel's name */
+	myco_chan_role_t role;          /* CHAN */
+	uint32_t index;                 /* CHAN: slot of this end */
+	uint16_t port;                  /* PORT */
+	int fds[MYCO_CHAN_MAX_FDS];     /* CHAN: 1..MYCO_CHAN_MAX_FDS; others: 1 */
+	size_t nfds;
+};
+
+/* Append entry c to the manifest in buf (a NUL-terminated string in cap
+ * bytes; "" to start).  Returns 0; -EINVAL for an entry the grammar cannot
+ * carry (empty or bad NAME, ROLE out of range, no fds or too many, a
+ * negative fd, PORT 0); -E2BIG when it does not fit (buf unchanged). */
+int myco__caps_append(char *buf, size_t cap, const struct myco__cap *c);
+
+/* Parse manifest s, calling each(entry, arg) for every entry in order (the
+ * entry is valid during the call only).  A non-zero return of each stops
+ * the parse and is returned.  Returns the number of entries, or -EINVAL at
+ * the first malformed entry (the entries before it were delivered).  NULL
+ * or "" is an empty manifest. */
+int myco__caps_parse(const char *s,
+		     int (*each)(const struct myco__cap *c, void *arg), void *arg);
+
+/* ---------------------------------------------------------------------
+ * Executive <-> libmyco control region (shared-internal ABI).
+ *
+ * One region (a sealed 4 KiB memfd, fd number in MYCO_CTL) per partition
+ * process, created by the executive before spawn.  Writers:
+ *   executive: magic, version, size, state (PARKED->ACTIVE or ->RETIRE),
+ *              t_activate_ns
+ *   partition: t_running_ns, t_first_ns, heartbeat, ready, pid_in_ns, parked
+ * Times are CLOCK_MONOTONIC ns (the same clock in every pid namespace).
+ * `state` is a futex word: the standby sleeps in FUTEX_WAIT while it reads
+ * PARKED; the executive stores ACTIVE (release) then FUTEX_WAKEs.  The
+ * partition loads with acquire, so t_activate_ns written before is visible.
+ * The partition's stores are single aligned 64/32-bit atomics; the executive
+ * treats every value it reads as untrusted (a time before activation, or
+ * in the future, is ignored).  The notify eventfd (MYCO_NOTIFY) is written
+ * by the partition after its first ready and first call, so the executive
+ * need not poll.
+ * --------------------------------------------------------------------- */
+#define MYCO__PART_CTL_MAGIC   0x314c54434f43594dULL   /* "MYCOCTL1" LE */
+#define MYCO__PART_CTL_VERSION 1u
+#define MYCO__PART_CTL_SIZE    4096u
+
+enum {
+	MYCO__CTL_PARKED = 0,   /* standby: wait in myco_init() */
+	MYCO__CTL_ACTIVE = 1,   /* run */
+	MYCO__CTL_RETIRE = 2,   /* standby no longer wanted: exit(0) */
+};
+
+struct myco__part_ctl {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t size;
+	/* executive-written */
+	uint32_t state;                 /* futex word, MYCO__CTL_* */
+	uint32_t generation;            /* bumped at each activation */
+	uint64_t t_activate_ns;
+	uint64_t t_spawn_ns;
+	uint8_t  pad0[64 - 40];
+	/* partition-written, own cache line */
+	uint64_t t_running_ns;          /* myco_init() returned */
+	uint64_t t_first_ns;            /* first libmyco call after that */
+	uint64_t t_ready_ns;            /* myco_ready() */
+	uint64_t heartbeat;             /* myco_heartbeat() counter */
+	uint32_t ready;
+	int32_t  pid_in_ns;
+	uint32_t parked;                /* 1 while waiting for activation */
+	uint8_t  pad1[64 - 44];
+};
+_Static_assert(sizeof(struct myco__part_ctl) == 128, "control region ABI");
+_Static_assert(offsetof(struct myco__part_ctl, state) == 16, "futex word");
+_Static_assert(offsetof(struct myco__part_ctl, t_running_ns) == 64,
+	       "partition fields on their own cache line");
+
+/* ---------------------------------------------------------------------
+ * Timing counters, in the same control region at MYCO__PART_TIMING_OFF
+ * (shared-internal ABI; zero when the partition's libmyco predates them).
+ * Partition-written only: the runtime (lib/rt, edf policy) adds a job, a
+ * deadline miss (job finished after its absolute deadline) or a budget
+ * overrun (job used more CPU than its declared runtime) with relaxed
+ * atomic adds as they happen; the executive reads them for `myco ps` and
+ * the metrics.  A task slot is claimed with an atomic increment of
+ * ntasks, its name written, then `used` stored with release: a reader
+ * that sees used == 1 (acquire) sees the name.  Tasks beyond
+ * MYCO__PART_TASKS count only in the totals (tasks_dropped says how many).
+ * The executive treats everything here as untrusted: names are bounded
+ * and NUL-terminated by the reader, ntasks is clamped.
+ * --------------------------------------------------------------------- */
+#define MYCO__PART_TIMING_OFF 128u
+#define MYCO__PART_TASKS      16u
+
+struct myco__part_task {
+	char name[32];
+	uint64_t jobs;
+	uint64_t deadline_misses;
+	uint64_t overruns;
+	uint32_t used;
+	uint32_t pad;
+};
+
+struct myco__part_timing {
+	uint64_t edf_jobs;              /* all edf tasks of the process */
+	uint64_t deadline_misses;
+	uint64_t overruns;
+	uint32_t ntasks;                /* slots claimed (may exceed the table) */
+	uint32_t tasks_dropped;
+	uint8_t  pad[64 - 32];
+	struct myco__part_task task[MYCO__PART_TASKS];
+};
+_Static_assert(sizeof(struct myco__part_task) == 64, "task slot ABI");
+_Static_assert(offsetof(struct myco__part_timing, task) == 64, "task table");
+_Static_assert(MYCO__PART_TIMING_OFF + sizeof(struct myco__part_timing) <=
+	       MYCO__PART_CTL_SIZE, "timing counters fit the control region");
+
+/* Where lib/rt adds its counts: set by myco_init() in a partition started
+ * by the executive, NULL otherwise (the runtime then counts only in its
+ * own loop and task statistics).  Defined by lib/rt. */
+extern struct myco__part_timing *myco__rt_timing;
+
+#endif /* MYCO_PART_ABI_H */
