@@ -199,6 +199,24 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	return 0;
 }
 
+pid_t myco__ex_box_prog(struct ex_inst *in)
+{
+	char path[96], buf[256];
+	if (!in->has_init || in->prog_pid)
+		return in->prog_pid ? in->prog_pid : in->pid;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)in->pid, (int)in->pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return in->pid;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		in->prog_pid = (pid_t)atoi(buf);
+	}
+	return in->prog_pid > 0 ? in->prog_pid : in->pid;
+}
+
 void myco__ex_box_release(struct ex_system *s, struct ex_inst *in)
 {
 	(void)s;
@@ -243,7 +261,7 @@ void myco__ex_box_activated(struct ex_system *s, struct ex_part *p, struct ex_in
 	if (p->m->mode != MYCO_MODE_BUDGET)
 		return;
 	/* the reservation a standby did not hold while parked */
-	int rc = myco__box_deadline_apply(myco__ex_inst_prog(in), p->m->runtime_ns,
+	int rc = myco__box_deadline_apply(myco__ex_box_prog(in), p->m->runtime_ns,
 					  p->m->period_ns);
 	const char *mech = myco__box_mech_name(MYCO__BOX_DEADLINE);
 	for (size_t i = 0; i < in->niso; i++) {

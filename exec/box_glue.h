@@ -1,6 +1,7 @@
 /*
- * box_glue.h: how the executive core uses exec/box (built only when the box
- * library exists, MYCO_HAVE_BOX): spawning boxed instances, turning the box
+ * box_glue.h: how the executive core uses exec/box: spawning boxed
+ * instances (called by spawn.c; nothing here calls back into it), the
+ * program's pid under the box's init, turning the box
  * report into `myco ps` lines, naming seccomp violations as health events,
  * telling OOM kills apart, the frame scheduler, and cgroup cleanup
  * (deferred for dead instances so it never sits on the restart path).
@@ -15,6 +16,9 @@
 
 int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
 		       char **env, const int *keep, size_t nkeep);
+/* The program's pid (under the box's init, found through /proc once and
+ * cached in in->prog_pid), or in->pid. */
+pid_t myco__ex_box_prog(struct ex_inst *in);
 /* Forget an instance: its cgroup is destroyed later (myco__ex_box_tick). */
 void myco__ex_box_release(struct ex_system *s, struct ex_inst *in);
 /* A standby became the active process (frame scheduler rebinding). */

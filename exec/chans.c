@@ -1,23 +1,19 @@
 /*
  * chans.c: the executive's channels.  Creates one region per channel of the
- * model (the executive keeps the owner handles, so regions outlive every
- * partition), works out which capability fds each partition gets and
- * writes its MYCO_CAPS manifest, and recovers a dead partition's endpoints
+ * model through lib/chan's owner API (the executive keeps the owners, so
+ * regions outlive every partition), works out which capability fds each
+ * partition gets and writes them into its MYCO_CAPS manifest (lib/part's
+ * writer, docs/part-abi.md), and recovers a dead partition's endpoints
  * before its replacement attaches.
- *
- * Manifest format (parsed by lib/part): entries separated by ';', each
- *   NAME ':' ROLE ':' INDEX ':' FD { ',' FD }
- * with ROLE the myco_chan_role_t number and the fds at the numbers the
- * partition sees them.  Only channels the partition declared appear.
- * Not for: the region format (lib/chan).
+ * Not for: the region format (lib/chan), the manifest grammar (lib/part).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "myco/chan.h"
 #include "exec_int.h"
-#include "chan_glue.h"
 
 static uint32_t pos_in(const uint32_t *list, size_t n, uint32_t v)
 {
@@ -27,36 +23,92 @@ static uint32_t pos_in(const uint32_t *list, size_t n, uint32_t v)
 	return 0;
 }
 
-/* Role and slot index of partition pi's end e on channel c. */
-static void end_role(const myco_channel_t *c, const myco_end_t *e, uint32_t pi,
-		     enum ex_crole *role, uint32_t *index)
+/* Language vocabulary (myco/lang.h) -> channel library's (myco/chan.h).
+ * Indexed by the language's enums; the asserts below break the build when
+ * either side gains a value without this table. */
+static const myco_chan_kind_t chan_kind_of[] = {
+	[MYCO_LANG_QUEUE]  = MYCO_CHAN_QUEUE,
+	[MYCO_LANG_SAMPLE] = MYCO_CHAN_SAMPLE,
+	[MYCO_LANG_CALL]   = MYCO_CHAN_CALL,
+};
+static const myco_chan_policy_t chan_policy_of[] = {
+	[MYCO_OVERFLOW_BLOCK]       = MYCO_CHAN_BLOCK,
+	[MYCO_OVERFLOW_REJECT]      = MYCO_CHAN_REJECT,
+	[MYCO_OVERFLOW_DROP_OLDEST] = MYCO_CHAN_DROP_OLDEST,
+};
+/* [kind][0] the sending/calling end, [kind][1] the receiving/serving end */
+static const myco_chan_role_t chan_role_of[][2] = {
+	[MYCO_LANG_QUEUE]  = { MYCO_CHAN_PRODUCER, MYCO_CHAN_CONSUMER },
+	[MYCO_LANG_SAMPLE] = { MYCO_CHAN_WRITER,   MYCO_CHAN_READER },
+	[MYCO_LANG_CALL]   = { MYCO_CHAN_CLIENT,   MYCO_CHAN_SERVER },
+};
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NELEM(chan_kind_of) == MYCO_LANG_CALL + 1 &&
+	       NELEM(chan_role_of) == MYCO_LANG_CALL + 1,
+	       "every language channel kind maps to a lib/chan kind and roles");
+_Static_assert(NELEM(chan_policy_of) == MYCO_OVERFLOW_DROP_OLDEST + 1,
+	       "every overflow policy maps to a lib/chan policy");
+_Static_assert(MYCO_CHAN_QUEUE && MYCO_CHAN_SAMPLE && MYCO_CHAN_CALL &&
+	       MYCO_CHAN_BLOCK && MYCO_CHAN_PRODUCER,
+	       "lib/chan's enums start at 1: 0 in a table above means a gap");
+_Static_assert(MYCO_CHAN_SERVER == 6 && MYCO_END_SERVE == 3,
+	       "roles and ends as this file knows them");
+
+/* The one translation from the model to lib/chan.  With cfg: channel c's
+ * region configuration.  With e: the role and slot index of partition pi's
+ * end e on c.  Either may be NULL. */
+static void chan_from_model(const myco_channel_t *c, myco_chan_config_t *cfg,
+			    const myco_end_t *e, uint32_t pi,
+			    myco_chan_role_t *role, uint32_t *index)
 {
-	*index = 0;
-	switch (c->kind) {
-	case MYCO_LANG_QUEUE:
-		if (e->role == MYCO_END_SEND) {
-			*role = EXR_PRODUCER;
+	if (cfg) {
+		myco_chan_config_init(cfg, chan_kind_of[c->kind]);
+		cfg->name = c->name;
+		switch (c->kind) {
+		case MYCO_LANG_QUEUE:
+			cfg->msg_size = c->msg_size;
+			if (c->depth)
+				cfg->depth = c->depth < 2 ? 2 : c->depth;
+			cfg->policy = chan_policy_of[c->overflow];
+			cfg->producers = c->nsenders ? (uint32_t)c->nsenders : 1;
+			break;
+		case MYCO_LANG_SAMPLE:
+			cfg->msg_size = c->msg_size;
+			cfg->policy = MYCO_CHAN_BLOCK;
+			cfg->readers = c->nreceivers ? (uint32_t)c->nreceivers : 1;
+			cfg->refresh_ns = c->refresh_ns;
+			break;
+		case MYCO_LANG_CALL:
+			cfg->msg_size = c->request_size > c->reply_size ?
+					c->request_size : c->reply_size;
+			if (c->depth)
+				cfg->depth = c->depth < 2 ? 2 : c->depth;
+			cfg->policy = MYCO_CHAN_REJECT;
+			cfg->clients = c->nclients ? (uint32_t)c->nclients : 1;
+			if (c->timeout_ns)
+				cfg->call_timeout_ns = c->timeout_ns;
+			break;
+		}
+		if (cfg->msg_size == 0)
+			cfg->msg_size = 8;
+	}
+	if (e) {
+		bool far = e->role == MYCO_END_RECV || e->role == MYCO_END_SERVE;
+		*role = chan_role_of[c->kind][far];
+		switch (*role) {
+		case MYCO_CHAN_PRODUCER:
 			*index = pos_in(c->senders, c->nsenders, pi);
-		} else {
-			*role = EXR_CONSUMER;
-		}
-		break;
-	case MYCO_LANG_SAMPLE:
-		if (e->role == MYCO_END_SEND) {
-			*role = EXR_WRITER;
-		} else {
-			*role = EXR_READER;
+			break;
+		case MYCO_CHAN_READER:
 			*index = pos_in(c->receivers, c->nreceivers, pi);
-		}
-		break;
-	default:
-		if (e->role == MYCO_END_SERVE) {
-			*role = EXR_SERVER;
-		} else {
-			*role = EXR_CLIENT;
+			break;
+		case MYCO_CHAN_CLIENT:
 			*index = pos_in(c->clients, c->nclients, pi);
+			break;
+		default:
+			*index = 0;
+			break;
 		}
-		break;
 	}
 }
 
@@ -65,37 +117,11 @@ int myco__ex_chans_create(struct ex_system *s)
 	int rc = 0;
 
 	for (size_t i = 0; i < s->nchans; i++) {
-		const myco_channel_t *c = s->chans[i].m;
-		struct ex_chan_spec sp = { .name = c->name };
-		switch (c->kind) {
-		case MYCO_LANG_QUEUE:
-			sp.kind = EXC_QUEUE;
-			sp.msg_size = c->msg_size;
-			sp.depth = c->depth;
-			sp.policy = c->overflow == MYCO_OVERFLOW_REJECT ? EXP_REJECT :
-				    c->overflow == MYCO_OVERFLOW_DROP_OLDEST ? EXP_DROP_OLDEST :
-				    EXP_BLOCK;
-			sp.producers = (uint32_t)c->nsenders;
-			break;
-		case MYCO_LANG_SAMPLE:
-			sp.kind = EXC_SAMPLE;
-			sp.msg_size = c->msg_size;
-			sp.policy = EXP_BLOCK;
-			sp.readers = (uint32_t)c->nreceivers;
-			sp.refresh_ns = c->refresh_ns;
-			break;
-		default:
-			sp.kind = EXC_CALL;
-			sp.msg_size = c->request_size > c->reply_size ? c->request_size : c->reply_size;
-			sp.depth = c->depth;
-			sp.policy = EXP_REJECT;
-			sp.clients = (uint32_t)c->nclients;
-			sp.call_timeout_ns = c->timeout_ns;
-			break;
-		}
-		if (sp.msg_size == 0)
-			sp.msg_size = 8;
-		rc = myco__ex_chan_create(&sp, &s->chans[i].owner);
+		const myco_channel_t *c = &s->model->channels[i];
+		myco_chan_config_t cfg;
+
+		chan_from_model(c, &cfg, NULL, 0, NULL, NULL);
+		rc = myco_chan_create(&cfg, &s->chan_owners[i]);
 		if (rc < 0) {
 			myco__ex_event(s, NULL, "error", -1, -1,
 				       "channel %s: create failed: %s", c->name, myco_strerror(rc));
@@ -105,45 +131,33 @@ int myco__ex_chans_create(struct ex_system *s)
 	/* Per partition: fds and manifest. */
 	for (size_t pi = 0; pi < s->nparts; pi++) {
 		struct ex_part *p = &s->parts[pi];
-		size_t used = 0;
 		p->nfds = 0;
 		p->caps[0] = 0;
 		for (size_t k = 0; k < p->m->nends; k++) {
 			const myco_end_t *e = &p->m->ends[k];
 			const myco_channel_t *c = &s->model->channels[e->channel];
-			enum ex_crole role;
-			uint32_t index;
-			int fds[EX_MAX_FDS];
-			end_role(c, e, (uint32_t)pi, &role, &index);
-			int n = myco__ex_chan_cap_fds(s->chans[e->channel].owner, role, index,
-						      fds, EX_MAX_FDS);
+			struct myco__cap cap = { .kind = MYCO__CAP_CHAN };
+
+			chan_from_model(c, NULL, e, (uint32_t)pi, &cap.role, &cap.index);
+			int n = myco_chan_cap_fds(s->chan_owners[e->channel], cap.role,
+						  cap.index, cap.fds, MYCO_CHAN_MAX_FDS);
 			if (n < 0) {
 				rc = n;
 				myco__ex_event(s, p, "error", -1, -1, "channel %s: capability: %s",
 					       c->name, myco_strerror(rc));
 				goto out;
 			}
-			if (p->nfds + (size_t)n > EX_MAX_FDS) {
+			cap.nfds = (size_t)n;
+			snprintf(cap.name, sizeof(cap.name), "%s", c->name);
+			if (p->nfds + cap.nfds > EX_MAX_FDS) {
 				rc = -E2BIG;
 				goto out;
 			}
-			int w = snprintf(p->caps + used, sizeof(p->caps) - used, "%s%s:%d:%u:",
-					 used ? ";" : "", c->name, (int)role, index);
-			if (w < 0 || (size_t)w >= sizeof(p->caps) - used) {
-				rc = -E2BIG;
+			rc = myco__caps_append(p->caps, sizeof(p->caps), &cap);
+			if (rc < 0)
 				goto out;
-			}
-			used += (size_t)w;
-			for (int f = 0; f < n; f++) {
-				p->fds[p->nfds++] = fds[f];
-				w = snprintf(p->caps + used, sizeof(p->caps) - used, "%s%d",
-					     f ? "," : "", fds[f]);
-				if (w < 0 || (size_t)w >= sizeof(p->caps) - used) {
-					rc = -E2BIG;
-					goto out;
-				}
-				used += (size_t)w;
-			}
+			for (size_t f = 0; f < cap.nfds; f++)
+				p->fds[p->nfds++] = cap.fds[f];
 		}
 	}
 out:
@@ -156,12 +170,13 @@ int myco__ex_chans_recover(struct ex_system *s, struct ex_part *p)
 	for (size_t k = 0; k < p->m->nends; k++) {
 		const myco_end_t *e = &p->m->ends[k];
 		const myco_channel_t *c = &s->model->channels[e->channel];
-		enum ex_crole role;
+		myco_chan_role_t role;
 		uint32_t index;
-		end_role(c, e, p->idx, &role, &index);
-		if (!s->chans[e->channel].owner)
+
+		if (!s->chan_owners[e->channel])
 			continue;
-		int r = myco__ex_chan_recover(s->chans[e->channel].owner, role, index);
+		chan_from_model(c, NULL, e, p->idx, &role, &index);
+		int r = myco_chan_recover(s->chan_owners[e->channel], role, index);
 		if (r < 0) {
 			myco__ex_event(s, p, "chan-recover", -1, -1, "channel %s: %s",
 				       c->name, myco_strerror(r));
@@ -173,9 +188,9 @@ int myco__ex_chans_recover(struct ex_system *s, struct ex_part *p)
 
 void myco__ex_chans_destroy(struct ex_system *s)
 {
-	for (size_t i = 0; i < s->nchans; i++) {
-		if (s->chans[i].owner)
-			myco__ex_chan_close(s->chans[i].owner);
-		s->chans[i].owner = NULL;
+	for (size_t i = 0; s->chan_owners && i < s->nchans; i++) {
+		if (s->chan_owners[i])
+			myco_chan_owner_close(s->chan_owners[i]);
+		s->chan_owners[i] = NULL;
 	}
 }

@@ -190,8 +190,8 @@ int myco__ex_collect_open(struct ex_system *s)
 		}
 	}
 	for (size_t i = 0; i < s->nchans; i++)
-		if (s->chans[i].owner)
-			c->ch[i].ino = fd_ino(myco_chan_owner_memfd(s->chans[i].owner));
+		if (s->chan_owners[i])
+			c->ch[i].ino = fd_ino(myco_chan_owner_memfd(s->chan_owners[i]));
 	c->port = s->model->metrics_port;
 	if (c->port) {
 		rc = myco__ex_http_open(s, s->model->metrics_addr, c->port);
@@ -489,7 +489,7 @@ static void proc_refresh(struct ex_system *s, uint64_t now)
 	for (size_t i = 0; i < s->nchans; i++) {
 		myco_chan_stats_t st;
 		struct co_chan *ch = &c->ch[i];
-		if (!s->chans[i].owner || myco_chan_owner_stats(s->chans[i].owner, &st) < 0)
+		if (!s->chan_owners[i] || myco_chan_owner_stats(s->chan_owners[i], &st) < 0)
 			continue;
 		if (ch->prev_t && now > ch->prev_t && st.sent >= ch->prev_sent)
 			ch->rate = (double)(st.sent - ch->prev_sent) / ((double)(now - ch->prev_t) / 1e9);
@@ -789,8 +789,8 @@ static json_t *cmd_top(struct ex_system *s)
 	}
 	for (size_t i = 0; chans && i < s->nchans; i++) {
 		myco_chan_stats_t st = { 0 };
-		if (s->chans[i].owner)
-			myco_chan_owner_stats(s->chans[i].owner, &st);
+		if (s->chan_owners[i])
+			myco_chan_owner_stats(s->chan_owners[i], &st);
 		json_array_append_new(chans, json_pack(
 			"{s:s,s:I,s:f,s:I,s:I,s:I,s:I}",
 			"name", s->model->channels[i].name, "messages", (json_int_t)st.sent,
@@ -1077,7 +1077,7 @@ static int f_schedlat(struct ex_system *s, size_t i, struct out *o, const char *
 static int chan_stats(struct ex_system *s, size_t i, myco_chan_stats_t *st)
 {
 	memset(st, 0, sizeof *st);
-	return s->chans[i].owner ? myco_chan_owner_stats(s->chans[i].owner, st) : -ENOENT;
+	return s->chan_owners[i] ? myco_chan_owner_stats(s->chan_owners[i], st) : -ENOENT;
 }
 static int f_cmsgs(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
 { myco_chan_stats_t st; chan_stats(s, i, &st); put(o, "%s{%s} %" PRIu64 "\n", n, l, st.sent); return 0; }

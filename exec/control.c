@@ -24,7 +24,7 @@
 
 #include "exec_int.h"
 #include "collect.h"
-#include "chan_glue.h"
+#include "box_glue.h"
 
 int myco__ex_control_open(struct ex_system *s)
 {
@@ -179,7 +179,7 @@ static json_t *ps_json(struct ex_system *s)
 		json_t *o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:s,s:s,s:s,s:s}",
 				      "name", p->name,
 				      "state", myco__ex_state_name(p->state),
-				      "pid", (int)(p->act.pid ? myco__ex_inst_prog(&p->act) : 0),
+				      "pid", (int)(p->act.pid ? myco__ex_box_prog(&p->act) : 0),
 				      "standby_pid", (int)p->sb.pid,
 				      "restarts", (int)p->restarts,
 				      "group", s->groups[p->group].name,
@@ -216,7 +216,7 @@ static json_t *ps_json(struct ex_system *s)
 		json_object_set_new(o, "net", json_boolean(p->m->net));
 		/* uid/gid the running program has (null when none runs) */
 		long uid = -1, gid = -1;
-		pid_t pp = p->act.pid ? myco__ex_inst_prog(&p->act) : 0;
+		pid_t pp = p->act.pid ? myco__ex_box_prog(&p->act) : 0;
 		bool ids = pp > 0 && proc_ids(pp, &uid, &gid) == 0;
 		json_object_set_new(o, "uid", ids ? json_integer(uid) : json_null());
 		json_object_set_new(o, "gid", ids ? json_integer(gid) : json_null());
@@ -224,15 +224,15 @@ static json_t *ps_json(struct ex_system *s)
 		json_array_append_new(parts, o);
 	}
 	for (size_t i = 0; i < s->nchans; i++) {
-		uint64_t sent = 0, done = 0, pend = 0;
-		int broken = 0;
-		if (s->chans[i].owner)
-			myco__ex_chan_counters(s->chans[i].owner, &sent, &done, &pend, &broken);
+		const myco_channel_t *c = &s->model->channels[i];
+		myco_chan_stats_t st = { 0 };
+		if (s->chan_owners[i])
+			myco_chan_owner_stats(s->chan_owners[i], &st);
 		json_array_append_new(chans, json_pack("{s:s,s:s,s:I,s:I,s:I,s:b}",
-			"name", s->chans[i].m->name,
-			"kind", myco_lang_chan_kind_name(s->chans[i].m->kind),
-			"sent", (json_int_t)sent, "done", (json_int_t)done,
-			"pending", (json_int_t)pend, "broken", broken));
+			"name", c->name,
+			"kind", myco_lang_chan_kind_name(c->kind),
+			"sent", (json_int_t)st.sent, "done", (json_int_t)st.done,
+			"pending", (json_int_t)st.pending, "broken", st.broken ? 1 : 0));
 	}
 	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o}", "ok", 1, "system", s->name,
 			 "pid", (int)getpid(), "runtime_dir", s->dir,

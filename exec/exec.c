@@ -24,9 +24,7 @@
 
 #include "exec_int.h"
 #include "collect.h"
-#ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
-#endif
 
 #define EX_DEFAULT_MAX_RESTARTS 5
 #define EX_DEFAULT_WITHIN_NS    (10ull * 1000000000ull)
@@ -113,14 +111,12 @@ static int build_system(struct ex_system *s)
 	s->nchans = m->nchannels;
 	s->ngroups = m->ngroups + 1;
 	s->parts = calloc(s->nparts ? s->nparts : 1, sizeof(*s->parts));
-	s->chans = calloc(s->nchans ? s->nchans : 1, sizeof(*s->chans));
+	s->chan_owners = calloc(s->nchans ? s->nchans : 1, sizeof(*s->chan_owners));
 	s->groups = calloc(s->ngroups, sizeof(*s->groups));
 	s->order = calloc(s->nparts ? s->nparts : 1, sizeof(uint32_t));
 	s->ev = calloc(EX_EVENT_RING, sizeof(*s->ev));
-	if (!s->parts || !s->chans || !s->groups || !s->order || !s->ev)
+	if (!s->parts || !s->chan_owners || !s->groups || !s->order || !s->ev)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nchans; i++)
-		s->chans[i].m = &m->channels[i];
 	for (size_t g = 0; g < s->ngroups; g++) {
 		struct ex_group *eg = &s->groups[g];
 		eg->members = calloc(s->nparts ? s->nparts : 1, sizeof(uint32_t));
@@ -193,12 +189,26 @@ static void free_system(struct ex_system *s)
 		free(s->groups[g].hist);
 	}
 	free(s->parts);
-	free(s->chans);
+	free(s->chan_owners);
 	free(s->groups);
 	free(s->order);
 	free(s->ev);
 	if (s->model)
 		myco_system_free(s->model);
+}
+
+int myco__ex_epoll_add(struct ex_system *s, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+void myco__ex_epoll_del(struct ex_system *s, int fd)
+{
+	if (fd >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 static void drain_log(struct ex_system *s, struct ex_part *p)
@@ -320,12 +330,10 @@ static int loop(struct ex_system *s)
 				break;
 			}
 			case EXT_SECCOMP: {
-#ifdef MYCO_HAVE_BOX
 				struct ex_inst *in = inst_by_fd(p, fd, EXT_SECCOMP);
 				if (in)
 					myco__ex_box_seccomp(s, p, in);
 				else
-#endif
 					myco__ex_epoll_del(s, fd);
 				break;
 			}
@@ -365,7 +373,7 @@ static int setup_loop(struct ex_system *s)
 	return rc;
 }
 
-int myco__exec_run(const struct ex_opts *opt)
+int myco__exec_run(const struct myco__exec_opts *opt)
 {
 	struct ex_system sys, *s = &sys;
 	myco_diags_t *diags = NULL;
@@ -427,12 +435,10 @@ int myco__exec_run(const struct ex_opts *opt)
 		goto out;
 	}
 	runtime_taken = true;
-#ifdef MYCO_HAVE_BOX
 	if (myco__ex_box_system_init(s) < 0) {
 		s->exit_code = 1;
 		goto out;
 	}
-#endif
 	rc = myco__ex_chans_create(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: channels: %s\n", myco_strerror(rc));
@@ -475,10 +481,8 @@ out:
 	myco__ex_collect_close(s);
 	myco__ex_chans_destroy(s);
 	myco__ex_ports_close(s);
-#ifdef MYCO_HAVE_BOX
 	if (runtime_taken)
 		myco__ex_box_system_destroy(s);
-#endif
 	if (runtime_taken)
 		myco__ex_runtime_remove(s);
 	if (s->tfd >= 0)

@@ -15,11 +15,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "myco/chan.h"
 #include "myco/lang.h"
-#include "myco/part.h"
+#include "exec.h"
 #include "myco_int.h"
+#include "part_abi.h"
 
-struct myco_chan_owner;
 struct ex_collect;
 struct json_t;
 
@@ -96,7 +97,7 @@ struct ex_part {
 	int lfds[EX_MAX_PORTS];         /* ... and their sockets (owned, kept
 					 * for the system's life: ports.c) */
 	size_t nlfds;
-	char caps[4096];                /* MYCO_CAPS manifest */
+	char caps[4096];                /* MYCO_CAPS manifest (part_abi.h) */
 	/* supervision */
 	uint32_t restarts;
 	uint64_t t_crash_ns;            /* pending restart: when it died */
@@ -133,11 +134,6 @@ struct ex_group {
 	size_t nhist, hist_pos;
 };
 
-struct ex_chan {
-	const myco_channel_t *m;
-	struct myco_chan_owner *owner;  /* owned (chan library), NULL if unavailable */
-};
-
 struct ex_event {
 	uint64_t seq;
 	uint64_t t_real_ns, t_mono_ns;
@@ -158,24 +154,18 @@ struct ex_conn {
 	struct ex_conn *next;
 };
 
-struct ex_opts {
-	const char *file;
-	const char *runtime_dir;        /* NULL = default */
-	uint64_t grace_ns;              /* graceful stop timeout */
-	uint64_t ready_timeout_ns;
-	bool quiet;
-	bool no_standby;                /* restart by spawning (for comparison) */
-};
-
 struct ex_system {
 	myco_system_t *model;           /* owned */
-	struct ex_opts opt;
+	struct myco__exec_opts opt;
 	char name[EX_NAME_MAX];
 	char dir[4096];                 /* runtime dir */
 	char base_dir[4096];            /* the file's directory */
 	struct ex_part *parts; size_t nparts;
 	struct ex_group *groups; size_t ngroups;
-	struct ex_chan *chans; size_t nchans;
+	myco_chan_owner_t **chan_owners;/* per model channel (model->channels[i]):
+					 * the region's owner (lib/chan); owned,
+					 * NULL until created */
+	size_t nchans;
 	uint32_t *order; size_t norder; /* start order */
 	int epfd, sigfd, tfd, lfd;
 	struct ex_conn *conns;
@@ -210,15 +200,11 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 void myco__ex_inst_activate(struct ex_inst *in, uint64_t now);
 void myco__ex_inst_init(struct ex_inst *in);   /* empty, every fd -1 */
 void myco__ex_inst_signal(struct ex_inst *in, int sig);
-/* The program's pid (under the box's init, found through /proc), or pid. */
-pid_t myco__ex_inst_prog(struct ex_inst *in);
 /* SIGKILL the program itself (a crash: its init then exits by itself). */
 void myco__ex_inst_crash(struct ex_inst *in);
 /* Release everything of an instance whose process is gone (or kill it
  * first when kill is true and reap it). */
 void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill);
-int myco__ex_epoll_add(struct ex_system *s, int fd, uint64_t tag);
-void myco__ex_epoll_del(struct ex_system *s, int fd);
 
 /* supervise.c */
 void myco__ex_on_exit(struct ex_system *s, struct ex_part *p,
@@ -253,8 +239,12 @@ struct json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c,
 					 const char *line, bool *keep);
 void myco__ex_control_close(struct ex_system *s);
 
-/* runtime.c: runtime dir, pid file, stale cleanup */
-int myco__ex_default_base(char *out, size_t cap);
+/* exec.c: the main loop's epoll set (tags: EX_TAG below) */
+int myco__ex_epoll_add(struct ex_system *s, int fd, uint64_t tag);
+void myco__ex_epoll_del(struct ex_system *s, int fd);
+
+/* runtime.c: runtime dir, pid file, stale cleanup (and
+ * myco__exec_default_base, exec.h) */
 int myco__ex_runtime_prepare(struct ex_system *s);
 void myco__ex_runtime_remove(struct ex_system *s);
 
@@ -280,9 +270,6 @@ struct json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p);
  * printed on stderr. */
 int myco__ex_admit(struct ex_system *s);
 
-/* Entry point for `myco run` (exec.c).  Returns the exit status:
- * 0 stopped cleanly, 1 could not start, 3 escalated. */
-int myco__exec_run(const struct ex_opts *opt);
 
 /* epoll tags: data.u64 = kind << 56 | partition index << 32 | fd; the
  * handler finds the instance or connection by fd (instances move from

@@ -8,10 +8,8 @@
  * fd number, so connections queued in the backlog while a partition is
  * being replaced are accepted by the replacement instead of refused, and
  * nothing ever races for the port.  The sockets are appended to the
- * partition's MYCO_CAPS manifest as entries
- *   "tcp/" PORT ':' FD
- * (a form no channel entry can take: channel names have no '/'; parsed by
- * lib/part, myco_listen_fd()).
+ * partition's MYCO_CAPS manifest as port entries (lib/part's writer,
+ * docs/part-abi.md; myco_listen_fd() finds them in the partition).
  * Not for: the seccomp side (exec/box: a partition with ports but without
  * `net` may accept/recv/send but not socket/bind/listen/connect).
  */
@@ -62,7 +60,6 @@ int myco__ex_ports_open(struct ex_system *s)
 
 	for (size_t pi = 0; pi < s->nparts; pi++) {
 		struct ex_part *p = &s->parts[pi];
-		size_t used = strlen(p->caps);
 		if (p->m->nports > EX_MAX_PORTS) {
 			fprintf(stderr, "myco run: partition '%s': %zu listening ports, at most %d\n",
 				p->name, p->m->nports, EX_MAX_PORTS);
@@ -82,15 +79,14 @@ int myco__ex_ports_open(struct ex_system *s)
 			}
 			p->lports[p->nlfds] = port;
 			p->lfds[p->nlfds++] = fd;
-			int w = snprintf(p->caps + used, sizeof(p->caps) - used, "%stcp/%u:%d",
-					 used ? ";" : "", (unsigned)port, fd);
-			if (w < 0 || (size_t)w >= sizeof(p->caps) - used) {
+			struct myco__cap cap = { .kind = MYCO__CAP_PORT, .port = port,
+						  .fds = { fd }, .nfds = 1 };
+			rc = myco__caps_append(p->caps, sizeof(p->caps), &cap);
+			if (rc < 0) {
 				fprintf(stderr, "myco run: partition '%s': capability manifest too long\n",
 					p->name);
-				rc = -E2BIG;
 				goto out;
 			}
-			used += (size_t)w;
 		}
 	}
 out:

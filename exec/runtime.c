@@ -17,11 +17,9 @@
 #include <unistd.h>
 
 #include "exec_int.h"
-#ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
-#endif
 
-int myco__ex_default_base(char *out, size_t cap)
+int myco__exec_default_base(char *out, size_t cap)
 {
 	const char *x = getenv("XDG_RUNTIME_DIR");
 	int n;
@@ -84,7 +82,7 @@ int myco__ex_runtime_prepare(struct ex_system *s)
 	if (s->opt.runtime_dir) {
 		snprintf(s->dir, sizeof(s->dir), "%s", s->opt.runtime_dir);
 	} else {
-		rc = myco__ex_default_base(base, sizeof(base));
+		rc = myco__exec_default_base(base, sizeof(base));
 		if (rc < 0)
 			return rc;
 		if (snprintf(s->dir, sizeof(s->dir), "%s/%s", base, s->name) >= (int)sizeof(s->dir))
@@ -113,9 +111,7 @@ int myco__ex_runtime_prepare(struct ex_system *s)
 		snprintf(path, sizeof(path), "%s/control.sock", s->dir);
 		unlink(path);
 	}
-#ifdef MYCO_HAVE_BOX
 	myco__ex_box_stale_cleanup(s);
-#endif
 	snprintf(path, sizeof(path), "%s/exec.pid", s->dir);
 	char tmp[4300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -140,6 +136,6 @@ void myco__ex_runtime_remove(struct ex_system *s)
 	unlink(path);
 	rmdir(s->dir);
 	/* the default base (/run/myco ...) too, when no other system uses it */
-	if (!s->opt.runtime_dir && myco__ex_default_base(path, sizeof(path)) == 0)
+	if (!s->opt.runtime_dir && myco__exec_default_base(path, sizeof(path)) == 0)
 		rmdir(path);
 }

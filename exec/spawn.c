@@ -1,14 +1,13 @@
 /*
  * spawn.c: partition processes ("instances").  Each instance gets its own
- * control region (a sealed memfd, see myco/part.h) and notify eventfd, the
- * partition's capability fds at the same numbers, stdout/stderr into the
- * partition's log pipe, and its environment (MYCO_CAPS, MYCO_CTL,
- * MYCO_NOTIFY, MYCO_PARTITION, MYCO_POLICY, MYCO_SYSTEM).  The process is
- * created boxed by exec/box when it is built in (myco__box_spawn), else by
- * a plain fork+exec here that still sets PR_SET_PDEATHSIG so a partition
- * never outlives its executive.  A standby is the same process started
+ * control region (a sealed memfd, lib/part/part_abi.h, docs/part-abi.md)
+ * and notify eventfd, the partition's capability fds at the same numbers,
+ * stdout/stderr into the partition's log pipe, and its environment
+ * (MYCO__ENV_*: the manifest, the control region, ...).  The process itself
+ * is created in its box by box_glue.c (exec/box); calls go one way, from
+ * here to box_glue.c to exec/box.  A standby is the same process started
  * with its control state PARKED: it waits inside myco_init().
- * Not for: deciding when to spawn (supervise.c).
+ * Not for: deciding when to spawn (supervise.c), isolation (box_glue.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,37 +16,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec_int.h"
 #include "collect.h"
-#ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
-#endif
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-
-int myco__ex_epoll_add(struct ex_system *s, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
-	return 0;
-}
-
-void myco__ex_epoll_del(struct ex_system *s, int fd)
-{
-	if (fd >= 0)
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-}
 
 /* Create the control region of one instance.  On success *fd and *map are
  * owned by the caller (close + munmap MYCO__PART_CTL_SIZE). */
@@ -100,13 +81,13 @@ static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *
 	const char *path = getenv("PATH");
 	if (asprintf(&env[k++], "PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin") < 0)
 		goto fail;
-	if (asprintf(&env[k++], "MYCO_SYSTEM=%s", s->name) < 0 ||
-	    asprintf(&env[k++], "MYCO_PARTITION=%s", p->name) < 0 ||
-	    asprintf(&env[k++], "MYCO_POLICY=%s", p->m->scheduler ? p->m->scheduler : "") < 0 ||
-	    asprintf(&env[k++], "MYCO_CTL=%d", in->ctl_fd) < 0 ||
-	    asprintf(&env[k++], "MYCO_NOTIFY=%d", in->notify_fd) < 0 ||
-	    asprintf(&env[k++], "MYCO_EXEC_FD=%d", alive_r) < 0 ||
-	    asprintf(&env[k++], "MYCO_CAPS=%s", p->caps) < 0)
+	if (asprintf(&env[k++], MYCO__ENV_SYSTEM "=%s", s->name) < 0 ||
+	    asprintf(&env[k++], MYCO__ENV_PARTITION "=%s", p->name) < 0 ||
+	    asprintf(&env[k++], MYCO__ENV_POLICY "=%s", p->m->scheduler ? p->m->scheduler : "") < 0 ||
+	    asprintf(&env[k++], MYCO__ENV_CTL "=%d", in->ctl_fd) < 0 ||
+	    asprintf(&env[k++], MYCO__ENV_NOTIFY "=%d", in->notify_fd) < 0 ||
+	    asprintf(&env[k++], MYCO__ENV_EXEC_FD "=%d", alive_r) < 0 ||
+	    asprintf(&env[k++], MYCO__ENV_CAPS "=%s", p->caps) < 0)
 		goto fail;
 	for (size_t i = 0; i < p->m->nenv; i++)
 		if (!(env[k++] = strdup(p->m->env[i])))
@@ -134,53 +115,6 @@ static void env_free(char **env)
 	free(env);
 }
 
-#ifndef MYCO_HAVE_BOX
-/* The plain fork+exec path (no box built in). */
-static int spawn_plain(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
-		       char **env, const int *keep, size_t nkeep)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setpgid(0, 0);
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul >= 0 && nul != 0) {
-			dup2(nul, 0);
-			close(nul);
-		}
-		dup2(p->out_w, 1);
-		dup2(p->out_w, 2);
-		syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-		for (size_t i = 0; i < nkeep; i++)
-			fcntl(keep[i], F_SETFD, 0);
-		if (s->base_dir[0] && chdir(s->base_dir) < 0)
-			_exit(127);
-		execve(p->program, (char *const *)p->m->argv, env);
-		dprintf(2, "myco: exec %s: %s\n", p->program, strerror(errno));
-		_exit(127);
-	}
-	in->pid = pid;
-	in->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (in->pidfd < 0)
-		return -errno;
-	fcntl(in->pidfd, F_SETFD, FD_CLOEXEC);
-	in->niso = 0;
-	struct ex_iso *iso = &in->iso[in->niso++];
-	snprintf(iso->name, sizeof(iso->name), "box");
-	snprintf(iso->status, sizeof(iso->status), "degraded");
-	snprintf(iso->reason, sizeof(iso->reason), "executive built without exec/box: plain fork+exec");
-	return 0;
-}
-#endif
 
 int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 			struct ex_inst *in, bool standby)
@@ -221,11 +155,7 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 	}
 	in->standby = standby;
 	in->t_spawn_ns = myco_now();
-#ifdef MYCO_HAVE_BOX
 	rc = myco__ex_box_spawn(s, p, in, env, keep, nkeep);
-#else
-	rc = spawn_plain(s, p, in, env, keep, nkeep);
-#endif
 	if (rc < 0)
 		goto out;
 	rc = myco__ex_epoll_add(s, in->pidfd, EX_TAG(EXT_PIDFD, p->idx, in->pidfd));
@@ -259,27 +189,9 @@ void myco__ex_inst_activate(struct ex_inst *in, uint64_t now)
 	in->standby = false;
 }
 
-pid_t myco__ex_inst_prog(struct ex_inst *in)
-{
-	char path[96], buf[256];
-	if (!in->has_init || in->prog_pid)
-		return in->prog_pid ? in->prog_pid : in->pid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)in->pid, (int)in->pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return in->pid;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = 0;
-		in->prog_pid = (pid_t)atoi(buf);
-	}
-	return in->prog_pid > 0 ? in->prog_pid : in->pid;
-}
-
 void myco__ex_inst_crash(struct ex_inst *in)
 {
-	pid_t prog = myco__ex_inst_prog(in);
+	pid_t prog = myco__ex_box_prog(in);
 	if (prog != in->pid && kill(prog, SIGKILL) == 0)
 		return;
 	myco__ex_inst_signal(in, SIGKILL);
@@ -318,9 +230,7 @@ void myco__ex_inst_release(struct ex_system *s, struct ex_inst *in, bool kill)
 	}
 	if (in->alive_fd >= 0)
 		close(in->alive_fd);
-#ifdef MYCO_HAVE_BOX
 	myco__ex_box_release(s, in);
-#endif
 	if (in->ctl)
 		munmap(in->ctl, MYCO__PART_CTL_SIZE);
 	if (in->ctl_fd >= 0)

@@ -21,9 +21,7 @@
 
 #include "exec_int.h"
 #include "collect.h"
-#ifdef MYCO_HAVE_BOX
 #include "box_glue.h"
-#endif
 
 const char *myco__ex_state_name(enum ex_state st)
 {
@@ -146,9 +144,7 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 		myco__ex_inst_init(&p->sb);
 		myco__ex_inst_activate(&p->act, now);
 		myco__ex_collect_event(s, p, "standby", (int64_t)(myco_now() - now));
-#ifdef MYCO_HAVE_BOX
 		myco__ex_box_activated(s, p, &p->act);
-#endif
 		used_standby = true;
 	} else {
 		int rc = myco__ex_inst_spawn(s, p, &p->act, false);
@@ -307,7 +303,7 @@ void myco__ex_on_death(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	 * gone) -- or it merely closed the pipe's fd.  PF_EXITING on every
 	 * thread tells.  Under the box's init the pipe is held by the program
 	 * only: look at it. */
-	pid_t who = myco__ex_inst_prog(in);
+	pid_t who = myco__ex_box_prog(in);
 	if (proc_exit_state(who, &code) < 0) {
 		/* not confirmed: stop watching the pipe, the pidfd will tell */
 		myco__ex_epoll_del(s, in->death_fd);
@@ -347,9 +343,7 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 		si = &mirrored;
 	}
 	bool abnormal = describe_exit(si, how, sizeof(how));
-#ifdef MYCO_HAVE_BOX
 	myco__ex_box_exit_cause(s, p, in, si, how, sizeof(how));
-#endif
 	if (in == &p->sb) {
 		myco__ex_event(s, p, "standby-exit", -1, -1, "parked standby pid %d %s",
 			       (int)in->pid, how);
@@ -494,18 +488,16 @@ void myco__ex_tick(struct ex_system *s)
 {
 	uint64_t now = myco_now();
 
-#ifdef MYCO_HAVE_BOX
 	myco__ex_box_tick(s);       /* deferred cgroup removal of dead instances */
-#endif
 
 	for (size_t i = 0; i < s->nparts; i++) {
 		struct ex_part *p = &s->parts[i];
 		/* learn the program's pid under the box's init early, so a death
 		 * can be confirmed from /proc without waiting for the init */
 		if (p->act.has_init && !p->act.prog_pid)
-			myco__ex_inst_prog(&p->act);
+			myco__ex_box_prog(&p->act);
 		if (p->sb.has_init && !p->sb.prog_pid)
-			myco__ex_inst_prog(&p->sb);
+			myco__ex_box_prog(&p->sb);
 		if (p->stop_deadline_ns && now > p->stop_deadline_ns && p->act.pid) {
 			myco__ex_event(s, p, "stop-timeout", -1, -1,
 				       "no exit %.1f s after SIGTERM: SIGKILL",
@@ -607,7 +599,7 @@ int myco__ex_kill(struct ex_system *s, struct ex_part *p)
 	p->kill_injected = true;
 	myco__ex_inst_crash(&p->act);
 	myco__ex_event(s, p, "kill", -1, -1, "SIGKILL to pid %d (fault injection)",
-		       (int)myco__ex_inst_prog(&p->act));
+		       (int)myco__ex_box_prog(&p->act));
 	return 0;
 }
 

@@ -20,10 +20,8 @@
 #include <jansson.h>
 
 #include "exec_int.h"
-#ifdef MYCO_HAVE_BOX
 #include "box/box.h"
 #include "box_glue.h"
-#endif
 
 static json_int_t ld64(const uint64_t *p)
 {
@@ -86,7 +84,6 @@ json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p)
 		json_object_set_new(ex, "runtime_ns", json_integer((json_int_t)p->m->runtime_ns));
 		json_object_set_new(ex, "period_ns", json_integer((json_int_t)p->m->period_ns));
 	}
-#ifdef MYCO_HAVE_BOX
 	struct myco__box_stats st;
 	if (myco__box_stats(s->name, p->name, NULL, &st) == 0)
 		json_object_set_new(ex, "quota_periods_throttled",
@@ -99,15 +96,11 @@ json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p)
 				"late_boundaries", (json_int_t)fs.late,
 				"max_late_ns", (json_int_t)fs.max_late_ns,
 				"mechanism", fs.freezer ? "freezer" : "signal"));
-#else
-	(void)s;
-#endif
 	return json_pack("{s:o,s:o}", "runtime", rt, "executive", ex);
 }
 
 int myco__ex_admit(struct ex_system *s)
 {
-#ifdef MYCO_HAVE_BOX
 	struct myco__box_dl_host h;
 	struct myco__box_resv *r;
 	size_t n = 0;
@@ -160,8 +153,4 @@ int myco__ex_admit(struct ex_system *s)
 	myco__ex_event(s, NULL, "admission", -1, -1,
 		       "SCHED_DEADLINE reservations admitted: %s", sum);
 	return 0;
-#else
-	(void)s;
-	return 0;
-#endif
 }

@@ -38,6 +38,7 @@
 
 #include "myco/common.h"
 #include "myco/part.h"
+#include "part_abi.h"
 
 
 

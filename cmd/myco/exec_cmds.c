@@ -21,32 +21,10 @@
 #include "myco/common.h"
 #include "cmd.h"
 
-#ifdef MYCO_EXEC_UNAVAILABLE
-static int unavailable(const char *cmd)
-{
-	fprintf(stderr, "myco %s: this build has no executive (it needs lib/lang, "
-		"lib/chan and jansson at configure time)\n", cmd);
-	return 1;
-}
-int myco_cmd_run(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco_cmd_ps(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco_cmd_stop(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco_cmd_restart(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco_cmd_kill(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco_cmd_logs(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco_cmd_events(int argc, char **argv) { (void)argc; return unavailable(argv[0]); }
-int myco__cli_connect(const char *cmd, const char *runtime_dir)
-{
-	(void)runtime_dir;
-	unavailable(cmd);
-	return -1;
-}
-struct json_t *myco__cli_call(int fd, struct json_t *req) { (void)fd; (void)req; return NULL; }
-#else
 
 #include <jansson.h>
 
-#include "exec_int.h"
+#include "exec.h"
 
 struct cli {
 	const char *cmd;
@@ -101,7 +79,7 @@ static int find_dir(const struct cli *c, char *out, size_t cap)
 		snprintf(out, cap, "%s", c->runtime_dir);
 		return 0;
 	}
-	if (myco__ex_default_base(base, sizeof(base)) < 0)
+	if (myco__exec_default_base(base, sizeof(base)) < 0)
 		return -1;
 	DIR *d = opendir(base);
 	int found = 0;
@@ -479,7 +457,7 @@ static void run_usage(FILE *f)
 
 int myco_cmd_run(int argc, char **argv)
 {
-	struct ex_opts o;
+	struct myco__exec_opts o;
 	memset(&o, 0, sizeof(o));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -517,5 +495,3 @@ int myco_cmd_restart(int argc, char **argv) { return client(argc, argv, true); }
 int myco_cmd_kill(int argc, char **argv) { return client(argc, argv, true); }
 int myco_cmd_logs(int argc, char **argv) { return client(argc, argv, true); }
 int myco_cmd_events(int argc, char **argv) { return client(argc, argv, false); }
-
-#endif /* MYCO_EXEC_UNAVAILABLE */

@@ -1,7 +1,6 @@
 /*
  * main.c: entry point of the `myco` command; dispatches to the subcommands
- * declared in cmd.h.  Command groups that have not been built in are absent
- * from the table (see meson.build).  Not for: any subcommand's logic.
+ * declared in cmd.h.  Not for: any subcommand's logic.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,13 +15,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-#ifdef MYCO_HAVE_LANG_CMDS
 	{ "check",   myco_cmd_check,   "check a system file; --format json, --dump-json, --explain CODE" },
 	{ "gen",     myco_cmd_gen,     "generate C headers for message types: gen FILE -o DIR" },
 	{ "graph",   myco_cmd_graph,   "Graphviz dot of partitions and channels (--svg)" },
 	{ "fmt",     myco_cmd_fmt,     "print the canonical form of a system file (-w rewrites)" },
-#endif
-#ifdef MYCO_HAVE_EXEC_CMDS
 	{ "run",     myco_cmd_run,     "boot a system: run FILE [--runtime-dir DIR]" },
 	{ "ps",      myco_cmd_ps,      "list partitions and the isolation each really got" },
 	{ "stop",    myco_cmd_stop,    "stop a partition, or --all" },
@@ -32,7 +28,6 @@ static const struct command commands[] = {
 	{ "events",  myco_cmd_events,  "show supervision and health events (-f follows)" },
 	{ "trace",   myco_cmd_trace,   "switch trace categories (on|off chan,rt,...), record a Perfetto trace" },
 	{ "top",     myco_cmd_top,     "live view of partitions and channels (--json, --sort KEY)" },
-#endif
 	{ "doctor",  myco_cmd_doctor,  "check this host for what undermines deterministic timing (--json)" },
 };
 

@@ -6,7 +6,7 @@
  * points) and counted; deadline misses counted when a job finishes late.
  * Also myco_rt_set_deadline() (SCHED_DEADLINE for the calling thread), and
  * the same counts published to the executive through the partition's
- * control region (myco__rt_timing, myco/part.h) for `myco ps`.
+ * control region (myco__rt_timing, lib/part/part_abi.h) for `myco ps`.
  * Not for: preemption (coroutines are cooperative: an overrun is noticed at
  * the job's next yield point, not enforced in between).
  */
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "myco/part.h"
+#include "part_abi.h"
 #include "rt_int.h"
 
 /* The partition's timing counters in its control region (myco/part.h),

@@ -30,7 +30,7 @@ static void setup(void)
 	static uint64_t hist[6];
 	static struct ex_group group = { .strategy = MYCO_ONE_FOR_ONE, .max_restarts = 5,
 					 .members = members, .nmembers = 2, .hist = hist };
-	static struct ex_chan chan;
+	static myco_chan_owner_t *chan_owners[1];
 	static uint32_t order[2] = { 1, 0 };
 
 	if (myco_lang_load_buffer("fz.myco", src, sizeof(src) - 1, &sys.model, NULL) < 0)
@@ -48,12 +48,11 @@ static void setup(void)
 		myco__ex_inst_init(&parts[i].dying);
 		parts[i].out_r = parts[i].out_w = -1;
 	}
-	chan.m = &sys.model->channels[0];
 	sys.parts = parts;
 	sys.nparts = 2;
 	sys.groups = &group;
 	sys.ngroups = 1;
-	sys.chans = &chan;
+	sys.chan_owners = chan_owners;
 	sys.nchans = 1;
 	sys.order = order;
 	sys.norder = 2;

@@ -28,6 +28,7 @@
 #include "myco/chan.h"
 #include "myco/part.h"
 #include "myco_int.h"
+#include "part_abi.h"
 
 static struct myco__part_ctl *ctl_new(int *fd, uint32_t state)
 {
