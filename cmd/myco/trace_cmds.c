@@ -23,7 +23,6 @@
 #include "myco/trace.h"
 #include "cmd.h"
 
-#ifndef MYCO_EXEC_UNAVAILABLE
 #include <jansson.h>
 
 static volatile sig_atomic_t interrupted;
@@ -554,17 +553,3 @@ int myco_cmd_top(int argc, char **argv)
 	return rc;
 }
 
-#else
-int myco_cmd_trace(int argc, char **argv)
-{
-	(void)argc;
-	fprintf(stderr, "myco %s: this build has no executive\n", argv[0]);
-	return 1;
-}
-int myco_cmd_top(int argc, char **argv)
-{
-	(void)argc;
-	fprintf(stderr, "myco %s: this build has no executive\n", argv[0]);
-	return 1;
-}
-#endif
