@@ -350,6 +350,7 @@ void myco__lh_create_partitions(myco__lb_t *lb, myco__lreq_t *req,
 		} else if (!m->validate_only) {
 			rc = mls_topic_add_partitions(lb->st, name, t->count);
 			err = myco__lkerr(rc);
+			msg = myco__lerrmsg(rc);
 			if (rc == 0 && lb->cfg.verbose)
 				fprintf(stderr, "myco-log: topic %s now has %d partitions\n",
 					name, t->count);

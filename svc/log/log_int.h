@@ -179,6 +179,9 @@ void myco__lb_topic_defaults(const myco__lb_t *lb, mls_topic_config *tc);
 int64_t myco__lnow_ms(void);
 /* Map a store error (negative errno or -MYCO_ELOG_*) to a Kafka error. */
 int16_t myco__lkerr(int rc);
+/* A message for the errors whose Kafka code alone would not say what to
+ * do (file descriptors, disk full), or NULL. */
+const char *myco__lerrmsg(int rc);
 /* Copy a wire string into a NUL-terminated topic name; false if too long,
  * null, empty or containing a NUL. */
 bool myco__ltopic_name(myco__kstr_t s, char out[MLS_TOPIC_NAME_MAX + 1]);

@@ -192,6 +192,7 @@ void myco__lh_create_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kcrea
 				rc = create_topic(lb, name, parts, &tc);
 			}
 			err = myco__lkerr(rc);
+			msg = myco__lerrmsg(rc);
 			if (rc == -EINVAL)
 				err = KERR_INVALID_CONFIG;
 		}

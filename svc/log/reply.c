@@ -32,8 +32,22 @@ int16_t myco__lkerr(int rc)
 	case EOPNOTSUPP: return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
 	case EINVAL: return KERR_INVALID_REQUEST;
 	case ENOSPC: case EIO: case EDQUOT: case EFBIG: case EROFS:
+	case EMFILE: case ENFILE:
 		return KERR_KAFKA_STORAGE_ERROR;
 	default: return KERR_UNKNOWN_SERVER_ERROR;
+	}
+}
+
+const char *myco__lerrmsg(int rc)
+{
+	switch (-rc) {
+	case EMFILE: case ENFILE:
+		return "out of file descriptors: myco-log keeps one open per log segment; "
+		       "raise the limit (ulimit -n) or use fewer partitions";
+	case ENOSPC: case EDQUOT:
+		return "the data directory's disk is full";
+	default:
+		return NULL;
 	}
 }
 

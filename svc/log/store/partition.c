@@ -568,8 +568,7 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 			rc = -errno;
 		return rc;
 	}
-	myco__seg_index_add(s, &nb, base, s->size, len,
-	                    p->cfg.index_interval_bytes, true);
+	myco__seg_index_add(s, &nb, base, s->size, len, p->cfg.index_interval_bytes);
 	s->size += (int64_t)len;
 	p->leo = base + nb.last_delta + 1;
 	p->dirty = true;

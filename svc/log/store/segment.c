@@ -30,10 +30,6 @@ static void seg_free(mls__segment *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
-	if (s->idx_fd >= 0)
-		close(s->idx_fd);
-	if (s->tidx_fd >= 0)
-		close(s->tidx_fd);
 	free(s->idx);
 	free(s->tidx);
 	free(s);
@@ -54,7 +50,7 @@ static int seg_alloc(const char *dir, int64_t base, int64_t now, int flags,
 
 	if (!s)
 		return -ENOMEM;
-	s->fd = s->idx_fd = s->tidx_fd = -1;
+	s->fd = -1;
 	s->base = base;
 	s->next_offset = base;
 	s->max_ts = -1;
@@ -70,17 +66,14 @@ static int seg_alloc(const char *dir, int64_t base, int64_t now, int flags,
 		rc = -errno;
 		goto out;
 	}
-	myco__seg_path(path, dir, base, "index");
-	s->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (flags & O_TRUNC), 0644);
-	if (s->idx_fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	myco__seg_path(path, dir, base, "timeindex");
-	s->tidx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (flags & O_TRUNC), 0644);
-	if (s->tidx_fd < 0) {
-		rc = -errno;
-		goto out;
+	/* The index files are not kept open (one fd per segment, not
+	 * three): they are written whole when the segment rolls or closes
+	 * and read once when it is opened.  A new segment starts without. */
+	if (flags & O_TRUNC) {
+		myco__seg_path(path, dir, base, "index");
+		unlink(path);
+		myco__seg_path(path, dir, base, "timeindex");
+		unlink(path);
 	}
 out:
 	if (rc < 0) {
@@ -157,8 +150,7 @@ int myco__pwrite_full(int fd, const void *buf, size_t n, off_t off)
 }
 
 void myco__seg_index_add(mls__segment *s, const mls_batch_header *b, int64_t base,
-                         int64_t pos, size_t len, int32_t interval,
-                         bool write)
+                         int64_t pos, size_t len, int32_t interval)
 {
 	int64_t last = base + b->last_delta;
 
@@ -174,12 +166,6 @@ void myco__seg_index_add(mls__segment *s, const mls_batch_header *b, int64_t bas
 		         sizeof(*s->idx)) == 0) {
 			s->idx[s->idx_n].rel = (uint32_t)(last - s->base);
 			s->idx[s->idx_n].pos = (uint32_t)pos;
-			if (write) {
-				uint8_t e[8];
-				mls__put32(e, s->idx[s->idx_n].rel);
-				mls__put32(e + 4, s->idx[s->idx_n].pos);
-				(void)myco__pwrite_full(s->idx_fd, e, 8, (off_t)s->idx_n * 8);
-			}
 			s->idx_n++;
 			s->last_idx_pos = pos;
 		}
@@ -189,18 +175,50 @@ void myco__seg_index_add(mls__segment *s, const mls_batch_header *b, int64_t bas
 		         sizeof(*s->tidx)) == 0) {
 			s->tidx[s->tidx_n].ts = s->max_ts;
 			s->tidx[s->tidx_n].rel = (uint32_t)(s->max_ts_offset - s->base);
-			if (write) {
-				uint8_t e[12];
-				mls__put64(e, (uint64_t)s->tidx[s->tidx_n].ts);
-				mls__put32(e + 8, s->tidx[s->tidx_n].rel);
-				(void)myco__pwrite_full(s->tidx_fd, e, 12, (off_t)s->tidx_n * 12);
-			}
 			s->tidx_n++;
 		}
 		s->bytes_since_idx = 0;
 	}
 	s->bytes_since_idx += (int64_t)len;
 	s->next_offset = last + 1;
+}
+
+/* Replace one index file of s with n bytes (a cache: errors are
+ * reported, recovery rebuilds a bad one). */
+static int index_file_write(const mls__segment *s, const char *ext, const void *buf,
+                            size_t n)
+{
+	char path[4096];
+	int fd, rc;
+
+	if (s->deleted)
+		return 0;
+	myco__seg_path(path, s->dir, s->base, ext);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = myco__pwrite_full(fd, buf, n, 0);
+	close(fd);
+	return rc;
+}
+
+static ssize_t read_file(int fd, uint8_t **out);
+
+/* Read one index file of s whole into *out (malloc'd).  Bytes read, or < 0. */
+static ssize_t index_file_read(const mls__segment *s, const char *ext, uint8_t **out)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	myco__seg_path(path, s->dir, s->base, ext);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read_file(fd, out);
+	close(fd);
+	return n;
 }
 
 int myco__seg_write_index(mls__segment *s)
@@ -213,16 +231,14 @@ int myco__seg_write_index(mls__segment *s)
 		mls__put32(buf + i * 8, s->idx[i].rel);
 		mls__put32(buf + i * 8 + 4, s->idx[i].pos);
 	}
-	if (ftruncate(s->idx_fd, 0) == 0)
-		(void)myco__pwrite_full(s->idx_fd, buf, n1, 0);
+	int rc = index_file_write(s, "index", buf, n1);
 	for (size_t i = 0; i < s->tidx_n; i++) {
 		mls__put64(buf + i * 12, (uint64_t)s->tidx[i].ts);
 		mls__put32(buf + i * 12 + 8, s->tidx[i].rel);
 	}
-	if (ftruncate(s->tidx_fd, 0) == 0)
-		(void)myco__pwrite_full(s->tidx_fd, buf, n2, 0);
+	int rc2 = index_file_write(s, "timeindex", buf, n2);
 	free(buf);
-	return 0;
+	return rc < 0 ? rc : rc2;
 }
 
 int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
@@ -335,8 +351,7 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 				goto out;
 			}
 		}
-		myco__seg_index_add(s, &b, b.base_offset, pos, total, interval,
-		                    false);
+		myco__seg_index_add(s, &b, b.base_offset, pos, total, interval);
 		pos += (int64_t)total;
 	}
 	if (rc == 0 && pos < (int64_t)stt.st_size && limit < 0)
@@ -394,7 +409,7 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base, int32_t interval)
 	if (fstat(s->fd, &st) < 0)
 		return -errno;
 	s->idx_n = s->tidx_n = 0;
-	n = read_file(s->idx_fd, &buf);
+	n = index_file_read(s, "index", &buf);
 	if (n < 0 || n % 8)
 		goto out;
 	if (grow((void **)&s->idx, &s->idx_cap, (size_t)n / 8 + 1, sizeof(*s->idx)))
@@ -422,7 +437,7 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base, int32_t interval)
 	}
 	free(buf);
 	buf = NULL;
-	n = read_file(s->tidx_fd, &buf);
+	n = index_file_read(s, "timeindex", &buf);
 	if (n <= 0 || n % 12)   /* a closed segment always has one entry */
 		goto out;
 	if (grow((void **)&s->tidx, &s->tidx_cap, (size_t)n / 12 + 1, sizeof(*s->tidx)))

@@ -177,7 +177,8 @@ typedef struct mls__tentry { int64_t ts; uint32_t rel; } mls__tentry;
 
 typedef struct mls__segment {
 	int64_t base;            /* base offset, the file name */
-	int fd, idx_fd, tidx_fd;
+	int fd;                  /* the .log file (index files: opened when
+	                          * written or read, never kept open) */
 	int64_t size;            /* bytes of whole valid batches written */
 	int64_t visible;         /* bytes readable (<= size) */
 	int64_t next_offset;     /* offset after its last batch */
@@ -222,12 +223,10 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base,
                          int32_t interval);
 /* Rewrite both index files from memory. */
 int myco__seg_write_index(mls__segment *s);
-/* Record one appended batch in the in-memory indexes and (write-through)
- * the index files.  Returns 0; index file errors are ignored (recovery
- * rebuilds). */
+/* Record one appended batch in the in-memory indexes (written to the
+ * index files by myco__seg_write_index at roll and close). */
 void myco__seg_index_add(mls__segment *s, const mls_batch_header *b, int64_t base,
-                         int64_t pos, size_t len, int32_t interval,
-                         bool write);
+                         int64_t pos, size_t len, int32_t interval);
 /* Position to start scanning for `offset`: from the offset index. */
 int64_t myco__seg_lookup(const mls__segment *s, int64_t offset);
 /* Read the header fields of the batch at pos (bounded by end). */

@@ -495,6 +495,45 @@ def s_fetch(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
+# ---------------------------------------------------------------- fds
+
+def s_fds(tmp):
+    """File descriptors per partition bounded (one per log segment: index
+    files are not kept open) and a clear error when they run out (issue 18,
+    item 5), under ulimit -n 1024."""
+    import resource
+    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))   # the broker inherits it
+    b = Broker(os.path.join(tmp, 'data'), '--fsync', 'never').start()
+    ac = AdminClient({'bootstrap.servers': b.addr})
+
+    def create(name, n):
+        try:
+            ac.create_topics([NewTopic(name, n, 1)], operation_timeout=60)[name].result(120)
+            return None
+        except KafkaException as e:
+            return e.args[0]
+    err = create('many', 600)
+    check(err is None, 'under ulimit -n 1024: a topic of 600 partitions (%s)' % err)
+    p = Producer({'bootstrap.servers': b.addr})
+    p.produce('many', b'last', partition=599)
+    check(p.flush(30) == 0, 'partition 599 takes a message')
+    r = run(['kcat', '-b', b.addr, '-C', '-t', 'many', '-p', '599', '-o', 'beginning', '-e', '-q'],
+            capture_output=True)
+    check(r.stdout.strip() == b'last', 'and serves it back')
+    err = create('toomany', 1500)
+    log('1500 partitions:', err)
+    check(err is not None and err.name() == 'KAFKA_STORAGE_ERROR' and 'ulimit' in err.str(),
+          'beyond the limit: KAFKA_STORAGE_ERROR saying to raise ulimit -n, not UNKNOWN')
+    md = ac.list_topics(timeout=10)
+    check('toomany' not in md.topics, 'no half-made topic is left')
+    p.produce('many', b'after', partition=0)
+    check(p.flush(30) == 0, 'the broker keeps serving')
+    check(b.stop() == 0, 'broker exits 0')
+
+
 def struct_sub(topic):
     """ConsumerProtocolSubscription v0 for one topic."""
     import struct
