@@ -196,6 +196,8 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	}
 	if (frame && frame_idx && frame_idx[p->idx] >= 0 && !in->standby)
 		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+	if (!in->standby)
+		myco__ex_cache_apply(s, p, in);
 	return 0;
 }
 
@@ -258,6 +260,7 @@ void myco__ex_box_activated(struct ex_system *s, struct ex_part *p, struct ex_in
 {
 	if (frame && frame_idx && frame_idx[p->idx] >= 0)
 		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+	myco__ex_cache_apply(s, p, in);
 	if (p->m->mode != MYCO_MODE_BUDGET)
 		return;
 	/* the reservation a standby did not hold while parked */

@@ -234,10 +234,11 @@ static json_t *ps_json(struct ex_system *s)
 			"sent", (json_int_t)st.sent, "done", (json_int_t)st.done,
 			"pending", (json_int_t)st.pending, "broken", st.broken ? 1 : 0));
 	}
-	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o}", "ok", 1, "system", s->name,
+	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o,s:o}", "ok", 1, "system", s->name,
 			 "pid", (int)getpid(), "runtime_dir", s->dir,
 			 "state", s->stopping ? "stopping" : "running",
-			 "partitions", parts, "channels", chans);
+			 "partitions", parts, "channels", chans,
+			 "shield", myco__ex_shield_json(s));
 }
 
 static json_t *events_json(struct ex_system *s)

@@ -435,6 +435,7 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 		goto out;
 	}
 	runtime_taken = true;
+	myco__ex_shield_start(s);
 	if (myco__ex_box_system_init(s) < 0) {
 		s->exit_code = 1;
 		goto out;
@@ -483,6 +484,8 @@ out:
 	myco__ex_ports_close(s);
 	if (runtime_taken)
 		myco__ex_box_system_destroy(s);
+	if (runtime_taken)
+		myco__ex_shield_stop(s);
 	if (runtime_taken)
 		myco__ex_runtime_remove(s);
 	if (s->tfd >= 0)

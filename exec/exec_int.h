@@ -269,6 +269,14 @@ struct json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p);
  * what the kernel admits; 0, or -MYCO_EADMISSION with the arithmetic
  * printed on stderr. */
 int myco__ex_admit(struct ex_system *s);
+/* Shielded cores (`shield cores`): restore a shield a killed executive
+ * left, apply the system's (degrading loudly); restore at stop; the ps
+ * JSON of what was done (null without shield). */
+int myco__ex_shield_start(struct ex_system *s);
+void myco__ex_shield_stop(struct ex_system *s);
+struct json_t *myco__ex_shield_json(struct ex_system *s);
+/* `cache ways N`: resctrl for the instance, an isolation line either way. */
+void myco__ex_cache_apply(struct ex_system *s, struct ex_part *p, struct ex_inst *in);
 
 
 /* epoll tags: data.u64 = kind << 56 | partition index << 32 | fd; the

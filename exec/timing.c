@@ -7,7 +7,10 @@
  * late, and how late).  Every value read from the control region is
  * untrusted: names are bounded, the task count clamped.
  * Also the executive's admission of the system's SCHED_DEADLINE
- * reservations before anything starts (myco__ex_admit).
+ * reservations before anything starts (myco__ex_admit), and the system's
+ * shielded cores (`shield cores N, M;`): applied at start, restored at
+ * stop, and restored at the next start after a kill -9 (the state file
+ * <runtime dir>.shield sits beside the runtime dir).
  * Not for: counting (lib/rt/edf.c, exec/box/frame.c), the control socket
  * protocol (control.c), the arithmetic itself (exec/box/sched.c).
  */
@@ -153,4 +156,97 @@ int myco__ex_admit(struct ex_system *s)
 	myco__ex_event(s, NULL, "admission", -1, -1,
 		       "SCHED_DEADLINE reservations admitted: %s", sum);
 	return 0;
+}
+
+/* ---- shielded cores --------------------------------------------------- */
+
+static struct myco__box_shield_report g_shield;  /* one system per executive */
+static bool g_shield_on;
+static int g_shield_rc;
+
+static void shield_path(const struct ex_system *s, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s.shield", s->dir);
+}
+
+static void shield_events(struct ex_system *s, const char *what,
+			  const struct myco__box_shield_report *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		myco__ex_event(s, NULL, r->items[i].state == MYCO__BOX_APPLIED ? what : "degraded",
+			       -1, -1, "shield %s: %s", r->items[i].name, r->items[i].detail);
+}
+
+int myco__ex_shield_start(struct ex_system *s)
+{
+	char path[4200];
+	struct myco__box_shield_report r;
+	shield_path(s, path, sizeof(path));
+	/* a shield left by an executive killed with -9 */
+	int rc = myco__box_shield_restore(path, &r);
+	if (rc == 0)
+		shield_events(s, "shield-restored", &r);
+	else if (rc != -ENOENT)
+		myco__ex_event(s, NULL, "degraded", -1, -1, "shield state %s: %s", path,
+			       myco_strerror(rc));
+	uint64_t mask = s->model->shield_mask;
+	if (!mask)
+		return 0;
+	pid_t self = getpid();
+	rc = myco__box_shield_apply(path, mask, &self, 1, &g_shield);
+	g_shield_rc = rc;
+	if (rc < 0) {
+		myco__ex_event(s, NULL, "degraded", -1, -1, "shield cores: %s", myco_strerror(rc));
+		return 0; /* degrade loudly, like every other mechanism */
+	}
+	g_shield_on = true;
+	shield_events(s, "shield", &g_shield);
+	return 0;
+}
+
+void myco__ex_shield_stop(struct ex_system *s)
+{
+	if (!g_shield_on)
+		return;
+	char path[4200];
+	struct myco__box_shield_report r;
+	shield_path(s, path, sizeof(path));
+	int rc = myco__box_shield_restore(path, &r);
+	if (rc == 0)
+		shield_events(s, "shield-restored", &r);
+	else
+		myco__ex_event(s, NULL, "degraded", -1, -1, "shield restore: %s", myco_strerror(rc));
+	g_shield_on = false;
+}
+
+struct json_t *myco__ex_shield_json(struct ex_system *s)
+{
+	if (!s->model || !s->model->shield_mask)
+		return json_null();
+	char list[128];
+	myco__box_cpulist_format(s->model->shield_mask, list, sizeof(list));
+	json_t *items = json_array();
+	for (size_t i = 0; items && i < g_shield.n; i++)
+		json_array_append_new(items, json_pack("{s:s,s:s,s:s}", "mechanism",
+				g_shield.items[i].name, "status",
+				myco__box_state_name((enum myco__box_state)g_shield.items[i].state),
+				"detail", g_shield.items[i].detail));
+	return json_pack("{s:s,s:b,s:s,s:o}", "cores", list, "active", g_shield_on,
+			 "error", g_shield_rc < 0 ? myco_strerror(g_shield_rc) : "",
+			 "mechanisms", items ? items : json_array());
+}
+
+void myco__ex_cache_apply(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
+{
+	if (!p->m->cache_ways || in->niso >= EX_MAX_ISO)
+		return;
+	struct ex_iso *iso = &in->iso[in->niso++];
+	snprintf(iso->name, sizeof(iso->name), "cache-ways");
+	char d[160];
+	pid_t pid = in->pid;
+	int rc = myco__box_cache_ways(s->name, p->name, p->m->cache_ways, &pid, 1, d, sizeof(d));
+	snprintf(iso->status, sizeof(iso->status), "%s", rc == 0 ? "applied" : "degraded");
+	snprintf(iso->reason, sizeof(iso->reason), "%.95s", d);
+	if (rc < 0)
+		myco__ex_event(s, p, "degraded", -1, -1, "cache ways %u: %s", p->m->cache_ways, d);
 }

@@ -287,6 +287,17 @@ static void print_ps(json_t *r, bool verbose)
 	       (int)json_integer_value(json_object_get(r, "pid")),
 	       json_string_value(json_object_get(r, "state")),
 	       json_string_value(json_object_get(r, "runtime_dir")));
+	json_t *sh = json_object_get(r, "shield");
+	if (json_is_object(sh)) {
+		json_t *m;
+		size_t k;
+		printf("shielded cores %s (%s)\n", json_string_value(json_object_get(sh, "cores")),
+		       json_is_true(json_object_get(sh, "active")) ? "active" : "not applied");
+		json_array_foreach(json_object_get(sh, "mechanisms"), k, m)
+			printf("    %-11s %-9s %s\n", json_string_value(json_object_get(m, "mechanism")),
+			       json_string_value(json_object_get(m, "status")),
+			       json_string_value(json_object_get(m, "detail")));
+	}
 	printf("%-14s %-10s %-10s %7s %7s %8s  %-26s %s\n", "NAME", "STATE", "HEALTH", "PID",
 	       "STANDBY", "RESTARTS", "LAST RESTART (run/first)", "ISOLATION");
 	json_array_foreach(parts, i, p) {

@@ -539,7 +539,12 @@ int myco__box_shield_restore(const char *state_path, struct myco__box_shield_rep
 			strncat(p, buf, sizeof(p) - strlen(p) - 1);
 			strncat(p, "/smp_affinity_list", sizeof(p) - strlen(p) - 1);
 			myco__box_cpulist_format(r.orig, buf, sizeof(buf));
-			if (write_small(p, buf) == 0)
+			char cur[128];
+			uint64_t m;
+			/* refused when shielding (managed): already as it was */
+			if ((read_small(p, cur, sizeof(cur)) > 0 &&
+			     myco__box_cpulist_parse_mask(cur, &m) == 0 && m == r.orig) ||
+			    write_small(p, buf) == 0)
 				irqs++;
 			else
 				irqs_failed++;

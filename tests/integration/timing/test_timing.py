@@ -278,6 +278,82 @@ def case_admit_ok():
         s.kill_all()
 
 
+def case_shield():
+    """shield cores: other tasks leave the shielded core while the system
+    runs; after kill -9 of the executive the next start puts them back."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.geteuid() != 0 or len(cpus) < 2:
+        print("SKIP: needs root and 2 CPUs")
+        sys.exit(77)
+    core = cpus[-1]
+    victim = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    body = """    shield cores %d;
+    partition rt {
+        program "%s";
+        env EDFPART_JOBS = "2";
+        cores %d;
+        cache ways 2;
+    }""" % (core, EDFPART, core)
+    s = System(body)
+    state = s.rt + ".shield"
+    try:
+        s.start()
+        d = json.loads(s.cli("ps").stdout.splitlines()[0])
+        sh = d["shield"]
+        if not sh or not sh["active"] or sh["cores"] != str(core):
+            fail("ps shield: %s" % sh, s)
+        mech = {m["mechanism"]: m for m in sh["mechanisms"]}
+        for k in ("tasks", "irqs", "tick", "rcu"):
+            if k not in mech:
+                fail("shield report lacks %s: %s" % (k, sh), s)
+        if "nohz_full" not in mech["tick"]["detail"] and mech["tick"]["status"] != "applied":
+            fail("no boot advice for the tick: %s" % mech["tick"], s)
+        if os.sched_getaffinity(victim.pid) != set(cpus) - {core}:
+            fail("victim still on the shielded core: %s" % os.sched_getaffinity(victim.pid), s)
+        p = [x for x in d["partitions"] if x["name"] == "rt"][0]
+        if os.sched_getaffinity(p["pid"]) != {core}:
+            fail("the partition is not on its shielded core", s)
+        cw = [m for m in p["isolation"] if m["mechanism"] == "cache-ways"]
+        if not cw or cw[0]["status"] not in ("applied", "degraded"):
+            fail("cache ways not reported: %s" % p["isolation"], s)
+        r = s.cli("ps", json_out=False)
+        if "shielded cores %d (active)" % core not in r.stdout:
+            fail("ps text lacks the shield:\n" + r.stdout, s)
+        if not os.path.exists(state):
+            fail("no shield state file", s)
+        # kill -9: the shield stays (nobody to restore it) ...
+        s.proc.kill()
+        s.proc.wait()
+        if os.sched_getaffinity(victim.pid) != set(cpus) - {core}:
+            fail("shield vanished with the executive before the next start", s)
+        # ... until the next start of the same system, without a shield
+        with open(s.file, "w") as f:
+            f.write("system %s {\n%s\n}\n" % (s.name, edf_partition("edf")))
+        wait_for(lambda: s.cli("ps", check=False).returncode != 0, "old socket gone", s=s)
+        s.start()
+        ev = json.loads(s.cli("events").stdout.splitlines()[0])["events"]
+        if not any(e["kind"] == "shield-restored" and "tasks" in e["detail"] for e in ev):
+            fail("no shield-restored event: %s" % [e["detail"] for e in ev], s)
+        if os.sched_getaffinity(victim.pid) != set(cpus):
+            fail("victim not given its CPUs back: %s" % os.sched_getaffinity(victim.pid), s)
+        if os.path.exists(state):
+            fail("state file left after restore", s)
+        if s.stop() != 0:
+            fail("stop exit status", s)
+    finally:
+        victim.kill()
+        victim.wait()
+        s.kill_all()
+        if os.path.exists(state):
+            # never leave the machine shielded: restore by hand
+            try:
+                subprocess.run([MYCO, "run", s.file, "--runtime-dir", s.rt], timeout=5,
+                               capture_output=True)
+            except subprocess.TimeoutExpired:
+                pass
+
+
 {"counts": case_counts, "budget": case_budget, "frame": case_frame,
- "admit_refused": case_admit_refused, "admit_ok": case_admit_ok}[CASE]()
+ "admit_refused": case_admit_refused, "admit_ok": case_admit_ok,
+ "shield": case_shield}[CASE]()
 print("ok", CASE)
