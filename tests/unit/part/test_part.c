@@ -64,11 +64,106 @@ static void make_manifest(myco_chan_owner_t **o, char *caps, size_t cap)
 	assert_int_equal(myco_chan_create(&cfg, o), 0);
 	int n = myco_chan_cap_fds(*o, MYCO_CHAN_PRODUCER, 0, fds, MYCO_CHAN_MAX_FDS);
 	assert_true(n > 0);
-	size_t k = (size_t)snprintf(caps, cap, "out:%d:0:", (int)MYCO_CHAN_PRODUCER);
+	struct myco__cap c = { .kind = MYCO__CAP_CHAN, .name = "out",
+			       .role = MYCO_CHAN_PRODUCER, .nfds = (size_t)n };
 	for (int i = 0; i < n; i++) {
 		fcntl(fds[i], F_SETFD, 0);      /* inherited by the child */
-		k += (size_t)snprintf(caps + k, cap - k, "%s%d", i ? "," : "", fds[i]);
+		c.fds[i] = fds[i];
 	}
+	caps[0] = 0;
+	assert_int_equal(myco__caps_append(caps, cap, &c), 0);
+}
+
+/* myco__caps_parse callback: collect entries into an array. */
+struct got {
+	struct myco__cap e[8];
+	size_t n;
+};
+
+static int collect(const struct myco__cap *c, void *arg)
+{
+	struct got *g = arg;
+	if (g->n >= 8)
+		return -ENOSPC;
+	g->e[g->n++] = *c;
+	return 0;
+}
+
+/* The one writer and the one parser of the manifest agree, entry for
+ * entry, on every kind; the writer refuses what the grammar cannot carry
+ * and leaves the buffer as it was when an entry does not fit. */
+static void test_caps_writer_parser(void **state)
+{
+	(void)state;
+	char buf[256] = "";
+	struct myco__cap in[4] = {
+		{ .kind = MYCO__CAP_CHAN, .name = "raw", .role = MYCO_CHAN_CONSUMER,
+		  .fds = { 5, 6, 7, 8 }, .nfds = 4 },
+		{ .kind = MYCO__CAP_CHAN, .name = "cooked", .role = MYCO_CHAN_PRODUCER,
+		  .index = 3, .fds = { 9 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_PORT, .port = 8080, .fds = { 13 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_TRACE_RING, .fds = { 14 }, .nfds = 1 },
+	};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(myco__caps_append(buf, sizeof(buf), &in[i]), 0);
+	assert_string_equal(buf, "raw:2:0:5,6,7,8;cooked:1:3:9;tcp/8080:13;trace/ring:14");
+	struct got g = { .n = 0 };
+	assert_int_equal(myco__caps_parse(buf, collect, &g), 4);
+	assert_int_equal(g.n, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(g.e[i].kind, in[i].kind);
+		assert_string_equal(g.e[i].name, in[i].name);
+		assert_int_equal(g.e[i].role, in[i].role);
+		assert_int_equal(g.e[i].index, in[i].index);
+		assert_int_equal(g.e[i].port, in[i].port);
+		assert_int_equal(g.e[i].nfds, in[i].nfds);
+		assert_memory_equal(g.e[i].fds, in[i].fds, in[i].nfds * sizeof(int));
+	}
+	/* empty manifests */
+	assert_int_equal(myco__caps_parse(NULL, collect, &g), 0);
+	assert_int_equal(myco__caps_parse("", collect, &g), 0);
+	/* the callback's verdict stops the parse */
+	g.n = 8;
+	assert_int_equal(myco__caps_parse(buf, collect, &g), -ENOSPC);
+
+	/* entries the grammar cannot carry */
+	struct myco__cap bad[] = {
+		{ .kind = MYCO__CAP_CHAN, .name = "", .role = 1, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a:b", .role = 1, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a;b", .role = 1, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "tcp/1", .role = 1, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a", .role = 0, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a", .role = 7, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a", .role = 1, .nfds = 0 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a", .role = 1, .nfds = MYCO_CHAN_MAX_FDS + 1 },
+		{ .kind = MYCO__CAP_CHAN, .name = "a", .role = 1, .fds = { -1 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_PORT, .port = 0, .fds = { 3 }, .nfds = 1 },
+		{ .kind = MYCO__CAP_PORT, .port = 80, .fds = { 3, 4 }, .nfds = 2 },
+		{ .kind = (enum myco__cap_kind)9, .fds = { 3 }, .nfds = 1 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char b[64] = "x:1:0:3";
+		assert_int_equal(myco__caps_append(b, sizeof(b), &bad[i]), -EINVAL);
+		assert_string_equal(b, "x:1:0:3");
+	}
+	/* too long: -E2BIG, buffer unchanged */
+	char small[16] = "x:1:0:3";
+	assert_int_equal(myco__caps_append(small, sizeof(small), &in[0]), -E2BIG);
+	assert_string_equal(small, "x:1:0:3");
+	struct myco__cap many = { .kind = MYCO__CAP_CHAN, .name = "m", .role = 1,
+				  .nfds = MYCO_CHAN_MAX_FDS };
+	for (size_t i = 0; i < many.nfds; i++)
+		many.fds[i] = 1000 + (int)i;
+	char big[1024] = "";
+	assert_int_equal(myco__caps_append(big, sizeof(big), &many), 0);
+	g.n = 0;
+	assert_int_equal(myco__caps_parse(big, collect, &g), 1);
+	assert_int_equal(g.e[0].nfds, MYCO_CHAN_MAX_FDS);
+	assert_int_equal(g.e[0].fds[MYCO_CHAN_MAX_FDS - 1], 1000 + MYCO_CHAN_MAX_FDS - 1);
+	/* one fd more than a capability may carry is malformed */
+	size_t k = strlen(big);
+	snprintf(big + k, sizeof(big) - k, ",7");
+	assert_int_equal(myco__caps_parse(big, collect, &g), -EINVAL);
 }
 
 static void test_open_granted_and_not(void **state)
@@ -115,7 +210,12 @@ static void test_bad_manifest(void **state)
 	const char *bad[] = { "out", "out:9:0:3", "out:1:0:", "out:1:x:3", "out:1:0:3;;",
 			      "tcp/0:3", "tcp/70000:3", "tcp/80", "tcp/80:", "tcp/80:x",
 			      "tcp/-1:3", "tcp/80:-3", "tcp/ 80:3", "tcp/80:3;tcp/80:4",
-			      "tcp/80:3x", "out:1:0:3;tcp/80:4;;", NULL };
+			      "tcp/80:3x", "out:1:0:3;tcp/80:4;;", "out:1:0:3,", "out:1:+1:3",
+			      ":1:0:3", "a,b:1:0:3", "out:1:0:3,,4", "out:1:4294967296:3",
+			      "out:1:0:2147483648", "trace/ring:", "trace/ring:x",
+			      "trace/other:3", "trace/ring:3;;",
+			      "a123456789012345678901234567890123456789012345678901234567890123:1:0:3",
+			      NULL };
 	for (int i = 0; bad[i]; i++) {
 		pid_t pid = fork();
 		if (pid == 0) {
@@ -312,6 +412,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_granted_and_not),
 		cmocka_unit_test(test_bad_manifest),
+		cmocka_unit_test(test_caps_writer_parser),
 		cmocka_unit_test(test_bad_ctl),
 		cmocka_unit_test(test_standby_parks_then_runs),
 		cmocka_unit_test(test_standby_retired),
