@@ -13,7 +13,7 @@
  *   4. zero-copy loans at 4 KiB / 64 KiB / 1 MiB against copying them
  *      (myco copy send, and plain memcpy bandwidth on one core).
  * Human table on stdout; --json prints one JSON object per figure
- * (shared/BENCHMARKS.md); --quick runs a short version.  Not a test.
+ * (docs/benchmarks.md, Method); --quick runs a short version.  Not a test.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,7 @@
  * CPU time of the load (robust on a busy machine) and each child's peak RSS.  Then the linearity check: the time for ~1 MB and ~10 MB
  * inputs and their ratio (10.0 is linear).
  * Options: --quick (N=2000, 3 repetitions, 1 MB / 4 MB), --json (JSON lines
- * per shared/BENCHMARKS.md), -n N.  Not for: tests (no thresholds here).
+ * per docs/benchmarks.md, Method), -n N.  Not for: tests (no thresholds here).
  */
 #include <errno.h>
 #include <jansson.h>

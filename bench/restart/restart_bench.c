@@ -12,7 +12,7 @@
  * the replacement (crash-to-running) and (b) its first myco call after that
  * (crash-to-first-call), read from the same control-region fields
  * (CLOCK_MONOTONIC).  --json prints one JSON line per figure
- * (shared/BENCHMARKS.md); --quick does 50 crashes instead of 250.
+ * (docs/benchmarks.md, Method); --quick does 50 crashes instead of 250.
  * Not for: anything in the test suite.
  */
 #include <errno.h>

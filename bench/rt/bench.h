@@ -1,7 +1,7 @@
 /*
  * bench.h: what the parts of myco-bench-rt share: options, sample sets
  * with percentiles, and the two output forms (table on stdout, or one JSON
- * object per figure with --json, as shared/BENCHMARKS.md describes).
+ * object per figure with --json, as docs/benchmarks.md (Method) describes).
  * Not for: measuring anything (switch.c, jitter.c, tcp.c do that).
  */
 #ifndef MYCO_BENCH_RT_H
