@@ -52,6 +52,7 @@ struct myco__gate_conn {
 	void *srv;
 	bool upgraded;               /* handler took the socket over */
 	void *ssl;                   /* OpenSSL SSL* when the listener is TLS */
+	bool capture;                /* HTTP/2: keep answers in out, never send */
 	struct myco__gate_conn *prev, *next;   /* the loop's live list */
 };
 
@@ -121,6 +122,17 @@ int myco__api_dispatch(myco_api_t *api, myco__gate_conn_t *c,
 		       myco__gate_req_t *r);
 /* Mount prefix of the service ("" for /). */
 const char *myco__api_prefix(const myco_api_t *api);
+
+/* Run the handler on one HTTP/1.1 request (req, len bytes, head and
+ * body) for an HTTP/2 stream of c; the answer (HTTP/1.1 bytes) comes back in
+ * *out (malloc'd, caller frees).  Returns 0, or -EPROTO with an error answer
+ * in *out for a request the parser refuses. */
+int myco__gate_run_captured(myco__gate_conn_t *c, const char *req, size_t len, char **out,
+			    size_t *out_len);
+/* Serve c as HTTP/2 (h2.c) until it ends; c->in holds what was read. */
+int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns);
+/* True when ALPN chose h2 on this TLS connection. */
+bool myco__tls_alpn_h2(const myco__gate_conn_t *c);
 
 /* -------------------------------------------------------------- TLS */
 

@@ -35,6 +35,7 @@ typedef struct srv {
 } srv_t;
 
 #define IN_INIT 16384
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 /* ---------------------------------------------------------- helpers */
 
@@ -139,7 +140,7 @@ int myco__gate_flush(myco__gate_conn_t *c)
 	size_t pos = 0;
 	ssize_t n;
 
-	if (!c->out_len)
+	if (!c->out_len || c->capture)
 		return 0;
 	if (c->ssl) {
 		int rc = myco__tls_write(c, c->out, c->out_len, (int64_t)s->o.write_timeout_ns);
@@ -198,7 +199,7 @@ int myco__gate_respond(myco__gate_conn_t *c, myco__gate_req_t *r,
 		return -ENOMEM;
 	if (r->head || status < 200 || status == 204 || status == 304)
 		return 0;
-	if (len > 65536) {
+	if (len > 65536 && !c->capture) {
 		/* large body: send what is buffered, then the body itself */
 		int rc = myco__gate_flush(c);
 		if (rc < 0)
@@ -338,7 +339,18 @@ static int conn_main(void *arg)
 		 * whole head must arrive within header_timeout. */
 		deadline = 0;
 		for (;;) {
-			hl = c->in_len ? myco__h1_parse_request(c->in, c->in_len, o->max_head, m) : 0;
+			/* HTTP/2: chosen by ALPN, or the preface in clear text */
+			if (first && (myco__tls_alpn_h2(c) ||
+				      (c->in_len >= sizeof(H2_PREFACE) - 1 &&
+				       memcmp(c->in, H2_PREFACE, sizeof(H2_PREFACE) - 1) == 0))) {
+				myco__h2_serve(c, o->max_body, o->idle_timeout_ns);
+				goto out;
+			}
+			if (first && c->in_len && c->in_len < sizeof(H2_PREFACE) - 1 &&
+			    memcmp(c->in, H2_PREFACE, c->in_len) == 0)
+				hl = 0;             /* maybe the preface: read on */
+			else
+				hl = c->in_len ? myco__h1_parse_request(c->in, c->in_len, o->max_head, m) : 0;
 			if (hl != 0)
 				break;
 			if (c->in_len && !deadline)
@@ -485,6 +497,57 @@ out:
 	free(c->in);
 	free(c->out);
 	free(c);
+	return 0;
+}
+
+int myco__gate_run_captured(myco__gate_conn_t *c, const char *req, size_t len, char **out,
+			    size_t *out_len)
+{
+	srv_t *s = c->srv;
+	myco__gate_conn_t cc = *c;
+	myco__gate_req_t r;
+	myco__h1_msg_t *m = malloc(sizeof(*m));
+	ssize_t hl;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!m)
+		return -ENOMEM;
+	cc.capture = true;
+	cc.out = NULL;
+	cc.out_len = cc.out_cap = 0;
+	cc.in = malloc(len ? len : 1);
+	if (!cc.in) {
+		free(m);
+		return -ENOMEM;
+	}
+	memcpy(cc.in, req, len);
+	cc.in_len = cc.in_cap = len;
+	memset(&r, 0, sizeof(r));
+	r.t_start = myco_now();
+	hl = myco__h1_parse_request(cc.in, len, s->o.max_head, m);
+	r.m = m;
+	r.keep_alive = true;
+	if (hl <= 0) {
+		rc = myco__gate_respond_error(&cc, &r, hl < 0 ? m->err_status : 400,
+					      hl < 0 ? m->err : "incomplete request");
+	} else {
+		r.head = m->mlen == 4 && memcmp(m->method, "HEAD", 4) == 0;
+		r.body = cc.in + hl;
+		r.body_len = len - (size_t)hl;
+		split_target(&r);
+		myco__gate_request_id(m, c->loop, r.request_id);
+		rc = s->o.handle(s->o.ctx, &cc, &r);
+	}
+	free(m);
+	free(cc.in);
+	if (rc < 0 && !cc.out_len) {
+		free(cc.out);
+		return rc;
+	}
+	*out = cc.out;
+	*out_len = cc.out_len;
 	return 0;
 }
 

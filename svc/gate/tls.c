@@ -46,6 +46,10 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 
 	(void)ssl;
 	(void)arg;
+	/* h2 when the client offers it, else http/1.1 */
+	if (SSL_select_next_proto((unsigned char **)out, outlen, (const unsigned char *)"\x02h2", 3,
+				  in, inlen) == OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
 	while (i < inlen) {
 		unsigned int n = in[i];
 		if (i + 1 + n > inlen)
@@ -143,6 +147,17 @@ void *myco__tls_ctx_get(const myco__gate_conf_t *cf)
 		return NULL;
 	SSL_CTX_up_ref(t->def);
 	return t->def;
+}
+
+bool myco__tls_alpn_h2(const myco__gate_conn_t *c)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	if (!c->ssl)
+		return false;
+	SSL_get0_alpn_selected(c->ssl, &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0;
 }
 
 void myco__tls_ctx_put(void *ssl_ctx)

@@ -16,6 +16,8 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
              moves, no request fails or hangs
   api        the examples/api notes service through curl and http.client
   tls        TLS 1.2/1.3, SNI, ALPN, certificate reload (Python ssl, curl)
+  h2         HTTP/2: clear text with prior knowledge and over TLS by ALPN
+             (nghttp, curl, h2load)
 
 usage: gate_test.py SCENARIO --gate PATH [--notes PATH]
 """
@@ -224,7 +226,7 @@ SMUGGLE = [
     ("two Hosts", b"GET /plain HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ("oversized header", b"GET /plain HTTP/1.1\r\nHost: a\r\nX: " + b"a" * 20000 + b"\r\n\r\n", 431),
     ("oversized target", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
-    ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+    ("HTTP/2.0 request line", b"GET /plain HTTP/2.0\r\nHost: a\r\n\r\n", 505),
 ]
 
 
@@ -548,8 +550,11 @@ def scen_tls(env):
     env.start(conf)
     p = env.port
     s = tls_conn(p, "default.test", alpn=["h2", "http/1.1"])
+    check(s.selected_alpn_protocol() == "h2", "ALPN selects h2 when offered")
+    s.close()
+    s = tls_conn(p, "default.test", alpn=["http/1.1"])
     check(s.getpeercert(binary_form=True) == der(dc), "default certificate")
-    check(s.selected_alpn_protocol() == "http/1.1", "ALPN selects http/1.1")
+    check(s.selected_alpn_protocol() == "http/1.1", "ALPN selects http/1.1 when h2 is not offered")
     check(tls_get(s) == (200, b"tls ok") and tls_get(s, "/p/x") == (200, b"A /x\n"),
           "two requests (fixed, proxied) on one TLS connection")
     old = s
@@ -595,6 +600,58 @@ def scen_tls(env):
     check("reload failed" in env.gate_log() and s.getpeercert(binary_form=True) == der(nc),
           "broken key refused at reload, running certificate kept")
     s.close()
+
+
+# ---------------------------------------------------------------- http2
+
+def scen_h2(env):
+    dc, dk = make_cert(env.dir, "default", "default.test")
+    a = env.upstream("A")
+    # clear-text HTTP/2 with prior knowledge on a plain listener
+    env.start('upstream up { server 127.0.0.1:%d; }\n'
+              'route /plain { respond 200 "Hello, World!"; }\n'
+              'route /p/ { proxy up; strip_prefix; }\n' % a)
+    p = env.port
+    out = subprocess.run(["nghttp", "-v", "http://127.0.0.1:%d/plain" % p], capture_output=True, text=True,
+                         timeout=20).stdout
+    check(":status: 200" in out and "Hello, World!" in out, "nghttp (h2c prior knowledge): 200")
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-w", " %{http_version}",
+                          "http://127.0.0.1:%d/p/x" % p], capture_output=True, text=True, timeout=20).stdout
+    check(out == "A /x\n 2", "curl over h2c, proxied: %r" % out)
+    body = os.path.join(env.dir, "body")
+    open(body, "wb").write(b"y" * 50000)
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--data-binary", "@" + body,
+                          "http://127.0.0.1:%d/p/echo" % p], capture_output=True, timeout=20).stdout
+    check(out == b"y" * 50000, "50 kB POST over HTTP/2 to the upstream and back")
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge",
+                          "http://127.0.0.1:%d/nothing" % p], capture_output=True, text=True, timeout=20).stdout
+    check(out == "404", "HTTP/2 404")
+    out = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "10", "http://127.0.0.1:%d/plain" % p],
+                         capture_output=True, text=True, timeout=60).stdout
+    line = [l for l in out.splitlines() if l.startswith("requests:")][0]
+    check("2000 succeeded, 0 failed, 0 errored" in line, "h2load h2c, 10 streams per connection: " + line)
+    out = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/plain" % p], capture_output=True, text=True,
+                         timeout=20).stdout
+    check(out == "Hello, World!", "HTTP/1.1 still served on the same port")
+    env.close()
+    # HTTP/2 over TLS, chosen by ALPN
+    env2 = Env(env.gate)
+    env2.procs = []
+    try:
+        env2.start('tls cert "%s" key "%s";\nroute /plain { respond 200 "Hello, TLS!"; }\n' % (dc, dk))
+        p = env2.port
+        out = subprocess.run(["curl", "-sS", "-k", "--http2", "-w", " %{http_version}",
+                              "https://127.0.0.1:%d/plain" % p], capture_output=True, text=True, timeout=20).stdout
+        check(out == "Hello, TLS! 2", "curl --http2 over TLS: ALPN h2")
+        out = subprocess.run(["curl", "-sS", "-k", "--http1.1", "-w", " %{http_version}",
+                              "https://127.0.0.1:%d/plain" % p], capture_output=True, text=True, timeout=20).stdout
+        check(out == "Hello, TLS! 1.1", "curl --http1.1 over TLS: ALPN http/1.1")
+        out = subprocess.run(["h2load", "-n", "1000", "-c", "4", "-m", "10", "https://127.0.0.1:%d/plain" % p],
+                             capture_output=True, text=True, timeout=60).stdout
+        line = [l for l in out.splitlines() if l.startswith("requests:")][0]
+        check("1000 succeeded, 0 failed, 0 errored" in line and "h2" in out, "h2load over TLS: " + line)
+    finally:
+        env2.close()
 
 
 def main():
