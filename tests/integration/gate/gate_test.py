@@ -16,6 +16,7 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
              moves, no request fails or hangs
   api        the examples/api notes service through curl and http.client
   tls        TLS 1.2/1.3, SNI, ALPN, certificate reload (Python ssl, curl)
+  partition  under `myco run`: the executive's socket, kill and replacement
   h2         HTTP/2: clear text with prior knowledge and over TLS by ALPN
              (nghttp, curl, h2load)
 
@@ -654,16 +655,78 @@ def scen_h2(env):
         env2.close()
 
 
+# ----------------------------------------------------------- partition
+
+def scen_partition(env, myco):
+    """myco-gate as a partition of a system: it serves the listening socket
+    the executive holds for its declared port (no `net`), reports ready,
+    heartbeats, and its replacement after a kill serves the same port."""
+    port = free_port()
+    conf = os.path.join(env.dir, "gate.conf")
+    open(conf, "w").write('listen 0.0.0.0:%d;\nloops 1;\nroute / { respond 200 "in a system"; }\n' % port)
+    sysfile = os.path.join(env.dir, "system.myco")
+    rt = os.path.join(env.dir, "rt")
+    open(sysfile, "w").write("""system gatetest {
+    partition gate {
+        program "%s";
+        args "-c", "%s";
+        listen %d;
+        path "%s" ro;
+        memory 256 MiB;
+        restart permanent;
+        heartbeat 500 ms;
+        readiness required;
+    }
+}
+""" % (env.gate, conf, port, env.dir))
+    ex = subprocess.Popen([myco, "run", sysfile, "--runtime-dir", rt],
+                          stdout=open(os.path.join(env.dir, "exec.log"), "wb"), stderr=subprocess.STDOUT)
+
+    def fetch():
+        end = time.time() + 20
+        while time.time() < end:
+            try:
+                r, d = get(port, "/")
+                return r.status, d
+            except OSError:
+                time.sleep(0.2)
+        return None, None
+    try:
+        check(fetch() == (200, b"in a system"), "the partition serves HTTP on its declared port")
+        r = subprocess.run([myco, "kill", "gate", "--runtime-dir", rt], capture_output=True, timeout=30)
+        check(r.returncode == 0, "myco kill gate")
+        check(fetch() == (200, b"in a system"), "the replacement serves the same port")
+        r = subprocess.run([myco, "logs", "gate", "--runtime-dir", rt], capture_output=True, timeout=30)
+        check(b"serving the system's listening socket for port %d" % port in r.stdout,
+              "myco-gate took the executive's socket")
+        r = subprocess.run([myco, "ps", "--json", "--runtime-dir", rt], capture_output=True, timeout=30)
+        p = json.loads(r.stdout.decode().splitlines()[0])["partitions"][0]
+        check(p.get("net") is False, "no net: the socket is a capability")
+    finally:
+        subprocess.run([myco, "stop", "--all", "--runtime-dir", rt], capture_output=True, timeout=30)
+        try:
+            ex.wait(15)
+        except subprocess.TimeoutExpired:
+            ex.kill()
+            ex.wait()
+    if ex.returncode != 0:
+        print(open(os.path.join(env.dir, "exec.log"), errors="replace").read()[-3000:])
+    check(ex.returncode == 0, "the executive stopped cleanly")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario")
     ap.add_argument("--gate", required=True)
     ap.add_argument("--notes")
+    ap.add_argument("--myco")
     a = ap.parse_args()
     env = Env(a.gate)
     try:
         if a.scenario == "api":
             scen_api(env, a.notes)
+        elif a.scenario == "partition":
+            scen_partition(env, a.myco)
         else:
             globals()["scen_" + a.scenario](env)
     finally:
