@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "dash.h"
 #include "collect.h"
 #include "box_glue.h"
 
@@ -463,6 +464,7 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 		s->exit_code = 1;
 		goto out;
 	}
+	myco__ex_dash_start(s);
 	myco__ex_event(s, NULL, "system-start", -1, -1, "system %s: %zu partitions, %zu channels, runtime dir %s",
 		       s->name, s->nparts, s->nchans, s->dir);
 	myco__ex_start_ready(s);
@@ -478,6 +480,7 @@ out:
 		myco__ex_inst_release(s, &s->parts[i].sb, true);
 		myco__ex_inst_release(s, &s->parts[i].act, true);
 	}
+	myco__ex_dash_stop(s);
 	myco__ex_control_close(s);
 	myco__ex_collect_close(s);
 	myco__ex_chans_destroy(s);

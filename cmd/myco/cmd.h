@@ -25,6 +25,8 @@ int myco_cmd_doctor(int argc, char **argv);
 int myco_cmd_trace(int argc, char **argv);
 int myco_cmd_top(int argc, char **argv);
 
+int myco_cmd_dash(int argc, char **argv);   /* dash_cmds.c */
+
 /* Shared by the control clients (exec_cmds.c): connect to the executive of
  * the system in RUNTIME_DIR (NULL: the one running system), printing why
  * not and returning -1 on failure; send one request and read its one-line

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "events",  myco_cmd_events,  "show supervision and health events (-f follows)" },
 	{ "trace",   myco_cmd_trace,   "switch trace categories (on|off chan,rt,...), record a Perfetto trace" },
 	{ "top",     myco_cmd_top,     "live view of partitions and channels (--json, --sort KEY)" },
+	{ "dash",    myco_cmd_dash,    "serve the live system map: dash [--port N] (http://127.0.0.1:7070/)" },
 	{ "doctor",  myco_cmd_doctor,  "check this host for what undermines deterministic timing (--json)" },
 };
 
