@@ -85,8 +85,8 @@ function build() {
   const g = $('#edges');
   g.textContent = '';
   const defs = svg('defs', {});
-  const m = svg('marker', { id: 'arr', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6,
-                            markerHeight: 6, orient: 'auto-start-reverse' });
+  const m = svg('marker', { id: 'arr', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9,
+                            markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
   m.appendChild(svg('path', { d: 'M0,0L10,5L0,10z', fill: '#58a6ff' }));
   defs.appendChild(m);
   g.appendChild(defs);
@@ -187,9 +187,16 @@ function layoutEdges() {
       t.setAttribute('x', Math.max(x1, x2) + bend * 0.75); t.setAttribute('y', (y1 + y2) / 2);
       continue;
     }
-    const fwd = a.x < b.x;
-    x1 = fwd ? a.x + a.w : a.x; y1 = a.y + a.h / 2;
-    x2 = fwd ? b.x : b.x + b.w; y2 = b.y + b.h / 2;
+    if (a.x > b.x) {                         // backwards: loop under the boxes
+      x1 = a.x + a.w / 2; y1 = a.y + a.h; x2 = b.x + b.w / 2; y2 = b.y + b.h;
+      const dip = 30 + (k++ % 5) * 10;
+      const low = Math.max(y1, y2) + dip;
+      p.setAttribute('d', `M${x1},${y1} C${x1},${low} ${x2},${low} ${x2},${y2}`);
+      t.setAttribute('x', (x1 + x2) / 2); t.setAttribute('y', low - dip * 0.25 + 4);
+      continue;
+    }
+    x1 = a.x + a.w; y1 = a.y + a.h / 2;
+    x2 = b.x; y2 = b.y + b.h / 2;
     const dx = (x2 - x1) / 2;
     p.setAttribute('d', `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`);
     t.setAttribute('x', (x1 + x2) / 2); t.setAttribute('y', (y1 + y2) / 2 - 4);
@@ -273,7 +280,8 @@ function render() {
   if (banner) {
     const b = $('#banner');
     b.hidden = banner.until < Date.now();
-    b.textContent = banner.text;
+    // the cause is looked up at each render: its event may come after the count
+    b.textContent = `${banner.part} restarted (${S.parts[banner.part].restarts} so far): ${cause(banner.part)}`;
   }
   if (selected) renderDetail();
 }
@@ -299,7 +307,8 @@ function spark(id, data, limit) {
   const max = Math.max(1e-9, limit || 0, ...data) * 1.1;
   const n = data.length;
   if (n > 1) {
-    const pts = data.map((v, i) => `${(300 * i / (HIST - 1)).toFixed(1)},${(60 - 60 * v / max).toFixed(1)}`);
+    const span = Math.max(n, 100) - 1;     // a short history fills the left, then scrolls
+    const pts = data.map((v, i) => `${(300 * i / span).toFixed(1)},${(60 - 60 * v / max).toFixed(1)}`);
     s.appendChild(svg('polyline', { points: pts.join(' ') }));
   }
   if (limit) s.appendChild(svg('line', { x1: 0, x2: 300, y1: 60 - 60 * limit / max, y2: 60 - 60 * limit / max }));
@@ -360,7 +369,8 @@ function record(n, L) {
 function cause(n) {
   for (let i = S.events.length - 1; i >= 0; i--) {
     const e = S.events[i];
-    if (e.partition === n && HEAL.has(e.kind) && e.kind !== 'restarted') return e.kind + ': ' + e.detail;
+    if (e.partition === n && HEAL.has(e.kind) && e.kind !== 'restarted' && e.kind !== 'restart')
+      return e.kind + ': ' + e.detail;
   }
   return S.parts[n].last_exit || 'unknown cause';
 }
@@ -387,7 +397,8 @@ function onDelta(ev) {
     if ((L.restarts || 0) > (old.restarts || 0)) {
       flash[n] = Date.now() + 5000;
       setTimeout(() => { dirtyP.add(n); schedule(); }, 5100);
-      banner = { text: `${n} restarted (${L.restarts} so far): ${cause(n)}`, until: Date.now() + 8000 };
+      banner = { part: n, until: Date.now() + 8000 };
+      setTimeout(schedule, 8100);
     }
     dirtyP.add(n);
   }

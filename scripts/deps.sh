@@ -17,7 +17,8 @@ build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 test_pkgs=(graphviz kcat python3-kafka librdkafka-dev procps util-linux iproute2
            spin python3-lz4 python3-zstandard prometheus
            curl nghttp2-client openssl
-           redis-server redis-tools python3-redis libhiredis-dev)
+           redis-server redis-tools python3-redis libhiredis-dev
+           chromium chromium-driver)
 # Baselines the benchmarks compare against, in the same run.
 bench_pkgs=(iceoryx libiceoryx-binding-c-dev nats-server rt-tests libuv1-dev
             hyperfine linux-perf liblttng-ust-dev lttng-tools

@@ -50,6 +50,10 @@ struct dconn {
 	int fd;                     /* -1 = free */
 	bool sse;                   /* an event stream: stays open */
 	bool closing;               /* close once out is written */
+	bool draining;              /* reply written and shut down: discard what
+				     * the client still sends until it closes (a
+				     * close with unread input would reset the
+				     * connection and lose the reply) */
 	char in[DASH_HEAD_MAX];
 	size_t inlen;
 	char *out;
@@ -206,7 +210,11 @@ static int conn_flush(struct dconn *c)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		c->outoff += (size_t)n;
 	}
-	return c->closing ? -1 : 0;
+	if (c->closing && !c->draining) {
+		shutdown(c->fd, SHUT_WR);
+		c->draining = true;
+	}
+	return 0;
 }
 
 static void reply(struct dconn *c, const char *status, const char *type, const void *body,
@@ -279,17 +287,26 @@ static bool other_method(const char *buf, size_t len)
 	size_t i = 0;
 	while (i < len && buf[i] >= 'A' && buf[i] <= 'Z')
 		i++;
+	if ((i == 3 && !memcmp(buf, "GET", 3)) || (i == 4 && !memcmp(buf, "HEAD", 4)))
+		return false;
 	return i > 0 && i < len && buf[i] == ' ' && memmem(buf, len, " HTTP/1.", 8);
 }
 
 static void conn_read(struct dash *d, struct dconn *c)
 {
+	if (c->closing) {           /* replied: discard until the client closes */
+		char junk[4096];
+		ssize_t n = read(c->fd, junk, sizeof(junk));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
 	ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		conn_close(c);
 		return;
 	}
-	if (n < 0 || c->sse || c->closing)
+	if (n < 0 || c->sse)
 		return;             /* an event stream's client sends nothing more */
 	c->inlen += (size_t)n;
 	char path[256];

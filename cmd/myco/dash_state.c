@@ -306,15 +306,19 @@ json_t *myco__dash_state_update(struct dash_state *st, json_t *ps, json_t *top,
 		json_decref(dchans);
 		return NULL;
 	}
+	json_t *fresh = json_array();
+	if (!fresh)
+		goto oom;
 	st->tick++;
-	json_t *delta = json_pack("{s:I,s:I,s:o,s:o,s:O}", "t", (json_int_t)(now_ns / 1000000),
+	/* the delta takes the queued events; a fresh queue starts */
+	json_t *delta = json_pack("{s:I,s:I,s:o,s:o,s:o}", "t", (json_int_t)(now_ns / 1000000),
 				  "tick", (json_int_t)st->tick, "parts", dparts, "chans", dchans,
 				  "events", st->new_events);
+	st->new_events = fresh;
 	if (!delta) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	json_array_clear(st->new_events);
 	return delta;
 oom:
 	json_decref(dparts);
