@@ -17,6 +17,7 @@
 
 #include "box/box.h"
 #include "box_glue.h"
+#include "collect.h"
 
 struct box_inst {
 	char instance[32];
@@ -294,9 +295,11 @@ void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_i
 	}
 	if (si->si_status == SIGKILL && !p->kill_injected) {
 		struct myco__box_stats st;
-		if (myco__box_stats(s->name, p->name, bi->instance, &st) == 0 && st.oom_kills)
+		if (myco__box_stats(s->name, p->name, bi->instance, &st) == 0 && st.oom_kills) {
 			snprintf(how, cap, "OOM-killed by the memory limit (SIGKILL, %llu oom kills)",
 				 (unsigned long long)st.oom_kills);
+			myco__ex_collect_event(s, p, "oom", (int64_t)st.oom_kills);
+		}
 	}
 }
 
