@@ -247,33 +247,40 @@ static int trace_record(int argc, char **argv, const char *rdir)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint64_t lost = 0;
+	json_int_t target = -1;         /* set when the time is up: read up to there */
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		int last = interrupted ||
-			   (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= secs;
-		json_t *rep;
-		do {
-			rep = call(rdir, json_pack("{s:s,s:I}", "cmd", "trace-read",
-							       "from", next), "trace record");
-			if (!rep)
+		if (target < 0 && (interrupted || (double)(t1.tv_sec - t0.tv_sec) +
+				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= secs)) {
+			json_t *end = call(rdir, json_pack("{s:s,s:i}", "cmd", "trace-read", "max", 1),
+					   "trace record");
+			if (!end)
 				goto close;
-			if (!r.parts) {
-				r.parts = json_incref(json_object_get(rep, "parts"));
-				r.chans = json_incref(json_object_get(rep, "channels"));
-			}
-			lost += (uint64_t)json_integer_value(json_object_get(rep, "lost"));
-			next = json_integer_value(json_object_get(rep, "next"));
-			json_t *evs = json_object_get(rep, "events"), *e;
-			size_t i, n = json_array_size(evs);
-			json_array_foreach(evs, i, e)
-				record_event(&r, e);
-			json_decref(rep);
-			if (n < 8192)
+			target = json_integer_value(json_object_get(end, "next"));
+			json_decref(end);
+		}
+		json_t *rep = call(rdir, json_pack("{s:s,s:I}", "cmd", "trace-read", "from", next),
+				   "trace record");
+		if (!rep)
+			goto close;
+		if (!r.parts) {
+			r.parts = json_incref(json_object_get(rep, "parts"));
+			r.chans = json_incref(json_object_get(rep, "channels"));
+		}
+		lost += (uint64_t)json_integer_value(json_object_get(rep, "lost"));
+		next = json_integer_value(json_object_get(rep, "next"));
+		json_t *evs = json_object_get(rep, "events"), *e;
+		size_t i, n = json_array_size(evs);
+		json_array_foreach(evs, i, e) {
+			if (target >= 0 && json_integer_value(json_array_get(e, 0)) >= target)
 				break;
-		} while (1);
-		if (last)
+			record_event(&r, e);
+		}
+		json_decref(rep);
+		if (target >= 0 && next >= target)
 			break;
-		nap_ms(100);
+		if (n < 8192)
+			nap_ms(100);
 	}
 	rc = 0;
 close:
