@@ -543,8 +543,8 @@ void myco__ex_collect_exited(struct ex_system *s, struct ex_part *p)
 {
 	struct ex_collect *c = co_of(s);
 
-	if (c && c->pt[p->idx].trace_fd >= 0)
-		myco_trace_release_claims(c->pt[p->idx].trace_fd);
+	if (c && c->pt[p->idx].rd)
+		myco_trace_reader_release_claims(c->pt[p->idx].rd);
 }
 
 /* ---- executive events -------------------------------------------------- */

@@ -363,6 +363,9 @@ void myco_trace_reader_close(myco_trace_reader_t *r);
 size_t myco_trace_read(myco_trace_reader_t *r, myco_trace_event_t *out, size_t cap);
 void myco_trace_reader_stats(const myco_trace_reader_t *r, myco_trace_stats_t *st);
 uint32_t myco_trace_reader_nrings(const myco_trace_reader_t *r);
+/* myco_trace_release_claims() through the reader's mapping (no syscall):
+ * the owner's cheap way when it reads the region anyway. */
+void myco_trace_reader_release_claims(myco_trace_reader_t *r);
 /* Convert a raw timestamp of this region's clock to CLOCK_MONOTONIC ns. */
 uint64_t myco_trace_reader_ns(const myco_trace_reader_t *r, uint64_t raw);
 

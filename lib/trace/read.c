@@ -117,6 +117,12 @@ uint32_t myco_trace_reader_nrings(const myco_trace_reader_t *r)
 	return r->nrings;
 }
 
+void myco_trace_reader_release_claims(myco_trace_reader_t *r)
+{
+	for (uint32_t i = 0; i < r->nrings; i++)
+		atomic_store_explicit(&r->rings[i].r_claim, 0, memory_order_relaxed);
+}
+
 void myco_trace_reader_stats(const myco_trace_reader_t *r, myco_trace_stats_t *st)
 {
 	*st = r->st;
