@@ -475,7 +475,7 @@ def scen_api(env, notes):
     check(r.status == 200 and len(json.loads(d)) == 1, "GET /notes?limit=5")
     for path, method, body, want, detail in [
         ("/notes/abc", "GET", None, 404, "no such resource"),
-        ("/notes/0", "GET", None, 400, "path parameter id: 0 is below the minimum 1"),
+        ("/notes/0", "GET", None, 404, "note 0 does not exist"),
         ("/notes?limit=1000", "GET", None, 400, "query.limit: 1000 is above the maximum 100"),
         ("/notes", "POST", b'{"title":""}', 400, "body.title: 0 bytes, at least 1 required"),
         ("/notes", "POST", b'{"title":"x","extra":1}', 400, 'body: unknown field "extra"'),
