@@ -83,7 +83,7 @@ int myco__chan_layout(struct chan_geom *g)
 		rings = (uint64_t)g->depth * g->stride;
 	/* main segment */
 	g->main_off = CHAN_PAGE;
-	off = g->main_off + sizeof(struct chan_main);
+	off = g->main_off + CHAN_HOT_OFF + sizeof(struct chan_main);
 	g->mlanes_off = off;
 	off += (uint64_t)g->nlanes * sizeof(struct chan_mlane);
 	g->replies_off = off;
@@ -99,7 +99,7 @@ int myco__chan_layout(struct chan_geom *g)
 	g->main_size = round_up(off - g->main_off, CHAN_PAGE);
 	/* lane segments: header lines, ring, descriptors, pool */
 	g->lanes_off = g->main_off + g->main_size;
-	g->ring_off = sizeof(struct chan_lane);
+	g->ring_off = CHAN_HOT_OFF + sizeof(struct chan_lane);
 	lane = g->ring_off + rings;
 	g->ldesc_off = lane;
 	g->pool_off = lane;
@@ -411,7 +411,7 @@ int myco_chan_create(const myco_chan_config_t *cfg, myco_chan_owner_t **out)
 	}
 	o->view.base = base;
 	o->view.map_size = g.size;
-	o->view.m = (struct chan_main *)(base + g.main_off);
+	o->view.m = (struct chan_main *)(base + g.main_off + CHAN_HOT_OFF);
 	if ((rc = seg_map(base, 0, CHAN_PAGE, o->hfd, false)) < 0 ||
 	    (rc = seg_map(base, g.main_off, g.main_size, o->mfd, true)) < 0)
 		goto out;
@@ -1009,7 +1009,7 @@ int myco_chan_attach(const int *fds, size_t nfds, myco_chan_role_t role,
 		return -ENOMEM;
 	}
 	ch->map_size = g.size;
-	ch->m = (struct chan_main *)(ch->base + g.main_off);
+	ch->m = (struct chan_main *)(ch->base + g.main_off + CHAN_HOT_OFF);
 	ch->spin = opts && opts->spin != UINT32_MAX ? opts->spin : g.spin;
 	/* Main segment: writable only for the main side. */
 	if ((rc = seg_map(ch->base, g.main_off, g.main_size, fds[1], !lane_role)) < 0)
@@ -1024,7 +1024,7 @@ int myco_chan_attach(const int *fds, size_t nfds, myco_chan_role_t role,
 		if (index == MYCO_CHAN_ANY) {
 			struct chan_lane tmp;
 
-			if (pread(fds[2], &tmp, sizeof(tmp), 0) != (ssize_t)sizeof(tmp)) {
+			if (pread(fds[2], &tmp, sizeof(tmp), CHAN_HOT_OFF) != (ssize_t)sizeof(tmp)) {
 				rc = -EPROTO;
 				goto out;
 			}
