@@ -300,6 +300,8 @@ static void *tp_consumer(void *p)
 	atomic_store(a->go, 1);
 	for (;;) {
 		int k = myco_chan_recv_batch(rx, m, 64, 200000000);
+		if (k == -ETIMEDOUT || k == -EAGAIN)
+			continue;       /* the producer was descheduled (loaded machine) */
 		if (k <= 0)
 			break;
 		if (((const uint64_t *)m[k - 1].data)[0] == UINT64_MAX) {
