@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "myco/common.h"
+
 #ifndef MYCO_KV_BIN
 #define MYCO_KV_BIN "myco-kv"
 #endif
@@ -62,13 +64,6 @@ typedef struct server {
 	int port;
 	char dir[64];
 } server_t;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int free_port(void)
 {
@@ -242,7 +237,7 @@ static void *tx_thread(void *arg)
 		w->err = 1;
 		return NULL;
 	}
-	while (now_ns() < w->until) {
+	while (myco_now() < w->until) {
 		int a = (int)(rand_r(&w->seed) % ACCTS), b = (int)(rand_r(&w->seed) % ACCTS);
 		char ka[16], kb[16];
 		int la = snprintf(ka, sizeof(ka), "acct:%d", a), lb = snprintf(kb, sizeof(kb), "acct:%d", b);
@@ -250,7 +245,7 @@ static void *tx_thread(void *arg)
 				 "*1\r\n$5\r\nMULTI\r\n*3\r\n$6\r\nDECRBY\r\n$%d\r\n%s\r\n$1\r\n1\r\n"
 				 "*3\r\n$6\r\nINCRBY\r\n$%d\r\n%s\r\n$1\r\n1\r\n*1\r\n$4\r\nEXEC\r\n",
 				 la, ka, lb, kb);
-		uint64_t t0 = now_ns();
+		uint64_t t0 = myco_now();
 		if (write(fd, req, (size_t)n) != n || read_replies(fd, buf, sizeof(buf), 6) < 0) {
 			w->err = 1;
 			break;
@@ -261,7 +256,7 @@ static void *tx_thread(void *arg)
 			if (!w->lat)
 				exit(1);
 		}
-		w->lat[w->n++] = (uint32_t)((now_ns() - t0) / 1000);
+		w->lat[w->n++] = (uint32_t)((myco_now() - t0) / 1000);
 	}
 	close(fd);
 	return NULL;
@@ -292,7 +287,7 @@ static int run_tx(int port, double secs, result_t *r)
 			return -1;
 	}
 	close(fd);
-	t0 = now_ns();
+	t0 = myco_now();
 	until = t0 + (uint64_t)(secs * 1e9);
 	for (i = 0; i < TX_THREADS; i++) {
 		w[i] = (txw_t){ .port = port, .until = until, .seed = (unsigned)i + 1 };
@@ -312,7 +307,7 @@ static int run_tx(int port, double secs, result_t *r)
 	qsort(all, n, sizeof(*all), cmp_u32);
 	memset(r, 0, sizeof(*r));
 	if (n) {
-		r->ops = (double)n / ((double)(now_ns() - t0) / 1e9);
+		r->ops = (double)n / ((double)(myco_now() - t0) / 1e9);
 		r->p50 = all[(size_t)(n * 0.5)];
 		r->p99 = all[(size_t)(n * 0.99)];
 		r->p999 = all[(size_t)(n * 0.999)];
