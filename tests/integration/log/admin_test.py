@@ -15,13 +15,9 @@ raw (kafka-python's protocol codec with the official message layouts:
 IncrementalAlterConfigs, DescribeCluster, DescribeLogDirs).
 Uses log_test.py's broker handling.
 """
-import argparse
 import glob
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
 
 import log_test as lt
@@ -541,39 +537,13 @@ def struct_sub(topic):
     return struct.pack('>hih', 0, 1, len(t)) + t + struct.pack('>i', -1)
 
 
-def main():
-    global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument('scenario')
-    ap.add_argument('--broker', required=True)
-    ap.add_argument('--client', required=True)
-    ap.add_argument('--admin', required=True)
-    ARGS = ap.parse_args()
-    lt.ARGS = ARGS
-    fn = globals().get('s_' + ARGS.scenario)
-    if not fn:
-        print('unknown scenario', ARGS.scenario)
-        return 2
-    tmp = tempfile.mkdtemp(prefix='myco-log-admin-')
-    ok = False
-    try:
-        fn(tmp)
-        ok = True
-    finally:
-        for b in lt.BROKERS:
-            if b.alive():
-                b.stop(signal.SIGKILL)
-        if not ok:
-            for b in lt.BROKERS:
-                try:
-                    log('--- broker stderr (%s):' % b.errlog)
-                    log(b.stderr_text()[-4000:])
-                except OSError:
-                    pass
-        shutil.rmtree(tmp, ignore_errors=True)
-    log('PASS' if ok else 'FAIL')
-    return 0 if ok else 1
+class _Args:
+    """admin_test's view of log_test's parsed arguments."""
+    def __getattr__(self, name):
+        return getattr(lt.ARGS, name)
 
+
+ARGS = _Args()
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(lt.main(globals(), ['--admin']))

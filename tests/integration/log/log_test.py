@@ -582,15 +582,20 @@ def s_malformed(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
-def main():
+def main(scenarios=None, extra=()):
+    """Run the scenario named on the command line: a function s_NAME of
+    `scenarios` (a module's globals; this module's by default); `extra`
+    names more required --options (admin_test.py adds --admin)."""
     global ARGS
     ap = argparse.ArgumentParser()
     ap.add_argument('scenario')
     ap.add_argument('--broker', required=True)
     ap.add_argument('--client', required=True)
     ap.add_argument('--myco', default=None)
+    for opt in extra:
+        ap.add_argument(opt, required=True)
     ARGS = ap.parse_args()
-    fn = globals().get('s_' + ARGS.scenario)
+    fn = (scenarios or globals()).get('s_' + ARGS.scenario)
     if not fn:
         print('unknown scenario', ARGS.scenario)
         return 2
