@@ -35,17 +35,28 @@ int64_t kv_mstime(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* CRC16-CCITT (XMODEM), as Redis Cluster's key slots. */
+/* CRC16-CCITT (XMODEM), as Redis Cluster's key slots; table-driven (it
+ * runs several times per command). */
+static uint16_t crc16_tab[256];
+static pthread_once_t crc16_once = PTHREAD_ONCE_INIT;
+
+static void crc16_init(void)
+{
+	for (unsigned i = 0; i < 256; i++) {
+		uint16_t crc = (uint16_t)(i << 8);
+		for (int j = 0; j < 8; j++)
+			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+		crc16_tab[i] = crc;
+	}
+}
+
 static uint16_t crc16(const char *buf, size_t len)
 {
 	uint16_t crc = 0;
 	size_t i;
-	int j;
-	for (i = 0; i < len; i++) {
-		crc ^= (uint16_t)((unsigned char)buf[i] << 8);
-		for (j = 0; j < 8; j++)
-			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-	}
+	pthread_once(&crc16_once, crc16_init);
+	for (i = 0; i < len; i++)
+		crc = (uint16_t)((crc << 8) ^ crc16_tab[((crc >> 8) ^ (unsigned char)buf[i]) & 0xff]);
 	return crc;
 }
 

@@ -160,6 +160,11 @@ static void test_bad_corpus(void **state)
 static void test_glob(void **state)
 {
 	(void)state;
+	/* Redis Cluster's slot function: CRC16/XMODEM("123456789") = 0x31C3,
+	 * and a {hash tag} alone decides */
+	assert_int_equal(kv_slot("123456789", 9), 0x31C3 & 16383);
+	assert_int_equal(kv_slot("{user1000}.following", 20), kv_slot("user1000", 8));
+	assert_int_equal(kv_slot("foo{}{bar}", 10), kv_slot("foo{}{bar}", 10));
 	assert_true(kv_match("*", 1, "abc", 3, false));
 	assert_true(kv_match("a?c", 3, "abc", 3, false));
 	assert_true(kv_match("h[ae]llo", 8, "hallo", 5, false));
