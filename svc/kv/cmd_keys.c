@@ -1059,7 +1059,6 @@ void kv_active_expire(kv_srv_t *srv, unsigned shard, int budget)
 	if (!c)
 		return;
 	atomic_fetch_sub(&srv->nclients, 1);   /* not a connection */
-	atomic_fetch_add(&srv->nclients, 0);
 	for (db = 0; db < KV_DBS; db++) {
 		struct exp_ctx x = { .n = 0 };
 		int steps = 0;
