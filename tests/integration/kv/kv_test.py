@@ -610,6 +610,33 @@ def sc_proto(tmp):
             fail('protocol case %r:\n  redis-server: %r\n  myco-kv:      %r'
                  % (case, outs[0], outs[1]))
         log('  %r -> %r' % (case, outs[1]))
+    # pub/sub in both protocols, replies and pushes compared with Redis
+    for proto in ('2', '3'):
+        outs = []
+        for port in (ref.port, kv.port):
+            sub, pub = Conn(port), Conn(port)
+            seq = [sub.cmd('HELLO', proto)['map'][2] if proto == '3' else sub.cmd('PING')]
+            sub.send_raw(Conn.encode(['SUBSCRIBE', 'a', 'b']) + Conn.encode(['PSUBSCRIBE', 'x*']))
+            seq += [sub.read(), sub.read(), sub.read()]
+            seq.append(sub.cmd('PING'))
+            if proto == '2':
+                seq.append(sub.cmd('GET', 'k'))   # refused in RESP2 subscribed mode
+            seq.append(pub.cmd('PUBLISH', 'a', 'm1'))
+            seq.append(pub.cmd('PUBLISH', 'xy', 'm2'))
+            seq += [sub.read(), sub.read()]
+            seq.append(pub.cmd('PUBSUB', 'NUMSUB', 'a', 'zz'))
+            seq.append(pub.cmd('PUBSUB', 'NUMPAT'))
+            sub.send_raw(Conn.encode(['UNSUBSCRIBE']))
+            seq += sorted([sub.read(), sub.read()], key=repr)   # order unspecified
+            seq.append(sub.cmd('PUNSUBSCRIBE', 'x*'))
+            seq.append(sub.cmd('PING'))
+            sub.close()
+            pub.close()
+            outs.append(seq)
+        if repr(outs[0]) != repr(outs[1]):
+            fail('pub/sub RESP%s:\n  redis-server: %r\n  myco-kv:      %r'
+                 % (proto, outs[0], outs[1]))
+        log('  pub/sub RESP%s identical: %d replies' % (proto, len(outs[1])))
     # inline commands and a pipeline still work after all that
     c = Conn(kv.port)
     c.send_raw(b'SET a "x y"\r\nGET a\r\nPING\n')
