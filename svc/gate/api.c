@@ -591,33 +591,8 @@ static int json_msg(const myco_api_t *api, const myco_api_msg_t *msg, void *dst,
 
 /* The response is written straight into a buffer (no jansson objects on
  * the answer path): field order is the table's, output is compact JSON. */
-typedef struct jout {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} jout_t;
-
-static void jput(jout_t *o, const char *s, size_t n)
-{
-	if (o->oom)
-		return;
-	if (o->n + n + 1 > o->cap) {
-		size_t nc = o->cap ? o->cap : 256;
-		char *np;
-		while (nc < o->n + n + 1)
-			nc *= 2;
-		np = realloc(o->p, nc);
-		if (!np) {
-			o->oom = true;
-			return;
-		}
-		o->p = np;
-		o->cap = nc;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-	o->p[o->n] = '\0';
-}
+typedef myco__gbuf_t jout_t;
+#define jput myco__gbuf_add
 
 static void jputs(jout_t *o, const char *s)
 {

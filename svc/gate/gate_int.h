@@ -112,6 +112,15 @@ ssize_t myco__gate_conn_recv(myco__gate_conn_t *c, void *buf, size_t len,
 			     int64_t timeout_ns);
 int myco__gate_conn_write(myco__gate_conn_t *c, const void *buf, size_t len,
 			  int64_t timeout_ns);
+/* A growable byte buffer; on allocation failure oom is set and further
+ * appends are dropped (check oom once at the end).  Free p. */
+typedef struct myco__gbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+} myco__gbuf_t;
+void myco__gbuf_add(myco__gbuf_t *b, const void *d, size_t n);
+
 /* Server-wide write timeout (for handlers that stream). */
 uint64_t myco__gate_write_timeout(const myco__gate_conn_t *c);
 

@@ -20,36 +20,9 @@
 
 #define H2_MAX_HEAD 16384
 
-typedef struct buf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} buf_t;
-
-static void badd(buf_t *b, const void *d, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n > b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 512;
-		char *np;
-		while (nc < b->n + n)
-			nc *= 2;
-		np = realloc(b->p, nc);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-}
-
 typedef struct stream {
 	int32_t id;
-	buf_t method, path, authority, hdrs, body;
+	myco__gbuf_t method, path, authority, hdrs, body;
 	bool bad;                    /* a header nghttp2 let through we refuse */
 	bool ready;                  /* END_STREAM seen: answer it */
 	struct stream *next;         /* ready queue */
@@ -107,21 +80,21 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 	if (!st)
 		return 0;
 	if (nl == 7 && memcmp(name, ":method", 7) == 0)
-		badd(&st->method, value, vl);
+		myco__gbuf_add(&st->method, value, vl);
 	else if (nl == 5 && memcmp(name, ":path", 5) == 0)
-		badd(&st->path, value, vl);
+		myco__gbuf_add(&st->path, value, vl);
 	else if (nl == 10 && memcmp(name, ":authority", 10) == 0)
-		badd(&st->authority, value, vl);
+		myco__gbuf_add(&st->authority, value, vl);
 	else if (name[0] == ':')
 		return 0;                          /* :scheme, :protocol */
 	else if (nl == 4 && memcmp(name, "host", 4) == 0 && !st->authority.n)
-		badd(&st->authority, value, vl);
+		myco__gbuf_add(&st->authority, value, vl);
 	else if (!(nl == 4 && memcmp(name, "host", 4) == 0) &&
 		 !(nl == 14 && memcmp(name, "content-length", 14) == 0)) {
-		badd(&st->hdrs, name, nl);
-		badd(&st->hdrs, ": ", 2);
-		badd(&st->hdrs, value, vl);
-		badd(&st->hdrs, "\r\n", 2);
+		myco__gbuf_add(&st->hdrs, name, nl);
+		myco__gbuf_add(&st->hdrs, ": ", 2);
+		myco__gbuf_add(&st->hdrs, value, vl);
+		myco__gbuf_add(&st->hdrs, "\r\n", 2);
 	}
 	if (st->hdrs.n > H2_MAX_HEAD)
 		st->bad = true;
@@ -140,7 +113,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	if (st->body.n + len > h->max_body)
 		st->bad = true;
 	else
-		badd(&st->body, data, len);
+		myco__gbuf_add(&st->body, data, len);
 	return 0;
 }
 
@@ -224,7 +197,7 @@ static bool hop(const char *n, size_t l)
  * submitted as HTTP/2. */
 static int answer(h2_t *h, stream_t *st)
 {
-	buf_t req = { 0 };
+	myco__gbuf_t req = { 0 };
 	char *out = NULL, status[4];
 	size_t out_len = 0, i, nnv = 0;
 	myco__h1_msg_t *m = malloc(sizeof(*m));
@@ -242,20 +215,20 @@ static int answer(h2_t *h, stream_t *st)
 		head = false;
 	} else {
 		char cl[48];
-		badd(&req, st->method.p, st->method.n);
-		badd(&req, " ", 1);
-		badd(&req, st->path.p, st->path.n);
-		badd(&req, " HTTP/1.1\r\nHost: ", 17);
-		badd(&req, st->authority.n ? st->authority.p : "localhost",
+		myco__gbuf_add(&req, st->method.p, st->method.n);
+		myco__gbuf_add(&req, " ", 1);
+		myco__gbuf_add(&req, st->path.p, st->path.n);
+		myco__gbuf_add(&req, " HTTP/1.1\r\nHost: ", 17);
+		myco__gbuf_add(&req, st->authority.n ? st->authority.p : "localhost",
 		     st->authority.n ? st->authority.n : 9);
-		badd(&req, "\r\n", 2);
-		badd(&req, st->hdrs.p ? st->hdrs.p : "", st->hdrs.n);
+		myco__gbuf_add(&req, "\r\n", 2);
+		myco__gbuf_add(&req, st->hdrs.p ? st->hdrs.p : "", st->hdrs.n);
 		if (st->body.n || !(st->method.n == 3 && memcmp(st->method.p, "GET", 3) == 0)) {
 			int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", st->body.n);
-			badd(&req, cl, (size_t)k);
+			myco__gbuf_add(&req, cl, (size_t)k);
 		}
-		badd(&req, "\r\n", 2);
-		badd(&req, st->body.p ? st->body.p : "", st->body.n);
+		myco__gbuf_add(&req, "\r\n", 2);
+		myco__gbuf_add(&req, st->body.p ? st->body.p : "", st->body.n);
 		if (req.oom) {
 			free(req.p);
 			free(m);

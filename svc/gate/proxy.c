@@ -237,32 +237,8 @@ static bool op_touches(const myco__hdr_op_t *ops, size_t nops, const char *n, si
 	return false;
 }
 
-typedef struct sbuf {
-	char *p;
-	size_t n, cap;
-	bool oom;
-} sbuf_t;
-
-static void sb_add(sbuf_t *b, const void *d, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n > b->cap) {
-		size_t nc = b->cap ? b->cap : 1024;
-		char *np;
-		while (nc < b->n + n)
-			nc *= 2;
-		np = realloc(b->p, nc);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-}
+typedef myco__gbuf_t sbuf_t;
+#define sb_add myco__gbuf_add
 
 static void sb_str(sbuf_t *b, const char *s)
 {

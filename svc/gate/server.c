@@ -125,6 +125,18 @@ static int reserve(char **buf, size_t *cap, size_t need)
 	return 0;
 }
 
+void myco__gbuf_add(myco__gbuf_t *b, const void *d, size_t n)
+{
+	if (b->oom || n == 0)
+		return;
+	if (reserve(&b->p, &b->cap, b->n + n) < 0) {
+		b->oom = true;
+		return;
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+}
+
 int myco__gate_out(myco__gate_conn_t *c, const void *p, size_t n)
 {
 	if (reserve(&c->out, &c->out_cap, c->out_len + n) < 0)
