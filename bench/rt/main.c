@@ -6,7 +6,8 @@
  *                 [--system myco|epoll|libuv]   (TCP: one server only, for
  *                                                profiling with perf/strace)
  *                 [--rate REQ_PER_S]            (TCP: fixed offered rate)
- * NAME: switch, jitter, tcp.  Must run as root for SCHED_DEADLINE and
+ * NAME: switch, jitter, misses (deadline misses at 50/80/100 % load, with
+ * and without a shielded CPU), tcp.  Must run as root for SCHED_DEADLINE and
  * SCHED_FIFO; without, those rows are reported as skipped.
  */
 #include <errno.h>
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
 			g_opt.tcp_rate = atof(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--json] [--quick] "
-				"[--no-cyclictest] [--only switch|jitter|tcp] "
+				"[--no-cyclictest] [--only switch|jitter|misses|tcp] "
 				"[--system myco|epoll|libuv] [--rate REQ_PER_S]\n",
 				argv[0]);
 			return 2;
@@ -202,6 +203,8 @@ int main(int argc, char **argv)
 		rc |= bench_switch();
 	if (!only || !strcmp(only, "jitter"))
 		rc |= bench_jitter();
+	if (!only || !strcmp(only, "misses"))
+		rc |= bench_misses();
 	if (!only || !strcmp(only, "tcp"))
 		rc |= bench_tcp();
 	return rc ? 1 : 0;
