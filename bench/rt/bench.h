@@ -49,6 +49,7 @@ double median_d(double *v, size_t n);
 int bench_switch(void);
 int bench_jitter(void);
 int bench_misses(void);
+int bench_frames(void);
 int bench_tcp(void);
 
 #endif

@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 			g_opt.tcp_rate = atof(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--json] [--quick] "
-				"[--no-cyclictest] [--only switch|jitter|misses|tcp] "
+				"[--no-cyclictest] [--only switch|jitter|misses|frames|tcp] "
 				"[--system myco|epoll|libuv] [--rate REQ_PER_S]\n",
 				argv[0]);
 			return 2;
@@ -205,6 +205,8 @@ int main(int argc, char **argv)
 		rc |= bench_jitter();
 	if (!only || !strcmp(only, "misses"))
 		rc |= bench_misses();
+	if (!only || !strcmp(only, "frames"))
+		rc |= bench_frames();
 	if (!only || !strcmp(only, "tcp"))
 		rc |= bench_tcp();
 	return rc ? 1 : 0;
