@@ -19,7 +19,7 @@
 #include "part_abi.h"
 #include "rt_int.h"
 
-/* The partition's timing counters in its control region (myco/part.h),
+/* The partition's timing counters in its control region (lib/part/part_abi.h),
  * set by myco_init() inside a system; NULL otherwise. */
 struct myco__part_timing *myco__rt_timing;
 
