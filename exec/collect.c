@@ -857,6 +857,26 @@ static void head(struct out *o, const char *name, const char *type, const char *
 	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One sample (myco_metrics_prom), growing the buffer when it is full. */
+static void prom_sample(struct out *o, const myco_metric_sample_t *smp,
+			const char *labels, int with_header)
+{
+	for (int tries = 0; tries < 3 && !o->err; tries++) {
+		size_t len = o->len;
+		if (myco_metrics_prom(smp, labels, with_header, o->b, &len, o->cap) == 0) {
+			o->len = len;
+			return;
+		}
+		char *nb = realloc(o->b, o->cap * 2 + 16384);
+		if (!nb) {
+			o->err = -ENOMEM;
+			return;
+		}
+		o->b = nb;
+		o->cap = o->cap * 2 + 16384;
+	}
+}
+
 static void hist_out(struct out *o, const char *name, const char *labels,
 		     const struct co_hist *h)
 {
@@ -870,20 +890,7 @@ static void hist_out(struct out *o, const char *name, const char *labels,
 	smp.sum = h->sum;
 	for (unsigned i = 0; i < MYCO_HIST_BUCKETS; i++)
 		smp.count += h->b[i];
-	for (int tries = 0; tries < 2 && !o->err; tries++) {
-		size_t len = o->len;
-		if (myco_metrics_prom(&smp, labels, 0, o->b, &len, o->cap) == 0) {
-			o->len = len;
-			return;
-		}
-		char *nb = realloc(o->b, o->cap * 2 + 16384);
-		if (!nb) {
-			o->err = -ENOMEM;
-			return;
-		}
-		o->b = nb;
-		o->cap = o->cap * 2 + 16384;
-	}
+	prom_sample(o, &smp, labels, 0);
 }
 
 /* User metrics of every partition, gathered so that each metric family is
@@ -920,25 +927,6 @@ static int user_cmp(const void *a, const void *b)
 	if (c)
 		return c;
 	return x->part < y->part ? -1 : x->part > y->part;
-}
-
-static void prom_sample(struct out *o, const myco_metric_sample_t *smp,
-			const char *labels, int with_header)
-{
-	for (int tries = 0; tries < 3 && !o->err; tries++) {
-		size_t len = o->len;
-		if (myco_metrics_prom(smp, labels, with_header, o->b, &len, o->cap) == 0) {
-			o->len = len;
-			return;
-		}
-		char *nb = realloc(o->b, o->cap * 2 + 16384);
-		if (!nb) {
-			o->err = -ENOMEM;
-			return;
-		}
-		o->b = nb;
-		o->cap = o->cap * 2 + 16384;
-	}
 }
 
 static void user_metrics(struct ex_system *s, struct out *o)
