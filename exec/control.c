@@ -4,6 +4,8 @@
  *   {"cmd":"ps"} | {"cmd":"stop","name":N} | {"cmd":"stop","all":true}
  *   {"cmd":"restart","name":N} | {"cmd":"kill","name":N}
  *   {"cmd":"logs","name":N,"follow":B} | {"cmd":"events","follow":B}
+ *   {"cmd":"trace","on":CATS,"off":CATS} | {"cmd":"trace-read","from":SEQ,"max":N}
+ *   {"cmd":"top"}       (these three: exec/collect.c)
  * and gets one JSON object per line back: {"ok":true,...} or
  * {"ok":false,"error":"..."}.  Following requests then stream
  * {"event":{...}} or {"data":"..."} lines until either side closes;
