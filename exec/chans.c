@@ -186,6 +186,51 @@ int myco__ex_chans_recover(struct ex_system *s, struct ex_part *p)
 	return rc;
 }
 
+/* Every tick: a channel endpoint that wrote a corrupt segment (found by its
+ * peers or by the owner's own check, myco_chan_owner_faults()) is a fault
+ * of its partition alone: an event, and the partition is killed and
+ * restarted like a hung one; myco__ex_chans_recover() then repairs the
+ * segment from the owner's geometry before the replacement attaches. */
+void myco__ex_chans_check(struct ex_system *s)
+{
+	uint64_t now = myco_now();
+
+	for (size_t i = 0; s->chan_owners && i < s->nchans; i++) {
+		myco_chan_faults_t f;
+
+		if (!s->chan_owners[i] || myco_chan_owner_faults(s->chan_owners[i], &f) <= 0)
+			continue;
+		for (size_t pi = 0; pi < s->nparts; pi++) {
+			struct ex_part *p = &s->parts[pi];
+
+			for (size_t k = 0; k < p->m->nends; k++) {
+				const myco_end_t *e = &p->m->ends[k];
+				myco_chan_role_t role;
+				uint32_t index;
+				bool lane, bad;
+
+				if (e->channel != i)
+					continue;
+				chan_from_model(&s->model->channels[i], NULL, e, p->idx, &role, &index);
+				lane = role == MYCO_CHAN_PRODUCER || role == MYCO_CHAN_CLIENT ||
+				       role == MYCO_CHAN_READER;
+				bad = lane ? index < 64 && ((f.lanes >> index) & 1u) : f.main != 0;
+				if (!bad || !p->act.pid || p->kill_injected || s->stopping)
+					continue;
+				myco__ex_event(s, p, "chan-fault", -1, -1,
+					       "channel %s: %s %u wrote a corrupt %s segment: killing it "
+					       "(the channel's other endpoints go on)",
+					       s->model->channels[i].name,
+					       lane ? "lane endpoint" : "main endpoint", index,
+					       lane ? "lane" : "main");
+				p->kill_injected = true;
+				p->t_crash_ns = now;
+				myco__ex_inst_crash(&p->act);
+			}
+		}
+	}
+}
+
 void myco__ex_chans_destroy(struct ex_system *s)
 {
 	for (size_t i = 0; s->chan_owners && i < s->nchans; i++) {

@@ -251,6 +251,7 @@ void myco__ex_runtime_remove(struct ex_system *s);
 /* chans.c: channel regions (through lib/chan) */
 int myco__ex_chans_create(struct ex_system *s);
 int myco__ex_chans_recover(struct ex_system *s, struct ex_part *p);
+void myco__ex_chans_check(struct ex_system *s);   /* faulty endpoints: event + kill */
 void myco__ex_chans_destroy(struct ex_system *s);
 
 /* ports.c: one listening socket per declared port, created once (after

@@ -489,6 +489,7 @@ void myco__ex_tick(struct ex_system *s)
 	uint64_t now = myco_now();
 
 	myco__ex_box_tick(s);       /* deferred cgroup removal of dead instances */
+	myco__ex_chans_check(s);    /* an endpoint that corrupted a channel */
 
 	for (size_t i = 0; i < s->nparts; i++) {
 		struct ex_part *p = &s->parts[i];

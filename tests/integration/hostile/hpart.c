@@ -8,6 +8,12 @@
  *               forbidden syscall (socket(2) without `net`) from 4 threads
  *               until HCOUNT calls (default 200000) were denied; print
  *               "DENIED <n>" and idle
+ *   produce     send a message on channel HCHAN every 2 ms
+ *   consume     receive on HCHAN; print "RECV <n> <lane>" every 50 messages
+ *   ownlane     send one message on HCHAN, then scribble the indices of its
+ *               own lane (its right: only it can suffer), print "SCRIBBLED",
+ *               idle; a replacement (its lane already carries messages)
+ *               behaves and produces instead
  *   uringsock   ready, then create an AF_INET and an AF_UNIX socket through
  *               io_uring (IORING_OP_SOCKET) without the net declaration;
  *               print "URING_SETUP <rc>" and "URING_SOCKET <family> <res>"
@@ -28,7 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "myco/chan.h"
 #include "myco/part.h"
+#include "../../../lib/chan/chan_int.h"
 
 static void sleep_ms(long ms)
 {
@@ -143,6 +151,56 @@ static int uring_socket(int family, int *setup_rc)
 	return res;
 }
 
+static myco_chan_t *open_chan(void)
+{
+	myco_chan_t *ch = NULL;
+	int rc = myco_chan_open(getenv("HCHAN") ? getenv("HCHAN") : "q", &ch);
+
+	if (rc < 0) {
+		printf("OPEN %d\n", rc);
+		fflush(stdout);
+		exit(2);
+	}
+	return ch;
+}
+
+static void chan_modes(const char *mode)
+{
+	myco_chan_t *ch;
+	unsigned long n = 0;
+
+	if (strcmp(mode, "produce") && strcmp(mode, "consume") && strcmp(mode, "ownlane"))
+		return;
+	ch = open_chan();
+	if (!strcmp(mode, "ownlane") && atomic_load(&chan_lane(ch, ch->index)->tail) != 0)
+		mode = "produce";
+	if (!strcmp(mode, "ownlane")) {
+		myco_chan_send_timeout(ch, "evil", 4, 0);
+		atomic_store(&chan_lane(ch, ch->index)->tail, UINT64_C(0x5a5a5a5a5a5a));
+		printf("SCRIBBLED\n");
+		fflush(stdout);
+		return;
+	}
+	for (;;) {
+		myco_chan_msg_t m;
+
+		myco_heartbeat();
+		if (!strcmp(mode, "produce")) {
+			myco_chan_send_timeout(ch, &n, sizeof(n), 0);
+			n++;
+			sleep_ms(2);
+			continue;
+		}
+		if (myco_chan_recv(ch, &m, 10000000) == 0) {
+			if (++n % 50 == 0) {
+				printf("RECV %lu %u\n", n, m.lane);
+				fflush(stdout);
+			}
+			myco_chan_done(ch, &m);
+		}
+	}
+}
+
 int main(void)
 {
 	const char *mode = getenv("HMODE");
@@ -160,6 +218,7 @@ int main(void)
 		threadbomb();
 	if (!strcmp(mode, "denyspam"))
 		denyspam();
+	chan_modes(mode);
 	if (!strcmp(mode, "uringsock")) {
 		int families[2] = { AF_INET, AF_UNIX };
 

@@ -169,6 +169,47 @@ def case_denyspam():
         s.kill_all()
 
 
+def case_chanfault():
+    """Item 1 in a real system: of two producers on one queue, one scribbles
+    its own lane.  The consumer puts that lane out of service and goes on
+    with the honest producer's messages; the executive reports the fault,
+    kills the scribbler, repairs its lane, and its replacement attaches
+    (and behaves: its lane already carries messages)."""
+    body = "\n".join([
+        "    channel q queue { type M; depth 64; overflow reject; }",
+        hostile("honest", "produce", "send q;"),
+        hostile("evil", "ownlane", "send q;"),
+        hostile("cons", "consume", "recv q;")])
+    s = X.System(body, "cf")
+    try:
+        s.start()
+        ev = X.wait_for(lambda: [e for e in s.events() if e["kind"] == "chan-fault"],
+                        "the channel fault to be reported")
+        if ev[0]["partition"] != "evil":
+            X.fail("the fault was pinned on %r" % ev[0])
+        X.wait_for(lambda: s.part("evil")["restarts"] >= 1 and
+                   s.part("evil")["state"] == "running", "the scribbler restarted")
+        # its replacement's messages arrive: the lane was repaired
+        X.wait_for(lambda: [l for l in s.logs("cons").splitlines()
+                            if l.startswith("RECV ") and l.split()[2] == "1"],
+                   "messages of the replacement (lane 1)")
+        # the honest producer's messages keep arriving after the fault
+        def recv():
+            r = [l for l in s.logs("cons").splitlines() if l.startswith("RECV ")]
+            return int(r[-1].split()[1]) if r else 0
+        seen = recv()
+        X.wait_for(lambda: recv() > seen, "the consumer to go on")
+        for name in ("honest", "cons"):
+            if s.part(name)["restarts"] != 0:
+                X.fail("%s was restarted" % name)
+        if s.proc.poll() is not None:
+            X.fail("the executive exited")
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        s.kill_all()
+
+
 def case_uringsock():
     """Item 7: a partition without `net` tries to make AF_INET and AF_UNIX
     sockets through io_uring (IORING_OP_SOCKET, which seccomp cannot see).
