@@ -939,14 +939,13 @@ typedef struct segs {
 	char *dec[MAX_SEGS];         /* percent-decoded, NUL-terminated */
 	size_t declen[MAX_SEGS];
 	const char *rest_end;
+	char *buf;                   /* one allocation for every dec[] */
 } segs_t;
 
 static void segs_free(segs_t *s)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->dec[i]);
+	free(s->buf);
+	s->buf = NULL;
 }
 
 static int split_path(const char *p, size_t n, segs_t *s)
@@ -959,6 +958,13 @@ static int split_path(const char *p, size_t n, segs_t *s)
 		return -EINVAL;
 	if (n == 1)
 		return 0;
+	/* decoded segments are never longer than raw ones: n bytes plus a
+	 * terminator per segment is enough */
+	s->buf = malloc(n + MAX_SEGS + 1);
+	if (!s->buf)
+		return -ENOMEM;
+	{
+	char *o = s->buf;
 	i = 1;
 	for (;;) {
 		size_t b = i;
@@ -969,18 +975,16 @@ static int split_path(const char *p, size_t n, segs_t *s)
 			return -E2BIG;
 		s->raw[s->n] = p + b;
 		s->rawlen[s->n] = i - b;
-		s->dec[s->n] = malloc(i - b + 1);
-		if (!s->dec[s->n])
-			return -ENOMEM;
-		d = pct_decode(p + b, i - b, s->dec[s->n], i - b + 1, false);
-		if (d < 0) {
-			free(s->dec[s->n]);
+		s->dec[s->n] = o;
+		d = pct_decode(p + b, i - b, o, i - b + 1, false);
+		if (d < 0)
 			return -EILSEQ;
-		}
+		o += d + 1;
 		s->declen[s->n++] = (size_t)d;
 		if (i >= n)
 			break;
 		i++;                    /* skip '/' ; a trailing slash makes "" */
+	}
 	}
 	return 0;
 }
