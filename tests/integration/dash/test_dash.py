@@ -99,7 +99,7 @@ try:
     r = http(port, b'HEAD /app.js HTTP/1.1\r\nHost: x\r\n\r\n')
     check(r.startswith(b'HTTP/1.1 200') and r.endswith(b'\r\n\r\n'), 'HEAD: headers only')
 
-    browser = Browser()
+    browser = Browser(1280, 720)
     browser.get('http://127.0.0.1:%d/' % port)
     drawn = browser.wait('''
         const P = arguments[0], C = arguments[1];
