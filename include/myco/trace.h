@@ -94,7 +94,8 @@ enum myco_trace_id {
 	 * position + 1), a2 = lane << 32 | detail */
 	MYCO_EV_CHAN_SEND     = 1,    /* detail: payload bytes (a batch: its last
 	                                 message number, all its bytes) */
-	MYCO_EV_CHAN_RECV     = 2,    /* detail: payload bytes */
+	MYCO_EV_CHAN_RECV     = 2,    /* detail: payload bytes (a batch: one event
+	                                 per lane run, its last message, all bytes) */
 	MYCO_EV_CHAN_DONE     = 3,    /* detail: 0 */
 	MYCO_EV_CHAN_OVERFLOW = 4,    /* detail: policy (2 reject, 3 drop-oldest) */
 	MYCO_EV_CHAN_WAIT     = 5,    /* going to sleep; a1 = role, a2 = lane */

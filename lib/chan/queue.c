@@ -204,12 +204,21 @@ static void trace_batch(struct myco_chan *ch, const struct iovec *msgs, size_t n
 			(uint64_t)ch->index << 32 | (bytes & 0xffffffffu), NULL);
 }
 
-/* A chan.recv event per message handed out (tracing on only). */
+/* chan.recv events for a batch handed out (tracing on only): one per run of
+ * messages from one lane, naming its last message and the run's bytes, so
+ * a large batch costs one event, not one per message. */
 static void trace_recv(struct myco_chan *ch, const myco_chan_msg_t *m, int n)
 {
-	for (int i = 0; i < n; i++)
+	uint64_t bytes = 0;
+
+	for (int i = 0; i < n; i++) {
+		bytes += m[i].len;
+		if (i + 1 < n && m[i + 1].lane == m[i].lane)
+			continue;
 		myco_trace_emit(MYCO_EV_CHAN_RECV, ch->trace_id, m[i].seq,
-				(uint64_t)m[i].lane << 32 | (m[i].len & 0xffffffffu), NULL);
+				(uint64_t)m[i].lane << 32 | (bytes & 0xffffffffu), NULL);
+		bytes = 0;
+	}
 }
 
 int myco_chan_send_timeout(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns)
