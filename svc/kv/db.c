@@ -656,8 +656,9 @@ static KV_CMD(cmd_exec)
 			if (c->q[i].cmd->flags & CF_WRITE) {
 				discard_queue(c);
 				unwatch_all(c);
-				r_err(c, "EXECABORT Transaction discarded because of: -MISCONF %s",
-				      c->srv->wal_errmsg);
+				r_err(c, "EXECABORT Transaction discarded because of: -MISCONF "
+				      "Errors writing to the AOF file: %s",
+				      strerrordesc_np(atomic_load(&c->srv->wal_err)));
 				return;
 			}
 		}
@@ -785,7 +786,8 @@ void kv_exec(kv_client_t *c, int argc, const kv_arg_t *argv)
 		return;
 	}
 	if ((cmd->flags & CF_WRITE) && c->srv->wal_error && !c->srv->replaying) {
-		r_err(c, "MISCONF %s", c->srv->wal_errmsg);
+		r_err(c, "MISCONF Errors writing to the AOF file: %s",
+		      strerrordesc_np(atomic_load(&c->srv->wal_err)));
 		return;
 	}
 	if (!mark_shards(c, cmd, argc, argv, mark))

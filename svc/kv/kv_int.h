@@ -176,7 +176,7 @@ struct kv_srv {
 	_Atomic uint64_t push_seq;
 	bool replaying;           /* WAL replay: no logging, no clients */
 	_Atomic bool wal_error;   /* MISCONF: refuse writes */
-	char wal_errmsg[128];
+	_Atomic int wal_err;      /* the errno behind wal_error (positive) */
 	int64_t snap_threshold;   /* WAL bytes that trigger a snapshot */
 	int loglevel;
 };

@@ -377,11 +377,10 @@ void *kv_wal_event(kv_srv_t *srv)
 
 static void set_error(kv_srv_t *srv, int err)
 {
-	snprintf(srv->wal_errmsg, sizeof(srv->wal_errmsg), "Errors writing to the AOF file: %s",
-		 strerror(-err));
+	atomic_store(&srv->wal_err, -err);
 	if (!srv->wal_error)
 		fprintf(stderr, "myco-kv: WAL write failed: %s; refusing writes until it succeeds\n",
-			strerror(-err));
+			strerrordesc_np(-err));
 	atomic_store(&srv->wal_error, true);
 }
 
