@@ -241,6 +241,17 @@ static void test_routing(void **state)
 	run("GET /api/users/404 HTTP/1.1\r\nHost: a\r\n\r\n", &a);
 	assert_int_equal(a.status, 404);
 	assert_string_equal(a.body, "{\"error\":\"Not Found\",\"detail\":\"user 404 not found\"}");
+	run("GET /api/users/%zz HTTP/1.1\r\nHost: a\r\n\r\n", &a);
+	assert_int_equal(a.status, 400);
+	assert_non_null(strstr(a.body, "malformed path"));
+	run("GET /api/users/%31%32 HTTP/1.1\r\nHost: a\r\n\r\n", &a);   /* "12" */
+	assert_int_equal(a.status, 200);
+	assert_non_null(strstr(a.body, "\"id\":12"));
+	run("GET /api/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/0/1/2/3/4/5/6/7 HTTP/1.1\r\n"
+	    "Host: a\r\n\r\n", &a);
+	assert_int_equal(a.status, 404);
+	run("GET /api/users/42/ HTTP/1.1\r\nHost: a\r\n\r\n", &a);   /* trailing slash */
+	assert_int_equal(a.status, 404);
 	run("GET /api/users/500 HTTP/1.1\r\nHost: a\r\n\r\n", &a);
 	assert_int_equal(a.status, 500);
 	assert_non_null(strstr(a.body, "internal error (request test-1)"));
