@@ -737,7 +737,11 @@ def case_ports_kill():
         # 2. a connection queued while the partition is not accepting
         #    survives its death and is answered by the replacement
         open(hold, "w").close()
-        time.sleep(0.05)            # let web see the hold before we connect
+        # connect only once web has seen the hold (it says so), or it may
+        # still accept the connection itself, however loaded the machine
+        current = max(r for r in results if not isinstance(r, Exception))
+        wait_for(lambda: "HOLDING %d\n" % current in s.logs("web"),
+                 "web holding its accepts")
         queued = socket.create_connection(("127.0.0.1", port), timeout=30)
         wait_for(lambda: s.part("web")["standby_pid"] != 0, "a parked standby")
         t_kill = time.monotonic_ns()

@@ -116,13 +116,20 @@ int main(void)
 		int n = snprintf(msg, sizeof(msg), "HELLO %llu %s\n", t0,
 				 myco_partition_name());
 		const char *hold = getenv("XHOLD");
+		int holding = 0;
 		for (;;) {
 			struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 			myco_heartbeat();
 			if (hold && access(hold, F_OK) == 0) {
+				if (!holding) {	/* the test waits for this line */
+					printf("HOLDING %llu\n", t0);
+					fflush(stdout);
+					holding = 1;
+				}
 				sleep_ms(10);
 				continue;
 			}
+			holding = 0;
 			if (poll(&pfd, 1, 50) <= 0)
 				continue;
 			int c = accept(lfd, NULL, NULL);
