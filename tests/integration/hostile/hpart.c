@@ -12,8 +12,9 @@
  *   consume     receive on HCHAN; print "RECV <n> <lane>" every 50 messages
  *   ownlane     send one message on HCHAN, then scribble the indices of its
  *               own lane (its right: only it can suffer), print "SCRIBBLED",
- *               idle; a replacement (its lane already carries messages)
- *               behaves and produces instead
+ *               idle; it leaves a mark in its lane's loan generation (a
+ *               word the owner's repair keeps), and a replacement that
+ *               finds it behaves and produces instead
  *   uringsock   ready, then create an AF_INET and an AF_UNIX socket through
  *               io_uring (IORING_OP_SOCKET) without the net declaration;
  *               print "URING_SETUP <rc>" and "URING_SOCKET <family> <res>"
@@ -172,9 +173,10 @@ static void chan_modes(const char *mode)
 	if (strcmp(mode, "produce") && strcmp(mode, "consume") && strcmp(mode, "ownlane"))
 		return;
 	ch = open_chan();
-	if (!strcmp(mode, "ownlane") && atomic_load(&chan_lane(ch, ch->index)->tail) != 0)
+	if (!strcmp(mode, "ownlane") && atomic_load(&chan_lane(ch, ch->index)->lgen) != 0)
 		mode = "produce";
 	if (!strcmp(mode, "ownlane")) {
+		atomic_store(&chan_lane(ch, ch->index)->lgen, 0x5a5a);
 		myco_chan_send_timeout(ch, "evil", 4, 0);
 		atomic_store(&chan_lane(ch, ch->index)->tail, UINT64_C(0x5a5a5a5a5a5a));
 		printf("SCRIBBLED\n");

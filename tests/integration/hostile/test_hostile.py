@@ -174,7 +174,7 @@ def case_chanfault():
     its own lane.  The consumer puts that lane out of service and goes on
     with the honest producer's messages; the executive reports the fault,
     kills the scribbler, repairs its lane, and its replacement attaches
-    (and behaves: its lane already carries messages)."""
+    (and behaves: it finds the first one's mark in its lane)."""
     body = "\n".join([
         "    channel q queue { type M; depth 64; overflow reject; }",
         hostile("honest", "produce", "send q;"),
