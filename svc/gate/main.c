@@ -15,9 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef MYCO_GATE_HAVE_PART
 #include "myco/part.h"
-#endif
 
 static void usage(FILE *f)
 {
@@ -34,10 +32,8 @@ static void ready(void *ctx, uint16_t port)
 {
 	(void)ctx;
 	(void)port;
-#ifdef MYCO_GATE_HAVE_PART
 	if (myco_in_system() == 1)
 		(void)myco_ready();
-#endif
 }
 
 int main(int argc, char **argv)
@@ -86,7 +82,6 @@ int main(int argc, char **argv)
 		myco__gate_fini(&g);
 		return 0;
 	}
-#ifdef MYCO_GATE_HAVE_PART
 	/* Inside a system: the executive's listening socket for the declared
 	 * port (the file's listen port, else the only declared one). */
 	if (myco_in_system() == 1) {
@@ -104,7 +99,6 @@ int main(int argc, char **argv)
 				myco_part_errmsg());
 		g.heartbeat = myco_heartbeat;
 	}
-#endif
 	{
 		myco__gate_srv_opts_t o = {
 			.host = g.conf->listen_host, .port = g.conf->listen_port, .lfd = lfd,

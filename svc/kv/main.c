@@ -8,9 +8,7 @@
 #include "kv_int.h"
 #include "net.h"
 
-#ifdef MYCO_KV_HAVE_PART
 #include "myco/part.h"
-#endif
 #include "myco/rt.h"
 
 #include <arpa/inet.h>
@@ -122,14 +120,12 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
-#ifdef MYCO_KV_HAVE_PART
 	rc = myco_init();
 	if (rc < 0) {
 		fprintf(stderr, "myco-kv: myco_init: %s (%s)\n", myco_strerror(rc),
 			myco_part_errmsg());
 		return 1;
 	}
-#endif
 	if ((env = getenv("MYCO_KV_PORT")) && parse_num(env, 0, 65535, &port) == 0)
 		port_given = true;
 	if ((env = getenv("MYCO_KV_APPENDFSYNC")) && (fsync_mode = parse_fsync(env)) < 0) {
@@ -188,7 +184,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "myco-kv: --shards must be 1..%d\n", KV_SHARDS_MAX);
 		return 2;
 	}
-#ifdef MYCO_KV_HAVE_PART
 	in_system = myco_in_system() == 1;
 	if (lfd < 0 && in_system) {
 		uint16_t ports[2];
@@ -206,7 +201,6 @@ int main(int argc, char **argv)
 				bind_host, port);
 		}
 	}
-#endif
 	(void)port_given;
 	signal(SIGPIPE, SIG_IGN);
 	{
@@ -274,12 +268,8 @@ int main(int argc, char **argv)
 			  fsync_mode == FSYNC_EVERYSEC ? "everysec" : "no") : "",
 	       "");
 	fflush(stdout);
-#ifdef MYCO_KV_HAVE_PART
 	(void)myco_ready();
 	rc = myco__kv_net_run(&srv, lfd, (unsigned)threads, myco_heartbeat);
-#else
-	rc = myco__kv_net_run(&srv, lfd, (unsigned)threads, NULL);
-#endif
 	close(lfd);
 	kv_wal_close(&srv);
 	if (rc < 0) {
