@@ -9,6 +9,8 @@
 #     generated system's page; requestAnimationFrame deltas over a window,
 #     p50/p95/p99/max.  There is no other dashboard of a Myco system to put
 #     beside it; the 16.7 ms of a 60 Hz display is the yardstick.
+# The generated partitions (bench_part.c) send 20 messages/s on each of
+# their channels and drain what they receive: every edge carries traffic.
 # Flags: --quick (shorter windows, 50 partitions / 250 channels),
 # --json (one JSON object), --partitions N --channels M, --seconds S.
 import argparse
@@ -25,6 +27,7 @@ sys.path.insert(0, '@WEBDRIVER_DIR@')
 from webdriver import Browser, free_port  # noqa: E402
 
 MYCO = '@MYCO@'
+PART = '@PART@'       # bench_part.c: sends 20 messages/s on each of its channels
 TICK = os.sysconf('SC_CLK_TCK')
 
 
@@ -45,9 +48,9 @@ def gen_system(path, nparts, nchans, dash_port=None):
         recvs[b].append('c%d' % i)
     for p in range(nparts):
         out.append('    partition p%d {' % p)
-        # a shell that ends on SIGTERM (as the pid 1 of its namespace a
-        # plain sleep would ignore it and every stop would wait the grace)
-        out.append('        program "/bin/sh"; args "-c", "trap \'exit 0\' TERM; sleep 3600 & wait";')
+        out.append('        program "%s";' % PART)
+        out.append('        env BENCH_SEND = "%s";' % ','.join(sends[p]))
+        out.append('        env BENCH_RECV = "%s";' % ','.join(recvs[p]))
         if sends[p]:
             out.append('        send %s;' % ', '.join(sends[p]))
         if recvs[p]:
@@ -114,10 +117,10 @@ def run_system(label, nparts, nchans, secs, rounds, browser_secs, res, tmp):
         time.sleep(2)
         port = free_port()
         a_ex, b_ex, b_dash = [], [], []
-        for _ in range(rounds):
+        for rnd in range(rounds):
             a_ex += window([epid], secs)                          # A: no dashboard
             dash = subprocess.Popen([MYCO, 'dash', '--runtime-dir', rdir, '--port', str(port), '--quiet'])
-            for _ in range(100):
+            for _try in range(100):
                 try:
                     urllib.request.urlopen('http://127.0.0.1:%d/state' % port, timeout=2).read()
                     break
@@ -130,7 +133,7 @@ def run_system(label, nparts, nchans, secs, rounds, browser_secs, res, tmp):
             w = window([epid, dash.pid], secs)                    # B: dashboard + a page
             b_ex.append(w[0])
             b_dash.append(w[1])
-            if _ == rounds - 1 and browser_secs:
+            if rnd == rounds - 1 and browser_secs:
                 drawn = browser.js('return [document.querySelectorAll(".part").length,'
                                    'document.querySelectorAll("path.edge").length]')
                 frames = browser.js_async(FRAMES_JS, browser_secs)

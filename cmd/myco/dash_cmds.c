@@ -1,7 +1,7 @@
 /*
  * dash_cmds.c: `myco dash`, the live system map.  One single-threaded
- * process: it polls the executive's control socket (`ps` and `top`, 10 times
- * a second by default), follows its event log, and serves one web page
+ * process: it polls the executive's control socket (`top` 10 times a second
+ * by default, `ps` once a second), follows its event log, and serves one web page
  * (the assets compiled in from dash/) over a small GET-only HTTP/1.1 server.
  * Browsers get the state as Server-Sent Events on /events: the whole state
  * once on connect, then deltas.  The executive starts it itself for a
@@ -77,6 +77,8 @@ struct dash {
 	struct dconn c[DASH_MAX_CONNS];
 	uint64_t last_send;
 	unsigned long polls, failures;
+	json_t *ps;                 /* the last `ps` reply */
+	unsigned ps_age;            /* polls since it was taken */
 };
 
 static volatile sig_atomic_t dash_stop;
@@ -466,14 +468,25 @@ static void broadcast(struct dash *d, const char *event, const char *data)
 	}
 }
 
+/* `top` at every poll; `ps` (heavier for the executive: isolation reports,
+ * /proc reads per partition) once a second, or at every poll when the
+ * executive has no collector to answer `top`. */
 static int poll_once(struct dash *d)
 {
-	json_t *ps = call(d, "ps");
-	if (!ps) {
-		d->failures++;
-		return -1;
-	}
 	json_t *top = call(d, "top");
+	if (!top || !d->ps || ++d->ps_age >= d->hz) {
+		json_t *ps = call(d, "ps");
+		if (!ps) {
+			json_decref(top);
+			d->failures++;
+			return -1;
+		}
+		json_decref(d->ps);
+		d->ps = ps;
+		d->ps_age = 0;
+	}
+	d->failures = 0;
+	json_t *ps = json_incref(d->ps);
 	uint64_t now = myco_now();
 	int err;
 	json_t *delta = myco__dash_state_update(&d->st, ps, top, now, &err);
@@ -640,6 +653,7 @@ int myco_cmd_dash(int argc, char **argv)
 		conn_close(&d.c[i]);
 	close(d.lfd);
 	close(d.evfd);
+	json_decref(d.ps);
 	myco__dash_state_free(&d.st);
 	myco_system_free(d.model);
 	return rc < 0 ? 1 : 0;

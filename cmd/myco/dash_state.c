@@ -3,8 +3,9 @@
  * (partitions with their cores, budgets and memory limits, channels as
  * edges between partitions, the frame schedule) comes from the checked
  * model once; the live part (state, pid, restarts, health, isolation, CPU,
- * memory, messages/s, queue depth) from the executive's `ps` and `top`
- * replies at every poll.  Each poll yields a delta: only the fields that
+ * memory, messages/s, queue depth) from the executive's `top` reply at
+ * every poll and its `ps` reply (isolation, standby, last exit, channel
+ * done/broken), which the caller refreshes less often.  Each poll yields a delta: only the fields that
  * changed, plus the events that arrived since the previous one.  A page
  * gets the full state once, then deltas.
  * Not for: talking to the executive or to browsers (dash_cmds.c).
@@ -196,6 +197,13 @@ static json_t *part_live(json_t *p, json_t *top)
 	json_object_set_new(o, "c2r_ns", json_integer(
 		lr ? json_integer_value(json_object_get(lr, "crash_to_running_ns")) : 0));
 	if (top) {
+		/* top is fresh at every poll, ps may be up to a second old */
+		static const char *const fresh[] = { "state", "pid", "restarts", "health" };
+		for (size_t i = 0; i < sizeof(fresh) / sizeof(fresh[0]); i++) {
+			json_t *v = json_object_get(top, fresh[i]);
+			if (v)
+				json_object_set(o, fresh[i], v);
+		}
 		json_object_set_new(o, "cpu_pct", round1(json_number_value(json_object_get(top, "cpu_pct"))));
 		json_object_set_new(o, "budget_use_pct",
 				    round1(json_number_value(json_object_get(top, "budget_use_pct"))));
@@ -222,10 +230,13 @@ static json_t *find_named(json_t *arr, const char *name)
 static json_t *chan_live(struct dash_state *st, json_t *c, json_t *top, const char *name,
 			 uint64_t now_ns)
 {
-	json_int_t sent = json_integer_value(json_object_get(c, "sent"));
+	/* top's counters are fresh at every poll, ps's may be a second old */
+	json_t *tm = top ? json_object_get(top, "messages") : NULL;
+	json_t *td = top ? json_object_get(top, "depth") : NULL;
+	json_int_t sent = json_integer_value(tm ? tm : json_object_get(c, "sent"));
 	json_t *o = json_pack("{s:I,s:I,s:I,s:O}", "sent", sent,
 			      "done", json_integer_value(json_object_get(c, "done")),
-			      "pending", json_integer_value(json_object_get(c, "pending")),
+			      "pending", json_integer_value(td ? td : json_object_get(c, "pending")),
 			      "broken", json_object_get(c, "broken") ? json_object_get(c, "broken")
 								      : json_false());
 	if (!o)
