@@ -244,14 +244,12 @@ static int trace_record(int argc, char **argv, const char *rdir)
 	fprintf(r.f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
 	signal(SIGINT, on_int);
 	signal(SIGTERM, on_int);
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = myco_now();
 	uint64_t lost = 0;
 	json_int_t target = -1;         /* set when the time is up: read up to there */
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (target < 0 && (interrupted || (double)(t1.tv_sec - t0.tv_sec) +
-				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= secs)) {
+		if (target < 0 && (interrupted ||
+				   (double)(myco_now() - t0) / 1e9 >= secs)) {
 			json_t *end = call(rdir, json_pack("{s:s,s:i}", "cmd", "trace-read", "max", 1),
 					   "trace record");
 			if (!end)
