@@ -559,8 +559,11 @@ static void stats_fill(const struct myco_chan *v, myco_chan_stats_t *st, bool ow
 		const struct chan_lane *l;
 		uint64_t t, h, dh;
 
-		if (atomic_load_explicit(&ml->lbroken, memory_order_relaxed))
+		if (atomic_load_explicit(&ml->lbroken, memory_order_relaxed)) {
 			st->broken |= owner;
+			if (owner)
+				continue;   /* its counters are garbage: not summed */
+		}
 		st->replies += atomic_load_explicit(&ml->replies, memory_order_relaxed);
 		st->dropped += atomic_load_explicit(&ml->rdropped, memory_order_relaxed);
 		if (!owner && chan_lane_role(v->role) && i != v->index)
@@ -578,6 +581,12 @@ static void stats_fill(const struct myco_chan *v, myco_chan_stats_t *st, bool ow
 		dh = atomic_load_explicit(&l->dhead, memory_order_relaxed);
 		if (dh > h && dh <= t)
 			h = dh;
+		if (t < h || (g->policy != MYCO_CHAN_DROP_OLDEST && t - h > g->depth)) {
+			/* a corrupt lane (the consumer may not have looked yet):
+			 * say broken rather than print its raw indices */
+			st->broken = 1;
+			continue;
+		}
 		st->sent += t;
 		st->done += h;
 		st->pending += t >= h ? t - h : 0;

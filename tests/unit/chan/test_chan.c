@@ -668,6 +668,10 @@ static void test_corruption(void **state)
 	mk(&f, &c);
 	v = myco__chan_owner_view(f.o);
 	atomic_store(&chan_lane(v, 0)->tail, 1000);
+	/* before anybody looked: the owner's counters say broken, not 1000 */
+	assert_int_equal(myco_chan_owner_stats(f.o, &st), -EPROTO);
+	assert_int_equal(st.broken, 1);
+	assert_int_equal(st.sent, 0);
 	assert_int_equal(myco_chan_recv(f.b, &m, 0), -EPROTO);
 	assert_true(myco_chan_broken(f.b));      /* its only lane is out */
 	assert_int_equal(myco_chan_lanes_out(f.b), 1);
