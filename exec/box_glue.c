@@ -31,6 +31,7 @@ static void viol_resume(struct ex_system *s, uint64_t now);
 static unsigned inst_counter;
 static myco__box_frame_t *frame;
 static int *frame_idx;              /* per partition, -1 = not in frame mode */
+static uint64_t frame_major;        /* its major frame, ns */
 static struct ex_system *log_sys;
 static struct ex_part *log_part;
 static bool *warned;                /* per partition: degraded warning shown */
@@ -44,6 +45,23 @@ static void box_log(void *arg, const char *line)
 	(void)arg;
 	if (log_sys && log_part && warned && !warned[log_part->idx])
 		myco__ex_event(log_sys, log_part, "degraded", -1, -1, "%s", line);
+}
+
+static struct myco__part_window *ctl_window(struct ex_inst *in)
+{
+	return (struct myco__part_window *)((char *)in->ctl + MYCO__PART_WINDOW_OFF);
+}
+
+/* The frame scheduler signals IN's pid (the fallback) and publishes each
+ * window start in IN's control region (the partition's view of it). */
+static void frame_bind(struct ex_part *p, struct ex_inst *in)
+{
+	myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+	if (!in->ctl)
+		return;
+	struct myco__part_window *w = ctl_window(in);
+	__atomic_store_n(&w->major_ns, frame_major, __ATOMIC_RELAXED);
+	myco__box_frame_publish(frame, frame_idx[p->idx], &w->seq, &w->start_ns);
 }
 
 int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
@@ -196,7 +214,7 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 		}
 	}
 	if (frame && frame_idx && frame_idx[p->idx] >= 0 && !in->standby)
-		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+		frame_bind(p, in);
 	if (!in->standby)
 		myco__ex_cache_apply(s, p, in);
 	return 0;
@@ -223,6 +241,9 @@ pid_t myco__ex_box_prog(struct ex_inst *in)
 void myco__ex_box_release(struct ex_system *s, struct ex_inst *in)
 {
 	(void)s;
+	/* the control region is unmapped next: no more window publications */
+	if (frame && in->ctl)
+		myco__box_frame_forget(frame, &ctl_window(in)->seq);
 	struct box_inst *bi = in->box;
 	if (!bi)
 		return;
@@ -260,7 +281,7 @@ void myco__ex_box_tick(struct ex_system *s)
 void myco__ex_box_activated(struct ex_system *s, struct ex_part *p, struct ex_inst *in)
 {
 	if (frame && frame_idx && frame_idx[p->idx] >= 0)
-		myco__box_frame_set_pid(frame, frame_idx[p->idx], in->pid);
+		frame_bind(p, in);
 	myco__ex_cache_apply(s, p, in);
 	if (p->m->mode != MYCO_MODE_BUDGET)
 		return;
@@ -515,6 +536,7 @@ int myco__ex_box_system_init(struct ex_system *s)
 		frame_idx[i] = -1;
 	if (!m->schedule.major_ns)
 		return 0;
+	frame_major = m->schedule.major_ns;
 	int rc = myco__box_frame_new(s->name, m->schedule.major_ns, &frame);
 	if (rc < 0) {
 		myco__ex_event(s, NULL, "frame", -1, -1, "frame scheduler: %s", myco_strerror(rc));

@@ -4,7 +4,9 @@
  * budget overruns, counted by lib/rt inside the partition and read from
  * its control region) and the executive's (CPU quota periods in which the
  * reservation ran out, frame-window boundaries the frame scheduler reached
- * late, and how late).  Every value read from the control region is
+ * late, and how late), and for a frame-mode partition the windows as
+ * the partition saw them (how late each began against its scheduled
+ * start, from its control region).  Every value read from the control region is
  * untrusted: names are bounded, the task count clamped.
  * Also the executive's admission of the system's SCHED_DEADLINE
  * reservations before anything starts (myco__ex_admit), and the system's
@@ -63,6 +65,49 @@ static json_t *runtime_view(const struct myco__part_ctl *ctl)
 								       __ATOMIC_RELAXED));
 }
 
+/* q-th quantile (0..1) of the partition's log2 lateness histogram: the
+ * bucket's upper bound, never above the exact maximum. */
+static uint64_t window_q(const uint64_t *h, uint64_t tot, uint64_t max, double q)
+{
+	uint64_t acc = 0;
+	for (unsigned i = 0; tot && i < MYCO__PART_WINDOW_HIST; i++) {
+		acc += h[i];
+		if ((double)acc >= q * (double)tot) {
+			uint64_t up = i == 0 ? 0 : (UINT64_C(1) << i) - 1;
+			return i == MYCO__PART_WINDOW_HIST - 1 || up > max ? max : up;
+		}
+	}
+	return max;
+}
+
+/* Frame windows as the partition saw them (lib/part/part_abi.h): how late
+ * each window began against its scheduled start. */
+static json_t *window_view(const struct myco__part_ctl *ctl)
+{
+	const struct myco__part_window *w = (const void *)((const char *)ctl +
+							  MYCO__PART_WINDOW_OFF);
+	uint64_t h[MYCO__PART_WINDOW_HIST], tot = 0;
+	json_t *hist = json_array();
+	for (unsigned i = 0; i < MYCO__PART_WINDOW_HIST; i++) {
+		h[i] = __atomic_load_n(&w->hist[i], __ATOMIC_RELAXED);
+		tot += h[i];
+		json_array_append_new(hist, json_integer((json_int_t)h[i]));
+	}
+	uint64_t seen = __atomic_load_n(&w->seen, __ATOMIC_RELAXED);
+	uint64_t max = __atomic_load_n(&w->late_max_ns, __ATOMIC_RELAXED);
+	uint64_t sum = __atomic_load_n(&w->late_sum_ns, __ATOMIC_RELAXED);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+			 "major_ns", ld64(&w->major_ns),
+			 "published", ld64(&w->seq),
+			 "seen", (json_int_t)seen,
+			 "start_late_p50_ns", (json_int_t)window_q(h, tot, max, 0.50),
+			 "start_late_p99_ns", (json_int_t)window_q(h, tot, max, 0.99),
+			 "start_late_max_ns", (json_int_t)max,
+			 "start_late_mean_ns", (json_int_t)(seen ? sum / seen : 0),
+			 "start_late_last_ns", ld64(&w->late_last_ns),
+			 "hist_log2_ns", hist ? hist : json_array());
+}
+
 static const char *iso_status(const struct ex_inst *in, const char *mech)
 {
 	for (size_t i = 0; i < in->niso; i++)
@@ -99,6 +144,9 @@ json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p)
 				"late_boundaries", (json_int_t)fs.late,
 				"max_late_ns", (json_int_t)fs.max_late_ns,
 				"mechanism", fs.freezer ? "freezer" : "signal"));
+	if (p->m->mode == MYCO_MODE_FRAME && p->act.ctl)
+		return json_pack("{s:o,s:o,s:o}", "runtime", rt, "executive", ex,
+				 "window", window_view(p->act.ctl));
 	return json_pack("{s:o,s:o}", "runtime", rt, "executive", ex);
 }
 

@@ -270,6 +270,13 @@ static void print_timing(json_t *t)
 		       json_string_value(json_object_get(fr, "mechanism")),
 		       JI(fr, "late_boundaries"), (double)JI(fr, "max_late_ns") / 1e3);
 	printf("\n");
+	json_t *w = json_object_get(t, "window");
+	if (json_is_object(w))
+		printf("    window start as the partition saw it: %lld of %lld windows, late "
+		       "p50 <= %.1f us, p99 <= %.1f us, max %.1f us\n", JI(w, "seen"),
+		       JI(w, "published"), (double)JI(w, "start_late_p50_ns") / 1e3,
+		       (double)JI(w, "start_late_p99_ns") / 1e3,
+		       (double)JI(w, "start_late_max_ns") / 1e3);
 	json_t *tasks = json_object_get(rt, "tasks"), *k;
 	size_t i;
 	json_array_foreach(tasks, i, k)

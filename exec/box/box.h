@@ -167,8 +167,10 @@
  * windows and thaws it inside them.  Freezing is hierarchical, so every
  * instance of the partition (active, standby, a restarted replacement) is
  * covered without rebinding.  Without a writable freezer, it falls back to
- * SIGSTOP/SIGCONT of the pid it was given (that pid's thread group only;
- * rebind it after a restart with myco__box_frame_set_pid()).  A process that
+ * SIGSTOP/SIGCONT of the pid it was given (its process group when it leads
+ * one, so the box's init and the program under it; rebind it after a
+ * restart with myco__box_frame_set_pid()); MYCO_BOX_FRAME_SIGNAL=1 in the
+ * environment forces that fallback (for tests and benchmarks).  A process that
  * joins a frozen cgroup is frozen at once, so a standby spawned outside its
  * window does not run.
  *
@@ -619,6 +621,20 @@ int myco__box_frame_stop(myco__box_frame_t *fr);
 
 int myco__box_frame_stats(myco__box_frame_t *fr, int idx,
 			  struct myco__box_frame_stats *st);
+
+/* Where to publish each window the schedule opens for partition IDX:
+ * before the thaw, the window's scheduled start (absolute CLOCK_MONOTONIC
+ * ns) is stored to *START_NS, then *SEQ incremented with release (the
+ * partition's control region: lib/part/part_abi.h, struct
+ * myco__part_window).  Both NULL stops publishing.  The memory must stay
+ * mapped until replaced, myco__box_frame_forget() or free.  Returns 0 or
+ * -EINVAL. */
+int myco__box_frame_publish(myco__box_frame_t *fr, int idx, uint64_t *seq,
+			    uint64_t *start_ns);
+
+/* Stop publishing into SEQ (whichever partition it was given for), before
+ * the memory is unmapped.  NULL FR or SEQ is fine. */
+void myco__box_frame_forget(myco__box_frame_t *fr, const uint64_t *seq);
 
 /* Stop if running and free.  NULL is fine. */
 void myco__box_frame_free(myco__box_frame_t *fr);

@@ -5,7 +5,12 @@
  * partitions whose windows closed and thaws those whose windows opened.
  * Freezing is the partition's freezer cgroup (<...>/myco/<system>/<part>,
  * hierarchical so every instance is covered), else SIGSTOP/SIGCONT of the
- * pid it was given.  Semantics in box.h ("Time").
+ * pid it was given (its process group when it leads one: the box's init
+ * and the program under it).  MYCO_BOX_FRAME_SIGNAL=1 in the environment
+ * forces the signal fallback (for tests and benchmarks that compare the
+ * two).  At each window it opens, it publishes the window's scheduled
+ * start where myco__box_frame_publish() said (the partition's control
+ * region), before the thaw.  Semantics in box.h ("Time").
  * Not for: placing processes in the freezer cgroup (spawn.c does that).
  */
 #include <errno.h>
@@ -33,6 +38,8 @@ struct fpart {
 	bool v2;
 	pid_t pid;              /* SIGSTOP fallback */
 	bool running;           /* currently thawed */
+	uint64_t *pub_seq;      /* window publication, or NULL */
+	uint64_t *pub_start;
 	struct myco__box_frame_stats st;
 };
 
@@ -88,7 +95,9 @@ static void set_running(struct fpart *p, bool run)
 
 		(void)!pwrite(p->freeze_fd, v, strlen(v), 0);
 	} else if (p->pid > 0) {
-		kill(p->pid, run ? SIGCONT : SIGSTOP);
+		/* the whole group when the pid leads one (box init + program) */
+		if (kill(-p->pid, run ? SIGCONT : SIGSTOP) < 0)
+			kill(p->pid, run ? SIGCONT : SIGSTOP);
 	}
 	p->running = run;
 }
@@ -116,7 +125,10 @@ int myco__box_frame_add(myco__box_frame_t *fr, const char *partition,
 	p->running = true;
 	p->freeze_fd = -1;
 	snprintf(rel, sizeof(rel), "myco/%s/%s", fr->system, partition);
-	if (myco__cg_dir(MYCO__CG_FREEZER, NULL, rel, dir, sizeof(dir)) > 0 &&
+	const char *force = getenv("MYCO_BOX_FRAME_SIGNAL");
+
+	if (!(force && !strcmp(force, "1")) &&
+	    myco__cg_dir(MYCO__CG_FREEZER, NULL, rel, dir, sizeof(dir)) > 0 &&
 	    myco__cg_mkdir(MYCO__CG_FREEZER, dir) == 0) {
 		snprintf(path, sizeof(path), "%s/freezer.state", dir);
 		p->freeze_fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -217,6 +229,10 @@ static void *frame_thread(void *arg)
 				struct fpart *p = &fr->parts[i];
 
 				if (!p->running && inside(fr, i, fr->bounds[b])) {
+					if (p->pub_seq) {
+						__atomic_store_n(p->pub_start, t, __ATOMIC_RELAXED);
+						__atomic_fetch_add(p->pub_seq, 1, __ATOMIC_RELEASE);
+					}
 					set_running(p, true);
 					p->st.windows++;
 				}
@@ -288,6 +304,29 @@ int myco__box_frame_set_pid(myco__box_frame_t *fr, int idx, pid_t pid)
 		kill(pid, SIGSTOP);
 	pthread_mutex_unlock(&fr->mu);
 	return 0;
+}
+
+int myco__box_frame_publish(myco__box_frame_t *fr, int idx, uint64_t *seq,
+			    uint64_t *start_ns)
+{
+	if (idx < 0 || idx >= fr->nparts || !seq != !start_ns)
+		return -EINVAL;
+	pthread_mutex_lock(&fr->mu);
+	fr->parts[idx].pub_seq = seq;
+	fr->parts[idx].pub_start = start_ns;
+	pthread_mutex_unlock(&fr->mu);
+	return 0;
+}
+
+void myco__box_frame_forget(myco__box_frame_t *fr, const uint64_t *seq)
+{
+	if (!fr || !seq)
+		return;
+	pthread_mutex_lock(&fr->mu);
+	for (int i = 0; i < fr->nparts; i++)
+		if (fr->parts[i].pub_seq == seq)
+			fr->parts[i].pub_seq = fr->parts[i].pub_start = NULL;
+	pthread_mutex_unlock(&fr->mu);
 }
 
 int myco__box_frame_stop(myco__box_frame_t *fr)

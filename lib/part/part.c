@@ -319,9 +319,13 @@ int myco_ready(void)
 
 void myco_heartbeat(void)
 {
-	if (g.ctl)
+	if (g.ctl) {
 		atomic_fetch_add_explicit((_Atomic uint64_t *)&g.ctl->heartbeat, 1,
 					  memory_order_release);
+		/* a frame window opened since the last heartbeat? (one load) */
+		myco__part_window_note((struct myco__part_window *)
+				       ((char *)g.ctl + MYCO__PART_WINDOW_OFF), myco_now());
+	}
 	if (__builtin_expect(!g.first_done, 0))
 		first_call();
 }

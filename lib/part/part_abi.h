@@ -4,13 +4,14 @@
  * is started with, and the capability manifest (MYCO_CAPS) with its one
  * writer and one parser (caps.c).  Described in docs/part-abi.md.
  * Users: lib/part (the partition side), exec/ (the executive side), lib/rt
- * (timing counters), bench/restart and the tests.
+ * (timing counters), bench/restart, bench/rt and the tests.
  * Not for: the public partition API (myco/part.h), channel regions
  * (lib/chan, docs/chan-abi.md).
  */
 #ifndef MYCO_PART_ABI_H
 #define MYCO_PART_ABI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -175,6 +176,88 @@ _Static_assert(sizeof(struct myco__part_task) == 64, "task slot ABI");
 _Static_assert(offsetof(struct myco__part_timing, task) == 64, "task table");
 _Static_assert(MYCO__PART_TIMING_OFF + sizeof(struct myco__part_timing) <=
 	       MYCO__PART_CTL_SIZE, "timing counters fit the control region");
+
+/* ---------------------------------------------------------------------
+ * Frame windows as the partition saw them, in the same control region at
+ * MYCO__PART_WINDOW_OFF (shared-internal ABI; zero when the partition is
+ * not in frame mode or its libmyco predates them).
+ * Executive-written (the frame scheduler, exec/box/frame.c), for a
+ * frame-mode partition's active instance: before it thaws the partition
+ * at a window start it stores the window's scheduled start (absolute
+ * CLOCK_MONOTONIC ns: the frame's origin + n x major frame + the window's
+ * offset) to start_ns, then increments seq with release.  major_ns is
+ * written once before the partition starts.
+ * Partition-written (libmyco: myco__part_window_note(), called from
+ * myco_heartbeat()): when it loads a seq (acquire) other than the last one
+ * it noted, the window opened since its previous check; it records
+ * lateness = its clock now - start_ns: how late the window began as the
+ * partition saw it (the thaw, the scheduler, and the partition's own time
+ * to its next heartbeat).  A partition that calls no heartbeat during a
+ * window does not see that window (seen < the executive's windows).
+ * hist is a log2 histogram of the lateness in ns (bucket 0: 0 ns; bucket
+ * i: [2^(i-1), 2^i); the last bucket everything from 2^30 ns up), the
+ * layout of myco_hist_bucket() in myco/trace.h, truncated.  All partition
+ * stores are relaxed 64-bit atomics; the executive treats them as
+ * untrusted (it clamps, never indexes with them).
+ * --------------------------------------------------------------------- */
+#define MYCO__PART_WINDOW_OFF  1280u
+#define MYCO__PART_WINDOW_HIST 32u
+
+struct myco__part_window {
+	/* executive-written */
+	uint64_t seq;                   /* windows opened (release) */
+	uint64_t start_ns;              /* scheduled start of the latest */
+	uint64_t major_ns;              /* major frame */
+	uint8_t  pad0[64 - 24];
+	/* partition-written, own cache line */
+	uint64_t seen_seq;              /* last seq noted */
+	uint64_t seen;                  /* windows noted */
+	uint64_t late_max_ns;
+	uint64_t late_last_ns;
+	uint64_t late_sum_ns;
+	uint8_t  pad1[64 - 40];
+	uint64_t hist[MYCO__PART_WINDOW_HIST];
+};
+_Static_assert(offsetof(struct myco__part_window, seen_seq) == 64,
+	       "partition fields on their own cache line");
+_Static_assert(sizeof(struct myco__part_window) == 384, "window ABI");
+_Static_assert(MYCO__PART_TIMING_OFF + sizeof(struct myco__part_timing) <=
+	       MYCO__PART_WINDOW_OFF, "window after the timing counters");
+_Static_assert(MYCO__PART_WINDOW_OFF + sizeof(struct myco__part_window) <=
+	       MYCO__PART_CTL_SIZE, "window fits the control region");
+
+/* Partition side: note a window start if one opened since the last call
+ * (NOW = myco_now()).  Cheap when none did: one acquire load.  Safe from
+ * several threads: the one whose compare-and-swap of seen_seq wins
+ * records the window. */
+static inline void myco__part_window_note(struct myco__part_window *w, uint64_t now)
+{
+	uint64_t seq = __atomic_load_n(&w->seq, __ATOMIC_ACQUIRE);
+	uint64_t old = __atomic_load_n(&w->seen_seq, __ATOMIC_RELAXED);
+	uint64_t start, late, max;
+	unsigned b;
+
+	if (seq == old)
+		return;
+	start = __atomic_load_n(&w->start_ns, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&w->seq, __ATOMIC_ACQUIRE) != seq ||
+	    !__atomic_compare_exchange_n(&w->seen_seq, &old, seq, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;                 /* a newer window, or another thread */
+	late = now > start ? now - start : 0;
+	b = late ? 64u - (unsigned)__builtin_clzll(late) : 0u;
+	if (b >= MYCO__PART_WINDOW_HIST)
+		b = MYCO__PART_WINDOW_HIST - 1;
+	__atomic_fetch_add(&w->seen, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->late_last_ns, late, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&w->late_sum_ns, late, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&w->hist[b], 1, __ATOMIC_RELAXED);
+	max = __atomic_load_n(&w->late_max_ns, __ATOMIC_RELAXED);
+	while (late > max &&
+	       !__atomic_compare_exchange_n(&w->late_max_ns, &max, late, true,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
 
 /* Where lib/rt adds its counts: set by myco_init() in a partition started
  * by the executive, NULL otherwise (the runtime then counts only in its

@@ -7,9 +7,12 @@
  * "steady" is a light 10 ms task that keeps running.  Prints
  * "LATE_DONE <jobs> <misses> <overruns>" from the task's own statistics
  * once "late" has finished, then keeps running until stopped.
+ * With EDFPART_BEAT=1 it instead calls myco_heartbeat() every 100 us
+ * forever (a frame-mode partition noting each window start).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "myco/part.h"
@@ -56,6 +59,15 @@ int main(void)
 	if (rc < 0) {
 		fprintf(stderr, "myco_init: %d %s\n", rc, myco_part_errmsg());
 		return 1;
+	}
+	const char *b = getenv("EDFPART_BEAT");
+	if (b && !strcmp(b, "1")) {
+		struct timespec ts = { .tv_nsec = 100000 };
+		myco_ready();
+		for (;;) {
+			myco_heartbeat();
+			nanosleep(&ts, NULL);
+		}
 	}
 	const char *e = getenv("EDFPART_JOBS");
 	if (e)
