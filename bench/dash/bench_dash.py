@@ -136,11 +136,22 @@ def run_system(label, nparts, nchans, secs, rounds, browser_secs, res, tmp):
             if rnd == rounds - 1 and browser_secs:
                 drawn = browser.js('return [document.querySelectorAll(".part").length,'
                                    'document.querySelectorAll("path.edge").length]')
-                frames = browser.js_async(FRAMES_JS, browser_secs)
-                res['browser'] = {'partitions_drawn': drawn[0], 'channels_drawn': drawn[1],
-                                  'frames': len(frames), 'p50_ms': pct(frames, 0.5),
-                                  'p95_ms': pct(frames, 0.95), 'p99_ms': pct(frames, 0.99),
-                                  'max_ms': max(frames) if frames else 0}
+                # A: the page as it is; B: the same page with the edges'
+                # flow animation stopped (what the moving dashes cost); A B A B
+                res['browser_' + label] = {'partitions_drawn': drawn[0], 'channels_drawn': drawn[1]}
+                fa, fb = [], []
+                for k in range(2):
+                    browser.js('document.getElementById("bench-still")?.remove()')
+                    fa += browser.js_async(FRAMES_JS, browser_secs / 2)
+                    browser.js('const s = document.createElement("style"); s.id = "bench-still";'
+                               's.textContent = ".edge.live{animation:none}";'
+                               'document.head.appendChild(s)')
+                    fb += browser.js_async(FRAMES_JS, browser_secs / 2)
+                for key, fr in (('animated', fa), ('still', fb)):
+                    res['browser_' + label][key] = {'frames': len(fr), 'p50_ms': pct(fr, 0.5),
+                                           'p95_ms': pct(fr, 0.95), 'p99_ms': pct(fr, 0.99),
+                                           'max_ms': max(fr) if fr else 0}
+                browser.js('document.getElementById("bench-still")?.remove()')
                 browser.screenshot(os.path.join(os.getcwd(), 'bench-dash-%s.png' % label))
             browser.get('about:blank')
             dash.terminate()
@@ -182,7 +193,7 @@ def main():
               '(myco dash at 10 Hz + one headless Chromium page), %d rounds'
               % (os.cpu_count(), ' '.join(res['setup']['load']), secs, rounds))
     try:
-        run_system('small', 3, 2, secs, rounds, 0, res, tmp)
+        run_system('small', 3, 2, secs, rounds, secs, res, tmp)
         run_system('large', nparts, nchans, secs, rounds, secs, res, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -196,10 +207,14 @@ def main():
               '(+%.2f); myco dash itself %.2f%%' % (k, r['partitions'], r['channels'],
               m(r['exec_cpu_pct_without']), m(r['exec_cpu_pct_with']),
               m(r['exec_cpu_pct_with']) - m(r['exec_cpu_pct_without']), m(r['dash_cpu_pct'])))
-    b = res['browser']
-    print('browser (large): %d partitions, %d channels drawn; %d frames, p50 %.1f ms, p95 %.1f ms, '
-          'p99 %.1f ms, max %.1f ms' % (b['partitions_drawn'], b['channels_drawn'], b['frames'],
-                                         b['p50_ms'], b['p95_ms'], b['p99_ms'], b['max_ms']))
+    for k in ('small', 'large'):
+        b = res['browser_' + k]
+        print('browser (%s): %d partitions, %d channels drawn'
+              % (k, b['partitions_drawn'], b['channels_drawn']))
+        for key in ('animated', 'still'):
+            f = b[key]
+            print('  edges %-8s %5d frames, p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, max %.1f ms'
+                  % (key, f['frames'], f['p50_ms'], f['p95_ms'], f['p99_ms'], f['max_ms']))
 
 
 if __name__ == '__main__':
