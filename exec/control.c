@@ -41,7 +41,7 @@ int myco__ex_control_open(struct ex_system *s)
 	mode_t old = umask(0077);
 	int rc = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc < 0 || chmod(sa.sun_path, 0600) < 0 || listen(s->lfd, 16) < 0)
+	if (rc < 0 || chmod(sa.sun_path, 0600) < 0 || listen(s->lfd, SOMAXCONN) < 0)
 		return -errno;
 	return myco__ex_epoll_add(s, s->lfd, EX_TAG(EXT_LISTEN, 0, s->lfd));
 }
@@ -370,7 +370,16 @@ void myco__ex_control_io(struct ex_system *s, struct ex_conn *c)
 	}
 	c->len += (size_t)n;
 	c->buf[c->len] = 0;
-	char *nl = strchr(c->buf, '\n');
+	char *nl = memchr(c->buf, '\n', c->len);
+	/* a NUL byte would hide the rest of the line from the parser (and a
+	 * newline after it from strchr: the request was never answered) */
+	if (memchr(c->buf, 0, nl ? (size_t)(nl - c->buf) : c->len)) {
+		json_t *e = err_obj("%s", "request contains a NUL byte");
+		send_line(c->fd, e);
+		json_decref(e);
+		conn_free(s, c);
+		return;
+	}
 	if (!nl) {
 		if (c->len >= sizeof(c->buf) - 1) {
 			json_t *e = err_obj("%s", "request line too long");

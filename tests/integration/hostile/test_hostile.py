@@ -210,6 +210,34 @@ def case_chanfault():
         s.kill_all()
 
 
+def case_control_nul():
+    """Item 8: a control request with a NUL byte used to be left unanswered
+    (the connection hung); it is answered with an error, and the executive
+    keeps answering others."""
+    import socket
+    s = X.System(X.partition("a"), "cn")
+    try:
+        s.start()
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(30)
+        c.connect(os.path.join(s.rt, "control.sock"))
+        c.sendall(b'{"cmd":"ps"}\x00junk\n')
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        c.close()
+        if b'"ok":false' not in reply.replace(b" ", b"") or b"NUL" not in reply:
+            X.fail("no error reply to a NUL byte: %r" % reply)
+        s.ps()
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        s.kill_all()
+
+
 def case_uringsock():
     """Item 7: a partition without `net` tries to make AF_INET and AF_UNIX
     sockets through io_uring (IORING_OP_SOCKET, which seccomp cannot see).
