@@ -571,6 +571,19 @@ static void usage(FILE *f)
 		   "command line does not tell it; --hz is the update rate (default 10).\n");
 }
 
+/* A whole number 1..max for option OPT, or -1 after saying why not. */
+static long num_arg(const char *opt, const char *v, long max)
+{
+	char *e;
+	errno = 0;
+	long n = strtol(v, &e, 10);
+	if (errno || e == v || *e || n < 1 || n > max) {
+		fprintf(stderr, "myco dash: %s takes 1..%ld, not '%s'\n", opt, max, v);
+		return -1;
+	}
+	return n;
+}
+
 int myco_cmd_dash(int argc, char **argv)
 {
 	struct dash d = { .addr = "127.0.0.1", .port = 7070, .hz = 10, .lfd = -1, .evfd = -1 };
@@ -578,12 +591,9 @@ int myco_cmd_dash(int argc, char **argv)
 		const char *a = argv[i];
 		bool more = i + 1 < argc;
 		if (!strcmp(a, "--port") && more) {
-			char *e;
-			long p = strtol(argv[++i], &e, 10);
-			if (*e || p < 1 || p > 65535) {
-				fprintf(stderr, "myco dash: --port takes 1..65535, not '%s'\n", argv[i]);
+			long p = num_arg("--port", argv[++i], 65535);
+			if (p < 0)
 				return 2;
-			}
 			d.port = (uint16_t)p;
 		} else if (!strcmp(a, "--addr") && more) {
 			d.addr = argv[++i];
@@ -592,12 +602,9 @@ int myco_cmd_dash(int argc, char **argv)
 		} else if (!strcmp(a, "--file") && more) {
 			d.file = argv[++i];
 		} else if (!strcmp(a, "--hz") && more) {
-			char *e;
-			long h = strtol(argv[++i], &e, 10);
-			if (*e || h < 1 || h > 100) {
-				fprintf(stderr, "myco dash: --hz takes 1..100, not '%s'\n", argv[i]);
+			long h = num_arg("--hz", argv[++i], 100);
+			if (h < 0)
 				return 2;
-			}
 			d.hz = (unsigned)h;
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			d.quiet = true;

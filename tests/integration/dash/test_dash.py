@@ -8,7 +8,7 @@
 # functional requirement), and that clicking a partition opens its
 # details.  Also `myco dash` attached to the running system, and the
 # server's refusals (404, 405, 400, 431).  Screenshots are kept in OUT.
-# Usage: test_dash.py MYCO DEMO_BUILD_DIR OUT_DIR
+# Usage: test_dash.py MYCO DEMO_BUILD_DIR OUT_DIR DEMO_SYSTEM_FILE
 import json
 import os
 import re
@@ -24,7 +24,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from webdriver import Browser, free_port  # noqa: E402
 
-myco, demo, out = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+myco, demo, out = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+demo_file = sys.argv[4]
 os.makedirs(out, exist_ok=True)
 failures = []
 
@@ -56,7 +57,7 @@ def status(port, raw):
 tmp = tempfile.mkdtemp(prefix='myco-dash-test-')
 rdir = os.path.join(tmp, 'run')
 port = free_port()
-src = open(os.path.join(demo, 'system.myco')).read()
+src = open(demo_file).read()
 src = re.sub(r'program "\./([^"]+)"', lambda m: 'program "%s"' % os.path.join(demo, m.group(1)), src)
 src = src.replace('system demo {', 'system demo {\n    dashboard %d;' % port, 1)
 sysfile = os.path.join(tmp, 'system.myco')
