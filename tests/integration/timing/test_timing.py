@@ -210,7 +210,8 @@ def case_frame_window(mech):
     forced signal fallback: the windows the executive published are the
     windows it opened, the partition (a heartbeat every 100 us, a 5 ms
     window in a 10 ms frame) noted each one, and every lateness it recorded
-    lies in [0, major frame).  Counts and bounds only, no latency limit."""
+    lies in [0, major frame + the frame thread's own worst lateness).
+    Counts and bounds only, no latency limit."""
     body = """    partition beat {
         program "%s";
         env EDFPART_BEAT = "1";
@@ -248,9 +249,14 @@ def case_frame_window(mech):
             fail("seen %d of %d published windows" % (w["seen"], w["published"]), s)
         if abs(sum(w["hist_log2_ns"]) - w["seen"]) > 1:
             fail("histogram holds %d, seen %d" % (sum(w["hist_log2_ns"]), w["seen"]), s)
+        # a window is noted while it is open: its lateness stays below the
+        # major frame, plus however late the frame thread itself was (its
+        # worst, read after the window figures: it only grows)
+        worst = s.part("beat")["timing"]["executive"]["frame"]["max_late_ns"]
         lat = [w[k] for k in ("start_late_p50_ns", "start_late_p99_ns", "start_late_max_ns")]
-        if not (0 <= lat[0] <= lat[1] <= lat[2] < w["major_ns"]):
-            fail("lateness out of order or beyond the major frame: %s" % w, s)
+        if not (0 <= lat[0] <= lat[1] <= lat[2] < w["major_ns"] + worst):
+            fail("lateness out of order or beyond the major frame (+ %d ns the frame "
+                 "thread's worst): %s" % (worst, w), s)
         if not 0 <= w["start_late_mean_ns"] <= lat[2] or w["start_late_last_ns"] > lat[2]:
             fail("mean/last lateness: %s" % w, s)
         # it keeps moving
