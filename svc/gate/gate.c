@@ -127,8 +127,11 @@ static int from_cache(myco__gate_conf_t *cf, const myco__route_t *rt, myco__gate
 		      r->query ? r->query : "");
 	if (kn <= 0 || (size_t)kn >= sizeof(key))
 		return 1;
-	if (myco__cache_get(cf->cache, key, (size_t)kn, &val, &vlen, myco_now()) < 0)
+	if (myco__cache_get(cf->cache, key, (size_t)kn, &val, &vlen, myco_now()) < 0) {
+		myco_counter_add(&myco__gm.cache_misses, 1);
 		return 1;
+	}
+	myco_counter_add(&myco__gm.cache_hits, 1);
 	memcpy(&fl, val, 4);
 	if (4 + (size_t)fl > vlen) {
 		free(val);
@@ -186,6 +189,7 @@ int myco__gate_handle(void *ctx, myco__gate_conn_t *c, myco__gate_req_t *r)
 		}
 		if (!myco__rl_take(rt->rl, k, kl, myco_now(), &wait)) {
 			char ra[48];
+			myco_counter_add(&myco__gm.rate_limited, 1);
 			int n = snprintf(ra, sizeof(ra), "Retry-After: %llu\r\n",
 					 (unsigned long long)((wait + 999999999ull) / 1000000000ull));
 			rc = myco__gate_respond(c, r, 429, "application/json", ra, (size_t)n,
@@ -216,10 +220,15 @@ int myco__gate_handle(void *ctx, myco__gate_conn_t *c, myco__gate_req_t *r)
 	}
 	rc = myco__proxy(g, cf, rt, c, r);
 out:
-	if (cf->access_log)
+	if (cf->access_log) {
+		double ms = (double)(myco_now() - r->t_start) / 1e6;
 		fprintf(stdout, "%s \"%.*s %.*s\" %u %.3fms %s\n", c->peer, (int)r->m->mlen,
-			r->m->method, (int)r->m->tlen, r->m->target, r->status,
-			(double)(myco_now() - r->t_start) / 1e6, r->request_id);
+			r->m->method, (int)r->m->tlen, r->m->target, r->status, ms, r->request_id);
+		/* and into the trace rings (inside a system, "log" category on) */
+		MYCO_LOG_INFO("access %s \"%.*s %.*s\" %u %.3fms %s", c->peer, (int)r->m->mlen,
+			      r->m->method, (int)r->m->tlen, r->m->target, r->status, ms,
+			      r->request_id);
+	}
 	lconf_release(lc);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include "http1.h"
 #include "myco/api.h"
 #include "myco/rt.h"
+#include "myco/trace.h"
 
 /* ------------------------------------------------------------ server */
 
@@ -359,5 +360,28 @@ typedef struct myco__hc_arg {
 int myco__proxy_hc_one(void *arg);
 /* FNV-1a 32-bit, also the ring hash. */
 uint32_t myco__hash32(const void *p, size_t n);
+
+/* ----------------------------------------------------------- metrics */
+
+/* The gateway's metrics (metrics.c) through myco/trace.h: inside a system
+ * in the partition's metrics region (the executive's /metrics page),
+ * standalone in private cells.  Until myco__gm_init() every handle points
+ * at a shared sink, so the library's users (tests, fuzzers) need no setup.
+ * Every update is one relaxed atomic add. */
+typedef struct {
+	myco_metric_t code[6];         /* answers by status class: [1] 1xx .. [5] 5xx */
+	myco_metric_t rx, tx;          /* bytes from and to clients */
+	myco_metric_t upstream_lat;    /* request sent to response head, per attempt */
+	myco_metric_t cache_hits, cache_misses;
+	myco_metric_t rate_limited;    /* answered 429 by a limit */
+} myco__gm_t;
+extern myco__gm_t myco__gm;
+/* Register the metrics (after myco_init()/myco_in_system()). */
+void myco__gm_init(void);
+static inline void myco__gm_answered(unsigned status)
+{
+	if (status >= 100 && status < 600)
+		myco_counter_add(&myco__gm.code[status / 100], 1);
+}
 
 #endif /* MYCO_GATE_INT_H */

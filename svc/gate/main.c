@@ -77,6 +77,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "myco-gate: %s\n", err);
 		return 1;
 	}
+	if (!check) {
+		(void)myco_in_system();   /* attaches to the executive's regions, if any */
+		myco__gm_init();
+	}
 	if (check) {
 		printf("%s: ok (%zu upstreams, %zu routes)\n", path, g.conf->npools, g.conf->nroutes);
 		myco__gate_fini(&g);

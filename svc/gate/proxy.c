@@ -622,7 +622,10 @@ int myco__proxy(myco__gate_t *g, myco__gate_conf_t *cf, const myco__route_t *rt,
 		s = &p->servers[si];
 		tried |= 1ull << (si & 63);
 		atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
+		now = myco_now();
 		rc = send_and_head(p, s, c->loop, &a, &req, r);
+		if (rc >= 0)
+			myco_hist_observe(&myco__gm.upstream_lat, myco_now() - now);
 		if (rc < 0) {
 			atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
 			if (a.fd >= 0)

@@ -87,19 +87,29 @@ void myco__gate_request_id(const myco__h1_msg_t *m, unsigned loop, char out[48])
 
 ssize_t myco__gate_conn_recv(myco__gate_conn_t *c, void *buf, size_t len, int64_t timeout_ns)
 {
-	if (c->ssl)
-		return myco__tls_recv(c, buf, len, timeout_ns);
-	return myco_recv(c->fd, buf, len, 0, timeout_ns);
+	ssize_t n = c->ssl ? myco__tls_recv(c, buf, len, timeout_ns)
+			   : myco_recv(c->fd, buf, len, 0, timeout_ns);
+
+	if (n > 0)
+		myco_counter_add(&myco__gm.rx, (uint64_t)n);
+	return n;
 }
 
 int myco__gate_conn_write(myco__gate_conn_t *c, const void *buf, size_t len, int64_t timeout_ns)
 {
 	ssize_t n;
 
-	if (c->ssl)
-		return myco__tls_write(c, buf, len, timeout_ns);
+	if (c->ssl) {
+		int rc = myco__tls_write(c, buf, len, timeout_ns);
+		if (rc == 0)
+			myco_counter_add(&myco__gm.tx, len);
+		return rc;
+	}
 	n = myco_write_all(c->fd, buf, len, timeout_ns);
-	return n < 0 ? (int)n : 0;
+	if (n < 0)
+		return (int)n;
+	myco_counter_add(&myco__gm.tx, len);
+	return 0;
 }
 
 uint64_t myco__gate_write_timeout(const myco__gate_conn_t *c)
@@ -158,6 +168,7 @@ int myco__gate_flush(myco__gate_conn_t *c)
 		int rc = myco__tls_write(c, c->out, c->out_len, (int64_t)s->o.write_timeout_ns);
 		if (rc < 0)
 			return rc;
+		myco_counter_add(&myco__gm.tx, c->out_len);
 		c->out_len = 0;
 		return 0;
 	}
@@ -173,6 +184,7 @@ int myco__gate_flush(myco__gate_conn_t *c)
 		if (n < 0)
 			return (int)n;
 	}
+	myco_counter_add(&myco__gm.tx, c->out_len);
 	c->out_len = 0;
 	if (c->out_cap > (1u << 20)) {
 		free(c->out);
@@ -472,6 +484,7 @@ static int conn_main(void *arg)
 		split_target(&r);
 		myco__gate_request_id(m, c->loop, r.request_id);
 		rc = o->handle(o->ctx, c, &r);
+		myco__gm_answered(r.status);
 		if (rc < 0 || c->upgraded)
 			goto out;
 		/* keep the rest (pipelined requests) */
@@ -551,6 +564,7 @@ int myco__gate_run_captured(myco__gate_conn_t *c, const char *req, size_t len, c
 		split_target(&r);
 		myco__gate_request_id(m, c->loop, r.request_id);
 		rc = s->o.handle(s->o.ctx, &cc, &r);
+		myco__gm_answered(r.status);
 	}
 	free(m);
 	free(cc.in);

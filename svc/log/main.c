@@ -8,6 +8,7 @@
  */
 #include "log_int.h"
 #include "net.h"
+#include "lmetrics.h"
 #include "store.h"
 
 #include "myco/part.h"
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
 			myco_part_errmsg());
 		return 1;
 	}
+	myco__lm_init();     /* into the partition's metrics region, if any */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dir = getenv("MYCO_LOG_DATA");
 	cfg.fsync_mode = MLS_FSYNC_ALWAYS;

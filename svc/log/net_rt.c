@@ -17,6 +17,7 @@
  */
 #include "log_int.h"
 #include "net.h"
+#include "lmetrics.h"
 
 #include "myco/rt.h"
 
@@ -46,6 +47,7 @@ struct myco__lc {
 	conn_t *conn;
 	int16_t key;
 	bool done, has_resp;
+	uint64_t t0;             /* Produce: myco_now() when its frame was complete */
 	myco__kwr_t resp;
 };
 
@@ -90,12 +92,16 @@ void myco__lc_send(myco__lc_t *s, myco__kwr_t *w)
 	myco__kwr_init(w);
 	s->has_resp = true;
 	s->done = true;
+	if (s->key == KAPI_PRODUCE)
+		myco_hist_observe(&myco__lm.produce_lat, myco_now() - s->t0);
 	myco_event_notify(s->conn->ev);
 }
 
 void myco__lc_noreply(myco__lc_t *s)
 {
 	s->done = true;
+	if (s->key == KAPI_PRODUCE)
+		myco_hist_observe(&myco__lm.produce_lat, myco_now() - s->t0);
 	myco_event_notify(s->conn->ev);
 }
 
@@ -175,8 +181,10 @@ static int send_resp(conn_t *c, myco__kwr_t *w)
 				return (int)n;
 			if ((size_t)n != w->files[i].len)
 				return -EIO;   /* file shorter than promised */
+			myco_counter_add(&myco__lm.tx, (size_t)n);
 		}
 	}
+	myco_counter_add(&myco__lm.tx, w->len);
 	return 0;
 }
 
@@ -273,6 +281,7 @@ static int conn_reader(void *arg)
 			c->len += (size_t)n;
 		}
 		key = flen >= 2 ? (int16_t)((c->buf[4] << 8) | c->buf[5]) : -1;
+		myco__lm_request(key, 4 + (size_t)flen);
 		/* Produce requests may overlap (they wait for fsync together);
 		 * anything else runs alone, as Kafka does. */
 		if (conn_wait(c, key == KAPI_PRODUCE ? may_pipeline : idle) < 0)
@@ -282,6 +291,8 @@ static int conn_reader(void *arg)
 			goto out;
 		s->conn = c;
 		s->key = key;
+		if (key == KAPI_PRODUCE)
+			s->t0 = myco_now();
 		if (c->tail)
 			c->tail->next = s;
 		else
@@ -384,6 +395,7 @@ static int ticker_main(void *arg)
 		uint64_t s = myco_event_seq(net->tick_ev);
 		int ms = myco__lb_tick(net->lb);
 		int rc;
+		myco__lm_tick(net->lb);
 		if (net->heartbeat) {
 			net->heartbeat();
 			if (ms > 100)

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 ARGS = None
 BROKERS = []
@@ -393,11 +394,13 @@ def s_partition(tmp):
         log('SKIP: no myco command built')
         return
     port = free_port()
+    mport = free_port()
     sysfile = os.path.join(tmp, 'system.myco')
     rt = os.path.join(tmp, 'rt')
     data = os.path.join(tmp, 'data')
     with open(sysfile, 'w') as f:
         f.write('''system logtest {
+    metrics %d;
     partition broker {
         program "%s";
         args "--data", "%s";
@@ -409,7 +412,7 @@ def s_partition(tmp):
         readiness required;
     }
 }
-''' % (ARGS.broker, data, port, tmp))
+''' % (mport, ARGS.broker, data, port, tmp))
     myco = ARGS.myco
     addr = '127.0.0.1:%d' % port
     ex = subprocess.Popen([myco, 'run', sysfile, '--runtime-dir', rt],
@@ -424,6 +427,7 @@ def s_partition(tmp):
             time.sleep(0.2)
         check(r.returncode == 0, 'the partition serves Kafka clients')
         check(client('produce', addr, 'sys', '1000') == 0, '1000 messages produced')
+        check_broker_metrics(mport, port)
         r = run([myco, 'kill', 'broker', '--runtime-dir', rt], capture_output=True)
         check(r.returncode == 0, 'myco kill broker')
         check(client('produce', addr, 'sys', '1000', '--from', '1000') == 0,
@@ -451,6 +455,78 @@ def s_partition(tmp):
         with open(os.path.join(tmp, 'exec.log'), 'rb') as f:
             log(f.read().decode(errors='replace')[-3000:])
     check(ex.returncode == 0, 'the executive stopped cleanly')
+
+
+def scrape(mport, part):
+    """The executive's /metrics as {(name, 'k="v",...' without partition): value}
+    for partition PART."""
+    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % mport, timeout=10) as f:
+        text = f.read().decode()
+    out = {}
+    tag = 'partition="%s"' % part
+    for line in text.splitlines():
+        if not line or line.startswith('#') or tag not in line:
+            continue
+        series, value = line.rsplit(' ', 1)
+        name, _, labels = series.partition('{')
+        labels = ','.join(x for x in labels.rstrip('}').split(',') if x and x != tag)
+        out[(name, labels)] = float(value)
+    return out
+
+
+def check_broker_metrics(mport, port):
+    """The broker's own metrics on the executive's /metrics: requests per
+    API, bytes both ways and the produce latency histogram count exactly
+    what this test sent; a simple offset commit shows up as consumer-group
+    lag (high watermark 1000 - committed 400)."""
+    before = scrape(mport, 'broker')
+    produces = before.get(('myco_log_requests_total', 'api="produce"'), 0)
+    check(produces > 0, 'produce requests counted (%d)' % produces)
+    check(before.get(('myco_log_produce_latency_seconds_count', '')) == produces,
+          'one produce latency observation per produce request')
+    check(before.get(('myco_log_produce_latency_seconds_sum', ''), 0) > 0,
+          'produce latency sum positive')
+    check(before.get(('myco_log_received_bytes_total', ''), 0) > 1000 * 8,
+          'received bytes cover the 1000 messages')
+    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+    sent = got = 0
+    for i in range(5):
+        req = kreq(18, 0, 100 + i)                      # ApiVersions v0
+        s.sendall(req)
+        sent += len(req)
+        fr = recv_frame(s)
+        check(fr is not None and struct.unpack('>i', fr[:4])[0] == 100 + i,
+              'ApiVersions %d answered' % i)
+        got += 4 + len(fr)
+
+    def kstr(b):
+        return struct.pack('>h', len(b)) + b
+    body = (kstr(b'lagg') + struct.pack('>i', 1) + kstr(b'sys') + struct.pack('>i', 1) +
+            struct.pack('>iq', 0, 400) + kstr(b''))
+    req = kreq(8, 0, 200, body)                        # OffsetCommit v0, simple commit
+    s.sendall(req)
+    sent += len(req)
+    fr = recv_frame(s)
+    check(fr is not None and fr[-2:] == b'\x00\x00', 'offset 400 committed for group lagg')
+    got += 4 + len(fr)
+    s.close()
+    want = ('myco_log_consumer_group_lag', 'group="lagg",topic="sys",topic_partition="0"')
+    end = time.monotonic() + 30
+    while True:
+        after = scrape(mport, 'broker')
+        if after.get(want) == 600 or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    log('metric deltas: %s' % {k: v for k, v in d.items() if v and '_bucket' not in k[0]})
+    check(d[('myco_log_requests_total', 'api="api_versions"')] == 5, '5 ApiVersions counted')
+    check(d[('myco_log_requests_total', 'api="offset_commit"')] == 1, '1 OffsetCommit counted')
+    check(d[('myco_log_requests_total', 'api="produce"')] == 0, 'no produce counted meanwhile')
+    check(d[('myco_log_received_bytes_total', '')] == sent,
+          'received bytes = the %d bytes sent' % sent)
+    check(d[('myco_log_sent_bytes_total', '')] == got, 'sent bytes = the %d bytes received' % got)
+    check(after.get(want) == 600, 'consumer-group lag of lagg on sys/0 is 1000 - 400 = 600 (%s)'
+          % after.get(want))
 
 
 def s_rebind(tmp):
