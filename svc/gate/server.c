@@ -99,17 +99,13 @@ int myco__gate_conn_write(myco__gate_conn_t *c, const void *buf, size_t len, int
 {
 	ssize_t n;
 
-	if (c->ssl) {
-		int rc = myco__tls_write(c, buf, len, timeout_ns);
-		if (rc == 0)
-			myco_counter_add(&myco__gm.tx, len);
-		return rc;
-	}
-	n = myco_write_all(c->fd, buf, len, timeout_ns);
-	if (n < 0)
-		return (int)n;
+	/* counted before the write: a client that has read the answer
+	 * then finds it counted */
 	myco_counter_add(&myco__gm.tx, len);
-	return 0;
+	if (c->ssl)
+		return myco__tls_write(c, buf, len, timeout_ns);
+	n = myco_write_all(c->fd, buf, len, timeout_ns);
+	return n < 0 ? (int)n : 0;
 }
 
 uint64_t myco__gate_write_timeout(const myco__gate_conn_t *c)
@@ -164,11 +160,11 @@ int myco__gate_flush(myco__gate_conn_t *c)
 
 	if (!c->out_len || c->capture)
 		return 0;
+	myco_counter_add(&myco__gm.tx, c->out_len);   /* before: see myco__gate_conn_write */
 	if (c->ssl) {
 		int rc = myco__tls_write(c, c->out, c->out_len, (int64_t)s->o.write_timeout_ns);
 		if (rc < 0)
 			return rc;
-		myco_counter_add(&myco__gm.tx, c->out_len);
 		c->out_len = 0;
 		return 0;
 	}
@@ -184,7 +180,6 @@ int myco__gate_flush(myco__gate_conn_t *c)
 		if (n < 0)
 			return (int)n;
 	}
-	myco_counter_add(&myco__gm.tx, c->out_len);
 	c->out_len = 0;
 	if (c->out_cap > (1u << 20)) {
 		free(c->out);

@@ -153,9 +153,13 @@ static void conn_put(conn_t *c)
  * myco_sendfile (splice, no copy through user space). */
 static int send_resp(conn_t *c, myco__kwr_t *w)
 {
-	size_t pos = 0, i;
+	size_t pos = 0, i, total = w->len;
 	ssize_t n;
 
+	/* counted before sending: a client that has the answer finds it counted */
+	for (i = 0; i < w->nfiles; i++)
+		total += w->files[i].len;
+	myco_counter_add(&myco__lm.tx, total);
 	for (i = 0; i <= w->nfiles; i++) {
 		size_t end = i < w->nfiles ? w->files[i].at : w->len;
 		if (end > pos) {
@@ -181,10 +185,8 @@ static int send_resp(conn_t *c, myco__kwr_t *w)
 				return (int)n;
 			if ((size_t)n != w->files[i].len)
 				return -EIO;   /* file shorter than promised */
-			myco_counter_add(&myco__lm.tx, (size_t)n);
 		}
 	}
-	myco_counter_add(&myco__lm.tx, w->len);
 	return 0;
 }
 

@@ -22,7 +22,7 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
 
 usage: gate_test.py SCENARIO --gate PATH [--notes PATH]
 """
-import argparse, http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, urllib.request, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
@@ -659,17 +659,29 @@ def scen_h2(env):
 
 def scen_partition(env, myco):
     """myco-gate as a partition of a system: it serves the listening socket
-    the executive holds for its declared port (no `net`), reports ready,
-    heartbeats, and its replacement after a kill serves the same port."""
+    the executive holds for its declared port (with `net` only to reach its
+    upstream), reports ready,
+    heartbeats, and its replacement after a kill serves the same port.  Its
+    metrics appear on the executive's /metrics (`metrics PORT;`) counting
+    exactly the requests sent, and its access log lines reach the trace
+    rings."""
     port = free_port()
+    mport = free_port()
+    uport = env.upstream("u1")
     conf = os.path.join(env.dir, "gate.conf")
-    open(conf, "w").write('listen 0.0.0.0:%d;\nloops 1;\nroute / { respond 200 "in a system"; }\n' % port)
+    open(conf, "w").write('listen 0.0.0.0:%d;\nloops 1;\ncache 1MiB lru;\naccess_log on;\n'
+                          'upstream up { server 127.0.0.1:%d; }\n'
+                          'route /up { proxy up; cache 60s; }\n'
+                          'route /limited { rate_limit 1/s burst 2; respond 200 "ok"; }\n'
+                          'route / { respond 200 "in a system"; }\n' % (port, uport))
     sysfile = os.path.join(env.dir, "system.myco")
     rt = os.path.join(env.dir, "rt")
     open(sysfile, "w").write("""system gatetest {
+    metrics %d;
     partition gate {
         program "%s";
         args "-c", "%s";
+        net;
         listen %d;
         path "%s" ro;
         memory 256 MiB;
@@ -678,9 +690,10 @@ def scen_partition(env, myco):
         readiness required;
     }
 }
-""" % (env.gate, conf, port, env.dir))
+""" % (mport, env.gate, conf, port, env.dir))
     ex = subprocess.Popen([myco, "run", sysfile, "--runtime-dir", rt],
-                          stdout=open(os.path.join(env.dir, "exec.log"), "wb"), stderr=subprocess.STDOUT)
+                          stdout=open(os.path.join(env.dir, "exec.log"), "wb"), stderr=subprocess.STDOUT,
+                          env=dict(os.environ, MYCO_TRACE="log:info"))
 
     def fetch():
         end = time.time() + 20
@@ -693,6 +706,7 @@ def scen_partition(env, myco):
         return None, None
     try:
         check(fetch() == (200, b"in a system"), "the partition serves HTTP on its declared port")
+        check_gate_metrics(mport, port, rt)
         r = subprocess.run([myco, "kill", "gate", "--runtime-dir", rt], capture_output=True, timeout=30)
         check(r.returncode == 0, "myco kill gate")
         check(fetch() == (200, b"in a system"), "the replacement serves the same port")
@@ -701,7 +715,8 @@ def scen_partition(env, myco):
               "myco-gate took the executive's socket")
         r = subprocess.run([myco, "ps", "--json", "--runtime-dir", rt], capture_output=True, timeout=30)
         p = json.loads(r.stdout.decode().splitlines()[0])["partitions"][0]
-        check(p.get("net") is False, "no net: the socket is a capability")
+        check(p.get("net") is True and [x["port"] for x in p.get("ports", [])] == [port],
+              "net (to reach the upstream), the port still held by the executive")
     finally:
         subprocess.run([myco, "stop", "--all", "--runtime-dir", rt], capture_output=True, timeout=30)
         try:
@@ -712,6 +727,101 @@ def scen_partition(env, myco):
     if ex.returncode != 0:
         print(open(os.path.join(env.dir, "exec.log"), errors="replace").read()[-3000:])
     check(ex.returncode == 0, "the executive stopped cleanly")
+
+
+def scrape(mport, part):
+    """The executive's /metrics as {(name, labels without partition): value}."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as f:
+        text = f.read().decode()
+    out, tag = {}, 'partition="%s"' % part
+    for line in text.splitlines():
+        if not line or line.startswith("#") or tag not in line:
+            continue
+        series, value = line.rsplit(" ", 1)
+        name, _, labels = series.partition("{")
+        labels = ",".join(x for x in labels.rstrip("}").split(",") if x and x != tag)
+        out[(name, labels)] = float(value)
+    return out
+
+
+def raw_get(port, path):
+    """One GET on its own connection; (bytes sent, bytes received, status, headers)."""
+    req = ("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req)
+    buf = b""
+    while True:
+        ch = s.recv(65536)
+        if not ch:
+            break
+        buf += ch
+    s.close()
+    head = buf.split(b"\r\n\r\n", 1)[0].decode()
+    return len(req), len(buf), int(head.split()[1]), head.lower()
+
+
+def check_gate_metrics(mport, port, rt):
+    # one request read to EOF first: the gate (one loop) has then finished
+    # counting every earlier request, so the deltas below are exactly ours
+    raw_get(port, "/")
+    before = scrape(mport, "gate")
+    sent = got = 0
+    codes, hits, misses, limited = {}, 0, 0, 0
+    for path in ["/up"] * 4 + ["/limited"] * 6 + ["/"] * 2:
+        n, m, st, head = raw_get(port, path)
+        sent += n
+        got += m
+        codes[st // 100] = codes.get(st // 100, 0) + 1
+        if path == "/up":
+            check(st == 200, "proxied GET answered 200")
+            if "x-cache: hit" in head:
+                hits += 1
+            else:
+                misses += 1
+        if st == 429:
+            limited += 1
+    check(misses >= 1 and hits >= 1 and limited >= 1,
+          "traffic saw a cache miss (%d), hits (%d) and 429s (%d)" % (misses, hits, limited))
+    after = scrape(mport, "gate")
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    print("metric deltas:", {k: v for k, v in d.items() if v and "_bucket" not in k[0]})
+    for c in range(1, 6):
+        check(d.get(("myco_gate_requests_total", 'code="%dxx"' % c)) == codes.get(c, 0),
+              "%dxx answers counted (%d)" % (c, codes.get(c, 0)))
+    check(d[("myco_gate_received_bytes_total", "")] == sent, "received bytes = %d sent" % sent)
+    check(d[("myco_gate_sent_bytes_total", "")] == got,
+          "sent bytes %d = %d received" % (d[("myco_gate_sent_bytes_total", "")], got))
+    check(d[("myco_gate_cache_hits_total", "")] == hits, "cache hits = %d" % hits)
+    check(d[("myco_gate_cache_misses_total", "")] == misses, "cache misses = %d" % misses)
+    check(d[("myco_gate_rate_limited_total", "")] == limited, "rate limited = %d" % limited)
+    check(d[("myco_gate_upstream_latency_seconds_count", "")] == misses,
+          "one upstream latency observation per miss")
+    check(d[("myco_gate_upstream_latency_seconds_sum", "")] > 0, "upstream latency sum positive")
+    # the access log lines in the trace rings (MYCO_TRACE=log:info)
+    logs, nxt = [], 0
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(os.path.join(rt, "control.sock"))
+        s.sendall((json.dumps({"cmd": "trace-read", "from": nxt}) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            ch = s.recv(1 << 20)
+            if not ch:
+                break
+            buf += ch
+        s.close()
+        rep = json.loads(buf)
+        check(rep.get("ok"), "trace-read: %s" % rep)
+        logs += [e for e in rep["events"] if e[5] == 129 and "access" in json.dumps(e)]
+        nxt = rep["next"]
+        if len([e for e in logs if "GET /limited" in json.dumps(e)]) >= 6:
+            break
+        time.sleep(0.2)
+    print("access log events:", len(logs), logs[:1])
+    check(len([e for e in logs if "GET /limited" in json.dumps(e)]) == 6,
+          "the 6 access lines of /limited in the trace rings")
 
 
 def main():
