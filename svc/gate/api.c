@@ -993,10 +993,10 @@ static int split_path(const char *p, size_t n, segs_t *s)
  * r->params).  Returns 1 match, 0 no match, -EINVAL constraint failure
  * (e filled), other negative errors. */
 static int match_route(const myco_api_t *api, const myco_api_route_t *r, const segs_t *s,
-		       void *buf, verr_t *e, unsigned *score)
+		       void *buf, verr_t *e, uint64_t *score)
 {
 	size_t i;
-	unsigned sc = 0;
+	uint64_t sc = 0;	/* 2 bits a segment: MAX_SEGS * 2 = 64 bits */
 	int cons = 0;
 
 	for (i = 0; i < r->nsegs; i++) {
@@ -1048,7 +1048,7 @@ static int match_route(const myco_api_t *api, const myco_api_route_t *r, const s
 	}
 	if (r->nsegs != s->n)
 		return 0;
-	*score = sc << 2 * (MAX_SEGS - r->nsegs);
+	*score = r->nsegs ? sc << 2 * (MAX_SEGS - r->nsegs) : 0;
 	return cons ? cons : 1;
 }
 
@@ -1311,7 +1311,8 @@ int myco__api_dispatch(myco_api_t *api, myco__gate_conn_t *c, myco__gate_req_t *
 	myco_api_resp_t resp;
 	segs_t sg;
 	const myco_api_route_t *best = NULL;
-	unsigned best_score = 0, allow = 0;
+	uint64_t best_score = 0;
+	unsigned allow = 0;
 	void *params = NULL, *best_params = NULL, *query = NULL, *body = NULL;
 	verr_t cerr = { .msg = "" };
 	bool have_cerr = false;
@@ -1354,7 +1355,7 @@ int myco__api_dispatch(myco_api_t *api, myco__gate_conn_t *c, myco__gate_req_t *
 	/* every route: shape and parameters; best-scoring one of this method */
 	for (i = 0; i < svc->nroutes; i++) {
 		const myco_api_route_t *rt = &svc->routes[i];
-		unsigned score = 0;
+		uint64_t score = 0;
 		verr_t e;
 		bool mine = rt->method == meth || (meth == MYCO_API_HEAD && rt->method == MYCO_API_GET);
 		free(params);
