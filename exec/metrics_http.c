@@ -68,7 +68,9 @@ int myco__ex_http_parse(const char *buf, size_t len, size_t max, int *head,
 	else
 		return -EINVAL;
 	const char *pth = sp1 + 1;
-	const char *eol = memchr(pth, '\n', (size_t)(end - pth) + 1);
+	/* end is the blank line's first byte; the request line's own LF is at
+	 * end + 1 when there are no header lines at all (HTTP/1.0 style) */
+	const char *eol = memchr(pth, '\n', (size_t)(end - pth) + 2);
 	if (!eol)
 		return -EINVAL;
 	const char *sp2 = memchr(pth, ' ', (size_t)(eol - pth));
