@@ -408,6 +408,7 @@ static void viol_report(struct ex_system *s, struct ex_part *p, struct viol_stat
 			 "(last by pid %d, %.3f s after the first)",
 			 v->name, v->nr, (unsigned long long)vs->agg[i].count, (int)v->pid,
 			 (double)(now - vs->agg[i].first_ns) / 1e9);
+		myco__ex_event_sync(p, e);
 		return;
 	}
 	if (vs->events >= VIOL_EVENTS) {

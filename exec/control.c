@@ -10,6 +10,10 @@
  * {"ok":false,"error":"..."}.  Following requests then stream
  * {"event":{...}} or {"data":"..."} lines until either side closes;
  * `stop --all` keeps the connection open until the system is down.
+ * Limits: at most EX_MAX_CONNS connections, fewer under a low RLIMIT_NOFILE
+ * (more are told so and closed),
+ * 5 s for a complete request, replies never wait for the client (what the
+ * socket cannot take is sent on EPOLLOUT).
  * Not for: what the commands do (supervise.c).
  */
 #include <errno.h>
@@ -17,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +41,13 @@ int myco__ex_control_open(struct ex_system *s)
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	unlink(sa.sun_path);
+	/* connections may take an eighth of the fds at most: the rest are
+	 * supervision's (instances, standbys, channels) */
+	struct rlimit rl;
+	s->max_conns = EX_MAX_CONNS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 8 < s->max_conns)
+		s->max_conns = rl.rlim_cur / 8 ? (size_t)(rl.rlim_cur / 8) : 1;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->lfd < 0)
 		return -errno;
@@ -51,19 +64,76 @@ static void conn_free(struct ex_system *s, struct ex_conn *c)
 	struct ex_conn **pp = &s->conns;
 	while (*pp && *pp != c)
 		pp = &(*pp)->next;
-	if (*pp)
+	if (*pp) {
 		*pp = c->next;
-	myco__ex_epoll_del(s, c->fd);
-	close(c->fd);
+		s->nconns--;
+	}
+	if (c->fd >= 0) {
+		myco__ex_epoll_del(s, c->fd);
+		close(c->fd);
+	}
+	free(c->out);
 	free(c);
 }
 
+/* One error line to a connection we will not keep; never waits. */
+static void refuse(int fd, const char *why)
+{
+	char line[160];
+	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", why);
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* the client goes away without its line: nothing else to do */
+	}
+	close(fd);
+}
+
+/* Accept everything pending.  Over the cap the oldest connection that has
+ * sent nothing is told so and closed to make room (or, when every one is a
+ * follower, the new one is).  Out of fds, the spare fd is given up for one
+ * accept-and-close and taken back, so the backlog drains instead of the
+ * listening socket staying readable (a busy loop); with no spare the
+ * socket leaves the epoll set until the next tick. */
 void myco__ex_control_accept(struct ex_system *s)
 {
 	for (;;) {
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
-			return;
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+			    errno != ENOMEM)
+				return;         /* EAGAIN: drained */
+			if (s->spare_fd < 0) {
+				myco__ex_epoll_del(s, s->lfd);
+				s->listen_paused = true;
+				return;
+			}
+			close(s->spare_fd);
+			fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				refuse(fd, "executive out of file descriptors");
+			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return;
+			continue;
+		}
+		if (s->nconns >= s->max_conns) {
+			/* make room: the oldest connection that has not sent a
+			 * request goes (a flood of idle connections then only
+			 * churns, and a real client gets through) */
+			struct ex_conn *old = NULL;
+			for (struct ex_conn *o = s->conns; o; o = o->next)
+				if (o->mode == EXC_REQ && !o->close_after && !o->len)
+					old = o;        /* the list is newest first */
+			if (!old) {
+				refuse(fd, "too many control connections");
+				continue;
+			}
+			int ofd = old->fd;
+			old->fd = -1;
+			conn_free(s, old);
+			refuse(ofd, "too many control connections");
+		}
 		struct ex_conn *c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
@@ -73,6 +143,7 @@ void myco__ex_control_accept(struct ex_system *s)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 		c->fd = fd;
 		c->mode = EXC_REQ;
+		c->t_open_ns = myco_now();
 		if (myco__ex_epoll_add(s, fd, EX_TAG(EXT_CONN, 0, fd)) < 0) {
 			close(fd);
 			free(c);
@@ -80,45 +151,73 @@ void myco__ex_control_accept(struct ex_system *s)
 		}
 		c->next = s->conns;
 		s->conns = c;
+		s->nconns++;
 	}
 }
 
-/* Send a whole line.  A reply may wait (bounded, ~1 s) for socket space;
- * a follower's line may not (wait = false): -EAGAIN, and the follower is
- * dropped, so that a stuck client never stalls the executive. */
-static int send_line_ex(int fd, json_t *o, bool wait)
+static void conn_want_out(struct ex_system *s, struct ex_conn *c, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
+				  .data.u64 = EX_TAG(EXT_CONN, 0, c->fd) };
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Send what is queued; 0 when all of it went (or nothing was queued),
+ * -EAGAIN when some is left, or -errno. */
+static int conn_push(struct ex_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c->out_off += (size_t)w;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	return 0;
+}
+
+/* Send a whole line without ever waiting.  A reply (queue = true) that the
+ * socket cannot take yet is kept and sent on EPOLLOUT (the idle timeout
+ * bounds how long); a follower's line (queue = false) is not: -EAGAIN,
+ * and the follower is dropped, so that a stuck client never stalls the
+ * executive. */
+static int send_line_ex(struct ex_system *s, struct ex_conn *c, json_t *o, bool queue)
 {
 	char *txt = json_dumps(o, JSON_COMPACT);
-	int rc = 0, tries = 0;
 	if (!txt)
 		return -ENOMEM;
 	size_t len = strlen(txt);
-	char *line = realloc(txt, len + 2);
+	if (c->out && !queue) {
+		free(txt);
+		return -EAGAIN;
+	}
+	char *line = realloc(c->out, c->out_len + len + 1);
 	if (!line) {
 		free(txt);
 		return -ENOMEM;
 	}
-	line[len++] = '\n';
-	line[len] = 0;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR || (errno == EAGAIN && wait && ++tries < 1000)) {
-				usleep(1000);
-				continue;
-			}
-			rc = -errno;
-			break;
-		}
-		off += (size_t)w;
+	memcpy(line + c->out_len, txt, len);
+	line[c->out_len + len] = '\n';
+	free(txt);
+	c->out = line;
+	c->out_len += len + 1;
+	int rc = conn_push(c);
+	if (rc == -EAGAIN && queue) {
+		conn_want_out(s, c, true);
+		return 0;
 	}
-	free(line);
 	return rc;
 }
 
-static int send_line(int fd, json_t *o)
+static int send_line(struct ex_system *s, struct ex_conn *c, json_t *o)
 {
-	return send_line_ex(fd, o, true);
+	return send_line_ex(s, c, o, true);
 }
 
 static json_t *err_obj(const char *fmt, const char *arg)
@@ -197,6 +296,15 @@ static json_t *ps_json(struct ex_system *s)
 						      "crash_to_first_ns", (json_int_t)p->last_c2f_ns));
 		if (p->act.has_init)
 			json_object_set_new(o, "init_pid", json_integer(p->act.pid));
+		/* crash-loop backoff: the delay of the last restart (0 = at once),
+		 * and while it is waited out, how much of it is left */
+		json_object_set_new(o, "backoff_ms",
+				    json_integer((json_int_t)(p->backoff_ns / 1000000u)));
+		if (p->restart_at_ns) {
+			uint64_t now = myco_now();
+			json_object_set_new(o, "restart_in_ms", json_integer((json_int_t)
+				(p->restart_at_ns > now ? (p->restart_at_ns - now) / 1000000u : 0)));
+		}
 		json_object_set_new(o, "health", json_string(myco__ex_collect_health(s, p)));
 		json_object_set_new(o, "standby_parked",
 				    json_boolean(p->sb.ctl && p->sb.pid &&
@@ -246,9 +354,11 @@ static json_t *ps_json(struct ex_system *s)
 static json_t *events_json(struct ex_system *s)
 {
 	json_t *a = json_array();
-	uint64_t from = s->ev_seq > EX_EVENT_RING ? s->ev_seq - EX_EVENT_RING : 0;
-	for (uint64_t q = from; q < s->ev_seq; q++)
-		json_array_append_new(a, myco__ex_event_json(&s->ev[q % EX_EVENT_RING]));
+	size_t n;
+	const struct ex_event **all = myco__ex_events_all(s, &n);
+	for (size_t i = 0; all && i < n; i++)
+		json_array_append_new(a, myco__ex_event_json(all[i]));
+	free(all);
 	return json_pack("{s:b,s:o}", "ok", 1, "events", a);
 }
 
@@ -348,15 +458,48 @@ static void handle_request(struct ex_system *s, struct ex_conn *c, const char *l
 {
 	bool keep;
 	json_t *rep = myco__ex_control_dispatch(s, c, line, &keep);
-	if (!rep || send_line(c->fd, rep) < 0)
-		keep = false;
+	int rc = rep ? send_line(s, c, rep) : -ENOMEM;
 	json_decref(rep);
-	if (!keep)
+	if (rc < 0)
+		conn_free(s, c);
+	else if (!keep && c->out)
+		c->close_after = true;          /* closed once the reply is out */
+	else if (!keep)
 		conn_free(s, c);
 }
 
-void myco__ex_control_io(struct ex_system *s, struct ex_conn *c)
+static void reply_error(struct ex_system *s, struct ex_conn *c, const char *msg)
 {
+	json_t *e = err_obj("%s", msg);
+	if (send_line(s, c, e) < 0 || !c->out)
+		conn_free(s, c);
+	else
+		c->close_after = true;
+	json_decref(e);
+}
+
+void myco__ex_control_io(struct ex_system *s, struct ex_conn *c, uint32_t events)
+{
+	if (events & EPOLLOUT) {
+		int rc = conn_push(c);
+		if (rc == 0 && c->close_after) {
+			conn_free(s, c);
+			return;
+		}
+		if (rc == 0)
+			conn_want_out(s, c, false);
+		else if (rc != -EAGAIN) {
+			conn_free(s, c);
+			return;
+		}
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if (c->close_after) {           /* nothing more is read */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_free(s, c);
+		return;
+	}
 	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		conn_free(s, c);
@@ -374,18 +517,12 @@ void myco__ex_control_io(struct ex_system *s, struct ex_conn *c)
 	/* a NUL byte would hide the rest of the line from the parser (and a
 	 * newline after it from strchr: the request was never answered) */
 	if (memchr(c->buf, 0, nl ? (size_t)(nl - c->buf) : c->len)) {
-		json_t *e = err_obj("%s", "request contains a NUL byte");
-		send_line(c->fd, e);
-		json_decref(e);
-		conn_free(s, c);
+		reply_error(s, c, "request contains a NUL byte");
 		return;
 	}
 	if (!nl) {
 		if (c->len >= sizeof(c->buf) - 1) {
-			json_t *e = err_obj("%s", "request line too long");
-			send_line(c->fd, e);
-			json_decref(e);
-			conn_free(s, c);
+			reply_error(s, c, "request line too long");
 		}
 		return;
 	}
@@ -400,6 +537,8 @@ void myco__ex_control_flush(struct ex_system *s)
 	struct ex_conn *c = s->conns, *next;
 	for (; c; c = next) {
 		next = c->next;
+		if (c->out)             /* its first reply is still going out */
+			continue;
 		if (c->mode == EXC_EVENTS) {
 			uint64_t from = s->ev_seq > EX_EVENT_RING ? s->ev_seq - EX_EVENT_RING : 0;
 			if (c->pos < from)
@@ -407,7 +546,7 @@ void myco__ex_control_flush(struct ex_system *s)
 			for (; c->pos < s->ev_seq; c->pos++) {
 				json_t *o = json_pack("{s:o}", "event",
 						      myco__ex_event_json(&s->ev[c->pos % EX_EVENT_RING]));
-				int rc = send_line_ex(c->fd, o, false);
+				int rc = send_line_ex(s, c, o, false);
 				json_decref(o);
 				if (rc < 0) {
 					conn_free(s, c);
@@ -421,11 +560,41 @@ void myco__ex_control_flush(struct ex_system *s)
 			char *txt = log_text(p, c->pos, &c->pos, 16384);
 			json_t *o = json_pack("{s:s}", "data", txt ? txt : "");
 			free(txt);
-			int rc = send_line_ex(c->fd, o, false);
+			int rc = send_line_ex(s, c, o, false);
 			json_decref(o);
 			if (rc < 0)
 				conn_free(s, c);
 		}
+	}
+}
+
+void myco__ex_control_tick(struct ex_system *s)
+{
+	uint64_t now = myco_now();
+	struct ex_conn *c = s->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		/* no complete request, or a reply not taken, within the limit
+		 * (followers and `stop --all` waiters are not idle) */
+		if ((c->mode == EXC_REQ || c->close_after) &&
+		    now - c->t_open_ns > EX_CONN_IDLE_NS) {
+			if (!c->close_after) {
+				c->len = 0;
+				free(c->out);
+				c->out = NULL;
+				c->out_len = c->out_off = 0;
+				json_t *e = err_obj("%s", "no complete request within 5 s");
+				send_line_ex(s, c, e, false);
+				json_decref(e);
+			}
+			conn_free(s, c);
+		}
+	}
+	if (s->listen_paused && s->lfd >= 0) {
+		if (s->spare_fd < 0)
+			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (myco__ex_epoll_add(s, s->lfd, EX_TAG(EXT_LISTEN, 0, s->lfd)) == 0)
+			s->listen_paused = false;
 	}
 }
 
@@ -439,5 +608,9 @@ void myco__ex_control_close(struct ex_system *s)
 	if (s->lfd >= 0) {
 		close(s->lfd);
 		s->lfd = -1;
+	}
+	if (s->spare_fd >= 0) {
+		close(s->spare_fd);
+		s->spare_fd = -1;
 	}
 }

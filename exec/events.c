@@ -1,7 +1,9 @@
 /*
  * events.c: the executive's memory: a bounded ring of supervision and
  * health events (what `myco events` shows) and one bounded byte ring per
- * partition holding its stdout/stderr (what `myco logs` shows).  Both are
+ * partition holding its stdout/stderr (what `myco logs` shows).  Each
+ * partition also keeps its own last EX_PART_EVENTS events, so one that
+ * floods the ring cannot push out another's history.  Rings are
  * overwritten oldest-first; readers keep a position (event sequence number
  * or byte offset) and are told when they fell behind.
  * Not for: deciding anything (supervise.c) or talking to clients (control.c).
@@ -24,7 +26,7 @@ uint64_t myco__ex_real(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
+struct ex_event *myco__ex_event(struct ex_system *s, struct ex_part *p,
 		    const char *kind, int64_t c2r, int64_t c2f,
 		    const char *fmt, ...)
 {
@@ -43,6 +45,8 @@ struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
 	va_start(ap, fmt);
 	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
 	va_end(ap);
+	if (p && (p->pev || (p->pev = calloc(EX_PART_EVENTS, sizeof(*p->pev)))))
+		p->pev[p->pev_n++ % EX_PART_EVENTS] = *e;       /* ENOMEM: global only */
 	myco__ex_collect_event(s, p, kind, c2r);
 	if (!s->opt.quiet) {
 		time_t t = (time_t)(e->t_real_ns / 1000000000ull);
@@ -55,6 +59,49 @@ struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
 			e->part[0] ? e->part : "-", e->kind, e->detail);
 	}
 	return e;
+}
+
+void myco__ex_event_sync(struct ex_part *p, const struct ex_event *e)
+{
+	if (!p || !p->pev)
+		return;
+	for (uint64_t i = 0; i < EX_PART_EVENTS && i < p->pev_n; i++) {
+		struct ex_event *c = &p->pev[(p->pev_n - 1 - i) % EX_PART_EVENTS];
+		if (c->seq == e->seq) {
+			*c = *e;
+			return;
+		}
+	}
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct ex_event *const *)a)->seq;
+	uint64_t y = (*(const struct ex_event *const *)b)->seq;
+	return x < y ? -1 : x > y;
+}
+
+const struct ex_event **myco__ex_events_all(struct ex_system *s, size_t *n)
+{
+	uint64_t from = s->ev_seq > EX_EVENT_RING ? s->ev_seq - EX_EVENT_RING : 0;
+	size_t cap = (size_t)(s->ev_seq - from) + s->nparts * EX_PART_EVENTS;
+	const struct ex_event **a = malloc((cap ? cap : 1) * sizeof(*a));
+	size_t k = 0;
+	*n = 0;
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < s->nparts; i++) {
+		const struct ex_part *p = &s->parts[i];
+		uint64_t pf = p->pev_n > EX_PART_EVENTS ? p->pev_n - EX_PART_EVENTS : 0;
+		for (uint64_t q = pf; p->pev && q < p->pev_n; q++)
+			if (p->pev[q % EX_PART_EVENTS].seq < from)    /* evicted there */
+				a[k++] = &p->pev[q % EX_PART_EVENTS];
+	}
+	for (uint64_t q = from; q < s->ev_seq; q++)
+		a[k++] = &s->ev[q % EX_EVENT_RING];
+	qsort(a, k, sizeof(*a), by_seq);
+	*n = k;
+	return a;
 }
 
 json_t *myco__ex_event_json(const struct ex_event *e)

@@ -183,6 +183,7 @@ static void free_system(struct ex_system *s)
 		if (p->out_w >= 0)
 			close(p->out_w);
 		free(p->log);
+		free(p->pev);
 		free(p->deps);
 	}
 	for (size_t g = 0; s->groups && g < s->ngroups; g++) {
@@ -285,6 +286,7 @@ static int loop(struct ex_system *s)
 				}
 				myco__ex_tick(s);
 				myco__ex_collect_tick(s);
+				myco__ex_control_tick(s);
 				break;
 			}
 			case EXT_METRICS:
@@ -299,7 +301,7 @@ static int loop(struct ex_system *s)
 			case EXT_CONN:
 				for (struct ex_conn *c = s->conns; c; c = c->next)
 					if (c->fd == fd) {
-						myco__ex_control_io(s, c);
+						myco__ex_control_io(s, c, evs[i].events);
 						break;
 					}
 				break;
@@ -383,7 +385,7 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 
 	memset(s, 0, sizeof(*s));
 	s->opt = *opt;
-	s->epfd = s->sigfd = s->tfd = s->lfd = -1;
+	s->epfd = s->sigfd = s->tfd = s->lfd = s->spare_fd = -1;
 	s->exit_code = 0;
 	if (!s->opt.grace_ns)
 		s->opt.grace_ns = 3ull * 1000000000ull;

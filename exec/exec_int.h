@@ -28,8 +28,19 @@ struct json_t;
 #define EX_MAX_ISO    24        /* isolation mechanisms reported per process */
 #define EX_LOG_RING   (64u * 1024u)
 #define EX_EVENT_RING 2048u
+#define EX_PART_EVENTS 128u      /* each partition's own last events, kept
+				 * whatever the others do */
 #define EX_MAX_FDS    256       /* capability fds per partition */
 #define EX_MAX_PORTS  64        /* listening ports per partition (= box's) */
+#define EX_MAX_CONNS  64        /* control connections at once; more are
+				 * accepted, told so in one line, closed */
+/* Restart backoff: the first restart after a stable run is immediate; each
+ * further quick crash in a row doubles the delay from MIN up to MAX. */
+#define EX_BACKOFF_MIN_NS    (10ull * 1000000ull)
+#define EX_BACKOFF_MAX_NS    (1000ull * 1000000ull)
+#define EX_BACKOFF_STABLE_NS (1000ull * 1000000ull)
+#define EX_CONN_IDLE_NS (5ull * 1000000000ull)  /* a request line (or the
+				 * rest of a reply) must come within this */
 
 /* Partition supervision states (shown by `myco ps`). */
 enum ex_state {
@@ -112,10 +123,21 @@ struct ex_part {
 	uint64_t last_c2r_ns, last_c2f_ns;   /* last restart's times, 0 = none */
 	uint64_t last_exit_real_ns;
 	char last_exit[96];
+	/* crash-loop backoff (supervise.c) */
+	uint64_t t_run_ns;              /* the current instance took over at */
+	uint32_t quick_crashes;         /* counted deaths in a row, each after a
+					 * run shorter than EX_BACKOFF_STABLE_NS */
+	uint64_t backoff_ns;            /* delay of the last restart decision */
+	uint64_t restart_at_ns;         /* a delayed restart is due at; 0 = none */
+	bool kill_operator;             /* `myco kill`: fault injection, no backoff */
 	/* logs */
 	char *log;                      /* EX_LOG_RING bytes, allocated on first
 					 * output; owned */
 	uint64_t log_total;             /* bytes ever written */
+	/* this partition's last EX_PART_EVENTS events (copies of the global
+	 * ring's), allocated on its first event; owned */
+	struct ex_event *pev;
+	uint64_t pev_n;
 	/* start ordering */
 	uint32_t *deps;                 /* partitions that must be ready first */
 	size_t ndeps;
@@ -151,6 +173,11 @@ struct ex_conn {
 	uint64_t pos;                   /* next event seq / log byte to send */
 	char buf[4096];
 	size_t len;
+	uint64_t t_open_ns;             /* accepted at (the idle timeout) */
+	char *out;                      /* reply bytes the socket did not take
+					 * yet (sent on EPOLLOUT); owned */
+	size_t out_len, out_off;
+	bool close_after;               /* close once out is sent */
 	struct ex_conn *next;
 };
 
@@ -169,6 +196,12 @@ struct ex_system {
 	uint32_t *order; size_t norder; /* start order */
 	int epfd, sigfd, tfd, lfd;
 	struct ex_conn *conns;
+	size_t nconns, max_conns;       /* max: EX_MAX_CONNS, or an eighth of
+					 * RLIMIT_NOFILE when that is less */
+	int spare_fd;                   /* /dev/null, given up to accept-and-close
+					 * a connection when fds run out */
+	bool listen_paused;             /* out of fds and no spare: listening
+					 * socket off the epoll set until the tick */
 	bool stopping, escalated, done;
 	int stop_idx;                   /* reverse-order stop position */
 	int exit_code;
@@ -184,9 +217,16 @@ struct ex_system {
 uint64_t myco__ex_real(void);       /* CLOCK_REALTIME ns */
 
 /* events.c: event ring + logs */
-struct ex_event *myco__ex_event(struct ex_system *s, const struct ex_part *p,
+struct ex_event *myco__ex_event(struct ex_system *s, struct ex_part *p,
 		    const char *kind, int64_t c2r, int64_t c2f,
 		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* After changing event e (from myco__ex_event for p) in place: update p's
+ * own copy of it. */
+void myco__ex_event_sync(struct ex_part *p, const struct ex_event *e);
+/* The events `myco events` shows: the global ring plus, for every
+ * partition, its own events the global ring no longer holds, by seq;
+ * *n entries (caller frees the array, not the events). */
+const struct ex_event **myco__ex_events_all(struct ex_system *s, size_t *n);
 void myco__ex_log_append(struct ex_part *p, const char *buf, size_t n);
 /* Copy log bytes from position pos (clamped to what the ring still holds)
  * into out (at most cap); returns bytes copied and sets *next. */
@@ -230,8 +270,11 @@ struct ex_part *myco__ex_find(struct ex_system *s, const char *name);
 /* control.c */
 int myco__ex_control_open(struct ex_system *s);
 void myco__ex_control_accept(struct ex_system *s);
-void myco__ex_control_io(struct ex_system *s, struct ex_conn *c);
+void myco__ex_control_io(struct ex_system *s, struct ex_conn *c, uint32_t events);
 void myco__ex_control_flush(struct ex_system *s);
+/* From the 10 ms tick: close connections idle past EX_CONN_IDLE_NS, and
+ * resume listening after running out of fds. */
+void myco__ex_control_tick(struct ex_system *s);
 /* Parse and carry out one request line (the protocol in control.c) for
  * connection c; returns the reply (caller frees with json_decref) and
  * whether c becomes a follower.  Exposed for the fuzz harness. */

@@ -74,6 +74,8 @@ static int start_part(struct ex_system *s, struct ex_part *p)
 	}
 	p->state = p->m->ready ? EX_STARTING : EX_RUNNING;
 	p->ready_deadline_ns = now + s->opt.ready_timeout_ns;
+	p->t_run_ns = now;
+	p->restart_at_ns = 0;
 	hb_reset(p, now);
 	p->want_standby = wants_standby(s, p);
 	myco__ex_event(s, p, "start", -1, -1, "pid %d%s", (int)p->act.pid,
@@ -163,6 +165,8 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 		}
 	}
 	p->restarts++;
+	p->t_run_ns = now;
+	p->restart_at_ns = 0;
 	p->t_crash_ns = t_crash;
 	p->restart_pending_times = true;
 	p->state = p->m->ready ? EX_STARTING : EX_RUNNING;
@@ -174,6 +178,36 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 		       (int)p->act.pid);
 	/* The replacement may already have reported (it runs on another core). */
 	myco__ex_on_notify(s, p, &p->act);
+}
+
+/* Restart p by its group's strategy (p is EX_RESTARTING, its process gone). */
+static void restart_group(struct ex_system *s, struct ex_part *p, uint64_t t_crash)
+{
+	struct ex_group *g = &s->groups[p->group];
+	if (g->strategy == MYCO_ONE_FOR_ONE || g->nmembers <= 1) {
+		restart_one(s, p, t_crash);
+		return;
+	}
+	/* one_for_all: every member; rest_for_one: p and the members after it. */
+	size_t from = 0;
+	if (g->strategy == MYCO_REST_FOR_ONE)
+		for (size_t k = 0; k < g->nmembers; k++)
+			if (g->members[k] == p->idx)
+				from = k;
+	for (size_t k = from; k < g->nmembers; k++) {
+		struct ex_part *q = &s->parts[g->members[k]];
+		if (q == p || !q->act.pid)
+			continue;
+		myco__ex_event(s, q, "group-stop", -1, -1, "%s of group %s after %s failed",
+			       myco_strategy_name(g->strategy), g->name, p->name);
+		myco__ex_inst_release(s, &q->act, true);
+		q->state = EX_RESTARTING;
+	}
+	for (size_t k = from; k < g->nmembers; k++) {
+		struct ex_part *q = &s->parts[g->members[k]];
+		if (q->state == EX_RESTARTING)
+			restart_one(s, q, t_crash);
+	}
 }
 
 static void escalate(struct ex_system *s, struct ex_group *g, struct ex_part *p)
@@ -411,31 +445,31 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 		escalate(s, g, p);
 		goto out;
 	}
+	/* backoff: a counted death after a short run is a quick crash; the
+	 * first in a row restarts at once, then 10 ms doubling to 1 s; a
+	 * stable run resets.  `myco kill` and `myco restart` do not count. */
+	bool op_kill = p->kill_operator;
+	p->kill_operator = false;
+	if (counted && !op_kill)
+		p->quick_crashes = now - p->t_run_ns < EX_BACKOFF_STABLE_NS
+				   ? p->quick_crashes + 1 : 1;
+	p->backoff_ns = 0;
+	if (counted && !op_kill && p->quick_crashes > 1) {
+		unsigned sh = p->quick_crashes - 2 < 16 ? p->quick_crashes - 2 : 16;
+		p->backoff_ns = EX_BACKOFF_MIN_NS << sh;
+		if (p->backoff_ns > EX_BACKOFF_MAX_NS)
+			p->backoff_ns = EX_BACKOFF_MAX_NS;
+	}
 	p->state = EX_RESTARTING;
-	if (g->strategy == MYCO_ONE_FOR_ONE || g->nmembers <= 1) {
-		restart_one(s, p, t_crash);
+	if (p->backoff_ns) {
+		p->t_crash_ns = t_crash;
+		p->restart_at_ns = now + p->backoff_ns;
+		myco__ex_event(s, p, "backoff", -1, -1,
+			       "restart in %llu ms (%u quick crashes in a row)",
+			       (unsigned long long)(p->backoff_ns / 1000000u), p->quick_crashes);
 		goto out;
 	}
-	/* one_for_all: every member; rest_for_one: p and the members after it. */
-	size_t from = 0;
-	if (g->strategy == MYCO_REST_FOR_ONE)
-		for (size_t k = 0; k < g->nmembers; k++)
-			if (g->members[k] == p->idx)
-				from = k;
-	for (size_t k = from; k < g->nmembers; k++) {
-		struct ex_part *q = &s->parts[g->members[k]];
-		if (q == p || !q->act.pid)
-			continue;
-		myco__ex_event(s, q, "group-stop", -1, -1, "%s of group %s after %s failed",
-			       myco_strategy_name(g->strategy), g->name, p->name);
-		myco__ex_inst_release(s, &q->act, true);
-		q->state = EX_RESTARTING;
-	}
-	for (size_t k = from; k < g->nmembers; k++) {
-		struct ex_part *q = &s->parts[g->members[k]];
-		if (q->state == EX_RESTARTING)
-			restart_one(s, q, t_crash);
-	}
+	restart_group(s, p, t_crash);
 out:
 	if (dead.pid || dead.ctl)
 		myco__ex_inst_release(s, &dead, false);
@@ -481,6 +515,7 @@ void myco__ex_on_notify(struct ex_system *s, struct ex_part *p, struct ex_inst *
 			       (double)(act - p->t_crash_ns) / 1e3);
 		if (act >= p->t_crash_ns)
 			e->c2a_ns = (int64_t)(act - p->t_crash_ns);
+		myco__ex_event_sync(p, e);
 	}
 }
 
@@ -508,6 +543,11 @@ void myco__ex_tick(struct ex_system *s)
 		}
 		if (s->stopping)
 			continue;
+		if (p->restart_at_ns && now >= p->restart_at_ns && p->state == EX_RESTARTING) {
+			p->restart_at_ns = 0;
+			restart_group(s, p, p->t_crash_ns);
+			continue;
+		}
 		if (p->want_standby && !p->sb.pid && p->act.pid &&
 		    (p->state == EX_RUNNING || p->state == EX_STARTING)) {
 			p->want_standby = false;
@@ -598,6 +638,7 @@ int myco__ex_kill(struct ex_system *s, struct ex_part *p)
 		return -ESRCH;
 	p->t_crash_ns = myco_now();
 	p->kill_injected = true;
+	p->kill_operator = true;
 	myco__ex_inst_crash(&p->act);
 	myco__ex_event(s, p, "kill", -1, -1, "SIGKILL to pid %d (fault injection)",
 		       (int)myco__ex_box_prog(&p->act));
@@ -626,6 +667,13 @@ int myco__ex_restart(struct ex_system *s, struct ex_part *p)
 
 int myco__ex_stop_one(struct ex_system *s, struct ex_part *p)
 {
+	if (p->restart_at_ns && !p->act.pid && !s->stopping) {
+		p->restart_at_ns = 0;           /* waiting out a backoff: stays down */
+		p->state = EX_STOPPED;
+		retire_standby(s, p);
+		myco__ex_event(s, p, "operator-stop", -1, -1, "pending restart cancelled");
+		return 0;
+	}
 	if (!p->act.pid || s->stopping)
 		return -ESRCH;
 	p->stop_requested = true;

@@ -338,6 +338,13 @@ static void print_ps(json_t *r, bool verbose)
 		       (int)json_integer_value(json_object_get(p, "standby_pid")),
 		       (int)json_integer_value(json_object_get(p, "restarts")),
 		       last, applied, degraded, degraded ? " (" : "", deg, degraded ? ")" : "");
+		json_int_t bo = json_integer_value(json_object_get(p, "backoff_ms"));
+		json_t *rin = json_object_get(p, "restart_in_ms");
+		if (bo && rin)
+			printf("    crash loop: restart in %lld ms (backoff %lld ms)\n",
+			       (long long)json_integer_value(rin), (long long)bo);
+		else if (bo)
+			printf("    crash loop: last restart after a backoff of %lld ms\n", (long long)bo);
 		json_t *ports = json_object_get(p, "ports");
 		if (json_array_size(ports)) {
 			printf("    listening:");

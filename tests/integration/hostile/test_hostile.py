@@ -124,12 +124,16 @@ def case_denyspam():
     2,000 a second).  The repeats are folded into one event with a count,
     new events are rate-limited per partition, so the neighbour's restart
     event that came before the flood is still in the executive's ring (2,048
-    events), and the executive's log does not grow with the flood."""
+    events), and the executive's log does not grow with the flood.  Then the
+    spammer's events do overflow the ring (a storm of its kills and
+    restarts) and the neighbour's restart event is still shown: every
+    partition keeps its own last 128 events."""
     hold = os.path.join("/tmp", "hostile-hold-%d" % os.getpid())
     open(hold, "w").close()
     body = "\n".join([hostile("spam", "denyspam",
                               'env HHOLD = "%s";\nenv HCOUNT = "20000";' % hold),
-                      X.partition("ok")])
+                      X.partition("ok"),
+                      "    group g { strategy one_for_one; restarts 100000 within 1 s; members spam; }"])
     s = X.System(body, "ds")
     try:
         s.start()
@@ -161,12 +165,57 @@ def case_denyspam():
             X.fail("the executive's log grew %d bytes with the flood" % grown)
         if s.part("ok")["state"] != "running" or s.proc.poll() is not None:
             X.fail("the neighbour or the executive suffered")
+        # Per-partition history: the spammer's events now overflow the
+        # global ring (its kills and restarts, over 2,048 events); the
+        # neighbour's restart event is still shown, from its own history.
+        kills = storm_kills(s, "spam", mark[-1]["seq"] + 2 * 2048)
+        ev = s.events()
+        if not [e for e in ev if e["seq"] == mark[-1]["seq"]]:
+            X.fail("the spammer's %d kills evicted the neighbour's restart event" % kills)
+        seqs = [e["seq"] for e in ev]
+        if seqs != sorted(seqs) or seqs[-1] - seqs[0] < 2 * 2048:
+            X.fail("events not in order or the ring did not overflow: %d..%d"
+                   % (seqs[0], seqs[-1]))
+        print("%d kills of the spammer (%d events); the neighbour's restart event "
+              "(seq %d) is still shown" % (kills, seqs[-1] - mark[-1]["seq"], mark[-1]["seq"]))
         if s.stop() != 0:
             X.fail("stop exit status")
     finally:
         if os.path.exists(hold):
             os.unlink(hold)
         s.kill_all()
+
+
+def storm_kills(s, name, until_seq):
+    """`myco kill NAME` over the control socket as fast as it answers,
+    until the executive's event sequence reaches until_seq; the number of
+    kills made."""
+    import json
+    import socket
+    import time
+    path = os.path.join(s.rt, "control.sock")
+    kills, end = 0, time.monotonic() + 120
+
+    def req(obj):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(30)
+        c.connect(path)
+        c.sendall((json.dumps(obj) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = c.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        c.close()
+        return json.loads(data.splitlines()[0])
+    while time.monotonic() < end:
+        for _ in range(50):
+            if req({"cmd": "kill", "name": name}).get("ok"):
+                kills += 1
+        if req({"cmd": "events"})["events"][-1]["seq"] >= until_seq:
+            return kills
+    X.fail("the kill storm did not reach event %d in 120 s" % until_seq)
 
 
 def case_chanfault():
@@ -236,6 +285,156 @@ def case_control_nul():
             X.fail("stop exit status")
     finally:
         s.kill_all()
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks (/proc/PID/stat fields 14, 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def case_control_flood():
+    """Item 6: 2,000 idle control connections (the attack took 20,000 and
+    exhausted the executive's fds; it then busy-looped and a respawn failed
+    with EMFILE).  The executive runs with only 256 fds here, so the flood
+    is far past what it could hold.  Connections over the cap are told so
+    and closed, idle ones time out, and meanwhile a killed partition is
+    restarted (its standby re-armed), `myco ps` answers, and the executive
+    is not spinning: its CPU time over a second stays well under the wall
+    time (a spin takes all of it)."""
+    import resource
+    import socket
+    import time
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 2200:
+        print("SKIP: the test needs 2,200 fds (hard limit %d)" % hard)
+        sys.exit(77)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    X.MYCO_PREFIX[:] = ["prlimit", "--nofile=256:256", "--"]
+    s = X.System("\n".join([X.partition("a"), X.partition("b")]), "cf")
+    conns = []
+    try:
+        s.start()
+        X.wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]),
+                   "standbys parked")
+        X.MYCO_PREFIX[:] = []
+        exe = s.proc.pid
+        path = os.path.join(s.rt, "control.sock")
+        refused = 0
+        for _ in range(2000):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(path)
+            except (BlockingIOError, ConnectionRefusedError, OSError):
+                refused += 1
+            conns.append(c)
+        # the executive is not spinning while the flood is held open
+        t0, c0 = time.monotonic(), cpu_ticks(exe)
+        time.sleep(1.0)
+        t1, c1 = time.monotonic(), cpu_ticks(exe)
+        cpu = (c1 - c0) / os.sysconf("SC_CLK_TCK")
+        print("2000 connections held (%d connects refused by the backlog); executive "
+              "CPU %.2f s over %.2f s" % (refused, cpu, t1 - t0))
+        if cpu > 0.5 * (t1 - t0):
+            X.fail("the executive spins under the flood: %.2f s CPU in %.2f s" % (cpu, t1 - t0))
+        # connections over the cap got one line and were closed
+        told = 0
+        for c in conns:
+            try:
+                d = c.recv(4096)
+                if b"too many control connections" in d:
+                    told += 1
+            except (BlockingIOError, OSError):
+                pass
+        if not told:
+            X.fail("no connection was told it is over the cap")
+        # supervision goes on: a partition killed now is restarted
+        old = s.part("a")["restarts"]
+        s.cli("kill", "a")
+        X.wait_for(lambda: s.part("a")["restarts"] > old and
+                   s.part("a")["state"] == "running", "a to be restarted")
+        X.wait_for(lambda: s.part("a")["standby_pid"], "a's new standby")
+        ev = [e for e in s.events() if e["kind"] in ("standby-failed", "restart-failed")]
+        if ev:
+            X.fail("supervision failed under the flood: %r" % ev)
+        # idle connections time out (5 s): the accepted ones see EOF
+        def all_closed():
+            for c in conns:
+                try:
+                    c.setblocking(True)
+                    c.settimeout(0.01)
+                    while c.recv(4096):
+                        pass
+                except socket.timeout:
+                    return False
+                except OSError:
+                    pass
+            return True
+        X.wait_for(all_closed, "idle connections to be closed", 60)
+        if s.proc.poll() is not None:
+            X.fail("the executive exited")
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        for c in conns:
+            c.close()
+        s.kill_all()
+
+
+def case_crashloop():
+    """Item 8: a partition that exits at once, over and over (383 OOM
+    restarts in 30 s before, at 16% of a core).  The first restart is
+    immediate, each further quick crash doubles the delay from 10 ms to
+    1 s; the delays are in `backoff` events, each restart comes no sooner
+    than its delay, and `myco ps` shows the backoff."""
+    import time
+    body = "\n".join([
+        X.partition("loop", "crash", env={"XDELAY": "0"}),
+        X.partition("ok"),
+        "    group g { strategy one_for_one; restarts 1000 within 60 s; members loop; }"])
+    s = X.System(body, "cl")
+    try:
+        s.start(wait_running=False)
+        X.wait_for(lambda: s.part("ok")["state"] == "running", "the neighbour running")
+        # until the delays reach the 1 s cap (10, 20, ..., 640, 1000: 3.3 s)
+        X.wait_for(lambda: len([e for e in s.events() if e["partition"] == "loop"
+                                and e["kind"] == "backoff"]) >= 9,
+                   "nine backoff decisions", 60)
+        ev = [e for e in s.events() if e["partition"] == "loop"]
+        bo = [e for e in ev if e["kind"] == "backoff"]
+        delays = [int(e["detail"].split("restart in ")[1].split()[0]) for e in bo]
+        want = [min(10 << i, 1000) for i in range(len(delays))]
+        print("backoff delays (ms): %s" % delays)
+        if delays != want:
+            X.fail("delays %r, want %r" % (delays, want))
+        # each delayed restart came no sooner than its delay
+        for b, d in zip(bo, delays):
+            nxt = [e for e in ev if e["seq"] > b["seq"] and e["kind"] == "restart"]
+            if nxt and nxt[0]["mono_ns"] - b["mono_ns"] < d * 1000000:
+                X.fail("restart %r came before its delay of %d ms" % (nxt[0], d))
+        # the first restart was not delayed: a restart precedes any backoff
+        first = [e for e in ev if e["kind"] in ("restart", "backoff")][0]
+        if first["kind"] != "restart":
+            X.fail("the first restart was delayed: %r" % first)
+        p = s.part("loop")
+        if p["backoff_ms"] != 1000:
+            X.fail("ps shows backoff_ms %r, want 1000" % p["backoff_ms"])
+        r = subprocess_run([X.MYCO, "ps", "--runtime-dir", s.rt])
+        if "crash loop:" not in r:
+            X.fail("plain ps does not show the backoff:\n" + r)
+        if s.part("ok")["restarts"] != 0 or s.proc.poll() is not None:
+            X.fail("the neighbour or the executive suffered")
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        s.kill_all()
+
+
+def subprocess_run(argv):
+    import subprocess
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
 
 
 def case_uringsock():

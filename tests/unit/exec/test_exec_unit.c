@@ -85,6 +85,49 @@ static void test_event_ring(void **state)
 	assert_null(json_object_get(o, "crash_to_running_ns"));
 	json_decref(o);
 	free(s.ev);
+	free(p.pev);
+}
+
+/* One partition's flood does not push another's events out of what
+ * `myco events` shows: each keeps its own last EX_PART_EVENTS. */
+static void test_event_history_per_partition(void **state)
+{
+	(void)state;
+	struct ex_system s;
+	struct ex_part parts[2];
+	memset(&s, 0, sizeof(s));
+	memset(parts, 0, sizeof(parts));
+	s.opt.quiet = true;
+	s.ev = calloc(EX_EVENT_RING, sizeof(*s.ev));
+	assert_non_null(s.ev);
+	s.parts = parts;
+	s.nparts = 2;
+	strcpy(parts[0].name, "quiet");
+	strcpy(parts[1].name, "noisy");
+	for (unsigned i = 0; i < EX_PART_EVENTS + 5; i++)
+		myco__ex_event(&s, &parts[0], "exit", -1, -1, "q%u", i);
+	struct ex_event *e = myco__ex_event(&s, &parts[0], "restarted", 10, 20, "x");
+	e->c2a_ns = 5;
+	myco__ex_event_sync(&parts[0], e);
+	for (unsigned i = 0; i < 3 * EX_EVENT_RING; i++)
+		myco__ex_event(&s, &parts[1], "seccomp", -1, -1, "n%u", i);
+	myco__ex_event(&s, NULL, "system-stop", -1, -1, "end");
+	size_t n;
+	const struct ex_event **all = myco__ex_events_all(&s, &n);
+	assert_non_null(all);
+	/* the global ring, plus the quiet one's last EX_PART_EVENTS */
+	assert_int_equal(n, EX_EVENT_RING + EX_PART_EVENTS);
+	for (size_t i = 1; i < n; i++)
+		assert_true(all[i - 1]->seq < all[i]->seq);
+	assert_string_equal(all[0]->part, "quiet");
+	assert_string_equal(all[0]->detail, "q6");
+	assert_string_equal(all[EX_PART_EVENTS - 1]->kind, "restarted");
+	assert_int_equal(all[EX_PART_EVENTS - 1]->c2a_ns, 5);
+	assert_string_equal(all[n - 1]->kind, "system-stop");
+	free(all);
+	free(parts[0].pev);
+	free(parts[1].pev);
+	free(s.ev);
 }
 
 static void test_log_ring(void **state)
@@ -142,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_intensity_window_slides),
 		cmocka_unit_test(test_intensity_zero),
 		cmocka_unit_test(test_event_ring),
+		cmocka_unit_test(test_event_history_per_partition),
 		cmocka_unit_test(test_log_ring),
 		cmocka_unit_test(test_state_names),
 	};
