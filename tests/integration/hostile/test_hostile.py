@@ -388,12 +388,14 @@ def case_crashloop():
     restarts in 30 s before, at 16% of a core).  The first restart is
     immediate, each further quick crash doubles the delay from 10 ms to
     1 s; the delays are in `backoff` events, each restart comes no sooner
-    than its delay, and `myco ps` shows the backoff."""
+    than its delay, and `myco ps` shows the backoff.  A partition that runs
+    over 1 s before each crash is restarted at once every time."""
     import time
     body = "\n".join([
         X.partition("loop", "crash", env={"XDELAY": "0"}),
+        X.partition("slow", "crash", env={"XDELAY": "1200"}),
         X.partition("ok"),
-        "    group g { strategy one_for_one; restarts 1000 within 60 s; members loop; }"])
+        "    group g { strategy one_for_one; restarts 1000 within 60 s; members loop, slow; }"])
     s = X.System(body, "cl")
     try:
         s.start(wait_running=False)
@@ -424,6 +426,12 @@ def case_crashloop():
         r = subprocess_run([X.MYCO, "ps", "--runtime-dir", s.rt])
         if "crash loop:" not in r:
             X.fail("plain ps does not show the backoff:\n" + r)
+        # a partition that runs over 1 s between crashes is a stable run:
+        # restarted at once every time
+        X.wait_for(lambda: s.part("slow")["restarts"] >= 3, "three restarts of slow", 60)
+        slow = [e for e in s.events() if e["partition"] == "slow" and e["kind"] == "backoff"]
+        if slow or s.part("slow")["backoff_ms"] != 0:
+            X.fail("stable runs were delayed: %r" % slow)
         if s.part("ok")["restarts"] != 0 or s.proc.poll() is not None:
             X.fail("the neighbour or the executive suffered")
         if s.stop() != 0:
