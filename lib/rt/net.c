@@ -19,9 +19,9 @@
 int myco_tcp_listen(const char *host, uint16_t port, int backlog,
 		    bool reuseport)
 {
-	struct addrinfo hints = {0}, *res = NULL;
+	struct addrinfo hints = {0}, *res = NULL, *ai;
 	char portstr[8];
-	int fd = -1, rc, one = 1;
+	int fd = -EADDRNOTAVAIL, rc, one = 1;
 
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -31,27 +31,26 @@ int myco_tcp_listen(const char *host, uint16_t port, int backlog,
 			 &res);
 	if (rc != 0)
 		return rc == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
-		    res->ai_protocol);
-	if (fd < 0) {
+	/* the first address that binds wins (a name may resolve to several) */
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			fd = -errno;
+			continue;
+		}
+		if (!setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) &&
+		    (!reuseport || !setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+					       sizeof(one))) &&
+		    !bind(fd, ai->ai_addr, ai->ai_addrlen) &&
+		    !listen(fd, backlog > 0 ? backlog : 1024))
+			break;
 		rc = -errno;
-		goto out;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-				     sizeof(one))) ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) ||
-	    listen(fd, backlog > 0 ? backlog : 1024)) {
-		rc = -errno;
-		goto out;
-	}
-	rc = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
 		close(fd);
+		fd = rc;
+	}
 	freeaddrinfo(res);
-	return rc;
+	return fd;
 }
 
 int myco_tcp_connect(const char *host, uint16_t port, int64_t timeout_ns)

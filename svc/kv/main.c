@@ -46,35 +46,6 @@ static void usage(FILE *f)
 	      "Prints \"myco-kv: ready on HOST:PORT\" on stdout when it serves.\n", f);
 }
 
-static int listen_tcp(const char *host, int port)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char ps[16];
-	int fd = -EADDRNOTAVAIL, one = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host[0] ? host : NULL, ps, &hints, &res) != 0)
-		return -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			fd = -errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
-			break;
-		close(fd);
-		fd = -errno;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 static int parse_fsync(const char *s)
 {
 	if (!strcmp(s, "always"))
@@ -244,7 +215,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (lfd < 0) {
-		lfd = listen_tcp(bind_host, (int)port);
+		lfd = myco_tcp_listen(bind_host, (uint16_t)port, 1024, false);
 		if (lfd < 0) {
 			fprintf(stderr, "myco-kv: listen on %s:%lld: %s\n", bind_host, port,
 				myco_strerror(lfd));

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include "myco/part.h"
+#include "myco/rt.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,37 +26,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Bind and listen on host:port (numeric or resolvable); returns the fd or
- * a negative errno. */
-static int listen_tcp(const char *host, int port)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char ps[16];
-	int fd = -EADDRNOTAVAIL, one = 1;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(ps, sizeof(ps), "%d", port);
-	if (getaddrinfo(host[0] ? host : NULL, ps, &hints, &res) != 0)
-		return -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			fd = -errno;
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
-			break;
-		close(fd);
-		fd = -errno;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
 
 static void usage(FILE *f)
 {
@@ -290,7 +260,7 @@ int main(int argc, char **argv)
 	int retries = in_system ? 300 : 200;
 	if (lfd < 0) {
 		for (int tries = 0;; tries++) {
-			lfd = listen_tcp(lhost, lport);
+			lfd = myco_tcp_listen(lhost, (uint16_t)lport, 1024, false);
 			if (lfd != -EADDRINUSE || tries >= retries)
 				break;
 			if (tries == 0)
