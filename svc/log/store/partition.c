@@ -473,10 +473,19 @@ fail:
 	return rc;
 }
 
+/* Tell the hook the high watermark moved.  Two syncs (the sync thread's
+ * and a caller's) or two appenders may finish in either order after their
+ * locks are released, so report the watermark as it is now, never the one
+ * a slower caller saw: the last call always carries the latest value. */
 static void notify_hw(mls_partition_t *p, int64_t hw)
 {
-	if (p->st->cfg.on_hw)
-		p->st->cfg.on_hw(p->st->cfg.on_hw_arg, p->topic, p->index, hw);
+	if (!p->st->cfg.on_hw)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (p->hw > hw)
+		hw = p->hw;
+	pthread_mutex_unlock(&p->mu);
+	p->st->cfg.on_hw(p->st->cfg.on_hw_arg, p->topic, p->index, hw);
 }
 
 /* Validate, check producer state, write.  Returns 0 (written: *target set
