@@ -1,0 +1,110 @@
+/*
+ * replay.h: record and replay, shared-internal (never installed).  Three
+ * users, one vocabulary:
+ *   - the partition side of libmyco (lib/replay/rec.c): records what a
+ *     partition receives through libmyco into a shared-memory ring that the
+ *     executive owns (capability `record/ring:FD`), and in replay mode
+ *     (environment MYCO_REPLAY=LOG) serves the partition's channels, clock
+ *     and random numbers from a log instead;
+ *   - the executive (exec/record.c): creates the rings, drains them on the
+ *     collector's tick into the log (lib/replay/log.c), keeps the last
+ *     window on a crash;
+ *   - `myco replay` (cmd/myco/replay_cmds.c): loads a log and runs the
+ *     partition's program against it.
+ * The ring ABI and the log format are docs/replay-format.md; the guide is
+ * docs/replay.md.
+ *
+ * The lib/chan hook (lib/chan/hook.c, the only place): every public channel
+ * operation that moves data is a wrapper
+ *     if (__builtin_expect(ch->rec != NULL, 0)) return ch->rec->OP(ch, ...);
+ *     return myco__chan_OP_raw(ch, ...);
+ * so a channel that is not recorded costs one load of a field of the
+ * handle and one predictable branch.  ch->rec is set only by lib/replay
+ * (myco__rec_bind()).  The clock and random hooks are the same shape
+ * (lib/common/clock.c: myco__clock_hook, myco__random_hook).
+ */
+#ifndef MYCO_REPLAY_H
+#define MYCO_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "myco/chan.h"
+
+/* ---- record types (ring and log share the bodies; docs/replay-format.md) */
+
+enum myco__rec_type {
+	MYCO__REC_PAD = 0,      /* ring only: skip to the end of the ring */
+	MYCO__REC_START = 1,    /* start-up inputs: exe, cwd, argv, environment */
+	MYCO__REC_OPEN = 2,     /* myco_chan_open(): name, role, index, kind, msg_size, rc */
+	MYCO__REC_RECV = 3,     /* a receive: rc, lane, seq, receive time, payload */
+	MYCO__REC_SEND = 4,     /* a send / publish / call request / reply: rc, len, hash, payload */
+	MYCO__REC_REPLY = 5,    /* a call reply the client received: rc, corr, payload */
+	MYCO__REC_CLOCK = 6,    /* myco_now() as the partition saw it */
+	MYCO__REC_RANDOM = 7,   /* myco_random() */
+	MYCO__REC_SAMPLE = 8,   /* myco_chan_sample_read(): rc, seq, age, value */
+	MYCO__REC_DONE = 9,     /* myco_chan_done() that did not return 0: rc */
+	MYCO__REC_GAP = 10,     /* log only: the executive lost records here (overrun count) */
+	MYCO__REC_CRASH = 11,   /* log only: how the process ended (signal, status) */
+	MYCO__REC_NTYPES
+};
+
+/* Bytes of a sent payload kept in a SEND record beyond its hash (the
+ * divergence report shows them; the comparison uses length + hash + these). */
+#define MYCO__REC_SEND_KEEP 256u
+
+/* ---- the operations the lib/chan hook forwards to ----------------------- */
+
+struct myco__rec_ops {
+	int (*send)(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns);
+	int (*send_batch)(myco_chan_t *ch, const struct iovec *msgs, size_t n);
+	int (*reserve)(myco_chan_t *ch, void **slot, int64_t timeout_ns);
+	int (*publish)(myco_chan_t *ch, size_t len);
+	int (*recv)(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns);
+	int (*recv_batch)(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
+			  int64_t timeout_ns);
+	int (*done)(myco_chan_t *ch, const myco_chan_msg_t *msg);
+	int (*done_all)(myco_chan_t *ch);
+	int (*reply)(myco_chan_t *ch, const myco_chan_msg_t *req, const void *buf,
+		     size_t len);
+	int (*call_wait)(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_cap,
+			 size_t *rep_len, int64_t timeout_ns);
+	int (*sample_write)(myco_chan_t *ch, const void *buf, size_t len);
+	int (*sample_read)(myco_chan_t *ch, void *buf, size_t cap, size_t *len,
+			   uint64_t *seq, uint64_t *age_ns);
+	void (*close)(myco_chan_t *ch);
+};
+
+/* ---- partition side (lib/replay/rec.c) ---------------------------------- */
+
+/* Record mode: map the ring handed over as `record/ring:FD` and write the
+ * START record.  0 or -errno (the partition then runs unrecorded). */
+int myco__rec_attach(int fd);
+
+/* Replay mode (MYCO_REPLAY set by `myco replay`): load the log.  0 or
+ * -errno with a message in ERR. */
+int myco__rec_replay_init(const char *log, char *err, size_t cap);
+
+/* 1 in replay mode. */
+int myco__rec_replaying(void);
+
+/* myco_chan_open() of NAME returned RC and CH (record mode): write the OPEN
+ * record and bind CH to the recorder. */
+void myco__rec_opened(const char *name, int rc, myco_chan_t *ch);
+
+/* Replay mode: myco_chan_open() of NAME served from the log. */
+int myco__rec_replay_open(const char *name, myco_chan_t **out);
+
+/* Bind CH to OPS (NULL unbinds).  Sets the handle's hook pointer and the
+ * channel number that records carry. */
+void myco__rec_bind(myco_chan_t *ch, const struct myco__rec_ops *ops, uint16_t id);
+uint16_t myco__rec_chan_id(const myco_chan_t *ch);
+
+/* Record status of this process for tests: records written, overruns. */
+void myco__rec_counts(uint64_t *records, uint64_t *overruns);
+
+/* FNV-1a 64 of a payload: the hash in SEND records. */
+uint64_t myco__rec_hash(const void *p, size_t n);
+
+#endif /* MYCO_REPLAY_H */
