@@ -259,6 +259,121 @@ static inline void myco__part_window_note(struct myco__part_window *w, uint64_t 
 		;
 }
 
+/* ---------------------------------------------------------------------
+ * Chaos: the fault table, in the same control region at
+ * MYCO__PART_CHAOS_OFF (shared-internal ABI; docs/chaos.md).  Zero (no
+ * fault) unless an experiment runs (exec/chaos.c).
+ *
+ * Executive-written: `armed`, `skew_ns` and the slots.  A slot is
+ * rewritten as a seqlock: seq made odd (relaxed store, release fence),
+ * the fields written, seq made even (release).  `armed` is the number of
+ * slots in use, stored (release) after the slots: it is the one word the
+ * channel fast path loads, so a partition with no fault pays one load and
+ * one predictable branch per receive.  A reader loads seq (acquire),
+ * copies the slot, fences (acquire) and re-checks seq; an odd or changed
+ * seq means "skip this slot now" (it is being rewritten).
+ * Partition-written (libmyco, relaxed atomic adds): the counters of what
+ * it applied, per kind (`applied[kind]`), on their own cache lines.
+ *
+ * Channel faults (kinds 1..7) are applied by lib/chan at the RECEIVING
+ * end (consumer or server: myco_chan_recv and friends) of the channel
+ * whose name hashes to `chan` (myco__chaos_chan_hash(); 0 = every channel
+ * of the partition), so the sender sees only backpressure and no
+ * message is ever taken from the ring before the receiver's done():
+ * a fault that only holds or copies a message (delay, duplicate, reorder,
+ * bandwidth, stall) can never lose one, even across kill -9.  Drop and
+ * corrupt lose or damage a message by design.
+ * Whether a fault hits a message is a pure function of (seed, lane, seq):
+ * splitmix64(seed ^ lane << 48 ^ seq) < prob, so a run is reproducible
+ * whatever the timing.  prob is out of 2^32 - 1 (UINT32_MAX = always).
+ * Times are CLOCK_MONOTONIC ns of the real clock (myco__now_raw()), never
+ * the skewed one.  The executive treats the counters as untrusted; the
+ * partition treats the slots as untrusted too (kinds and sizes checked,
+ * loops bounded): a partition can rewrite its own table (it maps the
+ * control region read-write) and so only spare itself the faults.
+ * --------------------------------------------------------------------- */
+#define MYCO__PART_CHAOS_OFF   2048u
+#define MYCO__CHAOS_SLOTS      24u
+
+enum myco__chaos_kind {
+	MYCO__CHAOS_NONE      = 0,
+	/* channel faults, at the receiving end (lib/chan) */
+	MYCO__CHAOS_DROP      = 1,      /* the message is done() unseen: lost */
+	MYCO__CHAOS_DELAY     = 2,      /* held arg_ns + [0, arg2_ns) jitter after
+					 * the receiver first saw it (FIFO kept) */
+	MYCO__CHAOS_DUPLICATE = 3,      /* handed out twice (the second a private
+					 * copy with the same seq and lane) */
+	MYCO__CHAOS_REORDER   = 4,      /* handed out after the next message of
+					 * its lane (done() of the later one is
+					 * deferred until the earlier is done) */
+	MYCO__CHAOS_CORRUPT   = 5,      /* a private copy with arg_ns bits flipped
+					 * (1..64) at positions from the seed */
+	MYCO__CHAOS_BANDWIDTH = 6,      /* token bucket: arg_ns bytes per second,
+					 * burst one message */
+	MYCO__CHAOS_STALL     = 7,      /* nothing is handed out in the window */
+	/* partition faults applied by libmyco in the partition */
+	MYCO__CHAOS_SLOW      = 8,      /* every libmyco channel call waits arg_ns
+					 * first (the program's own syscalls are
+					 * not slowed) */
+	MYCO__CHAOS_FDLEAK    = 9,      /* arg_ns fds a second opened and never
+					 * closed (eventfds), checked per call */
+	MYCO__CHAOS_KINDS     = 10,
+	/* executive-side partition faults (never in the table; exec/chaos.h):
+	 * kill, hang, cpu hog, memory leak, skew (skew_ns), starve */
+};
+
+struct myco__chaos_slot {
+	uint32_t seq;                   /* seqlock, even = stable */
+	uint32_t kind;                  /* enum myco__chaos_kind */
+	uint64_t chan;                  /* channel faults: name hash, 0 = any */
+	uint64_t t_start_ns;            /* active in [t_start, t_end) */
+	uint64_t t_end_ns;
+	uint64_t seed;
+	uint32_t prob;                  /* per message (per call for SLOW) */
+	uint32_t pad;
+	uint64_t arg_ns;                /* see the kinds */
+	uint64_t arg2_ns;
+};
+
+struct myco__part_chaos {
+	/* executive-written */
+	uint32_t armed;                 /* slots in use (0 = no fault) */
+	uint32_t gen;                   /* bumped at each change of the table */
+	int64_t  skew_ns;               /* added to myco_now() in the partition */
+	uint8_t  pad0[64 - 16];
+	/* partition-written, own cache lines */
+	uint64_t applied[16];           /* [kind]: messages or calls hit (FDLEAK:
+					 * fds opened) */
+	struct myco__chaos_slot slot[MYCO__CHAOS_SLOTS];
+};
+_Static_assert(sizeof(struct myco__chaos_slot) == 64, "chaos slot ABI");
+_Static_assert(offsetof(struct myco__part_chaos, applied) == 64,
+	       "partition counters on their own cache line");
+_Static_assert(offsetof(struct myco__part_chaos, slot) == 192, "chaos slots");
+_Static_assert(MYCO__PART_WINDOW_OFF + sizeof(struct myco__part_window) <=
+	       MYCO__PART_CHAOS_OFF, "chaos table after the window");
+_Static_assert(MYCO__PART_CHAOS_OFF + sizeof(struct myco__part_chaos) <=
+	       MYCO__PART_CTL_SIZE, "chaos table fits the control region");
+
+/* FNV-1a 64 of a channel name, never 0 (0 means "every channel"). */
+static inline uint64_t myco__chaos_chan_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/* The per-message decision and random numbers of a fault: splitmix64. */
+static inline uint64_t myco__chaos_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
 /* Where lib/rt adds its counts: set by myco_init() in a partition started
  * by the executive, NULL otherwise (the runtime then counts only in its
  * own loop and task statistics).  Defined by lib/rt. */
