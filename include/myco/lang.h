@@ -183,6 +183,44 @@ typedef enum myco_restart {
 	MYCO_RESTART_TEMPORARY,   /* never restarted */
 } myco_restart_t;
 
+/* ------------------------------------------------------------------ health */
+
+/* The signals of the executive's health model (exec/health.h), the ones
+ * an `slo` names.  Units: times in ns; memory in bytes or % of the
+ * partition's `memory`; cpu % of its budget (of one core without one);
+ * errors % of the messages handled; queue and restarts counts. */
+typedef enum myco_signal {
+	MYCO_SIG_HEARTBEAT,   /* heartbeat lateness */
+	MYCO_SIG_LATENCY,     /* per-message processing latency (a quantile) */
+	MYCO_SIG_QUEUE,       /* messages waiting in its input channels */
+	MYCO_SIG_STALL,       /* input waiting without progress */
+	MYCO_SIG_MEMORY,      /* resident memory */
+	MYCO_SIG_CPU,         /* CPU against the budget */
+	MYCO_SIG_ERRORS,      /* error rate */
+	MYCO_SIG_RESTARTS,    /* restarts within the last minute */
+} myco_signal_t;
+#define MYCO_SIG_COUNT 8u
+
+/* `slo latency p99 < 2 ms;`, `slo memory < 80 %;` ... */
+typedef struct myco_slo {
+	myco_signal_t signal;
+	uint32_t quantile;     /* latency: per mille (500 = p50, 990 = p99,
+				* 999 = p999); 0 for the other signals */
+	double limit;          /* must stay below; unit as myco_signal_t */
+	bool percent;          /* memory: limit is % of memory_bytes */
+	myco_pos_t pos;
+} myco_slo_t;
+
+/* `heal ACTION [ahead T] [limit N per T];`: what the executive does with
+ * a partition its health model finds sick. */
+typedef enum myco_heal {
+	MYCO_HEAL_RESTART,     /* replace it by its standby (default) */
+	MYCO_HEAL_QUARANTINE,  /* freeze it, take it out of routing, replace it */
+	MYCO_HEAL_SHED,        /* tell it to shed load (myco_shedding()) */
+	MYCO_HEAL_ESCALATE,    /* hand it to its supervision group */
+	MYCO_HEAL_OBSERVE,     /* report only */
+} myco_heal_t;
+
 typedef struct myco_partition {
 	const char *name;
 	myco_pos_t pos;
@@ -229,6 +267,18 @@ typedef struct myco_partition {
 	 * partition through resctrl (Intel RDT / AMD PQoS) where the hardware
 	 * has it; 0 = not given (shares the cache).  1 .. 64. */
 	uint32_t cache_ways;
+	/* Health (docs/immune.md): the SLOs, in statement order, one per
+	 * signal, and the healing policy.  heal_ahead_ns: act when a trend
+	 * predicts an SLO (or the memory limit) is reached within it (default
+	 * 10 s); at most heal_max heals within heal_within_ns (default 3 per
+	 * 60 s), then the next sick verdict escalates to the group. */
+	size_t nslos;
+	const myco_slo_t *slos;
+	myco_heal_t heal;
+	uint64_t heal_ahead_ns;
+	uint32_t heal_max;
+	uint64_t heal_within_ns;
+	myco_pos_t heal_pos;          /* of the `heal` statement (line 0: none) */
 } myco_partition_t;
 
 /* ---------------------------------------------------------------- services */

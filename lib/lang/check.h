@@ -279,6 +279,11 @@ void myco__lower_part_readiness(myco__lower_t *l);
 void myco__lower_part_user(myco__lower_t *l);
 void myco__lower_part_pids(myco__lower_t *l);
 void myco__lower_part_cache(myco__lower_t *l);
+/* lower_health.c: `slo`, `heal`, and the defaults and cross-statement
+ * checks after the partition's block */
+void myco__lower_part_slo(myco__lower_t *l);
+void myco__lower_part_heal(myco__lower_t *l);
+void myco__lower_part_health_done(ctx_t *c, myco_partition_t *p);
 
 /* ------------------------------------------------------------- the steps */
 

@@ -15,7 +15,7 @@ static const struct code {
 } codes[] = {
 	{ "E001", "unexpected character\n\n"
 	  "Outside strings and comments a .myco file contains only names, numbers,\n"
-	  "strings and the punctuation { } ; , : = [ ].  Any other character (or a\n"
+	  "strings and the punctuation { } ; , : = [ ] < %.  Any other character (or a\n"
 	  "non-ASCII byte) is an error.  Comments start with // or /*.\n" },
 	{ "E002", "unterminated string\n\n"
 	  "A string starts and ends with \" on the same line.  Write a newline as \\n.\n" },
@@ -227,6 +227,20 @@ static const struct code {
 	  "The root file declares exactly one `system name { ... }`.\n" },
 	{ "E100", "schedule without a major frame\n\n"
 	  "A schedule starts with `major_frame 20 ms;`.\n" },
+	{ "E110", "invalid service level objective\n\n"
+	  "`slo SIGNAL [pNN] < LIMIT;` names one of the health model's signals\n"
+	  "(heartbeat, latency, queue, stall, memory, cpu, errors, restarts) and the\n"
+	  "bound it must stay below, in the signal's unit: a time for heartbeat,\n"
+	  "latency and stall; a size or a percentage (of the partition's `memory`)\n"
+	  "for memory; a percentage for cpu (of the budget) and errors; a plain\n"
+	  "count for queue and restarts.  Only latency takes a quantile (p50, p90,\n"
+	  "p99, p999; default p99).  One objective per signal.\n\n"
+	  "    slo latency p99 < 2 ms;\n    slo memory < 80 %;\n" },
+	{ "E111", "health statement that needs another one\n\n"
+	  "`slo memory < N %` needs the partition's `memory` limit (or give a size),\n"
+	  "a memory objective above that limit can never break first, and\n"
+	  "`slo heartbeat` needs `heartbeat`.  In `heal ACTION ahead T limit N per T;`\n"
+	  "the times are greater than zero.\n" },
 	{ "W001", "channel end missing (warning)\n\n"
 	  "A queue or sample channel has no sender, or a call channel no client.\n"
 	  "The system still loads; the channel is simply idle.\n" },

@@ -267,6 +267,25 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 			myco_restart_name(p->restart), p->heartbeat_ns, p->misses,
 			p->ready ? "true" : "false");
 		idx(f, p->group);
+		/* health: "slos":[{signal,quantile,limit,percent}], "heal":{...} */
+		fputs(",\"slos\":[", f);
+		for (size_t j = 0; j < p->nslos; j++) {
+			static const char *const sn[MYCO_SIG_COUNT] = { "heartbeat", "latency",
+				"queue", "stall", "memory", "cpu", "errors", "restarts" };
+			const myco_slo_t *o = &p->slos[j];
+			fprintf(f, "%s{\"signal\":\"%s\",\"quantile\":%u,\"limit\":%.17g,"
+				"\"percent\":%s}", j ? "," : "",
+				(unsigned)o->signal < MYCO_SIG_COUNT ? sn[o->signal] : "?",
+				o->quantile, o->limit, o->percent ? "true" : "false");
+		}
+		{
+			static const char *const hn[] = { "restart", "quarantine", "shed",
+							   "escalate", "observe" };
+			fprintf(f, "],\"heal\":{\"action\":\"%s\",\"ahead_ns\":%" PRIu64
+				",\"max\":%u,\"within_ns\":%" PRIu64 "}",
+				(unsigned)p->heal < 5 ? hn[p->heal] : "?", p->heal_ahead_ns,
+				p->heal_max, p->heal_within_ns);
+		}
 		/* run as: null, or {"user": name or number, "group": name,
 		 * number or null (the user's primary group)} */
 		fputs(",\"run_as\":", f);

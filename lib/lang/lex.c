@@ -275,7 +275,7 @@ void myco__lex_next(myco__lexer_t *lx, myco__tok_t *t)
 		t->textlen = (uint32_t)n;
 		return;
 	}
-	if (strchr("{};,:=[]", c) && c) {
+	if (strchr("{};,:=[]<%", c) && c) {
 		lx->pos++;
 		t->kind = MYCO__T_PUNCT;
 		t->punct = (char)c;
@@ -285,7 +285,7 @@ void myco__lex_next(myco__lexer_t *lx, myco__tok_t *t)
 	/* invalid: swallow a run of invalid bytes, report once */
 	while (lx->pos < lx->len) {
 		unsigned char x = (unsigned char)b[lx->pos];
-		if (is_id(x) || strchr("{};,:=[]\"/ \t\r\n", x) || x == 0)
+		if (is_id(x) || strchr("{};,:=[]<%\"/ \t\r\n", x) || x == 0)
 			if (x != 0)
 				break;
 		lx->pos++;

@@ -126,6 +126,11 @@ static const myco__stmt_def_t table[] = {
 	  { "threads", "processes", "nproc" } },
 	{ "cache", MYCO__B_PARTITION, MYCO__B_NONE, 0, "cache ways 4;", 0, myco__lower_part_cache,
 	  { "llc", "l3" } },
+	{ "slo", MYCO__B_PARTITION, MYCO__B_NONE, R, "slo latency p99 < 2 ms;  (or memory < 80 %, errors < 1 %, queue < 500, ...)", 0,
+	  myco__lower_part_slo, { "objective", "sla" } },
+	{ "heal", MYCO__B_PARTITION, MYCO__B_NONE, 0,
+	  "heal restart ahead 10 s limit 3 per 60 s;  (or quarantine, shed, escalate, observe)", 0,
+	  myco__lower_part_heal, { "healing", "remedy" } },
 
 	/* group */
 	{ "strategy", MYCO__B_GROUP, MYCO__B_NONE, 0,
