@@ -21,6 +21,20 @@ const flash = {};             // name -> time the restart highlight ends
 let banner = null;
 let many = false, lastEdges = 0;
 
+// Actions (kill, restart, stop, chaos) exist only when the dashboard was
+// started with them, and need the token from the URL's fragment
+// (`myco dash --url`): kept for this tab only, and taken out of the address
+// bar so it is not shared by copying the URL.
+let token = sessionStorage.getItem('myco-token') || '';
+{
+  const m = /(?:^#|&)token=([0-9a-f]{64})(?:&|$)/.exec(location.hash);
+  if (m) {
+    token = m[1];
+    sessionStorage.setItem('myco-token', token);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+}
+
 function h(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -346,6 +360,7 @@ function renderDetail() {
     ['deadline misses', L.deadline_misses || 0], ['group', st.group + ' (' + st.restart + ')'],
     ['standby', L.standby_parked ? 'parked' : 'none']];
   for (const [k, v] of facts) { const d = h('div'); d.append(h('span', '', k), h('span', '', String(v))); f.appendChild(d); }
+  renderActions(n);
   spark('#d-cpu', H.cpu, st.budget_pct || 0);
   spark('#d-rss', H.rss, st.memory_limit || 0);
   spark('#d-msgs', H.msgs, 0);
@@ -363,6 +378,45 @@ function renderDetail() {
     const li = h('li', HEAL.has(e.kind) ? 'heal' : '');
     li.append(h('span', 'k', e.kind), document.createTextNode(fmtTime(e.time_ns) + ' ' + e.detail));
     ev.appendChild(li);
+  }
+}
+
+let actionsFor = null;        // the partition the buttons were drawn for
+
+function renderActions(n) {
+  const box = $('#d-actions');
+  const acts = (S.static.actions || []).filter((a) => a !== 'chaos');
+  box.hidden = !acts.length;
+  if (!acts.length || actionsFor === n) return;
+  actionsFor = n;
+  box.textContent = '';
+  if (!token) {
+    box.appendChild(h('div', 'muted', 'actions need the token: open the URL `myco dash --url` prints'));
+    return;
+  }
+  for (const a of acts) {
+    const b = h('button', 'act', a);
+    b.dataset.action = a;
+    b.addEventListener('click', () => act(a, n));
+    box.appendChild(b);
+  }
+  box.appendChild(h('span', 'act-result', ''));
+}
+
+async function act(action, part) {
+  if (!confirm(`${action} ${part}?`)) return;
+  const out = $('#d-actions .act-result');
+  try {
+    const r = await fetch('/api/action', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Authorization': 'Bearer ' + token },
+      body: JSON.stringify({ action, partition: part }),
+    });
+    const j = await r.json().catch(() => ({}));
+    if (out) out.textContent = r.ok ? `${action}: done` : `${action}: ${j.error || r.status}`;
+    if (r.status === 401) { token = ''; sessionStorage.removeItem('myco-token'); actionsFor = null; }
+  } catch (e) {
+    if (out) out.textContent = `${action}: ${e}`;
   }
 }
 

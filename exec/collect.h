@@ -9,6 +9,7 @@
 #ifndef MYCO_EXEC_COLLECT_H
 #define MYCO_EXEC_COLLECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,25 @@ int myco__ex_http_open(struct ex_system *s, const char *addr, uint16_t port);
 void myco__ex_http_accept(struct ex_system *s);
 void myco__ex_http_io(struct ex_system *s, int fd, uint32_t events);
 void myco__ex_http_close(struct ex_system *s);
+
+/* One HTTP/1.x request head (myco__ex_http_request). */
+enum { MYCO__HTTP_GET, MYCO__HTTP_HEAD, MYCO__HTTP_POST, MYCO__HTTP_OTHER };
+struct myco__ex_http_req {
+	int method;              /* MYCO__HTTP_* */
+	char path[256];          /* without the query string */
+	size_t head_len;         /* bytes up to and including the blank line */
+	long content_length;     /* -1: no Content-Length header */
+	bool chunked;            /* a Transfer-Encoding header was sent */
+	char bearer[128];        /* "Authorization: Bearer TOKEN": TOKEN, else "" */
+};
+/* Parse a request head in BUF (LEN bytes, at most MAX): 0 when more bytes
+ * are needed, 1 when complete (*R filled), -EINVAL when malformed (a bad
+ * request line, a header line without a colon or with space before it, a
+ * folded line, a bare CR, a NUL, a repeated or non-numeric Content-Length),
+ * -E2BIG when the head or its path is too large.  Any method parses
+ * (MYCO__HTTP_OTHER for those not listed); the caller decides.  Fuzzed by
+ * tests/fuzz/exec/fuzz_exec_http.c. */
+int myco__ex_http_request(const char *buf, size_t len, size_t max, struct myco__ex_http_req *r);
 
 /* Parse an HTTP/1.x request head in BUF (LEN bytes).  Returns 0 when more
  * bytes are needed, 1 when complete (method GET or HEAD in *head, path in

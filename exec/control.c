@@ -3,6 +3,7 @@
  * 0600).  Protocol: the client sends one JSON object on one line,
  *   {"cmd":"ps"} | {"cmd":"stop","name":N} | {"cmd":"stop","all":true}
  *   {"cmd":"restart","name":N} | {"cmd":"kill","name":N}
+ *   (stop, restart and kill take "by":WHO, named in the event log)
  *   {"cmd":"logs","name":N,"follow":B} | {"cmd":"events","follow":B}
  *   {"cmd":"trace","on":CATS,"off":CATS} | {"cmd":"trace-read","from":SEQ,"max":N}
  *   {"cmd":"top"}       (these three: exec/collect.c)
@@ -384,13 +385,13 @@ json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const 
 {
 	json_error_t jerr;
 	json_t *req = json_loads(line, 0, &jerr), *rep = NULL;
-	const char *cmd = NULL, *name = NULL;
+	const char *cmd = NULL, *name = NULL, *by = NULL;
 	int all = 0, follow = 0;
 	struct ex_part *p = NULL;
 	bool keep = false;
 
-	if (!req || json_unpack(req, "{s:s,s?s,s?b,s?b}", "cmd", &cmd, "name", &name,
-				"all", &all, "follow", &follow) < 0) {
+	if (!req || json_unpack(req, "{s:s,s?s,s?b,s?b,s?s}", "cmd", &cmd, "name", &name,
+				"all", &all, "follow", &follow, "by", &by) < 0) {
 		rep = err_obj("bad request: %s", req ? "expected {\"cmd\":...}" : jerr.text);
 		goto out;
 	}
@@ -433,6 +434,14 @@ json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const 
 		if (!p) {
 			rep = err_obj("%s needs a partition name (or --all for stop)", cmd);
 			goto out;
+		}
+		if (by) {       /* who asked (the dashboard says so): kept in the event log */
+			char who[33];
+			size_t k = 0;
+			for (; by[k] && k < sizeof(who) - 1; k++)
+				who[k] = by[k] > 0x20 && by[k] < 0x7f ? by[k] : '?';
+			who[k] = 0;
+			myco__ex_event(s, p, "control", -1, -1, "%s requested by %s", cmd, who);
 		}
 		int rc = !strcmp(cmd, "stop") ? myco__ex_stop_one(s, p) :
 			 !strcmp(cmd, "kill") ? myco__ex_kill(s, p) : myco__ex_restart(s, p);

@@ -25,12 +25,17 @@ static pid_t dash_pid;
 void myco__ex_dash_start(struct ex_system *s)
 {
 	const myco_system_t *m = s->model;
-	char file[PATH_MAX], port[8];
+	char file[PATH_MAX], port[8], acts[40] = "";
 	if (!m || !m->dashboard_port)
 		return;
 	if (!realpath(s->opt.file, file))
 		snprintf(file, sizeof(file), "%s", s->opt.file);
 	snprintf(port, sizeof(port), "%u", m->dashboard_port);
+	static const char *const an[] = { "kill", "restart", "stop", "chaos" };
+	for (unsigned i = 0; i < 4; i++)
+		if (m->dashboard_actions & (1u << i))
+			snprintf(acts + strlen(acts), sizeof(acts) - strlen(acts), "%s%s",
+				 acts[0] ? "," : "", an[i]);
 	pid_t ppid = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -44,18 +49,24 @@ void myco__ex_dash_start(struct ex_system *s)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != ppid)
 			_exit(0);
-		execl("/proc/self/exe", "myco", "dash", "--from-executive", "--quiet",
-		      "--runtime-dir", s->dir, "--file", file,
-		      "--addr", m->dashboard_addr ? m->dashboard_addr : "127.0.0.1",
-		      "--port", port, (char *)NULL);
+		const char *argv[16] = { "myco", "dash", "--from-executive", "--quiet",
+			"--runtime-dir", s->dir, "--file", file,
+			"--addr", m->dashboard_addr ? m->dashboard_addr : "127.0.0.1",
+			"--port", port };
+		if (acts[0]) {
+			argv[12] = "--actions";
+			argv[13] = acts;
+		}
+		execv("/proc/self/exe", (char *const *)argv);
 		_exit(127);
 	}
 	dash_pid = pid;
-	myco__ex_event(s, NULL, "dashboard", -1, -1, "serving on http://%s%s%s:%u/ (pid %d)",
+	myco__ex_event(s, NULL, "dashboard", -1, -1, "serving on http://%s%s%s:%u/ (pid %d)%s",
 		       m->dashboard_addr && strchr(m->dashboard_addr, ':') ? "[" : "",
 		       m->dashboard_addr ? m->dashboard_addr : "127.0.0.1",
 		       m->dashboard_addr && strchr(m->dashboard_addr, ':') ? "]" : "",
-		       m->dashboard_port, (int)pid);
+		       m->dashboard_port, (int)pid,
+		       acts[0] ? "; actions behind a token: myco dash --url" : "");
 }
 
 void myco__ex_dash_stop(struct ex_system *s)

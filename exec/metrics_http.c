@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,57 +38,128 @@ static int http_fd = -1;
 static int http_inited;
 static struct http_conn conns[HTTP_MAX_CONNS];
 
-int myco__ex_http_parse(const char *buf, size_t len, size_t max, int *head,
-			char *path, size_t cap)
+static bool is_tchar(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Header value VAL (LEN bytes, optional whitespace around it trimmed) */
+static void trim(const char **val, size_t *len)
+{
+	while (*len && (**val == ' ' || **val == '\t'))
+		(*val)++, (*len)--;
+	while (*len && ((*val)[*len - 1] == ' ' || (*val)[*len - 1] == '\t' ||
+			(*val)[*len - 1] == '\r'))
+		(*len)--;
+}
+
+int myco__ex_http_request(const char *buf, size_t len, size_t max, struct myco__ex_http_req *r)
 {
 	const char *end = NULL;
+	size_t endlen = 0;
 
-	for (size_t i = 0; i + 3 < len; i++)
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
-			end = buf + i;
-			break;
-		}
-	if (!end) {
-		/* bare LF line endings too */
-		for (size_t i = 0; i + 1 < len; i++)
-			if (buf[i] == '\n' && buf[i + 1] == '\n') {
-				end = buf + i;
-				break;
-			}
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	for (size_t i = 0; i + 1 < len && !end; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n')
+			end = buf + i, endlen = 2;              /* bare LF line endings */
+		else if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+			end = buf + i, endlen = 3;
 	}
 	if (!end)
 		return len >= max ? -E2BIG : 0;
+	r->head_len = (size_t)(end - buf) + endlen;
+	if (r->head_len > max)
+		return -E2BIG;
 	const char *sp1 = memchr(buf, ' ', (size_t)(end - buf));
-	if (!sp1)
+	if (!sp1 || sp1 == buf)
 		return -EINVAL;
 	size_t ml = (size_t)(sp1 - buf);
-	if (ml == 3 && !memcmp(buf, "GET", 3))
-		*head = 0;
-	else if (ml == 4 && !memcmp(buf, "HEAD", 4))
-		*head = 1;
-	else
-		return -EINVAL;
+	for (size_t i = 0; i < ml; i++)
+		if (buf[i] < 'A' || buf[i] > 'Z')
+			return -EINVAL;
+	r->method = ml == 3 && !memcmp(buf, "GET", 3) ? MYCO__HTTP_GET :
+		    ml == 4 && !memcmp(buf, "HEAD", 4) ? MYCO__HTTP_HEAD :
+		    ml == 4 && !memcmp(buf, "POST", 4) ? MYCO__HTTP_POST : MYCO__HTTP_OTHER;
 	const char *pth = sp1 + 1;
-	/* end is the blank line's first byte; the request line's own LF is at
-	 * end + 1 when there are no header lines at all (HTTP/1.0 style) */
-	const char *eol = memchr(pth, '\n', (size_t)(end - pth) + 2);
+	/* end is the LF that ends the last line (the request line itself when
+	 * there are no header lines) */
+	const char *eol = memchr(pth, '\n', (size_t)(end - pth) + 1);
 	if (!eol)
 		return -EINVAL;
 	const char *sp2 = memchr(pth, ' ', (size_t)(eol - pth));
-	if (!sp2 || sp2 == pth || (size_t)(eol - sp2) < 9 || memcmp(sp2 + 1, "HTTP/1.", 7))
+	if (!sp2 || sp2 == pth || (size_t)(eol - sp2) < 9 || memcmp(sp2 + 1, "HTTP/1.", 7) ||
+	    sp2[8] < '0' || sp2[8] > '9' || (eol - sp2 > 9 && !(eol - sp2 == 10 && sp2[9] == '\r')))
 		return -EINVAL;
 	size_t pl = (size_t)(sp2 - pth);
-	if (pl + 1 > cap)
+	if (pl + 1 > sizeof(r->path))
 		return -E2BIG;
 	for (size_t i = 0; i < pl; i++)
 		if ((unsigned char)pth[i] <= 0x20 || (unsigned char)pth[i] >= 0x7f)
 			return -EINVAL;
-	memcpy(path, pth, pl);
-	path[pl] = 0;
-	/* the query string is ignored */
-	char *q = strchr(path, '?');
+	memcpy(r->path, pth, pl);
+	r->path[pl] = 0;
+	char *q = strchr(r->path, '?');     /* the query string is ignored */
 	if (q)
 		*q = 0;
+	/* header lines: "name: value", strict enough that a body's length is
+	 * never ambiguous (RFC 9112 section 6.3): no space before the colon, no
+	 * folded lines, no bare CR, one Content-Length */
+	for (const char *ln = eol + 1; ln <= end; ) {
+		const char *le = memchr(ln, '\n', (size_t)(end - ln) + 1);
+		size_t ll = (size_t)(le - ln);
+		if (ll && ln[ll - 1] == '\r')
+			ll--;
+		if (memchr(ln, '\r', ll) || memchr(ln, 0, ll))
+			return -EINVAL;
+		const char *colon = memchr(ln, ':', ll);
+		if (!colon || colon == ln)
+			return -EINVAL;
+		for (const char *c = ln; c < colon; c++)
+			if (!is_tchar((unsigned char)*c))
+				return -EINVAL;
+		size_t nl = (size_t)(colon - ln), vl = ll - nl - 1;
+		const char *val = colon + 1;
+		trim(&val, &vl);
+		if (nl == 14 && !strncasecmp(ln, "content-length", 14)) {
+			if (r->content_length >= 0 || !vl || vl > 9)
+				return -EINVAL;
+			long n = 0;
+			for (size_t i = 0; i < vl; i++) {
+				if (val[i] < '0' || val[i] > '9')
+					return -EINVAL;
+				n = n * 10 + (val[i] - '0');
+			}
+			r->content_length = n;
+		} else if (nl == 17 && !strncasecmp(ln, "transfer-encoding", 17)) {
+			r->chunked = true;      /* any coding: the caller refuses bodies so framed */
+		} else if (nl == 13 && !strncasecmp(ln, "authorization", 13)) {
+			if (vl > 7 && !strncasecmp(val, "Bearer ", 7) && vl - 7 < sizeof(r->bearer)) {
+				memcpy(r->bearer, val + 7, vl - 7);
+				r->bearer[vl - 7] = 0;
+			}
+		}
+		ln = le + 1;
+	}
+	return 1;
+}
+
+int myco__ex_http_parse(const char *buf, size_t len, size_t max, int *head,
+			char *path, size_t cap)
+{
+	struct myco__ex_http_req r;
+	int rc = myco__ex_http_request(buf, len, max, &r);
+	if (rc <= 0)
+		return rc;
+	if (r.method != MYCO__HTTP_GET && r.method != MYCO__HTTP_HEAD)
+		return -EINVAL;
+	if (strlen(r.path) + 1 > cap)
+		return -E2BIG;
+	strcpy(path, r.path);
+	*head = r.method == MYCO__HTTP_HEAD;
 	return 1;
 }
 

@@ -11,8 +11,9 @@
  * 4 KiB (the executive's parser, fuzzed in tests/fuzz/exec), a page that
  * cannot keep up (DASH_OUT_MAX bytes queued) is dropped and reconnects to a
  * fresh full state.  Only GET and HEAD of /, /app.js, /app.css, /events,
- * /state: everything else is 404 or 405.  Read-only: no request changes the
- * system.
+ * /state, and, when actions are enabled (`dashboard PORT actions ...;` or
+ * --actions), POST /api/action with the bearer token: everything else is
+ * 404 or 405.  Without actions no request changes the system.
  * Not for: what the state holds (dash_state.c), the page (dash/app.js).
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -79,7 +81,12 @@ struct dash {
 	unsigned long polls, failures;
 	json_t *ps;                 /* the last `ps` reply */
 	unsigned ps_age;            /* polls since it was taken */
+	uint32_t actions;           /* MYCO_DASH_ACT_*: what POST /api/action may do */
+	char token[65];             /* its bearer token (hex), when actions */
+	char url_file[4200];        /* RUNTIME_DIR/dash.url, removed at exit */
 };
+
+static const char *const act_names[] = { "kill", "restart", "stop", "chaos" };
 
 static volatile sig_atomic_t dash_stop;
 
@@ -283,15 +290,87 @@ static void respond(struct dash *d, struct dconn *c, int head, const char *path)
 	reply(c, "404 Not Found", "text/plain; charset=utf-8", nf, sizeof(nf) - 1, head, NULL);
 }
 
-/* A complete head whose method we do not serve (POST, PUT, ...): 405, not 400. */
-static bool other_method(const char *buf, size_t len)
+/* Bytes compared in constant time (the token check). */
+static bool same_secret(const char *a, const char *b)
 {
-	size_t i = 0;
-	while (i < len && buf[i] >= 'A' && buf[i] <= 'Z')
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+	for (size_t i = 0; i < lb; i++)
+		diff |= (unsigned char)(a[i % (la ? la : 1)] ^ b[i]);
+	return !diff && la;
+}
+
+static void reply_json(struct dconn *c, const char *status, json_t *o)
+{
+	char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	reply(c, status, "application/json", txt ? txt : "{}", txt ? strlen(txt) : 2, false,
+	      NULL);
+	free(txt);
+	json_decref(o);
+}
+
+static json_t *err_json(const char *msg)
+{
+	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+/* POST /api/action {"action":"kill"|"restart"|"stop","partition":NAME} or
+ * {"action":"chaos",...the control socket's chaos request...}: checked
+ * against the token and the enabled actions, then asked of the executive
+ * with "by":"dashboard" so its event log names who asked. */
+static void do_action(struct dash *d, struct dconn *c, const char *body, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr), *ctl = NULL;
+	const char *act = NULL, *part = NULL;
+	char msg[300];
+	if (!req || json_unpack(req, "{s:s,s?s}", "action", &act, "partition", &part) < 0) {
+		snprintf(msg, sizeof(msg), "expected {\"action\":...,\"partition\":...}%s%s",
+			 req ? "" : ": ", req ? "" : jerr.text);
+		reply_json(c, "400 Bad Request", err_json(msg));
+		json_decref(req);
+		return;
+	}
+	unsigned i = 0;
+	while (i < 4 && strcmp(act, act_names[i]))
 		i++;
-	if ((i == 3 && !memcmp(buf, "GET", 3)) || (i == 4 && !memcmp(buf, "HEAD", 4)))
-		return false;
-	return i > 0 && i < len && buf[i] == ' ' && memmem(buf, len, " HTTP/1.", 8);
+	if (i == 4 || !(d->actions & (1u << i))) {
+		snprintf(msg, sizeof(msg), "action '%.40s' is not enabled for this dashboard", act);
+		reply_json(c, "403 Forbidden", err_json(msg));
+		json_decref(req);
+		return;
+	}
+	if (i < 3) {
+		if (!part) {
+			reply_json(c, "400 Bad Request", err_json("this action needs \"partition\""));
+			json_decref(req);
+			return;
+		}
+		ctl = json_pack("{s:s,s:s,s:s}", "cmd", act, "name", part, "by", "dashboard");
+	} else {
+		ctl = json_deep_copy(req);      /* chaos: the control request's own fields */
+		if (ctl) {
+			json_object_del(ctl, "action");
+			json_object_set_new(ctl, "cmd", json_string("chaos"));
+			json_object_set_new(ctl, "by", json_string("dashboard"));
+		}
+	}
+	json_decref(req);
+	int fd = ctl ? myco__cli_connect("dash", d->rdir) : -1;
+	json_t *rep = NULL;
+	if (fd >= 0) {
+		struct timeval tv = { .tv_sec = 2 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		rep = myco__cli_call(fd, ctl);
+		close(fd);
+	}
+	json_decref(ctl);
+	if (!rep) {
+		reply_json(c, "502 Bad Gateway", err_json("the executive did not answer"));
+		return;
+	}
+	reply_json(c, json_is_true(json_object_get(rep, "ok")) ? "200 OK" : "409 Conflict", rep);
 }
 
 static void conn_read(struct dash *d, struct dconn *c)
@@ -311,19 +390,46 @@ static void conn_read(struct dash *d, struct dconn *c)
 	if (n < 0 || c->sse)
 		return;             /* an event stream's client sends nothing more */
 	c->inlen += (size_t)n;
-	char path[256];
-	int head = 0;
-	int rc = myco__ex_http_parse(c->in, c->inlen, sizeof(c->in), &head, path, sizeof(path));
+	struct myco__ex_http_req r;
+	int rc = myco__ex_http_request(c->in, c->inlen, sizeof(c->in), &r);
 	if (rc == 0)
 		return;
-	if (rc == -EINVAL && other_method(c->in, c->inlen))
-		reply(c, "405 Method Not Allowed", "text/plain; charset=utf-8",
-		      "the dashboard is read-only: GET or HEAD\n", 40, false, "Allow: GET, HEAD\r\n");
-	else if (rc < 0)
+	bool action = rc == 1 && d->actions && !strcmp(r.path, "/api/action");
+	if (rc < 0) {
 		reply(c, rc == -E2BIG ? "431 Request Header Fields Too Large" : "400 Bad Request",
 		      "text/plain; charset=utf-8", "", 0, false, NULL);
-	else
-		respond(d, c, head, path);
+	} else if (action && r.method != MYCO__HTTP_POST) {
+		reply(c, "405 Method Not Allowed", "text/plain; charset=utf-8",
+		      "POST an action\n", 15, false, "Allow: POST\r\n");
+	} else if (action) {
+		if (r.chunked) {
+			reply(c, "411 Length Required", "text/plain; charset=utf-8", "", 0, false, NULL);
+		} else if (r.content_length < 0) {
+			reply(c, "411 Length Required", "text/plain; charset=utf-8", "", 0, false, NULL);
+		} else if ((size_t)r.content_length > sizeof(c->in) - r.head_len) {
+			reply(c, "413 Content Too Large", "text/plain; charset=utf-8", "", 0, false, NULL);
+		} else if (c->inlen < r.head_len + (size_t)r.content_length) {
+			return;             /* the rest of the body is on its way */
+		} else if (!same_secret(d->token, r.bearer)) {
+			static const char why[] =
+				"{\"ok\":false,\"error\":\"a valid token is needed: myco dash --url\"}";
+			reply(c, "401 Unauthorized", "application/json", why, sizeof(why) - 1, false,
+			      "WWW-Authenticate: Bearer realm=\"myco\"\r\n");
+		} else {
+			do_action(d, c, c->in + r.head_len, (size_t)r.content_length);
+		}
+	} else if (r.method != MYCO__HTTP_GET && r.method != MYCO__HTTP_HEAD) {
+		if (d->actions)
+			reply(c, "405 Method Not Allowed", "text/plain; charset=utf-8",
+			      "GET or HEAD (POST only to /api/action)\n", 39, false,
+			      "Allow: GET, HEAD\r\n");
+		else
+			reply(c, "405 Method Not Allowed", "text/plain; charset=utf-8",
+			      "the dashboard is read-only: GET or HEAD\n", 40, false,
+			      "Allow: GET, HEAD\r\n");
+	} else {
+		respond(d, c, r.method == MYCO__HTTP_HEAD, r.path);
+	}
 	if (conn_flush(c) < 0)
 		conn_close(c);
 }
@@ -565,10 +671,97 @@ static int run(struct dash *d)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: myco dash [--port N] [--addr ADDR] [--runtime-dir DIR] [--file FILE]\n"
-		   "                 [--hz N] [--quiet]\n"
+		   "                 [--hz N] [--actions kill,restart,stop,chaos|all] [--quiet]\n"
+		   "       myco dash --url [--runtime-dir DIR]\n"
 		   "Serves the live map of a running system on http://ADDR:N/ (default\n"
 		   "127.0.0.1:7070).  --file names the system file when the executive's own\n"
-		   "command line does not tell it; --hz is the update rate (default 10).\n");
+		   "command line does not tell it; --hz is the update rate (default 10).\n"
+		   "--actions lets the page kill, restart or stop partitions or start chaos\n"
+		   "experiments, with a token printed in the URL (RUNTIME_DIR/dash.url);\n"
+		   "--url prints the URL (with its token) of the system's running dashboard.\n");
+}
+
+/* "kill,restart" -> MYCO_DASH_ACT_* bits, or -1 after saying why not. */
+static long parse_actions(const char *v)
+{
+	long bits = 0;
+	char buf[128];
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *save = NULL, *w = strtok_r(buf, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+		unsigned i = 0;
+		while (i < 4 && strcmp(w, act_names[i]))
+			i++;
+		if (i < 4)
+			bits |= 1l << i;
+		else if (!strcmp(w, "all"))
+			bits |= MYCO_DASH_ACT_ALL;
+		else {
+			fprintf(stderr, "myco dash: unknown action '%s' (kill, restart, stop, chaos, all)\n", w);
+			return -1;
+		}
+	}
+	if (!bits)
+		fprintf(stderr, "myco dash: --actions needs kill, restart, stop, chaos or all\n");
+	return bits ? bits : -1;
+}
+
+/* The URL a person opens: with the token in the fragment (never sent to a
+ * server, never in a Referer) when actions are on.  Kept in
+ * RUNTIME_DIR/dash.url, mode 0600, for `myco dash --url`, by the dashboard
+ * the executive runs; one attached by hand prints it on stderr. */
+static void write_url(struct dash *d, const char *rdir)
+{
+	char url[512];
+	bool v6 = strchr(d->addr, ':');
+	int n = snprintf(url, sizeof(url), "http://%s%s%s:%u/%s%s\n", v6 ? "[" : "", d->addr,
+			 v6 ? "]" : "", d->port, d->actions ? "#token=" : "", d->actions ? d->token : "");
+	if (n <= 0 || (size_t)n >= sizeof(url))
+		return;
+	if (!d->child || !rdir) {           /* attached by hand: the terminal gets it */
+		if (d->actions && !d->quiet)
+			fprintf(stderr, "myco dash: actions enabled; open %s", url);
+		return;
+	}
+	snprintf(d->url_file, sizeof(d->url_file), "%s/dash.url", rdir);
+	char tmp[4300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->url_file);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || myco__write_full(fd, url, (size_t)n) < 0 || rename(tmp, d->url_file) < 0) {
+		if (!d->quiet)
+			fprintf(stderr, "myco dash: cannot write %s: %s\n", d->url_file, strerror(errno));
+		d->url_file[0] = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (d->actions && !d->quiet)
+		fprintf(stderr, "myco dash: actions enabled; open %s", url);
+}
+
+/* `myco dash --url`: print RUNTIME_DIR/dash.url of the running system. */
+static int print_url(struct dash *d)
+{
+	json_t *ps = call(d, "ps");
+	const char *rd = ps ? json_string_value(json_object_get(ps, "runtime_dir")) : NULL;
+	char path[4200], url[600];
+	if (!rd) {
+		json_decref(ps);
+		fprintf(stderr, "myco dash: the executive does not answer\n");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/dash.url", rd);
+	json_decref(ps);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, url, sizeof(url) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "myco dash: no dashboard runs for this system (%s: %s)\n", path,
+			strerror(n < 0 ? errno : ENOENT));
+		return 1;
+	}
+	url[n] = 0;
+	fputs(url, stdout);
+	return 0;
 }
 
 /* A whole number 1..max for option OPT, or -1 after saying why not. */
@@ -587,6 +780,7 @@ static long num_arg(const char *opt, const char *v, long max)
 int myco_cmd_dash(int argc, char **argv)
 {
 	struct dash d = { .addr = "127.0.0.1", .port = 7070, .hz = 10, .lfd = -1, .evfd = -1 };
+	bool url_only = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		bool more = i + 1 < argc;
@@ -606,6 +800,13 @@ int myco_cmd_dash(int argc, char **argv)
 			if (h < 0)
 				return 2;
 			d.hz = (unsigned)h;
+		} else if (!strcmp(a, "--actions") && more) {
+			long b = parse_actions(argv[++i]);
+			if (b < 0)
+				return 2;
+			d.actions = (uint32_t)b;
+		} else if (!strcmp(a, "--url")) {
+			url_only = true;
 		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
 			d.quiet = true;
 		} else if (!strcmp(a, "--from-executive")) {
@@ -617,6 +818,17 @@ int myco_cmd_dash(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (url_only)
+		return print_url(&d);
+	if (d.actions) {
+		unsigned char rnd[32];
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			fprintf(stderr, "myco dash: getrandom: %s\n", strerror(errno));
+			return 1;
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(d.token + 2 * i, 3, "%02x", rnd[i]);
 	}
 	for (int i = 0; i < DASH_MAX_CONNS; i++)
 		d.c[i].fd = -1;
@@ -631,7 +843,17 @@ int myco_cmd_dash(int argc, char **argv)
 	}
 	load_model(&d);
 	int rc = myco__dash_state_init(&d.st, d.model, ps);
+	char rdir[4096];
+	const char *rd = json_string_value(json_object_get(ps, "runtime_dir"));
+	snprintf(rdir, sizeof(rdir), "%s", rd ? rd : "");
 	json_decref(ps);
+	if (rc == 0) {
+		json_t *acts = json_array();
+		for (unsigned i = 0; i < 4; i++)
+			if (d.actions & (1u << i))
+				json_array_append_new(acts, json_string(act_names[i]));
+		json_object_set_new(d.st.stat, "actions", acts);
+	}
 	if (rc < 0 || events_open(&d) < 0) {
 		fprintf(stderr, "myco dash: %s\n", rc < 0 ? myco_strerror(rc) : "cannot follow events");
 		myco_system_free(d.model);
@@ -651,11 +873,14 @@ int myco_cmd_dash(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	(void)poll_once(&d);
+	write_url(&d, rdir[0] ? rdir : NULL);
 	if (!d.quiet)
 		fprintf(stderr, "myco dash: %s on http://%s%s%s:%u/\n",
 			json_string_value(json_object_get(d.st.stat, "system")),
 			strchr(d.addr, ':') ? "[" : "", d.addr, strchr(d.addr, ':') ? "]" : "", d.port);
 	rc = run(&d);
+	if (d.url_file[0])
+		unlink(d.url_file);
 	for (int i = 0; i < DASH_MAX_CONNS; i++)
 		conn_close(&d.c[i]);
 	close(d.lfd);

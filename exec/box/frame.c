@@ -1,6 +1,6 @@
 /*
  * exec/box/frame.c: the frame scheduler for frame-mode partitions: a thread
- * of the executive that walks an ARINC 653 style major frame on an absolute
+ * of the executive that walks a cyclic major frame (time partitioning) on an absolute
  * CLOCK_MONOTONIC timerfd and, at every window boundary, freezes the
  * partitions whose windows closed and thaws those whose windows opened.
  * Freezing is the partition's freezer cgroup (<...>/myco/<system>/<part>,

@@ -33,6 +33,13 @@ extern "C" {
 #define MYCO_LANG_PIDS_DEFAULT 256u
 #define MYCO_LANG_PIDS_MAX     4194304u
 
+/* Actions a dashboard may offer (myco_system_t.dashboard_actions). */
+#define MYCO_DASH_ACT_KILL    0x1u   /* kill -9 a partition (a crash the system heals) */
+#define MYCO_DASH_ACT_RESTART 0x2u   /* restart it from its standby */
+#define MYCO_DASH_ACT_STOP    0x4u   /* stop it */
+#define MYCO_DASH_ACT_CHAOS   0x8u   /* start a chaos experiment */
+#define MYCO_DASH_ACT_ALL     0xfu
+
 /* Where a named thing was declared.  file points into the model (or the
  * diagnostics object) and lives as long as it. line and col are 1-based. */
 typedef struct myco_pos {
@@ -409,6 +416,9 @@ typedef struct myco_system {
 	uint16_t dashboard_port;
 	const char *dashboard_addr;
 	myco_pos_t dashboard_pos;     /* of the `dashboard` statement */
+	/* `dashboard 8080 actions kill, restart;`: what the page may do, behind
+	 * its token (MYCO_DASH_ACT_* bits; 0 = read-only, the default). */
+	uint32_t dashboard_actions;
 	/* `shield cores N, M;`: cores the executive keeps other tasks, IRQs
 	 * and (where the kernel allows) RCU callbacks and timers off while the
 	 * system runs.  Empty = none. */

@@ -225,6 +225,11 @@ static const struct code {
 	  "At most 64 files take part in one load.\n" },
 	{ "E095", "no system, or more than one\n\n"
 	  "The root file declares exactly one `system name { ... }`.\n" },
+	{ "E099", "unknown dashboard action\n\n"
+	  "`dashboard 8080 actions kill, restart, stop, chaos;` lists what the\n"
+	  "dashboard's page may do to the running system (behind its token,\n"
+	  "docs/dashboard.md); `actions all` allows all four.  Without `actions`\n"
+	  "the dashboard is read-only.\n" },
 	{ "E100", "schedule without a major frame\n\n"
 	  "A schedule starts with `major_frame 20 ms;`.\n" },
 	{ "E110", "invalid service level objective\n\n"

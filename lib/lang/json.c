@@ -150,7 +150,12 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 	if (sys->dashboard_port) {
 		fputs("{\"addr\":", f);
 		myco__json_str(f, sys->dashboard_addr ? sys->dashboard_addr : "");
-		fprintf(f, ",\"port\":%u},", sys->dashboard_port);
+		fprintf(f, ",\"port\":%u,\"actions\":[", sys->dashboard_port);
+		static const char *const an[] = { "kill", "restart", "stop", "chaos" };
+		for (unsigned i = 0, n = 0; i < 4; i++)
+			if (sys->dashboard_actions & (1u << i))
+				fprintf(f, "%s\"%s\"", n++ ? "," : "", an[i]);
+		fputs("]},", f);
 	} else {
 		fputs("null,", f);
 	}

@@ -157,7 +157,7 @@ static const char *split_hostport(const char *t, char *addr, size_t alen, uint64
  * and numeric address in *port and addr (64 bytes), or false after an
  * error naming WHAT. */
 static bool lower_listen(myco__lower_t *l, const char *what, uint64_t *port, char *addr,
-			 myco__arg_t **arg)
+			 myco__arg_t **arg, bool more)
 {
 	ctx_t *c = l->c;
 	cur_t *k = &l->k;
@@ -186,7 +186,7 @@ static bool lower_listen(myco__lower_t *l, const char *what, uint64_t *port, cha
 		myco__expected(k, "a port number or \"ADDR:PORT\"");
 		return false;
 	}
-	if (!myco__want_end(k))
+	if (!more && !myco__want_end(k))
 		return false;
 	*arg = a;
 	return true;
@@ -199,7 +199,7 @@ void myco__lower_metrics(myco__lower_t *l)
 	char addr[64];
 	uint64_t port;
 	myco__arg_t *a;
-	if (!lower_listen(l, "metrics", &port, addr, &a))
+	if (!lower_listen(l, "metrics", &port, addr, &a, false))
 		return;
 	c->sys->metrics_port = (uint16_t)port;
 	c->sys->metrics_addr = myco__astr(c, addr);
@@ -214,12 +214,41 @@ void myco__lower_dashboard(myco__lower_t *l)
 	char addr[64];
 	uint64_t port;
 	myco__arg_t *a;
-	if (!lower_listen(l, "dashboard", &port, addr, &a))
+	if (!lower_listen(l, "dashboard", &port, addr, &a, true))
 		return;
 	c->sys->dashboard_port = (uint16_t)port;
 	c->sys->dashboard_addr = myco__astr(c, addr);
 	c->sys->dashboard_pos = l->x->pos;
 	c->dashboard_arg = a;
+	/* `actions kill, restart, stop, chaos` or `actions all` */
+	cur_t *k = &l->k;
+	myco__arg_t *w = myco__peek(k);
+	if (!w || w->kind != MYCO__A_IDENT || strcmp(w->text, "actions")) {
+		myco__want_end(k);
+		return;
+	}
+	k->i++;
+	static const char *const acts[] = { "kill", "restart", "stop", "chaos", "all" };
+	static const uint32_t bits[] = { MYCO_DASH_ACT_KILL, MYCO_DASH_ACT_RESTART,
+					 MYCO_DASH_ACT_STOP, MYCO_DASH_ACT_CHAOS,
+					 MYCO_DASH_ACT_ALL };
+	do {
+		w = myco__peek(k);
+		size_t i = 0;
+		while (w && w->kind == MYCO__A_IDENT && i < 5 && strcmp(w->text, acts[i]))
+			i++;
+		if (!w || w->kind != MYCO__A_IDENT || i == 5) {
+			ERR(c, "E099", w ? w->pos : l->x->pos, w ? w->len : 1,
+			    "write one or more of kill, restart, stop, chaos, or all",
+			    "unknown dashboard action `%s`",
+			    w && w->kind == MYCO__A_IDENT ? w->text : "");
+			k->failed = true;
+			return;
+		}
+		k->i++;
+		c->sys->dashboard_actions |= bits[i];
+	} while (myco__at_punct(k, ',') && ++k->i);
+	myco__want_end(k);
 }
 
 /* `shield cores N, M;` (checked against the machine in verify.c). */

@@ -50,7 +50,7 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_schedule_decl, { 0 } },
 	{ "metrics", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "metrics 9100;  (or metrics \"0.0.0.0:9100\";)", 0,
 	  myco__lower_metrics, { "prometheus", "monitoring" } },
-	{ "dashboard", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "dashboard 8080;  (or dashboard \"0.0.0.0:8080\";)", 0,
+	{ "dashboard", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "dashboard 8080;  (or dashboard \"0.0.0.0:8080\"; then optionally actions kill, restart, stop, chaos)", 0,
 	  myco__lower_dashboard, { "dash", "ui" } },
 	{ "shield", MYCO__B_SYSTEM, MYCO__B_NONE, 0, "shield cores 2, 3;", 0, myco__lower_shield,
 	  { "isolate", "isolcpus" } },
