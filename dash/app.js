@@ -172,12 +172,40 @@ function buildTimeline() {
       d.title = `${w.part}: ${w.off_ns / 1e6} ms + ${w.dur_ns / 1e6} ms of ${sc.major_ns / 1e6} ms`;
       fr.appendChild(d);
     }
+    const cur = h('div', 'cursor');       // where the running frame is (frameTick)
+    fr.appendChild(cur);
     row.appendChild(fr);
     tl.appendChild(row);
   }
+  cursors = [...tl.querySelectorAll('.cursor')];
+  if (cursors.length && !cursorRun) { cursorRun = true; requestAnimationFrame(frameTick); }
   const ax = h('div', 'axis');
   ax.append(h('span', '', '0'), h('span', '', (sc.major_ns / 2e6) + ' ms'), h('span', '', (sc.major_ns / 1e6) + ' ms'));
   tl.appendChild(ax);
+}
+
+// The running position in the frame: the executive's frame clock (frame k
+// starts at origin_ns + k * major_ns, CLOCK_MONOTONIC) against the server's
+// time of the last state or delta ("t", ms) plus what the page's own clock
+// says has passed since.  Drawn every animation frame; a 20 ms major frame
+// is a blur at 60 Hz, so the cursor also names the frame number.
+let cursors = [], cursorRun = false, syncT = 0, syncLocal = 0;
+
+function sync(t) { if (t) { syncT = t; syncLocal = performance.now(); } }
+
+function frameTick() {
+  const fc = S && S.static.frame_clock;
+  if (!fc || !cursors.length || !syncT) { cursorRun = cursors.length > 0; if (cursorRun) requestAnimationFrame(frameTick); return; }
+  const now = (syncT + (performance.now() - syncLocal)) * 1e6;
+  const since = now - fc.origin_ns;
+  if (since >= 0) {
+    const pos = since % fc.major_ns, k = Math.floor(since / fc.major_ns);
+    for (const c of cursors) {
+      c.style.left = (100 * pos / fc.major_ns).toFixed(2) + '%';
+      c.title = `frame ${k}, ${(pos / 1e6).toFixed(2)} ms of ${fc.major_ns / 1e6} ms`;
+    }
+  }
+  requestAnimationFrame(frameTick);
 }
 
 // Edge geometry: measured once per layout (boxes do not move between layouts).
@@ -449,6 +477,7 @@ function cause(n) {
 
 function onState(ev) {
   S = JSON.parse(ev.data);
+  sync(S.t);
   build();
   for (const n in S.parts) record(n, S.parts[n]);
   $('#log').textContent = '';
@@ -459,6 +488,8 @@ function onState(ev) {
 function onDelta(ev) {
   if (!S) return;
   const d = JSON.parse(ev.data);
+  sync(d.t);
+  if (d.frame_clock) { S.static.frame_clock = d.frame_clock; }
   for (const e of d.events || []) S.events.push(e);
   if (S.events.length > 300) S.events.splice(0, S.events.length - 300);
   newEvents.push(...(d.events || []));

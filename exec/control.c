@@ -33,6 +33,7 @@
 
 #include "exec_int.h"
 #include "collect.h"
+#include "box/box.h"
 #include "box_glue.h"
 
 int myco__ex_control_open(struct ex_system *s)
@@ -345,11 +346,21 @@ static json_t *ps_json(struct ex_system *s)
 			"sent", (json_int_t)st.sent, "done", (json_int_t)st.done,
 			"pending", (json_int_t)st.pending, "broken", st.broken ? 1 : 0));
 	}
-	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o,s:o}", "ok", 1, "system", s->name,
+	/* the frame clock, for a viewer that shows where the running frame is:
+	 * frame k starts at origin_ns + k * major_ns (CLOCK_MONOTONIC) */
+	json_t *frame = json_null();
+	struct myco__box_frame_stats fs;
+	for (size_t i = 0; i < s->nparts && json_is_null(frame); i++)
+		if (myco__ex_box_frame_stats(s, &s->parts[i], &fs) == 0 && fs.origin_ns)
+			frame = json_pack("{s:I,s:I,s:I,s:I}", "origin_ns", (json_int_t)fs.origin_ns,
+					  "major_ns", (json_int_t)fs.major_ns,
+					  "frames", (json_int_t)fs.frames,
+					  "now_ns", (json_int_t)myco_now());
+	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o}", "ok", 1, "system", s->name,
 			 "pid", (int)getpid(), "runtime_dir", s->dir,
 			 "state", s->stopping ? "stopping" : "running",
 			 "partitions", parts, "channels", chans,
-			 "shield", myco__ex_shield_json(s));
+			 "shield", myco__ex_shield_json(s), "frame", frame ? frame : json_null());
 }
 
 static json_t *events_json(struct ex_system *s)

@@ -36,6 +36,7 @@ struct dash_state {
 	struct json_t *new_events;  /* events not yet sent in a delta */
 	struct json_t *prev_sent;   /* channel name -> (sent, t) for own rates */
 	uint64_t tick;              /* deltas produced */
+	uint64_t t_ms;              /* CLOCK_MONOTONIC ms of the last poll */
 };
 
 /* Build the static part from the model (NULL: no model, no edges) and the

@@ -586,6 +586,8 @@ struct myco__box_frame_stats {
 	uint64_t late;            /* boundaries the thread reached > 1 ms late */
 	uint64_t max_late_ns;     /* worst lateness of a boundary */
 	bool freezer;             /* true: cgroup freezer, false: SIGSTOP */
+	uint64_t origin_ns;       /* CLOCK_MONOTONIC ns of frame 0's start (0: not yet) */
+	uint64_t major_ns;        /* the major frame: frame k starts at origin + k * major */
 };
 
 /* New frame schedule for a system; *out owned by the caller, release with

@@ -63,6 +63,7 @@ struct myco__box_frame {
 	bool started;
 	int stopfd;             /* eventfd: stop request */
 	uint64_t frames;
+	uint64_t origin;        /* CLOCK_MONOTONIC ns of frame 0 (0 until started) */
 };
 
 
@@ -201,6 +202,9 @@ static void *frame_thread(void *arg)
 	if (tfd < 0)
 		return NULL;
 	origin = (myco_now() / 1000000ull + 2) * 1000000ull;
+	pthread_mutex_lock(&fr->mu);
+	fr->origin = origin;
+	pthread_mutex_unlock(&fr->mu);
 	pfd[0] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = fr->stopfd, .events = POLLIN };
 	for (uint64_t f = 0; ; f++) {
@@ -355,6 +359,8 @@ int myco__box_frame_stats(myco__box_frame_t *fr, int idx,
 	pthread_mutex_lock(&fr->mu);
 	*st = fr->parts[idx].st;
 	st->frames = fr->frames;
+	st->origin_ns = fr->origin;
+	st->major_ns = fr->major;
 	pthread_mutex_unlock(&fr->mu);
 	return 0;
 }

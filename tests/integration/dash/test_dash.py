@@ -6,8 +6,12 @@
 # drawn, that message counts move, that `myco kill filter` shows up on the
 # page as a highlighted restart with its cause within 2 s (the issue's
 # functional requirement), and that clicking a partition opens its
-# details.  Also `myco dash` attached to the running system, and the
-# server's refusals (404, 405, 400, 431).  Screenshots are kept in OUT.
+# details.  The system file enables the `kill` and `restart` actions: the
+# page opened with the token from `myco dash --url` kills the filter with
+# its button, requests without the token or for an action not enabled are
+# refused, and the frame cursor runs.  Also `myco dash` attached to the
+# running system (read-only), and the server's refusals (404, 405, 400,
+# 401, 403, 411, 413, 431).  Screenshots are kept in OUT.
 # Usage: test_dash.py MYCO DEMO_BUILD_DIR OUT_DIR DEMO_SYSTEM_FILE
 import json
 import os
@@ -59,7 +63,7 @@ rdir = os.path.join(tmp, 'run')
 port = free_port()
 src = open(demo_file).read()
 src = re.sub(r'program "\./([^"]+)"', lambda m: 'program "%s"' % os.path.join(demo, m.group(1)), src)
-src = src.replace('system demo {', 'system demo {\n    dashboard %d;' % port, 1)
+src = src.replace('system demo {', 'system demo {\n    dashboard %d actions kill, restart;' % port, 1)
 sysfile = os.path.join(tmp, 'system.myco')
 open(sysfile, 'w').write(src)
 
@@ -94,6 +98,36 @@ try:
     # refusals
     check(status(port, b'GET /nope HTTP/1.1\r\nHost: x\r\n\r\n') == 404, 'unknown path: 404')
     check(status(port, b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n') == 405, 'POST: 405')
+    check(st['static']['actions'] == ['kill', 'restart'], 'the state lists the enabled actions')
+    url = subprocess.run([myco, 'dash', '--url', '--runtime-dir', rdir], capture_output=True,
+                         text=True).stdout.strip()
+    m = re.match(r'http://127\.0\.0\.1:%d/#token=([0-9a-f]{64})$' % port, url)
+    check(bool(m), 'myco dash --url prints the URL with its token: %r' % url)
+    token = m.group(1).encode() if m else b'x'
+    mode = os.stat(os.path.join(rdir, 'dash.url')).st_mode & 0o777
+    check(mode == 0o600, 'dash.url is readable by its owner only (%o)' % mode)
+
+    def post(body, auth=None, extra=b''):
+        b = body.encode()
+        return status(port, b'POST /api/action HTTP/1.1\r\nHost: x\r\n' +
+                      (b'Authorization: Bearer ' + auth + b'\r\n' if auth else b'') + extra +
+                      b'Content-Length: %d\r\n\r\n' % len(b) + b)
+    kill = '{"action":"kill","partition":"filter"}'
+    check(post(kill) == 401, 'an action without the token: 401')
+    check(post(kill, b'0' * 64) == 401, 'an action with a wrong token: 401')
+    check(post('{"action":"stop","partition":"filter"}', token) == 403,
+          'an action the system file did not enable: 403')
+    check(post('{"action":"kill"}', token) == 400, 'an action without its partition: 400')
+    check(post('not json', token) == 400, 'a body that is not JSON: 400')
+    check(post('{"action":"kill","partition":"nope"}', token) == 409, 'an unknown partition: 409')
+    check(status(port, b'POST /api/action HTTP/1.1\r\nAuthorization: Bearer ' + token +
+                 b'\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n') == 411,
+          'a chunked body: 411')
+    check(status(port, b'POST /api/action HTTP/1.1\r\nContent-Length: 9000\r\n\r\n') == 413,
+          'a body larger than the buffer: 413')
+    check(status(port, b'POST /api/action HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1'
+                 b'\r\n\r\nx') == 400, 'two Content-Length headers: 400')
+    check(status(port, b'GET /api/action HTTP/1.1\r\n\r\n') == 405, 'GET of the action path: 405')
     check(status(port, b'DELETE /events HTTP/1.1\r\n\r\n') == 405, 'DELETE: 405')
     check(status(port, b'garbage\r\n\r\n') == 400, 'garbage request: 400')
     check(status(port, b'GET /' + b'a' * 5000 + b' HTTP/1.1\r\n\r\n') == 431, 'oversized head: 431')
@@ -101,7 +135,7 @@ try:
     check(r.startswith(b'HTTP/1.1 200') and r.endswith(b'\r\n\r\n'), 'HEAD: headers only')
 
     browser = Browser(1280, 720)
-    browser.get('http://127.0.0.1:%d/' % port)
+    browser.get(url)
     drawn = browser.wait('''
         const P = arguments[0], C = arguments[1];
         for (const p of P) { const e = document.querySelector(`.part[data-part="${p}"]`);
@@ -113,6 +147,12 @@ try:
     check(drawn == '%d/%d' % (len(parts), len(chans)), 'every partition and channel is drawn (%s)' % drawn)
     check(browser.js('return document.querySelectorAll("#timeline .win").length') == 1,
           'the frame schedule timeline shows the sink\'s window')
+    check(browser.js('return location.hash') == '', 'the token is taken out of the address bar')
+    cur = '''const c = document.querySelector('#timeline .cursor');
+             return c && /^frame \\d+, /.test(c.title) ? c.title : null'''
+    f1 = browser.wait(cur, 10)
+    f2 = browser.wait(cur + ''' !== arguments[0] ? c.title : null''', 10, f1) if f1 else None
+    check(bool(f1) and bool(f2), 'the frame cursor runs: %r then %r' % (f1, f2))
 
     sent = '''return Object.fromEntries([...document.querySelectorAll('#chans tbody tr')]
                  .map(r => [r.dataset.chan, +r.querySelector('.sent').textContent]))'''
@@ -150,6 +190,19 @@ try:
     check(det == 'filter', 'clicking a partition shows its history, events and isolation')
     browser.screenshot(os.path.join(out, 'dash-demo-detail.png'))
 
+    # the kill button (the token came in the URL): a restart, and the event
+    # log names the dashboard as who asked
+    btns = browser.js('return [...document.querySelectorAll("#d-actions button")].map(b => b.textContent)')
+    check(btns == ['kill', 'restart'], 'the detail panel offers the enabled actions: %s' % btns)
+    before = int(browser.js('return document.querySelector(\'.part[data-part="filter"]\').dataset.restarts'))
+    browser.js('window.confirm = () => true; document.querySelector("#d-actions button").click()')
+    done = browser.wait('''const e = document.querySelector('.part[data-part="filter"]');
+        return +e.dataset.restarts > arguments[0] &&
+               document.querySelector('#d-actions .act-result').textContent''', 10, before)
+    check(done == 'kill: done', 'the page\'s kill button restarts the filter: %r' % done)
+    evs = subprocess.run([myco, 'events', '--runtime-dir', rdir], capture_output=True, text=True).stdout
+    check('kill requested by dashboard' in evs, 'the event log says the dashboard asked for the kill')
+
     # `myco dash` attached to the same running system
     p2 = free_port()
     attached = subprocess.Popen([myco, 'dash', '--runtime-dir', rdir, '--port', str(p2), '--quiet'])
@@ -165,6 +218,10 @@ try:
           st2['static']['chans']['filtered']['to'] == ['sink'] and
           st2['parts']['filter']['restarts'] >= 1,
           'myco dash finds the running system, its file (edges) and its restarts')
+    check(st2 is not None and st2['static']['actions'] == [] and
+          status(p2, b'POST /api/action HTTP/1.1\r\nAuthorization: Bearer ' + token +
+                 b'\r\nContent-Length: 2\r\n\r\n{}') == 405,
+          'myco dash without --actions is read-only: POST /api/action is 405')
 finally:
     if browser:
         browser.close()

@@ -719,9 +719,23 @@ static void test_resources(void **state)
 	assert_string_equal(sys2->dashboard_addr, "127.0.0.1");
 	assert_int_equal(sys2->dashboard_pos.line, 2);
 	j = json_of(sys2);
-	assert_non_null(strstr(j, "\"dashboard\":{\"addr\":\"127.0.0.1\",\"port\":8080},"));
+	assert_non_null(strstr(j, "\"dashboard\":{\"addr\":\"127.0.0.1\",\"port\":8080,\"actions\":[]},"));
+	assert_int_equal(sys2->dashboard_actions, 0);
 	free(j);
 	myco_system_free(sys2);
+	/* actions behind the token */
+	sys2 = load_ok("system s { dashboard 8080 actions kill, stop; }");
+	assert_int_equal(sys2->dashboard_actions, MYCO_DASH_ACT_KILL | MYCO_DASH_ACT_STOP);
+	j = json_of(sys2);
+	assert_non_null(strstr(j, "\"actions\":[\"kill\",\"stop\"]}"));
+	free(j);
+	myco_system_free(sys2);
+	sys2 = load_ok("system s { dashboard \"0.0.0.0:8080\" actions all; }");
+	assert_int_equal(sys2->dashboard_actions, MYCO_DASH_ACT_ALL);
+	myco_system_free(sys2);
+	assert_string_equal(codes_of("system s { dashboard 8080 actions reboot; }", 0), "E099,");
+	assert_string_equal(codes_of("system s { dashboard 8080 actions; }", 0), "E099,");
+	assert_string_equal(codes_of("system s { dashboard 8080 kill; }", 0), "E012,");
 	sys2 = load_ok("system s { dashboard \"[::1]:9\"; }");
 	assert_string_equal(sys2->dashboard_addr, "::1");
 	assert_int_equal(sys2->dashboard_port, 9);
