@@ -285,6 +285,12 @@ struct myco_chan {
 	uint64_t wseq;
 	uint32_t loan_hint;
 	uint64_t trace_id;        /* header memfd's inode: the channel in trace events */
+	/* chaos (chaos.c): the channel's name hash when the partition opened
+	 * it by name (0: never faulted), and the fault state while an
+	 * experiment touches this endpoint (NULL otherwise: the fast path's
+	 * test) */
+	uint64_t chaos_tag;
+	struct chan_chaos *chaos;
 };
 
 static inline struct chan_lane *chan_lane(const struct myco_chan *ch, uint32_t i)
@@ -394,6 +400,34 @@ bool myco__chan_loan_returned(const struct myco_chan *ch, uint32_t lane,
 /* queue.c: claim a slot, write a loan reference, mark the run sent, publish. */
 int myco__chan_send_loan(struct myco_chan *ch, uint32_t first, uint32_t run,
                          uint32_t gen, size_t len);
+
+/* queue.c, for chaos.c: the receive path without faults (hand out up to
+ * max messages, wait as myco_chan_recv_batch), one non-blocking take, and
+ * the commit of lane up to position pos (done()). */
+int myco__chan_recv_plain(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max,
+                          int64_t timeout_ns);
+int myco__chan_recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max);
+int myco__chan_commit(struct myco_chan *ch, uint32_t lane, uint64_t pos);
+
+/* Chaos (chaos.c; docs/chaos.md): faults applied at the receiving end.
+ * myco__chaos_armed points at the `armed` word of the partition's fault
+ * table (lib/part sets it in myco_init()) or at a constant zero.  The
+ * receive path enters myco__chaos_recv() only when that word or
+ * ch->chaos is non-zero: one predictable branch otherwise. */
+extern const uint32_t *myco__chaos_armed;
+/* myco__chaos_set_table(), myco__chaos_tag(), myco__chaos_part_faults():
+ * declared in lib/part/part_abi.h (what myco_init() calls). */
+int myco__chaos_recv(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max,
+                     int64_t timeout_ns);
+int myco__chaos_done(struct myco_chan *ch, const myco_chan_msg_t *msg, bool all);
+/* recv_copy found msg too large for the caller: hand it out again next. */
+void myco__chaos_unget(struct myco_chan *ch, const myco_chan_msg_t *msg);
+/* 1 when the fault layer holds a message (ready() must say so). */
+int myco__chaos_pending(const struct myco_chan *ch);
+void myco__chaos_free(struct myco_chan *ch);
+/* A private flag of myco_chan_msg_t.flags: this message is a duplicate the
+ * fault layer made (a private copy; done() on it does nothing). */
+#define MYCO__CHAN_MSG_CHAOS_DUP 0x80000000u
 
 /* The owner's full read-write view of a channel (tests and fuzzers use it
  * to play a hostile peer).  Valid until myco_chan_owner_close(). */

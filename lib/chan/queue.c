@@ -550,7 +550,7 @@ static int take_run(struct myco_chan *ch, uint32_t lane, myco_chan_msg_t *m, siz
 	return rc;
 }
 
-static int recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max)
+int myco__chan_recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max)
 {
 	uint32_t n = ch->g.nlanes, k;
 	size_t got = 0;
@@ -587,19 +587,13 @@ static int recv_some(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max)
 	return (int)got;
 }
 
-int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
-                         int64_t timeout_ns)
+int myco__chan_recv_plain(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t max,
+                          int64_t timeout_ns)
 {
 	int rc, spins;
 
-	if (!is_receiver(ch))
-		return -EPERM;
-	if (max == 0)
-		return -EINVAL;
-	if (ch->broken)
-		return -EPROTO;
 	for (spins = 0;; spins++) {
-		rc = recv_some(ch, msgs, max);
+		rc = myco__chan_recv_some(ch, msgs, max);
 		if (rc > 0 && myco_trace_on(MYCO_TRACE_CHAN))
 			trace_recv(ch, msgs, rc);
 		if (rc != 0 && rc != -EAGAIN)
@@ -616,6 +610,23 @@ int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
 	}
 }
 
+int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
+                         int64_t timeout_ns)
+{
+	if (!is_receiver(ch))
+		return -EPERM;
+	if (max == 0)
+		return -EINVAL;
+	if (ch->broken)
+		return -EPROTO;
+	/* chaos (chaos.c): one load of the partition's `armed` word, one
+	 * predictable branch when no experiment touches this process */
+	if (__builtin_expect(((uintptr_t)ch->chaos |
+			      __atomic_load_n(myco__chaos_armed, __ATOMIC_RELAXED)) != 0, 0))
+		return myco__chaos_recv(ch, msgs, max, timeout_ns);
+	return myco__chan_recv_plain(ch, msgs, max, timeout_ns);
+}
+
 int myco_chan_recv(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns)
 {
 	int rc = myco_chan_recv_batch(ch, msg, 1, timeout_ns);
@@ -624,7 +635,7 @@ int myco_chan_recv(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns)
 }
 
 /* Commit lane up to and including position `pos`. */
-static int commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
+int myco__chan_commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
 {
 	struct chan_mlane *ml = chan_mlane(ch, lane);
 	uint64_t from = ch->chead[lane], p;
@@ -679,13 +690,15 @@ int myco_chan_done(myco_chan_t *ch, const myco_chan_msg_t *msg)
 		return -EPERM;
 	if (ch->broken)
 		return -EPROTO;
+	if (__builtin_expect(ch->chaos != NULL, 0))
+		return myco__chaos_done(ch, msg, false);
 	if (lane >= ch->g.nlanes || msg->pos_ >= ch->rpos[lane])
 		return -EINVAL;
 	if ((ch->lbroken >> lane) & 1u)
 		return -EPROTO;    /* its lane went out of service meanwhile */
 	if (msg->pos_ < ch->chead[lane])
 		return is_drop(ch) ? -ESTALE : -EINVAL;
-	return commit(ch, lane, msg->pos_);
+	return myco__chan_commit(ch, lane, msg->pos_);
 }
 
 int myco_chan_done_all(myco_chan_t *ch)
@@ -697,11 +710,13 @@ int myco_chan_done_all(myco_chan_t *ch)
 		return -EPERM;
 	if (ch->broken)
 		return -EPROTO;
+	if (__builtin_expect(ch->chaos != NULL, 0))
+		return myco__chaos_done(ch, NULL, true);
 	for (i = 0; i < ch->g.nlanes; i++) {
 		if ((ch->lbroken >> i) & 1u)
 			continue;
 		if (ch->rpos[i] > ch->chead[i]) {
-			r = commit(ch, i, ch->rpos[i] - 1);
+			r = myco__chan_commit(ch, i, ch->rpos[i] - 1);
 			if (r && !rc)
 				rc = r;
 		}
@@ -720,7 +735,10 @@ int myco_chan_recv_copy(myco_chan_t *ch, void *buf, size_t cap,
 		if (rc)
 			return rc;
 		if (m.len > cap) {
-			ch->rpos[m.lane] = m.pos_;   /* keep it: next recv sees it again */
+			if (ch->chaos)
+				myco__chaos_unget(ch, &m);
+			else
+				ch->rpos[m.lane] = m.pos_;   /* keep it: next recv sees it again */
 			return -EMSGSIZE;
 		}
 		myco__chan_copy_out(buf, m.data, m.len);

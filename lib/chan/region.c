@@ -1126,6 +1126,7 @@ void myco_chan_close(myco_chan_t *ch)
 		atomic_store(&ch->m->c_sleep, 0);
 		atomic_store(&ch->m->attached, 0);
 	}
+	myco__chaos_free(ch);
 	chan_free(ch);
 }
 
@@ -1414,6 +1415,8 @@ int myco_chan_ready(myco_chan_t *ch)
 {
 	if (myco_chan_broken(ch))
 		return -EPROTO;
+	if (__builtin_expect(ch->chaos != NULL, 0) && myco__chaos_pending(ch))
+		return 1;
 	return ready_for_role(ch);
 }
 

@@ -40,6 +40,16 @@ int myco__read_full(int fd, void *buf, size_t len);
  * (One syscall per chunk: no send() probe, so pipes pay nothing extra.) */
 int myco__write_full(int fd, const void *buf, size_t len);
 
+/* ---- clock ------------------------------------------------------------ */
+
+/* CLOCK_MONOTONIC in ns without the chaos skew: what myco_now() returns
+ * outside an experiment.  For code that must not be fooled by an injected
+ * skew (the chaos toolkit's own windows). */
+uint64_t myco__now_raw(void);
+/* What myco_now() adds: a constant zero, or in a partition the skew word
+ * of its control region (set by myco_init(); read with a relaxed load). */
+extern const int64_t *myco__clock_skew;
+
 /* ---- futex ------------------------------------------------------------- */
 
 /* No time limit for myco__futex_wait(). */

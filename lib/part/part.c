@@ -222,6 +222,9 @@ int myco_init(void)
 		}
 		g.ctl = c;
 		m = MAP_FAILED;
+		/* chaos: the fault table and the clock skew (docs/chaos.md) */
+		myco__chaos_set_table((struct myco__part_chaos *)
+				      ((char *)c + MYCO__PART_CHAOS_OFF));
 		/* A standby parks here until the executive activates it. */
 		atomic_store_explicit((_Atomic uint32_t *)&c->parked, 1u, memory_order_release);
 		for (;;) {
@@ -236,7 +239,7 @@ int myco_init(void)
 		atomic_store_explicit((_Atomic uint32_t *)&c->parked, 0u, memory_order_relaxed);
 		atomic_store_explicit((_Atomic int32_t *)&c->pid_in_ns, (int32_t)getpid(),
 				      memory_order_relaxed);
-		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, myco_now(),
+		atomic_store_explicit((_Atomic uint64_t *)&c->t_running_ns, myco__now_raw(),
 				      memory_order_release);
 		/* the runtime's deadline counters go to the executive (weak:
 		 * a program without lib/rt's edf has nothing to count) */
@@ -255,7 +258,7 @@ static void first_call(void)
 {
 	g.first_done = true;
 	if (g.ctl) {
-		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_first_ns, myco_now(),
+		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_first_ns, myco__now_raw(),
 				      memory_order_release);
 		notify();
 	}
@@ -285,6 +288,7 @@ int myco_chan_open(const char *name, myco_chan_t **out)
 			c->open = NULL;
 			return rc;
 		}
+		myco__chaos_tag(c->open, name);
 		*out = c->open;
 		return 0;
 	}
@@ -309,7 +313,7 @@ int myco_ready(void)
 		return 0;
 	g.ready_done = true;
 	if (g.ctl) {
-		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_ready_ns, myco_now(),
+		atomic_store_explicit((_Atomic uint64_t *)&g.ctl->t_ready_ns, myco__now_raw(),
 				      memory_order_relaxed);
 		atomic_store_explicit((_Atomic uint32_t *)&g.ctl->ready, 1u, memory_order_release);
 		notify();
@@ -324,7 +328,11 @@ void myco_heartbeat(void)
 					  memory_order_release);
 		/* a frame window opened since the last heartbeat? (one load) */
 		myco__part_window_note((struct myco__part_window *)
-				       ((char *)g.ctl + MYCO__PART_WINDOW_OFF), myco_now());
+				       ((char *)g.ctl + MYCO__PART_WINDOW_OFF), myco__now_raw());
+		if (__builtin_expect(__atomic_load_n(&((struct myco__part_chaos *)
+				((char *)g.ctl + MYCO__PART_CHAOS_OFF))->armed,
+				__ATOMIC_RELAXED) != 0, 0))
+			myco__chaos_part_faults();
 	}
 	if (__builtin_expect(!g.first_done, 0))
 		first_call();

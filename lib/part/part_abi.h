@@ -374,6 +374,15 @@ static inline uint64_t myco__chaos_mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* Partition side of the chaos table, defined by lib/chan/chaos.c: set by
+ * myco_init() (t: the table in the control region; also points
+ * myco__clock_skew at t->skew_ns), the channel name of an endpoint opened
+ * by name (faults naming it apply), and the partition faults applied in
+ * libmyco calls (SLOW, FDLEAK), called from myco_heartbeat(). */
+void myco__chaos_set_table(struct myco__part_chaos *t);
+void myco__chaos_tag(myco_chan_t *ch, const char *name);
+void myco__chaos_part_faults(void);
+
 /* Where lib/rt adds its counts: set by myco_init() in a partition started
  * by the executive, NULL otherwise (the runtime then counts only in its
  * own loop and task statistics).  Defined by lib/rt. */
