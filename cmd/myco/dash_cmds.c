@@ -315,7 +315,7 @@ static json_t *err_json(const char *msg)
 }
 
 /* POST /api/action {"action":"kill"|"restart"|"stop","partition":NAME} or
- * {"action":"chaos",...the control socket's chaos request...}: checked
+ * {"action":"chaos","experiment":{the control socket's chaos request}}: checked
  * against the token and the enabled actions, then asked of the executive
  * with "by":"dashboard" so its event log names who asked. */
 static void do_action(struct dash *d, struct dconn *c, const char *body, size_t len)
@@ -348,9 +348,17 @@ static void do_action(struct dash *d, struct dconn *c, const char *body, size_t 
 		}
 		ctl = json_pack("{s:s,s:s,s:s}", "cmd", act, "name", part, "by", "dashboard");
 	} else {
-		ctl = json_deep_copy(req);      /* chaos: the control request's own fields */
+		/* chaos: "experiment" is the control socket's chaos request
+		 * without its "cmd" (docs/chaos.md), e.g. {"action":"run",...} */
+		json_t *x = json_object_get(req, "experiment");
+		if (!json_is_object(x)) {
+			reply_json(c, "400 Bad Request",
+				   err_json("chaos needs \"experiment\": the control socket's chaos request"));
+			json_decref(req);
+			return;
+		}
+		ctl = json_deep_copy(x);
 		if (ctl) {
-			json_object_del(ctl, "action");
 			json_object_set_new(ctl, "cmd", json_string("chaos"));
 			json_object_set_new(ctl, "by", json_string("dashboard"));
 		}
