@@ -477,6 +477,13 @@ typedef struct myco_group_opts {
 	                           = the i-th CPU of the affinity mask     */
 	bool no_pin;            /* do not pin the threads                  */
 	myco_loop_opts_t loop;  /* options for every loop (cpu/pin ignored) */
+	struct myco_rt_loans *loans; /* elastic group: the core-loan signal
+	                           region (below), initialised with
+	                           myco_rt_loans_init() for at least nloops
+	                           loops; it must outlive the group.  NULL =
+	                           every loop always runs.  Makes every loop
+	                           keep a steal deque (queued spawns are what
+	                           a revoked loop hands to its siblings). */
 } myco_group_opts_t;
 
 /* Create nloops loops (not yet running).  On success *out is owned by the
@@ -509,6 +516,104 @@ int myco_group_run(myco_group_t *g,
 /* Destroy a group whose threads have been joined (or never started);
  * frees every loop (see myco_loop_destroy).  NULL ignored. */
 void myco_group_destroy(myco_group_t *g);
+
+/* ------------------------------------------------------------------ */
+/* Core loans: elastic groups and their shared-memory signal region    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An elastic group has one loop per core it may ever use; an arbiter
+ * outside the group (the executive's exec/loans.c, or any thread or
+ * process that maps the region) decides which of them run.  The region is
+ * plain shared memory (a memfd mapped by both sides, or ordinary memory
+ * within one process); every field is accessed with relaxed or
+ * acquire/release atomics, so reading the signals costs no syscall.
+ *
+ * Per loop, the arbiter writes `grant` (1 = the loop may run, 0 = give the
+ * core back) and then calls myco_rt_loans_grant(), which bumps `grant_seq`
+ * and the futex word `wake` and wakes the loop.  A revoked loop stops
+ * starting queued spawns (its siblings steal them: they scan revoked
+ * siblings' deques every iteration), runs what already started on it
+ * (coroutines never migrate), and once it has nothing left (no live
+ * coroutine, no kernel operation, no queued spawn, no post) it parks in
+ * FUTEX_WAIT on `wake`: state DRAINING, then PARKED.  A post or spawn_on
+ * addressed to a parked loop bumps `wake` and wakes it; it runs the post
+ * (spawns go to its deque, for the siblings) and parks again.  Nothing
+ * queued on a revoked loop is lost.  Loops [0, min_active) are never
+ * parked, whatever `grant` says, so a group always has a running loop.
+ * A revoke does not interrupt a loop asleep in the kernel (it uses no CPU
+ * there): it acts on it at its next wake-up (a completion, post or timer).
+ * A draining loop with kernel operations in flight looks at `grant` at
+ * least every millisecond.
+ *
+ * Cache lines: the first 64 bytes of a core entry are the arbiter's, the
+ * next 128 the loop's; the arbiter never writes the loop's lines.  An
+ * arbiter in another process must treat every loop-written field as
+ * untrusted (clamp, never index with it).
+ */
+#define MYCO_RT_LOANS_MAGIC   0x4e414f4cu /* "LOAN" little-endian */
+#define MYCO_RT_LOANS_VERSION 1u
+#define MYCO_RT_LOANS_MAX     64u
+
+enum myco_rt_core_state {
+	MYCO_RT_CORE_PARKED   = 0, /* thread asleep on `wake`, core free     */
+	MYCO_RT_CORE_RUNNING  = 1, /* granted and running                    */
+	MYCO_RT_CORE_DRAINING = 2, /* revoked; finishing started coroutines  */
+};
+
+typedef struct myco_rt_core_sig {
+	/* ---- written by the arbiter (64 bytes) ---- */
+	uint32_t grant;       /* 1 = granted, 0 = revoked                    */
+	uint32_t wake;        /* futex word of the parked loop (bumped by the
+	                         arbiter and by whoever posts to the loop)   */
+	uint64_t grant_seq;   /* +1 per grant change                         */
+	uint64_t grant_ns;    /* myco_now() of the last grant change         */
+	uint8_t  pad_a[40];
+	/* ---- written by the loop (128 bytes) ---- */
+	uint32_t state;       /* enum myco_rt_core_state                     */
+	int32_t  cpu;         /* CPU the loop is pinned to, -1 = unpinned    */
+	uint64_t seen_seq;    /* grant_seq the loop last acted on            */
+	uint64_t running_ns;  /* myco_now() when it resumed after a grant    */
+	uint64_t qdelay_ns;   /* EWMA (weight 1/8) of ready -> running       */
+	uint64_t oldest_ns;   /* age of the oldest ready coroutine, last
+	                         iteration (0 when none is ready)            */
+	uint64_t queued;      /* ready coroutines + queued spawns + posts    */
+	uint64_t busy_ns;     /* total time neither blocked in the kernel nor
+	                         parked, since the loop first ran            */
+	uint64_t updated_ns;  /* myco_now() of the last update               */
+	uint64_t grants;      /* times resumed from PARKED                   */
+	uint64_t revokes;     /* times it entered DRAINING                   */
+	uint64_t migrated;    /* queued spawns siblings took while revoked
+	                         (added to by the siblings, atomically)     */
+	uint8_t  pad_b[40];
+} myco_rt_core_sig_t;
+
+typedef struct myco_rt_loans {
+	uint32_t magic;       /* MYCO_RT_LOANS_MAGIC                         */
+	uint32_t version;     /* MYCO_RT_LOANS_VERSION                       */
+	uint32_t nloops;      /* entries of core[] in use (<= LOANS_MAX)     */
+	uint32_t min_active;  /* loops that never park (>= 1)                */
+	uint32_t max_active;  /* the arbiter grants at most this many        */
+	uint8_t  pad[44];
+	myco_rt_core_sig_t core[MYCO_RT_LOANS_MAX];
+} myco_rt_loans_t;
+
+/* Initialise a region for nloops loops: loops [0, min_active) granted,
+ * the rest revoked (they park as soon as they run).  1 <= min_active <=
+ * max_active <= nloops <= MYCO_RT_LOANS_MAX, else -EINVAL.  Before the
+ * group exists.  Any thread. */
+int myco_rt_loans_init(myco_rt_loans_t *r, unsigned nloops,
+		       unsigned min_active, unsigned max_active);
+/* Validate a region mapped from elsewhere (size in bytes): 0 or -EINVAL
+ * (bad magic, version, counts) / -EPROTO (size too small). */
+int myco_rt_loans_check(const myco_rt_loans_t *r, size_t size);
+/* Grant (on) or revoke loop i's core: store grant with release, bump
+ * grant_seq and wake, record grant_ns, FUTEX_WAKE the loop.  Returns 1 if
+ * the grant changed, 0 if it already was so, -EINVAL.  Any thread or
+ * process that maps the region (the futex is shared). */
+int myco_rt_loans_grant(myco_rt_loans_t *r, unsigned i, bool on);
+/* Loops currently granted (grant == 1 or below min_active). */
+unsigned myco_rt_loans_granted(const myco_rt_loans_t *r);
 
 /* ------------------------------------------------------------------ */
 /* Metrics                                                             */

@@ -226,6 +226,9 @@ int myco_group_create(myco_group_t **out, const myco_group_opts_t *opts)
 	unsigned n = o.nloops ? o.nloops : naff;
 	if (n > 256)
 		return -EINVAL;
+	if (o.loans && (myco_rt_loans_check(o.loans, sizeof(*o.loans)) < 0 ||
+			n > o.loans->nloops))
+		return -EINVAL;
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
@@ -257,6 +260,20 @@ int myco_group_create(myco_group_t **out, const myco_group_opts_t *opts)
 			goto out;
 		g->loops[i]->group = g;
 		g->loops[i]->index = i;
+		if (o.loans) {
+			/* elastic: queued spawns are what a revoked loop
+			 * hands over, so every loop keeps a deque */
+			myco_loop_t *l = g->loops[i];
+			if (!l->deque) {
+				rc = myco__deque_new(&l->deque, 4096);
+				if (rc < 0)
+					goto out;
+			}
+			l->loans = o.loans;
+			l->sig = &o.loans->core[i];
+			__atomic_store_n(&l->sig->cpu, g->pin ? g->cpus[i] : -1,
+					 __ATOMIC_RELAXED);
+		}
 	}
 	for (unsigned s = 0; s < n; s++) {
 		for (unsigned d = 0; d < n; d++) {

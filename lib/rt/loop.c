@@ -337,6 +337,8 @@ void myco__wakeup_thread(myco_loop_t *l)
 		ssize_t r = write(l->efd, &one, sizeof(one));
 		(void)r; /* EAGAIN: counter saturated, a wake-up is pending */
 	}
+	if (l->sig)
+		myco__loans_kick(l); /* parked on its core-loan futex */
 }
 
 /* Queue an already allocated post node (no allocation: used for event
@@ -451,6 +453,8 @@ static void update_gauges(myco_loop_t *l)
 	MYCO__ST_SET(l, io_pending, l->io_pending);
 	MYCO__ST_SET(l, post_queue_len, atomic_load_explicit(&l->post_len,
 			memory_order_relaxed));
+	if (l->sig)
+		myco__loans_publish(l);
 }
 
 static void arm_efd(myco_loop_t *l)
@@ -508,15 +512,21 @@ int myco_loop_run(myco_loop_t *l)
 	if (l->opts.pin && l->opts.cpu >= 0)
 		pin_self(l->opts.cpu);
 	myco__overflow_thread_setup();
+	if (l->sig)
+		myco__loans_sleep_end(l); /* busy from here */
 
 	for (;;) {
 		MYCO__ST_ADD(l, iterations, 1);
 		MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_LOOP, l->index, l->rq_len + l->eh_len, l->io_pending);
+		if (l->sig)
+			myco__loans_iter(l);
 		if (l->wheel.count)
 			myco__wheel_advance(&l->wheel, myco_now());
 		drain_posts(l);
-		if (l->deque)
+		if (l->deque && !l->revoked)
 			myco__steal_run_own(l, 8);
+		if (l->loans && !l->revoked)
+			myco__steal_from_revoked(l, 8);
 		run_batch(l);
 		if (l->group)
 			myco__group_flush(l);
@@ -537,7 +547,7 @@ int myco_loop_run(myco_loop_t *l)
 			break;
 		if (ready)
 			continue;
-		if (l->deque && l->group &&
+		if (l->deque && l->group && !l->revoked &&
 		    myco__steal_from_siblings(l, 4) > 0)
 			continue;
 		if (idle_done(l))
@@ -547,6 +557,15 @@ int myco_loop_run(myco_loop_t *l)
 		 * syscall (an operation that completes at submission makes
 		 * the wait return at once). */
 		uint64_t next = myco__wheel_next_ns(&l->wheel);
+		if (l->sig && myco__loans_park(l, next))
+			continue; /* was parked: its core was lent out */
+		if (l->revoked) {
+			/* draining with kernel operations in flight: look at
+			 * the grant word at least every millisecond */
+			uint64_t cap = myco_now() + 1000000u;
+			if (next > cap)
+				next = cap;
+		}
 		arm_efd(l);
 		atomic_store(&l->sleeping, 1);
 		if (atomic_load(&l->post_len) || atomic_load(&l->stop_req) ||
@@ -566,8 +585,12 @@ int myco_loop_run(myco_loop_t *l)
 		}
 		if (!tsp || ts.tv_sec || ts.tv_nsec) {
 			MYCO__ST_ADD(l, sleeps, 1);
+			if (l->sig)
+				myco__loans_sleep_begin(l);
 			(void)io_uring_submit_and_wait_timeout(&l->ring, &cqe,
 							       1, tsp, NULL);
+			if (l->sig)
+				myco__loans_sleep_end(l);
 		} else if (io_uring_sq_ready(&l->ring)) {
 			io_uring_submit(&l->ring); /* a timer is due now */
 		}
@@ -583,8 +606,8 @@ int myco_loop_run(myco_loop_t *l)
 
 static bool have_steal_work(myco_loop_t *l)
 {
-	if (!l->deque)
-		return false;
+	if (!l->deque || l->revoked)
+		return false; /* a revoked loop leaves queued spawns to others */
 	if (myco__deque_len(l->deque))
 		return true;
 	if (!l->group)

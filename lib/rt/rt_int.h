@@ -223,6 +223,13 @@ struct myco_loop {
 	myco__deque_t *deque;           /* steal policy                      */
 	unsigned steal_rr;
 
+	/* core loans (loans.c): NULL unless the group is elastic */
+	myco_rt_core_sig_t *sig;        /* this loop's entry of the region    */
+	myco_rt_loans_t *loans;
+	bool revoked;                   /* DRAINING or PARKED (loop thread)   */
+	atomic_int parked;              /* 1 while in FUTEX_WAIT on sig->wake */
+	uint64_t busy_since;            /* start of the current busy stretch  */
+
 	/* resources */
 	void *stack_cache[MYCO__STACK_CACHE];
 	unsigned nstack_cache;
@@ -305,7 +312,26 @@ int myco__steal_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 unsigned myco__steal_run_own(myco_loop_t *l, unsigned max);
 /* Try to steal spawns from siblings; returns how many were started. */
 unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max);
+/* Elastic groups: take queued spawns from revoked siblings (any time, not
+ * only when idle); returns how many were started. */
+unsigned myco__steal_from_revoked(myco_loop_t *l, unsigned max);
 void myco__steal_drain_free(myco_loop_t *l);
+
+/* loans.c (elastic groups) */
+/* Top of every iteration: follow sig->grant (RUNNING <-> DRAINING). */
+void myco__loans_iter(myco_loop_t *l);
+/* In the sleep path of a revoked loop with nothing ready and no kernel
+ * operation in flight: publish PARKED and FUTEX_WAIT on sig->wake until
+ * granted, posted to, stopped or the next timer (next_ns, UINT64_MAX =
+ * none).  Returns true if it waited (the caller restarts its iteration). */
+bool myco__loans_park(myco_loop_t *l, uint64_t next_ns);
+/* Wake a parked loop (posts, stop). */
+void myco__loans_kick(myco_loop_t *l);
+/* Signals after an iteration (queued, oldest ready, busy time). */
+void myco__loans_publish(myco_loop_t *l);
+/* Busy time accounting around a kernel sleep. */
+void myco__loans_sleep_begin(myco_loop_t *l);
+void myco__loans_sleep_end(myco_loop_t *l);
 
 /* timer.c */
 void myco__timers_free(myco_loop_t *l);

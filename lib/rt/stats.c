@@ -17,6 +17,11 @@ void myco__lat_record(myco_loop_t *l, uint64_t ns)
 	MYCO__ST_ADD(l, sched_lat_count, 1);
 	if (ns > l->st.sched_lat_max_ns)
 		MYCO__ST_SET(l, sched_lat_max_ns, ns);
+	if (l->sig) { /* core-loan signal: EWMA, weight 1/8 */
+		uint64_t q = __atomic_load_n(&l->sig->qdelay_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&l->sig->qdelay_ns, q - q / 8 + ns / 8,
+				 __ATOMIC_RELAXED);
+	}
 }
 
 #define LD(f) st->f = __atomic_load_n(&l->st.f, __ATOMIC_RELAXED)

@@ -135,7 +135,9 @@ static void wake_thief(myco_loop_t *l)
 	unsigned n = myco_group_size(g);
 	for (unsigned k = 1; k < n; k++) {
 		myco_loop_t *s = myco_group_loop(g, (l->index + k) % n);
-		if (s->deque && atomic_load(&s->sleeping)) {
+		if (s->deque && atomic_load(&s->sleeping) &&
+		    (!s->sig || __atomic_load_n(&s->sig->state, __ATOMIC_RELAXED) ==
+				MYCO_RT_CORE_RUNNING)) {
 			myco__wakeup_thread(s);
 			return;
 		}
@@ -192,6 +194,27 @@ unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max)
 		}
 	}
 	l->steal_rr++;
+	return got;
+}
+
+unsigned myco__steal_from_revoked(myco_loop_t *l, unsigned max)
+{
+	myco_group_t *g = l->group;
+	unsigned n = myco_group_size(g), got = 0;
+	for (unsigned k = 1; k < n && got < max; k++) {
+		myco_loop_t *s = myco_group_loop(g, (l->index + k) % n);
+		if (!s->sig || __atomic_load_n(&s->sig->state, __ATOMIC_RELAXED) ==
+				       MYCO_RT_CORE_RUNNING)
+			continue;
+		req_t *r;
+		while (got < max && (r = steal(s->deque)) != NULL) {
+			__atomic_fetch_add(&s->st.stolen_out, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&s->sig->migrated, 1, __ATOMIC_RELAXED);
+			MYCO__ST_ADD(l, stolen_in, 1);
+			start_req(l, r);
+			got++;
+		}
+	}
 	return got;
 }
 
