@@ -706,7 +706,7 @@ static void log_dir_partition(myco__lb_t *lb, myco__kwr_t *w, bool f, const char
 			      int32_t part)
 {
 	mls_partition_t *p = NULL;
-	mls_offsets o = { 0, 0, 0, 0, 0 };
+	mls_offsets o = { 0, 0, 0, 0, 0, 0 };
 
 	if (mls_partition_get(lb->st, topic, part, &p) == 0) {
 		(void)mls_partition_offsets(p, &o);

@@ -84,6 +84,9 @@ int myco__lb_tick(myco__lb_t *lb)
 	gnext = myco__lgroups_tick(lb->groups, now);
 	if (now + gnext < next)
 		next = now + gnext;
+	gnext = myco__ltxns_tick(lb->txns, now);
+	if (now + gnext < next)
+		next = now + gnext;
 	return next > now ? (int)(next - now) : 0;
 }
 
@@ -118,9 +121,15 @@ int myco__lb_open(const myco__lcfg_t *cfg, myco__lb_t **out)
 	rc = myco__lgroups_new(lb->st, &lb->cfg, &lb->groups);
 	if (rc < 0)
 		goto fail;
+	rc = myco__ltxns_open(lb->st, &lb->cfg, &lb->txns);
+	if (rc < 0)
+		goto fail;
+	myco__lgroups_set_pending(lb->groups, myco__ltxn_offset_pending, lb->txns);
 	*out = lb;
 	return 0;
 fail:
+	if (lb->groups)
+		myco__lgroups_free(lb->groups);
 	if (lb->st)
 		mls_close(lb->st);
 	if (lb->wakefd >= 0)
@@ -141,6 +150,7 @@ void myco__lb_close(myco__lb_t *lb)
 	myco__lproduce_drain(lb);
 	myco__lproduce_free_all(lb);
 	myco__lgroups_free(lb->groups);
+	myco__ltxns_free(lb->txns);
 	close(lb->wakefd);
 	pthread_mutex_destroy(&lb->mu);
 	free(lb);

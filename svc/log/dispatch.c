@@ -27,6 +27,10 @@ const myco__lapi_t myco__lapis[] = {
 	{ KAPI_API_VERSIONS, 0, 3, 3 },
 	{ KAPI_CREATE_TOPICS, 0, 4, 5 },
 	{ KAPI_INIT_PRODUCER_ID, 0, 4, 2 },
+	{ KAPI_ADD_PARTITIONS_TO_TXN, 0, 3, 3 },
+	{ KAPI_ADD_OFFSETS_TO_TXN, 0, 3, 3 },
+	{ KAPI_END_TXN, 0, 3, 3 },
+	{ KAPI_TXN_OFFSET_COMMIT, 0, 3, 3 },
 	{ KAPI_DESCRIBE_GROUPS, 0, 5, 5 },
 	{ KAPI_LIST_GROUPS, 0, 4, 3 },
 	{ KAPI_DELETE_TOPICS, 0, 5, 4 },
@@ -226,6 +230,10 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 		myco__kdelete_records_t delete_records;
 		myco__kdescribe_cluster_t describe_cluster;
 		myco__kdescribe_log_dirs_t describe_log_dirs;
+		myco__kadd_partitions_to_txn_t add_partitions_to_txn;
+		myco__kadd_offsets_to_txn_t add_offsets_to_txn;
+		myco__kend_txn_t end_txn;
+		myco__ktxn_offset_commit_t txn_offset_commit;
 	} m;
 
 	myco__karena_init(&arena);
@@ -330,6 +338,23 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 	case KAPI_DESCRIBE_LOG_DIRS:
 		if ((rc = myco__kdec_describe_log_dirs(r, v, f, &arena, &m.describe_log_dirs)) == 0)
 			myco__lh_describe_log_dirs(lb, req, &m.describe_log_dirs);
+		break;
+	case KAPI_ADD_PARTITIONS_TO_TXN:
+		if ((rc = myco__kdec_add_partitions_to_txn(r, v, f, &arena,
+							   &m.add_partitions_to_txn)) == 0)
+			myco__lh_add_partitions_to_txn(lb->txns, req, &m.add_partitions_to_txn);
+		break;
+	case KAPI_ADD_OFFSETS_TO_TXN:
+		if ((rc = myco__kdec_add_offsets_to_txn(r, v, f, &m.add_offsets_to_txn)) == 0)
+			myco__lh_add_offsets_to_txn(lb->txns, req, &m.add_offsets_to_txn);
+		break;
+	case KAPI_END_TXN:
+		if ((rc = myco__kdec_end_txn(r, v, f, &m.end_txn)) == 0)
+			myco__lh_end_txn(lb->txns, req, &m.end_txn);
+		break;
+	case KAPI_TXN_OFFSET_COMMIT:
+		if ((rc = myco__kdec_txn_offset_commit(r, v, f, &arena, &m.txn_offset_commit)) == 0)
+			myco__lh_txn_offset_commit(lb->txns, req, &m.txn_offset_commit);
 		break;
 	default:
 		rc = 0;

@@ -27,6 +27,7 @@ typedef struct myco__lpfetch {
 	myco__lreq_t req;
 	int64_t deadline;
 	int32_t min_bytes, max_bytes;
+	int8_t isolation;     /* 1: read_committed */
 	size_t nparts, ntopics;
 	pfetch_part_t *parts;
 } pfetch_t;
@@ -88,8 +89,10 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 		pfetch_part_t *fp = &pf->parts[i];
 		mls_partition_t *p = NULL;
 		mls_read_set *rd = NULL;
-		mls_offsets offs = { -1, -1, -1, 0, 0 };
-		size_t want;
+		mls_offsets offs = { -1, -1, -1, 0, 0, -1 };
+		mls_aborted_txn *ab = NULL;
+		size_t want, nab = 0;
+		bool committed = pf->isolation == 1;
 		bool pinned = false;
 		int rc;
 
@@ -113,7 +116,7 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 			}
 			if (rc < 0 || fp->offset < offs.log_start || fp->offset > offs.high_watermark)
 				(*errs)++;
-			else if (offs.high_watermark > fp->offset)
+			else if ((committed ? offs.last_stable : offs.high_watermark) > fp->offset)
 				return total + 1;
 			continue;
 		}
@@ -134,6 +137,10 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 				rc = mls_partition_offsets(p, &offs);
 				rd->high_watermark = offs.high_watermark;
 				rd->log_start = offs.log_start;
+				rd->last_stable = offs.last_stable;
+			} else if (committed) {
+				rc = mls_read_committed(p, fp->offset, want, total != 0, rd);
+				pinned = rc == 0;
 			} else {
 				/* KIP-74: only the first data of the response may
 				 * exceed the limits (one whole batch, so that a
@@ -143,6 +150,15 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 				rc = total == 0 ? mls_read(p, fp->offset, want, rd)
 						: mls_read_within(p, fp->offset, want, rd);
 				pinned = rc == 0;
+			}
+			/* read_committed: the aborted transactions the consumer
+			 * must skip in what it reads here */
+			if (rc == 0 && committed && w && rd->total > 0 &&
+			    mls_aborted_txns(p, fp->offset, rd->last_stable, &ab, &nab) < 0) {
+				if (pinned)
+					mls_read_release(rd);
+				pinned = false;
+				rc = -ENOMEM;
 			}
 			mls_partition_put(p);
 		}
@@ -163,10 +179,20 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 		myco__kwr_i32(w, fp->index);
 		myco__kwr_i16(w, myco__lkerr(rc));
 		myco__kwr_i64(w, rd ? rd->high_watermark : -1);
-		myco__kwr_i64(w, rd ? rd->high_watermark : -1);   /* LSO */
+		myco__kwr_i64(w, rd ? rd->last_stable : -1);
 		if (v >= 5)
 			myco__kwr_i64(w, rd ? rd->log_start : -1);
-		myco__kwr_array(w, f, -1);             /* aborted txns: null */
+		if (committed && rd) {
+			myco__kwr_array(w, f, (int32_t)nab);
+			for (size_t a = 0; a < nab; a++) {
+				myco__kwr_i64(w, ab[a].producer_id);
+				myco__kwr_i64(w, ab[a].first_offset);
+				myco__kwr_tags(w, f);
+			}
+		} else {
+			myco__kwr_array(w, f, -1);     /* aborted txns: null */
+		}
+		free(ab);
 		if (v >= 11)
 			myco__kwr_i32(w, -1);          /* preferred replica */
 		if (rd && rd->total > 0 && rd->total <= COPY_MAX && copy_ranges(w, rd, f)) {
@@ -235,6 +261,7 @@ void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
 	}
 	pf->min_bytes = m->min_bytes;
 	pf->max_bytes = m->max_bytes;
+	pf->isolation = m->isolation_level;
 	k = 0;
 	for (i = 0; i < m->ntopics; i++) {
 		const myco__kfetch_topic_t *t = &m->topics[i];

@@ -65,7 +65,18 @@ struct myco__lgroups {
 	group_t *groups;
 	uint64_t next_member;
 	struct pending *pending;    /* ids handed out with MEMBER_ID_REQUIRED */
+	/* a transaction holds an offset not yet decided (require_stable) */
+	bool (*txn_pending)(void *arg, const char *group, const char *topic, int32_t part);
+	void *txn_pending_arg;
 };
+
+void myco__lgroups_set_pending(myco__lgroups_t *g,
+			       bool (*fn)(void *arg, const char *group, const char *topic,
+					  int32_t part), void *arg)
+{
+	g->txn_pending = fn;
+	g->txn_pending_arg = arg;
+}
 
 /* A member id given out with MEMBER_ID_REQUIRED (KIP-394): the client must
  * rejoin with it within its session timeout. */
@@ -486,18 +497,15 @@ void myco__lh_find_coordinator(myco__lgroups_t *gs, myco__lreq_t *req,
 	bool f = req->flex;
 	const myco__lcfg_t *cfg = gs->cfg;
 
-	/* No transactions: a transactional producer gets a clear, final
-	 * answer (Kafka's authorization failure, fatal in the clients), not
-	 * COORDINATOR_NOT_AVAILABLE, which it would retry until its
-	 * transaction timeout. */
-	if (m->key_type != 0)
-		err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	/* This broker coordinates every group and every transaction. */
+	if (m->key_type != 0 && m->key_type != 1)
+		err = KERR_INVALID_REQUEST;
 	myco__lresp_begin(&w, req);
 	if (req->ver >= 1)
 		myco__kwr_i32(&w, 0);
 	myco__kwr_i16(&w, err);
 	if (req->ver >= 1)
-		myco__kwr_str(&w, f, err ? "myco-log does not support transactions" : NULL);
+		myco__kwr_str(&w, f, err ? "unknown coordinator key type" : NULL);
 	myco__kwr_i32(&w, err ? -1 : 0);
 	myco__kwr_str(&w, f, err ? "" : cfg->host);
 	myco__kwr_i32(&w, err ? -1 : cfg->port);
@@ -1029,13 +1037,19 @@ void myco__lh_offset_fetch(myco__lgroups_t *gs, myco__lreq_t *req,
 			for (j = 0; j < t->npartitions; j++) {
 				int32_t part = t->partition_indexes[j];
 				const mls_group_offset *e = NULL;
+				int16_t perr = lerr ? lerr : gerr;
 				/* the group's offsets are sorted by topic, partition */
 				for (size_t a = 0; ok && a < nall && !e; a++)
 					if (all[a].partition == part && !strcmp(all[a].topic, name))
 						e = &all[a];
+				/* KIP-447: a consumer that asks for stable offsets
+				 * waits while a transaction holds one undecided */
+				if (!perr && ok && of->require_stable && gs->txn_pending &&
+				    gs->txn_pending(gs->txn_pending_arg, gname, name, part))
+					perr = KERR_UNSTABLE_OFFSET_COMMIT;
 				fetch_entry(&w, v, f, part, e ? e->offset : -1,
 					    e ? e->leader_epoch : -1, e ? e->metadata : NULL,
-					    e ? e->metadata_len : 0, lerr ? lerr : gerr);
+					    e ? e->metadata_len : 0, perr);
 			}
 			myco__kwr_tags(&w, f);
 		}

@@ -665,3 +665,97 @@ int myco__kdec_describe_log_dirs(myco__krd_t *r, int16_t v, bool f, myco__karena
 	myco__krd_tags(r, f);
 	return done(r);
 }
+
+/* ---- transactions ------------------------------------------------------ */
+
+static void txn_producer(myco__krd_t *r, bool f, myco__ktxn_producer_t *t)
+{
+	t->transactional_id = myco__krd_str(r, f);
+	t->producer_id = myco__krd_i64(r);
+	t->producer_epoch = myco__krd_i16(r);
+}
+
+int myco__kdec_add_partitions_to_txn(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+				     myco__kadd_partitions_to_txn_t *m)
+{
+	int32_t i, j;
+
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	txn_producer(r, f, &m->txn);
+	m->ntopics = myco__krd_array(r, f, 6);
+	m->topics = arr(r, a, m->ntopics, sizeof(*m->topics));
+	for (i = 0; i < m->ntopics && !r->err; i++) {
+		myco__ktxn_topic_t *t = &m->topics[i];
+		t->name = myco__krd_str(r, f);
+		t->npartitions = myco__krd_array(r, f, 4);
+		t->partitions = arr(r, a, t->npartitions, sizeof(*t->partitions));
+		for (j = 0; j < t->npartitions && !r->err; j++)
+			t->partitions[j] = myco__krd_i32(r);
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_add_offsets_to_txn(myco__krd_t *r, int16_t v, bool f,
+				  myco__kadd_offsets_to_txn_t *m)
+{
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	txn_producer(r, f, &m->txn);
+	m->group_id = myco__krd_str(r, f);
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_end_txn(myco__krd_t *r, int16_t v, bool f, myco__kend_txn_t *m)
+{
+	(void)v;
+	memset(m, 0, sizeof(*m));
+	txn_producer(r, f, &m->txn);
+	m->committed = myco__krd_i8(r) != 0;
+	myco__krd_tags(r, f);
+	return done(r);
+}
+
+int myco__kdec_txn_offset_commit(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
+				 myco__ktxn_offset_commit_t *m)
+{
+	int32_t i, j;
+
+	memset(m, 0, sizeof(*m));
+	m->txn.transactional_id = myco__krd_str(r, f);
+	m->group_id = myco__krd_str(r, f);
+	m->txn.producer_id = myco__krd_i64(r);
+	m->txn.producer_epoch = myco__krd_i16(r);
+	m->generation_id = -1;
+	m->member_id = (myco__kstr_t){ NULL, -1 };
+	m->group_instance_id = (myco__kstr_t){ NULL, -1 };
+	if (v >= 3) {
+		m->generation_id = myco__krd_i32(r);
+		m->member_id = myco__krd_str(r, f);
+		m->group_instance_id = myco__krd_str(r, f);
+	}
+	m->ntopics = myco__krd_array(r, f, 6);
+	m->topics = arr(r, a, m->ntopics, sizeof(*m->topics));
+	for (i = 0; i < m->ntopics && !r->err; i++) {
+		myco__koffset_commit_topic_t *t = &m->topics[i];
+		t->name = myco__krd_str(r, f);
+		t->npartitions = myco__krd_array(r, f, 14);
+		t->partitions = arr(r, a, t->npartitions, sizeof(*t->partitions));
+		for (j = 0; j < t->npartitions && !r->err; j++) {
+			myco__koffset_commit_partition_t *p = &t->partitions[j];
+			p->partition_index = myco__krd_i32(r);
+			p->committed_offset = myco__krd_i64(r);
+			p->committed_leader_epoch = v >= 2 ? myco__krd_i32(r) : -1;
+			p->committed_metadata = myco__krd_str(r, f);
+			myco__krd_tags(r, f);
+		}
+		if (t->npartitions > 0)
+			m->npartitions_total += (size_t)t->npartitions;
+		myco__krd_tags(r, f);
+	}
+	myco__krd_tags(r, f);
+	return done(r);
+}

@@ -370,6 +370,52 @@ typedef struct {
 	myco__ktopic_parts_t *topics;
 } myco__kdescribe_log_dirs_t;
 
+/* ---- transactions ------------------------------------------------------ */
+
+/* The producer a transaction request names (all four below). */
+typedef struct {
+	myco__kstr_t transactional_id;
+	int64_t producer_id;
+	int16_t producer_epoch;
+} myco__ktxn_producer_t;
+
+/* AddPartitionsToTxn (v0-v3: one transaction). */
+typedef struct {
+	myco__kstr_t name;
+	int32_t npartitions;
+	int32_t *partitions;
+} myco__ktxn_topic_t;
+
+typedef struct {
+	myco__ktxn_producer_t txn;
+	int32_t ntopics;
+	myco__ktxn_topic_t *topics;
+} myco__kadd_partitions_to_txn_t;
+
+/* AddOffsetsToTxn. */
+typedef struct {
+	myco__ktxn_producer_t txn;
+	myco__kstr_t group_id;
+} myco__kadd_offsets_to_txn_t;
+
+/* EndTxn. */
+typedef struct {
+	myco__ktxn_producer_t txn;
+	bool committed;
+} myco__kend_txn_t;
+
+/* TxnOffsetCommit: partitions as in OffsetCommit. */
+typedef struct {
+	myco__ktxn_producer_t txn;
+	myco__kstr_t group_id;
+	int32_t generation_id;        /* v3+; -1 before */
+	myco__kstr_t member_id;       /* v3+; null before */
+	myco__kstr_t group_instance_id; /* v3+; null before */
+	int32_t ntopics;
+	myco__koffset_commit_topic_t *topics;
+	size_t npartitions_total;
+} myco__ktxn_offset_commit_t;
+
 /* Decoders: r positioned at the body of a request of version ver (flex:
  * flexible encoding).  Arrays are taken from a.  0, -EBADMSG, -ENOMEM. */
 int myco__kdec_api_versions(myco__krd_t *r, int16_t ver, bool flex, myco__kapi_versions_t *m);
@@ -421,5 +467,12 @@ int myco__kdec_describe_cluster(myco__krd_t *r, int16_t ver, bool flex,
 				myco__kdescribe_cluster_t *m);
 int myco__kdec_describe_log_dirs(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
 				 myco__kdescribe_log_dirs_t *m);
+int myco__kdec_add_partitions_to_txn(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+				     myco__kadd_partitions_to_txn_t *m);
+int myco__kdec_add_offsets_to_txn(myco__krd_t *r, int16_t ver, bool flex,
+				  myco__kadd_offsets_to_txn_t *m);
+int myco__kdec_end_txn(myco__krd_t *r, int16_t ver, bool flex, myco__kend_txn_t *m);
+int myco__kdec_txn_offset_commit(myco__krd_t *r, int16_t ver, bool flex, myco__karena_t *a,
+				 myco__ktxn_offset_commit_t *m);
 
 #endif /* MYCO_LOG_KMSG_H */

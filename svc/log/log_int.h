@@ -46,6 +46,8 @@ enum {
 	KAPI_SYNC_GROUP = 14, KAPI_DESCRIBE_GROUPS = 15, KAPI_LIST_GROUPS = 16,
 	KAPI_API_VERSIONS = 18, KAPI_CREATE_TOPICS = 19, KAPI_DELETE_TOPICS = 20,
 	KAPI_DELETE_RECORDS = 21, KAPI_INIT_PRODUCER_ID = 22,
+	KAPI_ADD_PARTITIONS_TO_TXN = 24, KAPI_ADD_OFFSETS_TO_TXN = 25, KAPI_END_TXN = 26,
+	KAPI_TXN_OFFSET_COMMIT = 28,
 	KAPI_DESCRIBE_CONFIGS = 32, KAPI_ALTER_CONFIGS = 33,
 	KAPI_DESCRIBE_LOG_DIRS = 35, KAPI_CREATE_PARTITIONS = 37,
 	KAPI_DELETE_GROUPS = 42, KAPI_INCREMENTAL_ALTER_CONFIGS = 44,
@@ -67,6 +69,7 @@ enum {
 	KERR_INVALID_REQUEST = 42, KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
 	KERR_DUPLICATE_SEQUENCE_NUMBER = 46, KERR_INVALID_PRODUCER_EPOCH = 47,
 	KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+	KERR_UNSTABLE_OFFSET_COMMIT = 88,
 	KERR_KAFKA_STORAGE_ERROR = 56, KERR_UNKNOWN_PRODUCER_ID = 59,
 	KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43, KERR_INVALID_RECORD = 87,
 	KERR_GROUP_ID_NOT_FOUND = 69, KERR_INVALID_REPLICA_ASSIGNMENT = 39,
@@ -134,6 +137,7 @@ typedef struct {
 
 typedef struct myco__lb myco__lb_t;
 typedef struct myco__lgroups myco__lgroups_t;
+typedef struct myco__ltxns myco__ltxns_t;
 struct myco__lpprod;
 struct myco__lpfetch;
 struct myco__lacomp;
@@ -143,6 +147,7 @@ struct myco__lb {
 	myco__lcfg_t cfg;
 	mls_store_t *st;
 	myco__lgroups_t *groups;
+	myco__ltxns_t *txns;            /* transaction coordinator */
 	pthread_t loop_thread;
 	int wakefd;                     /* eventfd: other threads queued work */
 	pthread_mutex_t mu;             /* guards the done list */
@@ -258,5 +263,34 @@ void myco__lh_delete_groups(myco__lgroups_t *g, myco__lreq_t *req,
 			    const myco__kdelete_groups_t *m);
 void myco__lh_offset_delete(myco__lgroups_t *g, myco__lreq_t *req,
 			    const myco__koffset_delete_t *m);
+/* OffsetFetch with require_stable asks this whether a transaction holds
+ * an offset of (group, topic, partition) not yet committed or aborted. */
+void myco__lgroups_set_pending(myco__lgroups_t *g,
+			       bool (*fn)(void *arg, const char *group, const char *topic,
+					  int32_t part), void *arg);
+
+/* Transaction coordinator (txn.c): needs only the store and the settings.
+ * Opening loads DATA/txn_state and finishes decided transactions. */
+int myco__ltxns_open(mls_store_t *st, const myco__lcfg_t *cfg, myco__ltxns_t **out);
+void myco__ltxns_free(myco__ltxns_t *tx);
+/* Timeouts and markers waiting for fsync; ms until it wants to run again. */
+int myco__ltxns_tick(myco__ltxns_t *tx, int64_t now);
+/* InitProducerId with a transactional id: a Kafka error, else *pid and
+ * *epoch (the epoch bumped: the previous instance is fenced). */
+int16_t myco__ltxn_init(myco__ltxns_t *tx, const myco__kinit_producer_id_t *m, int64_t *pid,
+			int16_t *epoch);
+/* A transactional Produce to topic[part]: 0 when the producer is the
+ * current one and the partition was added to its ongoing transaction. */
+int16_t myco__ltxn_produce_check(myco__ltxns_t *tx, myco__kstr_t txn_id, int64_t pid,
+				 int16_t epoch, const char *topic, int32_t part);
+/* See myco__lgroups_set_pending (arg: the coordinator). */
+bool myco__ltxn_offset_pending(void *arg, const char *group, const char *topic, int32_t part);
+void myco__lh_add_partitions_to_txn(myco__ltxns_t *tx, myco__lreq_t *req,
+				    const myco__kadd_partitions_to_txn_t *m);
+void myco__lh_add_offsets_to_txn(myco__ltxns_t *tx, myco__lreq_t *req,
+				 const myco__kadd_offsets_to_txn_t *m);
+void myco__lh_txn_offset_commit(myco__ltxns_t *tx, myco__lreq_t *req,
+				const myco__ktxn_offset_commit_t *m);
+void myco__lh_end_txn(myco__ltxns_t *tx, myco__lreq_t *req, const myco__kend_txn_t *m);
 
 #endif /* MYCO_LOG_INT_H */

@@ -215,15 +215,17 @@ void myco__lh_init_producer_id(myco__lb_t *lb, myco__lreq_t *req,
 	int16_t err = 0;
 	myco__kwr_t w;
 
+	int16_t epoch = 0;
+
 	if (m->transactional_id.p && m->transactional_id.len > 0)
-		err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED; /* no transactions */
+		err = myco__ltxn_init(lb->txns, m, &pid, &epoch);
 	else if (mls_producer_id_alloc(lb->st, &pid) < 0)
 		err = KERR_UNKNOWN_SERVER_ERROR;
 	myco__lresp_begin(&w, req);
 	myco__kwr_i32(&w, 0);
 	myco__kwr_i16(&w, err);
 	myco__kwr_i64(&w, err ? -1 : pid);
-	myco__kwr_i16(&w, err ? -1 : 0);
+	myco__kwr_i16(&w, err ? -1 : epoch);
 	myco__kwr_tags(&w, req->flex);
 	myco__lresp_send(req, &w);
 }
@@ -259,6 +261,12 @@ void myco__lh_list_offsets(myco__lb_t *lb, myco__lreq_t *req, const myco__klist_
 				rc = mls_partition_get(lb->st, name, part, &p);
 			if (rc == 0) {
 				rc = mls_list_offset(p, pp->timestamp, &off, &tso);
+				if (rc == 0 && pp->timestamp == MLS_LATEST && m->isolation_level == 1) {
+					/* read_committed: the last stable offset */
+					mls_offsets o;
+					rc = mls_partition_offsets(p, &o);
+					off = o.last_stable;
+				}
 				mls_partition_put(p);
 			}
 			myco__kwr_i32(&w, part);

@@ -256,9 +256,19 @@ void myco__lh_produce(myco__lb_t *lb, myco__lreq_t *req, const myco__kproduce_t 
 				pt->err = KERR_INVALID_REQUIRED_ACKS;
 				continue;
 			}
-			if (txn.p && txn.len > 0) {
-				pt->err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-				continue;
+			if (ok && txn.p && txn.len > 0) {
+				/* a transactional producer writes only to the
+				 * partitions of its ongoing transaction, and only
+				 * while it is the current instance */
+				mls_batch_header bh;
+				if (!rec.p || mls_batch_peek(rec.p, (size_t)rec.len, &bh) < 0) {
+					pt->err = KERR_CORRUPT_MESSAGE;
+					continue;
+				}
+				pt->err = myco__ltxn_produce_check(lb->txns, txn, bh.producer_id,
+								   bh.producer_epoch, name, pt->index);
+				if (pt->err)
+					continue;
 			}
 			if (ok)
 				rc = mls_partition_get(lb->st, name, pt->index, &p);

@@ -408,8 +408,6 @@ int myco__batch_check(const uint8_t *p, size_t len, mls_batch_header *b)
 int myco__batch_accept(const uint8_t *p, size_t len, mls_batch_header *b)
 {
 	int rc = myco__batch_check(p, len, b);
-	if (rc == 0 && (b->attributes & MLS_ATTR_TRANSACTIONAL))
-		rc = -EOPNOTSUPP;
 	if (rc == 0 && (b->attributes & MLS_ATTR_CONTROL))
 		rc = -MYCO_ELOG_INVALID_RECORD;
 	return rc;
@@ -469,4 +467,9 @@ int32_t myco__batch_find_ts(const uint8_t *p, size_t len, int64_t ts,
 	if (f.found >= 0)
 		*found_ts = f.found_ts;
 	return f.found;
+}
+
+int mls_batch_peek(const void *p, size_t avail, mls_batch_header *out)
+{
+	return myco__batch_header(p, avail, out);
 }

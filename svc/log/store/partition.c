@@ -333,6 +333,9 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 	rc = pstate_rebuild(p);
 	if (rc < 0)
 		goto out;
+	rc = myco__txn_rebuild(p);
+	if (rc < 0)
+		goto out;
 	if (active(p)->roll_ts < 0)
 		active(p)->created_ms = now;
 out:
@@ -354,6 +357,7 @@ static void part_free(mls_partition_t *p)
 		myco__seg_unref(p->segs[i]);
 	free(p->segs);
 	myco__pstate_clear(&p->ps);
+	myco__txn_free(p);
 	pthread_mutex_destroy(&p->mu);
 	free(p->topic);
 	free(p->dir);
@@ -419,6 +423,7 @@ int mls_partition_offsets(mls_partition_t *p, mls_offsets *o)
 	for (size_t i = 0; i < p->nsegs; i++)
 		o->size_bytes += p->segs[i]->size;
 	o->segments = (int32_t)p->nsegs;
+	o->last_stable = myco__txn_lso(p);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
@@ -492,7 +497,7 @@ static void notify_hw(mls_partition_t *p, int64_t hw)
  * when the caller must wait for a sync), 1 duplicate, or < 0.  If w is not
  * NULL and a wait is needed, w is queued on p (ownership passes). */
 static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
-                         const mls_batch_header *b, mls_append_result *res,
+                         const mls_batch_header *b, int marker, mls_append_result *res,
                          mls__waiter *w, bool *queued, int64_t *hw_out)
 {
 	mls__segment *s;
@@ -523,6 +528,11 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 			*queued = true;
 		}
 		return 1;
+	}
+	if ((b->attributes & MLS_ATTR_TRANSACTIONAL) && b->producer_id >= 0) {
+		rc = myco__txn_flag(p);
+		if (rc < 0)
+			return rc;
 	}
 	mls_batch_header nb = *b;
 	res->log_append_time = -1;
@@ -572,9 +582,12 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 	}
 	nb.base_offset = base;
 	rc = myco__pstate_update(&p->ps, &nb, base, nb.max_ts);
+	if (rc == 0)
+		rc = myco__txn_apply(p, &nb, base, marker);
 	if (rc < 0) {
 		if (ftruncate(s->fd, s->size) < 0)
 			rc = -errno;
+		pstate_rebuild(p);
 		return rc;
 	}
 	myco__seg_index_add(s, &nb, base, s->size, len, p->cfg.index_interval_bytes);
@@ -600,7 +613,7 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 	return 0;
 }
 
-static int append_common(mls_partition_t *p, void *batch, size_t len,
+static int append_common(mls_partition_t *p, void *batch, size_t len, int marker,
                          mls_append_result *res, mls_append_cb cb, void *arg)
 {
 	mls_batch_header b;
@@ -613,7 +626,7 @@ static int append_common(mls_partition_t *p, void *batch, size_t len,
 	res->base_offset = -1;
 	if (len > (size_t)__atomic_load_n(&p->cfg.max_message_bytes, __ATOMIC_RELAXED))
 		return -MYCO_ELOG_TOO_LARGE;
-	rc = myco__batch_accept(batch, len, &b);
+	rc = marker ? myco__batch_check(batch, len, &b) : myco__batch_accept(batch, len, &b);
 	if (rc < 0)
 		return rc;
 	res->batch = b;
@@ -625,7 +638,7 @@ static int append_common(mls_partition_t *p, void *batch, size_t len,
 		w->arg = arg;
 	}
 	pthread_mutex_lock(&p->mu);
-	rc = append_locked(p, batch, len, &b, res, w, &queued, &hw);
+	rc = append_locked(p, batch, len, &b, marker, res, w, &queued, &hw);
 	pthread_mutex_unlock(&p->mu);
 	if (!queued)
 		free(w);
@@ -643,7 +656,18 @@ static int append_common(mls_partition_t *p, void *batch, size_t len,
 int mls_append_async(mls_partition_t *p, void *batch, size_t len,
                      mls_append_result *res, mls_append_cb cb, void *arg)
 {
-	return append_common(p, batch, len, res, cb, arg);
+	return append_common(p, batch, len, 0, res, cb, arg);
+}
+
+int mls_append_marker(mls_partition_t *p, int64_t pid, int16_t epoch, bool commit,
+                      int32_t coordinator_epoch, mls_append_result *res,
+                      mls_append_cb cb, void *arg)
+{
+	uint8_t buf[MLS_MARKER_BYTES];
+	int marker = commit ? MLS_MARKER_COMMIT : MLS_MARKER_ABORT;
+
+	myco__txn_marker_build(buf, pid, epoch, marker, coordinator_epoch, myco__now(p->st));
+	return append_common(p, buf, sizeof(buf), marker, res, cb, arg);
 }
 
 struct sync_wait { struct mls_store *st; int done, rc; };
@@ -662,7 +686,7 @@ int mls_append(mls_partition_t *p, void *batch, size_t len,
                mls_append_result *res)
 {
 	struct sync_wait sw = { p->st, 0, 0 };
-	int rc = append_common(p, batch, len, res, sync_done, &sw);
+	int rc = append_common(p, batch, len, 0, res, sync_done, &sw);
 	if (rc != 1)
 		return rc;
 	pthread_mutex_lock(&p->st->sync_mu);
@@ -688,6 +712,7 @@ static void cut_to_durable(mls_partition_t *p)
 		if (p->hw > p->leo)
 			p->hw = p->leo;
 		pstate_rebuild(p);
+		myco__txn_rebuild(p);
 	}
 }
 
@@ -801,23 +826,49 @@ static int cut_point(mls__segment *s, int64_t pos, int64_t end, int64_t budget,
 }
 
 static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
-                       bool strict, mls_read_set *out);
+                       bool strict, bool committed, mls_read_set *out);
 
 int mls_read(mls_partition_t *p, int64_t offset, size_t max_bytes,
              mls_read_set *out)
 {
-	return read_common(p, offset, max_bytes, false, out);
+	return read_common(p, offset, max_bytes, false, false, out);
 }
 
 int mls_read_within(mls_partition_t *p, int64_t offset, size_t max_bytes,
                     mls_read_set *out)
 {
-	return read_common(p, offset, max_bytes, true, out);
+	return read_common(p, offset, max_bytes, true, false, out);
+}
+
+int mls_read_committed(mls_partition_t *p, int64_t offset, size_t max_bytes,
+                       bool strict, mls_read_set *out)
+{
+	return read_common(p, offset, max_bytes, strict, true, out);
+}
+
+/* Position in s of the batch that starts at offset `at` (a transaction's
+ * first batch), or end when there is none below end. */
+static int batch_pos(mls__segment *s, int64_t at, int64_t end, int64_t *pos)
+{
+	int64_t cur = myco__seg_lookup(s, at);
+	while (cur < end) {
+		mls_batch_header b;
+		int rc = myco__seg_read_hdr(s, cur, end, &b);
+		if (rc < 0)
+			return rc;
+		if (b.base_offset + b.last_delta >= at)
+			break;
+		cur += b.length + MLS_LOG_OVERHEAD;
+	}
+	*pos = cur < end ? cur : end;
+	return 0;
 }
 
 static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
-                       bool strict, mls_read_set *out)
+                       bool strict, bool committed, mls_read_set *out)
 {
+	size_t lim_seg = SIZE_MAX;
+	int64_t lim_pos = 0, lso;
 	int rc = 0;
 	size_t i;
 	int64_t pos, budget = max_bytes > INT64_MAX / 2 ? INT64_MAX / 2
@@ -828,18 +879,28 @@ static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
 	out->high_watermark = p->hw;
 	out->log_start = p->log_start;
 	out->first_offset = -1;
+	out->last_stable = lso = myco__txn_lso(p);
 	if (offset < p->log_start || offset > p->hw) {
 		rc = -MYCO_ELOG_OFFSET_RANGE;
 		goto out;
 	}
-	if (offset == p->hw)
+	if (offset == p->hw || (committed && offset >= lso))
 		goto out;
+	if (committed && lso < p->hw) {
+		/* stop before the batch that opens the oldest transaction */
+		lim_seg = seg_find(p, lso);
+		rc = batch_pos(p->segs[lim_seg], lso, p->segs[lim_seg]->visible, &lim_pos);
+		if (rc < 0)
+			goto out;
+	}
 	i = seg_find(p, offset);
 	pos = myco__seg_lookup(p->segs[i], offset);
 	/* find the batch holding `offset` */
 	for (;;) {
 		mls__segment *s = p->segs[i];
 		mls_batch_header b;
+		if (i > lim_seg || (i == lim_seg && pos >= lim_pos))
+			goto out;
 		if (pos >= s->visible) {
 			if (++i >= p->nsegs)
 				goto out;
@@ -856,9 +917,9 @@ static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
 		pos += b.length + MLS_LOG_OVERHEAD;
 	}
 	/* collect whole batches */
-	while (out->n < MLS_READ_MAX_RANGES && i < p->nsegs) {
+	while (out->n < MLS_READ_MAX_RANGES && i < p->nsegs && i <= lim_seg) {
 		mls__segment *s = p->segs[i];
-		int64_t cut, end = s->visible;
+		int64_t cut, end = i == lim_seg ? lim_pos : s->visible;
 		if (pos < end) {
 			int64_t left = budget - (int64_t)out->total;
 			if (end - pos <= left) {
@@ -1085,8 +1146,10 @@ int myco__part_retention(mls_partition_t *p, int64_t now)
 		myco__seg_unref(s);
 		deleted++;
 	}
-	if (deleted)
+	if (deleted) {
 		myco__pstate_truncate_head(&p->ps, p->log_start);
+		myco__txn_truncate_head(p);
+	}
 	pthread_mutex_unlock(&p->mu);
 	return deleted;
 }

@@ -117,6 +117,8 @@ int myco__pstate_check(mls__pstate *ps, const mls_batch_header *b, mls__pbatch *
 		return 0;   /* unknown producer: any sequence (Kafka) */
 	if (b->producer_epoch < e->epoch)
 		return -MYCO_ELOG_FENCED;
+	if (b->attributes & MLS_ATTR_CONTROL)
+		return 0;   /* a marker carries no sequence */
 	if (b->producer_epoch == e->epoch) {
 		for (int i = 0; i < e->n; i++)
 			if (e->b[i].first_seq == first && e->b[i].last_seq == last) {
@@ -162,6 +164,8 @@ int myco__pstate_update(mls__pstate *ps, const mls_batch_header *b, int64_t base
 		e->epoch = b->producer_epoch;
 		e->n = 0;
 	}
+	if (b->attributes & MLS_ATTR_CONTROL)
+		return 0;   /* a marker: only the epoch is kept */
 	if (e->n == MLS_PRODUCER_BATCHES) {
 		memmove(&e->b[0], &e->b[1], sizeof(e->b[0]) * (MLS_PRODUCER_BATCHES - 1));
 		e->n--;

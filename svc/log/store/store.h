@@ -24,7 +24,6 @@
  *     -MYCO_ELOG_NO_TOPIC       UNKNOWN_TOPIC_OR_PARTITION
  *     -MYCO_ELOG_TOPIC_EXISTS   TOPIC_ALREADY_EXISTS
  *     -MYCO_ELOG_BAD_TOPIC      INVALID_TOPIC_EXCEPTION
- *     -EOPNOTSUPP               UNSUPPORTED_FOR_MESSAGE_FORMAT (transactional)
  *     -EINVAL                   INVALID_REQUEST / INVALID_PARTITIONS / INVALID_CONFIG
  *     -ENOSPC, -EIO, -EDQUOT, -EFBIG  KAFKA_STORAGE_ERROR
  *     -EBUSY (mls_open)         data directory locked by another process
@@ -221,6 +220,9 @@ typedef struct mls_offsets {
 	int64_t log_end;     /* next offset to assign */
 	int64_t size_bytes;  /* sum of segment sizes */
 	int32_t segments;
+	int64_t last_stable; /* first offset of the oldest ongoing
+	                      * transaction, at most the high watermark:
+	                      * what read_committed consumers may read */
 } mls_offsets;
 
 int mls_partition_offsets(mls_partition_t *p, mls_offsets *out);
@@ -251,6 +253,12 @@ typedef struct mls_batch_header {
  * bytes are readable or the length is below a header's. */
 long mls_batch_size(const void *p, size_t avail);
 
+/* Decode the header of the batch at p (avail bytes readable) without
+ * checking its CRC or records: who produced it (a transactional Produce
+ * is checked against its coordinator before the append).  0,
+ * -MYCO_ELOG_CORRUPT, -EAGAIN (fewer than 61 bytes). */
+int mls_batch_peek(const void *p, size_t avail, mls_batch_header *out);
+
 typedef struct mls_append_result {
 	int64_t base_offset;      /* offset assigned to the batch's first record */
 	int64_t last_offset;      /* base_offset + lastOffsetDelta */
@@ -268,12 +276,14 @@ typedef struct mls_append_result {
  * the end), record count and each record's framing (gzip, lz4 and zstd
  * batches are decompressed for it, streaming, at most 64 MiB out: a bad
  * stream -> -MYCO_ELOG_CORRUPT; snappy is not opened), size <=
- * max_message_bytes, not transactional.  Rewrites in
+ * max_message_bytes, not a control batch.  Rewrites in
  * `batch` IN PLACE: baseOffset (8 bytes at 0) and, for LOG_APPEND_TIME
  * topics, attributes bit 3 + maxTimestamp + CRC.  Idempotent producers
  * (producerId >= 0) are checked as Kafka does: duplicate of one of the last
  * 5 batches -> 0 with res->duplicate; gap -> -MYCO_ELOG_OUT_OF_ORDER;
- * older epoch -> -MYCO_ELOG_FENCED.
+ * older epoch -> -MYCO_ELOG_FENCED.  A transactional batch (attributes
+ * bit 4) opens its producer's transaction on this partition until a
+ * marker (mls_append_marker) closes it.
  * Blocks until the batch is durable when the policy is ALWAYS (group commit
  * with concurrent appenders).  On any error nothing of this batch is stored
  * and the partition stays appendable (e.g. after -ENOSPC once space returns).
@@ -312,6 +322,7 @@ typedef struct mls_read_set {
 	int64_t log_start;
 	int64_t first_offset;   /* base offset of the first batch returned */
 	size_t total;           /* sum of lengths */
+	int64_t last_stable;    /* the partition's last stable offset */
 	size_t n;               /* ranges used */
 	mls_range ranges[MLS_READ_MAX_RANGES];
 	void *pins_[MLS_READ_MAX_RANGES]; /* internal: segment references */
@@ -333,6 +344,34 @@ void mls_read_release(mls_read_set *r);
  * data of a whole fetch response, KIP-74). */
 int mls_read_within(mls_partition_t *p, int64_t offset, size_t max_bytes,
                     mls_read_set *out);
+
+/* read_committed (Kafka's isolation level 1): like mls_read (strict
+ * false) or mls_read_within (strict true) but never at or beyond the last
+ * stable offset, so no batch of an ongoing transaction is returned.
+ * offset at or beyond it (but within the log) -> 0 ranges. */
+int mls_read_committed(mls_partition_t *p, int64_t offset, size_t max_bytes,
+                       bool strict, mls_read_set *out);
+
+/* Aborted transactions whose records may lie in [from, to): producer id,
+ * first offset, and the offset of the abort marker (Kafka's aborted
+ * transaction index, what a read_committed Fetch returns).  *out is one
+ * malloc'd array of *n entries (NULL when 0); the caller frees it. */
+typedef struct mls_aborted_txn {
+	int64_t producer_id, first_offset, last_offset;
+} mls_aborted_txn;
+int mls_aborted_txns(mls_partition_t *p, int64_t from, int64_t to,
+                     mls_aborted_txn **out, size_t *n);
+
+/* Append a transaction marker (a control batch: commit true = COMMIT,
+ * false = ABORT) for producer pid at epoch: the producer's transaction on
+ * this partition ends there (an abort is recorded as aborted).  Written
+ * even when no transaction is open (a coordinator repeating its markers
+ * after a crash); an epoch older than the producer's -> -MYCO_ELOG_FENCED.
+ * Returns as mls_append_async (cb may be NULL: poll the high watermark to
+ * know it is durable); res->base_offset is the marker's offset. */
+int mls_append_marker(mls_partition_t *p, int64_t pid, int16_t epoch, bool commit,
+                      int32_t coordinator_epoch, mls_append_result *res,
+                      mls_append_cb cb, void *arg);
 
 /* Copying variant: whole batches into buf (at most cap bytes; the first
  * batch is NOT returned if it does not fit: -ENOBUFS with *len set to the

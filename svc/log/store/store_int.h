@@ -89,8 +89,8 @@ int myco__batch_header(const uint8_t *p, size_t avail, mls_batch_header *b);
  * count vs lastOffsetDelta, record framing when uncompressed. */
 int myco__batch_check(const uint8_t *p, size_t len, mls_batch_header *b);
 
-/* myco__batch_check() plus what an append refuses: transactional
- * (-EOPNOTSUPP) and control batches.  mls_append's one decoding of the
+/* myco__batch_check() plus what an append refuses: control batches (only
+ * the broker writes them, mls_append_marker).  mls_append's one decoding of the
  * header. */
 int myco__batch_accept(const uint8_t *p, size_t len, mls_batch_header *b);
 
@@ -242,6 +242,14 @@ typedef struct mls__waiter {
 	struct mls__waiter *next;
 } mls__waiter;
 
+/* ---- transactions (txnstate.c) ---------------------------------------- */
+typedef struct mls__txn { int64_t pid, first; } mls__txn;       /* ongoing */
+typedef struct mls__abort { int64_t pid, first, last; } mls__abort;
+
+#define MLS_MARKER_ABORT 1
+#define MLS_MARKER_COMMIT 2
+#define MLS_MARKER_BYTES 78      /* a control batch of one marker record */
+
 struct mls_partition {
 	struct mls_store *st;
 	char *topic;             /* owned */
@@ -252,6 +260,9 @@ struct mls_partition {
 	mls__segment **segs; size_t nsegs, segs_cap;
 	int64_t log_start, leo, hw;
 	mls__pstate ps;
+	mls__txn *txns; size_t ntxns, txns_cap;       /* ongoing transactions */
+	mls__abort *aborts; size_t naborts, aborts_cap; /* aborted, by marker */
+	bool has_txn;            /* DIR/txn exists: transactional data was written */
 	mls__waiter *waiters, **waiters_tail;
 	bool dirty;              /* written since the last sync */
 	bool queued;             /* on st->dirty list (st->sync_mu) */
@@ -272,6 +283,29 @@ int myco__part_sync(mls_partition_t *p);
 int myco__part_retention(mls_partition_t *p, int64_t now);
 void myco__part_close(mls_partition_t *p);   /* final sync + close files */
 void myco__part_remove_files(mls_partition_t *p);
+
+/* txnstate.c (all with p->mu held) */
+/* Create DIR/txn once: the partition holds transactional batches, so
+ * opening it rebuilds the transaction lists from every segment. */
+int myco__txn_flag(mls_partition_t *p);
+/* Track an appended batch: a transactional one opens its producer's
+ * transaction; a marker (MLS_MARKER_*, 0 for data) closes it, an abort
+ * recording it as aborted.  -ENOMEM. */
+int myco__txn_apply(mls_partition_t *p, const mls_batch_header *b, int64_t base, int marker);
+/* The last stable offset: the first offset of the oldest ongoing
+ * transaction, at most the high watermark. */
+int64_t myco__txn_lso(const mls_partition_t *p);
+/* The marker type of a control record (the record bytes after the batch
+ * header): MLS_MARKER_*, or -1 when it is not a marker. */
+int myco__txn_marker_type(const uint8_t *rec, size_t n);
+/* Build a control batch of one marker record (base offset 0, CRC set). */
+size_t myco__txn_marker_build(uint8_t buf[MLS_MARKER_BYTES], int64_t pid, int16_t epoch,
+                              int marker, int32_t coordinator_epoch, int64_t now);
+/* Rebuild both lists by a walk of every segment (when DIR/txn exists). */
+int myco__txn_rebuild(mls_partition_t *p);
+/* Forget aborted transactions whose marker is below the log start. */
+void myco__txn_truncate_head(mls_partition_t *p);
+void myco__txn_free(mls_partition_t *p);
 
 /* ---- store ------------------------------------------------------------- */
 typedef struct mls__topic {
