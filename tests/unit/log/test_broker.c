@@ -647,14 +647,216 @@ static void test_idempotent_duplicate(void **state)
 	produce(&c, "idem", 0, b, l, -1, 3);
 	assert_int_equal(produce_result(&c, &base), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
 
-	/* transactional ids are refused */
+	free(c.resp);
+}
+
+/* InitProducerId for a transactional id: its producer id and epoch. */
+static int16_t txn_init(myco__lc_t *c, const char *tid, int32_t timeout, int64_t *pid,
+			int16_t *epoch)
+{
+	myco__kwr_t w;
+	myco__krd_t r;
+	int16_t err;
+
 	req_begin(&w, KAPI_INIT_PRODUCER_ID, 1, 31, false);
-	myco__kwr_str(&w, false, "txn");
-	myco__kwr_i32(&w, 60000);
-	assert_int_equal(call(&c, &w), 0);
-	r = resp(&c, 31, false);
+	myco__kwr_str(&w, false, tid);
+	myco__kwr_i32(&w, timeout);
+	assert_int_equal(call(c, &w), 0);
+	r = resp(c, 31, false);
 	(void)myco__krd_i32(&r);
-	assert_int_equal(myco__krd_i16(&r), KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+	err = myco__krd_i16(&r);
+	*pid = myco__krd_i64(&r);
+	*epoch = myco__krd_i16(&r);
+	return err;
+}
+
+/* The producer part of AddPartitionsToTxn, AddOffsetsToTxn, EndTxn. */
+static void txn_head(myco__kwr_t *w, int16_t key, int16_t v, int32_t corr, const char *tid,
+		     int64_t pid, int16_t epoch)
+{
+	bool f = v >= 3;
+	req_begin(w, key, v, corr, f);
+	myco__kwr_str(w, f, tid);
+	myco__kwr_i64(w, pid);
+	myco__kwr_i16(w, epoch);
+}
+
+/* AddPartitionsToTxn of topic[0]: the partition's error. */
+static int16_t txn_add_part(myco__lc_t *c, int16_t v, const char *tid, int64_t pid,
+			    int16_t epoch, const char *topic)
+{
+	bool f = v >= 3;
+	myco__kwr_t w;
+	myco__krd_t r;
+	int16_t err;
+
+	txn_head(&w, KAPI_ADD_PARTITIONS_TO_TXN, v, 40, tid, pid, epoch);
+	myco__kwr_array(&w, f, 1);
+	myco__kwr_str(&w, f, topic);
+	myco__kwr_array(&w, f, 1);
+	myco__kwr_i32(&w, 0);
+	myco__kwr_tags(&w, f);
+	myco__kwr_tags(&w, f);
+	assert_int_equal(call(c, &w), 0);
+	r = resp(c, 40, f);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	assert_int_equal(myco__krd_array(&r, f, 1), 1);
+	assert_true(kstreq(myco__krd_str(&r, f), topic));
+	assert_int_equal(myco__krd_array(&r, f, 1), 1);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	err = myco__krd_i16(&r);
+	myco__krd_tags(&r, f);
+	myco__krd_tags(&r, f);
+	myco__krd_tags(&r, f);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(myco__krd_left(&r), 0);
+	return err;
+}
+
+/* EndTxn or AddOffsetsToTxn (group non-NULL): the error. */
+static int16_t txn_simple(myco__lc_t *c, int16_t key, int16_t v, const char *tid, int64_t pid,
+			  int16_t epoch, bool commit, const char *group)
+{
+	bool f = v >= 3;
+	myco__kwr_t w;
+	myco__krd_t r;
+	int16_t err;
+
+	txn_head(&w, key, v, 41, tid, pid, epoch);
+	if (group)
+		myco__kwr_str(&w, f, group);
+	else
+		myco__kwr_i8(&w, commit ? 1 : 0);
+	myco__kwr_tags(&w, f);
+	assert_int_equal(call(c, &w), 0);
+	r = resp(c, 41, f);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	err = myco__krd_i16(&r);
+	myco__krd_tags(&r, f);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(myco__krd_left(&r), 0);
+	return err;
+}
+
+/* TxnOffsetCommit of group/topic[0] at offset: the partition's error. */
+static int16_t txn_offsets(myco__lc_t *c, int16_t v, const char *tid, int64_t pid,
+			   int16_t epoch, const char *group, const char *topic, int64_t off)
+{
+	bool f = v >= 3;
+	myco__kwr_t w;
+	myco__krd_t r;
+	int16_t err;
+
+	req_begin(&w, KAPI_TXN_OFFSET_COMMIT, v, 42, f);
+	myco__kwr_str(&w, f, tid);
+	myco__kwr_str(&w, f, group);
+	myco__kwr_i64(&w, pid);
+	myco__kwr_i16(&w, epoch);
+	if (v >= 3) {
+		myco__kwr_i32(&w, -1);
+		myco__kwr_str(&w, f, "");
+		myco__kwr_str(&w, f, NULL);
+	}
+	myco__kwr_array(&w, f, 1);
+	myco__kwr_str(&w, f, topic);
+	myco__kwr_array(&w, f, 1);
+	myco__kwr_i32(&w, 0);
+	myco__kwr_i64(&w, off);
+	if (v >= 2)
+		myco__kwr_i32(&w, -1);
+	myco__kwr_str(&w, f, "md");
+	myco__kwr_tags(&w, f);
+	myco__kwr_tags(&w, f);
+	myco__kwr_tags(&w, f);
+	assert_int_equal(call(c, &w), 0);
+	r = resp(c, 42, f);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	assert_int_equal(myco__krd_array(&r, f, 1), 1);
+	(void)myco__krd_str(&r, f);
+	assert_int_equal(myco__krd_array(&r, f, 1), 1);
+	assert_int_equal(myco__krd_i32(&r), 0);
+	err = myco__krd_i16(&r);
+	myco__krd_tags(&r, f);
+	myco__krd_tags(&r, f);
+	myco__krd_tags(&r, f);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(myco__krd_left(&r), 0);
+	return err;
+}
+
+/* The transaction APIs at their oldest and their flexible versions:
+ * epochs, fencing, state errors, offsets only on commit, and the state
+ * log read back by a new broker on the same directory. */
+static void test_transactions(void **state)
+{
+	myco__lc_t c = { 0 };
+	int64_t pid, pid2, off = -1;
+	int16_t epoch, epoch2;
+	mls_store_t *st;
+	int v;
+	(void)state;
+
+	assert_int_equal(txn_init(&c, "t", 0, &pid, &epoch), 50);  /* bad timeout */
+	assert_int_equal(txn_init(&c, "t", 60000, &pid, &epoch), 0);
+	assert_int_equal(epoch, 0);
+	assert_int_equal(txn_init(&c, "t", 60000, &pid2, &epoch2), 0);
+	assert_int_equal(pid2, pid);
+	assert_int_equal(epoch2, 1);                               /* fenced 0 */
+	epoch = epoch2;
+	assert_int_equal(mls_topic_create(lb->st, "tt", 1, NULL), 0);
+	for (v = 0; v <= 3; v += 3) {
+		/* unknown topic, stale epoch, wrong producer id */
+		assert_int_equal(txn_add_part(&c, (int16_t)v, "t", pid, epoch, "nope"),
+				 KERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_int_equal(txn_add_part(&c, (int16_t)v, "t", pid, 0, "tt"),
+				 KERR_INVALID_PRODUCER_EPOCH);
+		assert_int_equal(txn_add_part(&c, (int16_t)v, "t", pid + 1, epoch, "tt"), 49);
+		/* EndTxn without a transaction */
+		assert_int_equal(txn_simple(&c, KAPI_END_TXN, (int16_t)v, "t", pid, epoch, true,
+					    NULL), 48);
+		/* offsets need AddOffsetsToTxn first */
+		assert_int_equal(txn_add_part(&c, (int16_t)v, "t", pid, epoch, "tt"), 0);
+		assert_int_equal(txn_offsets(&c, (int16_t)v, "t", pid, epoch, "g", "tt", 5), 48);
+		assert_int_equal(txn_simple(&c, KAPI_ADD_OFFSETS_TO_TXN, (int16_t)v, "t", pid,
+					    epoch, false, "g"), 0);
+		assert_int_equal(txn_offsets(&c, (int16_t)v, "t", pid, epoch, "g", "tt", 5 + v), 0);
+		/* abort at v0: the offset is not committed; commit at v3: it is */
+		assert_int_equal(txn_simple(&c, KAPI_END_TXN, (int16_t)v, "t", pid, epoch, v == 3,
+					    NULL), 0);
+		/* the marker is durable after the tick (fsync never: at once) */
+		(void)myco__lb_tick(lb);
+		/* a retried EndTxn of the same decision is fine, the other not */
+		assert_int_equal(txn_simple(&c, KAPI_END_TXN, (int16_t)v, "t", pid, epoch, v == 3,
+					    NULL), 0);
+		assert_int_equal(txn_simple(&c, KAPI_END_TXN, (int16_t)v, "t", pid, epoch, v != 3,
+					    NULL), 48);
+		off = -1;
+		(void)mls_group_fetch(lb->st, "g", "tt", 0, &off, NULL, NULL);
+		assert_int_equal(off, v == 3 ? 8 : -1);
+	}
+	/* an open transaction survives a new broker on the same directory */
+	assert_int_equal(txn_add_part(&c, 3, "t", pid, epoch, "tt"), 0);
+	{
+		myco__lcfg_t cfg = lb->cfg;
+		cfg.data_dir = dir;
+		myco__lb_close(lb);
+		assert_int_equal(myco__lb_open(&cfg, &lb), 0);
+	}
+	st = lb->st;
+	{
+		mls_partition_t *p = NULL;
+		mls_offsets o;
+		assert_int_equal(mls_partition_get(st, "tt", 0, &p), 0);
+		assert_int_equal(mls_partition_offsets(p, &o), 0);
+		assert_int_equal(o.high_watermark, 2);      /* two markers */
+		mls_partition_put(p);
+	}
+	assert_int_equal(txn_simple(&c, KAPI_END_TXN, 1, "t", pid, epoch, true, NULL), 0);
+	(void)myco__lb_tick(lb);
+	/* re-initialising bumps the epoch once more; the old one is fenced */
+	assert_int_equal(txn_init(&c, "t", 60000, &pid2, &epoch2), 0);
+	assert_int_equal(epoch2, epoch + 1);
+	assert_int_equal(txn_add_part(&c, 3, "t", pid, epoch, "tt"), KERR_INVALID_PRODUCER_EPOCH);
 	free(c.resp);
 }
 
@@ -1139,6 +1341,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idempotent_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_long_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flexible, setup, teardown),

@@ -189,10 +189,14 @@ static void t_validate(void **state)
 	tb_be(buf + 23, 3, 4);
 	tb_be(buf + 17, mls_crc32c(0, buf + 21, n - 21), 4);
 	assert_int_equal(mls_batch_validate(buf, n), -MYCO_ELOG_INVALID_RECORD);
-	/* transactional */
+	/* transactional: accepted (t_txn); control batches only from the
+	 * broker (mls_append_marker) */
 	o.attributes = 0x10;
 	n = tb_build(buf, &o);
-	assert_int_equal(mls_batch_validate(buf, n), -EOPNOTSUPP);
+	assert_int_equal(mls_batch_validate(buf, n), 0);
+	o.attributes = 0x30;
+	n = tb_build(buf, &o);
+	assert_int_equal(mls_batch_validate(buf, n), -MYCO_ELOG_INVALID_RECORD);
 	/* compressed batches are opened: plain records labelled gzip are not
 	 * a gzip stream (test_codec.c covers compressed batches); without
 	 * zlib they are stored unopened */
@@ -693,6 +697,133 @@ static void t_idempotent(void **state)
 	rmtree(d);
 }
 
+/* Transactions on one partition: the last stable offset, markers, the
+ * aborted-transaction list, read_committed reads, fencing of markers, and
+ * all of it rebuilt when the store is opened again. */
+static void txn_put(mls_partition_t *p, int64_t pid, int16_t epoch, int32_t seq, int nrec,
+		    int64_t *base)
+{
+	tb_opts o = tb_default();
+	mls_append_result r;
+	o.pid = pid;
+	o.epoch = epoch;
+	o.seq = seq;
+	o.nrec = nrec;
+	o.attributes = 0x10;
+	assert_int_equal(put(p, &o, &r), 0);
+	*base = r.base_offset;
+}
+
+static void txn_state_check(mls_partition_t *p, int64_t lso, size_t naborted)
+{
+	mls_offsets o;
+	mls_aborted_txn *a = NULL;
+	size_t n = 0;
+	assert_int_equal(mls_partition_offsets(p, &o), 0);
+	assert_int_equal(o.last_stable, lso);
+	assert_int_equal(mls_aborted_txns(p, 0, INT64_MAX, &a, &n), 0);
+	assert_int_equal(n, naborted);
+	free(a);
+}
+
+/* A marker, made durable (mls_append_marker does not wait). */
+static int marker(mls_store_t *st, mls_partition_t *p, int64_t pid, int16_t epoch, bool commit,
+		  mls_append_result *r)
+{
+	int rc = mls_append_marker(p, pid, epoch, commit, 0, r, NULL, NULL);
+	mls_offsets o;
+	(void)st;
+	if (rc != 1)
+		return rc;
+	/* durable once the high watermark passes it (the sync thread) */
+	do {
+		assert_int_equal(mls_partition_offsets(p, &o), 0);
+		if (o.high_watermark <= r->base_offset)
+			usleep(1000);
+	} while (o.high_watermark <= r->base_offset);
+	return 0;
+}
+
+static void t_txn(void **state)
+{
+	(void)state;
+	char *d = mktmp();
+	mls_store_t *st = open_store(d, MLS_FSYNC_ALWAYS);
+	mls_partition_t *p;
+	mls_append_result r;
+	mls_read_set rs;
+	mls_aborted_txn *a = NULL;
+	size_t n = 0;
+	int64_t b1, b2, b3, m1, m2;
+
+	assert_int_equal(mls_topic_create(st, "tx", 1, NULL), 0);
+	p = part(st, "tx", 0);
+	put_simple(p, 2, 8, 'x');                       /* 0-1: not transactional */
+	txn_put(p, 100, 0, 0, 3, &b1);                  /* 2-4: producer 100 opens */
+	assert_int_equal(b1, 2);
+	txn_put(p, 200, 0, 0, 2, &b2);                  /* 5-6: producer 200 opens */
+	txn_state_check(p, 2, 0);
+	/* read_committed stops before offset 2, read_uncommitted does not */
+	assert_int_equal(mls_read_committed(p, 0, 1 << 20, false, &rs), 0);
+	assert_int_equal(rs.last_stable, 2);
+	assert_int_equal(rs.n, 1);
+	assert_true(rs.total > 0 && rs.total < 200);
+	mls_read_release(&rs);
+	assert_int_equal(mls_read_committed(p, 2, 1 << 20, false, &rs), 0);
+	assert_int_equal(rs.total, 0);
+	mls_read_release(&rs);
+	/* 100 aborts: its marker closes it, the LSO moves to 200's start */
+	assert_int_equal(marker(st, p, 100, 0, false, &r), 0);
+	m1 = r.base_offset;
+	assert_int_equal(m1, 7);
+	txn_state_check(p, 5, 1);
+	assert_int_equal(mls_aborted_txns(p, 0, 10, &a, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(a[0].producer_id, 100);
+	assert_int_equal(a[0].first_offset, 2);
+	assert_int_equal(a[0].last_offset, 7);
+	free(a);
+	assert_int_equal(mls_aborted_txns(p, 8, 10, &a, &n), 0);
+	assert_int_equal(n, 0);
+	/* 200 commits: nothing open, the LSO is the high watermark */
+	assert_int_equal(marker(st, p, 200, 0, true, &r), 0);
+	m2 = r.base_offset;
+	assert_int_equal(m2, 8);
+	txn_state_check(p, 9, 1);
+	/* a marker with an older epoch is fenced; a second one is harmless */
+	txn_put(p, 100, 1, 0, 1, &b3);                  /* epoch 1 starts at 0 */
+	assert_int_equal(marker(st, p, 100, 0, false, &r),
+			 -MYCO_ELOG_FENCED);
+	/* a transactional batch of the old epoch is fenced too */
+	{
+		tb_opts o = tb_default();
+		o.pid = 100; o.epoch = 0; o.seq = 3; o.attributes = 0x10;
+		assert_int_equal(put(p, &o, &r), -MYCO_ELOG_FENCED);
+	}
+	txn_state_check(p, b3, 1);
+	mls_partition_put(p);
+	mls_close(st);
+
+	/* reopened: the open transaction and the aborted one are back */
+	st = open_store(d, MLS_FSYNC_ALWAYS);
+	p = part(st, "tx", 0);
+	txn_state_check(p, b3, 1);
+	assert_int_equal(marker(st, p, 100, 1, true, &r), 0);
+	assert_int_equal(marker(st, p, 100, 1, true, &r), 0);
+	txn_state_check(p, r.base_offset + 1, 1);
+	/* every batch and marker has its offset: 2+3+2 records, 2 markers,
+	 * 1 record, 2 markers */
+	{
+		mls_offsets o;
+		assert_int_equal(mls_partition_offsets(p, &o), 0);
+		assert_int_equal(o.high_watermark, 12);
+		assert_int_equal(o.last_stable, 12);
+	}
+	mls_partition_put(p);
+	mls_close(st);
+	rmtree(d);
+}
+
 static void t_producer_ids(void **state)
 {
 	(void)state;
@@ -1163,6 +1294,7 @@ int main(void)
 		cmocka_unit_test(t_list_offsets),
 		cmocka_unit_test(t_log_append_time),
 		cmocka_unit_test(t_idempotent),
+		cmocka_unit_test(t_txn),
 		cmocka_unit_test(t_producer_ids),
 		cmocka_unit_test(t_torn_tail),
 		cmocka_unit_test(t_groups),
