@@ -139,8 +139,28 @@ const char *myco__api_prefix(const myco_api_t *api);
  * in *out for a request the parser refuses. */
 int myco__gate_run_captured(myco__gate_conn_t *c, const char *req, size_t len, char **out,
 			    size_t *out_len);
-/* Serve c as HTTP/2 (h2.c) until it ends; c->in holds what was read. */
-int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns);
+/* An HTTP/1.1 request that asked for h2c (RFC 7540 3.2): the decoded
+ * HTTP2-Settings payload and the request itself (HTTP/1.1 bytes, body
+ * included, hop-by-hop fields removed), answered as stream 1. */
+typedef struct myco__h2_upgrade {
+	const uint8_t *settings;
+	size_t settings_len;
+	const char *req;
+	size_t req_len;
+	bool head;                   /* a HEAD request */
+} myco__h2_upgrade_t;
+/* Serve c as HTTP/2 (h2.c) until it ends; c->in holds what was read.
+ * Streams run concurrently, each in its own coroutine.  up: the h2c
+ * upgrade request (the 101 already sent), or NULL. */
+int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
+		   const myco__h2_upgrade_t *up);
+/* Does request m ask for h2c properly (HTTP/1.1, Connection: Upgrade,
+ * HTTP2-Settings; Upgrade naming h2c; exactly one HTTP2-Settings field of
+ * base64url SETTINGS)?  Returns 0 with the payload in settings[0..*len),
+ * -ENOENT when it does not ask, -EINVAL when it asks wrongly (the request
+ * is then served as HTTP/1.1, RFC 7540 3.2.1). */
+int myco__h2_upgrade_check(const myco__h1_msg_t *m, uint8_t *settings, size_t cap,
+			   size_t *len);
 /* True when ALPN chose h2 on this TLS connection. */
 bool myco__tls_alpn_h2(const myco__gate_conn_t *c);
 

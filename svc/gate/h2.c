@@ -1,12 +1,21 @@
 /*
  * h2.c: HTTP/2 towards clients through libnghttp2: over TLS when ALPN
- * selects "h2", and in clear text with prior knowledge (a connection that
- * starts with the HTTP/2 preface).  nghttp2 does the framing, HPACK, flow
- * control and stream states; each complete request is handed to the same
- * handler as HTTP/1.1 (translated to an HTTP/1.1 head parsed by http1.c, so
- * every rule of that parser applies to HTTP/2 requests too), its answer is
- * captured, and submitted as an HTTP/2 response.  Streams of a connection
- * are answered one after the other by the connection's coroutine.
+ * selects "h2", in clear text with prior knowledge (a connection that
+ * starts with the HTTP/2 preface), and in clear text after an HTTP/1.1
+ * `Upgrade: h2c` request (RFC 7540 3.2, as curl --http2 and nghttp -u send
+ * it).  nghttp2 does the framing, HPACK, flow control and stream states.
+ *
+ * Streams run concurrently.  A connection is three kinds of coroutines on
+ * its loop: the reader (socket -> nghttp2_session_mem_recv), one coroutine
+ * per complete request (the stream's handler: the same handler as
+ * HTTP/1.1, given the request translated to an HTTP/1.1 message parsed by
+ * http1.c, so every rule of that parser applies to HTTP/2 requests too; its
+ * answer is captured), and the writer, the connection's own coroutine,
+ * which submits finished answers and sends whatever nghttp2 has to send,
+ * interleaving DATA frames of every stream as the flow-control windows
+ * allow.  They meet in a myco_event; all nghttp2 calls happen on the loop's
+ * thread between yields, so the session needs no lock.  A slow stream (a
+ * proxied request waiting on its upstream) holds only its own coroutine.
  * Not for: HTTP/2 towards upstreams (the proxy speaks HTTP/1.1 to them).
  */
 #include "gate_int.h"
@@ -15,30 +24,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <nghttp2/nghttp2.h>
 
 #define H2_MAX_HEAD 16384
+#define H2_MAX_STREAMS 128
+
+typedef struct h2 h2_t;
 
 typedef struct stream {
 	int32_t id;
+	h2_t *h;
 	myco__gbuf_t method, path, authority, hdrs, body;
-	bool bad;                    /* a header nghttp2 let through we refuse */
-	bool ready;                  /* END_STREAM seen: answer it */
-	struct stream *next;         /* ready queue */
-	struct stream *anext, *aprev;   /* every open stream */
-	/* the answer */
-	char *resp;
-	size_t resp_len, resp_off;
+	myco__gbuf_t req;            /* the HTTP/1.1 request handed to the handler */
+	unsigned bad;                /* refuse with this status (400, 413) */
+	bool ready;                  /* END_STREAM seen: a coroutine answers it */
+	bool done;                   /* the handler finished: answer in out */
+	bool submitted;              /* the answer went to nghttp2 */
+	bool closed;                 /* nghttp2 closed the stream */
+	myco_co_t *co;               /* the handler's coroutine until reaped */
+	struct stream *anext, *aprev;   /* every stream of the connection */
+	/* the captured HTTP/1.1 answer; while submitted, the DATA source */
+	char *out;
+	size_t out_len, resp_off, resp_len;
 } stream_t;
 
-typedef struct h2 {
+struct h2 {
 	nghttp2_session *s;
 	myco__gate_conn_t *c;
-	stream_t *rhead, *rtail;
 	stream_t *all;
 	size_t max_body;
-} h2_t;
+	uint64_t idle_ns;
+	myco_event_t *ev;            /* reader or a stream -> writer */
+	bool dead;                   /* the reader stopped: EOF, error, timeout */
+	int err;                     /* why (0 at a clean EOF) */
+};
 
 static void stream_free(stream_t *st)
 {
@@ -47,8 +68,35 @@ static void stream_free(stream_t *st)
 	free(st->authority.p);
 	free(st->hdrs.p);
 	free(st->body.p);
-	free(st->resp);
+	free(st->req.p);
+	free(st->out);
 	free(st);
+}
+
+static void stream_unlink(h2_t *h, stream_t *st)
+{
+	if (st->aprev)
+		st->aprev->anext = st->anext;
+	else
+		h->all = st->anext;
+	if (st->anext)
+		st->anext->aprev = st->aprev;
+	st->anext = st->aprev = NULL;
+}
+
+static stream_t *stream_new(h2_t *h, int32_t id)
+{
+	stream_t *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->id = id;
+	st->h = h;
+	st->anext = h->all;
+	if (h->all)
+		h->all->aprev = st;
+	h->all = st;
+	return st;
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -58,14 +106,9 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
 
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	st = calloc(1, sizeof(*st));
+	st = stream_new(h, f->hd.stream_id);
 	if (!st)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	st->id = f->hd.stream_id;
-	st->anext = h->all;
-	if (h->all)
-		h->all->aprev = st;
-	h->all = st;
 	nghttp2_session_set_stream_user_data(s, st->id, st);
 	return 0;
 }
@@ -77,8 +120,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 
 	(void)flags;
 	(void)ud;
-	if (!st)
-		return 0;
+	if (!st || st->ready)
+		return 0;                          /* trailers: not forwarded */
 	if (nl == 7 && memcmp(name, ":method", 7) == 0)
 		myco__gbuf_add(&st->method, value, vl);
 	else if (nl == 5 && memcmp(name, ":path", 5) == 0)
@@ -96,8 +139,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 		myco__gbuf_add(&st->hdrs, value, vl);
 		myco__gbuf_add(&st->hdrs, "\r\n", 2);
 	}
-	if (st->hdrs.n > H2_MAX_HEAD)
-		st->bad = true;
+	if (st->hdrs.n > H2_MAX_HEAD && !st->bad)
+		st->bad = 431;
 	return 0;
 }
 
@@ -108,13 +151,72 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
 	stream_t *st = nghttp2_session_get_stream_user_data(s, id);
 
 	(void)flags;
-	if (!st)
+	if (!st || st->bad)
 		return 0;
 	if (st->body.n + len > h->max_body)
-		st->bad = true;
+		st->bad = 413;
 	else
 		myco__gbuf_add(&st->body, data, len);
 	return 0;
+}
+
+/* The stream's HTTP/1.1 request: request line, Host, the fields, a
+ * Content-Length, the body. */
+static void build_req(stream_t *st)
+{
+	myco__gbuf_t *q = &st->req;
+	char cl[48];
+
+	myco__gbuf_add(q, st->method.p, st->method.n);
+	myco__gbuf_add(q, " ", 1);
+	myco__gbuf_add(q, st->path.p, st->path.n);
+	myco__gbuf_add(q, " HTTP/1.1\r\nHost: ", 17);
+	myco__gbuf_add(q, st->authority.n ? st->authority.p : "localhost",
+		       st->authority.n ? st->authority.n : 9);
+	myco__gbuf_add(q, "\r\n", 2);
+	myco__gbuf_add(q, st->hdrs.p, st->hdrs.n);
+	if (st->body.n || !(st->method.n == 3 && memcmp(st->method.p, "GET", 3) == 0)) {
+		int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", st->body.n);
+		myco__gbuf_add(q, cl, (size_t)k);
+	}
+	myco__gbuf_add(q, "\r\n", 2);
+	myco__gbuf_add(q, st->body.p, st->body.n);
+}
+
+/* A stream's coroutine: run the handler on its request, capture the answer,
+ * tell the writer. */
+static int stream_main(void *arg)
+{
+	stream_t *st = arg;
+
+	if (myco__gate_run_captured(st->h->c, st->req.p, st->req.n, &st->out, &st->out_len) < 0) {
+		free(st->out);
+		st->out = NULL;
+		st->out_len = 0;
+	}
+	st->done = true;
+	myco_event_notify(st->h->ev);
+	return 0;
+}
+
+/* A complete request: start its coroutine (or answer a refused one at once). */
+static void stream_start(h2_t *h, stream_t *st)
+{
+	st->ready = true;
+	if (!st->bad && (!st->method.n || !st->path.n))
+		st->bad = 400;
+	if (!st->bad && !st->req.n)
+		build_req(st);
+	if (!st->bad && st->req.oom)
+		st->bad = 503;
+	if (!st->bad &&
+	    myco_spawn(myco_loop_current(), &st->co, stream_main, st,
+		       &(myco_co_opts_t){ .name = "gate-h2-stream" }) == 0)
+		return;
+	if (!st->bad)
+		st->bad = 503;
+	st->done = true;                           /* the writer answers st->bad */
+	myco_event_notify(h->ev);
 }
 
 static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -128,42 +230,27 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
 	if (!st || st->ready)
 		return 0;
-	st->ready = true;
-	if (h->rtail)
-		h->rtail->next = st;
-	else
-		h->rhead = st;
-	h->rtail = st;
+	stream_start(h, st);
 	return 0;
 }
 
 static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 {
 	h2_t *h = ud;
-	stream_t *st = nghttp2_session_get_stream_user_data(s, id), **pp;
+	stream_t *st = nghttp2_session_get_stream_user_data(s, id);
 
 	(void)code;
 	if (!st)
 		return 0;
-	/* out of the ready queue if it never got answered */
-	for (pp = &h->rhead; *pp; pp = &(*pp)->next)
-		if (*pp == st) {
-			*pp = st->next;
-			if (h->rtail == st) {
-				stream_t *x = h->rhead;
-				while (x && x->next)
-					x = x->next;
-				h->rtail = x;
-			}
-			break;
-		}
-	if (st->aprev)
-		st->aprev->anext = st->anext;
-	else
-		h->all = st->anext;
-	if (st->anext)
-		st->anext->aprev = st->aprev;
 	nghttp2_session_set_stream_user_data(s, id, NULL);
+	st->closed = true;
+	if (st->co) {
+		/* reset while its handler runs: stop it; the writer reaps it */
+		if (!st->done)
+			myco_cancel(st->co);
+		return 0;
+	}
+	stream_unlink(h, st);
 	stream_free(st);
 	return 0;
 }
@@ -179,7 +266,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *out, size_t le
 	(void)ud;
 	if (n > len)
 		n = len;
-	memcpy(out, st->resp + st->resp_off, n);
+	memcpy(out, st->out + st->resp_off, n);
 	st->resp_off += n;
 	if (st->resp_off == st->resp_len)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -193,61 +280,37 @@ static bool hop(const char *n, size_t l)
 	       myco__h1_eq(n, l, "proxy-connection");
 }
 
-/* Answer one stream: HTTP/1.1 request in, captured HTTP/1.1 answer out,
- * submitted as HTTP/2. */
-static int answer(h2_t *h, stream_t *st)
+/* Submit a finished stream's answer (the captured HTTP/1.1 message) as
+ * HTTP/2: status, fields, body.  Returns 0 or -errno. */
+static int submit(h2_t *h, stream_t *st)
 {
-	myco__gbuf_t req = { 0 };
-	char *out = NULL, status[4];
-	size_t out_len = 0, i, nnv = 0;
-	myco__h1_msg_t *m = malloc(sizeof(*m));
+	myco__h1_msg_t *m;
 	nghttp2_nv nv[MYCO__H1_MAX_HEADERS + 1];
+	char status[12];
+	size_t i, nnv = 0;
 	ssize_t hl;
+	bool head = st->method.n == 4 && memcmp(st->method.p, "HEAD", 4) == 0;
 	int rc;
-	bool head;
 
+	if (st->bad || !st->out) {
+		unsigned code = st->bad ? st->bad : 502;
+		snprintf(status, sizeof(status), "%03u", code);
+		nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
+				      NGHTTP2_NV_FLAG_NONE };
+		nv[1] = (nghttp2_nv){ (uint8_t *)"content-length", (uint8_t *)"0", 14, 1,
+				      NGHTTP2_NV_FLAG_NONE };
+		myco__gm_answered(code);
+		return nghttp2_submit_response(h->s, st->id, nv, 2, NULL) == 0 ? 0 : -EPROTO;
+	}
+	m = malloc(sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	if (st->bad || !st->method.n || !st->path.n) {
-		static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-		out = strdup(bad);
-		out_len = out ? sizeof(bad) - 1 : 0;
-		head = false;
-	} else {
-		char cl[48];
-		myco__gbuf_add(&req, st->method.p, st->method.n);
-		myco__gbuf_add(&req, " ", 1);
-		myco__gbuf_add(&req, st->path.p, st->path.n);
-		myco__gbuf_add(&req, " HTTP/1.1\r\nHost: ", 17);
-		myco__gbuf_add(&req, st->authority.n ? st->authority.p : "localhost",
-		     st->authority.n ? st->authority.n : 9);
-		myco__gbuf_add(&req, "\r\n", 2);
-		myco__gbuf_add(&req, st->hdrs.p ? st->hdrs.p : "", st->hdrs.n);
-		if (st->body.n || !(st->method.n == 3 && memcmp(st->method.p, "GET", 3) == 0)) {
-			int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", st->body.n);
-			myco__gbuf_add(&req, cl, (size_t)k);
-		}
-		myco__gbuf_add(&req, "\r\n", 2);
-		myco__gbuf_add(&req, st->body.p ? st->body.p : "", st->body.n);
-		if (req.oom) {
-			free(req.p);
-			free(m);
-			return -ENOMEM;
-		}
-		head = st->method.n == 4 && memcmp(st->method.p, "HEAD", 4) == 0;
-		rc = myco__gate_run_captured(h->c, req.p, req.n, &out, &out_len);
-		free(req.p);
-		if (rc < 0) {
-			free(m);
-			return rc;
-		}
-	}
-	/* the captured HTTP/1.1 answer: status, fields, body */
-	hl = myco__h1_parse_response(out, out_len, 1 << 20, m);
+	hl = myco__h1_parse_response(st->out, st->out_len, 1 << 20, m);
 	if (hl <= 0) {
-		free(out);
 		free(m);
-		return -EPROTO;
+		free(st->out);
+		st->out = NULL;
+		return submit(h, st);                  /* 502 */
 	}
 	snprintf(status, sizeof(status), "%03u", m->status);
 	nv[nnv++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
@@ -264,8 +327,8 @@ static int answer(h2_t *h, stream_t *st)
 	}
 	/* body: Content-Length bytes, or chunked (decoded in place) */
 	{
-		char *b = out + hl;
-		size_t blen = out_len - (size_t)hl;
+		char *b = st->out + hl;
+		size_t blen = st->out_len - (size_t)hl;
 		if (m->chunked) {
 			myco__h1_chunked_t ck;
 			size_t dec = 0;
@@ -278,9 +341,8 @@ static int answer(h2_t *h, stream_t *st)
 		}
 		if (head || !myco__h1_resp_has_body(m->status, false))
 			blen = 0;
-		/* the fields stay where they are until nghttp2 copied them */
-		st->resp = out;
-		st->resp_off = (size_t)(b - out);
+		/* the fields stay in out: nghttp2 copies them at submit */
+		st->resp_off = (size_t)(b - st->out);
 		st->resp_len = st->resp_off + blen;
 	}
 	if (st->resp_len > st->resp_off) {
@@ -291,6 +353,63 @@ static int answer(h2_t *h, stream_t *st)
 	}
 	free(m);
 	return rc == 0 ? 0 : -EPROTO;
+}
+
+/* Join the streams whose handlers finished and submit their answers. */
+static void reap(h2_t *h)
+{
+	stream_t *st, *nx;
+
+	for (st = h->all; st; st = nx) {
+		nx = st->anext;
+		if (!st->done || st->submitted)
+			continue;
+		if (st->co) {
+			myco_join(st->co, NULL, 0);        /* finished: never waits */
+			st->co = NULL;
+		}
+		st->submitted = true;
+		if (st->closed) {
+			stream_unlink(h, st);
+			stream_free(st);
+			continue;
+		}
+		if (submit(h, st) < 0)
+			nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id,
+						  NGHTTP2_INTERNAL_ERROR);
+	}
+}
+
+static bool streams_open(const h2_t *h)
+{
+	return h->all != NULL;
+}
+
+/* The reader: socket bytes into the session until EOF, an error, or idle
+ * time without any open stream. */
+static int reader_main(void *arg)
+{
+	h2_t *h = arg;
+	myco__gate_conn_t *c = h->c;
+
+	for (;;) {
+		ssize_t n = myco__gate_conn_recv(c, c->in, c->in_cap, (int64_t)h->idle_ns);
+		if (n == -ETIMEDOUT && streams_open(h))
+			continue;
+		if (n <= 0) {
+			h->err = (int)n;
+			break;
+		}
+		n = nghttp2_session_mem_recv(h->s, (uint8_t *)c->in, (size_t)n);
+		if (n < 0) {
+			h->err = -EPROTO;          /* nghttp2 queued a GOAWAY */
+			break;
+		}
+		myco_event_notify(h->ev);
+	}
+	h->dead = true;
+	myco_event_notify(h->ev);
+	return 0;
 }
 
 /* Everything nghttp2 wants to send, into the output buffer, then out. */
@@ -305,22 +424,33 @@ static int pump(h2_t *h)
 			break;
 		if (myco__gate_out(h->c, data, (size_t)n) < 0)
 			return -ENOMEM;
+		if (h->c->out_len >= 65536) {
+			int rc = myco__gate_flush(h->c);
+			if (rc < 0)
+				return rc;
+		}
 	}
 	return myco__gate_flush(h->c);
 }
 
-int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns)
+int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
+		   const myco__h2_upgrade_t *up)
 {
 	nghttp2_session_callbacks *cb;
 	nghttp2_settings_entry iv[] = {
-		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 128 },
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_HEAD },
 	};
-	h2_t h = { .c = c, .max_body = max_body };
+	h2_t h = { .c = c, .max_body = max_body, .idle_ns = idle_ns };
+	myco_co_t *reader = NULL;
 	int rc;
 
-	if (nghttp2_session_callbacks_new(&cb) != 0)
+	if (myco_event_create(&h.ev) < 0)
 		return -ENOMEM;
+	if (nghttp2_session_callbacks_new(&cb) != 0) {
+		myco_event_destroy(h.ev);
+		return -ENOMEM;
+	}
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
@@ -328,46 +458,149 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns)
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
 	rc = nghttp2_session_server_new(&h.s, cb, &h);
 	nghttp2_session_callbacks_del(cb);
-	if (rc != 0)
+	if (rc != 0) {
+		myco_event_destroy(h.ev);
 		return -ENOMEM;
+	}
+	rc = 0;
+	if (up) {
+		/* h2c upgrade: the HTTP/1.1 request becomes stream 1, half
+		 * closed (its body came with it) */
+		stream_t *st = stream_new(&h, 1);
+		if (!st)
+			rc = -ENOMEM;
+		else {
+			myco__gbuf_add(&st->req, up->req, up->req_len);
+			myco__gbuf_add(&st->method, up->head ? "HEAD" : "GET", up->head ? 4 : 3);
+			myco__gbuf_add(&st->path, "/", 1);
+			if (nghttp2_session_upgrade2(h.s, up->settings, up->settings_len, up->head,
+						     st) != 0)
+				rc = -EPROTO;
+			else
+				stream_start(&h, st);
+		}
+	}
 	nghttp2_submit_settings(h.s, NGHTTP2_FLAG_NONE, iv, 2);
 	/* bytes already read (the preface, maybe more) */
-	rc = 0;
-	if (c->in_len) {
+	if (rc == 0 && c->in_len) {
 		ssize_t n = nghttp2_session_mem_recv(h.s, (uint8_t *)c->in, c->in_len);
 		c->in_len = 0;
-		if (n < 0)
-			rc = -EPROTO;
+		if (n < 0) {
+			h.dead = true;
+			h.err = -EPROTO;
+		}
 	}
+	if (rc == 0 && !h.dead &&
+	    myco_spawn(myco_loop_current(), &reader, reader_main, &h,
+		       &(myco_co_opts_t){ .name = "gate-h2-read" }) < 0)
+		rc = -ENOMEM;
+	/* the writer */
 	while (rc == 0) {
-		while (h.rhead && rc == 0) {
-			stream_t *st = h.rhead;
-			h.rhead = st->next;
-			if (!h.rhead)
-				h.rtail = NULL;
-			st->next = NULL;
-			rc = answer(&h, st);
-		}
-		if (rc == 0)
-			rc = pump(&h);
-		if (rc < 0 || (!nghttp2_session_want_read(h.s) && !nghttp2_session_want_write(h.s)))
+		uint64_t seq = myco_event_seq(h.ev);
+		reap(&h);
+		rc = pump(&h);
+		if (rc < 0 || h.dead ||
+		    (!nghttp2_session_want_read(h.s) && !nghttp2_session_want_write(h.s)))
 			break;
-		{
-			ssize_t n = myco__gate_conn_recv(c, c->in, c->in_cap, (int64_t)idle_ns);
-			if (n <= 0)
-				break;
-			n = nghttp2_session_mem_recv(h.s, (uint8_t *)c->in, (size_t)n);
-			if (n < 0) {
-				pump(&h);              /* GOAWAY with the error */
-				rc = -EPROTO;
-			}
-		}
+		if (myco_event_wait(h.ev, seq, MYCO_FOREVER) == -ECANCELED)
+			break;
 	}
+	if (!rc)
+		rc = h.err;
+	/* stop the reader and every handler still running, then free */
+	if (reader) {
+		myco_cancel(reader);
+		myco_join(reader, NULL, MYCO_FOREVER);
+	}
+	for (stream_t *st = h.all; st; st = st->anext)
+		if (st->co) {
+			myco_cancel(st->co);
+			myco_join(st->co, NULL, MYCO_FOREVER);
+			st->co = NULL;
+		}
 	nghttp2_session_del(h.s);
 	while (h.all) {
 		stream_t *st = h.all;
 		h.all = st->anext;
 		stream_free(st);
 	}
+	myco_event_destroy(h.ev);
 	return rc;
+}
+
+/* ---------------------------------------------------- h2c upgrade */
+
+/* base64url (RFC 4648 5) without padding, as HTTP2-Settings carries it;
+ * trailing '=' are tolerated.  Returns the decoded length or -EINVAL. */
+static ssize_t b64url_decode(const char *s, size_t n, uint8_t *out, size_t cap)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	size_t o = 0, i;
+
+	while (n && s[n - 1] == '=')
+		n--;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+		unsigned v;
+		if (ch >= 'A' && ch <= 'Z')
+			v = (unsigned)(ch - 'A');
+		else if (ch >= 'a' && ch <= 'z')
+			v = (unsigned)(ch - 'a' + 26);
+		else if (ch >= '0' && ch <= '9')
+			v = (unsigned)(ch - '0' + 52);
+		else if (ch == '-')
+			v = 62;
+		else if (ch == '_')
+			v = 63;
+		else
+			return -EINVAL;
+		acc = (acc << 6) | v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -EINVAL;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	if (bits >= 6 || (acc & ((1u << bits) - 1)))   /* a lone char, stray bits */
+		return -EINVAL;
+	return (ssize_t)o;
+}
+
+int myco__h2_upgrade_check(const myco__h1_msg_t *m, uint8_t *settings, size_t cap,
+			   size_t *len)
+{
+	const myco__h1_hdr_t *up = NULL, *hs = NULL, *conn = NULL;
+	bool conn_hs = false;
+	ssize_t n;
+	size_t i;
+
+	if (!m->upgrade || m->minor != 1)
+		return -ENOENT;
+	for (i = 0; i < m->nhdrs; i++) {
+		const myco__h1_hdr_t *x = &m->hdrs[i];
+		if (myco__h1_eq(x->name, x->nlen, "upgrade")) {
+			if (up)
+				return -EINVAL;
+			up = x;
+		} else if (myco__h1_eq(x->name, x->nlen, "http2-settings")) {
+			if (hs)
+				return -EINVAL;        /* RFC 7540 3.2.1: exactly one */
+			hs = x;
+		} else if (myco__h1_eq(x->name, x->nlen, "connection")) {
+			conn = x;
+			conn_hs |= myco__h1_has_token(x->value, x->vlen, "http2-settings");
+		}
+	}
+	if (!up || !conn || !myco__h1_has_token(up->value, up->vlen, "h2c"))
+		return -ENOENT;
+	if (!hs || !conn_hs)
+		return -EINVAL;
+	n = b64url_decode(hs->value, hs->vlen, settings, cap);
+	if (n < 0 || n % 6 != 0)
+		return -EINVAL;
+	*len = (size_t)n;
+	return 0;
 }

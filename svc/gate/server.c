@@ -328,6 +328,63 @@ static void early_error(myco__gate_conn_t *c, unsigned status, const char *why)
 		myco__gate_flush(c);
 }
 
+/* h2c by Upgrade (RFC 7540 3.2): answer 101, then serve HTTP/2 with the
+ * request as stream 1.  consumed: bytes of c->in that were the request. */
+static int h2c_upgrade(myco__gate_conn_t *c, const myco__h1_msg_t *m, const myco__gate_req_t *r,
+		       const uint8_t *set, size_t sl, size_t consumed)
+{
+	static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\n"
+				 "Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+	const srv_t *s = c->srv;
+	myco__gbuf_t q = { 0 };
+	myco__h2_upgrade_t up;
+	char cl[48];
+	size_t i;
+	int rc;
+
+	myco__gbuf_add(&q, m->method, m->mlen);
+	myco__gbuf_add(&q, " ", 1);
+	myco__gbuf_add(&q, m->target, m->tlen);
+	myco__gbuf_add(&q, " HTTP/1.1\r\n", 11);
+	for (i = 0; i < m->nhdrs; i++) {
+		const myco__h1_hdr_t *x = &m->hdrs[i];
+		if (myco__h1_eq(x->name, x->nlen, "connection") ||
+		    myco__h1_eq(x->name, x->nlen, "upgrade") ||
+		    myco__h1_eq(x->name, x->nlen, "http2-settings") ||
+		    myco__h1_eq(x->name, x->nlen, "keep-alive") ||
+		    myco__h1_eq(x->name, x->nlen, "transfer-encoding") ||
+		    myco__h1_eq(x->name, x->nlen, "content-length"))
+			continue;
+		myco__gbuf_add(&q, x->name, x->nlen);
+		myco__gbuf_add(&q, ": ", 2);
+		myco__gbuf_add(&q, x->value, x->vlen);
+		myco__gbuf_add(&q, "\r\n", 2);
+	}
+	if (r->body_len || !(m->mlen == 3 && memcmp(m->method, "GET", 3) == 0)) {
+		int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", r->body_len);
+		myco__gbuf_add(&q, cl, (size_t)k);
+	}
+	myco__gbuf_add(&q, "\r\n", 2);
+	myco__gbuf_add(&q, r->body, r->body_len);
+	if (q.oom) {
+		free(q.p);
+		early_error(c, 503, "out of memory");
+		return -ENOMEM;
+	}
+	up = (myco__h2_upgrade_t){ .settings = set, .settings_len = sl, .req = q.p,
+				   .req_len = q.n, .head = r->head };
+	/* what followed the request (the client preface, maybe) stays */
+	memmove(c->in, c->in + consumed, c->in_len - consumed);
+	c->in_len -= consumed;
+	rc = myco__gate_out(c, sw, sizeof(sw) - 1);
+	if (rc == 0)
+		rc = myco__gate_flush(c);
+	if (rc == 0)
+		rc = myco__h2_serve(c, s->o.max_body, s->o.idle_timeout_ns, &up);
+	free(q.p);
+	return rc;
+}
+
 /* One connection, one coroutine: head, body, answer, repeat. */
 static int conn_main(void *arg)
 {
@@ -362,7 +419,7 @@ static int conn_main(void *arg)
 			if (first && (myco__tls_alpn_h2(c) ||
 				      (c->in_len >= sizeof(H2_PREFACE) - 1 &&
 				       memcmp(c->in, H2_PREFACE, sizeof(H2_PREFACE) - 1) == 0))) {
-				myco__h2_serve(c, o->max_body, o->idle_timeout_ns);
+				myco__h2_serve(c, o->max_body, o->idle_timeout_ns, NULL);
 				goto out;
 			}
 			if (first && c->in_len && c->in_len < sizeof(H2_PREFACE) - 1 &&
@@ -478,6 +535,14 @@ static int conn_main(void *arg)
 		r.head = m->mlen == 4 && memcmp(m->method, "HEAD", 4) == 0;
 		split_target(&r);
 		myco__gate_request_id(m, c->loop, r.request_id);
+		if (m->upgrade && !c->ssl) {
+			uint8_t set[512];
+			size_t sl;
+			if (myco__h2_upgrade_check(m, set, sizeof(set), &sl) == 0) {
+				h2c_upgrade(c, m, &r, set, sl, consumed);
+				goto out;
+			}
+		}
 		rc = o->handle(o->ctx, c, &r);
 		myco__gm_answered(r.status);
 		if (rc < 0 || c->upgraded)

@@ -22,7 +22,7 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
 
 usage: gate_test.py SCENARIO --gate PATH [--notes PATH]
 """
-import argparse, http.client, json, urllib.request, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, http.client, struct, json, urllib.request, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
@@ -608,10 +608,13 @@ def scen_tls(env):
 def scen_h2(env):
     dc, dk = make_cert(env.dir, "default", "default.test")
     a = env.upstream("A")
+    b = env.upstream("B")
     # clear-text HTTP/2 with prior knowledge on a plain listener
     env.start('upstream up { server 127.0.0.1:%d; }\n'
+              'upstream upb { server 127.0.0.1:%d; timeout header 120s; }\n'
               'route /plain { respond 200 "Hello, World!"; }\n'
-              'route /p/ { proxy up; strip_prefix; }\n' % a)
+              'route /p/ { proxy up; strip_prefix; }\n'
+              'route /q/ { proxy upb; strip_prefix; }\n' % (a, b))
     p = env.port
     out = subprocess.run(["nghttp", "-v", "http://127.0.0.1:%d/plain" % p], capture_output=True, text=True,
                          timeout=20).stdout
@@ -634,6 +637,7 @@ def scen_h2(env):
     out = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/plain" % p], capture_output=True, text=True,
                          timeout=20).stdout
     check(out == "Hello, World!", "HTTP/1.1 still served on the same port")
+    h2_concurrent(env, a, b)
     env.close()
     # HTTP/2 over TLS, chosen by ALPN
     env2 = Env(env.gate)
@@ -653,6 +657,177 @@ def scen_h2(env):
         check("1000 succeeded, 0 failed, 0 errored" in line and "h2" in out, "h2load over TLS: " + line)
     finally:
         env2.close()
+
+
+def http_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    c.request("GET", path)
+    r = c.getresponse()
+    b = r.read()
+    c.close()
+    return r.status, b
+
+
+def wait_for(cond, what, t=60):
+    end = time.time() + t
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise SystemExit("FAIL: never happened: " + what)
+
+
+def big_body(n):
+    pat = bytes(range(251))
+    return (pat * (n // 251 + 1))[:n]
+
+
+class H2Raw:
+    """Just enough of an HTTP/2 client to control flow-control windows:
+    HPACK literals without indexing, frames as (type, flags, stream, payload)."""
+
+    def __init__(self, port, initial_window):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.settimeout(60)
+        self.buf = b""
+        settings = struct.pack(">HI", 4, initial_window)      # SETTINGS_INITIAL_WINDOW_SIZE
+        self.s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self.frame(4, 0, 0, settings))
+
+    @staticmethod
+    def frame(typ, flags, sid, payload):
+        return struct.pack(">I", len(payload))[1:] + bytes([typ, flags]) + struct.pack(">I", sid) + payload
+
+    def get(self, sid, path):
+        def lit(n, v):
+            return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+        block = (lit(b":method", b"GET") + lit(b":scheme", b"http") + lit(b":path", path.encode()) +
+                 lit(b":authority", b"localhost"))
+        self.s.sendall(self.frame(1, 0x5, sid, block))          # END_STREAM | END_HEADERS
+
+    def window(self, sid, n):
+        self.s.sendall(self.frame(8, 0, sid, struct.pack(">I", n)))
+
+    def read_frame(self):
+        while True:
+            if len(self.buf) >= 9:
+                n = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) >= 9 + n:
+                    f = (self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7fffffff,
+                         self.buf[9:9 + n])
+                    self.buf = self.buf[9 + n:]
+                    if f[0] == 4 and not f[1] & 1:                # SETTINGS: acknowledge
+                        self.s.sendall(self.frame(4, 1, 0, b""))
+                    if f[0] == 7:
+                        raise SystemExit("FAIL: GOAWAY from the gateway: %r" % (f,))
+                    return f
+            d = self.s.recv(65536)
+            if not d:
+                raise SystemExit("FAIL: connection closed by the gateway")
+            self.buf += d
+
+    def until(self, done):
+        fs = []
+        while not done(fs):
+            fs.append(self.read_frame())
+        return fs
+
+    def ping(self):
+        self.s.sendall(self.frame(6, 0, 0, b"12345678"))
+        return self.until(lambda fs: any(f[0] == 6 and f[1] & 1 for f in fs))
+
+    def close(self):
+        self.s.close()
+
+
+def h2_concurrent(env, a, b):
+    """Streams of one HTTP/2 connection run concurrently: a stream whose
+    upstream blocks does not hold back the others; answers interleave; flow
+    control is honoured; h2c by Upgrade; a connection closed with a stream
+    in flight."""
+    p = env.port
+    # 1. one slow stream (blocked in the upstream until /release) and a fast
+    # one on the same connection (nghttp always multiplexes its URLs)
+    ng = subprocess.Popen(["nghttp", "-v", "http://127.0.0.1:%d/p/slow" % p, "http://127.0.0.1:%d/p/fast" % p],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(l.decode("latin-1") for l in ng.stdout), daemon=True)
+    reader.start()
+    wait_for(lambda: any("A /fast" in l for l in lines), "the fast stream answered while the slow one waits")
+    check(http_get(a, "/waiting") == (200, b"1") and not any("A slow" in l for l in lines),
+          "HTTP/2: the fast stream is answered while the slow stream of the same connection still waits upstream")
+    check(http_get(a, "/release")[0] == 200, "slow upstream released")
+    ng.wait(30)
+    reader.join(10)
+    check(ng.returncode == 0 and any("A slow" in l for l in lines), "the slow stream then completes on the same connection")
+    connected = [l for l in lines if "Connected" in l]
+    check(len(connected) == 1, "both streams on one connection")
+    # 2. windows of 0 until both answers are submitted (their HEADERS, which
+    # flow control does not hold, have come); no DATA before the windows
+    # open; then the two answers' DATA frames interleave
+    c = H2Raw(p, initial_window=0)
+    c.get(1, "/p/big/300000")
+    c.get(3, "/p/big/300001")
+    frames = c.until(lambda fs: sum(1 for f in fs if f[0] == 1) == 2)
+    frames += c.ping()
+    check(not any(f[0] == 0 for f in frames), "window 0: both heads arrive, no DATA frame")
+    c.window(0, 700000)
+    c.window(1, 300000)
+    c.window(3, 300001)
+    frames = c.until(lambda fs: sum(1 for f in fs if f[0] == 0 and f[1] & 1) == 2)
+    data = [f for f in frames if f[0] == 0]
+    ids = [f[2] for f in data]
+    switches = sum(1 for i in range(1, len(ids)) if ids[i] != ids[i - 1])
+    got1 = b"".join(f[3] for f in data if f[2] == 1)
+    got3 = b"".join(f[3] for f in data if f[2] == 3)
+    check(got1 == big_body(300000) and got3 == big_body(300001),
+          "two answers through the opened windows, byte for byte")
+    check(switches >= 4, "their DATA frames interleave: %d frames, %d switches between streams"
+          % (len(ids), switches))
+    c.close()
+    # 3. flow control: 1 KiB windows (stream and connection), 200 kB answer
+    out = subprocess.run(["nghttp", "-w", "10", "-W", "10", "http://127.0.0.1:%d/p/big/200000" % p],
+                         capture_output=True, timeout=60)
+    check(out.returncode == 0 and out.stdout == big_body(200000),
+          "1 KiB flow-control windows: a 200 kB answer arrives whole, byte for byte")
+    # 4. h2c by Upgrade (RFC 7540 3.2): curl --http2, nghttp -u, a POST body
+    out = subprocess.run(["curl", "-sS", "--http2", "-w", " %{http_version}", "http://127.0.0.1:%d/p/up" % p],
+                         capture_output=True, text=True, timeout=20).stdout
+    check(out == "A /up\n 2", "curl --http2 (Upgrade: h2c), proxied: %r" % out)
+    out = subprocess.run(["curl", "-sS", "--http2", "--data-binary", "upgrade body", "-w", " %{http_version}",
+                          "http://127.0.0.1:%d/p/echo" % p], capture_output=True, text=True, timeout=20).stdout
+    check(out == "upgrade body 2", "POST through an h2c upgrade: the body reaches the upstream: %r" % out)
+    out = subprocess.run(["nghttp", "-uv", "http://127.0.0.1:%d/plain" % p, "http://127.0.0.1:%d/p/two" % p],
+                         capture_output=True, text=True, timeout=20).stdout
+    check("HTTP/1.1 101 Switching Protocols" in out and "Hello, World!" in out and "A /two" in out,
+          "nghttp -u: 101, stream 1 answered, then more streams")
+    r = raw(p, b"GET /plain HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+               b"HTTP2-Settings: AAM*AABk\r\nConnection: close\r\n\r\n")
+    check(r.startswith(b"HTTP/1.1 200") and r.endswith(b"Hello, World!"),
+          "a malformed HTTP2-Settings: no upgrade, answered as HTTP/1.1")
+    r = raw(p, b"GET /plain HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+               b"HTTP2-Settings: AAMAAABk\r\nConnection: close\r\n\r\n")
+    check(r.startswith(b"HTTP/1.1 200"), "HTTP2-Settings not named in Connection: no upgrade")
+    # 5. many streams in flight per connection, proxied
+    out = subprocess.run(["h2load", "-n", "2000", "-c", "2", "-m", "64", "http://127.0.0.1:%d/p/x" % p],
+                         capture_output=True, text=True, timeout=120).stdout
+    line = [l for l in out.splitlines() if l.startswith("requests:")][0]
+    check("2000 succeeded, 0 failed, 0 errored" in line, "h2load, 64 proxied streams in flight per connection: " + line)
+    # 6. a connection closed while its stream waits upstream: the stream's
+    # handler is cancelled, the gateway goes on
+    ng = subprocess.Popen(["nghttp", "http://127.0.0.1:%d/q/slow" % p, "http://127.0.0.1:%d/q/slow?2" % p],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: http_get(b, "/waiting") == (200, b"2"), "two slow streams waiting upstream")
+    ng.kill()
+    ng.wait()
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "http://127.0.0.1:%d/plain" % p],
+                         capture_output=True, text=True, timeout=20).stdout
+    check(out == "Hello, World!" and env.gp.poll() is None,
+          "client gone with two streams waiting upstream: their handlers are cancelled, the gateway serves on")
+    http_get(b, "/release")
+    wait_for(lambda: http_get(b, "/waiting") == (200, b"0"), "upstream released")
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "http://127.0.0.1:%d/q/after" % p],
+                         capture_output=True, text=True, timeout=20).stdout
+    check(out == "B /after\n", "the pool is usable afterwards: %r" % out)
 
 
 # ----------------------------------------------------------- partition

@@ -8,6 +8,10 @@ answers:
   POST /echo             the body back
   GET  /chunked          a chunked answer
   GET  /ws (Upgrade)     101, then echoes raw bytes (pass-through test)
+  GET  /slow             blocks until GET /release, then "NAME slow"
+  GET  /release          releases every /slow waiting (and later ones)
+  GET  /waiting          how many /slow requests are waiting now
+  GET  /big/N            N bytes of a fixed pattern (bytes i % 251)
   anything else          "NAME PATH\n"
 """
 import http.server, json, os, socket, sys, threading
@@ -16,6 +20,8 @@ name, port = sys.argv[1], int(sys.argv[2])
 health_file = sys.argv[3] if len(sys.argv) > 3 else None
 served = 0
 lock = threading.Lock()
+released = threading.Event()
+waiting = 0
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -36,7 +42,7 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def do_GET(self):
-        global served
+        global served, waiting
         with lock:
             served += 1
         p = self.path
@@ -49,6 +55,22 @@ class H(http.server.BaseHTTPRequestHandler):
             body = json.dumps({"name": name, "method": self.command, "path": p,
                                "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
             return self._send(200, body, "application/json")
+        if p.split("?")[0] == "/slow":
+            with lock:
+                waiting += 1
+            released.wait()
+            with lock:
+                waiting -= 1
+            return self._send(200, ("%s slow\n" % name).encode())
+        if p == "/release":
+            released.set()
+            return self._send(200, b"released\n")
+        if p == "/waiting":
+            return self._send(200, str(waiting).encode())
+        if p.startswith("/big/"):
+            n = int(p[5:])
+            pat = bytes(range(251))
+            return self._send(200, (pat * (n // 251 + 1))[:n], "application/octet-stream")
         if p == "/count":
             return self._send(200, str(served).encode())
         if p == "/chunked":
