@@ -759,6 +759,7 @@ int myco__conf_parse(const char *text, size_t len, myco__gate_conf_t **out, char
 	snprintf(cf->listen_host, sizeof(cf->listen_host), "0.0.0.0");
 	cf->listen_port = 8080;
 	cf->max_body = 8u << 20;
+	cf->splice_min = 256u << 10;
 	cf->header_timeout_ns = 10ull * 1000000000u;
 	cf->body_timeout_ns = 30ull * 1000000000u;
 	cf->idle_timeout_ns = 60ull * 1000000000u;
@@ -802,6 +803,15 @@ int myco__conf_parse(const char *text, size_t len, myco__gate_conf_t **out, char
 			if ((rc = expect(&l, 'w', "a size")) < 0 || (rc = parse_size(&l, l.tok, &v)) < 0)
 				goto fail;
 			cf->max_body = (size_t)v;
+		} else if (strcmp(kw, "splice") == 0) {
+			uint64_t v;
+			if ((rc = expect(&l, 'w', "a size or off")) < 0)
+				goto fail;
+			if (strcmp(l.tok, "off") == 0)
+				v = 0;
+			else if ((rc = parse_size(&l, l.tok, &v)) < 0)
+				goto fail;
+			cf->splice_min = (size_t)v;
 		} else if (strcmp(kw, "timeout") == 0) {
 			uint64_t *t;
 			if ((rc = expect(&l, 'w', "header, body or idle")) < 0)

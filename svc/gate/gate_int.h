@@ -307,6 +307,9 @@ typedef struct myco__gate_conf {
 	uint16_t listen_port;
 	unsigned loops;
 	size_t max_body;
+	size_t splice_min;               /* proxied bodies at least this large
+					    go upstream -> client by splice(2);
+					    0 = never */
 	uint64_t header_timeout_ns, body_timeout_ns, idle_timeout_ns;
 	size_t npools;
 	myco__pool_t *pools;
@@ -394,6 +397,7 @@ typedef struct {
 	myco_metric_t upstream_lat;    /* request sent to response head, per attempt */
 	myco_metric_t cache_hits, cache_misses;
 	myco_metric_t rate_limited;    /* answered 429 by a limit */
+	myco_metric_t spliced;         /* body bytes spliced upstream -> client */
 } myco__gm_t;
 extern myco__gm_t myco__gm;
 /* Register the metrics (after myco_init()/myco_in_system()). */

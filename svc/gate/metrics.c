@@ -1,7 +1,8 @@
 /*
  * metrics.c: myco-gate's metrics through the metrics API of myco/trace.h:
  * answers by status class, bytes from and to clients, the upstream
- * latency histogram, cache hits and misses, rate-limited requests.  The
+ * latency histogram, cache hits and misses, rate-limited requests, bytes
+ * spliced from upstreams to clients.  The
  * counting itself is inline at the places that know (server.c, gate.c,
  * proxy.c).  Not for: exporting (the executive's /metrics, exec/collect.c).
  * Catalogue: docs/gate.md.
@@ -17,7 +18,7 @@ static uint64_t gm_sink[MYCO_HIST_BUCKETS + 1];
 myco__gm_t myco__gm = {
 	.code = { SINK, SINK, SINK, SINK, SINK, SINK },
 	.rx = SINK, .tx = SINK, .upstream_lat = SINK,
-	.cache_hits = SINK, .cache_misses = SINK, .rate_limited = SINK,
+	.cache_hits = SINK, .cache_misses = SINK, .rate_limited = SINK, .spliced = SINK,
 };
 
 static void reg(myco_metric_kind_t k, myco_metric_unit_t u, const char *name,
@@ -51,4 +52,6 @@ void myco__gm_init(void)
 	    &myco__gm.cache_misses);
 	reg(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "myco_gate_rate_limited_total", NULL,
 	    &myco__gm.rate_limited);
+	reg(MYCO_METRIC_COUNTER, MYCO_UNIT_BYTES, "myco_gate_spliced_bytes_total", NULL,
+	    &myco__gm.spliced);
 }

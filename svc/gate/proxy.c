@@ -512,8 +512,39 @@ static int send_and_head(myco__pool_t *p, myco__server_t *s, unsigned loop, atte
 	}
 }
 
+/* A large body of known length on a plain connection: what was read with
+ * the head goes out from the buffer, the rest from the upstream socket to
+ * the client's through a pipe (splice(2) by io_uring), never entering user
+ * space.  Each step of at most 1 MiB is bounded by the upstream's read
+ * timeout. */
+static int splice_body(myco__pool_t *p, myco__gate_conn_t *c, attempt_t *a, int64_t remaining)
+{
+	size_t first = a->len < (size_t)remaining ? a->len : (size_t)remaining;
+	int rc;
+
+	if (first && myco__gate_out(c, a->buf, first) < 0)
+		return -ENOMEM;
+	remaining -= (int64_t)first;
+	rc = myco__gate_flush(c);
+	if (rc < 0)
+		return rc;
+	while (remaining > 0) {
+		size_t want = remaining > (1 << 20) ? (1 << 20) : (size_t)remaining;
+		ssize_t n = myco_sendfile(c->fd, a->fd, NULL, want, (int64_t)p->read_timeout_ns);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -ECONNRESET;        /* the upstream ended early */
+		myco_counter_add(&myco__gm.tx, (uint64_t)n);
+		myco_counter_add(&myco__gm.spliced, (uint64_t)n);
+		remaining -= n;
+	}
+	return 0;
+}
+
 static int stream_body(myco__pool_t *p, myco__gate_conn_t *c, myco__gate_req_t *r,
-		       attempt_t *a, bool chunk_out, sbuf_t *cache, bool *up_reusable)
+		       attempt_t *a, bool chunk_out, sbuf_t *cache, bool *up_reusable,
+		       size_t splice_min)
 {
 	const myco__h1_msg_t *um = &a->um;
 	size_t have = a->len - (size_t)a->hl;
@@ -528,6 +559,12 @@ static int stream_body(myco__pool_t *p, myco__gate_conn_t *c, myco__gate_req_t *
 	*up_reusable = um->keep_alive && !until_close;
 	memmove(a->buf, data, have);
 	a->len = have;
+	if (splice_min && !um->chunked && !until_close && !chunk_out && !cache && !c->ssl &&
+	    !c->capture && remaining >= (int64_t)splice_min) {
+		if (a->len > (size_t)remaining)
+			*up_reusable = false;             /* junk after the body */
+		return splice_body(p, c, a, remaining);
+	}
 	for (;;) {
 		size_t out = a->len;
 		bool end = false;
@@ -741,7 +778,7 @@ int myco__proxy(myco__gate_t *g, myco__gate_conf_t *cf, const myco__route_t *rt,
 				rc = myco__gate_out(c, "\r\n", 2);
 			if (rc == 0 && has_body)
 				rc = stream_body(p, c, r, &a, chunk_out, want_cache ? &cache : NULL,
-						 &reusable);
+						 &reusable, cf->splice_min);
 			else
 				reusable = a.um.keep_alive && a.len == (size_t)a.hl;
 			atomic_fetch_sub(&s->active, 1);

@@ -17,8 +17,10 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
   api        the examples/api notes service through curl and http.client
   tls        TLS 1.2/1.3, SNI, ALPN, certificate reload (Python ssl, curl)
   partition  under `myco run`: the executive's socket, kill and replacement
-  h2         HTTP/2: clear text with prior knowledge and over TLS by ALPN
-             (nghttp, curl, h2load)
+  h2         HTTP/2: clear text with prior knowledge, by Upgrade: h2c and
+             over TLS by ALPN (nghttp, curl, h2load, a small raw client):
+             concurrent streams, interleaving, flow control
+  splice     large proxied bodies (spliced answers, big uploads) byte for byte
 
 usage: gate_test.py SCENARIO --gate PATH [--notes PATH]
 """
@@ -830,6 +832,61 @@ def h2_concurrent(env, a, b):
     check(out == "B /after\n", "the pool is usable afterwards: %r" % out)
 
 
+# -------------------------------------------------------------- splice
+
+def scen_splice(env):
+    """Large proxied bodies: answers of known length from splice_min up go
+    upstream -> client by splice(2) (the partition scenario proves it with
+    myco_gate_spliced_bytes_total); every path is checked byte for byte."""
+    a = env.upstream("A")
+    conf = ('max_body 16MiB;\nupstream up { server 127.0.0.1:%d; }\n'
+            'route /p/ { proxy up; strip_prefix; }\nroute /small { respond 200 "small"; }\n' % a)
+    env.start(conf)
+    p = env.port
+    out = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/p/big/8000000" % p], capture_output=True,
+                         timeout=60).stdout
+    check(out == big_body(8000000), "curl: an 8 MB answer through the proxy, byte for byte")
+    c = http.client.HTTPConnection("127.0.0.1", p, timeout=30)
+    for n in (3000000, 262144, 262143, 5000001):
+        c.request("GET", "/p/big/%d" % n)
+        r = c.getresponse()
+        check(r.status == 200 and r.read() == big_body(n), "keep-alive connection: %d bytes byte for byte" % n)
+    c.request("HEAD", "/p/big/3000000")
+    r = c.getresponse()
+    check(r.status == 200 and r.getheader("Content-Length") == "3000000" and r.read() == b"",
+          "HEAD of a large answer: its length, no body")
+    c.request("GET", "/small")
+    check(c.getresponse().read() == b"small", "the connection is still in step afterwards")
+    c.close()
+    upload = os.path.join(env.dir, "upload")
+    data = os.urandom(6 << 20)
+    open(upload, "wb").write(data)
+    out = subprocess.run(["curl", "-sS", "--data-binary", "@" + upload, "http://127.0.0.1:%d/p/echo" % p],
+                         capture_output=True, timeout=60).stdout
+    check(out == data, "a 6 MiB POST to the upstream and its 6 MiB echo back, byte for byte")
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "http://127.0.0.1:%d/p/big/8000000" % p],
+                         capture_output=True, timeout=60).stdout
+    check(out == big_body(8000000), "HTTP/2: the same 8 MB answer (buffered per stream), byte for byte")
+    # parallel large downloads on separate connections
+    res = {}
+    def get(i):
+        cc = http.client.HTTPConnection("127.0.0.1", p, timeout=60)
+        cc.request("GET", "/p/big/%d" % (2000000 + i))
+        res[i] = cc.getresponse().read() == big_body(2000000 + i)
+        cc.close()
+    ts = [threading.Thread(target=get, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    check(len(res) == 8 and all(res.values()), "8 concurrent 2 MB downloads, each byte for byte")
+    env.reload("splice off;\n" + conf)
+    wait_for(lambda: "configuration reloaded" in env.gate_log(), "the reload")
+    out = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/p/big/8000000" % p], capture_output=True,
+                         timeout=60).stdout
+    check(out == big_body(8000000), "splice off: the same answer through the buffer, byte for byte")
+
+
 # ----------------------------------------------------------- partition
 
 def scen_partition(env, myco):
@@ -847,6 +904,7 @@ def scen_partition(env, myco):
     open(conf, "w").write('listen 0.0.0.0:%d;\nloops 1;\ncache 1MiB lru;\naccess_log on;\n'
                           'upstream up { server 127.0.0.1:%d; }\n'
                           'route /up { proxy up; cache 60s; }\n'
+                          'route /big/ { proxy up; }\n'
                           'route /limited { rate_limit 1/s burst 2; respond 200 "ok"; }\n'
                           'route / { respond 200 "in a system"; }\n' % (port, uport))
     sysfile = os.path.join(env.dir, "system.myco")
@@ -972,6 +1030,23 @@ def check_gate_metrics(mport, port, rt):
     check(d[("myco_gate_upstream_latency_seconds_count", "")] == misses,
           "one upstream latency observation per miss")
     check(d[("myco_gate_upstream_latency_seconds_sum", "")] > 0, "upstream latency sum positive")
+    check(d.get(("myco_gate_spliced_bytes_total", ""), 0) == 0, "small answers are not spliced")
+    # a 4 MB answer: spliced upstream -> client (at most what came with the
+    # head, one 64 KiB read, went through the buffer)
+    before = scrape(mport, "gate")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/big/4000000")
+    resp = c.getresponse()
+    body = resp.read()
+    c.request("GET", "/")
+    small = c.getresponse().read()
+    c.close()
+    check(resp.status == 200 and body == big_body(4000000) and small == b"in a system",
+          "4 MB proxied answer byte for byte, the keep-alive connection usable after it")
+    raw_get(port, "/")
+    after = scrape(mport, "gate")
+    sp = after.get(("myco_gate_spliced_bytes_total", ""), 0) - before.get(("myco_gate_spliced_bytes_total", ""), 0)
+    check(4000000 - 65536 <= sp <= 4000000, "myco_gate_spliced_bytes_total grew by %d: the body was spliced" % sp)
     # the access log lines in the trace rings (MYCO_TRACE=log:info)
     logs, nxt = [], 0
     end = time.monotonic() + 30
