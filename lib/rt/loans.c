@@ -112,7 +112,8 @@ static void wake_heir(myco_loop_t *l)
 	unsigned n = myco_group_size(g);
 	for (unsigned k = 1; k < n; k++) {
 		myco_loop_t *s = myco_group_loop(g, (l->index + k) % n);
-		if (!s->revoked && atomic_load(&s->sleeping)) {
+		if (LDR(&s->sig->state) == MYCO_RT_CORE_RUNNING &&
+		    atomic_load(&s->sleeping)) {
 			myco__wakeup_thread(s);
 			return;
 		}

@@ -161,6 +161,8 @@ int myco__steal_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 	 * loop runs, or from elsewhere, start it locally. */
 	if (myco__tls_loop != l || !push(l->deque, r))
 		return start_req(l, r);
+	if (l->sig)
+		myco__loans_publish(l); /* the arbiter sees the queue now */
 	wake_thief(l);
 	return 0;
 }
