@@ -454,6 +454,75 @@ static double tput_kafka(const char *addr, long n, int sz, const char *topic)
 	return (double)(t1 - t0) / 1e9;
 }
 
+/* Seconds to get n messages of size sz acknowledged by myco-log from an
+ * idempotent producer (per_txn 0) or a transactional one committing every
+ * per_txn messages (begin, produce, commit_transaction, which waits for
+ * every delivery and the EndTxn answer). */
+static double tput_txn(const char *addr, long n, int sz, const char *topic, int per_txn, int id)
+{
+	char err[256], tid[64];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_error_t *e;
+	rd_kafka_t *rk;
+	char *val = malloc((size_t)sz);
+	uint64_t t0, t1;
+	long i = 0;
+
+	snprintf(tid, sizeof(tid), "bench-txn-%d", id);
+	if (rd_kafka_conf_set(c, "bootstrap.servers", addr, err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "enable.idempotence", "true", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err, sizeof(err)) ||
+	    rd_kafka_conf_set(c, "compression.codec", "none", err, sizeof(err)) ||
+	    (per_txn && rd_kafka_conf_set(c, "transactional.id", tid, err, sizeof(err))))
+		die(err);
+	rd_kafka_conf_set_dr_msg_cb(c, rk_dr);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+	if (!rk)
+		die(err);
+	memset(val, 'x', (size_t)sz);
+	if (per_txn && (e = rd_kafka_init_transactions(rk, 30000)))
+		die(rd_kafka_error_string(e));
+	/* warm up (not timed): metadata, connections, the coordinator, and
+	 * for transactions one whole transaction */
+	if (per_txn && (e = rd_kafka_begin_transaction(rk)))
+		die(rd_kafka_error_string(e));
+	rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(val, (size_t)sz),
+			  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	if (per_txn && (e = rd_kafka_commit_transaction(rk, 60000)))
+		die(rd_kafka_error_string(e));
+	rd_kafka_flush(rk, 10000);
+	atomic_store(&rk_delivered, 0);
+	atomic_store(&rk_failed, 0);
+	t0 = now_ns();
+	while (i < n) {
+		long end = per_txn ? i + per_txn : n;
+		if (end > n)
+			end = n;
+		if (per_txn && (e = rd_kafka_begin_transaction(rk)))
+			die(rd_kafka_error_string(e));
+		for (; i < end; i++) {
+			while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+						 RD_KAFKA_V_VALUE(val, (size_t)sz),
+						 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+						 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+				rd_kafka_poll(rk, 1);
+			if ((i & 1023) == 0)
+				rd_kafka_poll(rk, 0);
+		}
+		if (per_txn && (e = rd_kafka_commit_transaction(rk, 60000)))
+			die(rd_kafka_error_string(e));
+	}
+	while (atomic_load(&rk_delivered) + atomic_load(&rk_failed) < n)
+		rd_kafka_poll(rk, 1);
+	t1 = now_ns();
+	if (atomic_load(&rk_failed))
+		die("myco-log: deliveries failed");
+	rd_kafka_destroy(rk);
+	free(val);
+	return (double)(t1 - t0) / 1e9;
+}
+
 #define NATS_WINDOW 8192
 
 static double tput_nats(int port, long n, int sz)
@@ -1138,6 +1207,48 @@ int main(int argc, char **argv)
 			if (!json)
 				printf("%-24s %-18s %11.2fx (always / base-always), %.2fx (interval / base-interval)\n",
 				       "", "vs baseline", ra, ri);
+		}
+	}
+
+	{
+		/* transactional against idempotent produce, same broker, same
+		 * messages, modes alternating per repetition (A B C A B C) */
+		static const int per[3] = { 0, 1000, 100 };
+		static const char *mname[3] = { "idempotent", "txn-1000", "txn-100" };
+		long cnt = quick ? 20000 : 100000;
+		int id = 0;
+		if (!json)
+			printf("\n%-24s %-18s %-12s %12s %22s %8s\n", "txn vs idempotent", "system",
+			       "producer", "msg/s", "msg/s min..max", "/idem");
+		for (k = 0; k < 2; k++) {
+			double secs[3][8], med[3];
+			int m;
+			for (r = 0; r < reps; r++)
+				for (m = 0; m < 3; m++) {
+					sync();
+					secs[m][r] = tput_txn(sys[k]->addr, cnt, 100, "txbench", per[m],
+							      id++);
+				}
+			for (m = 0; m < 3; m++) {
+				char extra[160], sysname[64];
+				double lo, hi;
+				qsort(secs[m], (size_t)reps, sizeof(double), cmp_d);
+				med[m] = secs[m][reps / 2];
+				lo = (double)cnt / secs[m][reps - 1];
+				hi = (double)cnt / secs[m][0];
+				snprintf(sysname, sizeof(sysname), "%s-%s", names[k], mname[m]);
+				snprintf(extra, sizeof(extra),
+					 ",\"messages\":%ld,\"reps\":%d,\"min\":%.1f,\"max\":%.1f,"
+					 "\"per_txn\":%d", cnt, reps, lo, hi, per[m]);
+				emit("log.txn", sysname, "throughput", (double)cnt / med[m], "msg/s", 100,
+				     extra);
+				if (m)
+					emit("log.txn", sysname, "ratio", med[0] / med[m], "x", 100, NULL);
+				if (!json)
+					printf("%-24s %-18s %-12s %12.0f %10.0f..%-10.0f %7.2fx\n",
+					       k == 0 && m == 0 ? "100 B" : "", m == 0 ? names[k] : "",
+					       mname[m], (double)cnt / med[m], lo, hi, med[0] / med[m]);
+			}
 		}
 	}
 

@@ -256,14 +256,22 @@ static int write_record(int fd, const txn_t *t, bool sync)
 	return rc;
 }
 
-static int persist(myco__ltxns_t *tx, const txn_t *t)
+/* Write t's state; sync: fdatasync'd with --fsync always (a Complete
+ * record is not: if a crash loses it, the Prepare before it is finished
+ * again, and any later synced record makes it durable too). */
+static int persist_sync(myco__ltxns_t *tx, const txn_t *t, bool sync)
 {
-	int rc = write_record(tx->fd, t, tx->cfg->fsync_mode == MLS_FSYNC_ALWAYS);
+	int rc = write_record(tx->fd, t, sync && tx->cfg->fsync_mode == MLS_FSYNC_ALWAYS);
 	if (rc < 0)
 		fprintf(stderr, "myco-log: transaction state of %s not written: %s\n", t->id,
 			strerror(-rc));
 	tx->nrecords++;
 	return rc;
+}
+
+static int persist(myco__ltxns_t *tx, const txn_t *t)
+{
+	return persist_sync(tx, t, true);
 }
 
 /* Rewrite the state file with one record per transactional id (temporary
@@ -431,7 +439,7 @@ static void try_complete(myco__ltxns_t *tx, txn_t *t)
 	}
 	t->state = commit ? TX_COMPLETE_COMMIT : TX_COMPLETE_ABORT;
 	txn_clear_lists(t);
-	(void)persist(tx, t);
+	(void)persist_sync(tx, t, false);
 	if (tx->cfg->verbose)
 		fprintf(stderr, "myco-log: transaction %s (producer %lld epoch %d) %s\n", t->id,
 			(long long)t->pid, t->epoch, commit ? "committed" : "aborted");
