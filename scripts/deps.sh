@@ -12,7 +12,7 @@ profile=${1:-test}
 build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
             python3 libcmocka-dev liburing-dev libseccomp-dev libjansson-dev
             zlib1g-dev liblz4-dev libzstd-dev libssl-dev
-            libnghttp2-dev)
+            libnghttp2-dev libraft-dev libuv1-dev)
 # Real clients and tools the tests drive (never mocks).
 test_pkgs=(graphviz kcat python3-kafka librdkafka-dev procps util-linux iproute2
            spin python3-lz4 python3-zstandard prometheus

@@ -736,7 +736,7 @@ KV_CMD(cmd_expire)
 			return;
 		}
 	}
-	if (when <= kv_mstime() && !c->srv->replaying) {
+	if (when <= kv_mstime() && !kv_replaying(c)) {
 		db_del(c, &argv[1]);
 		kv_log_cmd(c, "DEL %s", &argv[1]);
 	} else {
@@ -1053,7 +1053,7 @@ void kv_active_expire(kv_srv_t *srv, unsigned shard, int budget)
 	kv_client_t *c;
 	int db, i;
 
-	if (srv->wal_error)
+	if (srv->wal_error || (srv->raft && !kv_raft_may_expire(srv)))
 		return;
 	c = kv_client_new(srv);
 	if (!c)
@@ -1081,6 +1081,8 @@ void kv_active_expire(kv_srv_t *srv, unsigned shard, int budget)
 		}
 		if (c->txlog_n && srv->wal)
 			kv_wal_append(srv, c->txlog.p, c->txlog.len, c->txlog_n);
+		else if (c->txlog_n && srv->raft)
+			kv_raft_append(srv, c->txlog.p, c->txlog.len, c->txlog_n);
 		c->txlog.len = 0;
 		c->txlog_n = 0;
 		c->shard_locked[shard] = false;

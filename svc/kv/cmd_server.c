@@ -47,7 +47,7 @@ static D(cmd_ping) static D(cmd_echo) static D(cmd_select) static D(cmd_hello)
 static D(cmd_client) static D(cmd_command) static D(cmd_info) static D(cmd_config)
 static D(cmd_time) static D(cmd_quit) static D(cmd_reset) static D(cmd_subscribe)
 static D(cmd_unsubscribe) static D(cmd_publish) static D(cmd_pubsub)
-static D(cmd_bgsave) static D(cmd_lastsave)
+static D(cmd_bgsave) static D(cmd_lastsave) static D(cmd_readonly)
 #undef D
 
 #define W CF_WRITE
@@ -196,6 +196,8 @@ const kcmd_t kv_cmds[] = {
 	{ "bgsave", cmd_bgsave, -1, N | CF_ADMIN, 0, 0, 0, "@admin @slow @dangerous" },
 	{ "bgrewriteaof", cmd_bgsave, 1, N | CF_ADMIN, 0, 0, 0, "@admin @slow @dangerous" },
 	{ "lastsave", cmd_lastsave, 1, N | F, 0, 0, 0, "@admin @fast @dangerous" },
+	{ "readonly", cmd_readonly, 1, N | F, 0, 0, 0, "@fast @connection" },
+	{ "readwrite", cmd_readonly, 1, N | F, 0, 0, 0, "@fast @connection" },
 };
 const size_t kv_ncmds = sizeof(kv_cmds) / sizeof(kv_cmds[0]);
 
@@ -249,6 +251,20 @@ const kcmd_t *kv_cmd_lookup(const char *name, size_t len)
 /* ------------------------------------------------------------------ */
 /* Connection                                                          */
 /* ------------------------------------------------------------------ */
+
+/* READONLY / READWRITE (Redis Cluster's): under raft, READONLY lets this
+ * connection read a follower's (possibly stale) data instead of being
+ * redirected to the leader.  Standalone, Redis's answer without cluster. */
+static KV_CMD(cmd_readonly)
+{
+	(void)argc;
+	if (!c->srv->raft) {
+		r_err(c, "ERR This instance has cluster support disabled");
+		return;
+	}
+	c->readonly = argv[0].len == 8 && arg_is(&argv[0], "readonly");
+	r_ok(c);
+}
 
 static KV_CMD(cmd_ping)
 {
@@ -330,6 +346,7 @@ static KV_CMD(cmd_reset)
 	c->db = 0;
 	c->resp = 2;
 	c->name[0] = 0;
+	c->readonly = false;
 	r_simple(c, "RESET");
 }
 
@@ -598,8 +615,12 @@ static KV_CMD(cmd_info)
 		    (unsigned long long)s->stat_expired,
 		    (unsigned long long)s->stat_keyspace_hits,
 		    (unsigned long long)s->stat_keyspace_misses);
-	if (want_section(argc, argv, "replication"))
-		kvf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+	if (want_section(argc, argv, "replication")) {
+		if (s->raft)
+			kv_raft_info(s, &b);
+		else
+			kvf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+	}
 	if (want_section(argc, argv, "keyspace")) {
 		kvf(&b, "# Keyspace\r\n");
 		for (d = 0; d < KV_DBS; d++) {

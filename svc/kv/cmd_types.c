@@ -459,7 +459,7 @@ KV_CMD(cmd_bpop)
 		c->want_block = false;
 		return;
 	}
-	if (c->in_exec || c->srv->replaying) {
+	if (c->in_exec || kv_replaying(c)) {
 		r_nullarr(c);
 		return;
 	}

@@ -89,7 +89,7 @@ kv_shard_t *kv_shard_of(kv_srv_t *srv, const char *k, size_t len)
 dict_t *db_dict(kv_client_t *c, int db, const char *k, size_t len)
 {
 	unsigned s = shard_idx(c->srv, k, len);
-	assert(c->srv->replaying || c->shard_locked[s]);
+	assert(kv_replaying(c) || c->shard_locked[s]);
 	return &c->srv->shards[s].db[db];
 }
 
@@ -220,7 +220,7 @@ static void log_append_cmd(kv_client_t *c, int db, int argc, const kv_arg_t *arg
 	unsigned char d = (unsigned char)db;
 	int i, l;
 
-	if (c->srv->replaying || !c->srv->wal)
+	if (kv_replaying(c) || (!c->srv->wal && !c->srv->raft))
 		return;
 	kbuf_put(&c->txlog, &d, 1);
 	l = snprintf(tmp, sizeof(tmp), "*%d\r\n", argc);
@@ -280,7 +280,14 @@ void kv_log_cmd(kv_client_t *c, const char *fmt, ...)
 
 static bool expired(kv_client_t *c, const kobj_t *o)
 {
-	return o->expire >= 0 && !c->srv->replaying && o->expire <= kv_mstime();
+	return o->expire >= 0 && !kv_replaying(c) && o->expire <= kv_mstime();
+}
+
+/* A replica never deletes an expired key itself (the leader's DEL comes
+ * through the log, as Redis replicas wait for the master's): it hides it. */
+static bool may_delete_expired(kv_client_t *c)
+{
+	return !c->srv->raft || kv_raft_may_expire(c->srv);
 }
 
 static void delete_expired(kv_client_t *c, dict_t *d, const kv_arg_t *key, int db)
@@ -307,7 +314,8 @@ kobj_t *db_get(kv_client_t *c, const kv_arg_t *key)
 	if (!e)
 		return NULL;
 	if (expired(c, e->v)) {
-		delete_expired(c, d, key, c->db);
+		if (may_delete_expired(c))
+			delete_expired(c, d, key, c->db);
 		return NULL;
 	}
 	return e->v;
@@ -357,7 +365,8 @@ bool db_del(kv_client_t *c, const kv_arg_t *key)
 	if (!e)
 		return false;
 	if (expired(c, e->v)) {
-		delete_expired(c, d, key, c->db);
+		if (may_delete_expired(c))
+			delete_expired(c, d, key, c->db);
 		return false;
 	}
 	e = dict_unlink(d, key->p, key->len);
@@ -609,12 +618,22 @@ static void unlock_marked(kv_client_t *c)
 	}
 }
 
-static void flush_log(kv_client_t *c)
+/* Hand the command's record to the WAL or to raft; under raft a command
+ * that read data and wrote nothing waits for a read fence instead. */
+static void flush_log(kv_client_t *c, bool data)
 {
-	if (c->txlog_n && c->srv->wal && !c->srv->replaying) {
+	if (kv_replaying(c)) {
+		/* nothing: replayed records are logged already */
+	} else if (c->txlog_n && c->srv->wal) {
 		uint64_t lsn = kv_wal_append(c->srv, c->txlog.p, c->txlog.len, c->txlog_n);
 		if (lsn > c->need_lsn)
 			c->need_lsn = lsn;
+	} else if (c->srv->raft && (c->txlog_n || (data && kv_raft_is_leader(c->srv)))) {
+		uint64_t seq = c->txlog_n ?
+			kv_raft_append(c->srv, c->txlog.p, c->txlog.len, c->txlog_n) :
+			kv_raft_fence(c->srv);
+		if (seq > c->need_lsn)
+			c->need_lsn = seq;
 	}
 	c->txlog.len = 0;
 	c->txlog_n = 0;
@@ -713,7 +732,7 @@ static KV_CMD(cmd_exec)
 	}
 	c->in_exec = false;
 	c->want_block = false;
-	flush_log(c);
+	flush_log(c, true);
 	unlock_marked(c);
 	discard_queue(c);
 	unwatch_all(c);
@@ -771,6 +790,17 @@ void kv_exec(kv_client_t *c, int argc, const kv_arg_t *argv)
 		      "PING / QUIT / RESET are allowed in this context", cmd->name);
 		return;
 	}
+	if (c->srv->raft && kv_raft_gate(c, cmd, argc, argv) < 0) {
+		/* redirected or refused: a queued command aborts the
+		 * transaction, a refused EXEC ends it */
+		if (cmd->fn == kv_cmd_exec) {
+			discard_queue(c);
+			unwatch_all(c);
+		} else if (c->in_multi) {
+			c->multi_err = true;
+		}
+		return;
+	}
 	if (c->in_multi && !(cmd->flags & CF_NOMULTI)) {
 		if (queue_cmd(c, cmd, argc, argv) < 0) {
 			r_err(c, "OOM command not allowed when used memory > 'maxmemory'.");
@@ -785,7 +815,7 @@ void kv_exec(kv_client_t *c, int argc, const kv_arg_t *argv)
 		atomic_fetch_add(&c->srv->stat_commands, 1);
 		return;
 	}
-	if ((cmd->flags & CF_WRITE) && c->srv->wal_error && !c->srv->replaying) {
+	if ((cmd->flags & CF_WRITE) && c->srv->wal_error && !kv_replaying(c)) {
 		r_err(c, "MISCONF Errors writing to the AOF file: %s",
 		      strerrordesc_np(atomic_load(&c->srv->wal_err)));
 		return;
@@ -794,7 +824,7 @@ void kv_exec(kv_client_t *c, int argc, const kv_arg_t *argv)
 		memset(mark, 1, sizeof(mark[0]) * c->srv->nshards);
 	lock_marked(c, mark);
 	call(c, cmd, argc, argv);
-	flush_log(c);
+	flush_log(c, cmd->flags & (CF_WRITE | CF_READONLY));
 	unlock_marked(c);
 }
 

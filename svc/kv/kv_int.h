@@ -150,13 +150,15 @@ typedef struct kv_shard {
 } kv_shard_t;
 
 typedef struct kv_wal kv_wal_t;
+typedef struct kv_raft kv_raft_t;
 
 enum { FSYNC_ALWAYS, FSYNC_EVERYSEC, FSYNC_NO };
 
 struct kv_srv {
 	unsigned nshards;
 	kv_shard_t *shards;
-	kv_wal_t *wal;            /* NULL: no persistence */
+	kv_wal_t *wal;            /* NULL: no persistence (or raft) */
+	kv_raft_t *raft;          /* replication (raft.c); NULL standalone */
 	int appendfsync;
 	char *dir;
 	unsigned port;
@@ -252,6 +254,8 @@ struct kv_client {
 	kbuf_t push;
 	void *ev;                 /* myco_event_t * notified on push */
 	bool close_after;         /* QUIT or protocol error */
+	bool replay;              /* applies logged records (raft apply) */
+	bool readonly;            /* READONLY: stale reads on a follower */
 	bool shard_locked[KV_SHARDS_MAX];
 };
 
@@ -369,6 +373,53 @@ uint64_t kv_wal_durable(kv_srv_t *srv);   /* lsn acknowledged so far */
 int kv_wal_bgsave(kv_srv_t *srv);         /* 0 started, -EBUSY, -errno */
 void kv_wal_info(kv_srv_t *srv, kbuf_t *b);
 void kv_wal_tick(kv_srv_t *srv);          /* reap snapshots, maybe start */
+
+/* Records and snapshots in memory (wal.c), for raft entries: a record
+ * is KV_REC_HDR bytes of header then the commands. */
+#define KV_REC_HDR 20
+void kv_record_hdr(char *hdr, uint64_t lsn, const void *p, size_t n, int ncmds);
+/* Apply records buf[0..len) through c; returns the valid prefix length. */
+size_t kv_replay_records(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t len,
+			 long *bad_cmds);
+/* Every key as records (snapshot.kv format) into *out; the caller holds
+ * every shard lock. */
+int kv_snapshot_mem(kv_srv_t *srv, uint64_t lsn, kbuf_t *out);
+/* Load such a snapshot through c (the caller flushed the keyspace). */
+int kv_snapshot_load(kv_srv_t *srv, kv_client_t *c, const char *p, size_t len);
+/* mkdir DIR, open it and flock DIR/LOCK (-EBUSY when held elsewhere). */
+int kv_dir_lock(const char *dir, int *dirfd, int *lockfd);
+
+/* True while c applies logged records rather than serving a client. */
+static inline bool kv_replaying(const kv_client_t *c)
+{
+	return c->replay || c->srv->replaying;
+}
+
+/* Replication (raft.c).  See there for the design. */
+typedef struct kv_raft_opts {
+	uint64_t id;
+	const char *peers;        /* --raft-peers */
+	const char *dir;          /* data directory (raft's files in DIR/raft) */
+	unsigned election_ms;     /* election timeout (randomised to 2x) */
+	unsigned heartbeat_ms;
+	unsigned snapshot_entries;
+	unsigned snapshot_trailing;
+} kv_raft_opts_t;
+int kv_raft_start(kv_srv_t *srv, const kv_raft_opts_t *o, char *err, size_t errlen);
+void kv_raft_stop(kv_srv_t *srv);
+/* The command may run here (0), or its redirect/refusal was replied (-1). */
+int kv_raft_gate(kv_client_t *c, const kcmd_t *cmd, int argc, const kv_arg_t *argv);
+/* A write's record for replication; returns its sequence number. */
+uint64_t kv_raft_append(kv_srv_t *srv, const void *p, size_t n, int ncmds);
+/* A read's fence: the sequence number of a barrier after it. */
+uint64_t kv_raft_fence(kv_srv_t *srv);
+/* 1 once everything up to seq is committed and applied, -1 if it failed
+ * (leadership lost: the outcome is unknown to the client), 0 not yet. */
+int kv_raft_status(kv_srv_t *srv, uint64_t seq);
+void *kv_raft_event(kv_srv_t *srv);       /* myco_event_t * */
+bool kv_raft_may_expire(kv_srv_t *srv);   /* the ready leader only */
+void kv_raft_info(kv_srv_t *srv, kbuf_t *b);
+bool kv_raft_is_leader(kv_srv_t *srv);
 
 /* Server */
 int kv_srv_init(kv_srv_t *srv, unsigned nshards);

@@ -40,9 +40,14 @@ static void usage(FILE *f)
 	      "  --shards N              lock shards (default 4 per loop, at most 64)\n"
 	      "  --auto-snapshot-bytes N snapshot when the WAL exceeds N bytes\n"
 	      "                          (default 64 MiB; 0 = only on BGSAVE)\n"
+	      "Replication (raft; see docs/kv.md \"How to run a 3-node cluster\"):\n"
+	      "  --raft-id N             this node's id (one of --raft-peers); needs --dir\n"
+	      "  --raft-peers LIST       ID=HOST:PORT:RAFTPORT,... every node, this one too\n"
+	      "  --raft-election-ms N    election timeout (default 300; randomised up to 2x)\n"
+	      "  --raft-snapshot-entries N  compact the raft log every N entries (default 8192)\n"
 	      "  --help\n\n"
 	      "Environment (used when the flag is absent): MYCO_KV_PORT, MYCO_KV_DIR,\n"
-	      "MYCO_KV_APPENDFSYNC, MYCO_KV_LISTEN_FD.\n"
+	      "MYCO_KV_APPENDFSYNC, MYCO_KV_LISTEN_FD, MYCO_KV_RAFT_ID, MYCO_KV_RAFT_PEERS.\n"
 	      "Prints \"myco-kv: ready on HOST:PORT\" on stdout when it serves.\n", f);
 }
 
@@ -77,7 +82,11 @@ int main(int argc, char **argv)
 	int fsync_mode = FSYNC_EVERYSEC, lfd = -1, rc, opt;
 	bool port_given = false, in_system = getenv("MYCO_CTL") != NULL;
 	cpu_set_t cs;
-	enum { O_BIND = 256, O_PORT, O_LFD, O_DIR, O_FSYNC, O_THREADS, O_SHARDS, O_SNAP };
+	enum { O_BIND = 256, O_PORT, O_LFD, O_DIR, O_FSYNC, O_THREADS, O_SHARDS, O_SNAP,
+	       O_RAFT_ID, O_RAFT_PEERS, O_RAFT_ELECTION, O_RAFT_SNAP };
+	kv_raft_opts_t ro = { .peers = getenv("MYCO_KV_RAFT_PEERS") };
+	long long raft_id = 0;
+	char err[256];
 	static const struct option opts[] = {
 		{ "bind", required_argument, NULL, O_BIND },
 		{ "port", required_argument, NULL, O_PORT },
@@ -87,6 +96,10 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "shards", required_argument, NULL, O_SHARDS },
 		{ "auto-snapshot-bytes", required_argument, NULL, O_SNAP },
+		{ "raft-id", required_argument, NULL, O_RAFT_ID },
+		{ "raft-peers", required_argument, NULL, O_RAFT_PEERS },
+		{ "raft-election-ms", required_argument, NULL, O_RAFT_ELECTION },
+		{ "raft-snapshot-entries", required_argument, NULL, O_RAFT_SNAP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -105,6 +118,10 @@ int main(int argc, char **argv)
 	}
 	if ((env = getenv("MYCO_KV_LISTEN_FD")))
 		lfd = atoi(env);
+	if ((env = getenv("MYCO_KV_RAFT_ID")) && parse_num(env, 1, INT64_MAX, &raft_id) < 0) {
+		fprintf(stderr, "myco-kv: bad MYCO_KV_RAFT_ID '%s'\n", env);
+		return 2;
+	}
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_BIND: bind_host = optarg; break;
@@ -133,6 +150,26 @@ int main(int argc, char **argv)
 			} else {
 				snap = v;
 			}
+			break;
+		case O_RAFT_ID:
+			if (parse_num(optarg, 1, INT64_MAX, &raft_id) < 0) {
+				fprintf(stderr, "myco-kv: bad --raft-id '%s' (1..2^63-1)\n", optarg);
+				return 2;
+			}
+			break;
+		case O_RAFT_PEERS: ro.peers = optarg; break;
+		case O_RAFT_ELECTION: case O_RAFT_SNAP:
+			if (parse_num(optarg, opt == O_RAFT_ELECTION ? 20 : 4,
+				      opt == O_RAFT_ELECTION ? 60000 : 1 << 30, &v) < 0) {
+				fprintf(stderr, "myco-kv: bad %s '%s'\n", opt == O_RAFT_ELECTION ?
+					"--raft-election-ms (20..60000)" :
+					"--raft-snapshot-entries (4..2^30)", optarg);
+				return 2;
+			}
+			if (opt == O_RAFT_ELECTION)
+				ro.election_ms = (unsigned)v;
+			else
+				ro.snapshot_entries = (unsigned)v;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -188,7 +225,20 @@ int main(int argc, char **argv)
 	}
 	srv.snap_threshold = snap;
 	srv.appendfsync = fsync_mode;
-	if (dir && dir[0]) {
+	if (raft_id || (ro.peers && ro.peers[0])) {
+		if (!raft_id || !ro.peers || !ro.peers[0] || !dir || !dir[0]) {
+			fprintf(stderr, "myco-kv: replication needs --raft-id, --raft-peers and --dir\n");
+			return 2;
+		}
+		ro.id = (uint64_t)raft_id;
+		ro.dir = dir;
+		rc = kv_raft_start(&srv, &ro, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "myco-kv: raft: %s\n", err[0] ? err : myco_strerror(rc));
+			return rc == -EINVAL ? 2 : 1;
+		}
+		srv.dir = realpath(dir, NULL);
+	} else if (dir && dir[0]) {
 		srv.dir = realpath(dir, NULL);
 		/* A replacement started by the executive right after its
 		 * predecessor was killed may find the lock still held while the
@@ -233,15 +283,24 @@ int main(int argc, char **argv)
 		}
 	}
 	srv.port = (unsigned)port;
-	printf("myco-kv: ready on %s:%lld (%lld loops, %lld shards, %s%s%s)\n", bind_host, port,
-	       threads, shards, srv.wal ? "appendfsync " : "no persistence",
-	       srv.wal ? (fsync_mode == FSYNC_ALWAYS ? "always" :
-			  fsync_mode == FSYNC_EVERYSEC ? "everysec" : "no") : "",
-	       "");
+	{
+		char mode[64];
+		if (srv.raft)
+			snprintf(mode, sizeof(mode), "raft node %lld", raft_id);
+		else if (srv.wal)
+			snprintf(mode, sizeof(mode), "appendfsync %s",
+				 fsync_mode == FSYNC_ALWAYS ? "always" :
+				 fsync_mode == FSYNC_EVERYSEC ? "everysec" : "no");
+		else
+			snprintf(mode, sizeof(mode), "no persistence");
+		printf("myco-kv: ready on %s:%lld (%lld loops, %lld shards, %s)\n", bind_host,
+		       port, threads, shards, mode);
+	}
 	fflush(stdout);
 	(void)myco_ready();
 	rc = myco__kv_net_run(&srv, lfd, (unsigned)threads, myco_heartbeat);
 	close(lfd);
+	kv_raft_stop(&srv);
 	kv_wal_close(&srv);
 	if (rc < 0) {
 		fprintf(stderr, "myco-kv: %s\n", myco_strerror(rc));

@@ -5,7 +5,9 @@
  * until the WAL has what they wrote, then sends the replies in one write.
  * A subscribed connection gets a second coroutine that sends what PUBLISH
  * pushed from any thread.  Blocking pops wait on one event bumped by list
- * pushes.  Not for: command semantics (db.c, cmd_*.c) or files (wal.c).
+ * pushes.  Under raft the replies wait for the commit of what they wrote
+ * (or for a read fence) instead of the WAL.  Not for: command semantics
+ * (db.c, cmd_*.c), files (wal.c) or replication (raft.c).
  */
 #include "kv_int.h"
 #include "net.h"
@@ -142,6 +144,27 @@ static int flush_replies(conn_t *k)
 	kv_srv_t *srv = c->srv;
 	int rc;
 
+	if (srv->raft && c->need_lsn) {
+		myco_event_t *ev = kv_raft_event(srv);
+		for (;;) {
+			uint64_t s = myco_event_seq(ev);
+			int st = kv_raft_status(srv, c->need_lsn);
+			if (st > 0)
+				break;
+			if (st < 0) {
+				/* Leadership lost under it: whether the writes took
+				 * effect is unknown, as after a crash; close. */
+				c->r.len = 0;
+				c->need_lsn = 0;
+				k->closed = true;
+				return -EPIPE;
+			}
+			rc = myco_event_wait(ev, s, 100 * 1000000);
+			if (rc == -ECANCELED)
+				return rc;
+		}
+		c->need_lsn = 0;
+	}
 	if (srv->wal && c->need_lsn) {
 		myco_event_t *ev = kv_wal_event(srv);
 		while (kv_wal_durable(srv) < c->need_lsn) {

@@ -50,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HDR 20
+#define HDR KV_REC_HDR
 #define SNAP_MAGIC "MYCOKVS1"
 
 struct kv_wal {
@@ -112,36 +112,45 @@ int kv_wal_open(kv_srv_t *srv, const char *dir, int appendfsync)
 	w->fd = w->lockfd = -1;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		rc = -errno;
-		goto fail;
+	if ((rc = kv_dir_lock(dir, &w->dirfd, &w->lockfd)) < 0) {
+		free(w);
+		return rc;
 	}
-	w->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd < 0) {
-		rc = -errno;
-		goto fail;
+	if ((rc = myco_event_create(&w->ev)) < 0) {
+		close(w->lockfd);
+		close(w->dirfd);
+		free(w);
+		return rc;
 	}
-	w->lockfd = openat(w->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (w->lockfd < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if (flock(w->lockfd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto fail;
-	}
-	if ((rc = myco_event_create(&w->ev)) < 0)
-		goto fail;
 	srv->wal = w;
 	srv->appendfsync = appendfsync;
 	return 0;
-fail:
-	if (w->lockfd >= 0)
-		close(w->lockfd);
-	if (w->dirfd >= 0)
-		close(w->dirfd);
-	free(w);
-	return rc;
+}
+
+int kv_dir_lock(const char *dir, int *dirfd, int *lockfd)
+{
+	int dfd, lfd, rc;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	lfd = openat(dfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lfd < 0) {
+		rc = -errno;
+		close(dfd);
+		return rc;
+	}
+	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(lfd);
+		close(dfd);
+		return rc;
+	}
+	*dirfd = dfd;
+	*lockfd = lfd;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -197,6 +206,23 @@ static size_t replay_buf(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t 
 	resp_req_free(&req);
 	(void)srv;
 	return off;
+}
+
+size_t kv_replay_records(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t len,
+			 long *bad_cmds)
+{
+	uint64_t last = 0;
+	return replay_buf(srv, c, buf, len, 0, &last, bad_cmds);
+}
+
+void kv_record_hdr(char *hdr, uint64_t lsn, const void *p, size_t n, int ncmds)
+{
+	uint32_t len = (uint32_t)n, crc, nc = (uint32_t)ncmds;
+	memcpy(hdr + 8, &lsn, 8);
+	memcpy(hdr + 16, &nc, 4);
+	crc = mls_crc32c(mls_crc32c(0, hdr + 8, 12), p, n);
+	memcpy(hdr, &len, 4);
+	memcpy(hdr + 4, &crc, 4);
 }
 
 static int read_file(int dirfd, const char *name, char **out, size_t *len)
@@ -346,16 +372,11 @@ uint64_t kv_wal_append(kv_srv_t *srv, const void *p, size_t n, int ncmds)
 {
 	kv_wal_t *w = srv->wal;
 	char hdr[HDR];
-	uint32_t len = (uint32_t)n, crc, nc = (uint32_t)ncmds;
 	uint64_t lsn;
 
 	pthread_mutex_lock(&w->mu);
 	lsn = ++w->next_lsn;
-	memcpy(hdr + 8, &lsn, 8);
-	memcpy(hdr + 16, &nc, 4);
-	crc = mls_crc32c(mls_crc32c(0, hdr + 8, 12), p, n);
-	memcpy(hdr, &len, 4);
-	memcpy(hdr + 4, &crc, 4);
+	kv_record_hdr(hdr, lsn, p, n, ncmds);
 	kbuf_put(&w->buf, hdr, HDR);
 	kbuf_put(&w->buf, p, n);
 	pthread_cond_signal(&w->cv);
@@ -586,6 +607,8 @@ typedef struct snapw {
 
 static void sw_flush(snapw_t *s)
 {
+	if (s->fd < 0)
+		return;          /* kv_snapshot_mem: everything stays in b */
 	if (s->b.len && !s->err) {
 		int rc = myco__write_full(s->fd, s->b.p, s->b.len);
 		if (rc < 0)
@@ -620,14 +643,9 @@ static void sw_cstr(snapw_t *s, const char *p)
 static void sw_end_record(snapw_t *s)
 {
 	char hdr[HDR];
-	uint32_t len = (uint32_t)s->rec.len, crc, n = (uint32_t)s->nrec;
 	if (!s->nrec)
 		return;
-	memcpy(hdr + 8, &s->lsn, 8);
-	memcpy(hdr + 16, &n, 4);
-	crc = mls_crc32c(mls_crc32c(0, hdr + 8, 12), s->rec.p, s->rec.len);
-	memcpy(hdr, &len, 4);
-	memcpy(hdr + 4, &crc, 4);
+	kv_record_hdr(hdr, s->lsn, s->rec.p, s->rec.len, s->nrec);
 	kbuf_put(&s->b, hdr, HDR);
 	kbuf_put(&s->b, s->rec.p, s->rec.len);
 	s->rec.len = 0;
@@ -732,27 +750,67 @@ static void snap_key(snapw_t *s, int db, de_t *e)
 	sw_end_record(s);
 }
 
+static void snap_all(kv_srv_t *srv, snapw_t *s)
+{
+	unsigned i;
+	int db;
+	size_t b;
+
+	for (i = 0; i < srv->nshards && !s->err; i++)
+		for (db = 0; db < KV_DBS && !s->err; db++) {
+			dict_t *d = &srv->shards[i].db[db];
+			for (b = 0; d->t && b <= d->mask && !s->err; b++)
+				for (de_t *e = d->t[b]; e; e = e->next)
+					snap_key(s, db, e);
+		}
+}
+
+int kv_snapshot_mem(kv_srv_t *srv, uint64_t lsn, kbuf_t *out)
+{
+	snapw_t s = { .fd = -1, .lsn = lsn };
+
+	kbuf_put(&s.b, SNAP_MAGIC, 8);
+	kbuf_put(&s.b, &lsn, 8);
+	snap_all(srv, &s);
+	kbuf_free(&s.rec);
+	if (s.err || s.b.oom) {
+		kbuf_free(&s.b);
+		return s.err ? s.err : -ENOMEM;
+	}
+	*out = s.b;
+	return 0;
+}
+
+int kv_snapshot_load(kv_srv_t *srv, kv_client_t *c, const char *p, size_t len)
+{
+	long bad = 0;
+
+	size_t good, i;
+
+	if (len < 16 || memcmp(p, SNAP_MAGIC, 8))
+		return -MYCO_EVERSION;
+	good = kv_replay_records(srv, c, p + 16, len - 16, &bad);
+	/* raft pads to 8 bytes: up to 7 zero bytes may follow */
+	if (len - 16 - good >= 8)
+		return -MYCO_EBROKEN;
+	for (i = 16 + good; i < len; i++)
+		if (p[i])
+			return -MYCO_EBROKEN;
+	return 0;
+}
+
 /* In the child: write every key as of now to snapshot.tmp, then rename. */
 static int snap_child(kv_wal_t *w, uint64_t lsn)
 {
 	kv_srv_t *srv = w->srv;
 	snapw_t s = { .lsn = lsn };
-	unsigned i;
-	int db;
-	size_t b;
 
 	s.fd = openat(w->dirfd, "snapshot.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (s.fd < 0)
 		return -errno;
 	kbuf_put(&s.b, SNAP_MAGIC, 8);
 	kbuf_put(&s.b, &lsn, 8);
-	for (i = 0; i < srv->nshards && !s.err; i++)
-		for (db = 0; db < KV_DBS && !s.err; db++) {
-			dict_t *d = &srv->shards[i].db[db];
-			for (b = 0; d->t && b <= d->mask && !s.err; b++)
-				for (de_t *e = d->t[b]; e; e = e->next)
-					snap_key(&s, db, e);
-		}
+	snap_all(srv, &s);
 	sw_flush(&s);
 	if (!s.err && fsync(s.fd) < 0)
 		s.err = -errno;
