@@ -137,6 +137,72 @@ static void start(server_t *s, int sys, bool durable)
 	exit(1);
 }
 
+/* 1 if the node on port answers INFO with raft_ready:1 (the serving
+ * raft leader). */
+static int raft_ready(int port)
+{
+	char buf[4096];
+	size_t len = 0;
+	int fd = connect_port(port);
+	if (fd < 0)
+		return 0;
+	if (write(fd, "INFO replication\r\n", 18) != 18) {
+		close(fd);
+		return 0;
+	}
+	while (len < sizeof(buf) - 1) {
+		ssize_t k = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		buf[len] = 0;
+		if (strstr(buf, "raft_peers:"))
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	return strstr(buf, "raft_ready:1\r\n") != NULL;
+}
+
+/* Three raft nodes on loopback; returns the index of the leader. */
+static int start_raft3(server_t n[3])
+{
+	char peers[256], port[16], id[4];
+	int rport[3], i, tries;
+
+	for (i = 0; i < 3; i++) {
+		n[i].name = "myco-kv-raft3";
+		n[i].port = free_port();
+		rport[i] = free_port();
+		snprintf(n[i].dir, sizeof(n[i].dir), "/tmp/kvbench-XXXXXX");
+		if (!mkdtemp(n[i].dir))
+			exit(1);
+	}
+	snprintf(peers, sizeof(peers), "1=127.0.0.1:%d:%d,2=127.0.0.1:%d:%d,3=127.0.0.1:%d:%d",
+		 n[0].port, rport[0], n[1].port, rport[1], n[2].port, rport[2]);
+	for (i = 0; i < 3; i++) {
+		snprintf(port, sizeof(port), "%d", n[i].port);
+		snprintf(id, sizeof(id), "%d", i + 1);
+		n[i].pid = fork();
+		if (n[i].pid == 0) {
+			int nul = open("/dev/null", 1);
+			dup2(nul, 1);
+			dup2(nul, 2);
+			execl(kv_bin, "myco-kv", "--port", port, "--threads", "1", "--dir", n[i].dir,
+			      "--raft-id", id, "--raft-peers", peers, (char *)NULL);
+			_exit(127);
+		}
+	}
+	for (tries = 0; tries < 2000; tries++) {
+		for (i = 0; i < 3; i++)
+			if (raft_ready(n[i].port))
+				return i;
+		usleep(10000);
+	}
+	fprintf(stderr, "myco-bench-kv: the raft cluster elected no leader\n");
+	exit(1);
+}
+
 static void stop(server_t *s)
 {
 	char cmd[128];
@@ -330,7 +396,9 @@ static double med(double *v, int n)
 	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
-static const char *sysname[NSYS] = { "redis", "myco-kv-1t", "myco-kv-2t" };
+static const char *sysname_std[NSYS] = { "redis", "myco-kv-1t", "myco-kv-2t" };
+static const char *sysname_repl[NSYS] = { "redis", "myco-kv-1t", "myco-kv-raft3" };
+static const char **sysname = sysname_std;
 
 static void report(const char *bench, const char *mode, int pipeline, result_t res[NSYS][MAXREP])
 {
@@ -409,7 +477,8 @@ static void setup_line(void)
 	else
 		printf("setup: %s, %ld CPUs, Linux %s; %s; redis-benchmark -c 50 -r 100000, 3-byte "
 		       "values; transfers: %d threads x 1 connection; %d repetitions, systems "
-		       "alternating; load generator on the same CPUs\n",
+		       "alternating; load generator on the same CPUs; replicated: 3 myco-kv raft "
+		       "nodes on loopback, --threads 1 each\n",
 		       model, sysconf(_SC_NPROCESSORS_ONLN), u.release, line, TX_THREADS, reps);
 }
 
@@ -469,6 +538,32 @@ int main(int argc, char **argv)
 		}
 		for (s = 0; s < NSYS; s++)
 			stop(&srv[s]);
+	}
+	{
+		/* Replicated SET: one-node durable servers against a 3-node
+		 * raft cluster's leader. */
+		server_t nodes[3];
+		int leader;
+		sysname = sysname_repl;
+		for (s = 0; s < 2; s++) {
+			srv[s].name = sysname[s];
+			start(&srv[s], s, true);
+		}
+		leader = start_raft3(nodes);
+		srv[2] = nodes[leader];
+		for (int pl = 1; pl <= 16; pl += 15) {
+			long n = (opt_quick ? 5000 : 20000) * (pl == 16 ? 5 : 1) / (pl == 1 ? 4 : 1);
+			for (r = 0; r < reps; r++)
+				for (s = 0; s < NSYS; s++)
+					if (run_rb(srv[s].port, "set", pl, n, &res[s][r]) < 0)
+						fprintf(stderr, "myco-bench-kv: redis-benchmark failed on %s\n",
+							sysname[s]);
+			report("set", "repl", pl, res);
+		}
+		for (s = 0; s < 2; s++)
+			stop(&srv[s]);
+		for (i = 0; i < 3; i++)
+			stop(&nodes[i]);
 	}
 	return 0;
 }

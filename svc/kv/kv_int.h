@@ -417,6 +417,11 @@ uint64_t kv_raft_fence(kv_srv_t *srv);
  * (leadership lost: the outcome is unknown to the client), 0 not yet. */
 int kv_raft_status(kv_srv_t *srv, uint64_t seq);
 void *kv_raft_event(kv_srv_t *srv);       /* myco_event_t * */
+/* Apply one raft entry ([u64 nonce] record, zero-padded to 8 bytes)
+ * through c: 0 applied, 1 own entry (skipped), -EBADMSG damaged (bad
+ * length, padding or CRC: nothing runs unless its record's CRC holds). */
+int kv_raft_entry_apply(kv_srv_t *srv, kv_client_t *c, const void *p, size_t len,
+			uint64_t own_nonce);
 bool kv_raft_may_expire(kv_srv_t *srv);   /* the ready leader only */
 void kv_raft_info(kv_srv_t *srv, kbuf_t *b);
 bool kv_raft_is_leader(kv_srv_t *srv);

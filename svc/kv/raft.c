@@ -155,37 +155,51 @@ static void flush_keyspace(kv_raft_t *kr)
 	kr->applier->r.len = 0;
 }
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+int kv_raft_entry_apply(kv_srv_t *srv, kv_client_t *c, const void *buf, size_t blen,
+			uint64_t own_nonce)
 {
-	kv_raft_t *kr = fsm->data;
-	const char *p = buf->base;
+	const char *p = buf;
 	uint64_t nonce;
 	uint32_t rl;
 	size_t len;
 	long bad = 0;
+	int rc = 0;
 
-	*result = NULL;
-	if (buf->len < NONCE + KV_REC_HDR) {
-		atomic_fetch_add(&kr->bad_entries, 1);
-		fprintf(stderr, "myco-kv: raft: an entry of %zu bytes is too short; skipped\n",
-			buf->len);
-		return 0;
-	}
+	if (blen < NONCE + KV_REC_HDR)
+		return -EBADMSG;
 	memcpy(&nonce, p, NONCE);
-	if (nonce == atomic_load(&kr->nonce))
-		return 0;        /* executed here when it was appended */
+	if (nonce == own_nonce)
+		return 1;        /* executed here when it was appended */
 	/* entries are padded to 8 bytes (kv_raft_append): the record's own
-	 * length says where it ends. */
+	 * length says where it ends, and only zeros may follow. */
 	memcpy(&rl, p + NONCE, 4);
 	len = (size_t)rl + KV_REC_HDR;
-	if (len > buf->len - NONCE || buf->len - NONCE - len >= 8 ||
-	    kv_replay_records(kr->srv, kr->applier, p + NONCE, len, &bad) != len) {
+	if (len > blen - NONCE || blen - NONCE - len >= 8)
+		return -EBADMSG;
+	for (size_t i = NONCE + len; i < blen; i++)
+		if (p[i])
+			return -EBADMSG;
+	if (kv_replay_records(srv, c, p + NONCE, len, &bad) != len)
+		rc = -EBADMSG;
+	c->r.len = 0;
+	return rc;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	kv_raft_t *kr = fsm->data;
+	int rc;
+
+	*result = NULL;
+	rc = kv_raft_entry_apply(kr->srv, kr->applier, buf->base, buf->len,
+				 atomic_load(&kr->nonce));
+	if (rc < 0) {
 		if (atomic_fetch_add(&kr->bad_entries, 1) < 10)
 			fprintf(stderr, "myco-kv: raft: a damaged entry of %zu bytes (bad length "
 				"or CRC); skipped\n", buf->len);
+	} else if (rc == 0) {
+		atomic_fetch_add(&kr->applied_remote, 1);
 	}
-	kr->applier->r.len = 0;
-	atomic_fetch_add(&kr->applied_remote, 1);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "kv_int.h"
+#include "peers.h"
 
 #ifndef BAD_DIR
 #define BAD_DIR "bad"
@@ -489,6 +490,146 @@ static void test_wal_replay(void **state)
 	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* --raft-peers: good lists and every refusal with its message. */
+static void test_peers(void **state)
+{
+	kv_peer_t p[KV_PEERS_MAX];
+	char err[256];
+	size_t n;
+	static const struct { const char *in, *err; } bad[] = {
+		{ "", "empty peer list (want ID=HOST:PORT:RAFTPORT,...)" },
+		{ "1=h:1:2,", "peer 2: empty (want ID=HOST:PORT:RAFTPORT)" },
+		{ "h:1:2", "peer 1: 'h:1:2' has no '=' (want ID=HOST:PORT:RAFTPORT)" },
+		{ "0=h:1:2", "peer 1: id '0' is not a number 1..9223372036854775807" },
+		{ "01=h:1:2", "peer 1: id '01' is not a number 1..9223372036854775807" },
+		{ "1=h:1", "peer 1: 'h:1' is not HOST:PORT:RAFTPORT" },
+		{ "1=h:1:2:3", "peer 1: 'h:1:2:3' is not HOST:PORT:RAFTPORT" },
+		{ "1=[::1]:1:2", "peer 1: '[::1]:1:2' is not HOST:PORT:RAFTPORT" },
+		{ "1=a b:1:2", "peer 1: bad host 'a b' (IPv4 address or name, at most 63 bytes)" },
+		{ "1=h:0:2", "peer 1: port '0' is not 1..65535" },
+		{ "1=h:1:65536", "peer 1: raft port '65536' is not 1..65535" },
+		{ "1=h:1:2,1=g:1:2", "peer 2: id 1 given twice" },
+		{ "1=h:1:2,2=h:3:2", "peer 2: raft address h:2 given twice" },
+		{ "1=a:1:2,2=b:1:2,3=c:1:2,4=d:1:2,5=e:1:2,6=f:1:2,7=g:1:2,8=h:1:2,9=i:1:2,10=j:1:2",
+		  "more than 9 peers" },
+	};
+	(void)state;
+
+	assert_int_equal(kv_peers_parse("1=10.0.0.1:6379:7379, 2=node-b:6380:7380 ,3=c:1:2", p,
+					&n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(p[0].id, 1);
+	assert_string_equal(p[0].host, "10.0.0.1");
+	assert_string_equal(p[0].raft_addr, "10.0.0.1:7379");
+	assert_string_equal(p[1].client_addr, "node-b:6380");
+	assert_int_equal(p[2].raft_port, 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(kv_peers_parse(bad[i].in, p, &n, err, sizeof(err)), -EINVAL);
+		assert_int_equal(n, 0);
+		assert_string_equal(err, bad[i].err);
+	}
+}
+
+static int read_bytes(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long l;
+	if (!f)
+		return -errno;
+	fseek(f, 0, SEEK_END);
+	l = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*out = malloc((size_t)l + 1);
+	*len = fread(*out, 1, (size_t)l, f);
+	fclose(f);
+	return 0;
+}
+
+/* Raft entries and snapshots as the raft thread applies them: the fuzz
+ * corpus (ok_* apply, own_nonce is skipped, the rest is refused), entries
+ * built here, and a snapshot round trip. */
+static void test_raft_entries(void **state)
+{
+	kv_srv_t *s = new_srv(4), *s2 = new_srv(2);
+	kv_client_t *c = kv_client_new(s), *ap = kv_client_new(s), *ap2 = kv_client_new(s2);
+	DIR *d = opendir(ENTRY_DIR);
+	struct dirent *de;
+	char rec[256], ent[512], path[512], *b = NULL;
+	const char *cmd = "\0*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2\r\n42\r\n";
+	size_t cl = 30, el, len = 0;
+	uint64_t nonce = 7;
+	kbuf_t snap = { 0 };
+	int files = 0;
+	(void)state;
+
+	ap->replay = ap2->replay = true;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		int rc;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ENTRY_DIR, de->d_name);
+		assert_int_equal(read_bytes(path, &b, &len), 0);
+		if (b[0] & 1)
+			rc = kv_snapshot_load(s, ap, b + 1, len - 1);
+		else
+			rc = kv_raft_entry_apply(s, ap, b + 1, len - 1, 1);
+		if (!strncmp(de->d_name, "ok_", 3))
+			assert_int_equal(rc, 0);
+		else if (!strcmp(de->d_name, "own_nonce"))
+			assert_int_equal(rc, 1);
+		else
+			assert_true(rc < 0);
+		free(b);
+		files++;
+	}
+	closedir(d);
+	assert_true(files >= 10);
+	assert_string_equal(run(c, "GET k"), "$1\r\nv\r\n");
+	assert_string_equal(run(c, "EXISTS mine"), ":0\r\n");
+	assert_string_equal(run(c, "ZSCORE z m"), "$3\r\n1.5\r\n");
+
+	/* built here: [nonce][record], padded to 8 with zeros */
+	kv_record_hdr(rec, 5, cmd, cl, 1);
+	memcpy(rec + KV_REC_HDR, cmd, cl);
+	memcpy(ent, &nonce, 8);
+	memcpy(ent + 8, rec, KV_REC_HDR + cl);
+	el = (8 + KV_REC_HDR + cl + 7) & ~(size_t)7;
+	memset(ent + 8 + KV_REC_HDR + cl, 0, el - (8 + KV_REC_HDR + cl));
+	assert_int_equal(kv_raft_entry_apply(s, ap, ent, el, 1), 0);
+	assert_string_equal(run(c, "GET x"), "$2\r\n42\r\n");
+	assert_int_equal(kv_raft_entry_apply(s, ap, ent, el, 7), 1);    /* own */
+	assert_int_equal(kv_raft_entry_apply(s, ap, ent, el + 8, 1), -EBADMSG);
+	ent[el - 1] = 1;
+	assert_int_equal(kv_raft_entry_apply(s, ap, ent, el, 1), -EBADMSG);
+	ent[el - 1] = 0;
+	ent[30] ^= 0x20;   /* inside the command: the CRC no longer holds */
+	assert_int_equal(kv_raft_entry_apply(s, ap, ent, el, 1), -EBADMSG);
+
+	/* snapshot round trip into another server */
+	assert_string_equal(run(c, "EXPIRE x 1000"), ":1\r\n");
+	kv_lock_all(s);
+	assert_int_equal(kv_snapshot_mem(s, 99, &snap), 0);
+	kv_unlock_all(s);
+	assert_int_equal(kv_snapshot_load(s2, ap2, snap.p, snap.len), 0);
+	{
+		kv_client_t *c2 = kv_client_new(s2);
+		assert_string_equal(run(c2, "GET x"), "$2\r\n42\r\n");
+		assert_string_equal(run(c2, "LRANGE l 0 -1"), run(c, "LRANGE l 0 -1"));
+		assert_string_equal(run(c2, "DBSIZE"), run(c, "DBSIZE"));
+		assert_true(atoi(run(c2, "TTL x") + 1) > 990);
+		kv_client_free(c2);
+	}
+	assert_true(kv_snapshot_load(s2, ap2, snap.p, snap.len - 1) < 0);
+	kbuf_free(&snap);
+	kv_client_free(c);
+	kv_client_free(ap);
+	kv_client_free(ap2);
+	free_srv(s);
+	free_srv(s2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +642,8 @@ int main(void)
 		cmocka_unit_test(test_watch_exec),
 		cmocka_unit_test(test_threaded_transfers),
 		cmocka_unit_test(test_wal_replay),
+		cmocka_unit_test(test_peers),
+		cmocka_unit_test(test_raft_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,742 @@
+#!/usr/bin/python3
+"""kv_raft_test.py: a 3-node myco-kv cluster (replication on canonical
+raft) in network namespaces made by the test, under leader kills, network
+partitions and slowed links, with the history of a register workload
+checked for linearizability and every acknowledged write checked present.
+
+    kv_raft_test.py SCENARIO --kv PATH/myco-kv
+
+Scenarios:
+  basic   election, a write on the leader read back, MOVED from a
+          follower, READONLY stale reads on a follower, INFO fields
+  jepsen  clients in the root namespace run reads and writes on a few
+          registers (and unique SETs) while a nemesis kills the leader
+          (kill -9, restarted), isolates it from its peers with nftables
+          (clients still reach it), slows every link (tc netem when the
+          kernel has it, else a tbf rate limit) and isolates a follower.
+          Then: every register's history is linearizable (a Wing-Gong
+          search with memoisation, written here), every acknowledged SET
+          is on the leader and, after they catch up, on both followers,
+          and at least one raft snapshot was taken.  The time from each
+          leader kill to a new leader serving is printed (never asserted).
+
+The network: a bridge in a hub namespace, each node in its own namespace
+with a veth to the bridge, and one veth from the root namespace for the
+clients.  Everything is removed at the end, also after a failure.
+Needs root (ip netns); otherwise the test is skipped (exit 77).
+"""
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ARGS = None
+INF = float('inf')
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def run(cmd, check=True):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError('%s: %s' % (' '.join(cmd), r.stderr.strip()))
+    return r
+
+
+def wait_for(what, cond, limit=60.0, step=0.02):
+    """Wait until cond() is true; `limit` only bounds a hang (a failure),
+    it is not a performance threshold."""
+    end = time.monotonic() + limit
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            fail('gave up waiting for ' + what)
+        time.sleep(step)
+
+
+# ---------------------------------------------------------------- RESP
+
+class Err(Exception):
+    pass
+
+
+class Conn:
+    def __init__(self, host, port, timeout=5.0):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b''
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+    def _fill(self):
+        d = self.s.recv(65536)
+        if not d:
+            raise EOFError('connection closed')
+        self.buf += d
+
+    def _line(self):
+        while b'\r\n' not in self.buf:
+            self._fill()
+        i = self.buf.index(b'\r\n')
+        line, self.buf = self.buf[:i], self.buf[i + 2:]
+        return line
+
+    def read(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b'+':
+            return rest.decode()
+        if t == b'-':
+            return Err(rest.decode())
+        if t == b':':
+            return int(rest)
+        if t == b'$':
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if t == b'*':
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise EOFError('bad reply %r' % line)
+
+    def cmd(self, *args):
+        out = [b'*%d\r\n' % len(args)]
+        for a in args:
+            a = a.encode() if isinstance(a, str) else str(a).encode()
+            out.append(b'$%d\r\n%s\r\n' % (len(a), a))
+        self.s.sendall(b''.join(out))
+        return self.read()
+
+
+def key_slot(key):
+    """Redis Cluster's hash slot: CRC16 (XMODEM) of the key modulo 16384."""
+    crc = 0
+    for ch in key.encode():
+        crc ^= ch << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xffff
+    return crc % 16384
+
+
+def info(host, port, timeout=1.0):
+    """INFO replication as a dict, or None if the node does not answer."""
+    try:
+        c = Conn(host, port, timeout)
+        try:
+            r = c.cmd('INFO', 'replication')
+        finally:
+            c.close()
+    except (OSError, EOFError):
+        return None
+    if not isinstance(r, bytes):
+        return None
+    d = {}
+    for line in r.decode().split('\r\n'):
+        if ':' in line:
+            k, v = line.split(':', 1)
+            d[k] = v
+    return d
+
+
+# ---------------------------------------------------------------- network
+
+class Net:
+    """A hub namespace with a bridge, one namespace per node, one veth from
+    the root namespace for the clients; nftables sets to cut links and tc
+    to slow them."""
+
+    def __init__(self, n):
+        self.tag = 'kr%d' % (os.getpid() % 100000)
+        self.hub = self.tag + 'h'
+        self.ns = ['%sn%d' % (self.tag, i + 1) for i in range(n)]
+        self.n = n
+        routes = run(['ip', '-4', 'route', 'show']).stdout
+        for k in range(os.getpid() % 200, os.getpid() % 200 + 200):
+            net = '10.%d.%d' % (200 + (k // 250) % 50, k % 250)
+            if net + '.0/24' not in routes:
+                break
+        self.net = net
+        self.ips = ['%s.%d' % (net, i + 1) for i in range(n)]
+        self.client_ip = net + '.100'
+        self.made = False
+        self.netem = None
+
+    def up(self):
+        self.made = True
+        t = self.tag
+        run(['ip', 'netns', 'add', self.hub])
+        run(['ip', '-n', self.hub, 'link', 'add', 'br0', 'type', 'bridge'])
+        run(['ip', '-n', self.hub, 'link', 'set', 'br0', 'up'])
+        for i, ns in enumerate(self.ns):
+            a, b = '%sa%d' % (t, i + 1), '%sb%d' % (t, i + 1)
+            run(['ip', 'netns', 'add', ns])
+            run(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b])
+            run(['ip', 'link', 'set', a, 'netns', ns])
+            run(['ip', 'link', 'set', b, 'netns', self.hub])
+            run(['ip', '-n', ns, 'link', 'set', a, 'name', 'eth0'])
+            run(['ip', '-n', ns, 'addr', 'add', self.ips[i] + '/24', 'dev', 'eth0'])
+            run(['ip', '-n', ns, 'link', 'set', 'eth0', 'up'])
+            run(['ip', '-n', ns, 'link', 'set', 'lo', 'up'])
+            run(['ip', '-n', self.hub, 'link', 'set', b, 'master', 'br0'])
+            run(['ip', '-n', self.hub, 'link', 'set', b, 'up'])
+            nft = ('add table inet kvt\n'
+                   'add set inet kvt cut { type ipv4_addr; }\n'
+                   'add chain inet kvt in { type filter hook input priority 0; }\n'
+                   'add chain inet kvt out { type filter hook output priority 0; }\n'
+                   'add rule inet kvt in ip saddr @cut drop\n'
+                   'add rule inet kvt out ip daddr @cut drop\n')
+            r = subprocess.run(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], input=nft,
+                               capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError('nft: ' + r.stderr)
+        c, d = t + 'c', t + 'd'
+        run(['ip', 'link', 'add', c, 'type', 'veth', 'peer', 'name', d])
+        run(['ip', 'link', 'set', d, 'netns', self.hub])
+        run(['ip', '-n', self.hub, 'link', 'set', d, 'master', 'br0'])
+        run(['ip', '-n', self.hub, 'link', 'set', d, 'up'])
+        run(['ip', 'addr', 'add', self.client_ip + '/24', 'dev', c])
+        run(['ip', 'link', 'set', c, 'up'])
+
+    def cut(self, i, j):
+        """Drop everything between nodes i and j (both ways, both ends)."""
+        for a, b in ((i, j), (j, i)):
+            run(['ip', 'netns', 'exec', self.ns[a], 'nft', 'add', 'element', 'inet', 'kvt',
+                 'cut', '{ %s }' % self.ips[b]])
+
+    def heal(self):
+        for ns in self.ns:
+            run(['ip', 'netns', 'exec', ns, 'nft', 'flush', 'set', 'inet', 'kvt', 'cut'])
+
+    def slow(self, i):
+        """Delay node i's link: netem when the kernel has it, else a tbf
+        rate limit (queueing delay under load)."""
+        ns = self.ns[i]
+        if self.netem is None:
+            r = run(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root',
+                     'netem', 'delay', '25ms', '10ms'], check=False)
+            self.netem = r.returncode == 0
+            if self.netem:
+                return 'netem delay 25ms +-10ms'
+        if self.netem:
+            run(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root',
+                 'netem', 'delay', '25ms', '10ms'])
+            return 'netem delay 25ms +-10ms'
+        run(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf',
+             'rate', '400kbit', 'burst', '4kb', 'latency', '300ms'])
+        return 'tbf rate 400kbit latency 300ms (no netem in this kernel)'
+
+    def unslow(self, i):
+        run(['ip', 'netns', 'exec', self.ns[i], 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'],
+            check=False)
+
+    def down(self):
+        if not self.made:
+            return
+        for ns in self.ns + [self.hub]:
+            run(['ip', 'netns', 'del', ns], check=False)
+        run(['ip', 'link', 'del', self.tag + 'c'], check=False)
+
+
+# ---------------------------------------------------------------- cluster
+
+class Cluster:
+    PORT = 6379
+    RAFT = 7379
+
+    def __init__(self, net, tmp, snapshot_entries=64):
+        self.net = net
+        self.tmp = tmp
+        self.procs = [None] * net.n
+        self.snap = snapshot_entries
+        self.peers = ','.join('%d=%s:%d:%d' % (i + 1, ip, self.PORT, self.RAFT)
+                              for i, ip in enumerate(net.ips))
+
+    def start(self, i):
+        logf = open(os.path.join(self.tmp, 'node%d.log' % (i + 1)), 'ab')
+        p = subprocess.Popen(
+            ['ip', 'netns', 'exec', self.net.ns[i], ARGS.kv,
+             '--bind', self.net.ips[i], '--port', str(self.PORT),
+             '--dir', os.path.join(self.tmp, 'n%d' % (i + 1)), '--threads', '1',
+             '--raft-id', str(i + 1), '--raft-peers', self.peers,
+             '--raft-snapshot-entries', str(self.snap)],
+            stdout=subprocess.PIPE, stderr=logf)
+        logf.close()
+        line = p.stdout.readline().decode()
+        if 'ready on' not in line:
+            p.wait()
+            fail('node %d did not start: %r\n%s' % (i + 1, line, self.logs()))
+        self.procs[i] = p
+
+    def kill(self, i):
+        p = self.procs[i]
+        if p:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+            self.procs[i] = None
+
+    def stop_all(self):
+        for i, p in enumerate(self.procs):
+            if p:
+                p.terminate()
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+                p.stdout.close()
+                self.procs[i] = None
+
+    def addr(self, i):
+        return self.net.ips[i], self.PORT
+
+    def infos(self):
+        return [info(*self.addr(i)) if self.procs[i] else None for i in range(self.net.n)]
+
+    def leader(self, exclude=()):
+        """The node that serves as leader (raft_ready:1), or None."""
+        for i, d in enumerate(self.infos()):
+            if i not in exclude and d and d.get('raft_ready') == '1' \
+                    and d.get('raft_rebuilding') == '0':
+                return i
+        return None
+
+    def wait_leader(self, exclude=(), limit=60.0):
+        return wait_for('a raft leader', lambda: (lambda l: None if l is None else (l,))(
+            self.leader(exclude)), limit)[0]
+
+    def logs(self):
+        out = []
+        for i in range(self.net.n):
+            try:
+                with open(os.path.join(self.tmp, 'node%d.log' % (i + 1)), 'rb') as f:
+                    out.append('--- node %d stderr (tail)\n%s' % (
+                        i + 1, f.read()[-3000:].decode(errors='replace')))
+            except OSError:
+                pass
+        return '\n'.join(out)
+
+
+# ---------------------------------------------------------------- checker
+
+def check_register(ops):
+    """Wing-Gong search with memoisation (Lowe's refinement) for one
+    register.  ops: dicts with kind 'w' (value) or 'r' (value seen, None
+    for nil), start, end (INF: a write whose outcome is unknown; it may
+    take effect at any point after its start, or never).  Returns None
+    when linearizable, else a description."""
+    seen = {o['value'] for o in ops if o['kind'] == 'r'}
+    # An unknown write nobody read can be left out: never taking effect is
+    # one of its allowed outcomes and the rest does not depend on it.
+    ops = [o for o in ops if not (o['end'] == INF and o['value'] not in seen)]
+    ops.sort(key=lambda o: o['start'])
+    n = len(ops)
+    must = 0
+    for k, o in enumerate(ops):
+        if o['end'] != INF:
+            must |= 1 << k
+    sys.setrecursionlimit(max(10000, 4 * n + 100))
+    visited = set()
+    best = [0, None]
+
+    # Iterative DFS over (done mask, register value).
+    stack = [(0, None)]
+    while stack:
+        mask, val = stack.pop()
+        if (mask & must) == must:
+            return None
+        if (mask, val) in visited:
+            continue
+        visited.add((mask, val))
+        done = bin(mask & must).count('1')
+        if done > best[0]:
+            best = [done, (mask, val)]
+        # The earliest end among the ops not yet linearised bounds which
+        # ops may come next: one that started after it cannot precede it.
+        min_end = INF
+        for k in range(n):
+            if not (mask >> k) & 1 and ops[k]['end'] < min_end:
+                min_end = ops[k]['end']
+        for k in range(n):
+            if (mask >> k) & 1:
+                continue
+            o = ops[k]
+            if o['start'] > min_end:
+                break
+            if o['kind'] == 'w':
+                stack.append((mask | (1 << k), o['value']))
+            elif o['value'] == val:
+                stack.append((mask | (1 << k), val))
+    mask, val = best[1] if best[1] else (0, None)
+    pending = [o for k, o in enumerate(ops) if not (mask >> k) & 1 and o['end'] != INF]
+    pending.sort(key=lambda o: o['start'])
+    return ('not linearizable: at most %d of %d completed operations can be ordered; '
+            'register then holds %r; next operations: %s' % (
+                best[0], bin(must).count('1'), val, pending[:6]))
+
+
+def self_test_checker():
+    """The checker must accept a good history and reject bad ones."""
+    good = [dict(kind='w', value='a', start=0, end=2), dict(kind='r', value='a', start=3, end=4),
+            dict(kind='w', value='b', start=5, end=INF), dict(kind='r', value='b', start=6, end=7),
+            dict(kind='r', value='b', start=8, end=9)]
+    if check_register(good):
+        fail('checker rejects a linearizable history')
+    stale = [dict(kind='w', value='a', start=0, end=1), dict(kind='w', value='b', start=2, end=3),
+             dict(kind='r', value='a', start=4, end=5)]
+    if not check_register(stale):
+        fail('checker accepts a stale read')
+    flip = [dict(kind='w', value='a', start=0, end=10), dict(kind='r', value='a', start=1, end=2),
+            dict(kind='r', value=None, start=3, end=4)]
+    if not check_register(flip):
+        fail('checker accepts a value going back to nil')
+    lost = [dict(kind='w', value='a', start=0, end=1), dict(kind='r', value=None, start=2, end=3)]
+    if not check_register(lost):
+        fail('checker accepts a lost acknowledged write')
+
+
+# ---------------------------------------------------------------- workload
+
+class Workload:
+    def __init__(self, cluster, nclients=4, nregs=3, seed=None):
+        self.cl = cluster
+        self.nclients = nclients
+        self.regs = ['reg%d' % i for i in range(nregs)]
+        self.hist = {r: [] for r in self.regs}
+        self.acked = []             # unique keys whose SET was acknowledged
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.ok = 0
+        self.unknown = 0
+        self.redirects = 0
+        self.refused = 0
+        self.t0 = time.monotonic()
+        self.seed = seed if seed is not None else random.randrange(1 << 30)
+        self.threads = []
+
+    def now(self):
+        return time.monotonic() - self.t0
+
+    def client(self, cid):
+        rng = random.Random(self.seed * 31 + cid)
+        conn = None
+        target = self.cl.addr(rng.randrange(self.cl.net.n))
+        n = 0
+        while not self.stop.is_set():
+            if conn is None:
+                try:
+                    conn = Conn(*target, timeout=5.0)
+                except OSError:
+                    target = self.cl.addr(rng.randrange(self.cl.net.n))
+                    time.sleep(0.02)
+                    continue
+            n += 1
+            r = rng.random()
+            if r < 0.25:
+                kind, key, val = 'a', 'ack:%d:%d' % (cid, n), 'v'
+            elif r < 0.6:
+                kind, key, val = 'w', rng.choice(self.regs), 'c%d-%d' % (cid, n)
+            else:
+                kind, key, val = 'r', rng.choice(self.regs), None
+            start = self.now()
+            try:
+                rep = conn.cmd('GET', key) if kind == 'r' else conn.cmd('SET', key, val)
+            except (OSError, EOFError):
+                # Timeout or connection closed: a write's outcome is unknown.
+                if kind == 'w':
+                    with self.lock:
+                        self.hist[key].append(dict(kind='w', value=val, start=start, end=INF))
+                        self.unknown += 1
+                conn.close()
+                conn = None
+                target = self.cl.addr(rng.randrange(self.cl.net.n))
+                continue
+            end = self.now()
+            if isinstance(rep, Err):
+                msg = str(rep)
+                if msg.startswith('MOVED '):
+                    host, port = msg.split()[2].rsplit(':', 1)
+                    target = (host, int(port))
+                    conn.close()
+                    conn = None
+                    with self.lock:
+                        self.redirects += 1
+                elif msg.startswith(('CLUSTERDOWN', 'TRYAGAIN')):
+                    with self.lock:
+                        self.refused += 1
+                    conn.close()
+                    conn = None
+                    target = self.cl.addr(rng.randrange(self.cl.net.n))
+                    time.sleep(0.02)
+                else:
+                    fail('unexpected error reply %r' % msg)
+                continue    # refused before it ran: no effect, not recorded
+            with self.lock:
+                self.ok += 1
+                if kind == 'a':
+                    if rep != 'OK':
+                        fail('SET replied %r' % rep)
+                    self.acked.append(key)
+                elif kind == 'w':
+                    if rep != 'OK':
+                        fail('SET replied %r' % rep)
+                    self.hist[key].append(dict(kind='w', value=val, start=start, end=end))
+                else:
+                    v = rep.decode() if isinstance(rep, bytes) else rep
+                    self.hist[key].append(dict(kind='r', value=v, start=start, end=end))
+        if conn:
+            conn.close()
+
+    def start(self):
+        for cid in range(self.nclients):
+            t = threading.Thread(target=self.client, args=(cid,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+    def progress(self, more):
+        """Wait until `more` further operations succeeded."""
+        with self.lock:
+            target = self.ok + more
+        wait_for('%d more successful operations' % more, lambda: self.ok >= target, 90.0)
+
+
+# ---------------------------------------------------------------- scenarios
+
+def sc_basic(tmp, net):
+    cl = Cluster(net, tmp)
+    try:
+        for i in range(net.n):
+            cl.start(i)
+        L = cl.wait_leader()
+        c = Conn(*cl.addr(L))
+        if c.cmd('SET', 'k', 'v1') != 'OK' or c.cmd('GET', 'k') != b'v1':
+            fail('write/read on the leader')
+        if c.cmd('INCR', 'n') != 1 or c.cmd('RPUSH', 'l', 'a', 'b') != 2:
+            fail('INCR/RPUSH on the leader')
+        r = c.cmd('MULTI'), c.cmd('INCR', 'n'), c.cmd('SET', 'k', 'v2'), c.cmd('EXEC')
+        if r[3] != [2, 'OK']:
+            fail('MULTI/EXEC on the leader: %r' % (r,))
+        F = (L + 1) % net.n
+        f = Conn(*cl.addr(F))
+        r = f.cmd('SET', 'k', 'x')
+        want = 'MOVED %d %s:%d' % (key_slot('k'), net.ips[L], Cluster.PORT)
+        if not isinstance(r, Err) or str(r) != want:
+            fail('follower write: %r, want -%s' % (r, want))
+        r = f.cmd('GET', 'k')
+        if not isinstance(r, Err) or not str(r).startswith('MOVED '):
+            fail('follower read without READONLY: %r' % r)
+        if f.cmd('READONLY') != 'OK':
+            fail('READONLY')
+        wait_for('the follower to apply', lambda: f.cmd('GET', 'k') == b'v2', 30)
+        if f.cmd('GET', 'n') != b'2' or f.cmd('LRANGE', 'l', 0, -1) != [b'a', b'b']:
+            fail('follower state')
+        r = f.cmd('SET', 'k', 'x')
+        if not isinstance(r, Err) or not str(r).startswith('MOVED '):
+            fail('READONLY follower write: %r' % r)
+        if f.cmd('READWRITE') != 'OK' or not isinstance(f.cmd('GET', 'k'), Err):
+            fail('READWRITE')
+        d = info(*cl.addr(L))
+        if d['role'] != 'master' or d['raft_state'] != 'leader' or \
+                d['raft_id'] != str(L + 1):
+            fail('leader INFO: %r' % d)
+        d = info(*cl.addr(F))
+        if d['role'] != 'slave' or d['raft_leader_id'] != str(L + 1):
+            fail('follower INFO: %r' % d)
+        c.close()
+        f.close()
+        log('basic: leader node %d, MOVED and READONLY as expected' % (L + 1))
+    finally:
+        cl.stop_all()
+        if sys.exc_info()[0]:
+            log(cl.logs())
+
+
+def elect_after(cl, old, what):
+    t = time.monotonic()
+    L = cl.wait_leader(exclude=(old,))
+    ms = (time.monotonic() - t) * 1000
+    log('  %s: node %d serves as leader %.0f ms later' % (what, L + 1, ms))
+    return L, ms
+
+
+def sc_jepsen(tmp, net):
+    self_test_checker()
+    cl = Cluster(net, tmp)
+    wl = None
+    elections = []
+    try:
+        for i in range(net.n):
+            cl.start(i)
+        L = cl.wait_leader()
+        log('leader: node %d; nodes %s; seed %s' % (L + 1, net.ips, ARGS.seed))
+        wl = Workload(cl, seed=ARGS.seed)
+        wl.start()
+        wl.progress(100)
+
+        log('nemesis 1: kill -9 the leader')
+        cl.kill(L)
+        old = L
+        L, ms = elect_after(cl, old, 'leader killed')
+        elections.append(ms)
+        wl.progress(60)
+        cl.start(old)
+        wl.progress(60)
+
+        log('nemesis 2: cut the leader off from its peers (clients still reach it)')
+        old = L
+        for j in range(net.n):
+            if j != old:
+                net.cut(old, j)
+        L, ms = elect_after(cl, old, 'leader isolated')
+        wl.progress(60)
+        net.heal()
+        wait_for('the old leader to follow', lambda: (lambda d: d and d.get(
+            'raft_state') == 'follower' and d.get('raft_rebuilding') == '0')(
+                info(*cl.addr(old))), 60)
+        wl.progress(40)
+
+        log('nemesis 3: slow every link')
+        for i in range(net.n):
+            how = net.slow(i)
+        log('  ' + how)
+        wl.progress(60)
+        for i in range(net.n):
+            net.unslow(i)
+
+        log('nemesis 4: kill -9 the leader again')
+        L = cl.wait_leader()
+        cl.kill(L)
+        old = L
+        L, ms = elect_after(cl, old, 'leader killed')
+        elections.append(ms)
+        wl.progress(40)
+        cl.start(old)
+
+        log('nemesis 5: cut one follower off')
+        L = cl.wait_leader()
+        F = (L + 1) % net.n
+        for j in range(net.n):
+            if j != F:
+                net.cut(F, j)
+        wl.progress(60)
+        net.heal()
+        wl.progress(40)
+        wl.finish()
+
+        # every acknowledged write is on the leader and, once caught up,
+        # on both followers (READONLY)
+        L = cl.wait_leader()
+        c = Conn(*cl.addr(L))
+        last = c.cmd('INFO', 'replication')
+        idx = int([x for x in last.decode().split('\r\n')
+                   if x.startswith('raft_commit_index:')][0].split(':')[1])
+        missing = []
+        for k0 in range(0, len(wl.acked), 200):
+            keys = wl.acked[k0:k0 + 200]
+            vals = c.cmd('MGET', *keys)
+            missing += [k for k, v in zip(keys, vals) if v is None]
+        if missing:
+            fail('%d acknowledged writes missing on the leader, e.g. %s' % (
+                len(missing), missing[:5]))
+        final = {r: c.cmd('GET', r) for r in wl.regs}
+        c.close()
+        for i in range(net.n):
+            if i == L:
+                continue
+            wait_for('node %d to catch up' % (i + 1), lambda: (lambda d: d and int(
+                d.get('raft_applied_index', 0)) >= idx)(info(*cl.addr(i))), 60)
+            f = Conn(*cl.addr(i))
+            f.cmd('READONLY')
+            for k0 in range(0, len(wl.acked), 200):
+                keys = wl.acked[k0:k0 + 200]
+                vals = f.cmd('MGET', *keys)
+                miss = [k for k, v in zip(keys, vals) if v is None]
+                if miss:
+                    fail('node %d lacks acknowledged writes %s' % (i + 1, miss[:5]))
+            for r in wl.regs:
+                if f.cmd('GET', r) != final[r]:
+                    fail('node %d: %s differs from the leader' % (i + 1, r))
+            f.close()
+        snaps = sum(int(d.get('raft_snapshots', 0)) for d in cl.infos() if d)
+        rebuilds = sum(int(d.get('raft_rebuilds', 0)) for d in cl.infos() if d)
+        log('acknowledged unique SETs: %d, all present on all 3 nodes' % len(wl.acked))
+        log('operations ok %d, unknown outcome %d, MOVED %d, refused %d; snapshots %d, '
+            'rebuilds %d' % (wl.ok, wl.unknown, wl.redirects, wl.refused, snaps, rebuilds))
+        if snaps == 0:
+            fail('no raft snapshot was taken')
+        for r in wl.regs:
+            t = time.monotonic()
+            res = check_register(wl.hist[r])
+            log('  %s: %d operations checked in %.2f s: %s' % (
+                r, len(wl.hist[r]), time.monotonic() - t, res or 'linearizable'))
+            if res:
+                fail('%s: %s' % (r, res))
+        log('election after a leader kill: %s ms' % ', '.join('%.0f' % e for e in elections))
+    finally:
+        if wl:
+            wl.finish()
+        net.heal()
+        for i in range(net.n):
+            net.unslow(i)
+        cl.stop_all()
+        if sys.exc_info()[0]:
+            log(cl.logs())
+
+
+SCENARIOS = {'basic': sc_basic, 'jepsen': sc_jepsen}
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument('scenario', choices=sorted(SCENARIOS))
+    ap.add_argument('--kv', required=True)
+    ap.add_argument('--seed', type=int, default=None)
+    ARGS = ap.parse_args()
+    if ARGS.seed is None:
+        ARGS.seed = random.randrange(1 << 30)
+    if os.geteuid() != 0 or not shutil.which('ip') or not shutil.which('nft'):
+        log('SKIP: needs root, ip and nft for network namespaces')
+        return 77
+    tmp = tempfile.mkdtemp(prefix='kvraft-')
+    net = Net(3)
+    try:
+        net.up()
+        SCENARIOS[ARGS.scenario](tmp, net)
+    finally:
+        net.down()
+        shutil.rmtree(tmp, ignore_errors=True)
+    log('PASS ' + ARGS.scenario)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
