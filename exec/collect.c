@@ -539,6 +539,18 @@ void myco__ex_collect_tick(struct ex_system *s)
 	}
 }
 
+int myco__ex_collect_metrics(struct ex_system *s, const struct ex_part *p,
+			     const void **mem, size_t *size)
+{
+	struct ex_collect *c = co_of(s);
+
+	if (!c || !c->pt[p->idx].met)
+		return -ENOENT;
+	*mem = c->pt[p->idx].met;
+	*size = c->pt[p->idx].met_size;
+	return 0;
+}
+
 void myco__ex_collect_exited(struct ex_system *s, struct ex_part *p)
 {
 	struct ex_collect *c = co_of(s);

@@ -51,6 +51,11 @@ void myco__ex_collect_event(struct ex_system *s, const struct ex_part *p,
 struct json_t *myco__ex_collect_dispatch(struct ex_system *s, const char *cmd,
 					 struct json_t *req);
 
+/* P's metrics region as the collector maps it (read-only), for the health
+ * model (health.c) to read the partition's own metrics; 0 or -ENOENT. */
+int myco__ex_collect_metrics(struct ex_system *s, const struct ex_part *p,
+			     const void **mem, size_t *size);
+
 /* Health of P for `myco ps`: "ok", "starting", "late" (heartbeat late),
  * "missing" (heartbeats missed), "misses" (deadline misses in the last
  * seconds), "memory" (RSS above 90% of its limit), "restarting", "down". */

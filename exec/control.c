@@ -34,6 +34,8 @@
 #include "exec_int.h"
 #include "collect.h"
 #include "box/box.h"
+#include "health.h"
+#include "heal.h"
 #include "box_glue.h"
 
 int myco__ex_control_open(struct ex_system *s)
@@ -308,6 +310,10 @@ static json_t *ps_json(struct ex_system *s)
 				(p->restart_at_ns > now ? (p->restart_at_ns - now) / 1000000u : 0)));
 		}
 		json_object_set_new(o, "health", json_string(myco__ex_collect_health(s, p)));
+		json_object_set_new(o, "verdict", json_string(myco__ex_health_verdict(s, p)));
+		json_object_set_new(o, "heals", json_integer(myco__ex_heal_count(s, p)));
+		if (p->quar.pid)
+			json_object_set_new(o, "quarantined_pid", json_integer(p->quar.pid));
 		json_object_set_new(o, "standby_parked",
 				    json_boolean(p->sb.ctl && p->sb.pid &&
 						 __atomic_load_n(&p->sb.ctl->parked, __ATOMIC_ACQUIRE)));
@@ -356,11 +362,12 @@ static json_t *ps_json(struct ex_system *s)
 					  "major_ns", (json_int_t)fs.major_ns,
 					  "frames", (json_int_t)fs.frames,
 					  "now_ns", (json_int_t)myco_now());
-	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o}", "ok", 1, "system", s->name,
+	return json_pack("{s:b,s:s,s:i,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "ok", 1, "system", s->name,
 			 "pid", (int)getpid(), "runtime_dir", s->dir,
 			 "state", s->stopping ? "stopping" : "running",
 			 "partitions", parts, "channels", chans,
-			 "shield", myco__ex_shield_json(s), "frame", frame ? frame : json_null());
+			 "shield", myco__ex_shield_json(s), "frame", frame ? frame : json_null(),
+			 "services", myco__ex_registry_json(s));
 }
 
 static json_t *events_json(struct ex_system *s)
@@ -414,6 +421,8 @@ json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const 
 		/* trace, trace-read, top (collect.c) */
 	} else if (!strcmp(cmd, "ps")) {
 		rep = ps_json(s);
+	} else if (!strcmp(cmd, "health")) {
+		rep = myco__ex_health_dispatch(s, req);
 	} else if (!strcmp(cmd, "events")) {
 		rep = events_json(s);
 		if (follow) {

@@ -121,6 +121,25 @@ json_t *myco__ex_event_json(const struct ex_event *e)
 		json_object_set_new(o, "crash_to_activate_ns", json_integer(e->c2a_ns));
 	if (e->c2f_ns >= 0)
 		json_object_set_new(o, "crash_to_first_ns", json_integer(e->c2f_ns));
+	if (e->evd.set) {
+		const struct ex_evidence *v = &e->evd;
+		json_t *x = json_object();
+		if (x) {
+			json_object_set_new(x, "signal", json_string(v->signal));
+			json_object_set_new(x, "value", v->has_value ? json_real(v->value) : json_null());
+			json_object_set_new(x, "baseline", v->has_base ? json_real(v->baseline) : json_null());
+			json_object_set_new(x, "threshold", json_real(v->threshold));
+			json_object_set_new(x, "unit", json_string(v->unit));
+			json_object_set_new(x, "verdict", json_string(v->verdict));
+			if (v->action[0])
+				json_object_set_new(x, "action", json_string(v->action));
+			if (v->has_predict)
+				json_object_set_new(x, "predict_s", json_real(v->predict_s));
+			if (v->slo[0])
+				json_object_set_new(x, "slo", json_string(v->slo));
+			json_object_set_new(o, "evidence", x);
+		}
+	}
 	return o;
 }
 

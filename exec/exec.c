@@ -25,6 +25,8 @@
 #include "exec_int.h"
 #include "dash.h"
 #include "collect.h"
+#include "health.h"
+#include "heal.h"
 #include "box_glue.h"
 
 #define EX_DEFAULT_MAX_RESTARTS 5
@@ -149,6 +151,7 @@ static int build_system(struct ex_system *s)
 		myco__ex_inst_init(&p->act);
 		myco__ex_inst_init(&p->sb);
 		myco__ex_inst_init(&p->dying);
+		myco__ex_inst_init(&p->quar);
 		p->out_r = p->out_w = -1;
 		snprintf(p->name, sizeof(p->name), "%s", mp->name);
 		if (mp->program[0] == '/')
@@ -286,6 +289,7 @@ static int loop(struct ex_system *s)
 				}
 				myco__ex_tick(s);
 				myco__ex_collect_tick(s);
+				myco__ex_health_tick(s);
 				myco__ex_control_tick(s);
 				break;
 			}
@@ -460,6 +464,13 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 		s->exit_code = 1;
 		goto out;
 	}
+	rc = myco__ex_health_open(s);
+	if (rc < 0) {
+		fprintf(stderr, "myco run: health model: %s\n", myco_strerror(rc));
+		s->exit_code = 1;
+		goto out;
+	}
+	myco__ex_health_profile(s, getenv("MYCO_HEALTH_PROFILE"));
 	rc = myco__ex_control_open(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: control socket in %s: %s\n", s->dir, myco_strerror(rc));
@@ -479,11 +490,13 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 out:
 	for (size_t i = 0; s->parts && i < s->nparts; i++) {
 		myco__ex_inst_release(s, &s->parts[i].dying, true);
+		myco__ex_inst_release(s, &s->parts[i].quar, true);
 		myco__ex_inst_release(s, &s->parts[i].sb, true);
 		myco__ex_inst_release(s, &s->parts[i].act, true);
 	}
 	myco__ex_dash_stop(s);
 	myco__ex_control_close(s);
+	myco__ex_health_close(s);
 	myco__ex_collect_close(s);
 	myco__ex_chans_destroy(s);
 	myco__ex_ports_close(s);

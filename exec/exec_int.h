@@ -22,6 +22,7 @@
 #include "part_abi.h"
 
 struct ex_collect;
+struct ex_health;
 struct json_t;
 
 #define EX_NAME_MAX   64
@@ -100,6 +101,9 @@ struct ex_part {
 	struct ex_inst act;             /* the running process */
 	struct ex_inst sb;              /* the parked standby */
 	struct ex_inst dying;           /* dead (files released), not yet reaped */
+	struct ex_inst quar;            /* quarantined by heal.c: frozen, out of
+					 * routing, kept for inspection, killed
+					 * after a hold time or at the stop */
 	bool want_standby;              /* spawn a standby at the next tick */
 	int out_r, out_w;               /* stdout/stderr pipe; owned */
 	int fds[EX_MAX_FDS];            /* capability fds (owned by channels) */
@@ -156,6 +160,14 @@ struct ex_group {
 	size_t nhist, hist_pos;
 };
 
+/* The evidence of a health, SLO, heal or switch event (exec/health.h has
+ * the format); set = false for every other event. */
+struct ex_evidence {
+	bool set, has_base, has_predict, has_value;
+	char signal[16], unit[8], verdict[12], action[16], slo[48];
+	double value, baseline, threshold, predict_s;
+};
+
 struct ex_event {
 	uint64_t seq;
 	uint64_t t_real_ns, t_mono_ns;
@@ -164,6 +176,7 @@ struct ex_event {
 	char detail[240];
 	int64_t c2r_ns, c2f_ns;         /* -1 unless a restart record */
 	int64_t c2a_ns;                 /* restart record: crash to standby activation */
+	struct ex_evidence evd;         /* health events (health.h) */
 };
 
 struct ex_conn {
@@ -211,6 +224,9 @@ struct ex_system {
 	bool have_box;
 	uint64_t t_start_ns;
 	struct ex_collect *collect;     /* trace and metrics (collect.c); owned */
+	struct ex_health *health;       /* health model, healing, service
+					 * registry (health.c, heal.c,
+					 * registry.c); owned */
 };
 
 /* time */
@@ -263,6 +279,9 @@ bool myco__ex_intensity_record(struct ex_group *g, uint64_t now);
 void myco__ex_start_ready(struct ex_system *s);
 void myco__ex_stop_all(struct ex_system *s, const char *why);
 int myco__ex_kill(struct ex_system *s, struct ex_part *p);
+/* Bring in p's replacement now (its process already gone or moved away,
+ * p->act empty) by its group's strategy: heal.c's quarantine. */
+void myco__ex_replace(struct ex_system *s, struct ex_part *p, uint64_t t_crash);
 int myco__ex_restart(struct ex_system *s, struct ex_part *p);
 int myco__ex_stop_one(struct ex_system *s, struct ex_part *p);
 struct ex_part *myco__ex_find(struct ex_system *s, const char *name);

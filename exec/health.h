@@ -103,6 +103,13 @@ void myco__hd_trend_reset(struct myco__hd_trend *tr);
  * fewer than `min` points or no spread in t. */
 int myco__hd_trend_fit(const struct myco__hd_trend *tr, uint32_t min,
 		       double *slope, double *icept, double *r2);
+/* The same fit over the newest `last` points only (a drift that began
+ * recently: the points since the change). */
+int myco__hd_trend_fit_last(const struct myco__hd_trend *tr, uint32_t last,
+			    double *slope, double *icept, double *r2);
+/* myco__hd_time_to() over the newest `last` points (-1 with fewer). */
+double myco__hd_time_to_last(const struct myco__hd_trend *tr, uint32_t last,
+			     double min_r2, double now, double limit);
 /* Seconds from time `now` until the fitted line reaches `limit`: 0 when
  * the line is already there, -1 when it never will (slope <= 0), the fit
  * is too weak (r^2 < min_r2) or there are fewer than `min` points. */

@@ -105,21 +105,28 @@ void myco__hd_trend_reset(struct myco__hd_trend *tr)
 	memset(tr, 0, sizeof *tr);
 }
 
-int myco__hd_trend_fit(const struct myco__hd_trend *tr, uint32_t min,
-		       double *slope, double *icept, double *r2)
+/* Index of the k-th newest point (k = 0 the newest). */
+static uint32_t newest(const struct myco__hd_trend *tr, uint32_t k)
+{
+	return (tr->pos + MYCO__HD_TREND - 1 - k) % MYCO__HD_TREND;
+}
+
+int myco__hd_trend_fit_last(const struct myco__hd_trend *tr, uint32_t last,
+			    double *slope, double *icept, double *r2)
 {
 	double mt = 0, mx = 0, stt = 0, stx = 0, sxx = 0;
-	uint32_t n = tr->n;
+	uint32_t n = last < tr->n ? last : tr->n;
 
-	if (n < 2 || n < min)
+	if (n < 2)
 		return -EAGAIN;
-	for (uint32_t i = 0; i < n; i++) {
-		mt += tr->t[i];
-		mx += tr->x[i];
+	for (uint32_t k = 0; k < n; k++) {
+		mt += tr->t[newest(tr, k)];
+		mx += tr->x[newest(tr, k)];
 	}
 	mt /= n;
 	mx /= n;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = newest(tr, k);
 		double dt = tr->t[i] - mt, dx = tr->x[i] - mx;
 		stt += dt * dt;
 		stx += dt * dx;
@@ -131,6 +138,28 @@ int myco__hd_trend_fit(const struct myco__hd_trend *tr, uint32_t min,
 	*icept = mx - *slope * mt;
 	*r2 = sxx > 0 ? stx * stx / (stt * sxx) : 1.0;
 	return 0;
+}
+
+int myco__hd_trend_fit(const struct myco__hd_trend *tr, uint32_t min,
+		       double *slope, double *icept, double *r2)
+{
+	if (tr->n < 2 || tr->n < min)
+		return -EAGAIN;
+	return myco__hd_trend_fit_last(tr, tr->n, slope, icept, r2);
+}
+
+double myco__hd_time_to_last(const struct myco__hd_trend *tr, uint32_t last,
+			     double min_r2, double now, double limit)
+{
+	double a, b, r2;
+
+	if (tr->n < last || myco__hd_trend_fit_last(tr, last, &a, &b, &r2) < 0 ||
+	    r2 < min_r2 || !(a > 0))
+		return -1;
+	double at = a * now + b;
+	if (at >= limit)
+		return 0;
+	return (limit - at) / a;
 }
 
 double myco__hd_time_to(const struct myco__hd_trend *tr, uint32_t min,

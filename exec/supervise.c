@@ -22,6 +22,7 @@
 #include "exec_int.h"
 #include "collect.h"
 #include "box_glue.h"
+#include "heal.h"
 
 const char *myco__ex_state_name(enum ex_state st)
 {
@@ -176,6 +177,7 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 	myco__ex_event(s, p, "restart", -1, -1, "#%u: %s, pid %d", p->restarts,
 		       used_standby ? "standby activated" : "spawned (no standby parked)",
 		       (int)p->act.pid);
+	myco__ex_registry_switched(s, p, used_standby);
 	/* The replacement may already have reported (it runs on another core). */
 	myco__ex_on_notify(s, p, &p->act);
 }
@@ -208,6 +210,12 @@ static void restart_group(struct ex_system *s, struct ex_part *p, uint64_t t_cra
 		if (q->state == EX_RESTARTING)
 			restart_one(s, q, t_crash);
 	}
+}
+
+void myco__ex_replace(struct ex_system *s, struct ex_part *p, uint64_t t_crash)
+{
+	p->state = EX_RESTARTING;
+	restart_group(s, p, t_crash);
 }
 
 static void escalate(struct ex_system *s, struct ex_group *g, struct ex_part *p)

@@ -356,12 +356,32 @@ static void print_ps(json_t *r, bool verbose)
 			       " (inherited sockets, no net)");
 		}
 		print_timing(json_object_get(p, "timing"));
+		const char *verdict = json_string_value(json_object_get(p, "verdict"));
+		json_int_t heals = json_integer_value(json_object_get(p, "heals"));
+		if ((verdict && strcmp(verdict, "healthy")) || heals)
+			printf("    health model: %s, %lld heals%s\n", verdict ? verdict : "-",
+			       (long long)heals, json_object_get(p, "quarantined_pid")
+			       ? " (a quarantined process is kept)" : "");
 		if (verbose)
 			json_array_foreach(iso, k, m)
 				printf("    %-16s %-14s %s\n",
 				       json_string_value(json_object_get(m, "mechanism")),
 				       json_string_value(json_object_get(m, "status")),
 				       json_string_value(json_object_get(m, "reason")));
+	}
+	json_t *svcs = json_object_get(r, "services"), *sv;
+	if (json_array_size(svcs)) {
+		printf("\n%-16s %-5s %-16s %8s %6s %8s %s\n", "SERVICE", "KIND", "-> PARTITION",
+		       "PID", "GEN", "RETRIED", "STATE");
+		json_array_foreach(svcs, i, sv)
+			printf("%-16s %-5s -> %-13s %8d %6lld %8lld %s\n",
+			       json_string_value(json_object_get(sv, "name")),
+			       json_string_value(json_object_get(sv, "kind")),
+			       json_string_value(json_object_get(sv, "partition")),
+			       (int)json_integer_value(json_object_get(sv, "pid")),
+			       (long long)json_integer_value(json_object_get(sv, "generation")),
+			       (long long)json_integer_value(json_object_get(sv, "inflight_retried")),
+			       json_string_value(json_object_get(sv, "state")));
 	}
 	json_t *chans = json_object_get(r, "channels"), *c;
 	if (json_array_size(chans)) {

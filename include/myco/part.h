@@ -54,6 +54,12 @@ int myco_ready(void);
  * killed and restarted as hung. */
 void myco_heartbeat(void);
 
+/* 1 while the executive asks this partition to shed load (its health
+ * model found it sick and its policy is `heal shed;`, docs/immune.md), 0
+ * otherwise or outside a system.  One load, no syscall: a partition calls
+ * it per request and refuses or defers optional work while it is 1. */
+int myco_shedding(void);
+
 /* The listening socket the executive created for declared port PORT
  * (`listen PORT;` in the system file).  Returns the inherited fd (a TCP
  * socket bound to 0.0.0.0:PORT in the executive's network namespace,

@@ -338,6 +338,12 @@ void myco_heartbeat(void)
 		first_call();
 }
 
+int myco_shedding(void)
+{
+	return g.ctl && atomic_load_explicit((_Atomic uint32_t *)&g.ctl->shed,
+					     memory_order_relaxed) == 1;
+}
+
 int myco_in_system(void)
 {
 	if (!g.inited && myco_init() < 0)

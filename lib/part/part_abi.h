@@ -121,7 +121,8 @@ struct myco__part_ctl {
 	uint32_t generation;            /* bumped at each activation */
 	uint64_t t_activate_ns;
 	uint64_t t_spawn_ns;
-	uint8_t  pad0[64 - 40];
+	uint32_t shed;                  /* 1: shed load (`heal shed`, exec/heal.c) */
+	uint8_t  pad0[64 - 44];
 	/* partition-written, own cache line */
 	uint64_t t_running_ns;          /* myco_init() returned */
 	uint64_t t_first_ns;            /* first libmyco call after that */

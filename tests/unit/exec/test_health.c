@@ -185,6 +185,32 @@ static void test_trend_rejects_noise_and_steps(void **state)
 	assert_int_equal(myco__hd_trend_fit(&tr, 2, &a, &b, &r2), -EAGAIN);
 }
 
+static void test_trend_since_change(void **state)
+{
+	(void)state;
+	struct myco__hd_trend tr = { 0 };
+	double a, b, r2;
+	/* 58 flat points, then a ramp of 1000 units/s over the newest 6: the
+	 * whole window's fit is weak, the newest 6 are an exact line */
+	for (int i = 0; i < 58; i++)
+		myco__hd_trend_add(&tr, i * 0.1, 0.0);
+	for (int i = 1; i <= 6; i++)
+		myco__hd_trend_add(&tr, 5.7 + i * 0.1, 100.0 * i);
+	assert_int_equal(myco__hd_trend_fit(&tr, 10, &a, &b, &r2), 0);
+	assert_true(r2 < 0.8);
+	assert_true(myco__hd_time_to(&tr, 10, 0.8, 6.3, 2000.0) == -1.0);
+	assert_int_equal(myco__hd_trend_fit_last(&tr, 6, &a, &b, &r2), 0);
+	assert_true(fabs(a - 1000.0) < 1e-6 && fabs(r2 - 1.0) < 1e-9);
+	/* at t = 6.3 the line is at 600: 1.4 s to 2000 */
+	assert_true(fabs(myco__hd_time_to_last(&tr, 6, 0.8, 6.3, 2000.0) - 1.4) < 1e-9);
+	/* more points than held: nothing */
+	struct myco__hd_trend few = { 0 };
+	myco__hd_trend_add(&few, 0, 0);
+	myco__hd_trend_add(&few, 1, 1);
+	assert_true(myco__hd_time_to_last(&few, 5, 0.8, 1, 10) == -1.0);
+	assert_true(fabs(myco__hd_time_to_last(&few, 2, 0.8, 1, 10) - 9.0) < 1e-12);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -205,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_cusum_drift),
 		cmocka_unit_test(test_trend_exact_line),
 		cmocka_unit_test(test_trend_rejects_noise_and_steps),
+		cmocka_unit_test(test_trend_since_change),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

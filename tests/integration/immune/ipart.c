@@ -1,0 +1,270 @@
+/*
+ * ipart.c: partition program for the immune tests and `make bench-heal`:
+ * a numbered load and the slow failures the health model must catch.
+ * Chosen by the environment:
+ *   XMODE=src     send numbered messages (u64 seq) on channel `q` at
+ *                 XRATE per second, times the current step of XSTEPS
+ *                 ("1,5,1": each step lasts XSTEP_MS ms, default 1000,
+ *                 the last one stays); heartbeat; prints "STEP k xN".
+ *   XMODE=sink    receive on `q`, handle each message (XWORK_US of CPU),
+ *                 record its latency in the histogram `latency_seconds`,
+ *                 count `requests_total`, check sequence numbers: a gap is
+ *                 a lost message, an old number a redelivery.
+ *   XMODE=server  the same on the call channel `svc` (request u64 seq,
+ *                 reply u64 seq | 1 << 63 for an error answer).
+ *   XMODE=client  call `svc` with numbered requests at XRATE per second;
+ *                 counts replies, error answers and timeouts.
+ *   XFAULT=...    (sink, server) after XFAULT_AFTER_MS of handling, once
+ *                 per system run (the metrics region survives restarts,
+ *                 so a replacement sees the fault was played and stays
+ *                 clean):
+ *       leak      allocate and touch XLEAK_KIB every 100 ms
+ *       livelock  stop handling messages but keep heartbeating
+ *       creep     handling time grows by XCREEP_US per second
+ *       stuck     handle at half the arrival rate (the queue grows)
+ *       errors    error answers ramp up by XERR_PCT per second
+ *   Every line printed: "FAULT <class> <mono ns>" when the fault starts,
+ *   "STAT recv=N lost=N dup=N errors=N" once a second (sink/server),
+ *   "CSTAT calls=N ok=N errors=N timeouts=N" (client).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "myco/chan.h"
+#include "myco/common.h"
+#include "myco/part.h"
+#include "myco/trace.h"
+
+static long env_l(const char *n, long d)
+{
+	const char *v = getenv(n);
+	return v && *v ? strtol(v, NULL, 10) : d;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	nanosleep(&ts, NULL);
+}
+
+static void spin_us(uint64_t us)
+{
+	uint64_t end = myco_now() + us * 1000u;
+	while (myco_now() < end)
+		;
+}
+
+static myco_metric_t m_lat, m_req, m_err, m_fault, m_last, m_lost, m_dup;
+
+static uint64_t cell(const myco_metric_t *m)
+{
+	return __atomic_load_n(&m->m_cells[0], __ATOMIC_RELAXED);
+}
+
+static int src(void)
+{
+	myco_chan_t *out;
+	if (myco_chan_open("q", &out) < 0)
+		return 1;
+	long rate = env_l("XRATE", 200), step_ms = env_l("XSTEP_MS", 1000);
+	const char *steps = getenv("XSTEPS");
+	long mult[64] = { 1 };
+	int nsteps = 1;
+	if (steps && *steps) {
+		char buf[256];
+		snprintf(buf, sizeof buf, "%s", steps);
+		nsteps = 0;
+		for (char *sv = NULL, *t = strtok_r(buf, ",", &sv); t && nsteps < 64;
+		     t = strtok_r(NULL, ",", &sv))
+			mult[nsteps++] = strtol(t, NULL, 10);
+	}
+	myco_ready();
+	/* the next number continues across restarts of the source */
+	myco_metric_register(MYCO_METRIC_GAUGE, MYCO_UNIT_NONE, "src_last_seq", NULL, &m_last);
+	uint64_t seq = cell(&m_last);
+	uint64_t t0 = myco_now(), next = t0;
+	int cur = -1;
+	for (;;) {
+		uint64_t now = myco_now();
+		int k = (int)((now - t0) / ((uint64_t)step_ms * 1000000u));
+		if (k >= nsteps)
+			k = nsteps - 1;
+		if (k != cur) {
+			cur = k;
+			printf("STEP %d x%ld\n", k, mult[k]);
+			fflush(stdout);
+		}
+		uint64_t gap = 1000000000ull / (uint64_t)(rate * mult[k]);
+		if (now < next) {
+			sleep_ns(next - now);
+			continue;
+		}
+		next += gap;
+		if (next + 100000000ull < now)
+			next = now;               /* never burst more than 100 ms behind */
+		seq++;
+		int rc = myco_chan_send_timeout(out, &seq, sizeof seq, 50000000);
+		if (rc < 0) {
+			seq--;
+			myco_heartbeat();
+			continue;
+		}
+		myco_gauge_set(&m_last, (int64_t)seq);
+		myco_heartbeat();
+	}
+}
+
+static int client(void)
+{
+	myco_chan_t *c;
+	if (myco_chan_open("svc", &c) < 0)
+		return 1;
+	long rate = env_l("XRATE", 200);
+	uint64_t calls = 0, ok = 0, errs = 0, tmo = 0, t_stat = myco_now();
+	myco_ready();
+	for (uint64_t seq = 1;; seq++) {
+		uint64_t rep = 0;
+		size_t rl = 0;
+		int rc;
+		calls++;
+		/* a call that times out is sent again under the same number:
+		 * it counts as lost only if it never gets an answer */
+		while ((rc = myco_chan_call(c, &seq, sizeof seq, &rep, sizeof rep, &rl, -1)) == -ETIMEDOUT ||
+		       rc == -EAGAIN) {
+			tmo++;
+			myco_heartbeat();
+		}
+		if (rc == 0 && (rep & ~(1ull << 63)) == seq)
+			(rep >> 63) ? errs++ : ok++;
+		myco_heartbeat();
+		uint64_t now = myco_now();
+		if (now - t_stat >= 1000000000ull) {
+			t_stat = now;
+			printf("CSTAT calls=%llu ok=%llu errors=%llu timeouts=%llu\n",
+			       (unsigned long long)calls, (unsigned long long)ok,
+			       (unsigned long long)errs, (unsigned long long)tmo);
+			fflush(stdout);
+		}
+		sleep_ns(1000000000ull / (uint64_t)rate);
+	}
+}
+
+static char *volatile keep;
+
+static int handler(bool server)
+{
+	myco_chan_t *ch;
+	if (myco_chan_open(server ? "svc" : "q", &ch) < 0)
+		return 1;
+	myco_metric_register(MYCO_METRIC_HISTOGRAM, MYCO_UNIT_SECONDS, "latency_seconds", NULL, &m_lat);
+	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "requests_total", NULL, &m_req);
+	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "errors_total", NULL, &m_err);
+	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "fault_played_total", NULL, &m_fault);
+	myco_metric_register(MYCO_METRIC_GAUGE, MYCO_UNIT_NONE, "sink_last_seq", NULL, &m_last);
+	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "lost_total", NULL, &m_lost);
+	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "dup_total", NULL, &m_dup);
+	const char *fault = getenv("XFAULT");
+	bool armed = fault && *fault && cell(&m_fault) == 0;
+	long after_ms = env_l("XFAULT_AFTER_MS", 6000), work = env_l("XWORK_US", 100);
+	long leak_kib = env_l("XLEAK_KIB", 1024), creep = env_l("XCREEP_US", 400);
+	long err_pct = env_l("XERR_PCT", 5);
+	uint64_t t0 = myco_now(), t_fault = 0, t_stat = t0, t_leak = 0, n = 0;
+	bool on = false;
+	myco_ready();
+	for (;;) {
+		uint64_t now = myco_now();
+		if (armed && !on && now - t0 >= (uint64_t)after_ms * 1000000u) {
+			on = true;
+			t_fault = now;
+			myco_counter_add(&m_fault, 1);
+			printf("FAULT %s %llu\n", fault, (unsigned long long)now);
+			fflush(stdout);
+		}
+		if (now - t_stat >= 1000000000ull) {
+			t_stat = now;
+			printf("STAT recv=%llu lost=%llu dup=%llu errors=%llu last=%llu\n",
+			       (unsigned long long)cell(&m_req), (unsigned long long)cell(&m_lost),
+			       (unsigned long long)cell(&m_dup), (unsigned long long)cell(&m_err),
+			       (unsigned long long)cell(&m_last));
+			fflush(stdout);
+		}
+		double fs = on ? (double)(now - t_fault) / 1e9 : 0;
+		if (on && !strcmp(fault, "leak") && now - t_leak >= 100000000ull) {
+			t_leak = now;
+			char *b = malloc((size_t)leak_kib * 1024u);
+			if (b) {
+				memset(b, 0x5a, (size_t)leak_kib * 1024u);
+				keep = b;          /* never freed */
+			}
+		}
+		if (on && !strcmp(fault, "livelock")) {
+			myco_heartbeat();          /* alive, but no progress */
+			sleep_ns(1000000);
+			continue;
+		}
+		myco_chan_msg_t m;
+		int rc = myco_chan_recv(ch, &m, 20000000);
+		myco_heartbeat();
+		if (rc < 0)
+			continue;
+		uint64_t t_in = myco_now(), seq = 0;
+		if (m.len >= sizeof seq)
+			memcpy(&seq, m.data, sizeof seq);
+		uint64_t w = (uint64_t)work;
+		if (on && !strcmp(fault, "creep"))
+			w += (uint64_t)(creep * fs);
+		spin_us(w);
+		bool err = false;
+		if (on && !strcmp(fault, "errors")) {
+			double p = err_pct * fs;            /* % of answers */
+			err = (double)((n * 2654435761u) % 1000u) < p * 10.0;
+		}
+		if (server) {
+			uint64_t rep = seq | (err ? 1ull << 63 : 0);
+			myco_chan_reply(ch, &m, &rep, sizeof rep);
+		} else if (seq) {
+			uint64_t last = cell(&m_last);
+			if (seq > last + 1 && last)
+				myco_counter_add(&m_lost, seq - last - 1);
+			if (seq <= last)
+				myco_counter_add(&m_dup, 1);
+			else
+				myco_gauge_set(&m_last, (int64_t)seq);
+		}
+		myco_chan_done(ch, &m);
+		n++;
+		myco_counter_add(&m_req, 1);
+		if (err)
+			myco_counter_add(&m_err, 1);
+		myco_hist_observe(&m_lat, myco_now() - t_in);
+		if (on && !strcmp(fault, "stuck")) {
+			long rate = env_l("XRATE", 200);
+			sleep_ns(2000000000ull / (uint64_t)rate);   /* half the arrival rate */
+		}
+	}
+}
+
+int main(void)
+{
+	if (myco_init() < 0)
+		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	const char *mode = getenv("XMODE");
+	if (!mode)
+		return 2;
+	if (!strcmp(mode, "src"))
+		return src();
+	if (!strcmp(mode, "client"))
+		return client();
+	if (!strcmp(mode, "sink"))
+		return handler(false);
+	if (!strcmp(mode, "server"))
+		return handler(true);
+	return 2;
+}

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Immune system tests: slow failures detected and healed before their SLO
+breaks, and no healing of a clean system under changing load.
+
+    test_immune.py MYCO IPART CASE
+
+CASE: leak, livelock, creep, stuck, errors (a call service: the registry
+switches it), quarantine (a creep healed by quarantine), shed, clean.
+Real `myco run`, real partition processes (ipart.c).  No check compares a
+duration with a threshold: each case asserts the ORDER of events (the heal
+comes before any broken objective, the memory limit is never reached) and
+prints the times it measured (fault -> first verdict -> heal) for the log.
+Exit 0 pass, 1 fail.  Also imported by bench/heal/bench_heal.py.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SLOS = """
+        slo memory < 75 %;
+        slo latency p99 < 100 ms;
+        slo queue < 2000;
+        slo stall < 2 s;
+        slo errors < 20 %;"""
+
+
+def fail(msg, sysobj=None):
+    print("FAIL: " + msg, flush=True)
+    if sysobj:
+        print("--- executive log:\n" + sysobj.errtext()[-20000:], flush=True)
+    sys.exit(1)
+
+
+def wait_for(cond, what, timeout=60.0, sysobj=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    fail("timed out waiting for " + what, sysobj)
+
+
+class System:
+    def __init__(self, myco, body, tag):
+        self.myco = myco
+        self.tmp = tempfile.mkdtemp(prefix="myco-immune-")
+        self.rt = os.path.join(self.tmp, "rt")
+        self.file = os.path.join(self.tmp, "system.myco")
+        self.name = ("im%d%s" % (os.getpid(), tag))[:40]
+        with open(self.file, "w") as f:
+            f.write("system %s {\n    message M { v: u64 = 1; }\n%s\n}\n" % (self.name, body))
+        self.proc = None
+
+    def start(self, env=None):
+        self.err = open(os.path.join(self.tmp, "run.err"), "w+")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([self.myco, "run", self.file, "--runtime-dir", self.rt,
+                                      "--grace", "2"], stdout=self.err, stderr=self.err, env=e)
+        wait_for(lambda: self.proc.poll() is not None or
+                 self.cli("ps", check=False).returncode == 0, "the control socket", sysobj=self)
+        if self.proc.poll() is not None:
+            fail("myco run exited early", self)
+        wait_for(lambda: all(p["state"] == "running" for p in self.ps()["partitions"]),
+                 "every partition running", sysobj=self)
+
+    def errtext(self):
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read()
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([self.myco] + list(args) + ["--json", "--runtime-dir", self.rt],
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            fail("myco %s: %s %s" % (" ".join(args), r.stdout, r.stderr), self)
+        return r
+
+    def ps(self):
+        return json.loads(self.cli("ps").stdout.splitlines()[0])
+
+    def events(self):
+        return json.loads(self.cli("events").stdout.splitlines()[0])["events"]
+
+    def logs(self, name):
+        return json.loads(self.cli("logs", name).stdout.splitlines()[0]).get("data", "")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.cli("stop", "--all", check=False)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def part_block(name, ipart, env, extra):
+    lines = ['    partition %s {' % name, '        program "%s";' % ipart]
+    for k, v in env.items():
+        lines.append('        env %s = "%s";' % (k, v))
+    lines += ["        " + l.strip() for l in extra.strip().splitlines()]
+    lines.append("    }")
+    return "\n".join(lines)
+
+
+def queue_system(ipart, fault, rate=200, heal="heal restart;", steps=None, sink_env=None,
+                 slos=SLOS):
+    src_env = {"XMODE": "src", "XRATE": str(rate)}
+    if steps:
+        src_env["XSTEPS"], src_env["XSTEP_MS"] = steps
+    env = {"XMODE": "sink", "XRATE": str(rate)}
+    if fault:
+        env["XFAULT"] = fault
+    env.update(sink_env or {})
+    return "\n".join([
+        "    channel q queue { type M; depth 8192; }",
+        part_block("src", ipart, src_env, "send q;\nheartbeat 1 s;"),
+        part_block("sink", ipart, env, "recv q;\nmemory 128 MiB;\nheartbeat 1 s;" + slos +
+                   "\n" + heal),
+    ])
+
+
+def call_system(ipart, fault, rate=200, heal="heal restart;"):
+    env = {"XMODE": "server", "XRATE": str(rate)}
+    if fault:
+        env["XFAULT"] = fault
+    return "\n".join([
+        "    channel svc call { request M; reply M; timeout 2 s; }",
+        part_block("client", ipart, {"XMODE": "client", "XRATE": str(rate)}, "call svc;"),
+        part_block("server", ipart, env, "serve svc;\nmemory 128 MiB;\nheartbeat 1 s;" + SLOS +
+                   "\n" + heal),
+    ])
+
+
+def last_stat(text, key="STAT"):
+    st = None
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            st = dict(kv.split("=") for kv in line.split()[1:])
+    return {k: int(v) for k, v in (st or {}).items()}
+
+
+def fault_time(s, name):
+    for line in s.logs(name).splitlines():
+        if line.startswith("FAULT "):
+            return int(line.split()[2])
+    return None
+
+
+def run_fault(myco, ipart, case, heal="heal restart;", quiet=False):
+    """Run one slow failure until it is healed; returns the figures.  Fails
+    (exits) when the order of events is wrong."""
+    faults = {"leak": ("leak", {"XLEAK_KIB": "1024"}), "livelock": ("livelock", {}),
+              "creep": ("creep", {"XCREEP_US": "20000", "XWORK_US": "200"}),
+              "stuck": ("stuck", {}), "errors": ("errors", {"XERR_PCT": "4"})}
+    fault, extra = faults[case]
+    if case == "errors":
+        body = call_system(ipart, fault, heal=heal)
+        target = "server"
+    else:
+        body = queue_system(ipart, fault, rate=20 if case == "creep" else 200, heal=heal,
+                            sink_env=extra)
+        target = "sink"
+    if case == "errors":
+        body = body.replace('env XMODE = "server";', 'env XMODE = "server";\n        env XERR_PCT = "4";')
+    s = System(myco, body, case[:6])
+    try:
+        s.start()
+        t_fault = wait_for(lambda: fault_time(s, target), "the fault to start", sysobj=s)
+        ev = wait_for(lambda: [e for e in s.events() if e["partition"] == target and
+                               e["kind"] in ("heal",) and "evidence" in e] or None,
+                      "a heal of " + target, timeout=90, sysobj=s)
+        heal = ev[0]
+        # the replacement runs (a new process) and the partition is running
+        wait_for(lambda: [e for e in s.events() if e["partition"] == target and
+                          e["kind"] in ("restart",) and e["seq"] > heal["seq"]] or None,
+                 "the replacement", sysobj=s)
+        wait_for(lambda: s.ps() and all(p["state"] == "running" for p in s.ps()["partitions"]),
+                 "running again", sysobj=s)
+        evs = s.events()
+        mine = [e for e in evs if e["partition"] == target]
+        first_verdict = next((e for e in mine if e["kind"] == "health" and
+                              e["mono_ns"] >= t_fault), None)
+        breaches = [e for e in mine if e["kind"] == "slo-breach" and e["seq"] < heal["seq"]]
+        ooms = [e for e in mine if e["kind"] == "exit" and "OOM" in e["detail"]]
+        if breaches:
+            fail("%s: an objective broke before the heal: %s" % (case, breaches[0]["detail"]), s)
+        if ooms:
+            fail("%s: the memory limit was reached: %s" % (case, ooms[0]["detail"]), s)
+        if heal["mono_ns"] < t_fault:
+            fail("%s: healed before the fault started (false heal): %s" % (case, heal), s)
+        switches = [e for e in evs if e["kind"] == "switch" and e["seq"] > heal["seq"]]
+        if case == "errors" and not switches:
+            fail("errors: no registry switch after the heal", s)
+        r = {
+            "class": case,
+            "signal": heal["evidence"]["signal"],
+            "action": heal["evidence"].get("action"),
+            "detect_ms": ((first_verdict or heal)["mono_ns"] - t_fault) / 1e6,
+            "heal_ms": (heal["mono_ns"] - t_fault) / 1e6,
+            "evidence": heal["evidence"],
+        }
+        restarted = next((e for e in mine if e["kind"] == "restarted" and
+                          e["seq"] > heal["seq"]), None)
+        if restarted and "crash_to_running_ns" in restarted:
+            r["replace_ms"] = (restarted["mono_ns"] - heal["mono_ns"]) / 1e6
+        # messages: let the replacement work a little, then count
+        time.sleep(0 if quiet else 0)
+        if case == "errors":
+            wait_for(lambda: last_stat(s.logs("client"), "CSTAT").get("calls", 0) > 0,
+                     "client statistics", sysobj=s)
+            st = last_stat(s.logs("client"), "CSTAT")
+            r["lost"] = 0          # every call is retried until answered (counted below)
+            r["timeouts"] = st.get("timeouts", 0)
+            r["calls"] = st.get("calls", 0)
+        else:
+            base = last_stat(s.logs(target)).get("recv", 0)
+            wait_for(lambda: last_stat(s.logs(target)).get("recv", 0) > base,
+                     "the replacement handling messages", sysobj=s)
+            st = last_stat(s.logs(target))
+            r["lost"] = st.get("lost", 0)
+            r["dup"] = st.get("dup", 0)
+            if r["lost"]:
+                fail("%s: %d messages lost across the heal" % (case, r["lost"]), s)
+        if not quiet:
+            print("%s: %s healed by %s on %s: detect %.0f ms, heal %.0f ms after the fault; "
+                  "evidence %s" % (case, target, r["action"], r["signal"], r["detect_ms"],
+                                   r["heal_ms"], json.dumps(heal["evidence"])), flush=True)
+        return r
+    finally:
+        s.stop()
+
+
+def run_clean(myco, ipart, step_ms, quiet=False):
+    """Load 1x..5x..1x; nothing may be healed, nothing found sick."""
+    body = queue_system(ipart, None, rate=200, steps=("1,2,3,4,5,4,3,2,1", str(step_ms)))
+    s = System(myco, body, "clean")
+    try:
+        s.start()
+        end_steps = 9
+        wait_for(lambda: "STEP %d " % (end_steps - 1) in s.logs("src"), "the load steps",
+                 timeout=step_ms * 9 / 1000 * 4 + 60, sysobj=s)
+        time.sleep(step_ms / 1000)
+        evs = s.events()
+        bad = [e for e in evs if e["kind"] in ("heal", "heal-limited", "slo-breach") or
+               (e["kind"] == "health" and e.get("evidence", {}).get("verdict") == "sick")]
+        degraded = [e for e in evs if e["kind"] == "health" and
+                    e.get("evidence", {}).get("verdict") == "degraded"]
+        restarts = [e for e in evs if e["kind"] == "restart"]
+        if bad:
+            fail("clean run: %s %s" % (bad[0]["kind"], bad[0]["detail"]), s)
+        if restarts:
+            fail("clean run: a restart: " + restarts[0]["detail"], s)
+        st = last_stat(s.logs("sink"))
+        if st.get("lost", 0):
+            fail("clean run: messages lost", s)
+        if not quiet:
+            print("clean: %d messages over 1x..5x..1x (%d ms a step): 0 heals, 0 sick, "
+                  "%d degraded verdicts" % (st.get("recv", 0), step_ms, len(degraded)), flush=True)
+        return {"recv": st.get("recv", 0), "degraded": len(degraded), "heals": 0,
+                "seconds": step_ms * 9 / 1000}
+    finally:
+        s.stop()
+
+
+def main():
+    myco, ipart, case = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]), sys.argv[3]
+    if case in ("leak", "livelock", "creep", "stuck", "errors"):
+        run_fault(myco, ipart, case)
+    elif case == "quarantine":
+        r = run_fault(myco, ipart, "creep", heal="heal quarantine;")
+        if r["action"] != "quarantine":
+            fail("quarantine: healed by %s" % r["action"])
+    elif case == "clean":
+        run_clean(myco, ipart, int(os.environ.get("IMMUNE_STEP_MS", "1500")))
+    else:
+        fail("unknown case " + case)
+    print("PASS " + case)
+
+
+if __name__ == "__main__":
+    main()
