@@ -286,6 +286,11 @@ typedef struct myco_partition {
 	uint32_t heal_max;
 	uint64_t heal_within_ns;
 	myco_pos_t heal_pos;          /* of the `heal` statement (line 0: none) */
+	/* `gateway { ... }`: the partition's HTTP gateway section, lowered to
+	 * myco-gate's configuration text (docs/gate.md), which myco-gate reads
+	 * with `--system FILE`; NULL when the partition has none. */
+	const char *gateway;
+	myco_pos_t gateway_pos;
 } myco_partition_t;
 
 /* ---------------------------------------------------------------- services */

@@ -204,6 +204,7 @@ struct myco__lower {
 	sched_acc_t *sa;           /* schedule and core */
 	uint32_t core;             /* core block: its core */
 	uint64_t seen[4];          /* statements already given (table index) */
+	struct gw_acc *gw;         /* gateway and its upstream/route blocks */
 };
 
 /* Walk the statements of block s (its kids) as statements of blk: a
@@ -260,6 +261,30 @@ void myco__lower_svc_max_body(myco__lower_t *l);
 void myco__lower_route_msg(myco__lower_t *l);
 void myco__lower_route_status(myco__lower_t *l);
 /* lower_part.c: partition statements */
+/* lower_gate.c: a partition's gateway section */
+void myco__lower_part_gateway(myco__lower_t *l);
+void myco__lower_gw_listen(myco__lower_t *l);
+void myco__lower_gw_loops(myco__lower_t *l);
+void myco__lower_gw_size(myco__lower_t *l);
+void myco__lower_gw_timeout(myco__lower_t *l);
+void myco__lower_gw_cache(myco__lower_t *l);
+void myco__lower_gw_onoff(myco__lower_t *l);
+void myco__lower_gw_tls(myco__lower_t *l);
+void myco__lower_gw_upstream(myco__lower_t *l);
+void myco__lower_gw_route(myco__lower_t *l);
+void myco__lower_gu_server(myco__lower_t *l);
+void myco__lower_gu_balance(myco__lower_t *l);
+void myco__lower_gu_keepalive(myco__lower_t *l);
+void myco__lower_gu_health(myco__lower_t *l);
+void myco__lower_gu_eject(myco__lower_t *l);
+void myco__lower_gu_retries(myco__lower_t *l);
+void myco__lower_gr_proxy(myco__lower_t *l);
+void myco__lower_gr_respond(myco__lower_t *l);
+void myco__lower_gr_flag(myco__lower_t *l);
+void myco__lower_gr_header(myco__lower_t *l);
+void myco__lower_gr_rate(myco__lower_t *l);
+void myco__lower_gr_cache(myco__lower_t *l);
+
 void myco__lower_part_program(myco__lower_t *l);
 void myco__lower_part_args(myco__lower_t *l);
 void myco__lower_part_env(myco__lower_t *l);

@@ -246,6 +246,28 @@ static const struct code {
 	  "a memory objective above that limit can never break first, and\n"
 	  "`slo heartbeat` needs `heartbeat`.  In `heal ACTION ahead T limit N per T;`\n"
 	  "the times are greater than zero.\n" },
+	{ "E120", "gateway route proxies to an unknown upstream\n"
+	  "\n"
+	  "In a partition's `gateway { }` section, `proxy NAME;` in a route names an\n"
+	  "`upstream NAME { ... }` of the same gateway (declared before or after the\n"
+	  "route).  The hint names the closest upstream.\n"
+	  "\n"
+	  "    upstream app { server \"10.0.0.1:9000\"; }\n"
+	  "    route \"/api/\" { proxy ap; }      // error: did you mean `app`?\n" },
+	{ "E121", "gateway upstream or route given twice\n"
+	  "\n"
+	  "Two `upstream` blocks of one gateway have the same name, or two routes\n"
+	  "the same prefix and host: the second could never be used.  Give the\n"
+	  "upstream another name, or merge the routes.\n" },
+	{ "E122", "invalid gateway setting\n"
+	  "\n"
+	  "A value myco-gate would refuse: an address that is not \"HOST:PORT\", a\n"
+	  "route prefix that does not start with `/`, a header name that is not a\n"
+	  "token, a route without an action (`proxy` or `respond`) or with two, an\n"
+	  "upstream without a server, a route `cache` without the gateway's `cache\n"
+	  "SIZE`, `tls sni` without a default `tls cert`, more than 16 header\n"
+	  "rewrites per direction, a fixed answer above 64 KiB, a control character\n"
+	  "in a string.  docs/gate.md lists every setting.\n" },
 	{ "W001", "channel end missing (warning)\n\n"
 	  "A queue or sample channel has no sender, or a call channel no client.\n"
 	  "The system still loads; the channel is simply idle.\n" },

@@ -291,6 +291,12 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 				(unsigned)p->heal < 5 ? hn[p->heal] : "?", p->heal_ahead_ns,
 				p->heal_max, p->heal_within_ns);
 		}
+		/* the gateway section, lowered to myco-gate's text, or null */
+		fputs(",\"gateway\":", f);
+		if (p->gateway)
+			myco__json_str(f, p->gateway);
+		else
+			fputs("null", f);
 		/* run as: null, or {"user": name or number, "group": name,
 		 * number or null (the user's primary group)} */
 		fputs(",\"run_as\":", f);

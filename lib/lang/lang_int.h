@@ -232,6 +232,9 @@ typedef enum myco__blk {
 	MYCO__B_ROUTE,
 	MYCO__B_MESSAGE,       /* fields `name: type = N;`, no keywords */
 	MYCO__B_ENUM,          /* values `name = N;`, no keywords */
+	MYCO__B_GATEWAY,       /* `gateway { }` in a partition (lower_gate.c) */
+	MYCO__B_GUPSTREAM,     /* `upstream name { }` in a gateway */
+	MYCO__B_GROUTE,        /* `route "/prefix" { }` in a gateway */
 	MYCO__B_COUNT
 } myco__blk_t;
 
@@ -261,9 +264,13 @@ typedef struct myco__stmt_def {
 const myco__stmt_def_t *myco__stmt_find(myco__blk_t in, const char *word);
 /* Index of an entry in the table (for "given twice" bitmaps), < 256. */
 size_t myco__stmt_index(const myco__stmt_def_t *def);
-/* The block a statement word opens wherever it appears (MYCO__B_NONE for
- * unknown words and simple statements). */
+/* The block a statement word opens wherever it appears (the first row;
+ * MYCO__B_NONE for unknown words and simple statements). */
 myco__blk_t myco__stmt_opens(const char *word);
+/* The block word opens in block in (a word may open different blocks in
+ * different places: `route` in a service and in a gateway); for a word
+ * unknown there, myco__stmt_opens(word). */
+myco__blk_t myco__stmt_opens_in(myco__blk_t in, const char *word);
 /* The words of block in, in table order, without hidden ones: up to max
  * into out; returns how many there are. */
 size_t myco__stmt_words(myco__blk_t in, const char **out, size_t max);

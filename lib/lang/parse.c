@@ -239,7 +239,7 @@ static myco__stmt_t *parse_stmt(parser_t *p, myco__blk_t blk, uint32_t depth)
 		s->open_trail = take_trailing(p, open.line);
 		bool deep_before = p->too_deep;
 		p->too_deep = false;
-		if (parse_block(p, myco__stmt_opens(word), depth + 1, &s->kids, &s->nkids, false)) {
+		if (parse_block(p, myco__stmt_opens_in(blk, word), depth + 1, &s->kids, &s->nkids, false)) {
 			free(args);
 			return NULL;
 		}

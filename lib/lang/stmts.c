@@ -131,6 +131,74 @@ static const myco__stmt_def_t table[] = {
 	{ "heal", MYCO__B_PARTITION, MYCO__B_NONE, 0,
 	  "heal restart ahead 10 s limit 3 per 60 s;  (or quarantine, shed, escalate, observe)", 0,
 	  myco__lower_part_heal, { "healing", "remedy" } },
+	{ "gateway", MYCO__B_PARTITION, MYCO__B_GATEWAY, 0,
+	  "gateway { listen 8080; upstream app { ... } route \"/\" { proxy app; } }", 0,
+	  myco__lower_part_gateway, { "gate", "proxy" } },
+
+	/* gateway (myco-gate's configuration, lower_gate.c) */
+	{ "listen", MYCO__B_GATEWAY, MYCO__B_NONE, 0, "listen 8080;  (or listen \"127.0.0.1:8080\";)", 0,
+	  myco__lower_gw_listen, { "port", "bind" } },
+	{ "loops", MYCO__B_GATEWAY, MYCO__B_NONE, 0, "loops 2;", 0, myco__lower_gw_loops,
+	  { "threads", "workers" } },
+	{ "max_body", MYCO__B_GATEWAY, MYCO__B_NONE, 0, "max_body 8 MiB;", 0, myco__lower_gw_size,
+	  { "body_limit" } },
+	{ "splice", MYCO__B_GATEWAY, MYCO__B_NONE, 0, "splice 256 KiB;  (or splice off;)", 0,
+	  myco__lower_gw_size, { 0 } },
+	{ "timeout", MYCO__B_GATEWAY, MYCO__B_NONE, R, "timeout header 10 s;  (or body, idle)", 0,
+	  myco__lower_gw_timeout, { 0 } },
+	{ "cache", MYCO__B_GATEWAY, MYCO__B_NONE, 0, "cache 64 MiB hyperbolic;  (or lru)", 0,
+	  myco__lower_gw_cache, { 0 } },
+	{ "access_log", MYCO__B_GATEWAY, MYCO__B_NONE, 0, "access_log on;  (or off)", 0,
+	  myco__lower_gw_onoff, { "log" } },
+	{ "tls", MYCO__B_GATEWAY, MYCO__B_NONE, R,
+	  "tls cert \"site.crt\" key \"site.key\";  (or tls sni \"name\" cert ... key ...;)", 0,
+	  myco__lower_gw_tls, { "ssl", "https" } },
+	{ "upstream", MYCO__B_GATEWAY, MYCO__B_GUPSTREAM, R,
+	  "upstream app { server \"10.0.0.1:9000\"; }", 0, myco__lower_gw_upstream,
+	  { "pool", "backend" } },
+	{ "route", MYCO__B_GATEWAY, MYCO__B_GROUTE, R,
+	  "route \"/api/\" { proxy app; }  (or route \"/\" host \"example.com\" { ... })", 0,
+	  myco__lower_gw_route, { "location" } },
+
+	/* gateway upstream */
+	{ "server", MYCO__B_GUPSTREAM, MYCO__B_NONE, R, "server \"10.0.0.1:9000\" weight 3;", 0,
+	  myco__lower_gu_server, { "host", "backend" } },
+	{ "balance", MYCO__B_GUPSTREAM, MYCO__B_NONE, 0,
+	  "balance round_robin;  (or least_conn, hash ip, hash path, hash header \"X-User\")", 0,
+	  myco__lower_gu_balance, { "lb", "strategy" } },
+	{ "keepalive", MYCO__B_GUPSTREAM, MYCO__B_NONE, 0, "keepalive 32 idle 60 s;", 0,
+	  myco__lower_gu_keepalive, { "idle" } },
+	{ "timeout", MYCO__B_GUPSTREAM, MYCO__B_NONE, R,
+	  "timeout connect 1 s;  (or write, header, read)", 1, myco__lower_gw_timeout, { 0 } },
+	{ "health", MYCO__B_GUPSTREAM, MYCO__B_NONE, 0,
+	  "health \"/healthz\" interval 1 s timeout 1 s fails 2 passes 2;", 0,
+	  myco__lower_gu_health, { "healthcheck", "check" } },
+	{ "eject", MYCO__B_GUPSTREAM, MYCO__B_NONE, 0, "eject after 5 for 10 s;  (or eject off;)", 0,
+	  myco__lower_gu_eject, { "outlier" } },
+	{ "retries", MYCO__B_GUPSTREAM, MYCO__B_NONE, 0, "retries 1 budget 20 %;", 0,
+	  myco__lower_gu_retries, { "retry" } },
+
+	/* gateway route */
+	{ "proxy", MYCO__B_GROUTE, MYCO__B_NONE, 0, "proxy upstream_name;", 0,
+	  myco__lower_gr_proxy, { "proxy_pass", "upstream", "forward" } },
+	{ "respond", MYCO__B_GROUTE, MYCO__B_NONE, 0,
+	  "respond 200 \"body\" type \"application/json\";", 0, myco__lower_gr_respond,
+	  { "return", "reply" } },
+	{ "strip_prefix", MYCO__B_GROUTE, MYCO__B_NONE, 0, "strip_prefix;", 0,
+	  myco__lower_gr_flag, { "strip" } },
+	{ "websocket", MYCO__B_GROUTE, MYCO__B_NONE, 0, "websocket on;", 0, myco__lower_gw_onoff,
+	  { "ws" } },
+	{ "request_header", MYCO__B_GROUTE, MYCO__B_NONE, R,
+	  "request_header set \"X-From\" \"gate\";  (or add, remove)", 0, myco__lower_gr_header,
+	  { "header" } },
+	{ "response_header", MYCO__B_GROUTE, MYCO__B_NONE, R,
+	  "response_header add \"X-Served-By\" \"gate\";  (or set, remove)", 1,
+	  myco__lower_gr_header, { 0 } },
+	{ "rate_limit", MYCO__B_GROUTE, MYCO__B_NONE, 0,
+	  "rate_limit 100 per s burst 200 key header \"X-Api-Key\";  (or key ip)", 0,
+	  myco__lower_gr_rate, { "ratelimit", "limit" } },
+	{ "cache", MYCO__B_GROUTE, MYCO__B_NONE, 0, "cache 30 s;", 1, myco__lower_gr_cache,
+	  { 0 } },
 
 	/* group */
 	{ "strategy", MYCO__B_GROUP, MYCO__B_NONE, 0,
@@ -195,6 +263,15 @@ const myco__stmt_def_t *myco__stmt_find(myco__blk_t in, const char *word)
 size_t myco__stmt_index(const myco__stmt_def_t *def)
 {
 	return (size_t)(def - table);
+}
+
+myco__blk_t myco__stmt_opens_in(myco__blk_t in, const char *word)
+{
+	for (size_t i = 0; i < NTABLE; i++)
+		if (table[i].in == in && table[i].opens != MYCO__B_NONE &&
+		    !strcmp(table[i].word, word))
+			return table[i].opens;
+	return myco__stmt_opens(word);
 }
 
 myco__blk_t myco__stmt_opens(const char *word)
@@ -266,6 +343,9 @@ const char *myco__blk_name(myco__blk_t b)
 		[MYCO__B_ROUTE] = "a route",
 		[MYCO__B_MESSAGE] = "a message",
 		[MYCO__B_ENUM] = "an enum",
+		[MYCO__B_GATEWAY] = "a gateway",
+		[MYCO__B_GUPSTREAM] = "a gateway upstream",
+		[MYCO__B_GROUTE] = "a gateway route",
 	};
 	return (unsigned)b < MYCO__B_COUNT && names[b] ? names[b] : "a block";
 }

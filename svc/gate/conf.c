@@ -7,6 +7,7 @@
  * line.  Not for: applying the configuration (gate.c, proxy.c).
  */
 #include "gate_int.h"
+#include "myco/lang.h"
 #include "myco_int.h"
 
 #include <ctype.h>
@@ -1002,4 +1003,49 @@ void myco__conf_put(myco__gate_conf_t *cf)
 	free(cf->pools);
 	free(cf->routes);
 	free(cf);
+}
+
+int myco__conf_load_system(const char *path, const char *part, myco__gate_conf_t **out,
+			   char *err, size_t errlen)
+{
+	myco_system_t *sys = NULL;
+	myco_diags_t *d = NULL;
+	const myco_partition_t *p = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = myco_lang_load_file(path, &sys, &d);
+	if (rc < 0) {
+		const myco_diag_t *x = NULL;
+		for (size_t i = 0; d && i < myco_diags_count(d); i++)
+			if ((x = myco_diags_get(d, i))->severity == MYCO_SEV_ERROR)
+				break;
+		if (x && x->severity == MYCO_SEV_ERROR)
+			snprintf(err, errlen, "%s:%u:%u: error[%s]: %s", path, x->pos.line, x->pos.col,
+				 x->code, x->message);
+		else
+			snprintf(err, errlen, "%s: %s", path, myco_strerror(rc));
+		myco_diags_free(d);
+		return rc;
+	}
+	myco_diags_free(d);
+	for (size_t i = 0; i < sys->npartitions; i++)
+		if (!strcmp(sys->partitions[i].name, part))
+			p = &sys->partitions[i];
+	if (!p || !p->gateway) {
+		snprintf(err, errlen, "%s: %s %s", path, p ? "partition has no gateway section:" :
+			 "no partition named", part);
+		myco_system_free(sys);
+		return -ENOENT;
+	}
+	rc = myco__conf_parse(p->gateway, strlen(p->gateway), out, err, errlen);
+	if (rc < 0) {
+		/* the checker lets through only what the parser takes: a
+		 * mismatch between the two is a bug; say where it is */
+		char e2[400];
+		snprintf(e2, sizeof(e2), "%s", err);
+		snprintf(err, errlen, "%s: partition %s: gateway section (lowered): %s", path, part, e2);
+	}
+	myco_system_free(sys);
+	return rc;
 }

@@ -279,13 +279,20 @@ static void carry_state(const myco__gate_conf_t *old, myco__gate_conf_t *cf)
 		}
 }
 
+static int conf_read(myco__gate_t *g, myco__gate_conf_t **out, char *err, size_t errlen)
+{
+	if (g->part[0])
+		return myco__conf_load_system(g->path, g->part, out, err, errlen);
+	return myco__conf_load(g->path, out, err, errlen);
+}
+
 int myco__gate_init(myco__gate_t *g, const char *path, char *err, size_t errlen)
 {
 	int rc;
 
 	pthread_mutex_init(&g->lock, NULL);
 	snprintf(g->path, sizeof(g->path), "%s", path);
-	rc = myco__conf_load(path, &g->conf, err, errlen);
+	rc = conf_read(g, &g->conf, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = attach_cache(g, g->conf);
@@ -319,7 +326,7 @@ void myco__gate_reload(void *ctx)
 	char err[512];
 	int rc;
 
-	rc = myco__conf_load(g->path, &cf, err, sizeof(err));
+	rc = conf_read(g, &cf, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "myco-gate: reload failed, keeping the running configuration: %s\n",
 			err);

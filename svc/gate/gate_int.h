@@ -339,6 +339,11 @@ int myco__conf_parse(const char *text, size_t len, myco__gate_conf_t **out,
 		     char *err, size_t errlen);
 int myco__conf_load(const char *path, myco__gate_conf_t **out, char *err,
 		    size_t errlen);
+/* The gateway section of partition part in the system file path (the
+ * `gateway { }` block, lowered by lib/lang to the text above); language
+ * errors come back with their file:line:col and code in err. */
+int myco__conf_load_system(const char *path, const char *part, myco__gate_conf_t **out,
+			   char *err, size_t errlen);
 /* Drop a reference; the last one frees (closing idle upstream fds). */
 void myco__conf_put(myco__gate_conf_t *c);
 
@@ -356,6 +361,8 @@ void myco__gate_reload(void *ctx);
 
 struct myco__gate {
 	char path[4096];
+	char part[128];                  /* non-empty: path is a system file,
+					    the section is this partition's */
 	myco__gate_conf_t *conf;         /* current; guarded by lock */
 	_Atomic uint64_t generation;     /* bumped after conf changes */
 	pthread_mutex_t lock;

@@ -1,5 +1,6 @@
 /*
- * main.c: the myco-gate program: reads its configuration file, then serves
+ * main.c: the myco-gate program: reads its configuration (a file of its
+ * own, or the `gateway { }` section of a partition in a system file), then serves
  * HTTP/1.1 on one lib/rt loop per core (one SO_REUSEPORT listener each),
  * or, as a partition of a Myco system, on the listening socket the
  * executive holds for its declared port (myco_listen_fd()), reporting
@@ -20,12 +21,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: myco-gate -c FILE [--check] [--loops N] [--pin] [-v]\n"
+		"usage: myco-gate (-c FILE | --system FILE [--partition NAME]) [--check] [--loops N]\n"
+		"                 [--pin] [-v]\n"
 		"  -c, --config FILE  configuration (syntax: docs/gate.md)\n"
+		"  -s, --system FILE  a system file: the configuration is the `gateway { }`\n"
+		"                     section of partition NAME (default: the partition this\n"
+		"                     process runs as inside a system)\n"
 		"      --check        parse FILE, report the first error, exit\n"
 		"      --loops N      loops (threads) to run, overrides the file\n"
 		"      --pin          pin loop i to CPU i\n"
-		"  SIGHUP reloads FILE without dropping connections.\n");
+		"  SIGHUP reads FILE again and applies it without dropping connections.\n");
 }
 
 static void ready(void *ctx, uint16_t port)
@@ -40,6 +45,8 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "system", required_argument, NULL, 's' },
+		{ "partition", required_argument, NULL, 'P' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "loops", required_argument, NULL, 'l' },
 		{ "pin", no_argument, NULL, 'p' },
@@ -48,14 +55,16 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static myco__gate_t g;
-	const char *path = NULL;
+	const char *path = NULL, *sys = NULL, *part = NULL;
 	bool check = false, pin = false;
 	int loops = -1, opt, rc, lfd = -1;
 	char err[512];
 
-	while ((opt = getopt_long(argc, argv, "c:vh", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:vh", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
+		case 's': sys = optarg; break;
+		case 'P': part = optarg; break;
 		case 'k': check = true; break;
 		case 'l': loops = atoi(optarg); break;
 		case 'p': pin = true; break;
@@ -64,9 +73,20 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!path) {
+	if (!path == !sys || (part && !sys)) {
 		usage(stderr);
 		return 2;
+	}
+	if (sys) {
+		/* the section of the partition named, else of the one we run as */
+		if (!part && myco_in_system() == 1)
+			part = myco_partition_name();
+		if (!part || !*part) {
+			fprintf(stderr, "myco-gate: --system needs --partition NAME outside a system\n");
+			return 2;
+		}
+		snprintf(g.part, sizeof(g.part), "%s", part);
+		path = sys;
 	}
 	if (loops > MYCO__GATE_MAX_LOOPS || loops == 0) {
 		fprintf(stderr, "myco-gate: --loops must be 1..%d\n", MYCO__GATE_MAX_LOOPS);

@@ -12,6 +12,9 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
              rate limit, retries on 503, health checks, WebSocket
   reload     continuous load (h2load --h1 and http.client) across 20
              SIGHUP reloads: zero failed requests, new settings applied
+  sysreload  the configuration as a `gateway { }` section of a system
+             file, reloaded 20 times under HTTP/1.1 and HTTP/2 load: zero
+             failed requests; a checker error refuses the reload
   kill       an upstream killed (SIGKILL) under load: ejected, traffic
              moves, no request fails or hangs
   api        the examples/api notes service through curl and http.client
@@ -416,6 +419,102 @@ route /f { respond 200 "gen %(gen)d"; }
         time.sleep(0.1)
     r, d = get(p, "/f")
     check("reload failed" in env.gate_log() and d == b"gen 20", "bad file refused, old configuration kept")
+
+
+# ------------------------------------------------- system file section
+
+SYS_TMPL = """// the gateway's configuration as a section of the system file
+system app {
+    partition edge {
+        program "./myco-gate";
+        listen %(port)d;
+        net;
+        gateway {
+            listen "127.0.0.1:%(port)d";
+            route "/p/" { proxy app; strip_prefix; response_header set "X-Gen" "%(gen)d"; }
+            route "/f" { respond 200 "gen %(gen)d"; }
+            upstream app {
+                server "127.0.0.1:%(a)d" weight %(wa)d;
+                server "127.0.0.1:%(b)d";
+                retries 1 budget 50 %%;
+            }
+        }
+    }
+}
+"""
+
+
+def scen_sysreload(env):
+    """myco-gate configured by a partition's `gateway { }` section of a
+    system file (--system FILE --partition NAME): served, reloaded 20 times
+    by SIGHUP under continuous HTTP/1.1 and HTTP/2 load with zero failed
+    requests, a section with a checker error refused with its code."""
+    a, b = env.upstream("A"), env.upstream("B")
+    p = env.port
+    sysfile = os.path.join(env.dir, "app.myco")
+
+    def write(text):
+        open(sysfile + ".new", "w").write(text)
+        os.rename(sysfile + ".new", sysfile)
+
+    write(SYS_TMPL % dict(port=p, a=a, b=b, wa=1, gen=0))
+    out = subprocess.run([env.gate, "--system", sysfile, "--partition", "edge", "--check"],
+                         capture_output=True, text=True, timeout=20)
+    check(out.returncode == 0 and "ok (1 upstreams, 2 routes)" in out.stdout,
+          "--check on the system file's section: " + out.stdout.strip())
+    env.gp = subprocess.Popen([env.gate, "--system", sysfile, "--partition", "edge", "--loops", "2"],
+                              stderr=open(env.log, "w"))
+    env.procs.append(env.gp)
+    wait_port(p, env.gp)
+    r, d = get(p, "/f")
+    check(d == b"gen 0", "served from the section")
+    stop = threading.Event()
+    stats = [{"ok": 0, "bad": 0} for _ in range(4)]
+    ths = [threading.Thread(target=load_thread, args=(p, stop, stats[i], "/p/x" if i % 2 else "/f"))
+           for i in range(4)]
+    for t in ths:
+        t.start()
+    h1 = subprocess.Popen(["h2load", "--h1", "-D", "10", "-c", "6", "-t", "1", "http://127.0.0.1:%d/p/x" % p],
+                          stdout=subprocess.PIPE, text=True)
+    h2 = subprocess.Popen(["h2load", "-D", "10", "-c", "2", "-m", "16", "-t", "1", "http://127.0.0.1:%d/p/y" % p],
+                          stdout=subprocess.PIPE, text=True)
+    for gen in range(1, 21):
+        time.sleep(0.3)
+        write(SYS_TMPL % dict(port=p, a=a, b=b, wa=1 + gen % 3, gen=gen))
+        env.gp.send_signal(signal.SIGHUP)
+        wait_for(lambda: "generation %d)" % (gen + 1) in env.gate_log(), "reload %d applied" % gen)
+    r, d = get(p, "/f")
+    check(d == b"gen 20", "the 20th section is in force")
+    r, d = get(p, "/p/x")
+    check(r.getheader("X-Gen") == "20", "proxy route of the 20th section")
+    results = []
+    for name, proc in (("h2load --h1", h1), ("h2load (HTTP/2, 16 streams)", h2)):
+        out, _ = proc.communicate(timeout=90)
+        line = [l for l in out.splitlines() if l.startswith("requests:")][0]
+        f = line.replace(",", "").split()
+        results.append((name, int(f[f.index("succeeded") - 1]),
+                        int(f[f.index("failed") - 1]) + int(f[f.index("errored") - 1])))
+    stop.set()
+    for t in ths:
+        t.join()
+    ok = sum(s["ok"] for s in stats)
+    bad = sum(s["bad"] for s in stats)
+    check(env.gate_log().count("configuration reloaded") == 20, "20 reloads of the section done")
+    for name, good, failed in results:
+        check(failed == 0 and good > 0, "%s: %d requests, 0 failed across 20 reloads" % (name, good))
+    check(bad == 0 and ok > 0, "http.client: %d requests, %d failed across 20 reloads %s" %
+          (ok, bad, [s.get("err") for s in stats]))
+    # a section the checker refuses: the reload fails with the code, the
+    # running configuration stays
+    write((SYS_TMPL % dict(port=p, a=a, b=b, wa=1, gen=99)).replace("proxy app;", "proxy ap;"))
+    env.gp.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload failed" in env.gate_log(), "the refused reload")
+    r, d = get(p, "/f")
+    check("error[E120]" in env.gate_log() and d == b"gen 20",
+          "a section with an unknown upstream refused (E120), the 20th section kept")
+    out = subprocess.run([env.gate, "--system", sysfile, "--partition", "nope", "--check"],
+                         capture_output=True, text=True, timeout=20)
+    check(out.returncode == 1, "--check of a partition that does not exist fails")
 
 
 # ---------------------------------------------------------------- kill
@@ -890,7 +989,8 @@ def scen_splice(env):
 # ----------------------------------------------------------- partition
 
 def scen_partition(env, myco):
-    """myco-gate as a partition of a system: it serves the listening socket
+    """myco-gate as a partition of a system, configured by its own `gateway`
+    section of the system file: it serves the listening socket
     the executive holds for its declared port (with `net` only to reach its
     upstream), reports ready,
     heartbeats, and its replacement after a kill serves the same port.  Its
@@ -900,20 +1000,15 @@ def scen_partition(env, myco):
     port = free_port()
     mport = free_port()
     uport = env.upstream("u1")
-    conf = os.path.join(env.dir, "gate.conf")
-    open(conf, "w").write('listen 0.0.0.0:%d;\nloops 1;\ncache 1MiB lru;\naccess_log on;\n'
-                          'upstream up { server 127.0.0.1:%d; }\n'
-                          'route /up { proxy up; cache 60s; }\n'
-                          'route /big/ { proxy up; }\n'
-                          'route /limited { rate_limit 1/s burst 2; respond 200 "ok"; }\n'
-                          'route / { respond 200 "in a system"; }\n' % (port, uport))
     sysfile = os.path.join(env.dir, "system.myco")
     rt = os.path.join(env.dir, "rt")
+    # the gateway's configuration is the partition's `gateway { }` section;
+    # myco-gate finds its own section by the partition name it runs as
     open(sysfile, "w").write("""system gatetest {
     metrics %d;
     partition gate {
         program "%s";
-        args "-c", "%s";
+        args "--system", "%s";
         net;
         listen %d;
         path "%s" ro;
@@ -921,9 +1016,20 @@ def scen_partition(env, myco):
         restart permanent;
         heartbeat 500 ms;
         readiness required;
+        gateway {
+            listen %d;
+            loops 1;
+            cache 1 MiB lru;
+            access_log on;
+            upstream up { server "127.0.0.1:%d"; }
+            route "/up" { proxy up; cache 60 s; }
+            route "/big/" { proxy up; }
+            route "/limited" { rate_limit 1 per s burst 2; respond 200 "ok"; }
+            route "/" { respond 200 "in a system"; }
+        }
     }
 }
-""" % (mport, env.gate, conf, port, env.dir))
+""" % (mport, env.gate, sysfile, port, env.dir, port, uport))
     ex = subprocess.Popen([myco, "run", sysfile, "--runtime-dir", rt],
                           stdout=open(os.path.join(env.dir, "exec.log"), "wb"), stderr=subprocess.STDOUT,
                           env=dict(os.environ, MYCO_TRACE="log:info"))

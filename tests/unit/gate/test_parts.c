@@ -1,5 +1,7 @@
 /* test_parts.c: unit tests for myco-gate's configuration parser (every
- * setting, and errors naming their line), the response cache (TTL, LRU
+ * setting, and errors naming their line), the same configuration written
+ * as a partition's `gateway { }` section of a system file (lowered by
+ * lib/lang, then parsed here: the same settings), the response cache (TTL, LRU
  * order, hyperbolic keeping popular entries, threads), and the token
  * bucket rate limiter. */
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "gate_int.h"
+#include "myco/lang.h"
 
 static const char good[] =
 	"# a comment\n"
@@ -95,6 +98,142 @@ static void expect_bad(const char *text, const char *msg)
 	assert_null(cf);
 	if (strcmp(err, msg) != 0)
 		fail_msg("%s\n  got  %s\n  want %s", text, err, msg);
+}
+
+/* `good` above as a gateway section: statement by statement the same,
+ * in .myco syntax (quoted strings, units after a space, `per s`), routes
+ * before the upstream they use, TLS last. */
+static const char good_sys[] =
+	"system s {\n"
+	"  partition edge {\n"
+	"    program \"./myco-gate\";\n"
+	"    gateway {\n"
+	"      listen \"127.0.0.1:9000\";\n"
+	"      loops 2; max_body 2 MiB; timeout header 5 s; timeout idle 30 s; timeout body 60 s;\n"
+	"      cache 16 MiB lru; access_log off;\n"
+	"      route \"/api/\" host \"api.example\" {\n"
+	"        proxy app; strip_prefix; websocket on; cache 5 s;\n"
+	"        request_header set \"X-From\" \"gate\"; request_header remove \"Cookie\";\n"
+	"        response_header add \"X-Served-By\" \"myco\";\n"
+	"        rate_limit 100 per s burst 20 key header \"X-Key\";\n"
+	"      }\n"
+	"      route \"/hello\" { respond 200 \"Hello, World!\" type \"text/plain\"; }\n"
+	"      upstream app {\n"
+	"        server \"127.0.0.1:9001\" weight 3;\n"
+	"        server \"[::1]:9002\";\n"
+	"        balance hash header \"X-User\";\n"
+	"        keepalive 16 idle 10 s;\n"
+	"        timeout connect 250 ms; timeout read 2 s; timeout write 1 s; timeout header 3 s;\n"
+	"        health \"/healthz\" interval 500 ms timeout 100 ms fails 3 passes 2;\n"
+	"        eject after 5 for 30 s;\n"
+	"        retries 2 budget 10 %;\n"
+	"      }\n"
+	"      tls cert \"/etc/c.pem\" key \"/etc/k.pem\"; tls sni \"a.example\" cert \"a.pem\" key \"a.key\";\n"
+	"    }\n"
+	"  }\n"
+	"}\n";
+
+static void test_conf_system(void **state)
+{
+	myco__gate_conf_t *a, *b;
+	myco_system_t *sys = NULL;
+	myco_diags_t *d = NULL;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(myco_lang_load_buffer("gate.myco", good_sys, sizeof(good_sys) - 1, &sys, &d), 0);
+	myco_diags_free(d);
+	assert_int_equal(sys->npartitions, 1);
+	assert_non_null(sys->partitions[0].gateway);
+	assert_int_equal(myco__conf_parse(sys->partitions[0].gateway, strlen(sys->partitions[0].gateway),
+					  &b, err, sizeof(err)), 0);
+	assert_int_equal(myco__conf_parse(good, sizeof(good) - 1, &a, err, sizeof(err)), 0);
+	assert_string_equal(a->listen_host, b->listen_host);
+	assert_int_equal(a->listen_port, b->listen_port);
+	assert_int_equal(a->loops, b->loops);
+	assert_int_equal(a->max_body, b->max_body);
+	assert_int_equal(a->splice_min, b->splice_min);
+	assert_int_equal(a->header_timeout_ns, b->header_timeout_ns);
+	assert_int_equal(a->body_timeout_ns, b->body_timeout_ns);
+	assert_int_equal(a->idle_timeout_ns, b->idle_timeout_ns);
+	assert_int_equal(a->cache_bytes, b->cache_bytes);
+	assert_int_equal(a->cache_policy, b->cache_policy);
+	assert_int_equal(a->access_log, b->access_log);
+	assert_string_equal(a->tls_cert, b->tls_cert);
+	assert_string_equal(a->tls_key, b->tls_key);
+	assert_int_equal(a->nsni, b->nsni);
+	assert_string_equal(a->sni[0].name, b->sni[0].name);
+	assert_int_equal(a->npools, 1);
+	assert_int_equal(b->npools, 1);
+	{
+		myco__pool_t *x = &a->pools[0], *y = &b->pools[0];
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->nservers, y->nservers);
+		for (size_t i = 0; i < x->nservers; i++) {
+			assert_string_equal(x->servers[i].host, y->servers[i].host);
+			assert_int_equal(x->servers[i].port, y->servers[i].port);
+			assert_int_equal(x->servers[i].weight, y->servers[i].weight);
+		}
+		assert_int_equal(x->balance, y->balance);
+		assert_int_equal(x->hash_on, y->hash_on);
+		assert_string_equal(x->hash_header, y->hash_header);
+		assert_int_equal(x->keepalive, y->keepalive);
+		assert_int_equal(x->idle_timeout_ns, y->idle_timeout_ns);
+		assert_int_equal(x->connect_timeout_ns, y->connect_timeout_ns);
+		assert_int_equal(x->write_timeout_ns, y->write_timeout_ns);
+		assert_int_equal(x->header_timeout_ns, y->header_timeout_ns);
+		assert_int_equal(x->read_timeout_ns, y->read_timeout_ns);
+		assert_string_equal(x->health_path, y->health_path);
+		assert_int_equal(x->health_interval_ns, y->health_interval_ns);
+		assert_int_equal(x->health_timeout_ns, y->health_timeout_ns);
+		assert_int_equal(x->health_fails, y->health_fails);
+		assert_int_equal(x->health_passes, y->health_passes);
+		assert_int_equal(x->eject_after, y->eject_after);
+		assert_int_equal(x->eject_ns, y->eject_ns);
+		assert_int_equal(x->retries, y->retries);
+		assert_true(x->retry_budget == y->retry_budget);
+	}
+	assert_int_equal(a->nroutes, 2);
+	assert_int_equal(b->nroutes, 2);
+	for (size_t i = 0; i < 2; i++) {
+		myco__route_t *x = &a->routes[i], *y = &b->routes[i];
+		assert_string_equal(x->prefix, y->prefix);
+		assert_string_equal(x->host, y->host);
+		assert_int_equal(!!x->pool, !!y->pool);
+		assert_int_equal(x->strip_prefix, y->strip_prefix);
+		assert_int_equal(x->fixed_status, y->fixed_status);
+		assert_string_equal(x->fixed_type, y->fixed_type);
+		assert_int_equal(x->fixed_len, y->fixed_len);
+		if (x->fixed_len)
+			assert_memory_equal(x->fixed_body, y->fixed_body, x->fixed_len);
+		assert_int_equal(x->nreq_ops, y->nreq_ops);
+		assert_int_equal(x->nresp_ops, y->nresp_ops);
+		for (size_t j = 0; j < x->nreq_ops; j++) {
+			assert_int_equal(x->req_ops[j].op, y->req_ops[j].op);
+			assert_string_equal(x->req_ops[j].name, y->req_ops[j].name);
+			assert_string_equal(x->req_ops[j].value, y->req_ops[j].value);
+		}
+		assert_int_equal(!!x->rl, !!y->rl);
+		assert_int_equal(x->rl_key, y->rl_key);
+		assert_string_equal(x->rl_header, y->rl_header);
+		assert_int_equal(x->cache_ttl_ns, y->cache_ttl_ns);
+		assert_int_equal(x->websocket, y->websocket);
+	}
+	myco__conf_put(a);
+	myco__conf_put(b);
+	myco_system_free(sys);
+	/* errors come back from the checker, with their code */
+	{
+		static const char bad[] =
+			"system s { partition p { program \"./g\"; gateway {\n"
+			"  route \"/\" { proxy nope; }\n} } }\n";
+		assert_int_equal(myco_lang_load_buffer("bad.myco", bad, sizeof(bad) - 1, &sys, &d),
+				 -MYCO_ESYNTAX);
+		assert_null(sys);
+		assert_int_equal(myco_diags_errors(d), 1);
+		assert_string_equal(myco_diags_get(d, 0)->code, "E120");
+		myco_diags_free(d);
+	}
 }
 
 static void test_conf_bad(void **state)
@@ -264,6 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conf_good),
 		cmocka_unit_test(test_conf_bad),
+		cmocka_unit_test(test_conf_system),
 		cmocka_unit_test(test_cache_ttl_and_lru),
 		cmocka_unit_test(test_cache_hyperbolic),
 		cmocka_unit_test(test_cache_threads),
