@@ -72,14 +72,26 @@ typedef enum myco_policy {
 	                            other coroutines run in the background      */
 	MYCO_POLICY_STEAL,       /* detached spawns may be stolen by sibling
 	                            loops of the same group before they start   */
+	MYCO_POLICY_ADAPTIVE,    /* detached spawns are placed on a loop of the
+	                            group by ant-colony placement: pheromone per
+	                            (task class = coroutine name, loop) from
+	                            observed spawn -> finish times, evaporating,
+	                            weighted random choice (docs/scheduling.md) */
 } myco_policy_t;
 
-/* Parse a policy name ("fifo", "edf", "steal"; case-sensitive).  Returns
- * the policy or -EINVAL.  Any thread. */
+/* Parse a policy name ("fifo", "edf", "steal", "adaptive"; case-sensitive).
+ * Returns the policy or -EINVAL.  Any thread. */
 int myco_policy_from_name(const char *name);
 
 /* Name of a policy as a static string ("fifo"...), "?" if unknown. */
 const char *myco_policy_name(myco_policy_t p);
+
+/* Policy adaptive: the pheromone of task_class (a coroutine name, NULL =
+ * unnamed) on loop j of loop's group, in the policy's fixed-point units
+ * (docs/scheduling.md).  0 or -EINVAL (not an adaptive group loop, j out
+ * of range).  Any thread (relaxed read). */
+int myco_aco_pheromone(const myco_loop_t *loop, const char *task_class,
+		       unsigned j, uint32_t *out);
 
 /* ------------------------------------------------------------------ */
 /* Loops                                                               */

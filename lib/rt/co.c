@@ -121,6 +121,8 @@ static void finish(myco_loop_t *l, myco_co_t *co)
 {
 	l->live--;
 	MYCO__ST_ADD(l, finished, 1);
+	if (co->aco_cls >= 0 && l->aco)
+		myco__aco_finish(l, co);
 	if (co->edf)
 		myco__edf_task_end(l, co);
 	if (co->joiner) {
@@ -239,6 +241,7 @@ int myco__co_new(myco_loop_t *l, myco_co_t **out, myco_co_fn_t fn, void *arg,
 	co->state = MYCO__CO_NEW;
 	if (opts && opts->name)
 		snprintf(co->name, sizeof(co->name), "%s", opts->name);
+	co->aco_cls = -1;
 	myco__ctx_make(&co->ctx, co->stack_lo, co->stack_size, co_entry);
 	co->all_next = l->all;
 	if (l->all)
@@ -286,6 +289,8 @@ int myco_spawn(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
 		return -EINVAL;
 	if (out)
 		*out = NULL;
+	if (!out && loop->aco && !(opts && (opts->flags & MYCO_CO_PINNED)))
+		return myco__aco_spawn(loop, fn, arg, opts);
 	if (!out && loop->deque && !(opts && (opts->flags & MYCO_CO_PINNED)))
 		return myco__steal_spawn(loop, fn, arg, opts);
 	rc = myco__co_new(loop, &co, fn, arg, opts);

@@ -61,6 +61,7 @@ struct myco_group {
 	void *init_arg;
 	int first_err;
 	pthread_mutex_t mu;
+	myco__aco_t *aco;                  /* policy adaptive: pheromones  */
 };
 
 static bool spsc_push(myco__spsc_t *r, void (*fn)(void *), void *arg)
@@ -275,6 +276,15 @@ int myco_group_create(myco_group_t **out, const myco_group_opts_t *opts)
 					 __ATOMIC_RELAXED);
 		}
 	}
+	if (g->loops[0]->policy == MYCO_POLICY_ADAPTIVE) {
+		rc = myco__aco_new(&g->aco, n);
+		if (rc < 0)
+			goto out;
+		for (unsigned i = 0; i < n; i++) {
+			g->loops[i]->aco = g->aco;
+			g->loops[i]->aco_rng = 0x9e3779b97f4a7c15ull * (i + 1);
+		}
+	}
 	for (unsigned s = 0; s < n; s++) {
 		for (unsigned d = 0; d < n; d++) {
 			if (s == d)
@@ -427,6 +437,7 @@ void myco_group_destroy(myco_group_t *g)
 		for (unsigned i = 0; i < g->n; i++)
 			myco_loop_destroy(g->loops[i]);
 	pthread_mutex_destroy(&g->mu);
+	myco__aco_free(g->aco);
 	free(g->pairs);
 	free(g->loops);
 	free(g->threads);

@@ -44,6 +44,8 @@ int myco_policy_from_name(const char *name)
 		return MYCO_POLICY_EDF;
 	if (!strcmp(name, "steal"))
 		return MYCO_POLICY_STEAL;
+	if (!strcmp(name, "adaptive"))
+		return MYCO_POLICY_ADAPTIVE;
 	return -EINVAL;
 }
 
@@ -53,6 +55,7 @@ const char *myco_policy_name(myco_policy_t p)
 	case MYCO_POLICY_FIFO:  return "fifo";
 	case MYCO_POLICY_EDF:   return "edf";
 	case MYCO_POLICY_STEAL: return "steal";
+	case MYCO_POLICY_ADAPTIVE: return "adaptive";
 	case MYCO_POLICY_DEFAULT: return "default";
 	}
 	return "?";
@@ -63,7 +66,7 @@ static int resolve_policy(const myco_loop_opts_t *o)
 	if (o->policy_name)
 		return myco_policy_from_name(o->policy_name);
 	if (o->policy != MYCO_POLICY_DEFAULT) {
-		if (o->policy < MYCO_POLICY_FIFO || o->policy > MYCO_POLICY_STEAL)
+		if (o->policy < MYCO_POLICY_FIFO || o->policy > MYCO_POLICY_ADAPTIVE)
 			return -EINVAL;
 		return o->policy;
 	}

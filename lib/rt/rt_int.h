@@ -149,6 +149,8 @@ struct myco_co {
 	uint64_t run_ns;        /* when it was switched in                    */
 	myco_co_stats_t st;
 	myco__edf_t *edf;       /* NULL unless an edf task                    */
+	int aco_cls;            /* adaptive: task class, -1 = not placed      */
+	uint64_t spawn_ns;      /* adaptive: when it was spawned              */
 	char name[32];
 #ifdef MYCO_RT_ASAN
 	void *asan_fake;
@@ -222,6 +224,10 @@ struct myco_loop {
 	unsigned index;
 	myco__deque_t *deque;           /* steal policy                      */
 	unsigned steal_rr;
+
+	/* adaptive policy (adaptive.c): the group's pheromone table */
+	struct myco__aco *aco;
+	uint64_t aco_rng;
 
 	/* core loans (loans.c): NULL unless the group is elastic */
 	myco_rt_core_sig_t *sig;        /* this loop's entry of the region    */
@@ -316,6 +322,34 @@ unsigned myco__steal_from_siblings(myco_loop_t *l, unsigned max);
  * only when idle); returns how many were started. */
 unsigned myco__steal_from_revoked(myco_loop_t *l, unsigned max);
 void myco__steal_drain_free(myco_loop_t *l);
+
+/* adaptive.c (policy adaptive) */
+#define MYCO__ACO_CLASSES 32      /* task classes (hash of the name)      */
+#define MYCO__ACO_MAXLOOPS 256
+#define MYCO__ACO_INIT 1000u      /* pheromone at start                   */
+#define MYCO__ACO_MIN 50u         /* floor after evaporation              */
+#define MYCO__ACO_MAX 100000u     /* cap                                  */
+#define MYCO__ACO_Q 100000u       /* deposit = Q / (sojourn_us + Q0)      */
+#define MYCO__ACO_Q0 10u
+typedef struct myco__aco myco__aco_t;
+typedef struct myco__aco_col {
+	_Alignas(64) uint32_t tau[MYCO__ACO_CLASSES]; /* written by its loop */
+	uint64_t last_evap;                           /* its loop only      */
+} myco__aco_col_t;
+int myco__aco_new(myco__aco_t **out, unsigned nloops);
+void myco__aco_free(myco__aco_t *a);
+myco__aco_col_t *myco__aco_col(myco__aco_t *a, unsigned j);
+unsigned myco__aco_class(const char *name);
+uint32_t myco__aco_deposit_amount(uint64_t sojourn_ns);
+void myco__aco_deposit(myco__aco_col_t *col, unsigned cls, uint64_t sojourn_ns,
+		       uint64_t now);
+/* Weighted random choice: j with probability tau[j] / (1 + queue[j])^2,
+ * normalised; rng is a xorshift state. */
+unsigned myco__aco_pick(const uint32_t *tau, const uint64_t *queue,
+			unsigned n, uint64_t *rng);
+int myco__aco_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
+		    const myco_co_opts_t *opts);
+void myco__aco_finish(myco_loop_t *l, myco_co_t *co);
 
 /* loans.c (elastic groups) */
 /* Top of every iteration: follow sig->grant (RUNNING <-> DRAINING). */
