@@ -28,6 +28,7 @@ enum { CS_TOPIC = 1, CS_STATIC_BROKER = 4, CS_DEFAULT = 5 };
 enum {
 	F_SEGMENT_BYTES, F_SEGMENT_MS, F_RETENTION_BYTES, F_RETENTION_MS,
 	F_INDEX_INTERVAL, F_MAX_MESSAGE, F_TS_TYPE, F_CLEANUP, F_COMPRESSION,
+	F_DELETE_RETENTION,
 };
 
 static const struct kept_cfg {
@@ -36,9 +37,12 @@ static const struct kept_cfg {
 	const char *doc;
 } kept[] = {
 	{ "cleanup.policy", F_CLEANUP, CT_LIST,
-	  "delete: retention removes old segments; compact: retention keeps every record" },
+	  "delete: retention removes old segments; compact: the cleaner keeps the latest "
+	  "record of each key" },
 	{ "compression.type", F_COMPRESSION, CT_STRING,
 	  "kept and reported; batches are stored as the producer compressed them" },
+	{ "delete.retention.ms", F_DELETE_RETENTION, CT_LONG,
+	  "compaction keeps a tombstone this long after its segment's newest record" },
 	{ "index.interval.bytes", F_INDEX_INTERVAL, CT_INT, "bytes between offset index entries" },
 	{ "max.message.bytes", F_MAX_MESSAGE, CT_INT, "largest record batch accepted" },
 	{ "message.timestamp.type", F_TS_TYPE, CT_STRING, "CreateTime or LogAppendTime" },
@@ -50,10 +54,10 @@ static const struct kept_cfg {
 #define NKEPT (sizeof(kept) / sizeof(kept[0]))
 
 /* Topic configs Kafka knows that myco-log accepts (value type checked) but
- * does not act on: one node, no replicas, no compaction by key, fsync set
+ * does not act on: one node, no replicas, compaction without its tuning knobs, fsync set
  * by the broker's own --fsync. */
 static const struct { const char *name; int type; } accepted[] = {
-	{ "delete.retention.ms", CT_LONG }, { "file.delete.delay.ms", CT_LONG },
+	{ "file.delete.delay.ms", CT_LONG },
 	{ "flush.messages", CT_LONG }, { "flush.ms", CT_LONG },
 	{ "follower.replication.throttled.replicas", CT_LIST },
 	{ "leader.replication.throttled.replicas", CT_LIST },
@@ -222,6 +226,11 @@ int myco__ltopic_config_set(mls_topic_config *tc, const char *k, myco__kstr_t va
 			break;
 		tc->retention_ms = x;
 		return 0;
+	case F_DELETE_RETENTION:
+		if (x < 0)
+			break;
+		tc->delete_retention_ms = x;
+		return 0;
 	case F_MAX_MESSAGE:
 		if (x < 0 || x > INT32_MAX)
 			break;
@@ -245,6 +254,7 @@ static void kept_value(const mls_topic_config *tc, int field, char *buf, size_t 
 	case F_SEGMENT_MS: snprintf(buf, n, "%" PRId64, tc->segment_ms); break;
 	case F_RETENTION_BYTES: snprintf(buf, n, "%" PRId64, tc->retention_bytes); break;
 	case F_RETENTION_MS: snprintf(buf, n, "%" PRId64, tc->retention_ms); break;
+	case F_DELETE_RETENTION: snprintf(buf, n, "%" PRId64, tc->delete_retention_ms); break;
 	case F_INDEX_INTERVAL: snprintf(buf, n, "%d", tc->index_interval_bytes); break;
 	case F_MAX_MESSAGE: snprintf(buf, n, "%d", tc->max_message_bytes); break;
 	case F_TS_TYPE:

@@ -232,6 +232,8 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 		rc = -errno;
 		goto out;
 	}
+	p->clean_again = INT64_MAX;
+	myco__compact_leftovers(p->dir);
 	d = opendir(p->dir);
 	if (!d) {
 		rc = -errno;

@@ -33,6 +33,7 @@ void mls_topic_config_init(mls_topic_config *tc)
 	tc->max_message_bytes = 1048588;
 	tc->timestamp_type = MLS_TS_CREATE_TIME;
 	tc->cleanup_policy = MLS_CLEANUP_DELETE;
+	tc->delete_retention_ms = 24LL * 3600 * 1000;
 }
 
 void mls_config_init(mls_config *cfg)
@@ -54,7 +55,8 @@ static int topic_config_check(const mls_topic_config *c)
 	     c->timestamp_type != MLS_TS_LOG_APPEND_TIME) ||
 	    c->cleanup_policy < 1 ||
 	    c->cleanup_policy > (MLS_CLEANUP_DELETE | MLS_CLEANUP_COMPACT) ||
-	    c->compression_type < 0 || c->compression_type > 5)
+	    c->compression_type < 0 || c->compression_type > 5 ||
+	    c->delete_retention_ms < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -146,11 +148,12 @@ static int topic_meta_write(struct mls_store *st, const mls__topic *t)
 		"\nsegment_ms %" PRId64 "\nretention_bytes %" PRId64
 		"\nretention_ms %" PRId64 "\nindex_interval_bytes %d\n"
 		"max_message_bytes %d\ntimestamp_type %d\ncleanup_policy %d\n"
-		"compression_type %d\n",
+		"compression_type %d\ndelete_retention_ms %" PRId64 "\n",
 		TOPIC_META_VERSION, t->name, t->nparts, t->cfg.segment_bytes,
 		t->cfg.segment_ms, t->cfg.retention_bytes, t->cfg.retention_ms,
 		t->cfg.index_interval_bytes, t->cfg.max_message_bytes,
-		t->cfg.timestamp_type, t->cfg.cleanup_policy, t->cfg.compression_type);
+		t->cfg.timestamp_type, t->cfg.cleanup_policy, t->cfg.compression_type,
+		t->cfg.delete_retention_ms);
 	if (n < 0 || (size_t)n + 20 > sizeof(buf))
 		return -EINVAL;
 	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "crc %08x\n",
@@ -199,6 +202,9 @@ static int topic_meta_read(const char *path, mls__topic *t)
 		return -MYCO_ELOG_CORRUPT;
 	c = strstr(buf, "\ncompression_type ");
 	if (c && sscanf(c, "\ncompression_type %d", &t->cfg.compression_type) != 1)
+		return -MYCO_ELOG_CORRUPT;
+	c = strstr(buf, "\ndelete_retention_ms ");
+	if (c && sscanf(c, "\ndelete_retention_ms %" SCNd64, &t->cfg.delete_retention_ms) != 1)
 		return -MYCO_ELOG_CORRUPT;
 	if (ver != TOPIC_META_VERSION)
 		return -MYCO_EVERSION;
@@ -464,6 +470,51 @@ static void *sync_thread(void *arg)
 	return NULL;
 }
 
+/* The log cleaner: compaction runs here, away from the sync thread, so
+ * that fsyncs (and the appends waiting for them) never wait for it. */
+int mls_compact_run(mls_store_t *st)
+{
+	mls_partition_t **ps;
+	size_t n;
+	int total = 0, rc = all_parts(st, &ps, &n);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&st->clean_mu);
+	for (size_t i = 0; i < n; i++) {
+		int r = myco__part_compact(ps[i], myco__now(st));
+		if (r > 0)
+			total += r;
+		else if (r < 0 && rc == 0)
+			rc = r;
+		mls_partition_put(ps[i]);
+	}
+	pthread_mutex_unlock(&st->clean_mu);
+	free(ps);
+	return rc < 0 ? rc : total;
+}
+
+static void *clean_thread(void *arg)
+{
+	struct mls_store *st = arg;
+
+	pthread_mutex_lock(&st->sync_mu);
+	while (!st->stop) {
+		int64_t wake = mono_ms() + st->cfg.retention_check_ms;
+		struct timespec ts = { (time_t)(wake / 1000), (long)(wake % 1000) * 1000000 };
+		pthread_cond_timedwait(&st->clean_cv, &st->sync_mu, &ts);
+		if (st->stop)
+			break;
+		pthread_mutex_unlock(&st->sync_mu);
+		int rc = mls_compact_run(st);
+		if (rc < 0)
+			fprintf(stderr, "myco-logstore: compaction: %s (retried)\n", myco_strerror(rc));
+		pthread_mutex_lock(&st->sync_mu);
+	}
+	pthread_mutex_unlock(&st->sync_mu);
+	return NULL;
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 int mls_open(const char *dir, const mls_config *cfg, mls_store_t **out)
@@ -487,7 +538,9 @@ int mls_open(const char *dir, const mls_config *cfg, mls_store_t **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->sync_cv, &ca);
+	pthread_cond_init(&st->clean_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&st->clean_mu, NULL);
 	pthread_cond_init(&st->done_cv, NULL);
 	if (st->cfg.fsync_policy < MLS_FSYNC_ALWAYS ||
 	    st->cfg.fsync_policy > MLS_FSYNC_NEVER ||
@@ -530,6 +583,12 @@ int mls_open(const char *dir, const mls_config *cfg, mls_store_t **out)
 	if (rc < 0)
 		goto out;
 	st->thread_started = true;
+	if (st->cfg.retention_check_ms > 0) {
+		rc = -pthread_create(&st->clean_thread, NULL, clean_thread, st);
+		if (rc < 0)
+			goto out;
+		st->clean_started = true;
+	}
 	*out = st;
 out:
 	if (rc < 0)
@@ -545,8 +604,11 @@ void mls_close(mls_store_t *st)
 		pthread_mutex_lock(&st->sync_mu);
 		st->stop = true;
 		pthread_cond_signal(&st->sync_cv);
+		pthread_cond_signal(&st->clean_cv);
 		pthread_mutex_unlock(&st->sync_mu);
 		pthread_join(st->thread, NULL);
+		if (st->clean_started)
+			pthread_join(st->clean_thread, NULL);
 	}
 	for (size_t i = 0; i < st->ntopics; i++)
 		topic_free(st->topics[i], true);
@@ -558,6 +620,8 @@ void mls_close(mls_store_t *st)
 	pthread_mutex_destroy(&st->sync_mu);
 	pthread_mutex_destroy(&st->gmu);
 	pthread_cond_destroy(&st->sync_cv);
+	pthread_cond_destroy(&st->clean_cv);
+	pthread_mutex_destroy(&st->clean_mu);
 	pthread_cond_destroy(&st->done_cv);
 	free(st->dir);
 	free(st);
@@ -715,6 +779,7 @@ int mls_topic_alter(mls_store_t *st, const char *name, const mls_topic_config *c
 		mls_partition_t *p = t->parts[i];
 		pthread_mutex_lock(&p->mu);
 		p->cfg = *cfg;
+		p->clean_again = 0;     /* compaction settings may have changed */
 		/* read without the lock by the append pre-check */
 		__atomic_store_n(&p->cfg.max_message_bytes, cfg->max_message_bytes,
 		                 __ATOMIC_RELAXED);

@@ -101,11 +101,14 @@ typedef struct mls_topic_config {
 	                               * 5 zstd; batches are always stored as
 	                               * the producer compressed them */
 	int32_t reserved_;            /* zero */
+	int64_t delete_retention_ms;  /* compaction keeps a tombstone while
+	                               * its segment's newest record is younger
+	                               * [delete.retention.ms] 1 day */
 } mls_topic_config;
 
 /* cleanup.policy: "delete" (retention removes old segments), "compact"
- * (retention does not remove: every record is kept; the store does not
- * compact by key yet), or both ("compact,delete"). */
+ * (the cleaner keeps the latest record of each key, mls_compact_run), or
+ * both ("compact,delete"). */
 enum mls_cleanup_policy {
 	MLS_CLEANUP_DELETE = 1,
 	MLS_CLEANUP_COMPACT = 2,
@@ -156,6 +159,16 @@ int mls_sync(mls_store_t *st);
  * means the store's clock.  Deletes whole old segments, never the active
  * one.  Returns the number of segments deleted or a negative error. */
 int mls_retention_run(mls_store_t *st, int64_t now_ms);
+
+/* Compact every partition of the topics with cleanup.policy compact now
+ * (the store's cleaner thread also does, every retention_check_ms): in
+ * the closed segments only the latest record of each key stays, at its
+ * offset; tombstones go once their segment's newest record is older than
+ * delete.retention.ms.  Appends and reads are not held up (files are read
+ * and written without the partition lock).  Returns the number of
+ * segments rewritten or a negative error.  docs/log-storage.md
+ * "Compaction" says what is kept as written. */
+int mls_compact_run(mls_store_t *st);
 
 /* ---- topics ------------------------------------------------------------ */
 

@@ -263,6 +263,8 @@ struct mls_partition {
 	mls__txn *txns; size_t ntxns, txns_cap;       /* ongoing transactions */
 	mls__abort *aborts; size_t naborts, aborts_cap; /* aborted, by marker */
 	bool has_txn;            /* DIR/txn exists: transactional data was written */
+	int64_t cleaned_to;      /* compaction: closed segments below it are clean */
+	int64_t clean_again;     /* compaction: a kept tombstone expires (clock ms) */
 	mls__waiter *waiters, **waiters_tail;
 	bool dirty;              /* written since the last sync */
 	bool queued;             /* on st->dirty list (st->sync_mu) */
@@ -307,6 +309,14 @@ int myco__txn_rebuild(mls_partition_t *p);
 void myco__txn_truncate_head(mls_partition_t *p);
 void myco__txn_free(mls_partition_t *p);
 
+/* compact.c */
+/* Compact p's closed segments (cleanup.policy compact); now: the store's
+ * clock.  Returns segments rewritten or < 0.  Never holds p->mu while
+ * reading or writing files. */
+int myco__part_compact(mls_partition_t *p, int64_t now);
+/* Remove what an interrupted compaction left in dir (on open). */
+void myco__compact_leftovers(const char *dir);
+
 /* ---- store ------------------------------------------------------------- */
 typedef struct mls__topic {
 	char name[MLS_TOPIC_NAME_MAX + 1];
@@ -331,6 +341,12 @@ struct mls_store {
 	mls_partition_t *dirty;  /* partitions with waiters */
 	bool stop, thread_started;
 	pthread_t thread;
+	/* the log cleaner (compact.c): its thread and mls_compact_run take
+	 * clean_mu, one compaction at a time */
+	pthread_mutex_t clean_mu;
+	pthread_cond_t clean_cv;
+	bool clean_started;
+	pthread_t clean_thread;
 	/* group offsets (groups.c), under gmu */
 	pthread_mutex_t gmu;
 	int gfd;

@@ -824,6 +824,188 @@ static void t_txn(void **state)
 	rmtree(d);
 }
 
+/* A batch of n keyed records: key "k<keys[i]>", value "v<vals[i]>" or a
+ * tombstone (vals[i] < 0). */
+static size_t kbatch(uint8_t *buf, const int *keys, const int *vals, int n, int64_t ts)
+{
+	size_t pos = 61;
+	for (int i = 0; i < n; i++) {
+		uint8_t body[64];
+		char k[16], v[16];
+		size_t b = 0, kl = (size_t)snprintf(k, sizeof(k), "k%d", keys[i]);
+		size_t vl = vals[i] < 0 ? 0 : (size_t)snprintf(v, sizeof(v), "v%d", vals[i]);
+		body[b++] = 0;
+		b += tb_varint(body + b, 0);
+		b += tb_varint(body + b, i);
+		b += tb_varint(body + b, (int64_t)kl);
+		memcpy(body + b, k, kl);
+		b += kl;
+		b += tb_varint(body + b, vals[i] < 0 ? -1 : (int64_t)vl);
+		memcpy(body + b, v, vl);
+		b += vl;
+		body[b++] = 0;                           /* no headers */
+		pos += tb_varint(buf + pos, (int64_t)b);
+		memcpy(buf + pos, body, b);
+		pos += b;
+	}
+	memset(buf, 0, 61);
+	tb_be(buf + 8, pos - 12, 4);
+	tb_be(buf + 12, (uint64_t)-1, 4);
+	buf[16] = 2;
+	tb_be(buf + 23, (uint64_t)(n - 1), 4);
+	tb_be(buf + 27, (uint64_t)ts, 8);
+	tb_be(buf + 35, (uint64_t)ts, 8);
+	tb_be(buf + 43, (uint64_t)-1, 8);
+	tb_be(buf + 51, (uint64_t)-1, 2);
+	tb_be(buf + 53, (uint64_t)-1, 4);
+	tb_be(buf + 57, (uint64_t)n, 4);
+	tb_be(buf + 17, mls_crc32c(0, buf + 21, pos - 21), 4);
+	return pos;
+}
+
+static int64_t rd_varint(const uint8_t *p, size_t *at)
+{
+	uint64_t u = 0;
+	for (int sh = 0;; sh += 7) {
+		uint8_t c = p[(*at)++];
+		u |= (uint64_t)(c & 0x7f) << sh;
+		if (!(c & 0x80))
+			break;
+	}
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* Every record from the log start: value[offset] = the value number, -1
+ * for a tombstone, -2 for no record at that offset; keyof[offset]. */
+static void read_keyed(mls_partition_t *p, int *value, int *keyof, int64_t n)
+{
+	size_t cap = 1 << 20, len;
+	uint8_t *buf = malloc(cap);
+	int64_t hw, from = 0;
+	for (int64_t i = 0; i < n; i++)
+		value[i] = keyof[i] = -2;
+	for (;;) {
+		assert_int_equal(mls_read_copy(p, from, cap, buf, cap, &len, &hw), 0);
+		if (len == 0)
+			break;
+		for (size_t pos = 0; pos < len;) {
+			uint32_t bl = (uint32_t)tb_get(buf + pos + 8, 4);
+			int64_t base = (int64_t)tb_get(buf + pos, 8);
+			int32_t cnt = (int32_t)tb_get(buf + pos + 57, 4);
+			int32_t last = (int32_t)tb_get(buf + pos + 23, 4);
+			size_t at = pos + 61;
+			assert_int_equal(mls_crc32c(0, buf + pos + 21, bl + 12 - 21),
+					 (uint32_t)tb_get(buf + pos + 17, 4));
+			for (int32_t r = 0; r < cnt; r++) {
+				int64_t rl = rd_varint(buf, &at), kl, vl, od;
+				size_t end = at + (size_t)rl;
+				at++;
+				(void)rd_varint(buf, &at);
+				od = rd_varint(buf, &at);
+				kl = rd_varint(buf, &at);
+				assert_true(base + od < n);
+				keyof[base + od] = atoi((const char *)buf + at + 1);
+				at += (size_t)kl;
+				vl = rd_varint(buf, &at);
+				value[base + od] = vl < 0 ? -1 : atoi((const char *)buf + at + 1);
+				at = end;
+			}
+			from = base + last + 1;
+			pos += bl + 12;
+		}
+	}
+	free(buf);
+}
+
+/* Compaction: the latest record of each key stays in the closed segments,
+ * at its offset; tombstones go after delete.retention.ms; the result
+ * survives a reopen. */
+static void t_compact(void **state)
+{
+	(void)state;
+	char *d = mktmp();
+	mls_store_t *st = open_store(d, MLS_FSYNC_NEVER);
+	mls_topic_config tc;
+	mls_partition_t *p;
+	mls_append_result r;
+	mls_offsets o;
+	enum { NB = 60, PER = 3, N = NB * PER };
+	int key[N], val[N], got[N], gotkey[N], latest[8];
+	uint8_t buf[1024];
+	int64_t active_base;
+
+	mls_topic_config_init(&tc);
+	tc.cleanup_policy = MLS_CLEANUP_COMPACT;
+	tc.segment_bytes = 1024;
+	assert_int_equal(mls_topic_create(st, "cmp", 1, &tc), 0);
+	p = part(st, "cmp", 0);
+	for (int b = 0; b < NB; b++) {
+		int ks[PER], vs[PER];
+		for (int i = 0; i < PER; i++) {
+			int o = b * PER + i;
+			/* key 5 is deleted (a tombstone) at offset 90, never
+			 * written again */
+			ks[i] = o == 90 ? 5 : (o * 7) % 6;
+			if (ks[i] == 5 && o > 90)
+				ks[i] = 4;
+			vs[i] = o == 90 ? -1 : o;
+			key[o] = ks[i];
+			val[o] = vs[i];
+		}
+		size_t n = kbatch(buf, ks, vs, PER, fake_now);
+		assert_int_equal(mls_append(p, buf, n, &r), 0);
+		assert_int_equal(r.base_offset, b * PER);
+	}
+	assert_int_equal(mls_partition_offsets(p, &o), 0);
+	assert_true(o.segments > 4);
+	active_base = p->segs[p->nsegs - 1]->base;
+	assert_true(active_base > 90);
+	for (int k = 0; k < 8; k++)
+		latest[k] = -1;
+	for (int i = 0; i < active_base; i++)
+		latest[key[i]] = i;
+	assert_true(mls_compact_run(st) > 0);
+	assert_int_equal(mls_compact_run(st), 0);       /* nothing new to clean */
+	for (int round = 0; round < 3; round++) {
+		read_keyed(p, got, gotkey, N);
+		for (int i = 0; i < N; i++) {
+			bool stays = i >= active_base || latest[key[i]] == i;
+			if (i == 90 && round > 0)
+				stays = false;          /* the tombstone expired */
+			if (!stays) {
+				assert_int_equal(got[i], -2);
+				continue;
+			}
+			assert_int_equal(gotkey[i], key[i]);
+			assert_int_equal(got[i], val[i]);   /* at its own offset */
+		}
+		assert_int_equal(got[90], round == 0 ? -1 : -2);
+		if (round == 0) {
+			/* delete.retention.ms 0: the tombstone goes next time */
+			tc.delete_retention_ms = 0;
+			assert_int_equal(mls_topic_alter(st, "cmp", &tc), 0);
+			fake_now += 10;
+			assert_true(mls_compact_run(st) > 0);
+		} else if (round == 1) {
+			/* reopened: the cleaned segments and their indexes load */
+			mls_partition_put(p);
+			mls_close(st);
+			st = open_store(d, MLS_FSYNC_NEVER);
+			p = part(st, "cmp", 0);
+		}
+	}
+	/* appends go on after cleaning; offsets keep counting */
+	{
+		int ks[1] = { 1 }, vs[1] = { 7 };
+		size_t n = kbatch(buf, ks, vs, 1, fake_now);
+		assert_int_equal(mls_append(p, buf, n, &r), 0);
+		assert_int_equal(r.base_offset, N);
+	}
+	mls_partition_put(p);
+	mls_close(st);
+	rmtree(d);
+}
+
 static void t_producer_ids(void **state)
 {
 	(void)state;
@@ -1295,6 +1477,7 @@ int main(void)
 		cmocka_unit_test(t_log_append_time),
 		cmocka_unit_test(t_idempotent),
 		cmocka_unit_test(t_txn),
+		cmocka_unit_test(t_compact),
 		cmocka_unit_test(t_producer_ids),
 		cmocka_unit_test(t_torn_tail),
 		cmocka_unit_test(t_groups),
