@@ -394,6 +394,7 @@ void myco__part_remove_files(mls_partition_t *p)
 	p->deleted = true;
 	for (size_t i = 0; i < p->nsegs; i++)
 		myco__seg_unlink(p->segs[i]);
+	myco__compact_leftovers(p->dir);
 	DIR *d = opendir(p->dir);
 	if (d) {
 		for (struct dirent *de; (de = readdir(d));)

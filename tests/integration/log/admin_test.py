@@ -483,6 +483,117 @@ def s_fetch(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
+# ---------------------------------------------------------------- compact
+
+def read_keyed(addr, topic):
+    """{offset: (key, value)} of everything readable in partition 0."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({'bootstrap.servers': addr, 'group.id': 'rk-%f' % time.monotonic(),
+                  'enable.partition.eof': True, 'enable.auto.commit': False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    out = {}
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        m = c.poll(1)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == -191:
+                break
+            continue
+        out[m.offset()] = (m.key(), m.value())
+    c.close()
+    return out
+
+
+def s_compact(tmp):
+    """Log compaction (cleanup.policy=compact) seen by a consumer."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    data = os.path.join(tmp, 'data')
+    b = Broker(data, '--retention-check-ms', '200', '--fsync', 'never').start()
+    b.extra += ['--listen', b.addr]
+    ac = AdminClient({'bootstrap.servers': b.addr})
+    for f in ac.create_topics([
+            NewTopic('cmp', 1, 1, config={'cleanup.policy': 'compact', 'segment.bytes': '2048'}),
+            NewTopic('cmpz', 1, 1, config={'cleanup.policy': 'compact', 'segment.bytes': '2048',
+                                           'delete.retention.ms': '0'})]).values():
+        f.result(30)
+    produced = {'cmp': {}, 'cmpz': {}}
+
+    def dr(err, m):
+        check(err is None, 'delivered') if err is not None else None
+        produced[m.topic()][m.offset()] = (m.key(), m.value())
+
+    p = Producer({'bootstrap.servers': b.addr, 'linger.ms': 1, 'batch.num.messages': 20})
+    for i in range(3000):
+        for t in ('cmp', 'cmpz'):
+            if i == 100:
+                p.produce(t, None, key=b'k7', on_delivery=dr)       # tombstone
+            else:
+                k = i % 50
+                if k == 7:
+                    k = 8
+                p.produce(t, b'v%d' % i, key=b'k%d' % k, on_delivery=dr)
+        if i % 200 == 0:
+            p.poll(0)
+    check(p.flush(60) == 0, '3000 keyed records (50 keys, k7 deleted early) in each topic')
+    last = {}
+    for off in sorted(produced['cmp']):
+        k, v = produced['cmp'][off]
+        last[k] = v
+
+    def compacted(topic, want_tomb):
+        got = read_keyed(b.addr, topic)
+        # closed segments: one record per key (50); the active segment
+        # of 2048 bytes holds at most about 120 records
+        if len(got) > 300:
+            return None                        # not cleaned yet
+        seen = {}
+        for off in sorted(got):
+            if got[off] != produced[topic][off]:
+                raise AssertionError('%s: offset %d holds %r, produced %r'
+                                     % (topic, off, got[off], produced[topic][off]))
+            seen[got[off][0]] = got[off][1]
+        has_tomb = b'k7' in seen
+        if has_tomb != want_tomb:
+            return None
+        return got, seen
+
+    r = wait_until('the cleaner compacts cmp', lambda: compacted('cmp', True), 60)
+    got, seen = r
+    check(all(seen[k] == last[k] for k in last if k != b'k7'),
+          'cmp: %d of 3000 records left, every one at its produced offset with its value, '
+          'the latest value of each of the 49 keys last' % len(got))
+    check(seen[b'k7'] is None and sum(1 for v in got.values() if v[0] == b'k7') == 1,
+          'cmp: the tombstone of k7 stays (delete.retention.ms default), no older k7 value')
+    rz = wait_until('the cleaner compacts cmpz and drops the tombstone',
+                    lambda: compacted('cmpz', False), 60)
+    check(b'k7' not in rz[1], 'cmpz (delete.retention.ms=0): k7 is gone entirely')
+
+    # appends go on while the cleaner works: produce during compaction
+    p2 = Producer({'bootstrap.servers': b.addr, 'linger.ms': 1})
+    for i in range(2000):
+        p2.produce('cmp', b'w%d' % i, key=b'k%d' % (i % 10), on_delivery=dr)
+        if i % 100 == 0:
+            p2.poll(0)
+    check(p2.flush(60) == 0, '2000 more records produced while the cleaner runs')
+    for off in sorted(produced['cmp']):
+        last[produced['cmp'][off][0]] = produced['cmp'][off][1]
+    # after a restart the compacted log reads back the same
+    check(b.stop() == 0, 'broker exits 0')
+    b.start()
+    got = read_keyed(b.addr, 'cmp')
+    seen = {}
+    for off in sorted(got):
+        check(got[off] == produced['cmp'][off], 'offset %d intact after restart' % off) \
+            if got[off] != produced['cmp'][off] else None
+        seen[got[off][0]] = got[off][1]
+    check(all(seen.get(k) == v for k, v in last.items()),
+          'after a restart: %d records, the latest value of every key' % len(got))
+    check(b.stop() == 0, 'broker exits 0')
+
+
 # ---------------------------------------------------------------- fds
 
 def s_fds(tmp):
