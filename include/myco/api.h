@@ -352,6 +352,10 @@ void myco_api_destroy(myco_api_t *api);
  * errno. */
 int myco_api_serve(myco_api_t *api, const char *host, uint16_t port,
 		   unsigned nloops);
+/* The same on a listening socket the caller has (for instance the
+ * executive's, myco_listen_fd()): every loop accepts on lfd.  lfd stays the
+ * caller's. */
+int myco_api_serve_fd(myco_api_t *api, int lfd, unsigned nloops);
 
 /* ------------------------------------------------------------------ */
 /* Helpers for hand-written tables                                     */

@@ -1567,12 +1567,24 @@ static int api_handle(void *ctx, myco__gate_conn_t *c, myco__gate_req_t *r)
 	return myco__api_dispatch(ctx, c, r);
 }
 
-int myco_api_serve(myco_api_t *api, const char *host, uint16_t port, unsigned nloops)
+static int api_serve(myco_api_t *api, const char *host, uint16_t port, int lfd, unsigned nloops)
 {
 	myco__gate_srv_opts_t o = {
-		.host = host, .port = port, .lfd = -1, .nloops = nloops,
+		.host = host, .port = port, .lfd = lfd, .nloops = nloops,
 		.max_body = api->svc->max_body ? api->svc->max_body + 1 : (1u << 20) + 1,
 		.handle = api_handle, .ctx = api,
 	};
 	return myco__gate_serve(&o);
+}
+
+int myco_api_serve(myco_api_t *api, const char *host, uint16_t port, unsigned nloops)
+{
+	return api_serve(api, host, port, -1, nloops);
+}
+
+int myco_api_serve_fd(myco_api_t *api, int lfd, unsigned nloops)
+{
+	if (lfd < 0)
+		return -EBADF;
+	return api_serve(api, NULL, 0, lfd, nloops);
 }

@@ -18,6 +18,8 @@ Python http.client, raw sockets, h2load --h1) and real upstreams
   kill       an upstream killed (SIGKILL) under load: ejected, traffic
              moves, no request fails or hangs
   api        the examples/api notes service through curl and http.client
+  apisystem  examples/api under `myco run`: the web partition and the store
+             partition behind a call channel
   tls        TLS 1.2/1.3, SNI, ALPN, certificate reload (Python ssl, curl)
   partition  under `myco run`: the executive's socket, kill and replacement
   h2         HTTP/2: clear text with prior knowledge, by Upgrade: h2c and
@@ -1068,6 +1070,110 @@ def scen_partition(env, myco):
     check(ex.returncode == 0, "the executive stopped cleanly")
 
 
+def scen_apisystem(env, myco, notes):
+    """examples/api as a system: the web partition (the API framework) keeps
+    its notes in the store partition, called over the `store` call channel;
+    one `myco run` starts both.  CRUD through curl and http.client, many
+    concurrent clients (every create gets its own id, the count adds up),
+    the store killed: requests answer 503 or succeed, none hangs, and the
+    restarted store serves again."""
+    port = free_port()
+    src = os.path.join(os.path.dirname(notes), "notes.myco")
+    sysfile = os.path.join(os.path.dirname(notes), "notes-%d.myco" % port)
+    open(sysfile, "w").write(open(src).read().replace("listen 8081;", "listen %d;" % port))
+    rt = os.path.join(env.dir, "rt")
+    ex = subprocess.Popen([myco, "run", sysfile, "--runtime-dir", rt],
+                          stdout=open(os.path.join(env.dir, "exec.log"), "wb"), stderr=subprocess.STDOUT)
+
+    def health():
+        try:
+            r, d = get(port, "/health")
+            return r.status, json.loads(d)
+        except (OSError, ValueError):
+            return None, None
+    try:
+        wait_for(lambda: health()[0] == 200, "the web partition answers /health through the store")
+        check(health() == (200, {"status": "ok", "notes": 0}), "GET /health: the store partition counts 0 notes")
+        cu = ["curl", "-sS", "-H", "Content-Type: application/json"]
+        out = subprocess.run(cu + ["-i", "-d", '{"title":"buy milk","body":"2 l"}', "http://127.0.0.1:%d/notes" % port],
+                             capture_output=True, text=True, timeout=20).stdout
+        check(out.startswith("HTTP/1.1 201") and "Location: /notes/1" in out, "curl POST /notes: 201 + Location")
+        r, d = get(port, "/notes/1")
+        check(r.status == 200 and json.loads(d) == {"id": 1, "title": "buy milk", "body": "2 l", "done": False},
+              "GET /notes/1 from the store partition")
+        r, d = get(port, "/notes/1", method="PUT", body=b'{"title":"buy milk","done":true}',
+                   headers={"Content-Type": "application/json"})
+        check(r.status == 200 and json.loads(d)["done"] is True, "PUT /notes/1")
+        r, d = get(port, "/notes/9")
+        check(r.status == 404 and json.loads(d)["detail"] == "note 9 does not exist", "GET /notes/9: 404 from the store")
+        r, d = get(port, "/notes", method="POST", body=b'{"title":""}', headers={"Content-Type": "application/json"})
+        check(r.status == 400, "invalid input refused by the web partition before the store")
+        # concurrent clients: every create is one call over the channel
+        ids, errs = [], []
+        lock = threading.Lock()
+
+        def creator(i):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for k in range(25):
+                c.request("POST", "/notes", body=json.dumps({"title": "t%d-%d" % (i, k)}),
+                          headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                d = r.read()
+                with lock:
+                    if r.status == 201:
+                        ids.append(json.loads(d)["id"])
+                    else:
+                        errs.append(r.status)
+            c.close()
+        ts = [threading.Thread(target=creator, args=(i,)) for i in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        check(not errs and len(ids) == 200 and len(set(ids)) == 200,
+              "8 clients x 25 creates: 200 notes, 200 distinct ids (%d errors)" % len(errs))
+        h = health()
+        check(h == (200, {"status": "ok", "notes": 201}), "the store counts 201 notes: %r" % (h,))
+        r, d = get(port, "/notes?limit=100")
+        check(r.status == 200 and len(json.loads(d)) == 100, "GET /notes?limit=100: 100 notes in one reply")
+        r, d = get(port, "/notes/1", method="DELETE")
+        check(r.status == 204, "DELETE /notes/1: 204")
+        # the store stopped: the web partition answers 503 (after the call
+        # timeout, no request hangs); restarted, it serves again (empty)
+        r = subprocess.run([myco, "stop", "store", "--runtime-dir", rt], capture_output=True, timeout=30)
+        check(r.returncode == 0, "myco stop store")
+        wait_for(lambda: health()[0] == 503, "503 while the store is stopped")
+        check(health() == (503, {"error": "Service Unavailable",
+                                 "detail": "the store did not answer: Connection timed out"}),
+              "store stopped: 503 with the reason, within the call timeout")
+        r = subprocess.run([myco, "restart", "store", "--runtime-dir", rt], capture_output=True, timeout=30)
+        check(r.returncode == 0, "myco restart store")
+        wait_for(lambda: health() == (200, {"status": "ok", "notes": 0}), "the restarted store answers")
+        r = subprocess.run([myco, "kill", "store", "--runtime-dir", rt], capture_output=True, timeout=30)
+        check(r.returncode == 0, "myco kill store")
+        seen = set()
+
+        def after_restart():
+            st, j = health()
+            seen.add(st)
+            return st == 200 and j == {"status": "ok", "notes": 0}
+        wait_for(after_restart, "the restarted store answers")
+        check(seen <= {200, 503}, "while the store was away: only 200 or 503 answers (%s)" % sorted(seen, key=str))
+        r, d = get(port, "/notes", method="POST", body=b'{"title":"again"}', headers={"Content-Type": "application/json"})
+        check(r.status == 201 and json.loads(d)["id"] == 1, "the restarted store takes notes again")
+    finally:
+        subprocess.run([myco, "stop", "--all", "--runtime-dir", rt], capture_output=True, timeout=30)
+        try:
+            ex.wait(15)
+        except subprocess.TimeoutExpired:
+            ex.kill()
+            ex.wait()
+        os.unlink(sysfile)
+    if ex.returncode != 0:
+        print(open(os.path.join(env.dir, "exec.log"), errors="replace").read()[-3000:])
+    check(ex.returncode == 0, "the executive stopped cleanly")
+
+
 def scrape(mport, part):
     """The executive's /metrics as {(name, labels without partition): value}."""
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10) as f:
@@ -1193,6 +1299,8 @@ def main():
             scen_api(env, a.notes)
         elif a.scenario == "partition":
             scen_partition(env, a.myco)
+        elif a.scenario == "apisystem":
+            scen_apisystem(env, a.myco, a.notes)
         else:
             globals()["scen_" + a.scenario](env)
     finally:
