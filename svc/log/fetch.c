@@ -20,6 +20,10 @@ typedef struct {
 	int64_t offset;
 	int32_t max_bytes;
 	bool first_of_topic;  /* starts a new topic entry in the response */
+	bool skip;            /* incremental fetch: nothing new, left out */
+	bool hdr;             /* writes its topic's entry (first not skipped) */
+	int32_t tcount;       /* with hdr: partitions of that topic written */
+	int32_t sidx;         /* its index in the fetch session, -1 none */
 } pfetch_part_t;
 
 typedef struct myco__lpfetch {
@@ -28,9 +32,104 @@ typedef struct myco__lpfetch {
 	int64_t deadline;
 	int32_t min_bytes, max_bytes;
 	int8_t isolation;     /* 1: read_committed */
+	int32_t sess_id;      /* fetch session (KIP-227), 0: none */
+	bool incremental;     /* leave out partitions with nothing new */
 	size_t nparts, ntopics;
 	pfetch_part_t *parts;
 } pfetch_t;
+
+/* ---- fetch sessions (KIP-227) ------------------------------------------- */
+
+#define FSESS_MAX 1000          /* Kafka's max.incremental.fetch.session.cache.slots */
+enum { KERR_FETCH_SESSION_ID_NOT_FOUND = 70, KERR_INVALID_FETCH_SESSION_EPOCH = 71 };
+
+/* One partition of a session: what the client asked for last, and what
+ * it was last told (an incremental answer leaves out what did not change). */
+typedef struct {
+	char topic[MLS_TOPIC_NAME_MAX + 1];
+	int32_t index;
+	int64_t offset;
+	int32_t max_bytes;
+	int64_t hw, lso, log_start;     /* last sent; -1: never */
+} fsess_part_t;
+
+typedef struct myco__lfsess {
+	struct myco__lfsess *next;
+	int32_t id, epoch;              /* epoch: the next one expected */
+	int64_t used;                   /* last use (ms), for eviction */
+	fsess_part_t *parts;
+	size_t n, cap;
+} fsess_t;
+
+static fsess_t *fsess_find(myco__lb_t *lb, int32_t id)
+{
+	for (fsess_t *s = lb->fsess; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void fsess_drop(myco__lb_t *lb, fsess_t *fs)
+{
+	for (fsess_t **pp = &lb->fsess; *pp; pp = &(*pp)->next)
+		if (*pp == fs) {
+			*pp = fs->next;
+			lb->nfsess--;
+			free(fs->parts);
+			free(fs);
+			return;
+		}
+}
+
+static fsess_part_t *fsess_part(fsess_t *fs, const char *topic, int32_t index, bool add)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		if (fs->parts[i].index == index && !strcmp(fs->parts[i].topic, topic))
+			return &fs->parts[i];
+	if (!add)
+		return NULL;
+	if (fs->n == fs->cap) {
+		size_t nc = fs->cap ? fs->cap * 2 : 8;
+		fsess_part_t *np = realloc(fs->parts, nc * sizeof(*np));
+		if (!np)
+			return NULL;
+		fs->parts = np;
+		fs->cap = nc;
+	}
+	fsess_part_t *sp = &fs->parts[fs->n++];
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->topic, sizeof(sp->topic), "%s", topic);
+	sp->index = index;
+	sp->hw = sp->lso = sp->log_start = -1;
+	return sp;
+}
+
+/* A new session (the least recently used one makes room when the cache
+ * is full); NULL when out of memory. */
+static fsess_t *fsess_new(myco__lb_t *lb)
+{
+	fsess_t *fs;
+
+	if (lb->nfsess >= FSESS_MAX) {
+		fsess_t *old = lb->fsess;
+		for (fsess_t *s = lb->fsess; s; s = s->next)
+			if (s->used < old->used)
+				old = s;
+		fsess_drop(lb, old);
+	}
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return NULL;
+	do
+		lb->fsess_next = lb->fsess_next >= INT32_MAX - 1 ? 1 : lb->fsess_next + 1;
+	while (fsess_find(lb, lb->fsess_next));
+	fs->id = lb->fsess_next;
+	fs->epoch = 1;
+	fs->next = lb->fsess;
+	lb->fsess = fs;
+	lb->nfsess++;
+	return fs;
+}
 
 static void release_read(void *arg)
 {
@@ -76,14 +175,59 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 	size_t i, total = 0;
 	size_t budget = pf->max_bytes > 0 ? (size_t)pf->max_bytes : 0;
 
+	fsess_t *fs = NULL;
+	bool open_topic = false;
+
 	*errs = 0;
 	if (w) {
+		int32_t nt = 0;
+		fs = pf->sess_id ? fsess_find(lb, pf->sess_id) : NULL;
+		/* which partitions go in: all, or (incremental) those with
+		 * records to read, an error, or offsets the client was not told */
+		for (i = 0; i < pf->nparts; i++) {
+			pfetch_part_t *fp = &pf->parts[i];
+			fsess_part_t *sp = fs && fp->sidx >= 0 && (size_t)fp->sidx < fs->n
+					   ? &fs->parts[fp->sidx] : NULL;
+			fp->skip = false;
+			if (pf->incremental && sp) {
+				mls_partition_t *p = NULL;
+				mls_offsets o;
+				if (mls_partition_get(lb->st, fp->topic, fp->index, &p) == 0) {
+					(void)mls_partition_offsets(p, &o);
+					mls_partition_put(p);
+					fp->skip = o.high_watermark == sp->hw && o.last_stable == sp->lso &&
+						   o.log_start == sp->log_start && fp->offset >= o.log_start &&
+						   fp->offset <= o.high_watermark &&
+						   (pf->isolation == 1 ? o.last_stable : o.high_watermark) <=
+						   fp->offset;
+				}
+			}
+		}
+		for (i = 0; i < pf->nparts; i++) {
+			size_t j;
+			pf->parts[i].hdr = false;
+			if (!pf->parts[i].first_of_topic)
+				continue;
+			int32_t cnt = 0;
+			size_t first = SIZE_MAX;
+			for (j = i; j < pf->nparts && (j == i || !pf->parts[j].first_of_topic); j++)
+				if (!pf->parts[j].skip) {
+					if (first == SIZE_MAX)
+						first = j;
+					cnt++;
+				}
+			if (first != SIZE_MAX) {
+				pf->parts[first].hdr = true;
+				pf->parts[first].tcount = cnt;
+				nt++;
+			}
+		}
 		myco__kwr_i32(w, 0);                   /* throttle */
 		if (v >= 7) {
 			myco__kwr_i16(w, 0);
-			myco__kwr_i32(w, 0);           /* no fetch session */
+			myco__kwr_i32(w, fs ? fs->id : 0);
 		}
-		myco__kwr_array(w, f, (int32_t)pf->ntopics);
+		myco__kwr_array(w, f, nt);
 	}
 	for (i = 0; i < pf->nparts; i++) {
 		pfetch_part_t *fp = &pf->parts[i];
@@ -96,14 +240,14 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 		bool pinned = false;
 		int rc;
 
-		if (w && fp->first_of_topic) {
-			size_t n = 1;
-			if (i > 0)
+		if (w && fp->skip)
+			continue;
+		if (w && fp->hdr) {
+			if (open_topic)
 				myco__kwr_tags(w, f);  /* end of previous topic */
-			while (i + n < pf->nparts && !pf->parts[i + n].first_of_topic)
-				n++;
+			open_topic = true;
 			myco__kwr_str(w, f, fp->topic);
-			myco__kwr_array(w, f, (int32_t)n);
+			myco__kwr_array(w, f, fp->tcount);
 		}
 		if (!w && pf->min_bytes <= 1) {
 			/* Sizing for the usual min_bytes 1: the offsets say enough,
@@ -176,6 +320,12 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 			free(rd);
 			continue;
 		}
+		if (fs && fp->sidx >= 0 && (size_t)fp->sidx < fs->n && rd) {
+			fsess_part_t *sp = &fs->parts[fp->sidx];
+			sp->hw = rd->high_watermark;
+			sp->lso = rd->last_stable;
+			sp->log_start = rd->log_start;
+		}
 		myco__kwr_i32(w, fp->index);
 		myco__kwr_i16(w, myco__lkerr(rc));
 		myco__kwr_i64(w, rd ? rd->high_watermark : -1);
@@ -222,7 +372,7 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 		myco__kwr_tags(w, f);
 	}
 	if (w) {
-		if (pf->nparts)
+		if (open_topic)
 			myco__kwr_tags(w, f);
 		myco__kwr_tags(w, f);
 	}
@@ -245,13 +395,98 @@ static void fetch_respond(myco__lb_t *lb, pfetch_t *pf)
 	myco__lresp_send(&pf->req, &w);
 }
 
+static int part_cmp(const void *a, const void *b)
+{
+	const pfetch_part_t *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+	return c ? c : (x->sidx > y->sidx) - (x->sidx < y->sidx);
+}
+
+/* Apply a session request's partitions and forgotten topics to fs.
+ * -ENOMEM. */
+static int fsess_update(fsess_t *fs, const myco__kfetch_t *m)
+{
+	int32_t i, j;
+
+	for (i = 0; i < m->ntopics; i++) {
+		char name[MLS_TOPIC_NAME_MAX + 1];
+		if (!myco__ltopic_name(m->topics[i].topic, name))
+			continue;
+		for (j = 0; j < m->topics[i].npartitions; j++) {
+			const myco__kfetch_partition_t *rp = &m->topics[i].partitions[j];
+			fsess_part_t *sp = fsess_part(fs, name, rp->partition, true);
+			if (!sp)
+				return -ENOMEM;
+			sp->offset = rp->fetch_offset;
+			sp->max_bytes = rp->partition_max_bytes;
+		}
+	}
+	for (i = 0; i < m->nforgotten; i++) {
+		char name[MLS_TOPIC_NAME_MAX + 1];
+		if (!myco__ltopic_name(m->forgotten[i].name, name))
+			continue;
+		for (j = 0; j < m->forgotten[i].npartitions; j++) {
+			fsess_part_t *sp = fsess_part(fs, name, m->forgotten[i].partitions[j], false);
+			if (sp)
+				*sp = fs->parts[--fs->n];
+		}
+	}
+	return 0;
+}
+
+/* A Fetch refused as a whole (v7+: a session error). */
+static void fetch_refuse(const myco__lreq_t *req, int16_t err)
+{
+	myco__kwr_t w;
+
+	myco__lresp_begin(&w, req);
+	myco__kwr_i32(&w, 0);
+	myco__kwr_i16(&w, err);
+	myco__kwr_i32(&w, 0);
+	myco__kwr_array(&w, req->flex, 0);
+	myco__kwr_tags(&w, req->flex);
+	myco__lresp_send(req, &w);
+}
+
 void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
 {
 	int32_t i, j, max_wait = m->max_wait_ms;
 	size_t total = m->npartitions_total, k;
 	pfetch_t *pf;
+	fsess_t *fs = NULL;
+	bool incremental = false;
 	int errs;
 
+	/* KIP-227: epoch 0 opens a session (a full fetch), -1 closes one,
+	 * a positive epoch continues it with only what changed */
+	if (req->ver >= 7 && (m->session_id != 0 || m->session_epoch == 0)) {
+		fsess_t *old = m->session_id ? fsess_find(lb, m->session_id) : NULL;
+		if (m->session_epoch <= 0) {
+			if (old)
+				fsess_drop(lb, old);
+			if (m->session_epoch == 0)
+				fs = fsess_new(lb);    /* NULL: answered sessionless */
+		} else if (!old) {
+			fetch_refuse(req, KERR_FETCH_SESSION_ID_NOT_FOUND);
+			return;
+		} else if (old->epoch != m->session_epoch) {
+			fetch_refuse(req, KERR_INVALID_FETCH_SESSION_EPOCH);
+			return;
+		} else {
+			fs = old;
+			incremental = true;
+		}
+	}
+	if (fs) {
+		if (fsess_update(fs, m) < 0) {
+			fsess_drop(lb, fs);
+			myco__lc_abort(req->conn);
+			return;
+		}
+		fs->used = myco__lnow_ms();
+		fs->epoch = incremental ? (fs->epoch == INT32_MAX ? 1 : fs->epoch + 1) : 1;
+		total = fs->n;
+	}
 	pf = calloc(1, sizeof(*pf));
 	if (!pf || (total && !(pf->parts = calloc(total, sizeof(*pf->parts))))) {
 		if (pf)
@@ -262,24 +497,47 @@ void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
 	pf->min_bytes = m->min_bytes;
 	pf->max_bytes = m->max_bytes;
 	pf->isolation = m->isolation_level;
-	k = 0;
-	for (i = 0; i < m->ntopics; i++) {
-		const myco__kfetch_topic_t *t = &m->topics[i];
-		if (t->npartitions > 0)
-			pf->ntopics++;
-		for (j = 0; j < t->npartitions; j++, k++) {
+	pf->sess_id = fs ? fs->id : 0;
+	pf->incremental = incremental;
+	if (fs) {
+		/* the session's partitions, grouped by topic */
+		for (k = 0; k < fs->n; k++) {
 			pfetch_part_t *fp = &pf->parts[k];
-			if (!myco__ltopic_name(t->topic, fp->topic))
-				fp->topic[0] = 0;      /* answered as unknown */
-			fp->first_of_topic = j == 0;
-			fp->index = t->partitions[j].partition;
-			fp->offset = t->partitions[j].fetch_offset;
-			fp->max_bytes = t->partitions[j].partition_max_bytes;
+			memcpy(fp->topic, fs->parts[k].topic, sizeof(fp->topic));
+			fp->index = fs->parts[k].index;
+			fp->offset = fs->parts[k].offset;
+			fp->max_bytes = fs->parts[k].max_bytes;
+			fp->sidx = (int32_t)k;
+		}
+		if (total > 1)
+			qsort(pf->parts, total, sizeof(*pf->parts), part_cmp);
+		for (k = 0; k < total; k++) {
+			pf->parts[k].first_of_topic =
+				k == 0 || strcmp(pf->parts[k].topic, pf->parts[k - 1].topic) != 0;
+			if (pf->parts[k].first_of_topic)
+				pf->ntopics++;
+		}
+	} else {
+		k = 0;
+		for (i = 0; i < m->ntopics; i++) {
+			const myco__kfetch_topic_t *t = &m->topics[i];
+			if (t->npartitions > 0)
+				pf->ntopics++;
+			for (j = 0; j < t->npartitions; j++, k++) {
+				pfetch_part_t *fp = &pf->parts[k];
+				if (!myco__ltopic_name(t->topic, fp->topic))
+					fp->topic[0] = 0;      /* answered as unknown */
+				fp->first_of_topic = j == 0;
+				fp->index = t->partitions[j].partition;
+				fp->offset = t->partitions[j].fetch_offset;
+				fp->max_bytes = t->partitions[j].partition_max_bytes;
+				fp->sidx = -1;
+			}
 		}
 	}
 	pf->nparts = total;
 	pf->req = *req;
-	/* forgotten topics / rack id are ignored (no fetch sessions) */
+	/* rack id is ignored (one broker) */
 	if (max_wait <= 0 || pf->min_bytes <= 0 ||
 	    fetch_eval(lb, pf, NULL, &errs) >= (size_t)pf->min_bytes || errs) {
 		fetch_respond(lb, pf);
@@ -336,6 +594,9 @@ void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lc_t *c)
 void myco__lfetch_free_all(myco__lb_t *lb)
 {
 	pfetch_t *pf, *pn;
+
+	while (lb->fsess)
+		fsess_drop(lb, lb->fsess);
 
 	for (pf = lb->pfetches; pf; pf = pn) {
 		pn = pf->next;

@@ -276,11 +276,14 @@ int myco__kdec_fetch(myco__krd_t *r, int16_t v, bool f, myco__karena_t *a,
 	}
 	if (v >= 7) {
 		m->nforgotten = myco__krd_array(r, f, 6);
+		m->forgotten = arr(r, a, m->nforgotten, sizeof(*m->forgotten));
 		for (i = 0; i < m->nforgotten && !r->err; i++) {
-			(void)myco__krd_str(r, f);
+			m->forgotten[i].name = myco__krd_str(r, f);
 			n = myco__krd_array(r, f, 4);
+			m->forgotten[i].npartitions = n;
+			m->forgotten[i].partitions = arr(r, a, n, sizeof(int32_t));
 			for (j = 0; j < n && !r->err; j++)
-				(void)myco__krd_i32(r);
+				m->forgotten[i].partitions[j] = myco__krd_i32(r);
 			myco__krd_tags(r, f);
 		}
 	}

@@ -132,6 +132,14 @@ typedef struct {
 	size_t npartitions_total;     /* sum over topics */
 } myco__kproduce_t;
 
+/* A topic and partition indexes (AddPartitionsToTxn, Fetch's forgotten
+ * topics). */
+typedef struct {
+	myco__kstr_t name;
+	int32_t npartitions;
+	int32_t *partitions;
+} myco__ktxn_topic_t;
+
 /* Fetch. */
 typedef struct {
 	int32_t partition;
@@ -158,10 +166,12 @@ typedef struct {
 	myco__kfetch_topic_t *topics;
 	size_t npartitions_total;
 	int32_t nforgotten;           /* v7+: forgotten topics (fetch sessions) */
+	myco__ktxn_topic_t *forgotten; /* their names and partitions */
 	myco__kstr_t rack_id;         /* v11+ */
 } myco__kfetch_t;
 
 /* FindCoordinator (v0-v3: one key). */
+
 typedef struct {
 	myco__kstr_t key;
 	int8_t key_type;              /* v1+: 0 group, 1 transaction */
@@ -379,12 +389,7 @@ typedef struct {
 	int16_t producer_epoch;
 } myco__ktxn_producer_t;
 
-/* AddPartitionsToTxn (v0-v3: one transaction). */
-typedef struct {
-	myco__kstr_t name;
-	int32_t npartitions;
-	int32_t *partitions;
-} myco__ktxn_topic_t;
+/* AddPartitionsToTxn (v0-v3: one transaction): topics as myco__ktxn_topic_t. */
 
 typedef struct {
 	myco__ktxn_producer_t txn;

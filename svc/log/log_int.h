@@ -140,6 +140,7 @@ typedef struct myco__lgroups myco__lgroups_t;
 typedef struct myco__ltxns myco__ltxns_t;
 struct myco__lpprod;
 struct myco__lpfetch;
+struct myco__lfsess;
 struct myco__lacomp;
 
 /* The broker: owned by the loop thread except where noted. */
@@ -155,6 +156,9 @@ struct myco__lb {
 	atomic_int hw_moved;            /* a high watermark advanced */
 	struct myco__lpprod *pprods;    /* Produce requests waiting for fsync */
 	struct myco__lpfetch *pfetches; /* parked (long-polling) fetches */
+	struct myco__lfsess *fsess;     /* fetch sessions (KIP-227) */
+	size_t nfsess;
+	int32_t fsess_next;             /* last session id handed out */
 	long nproduce;                  /* produce requests seen (test fault) */
 	uint64_t seen[64];              /* --verbose: versions seen per api key */
 };

@@ -483,6 +483,139 @@ def s_fetch(tmp):
     check(b.stop() == 0, 'broker exits 0')
 
 
+# ---------------------------------------------------------------- fsess
+
+def s_fsess(tmp):
+    """Fetch sessions (KIP-227), sent with kafka-python's Fetch v7 codec
+    (librdkafka 2.0.2 and kafka-python 2.0.2 do not open sessions)."""
+    from kafka import KafkaAdminClient
+    from kafka.protocol.api import Request
+    from kafka.protocol.fetch import FetchRequest, FetchResponse
+    from kafka.protocol.types import Array, Int32, Schema, String
+
+    class Fetch7(Request):
+        # kafka-python 2.0.2's own v7 schema has the String class, not an
+        # instance, for forgotten topic names: it cannot encode them
+        API_KEY, API_VERSION, RESPONSE_TYPE = 1, 7, FetchResponse[7]
+        SCHEMA = Schema(*(list(zip(FetchRequest[7].SCHEMA.names[:-1],
+                                   FetchRequest[7].SCHEMA.fields[:-1])) +
+                          [('forgotten_topics_data', Array(('topic', String('utf-8')),
+                                                           ('partitions', Array(Int32))))]))
+    b = Broker(os.path.join(tmp, 'data'), '--partitions', '3').start()
+    ad = KafkaAdminClient(bootstrap_servers=b.addr)
+    check(lt.client('produce', b.addr, 'fs', '300') == 0, '300 messages in fs (3 partitions)')
+
+    def fetch(sid, epoch, parts, forgotten=(), wait=50):
+        req = Fetch7(replica_id=-1, max_wait_time=wait, min_bytes=1,
+                              max_bytes=1 << 20, isolation_level=0, session_id=sid,
+                              session_epoch=epoch,
+                              topics=[('fs', [(p, off, -1, 1 << 20) for p, off in parts])]
+                              if parts else [],
+                              forgotten_topics_data=[('fs', list(forgotten))] if forgotten else [])
+        fut = ad._client.send(ad._client.least_loaded_node(), req)
+        ad._client.poll(future=fut, timeout_ms=10000)
+        check(fut.succeeded(), 'Fetch v7 answered')
+        r = fut.value
+        got = {}
+        for topic, ps in r.topics:
+            for p in ps:
+                got[p[0]] = (p[1], p[2], len(p[6]))   # error, hw, record bytes
+        return r.error_code, r.session_id, got
+
+    err, sid, got = fetch(0, 0, [(0, 0), (1, 0), (2, 0)])
+    check(err == 0 and sid != 0 and sorted(got) == [0, 1, 2] and all(g[2] > 0 for g in got.values()),
+          'epoch 0 opens session %d: a full answer, all 3 partitions with records' % sid)
+    hw = {p: g[1] for p, g in got.items()}
+    err, sid2, got = fetch(sid, 1, [(p, hw[p]) for p in hw])
+    check(err == 0 and sid2 == sid and got == {},
+          'epoch 1, every partition at its end: the answer leaves all of them out')
+    check(lt.client('produce', b.addr, 'fs', '30') == 0, '30 more messages')
+    err, _, got = fetch(sid, 2, [])
+    moved = sorted(p for p in got)
+    check(err == 0 and moved and all(got[p][1] > hw[p] and got[p][2] > 0 for p in moved),
+          'epoch 2 names no partition: the answer holds those with new records %s' % moved)
+    for p in moved:
+        hw[p] = got[p][1]
+    err, _, got = fetch(sid, 3, [(p, hw[p]) for p in moved], forgotten=[2])
+    check(err == 0 and got == {}, 'epoch 3 moves the offsets and forgets partition 2')
+    check(lt.client('produce', b.addr, 'fs', '30') == 0, '30 more messages')
+    err, _, got = fetch(sid, 4, [])
+    check(err == 0 and 2 not in got and got, 'epoch 4: a forgotten partition stays out (%s)'
+          % sorted(got))
+    err, _, got = fetch(sid, 9, [])
+    check(err == 71, 'a wrong epoch: INVALID_FETCH_SESSION_EPOCH (%d)' % err)
+    err, _, got = fetch(sid + 1000, 1, [])
+    check(err == 70, 'an unknown session: FETCH_SESSION_ID_NOT_FOUND (%d)' % err)
+    err, sid3, got = fetch(sid, -1, [(0, 0)])
+    check(err == 0 and sid3 == 0 and list(got) == [0], 'epoch -1 closes it: a sessionless answer')
+    err, _, got = fetch(sid, 5, [])
+    check(err == 70, 'the closed session is gone')
+    check(b.stop() == 0, 'broker exits 0')
+
+
+# ---------------------------------------------------------------- coop
+
+def s_coop(tmp):
+    """Cooperative incremental rebalancing as librdkafka negotiates it
+    (partition.assignment.strategy=cooperative-sticky, KIP-429): a member
+    joining takes partitions from the other without it giving up all of
+    its own; every message read once."""
+    from confluent_kafka import Consumer, Producer
+    b = Broker(os.path.join(tmp, 'data'), '--partitions', '4', '--verbose').start()
+    p = Producer({'bootstrap.servers': b.addr})
+    for i in range(400):
+        p.produce('coop', b'%d' % i, partition=i % 4)
+    check(p.flush(30) == 0, '400 messages in 4 partitions')
+    events = []
+    got = {}
+
+    def member(name):
+        def on_assign(c, parts):
+            events.append((name, 'assign', sorted(x.partition for x in parts)))
+            c.incremental_assign(parts)
+
+        def on_revoke(c, parts):
+            events.append((name, 'revoke', sorted(x.partition for x in parts)))
+            c.incremental_unassign(parts)
+        c = Consumer({'bootstrap.servers': b.addr, 'group.id': 'coop',
+                      'partition.assignment.strategy': 'cooperative-sticky',
+                      'auto.offset.reset': 'earliest', 'session.timeout.ms': 6000,
+                      'enable.auto.commit': True, 'auto.commit.interval.ms': 100})
+        c.subscribe(['coop'], on_assign=on_assign, on_revoke=on_revoke)
+        return c
+
+    def pump(cs, cond, what):
+        end = time.monotonic() + 60
+        while not cond():
+            if time.monotonic() > end:
+                raise AssertionError('never happened: ' + what)
+            for name, c in cs:
+                m = c.poll(0.05)
+                if m is not None and m.error() is None:
+                    got.setdefault(m.value(), []).append(name)
+
+    c1 = member('c1')
+    pump([('c1', c1)], lambda: len(got) >= 200, 'c1 reads half of the messages')
+    check(('c1', 'assign', [0, 1, 2, 3]) in events, 'c1 alone owns all 4 partitions')
+    c2 = member('c2')
+    pump([('c1', c1), ('c2', c2)],
+         lambda: len(c2.assignment()) == 2 and len(c1.assignment()) == 2 and len(got) == 400,
+         'c2 gets 2 partitions and all 400 messages are read')
+    revoked = [e[2] for e in events if e[0] == 'c1' and e[1] == 'revoke']
+    check(revoked and all(len(r) < 4 for r in revoked) and sum(len(r) for r in revoked) == 2,
+          'c1 gave up only the 2 partitions that moved (%s), never all of them' % revoked)
+    kept = sorted(x.partition for x in c1.assignment())
+    check(not set(kept) & set(sum(revoked, [])), 'c1 kept %s throughout' % kept)
+    dup = [v for v, who in got.items() if len(who) > 1]
+    check(len(got) == 400, 'all 400 messages read (%d read twice: the moved partitions '
+          'resume from the last auto-commit)' % len(dup))
+    check('protocol cooperative-sticky' in b.stderr_text(),
+          'the broker chose the cooperative-sticky protocol the members offered')
+    c1.close()
+    c2.close()
+    check(b.stop() == 0, 'broker exits 0')
+
+
 # ---------------------------------------------------------------- compact
 
 def read_keyed(addr, topic):
