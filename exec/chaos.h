@@ -80,13 +80,19 @@ int myco__chaos_kind_parse(const char *word);
 int myco__chaos_kind_is_chan(uint32_t kind);
 
 /* The control request's experiment:
- *   {"cmd":"chaos","action":"run","name":S,"seed":N,"duration_ns":N,
+ *   {"cmd":"chaos","action":"run","experiment":S,"seed":N,"duration_ns":N,
  *    "faults":[{"kind":S,"target":S,"at_ns":N,"for_ns":N,"every_ns":N,
  *               "prob":N (0..1 as a number),"seed":N,"arg":N,"arg2":N}]}
  * into *e (zeroed first).  Returns 0, or -EINVAL with a one-line reason in
- * err (cap bytes).  Untrusted input: every field is checked. */
+ * err (cap bytes).  Untrusted input: every field is checked.  (Without
+ * "faults", control.c runs the system file's experiment named S.) */
 int myco__chaos_from_json(const struct json_t *req, struct myco__chaos_exp *e,
 			  char *err, size_t cap);
+/* An experiment of the checked model (`chaos NAME { ... }`, myco/lang.h)
+ * into *e.  0, or -EINVAL with the reason in err (too many faults). */
+struct myco_chaos;
+int myco__chaos_from_model(const struct myco_chaos *m, struct myco__chaos_exp *e,
+			   char *err, size_t cap);
 /* The same object (without "cmd"/"action"); a new reference, NULL on OOM. */
 struct json_t *myco__chaos_to_json(const struct myco__chaos_exp *e);
 
@@ -107,7 +113,9 @@ void myco__ex_chaos_tick(struct ex_system *s, uint64_t now);
 void myco__ex_chaos_inst(struct ex_system *s, struct ex_part *p,
 			 struct ex_inst *in);
 /* The experiment's status for the control reply (`{"running":B,...}`,
- * with per partition the counters libmyco applied); a new reference. */
+ * with per partition the counters libmyco applied, and "seq": the sums
+ * of the gauges seq_lost and seq_duplicated that receiving partitions
+ * export, or null when none does); a new reference. */
 struct json_t *myco__ex_chaos_json(struct ex_system *s);
 /* At system stop: undo everything, free. */
 void myco__ex_chaos_free(struct ex_system *s);

@@ -7,6 +7,7 @@
  *   {"cmd":"logs","name":N,"follow":B} | {"cmd":"events","follow":B}
  *   {"cmd":"trace","on":CATS,"off":CATS} | {"cmd":"trace-read","from":SEQ,"max":N}
  *   {"cmd":"top"}       (these three: exec/collect.c)
+ *   {"cmd":"chaos","action":"run"|"stop"|"status",...}   (exec/chaos.c)
  * and gets one JSON object per line back: {"ok":true,...} or
  * {"ok":false,"error":"..."}.  Following requests then stream
  * {"event":{...}} or {"data":"..."} lines until either side closes;
@@ -37,6 +38,7 @@
 #include "health.h"
 #include "heal.h"
 #include "box_glue.h"
+#include "chaos.h"
 
 int myco__ex_control_open(struct ex_system *s)
 {
@@ -398,6 +400,54 @@ static char *log_text(const struct ex_part *p, uint64_t pos, uint64_t *next, siz
 	return buf;
 }
 
+/* {"cmd":"chaos","action":"run",...experiment (chaos.h)} | "stop" | "status" */
+static json_t *chaos_cmd(struct ex_system *s, json_t *req)
+{
+	const char *action = json_string_value(json_object_get(req, "action"));
+	struct myco__chaos_exp *e;
+	char err[256] = "";
+	json_t *rep;
+	int rc;
+
+	if (!action || !strcmp(action, "status"))
+		return myco__ex_chaos_json(s);
+	if (!strcmp(action, "stop")) {
+		if (myco__ex_chaos_stop(s, "stopped by the operator") < 0)
+			return err_obj("%s", "no experiment is running");
+		return myco__ex_chaos_json(s);
+	}
+	if (strcmp(action, "run"))
+		return err_obj("%s", "chaos: unknown action (run, stop or status)");
+	e = malloc(sizeof(*e));
+	if (!e)
+		return err_obj("%s", "out of memory");
+	const char *xname = json_string_value(json_object_get(req, "experiment"));
+	if (xname && !json_object_get(req, "faults")) {
+		/* an experiment of the system file: `chaos NAME { ... }` */
+		size_t i = 0;
+		while (i < s->model->nchaos && strcmp(s->model->chaos[i].name, xname))
+			i++;
+		if (i == s->model->nchaos)
+			rep = err_obj("chaos: the system declares no experiment named '%s'", xname);
+		else if (myco__chaos_from_model(&s->model->chaos[i], e, err, sizeof(err)) < 0)
+			rep = err_obj("chaos: %s", err);
+		else if ((rc = myco__ex_chaos_start(s, e, err, sizeof(err))) < 0)
+			rep = err_obj("chaos: %s", err[0] ? err : myco_strerror(rc));
+		else if ((rep = myco__ex_chaos_json(s)))
+			json_object_set_new(rep, "t0_seq", json_integer((json_int_t)s->ev_seq));
+	} else if (myco__chaos_from_json(req, e, err, sizeof(err)) < 0) {
+		rep = err_obj("chaos: %s", err);
+	} else if ((rc = myco__ex_chaos_start(s, e, err, sizeof(err))) < 0) {
+		rep = err_obj("chaos: %s", err[0] ? err : myco_strerror(rc));
+	} else {
+		rep = myco__ex_chaos_json(s);
+		if (rep)
+			json_object_set_new(rep, "t0_seq", json_integer((json_int_t)s->ev_seq));
+	}
+	free(e);
+	return rep;
+}
+
 json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const char *line,
 				  bool *keep_out)
 {
@@ -419,6 +469,8 @@ json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const 
 	}
 	if ((rep = myco__ex_collect_dispatch(s, cmd, req))) {
 		/* trace, trace-read, top (collect.c) */
+	} else if (!strcmp(cmd, "chaos")) {
+		rep = chaos_cmd(s, req);
 	} else if (!strcmp(cmd, "ps")) {
 		rep = ps_json(s);
 	} else if (!strcmp(cmd, "health")) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "chaos.h"
 #include "dash.h"
 #include "collect.h"
 #include "health.h"
@@ -288,6 +289,7 @@ static int loop(struct ex_system *s)
 					/* nothing: tick anyway */
 				}
 				myco__ex_tick(s);
+				myco__ex_chaos_tick(s, myco_now());
 				myco__ex_collect_tick(s);
 				myco__ex_health_tick(s);
 				myco__ex_control_tick(s);
@@ -494,6 +496,7 @@ out:
 		myco__ex_inst_release(s, &s->parts[i].sb, true);
 		myco__ex_inst_release(s, &s->parts[i].act, true);
 	}
+	myco__ex_chaos_free(s);
 	myco__ex_dash_stop(s);
 	myco__ex_control_close(s);
 	myco__ex_health_close(s);

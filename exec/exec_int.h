@@ -227,6 +227,7 @@ struct ex_system {
 	struct ex_health *health;       /* health model, healing, service
 					 * registry (health.c, heal.c,
 					 * registry.c); owned */
+	struct ex_chaos *chaos;         /* the chaos experiment (chaos.c); owned */
 };
 
 /* time */

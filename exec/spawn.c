@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "chaos.h"
 #include "collect.h"
 #include "box_glue.h"
 
@@ -135,6 +136,7 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 	rc = ctl_create(&in->ctl_fd, &in->ctl, standby);
 	if (rc < 0)
 		goto out;
+	myco__ex_chaos_inst(s, p, in);  /* faults of a running experiment */
 	in->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (in->notify_fd < 0) {
 		rc = -errno;

@@ -26,6 +26,7 @@ int myco_cmd_trace(int argc, char **argv);
 int myco_cmd_top(int argc, char **argv);
 
 int myco_cmd_dash(int argc, char **argv);   /* dash_cmds.c */
+int myco_cmd_chaos(int argc, char **argv);  /* chaos_cmd.c */
 
 /* Shared by the control clients (exec_cmds.c): connect to the executive of
  * the system in RUNTIME_DIR (NULL: the one running system), printing why

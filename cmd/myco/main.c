@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "trace",   myco_cmd_trace,   "switch trace categories (on|off chan,rt,...), record a Perfetto trace" },
 	{ "top",     myco_cmd_top,     "live view of partitions and channels (--json, --sort KEY)" },
 	{ "dash",    myco_cmd_dash,    "serve the live system map: dash [--port N] (http://127.0.0.1:7070/)" },
+	{ "chaos",   myco_cmd_chaos,   "chaos experiments: chaos run NAME|--fault STATEMENT ... (timeline, verdict)" },
 	{ "doctor",  myco_cmd_doctor,  "check this host for what undermines deterministic timing (--json)" },
 };
 

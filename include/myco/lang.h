@@ -392,6 +392,37 @@ typedef struct myco_schedule {
 	const myco_core_sched_t *cores;   /* sorted by core */
 } myco_schedule_t;
 
+/* -------------------------------------------------------------------- chaos */
+
+/* One fault of a chaos experiment (docs/chaos.md).  kind is the statement
+ * word: drop, delay, duplicate, reorder, corrupt, bandwidth, stall (target:
+ * a queue or call channel, faulted at its receiver), slow, fdleak, kill,
+ * hang, hog, leak, skew, starve (target: a partition; "*" = a random
+ * running one at each firing, written `any`).  Times relative to the
+ * experiment's start; for_ns 0 = until it ends; every_ns 0 = once. */
+typedef struct myco_chaos_fault {
+	const char *kind;
+	const char *target;
+	myco_pos_t pos;
+	uint64_t at_ns, for_ns, every_ns;
+	double probability;    /* 0..1 (1 when not given) */
+	uint64_t seed;         /* 0 = derived from the experiment's seed */
+	int64_t arg;           /* delay, slow: ns; hang: its length in ns (0 =
+				* half of every, else for); corrupt: bits;
+				* bandwidth, leak: bytes a second; fdleak: fds a
+				* second; hog, starve: percent; skew: signed ns */
+	uint64_t arg2;         /* delay: jitter ns */
+} myco_chaos_fault_t;
+
+typedef struct myco_chaos {
+	const char *name;
+	myco_pos_t pos;
+	uint64_t seed;         /* `seed N;`, 0 = not given */
+	uint64_t duration_ns;  /* `duration T;`, 0 = the longest fault's end */
+	size_t nfaults;
+	const myco_chaos_fault_t *faults;
+} myco_chaos_t;
+
 /* ------------------------------------------------------------------- system */
 
 typedef struct myco_system {
@@ -432,6 +463,9 @@ typedef struct myco_system {
 	uint64_t shield_mask;         /* bit i = core i */
 	myco_pos_t shield_pos;        /* of the `shield` statement */
 	size_t nservices;   const myco_service_t *services;
+	/* `chaos NAME { ... }`: experiments for `myco chaos run NAME`
+	 * (docs/chaos.md), in declaration order. */
+	size_t nchaos;      const struct myco_chaos *chaos;
 } myco_system_t;
 
 /* ------------------------------------------------------------- diagnostics */
@@ -488,6 +522,14 @@ int myco_lang_load_buffer(const char *name, const char *buf, size_t len,
 int myco_lang_load_buffer_flags(const char *name, const char *buf, size_t len,
 				unsigned flags, myco_system_t **out,
 				myco_diags_t **diags);
+
+/* As myco_lang_load_file(), with extra statements of the system block
+ * from outside the file (e.g. `chaos cli { kill any every 100 ms; }` from
+ * `myco chaos run --fault`), checked as if they closed the system block;
+ * extra_name names them in diagnostics (NULL: "<extra>"). */
+int myco_lang_load_file_extra(const char *path, const char *extra_name,
+			      const char *extra, size_t extra_len,
+			      myco_system_t **out, myco_diags_t **diags);
 
 void myco_system_free(myco_system_t *sys);
 

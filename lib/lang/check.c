@@ -165,6 +165,9 @@ static void ctx_free(ctx_t *c)
 		free(c->svcs[i].origins);
 	}
 	free(c->svcs);
+	for (size_t i = 0; i < c->nchaos; i++)
+		free(c->chaos[i].f);
+	free(c->chaos);
 	myco__htab_free(&c->hsvc);
 	for (size_t i = 0; i < c->nchans; i++) {
 		free(c->chans[i].snd);
@@ -196,7 +199,45 @@ static void ctx_free(ctx_t *c)
 	myco__arena_free(&c->pa);
 }
 
+/* Statements from outside the file (extra: statements of the system
+ * block, named extra_name in diagnostics) added to the root's system block
+ * before it is checked: `myco chaos run --fault`.  0 or -ENOMEM; syntax
+ * errors are reported. */
+static int add_extra(ctx_t *c, const char *extra_name, const char *extra, size_t elen)
+{
+	static const char pre[] = "system _ {\n";
+	static const char post[] = "\n}\n";
+	size_t n = sizeof(pre) - 1 + elen + sizeof(post) - 1;
+	char *txt = myco__arena_alloc(&c->pa, n + 1);
+	const char *nm = myco__arena_strdup(&c->ma, extra_name);
+	myco__tree_t t;
+	myco__stmt_t *s = c->system, **kids;
+
+	if (!txt || !nm)
+		return -ENOMEM;
+	memcpy(txt, pre, sizeof(pre) - 1);
+	memcpy(txt + sizeof(pre) - 1, extra, elen);
+	memcpy(txt + sizeof(pre) - 1 + elen, post, sizeof(post));
+	if (myco__diags_add_src(c->d, nm, txt, n) < 0)
+		return -ENOMEM;
+	if (myco__parse(nm, txt, n, &c->pa, c->d, &t))
+		return -ENOMEM;
+	if (t.ntop != 1 || !t.top[0]->block)
+		return 0;               /* reported by the parser */
+	kids = myco__arena_alloc(&c->pa, (s->nkids + t.top[0]->nkids + 1) * sizeof(*kids));
+	if (!kids)
+		return -ENOMEM;
+	if (s->nkids)
+		memcpy(kids, s->kids, s->nkids * sizeof(*kids));
+	if (t.top[0]->nkids)
+		memcpy(kids + s->nkids, t.top[0]->kids, t.top[0]->nkids * sizeof(*kids));
+	s->kids = kids;
+	s->nkids += t.top[0]->nkids;
+	return 0;
+}
+
 static int load(const char *name, const char *buf, size_t len, unsigned flags,
+		const char *extra_name, const char *extra, size_t elen,
 		myco_system_t **out, myco_diags_t **diags)
 {
 	ctx_t c;
@@ -228,6 +269,9 @@ static int load(const char *name, const char *buf, size_t len, unsigned flags,
 	}
 	rc = myco__load_text(&c, 0, buf, len, true);
 	if (rc)
+		goto out;
+	if (extra && c.system && (rc = add_extra(&c, extra_name ? extra_name : "<extra>",
+						   extra, elen)))
 		goto out;
 	if (!c.system) {
 		if (!myco_diags_errors(c.d)) {
@@ -311,13 +355,13 @@ out:
 int myco_lang_load_buffer_flags(const char *name, const char *buf, size_t len,
 				unsigned flags, myco_system_t **out, myco_diags_t **diags)
 {
-	return load(name, buf, len, flags, out, diags);
+	return load(name, buf, len, flags, NULL, NULL, 0, out, diags);
 }
 
 int myco_lang_load_buffer(const char *name, const char *buf, size_t len,
 			  myco_system_t **out, myco_diags_t **diags)
 {
-	return load(name, buf, len, 0, out, diags);
+	return load(name, buf, len, 0, NULL, NULL, 0, out, diags);
 }
 
 int myco_lang_load_file(const char *path, myco_system_t **out, myco_diags_t **diags)
@@ -331,12 +375,28 @@ int myco_lang_load_file(const char *path, myco_system_t **out, myco_diags_t **di
 	if (rc == -EFBIG) {
 		/* report it like any other problem of the input */
 		static const char big[] = "";
-		rc = load(path, big, 0, MYCO__LOAD_TOO_BIG, out, diags);
+		rc = load(path, big, 0, MYCO__LOAD_TOO_BIG, NULL, NULL, 0, out, diags);
 		return rc;
 	}
 	if (rc)
 		return rc;
-	rc = load(path, buf, len, 0, out, diags);
+	rc = load(path, buf, len, 0, NULL, NULL, 0, out, diags);
+	free(buf);
+	return rc;
+}
+
+int myco_lang_load_file_extra(const char *path, const char *extra_name, const char *extra,
+			      size_t extra_len, myco_system_t **out, myco_diags_t **diags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	*out = NULL;
+	if (diags)
+		*diags = NULL;
+	int rc = myco__read_file(path, &buf, &len);
+	if (rc)
+		return rc;
+	rc = load(path, buf, len, 0, extra_name, extra, extra_len, out, diags);
 	free(buf);
 	return rc;
 }

@@ -85,6 +85,14 @@ typedef struct bservice {
 	bool bad;
 } bservice_t;
 
+typedef struct bchaos {
+	myco_chaos_t x;
+	myco__stmt_t *st;
+	myco_chaos_fault_t *f;     /* malloc'd until finalised */
+	size_t nf, cf;
+	bool bad;
+} bchaos_t;
+
 typedef struct bfile {
 	char *real;                /* realpath, malloc'd */
 	const char *name;          /* model arena */
@@ -108,6 +116,7 @@ typedef struct ctx {
 	bpart_t *parts;   size_t nparts, cparts;
 	bgroup_t *groups; size_t ngroups, cgroups;
 	bservice_t *svcs; size_t nsvcs, csvcs;
+	bchaos_t *chaos;  size_t nchaos, cchaos;
 	myco__htab_t hmsg, hchan, hpart, hgroup, henum, hsvc;
 	const char **ntype;        /* message and enum names */
 	const char **nmsg, **nchan, **npart, **ngroup;   /* names for "did you mean" */
@@ -203,6 +212,7 @@ struct myco__lower {
 	broute_t *br;              /* route */
 	sched_acc_t *sa;           /* schedule and core */
 	uint32_t core;             /* core block: its core */
+	bchaos_t *bx;              /* chaos experiment */
 	uint64_t seen[4];          /* statements already given (table index) */
 	struct gw_acc *gw;         /* gateway and its upstream/route blocks */
 };
@@ -309,6 +319,17 @@ void myco__lower_part_cache(myco__lower_t *l);
 void myco__lower_part_slo(myco__lower_t *l);
 void myco__lower_part_heal(myco__lower_t *l);
 void myco__lower_part_health_done(ctx_t *c, myco_partition_t *p);
+
+/* lower_chaos.c: `chaos NAME { ... }` experiments (docs/chaos.md): the
+ * declaration (pass 1), its statements, and the walk of every experiment
+ * after the partitions and channels are known (pass 2) */
+void myco__lower_chaos_decl(myco__lower_t *l);
+void myco__lower_chaos_seed(myco__lower_t *l);
+void myco__lower_chaos_duration(myco__lower_t *l);
+void myco__lower_chaos_fault(myco__lower_t *l);
+void myco__lower_chaos_all(ctx_t *c);
+/* A plain number (whole or decimal); the arg or NULL (reported E011). */
+myco__arg_t *myco__want_number(cur_t *k, const char *what, double *out);
 
 /* ------------------------------------------------------------- the steps */
 

@@ -8,6 +8,8 @@
  * means (its handler does that).
  */
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -154,6 +156,27 @@ myco__arg_t *myco__want_str(cur_t *k, const char *what)
 	}
 	myco__expected(k, what);
 	return NULL;
+}
+
+myco__arg_t *myco__want_number(cur_t *k, const char *what, double *out)
+{
+	if (k->failed)
+		return NULL;
+	myco__arg_t *a = myco__peek(k);
+	char *end;
+	double v;
+	if (!a || a->kind != MYCO__A_NUM) {
+		myco__expected(k, what);
+		return NULL;
+	}
+	v = strtod(a->text, &end);
+	if (*end || !isfinite(v)) {
+		myco__expected(k, what);
+		return NULL;
+	}
+	k->i++;
+	*out = v;
+	return a;
 }
 
 /* A bare whole number in [lo, hi]. */

@@ -235,6 +235,7 @@ typedef enum myco__blk {
 	MYCO__B_GATEWAY,       /* `gateway { }` in a partition (lower_gate.c) */
 	MYCO__B_GUPSTREAM,     /* `upstream name { }` in a gateway */
 	MYCO__B_GROUTE,        /* `route "/prefix" { }` in a gateway */
+	MYCO__B_CHAOS,         /* a chaos experiment's faults */
 	MYCO__B_COUNT
 } myco__blk_t;
 

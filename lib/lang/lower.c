@@ -770,6 +770,7 @@ int myco__lower_system(ctx_t *c)
 		lower_schedule(c, c->sched_st);
 	for (size_t i = 0; i < c->nsvcs; i++)
 		myco__lower_service(c, &c->svcs[i]);
+	myco__lower_chaos_all(c);
 	if (c->oom)
 		return -ENOMEM;
 	myco__check_channels(c);
