@@ -268,6 +268,28 @@ static const struct code {
 	  "SIZE`, `tls sni` without a default `tls cert`, more than 16 header\n"
 	  "rewrites per direction, a fixed answer above 64 KiB, a control character\n"
 	  "in a string.  docs/gate.md lists every setting.\n" },
+	{ "E130", "unknown target in a chaos experiment\n\n"
+	  "A fault of a `chaos NAME { ... }` experiment names what it hits: a\n"
+	  "channel for drop, delay, duplicate, reorder, corrupt, bandwidth and stall\n"
+	  "(they apply where the channel is received); a partition for hog, leak,\n"
+	  "skew and starve; a partition or `any` (a running partition picked at\n"
+	  "random, from the seed, at each firing) for kill, hang, slow and fdleak.\n"
+	  "The name must be declared in the system.\n"
+	  "\n"
+	  "    kill any every 100 ms;\n"
+	  "    delay numbers 2 ms jitter 1 ms;\n" },
+	{ "E131", "invalid chaos fault\n\n"
+	  "A fault statement is `KIND TARGET [ARGUMENTS] [at T] [for T] [every T]\n"
+	  "[probability N %] [seed N];`.  Channel faults apply to queue and call\n"
+	  "channels (not sample channels); hog, leak, skew and starve take one\n"
+	  "partition, not `any`; only kill and hang repeat with `every`, at most\n"
+	  "every 10 ms (the executive's tick); rates, delays and durations are\n"
+	  "above zero; percentages above 0 and at most 100 (starve: 99); each of at,\n"
+	  "for, every, probability and seed is given once; an experiment has at\n"
+	  "least one fault (docs/chaos.md).\n"
+	  "\n"
+	  "    hang filter 200 ms every 2 s probability 50 %;\n"
+	  "    corrupt numbers flip 1 probability 1 %;\n" },
 	{ "W001", "channel end missing (warning)\n\n"
 	  "A queue or sample channel has no sender, or a call channel no client.\n"
 	  "The system still loads; the channel is simply idle.\n" },

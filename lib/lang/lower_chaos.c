@@ -11,7 +11,7 @@
  * where the main arguments depend on the kind (delay 2 ms jitter 1 ms,
  * corrupt flip 3, bandwidth 64 KiB, hog 50 %, skew 500 ms behind, ...).
  * The model is myco_chaos_t (myco/lang.h); the executive runs it
- * (exec/chaos.c).  Errors: E120 (unknown target), E121 (invalid fault).
+ * (exec/chaos.c).  Errors: E130 (unknown target), E131 (invalid fault).
  * Not for: running experiments (exec/), the control request's JSON form.
  */
 #include <stdlib.h>
@@ -59,7 +59,7 @@ void myco__lower_chaos_duration(myco__lower_t *l)
 	if (!myco__want_qty(&l->k, true, "the duration", &v) || !myco__want_end(&l->k))
 		return;
 	if (v == 0) {
-		ERR(l->c, "E121", a->pos, a->len, "give a duration above 0, or leave it out",
+		ERR(l->c, "E131", a->pos, a->len, "give a duration above 0, or leave it out",
 		    "chaos duration 0");
 		return;
 	}
@@ -82,7 +82,7 @@ static const struct fk {
 static bool bad_fault(ctx_t *c, myco__arg_t *a, const char *hint, const char *msg,
 		      const char *kind)
 {
-	ERR(c, "E121", a->pos, a->len, hint, msg, kind);
+	ERR(c, "E131", a->pos, a->len, hint, msg, kind);
 	return false;
 }
 
@@ -200,14 +200,14 @@ void myco__lower_chaos_fault(myco__lower_t *l)
 	if (fk->t == T_CHAN) {
 		uint32_t ci = myco__htab_get(&c->hchan, t->text);
 		if (ci == MYCO_LANG_NONE) {
-			ERR(c, "E120", t->pos, t->len,
+			ERR(c, "E130", t->pos, t->len,
 			    myco__mean(c, t->text, c->nchan, c->nchans, "name a declared channel"),
 			    "unknown channel `%s` in chaos experiment `%s`", t->text, l->bx->x.name);
 			l->bx->bad = true;
 			return;
 		}
 		if (c->chans[ci].c.kind == MYCO_LANG_SAMPLE) {
-			ERR(c, "E121", t->pos, t->len,
+			ERR(c, "E131", t->pos, t->len,
 			    "channel faults apply at the receiving end of queue and call channels",
 			    "`%s` is a sample channel: %s does not apply", t->text, kind);
 			l->bx->bad = true;
@@ -216,7 +216,7 @@ void myco__lower_chaos_fault(myco__lower_t *l)
 		f.target = c->chans[ci].c.name;
 	} else if (!strcmp(t->text, "any")) {
 		if (fk->t != T_PART_ANY) {
-			ERR(c, "E121", t->pos, t->len, "name the partition",
+			ERR(c, "E131", t->pos, t->len, "name the partition",
 			    "%s needs one partition, not `any`", kind);
 			l->bx->bad = true;
 			return;
@@ -225,7 +225,7 @@ void myco__lower_chaos_fault(myco__lower_t *l)
 	} else {
 		uint32_t pi = myco__htab_get(&c->hpart, t->text);
 		if (pi == MYCO_LANG_NONE) {
-			ERR(c, "E120", t->pos, t->len,
+			ERR(c, "E130", t->pos, t->len,
 			    myco__mean(c, t->text, c->npart, c->nparts,
 				       fk->t == T_PART_ANY ? "name a declared partition, or `any`"
 							   : "name a declared partition"),
@@ -249,7 +249,7 @@ void myco__lower_chaos_fault(myco__lower_t *l)
 		if (m < 0)
 			break;
 		if (seen[m]) {
-			ERR(c, "E121", k->s->args[k->i - 1].pos, k->s->args[k->i - 1].len,
+			ERR(c, "E131", k->s->args[k->i - 1].pos, k->s->args[k->i - 1].len,
 			    "give it once", "`%s` given twice", mods[m]);
 			l->bx->bad = true;
 			return;
@@ -312,7 +312,7 @@ static void lower_one(ctx_t *c, bchaos_t *b)
 	myco__lower_t l = { .c = c, .bx = b };
 	myco__lower_block(&l, b->st, MYCO__B_CHAOS, NULL, &b->bad);
 	if (!b->nf && !b->bad)
-		ERR(c, "E121", b->x.pos, (uint32_t)strlen(b->x.name),
+		ERR(c, "E131", b->x.pos, (uint32_t)strlen(b->x.name),
 		    "add a fault, e.g. `kill any every 100 ms;`",
 		    "chaos experiment `%s` has no faults", b->x.name);
 	myco_chaos_fault_t *fv = myco__arena_alloc(&c->ma, b->nf * sizeof(*fv) + 1);
