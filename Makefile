@@ -7,6 +7,9 @@
 #   make demo       run the main example system
 #   make bench      every benchmark; make bench-<name> one of them
 #   make fuzz       a bounded run of every libFuzzer harness (build-fuzz/)
+#   make soak       the chaos soak for SOAK_SECONDS (600): kill -9 of a random
+#                   partition every 100 ms plus channel faults, zero loss
+#                   (not part of `make test`, which runs it for 60 s)
 #   make install PREFIX=/usr/local
 #
 # WERROR=true turns warnings into errors (CI sets it).
@@ -18,12 +21,13 @@ FUZZ     ?= build-fuzz
 PREFIX   ?= /usr/local
 WERROR   ?= false
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 MESON    ?= meson
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 TESTJOBS ?= $(JOBS)
 MESON_COMMON = -Dwerror=$(WERROR) --prefix=$(PREFIX)
 
-.PHONY: all deps build test test-plain test-asan test-tsan demo bench bench-build fuzz install clean
+.PHONY: all deps build test test-plain test-asan test-tsan demo bench bench-build fuzz soak install clean
 
 all: build
 
@@ -83,6 +87,10 @@ bench-%: bench-build
 fuzz: deps $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 	@scripts/fuzz.sh "$(FUZZ)" $(FUZZ_SECONDS)
+
+soak: build
+	CHAOS_SOAK_SECONDS=$(SOAK_SECONDS) $(MESON) test -C $(BUILD) chaos-soak --print-errorlogs \
+		--timeout-multiplier $$(( ($(SOAK_SECONDS) + 600) / 600 + 1 ))
 
 install: build
 	$(MESON) install -C $(BUILD) --destdir "$(DESTDIR)"

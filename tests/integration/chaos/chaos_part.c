@@ -6,7 +6,8 @@
  *
  *   src    sends {seq, seq * K} on `out` with seq = 1, 2, ... up to
  *          CHAOS_COUNT, at most CHAOS_RATE a second (0 = as fast as the
- *          channel takes them); after each send it stores the next seq in
+ *          channel takes them), with CHAOS_GATE=1 only once the file `go`
+ *          exists in CHAOS_DIR; after each send it stores the next seq in
  *          src.seq, so a replacement resumes there (a kill between the
  *          send and the store re-sends one: a duplicate the sink absorbs).
  *   relay  forwards `in` to `out`: recv, send, then done (at-least-once).
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,7 @@ static int src(void)
 	myco_chan_t *out;
 	uint64_t next = 1, count = env_u64("CHAOS_COUNT", 0), rate = env_u64("CHAOS_RATE", 0);
 	uint64_t t0, sent = 0;
+	bool gate;
 	int fd = open_in_dir("src.seq", O_RDWR | O_CREAT);
 
 	if (fd < 0 || myco_chan_open(getenv("CHAOS_OUT") ? getenv("CHAOS_OUT") : "out", &out) < 0) {
@@ -73,6 +76,7 @@ static int src(void)
 	}
 	if (pread(fd, &next, sizeof(next), 0) != (ssize_t)sizeof(next) || next == 0)
 		next = 1;
+	gate = getenv("CHAOS_GATE") && !strcmp(getenv("CHAOS_GATE"), "1");
 	printf("src: starting at seq %" PRIu64 "\n", next);
 	fflush(stdout);
 	myco_ready();
@@ -82,6 +86,19 @@ static int src(void)
 		if (count && next > count) {
 			usleep(20000);
 			continue;
+		}
+		if (gate) {
+			/* CHAOS_GATE=1: nothing is sent before the test creates
+			 * the file `go` (after its experiment started) */
+			int g = open_in_dir("go", O_RDONLY);
+
+			if (g < 0) {
+				usleep(10000);
+				t0 = myco_now();
+				continue;
+			}
+			close(g);
+			gate = false;
 		}
 		if (rate && sent * 1000000000ull / rate > myco_now() - t0) {
 			usleep(1000);
