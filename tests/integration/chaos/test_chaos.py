@@ -357,9 +357,9 @@ def case_cli():
     s.start()
     try:
         # a bad fault: the language's diagnostic, exit 2, nothing started
-        for bad, code in (("kill relya at 1 s", "E120"), ("delay a", "E011"),
-                          ("drop nosuch", "E120"), ("hog any 50 %", "E121"),
-                          ("kill any every 1 ms", "E121"), ("explode a", "E010")):
+        for bad, code in (("kill relya at 1 s", "E130"), ("delay a", "E011"),
+                          ("drop nosuch", "E130"), ("hog any 50 %", "E131"),
+                          ("kill any every 1 ms", "E131"), ("explode a", "E010")):
             r = subprocess.run([MYCO, "chaos", "run", "--fault", bad, "--runtime-dir", s.rt],
                                capture_output=True, text=True, timeout=60)
             if r.returncode != 2 or code not in r.stderr:
