@@ -64,12 +64,50 @@ static void frame_bind(struct ex_part *p, struct ex_inst *in)
 	myco__box_frame_publish(frame, frame_idx[p->idx], &w->seq, &w->start_ns);
 }
 
+int myco__ex_box_urings(struct ex_part *p, int *fds, unsigned max, void *params,
+			size_t len, char *detail, size_t dcap)
+{
+	const myco_partition_t *m = p->m;
+	unsigned decl = 0, n = 0, want;
+	long cpus = m->core_mask ? __builtin_popcountll(m->core_mask)
+				 : sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = 0;
+
+	if (m->net)
+		decl |= MYCO__BOX_URING_NET;
+	if (m->nports)
+		decl |= MYCO__BOX_URING_PORTS;
+	for (size_t i = 0; i < m->npaths; i++)
+		if (m->paths[i].rw)
+			decl |= MYCO__BOX_URING_RW;
+	/* One ring per loop: lib/rt's groups run a loop per CPU; two more for
+	 * loops of the program's own (a destroyed loop gives its ring back). */
+	want = (unsigned)(cpus > 0 ? cpus : 1) + 2;
+	if (want > max)
+		want = max;
+	while (n < want) {
+		rc = myco__box_uring_create(decl, 256, params, len);
+		if (rc < 0)
+			break;
+		fds[n++] = rc;
+	}
+	if (n == 0) {
+		snprintf(detail, dcap, "io_uring_setup: %s (the partition gets no rings)",
+			 myco_strerror(rc));
+		return rc;
+	}
+	int w = snprintf(detail, dcap, "%u rings, ", n);
+	if (w > 0 && (size_t)w < dcap)
+		myco__box_uring_describe(decl, detail + w, dcap - (size_t)w);
+	return (int)n;
+}
+
 int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
 		       char **env, const int *keep, size_t nkeep)
 {
 	myco__box_spec_t sp;
 	myco__box_report_t rep;
-	struct myco__box_fd fds[EX_MAX_FDS + EX_MAX_PORTS + 8];
+	struct myco__box_fd fds[EX_MAX_FDS + EX_MAX_PORTS + 8 + MYCO__URING_MAX];
 	struct myco__box_path paths[MYCO__BOX_MAX_PATHS];
 	size_t nf = 0;
 	int rc, nul = -1;
@@ -212,6 +250,13 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 				 "not root: runs as uid %u, not uid %u gid %u", (unsigned)geteuid(),
 				 (unsigned)run_uid[p->idx], (unsigned)run_gid[p->idx]);
 		}
+	}
+	if (in->niso < EX_MAX_ISO) {
+		struct ex_iso *iso = &in->iso[in->niso++];
+		snprintf(iso->name, sizeof(iso->name), "io-uring");
+		snprintf(iso->status, sizeof(iso->status), "%s",
+			 in->uring_ok ? "applied" : "degraded");
+		snprintf(iso->reason, sizeof(iso->reason), "%s", in->uring_detail);
 	}
 	if (frame && frame_idx && frame_idx[p->idx] >= 0 && !in->standby)
 		frame_bind(p, in);

@@ -16,6 +16,13 @@
 
 int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
 		       char **env, const int *keep, size_t nkeep);
+/* The io_uring instances of one new process of p (exec/box/uring.c):
+ * restricted to what p declared.  Fills fds (at most max, CLOEXEC, owned by
+ * the caller), params (struct io_uring_params as the kernel returned it,
+ * len bytes) and a line for `myco ps` in detail.  Returns how many rings,
+ * or -errno when none could be made (detail says why). */
+int myco__ex_box_urings(struct ex_part *p, int *fds, unsigned max, void *params,
+			size_t len, char *detail, size_t dcap);
 /* The program's pid (under the box's init, found through /proc once and
  * cached in in->prog_pid), or in->pid. */
 pid_t myco__ex_box_prog(struct ex_inst *in);

@@ -87,6 +87,8 @@ struct ex_inst {
 	size_t niso;
 	struct ex_iso iso[EX_MAX_ISO];
 	void *box;                      /* box handle (exec/box) or NULL; owned */
+	char uring_detail[96];          /* the "io-uring" line of `myco ps` */
+	bool uring_ok;                  /* rings were handed over */
 };
 
 struct ex_system;

@@ -73,7 +73,7 @@ out:
 /* Build the environment; returns a NULL-terminated malloc'd array of
  * malloc'd strings (free with env_free), or NULL on ENOMEM. */
 static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
-			int alive_r)
+			int alive_r, const char *caps)
 {
 	size_t n = p->m->nenv + 12, k = 0;
 	char **env = calloc(n, sizeof(*env));
@@ -88,7 +88,7 @@ static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *
 	    asprintf(&env[k++], MYCO__ENV_CTL "=%d", in->ctl_fd) < 0 ||
 	    asprintf(&env[k++], MYCO__ENV_NOTIFY "=%d", in->notify_fd) < 0 ||
 	    asprintf(&env[k++], MYCO__ENV_EXEC_FD "=%d", alive_r) < 0 ||
-	    asprintf(&env[k++], MYCO__ENV_CAPS "=%s", p->caps) < 0)
+	    asprintf(&env[k++], MYCO__ENV_CAPS "=%s", caps) < 0)
 		goto fail;
 	for (size_t i = 0; i < p->m->nenv; i++)
 		if (!(env[k++] = strdup(p->m->env[i])))
@@ -122,8 +122,10 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 {
 	int rc;
 	char **env = NULL;
-	int keep[EX_MAX_FDS + EX_MAX_PORTS + 4];
+	int keep[EX_MAX_FDS + EX_MAX_PORTS + 4 + MYCO__URING_MAX];
 	size_t nkeep = 0;
+	struct myco__cap ucap = { .kind = MYCO__CAP_URING };
+	char caps[sizeof(p->caps) + 16 * MYCO__URING_MAX];
 
 	int dp[2] = { -1, -1 }, ap[2] = { -1, -1 };
 	myco__ex_inst_init(in);
@@ -150,7 +152,26 @@ int myco__ex_inst_spawn(struct ex_system *s, struct ex_part *p,
 	keep[nkeep++] = in->notify_fd;
 	keep[nkeep++] = dp[1];
 	keep[nkeep++] = ap[0];
-	env = env_build(s, p, in, ap[0]);
+	/* This process's io_uring instances (a partition may not create
+	 * rings): restricted to what it declared, listed in its manifest,
+	 * their geometry in its control region.  Only the child keeps them. */
+	snprintf(caps, sizeof(caps), "%s", p->caps);
+	struct myco__part_uring *u = (void *)((char *)in->ctl + MYCO__PART_URING_OFF);
+	rc = myco__ex_box_urings(p, ucap.fds, MYCO__URING_MAX, u->params, sizeof(u->params),
+				 in->uring_detail, sizeof(in->uring_detail));
+	if (rc > 0) {
+		ucap.nfds = (size_t)rc;
+		if (myco__caps_append(caps, sizeof(caps), &ucap) == 0) {
+			u->size = sizeof(u->params);
+			in->uring_ok = true;
+			for (size_t i = 0; i < ucap.nfds; i++)
+				keep[nkeep++] = ucap.fds[i];
+		} else {
+			snprintf(in->uring_detail, sizeof(in->uring_detail),
+				 "manifest full: the partition gets no rings");
+		}
+	}
+	env = env_build(s, p, in, ap[0], caps);
 	if (!env) {
 		rc = -ENOMEM;
 		goto out;
@@ -172,6 +193,8 @@ out:
 		close(dp[1]);       /* only the child holds the write end now */
 	if (ap[0] >= 0)
 		close(ap[0]);       /* only the child holds the read end now */
+	for (size_t i = 0; i < ucap.nfds; i++)
+		close(ucap.fds[i]); /* only the child holds the rings */
 	env_free(env);
 	if (rc < 0)
 		myco__ex_inst_release(s, in, true);

@@ -104,11 +104,12 @@
  *    cgroup could not be applied (then affinity is the only fence): with a
  *    cpuset the kernel intersects any mask with it, so lib/rt's per-core
  *    thread pinning works inside the partition's CPUs.
- *  - io_uring_setup/enter/register, unless MYCO__BOX_F_NO_IO_URING: the
- *    runtime (lib/rt) is built on io_uring.  Its operations are not seen by
- *    seccomp but run with the partition's credentials and namespaces, so the
- *    mount view, the network namespace and the empty capability set still
- *    bound them.
+ *  - io_uring_enter/register, unless MYCO__BOX_F_NO_IO_URING: the runtime
+ *    (lib/rt) is built on io_uring.  Never io_uring_setup: seccomp does not
+ *    see io_uring operations, so a partition uses only rings the executive
+ *    made with myco__box_uring_create() (restricted to the operations its
+ *    declarations allow) and handed over.  The operations also run with the
+ *    partition's credentials and namespaces.
  *  - files changing the tree (unlink*, rename*, mkdir*, rmdir, link*,
  *    symlink*, chmod*, fchmod*, chown*, truncate, utimensat, mknod*) only
  *    when a rw path is declared.  Path strings are not filtered by seccomp:
@@ -405,6 +406,23 @@ int myco__box_report_json(const myco__box_report_t *r, char *buf, size_t cap);
  * Thread-safety: may be called while the frame scheduler thread runs. */
 int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *report,
 		    pid_t *pid, int *pidfd);
+
+/* io_uring for a partition (uring.c).  decl: what it declared, bits below.
+ * Creates one ring of `entries` SQEs (a CQ 4x that) disabled, registers
+ * restrictions (operations: always I/O on held fds, timers, poll, cancel,
+ * openat, statx...; with RW tree changes; with PORTS or NET sending,
+ * receiving, accept, shutdown; with NET socket and connect; nothing else,
+ * and no register operation beyond those on its own files and buffers),
+ * enables it.  params (params_len == sizeof(struct io_uring_params))
+ * receives what io_uring_setup returned.  Returns the fd (CLOEXEC, owned by
+ * the caller) or -errno. */
+#define MYCO__BOX_URING_NET   0x1u   /* `net` */
+#define MYCO__BOX_URING_PORTS 0x2u   /* listening ports handed over */
+#define MYCO__BOX_URING_RW    0x4u   /* a rw path */
+int myco__box_uring_create(unsigned decl, unsigned entries, void *params,
+			   size_t params_len);
+/* One line for `myco ps`: what the rings of decl allow. */
+int myco__box_uring_describe(unsigned decl, char *buf, size_t cap);
 
 /* Give thread tid (caller's namespace) its own SCHED_DEADLINE reservation
  * (reset-on-fork).  -EPERM/-EBUSY/-EINVAL from the kernel as is. */

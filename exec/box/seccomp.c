@@ -158,11 +158,12 @@ static int add_conditional(scmp_filter_ctx ctx)
 	return 0;
 }
 
-/* io_uring: its operations run with the partition's credentials and
- * namespaces (mount view, network namespace, no capabilities) but are not
- * seen by seccomp; allowed unless MYCO__BOX_F_NO_IO_URING. */
+/* io_uring: its operations are not seen by seccomp, so a partition never
+ * creates a ring (io_uring_setup is a violation): it uses the rings the
+ * executive made restricted (uring.c) and handed over.  Entering and
+ * registering on them unless MYCO__BOX_F_NO_IO_URING. */
 static const char *const uring_calls[] = {
-	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"io_uring_enter", "io_uring_register",
 };
 
 int myco__box_seccomp_build(const myco__box_spec_t *spec, unsigned opts,

@@ -1,7 +1,8 @@
 /*
  * caps.c: the capability manifest (MYCO_CAPS): its one writer, used by the
  * executive (exec/chans.c for channel ends, exec/ports.c for listening
- * sockets, exec/collect.c for trace regions), and its one parser, used by libmyco (lib/part/part.c).  The
+ * sockets, exec/collect.c for trace regions, exec/spawn.c for io_uring
+ * rings), and its one parser, used by libmyco (lib/part/part.c).  The
  * grammar is in part_abi.h and docs/part-abi.md.  Stateless: no globals,
  * no allocation.  Not for: deciding what a partition gets (exec/chans.c).
  */
@@ -14,6 +15,7 @@
 
 #define TRACE_RING    "trace/ring"
 #define TRACE_METRICS "trace/metrics"
+#define URING_RINGS   "uring/rings"
 
 static int name_ok(const char *n)
 {
@@ -31,7 +33,8 @@ int myco__caps_append(char *buf, size_t cap, const struct myco__cap *c)
 	if (used >= cap)
 		return -EINVAL;
 	if (c->nfds < 1 ||
-	    c->nfds > (c->kind == MYCO__CAP_CHAN ? MYCO_CHAN_MAX_FDS : 1u))
+	    c->nfds > (c->kind == MYCO__CAP_CHAN ? MYCO_CHAN_MAX_FDS :
+		       c->kind == MYCO__CAP_URING ? MYCO__URING_MAX : 1u))
 		return -EINVAL;
 	for (size_t i = 0; i < c->nfds; i++)
 		if (c->fds[i] < 0)
@@ -49,6 +52,8 @@ int myco__caps_append(char *buf, size_t cap, const struct myco__cap *c)
 		   c->kind == MYCO__CAP_TRACE_METRICS) {
 		w = snprintf(buf + at, cap - at, "%s%s:", used ? ";" : "",
 			     c->kind == MYCO__CAP_TRACE_RING ? TRACE_RING : TRACE_METRICS);
+	} else if (c->kind == MYCO__CAP_URING) {
+		w = snprintf(buf + at, cap - at, "%s" URING_RINGS ":", used ? ";" : "");
 	} else {
 		return -EINVAL;
 	}
@@ -101,6 +106,18 @@ static const char *entry(const char *s, struct myco__cap *c)
 			return NULL;
 		c->fds[c->nfds++] = (int)v;
 		return s;
+	}
+	if (!strncmp(s, URING_RINGS ":", sizeof(URING_RINGS))) {
+		c->kind = MYCO__CAP_URING;
+		s += sizeof(URING_RINGS);
+		for (;;) {
+			if (c->nfds >= MYCO__URING_MAX || !(s = number(s, INT_MAX, &v)))
+				return NULL;
+			c->fds[c->nfds++] = (int)v;
+			if (*s != ',')
+				return s;
+			s++;
+		}
 	}
 	if (!strncmp(s, "tcp/", 4)) {
 		c->kind = MYCO__CAP_PORT;

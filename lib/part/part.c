@@ -32,6 +32,8 @@
 
 /* Defined by lib/rt when it is linked in (part_abi.h). */
 extern struct myco__part_timing *myco__rt_timing __attribute__((weak));
+extern unsigned myco__rt_rings_give(const int *fds, unsigned n, const void *params,
+				    size_t len) __attribute__((weak));
 
 #define PART_MAX_CAPS 128
 #define PART_MAX_PORTS 64
@@ -57,6 +59,8 @@ static struct {
 	size_t nports;
 	bool in_system;
 	int trace_fd, metrics_fd;     /* trace/ring, trace/metrics (exec/collect.c) */
+	int uring_fds[MYCO__URING_MAX];  /* uring/rings (exec/spawn.c) */
+	unsigned nuring;
 } g = { .notify_fd = -1, .trace_fd = -1, .metrics_fd = -1 };
 
 static char errmsg[512];
@@ -105,6 +109,10 @@ static int take_cap(const struct myco__cap *c, void *arg)
 	case MYCO__CAP_TRACE_METRICS:
 		g.metrics_fd = c->fds[0];
 		return 0;
+	case MYCO__CAP_URING:
+		for (size_t i = 0; i < c->nfds && g.nuring < MYCO__URING_MAX; i++)
+			g.uring_fds[g.nuring++] = c->fds[i];
+		return 0;
 	case MYCO__CAP_CHAN:
 		break;
 	}
@@ -127,6 +135,7 @@ int myco__part_parse_caps(const char *s)
 	g.ncaps = 0;
 	g.nports = 0;
 	g.trace_fd = g.metrics_fd = -1;
+	g.nuring = 0;
 	int rc = parse_caps(s);
 	return rc < 0 ? rc : (int)(g.ncaps + g.nports);
 }
@@ -246,6 +255,12 @@ int myco_init(void)
 		if (&myco__rt_timing)
 			myco__rt_timing = (struct myco__part_timing *)
 				((char *)c + MYCO__PART_TIMING_OFF);
+		/* the rings the executive made for this process: lib/rt maps
+		 * them for its loops (a partition may not create rings) */
+		const struct myco__part_uring *u =
+			(const void *)((const char *)c + MYCO__PART_URING_OFF);
+		if (g.nuring && myco__rt_rings_give)
+			myco__rt_rings_give(g.uring_fds, g.nuring, u->params, u->size);
 	}
 	g.inited = true;
 out:

@@ -33,10 +33,11 @@
  * Capability manifest (MYCO_CAPS).  Grammar (docs/part-abi.md):
  *
  *   manifest = [ entry { ";" entry } [ ";" ] ]
- *   entry    = channel | port | trace
+ *   entry    = channel | port | trace | uring
  *   channel  = NAME ":" ROLE ":" INDEX ":" FD { "," FD }
  *   port     = "tcp/" PORT ":" FD
  *   trace    = ( "trace/ring" | "trace/metrics" ) ":" FD
+ *   uring    = "uring/rings:" FD { "," FD }
  *
  * NAME: 1..63 bytes, none of ':' ';' ',' '/' (the language's identifiers
  * fit); ROLE: the myco_chan_role_t number (1..6); INDEX: the producer,
@@ -46,7 +47,12 @@
  * sealed header, the main segment, one lane per producer/client/reader...)
  * in that order, and myco_chan_attach() gets them in the same order.
  * PORT: 1..65535.  trace: this partition's trace ring and metrics region
- * (exec/collect.c; lib/trace attaches them).  Entries with a '/' are the
+ * (exec/collect.c; lib/trace attaches them).  uring: io_uring instances
+ * the executive created for this process, restricted to the operations
+ * its declarations allow (exec/box/uring.c), 1..MYCO__URING_MAX of them;
+ * their geometry is in the control region (MYCO__PART_URING_OFF) and
+ * lib/rt maps them instead of creating rings (a partition may not call
+ * io_uring_setup).  Entries with a '/' are the
  * executive's own resources: no channel name can take that form.  Numbers
  * are plain decimal digits (no sign, no space).
  * --------------------------------------------------------------------- */
@@ -57,7 +63,10 @@ enum myco__cap_kind {
 	MYCO__CAP_PORT = 2,             /* a listening TCP socket */
 	MYCO__CAP_TRACE_RING = 3,       /* the partition's trace ring */
 	MYCO__CAP_TRACE_METRICS = 4,    /* the partition's metrics region */
+	MYCO__CAP_URING = 5,            /* io_uring instances handed over */
 };
+
+#define MYCO__URING_MAX 16u             /* rings in one uring entry */
 
 /* One manifest entry. */
 struct myco__cap {
@@ -66,7 +75,8 @@ struct myco__cap {
 	myco_chan_role_t role;          /* CHAN */
 	uint32_t index;                 /* CHAN: slot of this end */
 	uint16_t port;                  /* PORT */
-	int fds[MYCO_CHAN_MAX_FDS];     /* CHAN: 1..MYCO_CHAN_MAX_FDS; others: 1 */
+	int fds[MYCO_CHAN_MAX_FDS];     /* CHAN: 1..MYCO_CHAN_MAX_FDS; URING:
+	                                 * 1..MYCO__URING_MAX; others: 1 */
 	size_t nfds;
 };
 
@@ -259,6 +269,36 @@ static inline void myco__part_window_note(struct myco__part_window *w, uint64_t 
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 }
+
+/* ---------------------------------------------------------------------
+* io_uring geometry, in the same control region at MYCO__PART_URING_OFF
+ * (shared-internal ABI; zero when no rings were handed over).
+ * Executive-written before spawn, read once by myco_init(): every ring in
+ * the manifest's uring entry was created with the same parameters, and
+ * `params` is the struct io_uring_params io_uring_setup() returned for
+ * them (kernel ABI, copied as bytes: sizes, flags, features and the mmap
+ * offsets io_uring_queue_mmap() needs).  `size` is sizeof that struct as
+ * the executive was built; lib/rt refuses a size other than its own.
+ * --------------------------------------------------------------------- */
+#define MYCO__PART_URING_OFF    1664u
+#define MYCO__PART_URING_PARAMS 120u    /* sizeof(struct io_uring_params) */
+
+struct myco__part_uring {
+	uint32_t size;                  /* MYCO__PART_URING_PARAMS, 0 = none */
+	uint32_t pad;
+	uint8_t  params[MYCO__PART_URING_PARAMS];
+};
+_Static_assert(MYCO__PART_WINDOW_OFF + sizeof(struct myco__part_window) <=
+	       MYCO__PART_URING_OFF, "uring geometry after the windows");
+_Static_assert(MYCO__PART_URING_OFF + sizeof(struct myco__part_uring) <=
+	       2048u, "uring geometry before the chaos table (MYCO__PART_CHAOS_OFF)");
+
+/* Hand the rings of a partition process to lib/rt (called by myco_init();
+ * defined by lib/rt, weak in lib/part).  fds: ring fds; params: the bytes
+ * of struct myco__part_uring.params; len: its size field.  lib/rt takes
+ * ownership of the fds it accepts.  Returns how many it took. */
+unsigned myco__rt_rings_give(const int *fds, unsigned n, const void *params,
+			     size_t len);
 
 /* ---------------------------------------------------------------------
  * Chaos: the fault table, in the same control region at

@@ -127,18 +127,7 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 		rc = -errno;
 		goto out;
 	}
-	/* A completion queue 4x the submission queue: many coroutines may
-	 * have operations in flight and complete between two reaps. */
-	struct io_uring_params up = { .flags = IORING_SETUP_CQSIZE |
-					       IORING_SETUP_COOP_TASKRUN |
-					       IORING_SETUP_TASKRUN_FLAG,
-				      .cq_entries = o.uring_entries * 4 };
-	rc = io_uring_queue_init_params(o.uring_entries, &l->ring, &up);
-	if (rc == -EINVAL) { /* kernel before 5.19 */
-		up = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE,
-					       .cq_entries = o.uring_entries * 4 };
-		rc = io_uring_queue_init_params(o.uring_entries, &l->ring, &up);
-	}
+	rc = myco__rt_ring_init(&l->ring, o.uring_entries);
 	if (rc < 0)
 		goto out;
 	l->ring_ok = true;
@@ -658,7 +647,7 @@ void myco_loop_destroy(myco_loop_t *l)
 				io_uring_cqe_seen(&l->ring, cqe);
 			}
 		}
-		io_uring_queue_exit(&l->ring);
+		myco__rt_ring_exit(&l->ring, !l->io_pending && !l->efd_armed);
 	}
 	while (l->all) {
 		myco_co_t *co = l->all;

@@ -286,6 +286,11 @@ uint64_t myco__co_switch_in(myco_loop_t *l, myco_co_t *co, uint64_t now);
 void myco__co_yield_to_loop(myco_loop_t *l, myco_co_t *co);
 void myco__stack_cache_free(myco_loop_t *l);
 
+/* rings.c: the loop's ring, created or taken from the executive's
+ * (0 or -errno); put back (idle: nothing of ours in flight) or closed. */
+int myco__rt_ring_init(struct io_uring *ring, unsigned entries);
+void myco__rt_ring_exit(struct io_uring *ring, bool idle);
+
 /* uring.c */
 void myco__uring_cqe(myco_loop_t *l, struct io_uring_cqe *cqe);
 void myco__uring_cancel_wait(myco_loop_t *l, myco__wait_t *w);

@@ -18,7 +18,11 @@
  *   uringsock   ready, then create an AF_INET and an AF_UNIX socket through
  *               io_uring (IORING_OP_SOCKET) without the net declaration;
  *               print "URING_SETUP <rc>" and "URING_SOCKET <family> <res>"
- *               (res >= 0: a socket fd was made), idle
+ *               (res >= 0: a socket fd was made); then the same through a
+ *               ring the executive handed over (a lib/rt loop's ring):
+ *               "RT_LOOP <rc>" (loop created), "RT_READ <n>" (a read
+ *               through the ring worked), "HANDED_SOCKET <family> <res>",
+ *               twice (the second loop reuses the first one's ring); idle
  * Output goes to stdout (the executive keeps it for `myco logs`).
  * Not for: well-behaved partitions (tests/integration/exec/xpart.c).
  */
@@ -37,7 +41,9 @@
 
 #include "myco/chan.h"
 #include "myco/part.h"
+#include "myco/rt.h"
 #include "../../../lib/chan/chan_int.h"
+#include "../../../lib/rt/rt_int.h"
 
 static void sleep_ms(long ms)
 {
@@ -152,6 +158,54 @@ static int uring_socket(int family, int *setup_rc)
 	return res;
 }
 
+static int rt_pipe[2];
+
+static int rt_reader(void *arg)
+{
+	char b[8];
+
+	*(ssize_t *)arg = myco_read(rt_pipe[0], b, sizeof(b), -1);
+	return 0;
+}
+
+/* A lib/rt loop (its ring handed over by the executive) reads a pipe, then
+ * the attacker submits IORING_OP_SOCKET on that very ring. */
+static void uring_handed(void)
+{
+	for (int round = 0; round < 2; round++) {
+		myco_loop_t *l = NULL;
+		ssize_t got = -1;
+		int rc = myco_loop_create(&l, NULL);
+
+		printf("RT_LOOP %d\n", rc);
+		if (rc < 0)
+			break;
+		if (pipe(rt_pipe) == 0 && write(rt_pipe[1], "x", 1) == 1 &&
+		    myco_spawn(l, NULL, rt_reader, &got, NULL) == 0)
+			myco_loop_run(l);
+		printf("RT_READ %zd\n", got);
+		close(rt_pipe[0]);
+		close(rt_pipe[1]);
+		int families[2] = { AF_INET, AF_UNIX };
+		for (int i = 0; i < 2; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+			struct io_uring_cqe *cqe;
+			int res = -EAGAIN;
+
+			io_uring_prep_socket(sqe, families[i], SOCK_STREAM, 0, 0);
+			sqe->user_data = 0;
+			if (io_uring_submit_and_wait(&l->ring, 1) >= 0 &&
+			    io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+				res = cqe->res;
+				io_uring_cqe_seen(&l->ring, cqe);
+			}
+			printf("HANDED_SOCKET %d %d\n", families[i], res);
+		}
+		myco_loop_destroy(l);
+	}
+	fflush(stdout);
+}
+
 static myco_chan_t *open_chan(void)
 {
 	myco_chan_t *ch = NULL;
@@ -230,6 +284,7 @@ int main(void)
 			printf("URING_SETUP %d\nURING_SOCKET %d %d\n", setup, families[i], res);
 		}
 		fflush(stdout);
+		uring_handed();
 	}
 	for (;;) {
 		myco_heartbeat();

@@ -164,6 +164,31 @@ static void test_caps_writer_parser(void **state)
 	size_t k = strlen(big);
 	snprintf(big + k, sizeof(big) - k, ",7");
 	assert_int_equal(myco__caps_parse(big, collect, &g), -EINVAL);
+
+	/* io_uring rings: 1..MYCO__URING_MAX fds */
+	struct myco__cap ur = { .kind = MYCO__CAP_URING, .fds = { 20, 21, 22 }, .nfds = 3 };
+	char ub[512] = "tcp/80:3";
+	assert_int_equal(myco__caps_append(ub, sizeof(ub), &ur), 0);
+	assert_string_equal(ub, "tcp/80:3;uring/rings:20,21,22");
+	g.n = 0;
+	assert_int_equal(myco__caps_parse(ub, collect, &g), 2);
+	assert_int_equal(g.e[1].kind, MYCO__CAP_URING);
+	assert_int_equal(g.e[1].nfds, 3);
+	assert_int_equal(g.e[1].fds[2], 22);
+	ur.nfds = 0;
+	assert_int_equal(myco__caps_append(ub, sizeof(ub), &ur), -EINVAL);
+	ur.nfds = MYCO__URING_MAX + 1;
+	assert_int_equal(myco__caps_append(ub, sizeof(ub), &ur), -EINVAL);
+	ur.nfds = MYCO__URING_MAX;
+	for (size_t i = 0; i < ur.nfds; i++)
+		ur.fds[i] = 30 + (int)i;
+	ub[0] = 0;
+	assert_int_equal(myco__caps_append(ub, sizeof(ub), &ur), 0);
+	g.n = 0;
+	assert_int_equal(myco__caps_parse(ub, collect, &g), 1);
+	k = strlen(ub);
+	snprintf(ub + k, sizeof(ub) - k, ",99");      /* one ring too many */
+	assert_int_equal(myco__caps_parse(ub, collect, &g), -EINVAL);
 }
 
 static void test_open_granted_and_not(void **state)
@@ -213,7 +238,8 @@ static void test_bad_manifest(void **state)
 			      "tcp/80:3x", "out:1:0:3;tcp/80:4;;", "out:1:0:3,", "out:1:+1:3",
 			      ":1:0:3", "a,b:1:0:3", "out:1:0:3,,4", "out:1:4294967296:3",
 			      "out:1:0:2147483648", "trace/ring:", "trace/ring:x",
-			      "trace/other:3", "trace/ring:3;;",
+			      "trace/other:3", "trace/ring:3;;", "uring/rings:", "uring/rings:x",
+			      "uring/rings:3,", "uring/rings:3,,4", "uring/ring:3", "uring/rings:-3",
 			      "a123456789012345678901234567890123456789012345678901234567890123:1:0:3",
 			      NULL };
 	for (int i = 0; bad[i]; i++) {
