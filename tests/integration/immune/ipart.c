@@ -12,6 +12,10 @@
  *                 a lost message, an old number a redelivery.
  *   XMODE=server  the same on the call channel `svc` (request u64 seq,
  *                 reply u64 seq | 1 << 63 for an error answer).
+ *   XMODE=alone   the sink without a system: its source is a thread
+ *                 feeding an in-process queue, liveness is sd_notify
+ *                 WATCHDOG=1 (for the systemd comparison of bench/heal);
+ *                 XFAULT_MARK names a file that says the fault was played.
  *   XMODE=client  call `svc` with numbered requests at XRATE per second;
  *                 counts replies, error answers and timeouts.
  *   XFAULT=...    (sink, server) after XFAULT_AFTER_MS of handling, once
@@ -28,7 +32,11 @@
  *   "CSTAT calls=N ok=N errors=N timeouts=N" (client).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,10 +165,104 @@ static int client(void)
 
 static char *volatile keep;
 
+/* ---- standalone (XMODE=alone): the same sink with its producer as a
+ * thread and an in-process queue, for a plain service manager; liveness
+ * by sd_notify WATCHDOG=1 where myco_heartbeat() is called */
+#define AQ 65536u
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t q[AQ];
+	uint64_t head, tail, produced;
+} aq = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0, 0, 0 };
+static bool alone;
+static int notify_fd = -1;
+static struct sockaddr_un notify_sa;
+static socklen_t notify_len;
+static uint64_t t_notify;
+
+static void sd_notify_msg(const char *m)
+{
+	if (notify_fd >= 0)
+		sendto(notify_fd, m, strlen(m), MSG_NOSIGNAL, (struct sockaddr *)&notify_sa, notify_len);
+}
+
+static void beat(void)
+{
+	myco_heartbeat();
+	if (alone) {
+		uint64_t now = myco_now();
+		if (now - t_notify >= 100000000ull) {
+			t_notify = now;
+			sd_notify_msg("WATCHDOG=1");
+		}
+	}
+}
+
+static void *alone_src(void *arg)
+{
+	(void)arg;
+	long rate = env_l("XRATE", 200);
+	uint64_t next = myco_now();
+	for (;;) {
+		uint64_t now = myco_now();
+		if (now < next) {
+			sleep_ns(next - now);
+			continue;
+		}
+		next += 1000000000ull / (uint64_t)rate;
+		pthread_mutex_lock(&aq.mu);
+		if (aq.tail - aq.head < AQ) {
+			aq.q[aq.tail++ % AQ] = ++aq.produced;
+			pthread_cond_signal(&aq.cv);
+		}
+		pthread_mutex_unlock(&aq.mu);
+	}
+	return NULL;
+}
+
+static int alone_recv(uint64_t *seq)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 20000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&aq.mu);
+	while (aq.head == aq.tail)
+		if (pthread_cond_timedwait(&aq.cv, &aq.mu, &ts)) {
+			pthread_mutex_unlock(&aq.mu);
+			return -ETIMEDOUT;
+		}
+	*seq = aq.q[aq.head++ % AQ];
+	pthread_mutex_unlock(&aq.mu);
+	return 0;
+}
+
+static void alone_start(void)
+{
+	const char *ns = getenv("NOTIFY_SOCKET");
+	alone = true;
+	if (ns && (ns[0] == '/' || ns[0] == '@') && strlen(ns) < sizeof notify_sa.sun_path) {
+		notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		notify_sa.sun_family = AF_UNIX;
+		memcpy(notify_sa.sun_path, ns, strlen(ns));
+		if (ns[0] == '@')
+			notify_sa.sun_path[0] = 0;
+		notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(ns));
+	}
+	pthread_t t;
+	pthread_create(&t, NULL, alone_src, NULL);
+	printf("START %llu\n", (unsigned long long)myco_now());
+	sd_notify_msg("READY=1");
+}
+
 static int handler(bool server)
 {
-	myco_chan_t *ch;
-	if (myco_chan_open(server ? "svc" : "q", &ch) < 0)
+	myco_chan_t *ch = NULL;
+	if (!alone && myco_chan_open(server ? "svc" : "q", &ch) < 0)
 		return 1;
 	myco_metric_register(MYCO_METRIC_HISTOGRAM, MYCO_UNIT_SECONDS, "latency_seconds", NULL, &m_lat);
 	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "requests_total", NULL, &m_req);
@@ -171,6 +273,11 @@ static int handler(bool server)
 	myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE, "dup_total", NULL, &m_dup);
 	const char *fault = getenv("XFAULT");
 	bool armed = fault && *fault && cell(&m_fault) == 0;
+	/* standalone: the metrics are the process's own, so a marker file says
+	 * the fault was played (the replacement stays clean) */
+	const char *mark = getenv("XFAULT_MARK");
+	if (alone && mark && access(mark, F_OK) == 0)
+		armed = false;
 	long after_ms = env_l("XFAULT_AFTER_MS", 6000), work = env_l("XWORK_US", 100);
 	long leak_kib = env_l("XLEAK_KIB", 1024), creep = env_l("XCREEP_US", 400);
 	long err_pct = env_l("XERR_PCT", 5);
@@ -183,15 +290,21 @@ static int handler(bool server)
 			on = true;
 			t_fault = now;
 			myco_counter_add(&m_fault, 1);
+			if (alone && mark) {
+				FILE *mf = fopen(mark, "w");
+				if (mf)
+					fclose(mf);
+			}
 			printf("FAULT %s %llu\n", fault, (unsigned long long)now);
 			fflush(stdout);
 		}
-		if (now - t_stat >= 1000000000ull) {
+		if (now - t_stat >= (alone ? 100000000ull : 1000000000ull)) {
 			t_stat = now;
-			printf("STAT recv=%llu lost=%llu dup=%llu errors=%llu last=%llu\n",
+			printf("STAT recv=%llu lost=%llu dup=%llu errors=%llu last=%llu queued=%llu\n",
 			       (unsigned long long)cell(&m_req), (unsigned long long)cell(&m_lost),
 			       (unsigned long long)cell(&m_dup), (unsigned long long)cell(&m_err),
-			       (unsigned long long)cell(&m_last));
+			       (unsigned long long)cell(&m_last),
+			       (unsigned long long)(alone ? aq.tail - aq.head : 0));
 			fflush(stdout);
 		}
 		double fs = on ? (double)(now - t_fault) / 1e9 : 0;
@@ -204,17 +317,18 @@ static int handler(bool server)
 			}
 		}
 		if (on && !strcmp(fault, "livelock")) {
-			myco_heartbeat();          /* alive, but no progress */
+			beat();                    /* alive, but no progress */
 			sleep_ns(1000000);
 			continue;
 		}
 		myco_chan_msg_t m;
-		int rc = myco_chan_recv(ch, &m, 20000000);
-		myco_heartbeat();
+		uint64_t seq = 0;
+		int rc = alone ? alone_recv(&seq) : myco_chan_recv(ch, &m, 20000000);
+		beat();
 		if (rc < 0)
 			continue;
-		uint64_t t_in = myco_now(), seq = 0;
-		if (m.len >= sizeof seq)
+		uint64_t t_in = myco_now();
+		if (!alone && m.len >= sizeof seq)
 			memcpy(&seq, m.data, sizeof seq);
 		uint64_t w = (uint64_t)work;
 		if (on && !strcmp(fault, "creep"))
@@ -237,7 +351,8 @@ static int handler(bool server)
 			else
 				myco_gauge_set(&m_last, (int64_t)seq);
 		}
-		myco_chan_done(ch, &m);
+		if (!alone)
+			myco_chan_done(ch, &m);
 		n++;
 		myco_counter_add(&m_req, 1);
 		if (err)
@@ -266,5 +381,9 @@ int main(void)
 		return handler(false);
 	if (!strcmp(mode, "server"))
 		return handler(true);
+	if (!strcmp(mode, "alone")) {
+		alone_start();
+		return handler(false);
+	}
 	return 2;
 }
