@@ -675,39 +675,39 @@ static void helper_run(struct ex_system *s, struct runf *r, struct ex_part *p)
 
 /* ---- budget starvation: the instance's cgroup CPU quota ------------------ */
 
-static int read_small(const char *path, char *buf, size_t cap)
+/* One line of a small file (a cgroup setting), without its newline. */
+static int read_line(const char *path, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	FILE *f = fopen(path, "re");
+	char *nl;
 
-	if (fd < 0)
+	if (!f)
 		return -errno;
-	n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
+	if (!fgets(buf, (int)cap, f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	if ((nl = strchr(buf, '\n')))
+		*nl = 0;
 	return 0;
 }
 
-static int write_small(const char *path, const char *v)
+static int write_setting(const char *path, const char *v)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return -errno;
-	n = write(fd, v, strlen(v));
+	rc = myco__write_full(fd, v, strlen(v));
 	close(fd);
-	return n < 0 ? -errno : 0;
+	return rc;
 }
 
 static void starve_undo(struct runf *r)
 {
 	if (r->quota_file[0] && r->quota_old[0])
-		(void)write_small(r->quota_file, r->quota_old);
+		(void)write_setting(r->quota_file, r->quota_old);
 	r->quota_file[0] = r->quota_old[0] = 0;
 	r->starved_for = 0;
 }
@@ -747,14 +747,14 @@ static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 
 		snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", v1);
 		snprintf(per, sizeof(per), "%s/cpu.cfs_period_us", v1);
-		if (!read_small(q, old, sizeof(old)) && !read_small(per, pv, sizeof(pv))) {
+		if (!read_line(q, old, sizeof(old)) && !read_line(per, pv, sizeof(pv))) {
 			quota = atoll(old);
 			period = atoll(pv);
 			if (quota <= 0)
 				quota = period;          /* unlimited: one core */
 			snprintf(nv, sizeof(nv), "%lld", quota * r->f.arg / 100 > 1000
 				 ? quota * r->f.arg / 100 : 1000);
-			if (!write_small(q, nv)) {
+			if (!write_setting(q, nv)) {
 				snprintf(r->quota_file, sizeof(r->quota_file), "%s", q);
 				snprintf(r->quota_old, sizeof(r->quota_old), "%s", old);
 				myco__ex_event(s, p, "chaos", -1, -1,
@@ -768,7 +768,7 @@ static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 		char old[64], nv[64];
 		long long quota, period;
 
-		if (!read_small(v2, old, sizeof(old))) {
+		if (!read_line(v2, old, sizeof(old))) {
 			if (!strncmp(old, "max", 3)) {
 				period = atoll(old + 3);
 				quota = period;
@@ -778,7 +778,7 @@ static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 			}
 			snprintf(nv, sizeof(nv), "%lld %lld", quota * r->f.arg / 100 > 1000
 				 ? quota * r->f.arg / 100 : 1000, period);
-			if (!write_small(v2, nv)) {
+			if (!write_setting(v2, nv)) {
 				snprintf(r->quota_file, sizeof(r->quota_file), "%s", v2);
 				snprintf(r->quota_old, sizeof(r->quota_old), "%s", old);
 				myco__ex_event(s, p, "chaos", -1, -1, "starve: cpu.max %s -> %s",
