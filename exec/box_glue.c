@@ -297,11 +297,68 @@ void myco__ex_box_release(struct ex_system *s, struct ex_inst *in)
 	in->box = NULL;
 }
 
+static struct ex_iso *iso_find(struct ex_inst *in, const char *name)
+{
+	for (size_t i = 0; i < in->niso; i++)
+		if (!strcmp(in->iso[i].name, name))
+			return &in->iso[i];
+	return NULL;
+}
+
+/* A budget holds for the whole partition.  The SCHED_DEADLINE reservation
+ * is the main thread's alone (threads it creates are SCHED_OTHER) and the
+ * cgroup quota throttles only those, so a second thread used to add the
+ * quota to the reservation (2x).  As soon as the active instance runs a
+ * second thread (its own or an io_uring worker) the reservation is
+ * dropped: the quota, the same budget, then caps every thread together.
+ * One /proc read per tick per budget partition still holding one. */
+static void budget_whole(struct ex_system *s)
+{
+	const char *dl_name = myco__box_mech_name(MYCO__BOX_DEADLINE);
+	const char *cpu_name = myco__box_mech_name(MYCO__BOX_CG_CPU);
+
+	for (size_t i = 0; i < s->nparts; i++) {
+		struct ex_part *p = &s->parts[i];
+		struct ex_inst *in = &p->act;
+		struct ex_iso *dl, *cpu;
+		int n, rc;
+
+		if (p->m->mode != MYCO_MODE_BUDGET || !in->pid || in->standby ||
+		    in->dl_checked)
+			continue;
+		dl = iso_find(in, dl_name);
+		if (!dl || strcmp(dl->status, "applied"))
+			continue;
+		n = myco__box_threads(myco__ex_box_prog(in));
+		if (n <= 1)
+			continue;
+		in->dl_checked = true;
+		cpu = iso_find(in, cpu_name);
+		if (!cpu || strcmp(cpu->status, "applied")) {
+			myco__ex_event(s, p, "degraded", -1, -1,
+				       "budget: %d threads, no cgroup quota to cap them together: "
+				       "the reservation holds for the main thread only", n);
+			continue;
+		}
+		rc = myco__box_deadline_drop(myco__ex_box_prog(in));
+		snprintf(dl->status, sizeof(dl->status), "%s", rc == 0 ? "degraded" : "applied");
+		snprintf(dl->reason, sizeof(dl->reason), "%s%s",
+			 rc == 0 ? "dropped: more than one thread, the quota caps them all"
+				 : "main thread only; dropping it failed: ",
+			 rc == 0 ? "" : myco_strerror(rc));
+		myco__ex_event(s, p, "budget", -1, -1,
+			       "%d threads: SCHED_DEADLINE reservation %s; the cgroup quota (%s) "
+			       "holds the budget for all of them", n,
+			       rc == 0 ? "dropped" : "could not be dropped", cpu->reason);
+	}
+}
+
 void myco__ex_box_tick(struct ex_system *s)
 {
 	struct box_inst **pp = &pending;
 
 	viol_resume(s, myco_now());
+	budget_whole(s);
 	/* One pass each, never a sleep: the supervision loop must not block
 	 * on processes that take their time to die; the rest waits for the
 	 * next tick.  At shutdown (s->stopping) the blocking removal. */

@@ -89,6 +89,9 @@ struct ex_inst {
 	void *box;                      /* box handle (exec/box) or NULL; owned */
 	char uring_detail[96];          /* the "io-uring" line of `myco ps` */
 	bool uring_ok;                  /* rings were handed over */
+	bool dl_checked;                /* budget: the whole-partition check is
+					 * done (reservation dropped, or reported
+					 * that it cannot be) */
 };
 
 struct ex_system;

@@ -407,6 +407,14 @@ int myco__box_report_json(const myco__box_report_t *r, char *buf, size_t cap);
 int myco__box_spawn(const myco__box_spec_t *spec, myco__box_report_t *report,
 		    pid_t *pid, int *pidfd);
 
+/* Take the SCHED_DEADLINE reservation from thread tid (back to
+ * SCHED_OTHER): when the partition runs more threads than the one holding
+ * the reservation, only the cgroup quota caps them all (a deadline task is
+ * not throttled by it).  -errno of sched_setattr. */
+int myco__box_deadline_drop(pid_t tid);
+/* Threads of process pid (caller's namespace) from /proc, or -errno. */
+int myco__box_threads(pid_t pid);
+
 /* io_uring for a partition (uring.c).  decl: what it declared, bits below.
  * Creates one ring of `entries` SQEs (a CQ 4x that) disabled, registers
  * restrictions (operations: always I/O on held fds, timers, poll, cancel,

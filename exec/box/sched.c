@@ -10,6 +10,7 @@
  * Not for: CFS quota and cpusets (cgroup.c), frame windows (frame.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,6 +35,47 @@ int myco__box_sched_deadline(pid_t tid, uint64_t runtime_ns,
 	};
 
 	return myco__sched_setattr(tid, &a, 0);
+}
+
+int myco__box_deadline_drop(pid_t tid)
+{
+	struct myco__sched_attr a = { .sched_policy = SCHED_OTHER };
+
+	if (tid <= 0)
+		return -EINVAL;
+	return myco__sched_setattr(tid, &a, 0);
+}
+
+int myco__box_threads(pid_t pid)
+{
+	char path[64], buf[512];
+	const char *p;
+	long n;
+	int fd, rc;
+	ssize_t got;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	got = read(fd, buf, sizeof(buf) - 1);
+	rc = got < 0 ? -errno : 0;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	buf[got] = 0;
+	/* "pid (comm) state ..." : comm may hold spaces and parentheses, so
+	 * count fields from the last ')'; num_threads is field 20 */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EPROTO;
+	for (int field = 2; field < 20; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EPROTO;
+	}
+	n = strtol(p + 1, NULL, 10);
+	return n > 0 && n < INT32_MAX ? (int)n : -EPROTO;
 }
 
 int myco__box_deadline_apply(pid_t tid, uint64_t runtime_ns,

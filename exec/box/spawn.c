@@ -296,7 +296,7 @@ static __attribute__((noreturn)) void child_main(struct myco__plan *p)
 					      s->period_ns);
 		if (rc == 0) {
 			myco__child_item(p, MYCO__BOX_DEADLINE, MYCO__BOX_APPLIED,
-					 0, "main thread; later threads: cgroup quota");
+					 0, "main thread; a second thread drops it (the quota caps all)");
 		} else {
 			char d[MYCO__BOX_DETAIL_MAX] = "sched_setattr: ";
 

@@ -23,6 +23,8 @@
  *               "RT_LOOP <rc>" (loop created), "RT_READ <n>" (a read
  *               through the ring worked), "HANDED_SOCKET <family> <res>",
  *               twice (the second loop reuses the first one's ring); idle
+ *   spin        ready, then spin on HTHREADS threads (default 4, the main
+ *               thread one of them), heartbeating; print "SPINNING <n>"
  * Output goes to stdout (the executive keeps it for `myco logs`).
  * Not for: well-behaved partitions (tests/integration/exec/xpart.c).
  */
@@ -206,6 +208,33 @@ static void uring_handed(void)
 	fflush(stdout);
 }
 
+static void *spinner(void *arg)
+{
+	volatile unsigned long x = 0;
+
+	(void)arg;
+	for (;;)
+		x++;
+	return NULL;
+}
+
+static void spin(void)
+{
+	int n = getenv("HTHREADS") ? atoi(getenv("HTHREADS")) : 4;
+	pthread_t t;
+
+	for (int i = 1; i < n; i++)
+		pthread_create(&t, NULL, spinner, NULL);
+	printf("SPINNING %d\n", n);
+	fflush(stdout);
+	for (uint64_t next = 0;;) {
+		if (myco_now() >= next) {
+			myco_heartbeat();
+			next = myco_now() + 10000000;
+		}
+	}
+}
+
 static myco_chan_t *open_chan(void)
 {
 	myco_chan_t *ch = NULL;
@@ -274,6 +303,8 @@ int main(void)
 		threadbomb();
 	if (!strcmp(mode, "denyspam"))
 		denyspam();
+	if (!strcmp(mode, "spin"))
+		spin();
 	chan_modes(mode);
 	if (!strcmp(mode, "uringsock")) {
 		int families[2] = { AF_INET, AF_UNIX };
