@@ -12,9 +12,11 @@ profile=${1:-test}
 build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
             python3 libcmocka-dev liburing-dev libseccomp-dev libjansson-dev
             zlib1g-dev liblz4-dev libzstd-dev libssl-dev
-            libnghttp2-dev libraft-dev libuv1-dev)
+            libnghttp2-dev libraft-dev libuv1-dev
+            libsasl2-dev libsasl2-modules)
 # Real clients and tools the tests drive (never mocks).
-test_pkgs=(graphviz kcat python3-kafka librdkafka-dev procps util-linux iproute2
+test_pkgs=(graphviz kcat python3-kafka python3-confluent-kafka librdkafka-dev
+           procps util-linux iproute2
            spin python3-lz4 python3-zstandard prometheus
            curl nghttp2-client openssl
            redis-server redis-tools python3-redis libhiredis-dev

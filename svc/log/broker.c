@@ -59,6 +59,12 @@ void myco__lb_topic_defaults(const myco__lb_t *lb, mls_topic_config *tc)
 		tc->retention_bytes = lb->cfg.retention_bytes;
 }
 
+void myco__lb_session_free(myco__lb_t *lb, void *session)
+{
+	(void)lb;
+	myco__lsasl_free(session);
+}
+
 void myco__lb_conn_closed(myco__lb_t *lb, myco__lc_t *c)
 {
 	myco__lfetch_conn_closed(lb, c);

@@ -31,6 +31,10 @@ const myco__lapi_t myco__lapis[] = {
 	{ KAPI_ADD_OFFSETS_TO_TXN, 0, 3, 3 },
 	{ KAPI_END_TXN, 0, 3, 3 },
 	{ KAPI_TXN_OFFSET_COMMIT, 0, 3, 3 },
+	/* v0 is listed because librdkafka looks for it before it uses v1;
+	 * a v0 handshake (raw SASL frames after it) is refused */
+	{ KAPI_SASL_HANDSHAKE, 0, 1, INT16_MAX },
+	{ KAPI_SASL_AUTHENTICATE, 0, 2, 2 },
 	{ KAPI_DESCRIBE_GROUPS, 0, 5, 5 },
 	{ KAPI_LIST_GROUPS, 0, 4, 3 },
 	{ KAPI_DELETE_TOPICS, 0, 5, 4 },
@@ -356,6 +360,20 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 		if ((rc = myco__kdec_txn_offset_commit(r, v, f, &arena, &m.txn_offset_commit)) == 0)
 			myco__lh_txn_offset_commit(lb->txns, req, &m.txn_offset_commit);
 		break;
+	case KAPI_SASL_HANDSHAKE: {
+		myco__kstr_t mech = myco__krd_str(r, f);
+		myco__krd_tags(r, f);
+		if ((rc = r->err ? -EBADMSG : 0) == 0)
+			myco__lh_sasl_handshake(lb, req, mech);
+		break;
+	}
+	case KAPI_SASL_AUTHENTICATE: {
+		myco__kstr_t auth = myco__krd_bytes(r, f);
+		myco__krd_tags(r, f);
+		if ((rc = r->err ? -EBADMSG : 0) == 0)
+			myco__lh_sasl_authenticate(lb, req, auth);
+		break;
+	}
 	default:
 		rc = 0;
 		myco__lresp_unsupported(req);
@@ -375,6 +393,10 @@ int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len)
 	myco__lreq_t req;
 	const myco__lapi_t *api;
 
+	if (myco__lsasl_raw(*(myco__lsasl_t **)myco__lc_session(c))) {
+		myco__lsasl_raw_token(lb, c, frame, len);
+		return 0;
+	}
 	memset(&req, 0, sizeof(req));
 	myco__krd_init(&req.rd, frame, len);
 	req.conn = c;
@@ -397,6 +419,16 @@ int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len)
 	myco__krd_tags(&req.rd, req.flex);             /* request header v2 */
 	if (req.rd.err)
 		return -EBADMSG;
+	/* a SASL listener: nothing but the handshake before authentication
+	 * (Kafka closes such a connection too) */
+	if (myco__lsasl_enabled() && req.key != KAPI_API_VERSIONS &&
+	    req.key != KAPI_SASL_HANDSHAKE && req.key != KAPI_SASL_AUTHENTICATE &&
+	    !myco__lsasl_authenticated(*(myco__lsasl_t **)myco__lc_session(c))) {
+		fprintf(stderr, "myco-log: %s: api %d before SASL authentication: closing\n",
+			myco__lc_peer(c), req.key);
+		myco__lc_abort(c);
+		return 0;
+	}
 	if (lb->cfg.verbose && req.key >= 0 && req.key < 64 && req.ver >= 0 && req.ver < 64 &&
 	    !(lb->seen[req.key] & (1ull << req.ver))) {
 		lb->seen[req.key] |= 1ull << req.ver;

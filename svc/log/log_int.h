@@ -47,7 +47,7 @@ enum {
 	KAPI_API_VERSIONS = 18, KAPI_CREATE_TOPICS = 19, KAPI_DELETE_TOPICS = 20,
 	KAPI_DELETE_RECORDS = 21, KAPI_INIT_PRODUCER_ID = 22,
 	KAPI_ADD_PARTITIONS_TO_TXN = 24, KAPI_ADD_OFFSETS_TO_TXN = 25, KAPI_END_TXN = 26,
-	KAPI_TXN_OFFSET_COMMIT = 28,
+	KAPI_TXN_OFFSET_COMMIT = 28, KAPI_SASL_HANDSHAKE = 17, KAPI_SASL_AUTHENTICATE = 36,
 	KAPI_DESCRIBE_CONFIGS = 32, KAPI_ALTER_CONFIGS = 33,
 	KAPI_DESCRIBE_LOG_DIRS = 35, KAPI_CREATE_PARTITIONS = 37,
 	KAPI_DELETE_GROUPS = 42, KAPI_INCREMENTAL_ALTER_CONFIGS = 44,
@@ -105,6 +105,10 @@ const char *myco__lc_peer(const myco__lc_t *c);
 /* Test-only fault: close c right now without answering (the broker calls
  * this for --test-drop-after-append). */
 void myco__lc_abort(myco__lc_t *c);
+/* The broker's per-connection pointer (SASL state), NULL at first; the
+ * network layer calls myco__lb_session_free() on it when the connection
+ * is gone. */
+void **myco__lc_session(myco__lc_t *c);
 
 /* The request being handled. */
 typedef struct {
@@ -175,6 +179,23 @@ void myco__lb_close(myco__lb_t *lb);
 int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len);
 /* The connection is going away: forget parked requests on it. */
 void myco__lb_conn_closed(myco__lb_t *lb, myco__lc_t *c);
+/* A connection is gone: free its session pointer (myco__lc_session). */
+void myco__lb_session_free(myco__lb_t *lb, void *session);
+
+/* ---- sasl.c: SASL (Cyrus libsasl2) ---- */
+typedef struct myco__lsasl myco__lsasl_t;
+/* Read users (user:password lines) and start SASL with the mechanisms
+ * (NULL: PLAIN,SCRAM-SHA-256,SCRAM-SHA-512); from then on every
+ * connection must authenticate.  0, -errno, -ENOTSUP without libsasl2. */
+int myco__lsasl_setup(const char *users_file, const char *mechs);
+bool myco__lsasl_enabled(void);
+bool myco__lsasl_authenticated(const myco__lsasl_t *s);
+/* After SaslHandshake v0 the client sends bare tokens, not requests. */
+bool myco__lsasl_raw(const myco__lsasl_t *s);
+void myco__lsasl_raw_token(myco__lb_t *lb, myco__lc_t *conn, const uint8_t *p, size_t len);
+void myco__lsasl_free(myco__lsasl_t *s);
+void myco__lh_sasl_handshake(myco__lb_t *lb, myco__lreq_t *req, myco__kstr_t mechanism);
+void myco__lh_sasl_authenticate(myco__lb_t *lb, myco__lreq_t *req, myco__kstr_t auth);
 /* Run timers (fetch deadlines, group timeouts, fsync interval).  Returns
  * ms until the next deadline (<= 1000). */
 int myco__lb_tick(myco__lb_t *lb);

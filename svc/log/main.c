@@ -48,6 +48,9 @@ static void usage(FILE *f)
 	      "  --retention-bytes N     keep at most N bytes per partition (-1 = all)\n"
 	      "  --retention-check-ms MS apply retention this often (default 60000)\n"
 	      "  --group-initial-delay MS  wait for more members of a new group (300)\n"
+	      "  --sasl-users FILE       require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)\n"
+	      "                          with the user:password lines of FILE\n"
+	      "  --sasl-mechanisms LIST  the mechanisms offered (comma-separated)\n"
 	      "  --verbose               log topic creation, group changes\n"
 	      "  --help\n\n"
 	      "Environment (used when the flag is absent): MYCO_LOG_LISTEN,\n"
@@ -124,7 +127,8 @@ int main(int argc, char **argv)
 	int64_t v;
 	myco__lb_t *lb = NULL;
 	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
-	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE, O_RETCHK };
+	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE, O_RETCHK,
+	       O_SASL_USERS, O_SASL_MECHS };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-fd", required_argument, NULL, O_LISTEN_FD },
@@ -142,6 +146,8 @@ int main(int argc, char **argv)
 		{ "retention-check-ms", required_argument, NULL, O_RETCHK },
 		{ "test-drop-after-append", required_argument, NULL, O_DROP },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "sasl-users", required_argument, NULL, O_SASL_USERS },
+		{ "sasl-mechanisms", required_argument, NULL, O_SASL_MECHS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -167,6 +173,8 @@ int main(int argc, char **argv)
 	}
 	if ((env = getenv("MYCO_LOG_LISTEN_FD")))
 		lfd = atoi(env);
+	const char *sasl_users = NULL, *sasl_mechs = NULL;
+
 	while ((opt = getopt_long(argc, argv, "l:d:f:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': listen = optarg; break;
@@ -182,6 +190,8 @@ int main(int argc, char **argv)
 		case O_AUTO: cfg.auto_create = true; break;
 		case O_NOAUTO: cfg.auto_create = false; break;
 		case O_VERBOSE: cfg.verbose = 1; break;
+		case O_SASL_USERS: sasl_users = optarg; break;
+		case O_SASL_MECHS: sasl_mechs = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case O_PARTS: case O_SEGB: case O_SEGMS: case O_RETMS: case O_RETB:
 		case O_GDELAY: case O_DROP: case O_RETCHK:
@@ -223,6 +233,14 @@ int main(int argc, char **argv)
 			fprintf(stderr, "myco-log: --data DIR is required\n");
 		usage(stderr);
 		return 2;
+	}
+	if (sasl_users) {
+		int rc = myco__lsasl_setup(sasl_users, sasl_mechs);
+		if (rc < 0) {
+			fprintf(stderr, "myco-log: --sasl-users %s: %s\n", sasl_users,
+				rc == -ENOENT ? "no user:password line" : strerror(-rc));
+			return 2;
+		}
 	}
 	if (listen && split_hostport(listen, lhost, sizeof(lhost), &lport) < 0) {
 		fprintf(stderr, "myco-log: bad --listen '%s' (HOST:PORT)\n", listen);

@@ -65,6 +65,7 @@ struct conn {
 	int refs;                /* reader + writer coroutines */
 	uint8_t *buf;
 	size_t cap, len;
+	void *session;           /* the broker's (myco__lc_session) */
 };
 
 struct net {
@@ -116,6 +117,11 @@ const char *myco__lc_peer(const myco__lc_t *s)
 	return s->conn->peer;
 }
 
+void **myco__lc_session(myco__lc_t *s)
+{
+	return &s->conn->session;
+}
+
 static void slot_free(myco__lc_t *s)
 {
 	if (s->has_resp)
@@ -137,6 +143,7 @@ static void conn_put(conn_t *c)
 		myco__lb_conn_closed(net->lb, s);
 		slot_free(s);
 	}
+	myco__lb_session_free(net->lb, c->session);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
