@@ -18,6 +18,11 @@ core:
   tls-plaintext, tls-proxy: the same over TLS (ECDSA P-256 certificate,
              keep-alive, so the figures are record encryption more than
              handshakes); myco: myco-gate's `respond` and proxy routes
+  h2-plaintext, h2-proxy: HTTP/2 in clear text (prior knowledge), h2load
+             with 16 connections x 32 concurrent streams each; myco:
+             myco-gate's `respond` and proxy routes; nginx: `listen http2`
+             with the same locations.  Figures: requests/s (median round)
+             and h2load's mean time per request
 Figures: requests/s (median of the rounds, min and max, and the median
 of the per-round myco/nginx ratios: each round measures both back to back), latency p50, p99,
 p99.9 from wrk's histogram of the median round.
@@ -69,7 +74,7 @@ def taskset(cpu):
     return ["taskset", "-c", str(cpu % n)] if shutil.which("taskset") and n > 1 else []
 
 
-def nginx_conf(d, port, up_port, upstream_only=False, tls_port=0):
+def nginx_conf(d, port, up_port, upstream_only=False, tls_port=0, h2_port=0):
     common = """
 worker_processes 1;
 daemon off;
@@ -104,8 +109,13 @@ http {
     location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
+  server { listen 127.0.0.1:%d http2 reuseport backlog=4096;
+    http2_max_concurrent_streams 128;
+    location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
-""" % (up_port, port, tls_port, d, d)
+""" % (up_port, port, tls_port, d, d, h2_port)
     path = os.path.join(d, "upstream.conf" if upstream_only else "nginx.conf")
     open(path, "w").write(body)
     return path
@@ -146,6 +156,20 @@ def h2load(url, n, conns):
     return dict(rps=float(m.group(1)) if m else 0.0, failed=(int(f.group(2)) + int(f.group(3))) if f else -1)
 
 
+def h2load_streams(url, n, conns, streams):
+    out = subprocess.run(taskset(1) + [H2LOAD, "-n", str(n), "-c", str(conns), "-m", str(streams), "-t", "1", url],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    f = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    t = re.search(r"time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)", out)
+    mean_us = 0.0
+    if t:
+        mean_us = float(t.group(5)) * {"us": 1, "ms": 1000, "s": 1000000}[t.group(6)]
+    if not m or "h2c" not in out and "h2" not in out:
+        raise SystemExit("bench: h2load output not understood:\n" + out)
+    return dict(rps=float(m.group(1)), failed=(int(f.group(2)) + int(f.group(3))) if f else -1, mean_us=mean_us)
+
+
 def median(xs):
     s = sorted(xs)
     return s[len(s) // 2]
@@ -165,6 +189,7 @@ def main():
     open(lua, "w").write(LUA)
     up_port, ng_port, gate_port, api_port = free_port(), free_port(), free_port(), free_port()
     ngt_port, gatet_port = free_port(), free_port()
+    ngh2_port = free_port()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "cert.pem"),
                     "-days", "2", "-subj", "/CN=bench.test"], check=True, capture_output=True)
@@ -176,6 +201,7 @@ def main():
     gconf = os.path.join(d, "gate.conf")
     open(gconf, "w").write("listen 127.0.0.1:%d;\nloops 1;\n"
                            "upstream up { server 127.0.0.1:%d; keepalive 64; }\n"
+                           "route /plaintext { respond 200 \"Hello, World!\"; }\n"
                            "route / { proxy up; }\n" % (gate_port, up_port))
     nginx_v = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
     wrk_v = (subprocess.run([WRK, "-v"], capture_output=True, text=True).stdout.splitlines() or ["wrk"])[0]
@@ -196,7 +222,8 @@ def main():
         "myco": lambda: [start([API, str(api_port), "1"], api_port, 0),
                          start([GATE, "-c", gconf, "--loops", "1"], gate_port, 0),
                          start([GATE, "-c", gtconf, "--loops", "1"], gatet_port, 0)],
-        "nginx": lambda: [start([NGINX, "-c", nginx_conf(d, ng_port, up_port, tls_port=ngt_port), "-p", d],
+        "nginx": lambda: [start([NGINX, "-c", nginx_conf(d, ng_port, up_port, tls_port=ngt_port,
+                                                         h2_port=ngh2_port), "-p", d],
                                 ng_port, 0)],
     }
     urls = {
@@ -210,7 +237,13 @@ def main():
         ("myco", "tls-proxy"): "https://127.0.0.1:%d/proxy" % gatet_port,
         ("nginx", "tls-plaintext"): "https://127.0.0.1:%d/plaintext" % ngt_port,
         ("nginx", "tls-proxy"): "https://127.0.0.1:%d/proxy" % ngt_port,
+        ("myco", "h2-plaintext"): "http://127.0.0.1:%d/plaintext" % gate_port,
+        ("myco", "h2-proxy"): "http://127.0.0.1:%d/proxy" % gate_port,
+        ("nginx", "h2-plaintext"): "http://127.0.0.1:%d/plaintext" % ngh2_port,
+        ("nginx", "h2-proxy"): "http://127.0.0.1:%d/proxy" % ngh2_port,
     }
+    h2scen = ["h2-plaintext", "h2-proxy"]
+    h2conns, h2streams, h2n = 16, 32, (20000 if quick else 50000)
     scen = ["plaintext", "json", "proxy", "tls-plaintext", "tls-proxy"]
     res = {}
     ratios = {}
@@ -231,6 +264,13 @@ def main():
                     h = h2load(urls[(sysname, sc)], nreq, conns)
                     res.setdefault((sysname, sc, "h2load"), []).append(h)
                 ratios.setdefault(sc, []).append(pair["myco"]["rps"] / max(pair["nginx"]["rps"], 1))
+            for sc in h2scen:
+                pair = {}
+                for sysname in (["myco", "nginx"] if r % 2 == 0 else ["nginx", "myco"]):
+                    h2load_streams(urls[(sysname, sc)], 2000, h2conns, h2streams)      # warm-up
+                    pair[sysname] = h2load_streams(urls[(sysname, sc)], h2n, h2conns, h2streams)
+                    res.setdefault((sysname, sc), []).append(pair[sysname])
+                ratios.setdefault(sc, []).append(pair["myco"]["rps"] / max(pair["nginx"]["rps"], 1))
     finally:
         for p in procs:
             stop(p)
@@ -248,6 +288,27 @@ def main():
                                 h2load=median([h["rps"] for h in hs]),
                                 h2load_failed=sum(h["failed"] for h in hs))
         out.append((sc, row))
+    h2out = []
+    for sc in h2scen:
+        row = {}
+        for sysname in ("myco", "nginx"):
+            runs = res[(sysname, sc)]
+            mid = sorted(runs, key=lambda x: x["rps"])[len(runs) // 2]
+            row[sysname] = dict(rps=mid["rps"], rps_min=min(x["rps"] for x in runs),
+                                rps_max=max(x["rps"] for x in runs), mean_us=mid["mean_us"],
+                                failed=sum(x["failed"] for x in runs))
+        h2out.append((sc, row))
+    if as_json:
+        for sc, row in h2out:
+            for sysname, v in row.items():
+                base = {"bench": "gate." + sc, "system": "myco-gate" if sysname == "myco" else "nginx",
+                        "connections": h2conns, "streams": h2streams, "cores": 1}
+                if sysname == "myco":
+                    print(json.dumps(dict(base, system="myco-gate/nginx", metric="throughput_ratio",
+                                          value=round(median(ratios[sc]), 3), unit="ratio")))
+                for metric, val, unit in (("throughput", v["rps"], "req/s"), ("mean", v["mean_us"], "us"),
+                                          ("failed", v["failed"], "requests")):
+                    print(json.dumps(dict(base, metric=metric, value=val, unit=unit)))
     if as_json:
         for sc, row in out:
             for sysname, v in row.items():
@@ -276,6 +337,20 @@ def main():
             print("%-10s ratio     %12.2fx %18s %8.2f %8.2f %8.2f %12.2fx" % (
                 "", m["rps"] / n["rps"], "", m["p50"] / max(n["p50"], 1), m["p99"] / max(n["p99"], 1),
                 m["p999"] / max(n["p999"], 1), m["h2load"] / max(n["h2load"], 1)))
+    if not as_json:
+        print("\nHTTP/2 (h2c, prior knowledge): h2load, %d connections x %d concurrent streams, %d requests"
+              % (h2conns, h2streams, h2n))
+        print("%-13s %-9s %12s %18s %12s" % ("scenario", "system", "req/s/core", "(min-max)", "mean us"))
+        for sc, row in h2out:
+            for sysname in ("myco", "nginx"):
+                v = row[sysname]
+                print("%-13s %-9s %12.0f %18s %12.0f%s" % (
+                    sc, "myco-gate" if sysname == "myco" else "nginx", v["rps"],
+                    "(%.0f-%.0f)" % (v["rps_min"], v["rps_max"]), v["mean_us"],
+                    "  FAILED %d" % v["failed"] if v["failed"] else ""))
+            print("%-13s ratio of the medians %.2fx, median of the per-round ratios %.2fx (rounds: %s)" % (
+                "", row["myco"]["rps"] / max(row["nginx"]["rps"], 1), median(ratios[sc]),
+                " ".join("%.2f" % x for x in ratios[sc])))
     sys.stdout.flush()
     subprocess.run([CACHE] + (["--json"] if as_json else []) + (["--quick"] if quick else []))
     shutil.rmtree(d, ignore_errors=True)

@@ -135,10 +135,16 @@ const char *myco__api_prefix(const myco_api_t *api);
 
 /* Run the handler on one HTTP/1.1 request (req, len bytes, head and
  * body) for an HTTP/2 stream of c; the answer (HTTP/1.1 bytes) comes back in
- * *out (malloc'd, caller frees).  Returns 0, or -EPROTO with an error answer
- * in *out for a request the parser refuses. */
-int myco__gate_run_captured(myco__gate_conn_t *c, const char *req, size_t len, char **out,
+ * *out (malloc'd, caller frees).  req is used in place (the handler sees it
+ * as the connection's input) and must stay until the call returns.  Returns
+ * 0, or -EPROTO with an error answer in *out for a request the parser
+ * refuses. */
+int myco__gate_run_captured(myco__gate_conn_t *c, char *req, size_t len, char **out,
 			    size_t *out_len);
+/* A parsed-message buffer from the loop thread's free list (or malloc);
+ * give it back with myco__h1_msg_put().  NULL when out of memory. */
+myco__h1_msg_t *myco__h1_msg_get(void);
+void myco__h1_msg_put(myco__h1_msg_t *m);
 /* An HTTP/1.1 request that asked for h2c (RFC 7540 3.2): the decoded
  * HTTP2-Settings payload and the request itself (HTTP/1.1 bytes, body
  * included, hop-by-hop fields removed), answered as stream 1. */

@@ -6,8 +6,9 @@
  * it).  nghttp2 does the framing, HPACK, flow control and stream states.
  *
  * Streams run concurrently.  A connection is three kinds of coroutines on
- * its loop: the reader (socket -> nghttp2_session_mem_recv), one coroutine
- * per complete request (the stream's handler: the same handler as
+ * its loop: the reader (socket -> nghttp2_session_mem_recv), workers that
+ * run complete requests (a pool that grows while every worker is busy, up
+ * to the stream limit; each runs the stream's handler: the same handler as
  * HTTP/1.1, given the request translated to an HTTP/1.1 message parsed by
  * http1.c, so every rule of that parser applies to HTTP/2 requests too; its
  * answer is captured), and the writer, the connection's own coroutine,
@@ -43,12 +44,24 @@ typedef struct stream {
 	bool done;                   /* the handler finished: answer in out */
 	bool submitted;              /* the answer went to nghttp2 */
 	bool closed;                 /* nghttp2 closed the stream */
-	myco_co_t *co;               /* the handler's coroutine until reaped */
+	bool queued;                 /* waiting for a worker */
+	bool running;                /* a worker runs its handler */
+	struct worker *w;            /* that worker */
+	struct stream *qnext;        /* the run queue */
 	struct stream *anext, *aprev;   /* every stream of the connection */
 	/* the captured HTTP/1.1 answer; while submitted, the DATA source */
 	char *out;
 	size_t out_len, resp_off, resp_len;
 } stream_t;
+
+/* A worker: a coroutine of the connection that runs stream handlers one
+ * after the other (a pool, so that a stream costs no coroutine stack of its
+ * own); workers are added while every one is busy, up to the stream limit. */
+typedef struct worker {
+	myco_co_t *co;
+	h2_t *h;
+	bool exited;                 /* cancelled (its stream was reset): reap */
+} worker_t;
 
 struct h2 {
 	nghttp2_session *s;
@@ -59,6 +72,10 @@ struct h2 {
 	myco_event_t *ev;            /* reader or a stream -> writer */
 	bool dead;                   /* the reader stopped: EOF, error, timeout */
 	int err;                     /* why (0 at a clean EOF) */
+	stream_t *qhead, *qtail;     /* complete requests waiting for a worker */
+	myco_event_t *wev;           /* work queued -> idle workers */
+	worker_t *workers[H2_MAX_STREAMS];
+	unsigned nworkers, nidle;
 };
 
 static void stream_free(stream_t *st)
@@ -183,23 +200,52 @@ static void build_req(stream_t *st)
 	myco__gbuf_add(q, st->body.p, st->body.n);
 }
 
-/* A stream's coroutine: run the handler on its request, capture the answer,
- * tell the writer. */
-static int stream_main(void *arg)
+/* A worker: take the next complete request, run the handler on it, capture
+ * the answer, tell the writer; wait when there is none.  Ends when
+ * cancelled (the connection ends, or the stream it runs was reset). */
+static int worker_main(void *arg)
 {
-	stream_t *st = arg;
+	worker_t *w = arg;
+	h2_t *h = w->h;
 
-	if (myco__gate_run_captured(st->h->c, st->req.p, st->req.n, &st->out, &st->out_len) < 0) {
-		free(st->out);
-		st->out = NULL;
-		st->out_len = 0;
+	while (!myco_cancelled()) {
+		stream_t *st = h->qhead;
+		if (!st) {
+			uint64_t seen = myco_event_seq(h->wev);
+			if (h->qhead)
+				continue;
+			h->nidle++;
+			int rc = myco_event_wait(h->wev, seen, MYCO_FOREVER);
+			h->nidle--;
+			if (rc == -ECANCELED)
+				break;
+			continue;
+		}
+		h->qhead = st->qnext;
+		if (!h->qhead)
+			h->qtail = NULL;
+		st->qnext = NULL;
+		st->queued = false;
+		st->running = true;
+		st->w = w;
+		if (myco__gate_run_captured(h->c, st->req.p, st->req.n, &st->out,
+					    &st->out_len) < 0) {
+			free(st->out);
+			st->out = NULL;
+			st->out_len = 0;
+		}
+		st->running = false;
+		st->w = NULL;
+		st->done = true;
+		myco_event_notify(h->ev);
 	}
-	st->done = true;
-	myco_event_notify(st->h->ev);
+	w->exited = true;
+	myco_event_notify(h->ev);
 	return 0;
 }
 
-/* A complete request: start its coroutine (or answer a refused one at once). */
+/* A complete request: queue it for a worker (or answer a refused one at
+ * once). */
 static void stream_start(h2_t *h, stream_t *st)
 {
 	st->ready = true;
@@ -209,14 +255,41 @@ static void stream_start(h2_t *h, stream_t *st)
 		build_req(st);
 	if (!st->bad && st->req.oom)
 		st->bad = 503;
-	if (!st->bad &&
-	    myco_spawn(myco_loop_current(), &st->co, stream_main, st,
-		       &(myco_co_opts_t){ .name = "gate-h2-stream" }) == 0)
+	if (st->bad) {
+		st->done = true;                   /* the writer answers st->bad */
+		myco_event_notify(h->ev);
 		return;
-	if (!st->bad)
+	}
+	st->queued = true;
+	if (h->qtail)
+		h->qtail->qnext = st;
+	else
+		h->qhead = st;
+	h->qtail = st;
+	if (h->nidle == 0 && h->nworkers < H2_MAX_STREAMS) {
+		worker_t *w = calloc(1, sizeof(*w));
+		unsigned i;
+		for (i = 0; i < H2_MAX_STREAMS && h->workers[i]; i++)
+			;
+		if (w && i < H2_MAX_STREAMS) {
+			w->h = h;
+			if (myco_spawn(myco_loop_current(), &w->co, worker_main, w,
+				       &(myco_co_opts_t){ .name = "gate-h2-stream" }) == 0) {
+				h->workers[i] = w;
+				h->nworkers++;
+				w = NULL;
+			}
+		}
+		free(w);
+	}
+	myco_event_notify(h->wev);
+	if (!h->nworkers) {                        /* no worker could start */
+		h->qhead = h->qtail = NULL;
+		st->queued = false;
 		st->bad = 503;
-	st->done = true;                           /* the writer answers st->bad */
-	myco_event_notify(h->ev);
+		st->done = true;
+		myco_event_notify(h->ev);
+	}
 }
 
 static int on_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
@@ -244,10 +317,23 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *ud)
 		return 0;
 	nghttp2_session_set_stream_user_data(s, id, NULL);
 	st->closed = true;
-	if (st->co) {
-		/* reset while its handler runs: stop it; the writer reaps it */
-		if (!st->done)
-			myco_cancel(st->co);
+	if (st->queued) {
+		/* reset before a worker took it: out of the queue */
+		stream_t **pp;
+		for (pp = &h->qhead; *pp; pp = &(*pp)->qnext)
+			if (*pp == st) {
+				*pp = st->qnext;
+				break;
+			}
+		h->qtail = NULL;
+		for (stream_t *x = h->qhead; x; x = x->qnext)
+			h->qtail = x;
+		st->queued = false;
+	}
+	if (st->running) {
+		/* reset while its handler runs: stop it (its worker ends);
+		 * the writer frees the stream once it is done */
+		myco_cancel(st->w->co);
 		return 0;
 	}
 	stream_unlink(h, st);
@@ -302,12 +388,12 @@ static int submit(h2_t *h, stream_t *st)
 		myco__gm_answered(code);
 		return nghttp2_submit_response(h->s, st->id, nv, 2, NULL) == 0 ? 0 : -EPROTO;
 	}
-	m = malloc(sizeof(*m));
+	m = myco__h1_msg_get();
 	if (!m)
 		return -ENOMEM;
 	hl = myco__h1_parse_response(st->out, st->out_len, 1 << 20, m);
 	if (hl <= 0) {
-		free(m);
+		myco__h1_msg_put(m);
 		free(st->out);
 		st->out = NULL;
 		return submit(h, st);                  /* 502 */
@@ -351,7 +437,7 @@ static int submit(h2_t *h, stream_t *st)
 	} else {
 		rc = nghttp2_submit_response(h->s, st->id, nv, nnv, NULL);
 	}
-	free(m);
+	myco__h1_msg_put(m);
 	return rc == 0 ? 0 : -EPROTO;
 }
 
@@ -364,10 +450,6 @@ static void reap(h2_t *h)
 		nx = st->anext;
 		if (!st->done || st->submitted)
 			continue;
-		if (st->co) {
-			myco_join(st->co, NULL, 0);        /* finished: never waits */
-			st->co = NULL;
-		}
 		st->submitted = true;
 		if (st->closed) {
 			stream_unlink(h, st);
@@ -377,6 +459,20 @@ static void reap(h2_t *h)
 		if (submit(h, st) < 0)
 			nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id,
 						  NGHTTP2_INTERNAL_ERROR);
+	}
+}
+
+/* Join the workers that ended (cancelled with their reset stream). */
+static void reap_workers(h2_t *h)
+{
+	for (unsigned i = 0; i < H2_MAX_STREAMS; i++) {
+		worker_t *w = h->workers[i];
+		if (w && w->exited) {
+			myco_join(w->co, NULL, 0);         /* ended: never waits */
+			free(w);
+			h->workers[i] = NULL;
+			h->nworkers--;
+		}
 	}
 }
 
@@ -447,8 +543,13 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
 
 	if (myco_event_create(&h.ev) < 0)
 		return -ENOMEM;
+	if (myco_event_create(&h.wev) < 0) {
+		myco_event_destroy(h.ev);
+		return -ENOMEM;
+	}
 	if (nghttp2_session_callbacks_new(&cb) != 0) {
 		myco_event_destroy(h.ev);
+		myco_event_destroy(h.wev);
 		return -ENOMEM;
 	}
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
@@ -460,6 +561,7 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
 	nghttp2_session_callbacks_del(cb);
 	if (rc != 0) {
 		myco_event_destroy(h.ev);
+		myco_event_destroy(h.wev);
 		return -ENOMEM;
 	}
 	rc = 0;
@@ -497,6 +599,7 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
 	/* the writer */
 	while (rc == 0) {
 		uint64_t seq = myco_event_seq(h.ev);
+		reap_workers(&h);
 		reap(&h);
 		rc = pump(&h);
 		if (rc < 0 || h.dead ||
@@ -504,6 +607,9 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
 			break;
 		if (myco_event_wait(h.ev, seq, MYCO_FOREVER) == -ECANCELED)
 			break;
+		/* let the streams that are ready finish first: their answers
+		 * then leave in one write instead of one each */
+		myco_yield();
 	}
 	if (!rc)
 		rc = h.err;
@@ -512,12 +618,14 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
 		myco_cancel(reader);
 		myco_join(reader, NULL, MYCO_FOREVER);
 	}
-	for (stream_t *st = h.all; st; st = st->anext)
-		if (st->co) {
-			myco_cancel(st->co);
-			myco_join(st->co, NULL, MYCO_FOREVER);
-			st->co = NULL;
+	for (unsigned i = 0; i < H2_MAX_STREAMS; i++) {
+		worker_t *w = h.workers[i];
+		if (w) {
+			myco_cancel(w->co);
+			myco_join(w->co, NULL, MYCO_FOREVER);
+			free(w);
 		}
+	}
 	nghttp2_session_del(h.s);
 	while (h.all) {
 		stream_t *st = h.all;
@@ -525,6 +633,7 @@ int myco__h2_serve(myco__gate_conn_t *c, size_t max_body, uint64_t idle_ns,
 		stream_free(st);
 	}
 	myco_event_destroy(h.ev);
+	myco_event_destroy(h.wev);
 	return rc;
 }
 

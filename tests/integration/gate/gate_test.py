@@ -559,11 +559,8 @@ route / { proxy app; }
 
 # ----------------------------------------------------------------- api
 
-def scen_api(env, notes):
-    port = free_port()
-    pr = subprocess.Popen([notes, str(port)], stderr=subprocess.DEVNULL)
-    env.procs.append(pr)
-    wait_port(port, pr)
+def notes_first_note(port):
+    """The notes example's first note: created (curl), read, updated."""
     cu = ["curl", "-sS", "-H", "Content-Type: application/json"]
     out = subprocess.run(cu + ["-i", "-d", '{"title":"buy milk","body":"2 l"}', "http://127.0.0.1:%d/notes" % port],
                          capture_output=True, text=True, timeout=20).stdout
@@ -574,6 +571,14 @@ def scen_api(env, notes):
     r, d = get(port, "/notes/1", method="PUT", body=b'{"title":"buy milk","done":true}',
                headers={"Content-Type": "application/json"})
     check(r.status == 200 and json.loads(d)["done"] is True, "PUT /notes/1")
+
+
+def scen_api(env, notes):
+    port = free_port()
+    pr = subprocess.Popen([notes, str(port)], stderr=subprocess.DEVNULL)
+    env.procs.append(pr)
+    wait_port(port, pr)
+    notes_first_note(port)
     r, d = get(port, "/notes?limit=5")
     check(r.status == 200 and len(json.loads(d)) == 1, "GET /notes?limit=5")
     for path, method, body, want, detail in [
@@ -1094,16 +1099,7 @@ def scen_apisystem(env, myco, notes):
     try:
         wait_for(lambda: health()[0] == 200, "the web partition answers /health through the store")
         check(health() == (200, {"status": "ok", "notes": 0}), "GET /health: the store partition counts 0 notes")
-        cu = ["curl", "-sS", "-H", "Content-Type: application/json"]
-        out = subprocess.run(cu + ["-i", "-d", '{"title":"buy milk","body":"2 l"}', "http://127.0.0.1:%d/notes" % port],
-                             capture_output=True, text=True, timeout=20).stdout
-        check(out.startswith("HTTP/1.1 201") and "Location: /notes/1" in out, "curl POST /notes: 201 + Location")
-        r, d = get(port, "/notes/1")
-        check(r.status == 200 and json.loads(d) == {"id": 1, "title": "buy milk", "body": "2 l", "done": False},
-              "GET /notes/1 from the store partition")
-        r, d = get(port, "/notes/1", method="PUT", body=b'{"title":"buy milk","done":true}',
-                   headers={"Content-Type": "application/json"})
-        check(r.status == 200 and json.loads(d)["done"] is True, "PUT /notes/1")
+        notes_first_note(port)
         r, d = get(port, "/notes/9")
         check(r.status == 404 and json.loads(d)["detail"] == "note 9 does not exist", "GET /notes/9: 404 from the store")
         r, d = get(port, "/notes", method="POST", body=b'{"title":""}', headers={"Content-Type": "application/json"})
