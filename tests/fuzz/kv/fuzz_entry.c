@@ -7,6 +7,7 @@
  * never crash.  The server is flushed every 64 inputs to bound memory.
  * Seed corpus: corpus_entry/ (entries and snapshots of every type).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
