@@ -47,7 +47,7 @@ static D(cmd_ping) static D(cmd_echo) static D(cmd_select) static D(cmd_hello)
 static D(cmd_client) static D(cmd_command) static D(cmd_info) static D(cmd_config)
 static D(cmd_time) static D(cmd_quit) static D(cmd_reset) static D(cmd_subscribe)
 static D(cmd_unsubscribe) static D(cmd_publish) static D(cmd_pubsub)
-static D(cmd_bgsave) static D(cmd_lastsave) static D(cmd_readonly)
+static D(cmd_bgsave) static D(cmd_lastsave) static D(cmd_readonly) static D(cmd_cluster)
 #undef D
 
 #define W CF_WRITE
@@ -197,6 +197,7 @@ const kcmd_t kv_cmds[] = {
 	{ "bgrewriteaof", cmd_bgsave, 1, N | CF_ADMIN, 0, 0, 0, "@admin @slow @dangerous" },
 	{ "lastsave", cmd_lastsave, 1, N | F, 0, 0, 0, "@admin @fast @dangerous" },
 	{ "readonly", cmd_readonly, 1, N | F, 0, 0, 0, "@fast @connection" },
+	{ "cluster", cmd_cluster, -2, N, 0, 0, 0, "@slow" },
 	{ "readwrite", cmd_readonly, 1, N | F, 0, 0, 0, "@fast @connection" },
 };
 const size_t kv_ncmds = sizeof(kv_cmds) / sizeof(kv_cmds[0]);
@@ -264,6 +265,18 @@ static KV_CMD(cmd_readonly)
 	}
 	c->readonly = argv[0].len == 8 && arg_is(&argv[0], "readonly");
 	r_ok(c);
+}
+
+/* CLUSTER: under raft, the view a Redis Cluster client needs (one slot
+ * range served by the raft leader, the followers as its replicas); see
+ * kv_raft_cluster.  Standalone, Redis's answer without cluster. */
+static KV_CMD(cmd_cluster)
+{
+	if (!c->srv->raft) {
+		r_err(c, "ERR This instance has cluster support disabled");
+		return;
+	}
+	kv_raft_cluster(c, argc, argv);
 }
 
 static KV_CMD(cmd_ping)
@@ -584,11 +597,12 @@ static KV_CMD(cmd_info)
 
 	if (want_section(argc, argv, "server")) {
 		uint64_t up = ((uint64_t)kv_mstime() - s->start_ms) / 1000;
-		kvf(&b, "# Server\r\nredis_version:%s\r\nredis_mode:standalone\r\n"
+		kvf(&b, "# Server\r\nredis_version:%s\r\nredis_mode:%s\r\n"
 		    "myco_kv_version:%s\r\nos:Linux\r\narch_bits:64\r\nprocess_id:%d\r\n"
 		    "tcp_port:%u\r\nuptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\n"
 		    "io_threads_active:0\r\nshards:%u\r\n\r\n",
-		    KV_VERSION, myco_version(), (int)getpid(), s->port,
+		    KV_VERSION, s->raft ? "cluster" : "standalone", myco_version(), (int)getpid(),
+		    s->port,
 		    (unsigned long long)up, (unsigned long long)up / 86400, s->nshards);
 	}
 	if (want_section(argc, argv, "clients"))
@@ -621,6 +635,8 @@ static KV_CMD(cmd_info)
 		else
 			kvf(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
 	}
+	if (s->raft && want_section(argc, argv, "cluster"))
+		kvf(&b, "# Cluster\r\ncluster_enabled:1\r\n\r\n");
 	if (want_section(argc, argv, "keyspace")) {
 		kvf(&b, "# Keyspace\r\n");
 		for (d = 0; d < KV_DBS; d++) {

@@ -425,6 +425,8 @@ int kv_raft_entry_apply(kv_srv_t *srv, kv_client_t *c, const void *p, size_t len
 bool kv_raft_may_expire(kv_srv_t *srv);   /* the ready leader only */
 void kv_raft_info(kv_srv_t *srv, kbuf_t *b);
 bool kv_raft_is_leader(kv_srv_t *srv);
+/* CLUSTER SLOTS|NODES|INFO|MYID|KEYSLOT for Redis Cluster clients. */
+void kv_raft_cluster(kv_client_t *c, int argc, const kv_arg_t *argv);
 
 /* Server */
 int kv_srv_init(kv_srv_t *srv, unsigned nshards);

@@ -889,6 +889,80 @@ int kv_raft_gate(kv_client_t *c, const kcmd_t *cmd, int argc, const kv_arg_t *ar
 	return -1;
 }
 
+static void node_id(char *out, size_t cap, uint64_t id)
+{
+	/* Redis Cluster node ids are 40 hex digits */
+	snprintf(out, cap, "%040llx", (unsigned long long)id);
+}
+
+static void slot_node(kv_client_t *c, const kv_peer_t *p)
+{
+	char id[48];
+	node_id(id, sizeof(id), p->id);
+	r_arr(c, 3);
+	r_cstr(c, p->host);
+	r_int(c, p->port);
+	r_cstr(c, id);
+}
+
+void kv_raft_cluster(kv_client_t *c, int argc, const kv_arg_t *argv)
+{
+	kv_raft_t *kr = c->srv->raft;
+	uint64_t lid = atomic_load(&kr->leader_id);
+	const kv_peer_t *lp = lid ? peer_of(kr, lid) : NULL;
+	char id[48], line[256];
+	size_t i;
+
+	if (arg_is(&argv[1], "SLOTS") && argc == 2) {
+		if (!lp) {
+			r_err(c, "CLUSTERDOWN The cluster is down (no raft leader)");
+			return;
+		}
+		r_arr(c, 1);
+		r_arr(c, 2 + (long)kr->npeers);
+		r_int(c, 0);
+		r_int(c, 16383);
+		slot_node(c, lp);
+		for (i = 0; i < kr->npeers; i++)
+			if (&kr->peers[i] != lp)
+				slot_node(c, &kr->peers[i]);
+	} else if (arg_is(&argv[1], "NODES") && argc == 2) {
+		kbuf_t b = { 0 };
+		for (i = 0; i < kr->npeers; i++) {
+			const kv_peer_t *p = &kr->peers[i];
+			char mid[48];
+			int n;
+			node_id(id, sizeof(id), p->id);
+			node_id(mid, sizeof(mid), lp ? lp->id : 0);
+			n = snprintf(line, sizeof(line), "%s %s:%u@%u %s%s %s 0 0 %llu connected%s\n",
+				     id, p->host, p->port, p->raft_port, p == kr->me ? "myself," : "",
+				     p == lp ? "master" : "slave", p == lp || !lp ? "-" : mid,
+				     (unsigned long long)atomic_load(&kr->term),
+				     p == lp ? " 0-16383" : "");
+			kbuf_put(&b, line, (size_t)n);
+		}
+		r_bulk(c, b.p ? b.p : "", b.len);
+		kbuf_free(&b);
+	} else if (arg_is(&argv[1], "INFO") && argc == 2) {
+		int n = snprintf(line, sizeof(line),
+				 "cluster_state:%s\r\ncluster_slots_assigned:16384\r\n"
+				 "cluster_slots_ok:%d\r\ncluster_known_nodes:%zu\r\ncluster_size:1\r\n"
+				 "cluster_current_epoch:%llu\r\ncluster_my_epoch:%llu\r\n",
+				 lp ? "ok" : "fail", lp ? 16384 : 0, kr->npeers,
+				 (unsigned long long)atomic_load(&kr->term),
+				 (unsigned long long)atomic_load(&kr->term));
+		r_verbatim(c, line, (size_t)n);
+	} else if (arg_is(&argv[1], "MYID") && argc == 2) {
+		node_id(id, sizeof(id), kr->me->id);
+		r_cstr(c, id);
+	} else if (arg_is(&argv[1], "KEYSLOT") && argc == 3) {
+		r_int(c, kv_slot(argv[2].p, argv[2].len));
+	} else {
+		r_err(c, "ERR unknown subcommand '%.*s'. Try CLUSTER HELP.",
+		      (int)(argv[1].len > 64 ? 64 : argv[1].len), argv[1].p);
+	}
+}
+
 static const char *state_name(int st)
 {
 	switch (st) {

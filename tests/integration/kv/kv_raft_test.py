@@ -298,17 +298,25 @@ class Cluster:
             p.stdout.close()
             self.procs[i] = None
 
-    def stop_all(self):
+    def stop_all(self, check=False):
+        """SIGTERM every node; with check, each must exit 0 (a clean
+        shutdown; a sanitizer report makes it fail)."""
+        bad = []
         for i, p in enumerate(self.procs):
             if p:
                 p.terminate()
                 try:
-                    p.wait(timeout=20)
+                    p.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+                    bad.append('node %d did not stop on SIGTERM' % (i + 1))
+                if p.returncode != 0:
+                    bad.append('node %d exited with status %d' % (i + 1, p.returncode))
                 p.stdout.close()
                 self.procs[i] = None
+        if check and bad:
+            fail('; '.join(bad) + '\n' + self.logs())
 
     def addr(self, i):
         return self.net.ips[i], self.PORT
@@ -570,9 +578,57 @@ def sc_basic(tmp, net):
         d = info(*cl.addr(F))
         if d['role'] != 'slave' or d['raft_leader_id'] != str(L + 1):
             fail('follower INFO: %r' % d)
+        sl = c.cmd('CLUSTER', 'SLOTS')
+        if sl[0][:2] != [0, 16383] or sl[0][2][:2] != [net.ips[L].encode(), Cluster.PORT] \
+                or len(sl[0]) != 2 + net.n:
+            fail('CLUSTER SLOTS: %r' % sl)
+        if c.cmd('CLUSTER', 'KEYSLOT', 'foo') != 12182:
+            fail('CLUSTER KEYSLOT')
         c.close()
         f.close()
         log('basic: leader node %d, MOVED and READONLY as expected' % (L + 1))
+
+        # redis-cli -c follows MOVED from a follower
+        r = run(['redis-cli', '-c', '-h', net.ips[F], '-p', str(Cluster.PORT), 'SET', 'viacli',
+                 'yes'])
+        if r.stdout.strip() != 'OK':
+            fail('redis-cli -c: %r' % r.stdout)
+        # redis-py's cluster client, unchanged, through a leader kill
+        try:
+            import logging
+            import redis
+            import redis.cluster
+            logging.getLogger('redis').setLevel(logging.CRITICAL)   # its retry noise
+        except ImportError:
+            log('redis-py not found: cluster-client part skipped')
+            return
+        # dynamic_startup_nodes=False: redis-py 4.3.4 otherwise fails to
+        # re-initialise once a node is gone ("cannot pickle '_thread.lock'",
+        # a redis-py bug, the same against Redis Cluster).
+        rc = redis.cluster.RedisCluster(host=net.ips[F], port=Cluster.PORT,
+                                        dynamic_startup_nodes=False)
+        rc.set('viapy', 'v1')
+        if rc.get('viapy') != b'v1' or rc.get('viacli') != b'yes':
+            fail('redis-py RedisCluster read-back')
+        rr = redis.cluster.RedisCluster(host=net.ips[F], port=Cluster.PORT,
+                                        read_from_replicas=True)
+        wait_for('a replica read through redis-py', lambda: rr.get('viapy') == b'v1', 30)
+        cl.kill(L)
+        t = time.monotonic()
+
+        def try_set():
+            try:
+                return rc.set('viapy', 'v2')
+            except Exception:      # the library's errors while the cluster changes
+                return False
+        wait_for('redis-py to write after the leader kill', try_set, 60, 0.05)
+        log('basic: redis-py RedisCluster wrote again %.0f ms after the leader kill' % (
+            (time.monotonic() - t) * 1000))
+        if rc.get('viapy') != b'v2' or rc.get('k') != b'v2':
+            fail('redis-py after failover')
+        rc.close()
+        rr.close()
+        cl.stop_all(check=True)
     finally:
         cl.stop_all()
         if sys.exc_info()[0]:
@@ -700,6 +756,7 @@ def sc_jepsen(tmp, net):
             if res:
                 fail('%s: %s' % (r, res))
         log('election after a leader kill: %s ms' % ', '.join('%.0f' % e for e in elections))
+        cl.stop_all(check=True)
     finally:
         if wl:
             wl.finish()
