@@ -497,6 +497,7 @@ out:
 	/* Connections still open: their coroutines die with the loops, then
 	 * what they held is freed here. */
 	kv_wal_stop(srv);
+	kv_raft_stop(srv);     /* its thread notifies the loops' events too */
 	if (net.g)
 		myco_group_destroy(net.g);
 	while (net.conns) {

@@ -94,6 +94,8 @@ struct kv_raft {
 	struct raft_fsm fsm;
 	struct raft raft;
 	bool up;                  /* raft initialised and not closed */
+	bool closing;             /* raft_close in flight */
+	bool handles_closed;
 	int prev_state;
 	uint64_t epoch;
 	uint64_t lost_ns;         /* when the last leader was lost (for logs) */
@@ -112,7 +114,8 @@ struct kv_raft {
 	uint64_t next_seq;        /* mu: last handed out */
 	uint64_t last_write;      /* mu: seq of the last write */
 	bool fence_open;          /* mu: qtail is a barrier still queued */
-	_Atomic bool stopping, want_rebuild;
+	_Atomic bool stopping;
+	_Atomic int want_rebuild;   /* 0, or the raft error that calls for one */
 	_Atomic uint64_t acked, failed;
 	_Atomic uint64_t nonce;
 	_Atomic int role;
@@ -277,7 +280,7 @@ static void item_done(item_t *it, int status)
 		max_store(&kr->failed, it->seq);
 		if (it->write && !atomic_load(&kr->stopping)) {
 			/* Not from inside raft's own call stack: next turn. */
-			atomic_store(&kr->want_rebuild, true);
+			atomic_store(&kr->want_rebuild, status);
 			uv_async_send(&kr->wake);
 		}
 	}
@@ -360,11 +363,24 @@ static void drain(kv_raft_t *kr)
 /* Setting raft up, watching it, rebuilding (raft thread)              */
 /* ------------------------------------------------------------------ */
 
+static void close_handles(kv_raft_t *kr)
+{
+	if (kr->handles_closed)
+		return;
+	kr->handles_closed = true;
+	uv_close((uv_handle_t *)&kr->wake, NULL);
+	uv_close((uv_handle_t *)&kr->tick, NULL);
+	uv_close((uv_handle_t *)&kr->restart, NULL);
+}
+
 static void failed_cb(struct raft *r)
 {
 	kv_raft_t *kr = r->data;
+	kr->closing = false;
 	raft_uv_close(&kr->io);
 	raft_uv_tcp_close(&kr->transport);
+	if (atomic_load(&kr->stopping))
+		close_handles(kr);
 }
 
 static int raft_setup(kv_raft_t *kr)
@@ -424,6 +440,7 @@ static int raft_setup(kv_raft_t *kr)
 fail:
 	/* Closing needs the loop to run: the caller runs it (start) or
 	 * retries later (restart). */
+	kr->closing = true;
 	raft_close(&kr->raft, failed_cb);
 	kr->up = false;
 	return -EIO;
@@ -434,12 +451,11 @@ static void restart_cb(uv_timer_t *t);
 static void closed_cb(struct raft *r)
 {
 	kv_raft_t *kr = r->data;
+	kr->closing = false;
 	raft_uv_close(&kr->io);
 	raft_uv_tcp_close(&kr->transport);
 	if (atomic_load(&kr->stopping)) {
-		uv_close((uv_handle_t *)&kr->wake, NULL);
-		uv_close((uv_handle_t *)&kr->tick, NULL);
-		uv_close((uv_handle_t *)&kr->restart, NULL);
+		close_handles(kr);
 		return;
 	}
 	/* raft_uv's handles close over the next loop turns: start again a
@@ -481,6 +497,7 @@ static void start_rebuild(kv_raft_t *kr, const char *why)
 	kr->up = false;
 	kr->epoch++;
 	uv_timer_stop(&kr->restart);
+	kr->closing = true;
 	raft_close(&kr->raft, closed_cb);
 	/* closed_cb arms the timer; restart_cb runs 100 ms after. */
 }
@@ -543,16 +560,20 @@ static void wake_cb(uv_async_t *a)
 		kr->up = false;
 		drain(kr);
 		if (up) {
+			kr->closing = true;
 			raft_close(&kr->raft, closed_cb);
-		} else {
-			uv_close((uv_handle_t *)&kr->wake, NULL);
-			uv_close((uv_handle_t *)&kr->tick, NULL);
-			uv_close((uv_handle_t *)&kr->restart, NULL);
+		} else if (!kr->closing) {
+			close_handles(kr);
 		}
+		/* else the close in flight ends in closed_cb/failed_cb, which
+		 * closes the handles */
 		return;
 	}
-	if (atomic_exchange(&kr->want_rebuild, false))
-		start_rebuild(kr, "out of memory for an entry");
+	{
+		int why = atomic_exchange(&kr->want_rebuild, 0);
+		if (why)
+			start_rebuild(kr, raft_strerror(why));
+	}
 	drain(kr);
 	watch(kr);
 }
@@ -578,7 +599,12 @@ static void *raft_main(void *arg)
 			uv_timer_start(&kr->tick, tick_cb, TICK_MS, TICK_MS);
 	} else {
 		snprintf(kr->errmsg, sizeof(kr->errmsg), "uv_loop_init: %s", uv_strerror(rc));
-		rc = -EIO;
+		pthread_mutex_lock(&kr->smu);
+		kr->start_rc = -EIO;
+		kr->start_done = true;
+		pthread_cond_signal(&kr->scv);
+		pthread_mutex_unlock(&kr->smu);
+		return NULL;
 	}
 	pthread_mutex_lock(&kr->smu);
 	kr->start_rc = rc;
@@ -587,9 +613,7 @@ static void *raft_main(void *arg)
 	pthread_mutex_unlock(&kr->smu);
 	if (rc < 0) {
 		/* close what was set up, then leave */
-		uv_close((uv_handle_t *)&kr->wake, NULL);
-		uv_close((uv_handle_t *)&kr->tick, NULL);
-		uv_close((uv_handle_t *)&kr->restart, NULL);
+		close_handles(kr);
 		uv_run(&kr->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&kr->loop);
 		return NULL;
@@ -759,7 +783,7 @@ uint64_t kv_raft_append(kv_srv_t *srv, const void *p, size_t n, int ncmds)
 		free(it);
 		raft_free(b);
 		max_store(&kr->failed, seq);
-		atomic_store(&kr->want_rebuild, true);
+		atomic_store(&kr->want_rebuild, RAFT_NOMEM);
 		uv_async_send(&kr->wake);
 		return seq;
 	}
