@@ -7,6 +7,7 @@
  * Not for: what the page says (collect.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -217,6 +218,26 @@ void myco__ex_http_accept(struct ex_system *s)
 
 	for (;;) {
 		int fd = accept4(http_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && errno == EINTR)
+			continue;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && s->spare_fd >= 0) {
+			/* out of fds: the executive's spare fd (control.c) is
+			 * given up for one accept-and-refuse, so the pending
+			 * connection goes away instead of keeping the socket
+			 * readable (a busy loop), then taken back */
+			static const char full[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				"Content-Length: 0\r\nConnection: close\r\n\r\n";
+			close(s->spare_fd);
+			fd = accept4(http_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				(void)!write(fd, full, sizeof full - 1);
+				close(fd);
+			}
+			s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return;
+			continue;
+		}
 		if (fd < 0)
 			return;
 		struct http_conn *c = NULL;

@@ -500,13 +500,6 @@ def case_uringsock():
         s.kill_all()
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of every thread of process pid, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        w = f.read().rsplit(")", 1)[1].split()
-    return (int(w[11]) + int(w[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def case_budget_threads():
     """Item 8: a budget holds for the whole partition.  Four threads spin in
     a partition with a 20 ms / 100 ms budget.  The SCHED_DEADLINE
@@ -533,15 +526,81 @@ def case_budget_threads():
         iso = {m["mechanism"]: m for m in s.part("spin")["isolation"]}
         print("sched-deadline: %r" % iso.get("sched-deadline"))
         pid = s.part("spin")["pid"]
-        c0, t0 = cpu_seconds(pid), time.monotonic()
+        c0, t0 = cpu_ticks(pid), time.monotonic()
         time.sleep(2)
-        share = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+        share = (cpu_ticks(pid) - c0) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - t0)
         print("share of a CPU over 2 s, 4 spinning threads, budget 0.20: %.3f" % share)
         if share > 0.3:
             X.fail("the partition got %.3f of a CPU with a budget of 0.20" % share)
         if s.stop() != 0:
             X.fail("stop exit status")
     finally:
+        s.kill_all()
+
+
+def case_fd_exhaust():
+    """Item 6, the spare fds: the executive with no file descriptor left
+    (its soft limit lowered, while it runs, to what it holds).  A control
+    connection and a metrics HTTP connection are each accepted on the spare
+    fd and refused with a reason instead of staying pending (which kept the
+    listening sockets readable: a busy loop); the executive does not spin;
+    with its limit back, it answers and supervises as before."""
+    import resource
+    import socket
+    port = X.free_port()
+    s = X.System("\n".join(['    metrics "127.0.0.1:%d";' % port, X.partition("a")]), "fx")
+    conns = []
+    try:
+        s.start()
+        X.wait_for(lambda: all(p["standby_pid"] for p in s.ps()["partitions"]),
+                   "standby parked")
+        exe = s.proc.pid
+        old = resource.prlimit(exe, resource.RLIMIT_NOFILE)
+        nfd = len(os.listdir("/proc/%d/fd" % exe))
+        resource.prlimit(exe, resource.RLIMIT_NOFILE, (nfd, old[1]))
+        try:
+            for _ in range(10):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(30)
+                c.connect(os.path.join(s.rt, "control.sock"))
+                conns.append(("control", c))
+                h = socket.create_connection(("127.0.0.1", port), timeout=30)
+                h.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                conns.append(("http", h))
+            t0, c0 = time.monotonic(), cpu_ticks(exe)
+            time.sleep(1.0)
+            cpu = (cpu_ticks(exe) - c0) / os.sysconf("SC_CLK_TCK")
+            wall = time.monotonic() - t0
+            got = {"control": 0, "http": 0}
+            for kind, c in conns:
+                try:
+                    d = c.recv(4096)
+                except OSError:
+                    d = b""
+                if kind == "control" and b"executive out of file descriptors" in d:
+                    got[kind] += 1
+                if kind == "http" and d.startswith(b"HTTP/1.1 503"):
+                    got[kind] += 1
+            print("out of fds (limit %d): refused on the spare fd: %r; executive CPU "
+                  "%.2f s over %.2f s" % (nfd, got, cpu, wall))
+            if not got["control"] or not got["http"]:
+                X.fail("a connection was not refused on the spare fd: %r" % got)
+            if cpu > 0.5 * wall:
+                X.fail("the executive spins out of fds: %.2f s CPU in %.2f s" % (cpu, wall))
+        finally:
+            resource.prlimit(exe, resource.RLIMIT_NOFILE, old)
+        for _, c in conns:
+            c.close()
+        # with fds back it answers and supervises
+        before = s.part("a")["restarts"]
+        s.cli("kill", "a")
+        X.wait_for(lambda: s.part("a")["restarts"] > before and
+                   s.part("a")["state"] == "running", "a to be restarted")
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        for _, c in conns:
+            c.close()
         s.kill_all()
 
 
