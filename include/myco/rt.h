@@ -77,9 +77,14 @@ typedef enum myco_policy {
 	                            (task class = coroutine name, loop) from
 	                            observed spawn -> finish times, evaporating,
 	                            weighted random choice (docs/scheduling.md) */
+	MYCO_POLICY_MARKET,      /* task classes declared with myco_market_bid()
+	                            bid credits for the time slots of each
+	                            period; proportional share
+	                            (docs/scheduling.md)                        */
 } myco_policy_t;
 
-/* Parse a policy name ("fifo", "edf", "steal", "adaptive"; case-sensitive).
+/* Parse a policy name ("fifo", "edf", "steal", "adaptive", "market";
+ * case-sensitive).
  * Returns the policy or -EINVAL.  Any thread. */
 int myco_policy_from_name(const char *name);
 
@@ -116,6 +121,8 @@ typedef struct myco_loop_opts {
 	                             default 1.0, must be in (0, 1]          */
 	unsigned post_ring_slots; /* per-sibling SPSC ring size (groups),
 	                             power of two, default 1024               */
+	uint64_t market_period_ns; /* market: auction period, default 10 ms  */
+	uint64_t market_slot_ns;   /* market: slot length, default 250 us     */
 } myco_loop_opts_t;
 
 /* Create a loop.  opts may be NULL (all defaults).  On success *out is a
@@ -528,6 +535,51 @@ int myco_group_run(myco_group_t *g,
 /* Destroy a group whose threads have been joined (or never started);
  * frees every loop (see myco_loop_destroy).  NULL ignored. */
 void myco_group_destroy(myco_group_t *g);
+
+/* ------------------------------------------------------------------ */
+/* Market policy                                                       */
+/* ------------------------------------------------------------------ */
+
+#define MYCO_MARKET_MAX_CLASSES 16
+
+/* A task class of a market loop: the coroutines whose name is task_class
+ * earn `income` credits per period (kept up to 4 periods' worth) and bid
+ * `bid` per period, raised up to 16x as the oldest ready coroutine of the
+ * class nears its deadline (ready time + deadline_ns; 0 = best effort).
+ * Coroutines of undeclared names run only when no declared class has
+ * ready work. */
+typedef struct myco_bid {
+	const char *task_class; /* copied (up to 31 bytes)                */
+	uint64_t income;        /* credits per period                     */
+	uint64_t bid;           /* base bid per period                    */
+	uint64_t deadline_ns;   /* relative deadline, 0 = best effort     */
+} myco_bid_t;
+
+/* Declare or change a class.  0, -EINVAL (not a market loop, bad name),
+ * -ENOSPC (more than MYCO_MARKET_MAX_CLASSES), -ENOMEM.  Loop thread (or
+ * before the loop runs). */
+int myco_market_bid(myco_loop_t *loop, const myco_bid_t *b);
+
+typedef struct myco_market_stats {
+	uint64_t period_ns;
+	unsigned slots;           /* per period                              */
+	uint64_t auctions;
+	uint64_t auction_ns_mean; /* cost of one auction                     */
+	uint64_t auction_ns_max;
+	uint64_t price;           /* sum of bids / slots, last auction       */
+	unsigned nclasses;
+	struct {
+		char name[32];
+		uint64_t credits, bid;    /* now / last auction              */
+		unsigned slots;           /* last auction                    */
+		uint64_t total_slots, total_paid;
+		uint64_t ran_ns;          /* time its coroutines ran         */
+	} cls[MYCO_MARKET_MAX_CLASSES];
+} myco_market_stats_t;
+
+/* Snapshot of a market loop's auction.  Loop thread (or after the loop
+ * stopped). */
+int myco_market_stats(const myco_loop_t *loop, myco_market_stats_t *st);
 
 /* ------------------------------------------------------------------ */
 /* Core loans: elastic groups and their shared-memory signal region    */

@@ -242,6 +242,7 @@ int myco__co_new(myco_loop_t *l, myco_co_t **out, myco_co_fn_t fn, void *arg,
 	if (opts && opts->name)
 		snprintf(co->name, sizeof(co->name), "%s", opts->name);
 	co->aco_cls = -1;
+	co->mkt_cls = -2;
 	myco__ctx_make(&co->ctx, co->stack_lo, co->stack_size, co_entry);
 	co->all_next = l->all;
 	if (l->all)

@@ -46,6 +46,8 @@ int myco_policy_from_name(const char *name)
 		return MYCO_POLICY_STEAL;
 	if (!strcmp(name, "adaptive"))
 		return MYCO_POLICY_ADAPTIVE;
+	if (!strcmp(name, "market"))
+		return MYCO_POLICY_MARKET;
 	return -EINVAL;
 }
 
@@ -56,6 +58,7 @@ const char *myco_policy_name(myco_policy_t p)
 	case MYCO_POLICY_EDF:   return "edf";
 	case MYCO_POLICY_STEAL: return "steal";
 	case MYCO_POLICY_ADAPTIVE: return "adaptive";
+	case MYCO_POLICY_MARKET: return "market";
 	case MYCO_POLICY_DEFAULT: return "default";
 	}
 	return "?";
@@ -66,7 +69,7 @@ static int resolve_policy(const myco_loop_opts_t *o)
 	if (o->policy_name)
 		return myco_policy_from_name(o->policy_name);
 	if (o->policy != MYCO_POLICY_DEFAULT) {
-		if (o->policy < MYCO_POLICY_FIFO || o->policy > MYCO_POLICY_ADAPTIVE)
+		if (o->policy < MYCO_POLICY_FIFO || o->policy > MYCO_POLICY_MARKET)
 			return -EINVAL;
 		return o->policy;
 	}
@@ -137,6 +140,11 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 		if (rc < 0)
 			goto out;
 	}
+	if (l->policy == MYCO_POLICY_MARKET) {
+		rc = myco__market_new(l);
+		if (rc < 0)
+			goto out;
+	}
 	*out = l;
 	l = NULL;
 	rc = 0;
@@ -176,6 +184,11 @@ void myco__make_ready(myco_loop_t *l, myco_co_t *co, uint64_t since_ns)
 		myco__edf_push(l, co);
 		return;
 	}
+	if (l->policy == MYCO_POLICY_MARKET) {
+		myco__market_push(l, co);
+		l->rq_len++;
+		return;
+	}
 	co->rq_next = NULL;
 	if (l->rq_tail)
 		l->rq_tail->rq_next = co;
@@ -190,6 +203,12 @@ static myco_co_t *pick(myco_loop_t *l)
 	myco_co_t *co = l->eh_len ? myco__edf_pop(l) : NULL;
 	if (co)
 		return co;
+	if (l->policy == MYCO_POLICY_MARKET) {
+		co = myco__market_pop(l, myco_now());
+		if (co)
+			l->rq_len--;
+		return co;
+	}
 	co = l->rq_head;
 	if (!co)
 		return NULL;
@@ -422,6 +441,13 @@ static void run_batch(myco_loop_t *l)
 		myco_co_t *co = pick(l);
 		if (!co)
 			break;
+		if (l->mkt) {
+			int cls = co->mkt_cls; /* co may be freed by the switch */
+			uint64_t t = now;
+			now = myco__co_switch_in(l, co, now);
+			myco__market_charge(l, cls, now - t);
+			continue;
+		}
 		now = myco__co_switch_in(l, co, now);
 	}
 }
@@ -668,6 +694,7 @@ void myco_loop_destroy(myco_loop_t *l)
 	myco__uring_pipes_free(l);
 	myco__stack_cache_free(l);
 	free(l->eh);
+	myco__market_free(l);
 	if (l->efd >= 0)
 		close(l->efd);
 	pthread_mutex_destroy(&l->post_mu);

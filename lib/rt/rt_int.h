@@ -150,6 +150,7 @@ struct myco_co {
 	myco_co_stats_t st;
 	myco__edf_t *edf;       /* NULL unless an edf task                    */
 	int aco_cls;            /* adaptive: task class, -1 = not placed      */
+	int mkt_cls;            /* market: class index, -1 none, -2 unknown   */
 	uint64_t spawn_ns;      /* adaptive: when it was spawned              */
 	char name[32];
 #ifdef MYCO_RT_ASAN
@@ -224,6 +225,9 @@ struct myco_loop {
 	unsigned index;
 	myco__deque_t *deque;           /* steal policy                      */
 	unsigned steal_rr;
+
+	/* market policy (market.c): classes, per-class ready queues */
+	struct myco__market *mkt;
 
 	/* adaptive policy (adaptive.c): the group's pheromone table */
 	struct myco__aco *aco;
@@ -355,6 +359,37 @@ unsigned myco__aco_pick(const uint32_t *tau, const uint64_t *queue,
 int myco__aco_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 		    const myco_co_opts_t *opts);
 void myco__aco_finish(myco_loop_t *l, myco_co_t *co);
+
+/* market.c (policy market) */
+#define MYCO__MKT_CLASSES MYCO_MARKET_MAX_CLASSES
+typedef struct myco__market myco__market_t;
+typedef struct myco__mkt_class {
+	char name[32];
+	uint64_t income;        /* credits per period                     */
+	uint64_t base_bid;      /* bid per period at urgency 1            */
+	uint64_t deadline_ns;   /* 0 = best effort                        */
+	uint64_t credits;
+	/* inputs of one auction */
+	bool ready;             /* has ready work                         */
+	uint64_t oldest_ready_ns;
+	/* results of the last auction */
+	uint64_t bid;           /* what it bid and paid                   */
+	unsigned slots;
+	uint64_t alloc_ns, used_ns;
+	/* totals */
+	uint64_t total_slots, total_paid, total_ran_ns;
+} myco__mkt_class_t;
+/* One auction over n classes (inputs: income, base_bid, deadline_ns,
+ * credits, ready, oldest_ready_ns; outputs: bid, slots, alloc_ns, credits;
+ * used_ns reset).  Pure: the model the tests check. */
+void myco__market_auction(myco__mkt_class_t *c, unsigned n, unsigned slots,
+			  uint64_t slot_ns, uint64_t now);
+/* The loop's market table (myco_loop_create of a market loop). */
+int myco__market_new(myco_loop_t *l);
+void myco__market_push(myco_loop_t *l, myco_co_t *co);
+myco_co_t *myco__market_pop(myco_loop_t *l, uint64_t now);
+void myco__market_charge(myco_loop_t *l, int cls, uint64_t ran_ns);
+void myco__market_free(myco_loop_t *l);
 
 /* loans.c (elastic groups) */
 /* Top of every iteration: follow sig->grant (RUNNING <-> DRAINING). */
