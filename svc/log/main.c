@@ -51,6 +51,8 @@ static void usage(FILE *f)
 	      "  --sasl-users FILE       require SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)\n"
 	      "                          with the user:password lines of FILE\n"
 	      "  --sasl-mechanisms LIST  the mechanisms offered (comma-separated)\n"
+	      "  --tls-cert FILE         serve TLS with this PEM certificate chain\n"
+	      "  --tls-key FILE          and this PEM private key\n"
 	      "  --verbose               log topic creation, group changes\n"
 	      "  --help\n\n"
 	      "Environment (used when the flag is absent): MYCO_LOG_LISTEN,\n"
@@ -128,7 +130,7 @@ int main(int argc, char **argv)
 	myco__lb_t *lb = NULL;
 	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
 	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE, O_RETCHK,
-	       O_SASL_USERS, O_SASL_MECHS };
+	       O_SASL_USERS, O_SASL_MECHS, O_TLS_CERT, O_TLS_KEY };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-fd", required_argument, NULL, O_LISTEN_FD },
@@ -148,6 +150,8 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "sasl-users", required_argument, NULL, O_SASL_USERS },
 		{ "sasl-mechanisms", required_argument, NULL, O_SASL_MECHS },
+		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+		{ "tls-key", required_argument, NULL, O_TLS_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -173,7 +177,7 @@ int main(int argc, char **argv)
 	}
 	if ((env = getenv("MYCO_LOG_LISTEN_FD")))
 		lfd = atoi(env);
-	const char *sasl_users = NULL, *sasl_mechs = NULL;
+	const char *sasl_users = NULL, *sasl_mechs = NULL, *tls_cert = NULL, *tls_key = NULL;
 
 	while ((opt = getopt_long(argc, argv, "l:d:f:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -192,6 +196,8 @@ int main(int argc, char **argv)
 		case O_VERBOSE: cfg.verbose = 1; break;
 		case O_SASL_USERS: sasl_users = optarg; break;
 		case O_SASL_MECHS: sasl_mechs = optarg; break;
+		case O_TLS_CERT: tls_cert = optarg; break;
+		case O_TLS_KEY: tls_key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case O_PARTS: case O_SEGB: case O_SEGMS: case O_RETMS: case O_RETB:
 		case O_GDELAY: case O_DROP: case O_RETCHK:
@@ -233,6 +239,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "myco-log: --data DIR is required\n");
 		usage(stderr);
 		return 2;
+	}
+	if (tls_cert || tls_key) {
+		int rc = tls_cert && tls_key ? myco__lnet_tls(tls_cert, tls_key) : -EINVAL;
+		if (rc < 0) {
+			fprintf(stderr, "myco-log: --tls-cert and --tls-key: %s\n",
+				rc == -ENOTSUP ? "built without OpenSSL" :
+				!(tls_cert && tls_key) ? "both are needed" : "not usable");
+			return 2;
+		}
 	}
 	if (sasl_users) {
 		int rc = myco__lsasl_setup(sasl_users, sasl_mechs);

@@ -33,6 +33,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#ifdef MYCO_LOG_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
+
 #define FRAME_MAX (100u << 20)   /* largest request accepted (100 MiB) */
 
 typedef struct net net_t;
@@ -66,6 +71,14 @@ struct conn {
 	uint8_t *buf;
 	size_t cap, len;
 	void *session;           /* the broker's (myco__lc_session) */
+#ifdef MYCO_LOG_TLS
+	/* TLS: OpenSSL on memory BIOs; the socket I/O stays the loop's.
+	 * The reader and the writer coroutine share the SSL object (one
+	 * thread; a call never yields), and take turns to write ciphertext */
+	SSL *ssl;
+	BIO *rbio, *wbio;        /* network -> SSL, SSL -> network */
+	bool wbusy;              /* a coroutine is writing ciphertext */
+#endif
 };
 
 struct net {
@@ -86,6 +99,139 @@ static void conn_close_now(conn_t *c)
 	}
 	myco_event_notify(c->ev);
 }
+
+#ifdef MYCO_LOG_TLS
+static SSL_CTX *tls_ctx;
+
+int myco__lnet_tls(const char *cert_file, const char *key_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		unsigned long e = ERR_get_error();
+		char msg[256];
+		ERR_error_string_n(e, msg, sizeof(msg));
+		fprintf(stderr, "myco-log: TLS: %s\n", msg);
+		SSL_CTX_free(ctx);
+		return -EINVAL;
+	}
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	tls_ctx = ctx;
+	return 0;
+}
+
+static bool wfree(const conn_t *c)
+{
+	return !c->wbusy;
+}
+
+static int conn_wait(conn_t *c, bool (*cond)(const conn_t *c));
+
+/* Send what OpenSSL wrote into wbio (records, handshake, tickets). */
+static int tls_flush(conn_t *c)
+{
+	uint8_t tmp[16384];
+	int rc = 0;
+
+	if (BIO_ctrl_pending(c->wbio) == 0)
+		return 0;
+	if (conn_wait(c, wfree) < 0)
+		return -ECONNABORTED;
+	c->wbusy = true;
+	while (rc == 0 && BIO_ctrl_pending(c->wbio) > 0) {
+		int n = BIO_read(c->wbio, tmp, sizeof(tmp));
+		if (n <= 0)
+			break;
+		ssize_t w = myco_write_all(c->fd, tmp, (size_t)n, MYCO_FOREVER);
+		if (w < 0)
+			rc = (int)w;
+	}
+	c->wbusy = false;
+	myco_event_notify(c->ev);
+	return rc;
+}
+
+/* Plaintext in: > 0 bytes, 0 closed, < 0 error. */
+static ssize_t tls_recv(conn_t *c, void *buf, size_t cap)
+{
+	uint8_t tmp[16384];
+
+	for (;;) {
+		int n = SSL_read(c->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+		int e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, n);
+		if (tls_flush(c) < 0)
+			return -ECONNABORTED;
+		if (n > 0)
+			return n;
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (e != SSL_ERROR_WANT_READ)
+			return -EPROTO;
+		ssize_t r = myco_recv(c->fd, tmp, sizeof(tmp), 0, MYCO_FOREVER);
+		if (r <= 0)
+			return r;
+		if (BIO_write(c->rbio, tmp, (int)r) != (int)r)
+			return -ENOMEM;
+	}
+}
+
+/* Plaintext out, all of it. */
+static int tls_send(conn_t *c, const void *p, size_t n)
+{
+	while (n > 0) {
+		int chunk = n > 16384 ? 16384 : (int)n;
+		int w = SSL_write(c->ssl, p, chunk);
+		if (w <= 0 && SSL_get_error(c->ssl, w) != SSL_ERROR_WANT_WRITE)
+			return -EPROTO;
+		if (tls_flush(c) < 0)
+			return -ECONNABORTED;
+		if (w > 0) {
+			p = (const uint8_t *)p + w;
+			n -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* An answer over TLS: file ranges are read and encrypted (no splice). */
+static int tls_send_resp(conn_t *c, myco__kwr_t *w)
+{
+	size_t pos = 0, i;
+	uint8_t tmp[65536];
+
+	for (i = 0; i <= w->nfiles; i++) {
+		size_t end = i < w->nfiles ? w->files[i].at : w->len;
+		if (end > pos && tls_send(c, w->buf + pos, end - pos) < 0)
+			return -EPROTO;
+		pos = end;
+		if (i < w->nfiles) {
+			size_t left = w->files[i].len;
+			off_t off = w->files[i].off;
+			while (left > 0) {
+				ssize_t r = pread(w->files[i].fd, tmp,
+						  left < sizeof(tmp) ? left : sizeof(tmp), off);
+				if (r <= 0)
+					return -EIO;
+				if (tls_send(c, tmp, (size_t)r) < 0)
+					return -EPROTO;
+				off += r;
+				left -= (size_t)r;
+			}
+		}
+	}
+	return 0;
+}
+#else
+int myco__lnet_tls(const char *cert_file, const char *key_file)
+{
+	(void)cert_file;
+	(void)key_file;
+	return -ENOTSUP;
+}
+#endif
 
 void myco__lc_send(myco__lc_t *s, myco__kwr_t *w)
 {
@@ -144,6 +290,9 @@ static void conn_put(conn_t *c)
 		slot_free(s);
 	}
 	myco__lb_session_free(net->lb, c->session);
+#ifdef MYCO_LOG_TLS
+	SSL_free(c->ssl);           /* frees both BIOs */
+#endif
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -167,6 +316,10 @@ static int send_resp(conn_t *c, myco__kwr_t *w)
 	for (i = 0; i < w->nfiles; i++)
 		total += w->files[i].len;
 	myco_counter_add(&myco__lm.tx, total);
+#ifdef MYCO_LOG_TLS
+	if (c->ssl)
+		return tls_send_resp(c, w);
+#endif
 	for (i = 0; i <= w->nfiles; i++) {
 		size_t end = i < w->nfiles ? w->files[i].at : w->len;
 		if (end > pos) {
@@ -284,6 +437,11 @@ static int conn_reader(void *arg)
 					c->cap = 4 + (size_t)flen;
 				}
 			}
+#ifdef MYCO_LOG_TLS
+			if (c->ssl)
+				n = tls_recv(c, c->buf + c->len, c->cap - c->len);
+			else
+#endif
 			n = myco_recv(c->fd, c->buf + c->len, c->cap - c->len, 0, MYCO_FOREVER);
 			if (n <= 0)
 				goto out;
@@ -363,6 +521,25 @@ static int accept_main(void *arg)
 		c->fd = fd;
 		c->cap = 65536;
 		c->buf = malloc(c->cap);
+#ifdef MYCO_LOG_TLS
+		if (tls_ctx) {
+			c->ssl = SSL_new(tls_ctx);
+			c->rbio = BIO_new(BIO_s_mem());
+			c->wbio = BIO_new(BIO_s_mem());
+			if (!c->ssl || !c->rbio || !c->wbio) {
+				SSL_free(c->ssl);
+				BIO_free(c->rbio);
+				BIO_free(c->wbio);
+				myco_event_destroy(c->ev);
+				free(c->buf);
+				free(c);
+				close(fd);
+				continue;
+			}
+			SSL_set_bio(c->ssl, c->rbio, c->wbio);
+			SSL_set_accept_state(c->ssl);
+		}
+#endif
 		if (ss.ss_family == AF_INET) {
 			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
 			char ip[INET_ADDRSTRLEN] = "";
