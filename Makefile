@@ -9,7 +9,9 @@
 #   make fuzz       a bounded run of every libFuzzer harness (build-fuzz/)
 #   make soak       the chaos soak for SOAK_SECONDS (600): kill -9 of a random
 #                   partition every 100 ms plus channel faults, zero loss
-#                   (not part of `make test`, which runs it for 60 s)
+#                   (not part of `make test`, which runs it for 60 s); then the
+#                   immune system's clean run, load 1x..5x..1x over
+#                   SOAK_SECONDS: nothing may be healed
 #   make install PREFIX=/usr/local
 #
 # WERROR=true turns warnings into errors (CI sets it).
@@ -91,6 +93,8 @@ fuzz: deps $(FUZZ)/build.ninja
 soak: build
 	CHAOS_SOAK_SECONDS=$(SOAK_SECONDS) $(MESON) test -C $(BUILD) chaos-soak --print-errorlogs \
 		--timeout-multiplier $$(( ($(SOAK_SECONDS) + 600) / 600 + 1 ))
+	IMMUNE_STEP_MS=$$(( $(SOAK_SECONDS) * 1000 / 9 )) $(MESON) test -C $(BUILD) immune-clean \
+		--print-errorlogs --timeout-multiplier $$(( $(SOAK_SECONDS) / 120 + 2 ))
 
 install: build
 	$(MESON) install -C $(BUILD) --destdir "$(DESTDIR)"
