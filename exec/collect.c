@@ -399,7 +399,7 @@ static void drain(struct ex_system *s, myco_trace_reader_t *rd, uint32_t part)
 
 /* ---- /proc ------------------------------------------------------------- */
 
-static int read_small(const char *path, char *buf, size_t cap)
+int myco__ex_read_small(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -421,7 +421,7 @@ static int proc_sample(pid_t pid, struct co_proc *o)
 
 	memset(o, 0, sizeof *o);
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof buf) <= 0)
+	if (myco__ex_read_small(path, buf, sizeof buf) <= 0)
 		return -ESRCH;
 	char *p = strrchr(buf, ')');
 	if (!p)
@@ -439,7 +439,7 @@ static int proc_sample(pid_t pid, struct co_proc *o)
 		o->cpu_ns = (f[13] + f[14]) * (1000000000ull / (unsigned long long)tck);
 	o->rss = f[23] * (uint64_t)(pg > 0 ? pg : 4096);
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if (read_small(path, buf, sizeof buf) > 0) {
+	if (myco__ex_read_small(path, buf, sizeof buf) > 0) {
 		char *v = strstr(buf, "voluntary_ctxt_switches:");
 		if (v && (v == buf || v[-1] == '\n'))
 			o->vcsw = strtoull(v + 24, NULL, 10);

@@ -99,6 +99,10 @@ int myco__ex_http_request(const char *buf, size_t len, size_t max, struct myco__
 int myco__ex_http_parse(const char *buf, size_t len, size_t max, int *head,
 			char *path, size_t cap);
 
+/* Read a small file (a /proc entry) into BUF, NUL-terminated; the byte
+ * count or -errno. */
+int myco__ex_read_small(const char *path, char *buf, size_t cap);
+
 void myco__ex_collect_close(struct ex_system *s);
 
 #endif /* MYCO_EXEC_COLLECT_H */

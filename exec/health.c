@@ -205,24 +205,11 @@ void myco__ex_health_replaced(struct ex_system *s, struct ex_part *p)
 
 /* ---- sampling ------------------------------------------------------------ */
 
-static int read_small(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return (int)n;
-}
-
 static int proc_rss_cpu(pid_t pid, uint64_t *rss, uint64_t *cpu_ns)
 {
 	char path[64], buf[2048];
 	snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-	if (read_small(path, buf, sizeof buf) <= 0)
+	if (myco__ex_read_small(path, buf, sizeof buf) <= 0)
 		return -ESRCH;
 	unsigned long long size = 0, res = 0;
 	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
@@ -230,7 +217,7 @@ static int proc_rss_cpu(pid_t pid, uint64_t *rss, uint64_t *cpu_ns)
 	long pg = sysconf(_SC_PAGESIZE);
 	*rss = res * (uint64_t)(pg > 0 ? pg : 4096);
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof buf) <= 0)
+	if (myco__ex_read_small(path, buf, sizeof buf) <= 0)
 		return -ESRCH;
 	char *q = strrchr(buf, ')');
 	if (!q)

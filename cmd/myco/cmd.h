@@ -19,6 +19,7 @@ int myco_cmd_restart(int argc, char **argv);
 int myco_cmd_kill(int argc, char **argv);
 int myco_cmd_logs(int argc, char **argv);
 int myco_cmd_events(int argc, char **argv);
+int myco_cmd_health(int argc, char **argv);
 
 int myco_cmd_doctor(int argc, char **argv);
 

@@ -30,6 +30,7 @@ struct cli {
 	const char *cmd;
 	const char *runtime_dir;
 	const char *name;
+	const char *save;          /* health --save FILE */
 	bool json, follow, all, verbose;
 };
 
@@ -39,6 +40,7 @@ static void client_usage(const char *cmd, FILE *f)
 		!strcmp(cmd, "ps") ? "[-v] " :
 		!strcmp(cmd, "events") ? "[-f] " :
 		!strcmp(cmd, "logs") ? "NAME [-f] " :
+		!strcmp(cmd, "health") ? "[--save PROFILE] " :
 		!strcmp(cmd, "stop") ? "NAME|--all " : "NAME ");
 }
 
@@ -59,6 +61,8 @@ static int parse_client(int argc, char **argv, struct cli *c)
 			c->verbose = true;
 		else if (!strcmp(a, "--runtime-dir") && i + 1 < argc)
 			c->runtime_dir = argv[++i];
+		else if (!strcmp(a, "--save") && i + 1 < argc && !strcmp(c->cmd, "health"))
+			c->save = argv[++i];
 		else if (!strncmp(a, "--runtime-dir=", 14))
 			c->runtime_dir = a + 14;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -397,6 +401,40 @@ static void print_ps(json_t *r, bool verbose)
 	}
 }
 
+/* `myco health`: each partition's verdict and signals (docs/immune.md). */
+static void print_health(json_t *r)
+{
+	json_t *parts = json_object_get(r, "partitions"), *p;
+	size_t i;
+	json_array_foreach(parts, i, p) {
+		if (!json_is_object(p))
+			continue;
+		printf("%s: %s\n", json_string_value(json_object_get(p, "name")),
+		       json_string_value(json_object_get(p, "verdict")));
+		const char *k;
+		json_t *g;
+		json_object_foreach(json_object_get(p, "signals"), k, g) {
+			json_t *v = json_object_get(g, "value"), *b = json_object_get(g, "baseline");
+			json_t *l = json_object_get(g, "limit"), *pr = json_object_get(g, "predict_s");
+			if (!json_is_number(v))
+				continue;
+			const char *u = json_string_value(json_object_get(g, "unit"));
+			printf("    %-10s %10.3g %-5s", k, json_number_value(v), u ? u : "");
+			if (json_is_number(b))
+				printf(" baseline %-9.3g", json_number_value(b));
+			else
+				printf(" (learning)        ");
+			if (json_is_number(l))
+				printf(" limit %-8.3g", json_number_value(l));
+			if (json_is_number(pr))
+				printf(" reaches it in %.1f s", json_number_value(pr));
+			printf("  %s\n", json_string_value(json_object_get(g, "verdict")));
+		}
+	}
+	if (json_is_string(json_object_get(r, "saved")))
+		printf("profile saved to %s\n", json_string_value(json_object_get(r, "saved")));
+}
+
 static int client(int argc, char **argv, bool need_name)
 {
 	struct cli c;
@@ -420,6 +458,15 @@ static int client(int argc, char **argv, bool need_name)
 		json_object_set_new(req, "all", json_true());
 	if (c.follow)
 		json_object_set_new(req, "follow", json_true());
+	if (c.save) {
+		/* the executive writes it: make the path absolute here */
+		char cwd[4096], abs[8192];
+		if (c.save[0] != '/' && getcwd(cwd, sizeof cwd))
+			snprintf(abs, sizeof abs, "%s/%s", cwd, c.save);
+		else
+			snprintf(abs, sizeof abs, "%s", c.save);
+		json_object_set_new(req, "save", json_string(abs));
+	}
 	rc = send_req(fd, req);
 	json_decref(req);
 	if (rc < 0) {
@@ -460,6 +507,8 @@ static int client(int argc, char **argv, bool need_name)
 			print_event(e);
 	} else if (!strcmp(c.cmd, "logs")) {
 		fputs(json_string_value(json_object_get(rep, "data")), stdout);
+	} else if (!strcmp(c.cmd, "health")) {
+		print_health(rep);
 	} else if (stop_all) {
 		printf("stopping system...\n");
 	} else {
@@ -540,3 +589,4 @@ int myco_cmd_restart(int argc, char **argv) { return client(argc, argv, true); }
 int myco_cmd_kill(int argc, char **argv) { return client(argc, argv, true); }
 int myco_cmd_logs(int argc, char **argv) { return client(argc, argv, true); }
 int myco_cmd_events(int argc, char **argv) { return client(argc, argv, false); }
+int myco_cmd_health(int argc, char **argv) { return client(argc, argv, false); }

@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "kill",    myco_cmd_kill,    "kill a partition (fault injection)" },
 	{ "logs",    myco_cmd_logs,    "show a partition's stdout/stderr (-f follows)" },
 	{ "events",  myco_cmd_events,  "show supervision and health events (-f follows)" },
+	{ "health",  myco_cmd_health,  "health model: verdicts, signals, baselines (--save PROFILE)" },
 	{ "trace",   myco_cmd_trace,   "switch trace categories (on|off chan,rt,...), record a Perfetto trace" },
 	{ "top",     myco_cmd_top,     "live view of partitions and channels (--json, --sort KEY)" },
 	{ "dash",    myco_cmd_dash,    "serve the live system map: dash [--port N] (http://127.0.0.1:7070/)" },

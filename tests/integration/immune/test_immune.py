@@ -261,13 +261,41 @@ def run_clean(myco, ipart, step_ms, quiet=False):
         st = last_stat(s.logs("sink"))
         if st.get("lost", 0):
             fail("clean run: messages lost", s)
+        # the learned baselines as a profile, which a next run loads as they are
+        prof = os.path.join(s.tmp, "profile.json")
+        h = json.loads(s.cli("health", "--save", prof).stdout.splitlines()[0])
+        if h.get("saved") != prof or not os.path.exists(prof):
+            fail("clean run: health --save wrote no profile: %s" % h, s)
+        saved = json.load(open(prof))["partitions"]["sink"]
+        if "queue" not in saved or "memory" not in saved:
+            fail("clean run: the profile lacks baselines: %s" % saved, s)
         if not quiet:
             print("clean: %d messages over 1x..5x..1x (%d ms a step): 0 heals, 0 sick, "
                   "%d degraded verdicts" % (st.get("recv", 0), step_ms, len(degraded)), flush=True)
-        return {"recv": st.get("recv", 0), "degraded": len(degraded), "heals": 0,
-                "seconds": step_ms * 9 / 1000}
+        profile = json.load(open(prof))
     finally:
         s.stop()
+    # a second run with the profile: its baselines are the saved ones exactly
+    s2 = System(myco, queue_system(ipart, None), "prof")
+    try:
+        pf = os.path.join(s2.tmp, "profile.json")
+        with open(pf, "w") as f:
+            json.dump(profile, f)
+        s2.start(env={"MYCO_HEALTH_PROFILE": pf})
+        sig = wait_for(lambda: next((p for p in s2.cli("health").stdout and
+                                     json.loads(s2.cli("health").stdout.splitlines()[0])["partitions"]
+                                     if p.get("name") == "sink"), None), "health of sink", sysobj=s2)
+        for k, v in profile["partitions"]["sink"].items():
+            got = sig["signals"][k]["baseline"]
+            if got is None or abs(got - v["median"]) > 1e-9 * max(1.0, abs(v["median"])):
+                fail("profile: %s baseline %s, saved %s" % (k, got, v["median"]), s2)
+    finally:
+        s2.stop()
+    if not quiet:
+        print("profile: %d baselines saved and loaded as they were" %
+              len(profile["partitions"]["sink"]), flush=True)
+    return {"recv": st.get("recv", 0), "degraded": len(degraded), "heals": 0,
+            "seconds": step_ms * 9 / 1000}
 
 
 def main():
