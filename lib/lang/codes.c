@@ -294,7 +294,8 @@ static const struct code {
 	  "A queue or sample channel has no sender, or a call channel no client.\n"
 	  "The system still loads; the channel is simply idle.\n" },
 	{ "W002", "unknown scheduler policy (warning)\n\n"
-	  "The runtime (lib/rt) knows the policies fifo, edf and steal; a partition\n"
+	  "The runtime (lib/rt) knows the policies fifo, edf, steal, adaptive and\n"
+	  "market; a partition\n"
 	  "asking for another one would fail when its event loop starts.  The\n"
 	  "system still loads, so that a runtime with more policies can use it.\n" },
 };

@@ -264,13 +264,15 @@ void myco__lower_part_scheduler(myco__lower_t *l)
 		return;
 	/* the runtime's policies (include/myco/rt.h, myco_policy_from_name());
 	 * others fail when the partition starts, so say so now */
-	static const char *const pol[] = { "fifo", "edf", "steal" };
+	static const char *const pol[] = { "fifo", "edf", "steal", "adaptive",
+					   "market" };
 	bool known = false;
-	for (size_t j = 0; j < 3; j++)
+	for (size_t j = 0; j < 5; j++)
 		known |= !strcmp(a->text, pol[j]);
 	if (!known)
 		WARN(c, "W002", a->pos, a->len,
-		     myco__mean(c, a->text, pol, 3, "the runtime knows fifo, edf and steal"),
+		     myco__mean(c, a->text, pol, 5,
+				"the runtime knows fifo, edf, steal, adaptive and market"),
 		     "unknown scheduler policy `%s`", a->text);
 	l->bp->p.scheduler = myco__astr(c, a->text);
 }
