@@ -295,9 +295,9 @@ static const struct code {
 	  "The system still loads; the channel is simply idle.\n" },
 	{ "W002", "unknown scheduler policy (warning)\n\n"
 	  "The runtime (lib/rt) knows the policies fifo, edf, steal, adaptive and\n"
-	  "market; a partition\n"
-	  "asking for another one would fail when its event loop starts.  The\n"
-	  "system still loads, so that a runtime with more policies can use it.\n" },
+	  "market; a partition asking for another one would fail when its event\n"
+	  "loop starts.  The system still loads, so that a runtime with more\n"
+	  "policies can use it.\n" },
 };
 
 const char *myco_lang_explain(const char *code)
