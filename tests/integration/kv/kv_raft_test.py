@@ -36,6 +36,9 @@ import tempfile
 import threading
 import time
 
+import kv_test
+from kv_test import Err
+
 ARGS = None
 INF = float('inf')
 
@@ -70,64 +73,9 @@ def wait_for(what, cond, limit=60.0, step=0.02):
 
 # ---------------------------------------------------------------- RESP
 
-class Err(Exception):
-    pass
-
-
-class Conn:
-    def __init__(self, host, port, timeout=5.0):
-        self.s = socket.create_connection((host, port), timeout=timeout)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b''
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
-
-    def _fill(self):
-        d = self.s.recv(65536)
-        if not d:
-            raise EOFError('connection closed')
-        self.buf += d
-
-    def _line(self):
-        while b'\r\n' not in self.buf:
-            self._fill()
-        i = self.buf.index(b'\r\n')
-        line, self.buf = self.buf[:i], self.buf[i + 2:]
-        return line
-
-    def read(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b'+':
-            return rest.decode()
-        if t == b'-':
-            return Err(rest.decode())
-        if t == b':':
-            return int(rest)
-        if t == b'$':
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self._fill()
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return v
-        if t == b'*':
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise EOFError('bad reply %r' % line)
-
-    def cmd(self, *args):
-        out = [b'*%d\r\n' % len(args)]
-        for a in args:
-            a = a.encode() if isinstance(a, str) else str(a).encode()
-            out.append(b'$%d\r\n%s\r\n' % (len(a), a))
-        self.s.sendall(b''.join(out))
-        return self.read()
+def Conn(host, port, timeout=5.0):
+    """kv_test.py's RESP client (errors as Err values) to host:port."""
+    return kv_test.Conn(port, timeout=timeout, host=host)
 
 
 def key_slot(key):

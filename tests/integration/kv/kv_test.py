@@ -63,8 +63,8 @@ class Conn:
     """A minimal RESP2/RESP3 client that returns replies as Python values,
     errors as Err instances (not raised), keeping the exact text."""
 
-    def __init__(self, port, timeout=30):
-        self.s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    def __init__(self, port, timeout=30, host='127.0.0.1'):
+        self.s = socket.create_connection((host, port), timeout=timeout)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b''
 
