@@ -65,7 +65,10 @@ typedef struct item {
 	struct kv_raft *kr;
 	uint64_t seq;             /* 0: the leader's ready barrier */
 	uint64_t epoch;           /* ready barrier: the leadership it is for */
+	uint64_t gen;             /* write: the state generation it ran in */
 	bool write;
+	char *rec;                /* write: the WAL record (malloc) */
+	size_t rlen;
 	struct raft_buffer buf;   /* write: the entry (raft_malloc) */
 	union {
 		struct raft_apply a;
@@ -118,6 +121,7 @@ struct kv_raft {
 	_Atomic int want_rebuild;   /* 0, or the raft error that calls for one */
 	_Atomic uint64_t acked, failed;
 	_Atomic uint64_t nonce;
+	_Atomic uint64_t gen;     /* state generation: +1 at every rebuild */
 	_Atomic int role;
 	_Atomic bool ready, rebuilding;
 	_Atomic uint64_t leader_id, term, commit, applied, last_index;
@@ -164,7 +168,7 @@ int kv_raft_entry_apply(kv_srv_t *srv, kv_client_t *c, const void *buf, size_t b
 	const char *p = buf;
 	uint64_t nonce;
 	uint32_t rl;
-	size_t len;
+	size_t off = NONCE, i;
 	long bad = 0;
 	int rc = 0;
 
@@ -173,16 +177,20 @@ int kv_raft_entry_apply(kv_srv_t *srv, kv_client_t *c, const void *buf, size_t b
 	memcpy(&nonce, p, NONCE);
 	if (nonce == own_nonce)
 		return 1;        /* executed here when it was appended */
-	/* entries are padded to 8 bytes (kv_raft_append): the record's own
-	 * length says where it ends, and only zeros may follow. */
-	memcpy(&rl, p + NONCE, 4);
-	len = (size_t)rl + KV_REC_HDR;
-	if (len > blen - NONCE || blen - NONCE - len >= 8)
+	/* [nonce] then records, zero-padded to 8 bytes: the records' own
+	 * lengths say where they end, and fewer than 8 zeros may follow. */
+	while (blen - off >= KV_REC_HDR) {
+		memcpy(&rl, p + off, 4);
+		if (rl > blen - off - KV_REC_HDR)
+			return -EBADMSG;
+		off += KV_REC_HDR + rl;
+	}
+	if (blen - off >= 8)
 		return -EBADMSG;
-	for (size_t i = NONCE + len; i < blen; i++)
+	for (i = off; i < blen; i++)
 		if (p[i])
 			return -EBADMSG;
-	if (kv_replay_records(srv, c, p + NONCE, len, &bad) != len)
+	if (kv_replay_records(srv, c, p + NONCE, off - NONCE, &bad) != off - NONCE)
 		rc = -EBADMSG;
 	c->r.len = 0;
 	return rc;
@@ -315,47 +323,96 @@ static void ready_cb(struct raft_barrier *req, int status)
 	free(it);
 }
 
-static void submit(kv_raft_t *kr, item_t *it)
+static void fail_item(kv_raft_t *kr, item_t *it, int status)
 {
+	(void)kr;
+	free(it->rec);
+	it->rec = NULL;
+	item_done(it, status);
+}
+
+#define BATCH_MAX (4u << 20)     /* bytes of records in one entry */
+
+/* Submit the writes from *itp on (consecutive, the same generation) as
+ * one entry: [nonce] records, zero-padded to 8 bytes.  One request for
+ * the last of them: raft applies in order, so its commit acknowledges
+ * every earlier sequence number, and its failure fails them all. */
+static item_t *submit_writes(kv_raft_t *kr, item_t *it)
+{
+	uint64_t nonce = atomic_load(&kr->nonce), gen = atomic_load(&kr->gen);
+	item_t *end = it->next, *last = it, *x, *next;
+	size_t total = NONCE + it->rlen, off;
+	char *b;
 	int rv;
 
-	if (!kr->up || atomic_load(&kr->rebuilding)) {
-		if (it->write)
-			raft_free(it->buf.base);
-		item_done(it, RAFT_NOTLEADER);
-		return;
+	if (it->gen != gen) {
+		/* ran in a state that a rebuild has thrown away */
+		fail_item(kr, it, RAFT_NOTLEADER);
+		return end;
 	}
-	if (it->write) {
-		if (!it->buf.base) {
-			item_done(it, RAFT_NOMEM);
-			return;
-		}
-		it->req.a.data = it;
-		rv = raft_apply(&kr->raft, &it->req.a, &it->buf, 1, apply_cb);
-		if (rv != 0) {
-			raft_free(it->buf.base);
-			item_done(it, rv);
-		}
-	} else {
-		it->req.b.data = it;
-		rv = raft_barrier(&kr->raft, &it->req.b, barrier_cb);
-		if (rv != 0)
-			item_done(it, rv);
+	while (end && end->write && end->gen == gen && total + end->rlen <= BATCH_MAX + NONCE) {
+		total += end->rlen;
+		last = end;
+		end = end->next;
 	}
+	total = (total + 7) & ~(size_t)7;
+	b = raft_malloc(total);
+	if (b) {
+		memcpy(b, &nonce, NONCE);
+		off = NONCE;
+		for (x = it; x != end; x = x->next) {
+			memcpy(b + off, x->rec, x->rlen);
+			off += x->rlen;
+		}
+		memset(b + off, 0, total - off);
+	}
+	for (x = it; x != last; x = next) {
+		next = x->next;
+		free(x->rec);
+		free(x);
+	}
+	free(last->rec);
+	last->rec = NULL;
+	if (!b) {
+		item_done(last, RAFT_NOMEM);
+		return end;
+	}
+	last->buf.base = b;
+	last->buf.len = total;
+	last->req.a.data = last;
+	rv = raft_apply(&kr->raft, &last->req.a, &last->buf, 1, apply_cb);
+	if (rv != 0) {
+		raft_free(b);
+		item_done(last, rv);
+	}
+	return end;
 }
 
 static void drain(kv_raft_t *kr)
 {
 	item_t *it, *next;
+	int rv;
 
 	pthread_mutex_lock(&kr->mu);
 	it = kr->qhead;
 	kr->qhead = kr->qtail = NULL;
 	kr->fence_open = false;
 	pthread_mutex_unlock(&kr->mu);
-	for (; it; it = next) {
-		next = it->next;
-		submit(kr, it);
+	while (it) {
+		if (!kr->up || atomic_load(&kr->rebuilding)) {
+			next = it->next;
+			fail_item(kr, it, RAFT_NOTLEADER);
+			it = next;
+		} else if (it->write) {
+			it = submit_writes(kr, it);
+		} else {
+			next = it->next;
+			it->req.b.data = it;
+			rv = raft_barrier(&kr->raft, &it->req.b, barrier_cb);
+			if (rv != 0)
+				item_done(it, rv);
+			it = next;
+		}
 	}
 }
 
@@ -488,6 +545,7 @@ static void start_rebuild(kv_raft_t *kr, const char *why)
 		return;
 	atomic_store(&kr->rebuilding, true);
 	atomic_store(&kr->ready, false);
+	atomic_fetch_add(&kr->gen, 1);
 	fprintf(stderr, "myco-kv: raft: writes executed here were not committed (%s); "
 		"rebuilding the state from the snapshot and the log\n", why);
 	pthread_mutex_lock(&kr->mu);
@@ -733,8 +791,7 @@ void kv_raft_stop(kv_srv_t *srv)
 	}
 	while ((it = kr->qhead)) {
 		kr->qhead = it->next;
-		if (it->write)
-			raft_free(it->buf.base);
+		free(it->rec);
 		free(it);
 	}
 	atomic_fetch_add(&srv->nclients, 1);
@@ -766,36 +823,31 @@ uint64_t kv_raft_append(kv_srv_t *srv, const void *p, size_t n, int ncmds)
 {
 	kv_raft_t *kr = srv->raft;
 	item_t *it = calloc(1, sizeof(*it));
-	uint64_t seq, nonce = atomic_load(&kr->nonce);
-	/* raft's disk format (uv_encoding) needs entry lengths that are
-	 * multiples of 8: zero padding, the record's length says where it
-	 * ends. */
-	size_t total = (NONCE + KV_REC_HDR + n + 7) & ~(size_t)7;
-	char *b = raft_malloc(total);
+	char *rec = malloc(KV_REC_HDR + n);
+	uint64_t seq;
 
 	pthread_mutex_lock(&kr->mu);
 	seq = ++kr->next_seq;
 	kr->last_write = seq;
-	if (!it || !b) {
+	if (!it || !rec) {
 		/* Executed here but cannot be replicated: fail it and
 		 * rebuild the state from the log. */
 		pthread_mutex_unlock(&kr->mu);
 		free(it);
-		raft_free(b);
+		free(rec);
 		max_store(&kr->failed, seq);
 		atomic_store(&kr->want_rebuild, RAFT_NOMEM);
 		uv_async_send(&kr->wake);
 		return seq;
 	}
-	memcpy(b, &nonce, NONCE);
-	kv_record_hdr(b + NONCE, seq, p, n, ncmds);
-	memcpy(b + NONCE + KV_REC_HDR, p, n);
-	memset(b + NONCE + KV_REC_HDR + n, 0, total - (NONCE + KV_REC_HDR + n));
+	kv_record_hdr(rec, seq, p, n, ncmds);
+	memcpy(rec + KV_REC_HDR, p, n);
 	it->kr = kr;
 	it->seq = seq;
 	it->write = true;
-	it->buf.base = b;
-	it->buf.len = total;
+	it->gen = atomic_load(&kr->gen);
+	it->rec = rec;
+	it->rlen = KV_REC_HDR + n;
 	enqueue_locked(kr, it);
 	kr->fence_open = false;
 	pthread_mutex_unlock(&kr->mu);

@@ -607,6 +607,24 @@ static void test_raft_entries(void **state)
 	ent[30] ^= 0x20;   /* inside the command: the CRC no longer holds */
 	assert_int_equal(kv_raft_entry_apply(s, ap, ent, el, 1), -EBADMSG);
 
+	/* several records in one entry (the leader batches what is queued) */
+	{
+		const char *c2 = "\0*3\r\n$3\r\nSET\r\n$1\r\ny\r\n$2\r\n43\r\n";
+		size_t l1 = KV_REC_HDR + cl, l2 = KV_REC_HDR + 30;
+		memcpy(ent, &nonce, 8);
+		kv_record_hdr(ent + 8, 6, cmd, cl, 1);
+		memcpy(ent + 8 + KV_REC_HDR, cmd, cl);
+		kv_record_hdr(ent + 8 + l1, 7, c2, 30, 1);
+		memcpy(ent + 8 + l1 + KV_REC_HDR, c2, 30);
+		el = (8 + l1 + l2 + 7) & ~(size_t)7;
+		memset(ent + 8 + l1 + l2, 0, el - (8 + l1 + l2));
+		assert_string_equal(run(c, "DEL x"), ":1\r\n");
+		assert_int_equal(kv_raft_entry_apply(s, ap, ent, el, 1), 0);
+		assert_string_equal(run(c, "MGET x y"), "*2\r\n$2\r\n42\r\n$2\r\n43\r\n");
+		/* a second record cut short is refused */
+		assert_int_equal(kv_raft_entry_apply(s, ap, ent, 8 + l1 + l2 - 8, 1), -EBADMSG);
+	}
+
 	/* snapshot round trip into another server */
 	assert_string_equal(run(c, "EXPIRE x 1000"), ":1\r\n");
 	kv_lock_all(s);
