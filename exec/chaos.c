@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -599,6 +600,8 @@ static void helper_main(uint32_t kind, int64_t arg)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* none of the executive's fds (channels, sockets, pid file) */
+	syscall(SYS_close_range, 3u, ~0u, 0u);
 	prctl(PR_SET_NAME, kind == MYCO__CHAOS_HOG ? "myco-chaos-hog" : "myco-chaos-leak");
 	for (;;) {
 		uint64_t t = myco__now_raw();
