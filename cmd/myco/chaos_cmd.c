@@ -20,6 +20,7 @@
  * Not for: applying faults (exec/chaos.c, lib/chan/chaos.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,11 +174,19 @@ static pid_t start_system(const char *file, const char *dir)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		char self[4096];
+		char self[4096], log[4200];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		int fd;
 
 		if (n <= 0)
 			_exit(127);
+		/* the executive's own lines go to DIR.log, not into the timeline */
+		snprintf(log, sizeof(log), "%s.log", dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
 		self[n] = 0;
 		execl(self, "myco", "run", file, "--runtime-dir", dir, (char *)NULL);
 		_exit(127);
@@ -319,7 +328,8 @@ static int run(const struct opts *o)
 		st = stat(sock, &sb) == 0 ? status(dir) : NULL;
 		if (!st) {
 			if (!o->json)
-				printf("starting `myco run %s` (runtime dir %s)\n", file, dir);
+				printf("starting `myco run %s` (runtime dir %s, its log %s.log)\n",
+				       file, dir, dir);
 			sys_pid = start_system(file, dir);
 			if (sys_pid < 0)
 				goto out;
@@ -479,6 +489,12 @@ int myco_cmd_chaos(int argc, char **argv)
 	}
 	if (o.seed && strspn(o.seed, "0123456789") != strlen(o.seed)) {
 		fprintf(stderr, "myco chaos: --seed takes a whole number\n");
+		free(o.faults);
+		return 2;
+	}
+	if (o.duration && !o.nfaults) {
+		fprintf(stderr, "myco chaos: --duration goes with --fault (a named experiment "
+			"has its own `duration`)\n");
 		free(o.faults);
 		return 2;
 	}
