@@ -38,6 +38,7 @@ struct hstate {
 	uint32_t n;                    /* heals so far */
 	uint64_t last_ns;
 	bool shedding;
+	int shed_sig;                  /* the signal that made it shed */
 	/* quarantine in progress: SIGSTOP sent to pid, waiting for every
 	 * thread to stop */
 	pid_t q_pid;
@@ -180,6 +181,7 @@ void myco__ex_heal_sick(struct ex_system *s, struct ex_part *p,
 		snprintf(ev.action, sizeof ev.action, "shed");
 		myco__ex_health_event(s, p, "heal", &ev, "shed load (myco_shedding() is 1)");
 		st->shedding = true;
+		st->shed_sig = myco__hs_parse(ev.signal);
 		set_shed(p, 1);
 		break;
 	case MYCO_HEAL_ESCALATE:
@@ -190,6 +192,12 @@ void myco__ex_heal_sick(struct ex_system *s, struct ex_part *p,
 	case MYCO_HEAL_OBSERVE:
 		break;
 	}
+}
+
+int myco__ex_heal_shedding(struct ex_system *s, const struct ex_part *p)
+{
+	struct hstate *st = st_of(s, p);
+	return st && st->shedding ? st->shed_sig : -1;
 }
 
 void myco__ex_heal_better(struct ex_system *s, struct ex_part *p)

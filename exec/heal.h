@@ -35,8 +35,11 @@ void myco__ex_heal_close(struct ex_system *s, struct myco__heal *h);
 /* p's verdict is sick with this evidence; predicted: no SLO broken yet. */
 void myco__ex_heal_sick(struct ex_system *s, struct ex_part *p,
 			const struct ex_evidence *ev, bool predicted);
-/* p's verdict fell back to healthy (shedding stops). */
+/* Shedding stops: the signal that made p shed has been healthy for a
+ * second, or p's verdict is healthy. */
 void myco__ex_heal_better(struct ex_system *s, struct ex_part *p);
+/* The signal p sheds load for, or -1 when it does not. */
+int myco__ex_heal_shedding(struct ex_system *s, const struct ex_part *p);
 /* every tick: quarantines in progress, holds that ended */
 void myco__ex_heal_tick(struct ex_system *s);
 /* heals of p so far (for ps) */

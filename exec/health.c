@@ -75,6 +75,7 @@ struct hpart {
 	uint64_t rs_t[32];      /* restart times (ring) */
 	uint32_t rs_n, rs_seen;
 	bool mem_pct;           /* memory in % of the limit (else MiB) */
+	uint32_t shed_ok;       /* evaluations the shed-for signal was healthy */
 };
 
 struct ex_health {
@@ -580,6 +581,13 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 		myco__ex_health_event(s, p, "health", &ev, myco__hv_name(worst));
 		if (worst == MYCO__HV_HEALTHY)
 			myco__ex_heal_better(s, p);
+	}
+	/* shedding ends when the signal it was for has been healthy a second */
+	int shs = myco__ex_heal_shedding(s, p);
+	hp->shed_ok = shs >= 0 && hp->sig[shs].v == MYCO__HV_HEALTHY ? hp->shed_ok + 1 : 0;
+	if (shs >= 0 && hp->shed_ok >= H_DOWN_EVALS) {
+		hp->shed_ok = 0;
+		myco__ex_heal_better(s, p);
 	}
 	if (worst == MYCO__HV_SICK && wsig >= 0) {
 		struct ex_evidence ev;

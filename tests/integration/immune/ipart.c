@@ -25,7 +25,9 @@
  *       leak      allocate and touch XLEAK_KIB every 100 ms
  *       livelock  stop handling messages but keep heartbeating
  *       creep     handling time grows by XCREEP_US per second
- *       stuck     handle at half the arrival rate (the queue grows)
+ *       stuck     handle at half the arrival rate (the queue grows),
+ *                 unless told to shed load (myco_shedding(): the slow
+ *                 path is skipped, the queue drains)
  *       errors    error answers ramp up by XERR_PCT per second
  *   Every line printed: "FAULT <class> <mono ns>" when the fault starts,
  *   "STAT recv=N lost=N dup=N errors=N" once a second (sink/server),
@@ -358,7 +360,7 @@ static int handler(bool server)
 		if (err)
 			myco_counter_add(&m_err, 1);
 		myco_hist_observe(&m_lat, myco_now() - t_in);
-		if (on && !strcmp(fault, "stuck")) {
+		if (on && !strcmp(fault, "stuck") && !myco_shedding()) {
 			long rate = env_l("XRATE", 200);
 			sleep_ns(2000000000ull / (uint64_t)rate);   /* half the arrival rate */
 		}

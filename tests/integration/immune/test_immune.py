@@ -238,6 +238,58 @@ def run_fault(myco, ipart, case, heal="heal restart;", quiet=False):
         s.stop()
 
 
+def case_shed(myco, ipart):
+    """A stuck queue with `heal shed;`: the partition is told to shed load,
+    its queue drains, the verdict falls back and shedding stops; nothing is
+    restarted, no objective breaks."""
+    s = System(myco, queue_system(ipart, "stuck", heal="heal shed;"), "shed")
+    try:
+        s.start()
+        t_fault = wait_for(lambda: fault_time(s, "sink"), "the fault to start", sysobj=s)
+        ev = lambda: s.events()
+        heal = wait_for(lambda: next((e for e in ev() if e["partition"] == "sink" and
+                                      e["kind"] == "heal" and "evidence" in e), None),
+                        "the shed", timeout=90, sysobj=s)
+        if heal["evidence"].get("action") != "shed":
+            fail("shed: action %s" % heal["evidence"].get("action"), s)
+        stop = wait_for(lambda: next((e for e in ev() if e["partition"] == "sink" and
+                                      e["kind"] == "heal" and "shedding stops" in e["detail"]),
+                                     None), "shedding to stop", timeout=90, sysobj=s)
+        evs = ev()
+        bad = [e for e in evs if e["partition"] == "sink" and
+               (e["kind"] in ("slo-breach", "restart", "exit"))]
+        if bad:
+            fail("shed: %s %s" % (bad[0]["kind"], bad[0]["detail"]), s)
+        print("shed: told to shed %.0f ms after the fault, healthy again %.0f ms later" % (
+            (heal["mono_ns"] - t_fault) / 1e6, (stop["mono_ns"] - heal["mono_ns"]) / 1e6))
+    finally:
+        s.stop()
+
+
+def case_escalate(myco, ipart):
+    """An error storm in a call server whose policy is `heal escalate;`,
+    then the heal rate limit: the group restarts every member, and a heal
+    beyond `limit 1 per 60 s` is escalated too."""
+    body = call_system(ipart, "errors", heal="heal escalate;")
+    body += "\n    group svcgroup { strategy one_for_one; restarts 10 within 60 s; members server, client; }"
+    s = System(myco, body, "esc")
+    try:
+        s.start()
+        wait_for(lambda: fault_time(s, "server"), "the fault to start", sysobj=s)
+        heal = wait_for(lambda: next((e for e in s.events() if e["partition"] == "server" and
+                                      e["kind"] == "heal" and "evidence" in e), None),
+                        "the escalation", timeout=90, sysobj=s)
+        if heal["evidence"].get("action") != "escalate":
+            fail("escalate: action %s" % heal["evidence"].get("action"), s)
+        wait_for(lambda: all(any(e["kind"] == "restart" and e["partition"] == n and
+                                 e["seq"] > heal["seq"] for e in s.events())
+                             for n in ("server", "client")),
+                 "both members of the group restarted", sysobj=s)
+        print("escalate: server and client restarted by the group after the heal")
+    finally:
+        s.stop()
+
+
 def run_clean(myco, ipart, step_ms, quiet=False):
     """Load 1x..5x..1x; nothing may be healed, nothing found sick."""
     body = queue_system(ipart, None, rate=200, steps=("1,2,3,4,5,4,3,2,1", str(step_ms)))
@@ -306,6 +358,10 @@ def main():
         r = run_fault(myco, ipart, "creep", heal="heal quarantine;")
         if r["action"] != "quarantine":
             fail("quarantine: healed by %s" % r["action"])
+    elif case == "shed":
+        case_shed(myco, ipart)
+    elif case == "escalate":
+        case_escalate(myco, ipart)
     elif case == "clean":
         run_clean(myco, ipart, int(os.environ.get("IMMUNE_STEP_MS", "1500")))
     else:
