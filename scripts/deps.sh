@@ -16,7 +16,7 @@ build_pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
             libsasl2-dev libsasl2-modules)
 # Real clients and tools the tests drive (never mocks).
 test_pkgs=(graphviz kcat python3-kafka python3-confluent-kafka librdkafka-dev
-           procps util-linux iproute2
+           procps util-linux iproute2 nftables
            spin python3-lz4 python3-zstandard prometheus
            curl nghttp2-client openssl
            redis-server redis-tools python3-redis libhiredis-dev
