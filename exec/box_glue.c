@@ -612,6 +612,12 @@ static int resolve_run_as(struct ex_system *s, size_t i)
 			gid = (gid_t)m->gid;
 		}
 	}
+	if (uid == MYCO_CHAN_SEGMENT_UID || gid == MYCO_CHAN_SEGMENT_UID) {
+		fprintf(stderr, "myco run: partition '%s': uid/gid %u is reserved: it owns the "
+			"channels' read-only segments (%s:%u:%u)\n", pn, MYCO_CHAN_SEGMENT_UID,
+			s->model->path, m->user_pos.line, m->user_pos.col);
+		return -1;
+	}
 	run_uid[i] = uid;
 	run_gid[i] = gid;
 	return 0;

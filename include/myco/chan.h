@@ -69,6 +69,11 @@ typedef enum myco_chan_role {
 #define MYCO_CHAN_MAX_DEPTH   (1u << 20)   /* slots per lane */
 #define MYCO_CHAN_MAX_PEERS   64u          /* producers / readers / clients */
 #define MYCO_CHAN_MAX_FDS     (3u + 2u * MYCO_CHAN_MAX_PEERS) /* fds in one capability */
+/* Owner (uid and gid) of a channel's read-only segments when the channel
+ * is created by root: a uid no process of a system may run as (the
+ * executive refuses it in `user`), so no partition owns those inodes and
+ * none can fchmod one and reopen it writable (docs/chan-abi.md). */
+#define MYCO_CHAN_SEGMENT_UID 2147483646u
 #define MYCO_CHAN_MAX_REGION  (1ull << 32) /* bytes in one region */
 
 typedef struct myco_chan_config {

@@ -348,7 +348,7 @@ static int seg_finish(int fd, int *ro)
 		return -errno;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		return -errno;
-	if (geteuid() == 0 && fchown(fd, 65534, 65534) < 0)
+	if (geteuid() == 0 && fchown(fd, MYCO_CHAN_SEGMENT_UID, MYCO_CHAN_SEGMENT_UID) < 0)
 		return -errno;
 	if (fchmod(fd, 0400) < 0)
 		return -errno;
@@ -389,7 +389,7 @@ int myco_chan_create(const myco_chan_config_t *cfg, myco_chan_owner_t **out)
 	}
 	if (fcntl(o->hfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
 	          F_SEAL_SEAL) < 0 ||
-	    (geteuid() == 0 && fchown(o->hfd, 65534, 65534) < 0) ||
+	    (geteuid() == 0 && fchown(o->hfd, MYCO_CHAN_SEGMENT_UID, MYCO_CHAN_SEGMENT_UID) < 0) ||
 	    fchmod(o->hfd, 0400) < 0) {
 		rc = -errno;
 		goto out;

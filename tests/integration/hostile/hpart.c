@@ -23,6 +23,10 @@
  *               "RT_LOOP <rc>" (loop created), "RT_READ <n>" (a read
  *               through the ring worked), "HANDED_SOCKET <family> <res>",
  *               twice (the second loop reuses the first one's ring); idle
+ *   reopen      open channel HCHAN, then for every fd it holds that is a
+ *               read-only segment (a 0400 regular file opened read-only)
+ *               try fchmod 0600 and a read-write reopen through
+ *               /proc/self/fd; print "REOPEN <tried> <writable>", idle
  *   spin        ready, then spin on HTHREADS threads (default 4, the main
  *               thread one of them), heartbeating; print "SPINNING <n>"
  * Output goes to stdout (the executive keeps it for `myco logs`).
@@ -36,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,6 +241,34 @@ static void spin(void)
 	}
 }
 
+static myco_chan_t *open_chan(void);
+
+static void reopen(void)
+{
+	int tried = 0, rw = 0;
+
+	(void)open_chan();
+	for (int fd = 3; fd < 1024; fd++) {
+		struct stat st;
+		char path[40];
+		int flags = fcntl(fd, F_GETFL), f;
+
+		if (flags < 0 || (flags & O_ACCMODE) != O_RDONLY || fstat(fd, &st) < 0 ||
+		    !S_ISREG(st.st_mode) || (st.st_mode & 0777) != 0400)
+			continue;
+		tried++;
+		(void)fchmod(fd, 0600);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		f = open(path, O_RDWR | O_CLOEXEC);
+		if (f >= 0) {
+			rw++;
+			close(f);
+		}
+	}
+	printf("REOPEN %d %d\n", tried, rw);
+	fflush(stdout);
+}
+
 static myco_chan_t *open_chan(void)
 {
 	myco_chan_t *ch = NULL;
@@ -305,6 +339,8 @@ int main(void)
 		denyspam();
 	if (!strcmp(mode, "spin"))
 		spin();
+	if (!strcmp(mode, "reopen"))
+		reopen();
 	chan_modes(mode);
 	if (!strcmp(mode, "uringsock")) {
 		int families[2] = { AF_INET, AF_UNIX };

@@ -604,6 +604,48 @@ def case_fd_exhaust():
         s.kill_all()
 
 
+def case_segment_reopen():
+    """A producer running as nobody (65534, the owner of the read-only
+    channel segments before) with a rw path, so seccomp lets it fchmod,
+    tries to make each read-only segment it holds writable and to reopen
+    it read-write through /proc/self/fd.  The segments belong to
+    MYCO_CHAN_SEGMENT_UID, which no partition may run as: every attempt
+    fails.  And `user 2147483646;` is refused."""
+    need_root()
+    import tempfile
+    d = tempfile.mkdtemp(prefix="myco-hostile-rw-")
+    os.chmod(d, 0o777)
+    body = "\n".join([
+        "    channel q queue { type M; depth 64; overflow reject; }",
+        hostile("sneak", "reopen", 'send q;\nuser 65534;\npath "%s" rw;' % d),
+        hostile("cons", "consume", "recv q;")])
+    s = X.System(body, "sr")
+    try:
+        s.start()
+        line = X.wait_for(lambda: [l for l in s.logs("sneak").splitlines()
+                                   if l.startswith("REOPEN ")], "the attempts")[0]
+        print(line)
+        tried, rw = int(line.split()[1]), int(line.split()[2])
+        if tried == 0:
+            X.fail("the partition held no read-only segment to try: " + line)
+        if rw:
+            X.fail("a read-only segment was reopened writable: " + line)
+        if s.stop() != 0:
+            X.fail("stop exit status")
+    finally:
+        s.kill_all()
+    import subprocess
+    s = X.System(hostile("owner", "idle", "user 2147483646;"), "sr2")
+    try:
+        r = subprocess.run([X.MYCO, "run", s.file, "--runtime-dir", s.rt], capture_output=True,
+                           text=True, timeout=60)
+        print("user 2147483646: exit %d: %s" % (r.returncode, r.stderr.strip()))
+        if r.returncode == 0 or "is reserved" not in r.stderr:
+            X.fail("the reserved uid was not refused")
+    finally:
+        s.kill_all()
+
+
 if __name__ == "__main__":
     fn = globals().get("case_" + X.CASE)
     if not fn:
