@@ -47,6 +47,12 @@ const char *myco_version(void);
  * in every process and pid namespace of the machine).  Any thread. */
 uint64_t myco_now(void);
 
+/* A 64-bit pseudo-random number (per-thread generator seeded from the
+ * kernel; not for cryptography).  Any thread.  Drawn through libmyco so
+ * that a recorded partition's draws are replayed (docs/replay.md), as
+ * myco_now()'s readings are. */
+uint64_t myco_random(void);
+
 #ifdef __cplusplus
 }
 #endif

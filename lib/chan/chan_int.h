@@ -22,6 +22,7 @@
 
 #include "myco/chan.h"
 #include "myco/trace.h"
+#include "myco_int.h"
 
 #define CHAN_CL 64u                          /* cache line */
 #define CHAN_PAGE 4096u                      /* segment alignment */
@@ -291,6 +292,10 @@ struct myco_chan {
 	 * test) */
 	uint64_t chaos_tag;
 	struct chan_chaos *chaos;
+	/* lib/replay: recorder or replayer of this handle (lib/chan/hook.c),
+	 * NULL when not recorded; rec_id numbers the channel in records */
+	const struct myco__rec_ops *rec;
+	uint16_t rec_id;
 };
 
 static inline struct chan_lane *chan_lane(const struct myco_chan *ch, uint32_t i)
@@ -432,5 +437,25 @@ void myco__chaos_free(struct myco_chan *ch);
 /* The owner's full read-write view of a channel (tests and fuzzers use it
  * to play a hostile peer).  Valid until myco_chan_owner_close(). */
 struct myco_chan *myco__chan_owner_view(myco_chan_owner_t *o);
+
+/* The bodies of the public operations that lib/chan/hook.c wraps (the
+ * record/replay hook; lib/replay calls these directly while recording). */
+int myco__chan_send_raw(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns);
+int myco__chan_send_batch_raw(myco_chan_t *ch, const struct iovec *msgs, size_t n);
+int myco__chan_reserve_raw(myco_chan_t *ch, void **slot, int64_t timeout_ns);
+int myco__chan_publish_raw(myco_chan_t *ch, size_t len);
+int myco__chan_recv_raw(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns);
+int myco__chan_recv_batch_raw(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
+			      int64_t timeout_ns);
+int myco__chan_done_raw(myco_chan_t *ch, const myco_chan_msg_t *msg);
+int myco__chan_done_all_raw(myco_chan_t *ch);
+int myco__chan_reply_raw(myco_chan_t *ch, const myco_chan_msg_t *req, const void *rep,
+			 size_t len);
+int myco__chan_call_wait_raw(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_cap,
+			     size_t *rep_len, int64_t timeout_ns);
+int myco__chan_sample_write_raw(myco_chan_t *ch, const void *buf, size_t len);
+int myco__chan_sample_read_raw(myco_chan_t *ch, void *buf, size_t cap,
+			       myco_chan_sample_info_t *info);
+void myco__chan_close_raw(myco_chan_t *ch);
 
 #endif /* MYCO_CHAN_INT_H */

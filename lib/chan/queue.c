@@ -221,7 +221,7 @@ static void trace_recv(struct myco_chan *ch, const myco_chan_msg_t *m, int n)
 	}
 }
 
-int myco_chan_send_timeout(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns)
+int myco__chan_send_raw(myco_chan_t *ch, const void *buf, size_t len, int64_t timeout_ns)
 {
 	int rc;
 
@@ -245,7 +245,7 @@ int myco_chan_send(myco_chan_t *ch, const void *buf, size_t len)
 	return myco_chan_send_timeout(ch, buf, len, ch->g.block_timeout_ns);
 }
 
-int myco_chan_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
+int myco__chan_send_batch_raw(myco_chan_t *ch, const struct iovec *msgs, size_t n)
 {
 	uint32_t want;
 	size_t i;
@@ -281,7 +281,7 @@ int myco_chan_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
 	return rc;
 }
 
-int myco_chan_reserve(myco_chan_t *ch, void **slot, int64_t timeout_ns)
+int myco__chan_reserve_raw(myco_chan_t *ch, void **slot, int64_t timeout_ns)
 {
 	struct chan_slot *s;
 	int rc;
@@ -302,7 +302,7 @@ int myco_chan_reserve(myco_chan_t *ch, void **slot, int64_t timeout_ns)
 	return 0;
 }
 
-int myco_chan_publish(myco_chan_t *ch, size_t len)
+int myco__chan_publish_raw(myco_chan_t *ch, size_t len)
 {
 	if (!ch->reserved)
 		return -EINVAL;
@@ -610,8 +610,8 @@ int myco__chan_recv_plain(struct myco_chan *ch, myco_chan_msg_t *msgs, size_t ma
 	}
 }
 
-int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
-                         int64_t timeout_ns)
+int myco__chan_recv_batch_raw(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
+                              int64_t timeout_ns)
 {
 	if (!is_receiver(ch))
 		return -EPERM;
@@ -627,9 +627,9 @@ int myco_chan_recv_batch(myco_chan_t *ch, myco_chan_msg_t *msgs, size_t max,
 	return myco__chan_recv_plain(ch, msgs, max, timeout_ns);
 }
 
-int myco_chan_recv(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns)
+int myco__chan_recv_raw(myco_chan_t *ch, myco_chan_msg_t *msg, int64_t timeout_ns)
 {
-	int rc = myco_chan_recv_batch(ch, msg, 1, timeout_ns);
+	int rc = myco__chan_recv_batch_raw(ch, msg, 1, timeout_ns);
 
 	return rc < 0 ? rc : 0;
 }
@@ -682,7 +682,7 @@ int myco__chan_commit(struct myco_chan *ch, uint32_t lane, uint64_t pos)
 	return 0;
 }
 
-int myco_chan_done(myco_chan_t *ch, const myco_chan_msg_t *msg)
+int myco__chan_done_raw(myco_chan_t *ch, const myco_chan_msg_t *msg)
 {
 	uint32_t lane = msg->lane;
 
@@ -701,7 +701,7 @@ int myco_chan_done(myco_chan_t *ch, const myco_chan_msg_t *msg)
 	return myco__chan_commit(ch, lane, msg->pos_);
 }
 
-int myco_chan_done_all(myco_chan_t *ch)
+int myco__chan_done_all_raw(myco_chan_t *ch)
 {
 	uint32_t i;
 	int rc = 0, r;
@@ -774,7 +774,7 @@ int myco__chan_ready_reply(struct myco_chan *ch)
 	return rt > ch->rhead;
 }
 
-int myco_chan_reply(myco_chan_t *ch, const myco_chan_msg_t *req,
+int myco__chan_reply_raw(myco_chan_t *ch, const myco_chan_msg_t *req,
                     const void *rep, size_t len)
 {
 	struct chan_mlane *ml;
@@ -829,7 +829,7 @@ int myco_chan_call_send(myco_chan_t *ch, const void *req, size_t len, uint64_t *
 	return rc;
 }
 
-int myco_chan_call_wait(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_cap,
+int myco__chan_call_wait_raw(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_cap,
                         size_t *rep_len, int64_t timeout_ns)
 {
 	struct chan_lane *l;
@@ -841,7 +841,7 @@ int myco_chan_call_wait(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_ca
 	if (timeout_ns < 0)
 		timeout_ns = (int64_t)ch->g.call_timeout_ns;
 	if (timeout_ns > 0)
-		deadline = myco_now() + (uint64_t)timeout_ns;
+		deadline = myco__now_raw() + (uint64_t)timeout_ns;
 	l = chan_lane(ch, ch->index);
 	for (;;) {
 		int64_t left = 0;
@@ -875,7 +875,7 @@ int myco_chan_call_wait(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_ca
 				return rc;
 		}
 		if (deadline) {
-			uint64_t now = myco_now();
+			uint64_t now = myco__now_raw();
 			if (now >= deadline)
 				return -ETIMEDOUT;
 			left = (int64_t)(deadline - now);

@@ -1112,7 +1112,7 @@ out:
 	return rc;
 }
 
-void myco_chan_close(myco_chan_t *ch)
+void myco__chan_close_raw(myco_chan_t *ch)
 {
 	if (!ch)
 		return;
@@ -1312,7 +1312,7 @@ static void sleep_on(struct futex_waitv *w, size_t n, uint64_t deadline)
 	if (n == 0) {
 		/* every lane out of service: nothing can wake us; nap so the
 		 * owner's repair is noticed */
-		uint64_t now = myco_now(), t = now + 1000000u;
+		uint64_t now = myco__now_raw(), t = now + 1000000u;
 
 		if (deadline && deadline < t)
 			t = deadline;
@@ -1322,7 +1322,7 @@ static void sleep_on(struct futex_waitv *w, size_t n, uint64_t deadline)
 		return;
 	}
 	if (n == 1) {
-		uint64_t now = deadline ? myco_now() : 0;
+		uint64_t now = deadline ? myco__now_raw() : 0;
 
 		myco__futex_wait((uint32_t *)(uintptr_t)w[0].uaddr, (uint32_t)w[0].val,
 		                 !deadline ? MYCO__FOREVER_NS : deadline > now ? deadline - now : 0);
@@ -1364,7 +1364,7 @@ int myco__chan_wait_for(struct myco_chan *ch, int (*ready)(struct myco_chan *),
 			return r;
 	}
 	if (timeout_ns > 0)
-		deadline = myco_now() + (uint64_t)timeout_ns;
+		deadline = myco__now_raw() + (uint64_t)timeout_ns;
 	for (;;) {
 		size_t n;
 
@@ -1375,7 +1375,7 @@ int myco__chan_wait_for(struct myco_chan *ch, int (*ready)(struct myco_chan *),
 			sleep_clear(ch, CHAN_SLEEP_FUTEX);
 			return r;
 		}
-		if (deadline && myco_now() >= deadline) {
+		if (deadline && myco__now_raw() >= deadline) {
 			sleep_clear(ch, CHAN_SLEEP_FUTEX);
 			return -ETIMEDOUT;
 		}

@@ -19,7 +19,7 @@ static struct chan_sbuf *sbuf(const struct myco_chan *ch, uint64_t w)
 	                            (w % CHAN_SBUFS) * ch->g.sbuf_stride);
 }
 
-int myco_chan_sample_write(myco_chan_t *ch, const void *buf, size_t len)
+int myco__chan_sample_write_raw(myco_chan_t *ch, const void *buf, size_t len)
 {
 	struct chan_sbuf *b;
 	uint64_t w;
@@ -34,7 +34,7 @@ int myco_chan_sample_write(myco_chan_t *ch, const void *buf, size_t len)
 	b = sbuf(ch, w);
 	atomic_store_explicit(&b->seq, 2 * w - 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&b->ts_ns, myco_now(), memory_order_relaxed);
+	atomic_store_explicit(&b->ts_ns, myco__now_raw(), memory_order_relaxed);
 	atomic_store_explicit(&b->len, (uint32_t)len, memory_order_relaxed);
 	if (len)
 		myco__chan_copy_in(b + 1, buf, len);
@@ -51,7 +51,7 @@ int myco__chan_ready_sample(struct myco_chan *ch)
 	return atomic_load_explicit(&ch->m->s_latest, memory_order_acquire) > ch->last_seq;
 }
 
-int myco_chan_sample_read(myco_chan_t *ch, void *buf, size_t cap,
+int myco__chan_sample_read_raw(myco_chan_t *ch, void *buf, size_t cap,
                           myco_chan_sample_info_t *info)
 {
 	myco_chan_sample_info_t tmp;
@@ -101,7 +101,7 @@ int myco_chan_sample_read(myco_chan_t *ch, void *buf, size_t cap,
 		s2 = atomic_load_explicit(&b->seq, memory_order_relaxed);
 		if (s2 != s1)
 			continue;
-		now = myco_now();
+		now = myco__now_raw();
 		info->len = len;
 		info->seq = w;
 		info->age_ns = now > ts ? now - ts : 0;

@@ -25,6 +25,14 @@
 
 #include "myco/common.h"
 
+/* ---- record and replay hooks ------------------------------------------ */
+
+/* Set by lib/replay while recording or replaying (NULL otherwise):
+ * myco_now() / myco_random() pass their raw value through it and return
+ * what it returns. */
+extern uint64_t (*myco__clock_hook)(uint64_t raw);
+extern uint64_t (*myco__random_hook)(uint64_t raw);
+
 /* ---- full reads and writes -------------------------------------------- */
 
 /* Read exactly len bytes from fd into buf, retrying on EINTR and short
@@ -44,7 +52,9 @@ int myco__write_full(int fd, const void *buf, size_t len);
 
 /* CLOCK_MONOTONIC in ns without the chaos skew: what myco_now() returns
  * outside an experiment.  For code that must not be fooled by an injected
- * skew (the chaos toolkit's own windows). */
+ * skew (the chaos toolkit's own windows), and libmyco's own deadlines and
+ * timestamps: never recorded or replayed (lib/replay records only the
+ * partition's own readings). */
 uint64_t myco__now_raw(void);
 /* What myco_now() adds: a constant zero, or in a partition the skew word
  * of its control region (set by myco_init(); read with a relaxed load). */

@@ -16,6 +16,7 @@
 #define TRACE_RING    "trace/ring"
 #define TRACE_METRICS "trace/metrics"
 #define URING_RINGS   "uring/rings"
+#define RECORD_RING   "record/ring"
 
 static int name_ok(const char *n)
 {
@@ -49,9 +50,10 @@ int myco__caps_append(char *buf, size_t cap, const struct myco__cap *c)
 		w = snprintf(buf + at, cap - at, "%stcp/%u:", used ? ";" : "",
 			     (unsigned)c->port);
 	} else if (c->kind == MYCO__CAP_TRACE_RING ||
-		   c->kind == MYCO__CAP_TRACE_METRICS) {
+		   c->kind == MYCO__CAP_TRACE_METRICS || c->kind == MYCO__CAP_RECORD_RING) {
 		w = snprintf(buf + at, cap - at, "%s%s:", used ? ";" : "",
-			     c->kind == MYCO__CAP_TRACE_RING ? TRACE_RING : TRACE_METRICS);
+			     c->kind == MYCO__CAP_TRACE_RING ? TRACE_RING :
+			     c->kind == MYCO__CAP_RECORD_RING ? RECORD_RING : TRACE_METRICS);
 	} else if (c->kind == MYCO__CAP_URING) {
 		w = snprintf(buf + at, cap - at, "%s" URING_RINGS ":", used ? ";" : "");
 	} else {
@@ -99,8 +101,10 @@ static const char *entry(const char *s, struct myco__cap *c)
 
 	memset(c, 0, sizeof(*c));
 	if (!strncmp(s, TRACE_RING ":", sizeof(TRACE_RING)) ||
-	    !strncmp(s, TRACE_METRICS ":", sizeof(TRACE_METRICS))) {
-		c->kind = s[6] == 'r' ? MYCO__CAP_TRACE_RING : MYCO__CAP_TRACE_METRICS;
+	    !strncmp(s, TRACE_METRICS ":", sizeof(TRACE_METRICS)) ||
+	    !strncmp(s, RECORD_RING ":", sizeof(RECORD_RING))) {
+		c->kind = s[0] == 'r' ? MYCO__CAP_RECORD_RING :
+			  s[6] == 'r' ? MYCO__CAP_TRACE_RING : MYCO__CAP_TRACE_METRICS;
 		s = strchr(s, ':') + 1;
 		if (!(s = number(s, INT_MAX, &v)))
 			return NULL;

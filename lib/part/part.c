@@ -29,6 +29,7 @@
 #include "part_abi.h"
 #include "part_int.h"
 #include "myco_int.h"
+#include "replay.h"
 
 /* Defined by lib/rt when it is linked in (part_abi.h). */
 extern struct myco__part_timing *myco__rt_timing __attribute__((weak));
@@ -61,7 +62,8 @@ static struct {
 	int trace_fd, metrics_fd;     /* trace/ring, trace/metrics (exec/collect.c) */
 	int uring_fds[MYCO__URING_MAX];  /* uring/rings (exec/spawn.c) */
 	unsigned nuring;
-} g = { .notify_fd = -1, .trace_fd = -1, .metrics_fd = -1 };
+	int record_fd;                /* record/ring (exec/record.c) */
+} g = { .notify_fd = -1, .trace_fd = -1, .metrics_fd = -1, .record_fd = -1 };
 
 static char errmsg[512];
 
@@ -113,6 +115,9 @@ static int take_cap(const struct myco__cap *c, void *arg)
 		for (size_t i = 0; i < c->nfds && g.nuring < MYCO__URING_MAX; i++)
 			g.uring_fds[g.nuring++] = c->fds[i];
 		return 0;
+	case MYCO__CAP_RECORD_RING:
+		g.record_fd = c->fds[0];
+		return 0;
 	case MYCO__CAP_CHAN:
 		break;
 	}
@@ -134,7 +139,7 @@ int myco__part_parse_caps(const char *s)
 {
 	g.ncaps = 0;
 	g.nports = 0;
-	g.trace_fd = g.metrics_fd = -1;
+	g.trace_fd = g.metrics_fd = g.record_fd = -1;
 	g.nuring = 0;
 	int rc = parse_caps(s);
 	return rc < 0 ? rc : (int)(g.ncaps + g.nports);
@@ -184,7 +189,14 @@ int myco_init(void)
 	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv(MYCO__ENV_POLICY)) ? e : "");
 	g.ncaps = 0;            /* a retry after a failed init starts over */
 	g.nports = 0;
-	g.trace_fd = g.metrics_fd = -1;
+	g.trace_fd = g.metrics_fd = g.record_fd = -1;
+	/* `myco replay`: channels, clock and random come from the log */
+	if ((e = getenv("MYCO_REPLAY")) && *e) {
+		rc = myco__rec_replay_init(e, errmsg, sizeof errmsg);
+		if (rc == 0)
+			g.inited = true;
+		return rc;
+	}
 	rc = parse_caps(getenv(MYCO__ENV_CAPS));
 	if (rc < 0) {
 		snprintf(errmsg, sizeof(errmsg), "myco_init: malformed MYCO_CAPS manifest");
@@ -196,6 +208,8 @@ int myco_init(void)
 		(void)myco_trace_attach(g.trace_fd);
 	if (g.metrics_fd >= 0)
 		(void)myco_metrics_attach(g.metrics_fd);
+	if (g.record_fd >= 0)        /* likewise: unrecorded if it fails */
+		(void)myco__rec_attach(g.record_fd);
 	if ((e = getenv(MYCO__ENV_NOTIFY)))
 		g.notify_fd = atoi(e);
 	if ((e = getenv(MYCO__ENV_EXEC_FD)))
@@ -287,6 +301,8 @@ int myco_chan_open(const char *name, myco_chan_t **out)
 			return rc;
 	}
 	*out = NULL;
+	if (myco__rec_replaying())
+		return myco__rec_replay_open(name, out);
 	for (size_t i = 0; i < g.ncaps; i++) {
 		struct part_cap *c = &g.caps[i];
 		if (strcmp(c->cap.name, name))
@@ -301,10 +317,12 @@ int myco_chan_open(const char *name, myco_chan_t **out)
 			snprintf(errmsg, sizeof(errmsg), "channel '%s': attach failed: %s",
 				 name, myco_strerror(rc));
 			c->open = NULL;
+			myco__rec_opened(name, rc, NULL);
 			return rc;
 		}
 		myco__chaos_tag(c->open, name);
 		*out = c->open;
+		myco__rec_opened(name, 0, c->open);
 		return 0;
 	}
 	size_t n = (size_t)snprintf(errmsg, sizeof(errmsg),
@@ -314,6 +332,7 @@ int myco_chan_open(const char *name, myco_chan_t **out)
 		n += (size_t)snprintf(errmsg + n, sizeof(errmsg) - n, " %s", g.caps[i].cap.name);
 	if (n < sizeof(errmsg))
 		snprintf(errmsg + n, sizeof(errmsg) - n, "%s)", g.ncaps ? "" : " none");
+	myco__rec_opened(name, -MYCO_ENOTGRANTED, NULL);
 	return -MYCO_ENOTGRANTED;
 }
 

@@ -47,7 +47,8 @@
  * sealed header, the main segment, one lane per producer/client/reader...)
  * in that order, and myco_chan_attach() gets them in the same order.
  * PORT: 1..65535.  trace: this partition's trace ring and metrics region
- * (exec/collect.c; lib/trace attaches them).  uring: io_uring instances
+ * (exec/collect.c; lib/trace attaches them).  record/ring: the record ring
+ * (exec/record.c; lib/replay attaches it).  uring: io_uring instances
  * the executive created for this process, restricted to the operations
  * its declarations allow (exec/box/uring.c), 1..MYCO__URING_MAX of them;
  * their geometry is in the control region (MYCO__PART_URING_OFF) and
@@ -64,6 +65,7 @@ enum myco__cap_kind {
 	MYCO__CAP_TRACE_RING = 3,       /* the partition's trace ring */
 	MYCO__CAP_TRACE_METRICS = 4,    /* the partition's metrics region */
 	MYCO__CAP_URING = 5,            /* io_uring instances handed over */
+	MYCO__CAP_RECORD_RING = 6,      /* the partition's record ring (lib/replay) */
 };
 
 #define MYCO__URING_MAX 16u             /* rings in one uring entry */

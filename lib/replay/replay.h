@@ -71,8 +71,8 @@ struct myco__rec_ops {
 	int (*call_wait)(myco_chan_t *ch, uint64_t corr, void *rep, size_t rep_cap,
 			 size_t *rep_len, int64_t timeout_ns);
 	int (*sample_write)(myco_chan_t *ch, const void *buf, size_t len);
-	int (*sample_read)(myco_chan_t *ch, void *buf, size_t cap, size_t *len,
-			   uint64_t *seq, uint64_t *age_ns);
+	int (*sample_read)(myco_chan_t *ch, void *buf, size_t cap,
+			   myco_chan_sample_info_t *info);
 	void (*close)(myco_chan_t *ch);
 };
 

@@ -115,11 +115,11 @@ static void tsc_init(void)
 	fclose(f);
 	if (!c || !n)
 		return;
-	uint64_t t0 = rdtsc(), n0 = myco_now();
+	uint64_t t0 = rdtsc(), n0 = myco__now_raw();
 	struct timespec d = { 0, 20 * 1000 * 1000 };
 	while (nanosleep(&d, &d) < 0 && errno == EINTR)
 		;
-	uint64_t t1 = rdtsc(), n1 = myco_now();
+	uint64_t t1 = rdtsc(), n1 = myco__now_raw();
 	if (n1 <= n0 || t1 <= t0)
 		return;
 	tsc_hz = (uint64_t)((unsigned __int128)(t1 - t0) * 1000000000u / (n1 - n0));
@@ -133,7 +133,7 @@ static void tsc_init(void)
 
 uint64_t myco__trace_clock_raw(uint32_t clock)
 {
-	return clock == MYCO_CLOCK_TSC ? rdtsc() : myco_now();
+	return clock == MYCO_CLOCK_TSC ? rdtsc() : myco__now_raw();
 }
 
 /* ---- trace regions ----------------------------------------------------- */
