@@ -34,6 +34,7 @@
 
 #include "exec_int.h"
 #include "collect.h"
+#include "record.h"
 #include "box/box.h"
 #include "health.h"
 #include "heal.h"
@@ -316,6 +317,7 @@ static json_t *ps_json(struct ex_system *s)
 		json_object_set_new(o, "heals", json_integer(myco__ex_heal_count(s, p)));
 		if (p->quar.pid)
 			json_object_set_new(o, "quarantined_pid", json_integer(p->quar.pid));
+		json_object_set_new(o, "record", myco__ex_record_json(s, p));
 		json_object_set_new(o, "standby_parked",
 				    json_boolean(p->sb.ctl && p->sb.pid &&
 						 __atomic_load_n(&p->sb.ctl->parked, __ATOMIC_ACQUIRE)));
@@ -467,7 +469,8 @@ json_t *myco__ex_control_dispatch(struct ex_system *s, struct ex_conn *c, const 
 		rep = err_obj("no partition named '%s'", name);
 		goto out;
 	}
-	if ((rep = myco__ex_collect_dispatch(s, cmd, req))) {
+	if ((rep = myco__ex_collect_dispatch(s, cmd, req)) ||
+	    (rep = myco__ex_record_dispatch(s, cmd, req))) {
 		/* trace, trace-read, top (collect.c) */
 	} else if (!strcmp(cmd, "chaos")) {
 		rep = chaos_cmd(s, req);

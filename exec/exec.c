@@ -28,6 +28,7 @@
 #include "collect.h"
 #include "health.h"
 #include "heal.h"
+#include "record.h"
 #include "box_glue.h"
 
 #define EX_DEFAULT_MAX_RESTARTS 5
@@ -292,6 +293,7 @@ static int loop(struct ex_system *s)
 				myco__ex_chaos_tick(s, myco_now());
 				myco__ex_collect_tick(s);
 				myco__ex_health_tick(s);
+				myco__ex_record_tick(s);
 				myco__ex_control_tick(s);
 				break;
 			}
@@ -473,6 +475,12 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 		goto out;
 	}
 	myco__ex_health_profile(s, getenv("MYCO_HEALTH_PROFILE"));
+	rc = myco__ex_record_open(s);
+	if (rc < 0) {
+		fprintf(stderr, "myco run: record: %s\n", myco_strerror(rc));
+		s->exit_code = 1;
+		goto out;
+	}
 	rc = myco__ex_control_open(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: control socket in %s: %s\n", s->dir, myco_strerror(rc));
@@ -500,6 +508,7 @@ out:
 	myco__ex_dash_stop(s);
 	myco__ex_control_close(s);
 	myco__ex_health_close(s);
+	myco__ex_record_close(s);
 	myco__ex_collect_close(s);
 	myco__ex_chans_destroy(s);
 	myco__ex_ports_close(s);

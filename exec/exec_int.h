@@ -233,6 +233,7 @@ struct ex_system {
 					 * registry (health.c, heal.c,
 					 * registry.c); owned */
 	struct ex_chaos *chaos;         /* the chaos experiment (chaos.c); owned */
+	struct ex_record *record;       /* record rings and logs (record.c); owned */
 };
 
 /* time */

@@ -21,6 +21,7 @@
 
 #include "exec_int.h"
 #include "collect.h"
+#include "record.h"
 #include "box_glue.h"
 #include "heal.h"
 
@@ -397,6 +398,7 @@ static void handle_death(struct ex_system *s, struct ex_part *p, struct ex_inst 
 	uint64_t t_crash = p->kill_injected ? p->t_crash_ns : now;
 	p->kill_injected = false;
 	snprintf(p->last_exit, sizeof(p->last_exit), "%s", how);
+	myco__ex_record_exited(s, p, si, abnormal && !p->kill_operator);
 	p->last_exit_real_ns = myco__ex_real();
 	int pid = (int)in->pid;
 	/* Release the dead process's fds only after its replacement runs:

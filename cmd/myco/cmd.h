@@ -22,6 +22,8 @@ int myco_cmd_events(int argc, char **argv);
 int myco_cmd_health(int argc, char **argv);
 
 int myco_cmd_doctor(int argc, char **argv);
+int myco_cmd_replay(int argc, char **argv);  /* replay_cmds.c */
+int myco_cmd_record(int argc, char **argv);  /* replay_cmds.c */
 
 int myco_cmd_trace(int argc, char **argv);
 int myco_cmd_top(int argc, char **argv);

@@ -31,6 +31,8 @@ static const struct command commands[] = {
 	{ "top",     myco_cmd_top,     "live view of partitions and channels (--json, --sort KEY)" },
 	{ "dash",    myco_cmd_dash,    "serve the live system map: dash [--port N] (http://127.0.0.1:7070/)" },
 	{ "chaos",   myco_cmd_chaos,   "chaos experiments: chaos run NAME|--fault STATEMENT ... (timeline, verdict)" },
+	{ "replay",  myco_cmd_replay,  "replay a partition's record log alone: replay LOG [--until N] [--gdb|--rr], --crash NAME" },
+	{ "record",  myco_cmd_record,  "recording status, or turn it on/off: record [NAME on|off]" },
 	{ "doctor",  myco_cmd_doctor,  "check this host for what undermines deterministic timing (--json)" },
 };
 

@@ -190,6 +190,17 @@ typedef enum myco_restart {
 	MYCO_RESTART_TEMPORARY,   /* never restarted */
 } myco_restart_t;
 
+/* What the executive records of a partition's inputs (`record`). */
+typedef enum myco_record {
+	MYCO_RECORD_OFF,          /* not recorded (the control socket can turn it on) */
+	MYCO_RECORD_ALWAYS,       /* recorded, the log kept */
+	MYCO_RECORD_CRASH,        /* recorded, the log kept only when it crashes */
+} myco_record_t;
+
+#define MYCO_LANG_RECORD_BYTES (64ull << 20)   /* default `keep` */
+#define MYCO_LANG_RECORD_MIN   (1ull << 20)
+#define MYCO_LANG_RECORD_MAX   (64ull << 30)
+
 /* ------------------------------------------------------------------ health */
 
 /* The signals of the executive's health model (exec/health.h), the ones
@@ -291,6 +302,12 @@ typedef struct myco_partition {
 	 * with `--system FILE`; NULL when the partition has none. */
 	const char *gateway;
 	myco_pos_t gateway_pos;
+	/* Record and replay (docs/replay.md): `record always;` keeps the log,
+	 * `record on crash;` keeps it only when the partition crashes;
+	 * `keep SIZE` and `for TIME` cap the log (last SIZE bytes / TIME). */
+	myco_record_t record;         /* MYCO_RECORD_OFF when not given */
+	uint64_t record_bytes;        /* 0 = the default, MYCO_LANG_RECORD_BYTES */
+	uint64_t record_ns;           /* 0 = no age cap */
 } myco_partition_t;
 
 /* ---------------------------------------------------------------- services */
@@ -548,6 +565,7 @@ const char *myco_overflow_name(myco_overflow_t o);
 const char *myco_mode_name(myco_mode_t m);
 const char *myco_end_role_name(myco_end_role_t r);
 const char *myco_restart_name(myco_restart_t r);
+const char *myco_record_name(myco_record_t r);        /* "off", "always", "on crash" */
 const char *myco_strategy_name(myco_strategy_t s);
 const char *myco_ftype_name(myco_ftype_t t);
 const char *myco_http_method_name(myco_http_method_t m);   /* "GET" ... */

@@ -486,6 +486,12 @@ const char *myco_restart_name(myco_restart_t r)
 	return (unsigned)r < 3 ? myco__restart_names[r] : "?";
 }
 
+const char *myco_record_name(myco_record_t r)
+{
+	static const char *const n[] = { "off", "always", "on crash" };
+	return (unsigned)r < 3 ? n[r] : "?";
+}
+
 const char *myco_strategy_name(myco_strategy_t s)
 {
 	return (unsigned)s < 3 ? myco__strategy_names[s] : "?";

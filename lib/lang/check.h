@@ -314,6 +314,7 @@ void myco__lower_part_readiness(myco__lower_t *l);
 void myco__lower_part_user(myco__lower_t *l);
 void myco__lower_part_pids(myco__lower_t *l);
 void myco__lower_part_cache(myco__lower_t *l);
+void myco__lower_part_record(myco__lower_t *l);
 /* lower_health.c: `slo`, `heal`, and the defaults and cross-statement
  * checks after the partition's block */
 void myco__lower_part_slo(myco__lower_t *l);

@@ -562,3 +562,61 @@ out:
 	free(pa.paths);
 	myco__htab_free(&pa.envh);
 }
+
+/* `record always|on crash [keep SIZE] [for TIME];` (docs/replay.md). */
+void myco__lower_part_record(myco__lower_t *l)
+{
+	cur_t *k = &l->k;
+	myco_partition_t *p = &l->bp->p;
+	myco__arg_t *a = myco__peek(k), *w0 = &l->x->args[0];
+	myco_record_t mode;
+
+	if (a && a->kind == MYCO__A_IDENT && !strcmp(a->text, "always")) {
+		k->i++;
+		mode = MYCO_RECORD_ALWAYS;
+	} else if (a && a->kind == MYCO__A_IDENT && !strcmp(a->text, "on")) {
+		k->i++;
+		if (!myco__want_word(k, "crash", "`crash` (record on crash;)"))
+			return;
+		mode = MYCO_RECORD_CRASH;
+	} else {
+		ERR(l->c, "E140", a ? a->pos : w0->pos, a ? a->len : w0->len,
+		    "write `record always;` or `record on crash;`",
+		    "`record` needs a mode: always or on crash");
+		return;
+	}
+	uint64_t bytes = 0, ns = 0;
+	for (;;) {
+		myco__arg_t *b = myco__peek(k);
+		if (!b || b->kind != MYCO__A_IDENT)
+			break;
+		if (!strcmp(b->text, "keep") && !bytes) {
+			k->i++;
+			myco__arg_t *q = myco__peek(k);
+			if (!myco__want_qty(k, false, "keep", &bytes))
+				return;
+			if (bytes < MYCO_LANG_RECORD_MIN || bytes > MYCO_LANG_RECORD_MAX) {
+				ERR(l->c, "E141", q->pos, q->len, "keep between 1 MiB and 64 GiB",
+				    "a record log must keep between 1 MiB and 64 GiB");
+				return;
+			}
+		} else if (!strcmp(b->text, "for") && !ns) {
+			k->i++;
+			myco__arg_t *q = myco__peek(k);
+			if (!myco__want_qty(k, true, "for", &ns))
+				return;
+			if (ns < 1000000000ull) {
+				ERR(l->c, "E141", q->pos, q->len, "keep at least 1 s of log",
+				    "a record log must cover at least 1 s");
+				return;
+			}
+		} else {
+			break;
+		}
+	}
+	if (!myco__want_end(k))
+		return;
+	p->record = mode;
+	p->record_bytes = bytes;
+	p->record_ns = ns;
+}

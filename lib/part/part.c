@@ -208,8 +208,6 @@ int myco_init(void)
 		(void)myco_trace_attach(g.trace_fd);
 	if (g.metrics_fd >= 0)
 		(void)myco_metrics_attach(g.metrics_fd);
-	if (g.record_fd >= 0)        /* likewise: unrecorded if it fails */
-		(void)myco__rec_attach(g.record_fd);
 	if ((e = getenv(MYCO__ENV_NOTIFY)))
 		g.notify_fd = atoi(e);
 	if ((e = getenv(MYCO__ENV_EXEC_FD)))
@@ -276,6 +274,10 @@ int myco_init(void)
 		if (g.nuring && myco__rt_rings_give)
 			myco__rt_rings_give(g.uring_fds, g.nuring, u->params, u->size);
 	}
+	/* recording starts once this process is the active one (a parked
+	 * standby records nothing); unrecorded if the ring fails validation */
+	if (g.record_fd >= 0)
+		(void)myco__rec_attach(g.record_fd);
 	g.inited = true;
 out:
 	if (m != MAP_FAILED)

@@ -150,14 +150,15 @@ int myco__ring_drain(struct myco__ring_rd *rd, int force,
 		uint64_t commit = atomic_load_explicit(&r->commit, memory_order_acquire);
 		uint32_t size = r->size;
 		uint16_t type = r->type, chan = r->chan;
+		uint64_t adv = ((uint64_t)size + 15) & ~15ull;
 
 		if (commit != rd->tail + 1) {
 			if (force)       /* its writer died mid-record */
 				resync(rd, head);
 			break;
 		}
-		if (size < sizeof *r || size % 16 || off + size > rd->cap ||
-		    rd->tail + size > head || (type != MYCO__REC_PAD && size > rd->cap / 4) ||
+		if (size < sizeof *r || off + adv > rd->cap ||
+		    rd->tail + adv > head || (type != MYCO__REC_PAD && size > rd->cap / 4) ||
 		    type >= MYCO__REC_NTYPES || type == MYCO__REC_GAP || type == MYCO__REC_CRASH) {
 			resync(rd, head);
 			break;
@@ -179,8 +180,8 @@ int myco__ring_drain(struct myco__ring_rd *rd, int force,
 			rd->c.records++;
 			n++;
 		}
-		rd->tail += size;
-		rd->c.bytes += size;
+		rd->tail += adv;
+		rd->c.bytes += adv;
 	}
 out:
 	atomic_store_explicit(&rd->hdr->tail, rd->tail, memory_order_release);

@@ -45,6 +45,7 @@ static struct {
 	char names[256][64];         /* channel names by id, for reports */
 	pthread_mutex_t lock;
 	int status_fd;
+	volatile uint64_t *progress; /* `myco replay`'s view of R.next */
 } R = { .until = UINT64_MAX, .status_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 uint64_t myco__rec_hash(const void *p, size_t n)
@@ -109,7 +110,7 @@ static uint8_t *ring_claim(size_t body, uint16_t type, uint16_t chan, uint64_t *
 		head += pad;
 	}
 	struct myco__ring_rec *r = (struct myco__ring_rec *)(R.data + (head & (R.cap - 1)));
-	r->size = (uint32_t)size;
+	r->size = (uint32_t)(sizeof *r + body);     /* exact; the slot is rounded up */
 	r->type = type;
 	r->chan = chan;
 	*pos = head;
@@ -549,6 +550,8 @@ static const struct myco__rlog_rec *take(unsigned type, uint16_t chan, const cha
 	if (r->type == MYCO__REC_CRASH) {
 		struct myco__rb_crash c;
 		memcpy(&c, r->body, sizeof c);
+		if (c.sig == 0)          /* the recorded run ended here */
+			complete(at);
 		diverged(at, "the recorded run ended here (%s %d); the replay goes on with a %s",
 			 c.sig ? "signal" : "exit status", c.sig ? c.sig : c.status, what);
 	}
@@ -563,6 +566,8 @@ static const struct myco__rlog_rec *take(unsigned type, uint16_t chan, const cha
 			 "channel '%s'", what, chan_name(chan), type_name(r->type),
 			 chan_name(r->chan));
 	R.next++;
+	if (R.progress)
+		*R.progress = R.next;
 	return r;
 }
 
@@ -837,6 +842,11 @@ int myco__rec_replay_init(const char *log, char *err, size_t cap)
 		R.until = strtoull(e, NULL, 10);
 	if ((e = getenv("MYCO_REPLAY_STATUS")) && *e)
 		R.status_fd = atoi(e);
+	if ((e = getenv("MYCO_REPLAY_PROGRESS")) && *e) {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, atoi(e), 0);
+		if (m != MAP_FAILED)
+			R.progress = m;
+	}
 	myco__clock_hook = rp_clock;
 	myco__random_hook = rp_random;
 	return 0;

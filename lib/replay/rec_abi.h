@@ -48,12 +48,12 @@ _Static_assert(sizeof(struct myco__ring_hdr) == 192, "ring header: 3 lines");
 _Static_assert(offsetof(struct myco__ring_hdr, head) == 64, "partition line");
 _Static_assert(offsetof(struct myco__ring_hdr, tail) == 128, "executive line");
 
-/* A record in the ring: 8-byte aligned, never split at the ring's end (a
+/* A record in the ring: 16-byte aligned, never split at the ring's end (a
  * PAD record fills the rest).  `commit` is stored last with release:
  * pos + 1 when complete (pos = the record's byte position). */
 struct myco__ring_rec {
 	_Atomic uint64_t commit;
-	uint32_t size;              /* bytes including this header, multiple of 8 */
+	uint32_t size;              /* bytes including this header (the slot: rounded up to 16) */
 	uint16_t type;              /* enum myco__rec_type */
 	uint16_t chan;              /* channel number (OPEN order, from 1), 0 none */
 };
