@@ -102,6 +102,9 @@ struct kv_raft {
 	int prev_state;
 	uint64_t epoch;
 	uint64_t lost_ns;         /* when the last leader was lost (for logs) */
+	unsigned busy_run;        /* snapshots refused in a row */
+	uint64_t hold_ns;         /* when writes were held for a snapshot */
+	bool hold_barrier;        /* the barrier that lets raft retry is out */
 	kv_client_t *applier;
 	char errmsg[512];
 
@@ -116,6 +119,7 @@ struct kv_raft {
 	item_t *qhead, *qtail;    /* mu */
 	uint64_t next_seq;        /* mu: last handed out */
 	uint64_t last_write;      /* mu: seq of the last write */
+	uint64_t last_write_gen;  /* mu: the generation it ran in */
 	bool fence_open;          /* mu: qtail is a barrier still queued */
 	_Atomic bool stopping;
 	_Atomic int want_rebuild;   /* 0, or the raft error that calls for one */
@@ -124,9 +128,10 @@ struct kv_raft {
 	_Atomic uint64_t gen;     /* state generation: +1 at every rebuild */
 	_Atomic int role;
 	_Atomic bool ready, rebuilding;
+	_Atomic bool hold_writes; /* the leader lets its writes drain to snapshot */
 	_Atomic uint64_t leader_id, term, commit, applied, last_index;
 	_Atomic uint64_t leaderships, rebuilds, snapshots, snap_busy, snap_restores,
-		applied_remote, bad_entries;
+		applied_remote, bad_entries, snap_holds;
 };
 
 static void notify(kv_raft_t *kr)
@@ -224,15 +229,33 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 
 	kv_lock_all(srv);
 	pthread_mutex_lock(&kr->mu);
-	busy = kr->last_write > atomic_load(&kr->acked);
+	/* a write that ran in this state and is not applied yet (writes of
+	 * an earlier generation went with the state a rebuild threw away;
+	 * a failed write of this one means a rebuild is due) */
+	busy = atomic_load(&kr->want_rebuild) != 0 ||
+	       (kr->last_write > atomic_load(&kr->acked) &&
+		kr->last_write_gen == atomic_load(&kr->gen));
 	pthread_mutex_unlock(&kr->mu);
 	if (busy) {
 		kv_unlock_all(srv);
 		atomic_fetch_add(&kr->snap_busy, 1);
+		/* Under a steady write load there is always a write in
+		 * flight: after a few refusals, new writes wait (briefly, see
+		 * hold_check) until the ones in flight are applied. */
+		if (++kr->busy_run >= 4 && !atomic_load(&kr->hold_writes)) {
+			kr->hold_ns = myco_now();
+			atomic_fetch_add(&kr->snap_holds, 1);
+			atomic_store(&kr->hold_writes, true);
+		}
 		return RAFT_BUSY;
 	}
+	kr->busy_run = 0;
 	rc = kv_snapshot_mem(srv, raft_last_applied(&kr->raft), &out);
 	kv_unlock_all(srv);
+	if (atomic_load(&kr->hold_writes)) {
+		atomic_store(&kr->hold_writes, false);
+		notify(kr);
+	}
 	if (rc < 0)
 		return RAFT_NOMEM;
 	*bufs = raft_malloc(sizeof(**bufs));
@@ -537,6 +560,8 @@ static void restart_cb(uv_timer_t *t)
 	atomic_store(&kr->rebuilding, false);
 	fprintf(stderr, "myco-kv: raft: state rebuilt from the snapshot and the log\n");
 	notify(kr);
+	if (atomic_load(&kr->want_rebuild))
+		uv_async_send(&kr->wake);
 }
 
 static void start_rebuild(kv_raft_t *kr, const char *why)
@@ -558,6 +583,43 @@ static void start_rebuild(kv_raft_t *kr, const char *why)
 	kr->closing = true;
 	raft_close(&kr->raft, closed_cb);
 	/* closed_cb arms the timer; restart_cb runs 100 ms after. */
+}
+
+static void hold_cb(struct raft_barrier *req, int status)
+{
+	item_t *it = req->data;
+	(void)status;
+	it->kr->hold_barrier = false;
+	free(it);
+}
+
+/* Writes held for a snapshot: once those in flight are applied, a barrier
+ * makes raft apply an entry and so ask for the snapshot again (it asks
+ * only after applying).  Never longer than 200 ms, snapshot or not. */
+static void hold_check(kv_raft_t *kr)
+{
+	uint64_t last;
+	item_t *it;
+
+	if (!atomic_load(&kr->hold_writes))
+		return;
+	if (!atomic_load(&kr->ready) || myco_now() - kr->hold_ns > 200 * 1000000ull) {
+		kr->busy_run = 0;
+		atomic_store(&kr->hold_writes, false);
+		notify(kr);
+		return;
+	}
+	pthread_mutex_lock(&kr->mu);
+	last = kr->last_write;
+	pthread_mutex_unlock(&kr->mu);
+	if (kr->hold_barrier || atomic_load(&kr->acked) < last || !(it = calloc(1, sizeof(*it))))
+		return;
+	it->kr = kr;
+	it->req.b.data = it;
+	if (raft_barrier(&kr->raft, &it->req.b, hold_cb) == 0)
+		kr->hold_barrier = true;
+	else
+		free(it);
 }
 
 static void watch(kv_raft_t *kr)
@@ -599,6 +661,7 @@ static void watch(kv_raft_t *kr)
 		atomic_store(&kr->role, st);
 		notify(kr);
 	}
+	hold_check(kr);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -627,7 +690,9 @@ static void wake_cb(uv_async_t *a)
 		 * closes the handles */
 		return;
 	}
-	{
+	if (!atomic_load(&kr->rebuilding) && kr->up) {
+		/* (while a rebuild runs the request waits for its end: a
+		 * write that failed then may have run in the new state) */
 		int why = atomic_exchange(&kr->want_rebuild, 0);
 		if (why)
 			start_rebuild(kr, raft_strerror(why));
@@ -829,6 +894,7 @@ uint64_t kv_raft_append(kv_srv_t *srv, const void *p, size_t n, int ncmds)
 	pthread_mutex_lock(&kr->mu);
 	seq = ++kr->next_seq;
 	kr->last_write = seq;
+	kr->last_write_gen = atomic_load(&kr->gen);
 	if (!it || !rec) {
 		/* Executed here but cannot be replicated: fail it and
 		 * rebuild the state from the log. */
@@ -948,8 +1014,19 @@ int kv_raft_gate(kv_client_t *c, const kcmd_t *cmd, int argc, const kv_arg_t *ar
 		r_err(c, "TRYAGAIN this node is rebuilding its state from the raft log");
 		return -1;
 	}
-	if (atomic_load(&kr->ready))
-		return 0;
+	if (atomic_load(&kr->ready)) {
+		/* a write waits while the leader drains for a snapshot
+		 * (bounded by hold_check; no shard lock is held here) */
+		while (write && atomic_load(&kr->hold_writes) && myco_loop_current()) {
+			uint64_t seq = myco_event_seq(kr->ev);
+			if (!atomic_load(&kr->hold_writes))
+				break;
+			if (myco_event_wait(kr->ev, seq, 10 * 1000000) == -ECANCELED)
+				break;
+		}
+		if (atomic_load(&kr->ready) && !atomic_load(&kr->rebuilding))
+			return 0;
+	}
 	if (!write && c->readonly)
 		return 0;     /* READONLY: a stale read here */
 	if (cmd->first > 0 && argc > cmd->first)
@@ -1052,7 +1129,7 @@ static const char *state_name(int st)
 void kv_raft_info(kv_srv_t *srv, kbuf_t *b)
 {
 	kv_raft_t *kr = srv->raft;
-	char tmp[1024];
+	char tmp[2048];
 	uint64_t lid = atomic_load(&kr->leader_id);
 	const kv_peer_t *lp = lid ? peer_of(kr, lid) : NULL;
 	bool lead = atomic_load(&kr->ready) && !atomic_load(&kr->rebuilding);
@@ -1066,7 +1143,7 @@ void kv_raft_info(kv_srv_t *srv, kbuf_t *b)
 		     "raft_acked_seq:%llu\r\nraft_failed_seq:%llu\r\nraft_leaderships:%llu\r\n"
 		     "raft_rebuilds:%llu\r\nraft_snapshots:%llu\r\nraft_snapshots_busy:%llu\r\n"
 		     "raft_snapshot_restores:%llu\r\nraft_applied_remote:%llu\r\n"
-		     "raft_bad_entries:%llu\r\nraft_peers:%zu\r\n\r\n",
+		     "raft_bad_entries:%llu\r\nraft_snapshot_holds:%llu\r\nraft_peers:%zu\r\n\r\n",
 		     lead ? "master" : "slave",
 		     lead ? "" : "master_host:", lead ? "" : (lp ? lp->host : "?"),
 		     lead ? "" : "\r\n",
@@ -1085,6 +1162,7 @@ void kv_raft_info(kv_srv_t *srv, kbuf_t *b)
 		     (unsigned long long)atomic_load(&kr->snap_busy),
 		     (unsigned long long)atomic_load(&kr->snap_restores),
 		     (unsigned long long)atomic_load(&kr->applied_remote),
-		     (unsigned long long)atomic_load(&kr->bad_entries), kr->npeers);
+		     (unsigned long long)atomic_load(&kr->bad_entries),
+		     (unsigned long long)atomic_load(&kr->snap_holds), kr->npeers);
 	kbuf_put(b, tmp, (size_t)n);
 }
