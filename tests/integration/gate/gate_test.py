@@ -372,6 +372,17 @@ def load_thread(port, stop, stats, path):
             c = None
 
 
+def start_load(p):
+    """Four http.client threads on /p/x and /f until stop is set."""
+    stop = threading.Event()
+    stats = [{"ok": 0, "bad": 0} for _ in range(4)]
+    ths = [threading.Thread(target=load_thread, args=(p, stop, stats[i], "/p/x" if i % 2 else "/f"))
+           for i in range(4)]
+    for t in ths:
+        t.start()
+    return stop, stats, ths
+
+
 def scen_reload(env):
     a, b = env.upstream("A"), env.upstream("B")
     tmpl = """
@@ -381,12 +392,7 @@ route /f { respond 200 "gen %(gen)d"; }
 """
     env.start(tmpl % dict(a=a, b=b, wa=1, gen=0))
     p = env.port
-    stop = threading.Event()
-    stats = [{"ok": 0, "bad": 0} for _ in range(4)]
-    ths = [threading.Thread(target=load_thread, args=(p, stop, stats[i], "/p/x" if i % 2 else "/f"))
-           for i in range(4)]
-    for t in ths:
-        t.start()
+    stop, stats, ths = start_load(p)
     h2 = subprocess.Popen(["h2load", "--h1", "-D", "12", "-c", "8", "-t", "1", "http://127.0.0.1:%d/p/x" % p],
                           stdout=subprocess.PIPE, text=True)
     for gen in range(1, 21):
@@ -470,12 +476,7 @@ def scen_sysreload(env):
     wait_port(p, env.gp)
     r, d = get(p, "/f")
     check(d == b"gen 0", "served from the section")
-    stop = threading.Event()
-    stats = [{"ok": 0, "bad": 0} for _ in range(4)]
-    ths = [threading.Thread(target=load_thread, args=(p, stop, stats[i], "/p/x" if i % 2 else "/f"))
-           for i in range(4)]
-    for t in ths:
-        t.start()
+    stop, stats, ths = start_load(p)
     h1 = subprocess.Popen(["h2load", "--h1", "-D", "10", "-c", "6", "-t", "1", "http://127.0.0.1:%d/p/x" % p],
                           stdout=subprocess.PIPE, text=True)
     h2 = subprocess.Popen(["h2load", "-D", "10", "-c", "2", "-m", "16", "-t", "1", "http://127.0.0.1:%d/p/y" % p],
