@@ -391,6 +391,9 @@ int myco_cmd_replay(int argc, char **argv)
 			fprintf(stderr, "myco replay: DIVERGED: the recorded run did not crash here\n");
 			out = 3;
 		}
+	} else if (WIFEXITED(ws) && (gdb || rr)) {
+		fprintf(stderr, "myco replay: %s ended (status %d) after record %zu\n",
+			gdb ? "gdb" : "rr", WEXITSTATUS(ws), at ? at - 1 : 0);
 	} else if (WIFEXITED(ws)) {
 		int code = WEXITSTATUS(ws);
 		if (l->crashed) {

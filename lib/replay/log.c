@@ -26,6 +26,16 @@
 #include "replay.h"
 #include "rlog.h"
 
+uint32_t myco__rec_fnv32(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
 /* ---- ring, executive side ---------------------------------------------- */
 
 struct myco__ring_rd {
@@ -621,8 +631,8 @@ int myco__rlog_parse_seg(const uint8_t *p, size_t n, uint64_t *segno, uint64_t *
 		size_t pad = (8 - (f.len & 7)) & 7;
 		if (n - at - sizeof f < (size_t)f.len + pad)
 			return rerr(err, cap, -EPROTO,
-				    "truncated at byte %zu (record %llu): the record needs %u "
-				    "bytes, %zu are left", at, (unsigned long long)k, f.len,
+				    "truncated (or scribbled) at byte %zu (record %llu): the record "
+				    "needs %u bytes, %zu are left", at, (unsigned long long)k, f.len,
 				    n - at - sizeof f);
 		const uint8_t *b = p + at + sizeof f;
 		uint32_t c = myco__rec_fnv32((const uint8_t *)&f + 4, sizeof f - 4);

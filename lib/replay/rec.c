@@ -58,16 +58,6 @@ uint64_t myco__rec_hash(const void *p, size_t n)
 	return h;
 }
 
-uint32_t myco__rec_fnv32(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
 /* ---- the ring writer --------------------------------------------------- */
 
 static int ring_on(void)
