@@ -239,6 +239,16 @@ typedef enum myco_heal {
 	MYCO_HEAL_OBSERVE,     /* report only */
 } myco_heal_t;
 
+/* One `bid` of a market partition. */
+#define MYCO_LANG_BIDS_MAX 16
+typedef struct myco_bid_decl {
+	const char *task_class;       /* coroutine name, 1..31 bytes */
+	uint64_t bid;                 /* base bid per period, 1 .. 1e9 */
+	uint64_t income;              /* credits per period (default: bid) */
+	uint64_t deadline_ns;         /* relative deadline; 0 = best effort */
+	myco_pos_t pos;
+} myco_bid_decl_t;
+
 typedef struct myco_partition {
 	const char *name;
 	myco_pos_t pos;
@@ -308,6 +318,11 @@ typedef struct myco_partition {
 	myco_record_t record;         /* MYCO_RECORD_OFF when not given */
 	uint64_t record_bytes;        /* 0 = the default, MYCO_LANG_RECORD_BYTES */
 	uint64_t record_ns;           /* 0 = no age cap */
+	/* `bid CLASS N [income N] [deadline TIME];` (scheduler market,
+	 * docs/scheduling.md): in statement order, unique classes, at most
+	 * MYCO_LANG_BIDS_MAX. */
+	size_t nbids;
+	const myco_bid_decl_t *bids;
 } myco_partition_t;
 
 /* ---------------------------------------------------------------- services */

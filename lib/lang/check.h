@@ -320,6 +320,9 @@ void myco__lower_part_record(myco__lower_t *l);
 void myco__lower_part_slo(myco__lower_t *l);
 void myco__lower_part_heal(myco__lower_t *l);
 void myco__lower_part_health_done(ctx_t *c, myco_partition_t *p);
+/* lower_sched.c: `bid` and its check after the partition's block */
+void myco__lower_part_bid(myco__lower_t *l);
+void myco__lower_part_sched_done(ctx_t *c, myco_partition_t *p);
 
 /* lower_chaos.c: `chaos NAME { ... }` experiments (docs/chaos.md): the
  * declaration (pass 1), its statements, and the walk of every experiment

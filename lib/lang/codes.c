@@ -290,6 +290,12 @@ static const struct code {
 	  "\n"
 	  "    hang filter 200 ms every 2 s probability 50 %;\n"
 	  "    corrupt numbers flip 1 probability 1 %;\n" },
+	{ "E132", "invalid bid\n\n"
+	  "A bid is `bid CLASS N [income N] [deadline TIME];` in a partition with\n"
+	  "`scheduler market;`: CLASS is a task class (a coroutine name, at most 31\n"
+	  "bytes), N the bid per period and the income per period (1 to\n"
+	  "1,000,000,000; the income defaults to the bid), the deadline above zero;\n"
+	  "at most 16 classes per partition (docs/scheduling.md).\n" },
 	{ "W001", "channel end missing (warning)\n\n"
 	  "A queue or sample channel has no sender, or a call channel no client.\n"
 	  "The system still loads; the channel is simply idle.\n" },

@@ -519,6 +519,7 @@ void myco__lower_partition(ctx_t *c, bpart_t *b)
 		ERR(c, "E023", pa.misses_a->pos, pa.misses_a->len,
 		    "add `heartbeat 100 ms;` (or drop `misses`)", "`misses` without a `heartbeat`");
 	myco__lower_part_health_done(c, p);
+	myco__lower_part_sched_done(c, p);
 	if (!p->program && !b->bad)
 		ERR(c, "E023", p->pos, (uint32_t)strlen(p->name), "add `program \"./binary\";`",
 		    "partition `%s` has no program", p->name);
