@@ -90,6 +90,24 @@ static char **env_build(struct ex_system *s, struct ex_part *p, struct ex_inst *
 	    asprintf(&env[k++], MYCO__ENV_EXEC_FD "=%d", alive_r) < 0 ||
 	    asprintf(&env[k++], MYCO__ENV_CAPS "=%s", caps) < 0)
 		goto fail;
+	if (p->m->nbids) {
+		/* `bid`s for the market policy: CLASS:BID:INCOME:DEADLINE_NS,...
+		 * (parsed by lib/rt/market.c) */
+		size_t cap = 32 + p->m->nbids * 96, off;
+		char *b = malloc(cap);
+		if (!b)
+			goto fail;
+		off = (size_t)snprintf(b, cap, MYCO__ENV_BIDS "=");
+		for (size_t i = 0; i < p->m->nbids && off < cap; i++) {
+			const myco_bid_decl_t *d = &p->m->bids[i];
+			off += (size_t)snprintf(b + off, cap - off, "%s%s:%llu:%llu:%llu",
+						i ? "," : "", d->task_class,
+						(unsigned long long)d->bid,
+						(unsigned long long)d->income,
+						(unsigned long long)d->deadline_ns);
+		}
+		env[k++] = b;
+	}
 	for (size_t i = 0; i < p->m->nenv; i++)
 		if (!(env[k++] = strdup(p->m->env[i])))
 			goto fail;

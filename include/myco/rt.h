@@ -555,7 +555,10 @@ typedef struct myco_bid {
 	uint64_t deadline_ns;   /* relative deadline, 0 = best effort     */
 } myco_bid_t;
 
-/* Declare or change a class.  0, -EINVAL (not a market loop, bad name),
+/* A market loop created inside a partition declares the classes of the
+ * system file's `bid` statements first (the executive passes them in
+ * MYCO_BIDS; a malformed value makes myco_loop_create fail with -EINVAL).
+ * Declare or change a class.  0, -EINVAL (not a market loop, bad name),
  * -ENOSPC (more than MYCO_MARKET_MAX_CLASSES), -ENOMEM.  Loop thread (or
  * before the loop runs). */
 int myco_market_bid(myco_loop_t *loop, const myco_bid_t *b);

@@ -27,6 +27,7 @@
 #define MYCO__ENV_EXEC_FD   "MYCO_EXEC_FD"    /* read end of the "executive alive" pipe */
 #define MYCO__ENV_PARTITION "MYCO_PARTITION"  /* partition name */
 #define MYCO__ENV_POLICY    "MYCO_POLICY"     /* scheduler policy name */
+#define MYCO__ENV_BIDS      "MYCO_BIDS"       /* market bids (lib/rt/market.c) */
 #define MYCO__ENV_SYSTEM    "MYCO_SYSTEM"     /* system name */
 
 /* ---------------------------------------------------------------------

@@ -142,6 +142,8 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 	}
 	if (l->policy == MYCO_POLICY_MARKET) {
 		rc = myco__market_new(l);
+		if (rc == 0)
+			rc = myco__market_env(l); /* bids of the system file */
 		if (rc < 0)
 			goto out;
 	}

@@ -270,6 +270,97 @@ void myco__market_charge(myco_loop_t *l, int cls, uint64_t ran_ns)
 	m->cls[cls].total_ran_ns += ran_ns;
 }
 
+/* ---- MYCO_BIDS ----------------------------------------------------------- */
+
+static const char *parse_u64(const char *p, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *s = p;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (max - (uint64_t)(*p - '0')) / 10)
+			return NULL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+		if (p - s > 20)
+			return NULL;
+	}
+	if (p == s)
+		return NULL;
+	*out = v;
+	return p;
+}
+
+int myco__market_parse_bids(const char *s, size_t len, myco__bid_parsed_t *out,
+			    unsigned *n)
+{
+	*n = 0;
+	const char *p = s, *end = s + len;
+	if (len == 0)
+		return 0;
+	for (;;) {
+		if (*n >= MYCO__MKT_CLASSES)
+			return -EINVAL;
+		myco__bid_parsed_t *b = &out[*n];
+		memset(b, 0, sizeof(*b));
+		size_t k = 0;
+		while (p < end && *p != ':') {
+			char c = *p;
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+			      c == '.') || k >= 31)
+				return -EINVAL;
+			b->name[k++] = c;
+			p++;
+		}
+		if (k == 0 || p >= end)
+			return -EINVAL;
+		p++;
+		/* the numbers need a terminator inside [s, end): copy them */
+		char num[72];
+		size_t m = 0;
+		while (p < end && *p != ',' && m < sizeof num - 1)
+			num[m++] = *p++;
+		if (p < end && *p != ',')
+			return -EINVAL;
+		num[m] = 0;
+		const char *q = num;
+		if (!(q = parse_u64(q, 1000000000, &b->bid)) || *q++ != ':' ||
+		    !(q = parse_u64(q, 1000000000, &b->income)) || *q++ != ':' ||
+		    !(q = parse_u64(q, UINT64_MAX / 2, &b->deadline_ns)) || *q)
+			return -EINVAL;
+		if (b->bid == 0 || b->income == 0)
+			return -EINVAL;
+		for (unsigned i = 0; i < *n; i++)
+			if (!strcmp(out[i].name, b->name))
+				return -EINVAL;
+		(*n)++;
+		if (p >= end)
+			return 0;
+		p++; /* ',' */
+		if (p >= end)
+			return -EINVAL; /* trailing comma */
+	}
+}
+
+int myco__market_env(myco_loop_t *l)
+{
+	const char *e = getenv("MYCO_BIDS");
+	if (!e || !*e)
+		return 0;
+	myco__bid_parsed_t b[MYCO__MKT_CLASSES];
+	unsigned n;
+	int rc = myco__market_parse_bids(e, strlen(e), b, &n);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < n; i++) {
+		rc = myco_market_bid(l, &(myco_bid_t){ b[i].name, b[i].income,
+						      b[i].bid, b[i].deadline_ns });
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 void myco__market_free(myco_loop_t *l)
 {
 	free(l->mkt);

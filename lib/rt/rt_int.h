@@ -390,6 +390,19 @@ void myco__market_push(myco_loop_t *l, myco_co_t *co);
 myco_co_t *myco__market_pop(myco_loop_t *l, uint64_t now);
 void myco__market_charge(myco_loop_t *l, int cls, uint64_t ran_ns);
 void myco__market_free(myco_loop_t *l);
+/* MYCO_BIDS (set by the executive from the system file's `bid`s):
+ * "CLASS:BID:INCOME:DEADLINE_NS" entries separated by ','; CLASS 1..31 of
+ * [A-Za-z0-9_.-], BID and INCOME 1..1e9, DEADLINE_NS 0 = best effort; at
+ * most MYCO__MKT_CLASSES, no class twice.  All or nothing: -EINVAL and
+ * *n undefined on any error. */
+typedef struct {
+	char name[32];
+	uint64_t bid, income, deadline_ns;
+} myco__bid_parsed_t;
+int myco__market_parse_bids(const char *s, size_t len, myco__bid_parsed_t *out,
+			    unsigned *n);
+/* Declare the classes of MYCO_BIDS on a market loop (none: 0). */
+int myco__market_env(myco_loop_t *l);
 
 /* loans.c (elastic groups) */
 /* Top of every iteration: follow sig->grant (RUNNING <-> DRAINING). */

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -238,6 +239,62 @@ static void test_loop(void **state)
 	myco_loop_destroy(f);
 }
 
+static void test_bids_env(void **state)
+{
+	(void)state;
+	myco__bid_parsed_t b[MYCO__MKT_CLASSES];
+	unsigned n;
+	const char *ok = "rt:100:1000:2000000,be1:20:1000:0";
+	assert_int_equal(myco__market_parse_bids(ok, strlen(ok), b, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(b[0].name, "rt");
+	assert_int_equal(b[0].deadline_ns, 2000000);
+	assert_int_equal(b[1].income, 1000);
+	assert_int_equal(myco__market_parse_bids("", 0, b, &n), 0);
+	assert_int_equal(n, 0);
+	/* bad input: a clear -EINVAL, nothing half-declared */
+	static const char *bad[] = {
+		"rt", "rt:", "rt:1", "rt:1:1", "rt:1:1:", "rt:0:1:0", "rt:1:0:0",
+		"rt:1000000001:1:0", "rt:1:1:0,", ",rt:1:1:0", "rt:1:1:0,rt:2:2:0",
+		"r t:1:1:0", ":1:1:0", "rt:1:1:0:5", "rt:-1:1:0", "rt:1:1:99999999999999999999999",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1:1:0", "rt:1:1:0x10",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(myco__market_parse_bids(bad[i], strlen(bad[i]), b, &n),
+				 -EINVAL);
+	/* a length that ends before the string does is honoured */
+	assert_int_equal(myco__market_parse_bids(ok, 19, b, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(b[0].deadline_ns, 2000000);
+	/* 17 classes */
+	char many[1024] = "";
+	for (int i = 0; i < 17; i++) {
+		char e[32];
+		snprintf(e, sizeof e, "%sc%d:1:1:0", i ? "," : "", i);
+		strcat(many, e);
+	}
+	assert_int_equal(myco__market_parse_bids(many, strlen(many), b, &n), -EINVAL);
+
+	/* a market loop takes its classes from MYCO_BIDS; a bad value fails
+	 * the loop's creation */
+	myco_loop_t *l;
+	myco_loop_opts_t o = { .policy = MYCO_POLICY_MARKET };
+	setenv("MYCO_BIDS", ok, 1);
+	assert_int_equal(myco_loop_create(&l, &o), 0);
+	myco_market_stats_t st;
+	assert_int_equal(myco_market_stats(l, &st), 0);
+	assert_int_equal(st.nclasses, 2);
+	assert_string_equal(st.cls[1].name, "be1");
+	myco_loop_destroy(l);
+	setenv("MYCO_BIDS", "rt:0:1:0", 1);
+	assert_int_equal(myco_loop_create(&l, &o), -EINVAL);
+	/* other policies ignore it */
+	o.policy = MYCO_POLICY_FIFO;
+	assert_int_equal(myco_loop_create(&l, &o), 0);
+	myco_loop_destroy(l);
+	unsetenv("MYCO_BIDS");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_credits),
 		cmocka_unit_test(test_urgency),
 		cmocka_unit_test(test_loop),
+		cmocka_unit_test(test_bids_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
