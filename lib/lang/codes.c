@@ -296,6 +296,18 @@ static const struct code {
 	  "bytes), N the bid per period and the income per period (1 to\n"
 	  "1,000,000,000; the income defaults to the bid), the deadline above zero;\n"
 	  "at most 16 classes per partition (docs/scheduling.md).\n" },
+	{ "E140", "record without a mode\n\n"
+	  "`record` says when the partition's inputs are recorded: `always` (the log\n"
+	  "is kept) or `on crash` (kept only when the partition crashes).\n"
+	  "docs/replay.md.\n"
+	  "\n"
+	  "    record always;\n"
+	  "    record on crash;\n" },
+	{ "E141", "record cap out of range\n\n"
+	  "`keep SIZE` caps the record log between 1 MiB and 64 GiB; `for TIME`\n"
+	  "keeps at least 1 s of it.\n"
+	  "\n"
+	  "    record always keep 64 MiB for 10 min;\n" },
 	{ "W001", "channel end missing (warning)\n\n"
 	  "A queue or sample channel has no sender, or a call channel no client.\n"
 	  "The system still loads; the channel is simply idle.\n" },
