@@ -374,6 +374,18 @@ function spark(id, data, limit) {
   if (limit) s.appendChild(svg('line', { x1: 0, x2: 300, y1: 60 - 60 * limit / max, y2: 60 - 60 * limit / max }));
 }
 
+// The record/replay line of the detail panel (ps "record", docs/replay.md).
+function recordText(n, r) {
+  if (!r || r.mode === 'off' && !r.on && !r.log && !r.crash_log) return 'not recorded';
+  let t = (r.on ? 'recording (' + r.mode + ')' : 'not recording (' + r.mode + ')') +
+    ` · ${r.records || 0} records, ${fmtBytes(r.bytes || 0)}`;
+  if (r.overruns) t += ` · ${r.overruns} overruns`;
+  if (r.corrupt) t += ` · ${r.corrupt} corrupt`;
+  if (r.log) t += ` · log ${r.log}`;
+  if (r.crash_log) t += ` · crash kept: myco replay --crash ${n}`;
+  return t;
+}
+
 function renderDetail() {
   const n = selected, L = S.parts[n] || {}, st = S.static.parts[n] || {}, H = hist[n] || { cpu: [], rss: [], msgs: [] };
   $('#d-name').textContent = n;
@@ -386,7 +398,8 @@ function renderDetail() {
     ['cores', st.cores && st.cores.length ? st.cores.join(', ') : 'any'],
     ['memory', fmtBytes(L.rss) + (st.memory_limit ? ' of ' + fmtBytes(st.memory_limit) : '')],
     ['deadline misses', L.deadline_misses || 0], ['group', st.group + ' (' + st.restart + ')'],
-    ['standby', L.standby_parked ? 'parked' : 'none']];
+    ['standby', L.standby_parked ? 'parked' : 'none'],
+    ['record/replay', recordText(n, L.record)]];
   for (const [k, v] of facts) { const d = h('div'); d.append(h('span', '', k), h('span', '', String(v))); f.appendChild(d); }
   renderActions(n);
   spark('#d-cpu', H.cpu, st.budget_pct || 0);

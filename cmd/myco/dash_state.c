@@ -187,8 +187,10 @@ static json_t *part_live(json_t *p, json_t *top)
 	json_t *o = json_object(), *lr = json_object_get(p, "last_restart");
 	if (!o)
 		return NULL;
+	/* "record": the partition's record/replay state from ps (null when
+	 * the executive records nothing: docs/replay.md) */
 	static const char *const copy[] = { "state", "pid", "restarts", "health", "last_exit",
-					    "standby_parked", "isolation" };
+					    "standby_parked", "isolation", "record" };
 	for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
 		json_t *v = json_object_get(p, copy[i]);
 		json_object_set(o, copy[i], v ? v : json_null());
