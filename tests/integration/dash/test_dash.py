@@ -64,6 +64,8 @@ port = free_port()
 src = open(demo_file).read()
 src = re.sub(r'program "\./([^"]+)"', lambda m: 'program "%s"' % os.path.join(demo, m.group(1)), src)
 src = src.replace('system demo {', 'system demo {\n    dashboard %d actions kill, restart;' % port, 1)
+# the filter records its inputs: the detail panel shows record/replay status
+src = re.sub(r'(partition filter \{)', r'\1\n        record always;', src, count=1)
 sysfile = os.path.join(tmp, 'system.myco')
 open(sysfile, 'w').write(src)
 
@@ -170,10 +172,12 @@ try:
     t0 = time.monotonic()
     subprocess.run([myco, 'kill', 'filter', '--runtime-dir', rdir], check=True,
                    stdout=subprocess.DEVNULL)
+    # (the restart count and the kill event come in separate updates: wait
+    # for both, the cause named, within the 2 s)
     seen = browser.wait('''const e = document.querySelector('.part[data-part="filter"]');
+        const b = document.querySelector('#banner');
         return +e.dataset.restarts > arguments[0] && e.classList.contains('restarted')
-               && !document.querySelector('#banner').hidden
-               && document.querySelector('#banner').textContent''', 2.0, before)
+               && !b.hidden && b.textContent.includes('kill') && b.textContent''', 2.0, before)
     dt = time.monotonic() - t0
     check(bool(seen) and 'filter restarted' in seen and 'kill' in seen,
           'after myco kill filter the page shows the restart and its cause in %.2f s: %r' % (dt, seen))
@@ -188,6 +192,10 @@ try:
                && document.querySelector('#d-cpu polyline') !== null
                && document.querySelector('#d-name').textContent''', 5)
     check(det == 'filter', 'clicking a partition shows its history, events and isolation')
+    rec = browser.wait('''const f = [...document.querySelectorAll('#d-facts div')]
+        .find(d => d.firstChild.textContent === 'record/replay');
+        return f && /^recording \\(always\\) · [1-9]/.test(f.lastChild.textContent) && f.lastChild.textContent''', 10)
+    check(bool(rec), 'the detail panel shows the filter recording its inputs: %r' % rec)
     browser.screenshot(os.path.join(out, 'dash-demo-detail.png'))
 
     # the kill button (the token came in the URL): a restart, and the event
