@@ -68,26 +68,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unlink(path);
 		return 0;
 	}
-	if (ring_fd < 0) {
-		if (myco__ring_create(MYCO__RING_MIN, "fuzz-ring", &ring_fd) < 0 ||
-		    myco__ring_open(ring_fd, &rd) < 0)
-			abort();
-	}
+	if (ring_fd < 0 && myco__ring_create(MYCO__RING_MIN, "fuzz-ring", &ring_fd) < 0)
+		abort();
 	uint8_t *m = mmap(NULL, MYCO__RING_DATA_OFF + MYCO__RING_MIN, PROT_READ | PROT_WRITE,
 			  MAP_SHARED, ring_fd, 0);
 	if (m == MAP_FAILED)
 		abort();
 	struct myco__ring_hdr *h = (struct myco__ring_hdr *)m;
+	/* a fresh reader at position 0 each time, the input as the records
+	 * from there, head after all of them (or half of them) */
+	atomic_store(&h->head, 0);
+	if (myco__ring_open(ring_fd, &rd) < 0)
+		abort();
 	size_t n = size - 1 < MYCO__RING_MIN ? size - 1 : MYCO__RING_MIN;
-	uint64_t tail = atomic_load(&h->tail);
 	memset(m + MYCO__RING_DATA_OFF, 0, MYCO__RING_MIN);
-	/* the input as records laid from our tail on, head after them */
-	for (size_t i = 0; i < n; i++)
-		m[MYCO__RING_DATA_OFF + ((tail + i) & (MYCO__RING_MIN - 1))] = data[1 + i];
-	atomic_store(&h->head, tail + (data[0] & 2 ? n : n / 2));
+	memcpy(m + MYCO__RING_DATA_OFF, data + 1, n);
+	atomic_store(&h->head, data[0] & 2 ? n : n / 2);
+	lo = m + MYCO__RING_DATA_OFF;
+	hi = lo + MYCO__RING_MIN;
+	lo = hi = NULL;     /* bodies are copies: checked by ASan, not by address */
 	(void)myco__ring_drain(rd, 0, each, NULL);
 	(void)myco__ring_drain(rd, 0, each, NULL);
 	(void)myco__ring_drain(rd, 1, each, NULL);
+	myco__ring_close(rd);
+	rd = NULL;
 	munmap(m, MYCO__RING_DATA_OFF + MYCO__RING_MIN);
 	return 0;
 }
