@@ -105,6 +105,8 @@ struct kv_raft {
 	unsigned busy_run;        /* snapshots refused in a row */
 	uint64_t hold_ns;         /* when writes were held for a snapshot */
 	bool hold_barrier;        /* the barrier that lets raft retry is out */
+	bool ready_inflight;      /* the leader's ready barrier is out */
+	uint64_t lead_term;       /* the term this node leads (or led) */
 	kv_client_t *applier;
 	char errmsg[512];
 
@@ -335,14 +337,16 @@ static void ready_cb(struct raft_barrier *req, int status)
 	item_t *it = req->data;
 	kv_raft_t *kr = it->kr;
 
+	kr->ready_inflight = false;
 	if (status == 0 && it->epoch == kr->epoch && kr->up &&
-	    raft_state(&kr->raft) == RAFT_LEADER) {
+	    raft_state(&kr->raft) == RAFT_LEADER && kr->raft.current_term == kr->lead_term) {
 		atomic_store(&kr->ready, true);
 		fprintf(stderr, "myco-kv: raft: node %llu leads term %llu and serves\n",
 			(unsigned long long)kr->me->id,
 			(unsigned long long)kr->raft.current_term);
 		notify(kr);
 	}
+	/* else watch() sends another while this node still leads */
 	free(it);
 }
 
@@ -516,6 +520,8 @@ static int raft_setup(kv_raft_t *kr)
 	}
 	kr->up = true;
 	kr->prev_state = -1;
+	kr->ready_inflight = false;   /* requests of a closed raft are gone */
+	kr->hold_barrier = false;
 	return 0;
 fail:
 	/* Closing needs the loop to run: the caller runs it (start) or
@@ -637,24 +643,32 @@ static void watch(kv_raft_t *kr)
 	atomic_store(&kr->commit, kr->raft.commit_index);
 	atomic_store(&kr->applied, raft_last_applied(&kr->raft));
 	atomic_store(&kr->last_index, raft_last_index(&kr->raft));
-	if (st == RAFT_LEADER && kr->prev_state != RAFT_LEADER) {
-		item_t *it = calloc(1, sizeof(*it));
+	if (st == RAFT_LEADER &&
+	    (kr->prev_state != RAFT_LEADER || kr->raft.current_term != kr->lead_term)) {
+		/* a new leadership (also one lost and won again between two
+		 * looks): serve once a barrier of this term is applied */
 		kr->epoch++;
+		kr->lead_term = kr->raft.current_term;
 		atomic_store(&kr->ready, false);
 		atomic_fetch_add(&kr->leaderships, 1);
-		if (it) {
-			it->kr = kr;
-			it->epoch = kr->epoch;
-			it->req.b.data = it;
-			if (raft_barrier(&kr->raft, &it->req.b, ready_cb) != 0)
-				free(it);
-		}
 	} else if (st != RAFT_LEADER && kr->prev_state == RAFT_LEADER) {
 		kr->epoch++;
 		atomic_store(&kr->ready, false);
 		kr->lost_ns = myco_now();
 		fprintf(stderr, "myco-kv: raft: node %llu no longer leads (term %llu)\n",
 			(unsigned long long)kr->me->id, (unsigned long long)kr->raft.current_term);
+	}
+	if (st == RAFT_LEADER && !atomic_load(&kr->ready) && !kr->ready_inflight) {
+		item_t *it = calloc(1, sizeof(*it));
+		if (it) {
+			it->kr = kr;
+			it->epoch = kr->epoch;
+			it->req.b.data = it;
+			if (raft_barrier(&kr->raft, &it->req.b, ready_cb) == 0)
+				kr->ready_inflight = true;
+			else
+				free(it);
+		}
 	}
 	if (st != kr->prev_state) {
 		kr->prev_state = st;
