@@ -98,7 +98,14 @@ class System:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # a sanitizer report of the executive fails the case
+        text = self.errtext() if self.proc else ""
         shutil.rmtree(self.tmp, ignore_errors=True)
+        for bad in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if bad in text:
+                i = text.index(bad)
+                print("FAIL: the executive reported:\n" + text[max(0, i - 200):i + 3000])
+                sys.exit(1)
 
 
 def part_block(name, ipart, env, extra):
