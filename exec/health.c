@@ -71,7 +71,9 @@ struct hpart {
 	bool lat_init;
 	uint64_t err_prev, req_prev, hb_prev;
 	bool cnt_init;
-	uint64_t done_prev, t_progress;
+	uint64_t done_prev;
+	uint64_t stall_ns, t_stall, hb_stall;   /* stall: time without progress
+						 * while heartbeating */
 	uint64_t rs_t[32];      /* restart times (ring) */
 	uint32_t rs_n, rs_seen;
 	bool mem_pct;           /* memory in % of the limit (else MiB) */
@@ -186,7 +188,9 @@ static void fresh_instance(struct hpart *hp, pid_t pid, uint64_t now)
 	hp->t_cpu = 0;
 	hp->lat_init = false;
 	hp->cnt_init = false;
-	hp->t_progress = now;
+	hp->stall_ns = 0;
+	hp->t_stall = 0;
+	(void)now;
 	for (int i = 0; i < MYCO__HS_N; i++) {
 		struct hsig *g = &hp->sig[i];
 		myco__hd_trend_reset(&g->trend);
@@ -338,10 +342,18 @@ static void sample(struct ex_system *s, struct ex_part *p, struct hpart *hp, uin
 	if (any) {
 		hp->sig[MYCO__HS_QUEUE].value = (double)pend;
 		hp->sig[MYCO__HS_QUEUE].have = true;
+		/* stall grows only while the partition runs (its heartbeat moves)
+		 * and its input makes no progress: a livelock.  A partition that
+		 * gets no CPU (or hangs) does not beat either; starvation is not a
+		 * stall, and a hang is the heartbeat's business. */
 		if (!pend || done != hp->done_prev)
-			hp->t_progress = now;
+			hp->stall_ns = 0;
+		else if (hb != hp->hb_stall && hp->t_stall)
+			hp->stall_ns += now - hp->t_stall;
+		hp->t_stall = now;
+		hp->hb_stall = hb;
 		hp->done_prev = done;
-		hp->sig[MYCO__HS_STALL].value = (double)(now - hp->t_progress) / 1e6;
+		hp->sig[MYCO__HS_STALL].value = (double)hp->stall_ns / 1e6;
 		hp->sig[MYCO__HS_STALL].have = true;
 	}
 	/* the partition's own metrics: latency, errors */

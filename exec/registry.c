@@ -108,7 +108,7 @@ void myco__ex_registry_switched(struct ex_system *s, struct ex_part *p, bool sta
 		    myco_chan_owner_stats(s->chan_owners[v->chan], &st) == 0)
 			inflight = st.pending;
 		v->pid = myco__ex_box_prog(&p->act);
-		v->generation = v->generation ? v->generation + 1 : 1;
+		v->generation = v->generation ? v->generation + 1 : 2;   /* the first was 1 */
 		v->switches++;
 		v->retried += inflight;
 		v->last_switch_ns = now;

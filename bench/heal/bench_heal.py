@@ -13,7 +13,13 @@ dedicated subtree (`myco-bench-heal` in every hierarchy, removed at the
 end), with the host's units hidden: only the benchmark's transient units
 run.  Needs root; without it the systemd side is reported as blocked.
 
-    myco-bench-heal [--json] [--quick]
+    myco-bench-heal [--json] [--quick] [--rounds N] [--window S] [--clean S]
+
+--rounds: runs per class and side (1); --window: how long a systemd run
+is watched after the fault before it counts as not detected (30 s, quick
+15 s); --clean: seconds of the clean 1x..5x..1x run (45 s, quick 13.5 s).
+A default run takes about 5 minutes (undetected faults are watched for
+their whole window), --quick about 3.
 """
 import importlib.util
 import json
@@ -31,9 +37,19 @@ DRIVER = "@DRIVER@"
 
 QUICK = "--quick" in sys.argv
 JSON = "--json" in sys.argv
-ROUNDS = 1 if QUICK else 2
-SD_WINDOW = 20.0 if QUICK else 60.0       # a systemd run ends undetected after this
-CLEAN_STEP_MS = 1500 if QUICK else 10000  # clean run: 9 steps
+
+
+def opt(name, default):
+    if name in sys.argv:
+        i = sys.argv.index(name)
+        if i + 1 < len(sys.argv):
+            return float(sys.argv[i + 1])
+    return default
+
+
+ROUNDS = int(opt("--rounds", 1))
+SD_WINDOW = opt("--window", 15.0 if QUICK else 30.0)   # a systemd run ends undetected after
+CLEAN_STEP_MS = int(opt("--clean", 13.5 if QUICK else 45.0) * 1000 / 9)   # 9 load steps
 CLASSES = ["leak", "livelock", "creep", "stuck", "errors"]
 FAULT_ENV = {
     "leak": {"XLEAK_KIB": "1024"},

@@ -206,6 +206,14 @@ def run_fault(myco, ipart, case, heal="heal restart;", quiet=False):
         switches = [e for e in evs if e["kind"] == "switch" and e["seq"] > heal["seq"]]
         if case == "errors" and not switches:
             fail("errors: no registry switch after the heal", s)
+        if case == "errors":
+            # the registry: service svc -> the replacement, a new generation
+            d = s.ps()
+            svc = next(x for x in d["services"] if x["name"] == "svc")
+            srv = next(p for p in d["partitions"] if p["name"] == "server")
+            if svc["generation"] < 2 or svc["pid"] != srv["pid"] or svc["state"] != "serving" \
+                    or svc["partition"] != "server" or svc["kind"] != "call":
+                fail("errors: registry entry %s, server pid %s" % (svc, srv["pid"]), s)
         r = {
             "class": case,
             "signal": heal["evidence"]["signal"],
