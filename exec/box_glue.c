@@ -534,8 +534,8 @@ void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst
 	struct viol_state *vs = viol ? &viol[p->idx] : NULL;
 	uint64_t now;
 	int rc = myco__box_violation_read(in->seccomp_fd, &v);
-	if (rc == -ENOENT)
-		return;
+	if (rc == -ENOENT || rc == -EAGAIN)
+		return;         /* withdrawn: the calling thread was killed */
 	if (rc < 0) {
 		/* listener gone (every process of the filter exited) */
 		myco__ex_epoll_del(s, in->seccomp_fd);

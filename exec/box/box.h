@@ -536,9 +536,12 @@ struct myco__box_violation {
 	uint64_t ip;
 };
 
-/* Read one pending violation from a listener fd (blocks if none: poll for
- * POLLIN first; POLLHUP = every process of the filter is gone).
- * -ENOENT: the thread died before it could be read; ignore it. */
+/* Read one pending violation from a listener fd.  Never blocks for more
+ * than 20 ms: it looks first (POLLIN), and a one-shot timer signal of the
+ * calling thread (SIGRTMIN+5, a no-op handler) interrupts a receive whose
+ * notification was withdrawn meanwhile.  -ENOENT or -EAGAIN: nothing to
+ * read (the thread died before it could be read): ignore it; -EPIPE: every
+ * process of the filter is gone (close the listener). */
 int myco__box_violation_read(int fd, struct myco__box_violation *v);
 
 /* Answer a violation read from fd.  DENY: the syscall returns -err (err > 0,

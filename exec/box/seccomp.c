@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "box_int.h"
@@ -295,6 +298,41 @@ static int notif_sizes(struct seccomp_notif_sizes *sz)
 	return 0;
 }
 
+/* A per-thread one-shot timer that sends RECV_SIGNAL to this thread, whose
+ * handler does nothing and is installed without SA_RESTART: a blocking
+ * system call of this thread returns EINTR after RECV_WAIT_NS.  0 when
+ * armed (or disarmed), -errno when no timer can be made. */
+#define RECV_SIGNAL  (SIGRTMIN + 5)
+#define RECV_WAIT_NS 20000000L
+
+static void recv_interrupt(int sig)
+{
+	(void)sig;
+}
+
+static int recv_watchdog(bool arm)
+{
+	static __thread timer_t tm;
+	static __thread bool have;
+	if (!have) {
+		struct sigaction sa = { .sa_handler = recv_interrupt };  /* no SA_RESTART */
+		struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID,
+					.sigev_signo = RECV_SIGNAL };
+		sigset_t un;
+		sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(RECV_SIGNAL, &sa, NULL) < 0 ||
+		    timer_create(CLOCK_MONOTONIC, &sev, &tm) < 0)
+			return -errno;
+		sigemptyset(&un);
+		sigaddset(&un, RECV_SIGNAL);
+		pthread_sigmask(SIG_UNBLOCK, &un, NULL);
+		have = true;
+	}
+	struct itimerspec its = { .it_value = { .tv_nsec = arm ? RECV_WAIT_NS : 0 } };
+	return timer_settime(tm, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
 int myco__box_violation_read(int fd, struct myco__box_violation *v)
 {
 	struct seccomp_notif_sizes sz;
@@ -312,8 +350,28 @@ int myco__box_violation_read(int fd, struct myco__box_violation *v)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
+	/* The receive blocks when nothing is pending, and what epoll reported
+	 * can be withdrawn before we get there: the notifying thread was
+	 * killed (kernels since 6.6 then block until the next notification or
+	 * until every process of the filter is gone).  The supervision loop
+	 * must never wait on a partition: look first, and have a one-shot
+	 * timer interrupt the receive if it blocks anyway. */
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	if (poll(&pf, 1, 0) < 0) {
 		rc = -errno;
+		goto out;
+	}
+	if (!(pf.revents & POLLIN)) {
+		rc = pf.revents & (POLLHUP | POLLERR | POLLNVAL) ? -EPIPE : -EAGAIN;
+		goto out;
+	}
+	bool armed = recv_watchdog(true) == 0;
+	int ir = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req);
+	int err = errno;
+	if (armed)
+		recv_watchdog(false);
+	if (ir < 0) {
+		rc = err == EINTR ? -EAGAIN : -err;
 		goto out;
 	}
 	v->id = req->id;
