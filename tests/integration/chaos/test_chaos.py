@@ -204,11 +204,16 @@ class System:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.cli("stop", "--all", check=False, timeout=120)
             try:
+                self.cli("stop", "--all", check=False, timeout=120)
                 self.proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
+                # an executive that does not answer is a failure, and must
+                # not outlive the test: kill -9 it (its guard then removes
+                # the partitions)
                 self.proc.kill()
+                self.proc.wait(timeout=60)
+                shutil.rmtree(self.tmp, ignore_errors=True)
                 fail("myco run did not stop")
         shutil.rmtree(self.tmp, ignore_errors=True)
 
