@@ -766,7 +766,51 @@ const char *myco__ex_collect_health(struct ex_system *s, const struct ex_part *p
 	return "ok";
 }
 
-static json_t *cmd_top(struct ex_system *s)
+/* {"cmd":"top","form":"rows"}: the same figures as arrays in the model's
+ * order (the order of `ps`), no names and no keys; what `myco dash` polls
+ * ten times a second.  A row per partition:
+ *   [state, health, pid, cpu_pct, budget_use_pct, rss_bytes, restarts,
+ *    msgs_per_s, deadline_misses]
+ * and per channel: [messages, msgs_per_s, depth, overflows, latency_p99_ns].
+ * Rates and percentages are rounded as a viewer shows them (one decimal,
+ * whole messages/s per channel): a third of the bytes to write and parse. */
+static double round1(double v)
+{
+	return (double)(int64_t)(v * 10.0 + (v < 0 ? -0.5 : 0.5)) / 10.0;
+}
+
+static json_t *top_rows(struct ex_system *s, const double *sent, uint64_t now)
+{
+	struct ex_collect *c = co_of(s);
+	json_t *parts = json_array(), *chans = json_array();
+
+	for (size_t i = 0; parts && i < s->nparts; i++) {
+		struct ex_part *p = &s->parts[i];
+		struct co_part *cp = &c->pt[i];
+		uint64_t ov, miss = deadline_misses(p, &ov);
+		double budget = p->m->mode == MYCO_MODE_BUDGET && p->m->period_ns ?
+			(double)p->m->runtime_ns / (double)p->m->period_ns * 100.0 : 0;
+		json_array_append_new(parts, json_pack("[s,s,i,f,f,I,I,f,I]",
+			myco__ex_state_name(p->state), myco__ex_collect_health(s, p),
+			(int)(p->act.prog_pid ? p->act.prog_pid : p->act.pid), round1(cp->cpu_pct),
+			round1(budget > 0 ? cp->cpu_pct / budget * 100.0 : 0.0), (json_int_t)cp->cur.rss,
+			(json_int_t)p->restarts, round1(sent ? sent[i] : 0.0),
+			(json_int_t)(miss + cp->edf_miss_ev)));
+	}
+	for (size_t i = 0; chans && i < s->nchans; i++) {
+		myco_chan_stats_t st = { 0 };
+		if (s->chan_owners[i])
+			myco_chan_owner_stats(s->chan_owners[i], &st);
+		json_array_append_new(chans, json_pack("[I,I,I,I,I]", (json_int_t)st.sent,
+			(json_int_t)(c->ch[i].rate + 0.5),
+			(json_int_t)st.pending, (json_int_t)(st.dropped + st.rejected),
+			(json_int_t)hist_q(&c->ch[i].lat, 0.99)));
+	}
+	return json_pack("{s:b,s:s,s:I,s:o,s:o}", "ok", 1, "form", "rows", "now", (json_int_t)now,
+			 "parts", parts ? parts : json_array(), "chans", chans ? chans : json_array());
+}
+
+static json_t *cmd_top(struct ex_system *s, json_t *req)
 {
 	struct ex_collect *c = co_of(s);
 	json_t *parts = json_array(), *chans = json_array();
@@ -778,6 +822,20 @@ static json_t *cmd_top(struct ex_system *s)
 		for (size_t j = 0; j < s->model->channels[k].nsenders; j++)
 			if (s->model->channels[k].senders[j] < s->nparts)
 				sent[s->model->channels[k].senders[j]] += c->ch[k].rate;
+	const char *form = json_string_value(json_object_get(req, "form"));
+	if (form && !strcmp(form, "rows")) {
+		json_decref(parts);
+		json_decref(chans);
+		json_t *rep = top_rows(s, sent, now);
+		free(sent);
+		return rep;
+	}
+	if (form && strcmp(form, "objects")) {
+		json_decref(parts);
+		json_decref(chans);
+		free(sent);
+		return err_reply("top: unknown form (rows or objects)");
+	}
 
 	for (size_t i = 0; parts && i < s->nparts; i++) {
 		struct ex_part *p = &s->parts[i];
@@ -833,7 +891,7 @@ json_t *myco__ex_collect_dispatch(struct ex_system *s, const char *cmd, json_t *
 		return cmd_trace(s, req);
 	if (!strcmp(cmd, "trace-read"))
 		return cmd_trace_read(s, req);
-	return cmd_top(s);
+	return cmd_top(s, req);
 }
 
 /* ---- Prometheus text ---------------------------------------------------- */

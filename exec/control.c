@@ -6,7 +6,7 @@
  *   (stop, restart and kill take "by":WHO, named in the event log)
  *   {"cmd":"logs","name":N,"follow":B} | {"cmd":"events","follow":B}
  *   {"cmd":"trace","on":CATS,"off":CATS} | {"cmd":"trace-read","from":SEQ,"max":N}
- *   {"cmd":"top"}       (these three: exec/collect.c)
+ *   {"cmd":"top"} | {"cmd":"top","form":"rows"}   (these three: exec/collect.c)
  *   {"cmd":"chaos","action":"run"|"stop"|"status",...}   (exec/chaos.c)
  * and gets one JSON object per line back: {"ok":true,...} or
  * {"ok":false,"error":"..."}.  Following requests then stream

@@ -98,7 +98,7 @@ static void on_signal(int sig)
 
 /* ------------------------------------------------------------ the executive */
 
-static json_t *call(struct dash *d, const char *cmd)
+static json_t *call_form(struct dash *d, const char *cmd, const char *form)
 {
 	int fd = myco__cli_connect("dash", d->rdir);
 	if (fd < 0)
@@ -106,7 +106,8 @@ static json_t *call(struct dash *d, const char *cmd)
 	struct timeval tv = { .tv_sec = 1 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	json_t *req = json_pack("{s:s}", "cmd", cmd);
+	json_t *req = form ? json_pack("{s:s,s:s}", "cmd", cmd, "form", form) :
+			     json_pack("{s:s}", "cmd", cmd);
 	json_t *rep = req ? myco__cli_call(fd, req) : NULL;
 	json_decref(req);
 	close(fd);
@@ -115,6 +116,11 @@ static json_t *call(struct dash *d, const char *cmd)
 		return NULL;
 	}
 	return rep;
+}
+
+static json_t *call(struct dash *d, const char *cmd)
+{
+	return call_form(d, cmd, NULL);
 }
 
 static int events_open(struct dash *d)
@@ -587,7 +593,8 @@ static void broadcast(struct dash *d, const char *event, const char *data)
  * executive has no collector to answer `top`. */
 static int poll_once(struct dash *d)
 {
-	json_t *top = call(d, "top");
+	/* the compact form: arrays of numbers in ps's order, no names */
+	json_t *top = call_form(d, "top", "rows");
 	if (!top || !d->ps || ++d->ps_age >= d->hz) {
 		json_t *ps = call(d, "ps");
 		if (!ps) {
@@ -603,13 +610,10 @@ static int poll_once(struct dash *d)
 	json_t *ps = json_incref(d->ps);
 	uint64_t now = myco_now();
 	int err;
-	json_t *delta = myco__dash_state_update(&d->st, ps, top, now, &err);
+	char *delta = myco__dash_state_update(&d->st, ps, top, now, NULL, &err);
 	d->polls++;
 	if (delta) {
-		char *txt = json_dumps(delta, JSON_COMPACT);
-		if (txt)
-			broadcast(d, "delta", txt);
-		free(txt);
+		broadcast(d, "delta", delta);
 		d->last_send = now;
 	} else if (now - d->last_send > DASH_KEEPALIVE_NS) {
 		for (int i = 0; i < DASH_MAX_CONNS; i++)
@@ -618,7 +622,7 @@ static int poll_once(struct dash *d)
 				conn_close(&d->c[i]);
 		d->last_send = now;
 	}
-	json_decref(delta);
+	free(delta);
 	json_decref(ps);
 	json_decref(top);
 	return 0;

@@ -11,9 +11,12 @@
  * Not for: talking to the executive or to browsers (dash_cmds.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -126,17 +129,16 @@ static json_t *static_from_ps(json_t *ps)
 		"model", 0);
 }
 
+static int slots_init(struct dash_state *st);
+
 int myco__dash_state_init(struct dash_state *st, const myco_system_t *model, json_t *ps)
 {
 	memset(st, 0, sizeof(*st));
 	st->stat = model ? static_from_model(model) : static_from_ps(ps);
-	st->parts = json_object();
-	st->chans = json_object();
 	st->events = json_array();
 	st->new_events = json_array();
-	st->prev_sent = json_object();
-	if (!st->stat || !st->parts || !st->chans || !st->events || !st->new_events ||
-	    !st->prev_sent) {
+	if (!st->stat || !st->events || !st->new_events ||
+	    slots_init(st) < 0) {
 		myco__dash_state_free(st);
 		return -ENOMEM;
 	}
@@ -146,20 +148,39 @@ int myco__dash_state_init(struct dash_state *st, const myco_system_t *model, jso
 void myco__dash_state_free(struct dash_state *st)
 {
 	json_decref(st->stat);
-	json_decref(st->parts);
-	json_decref(st->chans);
 	json_decref(st->events);
 	json_decref(st->new_events);
-	json_decref(st->prev_sent);
+	json_decref(st->ps_seen);
+	for (size_t i = 0; st->part && i < st->nparts; i++) {
+		free(st->part[i].name);
+		free(st->part[i].qname);
+		for (size_t k = 0; k < sizeof(st->part[i].pj) / sizeof(st->part[i].pj[0]); k++)
+			json_decref(st->part[i].pj[k]);
+	}
+	for (size_t i = 0; st->chan && i < st->nchans; i++) {
+		free(st->chan[i].name);
+		free(st->chan[i].qname);
+		json_decref(st->chan[i].pj[0]);
+		json_decref(st->chan[i].pj[1]);
+	}
+	free(st->part);
+	free(st->chan);
 	memset(st, 0, sizeof(*st));
 }
 
 /* -------------------------------------------------------------- the live part */
 
+/* The hot path runs ten times a second over every partition and channel:
+ * the figures of the previous poll are kept in plain arrays (struct
+ * dash_part, struct dash_chan), compared as numbers, and only a field that
+ * changed touches a JSON object (the page's state and the delta).  What
+ * comes from `ps` (isolation, last exit, standby, done, broken) is folded
+ * only when a new `ps` reply arrives. */
+
 /* One decimal is what the page shows; rounding keeps noise out of deltas. */
-static json_t *round1(double v)
+static double round1(double v)
 {
-	return json_real(round(v * 10.0) / 10.0);
+	return round(v * 10.0) / 10.0;
 }
 
 /* "applied 6/8" and the list, from ps's isolation array. */
@@ -182,120 +203,324 @@ static json_t *iso_summary(json_t *iso)
 	return json_string(buf);
 }
 
-static json_t *part_live(json_t *p, json_t *top)
+/* The delta's text, written as it is found (a growing buffer). */
+struct dbuf {
+	char *b;
+	size_t len, cap;
+	int err;
+};
+
+static void db_add(struct dbuf *o, const char *s, size_t n)
 {
-	json_t *o = json_object(), *lr = json_object_get(p, "last_restart");
-	if (!o)
-		return NULL;
-	/* "record": the partition's record/replay state from ps (null when
-	 * the executive records nothing: docs/replay.md) */
-	static const char *const copy[] = { "state", "pid", "restarts", "health", "last_exit",
-					    "standby_parked", "isolation", "record" };
-	for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
-		json_t *v = json_object_get(p, copy[i]);
-		json_object_set(o, copy[i], v ? v : json_null());
-	}
-	json_object_set_new(o, "iso", iso_summary(json_object_get(p, "isolation")));
-	json_object_set_new(o, "c2r_ns", json_integer(
-		lr ? json_integer_value(json_object_get(lr, "crash_to_running_ns")) : 0));
-	if (top) {
-		/* top is fresh at every poll, ps may be up to a second old */
-		static const char *const fresh[] = { "state", "pid", "restarts", "health" };
-		for (size_t i = 0; i < sizeof(fresh) / sizeof(fresh[0]); i++) {
-			json_t *v = json_object_get(top, fresh[i]);
-			if (v)
-				json_object_set(o, fresh[i], v);
+	if (o->err)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t nc = (o->cap + n + 1) * 2;
+		char *nb = realloc(o->b, nc);
+		if (!nb) {
+			o->err = -ENOMEM;
+			return;
 		}
-		json_object_set_new(o, "cpu_pct", round1(json_number_value(json_object_get(top, "cpu_pct"))));
-		json_object_set_new(o, "budget_use_pct",
-				    round1(json_number_value(json_object_get(top, "budget_use_pct"))));
-		json_object_set_new(o, "rss", json_integer(json_integer_value(json_object_get(top, "rss_bytes"))));
-		json_object_set_new(o, "msgs_per_s", round1(json_number_value(json_object_get(top, "msgs_per_s"))));
-		json_object_set_new(o, "deadline_misses",
-				    json_integer(json_integer_value(json_object_get(top, "deadline_misses"))));
+		o->b = nb;
+		o->cap = nc;
 	}
-	return o;
+	memcpy(o->b + o->len, s, n);
+	o->len += n;
+	o->b[o->len] = 0;
 }
 
-/* An index name -> element of an array of {"name":...} objects (a new
- * object; NULL for no array).  One hash lookup per partition and channel
- * instead of a scan: 1,000 channels were a million compares a poll. */
-static json_t *by_name(json_t *arr)
+static void db_str(struct dbuf *o, const char *s)
 {
-	size_t i;
-	json_t *v, *idx = arr ? json_object() : NULL;
-	json_array_foreach(arr, i, v) {
-		const char *n = json_string_value(json_object_get(v, "name"));
-		if (n && idx)
-			json_object_set(idx, n, v);
-	}
-	return idx;
+	db_add(o, s, strlen(s));
 }
 
-static json_t *chan_live(struct dash_state *st, json_t *c, json_t *top, const char *name,
-			 uint64_t now_ns)
+/* Any JSON value, compact (strings escaped by jansson). */
+static void db_json(struct dbuf *o, json_t *v)
 {
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!t) {
+		o->err = -ENOMEM;
+		return;
+	}
+	db_str(o, t);
+	free(t);
+}
+
+/* Where the changes of one partition or channel go: the delta's entry for
+ * it ("NAME":{...}), opened at the first changed field. */
+struct dash_put {
+	struct dbuf *o;
+	const char *qname;  /* the name as a JSON string */
+	bool open;
+};
+
+static void put_key(struct dash_put *p, const char *key)
+{
+	if (!p->open) {
+		if (p->o->len && p->o->b[p->o->len - 1] != '{')
+			db_add(p->o, ",", 1);
+		db_str(p->o, p->qname);
+		db_add(p->o, ":{", 2);
+		p->open = true;
+	} else {
+		db_add(p->o, ",", 1);
+	}
+	db_add(p->o, "\"", 1);
+	db_str(p->o, key);
+	db_add(p->o, "\":", 2);
+}
+
+static void put_int(struct dash_put *p, const char *key, uint64_t bit, uint64_t *have,
+		    int64_t *old, int64_t v)
+{
+	if ((*have & bit) && *old == v)
+		return;
+	*have |= bit;
+	*old = v;
+	char t[24];
+	int n = snprintf(t, sizeof(t), "%" PRId64, v);
+	put_key(p, key);
+	db_add(p->o, t, (size_t)n);
+}
+
+/* A real as JSON: the shortest of 15 or 17 digits that reads back the
+ * same, always with a point (a real for the page and for jansson). */
+static void db_real(struct dbuf *o, double v)
+{
+	char t[40];
+	if (!isfinite(v))
+		v = 0;
+	int n = snprintf(t, sizeof(t), "%.15g", v);
+	if (strtod(t, NULL) != v)
+		n = snprintf(t, sizeof(t), "%.17g", v);
+	if (!strpbrk(t, ".eE"))
+		t[n++] = '.', t[n++] = '0', t[n] = 0;
+	db_add(o, t, (size_t)n);
+}
+
+static void put_real(struct dash_put *p, const char *key, uint64_t bit, uint64_t *have,
+		     double *old, double v)
+{
+	if ((*have & bit) && *old == v)
+		return;
+	*have |= bit;
+	*old = v;
+	put_key(p, key);
+	db_real(p->o, v);
+}
+
+static void put_str(struct dash_put *p, const char *key, uint64_t bit, uint64_t *have,
+		    char *old, size_t cap, const char *v)
+{
+	if (!v)
+		v = "";
+	if ((*have & bit) && !strncmp(old, v, cap))
+		return;
+	*have |= bit;
+	snprintf(old, cap, "%s", v);
+	json_t *js = json_string(v);
+	put_key(p, key);
+	if (js)
+		db_json(p->o, js);
+	else
+		p->o->err = -ENOMEM;
+	json_decref(js);
+}
+
+/* A field of ps as it is (any JSON), kept in *KEPT, sent when it differs. */
+static void put_json(struct dash_put *p, const char *key, json_t **kept, json_t *v)
+{
+	if (!v)
+		v = json_null();
+	if (*kept && json_equal(*kept, v))
+		return;
+	json_decref(*kept);
+	*kept = json_incref(v);
+	put_key(p, key);
+	db_json(p->o, v);
+}
+
+/* The name as a JSON string, written once. */
+static char *quoted(const char *name)
+{
+	json_t *js = json_string(name ? name : "");
+	char *q = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+	json_decref(js);
+	return q;
+}
+
+static int slots_init(struct dash_state *st)
+{
+	json_t *order = json_object_get(st->stat, "order");
+	json_t *corder = json_object_get(st->stat, "chan_order");
+	st->nparts = json_array_size(order);
+	st->nchans = json_array_size(corder);
+	st->part = calloc(st->nparts ? st->nparts : 1, sizeof(*st->part));
+	st->chan = calloc(st->nchans ? st->nchans : 1, sizeof(*st->chan));
+	if (!st->part || !st->chan)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->nparts; i++)
+		if (!(st->part[i].name = strdup(json_string_value(json_array_get(order, i)))) ||
+		    !(st->part[i].qname = quoted(st->part[i].name)))
+			return -ENOMEM;
+	for (size_t i = 0; i < st->nchans; i++)
+		if (!(st->chan[i].name = strdup(json_string_value(json_array_get(corder, i)))) ||
+		    !(st->chan[i].qname = quoted(st->chan[i].name)))
+			return -ENOMEM;
+	return 0;
+}
+
+enum {
+	PB_STATE = 1u << 0, PB_HEALTH = 1u << 1, PB_PID = 1u << 2, PB_RESTARTS = 1u << 3,
+	PB_CPU = 1u << 4, PB_BUSE = 1u << 5, PB_RSS = 1u << 6, PB_MSGS = 1u << 7,
+	PB_MISSES = 1u << 8,
+	CB_SENT = 1u << 0, CB_PENDING = 1u << 1, CB_RATE = 1u << 2, CB_OVF = 1u << 3,
+	CB_LAT = 1u << 4,
+};
+
+/* One partition: ps's entry P (its row in ps), top's row R (NULL: none). */
+static void part_fold(struct dash_part *sp, struct dash_put *pu, json_t *p, json_t *r,
+		      bool ps_new)
+{
+	if (ps_new) {
+		/* "record": the partition's record/replay state from ps (null
+		 * when the executive records nothing: docs/replay.md) */
+		static const char *const copy[] = { "last_exit", "standby_parked", "isolation",
+						    "record" };
+		json_t *lr = json_object_get(p, "last_restart");
+		for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
+			put_json(pu, copy[i], &sp->pj[i], json_object_get(p, copy[i]));
+		json_t *iso = iso_summary(json_object_get(p, "isolation"));
+		json_t *c2r = json_integer(lr ? json_integer_value(
+			json_object_get(lr, "crash_to_running_ns")) : 0);
+		if (iso && c2r) {
+			put_json(pu, "iso", &sp->pj[4], iso);
+			put_json(pu, "c2r_ns", &sp->pj[5], c2r);
+		} else {
+			pu->o->err = -ENOMEM;
+		}
+		json_decref(iso);
+		json_decref(c2r);
+	}
+	/* top is fresh at every poll, ps may be up to a second old */
+	const char *state = r ? json_string_value(json_array_get(r, 0)) : NULL;
+	const char *health = r ? json_string_value(json_array_get(r, 1)) : NULL;
+	put_str(pu, "state", PB_STATE, &sp->have, sp->state, sizeof(sp->state),
+		state ? state : json_string_value(json_object_get(p, "state")));
+	put_str(pu, "health", PB_HEALTH, &sp->have, sp->health, sizeof(sp->health),
+		health ? health : json_string_value(json_object_get(p, "health")));
+	put_int(pu, "pid", PB_PID, &sp->have, &sp->pid, json_integer_value(
+		r ? json_array_get(r, 2) : json_object_get(p, "pid")));
+	put_int(pu, "restarts", PB_RESTARTS, &sp->have, &sp->restarts, json_integer_value(
+		r ? json_array_get(r, 6) : json_object_get(p, "restarts")));
+	if (!r)
+		return;
+	put_real(pu, "cpu_pct", PB_CPU, &sp->have, &sp->cpu,
+		 round1(json_number_value(json_array_get(r, 3))));
+	put_real(pu, "budget_use_pct", PB_BUSE, &sp->have, &sp->buse,
+		 round1(json_number_value(json_array_get(r, 4))));
+	put_int(pu, "rss", PB_RSS, &sp->have, &sp->rss, json_integer_value(json_array_get(r, 5)));
+	put_real(pu, "msgs_per_s", PB_MSGS, &sp->have, &sp->msgs,
+		 round1(json_number_value(json_array_get(r, 7))));
+	put_int(pu, "deadline_misses", PB_MISSES, &sp->have, &sp->misses,
+		json_integer_value(json_array_get(r, 8)));
+}
+
+/* One channel: ps's entry C, top's row R (NULL: none), at NOW_NS. */
+static void chan_fold(struct dash_chan *sc, struct dash_put *pu, json_t *c, json_t *r,
+		      bool ps_new, uint64_t now_ns)
+{
+	if (ps_new) {
+		json_t *done = json_integer(json_integer_value(json_object_get(c, "done")));
+		if (done)
+			put_json(pu, "done", &sc->pj[0], done);
+		else
+			pu->o->err = -ENOMEM;
+		json_decref(done);
+		json_t *br = json_object_get(c, "broken");
+		put_json(pu, "broken", &sc->pj[1], br ? br : json_false());
+	}
 	/* top's counters are fresh at every poll, ps's may be a second old */
-	json_t *tm = top ? json_object_get(top, "messages") : NULL;
-	json_t *td = top ? json_object_get(top, "depth") : NULL;
-	json_int_t sent = json_integer_value(tm ? tm : json_object_get(c, "sent"));
-	json_t *o = json_pack("{s:I,s:I,s:I,s:O}", "sent", sent,
-			      "done", json_integer_value(json_object_get(c, "done")),
-			      "pending", json_integer_value(td ? td : json_object_get(c, "pending")),
-			      "broken", json_object_get(c, "broken") ? json_object_get(c, "broken")
-								      : json_false());
-	if (!o)
-		return NULL;
+	int64_t sent = json_integer_value(r ? json_array_get(r, 0) : json_object_get(c, "sent"));
 	double rate = 0;
-	json_t *tr = top ? json_object_get(top, "msgs_per_s") : NULL;
-	json_t *prev = json_object_get(st->prev_sent, name);
-	if (tr) {
-		rate = json_number_value(tr);
-	} else if (prev) {
+	if (r) {
+		rate = json_number_value(json_array_get(r, 1));
+	} else if (sc->prev_t) {
 		/* no collector: our own rate over the poll interval */
-		json_int_t ps = json_integer_value(json_array_get(prev, 0));
-		json_int_t pt = json_integer_value(json_array_get(prev, 1));
-		if ((uint64_t)pt < now_ns && sent >= ps)
-			rate = (double)(sent - ps) * 1e9 / (double)(now_ns - (uint64_t)pt);
+		if (sc->prev_t < now_ns && sent >= sc->prev_sent)
+			rate = (double)(sent - sc->prev_sent) * 1e9 / (double)(now_ns - sc->prev_t);
 	}
-	json_object_set_new(st->prev_sent, name, json_pack("[I,I]", sent, (json_int_t)now_ns));
-	json_object_set_new(o, "rate", json_real(round(rate)));
-	if (top) {
-		json_object_set_new(o, "overflows", json_integer(json_integer_value(json_object_get(top, "overflows"))));
-		json_object_set_new(o, "lat_p99_ns", json_integer(json_integer_value(json_object_get(top, "latency_p99_ns"))));
-	}
-	return o;
+	sc->prev_sent = sent;
+	sc->prev_t = now_ns;
+	put_int(pu, "sent", CB_SENT, &sc->have, &sc->sent, sent);
+	put_int(pu, "pending", CB_PENDING, &sc->have, &sc->pending, json_integer_value(
+		r ? json_array_get(r, 2) : json_object_get(c, "pending")));
+	put_real(pu, "rate", CB_RATE, &sc->have, &sc->rate, round(rate));
+	if (!r)
+		return;
+	put_int(pu, "overflows", CB_OVF, &sc->have, &sc->ovf, json_integer_value(json_array_get(r, 3)));
+	put_int(pu, "lat_p99_ns", CB_LAT, &sc->have, &sc->lat, json_integer_value(json_array_get(r, 4)));
 }
 
-/* Fields of NEW that differ from OLD (all of NEW when OLD is NULL). */
-static json_t *diff_fields(json_t *old, json_t *new)
+/* top's rows of one kind when they match ps's entries one to one. */
+static json_t *rows_of(json_t *top, const char *key, json_t *ps_arr)
 {
-	json_t *d = NULL, *v;
-	const char *k;
-	json_object_foreach(new, k, v) {
-		if (old && json_equal(json_object_get(old, k), v))
-			continue;
-		if (!d && !(d = json_object()))
-			return NULL;
-		json_object_set(d, k, v);
-	}
-	return d;
+	json_t *rows = top ? json_object_get(top, key) : NULL;
+	return json_is_array(rows) && json_array_size(rows) == json_array_size(ps_arr) ? rows : NULL;
 }
 
-json_t *myco__dash_state_update(struct dash_state *st, json_t *ps, json_t *top,
-				uint64_t now_ns, int *err)
+/* The row of index I, NULL when it is not an array (untrusted: a reply). */
+static json_t *row_at(json_t *rows, size_t i)
 {
-	json_t *dparts = json_object(), *dchans = json_object(), *v, *dframe = NULL;
-	json_t *tparts = by_name(top ? json_object_get(top, "partitions") : NULL);
-	json_t *tchans = by_name(top ? json_object_get(top, "channels") : NULL);
-	size_t i;
+	json_t *r = rows ? json_array_get(rows, i) : NULL;
+	return json_is_array(r) ? r : NULL;
+}
+
+/* The slot of ps's entry I named NAME among N slots (ps's order is the
+ * model's: slot I nearly always); -1 when there is none. */
+static ssize_t slot_at(const char *name, size_t i, size_t n, const char *(*nm)(void *, size_t),
+		       void *arr)
+{
+	if (!name)
+		return -1;
+	if (i < n && !strcmp(nm(arr, i), name))
+		return (ssize_t)i;
+	for (size_t j = 0; j < n; j++)
+		if (!strcmp(nm(arr, j), name))
+			return (ssize_t)j;
+	return -1;
+}
+
+static const char *part_name(void *a, size_t i)
+{
+	return ((struct dash_part *)a)[i].name;
+}
+
+static const char *chan_name(void *a, size_t i)
+{
+	return ((struct dash_chan *)a)[i].name;
+}
+
+char *myco__dash_state_update(struct dash_state *st, json_t *ps, json_t *top,
+			      uint64_t now_ns, size_t *len, int *err)
+{
+	json_t *pps = json_object_get(ps, "partitions"), *pch = json_object_get(ps, "channels");
+	json_t *tparts = rows_of(top, "parts", pps), *tchans = rows_of(top, "chans", pch);
+	json_t *v, *dframe = NULL;
+	bool ps_new = ps != st->ps_seen;
+	struct dbuf o = { 0 };
+	size_t i, changed = 0;
+	char t[80];
 	*err = 0;
 	st->t_ms = now_ns / 1000000;
-	if (!dparts || !dchans)
-		goto oom;
+	if (ps_new) {
+		/* held, so that a new reply can never have the old one's address */
+		json_decref(st->ps_seen);
+		st->ps_seen = json_incref(ps);
+	}
 	/* the frame clock (ps "frame"): sent when it starts or changes */
 	json_t *fr = json_object_get(ps, "frame");
-	if (json_is_object(fr)) {
+	if (ps_new && json_is_object(fr)) {
 		json_t *clk = json_pack("{s:O,s:O}", "origin_ns", json_object_get(fr, "origin_ns"),
 					"major_ns", json_object_get(fr, "major_ns"));
 		if (clk && !json_equal(clk, json_object_get(st->stat, "frame_clock"))) {
@@ -305,64 +530,59 @@ json_t *myco__dash_state_update(struct dash_state *st, json_t *ps, json_t *top,
 			json_decref(clk);
 		}
 	}
-	json_array_foreach(json_object_get(ps, "partitions"), i, v) {
+	st->tick++;   /* taken back when nothing changed */
+	int n = snprintf(t, sizeof(t), "{\"t\":%" PRIu64 ",\"tick\":%" PRIu64 ",\"parts\":{",
+			 now_ns / 1000000, st->tick);
+	db_add(&o, t, (size_t)n);
+	json_array_foreach(pps, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
-		if (!name)
+		ssize_t k = slot_at(name, i, st->nparts, part_name, st->part);
+		if (k < 0)
 			continue;
-		json_t *live = part_live(v, tparts ? json_object_get(tparts, name) : NULL);
-		if (!live)
-			goto oom;
-		json_t *d = diff_fields(json_object_get(st->parts, name), live);
-		if (d)
-			json_object_set_new(dparts, name, d);
-		json_object_set_new(st->parts, name, live);
+		struct dash_part *sp = &st->part[k];
+		struct dash_put pu = { .o = &o, .qname = sp->qname };
+		part_fold(sp, &pu, v, row_at(tparts, i), ps_new || !sp->folded);
+		sp->folded = true;
+		if (pu.open)
+			db_add(&o, "}", 1), changed++;
 	}
-	json_array_foreach(json_object_get(ps, "channels"), i, v) {
+	db_str(&o, "},\"chans\":{");
+	json_array_foreach(pch, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
-		if (!name)
+		ssize_t k = slot_at(name, i, st->nchans, chan_name, st->chan);
+		if (k < 0)
 			continue;
-		json_t *live = chan_live(st, v, tchans ? json_object_get(tchans, name) : NULL, name, now_ns);
-		if (!live)
-			goto oom;
-		json_t *d = diff_fields(json_object_get(st->chans, name), live);
-		if (d)
-			json_object_set_new(dchans, name, d);
-		json_object_set_new(st->chans, name, live);
+		struct dash_chan *sc = &st->chan[k];
+		struct dash_put pu = { .o = &o, .qname = sc->qname };
+		chan_fold(sc, &pu, v, row_at(tchans, i), ps_new || !sc->folded, now_ns);
+		sc->folded = true;
+		if (pu.open)
+			db_add(&o, "}", 1), changed++;
 	}
-	json_decref(tparts);
-	json_decref(tchans);
-	tparts = tchans = NULL;
-	if (!json_object_size(dparts) && !json_object_size(dchans) &&
-	    !json_array_size(st->new_events) && !dframe) {
-		json_decref(dparts);
-		json_decref(dchans);
+	if (!changed && !json_array_size(st->new_events) && !dframe) {
+		st->tick--;
+		free(o.b);
+		*err = o.err;
 		return NULL;
 	}
-	json_t *fresh = json_array();
-	if (!fresh)
-		goto oom;
-	st->tick++;
 	/* the delta takes the queued events; a fresh queue starts */
-	json_t *delta = json_pack("{s:I,s:I,s:o,s:o,s:o}", "t", (json_int_t)(now_ns / 1000000),
-				  "tick", (json_int_t)st->tick, "parts", dparts, "chans", dchans,
-				  "events", st->new_events);
-	st->new_events = fresh;
-	if (!delta) {
+	db_str(&o, "},\"events\":");
+	db_json(&o, st->new_events);
+	if (dframe) {
+		db_str(&o, ",\"frame_clock\":");
+		db_json(&o, dframe);
 		json_decref(dframe);
-		*err = -ENOMEM;
+	}
+	db_add(&o, "}", 1);
+	if (o.err) {
+		free(o.b);
+		*err = o.err;
 		return NULL;
 	}
-	if (dframe)
-		json_object_set_new(delta, "frame_clock", dframe);
-	return delta;
-oom:
-	json_decref(dparts);
-	json_decref(dchans);
-	json_decref(tparts);
-	json_decref(tchans);
-	json_decref(dframe);
-	*err = -ENOMEM;
-	return NULL;
+	json_array_clear(st->new_events);
+	if (len)
+		*len = o.len;
+	return o.b;
 }
 
 void myco__dash_state_event(struct dash_state *st, json_t *ev)
@@ -377,9 +597,71 @@ void myco__dash_state_event(struct dash_state *st, json_t *ev)
 		json_array_remove(st->new_events, 0);
 }
 
+/* The live object of one partition or channel, from its kept figures. */
+static json_t *part_obj(const struct dash_part *sp)
+{
+	static const char *const pk[] = { "last_exit", "standby_parked", "isolation", "record",
+					  "iso", "c2r_ns" };
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < sizeof(pk) / sizeof(pk[0]); i++)
+		if (sp->pj[i])
+			json_object_set(o, pk[i], sp->pj[i]);
+	if (o && (sp->have & PB_STATE))
+		json_object_set_new(o, "state", json_string(sp->state));
+	if (o && (sp->have & PB_HEALTH))
+		json_object_set_new(o, "health", json_string(sp->health));
+	if (o && (sp->have & PB_PID))
+		json_object_set_new(o, "pid", json_integer(sp->pid));
+	if (o && (sp->have & PB_RESTARTS))
+		json_object_set_new(o, "restarts", json_integer(sp->restarts));
+	if (o && (sp->have & PB_CPU))
+		json_object_set_new(o, "cpu_pct", json_real(sp->cpu));
+	if (o && (sp->have & PB_BUSE))
+		json_object_set_new(o, "budget_use_pct", json_real(sp->buse));
+	if (o && (sp->have & PB_RSS))
+		json_object_set_new(o, "rss", json_integer(sp->rss));
+	if (o && (sp->have & PB_MSGS))
+		json_object_set_new(o, "msgs_per_s", json_real(sp->msgs));
+	if (o && (sp->have & PB_MISSES))
+		json_object_set_new(o, "deadline_misses", json_integer(sp->misses));
+	return o;
+}
+
+static json_t *chan_obj(const struct dash_chan *sc)
+{
+	json_t *o = json_object();
+	if (o && sc->pj[0])
+		json_object_set(o, "done", sc->pj[0]);
+	if (o && sc->pj[1])
+		json_object_set(o, "broken", sc->pj[1]);
+	if (o && (sc->have & CB_SENT))
+		json_object_set_new(o, "sent", json_integer(sc->sent));
+	if (o && (sc->have & CB_PENDING))
+		json_object_set_new(o, "pending", json_integer(sc->pending));
+	if (o && (sc->have & CB_RATE))
+		json_object_set_new(o, "rate", json_real(sc->rate));
+	if (o && (sc->have & CB_OVF))
+		json_object_set_new(o, "overflows", json_integer(sc->ovf));
+	if (o && (sc->have & CB_LAT))
+		json_object_set_new(o, "lat_p99_ns", json_integer(sc->lat));
+	return o;
+}
+
 json_t *myco__dash_state_full(const struct dash_state *st)
 {
-	return json_pack("{s:O,s:O,s:O,s:O,s:I,s:I}", "static", st->stat, "parts", st->parts,
-			 "chans", st->chans, "events", st->events, "tick", (json_int_t)st->tick,
+	json_t *parts = json_object(), *chans = json_object();
+	for (size_t i = 0; parts && i < st->nparts; i++)
+		if (st->part[i].folded)
+			json_object_set_new(parts, st->part[i].name, part_obj(&st->part[i]));
+	for (size_t i = 0; chans && i < st->nchans; i++)
+		if (st->chan[i].folded)
+			json_object_set_new(chans, st->chan[i].name, chan_obj(&st->chan[i]));
+	if (!parts || !chans) {
+		json_decref(parts);
+		json_decref(chans);
+		return NULL;
+	}
+	return json_pack("{s:O,s:o,s:o,s:O,s:I,s:I}", "static", st->stat, "parts", parts,
+			 "chans", chans, "events", st->events, "tick", (json_int_t)st->tick,
 			 "t", (json_int_t)st->t_ms);
 }
