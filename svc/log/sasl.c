@@ -12,7 +12,7 @@
  * ("userPassword" for a user name) registered in this process, so no
  * sasldb file or system service is involved.
  *
- * Not for: TLS (not implemented), the wire codec (kproto.c).
+ * Not for: TLS (net_rt.c), the wire codec (kproto.c).
  */
 #include "log_int.h"
 
