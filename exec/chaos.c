@@ -748,9 +748,10 @@ static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 		char q[600], per[600], old[64], pv[64], nv[64];
 		long long quota, period;
 
-		snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", v1);
-		snprintf(per, sizeof(per), "%s/cpu.cfs_period_us", v1);
-		if (!read_line(q, old, sizeof(old)) && !read_line(per, pv, sizeof(pv))) {
+		int lq = snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", v1);
+		int lp = snprintf(per, sizeof(per), "%s/cpu.cfs_period_us", v1);
+		if (lq > 0 && (size_t)lq < sizeof(q) && lp > 0 && (size_t)lp < sizeof(per) &&
+		    !read_line(q, old, sizeof(old)) && !read_line(per, pv, sizeof(pv))) {
 			quota = atoll(old);
 			period = atoll(pv);
 			if (quota <= 0)
