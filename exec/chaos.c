@@ -359,15 +359,16 @@ static void write_table(struct ex_chaos *x, uint32_t pi, struct myco__part_ctl *
 			src = &x->tab[pi][i];
 		}
 		__atomic_store_n(&d->seq, (seq | 1u), __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
-		__atomic_store_n(&d->kind, src ? src->kind : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->chan, src ? src->chan : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->t_start_ns, src ? src->t_start_ns : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->t_end_ns, src ? src->t_end_ns : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->seed, src ? src->seed : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->prob, src ? src->prob : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->arg_ns, src ? src->arg_ns : 0u, __ATOMIC_RELAXED);
-		__atomic_store_n(&d->arg2_ns, src ? src->arg2_ns : 0u, __ATOMIC_RELAXED);
+		/* release stores keep the odd seq before them (no fence: the
+		 * ThreadSanitizer build does not model fences) */
+		__atomic_store_n(&d->kind, src ? src->kind : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->chan, src ? src->chan : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->t_start_ns, src ? src->t_start_ns : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->t_end_ns, src ? src->t_end_ns : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->seed, src ? src->seed : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->prob, src ? src->prob : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->arg_ns, src ? src->arg_ns : 0u, __ATOMIC_RELEASE);
+		__atomic_store_n(&d->arg2_ns, src ? src->arg2_ns : 0u, __ATOMIC_RELEASE);
 		__atomic_store_n(&d->seq, (seq | 1u) + 1u, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&t->skew_ns, x ? x->skew[pi] : 0, __ATOMIC_RELAXED);

@@ -109,15 +109,16 @@ static unsigned active_faults(uint64_t tag, uint64_t now, struct active *out)
 
 		if (seq & 1u)
 			continue;
-		a.kind = __atomic_load_n(&s->kind, __ATOMIC_RELAXED);
-		chan = __atomic_load_n(&s->chan, __ATOMIC_RELAXED);
-		t0 = __atomic_load_n(&s->t_start_ns, __ATOMIC_RELAXED);
-		a.t_end = __atomic_load_n(&s->t_end_ns, __ATOMIC_RELAXED);
-		a.seed = __atomic_load_n(&s->seed, __ATOMIC_RELAXED);
-		a.prob = __atomic_load_n(&s->prob, __ATOMIC_RELAXED);
-		a.arg = __atomic_load_n(&s->arg_ns, __ATOMIC_RELAXED);
-		a.arg2 = __atomic_load_n(&s->arg2_ns, __ATOMIC_RELAXED);
-		atomic_thread_fence(memory_order_acquire);
+		/* acquire loads keep the second read of seq after them (a fence
+		 * would do too, but ThreadSanitizer does not model fences) */
+		a.kind = __atomic_load_n(&s->kind, __ATOMIC_ACQUIRE);
+		chan = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
+		t0 = __atomic_load_n(&s->t_start_ns, __ATOMIC_ACQUIRE);
+		a.t_end = __atomic_load_n(&s->t_end_ns, __ATOMIC_ACQUIRE);
+		a.seed = __atomic_load_n(&s->seed, __ATOMIC_ACQUIRE);
+		a.prob = __atomic_load_n(&s->prob, __ATOMIC_ACQUIRE);
+		a.arg = __atomic_load_n(&s->arg_ns, __ATOMIC_ACQUIRE);
+		a.arg2 = __atomic_load_n(&s->arg2_ns, __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq)
 			continue;
 		if (a.kind == MYCO__CHAOS_NONE || a.kind >= MYCO__CHAOS_KINDS)
