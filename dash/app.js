@@ -199,7 +199,7 @@ function frameTick() {
   const now = (syncT + (performance.now() - syncLocal)) * 1e6;
   const since = now - fc.origin_ns;
   if (since >= 0) {
-    const pos = since % fc.major_ns, k = Math.floor(since / fc.major_ns);
+    const pos = since % fc.major_ns, k = Math.trunc(since / fc.major_ns);
     for (const c of cursors) {
       c.style.left = (100 * pos / fc.major_ns).toFixed(2) + '%';
       c.title = `frame ${k}, ${(pos / 1e6).toFixed(2)} ms of ${fc.major_ns / 1e6} ms`;

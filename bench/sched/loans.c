@@ -87,21 +87,21 @@ static void report(const char *name, const char *what, samples_t *s)
 
 /* ---- 1 + 2: grant latency ----------------------------------------------- */
 
-static atomic_int flood_left;
+static atomic_int burst_left;
 
-static int flood_task(void *arg)
+static int burst_task(void *arg)
 {
 	(void)arg;
 	spin_ns(100000);
-	atomic_fetch_sub(&flood_left, 1);
+	atomic_fetch_sub(&burst_left, 1);
 	return 0;
 }
 
-static int flood(void *arg)
+static int burst(void *arg)
 {
 	int n = (int)(intptr_t)arg;
 	for (int i = 0; i < n; i++)
-		myco_spawn(myco_loop_current(), NULL, flood_task, NULL, NULL);
+		myco_spawn(myco_loop_current(), NULL, burst_task, NULL, NULL);
 	return 0;
 }
 
@@ -142,16 +142,16 @@ static int grant_latency(void)
 		}
 		usleep(200 + (k * 37) % 500);
 		uint64_t grants = ld(&reg.core[1].grants);
-		atomic_store(&flood_left, 16);
+		atomic_store(&burst_left, 16);
 		uint64_t t0 = myco_now();
-		myco_spawn_on(myco_group_loop(g, 0), flood, (void *)(intptr_t)16,
+		myco_spawn_on(myco_group_loop(g, 0), burst, (void *)(intptr_t)16,
 			      NULL);
 		while (ld(&reg.core[1].grants) == grants &&
-		       atomic_load(&flood_left) > 0)
+		       atomic_load(&burst_left) > 0)
 			sched_yield();
 		if (ld(&reg.core[1].grants) != grants)
 			samples_add(&arr, ld(&reg.core[1].running_ns) - t0);
-		while (atomic_load(&flood_left) > 0)
+		while (atomic_load(&burst_left) > 0)
 			usleep(100);
 	}
 	myco__loans_stop(&a);
@@ -167,7 +167,7 @@ static int grant_latency(void)
 	report("work_arrival_to_running",
 	       "work arrival -> borrowed loop running", &arr);
 	table_line("\nArrival -> running includes the arbiter noticing the "
-		   "queue (%u of %u floods got a grant before they finished; "
+		   "queue (%u of %u bursts got a grant before they finished; "
 		   "arbiter period 20 us, delay threshold 50 us, longest "
 		   "decision round %.1f us).\n", (unsigned)arr.n, m,
 		   a.step_ns_max / 1e3);
