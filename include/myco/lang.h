@@ -323,7 +323,15 @@ typedef struct myco_partition {
 	 * MYCO_LANG_BIDS_MAX. */
 	size_t nbids;
 	const myco_bid_decl_t *bids;
+	/* `cores MIN..MAX elastic;` (docs/scheduling.md): the partition's
+	 * runtime has MAX loops; MIN always run, the executive's arbiter lends
+	 * it up to MAX - MIN more cores from the pool the reservations leave.
+	 * 1 <= MIN <= MAX <= MYCO_LANG_ELASTIC_MAX; both 0 = not elastic (and
+	 * then ncores/cores list the cores it may run on). */
+	uint32_t elastic_min, elastic_max;
+	myco_pos_t elastic_pos;       /* of the `cores` statement */
 } myco_partition_t;
+#define MYCO_LANG_ELASTIC_MAX 64
 
 /* ---------------------------------------------------------------- services */
 
@@ -584,6 +592,11 @@ const char *myco_record_name(myco_record_t r);        /* "off", "always", "on cr
 const char *myco_strategy_name(myco_strategy_t s);
 const char *myco_ftype_name(myco_ftype_t t);
 const char *myco_http_method_name(myco_http_method_t m);   /* "GET" ... */
+/* Cores the budget and frame partitions of sys reserve (docs/scheduling.md):
+ * the union of their listed cores and of the cores holding frame windows,
+ * plus the unpinned budgets' utilisation rounded up.  The rest of the
+ * machine, less the elastic partitions' minimums, is the loan pool. */
+unsigned myco_lang_reserved_cores(const myco_system_t *sys);
 
 /* ------------------------------------------------------------------- tools */
 

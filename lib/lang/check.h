@@ -323,6 +323,10 @@ void myco__lower_part_health_done(ctx_t *c, myco_partition_t *p);
 /* lower_sched.c: `bid` and its check after the partition's block */
 void myco__lower_part_bid(myco__lower_t *l);
 void myco__lower_part_sched_done(ctx_t *c, myco_partition_t *p);
+/* `cores MIN..MAX elastic;` (called by the `cores` handler at a range) and
+ * the system's admission with loans (E133-E135, W003) */
+void myco__lower_part_elastic(myco__lower_t *l);
+void myco__check_elastic(ctx_t *c);
 
 /* lower_chaos.c: `chaos NAME { ... }` experiments (docs/chaos.md): the
  * declaration (pass 1), its statements, and the walk of every experiment

@@ -296,6 +296,24 @@ static const struct code {
 	  "bytes), N the bid per period and the income per period (1 to\n"
 	  "1,000,000,000; the income defaults to the bid), the deadline above zero;\n"
 	  "at most 16 classes per partition (docs/scheduling.md).\n" },
+	{ "E133", "invalid elastic range\n\n"
+	  "`cores MIN..MAX elastic;` makes a partition elastic: its runtime has MAX\n"
+	  "loops, MIN of them always run, and the executive lends it up to MAX - MIN\n"
+	  "more cores while its loops have work waiting (docs/scheduling.md). MIN is\n"
+	  "at least 1, MIN <= MAX <= 64, and a range always says `elastic` (a list\n"
+	  "of core numbers is written `cores 0, 1;`).\n"
+	  "\n"
+	  "    cores 1..4 elastic;\n" },
+	{ "E134", "elastic partition with a reservation\n\n"
+	  "An elastic partition runs on the pool of cores that no budget or frame\n"
+	  "partition reserves and borrows from it; a `budget` or `frame` reservation\n"
+	  "in the same partition is an error. Give the partition one or the other.\n" },
+	{ "E135", "elastic minimums do not fit the machine\n\n"
+	  "With a `machine` block, the cores the budget and frame partitions reserve\n"
+	  "(the cores they are pinned to, the cores holding frame windows, and the\n"
+	  "unpinned budgets' utilisation rounded up) plus every elastic partition's\n"
+	  "minimum must not exceed the machine's cores: the minimums are always\n"
+	  "held.\n" },
 	{ "E140", "record without a mode\n\n"
 	  "`record` says when the partition's inputs are recorded: `always` (the log\n"
 	  "is kept) or `on crash` (kept only when the partition crashes).\n"
@@ -316,6 +334,13 @@ static const struct code {
 	  "market; a partition asking for another one would fail when its event\n"
 	  "loop starts.  The system still loads, so that a runtime with more\n"
 	  "policies can use it.\n" },
+	{ "W003", "elastic maximum beyond the pool (warning)\n\n"
+	  "An elastic partition's MAX - MIN is more than the pool has (the machine's\n"
+	  "cores less the reservations and every elastic minimum): the arbiter never\n"
+	  "lends more than the pool, so the partition will not reach its maximum.\n"
+	  "The system still loads. Without a `machine` block the executive computes\n"
+	  "the pool from the CPUs it may use at start-up and says the same in an\n"
+	  "`admission` event.\n" },
 };
 
 const char *myco_lang_explain(const char *code)

@@ -50,7 +50,8 @@ static void put_args(FILE *f, const myco__stmt_t *s)
 		const myco__arg_t *a = &s->args[i];
 		if (i > 0) {
 			const myco__arg_t *p = &s->args[i - 1];
-			bool tight = (a->kind == MYCO__A_PUNCT && strchr(",:];", a->punct)) ||
+			bool tight = (a->kind == MYCO__A_PUNCT && strchr(",:];.", a->punct)) ||
+				     (p->kind == MYCO__A_PUNCT && p->punct == '.') ||
 				     (a->kind == MYCO__A_PUNCT && a->punct == '[' &&
 				      p->kind != MYCO__A_PUNCT) ||
 				     (p->kind == MYCO__A_PUNCT && p->punct == '[');
@@ -69,7 +70,7 @@ static void put_args(FILE *f, const myco__stmt_t *s)
 			put_str(f, a->text, a->textlen);
 			break;
 		case MYCO__A_PUNCT:
-			fputc(a->punct, f);
+			fputs(a->punct == '.' ? ".." : (char[2]){ a->punct, 0 }, f);
 			break;
 		}
 	}

@@ -254,6 +254,22 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 			myco__json_str(f, p->scheduler);
 		else
 			fputs("null", f);
+		/* scheduling beyond the reservation (docs/scheduling.md):
+		 * "elastic":{min,max} or null, "bids":[{class,bid,income,deadline_ns}] */
+		if (p->elastic_max)
+			fprintf(f, ",\"elastic\":{\"min\":%u,\"max\":%u}", p->elastic_min,
+				p->elastic_max);
+		else
+			fputs(",\"elastic\":null", f);
+		fputs(",\"bids\":[", f);
+		for (size_t j = 0; j < p->nbids; j++) {
+			fprintf(f, "%s{\"class\":", j ? "," : "");
+			myco__json_str(f, p->bids[j].task_class);
+			fprintf(f, ",\"bid\":%" PRIu64 ",\"income\":%" PRIu64
+				",\"deadline_ns\":%" PRIu64 "}", p->bids[j].bid, p->bids[j].income,
+				p->bids[j].deadline_ns);
+		}
+		fputs("]", f);
 		fputs(",\"ends\":[", f);
 		for (size_t j = 0; j < p->nends; j++)
 			fprintf(f, "%s{\"channel\":%u,\"role\":\"%s\"}", j ? "," : "",

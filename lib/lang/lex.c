@@ -1,7 +1,7 @@
 /*
  * lex.c: the tokenizer of .myco files.  Produces identifiers, numbers
  * ("12", "1.5"), strings (with \" \\ \n \t \xHH escapes), the punctuation
- * { } ; , : = [ ], and records comments (// and block) on the side for the
+ * { } ; , : = [ ] and `..` (a range, punct '.' with length 2), and records comments (// and block) on the side for the
  * formatter.  Every byte is consumed exactly once: linear time.
  * Not for: grouping tokens into statements (parse.c).
  */
@@ -273,6 +273,14 @@ void myco__lex_next(myco__lexer_t *lx, myco__tok_t *t)
 		t->kind = bad ? MYCO__T_BAD : MYCO__T_STR;
 		t->text = out;
 		t->textlen = (uint32_t)n;
+		return;
+	}
+	if (c == '.' && lx->pos + 1 < lx->len && b[lx->pos + 1] == '.') {
+		/* `..`: a range (`cores 1..4 elastic;`) */
+		lx->pos += 2;
+		t->kind = MYCO__T_PUNCT;
+		t->punct = '.';
+		t->len = 2;
 		return;
 	}
 	if (strchr("{};,:=[]<%", c) && c) {

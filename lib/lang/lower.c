@@ -777,6 +777,7 @@ int myco__lower_system(ctx_t *c)
 	myco__check_services(c);
 	myco__check_call_cycles(c);
 	myco__check_time_and_memory(c, sys);
+	myco__check_elastic(c);
 	myco__check_host(c);
 	return c->oom ? -ENOMEM : 0;
 }

@@ -156,6 +156,11 @@ void myco__lower_part_cores(myco__lower_t *l)
 	part_acc_t *pa = l->pa;
 	cur_t *k = &l->k;
 	uint64_t v;
+	if (k->i + 1 < k->s->nargs && k->s->args[k->i + 1].kind == MYCO__A_PUNCT &&
+	    k->s->args[k->i + 1].punct == '.') {
+		myco__lower_part_elastic(l);   /* `cores MIN..MAX elastic;` */
+		return;
+	}
 	do {
 		myco__arg_t *a = myco__peek(k);
 		if (!myco__want_uint(k, "a core number", 0, 63, &v))

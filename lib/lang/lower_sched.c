@@ -1,10 +1,15 @@
 /*
- * lower_sched.c: the market statement of a partition, `bid CLASS N
- * [income N] [deadline TIME];` (docs/scheduling.md), and its check after
- * the partition's block: bids need `scheduler market;`.  The executive
- * hands the bids to the partition's runtime in MYCO_BIDS.
- * Not for: the auction (lib/rt/market.c).
+ * lower_sched.c: the scheduling statements of a partition beyond its
+ * reservation (docs/scheduling.md): the market's `bid CLASS N [income N]
+ * [deadline TIME];` (bids need `scheduler market;`; the executive hands
+ * them to the runtime in MYCO_BIDS) and core loans, `cores MIN..MAX
+ * elastic;`, with the system's admission with loans: the cores budget and
+ * frame partitions reserve (myco_lang_reserved_cores) plus every elastic
+ * minimum must fit the machine block's cores (E135), a maximum beyond
+ * what the pool can lend is a warning (W003).
+ * Not for: the auction (lib/rt/market.c), the arbiter (exec/loans.c).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -82,4 +87,123 @@ void myco__lower_part_sched_done(ctx_t *c, myco_partition_t *p)
 		ERR(c, "E132", p->bids[0].pos, 3, "add `scheduler market;` to the partition",
 		    "`bid` without the market scheduler (the scheduler is %s)",
 		    p->scheduler ? p->scheduler : "the default");
+}
+
+void myco__lower_part_elastic(myco__lower_t *l)
+{
+	ctx_t *c = l->c;
+	cur_t *k = &l->k;
+	myco_partition_t *p = &l->bp->p;
+	uint64_t lo, hi;
+	myco__arg_t *la = myco__peek(k);
+	if (!myco__want_uint(k, "the minimum number of cores", 0, UINT32_MAX, &lo))
+		return;
+	k->i++;                                 /* `..` */
+	myco__arg_t *ha = myco__peek(k);
+	if (!myco__want_uint(k, "the maximum number of cores", 0, UINT32_MAX, &hi))
+		return;
+	myco__arg_t *w = myco__peek(k);
+	if (!w) {
+		ERR(c, "E133", la->pos, ha->pos.col + ha->len - la->pos.col,
+		    "a range of cores is a count for an elastic partition: add `elastic` "
+		    "(or list core numbers: `cores 0, 1;`)",
+		    "core range without `elastic`");
+		return;
+	}
+	if (!myco__want_word(k, "elastic", "`elastic`") || !myco__want_end(k))
+		return;
+	if (lo == 0 || lo > hi || hi > MYCO_LANG_ELASTIC_MAX) {
+		myco__arg_t *bad = lo == 0 || lo > hi ? la : ha;
+		ERR(c, "E133", bad->pos, bad->len,
+		    lo == 0 ? "an elastic partition always holds at least one core: `cores 1..N elastic;`"
+		    : lo > hi ? "write the smaller number first"
+			      : "an elastic partition has at most 64 cores",
+		    "invalid elastic range %llu..%llu", (unsigned long long)lo,
+		    (unsigned long long)hi);
+		return;
+	}
+	p->elastic_min = (uint32_t)lo;
+	p->elastic_max = (uint32_t)hi;
+	p->elastic_pos = l->x->pos;
+}
+
+/* The cores budget and frame partitions reserve, over partitions laid out
+ * `stride` bytes apart (the checker's and the model's arrays). */
+static unsigned reserved_cores(const myco_partition_t *first, size_t stride, size_t n,
+			       const myco_schedule_t *sc)
+{
+	uint64_t mask = 0;
+	double free_util = 0;
+	for (size_t i = 0; i < sc->ncores; i++)
+		if (sc->cores[i].core < 64 && sc->cores[i].nwindows)
+			mask |= 1ull << sc->cores[i].core;
+	for (size_t i = 0; i < n; i++) {
+		const myco_partition_t *p = (const myco_partition_t *)
+			((const char *)first + i * stride);
+		if (p->mode == MYCO_MODE_NONE)
+			continue;
+		if (p->ncores)
+			mask |= p->core_mask;
+		else if (p->mode == MYCO_MODE_BUDGET && p->period_ns)
+			free_util += (double)p->runtime_ns / (double)p->period_ns;
+	}
+	unsigned whole = (unsigned)free_util;
+	if (free_util - whole > 1e-9)
+		whole++;                        /* rounded up */
+	return (unsigned)__builtin_popcountll(mask) + whole;
+}
+
+unsigned myco_lang_reserved_cores(const myco_system_t *sys)
+{
+	if (!sys)
+		return 0;
+	return reserved_cores(sys->partitions, sizeof(*sys->partitions), sys->npartitions,
+			      &sys->schedule);
+}
+
+void myco__check_elastic(ctx_t *c)
+{
+	const myco_system_t *sys = c->sys;
+	uint64_t mins = 0;
+	size_t nel = 0;
+	for (size_t i = 0; i < c->nparts; i++) {
+		const myco_partition_t *p = &c->parts[i].p;
+		if (!p->elastic_max)
+			continue;
+		nel++;
+		mins += p->elastic_min;
+		if (p->mode != MYCO_MODE_NONE)
+			ERR(c, "E134", p->elastic_pos, 5,
+			    "an elastic partition borrows from the pool the reservations leave: "
+			    "drop `budget`/`frame`, or the elastic range",
+			    "partition `%s` is elastic and has a %s reservation", p->name,
+			    myco_mode_name(p->mode));
+	}
+	if (!nel || !sys->machine_cores)
+		return;
+	unsigned reserved = reserved_cores(&c->parts[0].p, sizeof(c->parts[0]), c->nparts,
+					   &c->sched);
+	if (reserved + mins > sys->machine_cores) {
+		const myco_partition_t *p = NULL;
+		for (size_t i = 0; i < c->nparts && !p; i++)
+			if (c->parts[i].p.elastic_max)
+				p = &c->parts[i].p;
+		ERR(c, "E135", p->elastic_pos, 5,
+		    "lower the elastic minimums or the reservations, or declare more cores",
+		    "the reservations (%u cores) and the elastic minimums (%llu) exceed the "
+		    "machine's %u cores", reserved, (unsigned long long)mins, sys->machine_cores);
+		return;
+	}
+	unsigned pool = sys->machine_cores - reserved - (unsigned)mins;
+	for (size_t i = 0; i < c->nparts; i++) {
+		const myco_partition_t *p = &c->parts[i].p;
+		if (p->elastic_max && p->elastic_max - p->elastic_min > pool) {
+			char h[200];
+			snprintf(h, sizeof h, "the arbiter lends it at most %u; lower the maximum "
+				 "to %u, or declare more cores", pool, p->elastic_min + pool);
+			WARN(c, "W003", p->elastic_pos, 5, myco__arena_strdup(&c->pa, h),
+			     "partition `%s` may borrow %u cores, the pool has %u", p->name,
+			     p->elastic_max - p->elastic_min, pool);
+		}
+	}
 }

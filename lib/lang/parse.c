@@ -73,7 +73,9 @@ static const char *tok_desc(const myco__tok_t *t, char *buf, size_t n)
 	case MYCO__T_IDENT: snprintf(buf, n, "`%s`", t->text); return buf;
 	case MYCO__T_NUM: snprintf(buf, n, "number `%s`", t->text); return buf;
 	case MYCO__T_STR: return "a string";
-	case MYCO__T_PUNCT: snprintf(buf, n, "`%c`", t->punct); return buf;
+	case MYCO__T_PUNCT:
+		snprintf(buf, n, t->punct == '.' ? "`..`" : "`%c`", t->punct);
+		return buf;
 	default: return "invalid input";
 	}
 }

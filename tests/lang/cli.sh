@@ -28,6 +28,10 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d[0]["code"]
 expect 0 "dump-json" "$myco" check --dump-json "$good"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["name"]=="pipeline" and len(d["partitions"])==5' "$tmp/out" ||
 	{ echo "FAIL dump-json: not the expected model"; fails=$((fails + 1)); }
+# elastic cores and bids are in the model dump
+expect 0 "dump-json elastic" "$myco" check --dump-json "$src/../fuzz/lang/corpus_load/elastic-bids.myco"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["partitions"][0]; assert p["elastic"]=={"min":1,"max":3}, p["elastic"]; assert p["bids"]==[{"class":"frames","bid":100,"income":200,"deadline_ns":2000000}], p["bids"]' "$tmp/out" ||
+	{ echo "FAIL dump-json elastic: not the expected elastic range and bids"; fails=$((fails + 1)); }
 expect 2 "check usage" "$myco" check
 expect 2 "check unknown option" "$myco" check --bogus "$good"
 expect 0 "explain" "$myco" check --explain E061
