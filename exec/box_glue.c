@@ -127,7 +127,7 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 		fds[nf++] = (struct myco__box_fd){ keep[i], -1 };
 
 	myco__box_spec_init(&sp);
-	sp.system = s->name;
+	sp.system = s->box_name;
 	sp.partition = p->name;
 	sp.instance = bi->instance;
 	sp.path = p->program;
@@ -364,8 +364,8 @@ void myco__ex_box_tick(struct ex_system *s)
 	 * next tick.  At shutdown (s->stopping) the blocking removal. */
 	while (*pp) {
 		struct box_inst *bi = *pp;
-		int rc = s->stopping ? myco__box_destroy(s->name, bi->part, bi->instance)
-		                     : myco__box_destroy_try(s->name, bi->part, bi->instance);
+		int rc = s->stopping ? myco__box_destroy(s->box_name, bi->part, bi->instance)
+		                     : myco__box_destroy_try(s->box_name, bi->part, bi->instance);
 
 		if (rc == -EBUSY && !s->stopping && ++bi->tries < 60) {
 			pp = &bi->next;
@@ -418,7 +418,7 @@ void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_i
 	}
 	if (si->si_status == SIGKILL && !p->kill_injected) {
 		struct myco__box_stats st;
-		if (myco__box_stats(s->name, p->name, bi->instance, &st) == 0 && st.oom_kills) {
+		if (myco__box_stats(s->box_name, p->name, bi->instance, &st) == 0 && st.oom_kills) {
 			snprintf(how, cap, "OOM-killed by the memory limit (SIGKILL, %llu oom kills)",
 				 (unsigned long long)st.oom_kills);
 			myco__ex_collect_event(s, p, "oom", (int64_t)st.oom_kills);
@@ -646,7 +646,7 @@ int myco__ex_box_system_init(struct ex_system *s)
 	if (!m->schedule.major_ns)
 		return 0;
 	frame_major = m->schedule.major_ns;
-	int rc = myco__box_frame_new(s->name, m->schedule.major_ns, &frame);
+	int rc = myco__box_frame_new(s->box_name, m->schedule.major_ns, &frame);
 	if (rc < 0) {
 		myco__ex_event(s, NULL, "frame", -1, -1, "frame scheduler: %s", myco_strerror(rc));
 		frame = NULL;
@@ -677,12 +677,12 @@ static int guard_ctl = -1;
 
 void myco__ex_box_stale_cleanup(struct ex_system *s)
 {
-	int n = myco__box_cleanup_stale(s->name);
+	int n = myco__box_cleanup_stale(s->box_name);
 	if (n > 0)
 		myco__ex_event(s, NULL, "stale-cleanup", -1, -1,
 			       "killed %d leftover process(es) of a previous executive", n);
 	if (guard_ctl < 0) {
-		n = myco__box_guard_start(s->name, &guard_ctl);
+		n = myco__box_guard_start(s->box_name, &guard_ctl);
 		myco__ex_event(s, NULL, "guard", -1, -1,
 			       n > 0 ? "guard pid %d: cleans up if the executive dies"
 			             : "no guard (%d): partitions may outlive a killed executive", n);
@@ -698,8 +698,8 @@ void myco__ex_box_system_destroy(struct ex_system *s)
 	}
 	myco__ex_box_tick(s);
 	for (size_t i = 0; i < s->nparts; i++)
-		myco__box_destroy(s->name, s->parts[i].name, NULL);
-	myco__box_cleanup_stale(s->name);
+		myco__box_destroy(s->box_name, s->parts[i].name, NULL);
+	myco__box_cleanup_stale(s->box_name);
 	myco__box_guard_dismiss(guard_ctl);
 	guard_ctl = -1;
 	free(frame_idx);

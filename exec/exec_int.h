@@ -203,6 +203,9 @@ struct ex_system {
 	myco_system_t *model;           /* owned */
 	struct myco__exec_opts opt;
 	char name[EX_NAME_MAX];
+	char box_name[EX_NAME_MAX];     /* the system level of its cgroups:
+					 * name, or name-<hash of the runtime
+					 * dir> under --runtime-dir (runtime.c) */
 	char dir[4096];                 /* runtime dir */
 	char base_dir[4096];            /* the file's directory */
 	struct ex_part *parts; size_t nparts;

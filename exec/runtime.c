@@ -5,10 +5,15 @@
  * start time) and control.sock.  A pid file whose process is gone means an
  * executive was killed with -9: we clean what it left (its socket, its
  * partitions' cgroups through exec/box) and take over.
+ * It also names the system's cgroup level (s->box_name): the system name for
+ * the default runtime dir, else the name plus a hash of the runtime dir, so
+ * that two executives of one system name in two runtime dirs (two test runs,
+ * two users' copies) never clean up or kill each other's partitions.
  * Not for: the socket protocol (control.c).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 #include <unistd.h>
 
 #include "exec_int.h"
+#include "myco_int.h"
 #include "box_glue.h"
 
 int myco__exec_default_base(char *out, size_t cap)
@@ -74,6 +80,25 @@ static unsigned long long proc_start(pid_t pid)
 	return v;
 }
 
+/* The cgroup level of this system (see the header comment). */
+static void box_name(struct ex_system *s)
+{
+	char real[PATH_MAX];
+	uint64_t h;
+
+	if (!s->opt.runtime_dir) {
+		snprintf(s->box_name, sizeof(s->box_name), "%s", s->name);
+		return;
+	}
+	if (!realpath(s->dir, real))
+		snprintf(real, sizeof(real), "%s", s->dir);
+	h = myco__fnv1a64(real, strlen(real));
+	/* 8 hex digits and a dash: the name part keeps what fits */
+	snprintf(s->box_name, sizeof(s->box_name), "%.*s-%08x",
+		 (int)(sizeof(s->box_name) - 10), s->name,
+		 (unsigned)(h ^ (h >> 32)));
+}
+
 int myco__ex_runtime_prepare(struct ex_system *s)
 {
 	char base[4096], path[4200];
@@ -93,6 +118,7 @@ int myco__ex_runtime_prepare(struct ex_system *s)
 		fprintf(stderr, "myco run: runtime dir %s: %s\n", s->dir, strerror(-rc));
 		return rc;
 	}
+	box_name(s);
 	snprintf(path, sizeof(path), "%s/exec.pid", s->dir);
 	FILE *f = fopen(path, "re");
 	if (f) {

@@ -133,7 +133,7 @@ json_t *myco__ex_timing_json(struct ex_system *s, struct ex_part *p)
 		json_object_set_new(ex, "period_ns", json_integer((json_int_t)p->m->period_ns));
 	}
 	struct myco__box_stats st;
-	if (myco__box_stats(s->name, p->name, NULL, &st) == 0)
+	if (myco__box_stats(s->box_name, p->name, NULL, &st) == 0)
 		json_object_set_new(ex, "quota_periods_throttled",
 				    json_integer((json_int_t)st.nr_throttled));
 	struct myco__box_frame_stats fs;
@@ -292,7 +292,7 @@ void myco__ex_cache_apply(struct ex_system *s, struct ex_part *p, struct ex_inst
 	snprintf(iso->name, sizeof(iso->name), "cache-ways");
 	char d[160];
 	pid_t pid = in->pid;
-	int rc = myco__box_cache_ways(s->name, p->name, p->m->cache_ways, &pid, 1, d, sizeof(d));
+	int rc = myco__box_cache_ways(s->box_name, p->name, p->m->cache_ways, &pid, 1, d, sizeof(d));
 	snprintf(iso->status, sizeof(iso->status), "%s", rc == 0 ? "applied" : "degraded");
 	snprintf(iso->reason, sizeof(iso->reason), "%.95s", d);
 	if (rc < 0)

@@ -65,6 +65,18 @@ extern const int64_t *myco__clock_skew;
 /* No time limit for myco__futex_wait(). */
 #define MYCO__FOREVER_NS UINT64_MAX
 
+/* FNV-1a 64 of N bytes: the project's small non-cryptographic hash (names,
+ * keys, checksums of records that a CRC would be overkill for). */
+static inline uint64_t myco__fnv1a64(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
 /* Sleep while *addr == expected, at most timeout_ns nanoseconds (a
  * RELATIVE time, CLOCK_MONOTONIC; MYCO__FOREVER_NS waits without limit).
  * Shared (not FUTEX_PRIVATE): addr may live in memory mapped by several

@@ -65,7 +65,10 @@ def cgroup_dirs(name):
             if root.count("/") > 12:
                 dirs[:] = []
                 continue
-            if os.path.basename(root) == name and "/myco" in root:
+            base = os.path.basename(root)
+            # a system's level is its name, or name-<hash> under --runtime-dir
+            if (base == name or (base.startswith(name + "-") and
+                                 len(base) == len(name) + 9)) and "/myco" in root:
                 found.append(root)
     return found
 
@@ -442,6 +445,49 @@ def case_kill9():
         s.check_clean()
     finally:
         s.kill_all()
+
+
+def case_samename():
+    """Two executives of one system name in two runtime dirs are two
+    instances: killing one (-9, so its guard cleans up) leaves the other's
+    partitions running, and each has its own cgroups."""
+    a = System(partition("p") + "\n" + partition("q"), "sn")
+    b = System(partition("p") + "\n" + partition("q"), "sn")
+    try:
+        if a.name != b.name:
+            fail("the two systems should share a name")
+        a.start()
+        b.start()
+        pids_b = sorted(p["pid"] for p in b.ps()["partitions"])
+        levels = [d for d in cgroup_dirs(a.name)]
+        if len(set(os.path.basename(d) for d in levels)) < 2:
+            fail("one cgroup level for two instances: %s" % levels)
+        old = set(a.seen_pids)
+        os.kill(a.proc.pid, signal.SIGKILL)
+        a.proc.wait()
+        for pid in old:
+            wait_for(lambda: not alive(pid), "partition %d to die with its executive" % pid, 10)
+        # a's guard has cleaned up by now (its partitions are gone); b's
+        # partitions are the same processes, still running
+        now_b = sorted(p["pid"] for p in b.ps()["partitions"])
+        if now_b != pids_b or not all(alive(p) for p in now_b):
+            fail("the other instance's partitions were touched: %s -> %s" % (pids_b, now_b))
+        if any(p["state"] != "running" for p in b.ps()["partitions"]):
+            fail("the other instance is not running: %s" % b.ps())
+        # a new run in a's runtime dir cleans only a's leftovers
+        a.start()
+        if "stale-cleanup" not in a.errtext():
+            fail("no stale cleanup reported:\n" + a.errtext())
+        if sorted(p["pid"] for p in b.ps()["partitions"]) != pids_b:
+            fail("the stale cleanup of one instance touched the other")
+        if a.stop() != 0 or b.stop() != 0:
+            fail("stop exit status")
+        a.seen_pids |= old
+        a.check_clean()
+        b.check_clean()
+    finally:
+        a.kill_all()
+        b.kill_all()
 
 
 def case_isolation():
