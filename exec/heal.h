@@ -51,11 +51,15 @@ uint32_t myco__ex_heal_count(struct ex_system *s, const struct ex_part *p);
  * instance, with a generation bumped at every switch. */
 int myco__ex_registry_open(struct ex_system *s, struct myco__registry **out);
 void myco__ex_registry_close(struct myco__registry *r);
+/* p's server ends were recovered, its replacement not yet active
+ * (restart_one): the calls in flight on its `inflight fail;` channels are
+ * answered -ECONNRESET (myco_chan_owner_fail_calls()). */
+void myco__ex_registry_release(struct ex_system *s, struct ex_part *p);
 /* p's replacement is active (supervise.c, restart_one): every service p
  * serves now points at it; one "switch" event per service. */
 void myco__ex_registry_switched(struct ex_system *s, struct ex_part *p, bool standby);
 /* `myco ps` and the `health` command: [{name,kind,partition,pid,
- * generation,state,switches,inflight_retried,last_switch_ns}] */
+ * generation,state,switches,inflight,inflight_retried,inflight_failed,last_switch_ns}] */
 struct json_t *myco__ex_registry_json(struct ex_system *s);
 
 /* ---- health.c helpers ---------------------------------------------------- */

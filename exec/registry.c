@@ -15,6 +15,10 @@
  * received but not marked done stay in the ring and are handed to the
  * replacement: retried, at least once (clients drop duplicate replies by
  * correlation id); they are counted per switch as `inflight_retried`.
+ * A call channel with `inflight fail;` instead has them answered
+ * -ECONNRESET by the executive in the server's place before the
+ * replacement attaches (myco_chan_owner_fail_calls()): counted as
+ * `inflight_failed`; the replacement never sees them.
  * A call client waiting longer than the channel's `timeout` gets
  * -ETIMEDOUT from myco_chan_call(): the clear error when no replacement
  * answers in time.
@@ -37,7 +41,9 @@ struct svc {
 	uint32_t server;           /* partition index */
 	pid_t pid;                 /* instance bound now (0 = none yet) */
 	uint64_t generation;       /* switches so far + 1 once bound */
-	uint64_t switches, retried;
+	uint64_t switches, retried, failed;
+	uint64_t pend_failed;      /* failed at the switch in progress */
+	bool fail;                 /* call: `inflight fail;` */
 	uint64_t last_switch_ns;
 };
 
@@ -64,7 +70,8 @@ int myco__ex_registry_open(struct ex_system *s, struct myco__registry **out)
 				const myco_end_t *e = &m->partitions[pi].ends[k];
 				if (e->channel == i && e->role == MYCO_END_SERVE)
 					r->v[r->n++] = (struct svc){ .name = m->channels[i].name,
-						.kind = "call", .chan = (uint32_t)i, .server = (uint32_t)pi };
+						.kind = "call", .chan = (uint32_t)i, .server = (uint32_t)pi,
+						.fail = m->channels[i].inflight == MYCO_INFLIGHT_FAIL };
 			}
 	}
 	for (size_t i = 0; i < m->nservices; i++)
@@ -92,6 +99,29 @@ static void bind_first(struct ex_system *s, struct svc *v)
 	}
 }
 
+void myco__ex_registry_release(struct ex_system *s, struct ex_part *p)
+{
+	struct myco__registry *r = myco__ex_health_registry(s);
+
+	for (size_t k = 0; k < p->m->nends; k++) {
+		const myco_end_t *e = &p->m->ends[k];
+		const myco_channel_t *c = &s->model->channels[e->channel];
+		uint64_t failed = 0, kept = 0;
+
+		if (e->role != MYCO_END_SERVE || c->kind != MYCO_LANG_CALL ||
+		    c->inflight != MYCO_INFLIGHT_FAIL || !s->chan_owners[e->channel])
+			continue;
+		int rc = myco_chan_owner_fail_calls(s->chan_owners[e->channel], -ECONNRESET,
+						    &failed, &kept);
+		if (rc < 0)
+			myco__ex_event(s, p, "chan-recover", -1, -1, "channel %s: failing in-flight "
+				       "calls: %s", c->name, myco_strerror(rc));
+		for (size_t i = 0; r && i < r->n; i++)
+			if (r->v[i].chan == e->channel && r->v[i].server == p->idx)
+				r->v[i].pend_failed = failed;
+	}
+}
+
 void myco__ex_registry_switched(struct ex_system *s, struct ex_part *p, bool standby)
 {
 	struct myco__registry *r = myco__ex_health_registry(s);
@@ -111,13 +141,18 @@ void myco__ex_registry_switched(struct ex_system *s, struct ex_part *p, bool sta
 		v->generation = v->generation ? v->generation + 1 : 2;   /* the first was 1 */
 		v->switches++;
 		v->retried += inflight;
+		v->failed += v->pend_failed;
 		v->last_switch_ns = now;
-		struct ex_event *e = myco__ex_event(s, p, "switch", -1, -1,
-			"service %s: pid %d -> pid %d (generation %llu, %s), %llu in-flight %s "
+		char failed[96] = "";
+		if (v->fail)
+			snprintf(failed, sizeof failed, "%llu in-flight calls failed (ECONNRESET), ",
+				 (unsigned long long)v->pend_failed);
+		v->pend_failed = 0;
+		myco__ex_event(s, p, "switch", -1, -1,
+			"service %s: pid %d -> pid %d (generation %llu, %s), %s%llu in-flight %s "
 			"handed to the replacement", v->name, (int)old, (int)v->pid,
-			(unsigned long long)v->generation, standby ? "standby" : "spawned",
+			(unsigned long long)v->generation, standby ? "standby" : "spawned", failed,
 			(unsigned long long)inflight, !strcmp(v->kind, "call") ? "calls" : "requests");
-		(void)e;
 	}
 }
 
@@ -134,12 +169,14 @@ json_t *myco__ex_registry_json(struct ex_system *s)
 				  : p->state == EX_RUNNING ? "serving"
 				  : p->state == EX_RESTARTING ? "switching"
 				  : myco__ex_state_name(p->state);
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:s,s:I,s:I,s:I}",
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:s,s:I,s:s,s:I,s:I,s:I}",
 			"name", v->name, "kind", v->kind, "partition", p->name,
 			"pid", (int)(p->act.pid ? myco__ex_box_prog(&p->act) : 0),
 			"generation", (json_int_t)v->generation, "state", state,
 			"switches", (json_int_t)v->switches,
+			"inflight", !strcmp(v->kind, "call") ? (v->fail ? "fail" : "retry") : "retry",
 			"inflight_retried", (json_int_t)v->retried,
+			"inflight_failed", (json_int_t)v->failed,
 			"last_switch_ns", (json_int_t)v->last_switch_ns));
 	}
 	return a ? a : json_array();

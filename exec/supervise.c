@@ -141,6 +141,7 @@ static void restart_one(struct ex_system *s, struct ex_part *p, uint64_t t_crash
 	if (p->act.pid)
 		myco__ex_inst_release(s, &p->act, true);
 	myco__ex_chans_recover(s, p);
+	myco__ex_registry_release(s, p);
 	myco__ex_collect_exited(s, p);
 	now = myco_now();
 	if (p->sb.pid && p->sb.ctl) {

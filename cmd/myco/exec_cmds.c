@@ -375,16 +375,19 @@ static void print_ps(json_t *r, bool verbose)
 	}
 	json_t *svcs = json_object_get(r, "services"), *sv;
 	if (json_array_size(svcs)) {
-		printf("\n%-16s %-5s %-16s %8s %6s %8s %s\n", "SERVICE", "KIND", "-> PARTITION",
-		       "PID", "GEN", "RETRIED", "STATE");
+		printf("\n%-16s %-5s %-16s %8s %6s %-8s %8s %8s %s\n", "SERVICE", "KIND",
+		       "-> PARTITION", "PID", "GEN", "INFLIGHT", "RETRIED", "FAILED", "STATE");
 		json_array_foreach(svcs, i, sv)
-			printf("%-16s %-5s -> %-13s %8d %6lld %8lld %s\n",
+			printf("%-16s %-5s -> %-13s %8d %6lld %-8s %8lld %8lld %s\n",
 			       json_string_value(json_object_get(sv, "name")),
 			       json_string_value(json_object_get(sv, "kind")),
 			       json_string_value(json_object_get(sv, "partition")),
 			       (int)json_integer_value(json_object_get(sv, "pid")),
 			       (long long)json_integer_value(json_object_get(sv, "generation")),
+			       json_string_value(json_object_get(sv, "inflight")) ?
+			       json_string_value(json_object_get(sv, "inflight")) : "retry",
 			       (long long)json_integer_value(json_object_get(sv, "inflight_retried")),
+			       (long long)json_integer_value(json_object_get(sv, "inflight_failed")),
 			       json_string_value(json_object_get(sv, "state")));
 	}
 	json_t *chans = json_object_get(r, "channels"), *c;

@@ -162,6 +162,20 @@ int myco_chan_owner_memfd(const myco_chan_owner_t *o);
  * the region is corrupted. */
 int myco_chan_recover(myco_chan_owner_t *o, myco_chan_role_t role, uint32_t index);
 
+/* Call channels, owner side, while no server is attached (after
+ * myco_chan_recover() of the dead or frozen server, before a replacement
+ * attaches): answer every pending request with the error err (a negative
+ * errno, -4095..-1) and mark it done, so that the next server does not see
+ * it.  A request the dead server already answered is only marked done (one
+ * server answers a lane in order, so it is one whose correlation id is at
+ * most that of the lane's last reply).  A client whose reply ring is full
+ * keeps its remaining requests queued for the next server.  *failed (may be
+ * NULL) gets the number of error answers, *kept the requests left queued.
+ * Returns 0; -EINVAL (not a call channel, or err out of range); -EBUSY (a
+ * server is attached). */
+int myco_chan_owner_fail_calls(myco_chan_owner_t *o, int err, uint64_t *failed,
+                               uint64_t *kept);
+
 /* Per-channel counters, aggregated over lanes.  Read racily (each field is
  * an atomic load; the set is not a snapshot). */
 typedef struct myco_chan_stats {
@@ -257,6 +271,8 @@ int myco_chan_stats(const myco_chan_t *ch, myco_chan_stats_t *st);
 /* Message flags (myco_chan_msg_t.flags). */
 #define MYCO_CHAN_MSG_LOAN  0x1u  /* payload lives in a loan block */
 #define MYCO_CHAN_MSG_REPLY 0x2u  /* call: this is a reply */
+#define MYCO_CHAN_MSG_ERROR 0x4u  /* call: an error answer in place of a
+                                     reply (myco_chan_owner_fail_calls()) */
 
 /* A received message, handed out IN PLACE.  `data` points into the shared
  * region and stays valid until myco_chan_done() for this message (or a later
@@ -357,7 +373,12 @@ int myco_chan_sample_wait(myco_chan_t *ch, uint64_t last_seq, int64_t timeout_ns
  * timeout_ns < 0 uses the configured call_timeout_ns.  Returns 0 with
  * *rep_len set; -ETIMEDOUT (a late reply is discarded when it arrives);
  * -EAGAIN (request ring full); -EMSGSIZE (reply larger than rep_cap: the
- * reply is consumed, *rep_len tells its size); -EPROTO. */
+ * reply is consumed, *rep_len tells its size); -EPROTO; or the error
+ * answer the owner gave in the server's place (myco_chan_owner_fail_calls();
+ * *rep_len = 0): the executive answers -ECONNRESET when the server
+ * instance that held the request was replaced and the channel's policy is
+ * to fail in-flight calls (`inflight fail;`, docs/immune.md): the request
+ * may or may not have been handled, and no other answer to it will come. */
 int myco_chan_call(myco_chan_t *ch, const void *req, size_t req_len,
                    void *rep, size_t rep_cap, size_t *rep_len, int64_t timeout_ns);
 

@@ -133,6 +133,13 @@ typedef enum myco_overflow {
 	MYCO_OVERFLOW_DROP_OLDEST,
 } myco_overflow_t;
 
+/* call: what becomes of the calls a server instance held when it is
+ * replaced (docs/immune.md) */
+typedef enum myco_inflight {
+	MYCO_INFLIGHT_RETRY,   /* handed to the replacement (at least once) */
+	MYCO_INFLIGHT_FAIL,    /* answered -ECONNRESET by the executive */
+} myco_inflight_t;
+
 typedef struct myco_channel {
 	const char *name;
 	myco_pos_t pos;
@@ -149,6 +156,7 @@ typedef struct myco_channel {
 	uint32_t reply;        /* message type index of the reply (call) */
 	uint32_t reply_size;
 	uint64_t timeout_ns;   /* call: 0 = none */
+	myco_inflight_t inflight;     /* call */
 	/* ends, partition indices in declaration order */
 	size_t nsenders;   const uint32_t *senders;    /* queue/sample writers */
 	size_t nreceivers; const uint32_t *receivers;  /* queue: exactly 1 */
@@ -585,6 +593,7 @@ uint32_t myco_system_find_service(const myco_system_t *sys, const char *name);
  * "rest_for_one", ...).  Static strings. */
 const char *myco_lang_chan_kind_name(myco_lang_chan_kind_t k);
 const char *myco_overflow_name(myco_overflow_t o);
+const char *myco_inflight_name(myco_inflight_t o);
 const char *myco_mode_name(myco_mode_t m);
 const char *myco_end_role_name(myco_end_role_t r);
 const char *myco_restart_name(myco_restart_t r);

@@ -774,11 +774,32 @@ int myco__chan_ready_reply(struct myco_chan *ch)
 	return rt > ch->rhead;
 }
 
+/* Write one reply to lane's reply ring at position rt and publish it: the
+ * server's reply, or an error answer (status = positive errno, no payload)
+ * that the owner writes in the server's place while no server is attached.
+ * The caller checked that the ring has room. */
+static void reply_put(struct myco_chan *ch, uint32_t lane, uint64_t rt, uint64_t corr,
+                      const void *rep, size_t len, uint32_t status)
+{
+	struct chan_mlane *ml = chan_mlane(ch, lane);
+	struct chan_slot *s = chan_rslot(ch, lane, rt);
+
+	if (len)
+		memcpy(s + 1, rep, len);
+	SH_ST(s->len, (uint32_t)len);
+	SH_ST(s->flags, (uint32_t)(MYCO_CHAN_MSG_REPLY | (status ? MYCO_CHAN_MSG_ERROR : 0u)));
+	SH_ST(s->corr, corr);
+	SH_ST(s->loan_block, 0u);
+	SH_ST(s->loan_gen, status);
+	atomic_store_explicit(&s->seq, rt + 1, memory_order_release);
+	atomic_store_explicit(&ml->rtail, rt + 1, memory_order_release);
+	atomic_fetch_add_explicit(&ml->replies, 1, memory_order_relaxed);
+}
+
 int myco__chan_reply_raw(myco_chan_t *ch, const myco_chan_msg_t *req,
                     const void *rep, size_t len)
 {
 	struct chan_mlane *ml;
-	struct chan_slot *s;
 	uint64_t rh, rt;
 	uint32_t lane = req->lane;
 
@@ -801,19 +822,72 @@ int myco__chan_reply_raw(myco_chan_t *ch, const myco_chan_msg_t *req,
 		atomic_fetch_add_explicit(&ml->rdropped, 1, memory_order_relaxed);
 		return -EAGAIN;
 	}
-	s = chan_rslot(ch, lane, rt);
-	if (len)
-		memcpy(s + 1, rep, len);
-	SH_ST(s->len, (uint32_t)len);
-	SH_ST(s->flags, (uint32_t)MYCO_CHAN_MSG_REPLY);
-	SH_ST(s->corr, req->corr);
-	SH_ST(s->loan_block, 0u);
-	SH_ST(s->loan_gen, 0u);
-	atomic_store_explicit(&s->seq, rt + 1, memory_order_release);
+	reply_put(ch, lane, rt, req->corr, rep, len, 0);
 	ch->rtail[lane] = rt + 1;
-	atomic_store_explicit(&ml->rtail, rt + 1, memory_order_release);
-	atomic_fetch_add_explicit(&ml->replies, 1, memory_order_relaxed);
 	myco__chan_wake_lane(ch, lane);
+	return 0;
+}
+
+/* Owner, while no server is attached: answer lane's pending requests with
+ * status err and mark them done.  A request the server already answered
+ * (its corr is at most the corr of the lane's last reply: one server
+ * answers a lane in order) is only marked done.  Stops at a full reply
+ * ring or a request slot that is not sane; what remains stays queued. */
+static void fail_lane(struct myco_chan *v, uint32_t lane, uint32_t err,
+                      uint64_t *failed, uint64_t *kept)
+{
+	struct chan_mlane *ml = chan_mlane(v, lane);
+	struct chan_lane *l = chan_lane(v, lane);
+	uint64_t h = atomic_load_explicit(&ml->head, memory_order_acquire);
+	uint64_t t = atomic_load_explicit(&l->tail, memory_order_acquire);
+	uint64_t rh = atomic_load_explicit(&l->rhead, memory_order_acquire);
+	uint64_t rt = atomic_load_explicit(&ml->rtail, memory_order_acquire);
+	uint64_t last = 0, pos;
+
+	if (atomic_load_explicit(&ml->lbroken, memory_order_acquire) ||
+	    t < h || t - h > v->g.depth || rh > rt || rt - rh > v->g.depth)
+		return;     /* a broken lane: its repair is the owner's recovery */
+	if (rt) {
+		struct chan_slot *r = chan_rslot(v, lane, rt - 1);
+		if (atomic_load_explicit(&r->seq, memory_order_acquire) == rt)
+			last = SH_LD(r->corr);
+	}
+	for (pos = h; pos < t; pos++) {
+		struct chan_slot *s = chan_slot(v, lane, pos);
+		if (atomic_load_explicit(&s->seq, memory_order_acquire) != pos + 1)
+			break;
+		if (pos + 1 > last) {
+			if (rt - rh == v->g.depth)
+				break;
+			reply_put(v, lane, rt, pos + 1, NULL, 0, err);
+			rt++;
+			(*failed)++;
+		}
+	}
+	*kept += t - pos;
+	if (pos > h) {
+		atomic_store_explicit(&ml->head, pos, memory_order_release);
+		myco__chan_wake_lane(v, lane);
+	}
+}
+
+int myco_chan_owner_fail_calls(myco_chan_owner_t *o, int err, uint64_t *failed,
+                               uint64_t *kept)
+{
+	struct myco_chan *v = myco__chan_owner_view(o);
+	uint64_t f = 0, k = 0;
+	uint32_t i;
+
+	if (v->g.kind != MYCO_CHAN_CALL || err >= 0 || err < -4095)
+		return -EINVAL;
+	if (atomic_load_explicit(&v->m->attached, memory_order_acquire))
+		return -EBUSY;
+	for (i = 0; i < v->g.nlanes; i++)
+		fail_lane(v, i, (uint32_t)-err, &f, &k);
+	if (failed)
+		*failed = f;
+	if (kept)
+		*kept = k;
 	return 0;
 }
 
@@ -855,8 +929,11 @@ int myco__chan_call_wait_raw(myco_chan_t *ch, uint64_t corr, void *rep, size_t r
 			uint32_t len = SH_LD(s->len);
 			uint64_t c = SH_LD(s->corr);
 
+			uint32_t fl = SH_LD(s->flags), st = SH_LD(s->loan_gen);
+
 			if (seq != ch->rhead + 1 || len > ch->g.msg_size ||
-			    SH_LD(s->flags) != MYCO_CHAN_MSG_REPLY)
+			    (fl & ~MYCO_CHAN_MSG_ERROR) != MYCO_CHAN_MSG_REPLY ||
+			    ((fl & MYCO_CHAN_MSG_ERROR) && (len || !st || st > 4095)))
 				return myco__chan_corrupt(ch);
 			if (c > corr)
 				return -ETIMEDOUT; /* a later request's reply: ours will not come */
@@ -868,6 +945,8 @@ int myco__chan_call_wait_raw(myco_chan_t *ch, uint64_t corr, void *rep, size_t r
 			}
 			ch->rhead++;
 			atomic_store_explicit(&l->rhead, ch->rhead, memory_order_release);
+			if (c == corr && (fl & MYCO_CHAN_MSG_ERROR))
+				return -(int)st;   /* an error answer (the owner's, at a switch) */
 			if (c == corr)
 				return len <= rep_cap ? 0 : -EMSGSIZE;
 			rc = myco__chan_ready_reply(ch);

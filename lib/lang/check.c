@@ -470,6 +470,11 @@ const char *myco_overflow_name(myco_overflow_t o)
 	return (unsigned)o < 3 ? myco__overflow_names[o] : "?";
 }
 
+const char *myco_inflight_name(myco_inflight_t o)
+{
+	return (unsigned)o < 2 ? myco__inflight_names[o] : "?";
+}
+
 const char *myco_mode_name(myco_mode_t m)
 {
 	static const char *const n[] = { "none", "budget", "frame" };

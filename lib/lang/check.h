@@ -256,6 +256,7 @@ void myco__lower_chan_overflow(myco__lower_t *l);
 void myco__lower_chan_refresh(myco__lower_t *l);
 void myco__lower_chan_request(myco__lower_t *l);
 void myco__lower_chan_timeout(myco__lower_t *l);
+void myco__lower_chan_inflight(myco__lower_t *l);
 void myco__lower_group_strategy(myco__lower_t *l);
 void myco__lower_group_restarts(myco__lower_t *l);
 void myco__lower_group_members(myco__lower_t *l);

@@ -218,8 +218,8 @@ int myco_lang_dump_json(const myco_system_t *sys, FILE *f)
 		idx(f, c->request);
 		fprintf(f, ",\"request_size\":%u,\"reply\":", c->request_size);
 		idx(f, c->reply);
-		fprintf(f, ",\"reply_size\":%u,\"timeout_ns\":%" PRIu64 ",\"senders\":", c->reply_size,
-			c->timeout_ns);
+		fprintf(f, ",\"reply_size\":%u,\"timeout_ns\":%" PRIu64 ",\"inflight\":\"%s\","
+			"\"senders\":", c->reply_size, c->timeout_ns, myco_inflight_name(c->inflight));
 		idxs(f, c->senders, c->nsenders);
 		fputs(",\"receivers\":", f);
 		idxs(f, c->receivers, c->nreceivers);

@@ -284,6 +284,7 @@ const char *myco__blk_name(myco__blk_t b);
 /* Words of the language's choices, indexed by the model's enums. */
 extern const char *const myco__kind_names[3];      /* myco_lang_chan_kind_t */
 extern const char *const myco__overflow_names[3];  /* myco_overflow_t */
+extern const char *const myco__inflight_names[2];  /* myco_inflight_t */
 extern const char *const myco__restart_names[3];   /* myco_restart_t */
 extern const char *const myco__role_names[4];      /* myco_end_role_t */
 extern const char *const myco__strategy_names[3];  /* myco_strategy_t */

@@ -405,6 +405,13 @@ void myco__lower_chan_timeout(myco__lower_t *l)
 		l->bc->c.timeout_ns = v;
 }
 
+void myco__lower_chan_inflight(myco__lower_t *l)
+{
+	int o = myco__want_choice(&l->k, "in-flight call policy", myco__inflight_names, 2);
+	if (o >= 0 && myco__want_end(&l->k))
+		l->bc->c.inflight = (myco_inflight_t)o;
+}
+
 static void lower_channel(ctx_t *c, bchan_t *b)
 {
 	myco_channel_t *ch = &b->c;

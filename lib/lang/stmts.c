@@ -119,6 +119,8 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_chan_request, { "response" } },
 	{ "timeout", MYCO__B_CHANNEL, MYCO__B_NONE, C, "timeout 50 ms;", 0,
 	  myco__lower_chan_timeout, { 0 } },
+	{ "inflight", MYCO__B_CHANNEL, MYCO__B_NONE, C, "inflight retry;  (or fail)", 0,
+	  myco__lower_chan_inflight, { "in_flight" } },
 
 	/* partition */
 	{ "program", MYCO__B_PARTITION, MYCO__B_NONE, 0, "program \"./path/to/binary\";", 0,
@@ -400,6 +402,7 @@ const char *myco__blk_name(myco__blk_t b)
 
 const char *const myco__kind_names[3] = { "queue", "sample", "call" };
 const char *const myco__overflow_names[3] = { "block", "reject", "drop_oldest" };
+const char *const myco__inflight_names[2] = { "retry", "fail" };
 const char *const myco__restart_names[3] = { "permanent", "transient", "temporary" };
 const char *const myco__role_names[4] = { "send", "recv", "call", "serve" };
 const char *const myco__strategy_names[3] = { "one_for_one", "one_for_all", "rest_for_one" };

@@ -231,6 +231,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				myco_chan_close(b);
 				b = NULL;
 				myco_chan_recover(o, rb, 0);
+				/* a call server's in-flight calls failed by the owner
+				 * (over whatever the peers scribbled) */
+				if (rb == MYCO_CHAN_SERVER && (y & 1)) {
+					uint64_t nf, nk;
+					check_rc(myco_chan_owner_fail_calls(o, -ECONNRESET, &nf, &nk));
+				}
 				if (attach_role(o, rb, &b))
 					goto out;
 			}

@@ -17,7 +17,11 @@
  *                 WATCHDOG=1 (for the systemd comparison of bench/heal);
  *                 XFAULT_MARK names a file that says the fault was played.
  *   XMODE=client  call `svc` with numbered requests at XRATE per second;
- *                 counts replies, error answers and timeouts.
+ *                 counts replies, error answers and timeouts.  XPIPE=n
+ *                 keeps n calls in flight (split form): a call answered
+ *                 -ECONNRESET (the executive failed it at a switch) is
+ *                 counted and not sent again ("RESET seq" printed); an
+ *                 answer that is not the call's own is counted as bad.
  *   XFAULT=...    (sink, server) after XFAULT_AFTER_MS of handling, once
  *                 per system run (the metrics region survives restarts,
  *                 so a replacement sees the fault was played and stays
@@ -29,9 +33,13 @@
  *                 unless told to shed load (myco_shedding(): the slow
  *                 path is skipped, the queue drains)
  *       errors    error answers ramp up by XERR_PCT per second
+ *       hold      (server) receive requests but never answer them, keep
+ *                 heartbeating: calls stay in flight until it is healed
  *   Every line printed: "FAULT <class> <mono ns>" when the fault starts,
  *   "STAT recv=N lost=N dup=N errors=N" once a second (sink/server),
- *   "CSTAT calls=N ok=N errors=N timeouts=N" (client).
+ *   "CSTAT calls=N ok=N errors=N timeouts=N resets=N bad=N" (client),
+ *   "FIRST <pid> <seq>" at the first message an instance handles (the pid
+ *   in its PID namespace).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -130,14 +138,72 @@ static int src(void)
 	}
 }
 
+/* XPIPE calls in flight: send while fewer are outstanding, wait for the
+ * oldest.  Every call ends once: its answer, an error answer, or
+ * -ECONNRESET; a timeout is counted and the call waited for again (the
+ * channel's timeout is long: a timeout is a hang). */
+static int client_pipe(myco_chan_t *c, long rate, long pipe)
+{
+	uint64_t corr[64], seqs[64], head = 0, tail = 0, next = 1;
+	uint64_t calls = 0, ok = 0, errs = 0, tmo = 0, resets = 0, bad = 0, t_stat = myco_now();
+
+	if (pipe > 64)
+		pipe = 64;
+	for (;;) {
+		while (tail - head < (uint64_t)pipe) {
+			uint64_t seq = next;
+			if (myco_chan_call_send(c, &seq, sizeof seq, &corr[tail % 64]) < 0)
+				break;
+			seqs[tail % 64] = seq;
+			tail++;
+			next++;
+			calls++;
+		}
+		if (head < tail) {
+			uint64_t rep = 0, seq = seqs[head % 64];
+			size_t rl = 0;
+			int rc = myco_chan_call_wait(c, corr[head % 64], &rep, sizeof rep, &rl, -1);
+			if (rc == -ETIMEDOUT) {
+				tmo++;
+			} else {
+				head++;
+				if (rc == -ECONNRESET) {
+					resets++;
+					printf("RESET %llu\n", (unsigned long long)seq);
+				} else if (rc == 0 && rl == sizeof rep && (rep & ~(1ull << 63)) == seq) {
+					(rep >> 63) ? errs++ : ok++;
+				} else {
+					bad++;
+					printf("BAD %llu rc=%d rep=%llu\n", (unsigned long long)seq, rc,
+					       (unsigned long long)rep);
+				}
+			}
+		}
+		myco_heartbeat();
+		uint64_t now = myco_now();
+		if (now - t_stat >= 1000000000ull) {
+			t_stat = now;
+			printf("CSTAT calls=%llu ok=%llu errors=%llu timeouts=%llu resets=%llu bad=%llu\n",
+			       (unsigned long long)calls, (unsigned long long)ok,
+			       (unsigned long long)errs, (unsigned long long)tmo,
+			       (unsigned long long)resets, (unsigned long long)bad);
+			fflush(stdout);
+		}
+		sleep_ns(1000000000ull / (uint64_t)rate);
+	}
+	return 0;
+}
+
 static int client(void)
 {
 	myco_chan_t *c;
 	if (myco_chan_open("svc", &c) < 0)
 		return 1;
-	long rate = env_l("XRATE", 200);
+	long rate = env_l("XRATE", 200), pipe = env_l("XPIPE", 1);
 	uint64_t calls = 0, ok = 0, errs = 0, tmo = 0, t_stat = myco_now();
 	myco_ready();
+	if (pipe > 1)
+		return client_pipe(c, rate, pipe);
 	for (uint64_t seq = 1;; seq++) {
 		uint64_t rep = 0;
 		size_t rl = 0;
@@ -284,7 +350,7 @@ static int handler(bool server)
 	long leak_kib = env_l("XLEAK_KIB", 1024), creep = env_l("XCREEP_US", 400);
 	long err_pct = env_l("XERR_PCT", 5);
 	uint64_t t0 = myco_now(), t_fault = 0, t_stat = t0, t_leak = 0, n = 0;
-	bool on = false;
+	bool on = false, first = true;
 	myco_ready();
 	for (;;) {
 		uint64_t now = myco_now();
@@ -318,6 +384,13 @@ static int handler(bool server)
 				keep = b;          /* never freed */
 			}
 		}
+		if (on && !strcmp(fault, "hold")) {
+			myco_chan_msg_t hm;
+			beat();                    /* alive; requests received, never answered */
+			if (myco_chan_recv(ch, &hm, 20000000) < 0)
+				sleep_ns(1000000);
+			continue;
+		}
 		if (on && !strcmp(fault, "livelock")) {
 			beat();                    /* alive, but no progress */
 			sleep_ns(1000000);
@@ -332,6 +405,11 @@ static int handler(bool server)
 		uint64_t t_in = myco_now();
 		if (!alone && m.len >= sizeof seq)
 			memcpy(&seq, m.data, sizeof seq);
+		if (first) {
+			first = false;
+			printf("FIRST %d %llu\n", (int)getpid(), (unsigned long long)seq);
+			fflush(stdout);
+		}
 		uint64_t w = (uint64_t)work;
 		if (on && !strcmp(fault, "creep"))
 			w += (uint64_t)(creep * fs);

@@ -5,7 +5,8 @@ breaks, and no healing of a clean system under changing load.
     test_immune.py MYCO IPART CASE
 
 CASE: leak, livelock, creep, stuck, errors (a call service: the registry
-switches it), quarantine (a creep healed by quarantine), shed, clean.
+switches it), quarantine (a creep healed by quarantine), shed, clean,
+inflight-fail and inflight-retry (calls in flight at a switch).
 Real `myco run`, real partition processes (ipart.c).  No check compares a
 duration with a threshold: each case asserts the ORDER of events (the heal
 comes before any broken objective, the memory limit is never reached) and
@@ -305,6 +306,71 @@ def case_escalate(myco, ipart):
         s.stop()
 
 
+def case_inflight(myco, ipart, policy):
+    """A call server healed while calls are in flight (it received them and
+    never answers: `hold`), with `inflight fail;` or `inflight retry;`.
+    fail: every held call is answered -ECONNRESET exactly once (the client
+    counts as many as the executive's switch event says it failed) and the
+    replacement never handles one of them (its first request comes after
+    the last failed one).  retry: the replacement answers them; no call is
+    failed.  Both: no call hangs (the channel's timeout, 60 s, never
+    expires), no answer belongs to another call, the client goes on."""
+    env = {"XMODE": "server", "XRATE": "100", "XFAULT": "hold"}
+    body = "\n".join([
+        "    channel svc call { request M; reply M; timeout 60 s; inflight %s; }" % policy,
+        part_block("client", ipart, {"XMODE": "client", "XRATE": "100", "XPIPE": "8"},
+                   "call svc;"),
+        part_block("server", ipart, env, "serve svc;\nmemory 128 MiB;\nheartbeat 1 s;" + SLOS +
+                   "\nheal restart;"),
+    ])
+    s = System(myco, body, "if" + policy[:1])
+    try:
+        s.start()
+        wait_for(lambda: fault_time(s, "server"), "the fault to start", sysobj=s)
+        heal = wait_for(lambda: next((e for e in s.events() if e["partition"] == "server" and
+                                      e["kind"] == "heal" and "evidence" in e), None),
+                        "a heal of the server", timeout=90, sysobj=s)
+        sw = wait_for(lambda: [e for e in s.events() if e["kind"] == "switch" and
+                               e["seq"] > heal["seq"]] or None, "the switch", sysobj=s)
+        base = last_stat(s.logs("client"), "CSTAT").get("ok", 0)
+        wait_for(lambda: last_stat(s.logs("client"), "CSTAT").get("ok", 0) > base + 50,
+                 "the client going on after the switch", sysobj=s)
+        clog = s.logs("client")
+        st = last_stat(clog, "CSTAT")
+        resets = [int(l.split()[1]) for l in clog.splitlines() if l.startswith("RESET ")]
+        svc = next(x for x in s.ps()["services"] if x["name"] == "svc")
+        firsts = [l.split() for l in s.logs("server").splitlines() if l.startswith("FIRST ")]
+        print("inflight %s: switch: %s; client %s; first requests handled %s" % (
+            policy, sw[0]["detail"], st, [f[1:] for f in firsts]), flush=True)
+        if st.get("bad", 0) or st.get("timeouts", 0):
+            fail("inflight %s: %d answers not the call's own, %d timeouts (a hang): %s" % (
+                policy, st.get("bad", 0), st.get("timeouts", 0), clog[-2000:]), s)
+        if svc.get("inflight") != policy:
+            fail("inflight %s: the registry says %s" % (policy, svc), s)
+        if policy == "fail":
+            if not resets:
+                fail("inflight fail: no call failed at the switch", s)
+            if len(resets) != len(set(resets)) or len(resets) != svc["inflight_failed"]:
+                fail("inflight fail: the client got %d resets (%s), the executive failed %d" % (
+                    len(resets), resets, svc["inflight_failed"]), s)
+            if "%d in-flight calls failed" % len(resets) not in " ".join(e["detail"] for e in sw):
+                fail("inflight fail: switch event %s, %d resets" % (sw[0]["detail"], len(resets)), s)
+            if len(firsts) < 2:
+                fail("inflight fail: no replacement handled a request: %s" % firsts, s)
+            if int(firsts[-1][2]) <= max(resets):
+                fail("inflight fail: the replacement handled call %s, which was failed (%s)" % (
+                    firsts[-1][2], resets), s)
+        else:
+            if resets or svc["inflight_failed"]:
+                fail("inflight retry: %d calls failed: %s" % (len(resets), resets), s)
+            if svc["inflight_retried"] < 1:
+                fail("inflight retry: no call was handed to the replacement: %s" % svc, s)
+        print("PASS inflight-%s: %d calls failed, %d handed to the replacement" % (
+            policy, len(resets), svc["inflight_retried"]), flush=True)
+    finally:
+        s.stop()
+
+
 def run_clean(myco, ipart, step_ms, quiet=False):
     """Load 1x..5x..1x; nothing may be healed, nothing found sick."""
     body = queue_system(ipart, None, rate=200, steps=("1,2,3,4,5,4,3,2,1", str(step_ms)))
@@ -377,6 +443,8 @@ def main():
         case_shed(myco, ipart)
     elif case == "escalate":
         case_escalate(myco, ipart)
+    elif case in ("inflight-fail", "inflight-retry"):
+        case_inflight(myco, ipart, case.split("-")[1])
     elif case == "clean":
         run_clean(myco, ipart, int(os.environ.get("IMMUNE_STEP_MS", "1500")))
     else:

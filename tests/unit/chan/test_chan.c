@@ -516,6 +516,141 @@ static void test_call(void **state)
 	rm(&f);
 }
 
+/* A server replaced while calls are in flight: with the fail policy the
+ * owner answers every pending request -ECONNRESET in its place (except one
+ * the old server already answered) and the replacement sees none; without
+ * it (retry) the replacement gets them.  An error answer that is not sane
+ * breaks the client. */
+static void test_call_fail_inflight(void **state)
+{
+	myco_chan_config_t c;
+	myco_chan_msg_t m, m2;
+	myco_chan_stats_t st;
+	struct fx f;
+	uint64_t c1, c2, c3, failed = 9, kept = 9;
+	size_t rl = 7;
+	char rep[64];
+
+	(void)state;
+	myco_chan_config_init(&c, MYCO_CHAN_CALL);
+	c.depth = 4;
+	c.call_timeout_ns = 2000000;
+	c.spin = 10;
+	mk(&f, &c);
+	assert_int_equal(myco_chan_call_send(f.a, "a", 1, &c1), 0);
+	assert_int_equal(myco_chan_call_send(f.a, "b", 1, &c2), 0);
+	assert_int_equal(myco_chan_call_send(f.a, "c", 1, &c3), 0);
+	/* the server answers the first without marking it done, holds the
+	 * second, never sees the third, and dies */
+	assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+	assert_int_equal(myco_chan_reply(f.b, &m, "A", 1), 0);
+	assert_int_equal(myco_chan_recv(f.b, &m2, 0), 0);
+	assert_int_equal(myco_chan_owner_fail_calls(f.o, -ECONNRESET, NULL, NULL), -EBUSY);
+	myco_chan_close(f.b);
+	assert_int_equal(myco_chan_recover(f.o, MYCO_CHAN_SERVER, 0), 0);
+	assert_int_equal(myco_chan_owner_fail_calls(f.o, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(myco_chan_owner_fail_calls(f.o, -5000, NULL, NULL), -EINVAL);
+	assert_int_equal(myco_chan_owner_fail_calls(f.o, -ECONNRESET, &failed, &kept), 0);
+	assert_int_equal(failed, 2);
+	assert_int_equal(kept, 0);
+	assert_int_equal(myco_chan_owner_stats(f.o, &st), 0);
+	assert_int_equal(st.pending, 0);
+	/* exactly one answer each: the real one, then the two errors */
+	assert_int_equal(myco_chan_call_wait(f.a, c1, rep, sizeof(rep), &rl, 0), 0);
+	assert_int_equal(rl, 1);
+	assert_int_equal(rep[0], 'A');
+	assert_int_equal(myco_chan_call_wait(f.a, c2, rep, sizeof(rep), &rl, 0), -ECONNRESET);
+	assert_int_equal(rl, 0);
+	assert_int_equal(myco_chan_call_wait(f.a, c3, rep, sizeof(rep), &rl, 0), -ECONNRESET);
+	assert_int_equal(myco_chan_ready(f.a), 0);
+	assert_int_equal(myco_chan_broken(f.a), 0);
+	/* a second pass has nothing left to fail */
+	assert_int_equal(myco_chan_owner_fail_calls(f.o, -ECONNRESET, &failed, &kept), 0);
+	assert_int_equal(failed, 0);
+	/* the replacement sees none of them; a new call works */
+	assert_int_equal(attach_role(f.o, MYCO_CHAN_SERVER, 0, &f.b), 0);
+	assert_int_equal(myco_chan_recv(f.b, &m, 0), -EAGAIN);
+	assert_int_equal(myco_chan_call_send(f.a, "d", 1, &c1), 0);
+	assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+	assert_int_equal(m.corr, c1);
+	assert_int_equal(myco_chan_reply(f.b, &m, "D", 1), 0);
+	assert_int_equal(myco_chan_done(f.b, &m), 0);
+	assert_int_equal(myco_chan_call_wait(f.a, c1, rep, sizeof(rep), &rl, 0), 0);
+	assert_int_equal(rep[0], 'D');
+	/* retry (no owner answer): the replacement gets the held request */
+	assert_int_equal(myco_chan_call_send(f.a, "e", 1, &c2), 0);
+	assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+	myco_chan_close(f.b);
+	assert_int_equal(myco_chan_recover(f.o, MYCO_CHAN_SERVER, 0), 0);
+	assert_int_equal(attach_role(f.o, MYCO_CHAN_SERVER, 0, &f.b), 0);
+	assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+	assert_int_equal(m.corr, c2);
+	assert_int_equal(myco_chan_reply(f.b, &m, "E", 1), 0);
+	assert_int_equal(myco_chan_done(f.b, &m), 0);
+	assert_int_equal(myco_chan_call_wait(f.a, c2, rep, sizeof(rep), &rl, 0), 0);
+	assert_int_equal(rep[0], 'E');
+	/* a full reply ring: the owner fails what fits and keeps the rest */
+	{
+		uint64_t cs[4];
+		int i;
+		for (i = 0; i < 4; i++)
+			assert_int_equal(myco_chan_call_send(f.a, "x", 1, &cs[i]), 0);
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+			assert_int_equal(myco_chan_reply(f.b, &m, "r", 1), 0);
+			assert_int_equal(myco_chan_done(f.b, &m), 0);
+		}
+		myco_chan_close(f.b);
+		assert_int_equal(myco_chan_recover(f.o, MYCO_CHAN_SERVER, 0), 0);
+		assert_int_equal(myco_chan_owner_fail_calls(f.o, -ECONNRESET, &failed, &kept), 0);
+		assert_int_equal(failed, 1);
+		assert_int_equal(kept, 0);
+		for (i = 0; i < 3; i++)
+			assert_int_equal(myco_chan_call_wait(f.a, cs[i], rep, sizeof(rep), &rl, 0), 0);
+		assert_int_equal(myco_chan_call_wait(f.a, cs[3], rep, sizeof(rep), &rl, 0),
+				 -ECONNRESET);
+		for (i = 0; i < 4; i++)
+			assert_int_equal(myco_chan_call_send(f.a, "y", 1, &cs[i]), 0);
+		assert_int_equal(attach_role(f.o, MYCO_CHAN_SERVER, 0, &f.b), 0);
+		for (i = 0; i < 4; i++) {
+			assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+			assert_int_equal(myco_chan_reply(f.b, &m, "r", 1), 0);
+			assert_int_equal(myco_chan_done(f.b, &m), 0);
+		}
+		/* the client read none: its reply ring is full */
+		assert_int_equal(myco_chan_call_send(f.a, "z", 1, &c3), 0);
+		myco_chan_close(f.b);
+		assert_int_equal(myco_chan_recover(f.o, MYCO_CHAN_SERVER, 0), 0);
+		assert_int_equal(myco_chan_owner_fail_calls(f.o, -ECONNRESET, &failed, &kept), 0);
+		assert_int_equal(failed, 0);
+		assert_int_equal(kept, 1);
+		for (i = 0; i < 4; i++)
+			assert_int_equal(myco_chan_call_wait(f.a, cs[i], rep, sizeof(rep), &rl, 0), 0);
+		assert_int_equal(attach_role(f.o, MYCO_CHAN_SERVER, 0, &f.b), 0);
+		assert_int_equal(myco_chan_recv(f.b, &m, 0), 0);
+		assert_int_equal(m.corr, c3);
+		assert_int_equal(myco_chan_done(f.b, &m), 0);
+	}
+	/* a forged error answer (a payload with it) breaks the client */
+	{
+		struct myco_chan *v = myco__chan_owner_view(f.o);
+		struct chan_mlane *ml = chan_mlane(v, 0);
+		uint64_t rt = atomic_load(&ml->rtail);
+		struct chan_slot *sl = chan_rslot(v, 0, rt);
+
+		assert_int_equal(myco_chan_call_send(f.a, "w", 1, &c1), 0);
+		sl->len = 1;
+		sl->flags = MYCO_CHAN_MSG_REPLY | MYCO_CHAN_MSG_ERROR;
+		sl->corr = c1;
+		sl->loan_gen = ECONNRESET;
+		atomic_store(&sl->seq, rt + 1);
+		atomic_store(&ml->rtail, rt + 1);
+		assert_int_equal(myco_chan_call_wait(f.a, c1, rep, sizeof(rep), &rl, 0), -EPROTO);
+		assert_int_equal(myco_chan_broken(f.a), 1);
+	}
+	rm(&f);
+}
+
 static void test_loans(void **state)
 {
 	myco_chan_config_t c;
@@ -789,6 +924,7 @@ int main(void)
 		cmocka_unit_test(test_commit_replacement),
 		cmocka_unit_test(test_sample),
 		cmocka_unit_test(test_call),
+		cmocka_unit_test(test_call_fail_inflight),
 		cmocka_unit_test(test_loans),
 		cmocka_unit_test(test_arm_fd),
 		cmocka_unit_test(test_corruption),

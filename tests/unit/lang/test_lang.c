@@ -35,7 +35,7 @@ static const char *good =
 	"        big: f64 = 4;\n"
 	"    }\n"
 	"    channel data queue { type Outer; depth 8; overflow reject; }\n"
-	"    channel cfg call { request Inner; reply Outer; timeout 1.5 ms; }\n"
+	"    channel cfg call { request Inner; reply Outer; timeout 1.5 ms; inflight fail; }\n"
 	"    channel st sample { type Inner; refresh 100ms; }\n"
 	"    partition src { program \"./src\"; args \"-v\", \"x y\"; env K = \"v\";\n"
 	"        cores 1, 0; budget 1 ms per 4 ms; memory 10 MiB; scheduler edf;\n"
@@ -243,6 +243,8 @@ static void test_model(void **state)
 	assert_int_equal(data->senders[0], src);
 	const myco_channel_t *cfg = &sys->channels[myco_system_find_channel(sys, "cfg")];
 	assert_int_equal(cfg->timeout_ns, 1500000);
+	assert_int_equal(cfg->inflight, MYCO_INFLIGHT_FAIL);
+	assert_string_equal(myco_inflight_name(cfg->inflight), "fail");
 	assert_int_equal(cfg->server, srv);
 	assert_int_equal(cfg->nclients, 1);
 	assert_int_equal(cfg->request_size, 12);
@@ -378,6 +380,19 @@ static void test_checks(void **state)
 	/* self call is a cycle */
 	assert_string_equal(codes_of("system s { message M { a: u8 = 1; } channel c call { request M; reply M; }\n"
 				     "partition a { program \"a\"; call c; serve c; } }", 0), "E070,");
+	/* the in-flight call policy: call channels only, retry by default */
+	{
+		myco_system_t *sys = load_ok("system s { message M { a: u8 = 1; }\n"
+					     "channel c call { request M; reply M; }\n"
+					     "partition a { program \"a\"; call c; }\n"
+					     "partition b { program \"b\"; serve c; } }");
+		assert_int_equal(sys->channels[0].inflight, MYCO_INFLIGHT_RETRY);
+		myco_system_free(sys);
+	}
+	assert_string_equal(codes_of("system s { message M { a: u8 = 1; } channel q queue { type M; inflight fail; }\n"
+				     "partition a { program \"a\"; send q; } partition b { program \"b\"; recv q; } }", 0), "E050,");
+	assert_string_not_equal(codes_of("system s { message M { a: u8 = 1; } channel c call { request M; reply M; inflight drop; }\n"
+					 "partition a { program \"a\"; call c; } partition b { program \"b\"; serve c; } }", 0), "");
 	/* one missing semicolon is one error, not a cascade */
 	assert_string_equal(codes_of("system s {\n partition a {\n  program \"a\"\n  memory 1 MiB;\n }\n}\n", 0), "E005,");
 	/* nested message arrays and strings arrays */
