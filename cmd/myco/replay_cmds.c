@@ -364,6 +364,10 @@ int myco_cmd_replay(int argc, char **argv)
 			"identical\n");
 	} else if (!strncmp(line, "diverged", 8)) {
 		out = 3;
+	} else if (!strncmp(line, "unreplayable", 12)) {
+		fprintf(stderr, "myco replay: NOT REPLAYABLE: the replay stopped after record %zu; "
+			"nothing after it was compared\n", at ? at - 1 : 0);
+		out = 3;
 	} else if (!strncmp(line, "until", 5)) {
 		fprintf(stderr, "myco replay: stopped before record %lld as asked\n", until);
 	} else if (WIFSIGNALED(ws) || (WIFEXITED(ws) && WEXITSTATUS(ws) > 128 && gdb)) {

@@ -30,6 +30,12 @@ uint64_t myco__now_raw(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t myco__now_unrec(void)
+{
+	return myco__now_raw() +
+	       (uint64_t)__atomic_load_n(myco__clock_skew, __ATOMIC_RELAXED);
+}
+
 uint64_t myco_now(void)
 {
 	uint64_t t = myco__now_raw() +

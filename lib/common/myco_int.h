@@ -59,6 +59,10 @@ uint64_t myco__now_raw(void);
 /* What myco_now() adds: a constant zero, or in a partition the skew word
  * of its control region (set by myco_init(); read with a relaxed load). */
 extern const int64_t *myco__clock_skew;
+/* What myco_now() returns (skew included), but never recorded or replayed:
+ * the runtime's own timers, deadlines and latency stamps (lib/rt), whose
+ * order a replay reproduces from its wake records instead. */
+uint64_t myco__now_unrec(void);
 
 /* ---- futex ------------------------------------------------------------- */
 

@@ -540,6 +540,8 @@ static uint32_t body_min(uint16_t type)
 	case MYCO__REC_CLOCK: case MYCO__REC_RANDOM: case MYCO__REC_DONE: case MYCO__REC_GAP:
 		return sizeof(struct myco__rb_value);
 	case MYCO__REC_CRASH: return sizeof(struct myco__rb_crash);
+	case MYCO__REC_WAKE: return sizeof(struct myco__rb_wake);
+	case MYCO__REC_CWAIT: return sizeof(struct myco__rb_cwait);
 	default: return UINT32_MAX;
 	}
 }
@@ -586,6 +588,13 @@ static int body_ok(uint16_t type, const uint8_t *b, uint32_t len)
 		return s.bytes == len - sizeof s && len > sizeof s && b[len - 1] == 0 &&
 		       nul == (size_t)s.argc + s.envc + 2;
 	}
+	case MYCO__REC_WAKE: {
+		struct myco__rb_wake w;
+		memcpy(&w, b, sizeof w);
+		return len == sizeof w && w.kind >= MYCO__RTW_CHAN && w.kind <= MYCO__RTW_POST;
+	}
+	case MYCO__REC_CWAIT:
+		return len == sizeof(struct myco__rb_cwait);
 	default:
 		return 1;
 	}
@@ -606,10 +615,12 @@ int myco__rlog_parse_seg(const uint8_t *p, size_t n, uint64_t *segno, uint64_t *
 	memcpy(&h, p, sizeof h);
 	if (h.magic != MYCO__LOG_MAGIC)
 		return rerr(err, cap, -EPROTO, "not a replay log segment (bad magic)");
-	if (h.version != MYCO__LOG_VERSION)
+	if (h.version < MYCO__LOG_VERSION_MIN || h.version > MYCO__LOG_VERSION)
 		return rerr(err, cap, -MYCO_EVERSION,
-			    "log format version %u; this myco reads version %u", h.version,
-			    MYCO__LOG_VERSION);
+			    "log format version %u; this myco reads versions %u to %u", h.version,
+			    MYCO__LOG_VERSION_MIN, MYCO__LOG_VERSION);
+	/* version 1 had no runtime records */
+	uint16_t ntypes = h.version == 1 ? MYCO__REC_WAKE : MYCO__REC_NTYPES;
 	if (h.hdr_size != sizeof h ||
 	    h.check != myco__rec_fnv32(&h, offsetof(struct myco__log_seg_hdr, check)))
 		return rerr(err, cap, -EPROTO, "segment header fails its checksum");
@@ -624,7 +635,7 @@ int myco__rlog_parse_seg(const uint8_t *p, size_t n, uint64_t *segno, uint64_t *
 				    at, (unsigned long long)k);
 		memcpy(&f, p + at, sizeof f);
 		if (f.len > MYCO__LOG_BODY_MAX || f.zero || f.type == MYCO__REC_PAD ||
-		    f.type >= MYCO__REC_NTYPES)
+		    f.type >= ntypes)
 			return rerr(err, cap, -EPROTO,
 				    "scribbled at byte %zu (record %llu): impossible frame "
 				    "(type %u, length %u)", at, (unsigned long long)k, f.type, f.len);

@@ -48,6 +48,8 @@ static struct {
 	volatile uint64_t *progress; /* `myco replay`'s view of R.next */
 } R = { .until = UINT64_MAX, .status_fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
+int myco__rec_rt;
+
 uint64_t myco__rec_hash(const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -332,6 +334,23 @@ static uint64_t rec_random(uint64_t raw)
 	return raw;
 }
 
+void myco__rec_rt_wake(unsigned kind, unsigned loop, uint32_t serial, uint64_t picks)
+{
+	if (ring_on()) {
+		struct myco__rb_wake w = { .kind = (uint16_t)kind, .loop = (uint16_t)loop,
+					   .serial = serial, .picks = picks };
+		put(MYCO__REC_WAKE, 0, &w, sizeof w, NULL, 0);
+	}
+}
+
+void myco__rec_rt_cwait(uint16_t chan, uint32_t serial, int rc)
+{
+	if (ring_on()) {
+		struct myco__rb_cwait c = { .rc = rc, .serial = serial };
+		put(MYCO__REC_CWAIT, chan, &c, sizeof c, NULL, 0);
+	}
+}
+
 /* ---- record mode: attach, start, open ---------------------------------- */
 
 static size_t read_file(const char *path, char *buf, size_t cap)
@@ -405,6 +424,7 @@ int myco__rec_attach(int fd)
 	put_start();
 	myco__clock_hook = rec_clock;
 	myco__random_hook = rec_random;
+	myco__rec_rt = 1;
 	return 0;
 }
 
@@ -811,6 +831,114 @@ static uint64_t rp_random(uint64_t raw)
 	return rp_value(MYCO__REC_RANDOM, "random draw (myco_random)");
 }
 
+/* ---- replay mode: the runtime ------------------------------------------ */
+
+static const char *wake_name(unsigned k)
+{
+	static const char *const n[] = { "?", "a channel wait of coroutine",
+					 "the timeout of coroutine", "timer",
+					 "an I/O completion (outside channels) of coroutine",
+					 "work posted by another thread, serial" };
+	return k < sizeof n / sizeof n[0] ? n[k] : "?";
+}
+
+int myco__rec_rt_peek(struct myco__rb_wake *w)
+{
+	int yes = 0;
+
+	pthread_mutex_lock(&R.lock);
+	if (R.next < R.log->n && R.log->recs[R.next].type == MYCO__REC_WAKE) {
+		memcpy(w, R.log->recs[R.next].body, sizeof *w);
+		yes = 1;
+	}
+	pthread_mutex_unlock(&R.lock);
+	return yes;
+}
+
+void myco__rec_rt_take_wake(void)
+{
+	const struct myco__rlog_rec *r = take(MYCO__REC_WAKE, 0, "wake-up");
+	struct myco__rb_wake w;
+
+	memcpy(&w, r->body, sizeof w);
+	size_t at = R.next - 1;
+	pthread_mutex_unlock(&R.lock);
+	if (w.kind == MYCO__RTW_IO)
+		myco__rec_refuse("at record %zu the recorded run's coroutine %u was woken by an "
+				 "I/O completion outside channels (a socket or file read through "
+				 "the runtime): its result is not recorded", at, w.serial);
+	if (w.kind == MYCO__RTW_POST)
+		myco__rec_refuse("at record %zu the recorded loop ran work posted by another "
+				 "thread: the order of threads is not recorded", at);
+}
+
+int myco__rec_rt_cwait_next(uint16_t chan, uint32_t serial)
+{
+	int yes = 0;
+
+	pthread_mutex_lock(&R.lock);
+	if (R.next < R.log->n) {
+		const struct myco__rlog_rec *r = &R.log->recs[R.next];
+		struct myco__rb_cwait c;
+		if (r->type == MYCO__REC_CWAIT && r->chan == chan) {
+			memcpy(&c, r->body, sizeof c);
+			yes = c.serial == serial;
+		}
+	}
+	pthread_mutex_unlock(&R.lock);
+	return yes;
+}
+
+int myco__rec_rt_cwait_take(uint16_t chan)
+{
+	const struct myco__rlog_rec *r = take(MYCO__REC_CWAIT, chan, "channel wait");
+	struct myco__rb_cwait c;
+
+	memcpy(&c, r->body, sizeof c);
+	pthread_mutex_unlock(&R.lock);
+	return c.rc;
+}
+
+void myco__rec_rt_stalled(unsigned loop, uint64_t picks)
+{
+	pthread_mutex_lock(&R.lock);
+	size_t at = R.next;
+	if (at >= R.log->n)
+		complete(at);
+	const struct myco__rlog_rec *r = &R.log->recs[at];
+	if (r->type == MYCO__REC_CRASH || r->type == MYCO__REC_GAP) {
+		pthread_mutex_unlock(&R.lock);
+		take(MYCO__REC_WAKE, 0, "wake-up");     /* reports the end or the gap */
+	}
+	if (r->type == MYCO__REC_WAKE) {
+		struct myco__rb_wake w;
+		memcpy(&w, r->body, sizeof w);
+		diverged(at, "the recorded loop %u woke %s %u after %llu coroutine switches; the "
+			 "replay's loop %u has made %llu and has nothing ready to run", w.loop,
+			 wake_name(w.kind), w.serial, (unsigned long long)w.picks, loop,
+			 (unsigned long long)picks);
+	}
+	diverged(at, "the replay's loop %u has nothing ready to run (after %llu coroutine "
+		 "switches), but the recorded run's next input is a %s on channel '%s'", loop,
+		 (unsigned long long)picks, type_name(r->type), chan_name(r->chan));
+}
+
+void myco__rec_refuse(const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "myco replay: NOT REPLAYABLE: %s.\n"
+		"  Replay reproduces what a partition gets through channels and libmyco; this\n"
+		"  program depends on something else, so no replay of it would be faithful.\n", why);
+	status("unreplayable %s\n", why);
+	_exit(MYCO__REPLAY_DIVERGED);
+}
+
 int myco__rec_replaying(void)
 {
 	return R.replaying;
@@ -839,6 +967,7 @@ int myco__rec_replay_init(const char *log, char *err, size_t cap)
 	}
 	myco__clock_hook = rp_clock;
 	myco__random_hook = rp_random;
+	myco__rec_rt = 2;
 	return 0;
 }
 

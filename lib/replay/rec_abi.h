@@ -97,6 +97,16 @@ struct myco__rb_start {         /* + argc + envc + 2 NUL-terminated strings (exe
 	uint32_t bytes;             /* of the strings */
 	uint32_t pid;
 };
+struct myco__rb_wake {          /* WAKE (log version 2): the runtime woke something */
+	uint16_t kind;              /* enum myco__rt_wake (replay.h) */
+	uint16_t loop;              /* the loop's index in its group, 0 standalone */
+	uint32_t serial;            /* coroutine or timer: creation order on the loop, from 1 */
+	uint64_t picks;             /* coroutines the loop had switched in before it */
+};
+struct myco__rb_cwait {         /* CHANNEL WAIT (log version 2): myco_co_chan_wait()'s result */
+	int32_t rc;
+	uint32_t serial;            /* the waiting coroutine */
+};
 struct myco__rb_crash {
 	int32_t sig;                /* 0 if it exited */
 	int32_t status;
@@ -106,7 +116,8 @@ struct myco__rb_crash {
 /* ---- log file (segments of a directory) -------------------------------- */
 
 #define MYCO__LOG_MAGIC   0x314c50524f43594dull   /* "MYCORPL1" */
-#define MYCO__LOG_VERSION 1u
+#define MYCO__LOG_VERSION 2u       /* written; read: 1 (no WAKE / CHANNEL WAIT records) and 2 */
+#define MYCO__LOG_VERSION_MIN 1u
 
 struct myco__log_seg_hdr {      /* at offset 0 of every segment file */
 	uint64_t magic;

@@ -47,6 +47,8 @@ enum myco__rec_type {
 	MYCO__REC_DONE = 9,     /* myco_chan_done() that did not return 0: rc */
 	MYCO__REC_GAP = 10,     /* log only: the executive lost records here (overrun count) */
 	MYCO__REC_CRASH = 11,   /* log only: how the process ended (signal, status) */
+	MYCO__REC_WAKE = 12,    /* the runtime woke a coroutine or fired a timer (lib/rt) */
+	MYCO__REC_CWAIT = 13,   /* myco_co_chan_wait() returned (lib/rt): rc */
 	MYCO__REC_NTYPES
 };
 
@@ -75,6 +77,55 @@ struct myco__rec_ops {
 			   myco_chan_sample_info_t *info);
 	void (*close)(myco_chan_t *ch);
 };
+
+/* ---- the runtime's hooks (lib/rt; docs/replay.md "Programs on the runtime")
+ *
+ * A program on lib/rt is one thread per loop; what decides its run order
+ * beyond the channel records is when the loop woke what.  Recording, the
+ * loop writes a WAKE record for every wake-up that comes from outside the
+ * program's own code (an io_uring completion, a timer that expired), with
+ * the number of coroutines it had switched in so far ("picks"); a channel
+ * wait writes its result (CWAIT).  Replaying, the loop never sleeps and
+ * never reads the clock for its timers: at each point where the recorded
+ * loop could have been woken it performs the WAKE records at the head of
+ * the log whose picks match its own; a channel wait parks until the next
+ * record is its own CWAIT and then returns the recorded result. */
+
+enum myco__rt_wake {
+	MYCO__RTW_CHAN = 1,     /* a coroutine's channel wait was woken (readiness) */
+	MYCO__RTW_TIMEOUT = 2,  /* a coroutine's park timed out (sleep, timeout) */
+	MYCO__RTW_TIMER = 3,    /* a myco_timer_t callback fired */
+	MYCO__RTW_IO = 4,       /* another I/O completion (socket, file): not replayable */
+	MYCO__RTW_POST = 5,     /* work posted by another thread ran: not replayable */
+};
+
+/* 1 while recording with a ring attached, 2 while replaying, else 0: the
+ * runtime's one load and branch. */
+extern int myco__rec_rt;
+
+/* Record mode: append a WAKE / CWAIT record (only when the ring is on). */
+void myco__rec_rt_wake(unsigned kind, unsigned loop, uint32_t serial, uint64_t picks);
+void myco__rec_rt_cwait(uint16_t chan, uint32_t serial, int rc);
+
+/* Replay mode.  The head of the log as a wake: 1 and *W if the next record
+ * is a WAKE, 0 otherwise. */
+struct myco__rb_wake;
+int myco__rec_rt_peek(struct myco__rb_wake *w);
+/* Consume the WAKE at the head (after peek returned 1). */
+void myco__rec_rt_take_wake(void);
+/* 1 if the next record is the CWAIT of coroutine SERIAL on channel CHAN
+ * (its wait returns now), 0 if not (it parks: the recorded one did). */
+int myco__rec_rt_cwait_next(uint16_t chan, uint32_t serial);
+/* The CWAIT record of channel CHAN: its rc (diverges if it is not next). */
+int myco__rec_rt_cwait_take(uint16_t chan);
+/* The loop has nothing to run and no wake at the head: the log is done
+ * (complete) or the replay cannot go on (diverged).  Never returns. */
+void myco__rec_rt_stalled(unsigned loop, uint64_t picks) __attribute__((noreturn));
+/* The program did something replay cannot reproduce: report "not
+ * replayable" with the reason and end the replay (diverged).  Never
+ * returns. */
+void myco__rec_refuse(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
 
 /* ---- partition side (lib/replay/rec.c) ---------------------------------- */
 

@@ -3,12 +3,17 @@
  * the ring is checked first with myco_chan_ready() (plain loads, no
  * syscall); only when the operation would block is the endpoint armed and
  * its eventfd polled through io_uring while the coroutine yields.
+ * Record and replay (docs/replay.md): recording, a channel wait writes its
+ * result (and the loop the wake-ups of its polls); replaying, it never
+ * touches the channel: it parks while the log's next record is a wake-up
+ * and returns the recorded result.
  * Not for: the channel protocol itself (lib/chan).
  */
 #include <errno.h>
 
 #include "myco/chan.h"
 #include "rt_int.h"
+#include "../replay/replay.h"
 
 static bool ch_ready(void *obj)
 {
@@ -26,6 +31,23 @@ static void ch_disarm(void *obj)
 	(void)myco_chan_disarm(obj);
 }
 
+static int chan_wait(struct myco_chan *ch, myco_loop_t *l, int64_t timeout_ns);
+
+/* Replay: unless the next record is this wait's result (the recorded
+ * wait returned at once), park: the log's WAKE records wake us as the
+ * recorded polls were woken, until our result is next. */
+static int rp_chan_wait(struct myco_chan *ch, myco_loop_t *l)
+{
+	uint16_t id = myco__rec_chan_id(ch);
+	myco_co_t *co = l->cur;
+
+	while (!co->cancelled && !myco__rec_rt_cwait_next(id, co->rec_serial)) {
+		myco__wait_t wt = { .kind = MYCO__WAIT_PLAIN };
+		(void)myco__park(&wt, -1);
+	}
+	return myco__rec_rt_cwait_take(id);
+}
+
 int myco_co_chan_wait(struct myco_chan *ch, int64_t timeout_ns)
 {
 	if (!ch)
@@ -33,6 +55,21 @@ int myco_co_chan_wait(struct myco_chan *ch, int64_t timeout_ns)
 	myco_loop_t *l = myco__tls_loop;
 	if (!l || !l->cur)
 		return -EPERM;
+	if (__builtin_expect(myco__rec_rt != 0, 0)) {
+		if (myco__rec_rt == 2)
+			return rp_chan_wait(ch, l);
+		myco_co_t *co = l->cur;
+		co->rec_chan_wait = true;
+		int r = chan_wait(ch, l, timeout_ns);
+		co->rec_chan_wait = false;
+		myco__rec_rt_cwait(myco__rec_chan_id(ch), co->rec_serial, r);
+		return r;
+	}
+	return chan_wait(ch, l, timeout_ns);
+}
+
+static int chan_wait(struct myco_chan *ch, myco_loop_t *l, int64_t timeout_ns)
+{
 	int r = myco_chan_ready(ch);
 	if (r < 0)
 		return r;

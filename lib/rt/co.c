@@ -166,7 +166,7 @@ uint64_t myco__co_switch_in(myco_loop_t *l, myco_co_t *co, uint64_t now)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 	l->cur = NULL;
-	uint64_t end = myco_now();
+	uint64_t end = myco__now_unrec();
 	uint64_t ran = end > co->run_ns ? end - co->run_ns : 0;
 	co->st.cpu_ns += ran;
 	if (co->edf)
@@ -243,6 +243,7 @@ int myco__co_new(myco_loop_t *l, myco_co_t **out, myco_co_fn_t fn, void *arg,
 		snprintf(co->name, sizeof(co->name), "%s", opts->name);
 	co->aco_cls = -1;
 	co->mkt_cls = -2;
+	co->rec_serial = ++l->rec_nco;
 	myco__ctx_make(&co->ctx, co->stack_lo, co->stack_size, co_entry);
 	co->all_next = l->all;
 	if (l->all)
@@ -298,7 +299,7 @@ int myco_spawn(myco_loop_t *loop, myco_co_t **out, myco_co_fn_t fn,
 	if (rc < 0)
 		return rc;
 	co->detached = out == NULL;
-	myco__make_ready(loop, co, myco_now());
+	myco__make_ready(loop, co, myco__now_unrec());
 	if (out)
 		*out = co;
 	return 0;

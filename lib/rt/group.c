@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "rt_int.h"
+#include "../replay/replay.h"
 
 typedef struct {
 	void (*fn)(void *);
@@ -221,6 +222,10 @@ int myco_group_create(myco_group_t **out, const myco_group_opts_t *opts)
 	*out = NULL;
 	if (opts)
 		o = *opts;
+	if (myco__rec_rt == 2)
+		myco__rec_refuse("the program runs a group of %u loops: the order between "
+				 "loop threads and their cross-loop posts is not recorded "
+				 "(replay serves one loop)", o.nloops);
 	rc = affinity_cpus(aff, CPU_SETSIZE, &naff);
 	if (rc < 0)
 		return rc;

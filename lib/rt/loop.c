@@ -13,6 +13,12 @@
  * the next timer.  Other threads wake a sleeping loop through an eventfd
  * whose read is kept armed in the ring; "sleeping" and "post_len" form a
  * Dekker pair (both seq_cst) so no wake-up is lost.
+ *
+ * Record and replay (docs/replay.md): recording, every wake-up from outside
+ * the program (a completion, an expired timer) is written as a WAKE record
+ * with the number of switch-ins so far; replaying, the loop neither reads
+ * the clock for its timers nor sleeps: it performs the log's WAKE records
+ * at the same points (rp_wakes) and stops the replay when it stalls.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +30,8 @@
 #include <unistd.h>
 
 #include "rt_int.h"
+#include "../replay/replay.h"
+#include "../replay/rec_abi.h"
 
 #ifdef MYCO_RT_TSAN
 #include <sanitizer/tsan_interface.h>
@@ -79,6 +87,56 @@ static int resolve_policy(const myco_loop_opts_t *o)
 	return MYCO_POLICY_FIFO;
 }
 
+/* ---- replay ---------------------------------------------------------- */
+
+static atomic_int rp_loops; /* live loops in a replay */
+
+/* Replay serves one loop of the fifo policy: the others decide by time
+ * or across threads, which the log does not hold. */
+static void rp_check_loop(myco_policy_t p)
+{
+	if (p != MYCO_POLICY_FIFO)
+		myco__rec_refuse("the program runs a loop of policy %s, which schedules by "
+				 "time; replay serves loops of policy fifo", myco_policy_name(p));
+	if (atomic_fetch_add(&rp_loops, 1) >= 1)
+		myco__rec_refuse("the program runs more than one loop at a time; the order "
+				 "between loop threads is not recorded (replay serves one loop)");
+}
+
+static myco_co_t *co_by_serial(myco_loop_t *l, uint32_t serial)
+{
+	for (myco_co_t *co = l->all; co; co = co->all_next)
+		if (co->rec_serial == serial)
+			return co;
+	return NULL;
+}
+
+/* Perform the log's WAKE records that the recorded loop performed at this
+ * point: those at the head whose switch-in count is the loop's. */
+static void rp_wakes(myco_loop_t *l)
+{
+	struct myco__rb_wake w;
+
+	while (myco__rec_rt_peek(&w)) {
+		if (w.picks != l->rec_picks || w.loop != l->index) {
+			if (w.picks > l->rec_picks && w.loop == l->index)
+				return;      /* later: after more switch-ins */
+			myco__rec_rt_stalled(l->index, l->rec_picks);
+		}
+		myco__rec_rt_take_wake();   /* refuses I/O and cross-thread wakes */
+		if (w.kind == MYCO__RTW_TIMER) {
+			if (myco__timer_fire_serial(l, w.serial) < 0)
+				myco__rec_rt_stalled(l->index, l->rec_picks);
+			continue;
+		}
+		myco_co_t *co = co_by_serial(l, w.serial);
+		if (!co || co->state != MYCO__CO_WAITING || !co->wait)
+			myco__rec_rt_stalled(l->index, l->rec_picks);
+		myco__wake(co->wait, w.kind == MYCO__RTW_TIMEOUT ? MYCO__WAKE_TIMER
+								  : MYCO__WAKE_IO);
+	}
+}
+
 int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 {
 	int rc;
@@ -107,6 +165,8 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 		rc = -EINVAL;
 		goto out;
 	}
+	if (myco__rec_rt == 2)
+		rp_check_loop((myco_policy_t)rc);
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		rc = -ENOMEM;
@@ -134,7 +194,7 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 	if (rc < 0)
 		goto out;
 	l->ring_ok = true;
-	myco__wheel_init(&l->wheel, myco_now());
+	myco__wheel_init(&l->wheel, myco__now_unrec());
 	if (l->policy == MYCO_POLICY_STEAL) {
 		rc = myco__deque_new(&l->deque, 4096);
 		if (rc < 0)
@@ -206,7 +266,7 @@ static myco_co_t *pick(myco_loop_t *l)
 	if (co)
 		return co;
 	if (l->policy == MYCO_POLICY_MARKET) {
-		co = myco__market_pop(l, myco_now());
+		co = myco__market_pop(l, myco__now_unrec());
 		if (co)
 			l->rq_len--;
 		return co;
@@ -239,8 +299,13 @@ void myco__wake(myco__wait_t *w, int reason)
 		return;
 	if (w->reason == MYCO__WAKE_NONE)
 		w->reason = reason;
+	if (__builtin_expect(myco__rec_rt == 1, 0) &&
+	    (reason == MYCO__WAKE_IO || reason == MYCO__WAKE_TIMER))
+		myco__rec_rt_wake(reason == MYCO__WAKE_TIMER ? MYCO__RTW_TIMEOUT
+			  : co->rec_chan_wait ? MYCO__RTW_CHAN : MYCO__RTW_IO,
+			  co->loop->index, co->rec_serial, co->loop->rec_picks);
 	MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_WAKE, co->loop->index, (uintptr_t)co, reason);
-	myco__make_ready(co->loop, co, myco_now());
+	myco__make_ready(co->loop, co, myco__now_unrec());
 }
 
 int myco__park(myco__wait_t *w, int64_t timeout_ns)
@@ -253,7 +318,7 @@ int myco__park(myco__wait_t *w, int64_t timeout_ns)
 	if (timeout_ns >= 0 && w->kind == MYCO__WAIT_PLAIN) {
 		w->tn.fire = wait_timer_fire;
 		myco__wheel_add(&l->wheel, &w->tn,
-				myco_now() + (uint64_t)timeout_ns);
+				myco__now_unrec() + (uint64_t)timeout_ns);
 	}
 	co->wait = w;
 	co->state = MYCO__CO_WAITING;
@@ -273,7 +338,7 @@ int myco_yield(void)
 		return -EPERM;
 	if (co->cancelled)
 		return -ECANCELED;
-	myco__make_ready(l, co, myco_now());
+	myco__make_ready(l, co, myco__now_unrec());
 	myco__co_yield_to_loop(l, co);
 	return co->cancelled ? -ECANCELED : 0;
 }
@@ -359,6 +424,8 @@ void myco__wakeup_thread(myco_loop_t *l)
 void myco__post_node(myco_loop_t *l, myco__post_t *p)
 {
 	p->next = NULL;
+	if (myco__rec_rt && myco__tls_loop != l && atomic_load(&l->running))
+		atomic_fetch_add(&l->rec_foreign, 1);
 	pthread_mutex_lock(&l->post_mu);
 	if (l->post_tail)
 		l->post_tail->next = p;
@@ -410,6 +477,13 @@ static void drain_posts(myco_loop_t *l)
 	if (!atomic_load_explicit(&l->post_len, memory_order_relaxed))
 		return;
 	myco__post_t *p;
+	if (myco__rec_rt && atomic_exchange(&l->rec_foreign, 0)) {
+		if (myco__rec_rt == 2)
+			myco__rec_refuse("the program's loop ran work posted by another thread "
+					 "(myco_post, myco_event_notify): the order of threads is "
+					 "not recorded");
+		myco__rec_rt_wake(MYCO__RTW_POST, l->index, 0, l->rec_picks);
+	}
 	pthread_mutex_lock(&l->post_mu);
 	p = l->post_head;
 	l->post_head = l->post_tail = NULL;
@@ -438,11 +512,12 @@ void myco_loop_stop(myco_loop_t *loop)
 static void run_batch(myco_loop_t *l)
 {
 	size_t n = l->rq_len + l->eh_len;
-	uint64_t now = n ? myco_now() : 0;
+	uint64_t now = n ? myco__now_unrec() : 0;
 	while (n-- > 0) {
 		myco_co_t *co = pick(l);
 		if (!co)
 			break;
+		l->rec_picks++;
 		if (l->mkt) {
 			int cls = co->mkt_cls; /* co may be freed by the switch */
 			uint64_t t = now;
@@ -540,8 +615,10 @@ int myco_loop_run(myco_loop_t *l)
 		MYCO_TP(MYCO_TRACE_RT, MYCO_EV_RT_LOOP, l->index, l->rq_len + l->eh_len, l->io_pending);
 		if (l->sig)
 			myco__loans_iter(l);
-		if (l->wheel.count)
-			myco__wheel_advance(&l->wheel, myco_now());
+		if (__builtin_expect(myco__rec_rt == 2, 0))
+			rp_wakes(l); /* the log's timers, not the clock's */
+		else if (l->wheel.count)
+			myco__wheel_advance(&l->wheel, myco__now_unrec());
 		drain_posts(l);
 		if (l->deque && !l->revoked)
 			myco__steal_run_own(l, 8);
@@ -551,6 +628,8 @@ int myco_loop_run(myco_loop_t *l)
 		if (l->group)
 			myco__group_flush(l);
 		reap(l); /* completions already posted: no syscall */
+		if (__builtin_expect(myco__rec_rt == 2, 0))
+			rp_wakes(l);
 		bool ready = l->rq_len || l->eh_len;
 		if (ready) {
 			/* more to run: hand the kernel what the batch queued
@@ -572,6 +651,13 @@ int myco_loop_run(myco_loop_t *l)
 			continue;
 		if (idle_done(l))
 			break;
+		if (__builtin_expect(myco__rec_rt == 2, 0)) {
+			/* a replay never sleeps: what would wake the loop
+			 * is in the log, and rp_wakes found none */
+			if (atomic_load(&l->post_len))
+				continue;
+			myco__rec_rt_stalled(l->index, l->rec_picks);
+		}
 		/* Nothing to run: submit what the batch queued and sleep
 		 * until a completion, a wake-up or the next timer, in one
 		 * syscall (an operation that completes at submission makes
@@ -582,7 +668,7 @@ int myco_loop_run(myco_loop_t *l)
 		if (l->revoked) {
 			/* draining with kernel operations in flight: look at
 			 * the grant word at least every millisecond */
-			uint64_t cap = myco_now() + 1000000u;
+			uint64_t cap = myco__now_unrec() + 1000000u;
 			if (next > cap)
 				next = cap;
 		}
@@ -597,7 +683,7 @@ int myco_loop_run(myco_loop_t *l)
 		struct io_uring_cqe *cqe = NULL;
 		struct __kernel_timespec ts, *tsp = NULL;
 		if (next != UINT64_MAX) {
-			uint64_t now = myco_now();
+			uint64_t now = myco__now_unrec();
 			uint64_t d = next > now ? next - now : 0;
 			ts.tv_sec = (long long)(d / 1000000000ull);
 			ts.tv_nsec = (long long)(d % 1000000000ull);
@@ -648,6 +734,8 @@ void myco_loop_destroy(myco_loop_t *l)
 		return;
 	if (atomic_load(&l->running))
 		return; /* contract violation; leaking beats a crash */
+	if (myco__rec_rt == 2)
+		atomic_fetch_sub(&rp_loops, 1);
 	if (l->ring_ok) {
 		/* Cancel every operation still in flight so the kernel stops
 		 * touching coroutine stacks before they are unmapped. */
@@ -659,9 +747,9 @@ void myco_loop_destroy(myco_loop_t *l)
 				sqe->user_data = UD_IGNORE;
 			}
 			io_uring_submit(&l->ring);
-			uint64_t end = myco_now() + 1000000000ull;
+			uint64_t end = myco__now_unrec() + 1000000000ull;
 			while ((l->io_pending || l->efd_armed) &&
-			       myco_now() < end) {
+			       myco__now_unrec() < end) {
 				struct io_uring_cqe *cqe;
 				struct __kernel_timespec ts = { 0, 10000000 };
 				if (io_uring_wait_cqe_timeout(&l->ring, &cqe,

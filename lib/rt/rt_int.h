@@ -153,6 +153,8 @@ struct myco_co {
 	int mkt_cls;            /* market: class index, -1 none, -2 unknown   */
 	uint64_t spawn_ns;      /* adaptive: when it was spawned              */
 	char name[32];
+	uint32_t rec_serial;    /* record/replay: creation order on the loop */
+	bool rec_chan_wait;     /* record: parked in myco_co_chan_wait       */
 #ifdef MYCO_RT_ASAN
 	void *asan_fake;
 #endif
@@ -247,6 +249,10 @@ struct myco_loop {
 	unsigned npipes;
 
 	myco_loop_stats_t st;
+	/* record and replay (lib/replay; docs/replay.md) */
+	uint64_t rec_picks;             /* coroutines switched in so far     */
+	uint32_t rec_nco, rec_ntimer;   /* serials handed out                */
+	atomic_uint rec_foreign;        /* posts from other threads (atomic) */
 #ifdef MYCO_RT_ASAN
 	const void *asan_main_bottom;
 	size_t asan_main_size;
@@ -278,6 +284,9 @@ void myco__wakeup_thread(myco_loop_t *l);
 /* Queue a caller-allocated post node (never fails).  Any thread. */
 void myco__post_node(myco_loop_t *l, myco__post_t *p);
 
+/* timer.c: fire the timer with this serial as its expiry would (replay);
+ * 0 or -ENOENT (no such armed timer). */
+int myco__timer_fire_serial(myco_loop_t *l, uint32_t serial);
 /* co.c */
 int myco__co_new(myco_loop_t *l, myco_co_t **out, myco_co_fn_t fn, void *arg,
 		 const myco_co_opts_t *opts);

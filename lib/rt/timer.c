@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "rt_int.h"
+#include "../replay/replay.h"
 
 struct myco_timer {
 	myco__tnode_t tn;       /* first member */
@@ -16,11 +17,15 @@ struct myco_timer {
 	void *arg;
 	uint64_t repeat;
 	bool in_cb, destroy_pending;
+	uint32_t rec_serial;    /* record/replay: creation order on the loop */
 };
 
 static void timer_fire(myco__tnode_t *tn)
 {
 	myco_timer_t *t = (myco_timer_t *)tn; /* tn is the first member */
+	if (__builtin_expect(myco__rec_rt == 1, 0))
+		myco__rec_rt_wake(MYCO__RTW_TIMER, t->loop->index, t->rec_serial,
+				  t->loop->rec_picks);
 	if (t->repeat)
 		myco__wheel_add(&t->loop->wheel, &t->tn,
 				t->tn.expire_ns + t->repeat);
@@ -43,12 +48,24 @@ int myco_timer_create(myco_loop_t *loop, myco_timer_t **out,
 	t->cb = cb;
 	t->arg = arg;
 	t->tn.fire = timer_fire;
+	t->rec_serial = ++loop->rec_ntimer;
 	t->next = loop->timers;
 	if (loop->timers)
 		loop->timers->prev = t;
 	loop->timers = t;
 	*out = t;
 	return 0;
+}
+
+int myco__timer_fire_serial(myco_loop_t *l, uint32_t serial)
+{
+	for (myco_timer_t *t = l->timers; t; t = t->next)
+		if (t->rec_serial == serial && t->tn.armed) {
+			myco__wheel_del(&l->wheel, &t->tn);
+			timer_fire(&t->tn);
+			return 0;
+		}
+	return -ENOENT;
 }
 
 static void unlink_timer(myco_timer_t *t)
@@ -78,7 +95,7 @@ int myco_timer_start(myco_timer_t *t, uint64_t after_ns, uint64_t repeat_ns)
 	t->repeat = repeat_ns;
 	if (after_ns > (uint64_t)INT64_MAX)
 		after_ns = (uint64_t)INT64_MAX; /* ~292 years: never */
-	myco__wheel_add(&t->loop->wheel, &t->tn, myco_now() + after_ns);
+	myco__wheel_add(&t->loop->wheel, &t->tn, myco__now_unrec() + after_ns);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "rt_int.h"
+#include "../replay/replay.h"
 
 #define BEGIN(l, co)                                   \
 	myco_loop_t *l = myco__tls_loop;               \
@@ -33,6 +34,10 @@
 /* Get room for n SQEs (n <= 2). */
 static struct io_uring_sqe *get_sqe(myco_loop_t *l, unsigned n)
 {
+	if (__builtin_expect(myco__rec_rt == 2, 0))
+		myco__rec_refuse("the program does I/O through the runtime outside channels "
+				 "(a socket, pipe or file: myco_read, myco_recv, myco_accept, "
+				 "myco_poll...): what it read is not recorded");
 	if (io_uring_sq_space_left(&l->ring) < n)
 		io_uring_submit(&l->ring);
 	return io_uring_get_sqe(&l->ring);
@@ -233,13 +238,13 @@ static int64_t remaining(uint64_t deadline, int64_t timeout_ns)
 {
 	if (timeout_ns < 0)
 		return MYCO_FOREVER;
-	uint64_t now = myco_now();
+	uint64_t now = myco__now_unrec();
 	return deadline > now ? (int64_t)(deadline - now) : 0;
 }
 
 static uint64_t deadline_of(int64_t timeout_ns)
 {
-	return timeout_ns < 0 ? UINT64_MAX : myco_now() + (uint64_t)timeout_ns;
+	return timeout_ns < 0 ? UINT64_MAX : myco__now_unrec() + (uint64_t)timeout_ns;
 }
 
 ssize_t myco_write_all(int fd, const void *buf, size_t len,

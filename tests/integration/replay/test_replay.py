@@ -295,9 +295,9 @@ def case_badlogs():
         mid[len(mid) // 2] ^= 0x5a
         refused(bytes(mid), ["cannot read the log", "scribbled"])
         hdr = bytearray(data)
-        hdr[8:12] = struct.pack("<I", 2)
+        hdr[8:12] = struct.pack("<I", 3)
         hdr[60:64] = struct.pack("<I", fnv32(bytes(hdr[:60])))
-        refused(bytes(hdr), ["version 2", "reads version 1"])
+        refused(bytes(hdr), ["version 3", "reads versions 1 to 2"])
         empty = os.path.join(s.tmp, "empty")
         os.mkdir(empty)
         r = s.replay(empty)
@@ -305,6 +305,58 @@ def case_badlogs():
             fail("an empty directory was not refused")
     finally:
         s.cleanup()
+
+
+def rt_system(mode, n):
+    return System("""
+    channel numbers queue { type Num; depth 256; overflow block; }
+    channel out queue { type Num; depth 256; overflow block; }
+    partition producer { program "%s"; send numbers; env DEMO_COUNT = "%d"; env DEMO_RATE = "3000"; readiness required; }
+    partition %s { program "%s"; recv numbers; send out; env IN = "numbers"; env RMODE = "%s"; env COUNT = "%d"; readiness required; record always; }
+    partition drain { program "%s"; recv out; env IN = "out"; env RMODE = "drain"; readiness required; }
+""" % (demo("producer"), n, mode, os.environ["RTPART"], mode, n, RPART), "rt" + mode)
+
+
+def case_rt():
+    """Programs on the runtime (lib/rt).  One fifo loop with a channel in,
+    a channel out, a 1 ms timer and a sleeping coroutine, recorded always:
+    replayed alone, every send identical (each send mixes in how often the
+    timer and the sleeper had run, so the loop's run order must be the
+    recorded one) and the same RESULT line.  A group of two loops passing
+    messages across loops, and a loop that also does pipe I/O through the
+    runtime, are recorded too, and their replays refuse: NOT REPLAYABLE,
+    with the reason."""
+    n = 3000
+    s = rt_system("pipe", n)
+    try:
+        s.start()
+        text = wait_for(lambda: re.search(r"rtpart: RESULT .*", s.logs("pipe")), "the pipe's result", 600)
+        orig = text.group(0)
+        print("original:", orig)
+        if s.part("pipe")["record"]["overruns"] != 0:
+            fail("the pipe's recording overran: %s" % s.part("pipe")["record"])
+        s.stop()
+        r = s.replay(s.logdir("pipe"))
+        m = re.search(r"(\d+) sends compared, all identical", r.stderr)
+        if r.returncode != 0 or not m or int(m.group(1)) < n or "faithful" not in r.stderr:
+            fail("the runtime partition's replay is not faithful")
+        got = re.search(r"rtpart: RESULT .*", r.stdout)
+        if not got or got.group(0) != orig:
+            fail("the replay printed %r, the original %r" % (got and got.group(0), orig))
+    finally:
+        s.cleanup()
+    for mode, words in (("group", "group of 2 loops"), ("sock", "outside channels")):
+        s = rt_system(mode, 300)
+        try:
+            s.start()
+            wait_for(lambda: [c for c in s.ps()["channels"] if c["name"] == "out" and c["done"] >= 300],
+                     "300 messages through the %s partition" % mode)
+            s.stop()
+            r = s.replay(s.logdir(mode))
+            if r.returncode != 3 or "NOT REPLAYABLE" not in r.stderr or words not in r.stderr:
+                fail("the %s partition's replay was not refused with its reason" % mode)
+        finally:
+            s.cleanup()
 
 
 if __name__ == "__main__":
