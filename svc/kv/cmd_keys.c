@@ -37,11 +37,10 @@ static void oom(kv_client_t *c)
 
 static void set_expire(kv_client_t *c, const kv_arg_t *key, kobj_t *o, int64_t when)
 {
-	kv_shard_t *sh = kv_shard_of(c->srv, key->p, key->len);
 	if (o->expire < 0 && when >= 0)
-		sh->nexpires[c->db]++;
+		kv_expires_add(c, c->db, key->p, key->len, 1);
 	else if (o->expire >= 0 && when < 0)
-		sh->nexpires[c->db]--;
+		kv_expires_add(c, c->db, key->p, key->len, -1);
 	o->expire = when;
 }
 
@@ -794,7 +793,6 @@ KV_CMD(cmd_rename)
 	kobj_t *o = db_get(c, &argv[1]), *n;
 	dict_t *d;
 	de_t *e;
-	kv_shard_t *sh;
 
 	(void)argc;
 	if (!o) {
@@ -817,9 +815,8 @@ KV_CMD(cmd_rename)
 	e = dict_unlink(d, argv[1].p, argv[1].len);
 	n = e->v;
 	dict_free_entry(e);
-	sh = kv_shard_of(c->srv, argv[1].p, argv[1].len);
 	if (n->expire >= 0)
-		sh->nexpires[c->db]--;
+		kv_expires_add(c, c->db, argv[1].p, argv[1].len, -1);
 	kv_modified(c, &argv[1]);
 	if (db_set(c, &argv[2], n) < 0) {
 		obj_free(n);
@@ -1007,6 +1004,8 @@ static void flush_db(kv_client_t *c, int db)
 			}
 		}
 		c->dirty += (long)sh->db[db].n;
+		if (sh->db[db].n)
+			kv_bump_all(sh);
 		dict_clear(&sh->db[db], obj_free);
 		sh->nexpires[db] = 0;
 		sh->exp_cursor[db] = 0;

@@ -624,11 +624,17 @@ static KV_CMD(cmd_info)
 	if (want_section(argc, argv, "stats"))
 		kvf(&b, "# Stats\r\ntotal_connections_received:%llu\r\n"
 		    "total_commands_processed:%llu\r\nexpired_keys:%llu\r\n"
-		    "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n\r\n",
+		    "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+		    "tx_optimistic_commits:%llu\r\ntx_conflict_retries:%llu\r\n"
+		    "tx_locked_execs:%llu\r\ntx_watch_aborts:%llu\r\n\r\n",
 		    (unsigned long long)s->stat_conns, (unsigned long long)s->stat_commands,
 		    (unsigned long long)s->stat_expired,
 		    (unsigned long long)s->stat_keyspace_hits,
-		    (unsigned long long)s->stat_keyspace_misses);
+		    (unsigned long long)s->stat_keyspace_misses,
+		    (unsigned long long)s->stat_tx_commits,
+		    (unsigned long long)s->stat_tx_retries,
+		    (unsigned long long)s->stat_tx_locked,
+		    (unsigned long long)s->stat_tx_watch_aborts);
 	if (want_section(argc, argv, "replication")) {
 		if (s->raft)
 			kv_raft_info(s, &b);
@@ -743,6 +749,10 @@ static KV_CMD(cmd_config)
 		c->srv->stat_keyspace_hits = 0;
 		c->srv->stat_keyspace_misses = 0;
 		c->srv->stat_expired = 0;
+		c->srv->stat_tx_commits = 0;
+		c->srv->stat_tx_retries = 0;
+		c->srv->stat_tx_locked = 0;
+		c->srv->stat_tx_watch_aborts = 0;
 		r_ok(c);
 	} else {
 		r_err(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.", (int)argv[1].len,

@@ -4,16 +4,40 @@
  * command takes, and the WAL record each command leaves.  Not for: what a
  * command does (cmd_*.c), sockets (net.c), files (wal.c).
  *
- * Transactions.  MULTI queues commands; EXEC computes the union of the
- * shards of every queued key (all shards if one command is keyless over
- * data, e.g. FLUSHDB), locks them in ascending order, checks the WATCH
- * flag, runs the commands and logs them as one WAL record, then unlocks.
- * Two EXECs touching a common shard therefore serialize on its lock; ones on
- * disjoint shards run in parallel and commute.  This is strict two-phase
- * locking over shards at commit time; WATCH is the optimistic part: a write
- * to a watched key, from any client on any core, sets the watcher's flag
- * under that key's shard lock, so EXEC (which holds that lock while it
- * checks the flag) can never miss a conflict.
+ * Transactions: optimistic concurrency in the manner of Silo.  Every key
+ * has a version word (KV_STRIPES words per shard, the key's hash picks
+ * one; a word covers absent keys too, so a read of a missing key is
+ * validated like any other).  A word is even when free and odd while a
+ * committing EXEC that holds the shard's mutex has it locked; every change
+ * to a key, by any command, adds 2 under the shard mutex (kv_touch).
+ *
+ *  1. Read phase.  EXEC runs the queued commands against private copies:
+ *     the first time a command reaches a key (db_dict), the key's shard
+ *     mutex is taken just long enough to copy the object and read its
+ *     word; later commands of the transaction see the copy, so they read
+ *     their own writes.  Writes change only the copies; kv_touch records
+ *     the key in the write set.  No lock is held while commands run.
+ *  2. Commit.  Lock the mutexes of the write set's shards in ascending
+ *     order (the global order), set the lock bit of each written word,
+ *     then validate: every word read is unchanged (on a shard we did not
+ *     lock: also not locked by another committer), and the WATCH flag is
+ *     clear.  With a WAL or raft, validation runs under the log's append
+ *     lock and the transaction's record (all its commands, one record) is
+ *     appended in the same critical section: log order is then the
+ *     serialisation order, so replay and replicas reach the same state.
+ *  3. Install.  Move the copies of the write set into the shards, count
+ *     the change (version + 2, watchers flagged), clear the lock bits,
+ *     unlock.
+ *
+ * A failed validation discards the copies and replies and runs the
+ * transaction again (the client never sees a conflict); a set WATCH flag
+ * ends it with a null reply, as Redis does.  After KV_TX_RETRIES
+ * conflicts, and for transactions with a command that is not about named
+ * keys (FLUSHDB, KEYS, PUBLISH, SELECT...), EXEC falls back to locking the
+ * shards of every key it names, in ascending order, and running in place
+ * (strict two-phase locking over shards).  Single-key commands never take
+ * more than their own shard's mutex.  WATCH is exact: a write to a watched
+ * key sets the watcher's flag under that key's shard mutex.
  */
 #include "kv_int.h"
 
@@ -86,11 +110,38 @@ kv_shard_t *kv_shard_of(kv_srv_t *srv, const char *k, size_t len)
 	return &srv->shards[shard_idx(srv, k, len)];
 }
 
+/* The version word of key k in db, within its shard. */
+static unsigned stripe_of(int db, const char *k, size_t len)
+{
+	uint64_t h = kv_hash(k, len) ^ ((uint64_t)(db + 1) * 0x9e3779b97f4a7c15ull);
+	h ^= h >> 29;
+	return (unsigned)(h & (KV_STRIPES - 1));
+}
+
+void kv_bump_all(kv_shard_t *sh)
+{
+	unsigned i;
+	for (i = 0; i < KV_STRIPES; i++)
+		atomic_fetch_add(&sh->ver[i], 2);
+}
+
+static dict_t *tx_dict(kv_client_t *c, int db, const char *k, size_t len);
+
 dict_t *db_dict(kv_client_t *c, int db, const char *k, size_t len)
 {
-	unsigned s = shard_idx(c->srv, k, len);
+	unsigned s;
+	if (c->tx)
+		return tx_dict(c, db, k, len);
+	s = shard_idx(c->srv, k, len);
 	assert(kv_replaying(c) || c->shard_locked[s]);
 	return &c->srv->shards[s].db[db];
+}
+
+void kv_expires_add(kv_client_t *c, int db, const char *k, size_t len, int delta)
+{
+	if (c->tx)
+		return;          /* counted when the copy is installed */
+	kv_shard_of(c->srv, k, len)->nexpires[db] += (size_t)(ssize_t)delta;
 }
 
 int kv_srv_init(kv_srv_t *srv, unsigned nshards)
@@ -103,8 +154,17 @@ int kv_srv_init(kv_srv_t *srv, unsigned nshards)
 	if (posix_memalign((void **)&srv->shards, 64, sizeof(kv_shard_t) * nshards))
 		return -ENOMEM;
 	memset(srv->shards, 0, sizeof(kv_shard_t) * nshards);
-	for (i = 0; i < nshards; i++)
+	for (i = 0; i < nshards; i++) {
 		pthread_mutex_init(&srv->shards[i].mu, NULL);
+		srv->shards[i].ver = calloc(KV_STRIPES, sizeof(*srv->shards[i].ver));
+		if (!srv->shards[i].ver) {
+			while (i--)
+				free(srv->shards[i].ver);
+			free(srv->shards);
+			srv->shards = NULL;
+			return -ENOMEM;
+		}
+	}
 	pthread_mutex_init(&srv->ps_mu, NULL);
 	srv->start_ms = (uint64_t)kv_mstime();
 	srv->next_client_id = 1;
@@ -132,6 +192,7 @@ void kv_srv_fini(kv_srv_t *srv)
 			dict_clear(&srv->shards[i].watch[d], free_watchers);
 		}
 		pthread_mutex_destroy(&srv->shards[i].mu);
+		free(srv->shards[i].ver);
 	}
 	free(srv->shards);
 	srv->shards = NULL;
@@ -193,12 +254,20 @@ void kv_client_free(kv_client_t *c)
 /* Keys                                                                */
 /* ------------------------------------------------------------------ */
 
+static void tx_written(kv_client_t *c, int db, const char *k, size_t len);
+
 void kv_touch(kv_client_t *c, int db, const char *k, size_t len)
 {
-	kv_shard_t *sh = kv_shard_of(c->srv, k, len);
+	kv_shard_t *sh;
 	de_t *e;
 	watcher_t *w;
 
+	if (c->tx) {
+		tx_written(c, db, k, len);
+		return;
+	}
+	sh = kv_shard_of(c->srv, k, len);
+	atomic_fetch_add(&sh->ver[stripe_of(db, k, len)], 2);
 	if (!sh->watch[db].n)
 		return;
 	e = dict_find(&sh->watch[db], k, len);
@@ -294,11 +363,10 @@ static void delete_expired(kv_client_t *c, dict_t *d, const kv_arg_t *key, int d
 {
 	de_t *e = dict_unlink(d, key->p, key->len);
 	kv_arg_t av[2] = { { "DEL", 3 }, *key };
-	kv_shard_t *sh = kv_shard_of(c->srv, key->p, key->len);
 
 	if (!e)
 		return;
-	sh->nexpires[db]--;
+	kv_expires_add(c, db, key->p, key->len, -1);
 	obj_free(e->v);
 	dict_free_entry(e);
 	log_append_cmd(c, db, 2, av);
@@ -335,7 +403,6 @@ kobj_t *db_get_type(kv_client_t *c, const kv_arg_t *key, int type, bool *wrong)
 
 int db_set(kv_client_t *c, const kv_arg_t *key, kobj_t *o)
 {
-	kv_shard_t *sh = kv_shard_of(c->srv, key->p, key->len);
 	dict_t *d = db_dict(c, c->db, key->p, key->len);
 	bool isnew;
 	de_t *e = dict_upsert(d, key->p, key->len, &isnew);
@@ -345,19 +412,18 @@ int db_set(kv_client_t *c, const kv_arg_t *key, kobj_t *o)
 	if (!isnew) {
 		kobj_t *old = e->v;
 		if (old->expire >= 0)
-			sh->nexpires[c->db]--;
+			kv_expires_add(c, c->db, key->p, key->len, -1);
 		obj_free(old);
 	}
 	e->v = o;
 	if (o->expire >= 0)
-		sh->nexpires[c->db]++;
+		kv_expires_add(c, c->db, key->p, key->len, 1);
 	kv_modified(c, key);
 	return 0;
 }
 
 bool db_del(kv_client_t *c, const kv_arg_t *key)
 {
-	kv_shard_t *sh = kv_shard_of(c->srv, key->p, key->len);
 	dict_t *d = db_dict(c, c->db, key->p, key->len);
 	de_t *e = dict_find(d, key->p, key->len);
 	kobj_t *o;
@@ -372,7 +438,7 @@ bool db_del(kv_client_t *c, const kv_arg_t *key)
 	e = dict_unlink(d, key->p, key->len);
 	o = e->v;
 	if (o->expire >= 0)
-		sh->nexpires[c->db]--;
+		kv_expires_add(c, c->db, key->p, key->len, -1);
 	obj_free(o);
 	dict_free_entry(e);
 	kv_modified(c, key);
@@ -652,36 +718,14 @@ static void call(kv_client_t *c, const kcmd_t *cmd, int argc, const kv_arg_t *ar
 	atomic_fetch_add(&c->srv->stat_commands, 1);
 }
 
-static KV_CMD(cmd_exec)
+/* EXEC under the shard locks of every key it names (or all shards). */
+static void exec_locked(kv_client_t *c)
 {
 	bool mark[KV_SHARDS_MAX] = { false }, all = false;
 	int i, j, nq;
 	kv_arg_t av[64], *avp;
 
-	(void)argc;
-	(void)argv;
-	if (!c->in_multi) {
-		r_err(c, "ERR EXEC without MULTI");
-		return;
-	}
-	if (c->multi_err) {
-		discard_queue(c);
-		unwatch_all(c);
-		r_err(c, "EXECABORT Transaction discarded because of previous errors.");
-		return;
-	}
-	if (c->srv->wal_error) {
-		for (i = 0; i < c->nq; i++) {
-			if (c->q[i].cmd->flags & CF_WRITE) {
-				discard_queue(c);
-				unwatch_all(c);
-				r_err(c, "EXECABORT Transaction discarded because of: -MISCONF "
-				      "Errors writing to the AOF file: %s",
-				      strerrordesc_np(atomic_load(&c->srv->wal_err)));
-				return;
-			}
-		}
-	}
+	atomic_fetch_add(&c->srv->stat_tx_locked, 1);
 	/* Lock every shard the transaction touches, plus those of the
 	 * watched keys, in ascending order. */
 	for (i = 0; i < c->nq && !all; i++) {
@@ -710,6 +754,7 @@ static KV_CMD(cmd_exec)
 		unlock_marked(c);
 		discard_queue(c);
 		unwatch_all(c);
+		atomic_fetch_add(&c->srv->stat_tx_watch_aborts, 1);
 		r_nullarr(c);
 		return;
 	}
@@ -736,6 +781,398 @@ static KV_CMD(cmd_exec)
 	unlock_marked(c);
 	discard_queue(c);
 	unwatch_all(c);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Optimistic EXEC (see the top of the file)                           */
+/* ------------------------------------------------------------------ */
+
+#define KV_TX_RETRIES 8
+
+typedef struct txkey {            /* a key the transaction reached */
+	struct txkey *next;
+	uint64_t ver;             /* its word when it was copied */
+	unsigned shard, stripe;
+	int db;
+	bool written, fresh;      /* fresh: entry added to the shard at commit */
+	ks_t *key;
+} txkey_t;
+
+struct kv_tx {
+	dict_t ov[KV_DBS];        /* the private copies (key -> kobj_t*) */
+	dict_t keys;              /* db byte + key -> txkey_t* */
+	txkey_t *all;
+	bool oom, watch_failed;
+};
+
+static void tx_free(struct kv_tx *tx)
+{
+	txkey_t *t, *n;
+	int d;
+	for (d = 0; d < KV_DBS; d++)
+		dict_clear(&tx->ov[d], obj_free);
+	dict_clear(&tx->keys, NULL);
+	for (t = tx->all; t; t = n) {
+		n = t->next;
+		ks_free(t->key);
+		free(t);
+	}
+	tx->all = NULL;
+}
+
+/* The key's record, copying the key out of its shard the first time. */
+static txkey_t *tx_key(kv_client_t *c, int db, const char *k, size_t len)
+{
+	struct kv_tx *tx = c->tx;
+	char sbuf[256], *ck = len < sizeof(sbuf) ? sbuf : malloc(len + 1);
+	kv_shard_t *sh;
+	kobj_t *o = NULL;
+	txkey_t *t;
+	bool isnew, present;
+	de_t *ke, *e;
+
+	if (!ck)
+		goto oom;
+	ck[0] = (char)db;
+	memcpy(ck + 1, k, len);
+	ke = dict_upsert(&tx->keys, ck, len + 1, &isnew);
+	if (ck != sbuf)
+		free(ck);
+	if (!ke)
+		goto oom;
+	if (!isnew)
+		return ke->v;    /* NULL after an earlier OOM: tx->oom is set */
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->key = ks_new(k, len))) {
+		free(t);
+		goto oom;
+	}
+	ke->v = t;
+	t->next = tx->all;
+	tx->all = t;
+	t->db = db;
+	t->shard = shard_idx(c->srv, k, len);
+	t->stripe = stripe_of(db, k, len);
+	sh = &c->srv->shards[t->shard];
+	pthread_mutex_lock(&sh->mu);
+	t->ver = atomic_load(&sh->ver[t->stripe]);
+	e = dict_find(&sh->db[db], k, len);
+	present = e != NULL;
+	if (e)
+		o = obj_dup(e->v);
+	pthread_mutex_unlock(&sh->mu);
+	if (present && !o)
+		goto oom_keep;
+	if (o) {
+		e = dict_upsert(&tx->ov[db], k, len, &isnew);
+		if (!e) {
+			obj_free(o);
+			goto oom_keep;
+		}
+		e->v = o;
+	}
+	return t;
+oom_keep:
+	tx->oom = true;
+	return t;
+oom:
+	tx->oom = true;
+	return NULL;
+}
+
+static dict_t *tx_dict(kv_client_t *c, int db, const char *k, size_t len)
+{
+	(void)tx_key(c, db, k, len);
+	return &c->tx->ov[db];
+}
+
+static void tx_written(kv_client_t *c, int db, const char *k, size_t len)
+{
+	txkey_t *t = tx_key(c, db, k, len);
+	if (t)
+		t->written = true;
+}
+
+/* Validation: the WATCH flag is clear and every word read is unchanged
+ * (ours may carry our own lock bit).  Runs with the write set locked. */
+static bool tx_valid(void *arg)
+{
+	kv_client_t *c = arg;
+	txkey_t *t;
+
+	if (atomic_load(&c->dirty_cas)) {
+		c->tx->watch_failed = true;
+		return false;
+	}
+	for (t = c->tx->all; t; t = t->next) {
+		uint64_t v = atomic_load(&c->srv->shards[t->shard].ver[t->stripe]);
+		if (c->shard_locked[t->shard])
+			v &= ~(uint64_t)1;
+		if (v != t->ver)
+			return false;
+	}
+	return true;
+}
+
+/* Move the copies of the write set into the shards (all locked). */
+static void tx_install(kv_client_t *c, struct kv_tx *tx)
+{
+	txkey_t *t;
+
+	for (t = tx->all; t; t = t->next) {
+		kv_shard_t *sh = &c->srv->shards[t->shard];
+		dict_t *d = &sh->db[t->db];
+		de_t *ov, *e;
+		kobj_t *old;
+
+		if (!t->written)
+			continue;
+		ov = dict_unlink(&tx->ov[t->db], t->key->d, t->key->len);
+		e = dict_find(d, t->key->d, t->key->len);
+		old = e ? e->v : NULL;
+		if (old && old->expire >= 0)
+			sh->nexpires[t->db]--;
+		if (ov) {
+			kobj_t *o = ov->v;
+			e->v = o;        /* present: existing or fresh (tx_commit) */
+			if (o->expire >= 0)
+				sh->nexpires[t->db]++;
+			dict_free_entry(ov);
+		} else if (e) {
+			e = dict_unlink(d, t->key->d, t->key->len);
+			dict_free_entry(e);
+		}
+		obj_free(old);
+		kv_touch(c, t->db, t->key->d, t->key->len);
+	}
+}
+
+/* 1 committed, 0 conflict (run again), -1 WATCH failed, -ENOMEM. */
+static int tx_commit(kv_client_t *c, struct kv_tx *tx)
+{
+	kv_srv_t *srv = c->srv;
+	bool mark[KV_SHARDS_MAX] = { false }, any = false, ok;
+	uint64_t seq = 0;
+	txkey_t *t;
+	int rc;
+
+	for (t = tx->all; t; t = t->next) {
+		if (t->written) {
+			mark[t->shard] = true;
+			any = true;
+		}
+	}
+	lock_marked(c, mark);
+	for (t = tx->all; t; t = t->next)
+		if (t->written)
+			atomic_fetch_or(&srv->shards[t->shard].ver[t->stripe], 1);
+	/* room for new keys first, so that installing cannot fail */
+	rc = 0;
+	for (t = tx->all; t && rc == 0; t = t->next) {
+		bool isnew;
+		de_t *e;
+		if (!t->written || !dict_find(&tx->ov[t->db], t->key->d, t->key->len))
+			continue;
+		e = dict_upsert(&srv->shards[t->shard].db[t->db], t->key->d, t->key->len, &isnew);
+		if (!e)
+			rc = -ENOMEM;
+		else if (isnew)
+			t->fresh = true;
+	}
+	if (rc < 0) {
+		ok = false;
+	} else if (!any || kv_replaying(c) || !c->txlog_n) {
+		ok = tx_valid(c);
+	} else if (srv->wal) {
+		seq = kv_wal_append_if(srv, c->txlog.p, c->txlog.len, c->txlog_n, tx_valid, c);
+		ok = seq != 0;
+	} else if (srv->raft) {
+		seq = kv_raft_append_if(srv, c->txlog.p, c->txlog.len, c->txlog_n, tx_valid, c);
+		ok = seq != 0;
+	} else {
+		ok = tx_valid(c);
+	}
+	if (ok) {
+		c->tx = NULL;
+		tx_install(c, tx);
+		c->tx = tx;
+	} else {
+		for (t = tx->all; t; t = t->next) {
+			if (t->fresh) {
+				de_t *e = dict_unlink(&srv->shards[t->shard].db[t->db], t->key->d,
+						      t->key->len);
+				dict_free_entry(e);
+				t->fresh = false;
+			}
+		}
+	}
+	for (t = tx->all; t; t = t->next) {
+		_Atomic uint64_t *w = &srv->shards[t->shard].ver[t->stripe];
+		uint64_t v = atomic_load(w);
+		if (t->written && (v & 1))
+			atomic_store(w, ok ? v + 1 : v - 1);
+	}
+	unlock_marked(c);
+	if (rc < 0)
+		return rc;
+	if (!ok)
+		return tx->watch_failed ? -1 : 0;
+	if (seq > c->need_lsn)
+		c->need_lsn = seq;
+	if (!any && srv->raft && kv_raft_is_leader(srv)) {
+		seq = kv_raft_fence(srv);     /* a read-only transaction */
+		if (seq > c->need_lsn)
+			c->need_lsn = seq;
+	}
+	if (any)
+		kv_wake_blocked(srv);
+	return 1;
+}
+
+/* Whether every queued command names its keys (first key > 0). */
+static bool tx_optimistic(const kv_client_t *c)
+{
+	int i;
+	for (i = 0; i < c->nq; i++) {
+		const kcmd_t *cmd = c->q[i].cmd;
+		if ((cmd->flags & (CF_ALLSHARDS | CF_NOSHARD)) || cmd->first <= 0)
+			return false;
+	}
+	return true;
+}
+
+/* A watched key that expired since WATCH, each shard locked in turn. */
+static bool watched_expired_now(kv_client_t *c)
+{
+	int i;
+	int64_t now = kv_mstime();
+	for (i = 0; i < c->nw; i++) {
+		kv_shard_t *sh;
+		de_t *e;
+		kobj_t *o;
+		bool exp;
+		if (c->w[i].expired)
+			continue;
+		sh = kv_shard_of(c->srv, c->w[i].key->d, c->w[i].key->len);
+		pthread_mutex_lock(&sh->mu);
+		e = dict_find(&sh->db[c->w[i].db], c->w[i].key->d, c->w[i].key->len);
+		o = e ? e->v : NULL;
+		exp = o && o->expire >= 0 && o->expire <= now;
+		pthread_mutex_unlock(&sh->mu);
+		if (exp)
+			return true;
+	}
+	return false;
+}
+
+static void exec_optimistic(kv_client_t *c)
+{
+	size_t rmark = c->r.len;
+	int db0 = c->db, attempt, i, j, rc = 0;
+	kv_arg_t av[64], *avp;
+
+	if (atomic_load(&c->dirty_cas) || watched_expired_now(c)) {
+		discard_queue(c);
+		unwatch_all(c);
+		atomic_fetch_add(&c->srv->stat_tx_watch_aborts, 1);
+		r_nullarr(c);
+		return;
+	}
+	for (attempt = 0; attempt < KV_TX_RETRIES; attempt++) {
+		struct kv_tx tx;
+		memset(&tx, 0, sizeof(tx));
+		c->r.len = rmark;
+		c->txlog.len = 0;
+		c->txlog_n = 0;
+		c->txlog.oom = false;
+		c->db = db0;
+		c->tx = &tx;
+		c->in_exec = true;
+		c->in_multi = false;
+		r_arr(c, c->nq);
+		for (i = 0; i < c->nq; i++) {
+			qcmd_t *q = &c->q[i];
+			avp = q->argc <= 64 ? av : malloc((size_t)q->argc * sizeof(*avp));
+			if (!avp) {
+				tx.oom = true;
+				break;
+			}
+			for (j = 0; j < q->argc; j++)
+				avp[j] = arg_of(q->argv[j]);
+			call(c, q->cmd, q->argc, avp);
+			if (avp != av)
+				free(avp);
+		}
+		c->in_exec = false;
+		c->want_block = false;
+		rc = tx.oom || c->txlog.oom ? -ENOMEM : tx_commit(c, &tx);
+		c->tx = NULL;
+		tx_free(&tx);
+		if (rc != 0)
+			break;
+		atomic_fetch_add(&c->srv->stat_tx_retries, 1);
+		c->in_multi = true;
+	}
+	c->txlog.len = 0;
+	c->txlog_n = 0;
+	c->txlog.oom = false;
+	if (rc == 0) {                  /* kept losing: take the locks */
+		c->r.len = rmark;
+		c->db = db0;
+		c->in_multi = true;
+		exec_locked(c);
+		return;
+	}
+	if (rc < 0) {
+		c->r.len = rmark;
+		c->db = db0;
+		if (rc == -1) {
+			atomic_fetch_add(&c->srv->stat_tx_watch_aborts, 1);
+			r_nullarr(c);
+		} else {
+			r_err(c, "EXECABORT Transaction discarded because of: -OOM command not "
+			      "allowed when used memory > 'maxmemory'.");
+		}
+	} else {
+		atomic_fetch_add(&c->srv->stat_tx_commits, 1);
+	}
+	discard_queue(c);
+	unwatch_all(c);
+}
+
+static KV_CMD(cmd_exec)
+{
+	int i;
+
+	(void)argc;
+	(void)argv;
+	if (!c->in_multi) {
+		r_err(c, "ERR EXEC without MULTI");
+		return;
+	}
+	if (c->multi_err) {
+		discard_queue(c);
+		unwatch_all(c);
+		r_err(c, "EXECABORT Transaction discarded because of previous errors.");
+		return;
+	}
+	if (c->srv->wal_error) {
+		for (i = 0; i < c->nq; i++) {
+			if (c->q[i].cmd->flags & CF_WRITE) {
+				discard_queue(c);
+				unwatch_all(c);
+				r_err(c, "EXECABORT Transaction discarded because of: -MISCONF "
+				      "Errors writing to the AOF file: %s",
+				      strerrordesc_np(atomic_load(&c->srv->wal_err)));
+				return;
+			}
+		}
+	}
+	if (tx_optimistic(c) && !kv_replaying(c))
+		exec_optimistic(c);
+	else
+		exec_locked(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -818,6 +1255,11 @@ void kv_exec(kv_client_t *c, int argc, const kv_arg_t *argv)
 	if ((cmd->flags & CF_WRITE) && c->srv->wal_error && !kv_replaying(c)) {
 		r_err(c, "MISCONF Errors writing to the AOF file: %s",
 		      strerrordesc_np(atomic_load(&c->srv->wal_err)));
+		return;
+	}
+	if (c->held_all) {                /* a replica applying a record */
+		call(c, cmd, argc, argv);
+		flush_log(c, false);
 		return;
 	}
 	if (!mark_shards(c, cmd, argc, argv, mark))

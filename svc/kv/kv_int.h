@@ -9,7 +9,9 @@
  * the shard count.  Each shard has its own mutex; a command locks the shards
  * of its keys in ascending order, runs, appends its effect to the WAL, and
  * unlocks.  No coroutine ever yields while it holds a shard lock.  Loops
- * (one per core) own connections, not keys.
+ * (one per core) own connections, not keys.  Every write also advances the
+ * version word of its key (hashed into KV_STRIPES words per shard), which
+ * MULTI/EXEC's optimistic commit validates (db.c).
  */
 #ifndef MYCO_KV_INT_H
 #define MYCO_KV_INT_H
@@ -24,6 +26,7 @@
 
 #define KV_DBS 16
 #define KV_SHARDS_MAX 64
+#define KV_STRIPES 4096              /* version words per shard */
 #define KV_VERSION "7.0.15"          /* the Redis version we answer as */
 
 /* ------------------------------------------------------------------ */
@@ -111,6 +114,7 @@ typedef struct kobj {
 } kobj_t;
 
 kobj_t *obj_new(int type);   /* empty container (string: empty), NULL OOM */
+kobj_t *obj_dup(const kobj_t *o);   /* deep copy, NULL on OOM */
 void obj_free(void *o);
 const char *obj_type_name(int type);
 
@@ -146,6 +150,9 @@ typedef struct kv_shard {
 	dict_t watch[KV_DBS];     /* key -> watcher_t* list */
 	size_t nexpires[KV_DBS];
 	uint64_t exp_cursor[KV_DBS];
+	/* Version words: even = free, odd = locked by a committing EXEC
+	 * (which holds mu); every change to a key adds 2 to its word. */
+	_Atomic uint64_t *ver;
 	char pad[64];
 } kv_shard_t;
 
@@ -166,6 +173,10 @@ struct kv_srv {
 	_Atomic uint64_t next_client_id;
 	_Atomic uint64_t stat_commands, stat_conns, stat_expired, stat_keyspace_hits,
 		stat_keyspace_misses;
+	/* MULTI/EXEC: optimistic commits, conflicts retried, EXECs run under
+	 * shard locks (keyless commands or too many retries), WATCH aborts */
+	_Atomic uint64_t stat_tx_commits, stat_tx_retries, stat_tx_locked,
+		stat_tx_watch_aborts;
 	_Atomic int nclients;
 	_Atomic int nblocked;
 	/* pub/sub registry */
@@ -257,6 +268,8 @@ struct kv_client {
 	bool replay;              /* applies logged records (raft apply) */
 	bool readonly;            /* READONLY: stale reads on a follower */
 	bool shard_locked[KV_SHARDS_MAX];
+	bool held_all;            /* caller holds every shard lock (replay) */
+	struct kv_tx *tx;         /* optimistic EXEC running (db.c) */
 };
 
 kv_client_t *kv_client_new(kv_srv_t *srv);
@@ -315,6 +328,10 @@ dict_t *db_dict(kv_client_t *c, int db, const char *k, size_t len);
 void kv_touch(kv_client_t *c, int db, const char *k, size_t len);  /* WATCH */
 /* A key was changed in place: wake its watchers, count a change. */
 void kv_modified(kv_client_t *c, const kv_arg_t *key);
+/* Count a key gaining (+1) or losing (-1) an expiry in its shard. */
+void kv_expires_add(kv_client_t *c, int db, const char *k, size_t len, int delta);
+/* Every key of the shard changed (FLUSHDB); caller holds its lock. */
+void kv_bump_all(kv_shard_t *sh);
 void kv_wake_blocked(kv_srv_t *srv);
 /* Log an explicit command instead of argv (rewrites: EXPIRE -> PEXPIREAT). */
 void kv_log(kv_client_t *c, int argc, const kv_arg_t *argv);
@@ -369,6 +386,11 @@ int kv_wal_start(kv_srv_t *srv);          /* sync thread */
 void kv_wal_stop(kv_srv_t *srv);
 void kv_wal_close(kv_srv_t *srv);
 uint64_t kv_wal_append(kv_srv_t *srv, const void *p, size_t n, int ncmds);
+/* The same, but only if check(arg) holds, called under the WAL's lock so
+ * that the record's place in the log is the point where check held;
+ * returns 0 (nothing appended) when it does not. */
+uint64_t kv_wal_append_if(kv_srv_t *srv, const void *p, size_t n, int ncmds,
+			  bool (*check)(void *arg), void *arg);
 uint64_t kv_wal_durable(kv_srv_t *srv);   /* lsn acknowledged so far */
 int kv_wal_bgsave(kv_srv_t *srv);         /* 0 started, -EBUSY, -errno */
 void kv_wal_info(kv_srv_t *srv, kbuf_t *b);
@@ -411,6 +433,9 @@ void kv_raft_stop(kv_srv_t *srv);
 int kv_raft_gate(kv_client_t *c, const kcmd_t *cmd, int argc, const kv_arg_t *argv);
 /* A write's record for replication; returns its sequence number. */
 uint64_t kv_raft_append(kv_srv_t *srv, const void *p, size_t n, int ncmds);
+/* As kv_wal_append_if, for the raft queue. */
+uint64_t kv_raft_append_if(kv_srv_t *srv, const void *p, size_t n, int ncmds,
+			   bool (*check)(void *arg), void *arg);
 /* A read's fence: the sequence number of a barrier after it. */
 uint64_t kv_raft_fence(kv_srv_t *srv);
 /* 1 once everything up to seq is committed and applied, -1 if it failed

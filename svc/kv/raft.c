@@ -904,12 +904,24 @@ static void enqueue_locked(kv_raft_t *kr, item_t *it)
 
 uint64_t kv_raft_append(kv_srv_t *srv, const void *p, size_t n, int ncmds)
 {
+	return kv_raft_append_if(srv, p, n, ncmds, NULL, NULL);
+}
+
+uint64_t kv_raft_append_if(kv_srv_t *srv, const void *p, size_t n, int ncmds,
+			   bool (*check)(void *arg), void *arg)
+{
 	kv_raft_t *kr = srv->raft;
 	item_t *it = calloc(1, sizeof(*it));
 	char *rec = malloc(KV_REC_HDR + n);
 	uint64_t seq;
 
 	pthread_mutex_lock(&kr->mu);
+	if (check && !check(arg)) {
+		pthread_mutex_unlock(&kr->mu);
+		free(it);
+		free(rec);
+		return 0;
+	}
 	seq = ++kr->next_seq;
 	kr->last_write = seq;
 	kr->last_write_gen = atomic_load(&kr->gen);

@@ -383,6 +383,98 @@ static void free_ks(void *v)
 	ks_free(v);
 }
 
+/* Copy every entry of src into the empty dst; dup_v copies a value (NULL:
+ * the union is copied as is).  -ENOMEM leaves dst partly filled. */
+static int dict_copy(dict_t *dst, const dict_t *src, void *(*dup_v)(const void *v))
+{
+	size_t i;
+	bool isnew;
+
+	if (!src->t)
+		return 0;
+	for (i = 0; i <= src->mask; i++) {
+		const de_t *e;
+		for (e = src->t[i]; e; e = e->next) {
+			de_t *n = dict_upsert(dst, e->key->d, e->key->len, &isnew);
+			if (!n)
+				return -ENOMEM;
+			if (dup_v) {
+				n->v = dup_v(e->v);
+				if (!n->v)
+					return -ENOMEM;
+			} else {
+				n->d = e->d;
+			}
+		}
+	}
+	return 0;
+}
+
+static void *dup_ks(const void *v)
+{
+	const ks_t *s = v;
+	return ks_new(s->d, s->len);
+}
+
+kobj_t *obj_dup(const kobj_t *o)
+{
+	kobj_t *n = obj_new(o->type);
+	size_t i;
+	int rc = 0;
+
+	if (!n)
+		return NULL;
+	n->expire = o->expire;
+	switch (o->type) {
+	case T_STRING:
+		ks_free(n->s);
+		n->s = ks_new(o->s->d, o->s->len);
+		if (!n->s) {
+			free(n);
+			return NULL;
+		}
+		break;
+	case T_LIST:
+		for (i = 0; i < o->l->len && rc == 0; i++) {
+			const ks_t *s = list_at(o->l, i);
+			ks_t *c = ks_new(s->d, s->len);
+			rc = c ? list_push(n->l, c, false) : -ENOMEM;
+			if (rc < 0)
+				ks_free(c);
+		}
+		break;
+	case T_HASH:
+		rc = dict_copy(n->h, o->h, dup_ks);
+		break;
+	case T_SET:
+		rc = dict_copy(n->set, o->set, NULL);
+		break;
+	case T_ZSET:
+		/* the array shares its members with the dict's keys */
+		rc = dict_copy(&n->z->d, &o->z->d, NULL);
+		if (rc == 0 && o->z->n) {
+			n->z->a = malloc(o->z->n * sizeof(*n->z->a));
+			if (!n->z->a) {
+				rc = -ENOMEM;
+				break;
+			}
+			n->z->cap = o->z->n;
+			for (i = 0; i < o->z->n; i++) {
+				const ks_t *m = o->z->a[i].member;
+				n->z->a[i].score = o->z->a[i].score;
+				n->z->a[i].member = dict_find(&n->z->d, m->d, m->len)->key;
+			}
+			n->z->n = o->z->n;
+		}
+		break;
+	}
+	if (rc < 0) {
+		obj_free(n);
+		return NULL;
+	}
+	return n;
+}
+
 void obj_free(void *p)
 {
 	kobj_t *o = p;

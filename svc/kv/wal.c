@@ -170,6 +170,7 @@ static size_t replay_buf(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t 
 		uint64_t lsn;
 		const char *p;
 		size_t pos;
+		bool hold;
 
 		memcpy(&rl, buf + off, 4);
 		memcpy(&crc, buf + off + 4, 4);
@@ -181,6 +182,13 @@ static size_t replay_buf(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t 
 		memcpy(&n, buf + off + 16, 4);
 		p = buf + off + HDR;
 		pos = 0;
+		/* A replica applies a transaction's record as one step: no
+		 * READONLY reader sees part of it. */
+		hold = n > 1 && c->replay && lsn > skip;
+		if (hold) {
+			kv_lock_all(srv);
+			c->held_all = true;
+		}
 		for (i = 0; i < n; i++) {
 			const char *err;
 			int used;
@@ -199,12 +207,15 @@ static size_t replay_buf(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t 
 			}
 			pos += (size_t)used;
 		}
+		if (hold) {
+			c->held_all = false;
+			kv_unlock_all(srv);
+		}
 		if (lsn > *last_lsn)
 			*last_lsn = lsn;
 		off += HDR + rl;
 	}
 	resp_req_free(&req);
-	(void)srv;
 	return off;
 }
 
@@ -370,11 +381,21 @@ out:
 
 uint64_t kv_wal_append(kv_srv_t *srv, const void *p, size_t n, int ncmds)
 {
+	return kv_wal_append_if(srv, p, n, ncmds, NULL, NULL);
+}
+
+uint64_t kv_wal_append_if(kv_srv_t *srv, const void *p, size_t n, int ncmds,
+			  bool (*check)(void *arg), void *arg)
+{
 	kv_wal_t *w = srv->wal;
 	char hdr[HDR];
 	uint64_t lsn;
 
 	pthread_mutex_lock(&w->mu);
+	if (check && !check(arg)) {
+		pthread_mutex_unlock(&w->mu);
+		return 0;
+	}
 	lsn = ++w->next_lsn;
 	kv_record_hdr(hdr, lsn, p, n, ncmds);
 	kbuf_put(&w->buf, hdr, HDR);

@@ -646,6 +646,19 @@ def sc_proto(tmp):
     log('proto ok')
 
 
+def info_stats(c, prefix):
+    """The integer fields of INFO stats whose names start with prefix."""
+    out = {}
+    raw = c.cmd('INFO', 'stats')
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    for line in raw.splitlines():
+        if line.startswith(prefix) and ':' in line:
+            k, v = line.split(':', 1)
+            out[k] = int(v)
+    return out
+
+
 def sc_transfer(tmp):
     kv = Kv(os.path.join(tmp, 't'), fsync='everysec').start()
     n_acc, start = 16, 1000
@@ -716,6 +729,10 @@ def sc_transfer(tmp):
         t.join()
     final = sum(int(c.cmd('GET', 'acct:%d' % i)) for i in range(n_acc))
     log('transfer:', stats, 'final total', final)
+    tx = info_stats(c, 'tx_')
+    log('transfer: server transaction counters', tx)
+    if tx.get('tx_optimistic_commits', 0) == 0:
+        fail('no EXEC committed through the optimistic path: %r' % tx)
     if errors:
         fail('; '.join(errors[:5]))
     if final != total:
