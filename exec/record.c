@@ -353,6 +353,11 @@ json_t *myco__ex_record_dispatch(struct ex_system *s, const char *cmd, json_t *r
 	if (json_is_true(on) && !rp->on) {
 		drain_one(s, p, rp, 0);      /* the prologue of the running process */
 		int rc = log_start(s, p, rp);
+		/* the process is past its start: its log joins it here */
+		struct myco__rb_value join = { 0 };
+		if (rc == 0 &&
+		    (rc = myco__rlog_append(rp->w, MYCO__REC_JOIN, 0, &join, sizeof join)) < 0)
+			myco__rlog_close(rp->w, 0);
 		if (rc < 0) {
 			rp->w = NULL;
 			return err_reply(myco_strerror(rc), rp->dir);

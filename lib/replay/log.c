@@ -169,7 +169,8 @@ int myco__ring_drain(struct myco__ring_rd *rd, int force,
 		}
 		if (size < sizeof *r || off + adv > rd->cap ||
 		    rd->tail + adv > head || (type != MYCO__REC_PAD && size > rd->cap / 4) ||
-		    type >= MYCO__REC_NTYPES || type == MYCO__REC_GAP || type == MYCO__REC_CRASH) {
+		    type >= MYCO__REC_NTYPES || type == MYCO__REC_GAP || type == MYCO__REC_CRASH ||
+		    type == MYCO__REC_JOIN) {
 			resync(rd, head);
 			break;
 		}
@@ -538,6 +539,7 @@ static uint32_t body_min(uint16_t type)
 	case MYCO__REC_REPLY: return sizeof(struct myco__rb_reply);
 	case MYCO__REC_SAMPLE: return sizeof(struct myco__rb_sample);
 	case MYCO__REC_CLOCK: case MYCO__REC_RANDOM: case MYCO__REC_DONE: case MYCO__REC_GAP:
+	case MYCO__REC_JOIN:
 		return sizeof(struct myco__rb_value);
 	case MYCO__REC_CRASH: return sizeof(struct myco__rb_crash);
 	case MYCO__REC_WAKE: return sizeof(struct myco__rb_wake);

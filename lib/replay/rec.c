@@ -42,6 +42,10 @@ static struct {
 	size_t next;                 /* next record to serve */
 	uint64_t until;              /* stop before this record (UINT64_MAX: none) */
 	uint64_t sends;              /* sends compared */
+	int joined;                  /* the log has a JOIN record (begun mid-run) */
+	int joining;                 /* past a JOIN record, before the first input */
+	uint64_t joined_live;        /* start-up reads served live, sends not compared */
+	uint64_t joined_skipped;     /* records skipped before the first input */
 	char names[256][64];         /* channel names by id, for reports */
 	pthread_mutex_t lock;
 	int status_fd;
@@ -468,7 +472,8 @@ static const char *type_name(unsigned t)
 {
 	static const char *const n[] = { "pad", "start", "open", "receive", "send", "call reply",
 					 "clock read", "random draw", "sample read", "done",
-					 "gap", "crash" };
+					 "gap", "crash", "wake-up", "channel wait",
+					 "join" };
 	return t < sizeof n / sizeof n[0] ? n[t] : "?";
 }
 
@@ -527,6 +532,11 @@ static void __attribute__((noreturn)) complete(size_t at)
 	fflush(stdout);
 	fprintf(stderr, "myco replay: end of the log at record %zu: %llu sends compared, "
 		"all identical to the recorded run\n", at, (unsigned long long)R.sends);
+	if (R.joined)
+		fprintf(stderr, "myco replay: recording began while the process ran: %llu "
+			"records before its first recorded input were skipped, and %llu start-up "
+			"clock/random reads and sends of the replay were not compared\n",
+			(unsigned long long)R.joined_skipped, (unsigned long long)R.joined_live);
 	status("complete %zu %llu\n", at, (unsigned long long)R.sends);
 	_exit(0);
 }
@@ -539,11 +549,54 @@ __attribute__((noinline)) void myco_replay_stop(size_t index, const struct myco_
 	__asm__ volatile("" ::"r"(index), "r"(rec) : "memory");
 }
 
+static int is_input(unsigned type)
+{
+	return type == MYCO__REC_RECV || type == MYCO__REC_REPLY || type == MYCO__REC_SAMPLE;
+}
+
+/* A log begun while the process ran (a JOIN record after the prologue)
+ * holds no inputs from before: until the replay takes its first input,
+ * the program's own start-up clock/random reads, sends and dones were
+ * never recorded (served live, not compared: take() returns NULL), and the
+ * records between the JOIN and the first recorded input answer inputs that
+ * were not recorded (skipped).  Called with R.lock held. */
+static int join_live(unsigned type)
+{
+	if (type == MYCO__REC_OPEN)  /* opens are the prologue's, before any JOIN */
+		return 0;
+	if (R.next < R.log->n && R.log->recs[R.next].type == MYCO__REC_JOIN) {
+		R.joined = R.joining = 1;
+		R.next++;
+	}
+	if (!R.joining)
+		return 0;
+	if (type == MYCO__REC_SEND || type == MYCO__REC_CLOCK || type == MYCO__REC_RANDOM ||
+	    type == MYCO__REC_DONE) {
+		R.joined_live++;
+		return 1;
+	}
+	/* the program's first input (or a runtime wake-up): skip to the log's */
+	size_t i = R.next;
+	while (i < R.log->n && !is_input(R.log->recs[i].type) &&
+	       R.log->recs[i].type != MYCO__REC_CRASH && R.log->recs[i].type != MYCO__REC_GAP &&
+	       i != R.until)
+		i++;
+	if (i < R.log->n && (is_input(R.log->recs[i].type) || i == R.until)) {
+		R.joined_skipped += i - R.next;
+		R.next = i;
+	}
+	R.joining = 0;
+	return 0;
+}
+
 /* The next record, which must be of TYPE on channel CHAN (0 = any
- * channel for clock/random).  Holds R.lock on return. */
+ * channel for clock/random).  Holds R.lock on return; NULL (lock held)
+ * when the operation is served live (join_live). */
 static const struct myco__rlog_rec *take(unsigned type, uint16_t chan, const char *what)
 {
 	pthread_mutex_lock(&R.lock);
+	if (join_live(type))
+		return NULL;
 	size_t at = R.next;
 	if (at >= R.log->n)
 		complete(at);
@@ -608,6 +661,10 @@ static int rp_send(myco_chan_t *ch, const void *buf, size_t len, int64_t t)
 	(void)t;
 	int rc;
 	const struct myco__rlog_rec *r = take(MYCO__REC_SEND, ch->rec_id, "send");
+	if (!r) {                    /* before the first input of a joined log */
+		pthread_mutex_unlock(&R.lock);
+		return 0;
+	}
 	compare_send(r, R.next - 1, &rc, buf, len, ch->rec_id);
 	pthread_mutex_unlock(&R.lock);
 	return rc;
@@ -619,6 +676,10 @@ static int rp_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
 	struct myco__rb_send s;
 	int rc;
 
+	if (!r) {                    /* before the first input of a joined log */
+		pthread_mutex_unlock(&R.lock);
+		return (int)n;
+	}
 	memcpy(&s, r->body, sizeof s);
 	if (s.rc <= 0) {
 		pthread_mutex_unlock(&R.lock);
@@ -631,7 +692,9 @@ static int rp_send_batch(myco_chan_t *ch, const struct iovec *msgs, size_t n)
 	pthread_mutex_unlock(&R.lock);
 	for (int i = 1; i < cnt; i++) {
 		r = take(MYCO__REC_SEND, ch->rec_id, "batch send");
-		compare_send(r, R.next - 1, &rc, msgs[i].iov_base, msgs[i].iov_len, ch->rec_id);
+		if (r)
+			compare_send(r, R.next - 1, &rc, msgs[i].iov_base, msgs[i].iov_len,
+				     ch->rec_id);
 		pthread_mutex_unlock(&R.lock);
 	}
 	return cnt;
@@ -809,11 +872,15 @@ static const struct myco__rec_ops rp_ops = {
 	.sample_read = rp_sample_read, .close = rp_close,
 };
 
-static uint64_t rp_value(unsigned type, const char *what)
+static uint64_t rp_value(unsigned type, const char *what, uint64_t raw)
 {
 	const struct myco__rlog_rec *r = take(type, 0, what);
 	struct myco__rb_value v;
 
+	if (!r) {                    /* before the first input of a joined log */
+		pthread_mutex_unlock(&R.lock);
+		return raw;
+	}
 	memcpy(&v, r->body, sizeof v);
 	pthread_mutex_unlock(&R.lock);
 	return v.v;
@@ -821,14 +888,12 @@ static uint64_t rp_value(unsigned type, const char *what)
 
 static uint64_t rp_clock(uint64_t raw)
 {
-	(void)raw;
-	return rp_value(MYCO__REC_CLOCK, "clock read (myco_now)");
+	return rp_value(MYCO__REC_CLOCK, "clock read (myco_now)", raw);
 }
 
 static uint64_t rp_random(uint64_t raw)
 {
-	(void)raw;
-	return rp_value(MYCO__REC_RANDOM, "random draw (myco_random)");
+	return rp_value(MYCO__REC_RANDOM, "random draw (myco_random)", raw);
 }
 
 /* ---- replay mode: the runtime ------------------------------------------ */

@@ -49,6 +49,9 @@ enum myco__rec_type {
 	MYCO__REC_CRASH = 11,   /* log only: how the process ended (signal, status) */
 	MYCO__REC_WAKE = 12,    /* the runtime woke a coroutine or fired a timer (lib/rt) */
 	MYCO__REC_CWAIT = 13,   /* myco_co_chan_wait() returned (lib/rt): rc */
+	MYCO__REC_JOIN = 14,    /* log only: recording was turned on while the process ran;
+				 * what follows before its first input answers inputs
+				 * that were not recorded (body: value 0) */
 	MYCO__REC_NTYPES
 };
 

@@ -280,6 +280,8 @@ def case_badlogs():
         r = s.replay(good)
         if r.returncode != 0 or "faithful" not in r.stderr:
             fail("the log recorded from the middle of the run does not replay")
+        if "recording began while the process ran" not in r.stderr:
+            fail("the replay of a log begun mid-run does not say so")
         seg = os.path.join(good, sorted(os.listdir(good))[0])
         data = open(seg, "rb").read()
         bad = os.path.join(s.tmp, "bad.mrl")
