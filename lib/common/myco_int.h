@@ -63,6 +63,11 @@ extern const int64_t *myco__clock_skew;
  * the runtime's own timers, deadlines and latency stamps (lib/rt), whose
  * order a replay reproduces from its wake records instead. */
 uint64_t myco__now_unrec(void);
+/* CLOCK_MONOTONIC to the kernel's tick (CLOCK_MONOTONIC_COARSE: the same
+ * timeline, a few ms of resolution, a fraction of a precise read's cost):
+ * stamps where the cost matters more than the resolution (the receive
+ * time in a replay log).  Not recorded, no skew. */
+uint64_t myco__now_coarse(void);
 
 /* ---- futex ------------------------------------------------------------- */
 

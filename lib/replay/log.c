@@ -549,7 +549,7 @@ static uint32_t body_min(uint16_t type)
 }
 
 /* The body's own consistency (lengths inside it agree with its size). */
-static int body_ok(uint16_t type, const uint8_t *b, uint32_t len)
+static int body_ok(uint32_t version, uint16_t type, const uint8_t *b, uint32_t len)
 {
 	if (len < body_min(type) || body_min(type) == UINT32_MAX)
 		return 0;
@@ -569,7 +569,15 @@ static int body_ok(uint16_t type, const uint8_t *b, uint32_t len)
 		struct myco__rb_send s;
 		memcpy(&s, b, sizeof s);
 		size_t k = len - sizeof s;
-		return k <= MYCO__REC_SEND_KEEP && k <= s.len;
+		if (version == 1)
+			return k <= MYCO__REC_SEND_KEEP && k <= s.len;
+		/* nothing captured, or the first bytes and the block hashes */
+		size_t keep = s.len < MYCO__REC_SEND_KEEP ? s.len : MYCO__REC_SEND_KEEP;
+		size_t nb = s.len <= MYCO__REC_SEND_KEEP ? 0
+			: ((size_t)s.len - 1) / MYCO__REC_SEND_KEEP;
+		if (nb > MYCO__REC_SEND_BLOCKS)
+			nb = MYCO__REC_SEND_BLOCKS;
+		return k == 0 || k == keep + nb * 8;
 	}
 	case MYCO__REC_REPLY: {
 		struct myco__rb_reply r;
@@ -655,7 +663,7 @@ int myco__rlog_parse_seg(const uint8_t *p, size_t n, uint64_t *segno, uint64_t *
 			return rerr(err, cap, -EPROTO,
 				    "scribbled at byte %zu (record %llu): checksum mismatch", at,
 				    (unsigned long long)k);
-		if (!body_ok(f.type, b, f.len))
+		if (!body_ok(h.version, f.type, b, f.len))
 			return rerr(err, cap, -EPROTO,
 				    "scribbled at byte %zu (record %llu): a %u record whose "
 				    "lengths do not add up", at, (unsigned long long)k, f.type);
@@ -789,6 +797,7 @@ int myco__rlog_load(const char *path, struct myco__rlog **out, char *err, size_t
 			struct myco__log_seg_hdr h;
 			memcpy(&h, l->buf + off, sizeof h);
 			st.prologue = h.prologue;
+			l->version = h.version;     /* parse_seg checks it */
 		}
 		uint32_t pro;
 		rc = myco__rlog_parse_seg(l->buf + off, sz, &segno, &first, &pro, add_rec, &st,

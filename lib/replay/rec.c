@@ -36,6 +36,7 @@ static struct {
 	uint8_t *data;
 	uint64_t cap;
 	uint16_t nchan;
+	_Atomic uint64_t tail_seen;  /* the ring's tail as last read (only grows) */
 	/* replay mode */
 	int replaying;
 	struct myco__rlog *log;
@@ -54,13 +55,55 @@ static struct {
 
 int myco__rec_rt;
 
-uint64_t myco__rec_hash(const void *p, size_t n)
+/* Log version 1's send hash: FNV-1a 64, a byte at a time. */
+static uint64_t hash_v1(const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* One block of a send (at most MYCO__REC_SEND_KEEP bytes), eight bytes a
+ * step: a multiply and a shift each. */
+static inline uint64_t hash_block(const uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull), w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+uint64_t myco__rec_hash(const void *p, size_t n, uint64_t *blk, unsigned *nblk)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0x243f6a8885a308d3ull;
+	unsigned k = 0;
+
+	for (size_t at = 0, i = 0; at < n || i == 0; at += MYCO__REC_SEND_KEEP, i++) {
+		size_t m = n - at < MYCO__REC_SEND_KEEP ? n - at : MYCO__REC_SEND_KEEP;
+		uint64_t hb = hash_block(b + at, m, i);
+		if (i >= 1 && i <= MYCO__REC_SEND_BLOCKS && blk)
+			blk[k++] = hb;
+		h = (h ^ hb) * 0x9fb21c651e98df25ull;
+		h ^= h >> 31;
+		if (n == 0)
+			break;
+	}
+	if (nblk)
+		*nblk = k;
 	return h;
 }
 
@@ -84,11 +127,19 @@ static uint8_t *ring_claim(size_t body, uint16_t type, uint16_t chan, uint64_t *
 		return NULL;
 	}
 	head = atomic_load_explicit(&h->head, memory_order_relaxed);
+	tail = atomic_load_explicit(&R.tail_seen, memory_order_relaxed);
 	for (;;) {
-		tail = atomic_load_explicit(&h->tail, memory_order_acquire);
 		off = head & (R.cap - 1);
 		pad = off + size > R.cap ? R.cap - off : 0;
 		if (head + pad + size - tail > R.cap) {
+			/* the executive's line only when the cached tail says
+			 * full: one shared load per lap, not per record */
+			uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
+			if (t != tail) {
+				tail = t;
+				atomic_store_explicit(&R.tail_seen, t, memory_order_relaxed);
+				continue;
+			}
 			atomic_fetch_add_explicit(&h->overruns, 1, memory_order_relaxed);
 			return NULL;
 		}
@@ -118,7 +169,6 @@ static void ring_commit(uint8_t *body, uint64_t pos)
 	struct myco__ring_rec *r = (struct myco__ring_rec *)body - 1;
 
 	atomic_store_explicit(&r->commit, pos + 1, memory_order_release);
-	atomic_fetch_add_explicit(&R.hdr->records, 1, memory_order_relaxed);
 }
 
 /* One record of a fixed part and an optional tail of bytes. */
@@ -136,18 +186,56 @@ static void put(uint16_t type, uint16_t chan, const void *fix, size_t nfix,
 	ring_commit(b, pos);
 }
 
+/* A SEND record of BUF (LEN bytes; NULL: nothing captured) built in place
+ * in the ring: the hash, the first bytes, the block hashes after them.
+ * The caller stores the result in ->rc and commits (ring_commit). */
+static struct myco__rb_send *send_claim(uint16_t chan, const void *buf, size_t len,
+					uint64_t *pos)
+{
+	size_t keep = 0, nb = 0;
+
+	if (buf) {
+		keep = len < MYCO__REC_SEND_KEEP ? len : MYCO__REC_SEND_KEEP;
+		nb = len <= MYCO__REC_SEND_KEEP ? 0
+			: (len - MYCO__REC_SEND_KEEP + MYCO__REC_SEND_KEEP - 1) / MYCO__REC_SEND_KEEP;
+		if (nb > MYCO__REC_SEND_BLOCKS)
+			nb = MYCO__REC_SEND_BLOCKS;
+	}
+	uint8_t *b = ring_claim(sizeof(struct myco__rb_send) + keep + nb * 8, MYCO__REC_SEND,
+				chan, pos);
+	if (!b)
+		return NULL;
+	struct myco__rb_send *s = (struct myco__rb_send *)b;
+	s->len = (uint32_t)len;
+	if (!buf) {
+		s->hash = 0;
+		return s;
+	}
+	uint64_t blk[MYCO__REC_SEND_BLOCKS];
+	unsigned k;
+	s->hash = myco__rec_hash(buf, len, blk, &k);
+	memcpy(b + sizeof *s, buf, keep);
+	if (k)
+		memcpy(b + sizeof *s + keep, blk, (size_t)k * 8);
+	return s;
+}
+
 static void put_send(uint16_t chan, int rc, const void *buf, size_t len)
 {
-	struct myco__rb_send s = { .rc = rc, .len = (uint32_t)len,
-				   .hash = buf ? myco__rec_hash(buf, len) : 0 };
-	size_t keep = buf ? (len < MYCO__REC_SEND_KEEP ? len : MYCO__REC_SEND_KEEP) : 0;
+	uint64_t pos;
+	struct myco__rb_send *s = send_claim(chan, buf, len, &pos);
 
-	put(MYCO__REC_SEND, chan, &s, sizeof s, buf, keep);
+	if (s) {
+		s->rc = rc;
+		ring_commit((uint8_t *)s, pos);
+	}
 }
 
 static void put_recv(uint16_t chan, int rc, const myco_chan_msg_t *m)
 {
-	struct myco__rb_recv r = { .rc = rc, .t_ns = myco__now_raw() };
+	/* the receive time to the kernel's tick: a precise clock read would
+	 * be the hook's largest cost (docs/replay-format.md) */
+	struct myco__rb_recv r = { .rc = rc, .t_ns = myco__now_coarse() };
 
 	if (m) {
 		r.lane = m->lane;
@@ -196,17 +284,17 @@ static int rec_reserve(myco_chan_t *ch, void **slot, int64_t t)
 
 static int rec_publish(myco_chan_t *ch, size_t len)
 {
-	void *s = reserved_slot;
-	uint64_t h = s && len <= ch->g.msg_size ? myco__rec_hash(s, len) : 0;
-	uint8_t keep[MYCO__REC_SEND_KEEP];
-	size_t nk = len < sizeof keep ? len : sizeof keep;
+	void *slot = reserved_slot;
+	uint64_t pos;
+	struct myco__rb_send *s = NULL;
 
-	if (s && len <= ch->g.msg_size)
-		memcpy(keep, s, nk);
+	/* captured before the slot is handed over */
+	if (ring_on())
+		s = send_claim(ch->rec_id, slot && len <= ch->g.msg_size ? slot : NULL, len, &pos);
 	int rc = myco__chan_publish_raw(ch, len);
-	if (ring_on()) {
-		struct myco__rb_send r = { .rc = rc, .len = (uint32_t)len, .hash = h };
-		put(MYCO__REC_SEND, ch->rec_id, &r, sizeof r, keep, s ? nk : 0);
+	if (s) {
+		s->rc = rc;
+		ring_commit((uint8_t *)s, pos);
 	}
 	reserved_slot = NULL;
 	return rc;
@@ -418,7 +506,8 @@ int myco__rec_attach(int fd)
 	    h.cap < MYCO__RING_MIN || h.cap > MYCO__RING_MAX || (h.cap & (h.cap - 1)) ||
 	    h.size != MYCO__RING_DATA_OFF + h.cap || (uint64_t)sb.st_size != h.size)
 		return -EPROTO;
-	void *m = mmap(NULL, h.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* populated now: no page fault on the hot path (the first lap) */
+	void *m = mmap(NULL, h.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	R.hdr = m;
@@ -458,12 +547,6 @@ void myco__rec_opened(const char *name, int rc, myco_chan_t *ch)
 		myco__rec_bind(ch, &rec_ops, id);
 	}
 	put(MYCO__REC_OPEN, id, &o, sizeof o, name, o.name_len + 1);
-}
-
-void myco__rec_counts(uint64_t *records, uint64_t *overruns)
-{
-	*records = R.hdr ? atomic_load(&R.hdr->records) : 0;
-	*overruns = R.hdr ? atomic_load(&R.hdr->overruns) : 0;
 }
 
 /* ---- replay mode ------------------------------------------------------- */
@@ -638,19 +721,52 @@ static void compare_send(const struct myco__rlog_rec *r, size_t at, int *rc,
 			 const void *buf, size_t len, uint16_t chan)
 {
 	struct myco__rb_send s;
+	uint64_t blk[MYCO__REC_SEND_BLOCKS];
+	unsigned nb = 0;
 
 	memcpy(&s, r->body, sizeof s);
 	const uint8_t *kept = r->body + sizeof s;
-	size_t nk = r->len - sizeof s;
-	uint64_t h = buf ? myco__rec_hash(buf, len) : 0;
+	size_t nk = r->len - sizeof s, rb = 0;
+	if (R.log->version >= 2 && nk) {       /* first bytes, then block hashes */
+		rb = s.len <= MYCO__REC_SEND_KEEP ? 0 : (nk - MYCO__REC_SEND_KEEP) / 8;
+		nk -= rb * 8;
+	}
+	uint64_t h = !buf ? 0 : R.log->version >= 2 ? myco__rec_hash(buf, len, blk, &nb)
+						  : hash_v1(buf, len);
 	if (s.len != len || s.hash != h || (nk && buf && memcmp(kept, buf, nk))) {
+		size_t off = 0;
+		const char *where = "";
+		char at_s[160];
+		while (buf && off < nk && off < len && kept[off] == ((const uint8_t *)buf)[off])
+			off++;
+		if (buf && off < nk && off < len) {
+			snprintf(at_s, sizeof at_s, "first difference at byte %zu", off);
+		} else if (s.len != len) {
+			snprintf(at_s, sizeof at_s, "the first %zu bytes are equal, the lengths "
+				 "differ", off);
+		} else {
+			unsigned i = 0;
+			while (i < rb && i < nb && !memcmp(kept + nk + i * 8, &blk[i], 8))
+				i++;
+			if (i < rb && i < nb)
+				snprintf(at_s, sizeof at_s, "first difference in bytes %zu to %zu "
+					 "(the first %zu are equal)",
+					 (size_t)(i + 1) * MYCO__REC_SEND_KEEP,
+					 (size_t)(i + 2) * MYCO__REC_SEND_KEEP - 1,
+					 (size_t)(i + 1) * MYCO__REC_SEND_KEEP);
+			else
+				snprintf(at_s, sizeof at_s, "first difference after byte %zu (only "
+					 "the payload's hash covers it)",
+					 (size_t)(rb + 1) * MYCO__REC_SEND_KEEP);
+		}
+		where = at_s;
 		fflush(stdout);
-		fprintf(stderr, "myco replay: send %llu on channel '%s' differs:\n",
-			(unsigned long long)R.sends + 1, chan_name(chan));
+		fprintf(stderr, "myco replay: send %llu on channel '%s' differs: %s\n",
+			(unsigned long long)R.sends + 1, chan_name(chan), where);
 		hexdump("recorded", kept, nk, s.len);
 		hexdump("replayed", buf, len, len);
 		diverged(at, "send on channel '%s' differs from the recorded one (length %u, "
-			 "now %zu)", chan_name(chan), s.len, len);
+			 "now %zu; %s)", chan_name(chan), s.len, len, where);
 	}
 	R.sends++;
 	*rc = s.rc;

@@ -56,8 +56,12 @@ enum myco__rec_type {
 };
 
 /* Bytes of a sent payload kept in a SEND record beyond its hash (the
- * divergence report shows them; the comparison uses length + hash + these). */
+ * divergence report shows them; the comparison uses length + hash + these),
+ * and the 256-byte blocks after them whose own hashes it keeps (log
+ * version 2: a difference is placed to the byte in the first 256, to the
+ * block up to 16.25 KiB, beyond that only by the whole payload's hash). */
 #define MYCO__REC_SEND_KEEP 256u
+#define MYCO__REC_SEND_BLOCKS 64u
 
 /* ---- the operations the lib/chan hook forwards to ----------------------- */
 
@@ -155,10 +159,10 @@ int myco__rec_replay_open(const char *name, myco_chan_t **out);
 void myco__rec_bind(myco_chan_t *ch, const struct myco__rec_ops *ops, uint16_t id);
 uint16_t myco__rec_chan_id(const myco_chan_t *ch);
 
-/* Record status of this process for tests: records written, overruns. */
-void myco__rec_counts(uint64_t *records, uint64_t *overruns);
-
-/* FNV-1a 64 of a payload: the hash in SEND records. */
-uint64_t myco__rec_hash(const void *p, size_t n);
+/* The hash in SEND records (log version 2): each 256-byte block hashed
+ * eight bytes a step, the block hashes folded.  BLK (may be NULL) gets the
+ * hashes of blocks 1 .. MYCO__REC_SEND_BLOCKS (the bytes after the first
+ * 256), *NBLK how many. */
+uint64_t myco__rec_hash(const void *p, size_t n, uint64_t *blk, unsigned *nblk);
 
 #endif /* MYCO_REPLAY_H */

@@ -88,6 +88,7 @@ struct myco__rlog {
 	int32_t crash_sig, crash_status;
 	uint8_t *buf;
 	size_t nsegs;
+	uint32_t version;           /* the log format version of its segments (the lowest) */
 };
 
 /* Load a log: a directory of segments or one segment file; keeps the
