@@ -238,6 +238,8 @@ def case_diverge():
                 fail("%s: the replay did not flag the divergence" % part)
             if "recorded (16 bytes)" not in r.stderr or "replayed (16 bytes)" not in r.stderr:
                 fail("%s: the report does not show both payloads" % part)
+            if not re.search(r"first difference at byte \d+", r.stderr):
+                fail("%s: the report does not name the first differing byte" % part)
     finally:
         s.cleanup()
 
