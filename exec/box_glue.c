@@ -17,6 +17,7 @@
 
 #include "box/box.h"
 #include "box_glue.h"
+#include "chaos.h"
 #include "collect.h"
 
 struct box_inst {
@@ -161,6 +162,11 @@ int myco__ex_box_spawn(struct ex_system *s, struct ex_part *p, struct ex_inst *i
 	} else if (m->mode == MYCO_MODE_FRAME) {
 		sp.time_mode = MYCO__BOX_TIME_FRAME;
 	}
+	/* `slowsys` chaos faults of the system file: their calls go through
+	 * the listener (exec/chaos.c answers them, late while a fault is on) */
+	const char *traps[64];
+	sp.ntrap_syscalls = myco__ex_chaos_traps(s, p, traps, 64);
+	sp.trap_syscalls = traps;
 #ifdef MYCO_SANITIZED
 	/* Sanitizer runtimes in the partition programs set resource limits and
 	 * may change the personality at start-up: allow that in sanitizer
@@ -545,6 +551,8 @@ void myco__ex_box_seccomp(struct ex_system *s, struct ex_part *p, struct ex_inst
 		in->seccomp_fd = -1;
 		return;
 	}
+	if (myco__ex_chaos_syscall(s, p, in, &v))
+		return;         /* a trapped call of a `slowsys` fault, answered */
 	myco__box_violation_respond(in->seccomp_fd, &v, MYCO__BOX_DENY, EPERM);
 	if (!vs) {
 		myco__ex_event(s, p, "seccomp", -1, -1,

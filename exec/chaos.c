@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 
 #include "chaos.h"
 #include "exec_int.h"
+#include "box/box.h"
 #include "box_glue.h"
 #include "collect.h"
 
@@ -49,7 +51,7 @@ static const struct { uint32_t kind; const char *name; } kinds[] = {
 	{ MYCO__CHAOS_FDLEAK, "fdleak" },   { MYCO__CHAOS_KILL, "kill" },
 	{ MYCO__CHAOS_HANG, "hang" },       { MYCO__CHAOS_HOG, "hog" },
 	{ MYCO__CHAOS_LEAK, "leak" },       { MYCO__CHAOS_SKEW, "skew" },
-	{ MYCO__CHAOS_STARVE, "starve" },
+	{ MYCO__CHAOS_STARVE, "starve" },   { MYCO__CHAOS_SLOWSYS, "slowsys" },
 };
 
 const char *myco__chaos_kind_name(uint32_t kind)
@@ -150,7 +152,7 @@ int myco__chaos_from_json(const json_t *req, struct myco__chaos_exp *e,
 		if (!json_is_string(k) || (kind = myco__chaos_kind_parse(json_string_value(k))) < 0)
 			ERRF("fault %zu: 'kind' must be one of drop, delay, duplicate, reorder, "
 			     "corrupt, bandwidth, stall, slow, fdleak, kill, hang, hog, leak, "
-			     "skew, starve", i + 1);
+			     "skew, starve, slowsys", i + 1);
 		f->kind = (uint32_t)kind;
 		if (!json_is_string(t) || !name_ok(json_string_value(t)))
 			ERRF("fault %zu: 'target' must be a partition or channel name, or \"*\"", i + 1);
@@ -207,6 +209,19 @@ int myco__chaos_from_json(const json_t *req, struct myco__chaos_exp *e,
 			ERRF("fault %zu: bandwidth needs a rate in bytes per second", i + 1);
 		if (f->kind == MYCO__CHAOS_LEAK && f->arg == 0)
 			ERRF("fault %zu: leak needs a rate in bytes per second", i + 1);
+		if (f->kind == MYCO__CHAOS_SLOWSYS) {
+			unsigned nk = 0;
+
+			while (myco_chaos_syscall_name(nk))
+				nk++;
+			if (f->arg <= 0 || f->arg > 10000000000ll)
+				ERRF("fault %zu: slowsys takes a delay of 1 ns .. 10 s", i + 1);
+			if (!f->arg2 || (nk < 64 && f->arg2 >> nk))
+				ERRF("fault %zu: slowsys needs its system calls in 'arg2' "
+				     "(bit i: the i-th of docs/chaos.md)", i + 1);
+			if (!strcmp(f->target, "*"))
+				ERRF("fault %zu: slowsys names its partition", i + 1);
+		}
 		if (f->kind == MYCO__CHAOS_FDLEAK && f->arg == 0)
 			ERRF("fault %zu: fdleak needs a rate in fds per second", i + 1);
 		if (myco__chaos_kind_is_chan(f->kind) && !strcmp(f->target, "*"))
@@ -306,6 +321,23 @@ struct runf {
 	pid_t starved_for;
 };
 
+/* `slowsys`: the set of system calls trapped per partition (from the
+ * system file, fixed at start), the calls held and what was slowed. */
+struct slow_hold {
+	uint64_t due, id;
+	int fd;
+	uint32_t part;
+	pid_t inst;                     /* the instance whose listener fd is */
+};
+static struct {
+	uint64_t *mask;                 /* per partition; NULL until first use */
+	size_t nmask;
+	struct slow_hold *v;
+	size_t n, cap;
+	int tfd;                        /* timer of the earliest due, -1 none */
+	uint64_t *slowed;               /* per partition, this experiment */
+} slow = { .tfd = -1 };
+
 struct ex_chaos {
 	struct myco__chaos_exp e;
 	struct runf *rf;                /* e.nfaults */
@@ -318,6 +350,165 @@ struct ex_chaos {
 	uint32_t *ntab;
 	int64_t *skew;
 };
+
+static uint64_t raw_now(void)
+{
+	return myco__now_raw();
+}
+
+static uint64_t trap_mask(struct ex_system *s, uint32_t pi)
+{
+	if (!slow.mask) {
+		slow.mask = calloc(s->nparts ? s->nparts : 1, sizeof(*slow.mask));
+		slow.slowed = calloc(s->nparts ? s->nparts : 1, sizeof(*slow.slowed));
+		if (!slow.mask || !slow.slowed) {
+			free(slow.mask);
+			free(slow.slowed);
+			slow.mask = slow.slowed = NULL;
+			return 0;
+		}
+		slow.nmask = s->nparts;
+		for (size_t c = 0; c < s->model->nchaos; c++)
+			for (size_t k = 0; k < s->model->chaos[c].nfaults; k++) {
+				const myco_chaos_fault_t *f = &s->model->chaos[c].faults[k];
+
+				if (strcmp(f->kind, "slowsys"))
+					continue;
+				for (size_t i = 0; i < s->nparts; i++)
+					if (!strcmp(s->parts[i].name, f->target))
+						slow.mask[i] |= f->arg2;
+			}
+	}
+	return pi < slow.nmask ? slow.mask[pi] : 0;
+}
+
+size_t myco__ex_chaos_traps(struct ex_system *s, const struct ex_part *p,
+			    const char **names, size_t max)
+{
+	uint64_t m = trap_mask(s, p->idx);
+	size_t n = 0;
+
+	for (unsigned i = 0; i < 64 && n < max; i++)
+		if (((m >> i) & 1u) && myco_chaos_syscall_name(i))
+			names[n++] = myco_chaos_syscall_name(i);
+	return n;
+}
+
+static int slow_answer(struct ex_system *s, const struct slow_hold *h)
+{
+	struct ex_part *p = h->part < s->nparts ? &s->parts[h->part] : NULL;
+	struct ex_inst *c[3];
+	struct myco__box_violation v = { .id = h->id };
+
+	if (!p)
+		return -ENOENT;
+	c[0] = &p->act;
+	c[1] = &p->sb;
+	c[2] = &p->dying;
+	for (int k = 0; k < 3; k++)
+		if (c[k]->pid == h->inst && c[k]->seccomp_fd == h->fd && h->fd >= 0)
+			return myco__box_violation_respond(h->fd, &v, MYCO__BOX_CONTINUE, 0);
+	return -ENOENT;          /* the instance is gone: so is its call */
+}
+
+static void slow_arm(struct ex_system *s)
+{
+	uint64_t first = UINT64_MAX, now = raw_now();
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	for (size_t i = 0; i < slow.n; i++)
+		if (slow.v[i].due < first)
+			first = slow.v[i].due;
+	if (slow.tfd < 0) {
+		if (!slow.n)
+			return;
+		slow.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (slow.tfd < 0 ||
+		    myco__ex_epoll_add(s, slow.tfd, EX_TAG(EXT_CHAOS, 0, slow.tfd)) < 0) {
+			if (slow.tfd >= 0)
+				close(slow.tfd);
+			slow.tfd = -1;
+			return;        /* answered on the next tick instead */
+		}
+	}
+	if (first != UINT64_MAX) {
+		uint64_t d = first > now ? first - now : 1;
+		its.it_value.tv_sec = (time_t)(d / 1000000000u);
+		its.it_value.tv_nsec = (long)(d % 1000000000u);
+	}
+	timerfd_settime(slow.tfd, 0, &its, NULL);
+}
+
+void myco__ex_chaos_due(struct ex_system *s)
+{
+	uint64_t x, now = raw_now();
+	size_t k = 0;
+
+	if (slow.tfd >= 0 && read(slow.tfd, &x, sizeof(x)) < 0) {
+		/* nothing: look anyway */
+	}
+	for (size_t i = 0; i < slow.n; i++) {
+		if (slow.v[i].due <= now || s->stopping)
+			(void)slow_answer(s, &slow.v[i]);
+		else
+			slow.v[k++] = slow.v[i];
+	}
+	slow.n = k;
+	slow_arm(s);
+}
+
+int myco__ex_chaos_syscall(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			   const struct myco__box_violation *v)
+{
+	struct ex_chaos *x = s->chaos;
+	uint64_t m = trap_mask(s, p->idx), now, delay = 0;
+	unsigned bit;
+
+	if (!m)
+		return 0;
+	for (bit = 0; bit < 64; bit++)
+		if (((m >> bit) & 1u) && myco_chaos_syscall_name(bit) &&
+		    !strcmp(myco_chaos_syscall_name(bit), v->name))
+			break;
+	if (bit == 64)
+		return 0;                /* not trapped: a violation */
+	now = raw_now();
+	for (uint32_t i = 0; x && x->running && i < x->e.nfaults; i++) {
+		struct runf *r = &x->rf[i];
+		uint64_t roll;
+
+		if (r->f.kind != MYCO__CHAOS_SLOWSYS || r->part != p->idx ||
+		    !((r->f.arg2 >> bit) & 1u) || now < r->t_on ||
+		    (r->t_off && now >= r->t_off) || (x->t_end && now >= x->t_end))
+			continue;
+		roll = myco__chaos_mix(r->seed ^ (r->nfire + 1));
+		r->nfire++;
+		if (r->f.prob != UINT32_MAX && (uint32_t)(roll >> 32) >= r->f.prob)
+			continue;
+		if ((uint64_t)r->f.arg > delay)
+			delay = (uint64_t)r->f.arg;
+	}
+	/* a bounded hold: past 4096 held calls the rest run at once */
+	if (delay && slow.n < 4096) {
+		if (slow.n == slow.cap) {
+			size_t nc = slow.cap ? slow.cap * 2 : 64;
+			struct slow_hold *nv = realloc(slow.v, nc * sizeof(*nv));
+			if (!nv)
+				goto now;
+			slow.v = nv;
+			slow.cap = nc;
+		}
+		slow.v[slow.n++] = (struct slow_hold){ .due = now + delay, .id = v->id,
+			.fd = in->seccomp_fd, .part = p->idx, .inst = in->pid };
+		if (slow.slowed && p->idx < slow.nmask)
+			slow.slowed[p->idx]++;
+		slow_arm(s);
+		return 1;
+	}
+now:
+	(void)myco__box_violation_respond(in->seccomp_fd, v, MYCO__BOX_CONTINUE, 0);
+	return 1;
+}
 
 static uint32_t find_chan(struct ex_system *s, const char *name)
 {
@@ -392,11 +583,6 @@ void myco__ex_chaos_inst(struct ex_system *s, struct ex_part *p, struct ex_inst 
 		write_table(s->chaos, p->idx, in->ctl);
 }
 
-static uint64_t raw_now(void)
-{
-	return myco__now_raw();
-}
-
 int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 			 char *err, size_t cap)
 {
@@ -429,6 +615,8 @@ int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 		return -ENOMEM;
 	}
 	s->chaos = x;
+	if (trap_mask(s, 0), slow.slowed)
+		memset(slow.slowed, 0, slow.nmask * sizeof(*slow.slowed));
 	for (uint32_t i = 0; i < e->nfaults; i++) {
 		struct runf *r = &x->rf[i];
 		const struct myco__chaos_fault *f = &e->f[i];
@@ -466,6 +654,17 @@ int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 			snprintf(err, cap, "fault %u (%s): target \"*\" is for kill, hang, slow "
 				 "and fdleak", i + 1, myco__chaos_kind_name(f->kind));
 			goto bad;
+		}
+		if (f->kind == MYCO__CHAOS_SLOWSYS && r->part != UINT32_MAX) {
+			uint64_t have = trap_mask(s, r->part);
+
+			if ((f->arg2 & have) != f->arg2) {
+				snprintf(err, cap, "fault %u (slowsys): partition '%s' was not started "
+					 "with these system calls trapped (a process's seccomp filter "
+					 "is fixed when it starts): declare the fault in a `chaos` "
+					 "block of the system file", i + 1, f->target);
+				goto bad;
+			}
 		}
 		if (f->kind == MYCO__CHAOS_KILL || f->kind == MYCO__CHAOS_HANG)
 			r->next_fire = r->t_on;
@@ -518,6 +717,22 @@ int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 	for (uint32_t i = 0; i < e->nfaults; i++) {
 		const struct runf *r = &x->rf[i];
 
+		if (r->f.kind == MYCO__CHAOS_SLOWSYS) {
+			char calls[256] = "";
+			for (unsigned b = 0; b < 64; b++)
+				if (((r->f.arg2 >> b) & 1u) && myco_chaos_syscall_name(b)) {
+					strncat(calls, calls[0] ? ", " : "", sizeof(calls) - strlen(calls) - 1);
+					strncat(calls, myco_chaos_syscall_name(b),
+						sizeof(calls) - strlen(calls) - 1);
+				}
+			myco__ex_event(s, &s->parts[r->part], "chaos", -1, -1,
+				       "slowsys on %s from +%.3f s: %s held %.3f ms each "
+				       "(probability %.4f, seed %" PRIu64 "): seccomp notification, "
+				       "answered late by the executive",
+				       r->f.target, (double)r->f.at_ns / 1e9, calls,
+				       (double)r->f.arg / 1e6,
+				       r->f.prob == UINT32_MAX ? 1.0 : r->f.prob / 4294967295.0, r->seed);
+		}
 		if (r->f.kind <= MYCO__CHAOS_FDLEAK)
 			myco__ex_event(s, r->part != UINT32_MAX ? &s->parts[r->part] : NULL,
 				       "chaos", -1, -1,
@@ -891,6 +1106,8 @@ void myco__ex_chaos_tick(struct ex_system *s, uint64_t now_unused)
 	bool skew_changed = false;
 
 	(void)now_unused;
+	if (slow.n && (s->stopping || slow.tfd < 0))
+		myco__ex_chaos_due(s);          /* no timer: the tick answers */
 	if (!x || !x->running)
 		return;
 	if (s->stopping) {
@@ -975,6 +1192,14 @@ int myco__ex_chaos_stop(struct ex_system *s, const char *why)
 	}
 	x->running = false;
 	snprintf(x->end_reason, sizeof(x->end_reason), "%s", why);
+	/* held system calls run now */
+	for (size_t i = 0; i < slow.n; i++)
+		slow.v[i].due = 0;
+	if (slow.n)
+		myco__ex_chaos_due(s);
+	uint64_t nslowed = 0;
+	for (size_t pi = 0; slow.slowed && pi < slow.nmask; pi++)
+		nslowed += slow.slowed[pi];
 	for (uint32_t pi = 0; pi < s->nparts; pi++)
 		write_part(s, pi);
 	myco__ex_event(s, NULL, "chaos-end", -1, -1,
@@ -982,10 +1207,10 @@ int myco__ex_chaos_stop(struct ex_system *s, const char *why)
 		       "active processes applied drop %" PRIu64 ", delay %" PRIu64
 		       ", duplicate %" PRIu64 ", reorder %" PRIu64 ", corrupt %" PRIu64
 		       ", bandwidth waits %" PRIu64 ", stall waits %" PRIu64 ", slow %" PRIu64
-		       ", fds leaked %" PRIu64,
+		       ", fds leaked %" PRIu64 "; system calls slowed %" PRIu64,
 		       x->e.name, why, (double)(raw_now() - x->t0) / 1e9, x->kills, x->hangs,
 		       applied[1], applied[2], applied[3], applied[4], applied[5], applied[6],
-		       applied[7], applied[8], applied[9]);
+		       applied[7], applied[8], applied[9], nslowed);
 	return 0;
 }
 
@@ -1075,6 +1300,8 @@ json_t *myco__ex_chaos_json(struct ex_system *s)
 			if (v)
 				json_object_set_new(a, myco__chaos_kind_name(k), json_integer((json_int_t)v));
 		}
+		if (a && slow.slowed && pi < slow.nmask && slow.slowed[pi])
+			json_object_set_new(a, "slowsys", json_integer((json_int_t)slow.slowed[pi]));
 		if (a)
 			json_object_set_new(parts, s->parts[pi].name, a);
 	}

@@ -42,6 +42,11 @@ enum {
 					 * arg ns (signed, as int64) */
 	MYCO__CHAOS_STARVE = 21,        /* the partition's CPU quota cut to arg
 					 * percent of its budget (cgroup cpu.max) */
+	MYCO__CHAOS_SLOWSYS = 22,       /* the partition's own system calls of
+					 * the set arg2 (bit i =
+					 * myco_chaos_syscall_name(i)) wait arg ns
+					 * in the kernel: seccomp user
+					 * notification, answered late */
 };
 
 /* One fault of an experiment.  Times are relative to the experiment's
@@ -117,6 +122,20 @@ void myco__ex_chaos_inst(struct ex_system *s, struct ex_part *p,
  * of the gauges seq_lost and seq_duplicated that receiving partitions
  * export, or null when none does); a new reference. */
 struct json_t *myco__ex_chaos_json(struct ex_system *s);
+/* The system calls partition p's processes are spawned with trapped
+ * (box trap_syscalls): those of every `slowsys` fault on p in the system
+ * file's `chaos` blocks.  Writes up to max names, returns how many. */
+size_t myco__ex_chaos_traps(struct ex_system *s, const struct ex_part *p,
+			    const char **names, size_t max);
+/* A seccomp notification of p's instance `in` (read by box_glue.c): 1 when
+ * it is a trapped system call, which this answers (let run at once, or
+ * after the delay of a `slowsys` fault in effect); 0 when it is a
+ * violation (the caller denies it). */
+struct myco__box_violation;
+int myco__ex_chaos_syscall(struct ex_system *s, struct ex_part *p, struct ex_inst *in,
+			   const struct myco__box_violation *v);
+/* The timer of held system calls fired (EXT_CHAOS): answer the due ones. */
+void myco__ex_chaos_due(struct ex_system *s);
 /* At system stop: undo everything, free. */
 void myco__ex_chaos_free(struct ex_system *s);
 

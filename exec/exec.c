@@ -300,6 +300,9 @@ static int loop(struct ex_system *s)
 			case EXT_METRICS:
 				myco__ex_http_accept(s);
 				break;
+			case EXT_CHAOS:
+				myco__ex_chaos_due(s);
+				break;
 			case EXT_HTTP:
 				myco__ex_http_io(s, fd, evs[i].events);
 				break;

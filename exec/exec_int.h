@@ -356,7 +356,8 @@ void myco__ex_cache_apply(struct ex_system *s, struct ex_part *p, struct ex_inst
  * handler finds the instance or connection by fd (instances move from
  * standby to active, so the tag must not point at one). */
 enum ex_tag_kind { EXT_SIG = 1, EXT_TIMER, EXT_LISTEN, EXT_CONN, EXT_PIDFD,
-		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP, EXT_DEATH, EXT_METRICS, EXT_HTTP };
+		   EXT_NOTIFY, EXT_LOG, EXT_SECCOMP, EXT_DEATH, EXT_METRICS, EXT_HTTP,
+		   EXT_CHAOS };
 #define EX_TAG(kind, part, fd) (((uint64_t)(kind) << 56) | \
 	((uint64_t)((part) & 0xffffffu) << 32) | (uint32_t)(fd))
 #define EX_TAG_KIND(t) ((unsigned)((t) >> 56))

@@ -323,6 +323,14 @@ typedef struct myco__box_spec {
 	enum myco__box_view view;
 	const char *const *allow_syscalls;   /* extra names for the allowlist */
 	size_t nallow_syscalls;
+	/* Names answered through the listener although allowed (seccomp
+	 * NOTIFY only, else -EINVAL): the executive's `slowsys` chaos fault
+	 * holds them, then lets them run (MYCO__BOX_CONTINUE).  read, write
+	 * and close on fds 64 and above are not trapped (the box's hand-shake
+	 * socket is there until execve).  Unknown names are an error
+	 * (-EINVAL). */
+	const char *const *trap_syscalls;
+	size_t ntrap_syscalls;
 	enum myco__box_seccomp_action seccomp_action;
 
 	uint64_t memory_max;       /* bytes; 0 = no limit (mechanism not requested) */
@@ -524,6 +532,8 @@ int myco__box_cache_ways(const char *system, const char *part, unsigned ways,
 enum myco__box_verdict {
 	MYCO__BOX_DENY = 0,     /* the syscall fails with the given errno */
 	MYCO__BOX_KILL,         /* SIGKILL the offending process */
+	MYCO__BOX_CONTINUE,     /* a trapped allowed syscall (trap_syscalls):
+				 * let the kernel run it as it is */
 };
 
 struct myco__box_violation {
@@ -546,7 +556,9 @@ int myco__box_violation_read(int fd, struct myco__box_violation *v);
 
 /* Answer a violation read from fd.  DENY: the syscall returns -err (err > 0,
  * 0 means EPERM).  KILL: the process is SIGKILLed (checked to still be the
- * one that made the call), then the call is answered.  -ENOENT if the
+ * one that made the call), then the call is answered.  CONTINUE (only for
+ * a syscall of spec->trap_syscalls, which the filter allows anyway): the
+ * kernel runs the call as it is (SECCOMP_USER_NOTIF_FLAG_CONTINUE).  -ENOENT if the
  * thread is already gone (harmless). */
 int myco__box_violation_respond(int fd, const struct myco__box_violation *v,
 				enum myco__box_verdict verdict, int err);

@@ -85,12 +85,27 @@ static const char *const sock_new_calls[] = {
 	"socket", "socketpair", "bind", "listen", "connect",
 };
 
+/* The names being built without allow rules (spec->trap_syscalls). */
+static __thread const char *const *trap_names;
+static __thread size_t ntrap_names;
+
+static bool trapped(const char *name)
+{
+	for (size_t i = 0; i < ntrap_names; i++)
+		if (trap_names[i] && !strcmp(trap_names[i], name))
+			return true;
+	return false;
+}
+
 static int allow_list(scmp_filter_ctx ctx, const char *const *names,
 		      size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int nr = seccomp_syscall_resolve_name(names[i]);
 		int rc;
+
+		if (trapped(names[i]))
+			continue;
 
 		if (nr == __NR_SCMP_ERROR)
 			continue;               /* not on this architecture */
@@ -195,6 +210,35 @@ int myco__box_seccomp_build(const myco__box_spec_t *spec, unsigned opts,
 		goto out;
 	for (size_t i = 0; i < spec->npaths; i++)
 		rw |= spec->paths[i].rw;
+	/* Trapped calls are left out of the allow rules: the default action
+	 * (NOTIFY) sends them to the listener like a violation. */
+	if (spec->ntrap_syscalls && spec->seccomp_action != MYCO__BOX_SECCOMP_NOTIFY) {
+		rc = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < spec->ntrap_syscalls; i++) {
+		const char *name = spec->trap_syscalls[i];
+		int nr = name ? seccomp_syscall_resolve_name(name) : __NR_SCMP_ERROR;
+
+		if (nr == __NR_SCMP_ERROR) {
+			if (bad)
+				snprintf(bad, badcap, "%s", name ? name : "(null)");
+			rc = -EINVAL;
+			goto out;
+		}
+		/* The box's own hand-shake between the filter and execve reads,
+		 * writes and closes its socket, which lives at fd 64 or above
+		 * (spawn.c, fd_base): those stay allowed, or the child would
+		 * wait on the executive that waits on it. */
+		if (!strcmp(name, "read") || !strcmp(name, "write") || !strcmp(name, "close")) {
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					      arg_cmp(0, SCMP_CMP_GE, 64, 0));
+			if (rc < 0)
+				goto out;
+		}
+	}
+	trap_names = spec->trap_syscalls;
+	ntrap_names = spec->ntrap_syscalls;
 	if ((rc = allow_list(ctx, base_calls, NELEM(base_calls))) < 0 ||
 	    (rc = add_conditional(ctx)) < 0)
 		goto out;
@@ -262,6 +306,8 @@ int myco__box_seccomp_build(const myco__box_spec_t *spec, unsigned opts,
 	buf = NULL;
 	rc = 0;
 out:
+	trap_names = NULL;
+	ntrap_names = 0;
 	free(buf);
 	if (mfd >= 0)
 		close(mfd);
@@ -428,6 +474,10 @@ int myco__box_violation_respond(int fd, const struct myco__box_violation *v,
 	resp->val = 0;
 	resp->error = -err;
 	resp->flags = 0;
+	if (verdict == MYCO__BOX_CONTINUE) {
+		resp->error = 0;
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	}
 	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0) {
 		rc = -errno;
 		/* a killed caller makes the answer moot */

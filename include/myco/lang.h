@@ -445,7 +445,7 @@ typedef struct myco_schedule {
 /* One fault of a chaos experiment (docs/chaos.md).  kind is the statement
  * word: drop, delay, duplicate, reorder, corrupt, bandwidth, stall (target:
  * a queue or call channel, faulted at its receiver), slow, fdleak, kill,
- * hang, hog, leak, skew, starve (target: a partition; "*" = a random
+ * hang, hog, leak, skew, starve, slowsys (target: a partition; "*" = a random
  * running one at each firing, written `any`).  Times relative to the
  * experiment's start; for_ns 0 = until it ends; every_ns 0 = once. */
 typedef struct myco_chaos_fault {
@@ -459,8 +459,12 @@ typedef struct myco_chaos_fault {
 				* half of every, else for); corrupt: bits;
 				* bandwidth, leak: bytes a second; fdleak: fds a
 				* second; hog, starve: percent; skew: signed ns */
-	uint64_t arg2;         /* delay: jitter ns */
+	uint64_t arg2;         /* delay: jitter ns; slowsys: the system calls,
+				* bit i = myco_chaos_syscall_name(i) */
 } myco_chaos_fault_t;
+
+/* The i-th system call a `slowsys` fault can slow, NULL past the last. */
+const char *myco_chaos_syscall_name(unsigned i);
 
 typedef struct myco_chaos {
 	const char *name;

@@ -77,7 +77,24 @@ static const struct fk {
 	{ "stall", T_CHAN }, { "slow", T_PART_ANY }, { "fdleak", T_PART_ANY },
 	{ "kill", T_PART_ANY }, { "hang", T_PART_ANY }, { "hog", T_PART },
 	{ "leak", T_PART }, { "skew", T_PART }, { "starve", T_PART },
+	{ "slowsys", T_PART },
 };
+
+/* The system calls `slowsys` can slow (arg2: bit i = the i-th): ones a
+ * partition may call without conditions (exec/box/seccomp.c), so trapping
+ * them changes nothing but their timing. */
+static const char *const slow_calls[] = {
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "nanosleep",
+	"clock_nanosleep", "openat", "close", "fsync", "fdatasync", "ppoll",
+	"poll", "epoll_wait", "epoll_pwait", "sendto", "recvfrom", "sendmsg",
+	"recvmsg", "getpid", "sched_yield",
+};
+#define NSLOW (sizeof(slow_calls) / sizeof(slow_calls[0]))
+
+const char *myco_chaos_syscall_name(unsigned i)
+{
+	return i < NSLOW ? slow_calls[i] : NULL;
+}
 
 static bool bad_fault(ctx_t *c, myco__arg_t *a, const char *hint, const char *msg,
 		      const char *kind)
@@ -150,6 +167,41 @@ static bool main_args(cur_t *k, const char *kind, myco_chaos_fault_t *f)
 		if (!u)
 			return bad_fault(c, a, "give a time above 0", "%s of 0", kind);
 		f->arg = (int64_t)u;
+	} else if (!strcmp(kind, "slowsys")) {
+		if (!myco__want_qty(k, true, "how long each call waits", &u))
+			return false;
+		if (!u || u > 10000000000ull)
+			return bad_fault(c, a, "give a time above 0 and at most 10 s",
+					 "%s delay out of range", kind);
+		f->arg = (int64_t)u;
+		a = myco__peek(k);
+		if (!a || a->kind != MYCO__A_IDENT || strcmp(a->text, "calls"))
+			return bad_fault(c, a ? a : &k->s->args[0],
+					 "name them: `calls read, write, nanosleep`",
+					 "%s needs the system calls it slows", kind);
+		k->i++;
+		do {
+			myco__arg_t *n = myco__want_ident(k, "a system call name");
+			size_t i;
+			if (!n)
+				return false;
+			for (i = 0; i < NSLOW && strcmp(slow_calls[i], n->text); i++)
+				;
+			if (i == NSLOW) {
+				char h[400] = "one of:";
+				for (size_t j = 0; j < NSLOW; j++) {
+					strncat(h, " ", sizeof(h) - strlen(h) - 1);
+					strncat(h, slow_calls[j], sizeof(h) - strlen(h) - 1);
+				}
+				k->failed = true;
+				return bad_fault(c, n, myco__arena_strdup(&c->pa, h),
+						 "%s: system call not slowed by chaos", kind);
+			}
+			f->arg2 |= UINT64_C(1) << i;
+			if (!myco__at_punct(k, ','))
+				break;
+			k->i++;
+		} while (true);
 	} else if (!strcmp(kind, "fdleak")) {
 		if (!myco__want_uint(k, "fds a second", 1, 1000000, &u))
 			return false;

@@ -97,6 +97,9 @@ static const myco__stmt_def_t table[] = {
 	  myco__lower_chaos_fault, { "clock" } },
 	{ "starve", MYCO__B_CHAOS, MYCO__B_NONE, R, "starve PARTITION 10 %;", 0,
 	  myco__lower_chaos_fault, { 0 } },
+	{ "slowsys", MYCO__B_CHAOS, MYCO__B_NONE, R,
+	  "slowsys PARTITION 5 ms calls read, write, nanosleep;", 0,
+	  myco__lower_chaos_fault, { "slow_syscalls" } },
 
 	/* machine */
 	{ "cores", MYCO__B_MACHINE, MYCO__B_NONE, 0, "cores 4;", 0, myco__lower_machine_cores,

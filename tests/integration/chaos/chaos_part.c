@@ -21,6 +21,13 @@
  *          below the highest) and the same as metrics (seq_accepted, seq_absorbed, seq_corrupt, seq_lost,
  *          seq_duplicated: what the verdict of `myco chaos run` reads).
  *
+ *   sys    no channels: a loop of its own system calls, made directly
+ *          with syscall(2) (not through libmyco): write one byte to a
+ *          pipe it made, read it back, nanosleep 10 ms.  It counts the
+ *          calls of each kind that took at least CHAOS_SLOW_MS (what a
+ *          `slowsys` fault of that delay must make every slowed call take)
+ *          and keeps them in sys.stat ("n=N write=N read=N nanosleep=N").
+ *
  * The test reads sink.log and src.seq after the run: every seq the source
  * sent must be in the log exactly once.
  */
@@ -31,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -300,6 +308,63 @@ static int sink(void)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);   /* the vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int sys_loop(void)
+{
+	const char *e = getenv("CHAOS_SLOW_MS");
+	uint64_t slow = (uint64_t)(e ? strtoull(e, NULL, 10) : 20) * 1000000ull;
+	uint64_t n = 0, nw = 0, nr = 0, ns = 0, t_stat = 0;
+	int pfd[2];
+	char b = 'x';
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return 1;
+	myco_ready();
+	for (;;) {
+		struct timespec ts = { 0, 10000000 };
+		uint64_t t0 = mono_ns();
+
+		if (syscall(SYS_write, pfd[1], &b, 1) != 1)
+			return 1;
+		uint64_t t1 = mono_ns();
+		if (syscall(SYS_read, pfd[0], &b, 1) != 1)
+			return 1;
+		uint64_t t2 = mono_ns();
+		syscall(SYS_nanosleep, &ts, NULL);
+		uint64_t t3 = mono_ns();
+		n++;
+		nw += t1 - t0 >= slow;
+		nr += t2 - t1 >= slow;
+		ns += t3 - t2 >= slow + 10000000ull;
+		myco_heartbeat();
+		if (t3 - t_stat >= 100000000ull) {
+			char line[160];
+			int fd = open_in_dir("sys.stat.tmp", O_WRONLY | O_CREAT | O_TRUNC);
+			int len = snprintf(line, sizeof(line),
+					   "n=%" PRIu64 " write=%" PRIu64 " read=%" PRIu64
+					   " nanosleep=%" PRIu64 "\n", n, nw, nr, ns);
+
+			t_stat = t3;
+			if (fd >= 0) {
+				if (write(fd, line, (size_t)len) == len) {
+					char a[512], c[512];
+					snprintf(a, sizeof(a), "%s/sys.stat.tmp", dir);
+					snprintf(c, sizeof(c), "%s/sys.stat", dir);
+					rename(a, c);
+				}
+				close(fd);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const char *role = getenv("CHAOS_ROLE");
@@ -319,6 +384,8 @@ int main(void)
 		return relay();
 	if (!strcmp(role, "sink"))
 		return sink();
+	if (!strcmp(role, "sys"))
+		return sys_loop();
 	fprintf(stderr, "chaos_part: unknown role '%s'\n", role);
 	return 2;
 }

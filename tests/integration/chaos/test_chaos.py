@@ -16,6 +16,12 @@ faults  every fault kind does what it says on a live system: the tolerated
 cli     --fault statements are checked by the language (a clear error, exit
         2, nothing started), an experiment of the system file by name,
         status and stop.
+slowsys a partition's own direct system calls (write, read, nanosleep by
+        syscall(2)) are held by the executive for the fault's delay while
+        a `slowsys` fault of the system file is on: each kind is seen to
+        take at least the delay, the executive counts what it slowed, the
+        program goes on after the fault; a partition not started with the
+        calls trapped is refused with the reason, an unknown call is E131.
 soak    kill -9 of a random partition every 100 ms plus delay, duplicate,
         reorder, stall and bandwidth faults on both channels, under load,
         for CHAOS_SOAK_SECONDS (default 60; `make soak`: 600): zero messages
@@ -399,6 +405,84 @@ def case_cli():
         r = s.cli("chaos", "stop", check=False)
         if r.returncode == 0:
             fail("stop without an experiment must fail")
+    finally:
+        s.stop()
+
+
+SYS_SYSTEM = """
+system %(name)s {
+    partition sys {
+        program "%(prog)s";
+        path "%(dir)s" rw;
+        env CHAOS_ROLE = "sys";
+        env CHAOS_DIR = "%(dir)s";
+        env CHAOS_SLOW_MS = "30";
+        memory 256 MiB;
+        heartbeat 2 s;
+        misses 5;
+        readiness required;
+    }
+    partition other {
+        program "%(prog)s";
+        path "%(dir)s" rw;
+        env CHAOS_ROLE = "sys";
+        env CHAOS_DIR = "%(dir)s/o";
+        heartbeat 2 s;
+        misses 5;
+        readiness required;
+    }
+    chaos slowio {
+        seed 3;
+        duration 3 s;
+        slowsys sys 30 ms calls write, read, nanosleep at 500 ms for 2 s;
+    }
+}
+"""
+
+
+def case_slowsys():
+    s = System("y", 0, 0)
+    os.mkdir(os.path.join(s.data, "o"))
+    os.chmod(os.path.join(s.data, "o"), 0o777)
+    with open(s.file, "w") as f:
+        f.write(SYS_SYSTEM % dict(name=s.name, prog=PART, dir=s.data))
+
+    def stat():
+        try:
+            with open(os.path.join(s.data, "sys.stat")) as f:
+                return {k: int(v) for k, v in (w.split("=") for w in f.read().split())}
+        except (FileNotFoundError, ValueError):
+            return {}
+    s.start()
+    try:
+        wait_for(lambda: stat().get("n", 0) > 0, "the sys partition's loop")
+        # refused: another partition (started without the calls trapped), and
+        # a system call that cannot be slowed
+        r = subprocess.run([MYCO, "chaos", "run", "--fault", "slowsys other 5 ms calls write",
+                            "--runtime-dir", s.rt], capture_output=True, text=True, timeout=60)
+        if r.returncode == 0 or "not started with these system calls trapped" not in r.stderr:
+            fail("slowsys on a partition without the trap must be refused: %d %s" %
+                 (r.returncode, r.stderr))
+        r = subprocess.run([MYCO, "chaos", "run", "--fault", "slowsys sys 5 ms calls fork",
+                            "--runtime-dir", s.rt], capture_output=True, text=True, timeout=60)
+        if r.returncode != 2 or "E131" not in r.stderr:
+            fail("slowsys of fork: expected E131, got %d %s" % (r.returncode, r.stderr))
+        rc, v = s.chaos("slowio")
+        st = json.loads(s.cli("chaos", "status").stdout.strip().splitlines()[0])
+        slowed = st.get("applied", {}).get("sys", {}).get("slowsys", 0)
+        end = [e for e in v["timeline"] if e["kind"] == "chaos-end"]
+        after = stat()
+        print("slowsys: verdict rc %d, executive slowed %d calls, program saw %s; %s" % (
+            rc, slowed, after, end[0]["detail"] if end else "no chaos-end"), flush=True)
+        if not slowed:
+            fail("slowsys: the executive slowed nothing: %s" % st)
+        for k in ("write", "read", "nanosleep"):
+            if not after.get(k):
+                fail("slowsys: no %s call took the fault's 30 ms: %s" % (k, after))
+        # it goes on after the fault; nothing was restarted
+        wait_for(lambda: stat().get("n", 0) > after["n"] + 10, "the loop after the fault")
+        if s.part("sys")["restarts"] or s.part("other")["restarts"]:
+            fail("slowsys: a partition was restarted: %s" % s.ps()["partitions"])
     finally:
         s.stop()
 

@@ -38,7 +38,10 @@ static void t_bad(void **state)
 		{ "bad_empty", "'faults' must be a non-empty array" },
 		{ "bad_kind", "fault 1: 'kind' must be one of drop, delay, duplicate, reorder, "
 			      "corrupt, bandwidth, stall, slow, fdleak, kill, hang, hog, leak, "
-			      "skew, starve" },
+			      "skew, starve, slowsys" },
+		{ "bad_slowsys_calls", "fault 1: slowsys needs its system calls in 'arg2' "
+				       "(bit i: the i-th of docs/chaos.md)" },
+		{ "bad_slowsys_any", "fault 1: slowsys names its partition" },
 		{ "bad_chan_any", "fault 1: a channel fault names its channel" },
 		{ "bad_prob", "fault 1: 'prob' must be a number in [0, 1]" },
 		{ "bad_every", "fault 1: 'every_ns' below 10 ms (the executive's tick)" },
@@ -71,13 +74,13 @@ static void t_bad(void **state)
 
 static void t_good(void **state)
 {
-	static const char *const good[] = { "soak", "hang", "chan", "part" };
+	static const char *const good[] = { "soak", "hang", "chan", "part", "slowsys" };
 	struct myco__chaos_exp *e = malloc(sizeof(*e));
 	char err[256];
 
 	(void)state;
 	assert_non_null(e);
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		json_t *j = load(good[i]);
 
 		assert_non_null(j);
