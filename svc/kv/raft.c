@@ -37,7 +37,7 @@
  *    of the index the snapshot would claim.
  */
 #include "kv_int.h"
-#include "peers.h"
+#include "myco_peers.h"
 
 #include "myco/rt.h"
 #include "myco_int.h"
@@ -79,9 +79,9 @@ typedef struct item {
 struct kv_raft {
 	kv_srv_t *srv;
 	kv_raft_opts_t o;
-	kv_peer_t peers[KV_PEERS_MAX];
+	myco__peer_t peers[MYCO__PEERS_MAX];
 	size_t npeers;
-	const kv_peer_t *me;
+	const myco__peer_t *me;
 	char *rdir;
 	int dirfd, lockfd;
 	myco_event_t *ev;
@@ -787,7 +787,7 @@ int kv_raft_start(kv_srv_t *srv, const kv_raft_opts_t *o, char *err, size_t errl
 		kr->o.snapshot_entries = 8192;
 	if (!kr->o.snapshot_trailing)
 		kr->o.snapshot_trailing = kr->o.snapshot_entries / 8 ? kr->o.snapshot_entries / 8 : 1;
-	if ((rc = kv_peers_parse(o->peers, kr->peers, &kr->npeers, err, errlen)) < 0)
+	if ((rc = myco__peers_parse(o->peers, kr->peers, &kr->npeers, err, errlen)) < 0)
 		goto fail;
 	for (i = 0; i < kr->npeers; i++)
 		if (kr->peers[i].id == o->id)
@@ -1009,7 +1009,7 @@ bool kv_raft_is_leader(kv_srv_t *srv)
 	return kr && atomic_load(&kr->ready) && !atomic_load(&kr->rebuilding);
 }
 
-static const kv_peer_t *peer_of(kv_raft_t *kr, uint64_t id)
+static const myco__peer_t *peer_of(kv_raft_t *kr, uint64_t id)
 {
 	size_t i;
 	for (i = 0; i < kr->npeers; i++)
@@ -1023,7 +1023,7 @@ int kv_raft_gate(kv_client_t *c, const kcmd_t *cmd, int argc, const kv_arg_t *ar
 	kv_raft_t *kr = c->srv->raft;
 	bool data = cmd->flags & (CF_WRITE | CF_READONLY);
 	bool write = cmd->flags & CF_WRITE;
-	const kv_peer_t *lp;
+	const myco__peer_t *lp;
 	uint64_t lid;
 	unsigned slot = 0;
 	int i;
@@ -1078,7 +1078,7 @@ static void node_id(char *out, size_t cap, uint64_t id)
 	snprintf(out, cap, "%040llx", (unsigned long long)id);
 }
 
-static void slot_node(kv_client_t *c, const kv_peer_t *p)
+static void slot_node(kv_client_t *c, const myco__peer_t *p)
 {
 	char id[48];
 	node_id(id, sizeof(id), p->id);
@@ -1092,7 +1092,7 @@ void kv_raft_cluster(kv_client_t *c, int argc, const kv_arg_t *argv)
 {
 	kv_raft_t *kr = c->srv->raft;
 	uint64_t lid = atomic_load(&kr->leader_id);
-	const kv_peer_t *lp = lid ? peer_of(kr, lid) : NULL;
+	const myco__peer_t *lp = lid ? peer_of(kr, lid) : NULL;
 	char id[48], line[256];
 	size_t i;
 
@@ -1112,7 +1112,7 @@ void kv_raft_cluster(kv_client_t *c, int argc, const kv_arg_t *argv)
 	} else if (arg_is(&argv[1], "NODES") && argc == 2) {
 		kbuf_t b = { 0 };
 		for (i = 0; i < kr->npeers; i++) {
-			const kv_peer_t *p = &kr->peers[i];
+			const myco__peer_t *p = &kr->peers[i];
 			char mid[48];
 			int n;
 			node_id(id, sizeof(id), p->id);
@@ -1161,7 +1161,7 @@ void kv_raft_info(kv_srv_t *srv, kbuf_t *b)
 	kv_raft_t *kr = srv->raft;
 	char tmp[2048];
 	uint64_t lid = atomic_load(&kr->leader_id);
-	const kv_peer_t *lp = lid ? peer_of(kr, lid) : NULL;
+	const myco__peer_t *lp = lid ? peer_of(kr, lid) : NULL;
 	bool lead = atomic_load(&kr->ready) && !atomic_load(&kr->rebuilding);
 	int n;
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_peers.c: libFuzzer harness for myco-kv's `--raft-peers` parser
  * (svc/kv/peers.c).  Each input is one peer list.  A list that parses must
- * satisfy what raft.c relies on (1..KV_PEERS_MAX peers, ids >= 1 and
+ * satisfy what raft.c relies on (1..MYCO__PEERS_MAX peers, ids >= 1 and
  * unique, ports 1..65535, hosts of allowed bytes, the derived addresses
  * consistent) and print back to a list that parses to the same peers; one
  * that does not parse must say why.  Seed corpus: corpus_peers/.
@@ -12,14 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "peers.h"
+#include "myco_peers.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	kv_peer_t a[KV_PEERS_MAX], b[KV_PEERS_MAX];
-	char err[256], again[KV_PEERS_MAX * 128], *s;
+	myco__peer_t a[MYCO__PEERS_MAX], b[MYCO__PEERS_MAX];
+	char err[256], again[MYCO__PEERS_MAX * 128], *s;
 	size_t n = 99, m = 0, i, j, off = 0;
 	int rc;
 
@@ -31,19 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = 0;
 	err[0] = 0;
-	rc = kv_peers_parse(s, a, &n, err, sizeof(err));
+	rc = myco__peers_parse(s, a, &n, err, sizeof(err));
 	free(s);
 	if (rc < 0) {
 		if (!err[0] || n != 0)
 			abort();   /* a refusal says why and returns no peers */
 		return 0;
 	}
-	if (rc != 0 || n < 1 || n > KV_PEERS_MAX)
+	if (rc != 0 || n < 1 || n > MYCO__PEERS_MAX)
 		abort();
 	for (i = 0; i < n; i++) {
 		char want[sizeof(a[i].raft_addr)];
 		if (a[i].id < 1 || a[i].port < 1 || a[i].port > 65535 || a[i].raft_port < 1 ||
-		    a[i].raft_port > 65535 || !a[i].host[0] || strlen(a[i].host) > KV_PEER_HOST_MAX)
+		    a[i].raft_port > 65535 || !a[i].host[0] || strlen(a[i].host) > MYCO__PEER_HOST_MAX)
 			abort();
 		for (j = 0; a[i].host[j]; j++)
 			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					i ? "," : "", (unsigned long long)a[i].id, a[i].host,
 					a[i].port, a[i].raft_port);
 	}
-	if (kv_peers_parse(again, b, &m, err, sizeof(err)) != 0 || m != n)
+	if (myco__peers_parse(again, b, &m, err, sizeof(err)) != 0 || m != n)
 		abort();
 	for (i = 0; i < n; i++)
 		if (a[i].id != b[i].id || strcmp(a[i].host, b[i].host) || a[i].port != b[i].port ||

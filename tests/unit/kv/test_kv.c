@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "kv_int.h"
-#include "peers.h"
+#include "myco_peers.h"
 
 #ifndef BAD_DIR
 #define BAD_DIR "bad"
@@ -493,7 +493,7 @@ static void test_wal_replay(void **state)
 /* --raft-peers: good lists and every refusal with its message. */
 static void test_peers(void **state)
 {
-	kv_peer_t p[KV_PEERS_MAX];
+	myco__peer_t p[MYCO__PEERS_MAX];
 	char err[256];
 	size_t n;
 	static const struct { const char *in, *err; } bad[] = {
@@ -515,7 +515,7 @@ static void test_peers(void **state)
 	};
 	(void)state;
 
-	assert_int_equal(kv_peers_parse("1=10.0.0.1:6379:7379, 2=node-b:6380:7380 ,3=c:1:2", p,
+	assert_int_equal(myco__peers_parse("1=10.0.0.1:6379:7379, 2=node-b:6380:7380 ,3=c:1:2", p,
 					&n, err, sizeof(err)), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(p[0].id, 1);
@@ -525,7 +525,7 @@ static void test_peers(void **state)
 	assert_int_equal(p[2].raft_port, 2);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
-		assert_int_equal(kv_peers_parse(bad[i].in, p, &n, err, sizeof(err)), -EINVAL);
+		assert_int_equal(myco__peers_parse(bad[i].in, p, &n, err, sizeof(err)), -EINVAL);
 		assert_int_equal(n, 0);
 		assert_string_equal(err, bad[i].err);
 	}

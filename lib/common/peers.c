@@ -1,10 +1,10 @@
 /*
- * peers.c: parse `--raft-peers` (syntax in peers.h).  Strict: every byte
+ * peers.c: parse a replication peer list (syntax in myco_peers.h).  Strict: every byte
  * is accounted for, numbers are decimal without sign or leading zeros and
  * in range, and the message says which peer and what is wrong.  Not for:
- * resolving names (raft's transport does that) or raft itself (raft.c).
+ * resolving names (raft's transport does that) or raft itself.
  */
-#include "peers.h"
+#include "myco_peers.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -51,7 +51,7 @@ static bool num(const char *p, size_t n, uint64_t lo, uint64_t hi, uint64_t *out
 static bool host_ok(const char *p, size_t n)
 {
 	size_t i;
-	if (n == 0 || n > KV_PEER_HOST_MAX)
+	if (n == 0 || n > MYCO__PEER_HOST_MAX)
 		return false;
 	for (i = 0; i < n; i++) {
 		char ch = p[i];
@@ -62,7 +62,7 @@ static bool host_ok(const char *p, size_t n)
 	return true;
 }
 
-static int parse_one(const char *p, size_t n, unsigned idx, kv_peer_t *o, char *err,
+static int parse_one(const char *p, size_t n, unsigned idx, myco__peer_t *o, char *err,
 		     size_t errlen)
 {
 	const char *eq, *c1, *c2, *end = p + n;
@@ -91,7 +91,7 @@ static int parse_one(const char *p, size_t n, unsigned idx, kv_peer_t *o, char *
 	if (!host_ok(p, (size_t)(c1 - p)))
 		return fail(err, errlen, "peer %u: bad host '%.*s' (IPv4 address or name, "
 			    "at most %d bytes)", idx, (int)(c1 - p > 80 ? 80 : c1 - p), p,
-			    KV_PEER_HOST_MAX);
+			    MYCO__PEER_HOST_MAX);
 	memcpy(o->host, p, (size_t)(c1 - p));
 	o->host[c1 - p] = 0;
 	if (!num(c1 + 1, (size_t)(c2 - c1 - 1), 1, 65535, &v))
@@ -107,7 +107,7 @@ static int parse_one(const char *p, size_t n, unsigned idx, kv_peer_t *o, char *
 	return 0;
 }
 
-int kv_peers_parse(const char *s, kv_peer_t *out, size_t *n, char *err, size_t errlen)
+int myco__peers_parse(const char *s, myco__peer_t *out, size_t *n, char *err, size_t errlen)
 {
 	size_t cnt = 0, i;
 	const char *p = s;
@@ -119,8 +119,8 @@ int kv_peers_parse(const char *s, kv_peer_t *out, size_t *n, char *err, size_t e
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		if (cnt == KV_PEERS_MAX)
-			return fail(err, errlen, "more than %d peers", KV_PEERS_MAX);
+		if (cnt == MYCO__PEERS_MAX)
+			return fail(err, errlen, "more than %d peers", MYCO__PEERS_MAX);
 		memset(&out[cnt], 0, sizeof(out[cnt]));
 		if ((rc = parse_one(p, len, (unsigned)cnt + 1, &out[cnt], err, errlen)) < 0)
 			return rc;
