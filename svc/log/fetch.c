@@ -6,6 +6,7 @@
  * Not for: storage (store/), the network layer.
  */
 #include "log_int.h"
+#include "repl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -253,7 +254,9 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 			/* Sizing for the usual min_bytes 1: the offsets say enough,
 			 * no need to read (this runs for every parked fetch after
 			 * every append). */
-			rc = mls_partition_get(lb->st, fp->topic, fp->index, &p);
+			rc = lb->cfg.repl && !myco__lrepl_serving(lb->cfg.repl) ?
+			     MYCO__LREPL_NOT_LEADER :
+			     mls_partition_get(lb->st, fp->topic, fp->index, &p);
 			if (rc == 0) {
 				rc = mls_partition_offsets(p, &offs);
 				mls_partition_put(p);
@@ -264,7 +267,8 @@ static size_t fetch_eval(myco__lb_t *lb, pfetch_t *pf, myco__kwr_t *w, int *errs
 				return total + 1;
 			continue;
 		}
-		rc = mls_partition_get(lb->st, fp->topic, fp->index, &p);
+		rc = lb->cfg.repl && !myco__lrepl_serving(lb->cfg.repl) ?
+		     MYCO__LREPL_NOT_LEADER : mls_partition_get(lb->st, fp->topic, fp->index, &p);
 		if (rc == 0) {
 			want = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
 			if (want > budget)

@@ -19,6 +19,7 @@
  * committed offsets are durable.
  */
 #include "log_int.h"
+#include "repl.h"
 #include "store.h"
 
 #include <errno.h>
@@ -497,18 +498,36 @@ void myco__lh_find_coordinator(myco__lgroups_t *gs, myco__lreq_t *req,
 	bool f = req->flex;
 	const myco__lcfg_t *cfg = gs->cfg;
 
-	/* This broker coordinates every group and every transaction. */
+	int32_t node = 0;
+	const char *host = cfg->host;
+	int port = cfg->port;
+
+	/* This broker coordinates every group and every transaction; in
+	 * cluster mode the raft leader does (groups are not replicated). */
 	if (m->key_type != 0 && m->key_type != 1)
 		err = KERR_INVALID_REQUEST;
+	if (!err && cfg->repl) {
+		size_t n, k;
+		const myco__peer_t *peers = myco__lrepl_peers(cfg->repl, &n);
+		node = myco__lrepl_leader(cfg->repl);
+		err = KERR_COORDINATOR_NOT_AVAILABLE;
+		for (k = 0; k < n; k++)
+			if ((int32_t)peers[k].id == node) {
+				host = peers[k].host;
+				port = (int)peers[k].port;
+				err = 0;
+			}
+	}
 	myco__lresp_begin(&w, req);
 	if (req->ver >= 1)
 		myco__kwr_i32(&w, 0);
 	myco__kwr_i16(&w, err);
 	if (req->ver >= 1)
-		myco__kwr_str(&w, f, err ? "unknown coordinator key type" : NULL);
-	myco__kwr_i32(&w, err ? -1 : 0);
-	myco__kwr_str(&w, f, err ? "" : cfg->host);
-	myco__kwr_i32(&w, err ? -1 : cfg->port);
+		myco__kwr_str(&w, f, err == KERR_INVALID_REQUEST ? "unknown coordinator key type" :
+				     err ? "no leader elected" : NULL);
+	myco__kwr_i32(&w, err ? -1 : node);
+	myco__kwr_str(&w, f, err ? "" : host);
+	myco__kwr_i32(&w, err ? -1 : port);
 	myco__kwr_tags(&w, f);
 	myco__lresp_send(req, &w);
 }

@@ -13,6 +13,8 @@
  *               InitProducerId; fetch.c Fetch (long polling); group.c the
  *               group coordinator and its APIs
  *   broker.c    broker lifetime, timers, cross-thread completions
+ *   repl.c      cluster mode: replication on raft (repl.h); the handlers
+ *               call its hooks when cfg.repl is set
  *   reply.c     response framing, error mapping, names (used by all)
  *
  * Threading: the broker core is single-threaded; every function here runs
@@ -76,6 +78,9 @@ enum {
 	KERR_INVALID_CONFIG = 40, KERR_POLICY_VIOLATION = 44,
 	KERR_NON_EMPTY_GROUP = 68, KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
 	KERR_TOPIC_DELETION_DISABLED = 73, KERR_OFFSET_METADATA_TOO_LARGE = 12,
+	KERR_LEADER_NOT_AVAILABLE = 5, KERR_NOT_LEADER_OR_FOLLOWER = 6,
+	KERR_REQUEST_TIMED_OUT = 7, KERR_NOT_ENOUGH_REPLICAS = 19,
+	KERR_NOT_CONTROLLER = 41,
 };
 
 /* The ConfigResource types of DescribeConfigs/AlterConfigs. */
@@ -137,6 +142,8 @@ typedef struct {
 	int group_initial_delay_ms;
 	int test_drop_after_append; /* test-only: abort the Nth produce after append */
 	int verbose;
+	struct myco__lrepl *repl;   /* cluster mode (repl.h), else NULL; set
+	                             * by main once raft runs */
 } myco__lcfg_t;
 
 typedef struct myco__lb myco__lb_t;

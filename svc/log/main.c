@@ -9,6 +9,7 @@
 #include "log_int.h"
 #include "net.h"
 #include "lmetrics.h"
+#include "repl.h"
 #include "store.h"
 
 #include "myco/part.h"
@@ -30,7 +31,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: myco-log --listen HOST:PORT --data DIR [options]\n"
-	      "A Kafka-protocol log broker (single node).\n\n"
+	      "A Kafka-protocol log broker (single node, or a cluster of up to 3).\n\n"
 	      "  --listen HOST:PORT      address to serve (default 127.0.0.1:9092)\n"
 	      "  --listen-fd N           serve on an inherited listening socket\n"
 	      "  --advertise HOST:PORT   address given to clients in Metadata\n"
@@ -53,6 +54,11 @@ static void usage(FILE *f)
 	      "  --sasl-mechanisms LIST  the mechanisms offered (comma-separated)\n"
 	      "  --tls-cert FILE         serve TLS with this PEM certificate chain\n"
 	      "  --tls-key FILE          and this PEM private key\n"
+	      "  --node-id N             cluster mode: this broker's id (one of --peers)\n"
+	      "  --peers LIST            cluster mode: ID=HOST:PORT:RAFTPORT,... every broker,\n"
+	      "                          this one too (HOST:PORT is what clients are given)\n"
+	      "  --min-insync-replicas N acks=all needs N in-sync replicas (default 1)\n"
+	      "  --raft-election-ms MS   raft election timeout (default 1000)\n"
 	      "  --verbose               log topic creation, group changes\n"
 	      "  --help\n\n"
 	      "Environment (used when the flag is absent): MYCO_LOG_LISTEN,\n"
@@ -130,7 +136,9 @@ int main(int argc, char **argv)
 	myco__lb_t *lb = NULL;
 	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
 	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE, O_RETCHK,
-	       O_SASL_USERS, O_SASL_MECHS, O_TLS_CERT, O_TLS_KEY };
+	       O_SASL_USERS, O_SASL_MECHS, O_TLS_CERT, O_TLS_KEY, O_NODE_ID, O_PEERS,
+	       O_MIN_INSYNC, O_ELECTION };
+	myco__lrepl_opts_t ro = { .min_insync = 1 };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-fd", required_argument, NULL, O_LISTEN_FD },
@@ -152,6 +160,10 @@ int main(int argc, char **argv)
 		{ "sasl-mechanisms", required_argument, NULL, O_SASL_MECHS },
 		{ "tls-cert", required_argument, NULL, O_TLS_CERT },
 		{ "tls-key", required_argument, NULL, O_TLS_KEY },
+		{ "node-id", required_argument, NULL, O_NODE_ID },
+		{ "peers", required_argument, NULL, O_PEERS },
+		{ "min-insync-replicas", required_argument, NULL, O_MIN_INSYNC },
+		{ "raft-election-ms", required_argument, NULL, O_ELECTION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -199,6 +211,21 @@ int main(int argc, char **argv)
 		case O_TLS_CERT: tls_cert = optarg; break;
 		case O_TLS_KEY: tls_key = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case O_PEERS: ro.peers = optarg; break;
+		case O_NODE_ID: case O_MIN_INSYNC: case O_ELECTION:
+			if (parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX) {
+				fprintf(stderr, "myco-log: --%s: bad number '%s'\n",
+					opt == O_NODE_ID ? "node-id" : opt == O_MIN_INSYNC ?
+					"min-insync-replicas" : "raft-election-ms", optarg);
+				return 2;
+			}
+			if (opt == O_NODE_ID)
+				ro.id = (uint64_t)v;
+			else if (opt == O_MIN_INSYNC)
+				ro.min_insync = (int)v;
+			else
+				ro.election_ms = (unsigned)v;
+			break;
 		case O_PARTS: case O_SEGB: case O_SEGMS: case O_RETMS: case O_RETB:
 		case O_GDELAY: case O_DROP: case O_RETCHK:
 			if (parse_i64(optarg, &v) < 0) {
@@ -239,6 +266,25 @@ int main(int argc, char **argv)
 			fprintf(stderr, "myco-log: --data DIR is required\n");
 		usage(stderr);
 		return 2;
+	}
+	if (ro.id || ro.peers) {
+		/* cluster mode: check the options before anything is bound */
+		myco__peer_t peers[MYCO__PEERS_MAX];
+		size_t np;
+		char err[256];
+		if (myco__lrepl_check(&ro, peers, &np, err, sizeof(err)) < 0) {
+			fprintf(stderr, "myco-log: %s\n", err);
+			return 2;
+		}
+		ro.dir = cfg.data_dir;
+		ro.verbose = cfg.verbose;
+		/* the raft log is the write-ahead log (repl.c) */
+		cfg.fsync_mode = MLS_FSYNC_NEVER;
+		for (size_t k = 0; k < np; k++)
+			if (peers[k].id == ro.id && !advertise) {
+				snprintf(ahost, sizeof(ahost), "%s", peers[k].host);
+				aport = (int)peers[k].port;
+			}
 	}
 	if (tls_cert || tls_key) {
 		int rc = tls_cert && tls_key ? myco__lnet_tls(tls_cert, tls_key) : -EINVAL;
@@ -345,11 +391,23 @@ int main(int argc, char **argv)
 		close(lfd);
 		return 1;
 	}
+	if (ro.id) {
+		char err[512];
+		rc = myco__lrepl_start(lb->st, &ro, &lb->cfg.repl, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "myco-log: cluster: %s\n", err[0] ? err : myco_strerror(rc));
+			myco__lb_close(lb);
+			close(lfd);
+			return 1;
+		}
+	}
 	/* Readiness line on stdout (tests and the executive wait for it). */
 	printf("myco-log: listening on %s:%d data %s\n", cfg.host, cfg.port, cfg.data_dir);
 	fflush(stdout);
 	(void)myco_ready();
 	rc = myco__lnet_run(lb, lfd, cfg.verbose, myco_heartbeat);
+	myco__lrepl_stop(lb->cfg.repl);
+	lb->cfg.repl = NULL;
 	myco__lb_close(lb);
 	close(lfd);
 	if (rc < 0) {

@@ -3,10 +3,13 @@
  * cut into RecordBatches (the store tells their size) and appended straight
  * from the request frame; with fsync policy "always" the answer waits for
  * the store's group commit (asynchronous appends completed on the store's
- * sync thread, handed back to the loop through lb->done_*).
+ * sync thread, handed back to the loop through lb->done_*).  In cluster
+ * mode each partition's records section goes through raft instead
+ * (repl.h) and the answer waits for its commit, handed back the same way.
  * Not for: batch validation or storage (store/), reading (fetch.c).
  */
 #include "log_int.h"
+#include "repl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +43,8 @@ typedef struct myco__lacomp {
 	pprod_t *pp;
 	size_t part;
 	int rc;
+	bool repl;            /* a replicated entry: res says what it gave */
+	myco__lrepl_res_t res;
 } acomp_t;
 
 static void pprod_free(pprod_t *pp)
@@ -151,8 +156,40 @@ static void pprod_unlink(myco__lb_t *lb, pprod_t *pp)
 		*pp_ = pp->next;
 }
 
+/* Cluster mode: hand the records section to raft; the answer waits for
+ * its commit (acks 1 and all alike: nothing is acknowledged before a
+ * majority has it). */
+static void produce_replicated(myco__lb_t *lb, pprod_t *pp, size_t idx, const char *name,
+			       const uint8_t *rec, size_t len)
+{
+	pprod_part_t *pt = &pp->parts[idx];
+	acomp_t *a;
+	int rc = myco__lrepl_produce_check(lb->cfg.repl, pp->acks);
+
+	if (rc < 0) {
+		pt->err = myco__lkerr(rc);
+		return;
+	}
+	if (!(a = calloc(1, sizeof(*a)))) {
+		pt->err = KERR_UNKNOWN_SERVER_ERROR;
+		return;
+	}
+	a->pp = pp;
+	a->part = idx;
+	a->repl = true;
+	pt->pending++;
+	pp->pending++;
+	rc = myco__lrepl_produce(lb->cfg.repl, name, pt->index, rec, len, &a->res, append_cb, a);
+	if (rc < 0) {
+		pt->pending--;
+		pp->pending--;
+		free(a);
+		pt->err = myco__lkerr(rc);
+	}
+}
+
 /* Append every batch in records[0..len) to p; fills pt. */
-static void produce_partition(myco__lb_t *lb, pprod_t *pp, size_t idx,
+static void produce_partition(myco__lb_t *lb, pprod_t *pp, size_t idx, const char *name,
 			      mls_partition_t *p, uint8_t *rec, size_t len)
 {
 	pprod_part_t *pt = &pp->parts[idx];
@@ -161,6 +198,10 @@ static void produce_partition(myco__lb_t *lb, pprod_t *pp, size_t idx,
 
 	if (len < 61) {
 		pt->err = KERR_CORRUPT_MESSAGE;
+		return;
+	}
+	if (lb->cfg.repl) {
+		produce_replicated(lb, pp, idx, name, rec, len);
 		return;
 	}
 	while (off < len) {
@@ -281,7 +322,8 @@ void myco__lh_produce(myco__lb_t *lb, myco__lreq_t *req, const myco__kproduce_t 
 			if (!rec.p)
 				pt->err = KERR_CORRUPT_MESSAGE;
 			else
-				produce_partition(lb, pp, k, p, (uint8_t *)rec.p, (size_t)rec.len);
+				produce_partition(lb, pp, k, name, p, (uint8_t *)rec.p,
+						  (size_t)rec.len);
 			mls_partition_put(p);
 		}
 	}
@@ -331,6 +373,13 @@ void myco__lproduce_drain(myco__lb_t *lb)
 		next = a->next;
 		if (a->rc < 0 && !pt->err)
 			pt->err = myco__lkerr(a->rc);
+		if (a->repl && a->rc == 0) {
+			if (a->res.rc < 0 && !pt->err)
+				pt->err = myco__lkerr(a->res.rc);
+			pt->base = a->res.base;
+			pt->lat = a->res.lat;
+			pt->lso = a->res.lso;
+		}
 		pt->pending--;
 		if (--pp->pending == 0) {
 			pprod_unlink(lb, pp);

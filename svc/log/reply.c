@@ -30,6 +30,9 @@ int16_t myco__lkerr(int rc)
 	case MYCO_ELOG_TOPIC_EXISTS: return KERR_TOPIC_ALREADY_EXISTS;
 	case MYCO_ELOG_BAD_TOPIC: return KERR_INVALID_TOPIC_EXCEPTION;
 	case EOPNOTSUPP: return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+	case EREMOTE: return KERR_NOT_LEADER_OR_FOLLOWER;   /* repl.h */
+	case ENOLINK: return KERR_NOT_ENOUGH_REPLICAS;      /* repl.h */
+	case ETIMEDOUT: return KERR_REQUEST_TIMED_OUT;
 	case EINVAL: return KERR_INVALID_REQUEST;
 	case ENOSPC: case EIO: case EDQUOT: case EFBIG: case EROFS:
 	case EMFILE: case ENFILE:
