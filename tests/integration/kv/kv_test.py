@@ -16,6 +16,8 @@ Scenarios:
   transfer  clients moving money between accounts with WATCH/MULTI/EXEC and
             with blind MULTI/EXEC, while readers check the total in one
             MULTI; the sum never changes
+  serial    redis-py clients on many connections; every committed MULTI/EXEC
+            history checked for a serial order that explains all replies
   kill9     writers under --appendfsync always, kill -9 at random moments,
             restart: every acknowledged write is there
   snapshot  BGSAVE while writing, kill -9, restart from snapshot + log
@@ -464,6 +466,58 @@ def normalise(cmd, rep):
     return rep
 
 
+def _w(*pre, tx=(['GET', 'k'],), watch=('k',)):
+    """WATCH by client 0, then pre (client, cmd) steps, then MULTI tx EXEC."""
+    return ([(0, ['WATCH'] + list(watch))] + list(pre) + [(0, ['MULTI'])] +
+            [(0, list(c)) for c in tx] + [(0, ['EXEC'])])
+
+
+WATCH_CASES = [
+    ('other client SET', _w((1, ['SET', 'k', 'v']))),
+    ('SET to the same value', [(0, ['SET', 'k', 'v'])] + _w((1, ['SET', 'k', 'v']))),
+    ('own write before MULTI', _w((0, ['SET', 'k', '1']))),
+    ('write inside the transaction', _w(tx=(['SET', 'k', '2'], ['GET', 'k']))),
+    ('DEL of a missing key', _w((1, ['DEL', 'k']))),
+    ('EXPIRE of a missing key', _w((1, ['EXPIRE', 'k', '100']))),
+    ('INCR then DECR', [(0, ['SET', 'k', '5'])] + _w((1, ['INCR', 'k']), (1, ['DECR', 'k']))),
+    ('SET NX on an existing key', [(0, ['SET', 'k', '1'])] + _w((1, ['SET', 'k', '2', 'NX']))),
+    ('SADD of a present member', [(0, ['SADD', 'k', 'x'])] +
+     _w((1, ['SADD', 'k', 'x']), tx=(['SCARD', 'k'],))),
+    ('SREM of a missing member', [(0, ['SADD', 'k', 'x'])] +
+     _w((1, ['SREM', 'k', 'y']), tx=(['SCARD', 'k'],))),
+    ('HSET of the same value', [(0, ['HSET', 'k', 'f', 'v'])] +
+     _w((1, ['HSET', 'k', 'f', 'v']), tx=(['HLEN', 'k'],))),
+    ('LPUSH', [(0, ['RPUSH', 'k', 'a'])] + _w((1, ['LPUSH', 'k', 'b']), tx=(['LLEN', 'k'],))),
+    ('RENAME into the watched key', [(0, ['SET', 'src', '1'])] +
+     _w((1, ['RENAME', 'src', 'k']))),
+    ('RENAME away from the watched key', [(0, ['SET', 'k', '1'])] +
+     _w((1, ['RENAME', 'k', 'other']))),
+    ('PERSIST without a TTL', [(0, ['SET', 'k', '1'])] + _w((1, ['PERSIST', 'k']))),
+    ('a watched key on another shard, keyless transaction',
+     _w((1, ['SET', 'b', '1']), watch=('a', 'b'), tx=(['PING'],))),
+    ('untouched keys, transaction across shards',
+     _w((1, ['SET', 'zz', '1']), watch=('a', 'b'),
+        tx=(['INCR', 'a'], ['INCR', 'b'], ['INCR', 'c'], ['MGET', 'a', 'b', 'c']))),
+    ('the same key in another db',
+     _w((1, ['SELECT', '1']), (1, ['SET', 'k', '1']))),
+    ('WATCH after the write', [(1, ['SET', 'k', '1'])] + _w()),
+    ('UNWATCH then a write', [(0, ['WATCH', 'k']), (0, ['UNWATCH']), (1, ['SET', 'k', '1']),
+                              (0, ['MULTI']), (0, ['GET', 'k']), (0, ['EXEC'])]),
+    ('DISCARD forgets the watch', [(0, ['WATCH', 'k']), (0, ['MULTI']), (0, ['DISCARD']),
+                                   (1, ['SET', 'k', '1']), (0, ['MULTI']), (0, ['GET', 'k']),
+                                   (0, ['EXEC'])]),
+    ('EXEC forgets the watch', _w() + [(1, ['SET', 'k', '9']), (0, ['MULTI']),
+                                      (0, ['GET', 'k']), (0, ['EXEC'])]),
+    ('FLUSHDB with the key present', [(0, ['SET', 'k', '1'])] + _w((1, ['FLUSHDB']))),
+    ('FLUSHDB with the key absent', [(0, ['SET', 'j', '1'])] + _w((1, ['FLUSHDB']))),
+    ('GETDEL of a missing key', _w((1, ['GETDEL', 'k']))),
+    ('transfer between keys of two shards, one watched and changed',
+     [(0, ['SET', 'a', '10']), (0, ['SET', 'b', '10'])] +
+     _w((1, ['INCRBY', 'a', '1']), watch=('a',),
+        tx=(['DECRBY', 'a', '3'], ['INCRBY', 'b', '3'], ['MGET', 'a', 'b']))),
+]
+
+
 def sc_diff(tmp):
     ref = Redis().start()
     kv = Kv(os.path.join(tmp, 'd'), fsync='everysec').start()
@@ -540,6 +594,21 @@ def sc_diff(tmp):
             if repr(x) != repr(y):
                 fail('two clients, seed %d step %d client %d: %r\n  redis-server: %r\n'
                      '  myco-kv:      %r' % (seed, i, who, cmd, x, y))
+        for c in ca + cb:
+            c.close()
+    # WATCH edge cases, scripted: which writes count as a change
+    for name, steps in WATCH_CASES:
+        ca = [Conn(ref.port), Conn(ref.port)]
+        cb = [Conn(kv.port), Conn(kv.port)]
+        ca[0].cmd('FLUSHALL')
+        cb[0].cmd('FLUSHALL')
+        for i, (who, cmd) in enumerate(steps):
+            x = normalise(cmd, ca[who].cmd(*cmd))
+            y = normalise(cmd, cb[who].cmd(*cmd))
+            total += 1
+            if repr(x) != repr(y):
+                fail('WATCH case %r step %d client %d: %r\n  redis-server: %r\n'
+                     '  myco-kv:      %r' % (name, i, who, cmd, x, y))
         for c in ca + cb:
             c.close()
     # the data survives a restart (the WAL replays to the same state)
@@ -747,6 +816,174 @@ def sc_transfer(tmp):
     if final != total:
         fail('after restart total %d != %d' % (final, total))
     log('transfer ok')
+
+
+def sc_serial(tmp):
+    """Conflict-serializability of MULTI/EXEC, checked on the history.
+
+    redis-py clients on many connections (two loops, eight shards) run
+    transactions that each touch two or three accounts: INCR cnt:A (the
+    reply is the transaction's place in A's order), RPUSH hist:A its id,
+    and a transfer between the accounts' balances; some WATCH a balance
+    first (redis-py's transaction helper: aborted ones retried).  Read-only
+    transactions GET every counter and balance in one MULTI.  Then:
+    every committed write is in each of its accounts' hist lists exactly
+    once at the place its INCR saw, no aborted one is anywhere, every read
+    saw the whole total, and the graph of the orders observed (hist order,
+    and each read placed between the writes it saw and the ones it did not)
+    has no cycle: a serial order exists that explains every reply.  The
+    state is the same after a restart (the WAL replays whole
+    transactions)."""
+    import redis
+    kv = Kv(os.path.join(tmp, 's'), fsync='everysec',
+            extra=['--threads', '2', '--shards', '8']).start()
+    n_acc, start = 12, 1000
+    total = n_acc * start
+    r0 = redis.Redis(port=kv.port)
+    for i in range(n_acc):
+        r0.set('bal:%d' % i, start)
+        r0.set('cnt:%d' % i, 0)
+    secs = float(os.environ.get('KV_SERIAL_SECONDS', '5'))
+    stop = time.time() + secs
+    lock = threading.Lock()
+    writes = {}      # txid -> {acct: incr reply}
+    aborted = []     # txids of WATCH transactions that did not commit
+    reads = []       # [{acct: cnt seen}]
+    errors = []
+
+    def writer(wid):
+        rng = random.Random(wid)
+        r = redis.Redis(port=kv.port)
+        seq = 0
+        while time.time() < stop:
+            seq += 1
+            txid = '%d.%d' % (wid, seq)
+            accts = rng.sample(range(n_acc), rng.choice((2, 3)))
+            amt = rng.randint(1, 20)
+            try:
+                with r.pipeline(transaction=True) as p:
+                    if wid % 3 == 0:
+                        # WATCH the payer, check the balance, then write
+                        p.watch('bal:%d' % accts[0])
+                        if int(p.get('bal:%d' % accts[0])) < amt:
+                            p.unwatch()
+                            continue
+                        p.multi()
+                    for a in accts:
+                        p.incr('cnt:%d' % a)
+                        p.rpush('hist:%d' % a, txid)
+                    p.decrby('bal:%d' % accts[0], amt)
+                    p.incrby('bal:%d' % accts[1], amt)
+                    res = p.execute()
+            except redis.WatchError:
+                with lock:
+                    aborted.append(txid)
+                continue
+            got = {a: res[2 * i] for i, a in enumerate(accts)}
+            with lock:
+                writes[txid] = got
+
+    def reader(rid):
+        r = redis.Redis(port=kv.port)
+        while time.time() < stop:
+            p = r.pipeline(transaction=True)
+            for i in range(n_acc):
+                p.get('cnt:%d' % i)
+            for i in range(n_acc):
+                p.get('bal:%d' % i)
+            res = p.execute()
+            seen = sum(int(x) for x in res[n_acc:])
+            with lock:
+                if seen != total:
+                    errors.append('a read-only transaction saw total %d, not %d'
+                                  % (seen, total))
+                reads.append({i: int(res[i]) for i in range(n_acc)})
+
+    ts = [threading.Thread(target=writer, args=(w,)) for w in range(12)]
+    ts += [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        fail('; '.join(errors[:5]))
+    hist = {}
+    for a in range(n_acc):
+        hist[a] = [x.decode() for x in r0.lrange('hist:%d' % a, 0, -1)]
+        if int(r0.get('cnt:%d' % a)) != len(hist[a]):
+            fail('account %d: counter %s but %d in its history'
+                 % (a, r0.get('cnt:%d' % a), len(hist[a])))
+    pos = {}
+    for a, l in hist.items():
+        for i, txid in enumerate(l):
+            if (txid, a) in pos:
+                fail('%s twice in the history of account %d' % (txid, a))
+            pos[(txid, a)] = i + 1
+    for txid in aborted:
+        if any((txid, a) in pos for a in range(n_acc)):
+            fail('aborted transaction %s left a write' % txid)
+    for txid, got in writes.items():
+        for a, v in got.items():
+            if pos.get((txid, a)) != v:
+                fail('%s: INCR of account %d said %d, its place in the history is %r'
+                     % (txid, a, v, pos.get((txid, a))))
+    nw = sum(len(l) for l in hist.values())
+    if nw != sum(len(g) for g in writes.values()):
+        fail('the histories hold %d writes, the clients saw %d committed'
+             % (nw, sum(len(g) for g in writes.values())))
+    # the precedence graph: hist order, reads between what they saw
+    succ = {}
+    indeg = {}
+
+    def edge(u, v):
+        succ.setdefault(u, []).append(v)
+        indeg[v] = indeg.get(v, 0) + 1
+        indeg.setdefault(u, indeg.get(u, 0))
+    for a, l in hist.items():
+        for i in range(len(l) - 1):
+            edge(('w', l[i]), ('w', l[i + 1]))
+    for ri, seen in enumerate(reads):
+        for a, v in seen.items():
+            if v > len(hist[a]):
+                fail('a read saw counter %d of account %d, beyond its history' % (v, a))
+            if v > 0:
+                edge(('w', hist[a][v - 1]), ('r', ri))
+            if v < len(hist[a]):
+                edge(('r', ri), ('w', hist[a][v]))
+    queue = [u for u, d in indeg.items() if d == 0]
+    done = 0
+    while queue:
+        u = queue.pop()
+        done += 1
+        for v in succ.get(u, ()):
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                queue.append(v)
+    if done != len(indeg):
+        stuck = [u for u, d in indeg.items() if d > 0][:6]
+        fail('no serial order explains the replies (a cycle through %r)' % stuck)
+    bal = sum(int(r0.get('bal:%d' % i)) for i in range(n_acc))
+    if bal != total:
+        fail('total %d != %d' % (bal, total))
+    c = Conn(kv.port)
+    tx = info_stats(c, 'tx_')
+    c.close()
+    log('serial: %d write transactions committed (%d WATCH aborts), %d read-only; '
+        'a serial order exists for all; server counters %r'
+        % (len(writes), len(aborted), len(reads), tx))
+    if not writes or not reads:
+        fail('the workload did not run: %d writes, %d reads' % (len(writes), len(reads)))
+    c = Conn(kv.port)
+    before = dump_state(c)
+    c.close()
+    kv.stop()
+    kv.start()
+    c = Conn(kv.port)
+    after = dump_state(c)
+    c.close()
+    if before != after:
+        fail('state after restart differs')
+    log('serial ok')
 
 
 def writer_loop(port, wid, acked, stop_evt, lock):
@@ -1015,7 +1252,8 @@ def sc_partition(tmp):
 
 
 SCENARIOS = {'partition': sc_partition, 'cli': sc_cli, 'redispy': sc_redispy, 'hiredis': sc_hiredis, 'diff': sc_diff,
-             'proto': sc_proto, 'transfer': sc_transfer, 'kill9': sc_kill9,
+             'proto': sc_proto, 'transfer': sc_transfer, 'serial': sc_serial,
+             'kill9': sc_kill9,
              'snapshot': sc_snapshot, 'lock': sc_lock, 'enospc': sc_enospc}
 
 
