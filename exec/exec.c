@@ -294,6 +294,7 @@ static int loop(struct ex_system *s)
 				myco__ex_collect_tick(s);
 				myco__ex_health_tick(s);
 				myco__ex_record_tick(s);
+				myco__ex_loans_tick(s);
 				myco__ex_control_tick(s);
 				break;
 			}
@@ -465,6 +466,11 @@ int myco__exec_run(const struct myco__exec_opts *opt)
 		s->exit_code = 1;
 		goto out;
 	}
+	rc = myco__ex_loans_open(s);
+	if (rc < 0) {
+		s->exit_code = 1;
+		goto out;
+	}
 	rc = myco__ex_collect_open(s);
 	if (rc < 0) {
 		fprintf(stderr, "myco run: trace and metrics: %s\n", myco_strerror(rc));
@@ -513,6 +519,7 @@ out:
 	myco__ex_health_close(s);
 	myco__ex_record_close(s);
 	myco__ex_collect_close(s);
+	myco__ex_loans_close(s);
 	myco__ex_chans_destroy(s);
 	myco__ex_ports_close(s);
 	if (runtime_taken)

@@ -237,6 +237,8 @@ struct ex_system {
 					 * registry.c); owned */
 	struct ex_chaos *chaos;         /* the chaos experiment (chaos.c); owned */
 	struct ex_record *record;       /* record rings and logs (record.c); owned */
+	struct ex_loans *loans;         /* core loans (loans.c); owned, NULL
+					 * without elastic partitions */
 };
 
 /* time */
@@ -351,6 +353,24 @@ struct json_t *myco__ex_shield_json(struct ex_system *s);
 /* `cache ways N`: resctrl for the instance, an isolation line either way. */
 void myco__ex_cache_apply(struct ex_system *s, struct ex_part *p, struct ex_inst *in);
 
+
+/* loans.c: core loans of elastic partitions (`cores MIN..MAX elastic;`).
+ * open: admission (the minimums must fit; -MYCO_EADMISSION printed on
+ * stderr), a region per elastic partition in its manifest, the arbiter
+ * thread; before any spawn.  tick: `loan` events for grant changes.
+ * stat: a partition's figures (-ENOENT when it is not elastic). */
+struct ex_loan_stat {
+	unsigned min, max, granted, running, pool, lent;
+	uint64_t grants, revokes;       /* the arbiter's decisions */
+	uint64_t loop_grants;           /* grants the loops acted on */
+	uint64_t migrated;              /* spawns taken from revoked loops */
+	double util;                    /* busy fraction of granted cores */
+};
+int myco__ex_loans_open(struct ex_system *s);
+void myco__ex_loans_tick(struct ex_system *s);
+void myco__ex_loans_close(struct ex_system *s);
+int myco__ex_loans_stat(struct ex_system *s, const struct ex_part *p,
+			struct ex_loan_stat *st);
 
 /* epoll tags: data.u64 = kind << 56 | partition index << 32 | fd; the
  * handler finds the instance or connection by fd (instances move from

@@ -5,9 +5,10 @@
  * up to MAX - MIN more from the pool while its runtime signals pressure.
  * The arbiter reads the signals from each partition's loan region
  * (myco_rt_loans_t, myco/rt.h) with plain atomic loads, no syscall, and
- * grants or revokes with myco_rt_loans_grant().
- * Not for: the runtime side (lib/rt/loans.c), region creation and the
- * manifest (exec/chans.c style memfds).
+ * grants or revokes with myco_rt_loans_grant().  The running system's side
+ * (a region per elastic partition, the arbiter thread, events and
+ * figures) is declared in exec_int.h (myco__ex_loans_*).
+ * Not for: the runtime side (lib/rt/loans.c).
  */
 #ifndef MYCO_EXEC_LOANS_H
 #define MYCO_EXEC_LOANS_H
@@ -43,13 +44,15 @@ typedef struct myco__loans_part {
 	uint64_t prev_ns, last_change_ns;
 	double util;            /* busy fraction of granted cores, last step */
 	bool pressure;          /* last step saw waiting work               */
+	/* read by other threads with __atomic loads (myco__ex_loans_*) */
 	uint64_t grants, revokes;
+	uint32_t util_pm;       /* util in 1/1000                            */
 } myco__loans_part_t;
 
 typedef struct myco__loans {
 	myco__loans_cfg_t cfg;
 	unsigned pool;          /* cores free to lend (not reserved)         */
-	unsigned lent;          /* cores lent now                            */
+	unsigned lent;          /* cores lent now (atomic for readers)       */
 	unsigned nparts;
 	myco__loans_part_t parts[MYCO__LOANS_PARTS];
 	uint64_t steps;
@@ -62,9 +65,10 @@ typedef struct myco__loans {
 
 /* Admission with loans: budget and frame partitions reserve `reserved`
  * cores, elastic partitions their minimum; what is left of machine_cores
- * is the pool, and each elastic partition's MAX - MIN must fit in it (a
- * partition can never borrow more than the pool).  Returns the pool size
- * (>= 0), or -MYCO_EADMISSION with why[] saying which term failed. */
+ * is the pool.  The minimums must fit (else -MYCO_EADMISSION, why[] says
+ * which term failed).  A MAX - MIN beyond the pool is admitted (the
+ * arbiter never lends more than the pool) with why[] saying so.  Returns
+ * the pool size (>= 0); why[] is "" when there is nothing to say. */
 int myco__loans_admit(unsigned machine_cores, unsigned reserved,
 		      const unsigned *min, const unsigned *max, unsigned n,
 		      char *why, size_t why_cap);

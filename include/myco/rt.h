@@ -500,7 +500,12 @@ typedef struct myco_group_opts {
 	                           region (below), initialised with
 	                           myco_rt_loans_init() for at least nloops
 	                           loops; it must outlive the group.  NULL =
-	                           every loop always runs.  Makes every loop
+	                           the executive's region when this process
+	                           is an elastic partition (`cores MIN..MAX
+	                           elastic;`) and no group took it yet: then
+	                           nloops is the region's, cpus is ignored
+	                           and loops are not pinned; otherwise every
+	                           loop always runs.  Makes every loop
 	                           keep a steal deque (queued spawns are what
 	                           a revoked loop hands to its siblings). */
 } myco_group_opts_t;
@@ -681,6 +686,20 @@ int myco_rt_loans_check(const myco_rt_loans_t *r, size_t size);
 int myco_rt_loans_grant(myco_rt_loans_t *r, unsigned i, bool on);
 /* Loops currently granted (grant == 1 or below min_active). */
 unsigned myco_rt_loans_granted(const myco_rt_loans_t *r);
+
+/* An elastic group's figures, summed over its loops from its region. */
+typedef struct myco_rt_loans_stats {
+	unsigned nloops, min_active, max_active;
+	unsigned granted;         /* loops granted now                      */
+	unsigned running;         /* loops in state RUNNING now             */
+	uint64_t loop_grants;     /* grants the loops acted on (resumed from
+	                             PARKED, or re-granted while DRAINING)   */
+	uint64_t revokes;         /* times a loop entered DRAINING          */
+	uint64_t migrated;        /* queued spawns siblings took from
+	                             revoked loops                          */
+} myco_rt_loans_stats_t;
+/* 0, or -ENOENT when g is not elastic (-EINVAL for NULL).  Any thread. */
+int myco_rt_loans_stats(const myco_group_t *g, myco_rt_loans_stats_t *st);
 
 /* ------------------------------------------------------------------ */
 /* Metrics                                                             */

@@ -17,6 +17,7 @@
 #define TRACE_METRICS "trace/metrics"
 #define URING_RINGS   "uring/rings"
 #define RECORD_RING   "record/ring"
+#define LOANS_REGION  "loans/region"
 
 static int name_ok(const char *n)
 {
@@ -54,6 +55,8 @@ int myco__caps_append(char *buf, size_t cap, const struct myco__cap *c)
 		w = snprintf(buf + at, cap - at, "%s%s:", used ? ";" : "",
 			     c->kind == MYCO__CAP_TRACE_RING ? TRACE_RING :
 			     c->kind == MYCO__CAP_RECORD_RING ? RECORD_RING : TRACE_METRICS);
+	} else if (c->kind == MYCO__CAP_LOANS) {
+		w = snprintf(buf + at, cap - at, "%s" LOANS_REGION ":", used ? ";" : "");
 	} else if (c->kind == MYCO__CAP_URING) {
 		w = snprintf(buf + at, cap - at, "%s" URING_RINGS ":", used ? ";" : "");
 	} else {
@@ -107,6 +110,13 @@ static const char *entry(const char *s, struct myco__cap *c)
 			  s[6] == 'r' ? MYCO__CAP_TRACE_RING : MYCO__CAP_TRACE_METRICS;
 		s = strchr(s, ':') + 1;
 		if (!(s = number(s, INT_MAX, &v)))
+			return NULL;
+		c->fds[c->nfds++] = (int)v;
+		return s;
+	}
+	if (!strncmp(s, LOANS_REGION ":", sizeof(LOANS_REGION))) {
+		c->kind = MYCO__CAP_LOANS;
+		if (!(s = number(s + sizeof(LOANS_REGION), INT_MAX, &v)))
 			return NULL;
 		c->fds[c->nfds++] = (int)v;
 		return s;

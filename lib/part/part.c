@@ -35,6 +35,7 @@
 extern struct myco__part_timing *myco__rt_timing __attribute__((weak));
 extern unsigned myco__rt_rings_give(const int *fds, unsigned n, const void *params,
 				    size_t len) __attribute__((weak));
+extern int myco__rt_loans_give(void *region, size_t size) __attribute__((weak));
 
 #define PART_MAX_CAPS 128
 #define PART_MAX_PORTS 64
@@ -63,7 +64,8 @@ static struct {
 	int uring_fds[MYCO__URING_MAX];  /* uring/rings (exec/spawn.c) */
 	unsigned nuring;
 	int record_fd;                /* record/ring (exec/record.c) */
-} g = { .notify_fd = -1, .trace_fd = -1, .metrics_fd = -1, .record_fd = -1 };
+	int loans_fd;                 /* loans/region (exec/loans.c) */
+} g = { .notify_fd = -1, .trace_fd = -1, .metrics_fd = -1, .record_fd = -1, .loans_fd = -1 };
 
 static char errmsg[512];
 
@@ -118,6 +120,9 @@ static int take_cap(const struct myco__cap *c, void *arg)
 	case MYCO__CAP_RECORD_RING:
 		g.record_fd = c->fds[0];
 		return 0;
+	case MYCO__CAP_LOANS:
+		g.loans_fd = c->fds[0];
+		return 0;
 	case MYCO__CAP_CHAN:
 		break;
 	}
@@ -139,10 +144,25 @@ int myco__part_parse_caps(const char *s)
 {
 	g.ncaps = 0;
 	g.nports = 0;
-	g.trace_fd = g.metrics_fd = g.record_fd = -1;
+	g.trace_fd = g.metrics_fd = g.record_fd = g.loans_fd = -1;
 	g.nuring = 0;
 	int rc = parse_caps(s);
 	return rc < 0 ? rc : (int)(g.ncaps + g.nports);
+}
+
+/* Map the core-loan region (exec/loans.c) and hand it to lib/rt.  The
+ * mapping stays for the life of the process (the loops use it). */
+static void give_loans(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return;
+	size_t size = (size_t)st.st_size;
+	void *r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r == MAP_FAILED)
+		return;
+	if (myco__rt_loans_give(r, size) < 0)
+		munmap(r, size);
 }
 
 static void on_term(int sig)
@@ -189,7 +209,7 @@ int myco_init(void)
 	snprintf(g.policy, sizeof(g.policy), "%s", (e = getenv(MYCO__ENV_POLICY)) ? e : "");
 	g.ncaps = 0;            /* a retry after a failed init starts over */
 	g.nports = 0;
-	g.trace_fd = g.metrics_fd = g.record_fd = -1;
+	g.trace_fd = g.metrics_fd = g.record_fd = g.loans_fd = -1;
 	/* `myco replay`: channels, clock and random come from the log */
 	if ((e = getenv("MYCO_REPLAY")) && *e) {
 		rc = myco__rec_replay_init(e, errmsg, sizeof errmsg);
@@ -273,6 +293,11 @@ int myco_init(void)
 			(const void *)((const char *)c + MYCO__PART_URING_OFF);
 		if (g.nuring && myco__rt_rings_give)
 			myco__rt_rings_give(g.uring_fds, g.nuring, u->params, u->size);
+		/* an elastic partition: lib/rt's first group runs its loops
+		 * under the executive's core loans; a region that fails
+		 * validation leaves the group fixed (every loop runs) */
+		if (g.loans_fd >= 0 && myco__rt_loans_give)
+			give_loans(g.loans_fd);
 	}
 	/* recording starts once this process is the active one (a parked
 	 * standby records nothing); unrecorded if the ring fails validation */

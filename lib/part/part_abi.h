@@ -34,11 +34,12 @@
  * Capability manifest (MYCO_CAPS).  Grammar (docs/part-abi.md):
  *
  *   manifest = [ entry { ";" entry } [ ";" ] ]
- *   entry    = channel | port | trace | uring
+ *   entry    = channel | port | trace | uring | loans
  *   channel  = NAME ":" ROLE ":" INDEX ":" FD { "," FD }
  *   port     = "tcp/" PORT ":" FD
  *   trace    = ( "trace/ring" | "trace/metrics" ) ":" FD
  *   uring    = "uring/rings:" FD { "," FD }
+ *   loans    = "loans/region:" FD
  *
  * NAME: 1..63 bytes, none of ':' ';' ',' '/' (the language's identifiers
  * fit); ROLE: the myco_chan_role_t number (1..6); INDEX: the producer,
@@ -54,7 +55,9 @@
  * its declarations allow (exec/box/uring.c), 1..MYCO__URING_MAX of them;
  * their geometry is in the control region (MYCO__PART_URING_OFF) and
  * lib/rt maps them instead of creating rings (a partition may not call
- * io_uring_setup).  Entries with a '/' are the
+ * io_uring_setup).  loans: the elastic partition's core-loan region
+ * (exec/loans.c; a myco_rt_loans_t, myco/rt.h), which lib/rt's first
+ * group attaches.  Entries with a '/' are the
  * executive's own resources: no channel name can take that form.  Numbers
  * are plain decimal digits (no sign, no space).
  * --------------------------------------------------------------------- */
@@ -67,6 +70,7 @@ enum myco__cap_kind {
 	MYCO__CAP_TRACE_METRICS = 4,    /* the partition's metrics region */
 	MYCO__CAP_URING = 5,            /* io_uring instances handed over */
 	MYCO__CAP_RECORD_RING = 6,      /* the partition's record ring (lib/replay) */
+	MYCO__CAP_LOANS = 7,            /* the core-loan region (exec/loans.c) */
 };
 
 #define MYCO__URING_MAX 16u             /* rings in one uring entry */

@@ -222,22 +222,35 @@ int myco_group_create(myco_group_t **out, const myco_group_opts_t *opts)
 	*out = NULL;
 	if (opts)
 		o = *opts;
+	myco_rt_loans_t *taken = NULL;
+	if (!o.loans && (taken = myco__rt_loans_take())) {
+		/* an elastic partition (`cores MIN..MAX elastic;`): one loop
+		 * per core it may hold; the executive lends a count of cores,
+		 * so the kernel places the running loops within the
+		 * partition's CPUs (no pinning) */
+		o.loans = taken;
+		o.nloops = taken->nloops;
+		o.cpus = NULL;
+		o.no_pin = true;
+	}
 	if (myco__rec_rt == 2)
 		myco__rec_refuse("the program runs a group of %u loops: the order between "
 				 "loop threads and their cross-loop posts is not recorded "
 				 "(replay serves one loop)", o.nloops);
 	rc = affinity_cpus(aff, CPU_SETSIZE, &naff);
 	if (rc < 0)
-		return rc;
+		goto out;
 	unsigned n = o.nloops ? o.nloops : naff;
+	rc = -EINVAL;
 	if (n > 256)
-		return -EINVAL;
+		goto out;
 	if (o.loans && (myco_rt_loans_check(o.loans, sizeof(*o.loans)) < 0 ||
 			n > o.loans->nloops))
-		return -EINVAL;
+		goto out;
+	rc = -ENOMEM;
 	g = calloc(1, sizeof(*g));
 	if (!g)
-		return -ENOMEM;
+		goto out;
 	g->n = n;
 	g->pin = !o.no_pin;
 	g->loops = calloc(n, sizeof(*g->loops));
@@ -312,6 +325,8 @@ int myco_group_create(myco_group_t **out, const myco_group_opts_t *opts)
 out:
 	if (g)
 		myco_group_destroy(g);
+	if (rc < 0 && taken)
+		(void)myco__rt_loans_give(taken, sizeof(*taken)); /* for a retry */
 	return rc;
 }
 

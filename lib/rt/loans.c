@@ -6,6 +6,9 @@
  * FUTEX_WAIT on its `wake` word; granted again, it resumes within one
  * futex wake-up.  It also publishes the signals an arbiter reads without
  * a syscall: queueing delay, oldest ready age, queue length, busy time.
+ * Inside an elastic partition the executive hands its region over
+ * (lib/part calls myco__rt_loans_give) and the first group created without
+ * a region of its own takes it (myco__rt_loans_take, group.c).
  * Not for: the decision who gets a core (exec/loans.c), ring creation.
  *
  * Ordering: the parked flag and post_len / stop_req / grant form Dekker
@@ -97,6 +100,46 @@ unsigned myco_rt_loans_granted(const myco_rt_loans_t *r)
 	return k;
 }
 
+int myco_rt_loans_stats(const myco_group_t *g, myco_rt_loans_stats_t *st)
+{
+	if (!g || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	myco_loop_t *l0 = myco_group_loop(g, 0);
+	if (!l0 || !l0->loans)
+		return -ENOENT;
+	const myco_rt_loans_t *r = l0->loans;
+	st->nloops = myco_group_size(g);
+	st->min_active = LDR(&r->min_active);
+	st->max_active = LDR(&r->max_active);
+	st->granted = myco_rt_loans_granted(r);
+	for (unsigned i = 0; i < st->nloops; i++) {
+		const myco_rt_core_sig_t *c = &r->core[i];
+		st->running += LDR(&c->state) == MYCO_RT_CORE_RUNNING;
+		st->loop_grants += LDR(&c->grants);
+		st->revokes += LDR(&c->revokes);
+		st->migrated += LDR(&c->migrated);
+	}
+	return 0;
+}
+
+/* ---- the executive's region ------------------------------------------ */
+
+static myco_rt_loans_t *given;  /* exchanged atomically: one taker */
+
+int myco__rt_loans_give(void *region, size_t size)
+{
+	if (myco_rt_loans_check(region, size) < 0)
+		return -EINVAL;
+	__atomic_store_n(&given, (myco_rt_loans_t *)region, __ATOMIC_RELEASE);
+	return 0;
+}
+
+myco_rt_loans_t *myco__rt_loans_take(void)
+{
+	return __atomic_exchange_n(&given, NULL, __ATOMIC_ACQ_REL);
+}
+
 /* ---- loop side -------------------------------------------------------- */
 
 static bool granted(const myco_loop_t *l)
@@ -126,8 +169,10 @@ void myco__loans_iter(myco_loop_t *l)
 	bool g = granted(l);
 	STR(&c->seen_seq, LDR(&c->grant_seq));
 	if (g && l->revoked) {
-		/* re-granted while draining: no park happened */
+		/* re-granted while draining (awake, no park happened): a
+		 * grant all the same */
 		l->revoked = false;
+		STR(&c->grants, LDR(&c->grants) + 1);
 		STREL(&c->state, (uint32_t)MYCO_RT_CORE_RUNNING);
 		STR(&c->running_ns, myco_now());
 	} else if (!g && !l->revoked) {

@@ -428,6 +428,11 @@ void myco__loans_publish(myco_loop_t *l);
 /* Busy time accounting around a kernel sleep. */
 void myco__loans_sleep_begin(myco_loop_t *l);
 void myco__loans_sleep_end(myco_loop_t *l);
+/* The executive's region for this process (lib/part gives it after
+ * myco_init's activation; 0 or -EINVAL when it fails validation); the
+ * first group created without a region takes it (NULL: none or taken). */
+int myco__rt_loans_give(void *region, size_t size);
+myco_rt_loans_t *myco__rt_loans_take(void);
 
 /* timer.c */
 void myco__timers_free(myco_loop_t *l);

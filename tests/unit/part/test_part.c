@@ -189,6 +189,19 @@ static void test_caps_writer_parser(void **state)
 	k = strlen(ub);
 	snprintf(ub + k, sizeof(ub) - k, ",99");      /* one ring too many */
 	assert_int_equal(myco__caps_parse(ub, collect, &g), -EINVAL);
+
+	/* the core-loan region: exactly one fd */
+	struct myco__cap lo = { .kind = MYCO__CAP_LOANS, .fds = { 41 }, .nfds = 1 };
+	char lb[128] = "tcp/80:3";
+	assert_int_equal(myco__caps_append(lb, sizeof(lb), &lo), 0);
+	assert_string_equal(lb, "tcp/80:3;loans/region:41");
+	g.n = 0;
+	assert_int_equal(myco__caps_parse(lb, collect, &g), 2);
+	assert_int_equal(g.e[1].kind, MYCO__CAP_LOANS);
+	assert_int_equal(g.e[1].nfds, 1);
+	assert_int_equal(g.e[1].fds[0], 41);
+	lo.nfds = 2;
+	assert_int_equal(myco__caps_append(lb, sizeof(lb), &lo), -EINVAL);
 }
 
 static void test_open_granted_and_not(void **state)
@@ -240,6 +253,7 @@ static void test_bad_manifest(void **state)
 			      "out:1:0:2147483648", "trace/ring:", "trace/ring:x",
 			      "trace/other:3", "trace/ring:3;;", "uring/rings:", "uring/rings:x",
 			      "uring/rings:3,", "uring/rings:3,,4", "uring/ring:3", "uring/rings:-3",
+			      "loans/region:", "loans/region:3,4", "loans/region:x", "loans/regions:3",
 			      "a123456789012345678901234567890123456789012345678901234567890123:1:0:3",
 			      NULL };
 	for (int i = 0; bad[i]; i++) {

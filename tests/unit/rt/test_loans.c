@@ -5,7 +5,8 @@
  * loop; and, with grants toggled at random by another thread while tasks
  * are spawned on every loop (revoked ones included) and spawn children of
  * their own, every task runs exactly once: a revoked core's work is never
- * lost.  Stopping a group with parked loops returns.
+ * lost.  A grant that reaches a loop still awake (draining) is counted.
+ * Stopping a group with parked loops returns.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -153,6 +154,50 @@ static void test_park_grant(void **state)
 	myco_group_destroy(g);
 }
 
+/* ---- a grant that reaches an awake loop is counted --------------------- */
+
+static myco_rt_loans_t a_reg;
+static atomic_bool a_started, a_release;
+
+/* Keeps its loop awake (always ready) until released: a revoke finds the
+ * loop DRAINING, never PARKED. */
+static int holder(void *arg)
+{
+	(void)arg;
+	atomic_store(&a_started, true);
+	while (!atomic_load(&a_release))
+		myco_yield();
+	return 0;
+}
+
+static void test_grant_reaches_awake_loop(void **state)
+{
+	(void)state;
+	myco_group_t *g;
+	assert_int_equal(myco_rt_loans_init(&a_reg, NLOOPS, 1, NLOOPS), 0);
+	assert_int_equal(myco_rt_loans_grant(&a_reg, 2, true), 1);
+	myco_group_opts_t go = { .nloops = NLOOPS, .no_pin = true, .loans = &a_reg };
+	assert_int_equal(myco_group_create(&g, &go), 0);
+	assert_int_equal(myco_group_start(g, NULL, NULL), 0);
+	myco_co_opts_t o = { .name = "holder", .flags = MYCO_CO_PINNED };
+	assert_int_equal(myco_spawn_on(myco_group_loop(g, 2), holder, NULL, &o), 0);
+	WAIT_FOR(atomic_load(&a_started) &&
+		 ld32(&a_reg.core[2].state) == MYCO_RT_CORE_RUNNING);
+	uint64_t g0 = ld64(&a_reg.core[2].grants);
+	/* revoked while its coroutine runs: it drains, awake */
+	assert_int_equal(myco_rt_loans_grant(&a_reg, 2, false), 1);
+	WAIT_FOR(ld32(&a_reg.core[2].state) == MYCO_RT_CORE_DRAINING);
+	/* granted again before it could park: running, and counted */
+	assert_int_equal(myco_rt_loans_grant(&a_reg, 2, true), 1);
+	WAIT_FOR(ld32(&a_reg.core[2].state) == MYCO_RT_CORE_RUNNING);
+	assert_int_equal(ld64(&a_reg.core[2].grants), g0 + 1);
+	assert_int_equal(ld64(&a_reg.core[2].revokes), 1);
+	atomic_store(&a_release, true);
+	myco_group_stop(g);
+	assert_int_equal(myco_group_join(g), 0);
+	myco_group_destroy(g);
+}
+
 /* ---- churn: nothing is lost ------------------------------------------- */
 
 static myco_rt_loans_t c_reg;
@@ -256,6 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_region_validation),
 		cmocka_unit_test(test_park_grant),
+		cmocka_unit_test(test_grant_reaches_awake_loop),
 		cmocka_unit_test(test_churn_nothing_lost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
