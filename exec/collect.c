@@ -779,6 +779,45 @@ static double round1(double v)
 	return (double)(int64_t)(v * 10.0 + (v < 0 ? -0.5 : 0.5)) / 10.0;
 }
 
+/* The highest myco_market_price of a partition's loops (lib/rt/market.c
+ * publishes it in the partition's metrics region), -1 when none. */
+static int price_of(const myco_metric_sample_t *smp, void *arg)
+{
+	int64_t *best = arg;
+	if (!strcmp(smp->name, "myco_market_price") && (int64_t)smp->value > *best)
+		*best = (int64_t)smp->value;
+	return 0;
+}
+
+static int64_t market_price(const struct co_part *cp)
+{
+	int64_t best = -1;
+	if (cp->met)
+		(void)myco_metrics_snapshot(cp->met, cp->met_size, price_of, &best, NULL);
+	return best;
+}
+
+/* "loans": an elastic partition's cores and the arbiter's decisions, or
+ * null; "market_price": credits per slot at the last auction, or null. */
+static void top_sched(struct ex_system *s, struct ex_part *p, const struct co_part *cp,
+		      json_t *o)
+{
+	struct ex_loan_stat st;
+	if (myco__ex_loans_stat(s, p, &st) == 0)
+		json_object_set_new(o, "loans", json_pack(
+			"{s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:f,s:i,s:i}",
+			"cores_min", (int)st.min, "cores_max", (int)st.max,
+			"cores_granted", (int)st.granted, "loops_running", (int)st.running,
+			"grants", (json_int_t)st.grants, "revokes", (json_int_t)st.revokes,
+			"loop_grants", (json_int_t)st.loop_grants,
+			"migrated", (json_int_t)st.migrated, "util", st.util,
+			"pool", (int)st.pool, "lent", (int)st.lent));
+	else
+		json_object_set_new(o, "loans", json_null());
+	int64_t price = market_price(cp);
+	json_object_set_new(o, "market_price", price >= 0 ? json_integer(price) : json_null());
+}
+
 static json_t *top_rows(struct ex_system *s, const double *sent, uint64_t now)
 {
 	struct ex_collect *c = co_of(s);
@@ -844,7 +883,7 @@ static json_t *cmd_top(struct ex_system *s, json_t *req)
 		double budget = p->m->mode == MYCO_MODE_BUDGET && p->m->period_ns ?
 			(double)p->m->runtime_ns / (double)p->m->period_ns * 100.0 : 0;
 		double msgs = sent ? sent[i] : 0;
-		json_array_append_new(parts, json_pack(
+		json_t *po = json_pack(
 			"{s:s,s:s,s:s,s:i,s:f,s:f,s:f,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I}",
 			"name", p->name, "state", myco__ex_state_name(p->state),
 			"health", myco__ex_collect_health(s, p),
@@ -858,7 +897,11 @@ static json_t *cmd_top(struct ex_system *s, json_t *req)
 			"deadline_misses", (json_int_t)(miss + cp->edf_miss_ev),
 			"overruns", (json_int_t)ov,
 			"heartbeat_age_ns", (json_int_t)(p->hb_seen_ns && now > p->hb_seen_ns ?
-							  now - p->hb_seen_ns : 0)));
+							  now - p->hb_seen_ns : 0));
+		if (po) {
+			top_sched(s, p, cp, po);
+			json_array_append_new(parts, po);
+		}
 	}
 	for (size_t i = 0; chans && i < s->nchans; i++) {
 		myco_chan_stats_t st = { 0 };
@@ -1135,6 +1178,19 @@ static int f_steal(struct ex_system *s, size_t i, struct out *o, const char *n, 
 { put(o, "%s{%s} %" PRIu64 "\n", n, l, CP->steals); return 0; }
 static int f_schedlat(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
 { hist_out(o, n, l, &CP->sched_lat); return 0; }
+static int f_loans(struct ex_system *s, size_t i, struct out *o, const char *n, const char *l)
+{
+	struct ex_loan_stat st;
+	if (myco__ex_loans_stat(s, &s->parts[i], &st) < 0)
+		return 0;               /* not elastic */
+	uint64_t v = !strcmp(n, "myco_partition_cores_granted") ? st.granted :
+		     !strcmp(n, "myco_partition_cores_min") ? st.min :
+		     !strcmp(n, "myco_partition_cores_max") ? st.max :
+		     !strcmp(n, "myco_loan_grants_total") ? st.grants :
+		     !strcmp(n, "myco_loan_revokes_total") ? st.revokes : st.loop_grants;
+	put(o, "%s{%s} %" PRIu64 "\n", n, l, v);
+	return 0;
+}
 
 static int chan_stats(struct ex_system *s, size_t i, myco_chan_stats_t *st)
 {
@@ -1228,6 +1284,32 @@ long myco__ex_collect_prom(struct ex_system *s, char **outp)
 		family(s, &o, F_CHAN, "myco_channel_latency_seconds", "histogram",
 		       "Send-to-receive latency from chan.send/chan.recv events (chan traced).",
 		       f_clat);
+		family(s, &o, F_PART, "myco_partition_cores_granted", "gauge",
+		       "Cores an elastic partition holds now: its minimum and the cores lent to it.",
+		       f_loans);
+		family(s, &o, F_PART, "myco_partition_cores_min", "gauge",
+		       "An elastic partition's declared minimum (cores MIN..MAX elastic).", f_loans);
+		family(s, &o, F_PART, "myco_partition_cores_max", "gauge",
+		       "An elastic partition's declared maximum.", f_loans);
+		family(s, &o, F_PART, "myco_loan_grants_total", "counter",
+		       "Cores the arbiter lent the partition from the pool.", f_loans);
+		family(s, &o, F_PART, "myco_loan_revokes_total", "counter",
+		       "Lent cores the arbiter took back.", f_loans);
+		family(s, &o, F_PART, "myco_loan_loop_grants_total", "counter",
+		       "Grants the partition's runtime loops acted on (a grant undone before a "
+		       "sleeping loop saw it is not counted).", f_loans);
+		for (size_t i = 0; i < s->nparts; i++) {
+			struct ex_loan_stat st;
+			if (myco__ex_loans_stat(s, &s->parts[i], &st) < 0)
+				continue;
+			head(&o, "myco_loan_pool_cores", "gauge",
+			     "Cores the elastic partitions may borrow: the machine less the "
+			     "reservations and the elastic minimums.");
+			put(&o, "myco_loan_pool_cores %u\n", st.pool);
+			head(&o, "myco_loan_lent_cores", "gauge", "Pool cores lent now.");
+			put(&o, "myco_loan_lent_cores %u\n", st.lent);
+			break;
+		}
 		user_metrics(s, &o);
 	}
 	if (o.err) {

@@ -462,9 +462,9 @@ static void print_top(json_t *rep, int tty)
 	printf("myco top - system %s - %s - tracing %s - sorted by %s\n\n",
 	       json_string_value(json_object_get(rep, "system")), a,
 	       json_string_value(json_object_get(rep, "trace")), sort_key);
-	printf("%-14s %-10s %-10s %7s %6s %7s %8s %8s %9s %8s %9s %6s\n", "PARTITION", "STATE",
-	       "HEALTH", "PID", "CPU%", "BUDGET%", "RSS", "MEMLIM", "MSG/S", "RESTARTS",
-	       "SCHED p99", "MISSES");
+	printf("%-14s %-10s %-10s %7s %6s %7s %8s %8s %9s %8s %9s %6s %8s %6s\n", "PARTITION",
+	       "STATE", "HEALTH", "PID", "CPU%", "BUDGET%", "RSS", "MEMLIM", "MSG/S", "RESTARTS",
+	       "SCHED p99", "MISSES", "CORES", "PRICE");
 	for (i = 0; i < n; i++)
 		v[i] = json_array_get(parts, i);
 	qsort(v, n, sizeof *v, part_cmp);
@@ -479,12 +479,21 @@ static void print_top(json_t *rep, int tty)
 		fmt_bytes(num(p, "rss_bytes"), a, sizeof a);
 		fmt_bytes(num(p, "memory_limit_bytes"), b, sizeof b);
 		fmt_ns(num(p, "sched_p99_ns"), c, sizeof c);
-		printf("%-14s %-10s %-10s %7.0f %6.1f %7s %8s %8s %9.0f %8.0f %9s %6.0f\n",
+		/* elastic: cores held / declared maximum; market: credits per slot */
+		char cores[24] = "-", price[24] = "-";
+		json_t *lo = json_object_get(p, "loans");
+		if (json_is_object(lo))
+			snprintf(cores, sizeof cores, "%.0f/%.0f", num(lo, "cores_granted"),
+				 num(lo, "cores_max"));
+		if (json_is_integer(json_object_get(p, "market_price")))
+			snprintf(price, sizeof price, "%.0f", num(p, "market_price"));
+		printf("%-14s %-10s %-10s %7.0f %6.1f %7s %8s %8s %9.0f %8.0f %9s %6.0f %8s %6s\n",
 		       json_string_value(json_object_get(p, "name")),
 		       json_string_value(json_object_get(p, "state")),
 		       json_string_value(json_object_get(p, "health")), num(p, "pid"),
 		       num(p, "cpu_pct"), bs, a, num(p, "memory_limit_bytes") > 0 ? b : "-",
-		       num(p, "msgs_per_s"), num(p, "restarts"), c, num(p, "deadline_misses"));
+		       num(p, "msgs_per_s"), num(p, "restarts"), c, num(p, "deadline_misses"),
+		       cores, price);
 	}
 	free(v);
 	printf("\n%-16s %12s %10s %8s %10s %12s\n", "CHANNEL", "MESSAGES", "MSG/S", "DEPTH",

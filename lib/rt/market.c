@@ -21,6 +21,10 @@
  *     runs (work conserving), then undeclared coroutines (class -1).
  * Coroutines are cooperative: a class overruns its slots until its
  * coroutine yields, and the overrun is charged against the period.
+ * Every auction also publishes the market in the process's metrics region
+ * (lib/trace; the executive exports it with partition="..."):
+ * myco_market_price{loop} (credits per slot), myco_market_bid{loop,class},
+ * myco_market_credits{loop,class}, myco_market_slots_total{loop,class}.
  * Not for: the outer reservation of the partition (the executive), edf.
  */
 #include <errno.h>
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "myco/trace.h"
 #include "rt_int.h"
 
 static int market_get(myco_loop_t *l, myco__market_t **out);
@@ -112,7 +117,43 @@ struct myco__market {
 	unsigned slots;
 	uint64_t auctions, auction_ns_total, auction_ns_max;
 	uint64_t price; /* sum of bids / slots, last auction */
+	/* published metrics (registered at the first auction after a class
+	 * appears, on the loop thread: the loop index is known by then) */
+	bool met_price;
+	myco_metric_t m_price;
+	struct {
+		bool on;
+		myco_metric_t bid, credits, slots;
+	} met[MYCO__MKT_CLASSES];
 };
+
+static void publish(const myco_loop_t *l, myco__market_t *m)
+{
+	char lab[MYCO_METRIC_LABELS_MAX + 1];
+	if (!m->met_price) {
+		snprintf(lab, sizeof lab, "loop=\"%u\"", l->index);
+		(void)myco_metric_register(MYCO_METRIC_GAUGE, MYCO_UNIT_NONE, "myco_market_price",
+					   lab, &m->m_price);
+		m->met_price = true;
+	}
+	myco_gauge_set(&m->m_price, (int64_t)m->price);
+	for (unsigned i = 0; i < m->n; i++) {
+		const myco__mkt_class_t *k = &m->cls[i];
+		if (!m->met[i].on) {
+			snprintf(lab, sizeof lab, "loop=\"%u\",class=\"%s\"", l->index, k->name);
+			(void)myco_metric_register(MYCO_METRIC_GAUGE, MYCO_UNIT_NONE,
+						   "myco_market_bid", lab, &m->met[i].bid);
+			(void)myco_metric_register(MYCO_METRIC_GAUGE, MYCO_UNIT_NONE,
+						   "myco_market_credits", lab, &m->met[i].credits);
+			(void)myco_metric_register(MYCO_METRIC_COUNTER, MYCO_UNIT_NONE,
+						   "myco_market_slots_total", lab, &m->met[i].slots);
+			m->met[i].on = true;
+		}
+		myco_gauge_set(&m->met[i].bid, (int64_t)k->bid);
+		myco_gauge_set(&m->met[i].credits, (int64_t)k->credits);
+		myco_counter_add(&m->met[i].slots, k->slots);
+	}
+}
 
 int myco__market_new(myco_loop_t *l)
 {
@@ -214,7 +255,7 @@ static void auction(myco_loop_t *l, myco__market_t *m, uint64_t now)
 	m->auction_ns_total += d;
 	if (d > m->auction_ns_max)
 		m->auction_ns_max = d;
-	(void)l;
+	publish(l, m);
 }
 
 myco_co_t *myco__market_pop(myco_loop_t *l, uint64_t now)
