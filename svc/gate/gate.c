@@ -379,7 +379,8 @@ static int health_main(void *arg)
 		if (g->heartbeat)
 			g->heartbeat();
 		if (!lc) {
-			myco_sleep_ns(sleep_ns);
+			if (g->health_stop || myco_sleep_ns(sleep_ns) == -ECANCELED)
+				break;
 			continue;
 		}
 		cf = lc->cf;
@@ -403,12 +404,19 @@ static int health_main(void *arg)
 			if (due[i] - now < sleep_ns)
 				sleep_ns = due[i] > now ? due[i] - now : 1000000;
 		}
+		/* loop_fini cancels these (never this coroutine) while they run */
+		g->hc_cos = cos;
+		g->hc_n = n;
 		for (i = 0; i < n; i++)
-			myco_join(cos[i], NULL, MYCO_FOREVER);
+			while (myco_join(cos[i], NULL, MYCO_FOREVER) == -ETIMEDOUT)
+				;
+		g->hc_n = 0;
+		g->hc_cos = NULL;
 		lconf_release(lc);
-		if (myco_sleep_ns(sleep_ns) == -ECANCELED)
+		if (g->health_stop || myco_sleep_ns(sleep_ns) == -ECANCELED)
 			break;
 	}
+	atomic_store(&g->health_running, false);
 	return 0;
 }
 
@@ -426,6 +434,41 @@ void *myco__gate_tls_get(void *ctx)
 
 void myco__gate_loop_init(myco_loop_t *loop, unsigned idx, void *ctx)
 {
-	if (idx == 0)
-		myco_spawn(loop, NULL, health_main, ctx, &(myco_co_opts_t){ .name = "gate-health" });
+	myco__gate_t *g = ctx;
+
+	if (idx != 0)
+		return;
+	atomic_store(&g->health_running, true);
+	if (myco_spawn(loop, &g->health_co, health_main, ctx,
+		       &(myco_co_opts_t){ .name = "gate-health" }) == 0)
+		myco_co_detach(g->health_co);
+	else
+		atomic_store(&g->health_running, false);
+}
+
+/* At stop, on loop 0's thread: the checks in flight are cancelled (they
+ * unwind, free their buffers and leave the servers' state alone) and the
+ * checker returns after joining them, releasing its configuration; if it
+ * sleeps, the sleep is cancelled.  Without this the loop would stop with
+ * the checker suspended and what it holds never freed. */
+void myco__gate_loop_fini(myco_loop_t *loop, unsigned idx, void *ctx)
+{
+	myco__gate_t *g = ctx;
+
+	(void)loop;
+	if (idx != 0 || !atomic_load(&g->health_running))
+		return;
+	g->health_stop = true;
+	if (g->hc_n)
+		for (size_t i = 0; i < g->hc_n; i++)
+			myco_cancel(g->hc_cos[i]);
+	else
+		myco_cancel(g->health_co);
+}
+
+bool myco__gate_busy(void *ctx)
+{
+	myco__gate_t *g = ctx;
+
+	return atomic_load(&g->health_running);
 }

@@ -76,6 +76,11 @@ typedef struct myco__gate_srv_opts {
 	void *ctx;
 	/* optional: on each loop thread before it runs (spawn helpers) */
 	void (*loop_init)(myco_loop_t *loop, unsigned idx, void *ctx);
+	/* optional: at stop, posted to each loop thread before the open
+	 * connections are shut down: end what loop_init spawned; the server
+	 * then waits (up to 3 s, with the connections) while busy(ctx) */
+	void (*loop_fini)(myco_loop_t *loop, unsigned idx, void *ctx);
+	bool (*busy)(void *ctx);
 	/* optional: SIGHUP, on the main thread */
 	void (*reload)(void *ctx);
 	/* optional: the TLS context for a new connection (a reference the
@@ -358,8 +363,11 @@ void myco__conf_put(myco__gate_conf_t *c);
 typedef struct myco__gate myco__gate_t;
 /* The gateway's request handler (routes, proxy, cache, limits). */
 int myco__gate_handle(void *ctx, myco__gate_conn_t *c, myco__gate_req_t *r);
-/* Health checker etc. for loop idx. */
+/* Health checker etc. for loop idx; loop_fini ends them at stop (the
+ * coroutines unwind and free what they hold), busy until they have. */
 void myco__gate_loop_init(myco_loop_t *loop, unsigned idx, void *ctx);
+void myco__gate_loop_fini(myco_loop_t *loop, unsigned idx, void *ctx);
+bool myco__gate_busy(void *ctx);
 /* The current TLS context for a new connection (server tls_get hook). */
 void *myco__gate_tls_get(void *ctx);
 /* Replace the configuration (SIGHUP). */
@@ -378,6 +386,13 @@ struct myco__gate {
 	size_t ncaches;
 	void (*heartbeat)(void);         /* partition heartbeat, or NULL */
 	bool verbose;
+	/* the health checker (loop 0's thread only, but busy() reads
+	 * health_running from the main thread) */
+	myco_co_t *health_co;            /* detached: valid while running */
+	myco_co_t **hc_cos;              /* the checks in flight, or NULL */
+	size_t hc_n;
+	bool health_stop;
+	_Atomic bool health_running;
 };
 
 /* Load the first configuration.  Returns 0 or an error (err filled). */

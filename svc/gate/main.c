@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 			.idle_timeout_ns = g.conf->idle_timeout_ns,
 			.handle = myco__gate_handle, .ctx = &g,
 			.loop_init = myco__gate_loop_init, .reload = myco__gate_reload,
+			.loop_fini = myco__gate_loop_fini, .busy = myco__gate_busy,
 			.ready = ready,
 			.tls_get = g.conf->tls ? myco__gate_tls_get : NULL,
 		};

@@ -873,6 +873,8 @@ int myco__proxy_hc_one(void *arg)
 	if (fd >= 0)
 		close(fd);
 	free(m);
+	if (myco_cancelled())            /* the gateway is stopping: no verdict */
+		return 0;
 	if (ok) {
 		atomic_store(&s->hc_fail, 0);
 		if (!atomic_load(&s->healthy) &&

@@ -787,6 +787,8 @@ static void shut_conns(void *arg)
 	stop_arg_t *a = arg;
 	myco__gate_conn_t *c;
 
+	if (a->s->o.loop_fini)
+		a->s->o.loop_fini(myco_group_loop(a->s->group, a->idx), a->idx, a->s->o.ctx);
 	for (c = a->s->conns[a->idx]; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
 }
@@ -904,7 +906,8 @@ int myco__gate_serve(const myco__gate_srv_opts_t *opts)
 			sa[i] = (stop_arg_t){ &s, i };
 			myco_post(myco_group_loop(s.group, i), shut_conns, &sa[i]);
 		}
-		while (atomic_load(&s.live) > 0 && myco_now() < end)
+		while ((atomic_load(&s.live) > 0 || (s.o.busy && s.o.busy(s.o.ctx))) &&
+		       myco_now() < end)
 			usleep(5000);
 	}
 	myco_group_stop(s.group);
