@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -931,6 +932,16 @@ static void starve_undo(struct runf *r)
 	r->starved_for = 0;
 }
 
+/* A SCHED_DEADLINE main thread is not under the cgroup quota (the
+ * kernel's deadline class ignores cpu.max): say so, the cut starves only
+ * its other threads. */
+static const char *deadline_note(pid_t pid)
+{
+	return sched_getscheduler(pid) == 6 /* SCHED_DEADLINE */
+	       ? "; its main thread holds a SCHED_DEADLINE reservation, which the quota "
+		 "does not cut: only its other threads are starved" : "";
+}
+
 static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 {
 	pid_t target = p->act.pid ? myco__ex_box_prog(&p->act) : 0;
@@ -978,8 +989,8 @@ static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 				snprintf(r->quota_file, sizeof(r->quota_file), "%s", q);
 				snprintf(r->quota_old, sizeof(r->quota_old), "%s", old);
 				myco__ex_event(s, p, "chaos", -1, -1,
-					       "starve: CPU quota %s -> %s us per %s us (%" PRId64 " %%)",
-					       old, nv, pv, r->f.arg);
+					       "starve: CPU quota %s -> %s us per %s us (%" PRId64 " %%)%s",
+					       old, nv, pv, r->f.arg, deadline_note(target));
 				return;
 			}
 			snprintf(why, sizeof(why), "%.200s: %.60s", q, strerror(errno));
@@ -1001,8 +1012,8 @@ static void starve_apply(struct ex_system *s, struct runf *r, struct ex_part *p)
 			if (!write_setting(v2, nv)) {
 				snprintf(r->quota_file, sizeof(r->quota_file), "%s", v2);
 				snprintf(r->quota_old, sizeof(r->quota_old), "%s", old);
-				myco__ex_event(s, p, "chaos", -1, -1, "starve: cpu.max %s -> %s",
-					       old, nv);
+				myco__ex_event(s, p, "chaos", -1, -1, "starve: cpu.max %s -> %s%s",
+					       old, nv, deadline_note(target));
 				return;
 			}
 			snprintf(why, sizeof(why), "%.200s: %.60s", v2, strerror(errno));

@@ -18,6 +18,14 @@
  * The partition's verdict is its worst signal's; it rises at once and
  * falls only after a second of better evaluations (hysteresis).  Every
  * change is an event with its evidence; a sick verdict asks heal.c to act.
+ *
+ * Starvation: a partition that wants the CPU and does not get it (its
+ * cgroup throttles it: cpu.stat throttled_usec; or it waits on the run
+ * queue almost the whole window while running next to nothing:
+ * /proc/PID/task/N/schedstat) shows a growing queue, latency or stall
+ * like a stuck one, but a restart does not help it.  Such a verdict is
+ * reported as `starved` (a `starved` event with the figures), and those
+ * CPU-bound signals are not healed while it lasts.
  * Not for: the actions (heal.c), the registry (registry.c), the detector
  * arithmetic (health_detect.c).
  */
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include <jansson.h>
 
@@ -77,6 +86,14 @@ struct hpart {
 	uint64_t rs_t[32];      /* restart times (ring) */
 	uint32_t rs_n, rs_seen;
 	bool mem_pct;           /* memory in % of the limit (else MiB) */
+	/* starvation: cgroup throttling and run-queue wait per window */
+	char cpustat[300];      /* the instance's cgroup cpu.stat ("" = none) */
+	bool cpustat_v1;        /* v1: throttled_time in ns */
+	uint64_t thr_prev, wait_prev, run_prev, t_sched;
+	bool sched_init;
+	double thr_share, wait_share, run_share;   /* of the last window, 0..1 */
+	double starve_ewma;
+	bool starved;
 	uint32_t shed_ok;       /* evaluations the shed-for signal was healthy */
 };
 
@@ -190,6 +207,10 @@ static void fresh_instance(struct hpart *hp, pid_t pid, uint64_t now)
 	hp->cnt_init = false;
 	hp->stall_ns = 0;
 	hp->t_stall = 0;
+	hp->cpustat[0] = 0;
+	hp->sched_init = false;
+	hp->starve_ewma = 0;
+	hp->starved = false;
 	(void)now;
 	for (int i = 0; i < MYCO__HS_N; i++) {
 		struct hsig *g = &hp->sig[i];
@@ -241,6 +262,132 @@ static int proc_rss_cpu(pid_t pid, uint64_t *rss, uint64_t *cpu_ns)
 	long tck = sysconf(_SC_CLK_TCK);
 	*cpu_ns = (ut + st) * (1000000000ull / (unsigned long long)(tck > 0 ? tck : 100));
 	return 0;
+}
+
+/* A v1 controller list ("cpu,cpuacct") names the cpu controller. */
+static bool has_cpu(const char *list)
+{
+	size_t n = strlen(list);
+	for (const char *p = list; p < list + n;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == 3 && !strncmp(p, "cpu", 3))
+			return true;
+		p += l + 1;
+	}
+	return false;
+}
+
+/* The cpu.stat file of pid's cgroup (v2, or v1's cpu controller). */
+static void find_cpustat(pid_t pid, struct hpart *hp)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	hp->cpustat[0] = 0;
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (fgets(line, sizeof line, f)) {
+		char *c1 = strchr(line, ':'), *c2, *nl;
+		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
+			continue;
+		*c2 = 0;
+		if ((nl = strchr(c2 + 1, '\n')))
+			*nl = 0;
+		if (!strcmp(c2 + 1, "/") || strlen(c2 + 1) > 200)
+			continue;
+		if (c1[1] == 0) {
+			snprintf(hp->cpustat, sizeof hp->cpustat, "/sys/fs/cgroup%s/cpu.stat", c2 + 1);
+			hp->cpustat_v1 = false;
+		} else if (has_cpu(c1 + 1) && strlen(c1 + 1) < 40) {
+			snprintf(hp->cpustat, sizeof hp->cpustat, "/sys/fs/cgroup/%s%s/cpu.stat",
+				 c1 + 1, c2 + 1);
+			hp->cpustat_v1 = true;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* Throttled time (ns) of the cgroup, -1 when not known. */
+static int64_t throttled_ns(const struct hpart *hp)
+{
+	char buf[1024];
+	const char *key = hp->cpustat_v1 ? "throttled_time " : "throttled_usec ";
+	if (!hp->cpustat[0] || myco__ex_read_small(hp->cpustat, buf, sizeof buf) <= 0)
+		return -1;
+	const char *k = strstr(buf, key);
+	if (!k)
+		return -1;
+	uint64_t v = strtoull(k + strlen(key), NULL, 10);
+	return (int64_t)(hp->cpustat_v1 ? v : v * 1000u);
+}
+
+/* Run and run-queue wait time (ns) summed over pid's threads. */
+static int sched_times(pid_t pid, uint64_t *run, uint64_t *wait)
+{
+	char path[96], buf[256];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	*run = *wait = 0;
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	if (!(d = opendir(path)))
+		return -ESRCH;
+	while ((de = readdir(d)) && n < 256) {
+		unsigned long long r, w;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/task/%.20s/schedstat", (int)pid, de->d_name);
+		if (myco__ex_read_small(path, buf, sizeof buf) <= 0 ||
+		    sscanf(buf, "%llu %llu", &r, &w) != 2)
+			continue;
+		*run += r;
+		*wait += w;
+		n++;
+	}
+	closedir(d);
+	return n ? 0 : -ESRCH;
+}
+
+/* The window's CPU starvation: what share of it the partition was
+ * throttled by its cgroup, waited on the run queue, ran.  Starved when
+ * throttled at least 20 % of the time, or waiting at least half of it
+ * while running under 2 % (a spinning loop at load 15 on 2 cores still
+ * runs about 13 %: that is a partition that gets the CPU and is not
+ * starved); smoothed, set at 0.5 and cleared below 0.2. */
+static void sample_starve(pid_t pid, struct hpart *hp, uint64_t now)
+{
+	uint64_t run, wait;
+	if (!hp->cpustat[0] && !hp->sched_init)
+		find_cpustat(pid, hp);
+	int64_t thr = throttled_ns(hp);
+	if (sched_times(pid, &run, &wait) < 0)
+		return;
+	if (hp->sched_init && now > hp->t_sched && run >= hp->run_prev && wait >= hp->wait_prev) {
+		double win = (double)(now - hp->t_sched);
+		hp->run_share = (double)(run - hp->run_prev) / win;
+		hp->wait_share = (double)(wait - hp->wait_prev) / win;
+		hp->thr_share = thr >= 0 && (uint64_t)thr >= hp->thr_prev
+				? (double)((uint64_t)thr - hp->thr_prev) / win : 0;
+		bool now_starved = hp->thr_share >= 0.2 ||
+				   (hp->wait_share >= 0.5 && hp->run_share < 0.02);
+		hp->starve_ewma = 0.7 * hp->starve_ewma + 0.3 * (now_starved ? 1.0 : 0.0);
+	}
+	hp->thr_prev = thr >= 0 ? (uint64_t)thr : 0;
+	hp->run_prev = run;
+	hp->wait_prev = wait;
+	hp->t_sched = now;
+	hp->sched_init = true;
+}
+
+/* Signals a partition that gets no CPU shows like a stuck one. */
+static bool cpu_bound(int sig)
+{
+	return sig == MYCO__HS_QUEUE || sig == MYCO__HS_LATENCY || sig == MYCO__HS_STALL ||
+	       sig == MYCO__HS_HEARTBEAT;
 }
 
 struct msnap {
@@ -301,6 +448,7 @@ static void sample(struct ex_system *s, struct ex_part *p, struct hpart *hp, uin
 		hp->sig[i].have = false;
 	if (pid != hp->pid)
 		fresh_instance(hp, pid, now);
+	sample_starve(pid, hp, now);
 	/* memory, cpu */
 	if (proc_rss_cpu(pid, &rss, &cpu) == 0) {
 		struct hsig *g = &hp->sig[MYCO__HS_MEMORY];
@@ -574,6 +722,24 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 			predicted = !g->breached;
 		}
 	}
+	/* starvation: rises at 0.5 (two starved windows of three), falls
+	 * below 0.2 */
+	bool was_starved = hp->starved;
+	if (!hp->starved && hp->starve_ewma >= 0.5)
+		hp->starved = true;
+	else if (hp->starved && hp->starve_ewma < 0.2)
+		hp->starved = false;
+	if (hp->starved != was_starved) {
+		struct ex_event *e = myco__ex_event(s, p, hp->starved ? "starved" : "fed", -1, -1,
+			"%s: throttled by its cgroup %.0f %% of the last window (cpu.stat), "
+			"waiting for a CPU %.0f %%, running %.0f %%%s",
+			hp->starved ? "CPU-starved" : "gets the CPU again",
+			hp->thr_share * 100, hp->wait_share * 100, hp->run_share * 100,
+			hp->starved ? "; queue, latency, stall and heartbeat are not healed "
+				      "while it lasts (a restart does not feed it)" : "");
+		(void)e;
+	}
+	bool starving = hp->starved && wsig >= 0 && cpu_bound(wsig);
 	/* hysteresis: up at once, down after H_DOWN_EVALS better evaluations */
 	if (worst >= hp->verdict) {
 		hp->better = 0;
@@ -582,15 +748,20 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 			hp->worst = (enum myco__hs)wsig;
 			struct ex_evidence ev;
 			myco__ex_health_evidence(s, p, wsig, &ev);
-			myco__ex_health_event(s, p, "health", &ev, myco__hv_name(worst));
+			if (starving)
+				snprintf(ev.verdict, sizeof ev.verdict, "starved");
+			myco__ex_health_event(s, p, "health", &ev,
+					      starving ? "starved" : myco__hv_name(worst));
 		}
 	} else if (++hp->better >= H_DOWN_EVALS) {
 		hp->better = 0;
 		hp->verdict = worst;
 		struct ex_evidence ev;
+		const char *vn = starving && worst != MYCO__HV_HEALTHY ? "starved"
+									: myco__hv_name(worst);
 		myco__ex_health_evidence(s, p, wsig >= 0 ? wsig : (int)hp->worst, &ev);
-		snprintf(ev.verdict, sizeof ev.verdict, "%s", myco__hv_name(worst));
-		myco__ex_health_event(s, p, "health", &ev, myco__hv_name(worst));
+		snprintf(ev.verdict, sizeof ev.verdict, "%s", vn);
+		myco__ex_health_event(s, p, "health", &ev, vn);
 		if (worst == MYCO__HV_HEALTHY)
 			myco__ex_heal_better(s, p);
 	}
@@ -601,7 +772,7 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 		hp->shed_ok = 0;
 		myco__ex_heal_better(s, p);
 	}
-	if (worst == MYCO__HV_SICK && wsig >= 0) {
+	if (worst == MYCO__HV_SICK && wsig >= 0 && !starving) {
 		struct ex_evidence ev;
 		myco__ex_health_evidence(s, p, wsig, &ev);
 		myco__ex_heal_sick(s, p, &ev, predicted);
@@ -634,7 +805,10 @@ const char *myco__ex_health_verdict(struct ex_system *s, const struct ex_part *p
 {
 	if (!s->health)
 		return "healthy";
-	return myco__hv_name(s->health->hp[p->idx].verdict);
+	const struct hpart *hp = &s->health->hp[p->idx];
+	if (hp->starved && hp->verdict != MYCO__HV_HEALTHY && cpu_bound((int)hp->worst))
+		return "starved";
+	return myco__hv_name(hp->verdict);
 }
 
 json_t *myco__ex_health_json(struct ex_system *s, struct ex_part *p)
@@ -648,7 +822,10 @@ json_t *myco__ex_health_json(struct ex_system *s, struct ex_part *p)
 		return json_null();
 	}
 	hp = &s->health->hp[p->idx];
-	json_object_set_new(o, "verdict", json_string(myco__hv_name(hp->verdict)));
+	json_object_set_new(o, "verdict", json_string(myco__ex_health_verdict(s, p)));
+	json_object_set_new(o, "cpu_starvation", json_pack("{s:b,s:f,s:f,s:f}",
+		"starved", hp->starved, "throttled", hp->thr_share * 100,
+		"runqueue_wait", hp->wait_share * 100, "running", hp->run_share * 100));
 	for (int i = 0; i < MYCO__HS_N; i++) {
 		const struct hsig *g = &hp->sig[i];
 		json_t *x = json_object();

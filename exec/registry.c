@@ -43,6 +43,7 @@ struct svc {
 	uint64_t generation;       /* switches so far + 1 once bound */
 	uint64_t switches, retried, failed;
 	uint64_t pend_failed;      /* failed at the switch in progress */
+	uint64_t pend_handed;      /* left for the replacement at that switch */
 	bool fail;                 /* call: `inflight fail;` */
 	uint64_t last_switch_ns;
 };
@@ -103,6 +104,16 @@ void myco__ex_registry_release(struct ex_system *s, struct ex_part *p)
 {
 	struct myco__registry *r = myco__ex_health_registry(s);
 
+	/* what the replacement will be handed, counted before it runs */
+	for (size_t i = 0; r && i < r->n; i++) {
+		struct svc *v = &r->v[i];
+		myco_chan_stats_t st;
+		v->pend_handed = 0;
+		if (v->server == p->idx && v->chan != MYCO_LANG_NONE && !v->fail &&
+		    s->chan_owners[v->chan] &&
+		    myco_chan_owner_stats(s->chan_owners[v->chan], &st) == 0)
+			v->pend_handed = st.pending;
+	}
 	for (size_t k = 0; k < p->m->nends; k++) {
 		const myco_end_t *e = &p->m->ends[k];
 		const myco_channel_t *c = &s->model->channels[e->channel];
@@ -117,8 +128,10 @@ void myco__ex_registry_release(struct ex_system *s, struct ex_part *p)
 			myco__ex_event(s, p, "chan-recover", -1, -1, "channel %s: failing in-flight "
 				       "calls: %s", c->name, myco_strerror(rc));
 		for (size_t i = 0; r && i < r->n; i++)
-			if (r->v[i].chan == e->channel && r->v[i].server == p->idx)
+			if (r->v[i].chan == e->channel && r->v[i].server == p->idx) {
 				r->v[i].pend_failed = failed;
+				r->v[i].pend_handed = kept;
+			}
 	}
 }
 
@@ -132,11 +145,8 @@ void myco__ex_registry_switched(struct ex_system *s, struct ex_part *p, bool sta
 		if (v->server != p->idx)
 			continue;
 		pid_t old = v->pid;
-		uint64_t inflight = 0;
-		myco_chan_stats_t st;
-		if (v->chan != MYCO_LANG_NONE && s->chan_owners[v->chan] &&
-		    myco_chan_owner_stats(s->chan_owners[v->chan], &st) == 0)
-			inflight = st.pending;
+		uint64_t inflight = v->pend_handed;
+		v->pend_handed = 0;
 		v->pid = myco__ex_box_prog(&p->act);
 		v->generation = v->generation ? v->generation + 1 : 2;   /* the first was 1 */
 		v->switches++;

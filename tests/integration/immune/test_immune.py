@@ -6,7 +6,8 @@ breaks, and no healing of a clean system under changing load.
 
 CASE: leak, livelock, creep, stuck, errors (a call service: the registry
 switches it), quarantine (a creep healed by quarantine), shed, clean,
-inflight-fail and inflight-retry (calls in flight at a switch).
+inflight-fail and inflight-retry (calls in flight at a switch), starve
+(budget starvation is named, not healed).
 Real `myco run`, real partition processes (ipart.c).  No check compares a
 duration with a threshold: each case asserts the ORDER of events (the heal
 comes before any broken objective, the memory limit is never reached) and
@@ -371,6 +372,74 @@ def case_inflight(myco, ipart, policy):
         s.stop()
 
 
+def case_starve(myco, ipart):
+    """Budget starvation (a chaos `starve` fault cuts the sink's cgroup CPU
+    quota to 10 % of its budget, below what its load needs): its queue
+    grows as a stuck one's would, but the health model reads the cgroup's
+    throttling and names the verdict `starved`; nothing is healed or
+    restarted; when the quota comes back the sink is fed again and
+    drains its queue, losing nothing."""
+    body = queue_system(ipart, None, rate=200, sink_env={"XWORK_US": "1000"})
+    # pinned to one CPU of several, the budget is the cgroup quota (a
+    # SCHED_DEADLINE reservation, which the quota cannot cut, needs the
+    # whole root domain)
+    body = body.replace("recv q;", "recv q;\n        budget 5 ms per 10 ms;\n        cores 1;", 1)
+    s = System(myco, body, "starve")
+    try:
+        s.start()
+
+        def baseline():
+            h = json.loads(s.cli("health").stdout.splitlines()[0])
+            sink = next((p for p in h["partitions"] if p.get("name") == "sink"), None)
+            return sink and sink["signals"]["queue"]["baseline"] is not None
+        wait_for(baseline, "the sink's learned baseline", sysobj=s)
+        t0 = s.events()[-1]["seq"]
+        r = subprocess.run([s.myco, "chaos", "run", "--fault", "starve sink 10 % for 8 s",
+                            "--runtime-dir", s.rt, "--json", "--settle", "0"],
+                           capture_output=True, text=True, timeout=300)
+        evs = [e for e in s.events() if e["seq"] > t0]
+        applied = [e for e in evs if e["kind"] == "chaos" and "starve" in e["detail"]]
+        if not applied or "NOT applied" in applied[0]["detail"]:
+            fail("starve: the fault did not apply: %s %s" % (applied, r.stderr), s)
+        starved = [e for e in evs if e["partition"] == "sink" and e["kind"] == "starved"]
+        if not starved:
+            fail("starve: no `starved` event: %s" % [(e["kind"], e["detail"]) for e in evs
+                                                       if e["partition"] == "sink"], s)
+        # the verdicts while it was starved (between `starved` and `fed`)
+        fed = [e["seq"] for e in evs if e["partition"] == "sink" and e["kind"] == "fed" and
+               e["seq"] > starved[0]["seq"]]
+        verdicts = [e for e in evs if e["partition"] == "sink" and e["kind"] == "health" and
+                    starved[0]["seq"] < e["seq"] < (fed[0] if fed else 1 << 62) and
+                    e.get("evidence", {}).get("verdict") not in ("healthy",)]
+        wrong = [e for e in verdicts if e["evidence"]["verdict"] != "starved" and
+                 e["evidence"]["signal"] in ("queue", "latency", "stall", "heartbeat")]
+        bad = [e for e in evs if e["partition"] == "sink" and
+               e["kind"] in ("heal", "heal-limited", "restart", "exit", "kill")]
+        if bad:
+            fail("starve: %s %s" % (bad[0]["kind"], bad[0]["detail"]), s)
+        if wrong:
+            fail("starve: a verdict that does not name starvation: %s" % wrong[0]["detail"], s)
+        # the quota is back: fed again, the queue drains, nothing lost
+        wait_for(lambda: [e for e in s.events() if e["partition"] == "sink" and
+                          e["kind"] == "fed" and e["seq"] > starved[0]["seq"]] or None,
+                 "the sink fed again", sysobj=s)
+        base = last_stat(s.logs("sink")).get("recv", 0)
+        wait_for(lambda: last_stat(s.logs("sink")).get("recv", 0) > base, "the sink handling",
+                 sysobj=s)
+        st = last_stat(s.logs("sink"))
+        if st.get("lost", 0):
+            fail("starve: %d messages lost" % st["lost"], s)
+        evs = [e for e in s.events() if e["seq"] > t0 and e["partition"] == "sink"]
+        bad = [e for e in evs if e["kind"] in ("heal", "heal-limited", "restart", "exit")]
+        if bad:
+            fail("starve: %s %s" % (bad[0]["kind"], bad[0]["detail"]), s)
+        print("starve: %s; verdicts %s; then %s" % (
+            starved[0]["detail"], [e["detail"] for e in verdicts][:3],
+            next(e["detail"] for e in evs if e["kind"] == "fed")), flush=True)
+    finally:
+        s.stop()
+
+
 def run_clean(myco, ipart, step_ms, quiet=False):
     """Load 1x..5x..1x; nothing may be healed, nothing found sick."""
     body = queue_system(ipart, None, rate=200, steps=("1,2,3,4,5,4,3,2,1", str(step_ms)))
@@ -443,6 +512,8 @@ def main():
         case_shed(myco, ipart)
     elif case == "escalate":
         case_escalate(myco, ipart)
+    elif case == "starve":
+        case_starve(myco, ipart)
     elif case in ("inflight-fail", "inflight-retry"):
         case_inflight(myco, ipart, case.split("-")[1])
     elif case == "clean":
