@@ -21,6 +21,7 @@ static kobj_t *new_string(const void *p, size_t n)
 	if (!o)
 		return NULL;
 	o->type = T_STRING;
+	atomic_init(&o->refs, 1);
 	o->expire = -1;
 	o->s = ks_new(p, n);   /* one allocation for the bytes */
 	if (!o->s) {

@@ -44,6 +44,7 @@
 #include "myco/rt.h"
 
 #include <assert.h>
+#include <sched.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -378,6 +379,7 @@ kobj_t *db_get(kv_client_t *c, const kv_arg_t *key)
 {
 	dict_t *d = db_dict(c, c->db, key->p, key->len);
 	de_t *e = dict_find(d, key->p, key->len);
+	kobj_t *o;
 
 	if (!e)
 		return NULL;
@@ -386,7 +388,19 @@ kobj_t *db_get(kv_client_t *c, const kv_arg_t *key)
 			delete_expired(c, d, key, c->db);
 		return NULL;
 	}
-	return e->v;
+	o = e->v;
+	if (c->cur && (c->cur->flags & CF_WRITE) && atomic_load(&o->refs) > 1) {
+		/* a snapshot is writing this object: change a copy */
+		kobj_t *n;
+		while (!(n = obj_dup(o)) && atomic_load(&o->refs) > 1)
+			sched_yield();   /* no memory: wait for the snapshot */
+		if (n) {
+			e->v = n;
+			obj_free(o);
+			o = n;
+		}
+	}
+	return o;
 }
 
 kobj_t *db_get_type(kv_client_t *c, const kv_arg_t *key, int type, bool *wrong)

@@ -103,6 +103,10 @@ typedef struct kzset {
 
 typedef struct kobj {
 	uint8_t type;
+	/* 1 for the keyspace, +1 while a raft snapshot being written holds
+	 * it: a write command copies a held object before changing it
+	 * (db_get), and obj_free frees at the last reference. */
+	_Atomic uint32_t refs;
 	int64_t expire;          /* absolute ms, -1 = none */
 	union {
 		ks_t *s;
@@ -406,6 +410,14 @@ size_t kv_replay_records(kv_srv_t *srv, kv_client_t *c, const char *buf, size_t 
 /* Every key as records (snapshot.kv format) into *out; the caller holds
  * every shard lock. */
 int kv_snapshot_mem(kv_srv_t *srv, uint64_t lsn, kbuf_t *out);
+/* The same in two steps, so that the locks are held only for the first:
+ * kv_snapshot_pin (caller holds every shard lock) takes a reference to
+ * every object and copies the keys; kv_snapshot_write (no lock needed)
+ * formats them, drops the references and frees the pins. */
+typedef struct kv_pins kv_pins_t;
+kv_pins_t *kv_snapshot_pin(kv_srv_t *srv);        /* NULL on OOM */
+int kv_snapshot_write(kv_pins_t *pins, uint64_t lsn, kbuf_t *out);
+void kv_snapshot_unpin(kv_pins_t *pins);
 /* Load such a snapshot through c (the caller flushed the keyspace). */
 int kv_snapshot_load(kv_srv_t *srv, kv_client_t *c, const char *p, size_t len);
 /* mkdir DIR, open it and flock DIR/LOCK (-EBUSY when held elsewhere). */

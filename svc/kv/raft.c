@@ -30,8 +30,11 @@
  *    clients (their connections close: outcome unknown, as after any
  *    crash), closes raft, empties the keyspace and starts raft again,
  *    which restores the last snapshot and re-applies the log.
- *  - Snapshots: raft asks (every --raft-snapshot-entries entries); the
- *    keyspace is serialised (snapshot.kv format) under every shard lock.
+ *  - Snapshots: raft asks (every --raft-snapshot-entries entries); under
+ *    every shard lock only a reference to each object and a copy of each
+ *    key are taken, then the locks go and the keyspace is serialised
+ *    (snapshot.kv format) from the references while writes continue: a
+ *    write command copies an object a snapshot holds before changing it.
  *    The leader refuses (RAFT_BUSY, retried on the next applies) while a
  *    write it executed is not yet applied, since its state is then ahead
  *    of the index the snapshot would claim.
@@ -134,6 +137,8 @@ struct kv_raft {
 	_Atomic uint64_t leader_id, term, commit, applied, last_index;
 	_Atomic uint64_t leaderships, rebuilds, snapshots, snap_busy, snap_restores,
 		applied_remote, bad_entries, snap_holds;
+	/* snapshot time with every shard locked, and formatting after */
+	_Atomic uint64_t snap_stop_ns, snap_write_ns;
 };
 
 static void notify(kv_raft_t *kr)
@@ -226,6 +231,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	kv_raft_t *kr = fsm->data;
 	kv_srv_t *srv = kr->srv;
 	kbuf_t out = { 0 };
+	kv_pins_t *pins;
+	uint64_t t0;
 	bool busy;
 	int rc;
 
@@ -252,8 +259,16 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 		return RAFT_BUSY;
 	}
 	kr->busy_run = 0;
-	rc = kv_snapshot_mem(srv, raft_last_applied(&kr->raft), &out);
+	/* Under the locks only a reference to every object and a copy of
+	 * every key; formatting runs after, while writes go on (a write
+	 * command copies an object a snapshot holds before changing it). */
+	t0 = myco_now();
+	pins = kv_snapshot_pin(srv);
 	kv_unlock_all(srv);
+	atomic_fetch_add(&kr->snap_stop_ns, myco_now() - t0);
+	t0 = myco_now();
+	rc = pins ? kv_snapshot_write(pins, raft_last_applied(&kr->raft), &out) : -ENOMEM;
+	atomic_fetch_add(&kr->snap_write_ns, myco_now() - t0);
 	if (atomic_load(&kr->hold_writes)) {
 		atomic_store(&kr->hold_writes, false);
 		notify(kr);
@@ -1173,7 +1188,9 @@ void kv_raft_info(kv_srv_t *srv, kbuf_t *b)
 		     "raft_acked_seq:%llu\r\nraft_failed_seq:%llu\r\nraft_leaderships:%llu\r\n"
 		     "raft_rebuilds:%llu\r\nraft_snapshots:%llu\r\nraft_snapshots_busy:%llu\r\n"
 		     "raft_snapshot_restores:%llu\r\nraft_applied_remote:%llu\r\n"
-		     "raft_bad_entries:%llu\r\nraft_snapshot_holds:%llu\r\nraft_peers:%zu\r\n\r\n",
+		     "raft_bad_entries:%llu\r\nraft_snapshot_holds:%llu\r\n"
+		     "raft_snapshot_locked_us:%llu\r\nraft_snapshot_write_us:%llu\r\n"
+		     "raft_peers:%zu\r\n\r\n",
 		     lead ? "master" : "slave",
 		     lead ? "" : "master_host:", lead ? "" : (lp ? lp->host : "?"),
 		     lead ? "" : "\r\n",
@@ -1193,6 +1210,8 @@ void kv_raft_info(kv_srv_t *srv, kbuf_t *b)
 		     (unsigned long long)atomic_load(&kr->snap_restores),
 		     (unsigned long long)atomic_load(&kr->applied_remote),
 		     (unsigned long long)atomic_load(&kr->bad_entries),
-		     (unsigned long long)atomic_load(&kr->snap_holds), kr->npeers);
+		     (unsigned long long)atomic_load(&kr->snap_holds),
+		     (unsigned long long)(atomic_load(&kr->snap_stop_ns) / 1000),
+		     (unsigned long long)(atomic_load(&kr->snap_write_ns) / 1000), kr->npeers);
 	kbuf_put(b, tmp, (size_t)n);
 }

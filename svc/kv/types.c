@@ -363,6 +363,7 @@ kobj_t *obj_new(int type)
 	if (!o)
 		return NULL;
 	o->type = (uint8_t)type;
+	atomic_init(&o->refs, 1);
 	o->expire = -1;
 	switch (type) {
 	case T_STRING: o->s = ks_new("", 0); break;
@@ -480,7 +481,7 @@ void obj_free(void *p)
 	kobj_t *o = p;
 	size_t i;
 
-	if (!o)
+	if (!o || atomic_fetch_sub(&o->refs, 1) > 1)
 		return;
 	switch (o->type) {
 	case T_STRING:

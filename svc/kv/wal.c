@@ -802,6 +802,87 @@ int kv_snapshot_mem(kv_srv_t *srv, uint64_t lsn, kbuf_t *out)
 	return 0;
 }
 
+struct kv_pins {
+	size_t n, cap;
+	struct pin {
+		kobj_t *o;       /* a reference of ours */
+		ks_t *key;       /* a copy */
+		int db;
+	} *a;
+};
+
+void kv_snapshot_unpin(kv_pins_t *pins)
+{
+	size_t i;
+	if (!pins)
+		return;
+	for (i = 0; i < pins->n; i++) {
+		obj_free(pins->a[i].o);
+		ks_free(pins->a[i].key);
+	}
+	free(pins->a);
+	free(pins);
+}
+
+kv_pins_t *kv_snapshot_pin(kv_srv_t *srv)
+{
+	kv_pins_t *pins = calloc(1, sizeof(*pins));
+	size_t total = 0, b;
+	unsigned i;
+	int db;
+
+	if (!pins)
+		return NULL;
+	for (i = 0; i < srv->nshards; i++)
+		for (db = 0; db < KV_DBS; db++)
+			total += srv->shards[i].db[db].n;
+	pins->cap = total ? total : 1;
+	pins->a = malloc(pins->cap * sizeof(*pins->a));
+	if (!pins->a) {
+		free(pins);
+		return NULL;
+	}
+	for (i = 0; i < srv->nshards; i++)
+		for (db = 0; db < KV_DBS; db++) {
+			dict_t *d = &srv->shards[i].db[db];
+			for (b = 0; d->t && b <= d->mask; b++)
+				for (de_t *e = d->t[b]; e; e = e->next) {
+					struct pin *p = &pins->a[pins->n];
+					p->key = ks_new(e->key->d, e->key->len);
+					if (!p->key) {
+						kv_snapshot_unpin(pins);
+						return NULL;
+					}
+					p->o = e->v;
+					p->db = db;
+					atomic_fetch_add(&p->o->refs, 1);
+					pins->n++;
+				}
+		}
+	return pins;
+}
+
+int kv_snapshot_write(kv_pins_t *pins, uint64_t lsn, kbuf_t *out)
+{
+	snapw_t s = { .fd = -1, .lsn = lsn };
+	size_t i;
+
+	kbuf_put(&s.b, SNAP_MAGIC, 8);
+	kbuf_put(&s.b, &lsn, 8);
+	for (i = 0; i < pins->n && !s.err; i++) {
+		de_t e = { .key = pins->a[i].key, .v = pins->a[i].o };
+		snap_key(&s, pins->a[i].db, &e);
+	}
+	kbuf_free(&s.rec);
+	kv_snapshot_unpin(pins);
+	if (s.err || s.b.oom) {
+		kbuf_free(&s.b);
+		return s.err ? s.err : -ENOMEM;
+	}
+	*out = s.b;
+	return 0;
+}
+
 int kv_snapshot_load(kv_srv_t *srv, kv_client_t *c, const char *p, size_t len)
 {
 	long bad = 0;

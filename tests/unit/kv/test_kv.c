@@ -3,8 +3,9 @@
  * (incremental parsing, Redis's integer rules, the bad-input corpus in
  * bad/ with each file's exact expected error), glob matching, the SCAN
  * cursor across table growth, commands through kv_exec, WATCH and
- * MULTI/EXEC across shards, the WAL (append, replay, torn tail cut), and a
- * threaded transfer test over the shard locks (run under TSan).
+ * MULTI/EXEC across shards, the WAL (append, replay, torn tail cut), a
+ * threaded transfer test (run under TSan), and raft snapshots taken by
+ * reference while writers run (copy on write; under TSan too).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -648,6 +649,136 @@ static void test_raft_entries(void **state)
 	free_srv(s2);
 }
 
+/* A raft snapshot holds the shard locks only to take references: writes
+ * after that change copies, and the snapshot is the state at the pin. */
+static kv_srv_t *load_snapshot(kv_pins_t *pins)
+{
+	kv_srv_t *s2 = new_srv(3);
+	kv_client_t *ap = kv_client_new(s2);
+	kbuf_t snap = { 0 };
+
+	ap->replay = true;
+	assert_int_equal(kv_snapshot_write(pins, 9, &snap), 0);
+	assert_int_equal(kv_snapshot_load(s2, ap, snap.p, snap.len), 0);
+	kbuf_free(&snap);
+	kv_client_free(ap);
+	return s2;
+}
+
+struct cowctx {
+	kv_srv_t *s;
+	_Atomic bool stop;
+	_Atomic long execs;
+};
+
+static void *cow_writer(void *arg)
+{
+	struct cowctx *x = arg;
+	kv_client_t *c = kv_client_new(x->s);
+	int i;
+
+	while (!atomic_load(&x->stop)) {
+		run(c, "MULTI");
+		for (i = 0; i < 8; i++) {
+			char l[32];
+			snprintf(l, sizeof(l), "INCR n%d", i);
+			run(c, l);
+		}
+		run(c, "EXEC");
+		run(c, "RPUSH lst x");
+		run(c, "HINCRBY h f 1");
+		atomic_fetch_add(&x->execs, 1);
+	}
+	kv_client_free(c);
+	return NULL;
+}
+
+static void test_snapshot_cow(void **state)
+{
+	kv_srv_t *s = new_srv(4), *s2;
+	kv_client_t *c = kv_client_new(s), *c2;
+	kv_pins_t *pins;
+	struct cowctx x = { 0 };
+	pthread_t th[2];
+	int i, round;
+	(void)state;
+
+	run(c, "SET x old");
+	run(c, "SET s ab");
+	run(c, "RPUSH l a b");
+	run(c, "HSET h f v");
+	run(c, "SADD st m");
+	run(c, "ZADD z 1 m");
+	run(c, "SET gone 1");
+	kv_lock_all(s);
+	pins = kv_snapshot_pin(s);
+	kv_unlock_all(s);
+	assert_non_null(pins);
+	/* writes while the snapshot is pending */
+	run(c, "SET x new");
+	run(c, "APPEND s zz");
+	run(c, "RPUSH l c");
+	run(c, "HSET h f2 v2");
+	run(c, "SADD st m2");
+	run(c, "ZADD z 5 m");
+	run(c, "PEXPIRE s 100000");
+	run(c, "DEL gone");
+	run(c, "MULTI");
+	run(c, "INCR x2");
+	run(c, "LPOP l");
+	run(c, "EXEC");
+	s2 = load_snapshot(pins);
+	c2 = kv_client_new(s2);
+	assert_string_equal(run(c2, "GET x"), "$3\r\nold\r\n");
+	assert_string_equal(run(c2, "GET s"), "$2\r\nab\r\n");
+	assert_string_equal(run(c2, "TTL s"), ":-1\r\n");
+	assert_string_equal(run(c2, "LRANGE l 0 -1"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+	assert_string_equal(run(c2, "HLEN h"), ":1\r\n");
+	assert_string_equal(run(c2, "SCARD st"), ":1\r\n");
+	assert_string_equal(run(c2, "ZSCORE z m"), "$1\r\n1\r\n");
+	assert_string_equal(run(c2, "GET gone"), "$1\r\n1\r\n");
+	assert_string_equal(run(c2, "DBSIZE"), ":7\r\n");
+	kv_client_free(c2);
+	free_srv(s2);
+	/* and the live keyspace has every write */
+	assert_string_equal(run(c, "GET x"), "$3\r\nnew\r\n");
+	assert_string_equal(run(c, "GET s"), "$4\r\nabzz\r\n");
+	assert_string_equal(run(c, "LRANGE l 0 -1"), "*2\r\n$1\r\nb\r\n$1\r\nc\r\n");
+	assert_string_equal(run(c, "HLEN h"), ":2\r\n");
+	assert_string_equal(run(c, "ZSCORE z m"), "$1\r\n5\r\n");
+	assert_string_equal(run(c, "EXISTS gone"), ":0\r\n");
+
+	/* threaded (TSan): transactions and in-place writes while snapshots
+	 * are taken and formatted; each is the state at one instant, so the
+	 * eight counters one transaction bumps are always equal in it */
+	x.s = s;
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, cow_writer, &x), 0);
+	for (round = 0; round < 40; round++) {
+		char first[64];
+		kv_lock_all(s);
+		pins = kv_snapshot_pin(s);
+		kv_unlock_all(s);
+		assert_non_null(pins);
+		s2 = load_snapshot(pins);
+		c2 = kv_client_new(s2);
+		snprintf(first, sizeof(first), "%s", run(c2, "GET n0"));
+		for (i = 1; i < 8; i++) {
+			char l[32];
+			snprintf(l, sizeof(l), "GET n%d", i);
+			assert_string_equal(run(c2, l), first);
+		}
+		kv_client_free(c2);
+		free_srv(s2);
+	}
+	atomic_store(&x.stop, true);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_true(x.execs > 0);
+	kv_client_free(c);
+	free_srv(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_wal_replay),
 		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_raft_entries),
+		cmocka_unit_test(test_snapshot_cow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
