@@ -3,7 +3,7 @@
  * nats-server, file storage) on loopback, same load generator, same run.
  *
  *   myco-bench-log [--quick] [--json] [--myco PATH] [--nats PATH]
- *                  [--baseline PATH]
+ *                  [--baseline PATH] [--replicated-only]
  *
  * What each side does (exactly):
  * - myco-log (Kafka protocol) is driven through librdkafka (Debian 2.0.2):
@@ -40,6 +40,12 @@
  *   measured in the same rounds as the others (each repetition runs every
  *   system in turn) with librdkafka, plus ratio lines new / baseline: how
  *   a change is shown not to slow the broker down.
+ * - Replicated (the last section): 3 myco-log brokers in cluster mode
+ *   (--node-id/--peers, replication on raft, every partition on all 3,
+ *   acks=all answered after a raft commit: a majority has it on disk)
+ *   against a 3-node JetStream cluster with an R3 stream (file storage),
+ *   all on loopback, same clients as above: producer throughput at 100 B
+ *   and end-to-end latency, the two systems alternating per repetition.
  * Not for: correctness (tests/integration/log).
  */
 #include <librdkafka/rdkafka.h>
@@ -106,7 +112,7 @@ typedef struct {
 	const char *name;
 } server_t;
 
-static server_t servers[6];
+static server_t servers[12];
 static int nservers;
 
 static void stop_servers(void)
@@ -1104,6 +1110,249 @@ static void print_env(const char *nats_bin)
 		rd_kafka_version_str(), ver);
 }
 
+/* ---- replicated: 3 myco-log brokers against a 3-node JetStream ---------- */
+
+/* Three myco-log brokers in cluster mode on loopback; *boot gets the
+ * bootstrap list.  The returned server_t (the first broker) carries the
+ * list as its address, for the librdkafka clients. */
+static server_t *start_myco_cluster(const char *bin, char *boot, size_t bootcap)
+{
+	int kp[3], rp[3], i;
+	char peers[256], data[128], listen[64], id[8], line[256];
+	server_t *first = NULL;
+
+	for (i = 0; i < 3; i++) {
+		kp[i] = free_port();
+		rp[i] = free_port();
+	}
+	snprintf(peers, sizeof(peers), "1=127.0.0.1:%d:%d,2=127.0.0.1:%d:%d,3=127.0.0.1:%d:%d",
+		 kp[0], rp[0], kp[1], rp[1], kp[2], rp[2]);
+	snprintf(boot, bootcap, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", kp[0], kp[1], kp[2]);
+	for (i = 0; i < 3; i++) {
+		server_t *s = &servers[nservers++];
+		int pfd[2];
+		FILE *f;
+		snprintf(data, sizeof(data), "%s/repl%d", tmpdir, i + 1);
+		snprintf(listen, sizeof(listen), "127.0.0.1:%d", kp[i]);
+		snprintf(id, sizeof(id), "%d", i + 1);
+		if (pipe(pfd) < 0)
+			die("pipe");
+		s->name = "myco-repl";
+		s->pid = fork();
+		if (s->pid == 0) {
+			dup2(pfd[1], 1);
+			close(pfd[0]);
+			execl(bin, bin, "--listen", listen, "--data", data, "--node-id", id,
+			      "--peers", peers, "--min-insync-replicas", "2", (char *)NULL);
+			_exit(127);
+		}
+		close(pfd[1]);
+		f = fdopen(pfd[0], "r");
+		if (!f || !fgets(line, sizeof(line), f) || !strstr(line, "listening on"))
+			die("myco-log (cluster mode) did not start");
+		fclose(f);
+		s->port = kp[i];
+		snprintf(s->addr, sizeof(s->addr), "%s", boot);
+		if (!first)
+			first = s;
+	}
+	return first;
+}
+
+/* Create a topic (1 partition, replication factor -1: every broker) on
+ * the cluster, retrying while no controller is elected. */
+static void rk_create_topic(const char *boot, const char *topic)
+{
+	char err[256];
+	int tries;
+
+	for (tries = 0; tries < 120; tries++) {
+		rd_kafka_conf_t *c = rd_kafka_conf_new();
+		rd_kafka_t *rk;
+		rd_kafka_NewTopic_t *nt;
+		rd_kafka_queue_t *q;
+		rd_kafka_event_t *ev;
+		const rd_kafka_CreateTopics_result_t *res;
+		const rd_kafka_topic_result_t **tr;
+		size_t n;
+		int code = -1;
+
+		if (rd_kafka_conf_set(c, "bootstrap.servers", boot, err, sizeof(err)))
+			die(err);
+		rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+		if (!rk)
+			die(err);
+		nt = rd_kafka_NewTopic_new(topic, 1, -1, err, sizeof(err));
+		q = rd_kafka_queue_new(rk);
+		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+		ev = rd_kafka_queue_poll(q, 30000);
+		res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+		if (res) {
+			tr = rd_kafka_CreateTopics_result_topics(res, &n);
+			code = n == 1 ? rd_kafka_topic_result_error(tr[0]) : -1;
+		}
+		if (ev)
+			rd_kafka_event_destroy(ev);
+		rd_kafka_NewTopic_destroy(nt);
+		rd_kafka_queue_destroy(q);
+		rd_kafka_destroy(rk);
+		if (code == 0 || code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+			return;
+		usleep(250000);
+	}
+	die("myco-log cluster: topic creation failed");
+}
+
+/* Three nats-servers with JetStream clustered over routes; returns the
+ * first (clients connect to it). */
+static server_t *start_nats_cluster(const char *bin)
+{
+	int cp[3], i, k;
+	char routes[3][160], sd[128], ps[16], cl[64], nm[16];
+	server_t *first = NULL;
+
+	for (i = 0; i < 3; i++)
+		cp[i] = free_port();
+	for (i = 0; i < 3; i++) {
+		int o = 0;
+		for (k = 0; k < 3; k++)
+			if (k != i)
+				o += snprintf(routes[i] + o, sizeof(routes[i]) - (size_t)o, "%snats://127.0.0.1:%d",
+					      o ? "," : "", cp[k]);
+	}
+	for (i = 0; i < 3; i++) {
+		server_t *s = &servers[nservers++];
+		s->port = free_port();
+		s->name = "nats-r3";
+		snprintf(s->addr, sizeof(s->addr), "127.0.0.1:%d", s->port);
+		snprintf(sd, sizeof(sd), "%s/nats-r3-%d", tmpdir, i + 1);
+		snprintf(ps, sizeof(ps), "%d", s->port);
+		snprintf(cl, sizeof(cl), "nats://127.0.0.1:%d", cp[i]);
+		snprintf(nm, sizeof(nm), "n%d", i + 1);
+		s->pid = fork();
+		if (s->pid == 0) {
+			int dn = open("/dev/null", O_WRONLY);
+			dup2(dn, 1);
+			dup2(dn, 2);
+			execl(bin, bin, "-a", "127.0.0.1", "-p", ps, "-js", "-sd", sd, "-n", nm,
+			      "--cluster_name", "bench", "--cluster", cl, "--routes", routes[i],
+			      (char *)NULL);
+			_exit(127);
+		}
+		if (!first)
+			first = s;
+	}
+	for (i = 0; i < 3; i++)
+		for (k = 0;; k++) {
+			int fd = tcp_connect(servers[nservers - 3 + i].port);
+			if (fd >= 0) {
+				close(fd);
+				break;
+			}
+			if (k > 100)
+				die("nats-server (cluster) did not start");
+			usleep(50000);
+		}
+	/* the R3 stream, once JetStream's meta group has a leader */
+	for (k = 0;; k++) {
+		nats_t c;
+		const char *pl;
+		size_t pll;
+		int used = 0;
+		bool ok;
+		static const char body[] =
+			"{\"name\":\"BENCH\",\"subjects\":[\"bench.>\"],\"retention\":\"limits\","
+			"\"storage\":\"file\",\"num_replicas\":3,\"discard\":\"old\","
+			"\"max_msgs\":-1,\"max_bytes\":-1,\"max_msg_size\":-1}";
+		char hdr[160];
+		int l;
+		n_connect(&c, first->port);
+		l = snprintf(hdr, sizeof(hdr),
+			     "SUB _INBOX.api 99\r\nPUB $JS.API.STREAM.CREATE.BENCH _INBOX.api %zu\r\n",
+			     sizeof(body) - 1);
+		n_put(&c, hdr, (size_t)l);
+		n_put(&c, body, sizeof(body) - 1);
+		n_put(&c, "\r\n", 2);
+		n_flush(&c);
+		while ((used = n_next(&c, &pl, &pll, NULL, 0)) <= 0)
+			if (!n_fill(&c, 5000))
+				break;
+		ok = used > 0 && !memmem(pl, pll, "\"error\"", 7);
+		n_close(&c);
+		if (ok)
+			break;
+		if (k > 120)
+			die("nats cluster: the R3 stream could not be created");
+		usleep(250000);
+	}
+	return first;
+}
+
+static void bench_replicated(const char *myco_bin, const char *nats_bin, int reps)
+{
+	static const char *rn[2] = { "myco-log-3x-acks-all", "nats-js-r3" };
+	char boot[64];
+	server_t *sys[2];
+	long cnt = quick ? 30000 : 100000;
+	double secs[2][8], rate = quick ? 1000 : 2000, dur = quick ? 2 : 5;
+	int r, k;
+
+	sys[0] = start_myco_cluster(myco_bin, boot, sizeof(boot));
+	rk_create_topic(boot, "repl100");
+	rk_create_topic(boot, "lat");
+	sys[1] = start_nats_cluster(nats_bin);
+	if (!json)
+		printf("\n%-24s %-22s %12s %10s %22s\n", "replicated (3 nodes)", "system", "msg/s",
+		       "MB/s", "msg/s min..max");
+	for (r = 0; r < reps; r++)
+		for (k = 0; k < 2; k++)
+			secs[k][r] = (sync(), k == 0) ? tput_kafka(boot, cnt, 100, "repl100")
+						      : tput_nats(sys[1]->port, cnt, 100);
+	for (k = 0; k < 2; k++) {
+		double med, lo, hi;
+		char extra[128];
+		qsort(secs[k], (size_t)reps, sizeof(double), cmp_d);
+		med = secs[k][reps / 2];
+		lo = (double)cnt / secs[k][reps - 1];
+		hi = (double)cnt / secs[k][0];
+		snprintf(extra, sizeof(extra), ",\"messages\":%ld,\"reps\":%d,\"min\":%.1f,\"max\":%.1f",
+			 cnt, reps, lo, hi);
+		emit("log.repl", rn[k], "throughput", (double)cnt / med, "msg/s", 100, extra);
+		if (!json)
+			printf("%-24s %-22s %12.0f %10.1f %10.0f..%-10.0f\n", k == 0 ? "100 B" : "",
+			       rn[k], (double)cnt / med, (double)cnt / med * 100 / 1e6, lo, hi);
+	}
+	emit("log.repl", "myco-log-3x/nats-js-r3", "ratio", secs[1][reps / 2] / secs[0][reps / 2],
+	     "x", 100, NULL);
+	if (!json)
+		printf("%-24s %-22s %11.2fx (myco-log 3 brokers / JetStream R3)\n", "", "ratio",
+		       secs[1][reps / 2] / secs[0][reps / 2]);
+	if (!json)
+		printf("%-24s %-22s %9s %9s %9s %9s %8s\n", "replicated e2e (us)", "system", "p50",
+		       "p99", "p99.9", "max", "samples");
+	for (k = 0; k < 2; k++) {
+		double *lat;
+		size_t n;
+		char extra[128];
+		sync();
+		n = latency_run(k == 0, sys[k], rate, dur, &lat);
+		qsort(lat, n, sizeof(double), cmp_d);
+		snprintf(extra, sizeof(extra), ",\"rate\":%.0f,\"samples\":%zu", rate, n);
+		emit("log.repl.e2e", rn[k], "p50", pct(lat, n, 0.5), "us", 100, extra);
+		emit("log.repl.e2e", rn[k], "p99", pct(lat, n, 0.99), "us", 100, extra);
+		emit("log.repl.e2e", rn[k], "p999", pct(lat, n, 0.999), "us", 100, extra);
+		if (!json)
+			printf("%-24s %-22s %9.0f %9.0f %9.0f %9.0f %8zu\n",
+			       k == 0 ? (quick ? "100 B @1000/s" : "100 B @2000/s") : "", rn[k],
+			       pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
+			       n ? lat[n - 1] : 0, n);
+		if ((long)n < (long)(rate * dur) * 99 / 100)
+			fprintf(stderr, "myco-bench-log: %s: only %zu of %.0f messages arrived\n",
+				rn[k], n, rate * dur);
+		free(lat);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *myco_bin = MYCO_LOG_BIN, *nats_bin = "/usr/sbin/nats-server";
@@ -1115,6 +1364,7 @@ int main(int argc, char **argv)
 	int sizes[2] = { 100, 1024 }, si, r, k, reps, nsys;
 	long counts[2];
 	double rate, dur;
+	bool repl_only = false;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -1128,9 +1378,11 @@ int main(int argc, char **argv)
 			nats_bin = argv[++i];
 		else if (!strcmp(argv[i], "--baseline") && i + 1 < argc)
 			base_bin = argv[++i];
+		else if (!strcmp(argv[i], "--replicated-only"))
+			repl_only = true;
 		else {
 			fprintf(stderr, "usage: myco-bench-log [--quick] [--json] [--myco PATH] "
-				"[--nats PATH] [--baseline PATH]\n");
+				"[--nats PATH] [--baseline PATH] [--replicated-only]\n");
 			return 2;
 		}
 	}
@@ -1146,6 +1398,10 @@ int main(int argc, char **argv)
 	crc_init();
 	signal(SIGPIPE, SIG_IGN);
 	print_env(nats_bin);
+	if (repl_only) {
+		bench_replicated(myco_bin, nats_bin, reps);
+		return 0;
+	}
 	if (!json && base_bin)
 		printf("baseline: %s\n", base_bin);
 	sys[0] = start_myco(myco_bin, "always", "myco-always");
@@ -1299,6 +1555,7 @@ int main(int argc, char **argv)
 			       "", "vs baseline", p99[0] / (p99[5] > 0 ? p99[5] : 1),
 			       p99[1] / (p99[6] > 0 ? p99[6] : 1));
 	}
+	bench_replicated(myco_bin, nats_bin, reps);
 	/* servers stopped and temp dir removed by cleanup() at exit */
 	return 0;
 }
