@@ -11,12 +11,15 @@
  *     (tau = tau - tau / 8), floored at MYCO__ACO_MIN so every loop keeps
  *     a chance (max-min ant system);
  *   - a spawn of class c picks loop j with probability proportional to
- *     tau[c][j] / (1 + queue_j)^2, queue_j being loop j's ready and post
- *     queues (relaxed reads of its gauges): the pheromone is what was
+ *     tau[c][j] / (1 + queue_j)^2, queue_j being loop j's ready, post
+ *     and queued-spawn queues (relaxed reads of its gauges): the pheromone is what was
  *     learnt, the queue is the ants' "visibility".
- * A placement on another loop goes through the group's SPSC ring (a post
- * that creates the coroutine there); placement on the own loop is a plain
- * spawn.  Columns are written only by their loop (single writer, relaxed
+ * The placed spawn goes into the chosen loop's work-stealing deque (steal.c;
+ * on another loop through the group's SPSC ring, a post that queues it
+ * there), so a loop that runs dry still steals queued spawns from its
+ * siblings: the colony decides where work starts, stealing corrects it
+ * when a loop idles while another has a queue.  A request carries its class
+ * and spawn time, and the loop that finally runs it deposits.  Columns are written only by their loop (single writer, relaxed
  * atomics), read by every spawner.  A standalone adaptive loop behaves
  * like fifo.
  * Not for: moving started coroutines (they never migrate).
@@ -155,12 +158,22 @@ static int start_here(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 	return 0;
 }
 
+/* Queue on l's own deque (idle siblings may steal it); a loop without
+ * one (not in a group) starts it. */
+static int queue_here(myco_loop_t *l, myco_co_fn_t fn, void *arg,
+		      const myco_co_opts_t *opts, unsigned cls, uint64_t spawn_ns)
+{
+	if (l->deque && myco__tls_loop == l)
+		return myco__steal_spawn_placed(l, fn, arg, opts, (int)cls, spawn_ns);
+	return start_here(l, fn, arg, opts, cls, spawn_ns);
+}
+
 static void remote_start(void *p)
 {
 	aco_req_t *r = p;
 	myco_loop_t *l = myco__tls_loop;
 	r->opts.name = r->name[0] ? r->name : NULL;
-	(void)start_here(l, r->fn, r->arg, &r->opts, r->cls, r->spawn_ns);
+	(void)queue_here(l, r->fn, r->arg, &r->opts, r->cls, r->spawn_ns);
 	free(r);
 }
 
@@ -185,11 +198,13 @@ int myco__aco_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 		else
 			q[j] = __atomic_load_n(&t->st.ready_len, __ATOMIC_RELAXED) +
 			       atomic_load_explicit(&t->post_len, memory_order_relaxed);
+		if (t->deque)
+			q[j] += myco__deque_len(t->deque);   /* queued spawns */
 	}
 	unsigned j = myco__aco_pick(tau, q, n, &l->aco_rng);
 	myco_loop_t *t = myco_group_loop(g, j);
 	if (t == l)
-		return start_here(l, fn, arg, opts, cls, now);
+		return queue_here(l, fn, arg, opts, cls, now);
 	aco_req_t *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;

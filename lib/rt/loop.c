@@ -195,7 +195,8 @@ int myco_loop_create(myco_loop_t **out, const myco_loop_opts_t *opts)
 		goto out;
 	l->ring_ok = true;
 	myco__wheel_init(&l->wheel, myco__now_unrec());
-	if (l->policy == MYCO_POLICY_STEAL) {
+	if (l->policy == MYCO_POLICY_STEAL || l->policy == MYCO_POLICY_ADAPTIVE) {
+		/* adaptive: the colony chooses the deque, idle loops steal */
 		rc = myco__deque_new(&l->deque, 4096);
 		if (rc < 0)
 			goto out;

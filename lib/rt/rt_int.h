@@ -332,6 +332,11 @@ void myco__deque_free(myco__deque_t *d);
 size_t myco__deque_len(myco__deque_t *d);
 int myco__steal_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 		      const myco_co_opts_t *opts);
+/* The same, for a spawn the adaptive policy placed on l (l's own thread):
+ * the request carries its task class and spawn time, so whichever loop
+ * starts it (l, or a sibling that stole it) deposits for it. */
+int myco__steal_spawn_placed(myco_loop_t *l, myco_co_fn_t fn, void *arg,
+			     const myco_co_opts_t *opts, int aco_cls, uint64_t spawn_ns);
 /* Start up to max queued spawns of our own deque; returns how many. */
 unsigned myco__steal_run_own(myco_loop_t *l, unsigned max);
 /* Try to steal spawns from siblings; returns how many were started. */

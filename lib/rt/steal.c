@@ -5,6 +5,9 @@
  * steal from the top and start them on their own thread.  Only requests
  * that have not started are stolen: a started coroutine never migrates
  * (its pending io_uring operations belong to its loop's ring).
+ * The adaptive policy uses the same deques: the colony picks the loop
+ * whose deque a spawn goes to, idle siblings still steal it (a request
+ * carries its task class and spawn time for the pheromone deposit).
  * Not for: spawns with a handle (joinable) or MYCO_CO_PINNED: those stay.
  *
  * Memory ordering: every access to top/bottom and the slots is seq_cst
@@ -27,6 +30,8 @@ typedef struct {
 	void *arg;
 	myco_co_opts_t opts;
 	char name[32];
+	int aco_cls;            /* adaptive: task class, -1 = none */
+	uint64_t spawn_ns;
 } req_t;
 
 struct myco__deque {
@@ -118,6 +123,10 @@ static int start_req(myco_loop_t *l, req_t *r)
 	int rc = myco__co_new(l, &co, r->fn, r->arg, &r->opts);
 	if (rc == 0) {
 		co->detached = true;
+		if (r->aco_cls >= 0 && l->aco) {
+			co->aco_cls = r->aco_cls;
+			co->spawn_ns = r->spawn_ns;
+		}
 		myco__make_ready(l, co, myco_now());
 	} else {
 		MYCO__ST_ADD(l, spawn_failed, 1);
@@ -147,11 +156,19 @@ static void wake_thief(myco_loop_t *l)
 int myco__steal_spawn(myco_loop_t *l, myco_co_fn_t fn, void *arg,
 		      const myco_co_opts_t *opts)
 {
+	return myco__steal_spawn_placed(l, fn, arg, opts, -1, 0);
+}
+
+int myco__steal_spawn_placed(myco_loop_t *l, myco_co_fn_t fn, void *arg,
+			     const myco_co_opts_t *opts, int aco_cls, uint64_t spawn_ns)
+{
 	req_t *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->fn = fn;
 	r->arg = arg;
+	r->aco_cls = aco_cls;
+	r->spawn_ns = spawn_ns;
 	if (opts) {
 		r->opts = *opts;
 		if (opts->name)

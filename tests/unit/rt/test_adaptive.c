@@ -5,7 +5,9 @@
  * floored), and the weighted random choice (frequencies match
  * tau / (1 + queue)^2 over many draws from a fixed seed).  End to end: a
  * group of adaptive loops runs every task spawned from a loop exactly
- * once, places some on each loop, and learns (pheromone moves).
+ * once, places some on each loop, and learns (pheromone moves); and the
+ * spawns placed on a loop whose thread stays busy are stolen by the idle
+ * one (adaptive falls back to stealing: without it they never ran).
  */
 #include <errno.h>
 #include <sched.h>
@@ -182,6 +184,65 @@ static void test_group(void **state)
 	myco_group_destroy(g);
 }
 
+/* ---- a busy loop's queued spawns are stolen ---------------------------- */
+
+#define NBUSY 200
+static atomic_int busy_done;
+static atomic_uchar busy_ran[NBUSY];
+
+static int busy_task(void *arg)
+{
+	atomic_fetch_add(&busy_ran[(uintptr_t)arg], 1);
+	atomic_fetch_add(&busy_done, 1);
+	return 0;
+}
+
+/* Places NBUSY tasks, then keeps its loop's thread (no yield) until all
+ * ran: those the colony put on this loop can only run if the other loop
+ * steals them. */
+static int busy_spawner(void *arg)
+{
+	(void)arg;
+	myco_loop_t *l = myco_loop_current();
+	for (uintptr_t i = 0; i < NBUSY; i++)
+		assert_int_equal(myco_spawn(l, NULL, busy_task, (void *)i,
+					    &(myco_co_opts_t){ .name = "busy" }), 0);
+	while (atomic_load(&busy_done) < NBUSY)
+		sched_yield();
+	return 0;
+}
+
+static void busy_init(myco_loop_t *l, unsigned i, void *arg)
+{
+	(void)arg;
+	if (i == 0)
+		myco_spawn(l, NULL, busy_spawner, NULL,
+			   &(myco_co_opts_t){ .flags = MYCO_CO_PINNED });
+}
+
+static void test_busy_loop_stolen_from(void **state)
+{
+	(void)state;
+	myco_group_t *g;
+	myco_group_opts_t go = { .nloops = 2, .no_pin = true,
+				 .loop.policy = MYCO_POLICY_ADAPTIVE };
+	assert_int_equal(myco_group_create(&g, &go), 0);
+	assert_int_equal(myco_group_start(g, busy_init, NULL), 0);
+	for (long i = 0; atomic_load(&busy_done) < NBUSY; i++) {
+		assert_true(i < 3000000);
+		usleep(20);
+	}
+	for (unsigned i = 0; i < NBUSY; i++)
+		assert_int_equal(atomic_load(&busy_ran[i]), 1);
+	myco_loop_stats_t st;
+	assert_int_equal(myco_loop_stats(myco_group_loop(g, 1), &st), 0);
+	print_message("loop 1 stole %llu of %d\n", (unsigned long long)st.stolen_in, NBUSY);
+	assert_true(st.stolen_in > 0);
+	myco_group_stop(g);
+	assert_int_equal(myco_group_join(g), 0);
+	myco_group_destroy(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_deposit_evaporate),
 		cmocka_unit_test(test_pick_model),
 		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_busy_loop_stolen_from),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
