@@ -9,6 +9,7 @@
  * Not for: storage (store/), the data path.
  */
 #include "log_int.h"
+#include "repl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -308,7 +309,8 @@ void myco__lh_delete_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kdele
 	for (int32_t i = 0; i < m->topic_names.n; i++) {
 		myco__kstr_t s = m->topic_names.names[i];
 		char name[MLS_TOPIC_NAME_MAX + 1];
-		int rc = myco__ltopic_name(s, name) ? mls_topic_delete(lb->st, name)
+		int rc = lb->cfg.repl ? MYCO__LREPL_UNREPLICATED :
+			 myco__ltopic_name(s, name) ? mls_topic_delete(lb->st, name)
 						    : -MYCO_ELOG_NO_TOPIC;
 
 		if (rc == 0 && lb->cfg.verbose)
@@ -316,7 +318,8 @@ void myco__lh_delete_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kdele
 		myco__kwr_strn(&w, f, s.p, s.len < 0 ? 0 : s.len);
 		myco__kwr_i16(&w, myco__lkerr(rc));
 		if (v >= 5)
-			myco__kwr_str(&w, f, rc < 0 ? myco_strerror(rc) : NULL);
+			myco__kwr_str(&w, f, rc < 0 ? (myco__lerrmsg(rc) ? myco__lerrmsg(rc) :
+							      myco_strerror(rc)) : NULL);
 		myco__kwr_tags(&w, f);
 	}
 	myco__kwr_tags(&w, f);
@@ -342,7 +345,10 @@ void myco__lh_create_partitions(myco__lb_t *lb, myco__lreq_t *req,
 		const char *msg = NULL;
 		int rc;
 
-		if (!myco__ltopic_name(t->name, name) ||
+		if (lb->cfg.repl) {
+			err = KERR_POLICY_VIOLATION;
+			msg = MYCO__LREPL_UNREPLICATED_MSG;
+		} else if (!myco__ltopic_name(t->name, name) ||
 		    (rc = mls_topic_describe(lb->st, name, &ti)) < 0) {
 			err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
 		} else if (t->count <= ti.partitions) {
@@ -540,6 +546,11 @@ static int16_t alter_topic(myco__lb_t *lb, bool incremental, bool validate_only,
 	mls_topic_config tc, def;
 	int rc;
 
+	if (lb->cfg.repl) {
+		*msg = MYCO__LREPL_UNREPLICATED_MSG;
+		return KERR_POLICY_VIOLATION;
+	}
+
 	*msg = NULL;
 	if (!myco__ltopic_name(res->resource_name, name) ||
 	    mls_topic_describe(lb->st, name, &ti) < 0) {
@@ -667,7 +678,8 @@ void myco__lh_delete_records(myco__lb_t *lb, myco__lreq_t *req,
 		for (int32_t j = 0; j < t->npartitions; j++) {
 			mls_partition_t *p = NULL;
 			int64_t low = -1;
-			int rc = ok ? mls_partition_get(lb->st, name, t->partitions[j].partition_index,
+			int rc = lb->cfg.repl ? MYCO__LREPL_UNREPLICATED :
+				 ok ? mls_partition_get(lb->st, name, t->partitions[j].partition_index,
 							&p)
 				    : -MYCO_ELOG_NO_TOPIC;
 			if (rc == 0) {
@@ -698,13 +710,28 @@ void myco__lh_describe_cluster(myco__lb_t *lb, myco__lreq_t *req,
 	myco__kwr_i16(&w, 0);
 	myco__kwr_str(&w, true, NULL);
 	myco__kwr_str(&w, true, "myco-log");             /* as Metadata says */
-	myco__kwr_i32(&w, 0);                            /* controller: us */
-	myco__kwr_array(&w, true, 1);
-	myco__kwr_i32(&w, 0);
-	myco__kwr_str(&w, true, lb->cfg.host);
-	myco__kwr_i32(&w, lb->cfg.port);
-	myco__kwr_str(&w, true, NULL);                   /* rack */
-	myco__kwr_tags(&w, true);
+	if (lb->cfg.repl) {
+		/* cluster mode: every broker, the raft leader controls */
+		size_t n, k;
+		const myco__peer_t *peers = myco__lrepl_peers(lb->cfg.repl, &n);
+		myco__kwr_i32(&w, myco__lrepl_leader(lb->cfg.repl));
+		myco__kwr_array(&w, true, (int32_t)n);
+		for (k = 0; k < n; k++) {
+			myco__kwr_i32(&w, (int32_t)peers[k].id);
+			myco__kwr_str(&w, true, peers[k].host);
+			myco__kwr_i32(&w, (int32_t)peers[k].port);
+			myco__kwr_str(&w, true, NULL);
+			myco__kwr_tags(&w, true);
+		}
+	} else {
+		myco__kwr_i32(&w, 0);                    /* controller: us */
+		myco__kwr_array(&w, true, 1);
+		myco__kwr_i32(&w, 0);
+		myco__kwr_str(&w, true, lb->cfg.host);
+		myco__kwr_i32(&w, lb->cfg.port);
+		myco__kwr_str(&w, true, NULL);           /* rack */
+		myco__kwr_tags(&w, true);
+	}
 	myco__kwr_i32(&w, INT32_MIN);                    /* authorized ops: none */
 	myco__kwr_tags(&w, true);
 	myco__lresp_send(req, &w);

@@ -30,6 +30,11 @@
 #define MYCO__LREPL_NOT_LEADER (-EREMOTE)
 /* Fewer in-sync replicas than min.insync.replicas (NOT_ENOUGH_REPLICAS). */
 #define MYCO__LREPL_FEW_REPLICAS (-ENOLINK)
+/* An administrative change cluster mode does not replicate yet (delete
+ * topics, add partitions, alter configs, delete records): refused with
+ * POLICY_VIOLATION rather than applied to one broker only. */
+#define MYCO__LREPL_UNREPLICATED (-EPROTONOSUPPORT)
+#define MYCO__LREPL_UNREPLICATED_MSG "not replicated in cluster mode yet (docs/log.md)"
 
 typedef struct myco__lrepl myco__lrepl_t;
 

@@ -33,6 +33,7 @@ int16_t myco__lkerr(int rc)
 	case EREMOTE: return KERR_NOT_LEADER_OR_FOLLOWER;   /* repl.h */
 	case ENOLINK: return KERR_NOT_ENOUGH_REPLICAS;      /* repl.h */
 	case ETIMEDOUT: return KERR_REQUEST_TIMED_OUT;
+	case EPROTONOSUPPORT: return KERR_POLICY_VIOLATION;  /* repl.h */
 	case EINVAL: return KERR_INVALID_REQUEST;
 	case ENOSPC: case EIO: case EDQUOT: case EFBIG: case EROFS:
 	case EMFILE: case ENFILE:
@@ -49,6 +50,8 @@ const char *myco__lerrmsg(int rc)
 		       "raise the limit (ulimit -n) or use fewer partitions";
 	case ENOSPC: case EDQUOT:
 		return "the data directory's disk is full";
+	case EPROTONOSUPPORT:
+		return "not replicated in cluster mode yet (docs/log.md)";
 	default:
 		return NULL;
 	}

@@ -12,7 +12,8 @@ Scenarios:
   cluster   3 brokers in network namespaces made by the test: Metadata
             from every broker lists the 3 brokers, one leader, replicas
             and in-sync replicas; replication factor 2 is refused; a
-            follower answers NOT_LEADER_OR_FOLLOWER.  Then an idempotent
+            follower answers NOT_LEADER_OR_FOLLOWER; DeleteTopics is refused
+            with POLICY_VIOLATION (not replicated yet).  Then an idempotent
             producer with acks=all runs while the leader is killed with
             kill -9 (and restarted), isolated from its peers with nftables
             and a follower's link slowed with tc: a new leader takes over
@@ -450,6 +451,15 @@ def _cluster(tmp, net):
         check(err is not None and 'INVALID_REPLICATION_FACTOR' in str(err),
               'replication factor 2 refused: %s' % err)
         check(create_topic(cl, 'rt', 2, 3) is None, 'topic rt (2 partitions, RF 3) created')
+        from confluent_kafka.admin import AdminClient
+        f = AdminClient({'bootstrap.servers': cl.bootstrap}).delete_topics(['rt'])
+        try:
+            f['rt'].result(60)
+            err = None
+        except Exception as e:
+            err = e
+        check(err is not None and 'POLICY_VIOLATION' in str(err),
+              'DeleteTopics refused (not replicated yet): %s' % err)
         for i in range(3):
             wait_for('node %d to know rt with 3 in-sync replicas' % (i + 1), lambda: (
                 lambda m: m and all(pp[2] == lead + 1 and pp[3] == [1, 2, 3] and
