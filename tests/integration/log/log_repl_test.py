@@ -452,7 +452,8 @@ def _cluster(tmp, net):
               'replication factor 2 refused: %s' % err)
         check(create_topic(cl, 'rt', 2, 3) is None, 'topic rt (2 partitions, RF 3) created')
         from confluent_kafka.admin import AdminClient
-        f = AdminClient({'bootstrap.servers': cl.bootstrap}).delete_topics(['rt'])
+        adm = AdminClient({'bootstrap.servers': cl.bootstrap})
+        f = adm.delete_topics(['rt'])
         try:
             f['rt'].result(60)
             err = None
