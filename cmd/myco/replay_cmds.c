@@ -357,6 +357,21 @@ int myco_cmd_replay(int argc, char **argv)
 		;
 	size_t at = (size_t)progress[0];
 	int out = 0;
+	if (rr && !line[0] && at == 0 &&
+	    (WIFSIGNALED(ws) || (WIFEXITED(ws) && WEXITSTATUS(ws) != 0 &&
+				 WEXITSTATUS(ws) != 127 /* no rr: said above */))) {
+		/* rr itself failed: the program never served a record */
+		fprintf(stderr, "myco replay: rr could not record the replay (%s %d; its own "
+			"message is above).  rr needs the CPU's hardware performance counters "
+			"(perf_event_open, perf_event_paranoid <= 1 or CAP_PERFMON, a PMU the "
+			"hypervisor exposes); run the replay without --rr, or under --gdb\n",
+			WIFSIGNALED(ws) ? "signal" : "exit status",
+			WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
+		myco__rlog_free(l);
+		free(args);
+		free(env);
+		return 1;
+	}
 	if (rr)
 		fprintf(stderr, "myco replay: rr trace in %s.rr (rr replay %s.rr)\n", abslog, abslog);
 	if (!strncmp(line, "complete", 8)) {

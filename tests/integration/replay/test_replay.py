@@ -347,6 +347,16 @@ def case_rt():
         got = re.search(r"rtpart: RESULT .*", r.stdout)
         if not got or got.group(0) != orig:
             fail("the replay printed %r, the original %r" % (got and got.group(0), orig))
+        # --rr: records the replay where rr works, else says why it cannot
+        if shutil.which("rr") and not SANITIZED:
+            probe = subprocess.run(["rr", "record", "-o", os.path.join(s.tmp, "probe.rr"),
+                                    "/bin/true"], capture_output=True, timeout=120)
+            r = s.replay(s.logdir("pipe"), "--rr")
+            if probe.returncode == 0:
+                if r.returncode != 0 or "faithful" not in r.stderr:
+                    fail("the replay under rr is not faithful")
+            elif r.returncode != 1 or "rr could not record the replay" not in r.stderr:
+                fail("--rr where rr cannot record did not say so clearly")
     finally:
         s.cleanup()
     for mode, words in (("group", "group of 2 loops"), ("sock", "outside channels")):
