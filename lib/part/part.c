@@ -384,6 +384,8 @@ int myco_ready(void)
 
 void myco_heartbeat(void)
 {
+	if (__builtin_expect(myco__rec_rt == 2, 0))
+		myco__rec_replay_idle();  /* the log's end reached by an idle program */
 	if (g.ctl) {
 		atomic_fetch_add_explicit((_Atomic uint64_t *)&g.ctl->heartbeat, 1,
 					  memory_order_release);

@@ -1120,6 +1120,22 @@ void myco__rec_refuse(const char *fmt, ...)
 	_exit(MYCO__REPLAY_DIVERGED);
 }
 
+void myco__rec_replay_idle(void)
+{
+	pthread_mutex_lock(&R.lock);
+	size_t at = R.next;
+	if (at >= R.log->n)
+		complete(at);
+	const struct myco__rlog_rec *r = &R.log->recs[at];
+	if (r->type == MYCO__REC_CRASH) {
+		struct myco__rb_crash c;
+		memcpy(&c, r->body, sizeof c);
+		if (c.sig == 0)          /* the recorded run ended (stopped) here */
+			complete(at);
+	}
+	pthread_mutex_unlock(&R.lock);
+}
+
 int myco__rec_replaying(void)
 {
 	return R.replaying;

@@ -147,6 +147,12 @@ int myco__rec_replay_init(const char *log, char *err, size_t cap);
 /* 1 in replay mode. */
 int myco__rec_replaying(void);
 
+/* Replay mode: the program made a libmyco call that is not recorded
+ * (myco_heartbeat): if every record of the log has been served, the
+ * replay is complete (a program that idles after its last input would
+ * otherwise never reach the log's end).  Returns if not. */
+void myco__rec_replay_idle(void);
+
 /* myco_chan_open() of NAME returned RC and CH (record mode): write the OPEN
  * record and bind CH to the recorder. */
 void myco__rec_opened(const char *name, int rc, myco_chan_t *ch);

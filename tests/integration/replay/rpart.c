@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,8 @@ static void *racer(void *arg)
 		pthread_mutex_lock(&lock);
 		table[ntable++] = (struct num){ id, myco_random() };
 		pthread_mutex_unlock(&lock);
+		sched_yield();   /* interleave even on a loaded machine, where one
+				    thread could otherwise finish before the other runs */
 	}
 	return NULL;
 }
