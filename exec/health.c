@@ -52,6 +52,7 @@
 #define H_SETTLE_NS   (500ull * 1000000ull)   /* an instance's start-up, not learned */
 #define H_DOWN_EVALS  10u      /* better evaluations before the verdict falls */
 #define H_RESTART_WIN (60ull * 1000000000ull)
+#define H_FED_GRACE_NS (2ull * 1000000000ull)  /* no CPU-bound heal after starvation */
 
 struct hsig {
 	struct myco__hd_base base;
@@ -94,6 +95,7 @@ struct hpart {
 	double thr_share, wait_share, run_share;   /* of the last window, 0..1 */
 	double starve_ewma;
 	bool starved;
+	uint64_t fed_at;        /* when it was last fed again (0: never starved) */
 	uint32_t shed_ok;       /* evaluations the shed-for signal was healthy */
 };
 
@@ -211,6 +213,7 @@ static void fresh_instance(struct hpart *hp, pid_t pid, uint64_t now)
 	hp->sched_init = false;
 	hp->starve_ewma = 0;
 	hp->starved = false;
+	hp->fed_at = 0;
 	(void)now;
 	for (int i = 0; i < MYCO__HS_N; i++) {
 		struct hsig *g = &hp->sig[i];
@@ -352,6 +355,17 @@ static int sched_times(pid_t pid, uint64_t *run, uint64_t *wait)
 	return n ? 0 : -ESRCH;
 }
 
+/* The state letter of pid (R running or runnable, S sleeping, ...). */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (myco__ex_read_small(path, buf, sizeof buf) <= 0)
+		return 0;
+	const char *q = strrchr(buf, ')');
+	return q && q[1] == ' ' ? q[2] : 0;
+}
+
 /* The window's CPU starvation: what share of it the partition was
  * throttled by its cgroup, waited on the run queue, ran.  Starved when
  * throttled at least 20 % of the time, or waiting at least half of it
@@ -374,7 +388,16 @@ static void sample_starve(pid_t pid, struct hpart *hp, uint64_t now)
 				? (double)((uint64_t)thr - hp->thr_prev) / win : 0;
 		bool now_starved = hp->thr_share >= 0.2 ||
 				   (hp->wait_share >= 0.5 && hp->run_share < 0.02);
-		hp->starve_ewma = 0.7 * hp->starve_ewma + 0.3 * (now_starved ? 1.0 : 0.0);
+		/* The kernel adds a wait to schedstat (and a throttled period to
+		 * cpu.stat) when it ends: a window in which the process neither
+		 * ran nor finished waiting tells only by its state whether it
+		 * waits for a CPU (R: starved) or sleeps (no evidence). */
+		bool silent = hp->run_share < 0.001 && hp->wait_share < 0.001 &&
+			      hp->thr_share < 0.001;
+		if (silent)
+			now_starved = proc_state(pid) == 'R';
+		if (!silent || now_starved)
+			hp->starve_ewma = 0.7 * hp->starve_ewma + 0.3 * (now_starved ? 1.0 : 0.0);
 	}
 	hp->thr_prev = thr >= 0 ? (uint64_t)thr : 0;
 	hp->run_prev = run;
@@ -729,6 +752,8 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 		hp->starved = true;
 	else if (hp->starved && hp->starve_ewma < 0.2)
 		hp->starved = false;
+	if (was_starved && !hp->starved)
+		hp->fed_at = now;
 	if (hp->starved != was_starved) {
 		struct ex_event *e = myco__ex_event(s, p, hp->starved ? "starved" : "fed", -1, -1,
 			"%s: throttled by its cgroup %.0f %% of the last window (cpu.stat), "
@@ -739,7 +764,10 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 				      "while it lasts (a restart does not feed it)" : "");
 		(void)e;
 	}
-	bool starving = hp->starved && wsig >= 0 && cpu_bound(wsig);
+	/* what starvation left behind (a backlog, a smoothed latency) is its
+	 * doing too: 2 s of grace after it is fed */
+	bool starving = (hp->starved || (hp->fed_at && now - hp->fed_at < H_FED_GRACE_NS)) &&
+			wsig >= 0 && cpu_bound(wsig);
 	/* hysteresis: up at once, down after H_DOWN_EVALS better evaluations */
 	if (worst >= hp->verdict) {
 		hp->better = 0;
