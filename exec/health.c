@@ -20,10 +20,9 @@
  * change is an event with its evidence; a sick verdict asks heal.c to act.
  *
  * Starvation: a partition that wants the CPU and does not get it (its
- * cgroup throttles it: cpu.stat throttled_usec; or it waits on the run
- * queue almost the whole window while running next to nothing:
- * /proc/PID/task/N/schedstat) shows a growing queue, latency or stall
- * like a stuck one, but a restart does not help it.  Such a verdict is
+ * cgroup quota throttles it: cpu.stat; the run-queue wait of
+ * /proc/PID/task/N/schedstat is reported with it) shows a growing queue,
+ * latency or stall like a stuck one, but a restart does not help it.  Such a verdict is
  * reported as `starved` (a `starved` event with the figures), and those
  * CPU-bound signals are not healed while it lasts.
  * Not for: the actions (heal.c), the registry (registry.c), the detector
@@ -368,10 +367,11 @@ static char proc_state(pid_t pid)
 
 /* The window's CPU starvation: what share of it the partition was
  * throttled by its cgroup, waited on the run queue, ran.  Starved when
- * throttled at least 20 % of the time, or waiting at least half of it
- * while running under 2 % (a spinning loop at load 15 on 2 cores still
- * runs about 13 %: that is a partition that gets the CPU and is not
- * starved); smoothed, set at 0.5 and cleared below 0.2. */
+ * its quota throttled it at least 20 % of the time; smoothed, set at 0.5
+ * and cleared below 0.2.  The run-queue wait is reported, not judged: on
+ * a loaded machine a partition that mostly sleeps (a slow consumer) also
+ * waits long for a CPU each time it wakes, and more CPU would not cure
+ * it. */
 static void sample_starve(pid_t pid, struct hpart *hp, uint64_t now)
 {
 	uint64_t run, wait;
@@ -386,16 +386,15 @@ static void sample_starve(pid_t pid, struct hpart *hp, uint64_t now)
 		hp->wait_share = (double)(wait - hp->wait_prev) / win;
 		hp->thr_share = thr >= 0 && (uint64_t)thr >= hp->thr_prev
 				? (double)((uint64_t)thr - hp->thr_prev) / win : 0;
-		bool now_starved = hp->thr_share >= 0.2 ||
-				   (hp->wait_share >= 0.5 && hp->run_share < 0.02);
+		bool now_starved = hp->thr_share >= 0.2;
 		/* The kernel adds a wait to schedstat (and a throttled period to
 		 * cpu.stat) when it ends: a window in which the process neither
-		 * ran nor finished waiting tells only by its state whether it
-		 * waits for a CPU (R: starved) or sleeps (no evidence). */
+		 * ran nor finished waiting keeps a starved partition starved
+		 * while it is runnable (R), and is no evidence otherwise. */
 		bool silent = hp->run_share < 0.001 && hp->wait_share < 0.001 &&
 			      hp->thr_share < 0.001;
 		if (silent)
-			now_starved = proc_state(pid) == 'R';
+			now_starved = hp->starved && proc_state(pid) == 'R';
 		if (!silent || now_starved)
 			hp->starve_ewma = 0.7 * hp->starve_ewma + 0.3 * (now_starved ? 1.0 : 0.0);
 	}
@@ -766,7 +765,10 @@ static void evaluate(struct ex_system *s, struct ex_part *p, struct hpart *hp, u
 	}
 	/* what starvation left behind (a backlog, a smoothed latency) is its
 	 * doing too: 2 s of grace after it is fed */
-	bool starving = (hp->starved || (hp->fed_at && now - hp->fed_at < H_FED_GRACE_NS)) &&
+	/* ... and the window that shows it first: a message stuck behind a
+	 * throttled quota breaks a latency objective at once */
+	bool starving = (hp->starved || hp->thr_share >= 0.2 ||
+			 (hp->fed_at && now - hp->fed_at < H_FED_GRACE_NS)) &&
 			wsig >= 0 && cpu_bound(wsig);
 	/* hysteresis: up at once, down after H_DOWN_EVALS better evaluations */
 	if (worst >= hp->verdict) {
