@@ -300,8 +300,10 @@ void myco__wake(myco__wait_t *w, int reason)
 		return;
 	if (w->reason == MYCO__WAKE_NONE)
 		w->reason = reason;
+	/* outside wake-ups only: a completion we cancelled answers the
+	 * program's own myco_cancel, which a replay makes again */
 	if (__builtin_expect(myco__rec_rt == 1, 0) &&
-	    (reason == MYCO__WAKE_IO || reason == MYCO__WAKE_TIMER))
+	    ((reason == MYCO__WAKE_IO && !w->cancel_req) || reason == MYCO__WAKE_TIMER))
 		myco__rec_rt_wake(reason == MYCO__WAKE_TIMER ? MYCO__RTW_TIMEOUT
 			  : co->rec_chan_wait ? MYCO__RTW_CHAN : MYCO__RTW_IO,
 			  co->loop->index, co->rec_serial, co->loop->rec_picks);
