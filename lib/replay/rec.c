@@ -588,25 +588,42 @@ static const char *chan_name(unsigned id)
 	return id && id < 256 && R.names[id][0] ? R.names[id] : "-";
 }
 
-/* The replay can go no further: say why, once, and end the process. */
+/* The replay can go no further: say why, once, and end the process.
+ * REFUSED: the program depends on something replay cannot reproduce at
+ * all (not replayable) rather than on something the log did not hold
+ * at this record (diverged). */
+static void __attribute__((noreturn)) stop_replay(int refused, size_t at, const char *fmt,
+						   va_list ap)
+{
+	char why[400];
+
+	vsnprintf(why, sizeof why, fmt, ap);
+	fflush(stdout);
+	if (refused) {
+		fprintf(stderr, "myco replay: NOT REPLAYABLE: %s.\n"
+			"  Replay reproduces what a partition gets through channels and libmyco; "
+			"this\n  program depends on something else, so no replay of it would be "
+			"faithful.\n", why);
+		status("unreplayable %s\n", why);
+	} else {
+		fprintf(stderr, "myco replay: DIVERGED at record %zu: %s\n"
+			"  the partition did not do what the recorded run did with the same inputs:\n"
+			"  it depends on something libmyco does not record (its own clock or random\n"
+			"  reads, files, sockets, thread timing). The replay is not faithful from here.\n",
+			at, why);
+		status("diverged %zu %s\n", at, why);
+	}
+	_exit(MYCO__REPLAY_DIVERGED);
+}
+
 static void __attribute__((noreturn)) diverged(size_t at, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void diverged(size_t at, const char *fmt, ...)
 {
-	char why[400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	fprintf(stderr, "myco replay: DIVERGED at record %zu: %s\n"
-		"  the partition did not do what the recorded run did with the same inputs:\n"
-		"  it depends on something libmyco does not record (its own clock or random\n"
-		"  reads, files, sockets, thread timing). The replay is not faithful from here.\n",
-		at, why);
-	status("diverged %zu %s\n", at, why);
-	_exit(MYCO__REPLAY_DIVERGED);
+	stop_replay(0, at, fmt, ap);
 }
 
 /* The log ends: everything recorded was replayed. */
@@ -1106,18 +1123,10 @@ void myco__rec_rt_stalled(unsigned loop, uint64_t picks)
 
 void myco__rec_refuse(const char *fmt, ...)
 {
-	char why[400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	fprintf(stderr, "myco replay: NOT REPLAYABLE: %s.\n"
-		"  Replay reproduces what a partition gets through channels and libmyco; this\n"
-		"  program depends on something else, so no replay of it would be faithful.\n", why);
-	status("unreplayable %s\n", why);
-	_exit(MYCO__REPLAY_DIVERGED);
+	stop_replay(1, R.next, fmt, ap);
 }
 
 void myco__rec_replay_idle(void)

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +67,15 @@ static void *racer(void *arg)
 		pthread_mutex_lock(&lock);
 		table[ntable++] = (struct num){ id, myco_random() };
 		pthread_mutex_unlock(&lock);
-		sched_yield();   /* interleave even on a loaded machine, where one
-				    thread could otherwise finish before the other runs */
+		if (i % 100 == 99) {
+			/* a pause of a length read from the clock itself: the
+			 * threads' interleaving depends on timing (a yield alone
+			 * alternates them the same way every run on a busy core) */
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts = (struct timespec){ 0, 1000 + ts.tv_nsec % 100000 };
+			nanosleep(&ts, NULL);
+		}
 	}
 	return NULL;
 }
