@@ -25,10 +25,14 @@
  *   myco-kv-2t (--threads 2).  Throughput: median of the repetitions
  *   (min and max shown); latency percentiles: median of the repetitions'.
  * - The load generator runs on the same 2 cores as the server: absolute
- *   figures are low and noisy; compare within a row.
+ *   figures are low and noisy; compare within a row.  Each row also shows
+ *   the server's CPU time per operation (all its threads, from
+ *   /proc/PID/task/../schedstat; for the raft cluster the leader's only),
+ *   which depends much less on what else runs on the machine.
  * Not for: correctness (tests/integration/kv).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -217,7 +221,50 @@ static void stop(server_t *s)
 
 typedef struct result {
 	double ops, p50, p99, p999;   /* ops/s, microseconds */
+	double count;                 /* operations in the run */
+	double cpu_us;                /* server CPU time per operation */
 } result_t;
+
+/* CPU time the server has used so far (every thread, from
+ * /proc/PID/task/TID/schedstat: nanoseconds on a CPU).  On a loaded
+ * machine this, not ops/s, is the load-independent cost of a request. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+	char path[96];
+	DIR *d;
+	struct dirent *de;
+	uint64_t sum = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		unsigned long long ns;
+		FILE *f;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.32s/schedstat", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* Run fn's measurement and add the server's CPU time per operation. */
+#define WITH_CPU(sv, res, call)                                                        \
+	({                                                                             \
+		uint64_t c0_ = proc_cpu_ns((sv)->pid);                                 \
+		int rc_ = (call);                                                      \
+		uint64_t c1_ = proc_cpu_ns((sv)->pid);                                 \
+		(res)->cpu_us = (res)->count > 0 ? (double)(c1_ - c0_) / 1e3 / (res)->count : 0; \
+		rc_;                                                                   \
+	})
 
 /* Run redis-benchmark for one test; parse the throughput and the
  * latency-by-percentile table. */
@@ -230,6 +277,7 @@ static int run_rb(int port, const char *test, int pipeline, long n, result_t *r)
 	int got = 0;
 
 	memset(r, 0, sizeof(*r));
+	r->count = (double)n;
 	snprintf(cmd, sizeof(cmd),
 		 "redis-benchmark -h 127.0.0.1 -p %d -t %s -n %ld -c 50 -P %d -r 100000 2>/dev/null",
 		 port, test, n, pipeline);
@@ -378,6 +426,7 @@ static int run_tx(int port, double secs, result_t *r)
 	}
 	qsort(all, n, sizeof(*all), cmp_u32);
 	memset(r, 0, sizeof(*r));
+	r->count = (double)n;
 	if (n) {
 		r->ops = (double)n / ((double)(myco_now() - t0) / 1e9);
 		r->p50 = all[(size_t)(n * 0.5)];
@@ -409,6 +458,7 @@ static const char **sysname = sysname_std;
 static void report(const char *bench, const char *mode, int pipeline, result_t res[NSYS][MAXREP])
 {
 	double ops[NSYS][MAXREP], p[3][NSYS][MAXREP], m[NSYS], mn[NSYS], mx[NSYS];
+	double cpu[NSYS][MAXREP];
 	int s, i;
 
 	for (s = 0; s < NSYS; s++) {
@@ -417,6 +467,7 @@ static void report(const char *bench, const char *mode, int pipeline, result_t r
 			p[0][s][i] = res[s][i].p50;
 			p[1][s][i] = res[s][i].p99;
 			p[2][s][i] = res[s][i].p999;
+			cpu[s][i] = res[s][i].cpu_us;
 		}
 		m[s] = med(ops[s], reps);
 		mn[s] = mx[s] = ops[s][0];
@@ -429,11 +480,12 @@ static void report(const char *bench, const char *mode, int pipeline, result_t r
 	}
 	for (s = 0; s < NSYS; s++) {
 		double q50 = med(p[0][s], reps), q99 = med(p[1][s], reps), q999 = med(p[2][s], reps);
+		double cu = med(cpu[s], reps);
 		if (opt_json) {
-			const char *mt[] = { "throughput", "p50", "p99", "p999" };
-			double v[] = { m[s], q50, q99, q999 };
-			for (i = 0; i < 4; i++)
-				printf("{\"bench\":\"kv.%s\",\"system\":\"%s\",\"metric\":\"%s\",\"value\":%.1f,"
+			const char *mt[] = { "throughput", "p50", "p99", "p999", "cpu_per_op" };
+			double v[] = { m[s], q50, q99, q999, cu };
+			for (i = 0; i < 5; i++)
+				printf("{\"bench\":\"kv.%s\",\"system\":\"%s\",\"metric\":\"%s\",\"value\":%.2f,"
 				       "\"unit\":\"%s\",\"pipeline\":%d,\"clients\":%d,\"fsync\":\"%s\","
 				       "\"reps\":%d}\n",
 				       bench, sysname[s], mt[i], v[i], i ? "us" : "ops/s", pipeline,
@@ -444,9 +496,9 @@ static void report(const char *bench, const char *mode, int pipeline, result_t r
 				       "\"fsync\":\"%s\"}\n", bench, sysname[s], m[s] / m[0], pipeline, mode);
 		} else {
 			printf("%-12s %-6s P%-3d %-11s %10.0f ops/s (min %8.0f max %8.0f) x%.2f  "
-			       "p50 %7.0f us  p99 %7.0f us  p99.9 %7.0f us\n",
+			       "p50 %7.0f us  p99 %7.0f us  p99.9 %7.0f us  cpu %5.2f us/op\n",
 			       bench, mode, pipeline, sysname[s], m[s], mn[s], mx[s], m[s] / m[0],
-			       q50, q99, q999);
+			       q50, q99, q999, cu);
 		}
 	}
 	fflush(stdout);
@@ -528,7 +580,8 @@ int main(int argc, char **argv)
 				const char *test = t ? "get" : "set";
 				for (r = 0; r < reps; r++)
 					for (s = 0; s < NSYS; s++)
-						if (run_rb(srv[s].port, test, pl, n, &res[s][r]) < 0)
+						if (WITH_CPU(&srv[s], &res[s][r],
+							     run_rb(srv[s].port, test, pl, n, &res[s][r])) < 0)
 							fprintf(stderr, "myco-bench-kv: redis-benchmark failed on %s\n",
 								sysname[s]);
 				report(test, mode, pl, res);
@@ -540,7 +593,8 @@ int main(int argc, char **argv)
 			tx_accts = hot ? HOT_ACCTS : ACCTS;
 			for (r = 0; r < reps; r++)
 				for (s = 0; s < NSYS; s++)
-					if (run_tx(srv[s].port, opt_quick ? 1.0 : 2.0, &res[s][r]) < 0)
+					if (WITH_CPU(&srv[s], &res[s][r],
+						     run_tx(srv[s].port, opt_quick ? 1.0 : 2.0, &res[s][r])) < 0)
 						fprintf(stderr, "myco-bench-kv: transfers failed on %s\n",
 							sysname[s]);
 			report(hot ? "transfer-hot" : "transfer", mode, 1, res);
@@ -564,7 +618,8 @@ int main(int argc, char **argv)
 			long n = (opt_quick ? 5000 : 20000) * (pl == 16 ? 5 : 1) / (pl == 1 ? 4 : 1);
 			for (r = 0; r < reps; r++)
 				for (s = 0; s < NSYS; s++)
-					if (run_rb(srv[s].port, "set", pl, n, &res[s][r]) < 0)
+					if (WITH_CPU(&srv[s], &res[s][r],
+						     run_rb(srv[s].port, "set", pl, n, &res[s][r])) < 0)
 						fprintf(stderr, "myco-bench-kv: redis-benchmark failed on %s\n",
 							sysname[s]);
 			report("set", "repl", pl, res);
