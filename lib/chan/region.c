@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "chan_int.h"
+#include "../replay/replay.h"
 #include "myco_int.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -1406,13 +1407,21 @@ static int ready_for_role(struct myco_chan *ch)
 	return -EINVAL;
 }
 
+/* A replayed handle (docs/replay.md) has no ring and no eventfd: a
+ * program that waits on it itself cannot be served from the log. */
+#define REPLAYED(ch) __builtin_expect((ch)->rec != NULL && (ch)->rec->not_served, 0)
+
 int myco_chan_fd(const myco_chan_t *ch)
 {
+	if (REPLAYED(ch))
+		ch->rec->not_served("polls a channel's fd (myco_chan_fd)");
 	return ch->efd_self;
 }
 
 int myco_chan_ready(myco_chan_t *ch)
 {
+	if (REPLAYED(ch))
+		ch->rec->not_served("checks a channel's readiness (myco_chan_ready)");
 	if (myco_chan_broken(ch))
 		return -EPROTO;
 	if (__builtin_expect(ch->chaos != NULL, 0) && myco__chaos_pending(ch))
@@ -1424,6 +1433,8 @@ int myco_chan_arm(myco_chan_t *ch)
 {
 	int r;
 
+	if (REPLAYED(ch))
+		ch->rec->not_served("arms a channel's fd (myco_chan_arm)");
 	if (myco_chan_broken(ch))
 		return -EPROTO;
 	efd_drain(ch->efd_self);
@@ -1446,6 +1457,8 @@ int myco_chan_wait(myco_chan_t *ch, int64_t timeout_ns)
 {
 	int r;
 
+	if (REPLAYED(ch))
+		ch->rec->not_served("waits for a channel (myco_chan_wait)");
 	if (myco_chan_broken(ch))
 		return -EPROTO;
 	r = myco__chan_wait_for(ch, ready_for_role, timeout_ns);

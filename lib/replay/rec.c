@@ -997,12 +997,19 @@ static void rp_close(myco_chan_t *ch)
 	free(ch);
 }
 
+static void __attribute__((noreturn)) rp_not_served(const char *what)
+{
+	myco__rec_refuse("the program %s itself: when the recorded channel became ready is "
+			 "not recorded (replay serves receives, sends and the runtime's "
+			 "channel waits)", what);
+}
+
 static const struct myco__rec_ops rp_ops = {
 	.send = rp_send, .send_batch = rp_send_batch, .reserve = rp_reserve,
 	.publish = rp_publish, .recv = rp_recv, .recv_batch = rp_recv_batch,
 	.done = rp_done, .done_all = rp_done_all, .reply = rp_reply,
 	.call_wait = rp_call_wait, .sample_write = rp_sample_write,
-	.sample_read = rp_sample_read, .close = rp_close,
+	.sample_read = rp_sample_read, .close = rp_close, .not_served = rp_not_served,
 };
 
 static uint64_t rp_value(unsigned type, const char *what, uint64_t raw)

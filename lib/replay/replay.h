@@ -83,6 +83,10 @@ struct myco__rec_ops {
 	int (*sample_read)(myco_chan_t *ch, void *buf, size_t cap,
 			   myco_chan_sample_info_t *info);
 	void (*close)(myco_chan_t *ch);
+	/* replay mode only (NULL when recording): the program used the handle
+	 * in a way the log cannot serve (its fd, readiness, a wait of its
+	 * own); ends the replay as not replayable, saying WHAT */
+	void (*not_served)(const char *what) __attribute__((noreturn));
 };
 
 /* ---- the runtime's hooks (lib/rt; docs/replay.md "Programs on the runtime")

@@ -13,6 +13,8 @@
  *          replay must refuse: cross-loop order is not recorded).
  *   sock   one loop whose coroutine also writes and reads a pipe through
  *          the runtime (myco_write / myco_read) for every message
+ *   fd     no runtime: poll(2) on myco_chan_fd() of `in`, then receive and
+ *          forward (the replay must refuse: readiness is not recorded)
  *          (the replay must refuse: I/O outside channels).
  */
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "myco/chan.h"
@@ -170,6 +173,24 @@ int main(void)
 			die("group", rc);
 		loop1 = myco_group_loop(g, 1);
 		return myco_group_run(g, group_init, NULL) < 0;
+	}
+	if (!strcmp(mode, "fd")) {
+		for (;;) {
+			struct pollfd p = { .fd = myco_chan_fd(in), .events = POLLIN };
+			myco_chan_msg_t msg;
+			if (myco_chan_arm(in) == 0)
+				poll(&p, 1, 100);
+			myco_chan_disarm(in);
+			myco_heartbeat();
+			while (myco_chan_recv(in, &msg, 0) == 0) {
+				struct num m = { 0, 0 };
+				memcpy(&m, msg.data, msg.len < sizeof m ? msg.len : sizeof m);
+				myco_chan_done(in, &msg);
+				m.value = m.seq * 11;
+				if ((rc = myco_chan_send(out, &m, sizeof m)) < 0)
+					die("send", rc);
+			}
+		}
 	}
 	int sock = !strcmp(mode, "sock");
 	if (sock && pipe2(sp, O_CLOEXEC) < 0)

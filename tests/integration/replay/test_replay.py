@@ -327,9 +327,9 @@ def case_rt():
     replayed alone, every send identical (each send mixes in how often the
     timer and the sleeper had run, so the loop's run order must be the
     recorded one) and the same RESULT line.  A group of two loops passing
-    messages across loops, and a loop that also does pipe I/O through the
-    runtime, are recorded too, and their replays refuse: NOT REPLAYABLE,
-    with the reason."""
+    messages across loops, a loop that also does pipe I/O through the
+    runtime, and a program polling a channel's fd itself, are recorded too,
+    and their replays refuse: NOT REPLAYABLE, with the reason."""
     n = 3000
     s = rt_system("pipe", n)
     try:
@@ -359,7 +359,8 @@ def case_rt():
                 fail("--rr where rr cannot record did not say so clearly")
     finally:
         s.cleanup()
-    for mode, words in (("group", "group of 2 loops"), ("sock", "outside channels")):
+    for mode, words in (("group", "group of 2 loops"), ("sock", "outside channels"),
+                        ("fd", "polls a channel's fd")):
         s = rt_system(mode, 300)
         try:
             s.start()
