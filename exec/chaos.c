@@ -181,6 +181,15 @@ int myco__chaos_from_json(const json_t *req, struct myco__chaos_exp *e,
 		} else {
 			f->prob = UINT32_MAX;
 		}
+		const json_t *rp = json_object_get(o, "replies");
+		if (rp && !json_is_boolean(rp))
+			ERRF("fault %zu: 'replies' must be true or false", i + 1);
+		if (json_is_true(rp)) {
+			if (f->kind != MYCO__CHAOS_DROP && f->kind != MYCO__CHAOS_DELAY &&
+			    f->kind != MYCO__CHAOS_CORRUPT && f->kind != MYCO__CHAOS_STALL)
+				ERRF("fault %zu: replies take drop, delay, corrupt and stall", i + 1);
+			f->flags |= MYCO__CHAOS_F_REPLIES;
+		}
 		a = json_object_get(o, "arg");
 		if (a) {
 			if (!json_is_integer(a))
@@ -258,6 +267,7 @@ int myco__chaos_from_model(const myco_chaos_t *m, struct myco__chaos_exp *e,
 		f->seed = mf->seed;
 		f->arg = mf->arg;
 		f->arg2 = mf->arg2;
+		f->flags = mf->replies ? MYCO__CHAOS_F_REPLIES : 0;
 	}
 	e->nfaults = (uint32_t)m->nfaults;
 	return 0;
@@ -283,6 +293,8 @@ json_t *myco__chaos_to_json(const struct myco__chaos_exp *e)
 				      "prob", f->prob == UINT32_MAX ? 1.0 : f->prob / 4294967295.0,
 				      "seed", (json_int_t)f->seed, "arg", (json_int_t)f->arg,
 				      "arg2", (json_int_t)f->arg2);
+		if (j && (f->flags & MYCO__CHAOS_F_REPLIES))
+			json_object_set_new(j, "replies", json_true());
 		if (!j || json_array_append_new(fl, j) < 0) {
 			json_decref(o);
 			json_decref(fl);
@@ -519,15 +531,40 @@ static uint32_t find_chan(struct ex_system *s, const char *name)
 	return UINT32_MAX;
 }
 
-/* The partition receiving on channel c (queue: its receiver, call: the
- * server); UINT32_MAX for a sample channel (not faulted). */
-static uint32_t chan_receiver(const myco_channel_t *c)
+/* The (first) partition a fault of channel c acts in: queue: its
+ * receiver, call: the server (replies: its first client), sample: its
+ * first reader; UINT32_MAX when there is none. */
+static uint32_t chan_receiver(const myco_channel_t *c, uint32_t flags)
 {
 	if (c->kind == MYCO_LANG_QUEUE)
 		return c->receiver;
+	if (c->kind == MYCO_LANG_CALL && (flags & MYCO__CHAOS_F_REPLIES))
+		return c->nclients ? c->clients[0] : UINT32_MAX;
 	if (c->kind == MYCO_LANG_CALL)
 		return c->server;
-	return UINT32_MAX;
+	return c->nreceivers ? c->receivers[0] : UINT32_MAX;
+}
+
+/* Does channel fault f of channel c act in partition pi?  Every reader of
+ * a sample channel, every client for replies, else the one receiver. */
+static bool chan_in(const myco_channel_t *c, uint32_t flags, uint32_t pi)
+{
+	const uint32_t *v = NULL;
+	size_t n = 0;
+
+	if (c->kind == MYCO_LANG_SAMPLE) {
+		v = c->receivers;
+		n = c->nreceivers;
+	} else if (c->kind == MYCO_LANG_CALL && (flags & MYCO__CHAOS_F_REPLIES)) {
+		v = c->clients;
+		n = c->nclients;
+	} else {
+		return chan_receiver(c, flags) == pi;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pi)
+			return true;
+	return false;
 }
 
 static void write_table(struct ex_chaos *x, uint32_t pi, struct myco__part_ctl *ctl)
@@ -634,11 +671,27 @@ int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 					 myco__chaos_kind_name(f->kind), f->target);
 				goto bad;
 			}
-			r->part = chan_receiver(&s->model->channels[r->chan]);
+			const myco_channel_t *ch = &s->model->channels[r->chan];
+			r->part = chan_receiver(ch, f->flags);
 			if (r->part == UINT32_MAX || r->part >= s->nparts) {
-				snprintf(err, cap, "fault %u (%s): channel '%s' is a sample channel "
-					 "(only queue and call channels are faulted)", i + 1,
-					 myco__chaos_kind_name(f->kind), f->target);
+				snprintf(err, cap, "fault %u (%s): channel '%s' has no partition "
+					 "to fault it in", i + 1, myco__chaos_kind_name(f->kind),
+					 f->target);
+				goto bad;
+			}
+			if ((ch->kind == MYCO_LANG_SAMPLE || (f->flags & MYCO__CHAOS_F_REPLIES)) &&
+			    f->kind != MYCO__CHAOS_DROP && f->kind != MYCO__CHAOS_CORRUPT &&
+			    f->kind != MYCO__CHAOS_STALL &&
+			    !(f->kind == MYCO__CHAOS_DELAY && (f->flags & MYCO__CHAOS_F_REPLIES))) {
+				snprintf(err, cap, "fault %u (%s): %s take drop, %scorrupt and stall",
+					 i + 1, myco__chaos_kind_name(f->kind),
+					 ch->kind == MYCO_LANG_SAMPLE ? "sample channels" : "replies",
+					 ch->kind == MYCO_LANG_SAMPLE ? "" : "delay, ");
+				goto bad;
+			}
+			if ((f->flags & MYCO__CHAOS_F_REPLIES) && ch->kind != MYCO_LANG_CALL) {
+				snprintf(err, cap, "fault %u (%s): '%s' is not a call channel: it has "
+					 "no replies", i + 1, myco__chaos_kind_name(f->kind), f->target);
 				goto bad;
 			}
 		} else if (strcmp(f->target, "*")) {
@@ -678,7 +731,9 @@ int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 			for (uint32_t pi = 0; pi < s->nparts; pi++) {
 				struct myco__chaos_slot *sl;
 
-				if (r->part != UINT32_MAX ? pi != r->part : false)
+				if (r->chan != UINT32_MAX
+				    ? !chan_in(&s->model->channels[r->chan], r->f.flags, pi)
+				    : r->part != UINT32_MAX && pi != r->part)
 					continue;
 				if (x->ntab[pi] >= MYCO__CHAOS_SLOTS) {
 					snprintf(err, cap, "partition '%s': more than %u table faults",
@@ -737,9 +792,13 @@ int myco__ex_chaos_start(struct ex_system *s, const struct myco__chaos_exp *e,
 		if (r->f.kind <= MYCO__CHAOS_FDLEAK)
 			myco__ex_event(s, r->part != UINT32_MAX ? &s->parts[r->part] : NULL,
 				       "chaos", -1, -1,
-				       "%s on %s from +%.3f s%s (probability %.4f, seed %" PRIu64 "): "
+				       "%s on %s%s from +%.3f s%s (probability %.4f, seed %" PRIu64 "): "
 				       "in the partition's fault table",
 				       myco__chaos_kind_name(r->f.kind), r->f.target,
+				       (r->f.flags & MYCO__CHAOS_F_REPLIES) ? " replies (at its clients)"
+				       : r->chan != UINT32_MAX &&
+					 s->model->channels[r->chan].kind == MYCO_LANG_SAMPLE
+				       ? " (at its readers)" : "",
 				       (double)r->f.at_ns / 1e9, r->f.for_ns ? " for a while" : "",
 				       r->f.prob == UINT32_MAX ? 1.0 : r->f.prob / 4294967295.0, r->seed);
 	}

@@ -66,8 +66,14 @@ struct myco__chaos_fault {
 	uint64_t seed;                  /* 0: derived from the experiment seed and
 					 * the fault's index */
 	int64_t arg;                    /* per kind (see the enums) */
-	uint64_t arg2;                  /* DELAY: jitter ns */
+	uint64_t arg2;                  /* DELAY: jitter ns; SLOWSYS: the calls */
+	uint32_t flags;                 /* MYCO__CHAOS_F_* */
 };
+
+/* A call channel's replies, faulted at its clients (drop, delay, corrupt,
+ * stall).  Without it a call channel is faulted at its server, a sample
+ * channel (drop, corrupt, stall) at its readers. */
+#define MYCO__CHAOS_F_REPLIES 0x1u
 
 struct myco__chaos_exp {
 	char name[MYCO__CHAOS_NAME_MAX];

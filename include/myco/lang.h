@@ -461,6 +461,9 @@ typedef struct myco_chaos_fault {
 				* second; hog, starve: percent; skew: signed ns */
 	uint64_t arg2;         /* delay: jitter ns; slowsys: the system calls,
 				* bit i = myco_chaos_syscall_name(i) */
+	bool replies;          /* a call channel's replies, faulted at its
+				* clients (`delay svc replies 2 ms;`); a sample
+				* channel's faults act at its readers */
 } myco_chaos_fault_t;
 
 /* The i-th system call a `slowsys` fault can slow, NULL past the last. */

@@ -430,6 +430,18 @@ void myco__chaos_unget(struct myco_chan *ch, const myco_chan_msg_t *msg);
 /* 1 when the fault layer holds a message (ready() must say so). */
 int myco__chaos_pending(const struct myco_chan *ch);
 void myco__chaos_free(struct myco_chan *ch);
+/* Client and reader faults (the endpoint's channel tag, the partition's
+ * table).  stall_end: the end (raw clock) of a stall in effect, 0 none.
+ * reply: the reply to corr was copied into rep: 0 hand it out (maybe
+ * corrupted, after a delay), 1 it is dropped (keep waiting), -ETIMEDOUT
+ * (the delay outlasts deadline).  sample: a value was read into buf: 0
+ * (it, corrupted, or the one read before in its place), -ENODATA or
+ * -EMSGSIZE for the one before. */
+uint64_t myco__chaos_stall_end(struct myco_chan *ch);
+int myco__chaos_reply(struct myco_chan *ch, uint64_t corr, void *rep, size_t len,
+		      uint64_t deadline);
+int myco__chaos_sample(struct myco_chan *ch, void *buf, size_t cap,
+		       myco_chan_sample_info_t *info);
 /* A private flag of myco_chan_msg_t.flags: this message is a duplicate the
  * fault layer made (a private copy; done() on it does nothing). */
 #define MYCO__CHAN_MSG_CHAOS_DUP 0x80000000u

@@ -16,9 +16,13 @@
  * [base, base + 64) of positions handed out by the ring: `dlv` (handed to
  * the application) and `dn` (done) bitmaps; done() marks, the commit
  * follows the run of done positions from base.
- * Not for: partition faults the executive applies (exec/chaos.c), sample
- * channels and reply rings (not faulted), DROP_OLDEST channels (their
- * producer may overwrite a held message: not faulted).
+ * Also here, without holding anything in the ring: faults on call replies
+ * at the client (drop, delay, corrupt, stall in myco_chan_call_wait) and
+ * on sample values at the reader (drop, corrupt, stall: the reader is
+ * handed the value it had before).
+ * Not for: partition faults the executive applies (exec/chaos.c),
+ * DROP_OLDEST channels (their producer may overwrite a held message: not
+ * faulted).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -63,6 +67,11 @@ struct chan_chaos {
 	struct lanew *lw;       /* nlanes */
 	double tokens;          /* BANDWIDTH: bytes */
 	uint64_t t_tok;
+	/* sample reader: the last value handed out unfaulted (what a
+	 * dropped or stalled value is replaced by) */
+	void *sval;
+	myco_chan_sample_info_t sinfo;
+	uint64_t s_t;           /* when it was read (raw clock) */
 };
 
 static const uint32_t not_armed;
@@ -248,6 +257,7 @@ void myco__chaos_free(struct myco_chan *ch)
 	for (unsigned i = 0; i < COPIES; i++)
 		free(st->copies[i].buf);
 	free(st->lw);
+	free(st->sval);
 	free(st);
 	ch->chaos = NULL;
 }
@@ -622,4 +632,121 @@ wait:
 			wait_until = now + 10000000ull;
 		sleep_ns(wait_until - now);
 	}
+}
+
+/* ---- call replies (at the client) and sample values (at the reader) ---- */
+
+/* The end (raw clock) of a stall of this endpoint's channel in effect
+ * now, 0 when none. */
+uint64_t myco__chaos_stall_end(struct myco_chan *ch)
+{
+	struct active f[MYCO__CHAOS_SLOTS];
+	const struct active *a;
+	unsigned n;
+
+	if (!ch->chaos_tag || !__atomic_load_n(myco__chaos_armed, __ATOMIC_RELAXED))
+		return 0;
+	n = active_faults(ch->chaos_tag, myco__now_raw(), f);
+	a = n ? find(f, n, MYCO__CHAOS_STALL) : NULL;
+	if (!a)
+		return 0;
+	count(MYCO__CHAOS_STALL, 1);
+	return a->t_end;
+}
+
+int myco__chaos_reply(struct myco_chan *ch, uint64_t corr, void *rep, size_t len,
+		      uint64_t deadline)
+{
+	struct active f[MYCO__CHAOS_SLOTS];
+	const struct active *a;
+	uint64_t now = myco__now_raw();
+	unsigned n;
+
+	if (!ch->chaos_tag)
+		return 0;
+	n = active_faults(ch->chaos_tag, now, f);
+	if (!n)
+		return 0;
+	a = find(f, n, MYCO__CHAOS_DROP);
+	if (a && hits(a, ch->index, corr)) {
+		count(MYCO__CHAOS_DROP, 1);
+		return 1;
+	}
+	a = find(f, n, MYCO__CHAOS_CORRUPT);
+	if (a && len && hits(a, ch->index, corr)) {
+		myco_chan_msg_t m = { .len = len, .lane = ch->index, .seq = corr };
+		flip_bits(a, &m, rep);
+		count(MYCO__CHAOS_CORRUPT, 1);
+	}
+	a = find(f, n, MYCO__CHAOS_DELAY);
+	if (a && hits(a, ch->index, corr)) {
+		uint64_t d = a->arg + (a->arg2 ? roll(a, ch->index, corr ^ 0x5bd1e995u) % a->arg2 : 0);
+
+		count(MYCO__CHAOS_DELAY, 1);
+		if (deadline && now + d >= deadline) {
+			if (deadline > now)
+				sleep_ns(deadline - now);
+			return -ETIMEDOUT;
+		}
+		sleep_ns(d);
+	}
+	return 0;
+}
+
+int myco__chaos_sample(struct myco_chan *ch, void *buf, size_t cap,
+		       myco_chan_sample_info_t *info)
+{
+	struct active f[MYCO__CHAOS_SLOTS];
+	const struct active *a;
+	struct chan_chaos *st = ch->chaos;
+	uint64_t now = myco__now_raw();
+	unsigned n = ch->chaos_tag ? active_faults(ch->chaos_tag, now, f) : 0;
+	bool hide = false;
+
+	if (!st) {
+		/* from the first read of an experiment (armed) on: the value
+		 * handed out is kept, for a drop or stall to hand out again */
+		st = calloc(1, sizeof(*st));
+		if (!st || !(st->sval = malloc(ch->g.msg_size ? ch->g.msg_size : 1))) {
+			free(st);
+			return 0;        /* not faulted */
+		}
+		ch->chaos = st;
+	}
+	if (find(f, n, MYCO__CHAOS_STALL)) {
+		count(MYCO__CHAOS_STALL, 1);
+		hide = true;
+	}
+	a = find(f, n, MYCO__CHAOS_DROP);
+	if (!hide && a && hits(a, 0, info->seq)) {
+		count(MYCO__CHAOS_DROP, 1);
+		hide = true;
+	}
+	if (hide) {
+		/* the value the reader had: this one is not seen */
+		if (!st->sinfo.seq)
+			return -ENODATA;
+		if (st->sinfo.len > cap) {
+			info->len = st->sinfo.len;
+			return -EMSGSIZE;
+		}
+		memcpy(buf, st->sval, st->sinfo.len);
+		*info = st->sinfo;
+		info->age_ns += now - st->s_t;
+		info->stale = ch->g.refresh_ns && info->age_ns > ch->g.refresh_ns;
+		ch->last_seq = st->sinfo.seq;
+		return 0;
+	}
+	if (info->len <= ch->g.msg_size) {
+		memcpy(st->sval, buf, info->len);
+		st->sinfo = *info;
+		st->s_t = now;
+	}
+	a = find(f, n, MYCO__CHAOS_CORRUPT);
+	if (a && info->len && hits(a, 0, info->seq)) {
+		myco_chan_msg_t m = { .len = info->len, .lane = 0, .seq = info->seq };
+		flip_bits(a, &m, buf);
+		count(MYCO__CHAOS_CORRUPT, 1);
+	}
+	return 0;
 }

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "chan_int.h"
 
@@ -920,6 +921,24 @@ int myco__chan_call_wait_raw(myco_chan_t *ch, uint64_t corr, void *rep, size_t r
 	for (;;) {
 		int64_t left = 0;
 
+		/* chaos: a stall of the replies holds them in the ring */
+		if (__builtin_expect(__atomic_load_n(myco__chaos_armed, __ATOMIC_RELAXED) != 0, 0)) {
+			uint64_t end = myco__chaos_stall_end(ch), now = myco__now_raw();
+
+			if (end > now) {
+				if (!deadline)
+					return -ETIMEDOUT;
+				if (deadline <= now)
+					return -ETIMEDOUT;
+				uint64_t until = end < deadline ? end : deadline;
+				struct timespec ts = { (time_t)((until - now) / 1000000000u),
+						       (long)((until - now) % 1000000000u) };
+				if (until - now > 10000000u)
+					ts = (struct timespec){ 0, 10000000 };
+				clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+				continue;
+			}
+		}
 		rc = myco__chan_ready_reply(ch);
 		if (rc < 0)
 			return rc;
@@ -947,8 +966,17 @@ int myco__chan_call_wait_raw(myco_chan_t *ch, uint64_t corr, void *rep, size_t r
 			atomic_store_explicit(&l->rhead, ch->rhead, memory_order_release);
 			if (c == corr && (fl & MYCO_CHAN_MSG_ERROR))
 				return -(int)st;   /* an error answer (the owner's, at a switch) */
+			if (c == corr && len <= rep_cap &&
+			    __builtin_expect(__atomic_load_n(myco__chaos_armed, __ATOMIC_RELAXED) != 0, 0)) {
+				int f = myco__chaos_reply(ch, corr, rep, len, deadline);
+				if (f == 1)
+					goto next;       /* dropped: ours will not come */
+				if (f < 0)
+					return f;
+			}
 			if (c == corr)
 				return len <= rep_cap ? 0 : -EMSGSIZE;
+next:
 			rc = myco__chan_ready_reply(ch);
 			if (rc < 0)
 				return rc;

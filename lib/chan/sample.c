@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "chan_int.h"
 
@@ -107,6 +108,11 @@ int myco__chan_sample_read_raw(myco_chan_t *ch, void *buf, size_t cap,
 		info->age_ns = now > ts ? now - ts : 0;
 		info->stale = ch->g.refresh_ns && info->age_ns > ch->g.refresh_ns;
 		ch->last_seq = w;
+		/* chaos: one load of the partition's `armed` word (or the
+		 * endpoint's fault state) */
+		if (__builtin_expect(((uintptr_t)ch->chaos |
+				      __atomic_load_n(myco__chaos_armed, __ATOMIC_RELAXED)) != 0, 0))
+			return myco__chaos_sample(ch, buf, cap, info);
 		return 0;
 	}
 	return -EBUSY;
@@ -121,6 +127,23 @@ int myco_chan_sample_wait(myco_chan_t *ch, uint64_t last_seq, int64_t timeout_ns
 		return -EPERM;
 	if (ch->broken)
 		return -EPROTO;
+	/* chaos: no new value is seen while a stall lasts */
+	if (__builtin_expect(__atomic_load_n(myco__chaos_armed, __ATOMIC_RELAXED) != 0, 0)) {
+		uint64_t end = myco__chaos_stall_end(ch), now = myco__now_raw();
+
+		if (end > now) {
+			uint64_t d = end - now;
+			if (timeout_ns == 0)
+				return -EAGAIN;
+			if (timeout_ns > 0 && (uint64_t)timeout_ns < d)
+				d = (uint64_t)timeout_ns;
+			struct timespec ts = { (time_t)(d / 1000000000u), (long)(d % 1000000000u) };
+			clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+			if (timeout_ns > 0 && (uint64_t)timeout_ns <= end - now)
+				return -ETIMEDOUT;
+			timeout_ns = timeout_ns > 0 ? timeout_ns - (int64_t)(end - now) : timeout_ns;
+		}
+	}
 	saved = ch->last_seq;
 	ch->last_seq = last_seq;
 	rc = myco__chan_wait_for(ch, myco__chan_ready_sample, timeout_ns);

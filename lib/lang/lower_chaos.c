@@ -258,14 +258,29 @@ void myco__lower_chaos_fault(myco__lower_t *l)
 			l->bx->bad = true;
 			return;
 		}
-		if (c->chans[ci].c.kind == MYCO_LANG_SAMPLE) {
+		bool basic = !strcmp(kind, "drop") || !strcmp(kind, "corrupt") ||
+			     !strcmp(kind, "stall");
+		if (c->chans[ci].c.kind == MYCO_LANG_SAMPLE && !basic) {
 			ERR(c, "E131", t->pos, t->len,
-			    "channel faults apply at the receiving end of queue and call channels",
+			    "a sample channel takes drop, corrupt and stall (at its readers)",
 			    "`%s` is a sample channel: %s does not apply", t->text, kind);
 			l->bx->bad = true;
 			return;
 		}
 		f.target = c->chans[ci].c.name;
+		myco__arg_t *rp = myco__peek(k);
+		if (rp && rp->kind == MYCO__A_IDENT && !strcmp(rp->text, "replies")) {
+			if (c->chans[ci].c.kind != MYCO_LANG_CALL ||
+			    (!basic && strcmp(kind, "delay"))) {
+				ERR(c, "E131", rp->pos, rp->len,
+				    "`replies` follows a call channel, for drop, delay, corrupt and stall",
+				    "%s: `replies` does not apply here", kind);
+				l->bx->bad = true;
+				return;
+			}
+			k->i++;
+			f.replies = true;
+		}
 	} else if (!strcmp(t->text, "any")) {
 		if (fk->t != T_PART_ANY) {
 			ERR(c, "E131", t->pos, t->len, "name the partition",

@@ -27,6 +27,14 @@
  *          calls of each kind that took at least CHAOS_SLOW_MS (what a
  *          `slowsys` fault of that delay must make every slowed call take)
  *          and keeps them in sys.stat ("n=N write=N read=N nanosleep=N").
+ *   answer serves the call channel `svc` (a request {v, v*K} is answered
+ *          {v, v*K}) and writes {n, n*K} to the sample channel `st` every
+ *          10 ms.
+ *   ask    calls `svc` (timeout 100 ms) and reads `st` in a loop, and
+ *          keeps ask.stat: calls, ok, timeouts, bad (an answer whose check
+ *          fails: corrupted), samples, sbad (a value whose check fails),
+ *          still (the longest time in ms the value read stayed the same
+ *          write while the writer went on).
  *
  * The test reads sink.log and src.seq after the run: every seq the source
  * sent must be in the log exactly once.
@@ -365,6 +373,92 @@ static int sys_loop(void)
 	}
 }
 
+static int answer(void)
+{
+	myco_chan_t *sv, *st;
+	uint64_t n = 0, t_w = 0;
+
+	if (myco_chan_open("svc", &sv) < 0 || myco_chan_open("st", &st) < 0)
+		return 1;
+	myco_ready();
+	for (;;) {
+		myco_chan_msg_t m;
+		uint64_t now = mono_ns();
+
+		if (now - t_w >= 10000000ull) {
+			struct msg v = { ++n, n * K };
+			myco_chan_sample_write(st, &v, sizeof v);
+			t_w = now;
+		}
+		if (myco_chan_recv(sv, &m, 5000000) == 0) {
+			struct msg q = { 0, 0 };
+			memcpy(&q, m.data, m.len < sizeof q ? m.len : sizeof q);
+			myco_chan_reply(sv, &m, &q, sizeof q);
+			myco_chan_done(sv, &m);
+		}
+		myco_heartbeat();
+	}
+}
+
+static int ask(void)
+{
+	myco_chan_t *cl, *st;
+	uint64_t calls = 0, ok = 0, tmo = 0, bad = 0, samples = 0, sbad = 0;
+	uint64_t last_seq = 0, t_seen = 0, still = 0, t_stat = 0;
+
+	if (myco_chan_open("svc", &cl) < 0 || myco_chan_open("st", &st) < 0)
+		return 1;
+	myco_ready();
+	for (;;) {
+		struct msg q = { ++calls, calls * K }, r = { 0, 0 }, v;
+		myco_chan_sample_info_t in;
+		size_t rl = 0;
+		int rc = myco_chan_call(cl, &q, sizeof q, &r, sizeof r, &rl, 100000000);
+		uint64_t now;
+
+		if (rc == -ETIMEDOUT)
+			tmo++;
+		else if (rc == 0 && r.seq == q.seq && r.check == q.check)
+			ok++;
+		else if (rc == 0)
+			bad++;
+		if (myco_chan_sample_read(st, &v, sizeof v, &in) == 0) {
+			now = mono_ns();
+			samples++;
+			if (v.check != v.seq * K)
+				sbad++;
+			if (in.seq != last_seq) {
+				last_seq = in.seq;
+				t_seen = now;
+			} else if ((now - t_seen) / 1000000u > still) {
+				still = (now - t_seen) / 1000000u;
+			}
+		}
+		myco_heartbeat();
+		now = mono_ns();
+		if (now - t_stat >= 100000000ull) {
+			char line[200];
+			int fd = open_in_dir("ask.stat.tmp", O_WRONLY | O_CREAT | O_TRUNC);
+			int len = snprintf(line, sizeof(line),
+					   "calls=%" PRIu64 " ok=%" PRIu64 " timeouts=%" PRIu64
+					   " bad=%" PRIu64 " samples=%" PRIu64 " sbad=%" PRIu64
+					   " still=%" PRIu64 "\n", calls, ok, tmo, bad, samples, sbad, still);
+			t_stat = now;
+			if (fd >= 0) {
+				if (write(fd, line, (size_t)len) == len) {
+					char a[512], c[512];
+					snprintf(a, sizeof(a), "%s/ask.stat.tmp", dir);
+					snprintf(c, sizeof(c), "%s/ask.stat", dir);
+					rename(a, c);
+				}
+				close(fd);
+			}
+		}
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int main(void)
 {
 	const char *role = getenv("CHAOS_ROLE");
@@ -386,6 +480,10 @@ int main(void)
 		return sink();
 	if (!strcmp(role, "sys"))
 		return sys_loop();
+	if (!strcmp(role, "answer"))
+		return answer();
+	if (!strcmp(role, "ask"))
+		return ask();
 	fprintf(stderr, "chaos_part: unknown role '%s'\n", role);
 	return 2;
 }

@@ -22,6 +22,11 @@ slowsys a partition's own direct system calls (write, read, nanosleep by
         take at least the delay, the executive counts what it slowed, the
         program goes on after the fault; a partition not started with the
         calls trapped is refused with the reason, an unknown call is E131.
+replies faults on a call channel's replies act at its client (a dropped
+        reply times the call out, a corrupted one fails its check) and on
+        a sample channel at its reader (a stall holds the value it had, a
+        corruption fails its check); the server is not faulted, and every
+        call is answered cleanly afterwards.
 soak    kill -9 of a random partition every 100 ms plus delay, duplicate,
         reorder, stall and bandwidth faults on both channels, under load,
         for CHAOS_SOAK_SECONDS (default 60; `make soak`: 600): zero messages
@@ -483,6 +488,97 @@ def case_slowsys():
         wait_for(lambda: stat().get("n", 0) > after["n"] + 10, "the loop after the fault")
         if s.part("sys")["restarts"] or s.part("other")["restarts"]:
             fail("slowsys: a partition was restarted: %s" % s.ps()["partitions"])
+    finally:
+        s.stop()
+
+
+REPLY_SYSTEM = """
+system %(name)s {
+    message M { seq: u64 = 1; check: u64 = 2; }
+    channel svc call { request M; reply M; timeout 100 ms; }
+    channel st sample { type M; }
+    partition answer {
+        program "%(prog)s";
+        path "%(dir)s" rw;
+        env CHAOS_ROLE = "answer";
+        env CHAOS_DIR = "%(dir)s";
+        serve svc;
+        send st;
+        heartbeat 2 s;
+        misses 5;
+        readiness required;
+    }
+    partition ask {
+        program "%(prog)s";
+        path "%(dir)s" rw;
+        env CHAOS_ROLE = "ask";
+        env CHAOS_DIR = "%(dir)s";
+        call svc;
+        recv st;
+        heartbeat 2 s;
+        misses 5;
+        readiness required;
+    }
+    chaos answers {
+        seed 11;
+        duration 5 s;
+        drop svc replies probability 30 %% for 1500 ms;
+        corrupt svc replies probability 30 %% at 1500 ms for 1500 ms;
+        stall st at 3 s for 1 s;
+        corrupt st probability 50 %% at 4 s for 1 s;
+    }
+}
+"""
+
+
+def case_replies():
+    s = System("r", 0, 0)
+    with open(s.file, "w") as f:
+        f.write(REPLY_SYSTEM % dict(name=s.name, prog=PART, dir=s.data))
+
+    def stat():
+        try:
+            with open(os.path.join(s.data, "ask.stat")) as f:
+                return {k: int(v) for k, v in (w.split("=") for w in f.read().split())}
+        except (FileNotFoundError, ValueError):
+            return {}
+    s.start()
+    try:
+        wait_for(lambda: stat().get("ok", 0) > 10 and stat().get("samples", 0) > 10,
+                 "calls answered and samples read")
+        before = stat()
+        if before.get("timeouts") or before.get("bad") or before.get("sbad"):
+            fail("replies: faults before the experiment: %s" % before)
+        # a bad one: duplicate does not apply to replies
+        r = subprocess.run([MYCO, "chaos", "run", "--fault", "duplicate svc replies",
+                            "--runtime-dir", s.rt], capture_output=True, text=True, timeout=60)
+        if r.returncode != 2 or "E131" not in r.stderr:
+            fail("duplicate svc replies: expected E131, got %d %s" % (r.returncode, r.stderr))
+        rc, v = s.chaos("answers")
+        st = json.loads(s.cli("chaos", "status").stdout.strip().splitlines()[0])
+        after = stat()
+        applied = st.get("applied", {})
+        print("replies: ask before %s, after %s; applied %s" % (before, after, applied),
+              flush=True)
+        a = applied.get("ask", {})
+        for k in ("drop", "corrupt", "stall"):
+            if not a.get(k):
+                fail("replies: %s was not applied at the client/reader: %s" % (k, applied))
+        if applied.get("answer"):
+            fail("replies: the server was faulted: %s" % applied)
+        if not after.get("timeouts"):
+            fail("replies: no call timed out while its replies were dropped: %s" % after)
+        if not after.get("bad"):
+            fail("replies: no corrupted answer seen: %s" % after)
+        if not after.get("sbad"):
+            fail("replies: no corrupted sample seen: %s" % after)
+        if after.get("still", 0) < 1000:
+            fail("replies: the sample did not stand still for the stall's 1 s: %s" % after)
+        # afterwards every call is answered again, cleanly
+        wait_for(lambda: stat().get("ok", 0) > after["ok"] + 20, "clean answers afterwards")
+        later = stat()
+        if later["timeouts"] != after["timeouts"] or later["bad"] != after["bad"]:
+            fail("replies: faults after the experiment: %s then %s" % (after, later))
     finally:
         s.stop()
 

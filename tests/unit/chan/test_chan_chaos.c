@@ -313,6 +313,144 @@ static void t_other_channel_untouched(void **state)
 	disarm();
 }
 
+/* Call replies, faulted at the client: a dropped reply never arrives (the
+ * call times out), a corrupted one has bits flipped, a delayed one comes
+ * no sooner than the delay, a stall holds them until it ends or the call's
+ * timeout; a server endpoint of the same channel sees its requests as
+ * they are (the faults are the client's). */
+static void t_replies(void **state)
+{
+	myco_chan_owner_t *o;
+	myco_chan_config_t cfg;
+	myco_chan_t *cl, *sv;
+	myco_chan_msg_t m;
+	uint64_t rep, corr, t0;
+	size_t rl;
+
+	(void)state;
+	myco_chan_config_init(&cfg, MYCO_CHAN_CALL);
+	cfg.msg_size = 8;
+	cfg.depth = 8;
+	assert_int_equal(myco_chan_create(&cfg, &o), 0);
+	assert_int_equal(attach_role(o, MYCO_CHAN_CLIENT, &cl), 0);
+	assert_int_equal(attach_role(o, MYCO_CHAN_SERVER, &sv), 0);
+	myco__chaos_tag(cl, "x");
+#define ANSWER(v) do { \
+		uint64_t a_ = (v); \
+		assert_int_equal(myco_chan_recv(sv, &m, 0), 0); \
+		assert_int_equal(myco_chan_reply(sv, &m, &a_, sizeof(a_)), 0); \
+		assert_int_equal(myco_chan_done(sv, &m), 0); \
+	} while (0)
+	/* drop */
+	fault(0, MYCO__CHAOS_DROP, UINT32_MAX, 1, 0, 0);
+	assert_int_equal(myco_chan_call_send(cl, &corr, 8, &corr), 0);
+	ANSWER(11);
+	assert_int_equal(myco_chan_call_wait(cl, corr, &rep, 8, &rl, 1000000), -ETIMEDOUT);
+	assert_int_equal(myco_chan_ready(cl), 0);        /* it was consumed */
+	disarm();
+	/* corrupt: one bit */
+	fault(0, MYCO__CHAOS_CORRUPT, UINT32_MAX, 2, 1, 0);
+	assert_int_equal(myco_chan_call_send(cl, &corr, 8, &corr), 0);
+	ANSWER(0);
+	assert_int_equal(myco_chan_call_wait(cl, corr, &rep, 8, &rl, 1000000000), 0);
+	assert_int_equal(__builtin_popcountll(rep), 1);
+	disarm();
+	/* delay 20 ms: at least that long (a lower bound) */
+	fault(0, MYCO__CHAOS_DELAY, UINT32_MAX, 3, 20000000, 0);
+	assert_int_equal(myco_chan_call_send(cl, &corr, 8, &corr), 0);
+	ANSWER(33);
+	t0 = myco__now_raw();
+	assert_int_equal(myco_chan_call_wait(cl, corr, &rep, 8, &rl, 5000000000ll), 0);
+	assert_true(myco__now_raw() - t0 >= 20000000u);
+	assert_int_equal(rep, 33);
+	/* ... longer than the call's timeout: it times out */
+	assert_int_equal(myco_chan_call_send(cl, &corr, 8, &corr), 0);
+	ANSWER(34);
+	assert_int_equal(myco_chan_call_wait(cl, corr, &rep, 8, &rl, 1000000), -ETIMEDOUT);
+	disarm();
+	/* stall: replies stay in the ring until it ends */
+	fault(0, MYCO__CHAOS_STALL, UINT32_MAX, 4, 0, 0);
+	assert_int_equal(myco_chan_call_send(cl, &corr, 8, &corr), 0);
+	ANSWER(44);
+	assert_int_equal(myco_chan_call_wait(cl, corr, &rep, 8, &rl, 2000000), -ETIMEDOUT);
+	assert_int_equal(myco_chan_ready(cl), 1);        /* still there */
+	disarm();
+	assert_int_equal(myco_chan_call_wait(cl, corr, &rep, 8, &rl, 0), 0);
+	assert_int_equal(rep, 44);
+	assert_true(tbl.applied[MYCO__CHAOS_DROP] >= 1 && tbl.applied[MYCO__CHAOS_CORRUPT] >= 1 &&
+		    tbl.applied[MYCO__CHAOS_DELAY] >= 2 && tbl.applied[MYCO__CHAOS_STALL] >= 1);
+#undef ANSWER
+	myco_chan_close(cl);
+	myco_chan_close(sv);
+	myco_chan_owner_close(o);
+}
+
+/* Sample values, faulted at the reader: a dropped or stalled value is
+ * replaced by the one the reader had (older, its age grown), a corrupted
+ * one has bits flipped; seeded by the write number. */
+static void t_sample(void **state)
+{
+	myco_chan_owner_t *o;
+	myco_chan_config_t cfg;
+	myco_chan_t *w, *r;
+	myco_chan_sample_info_t in;
+	uint64_t v, got;
+
+	(void)state;
+	myco_chan_config_init(&cfg, MYCO_CHAN_SAMPLE);
+	cfg.msg_size = 8;
+	assert_int_equal(myco_chan_create(&cfg, &o), 0);
+	assert_int_equal(attach_role(o, MYCO_CHAN_WRITER, &w), 0);
+	assert_int_equal(attach_role(o, MYCO_CHAN_READER, &r), 0);
+	myco__chaos_tag(r, "x");
+	/* a stall before any value was read: none to give */
+	fault(0, MYCO__CHAOS_STALL, UINT32_MAX, 5, 0, 0);
+	v = 1;
+	assert_int_equal(myco_chan_sample_write(w, &v, 8), 0);
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), -ENODATA);
+	assert_int_equal(myco_chan_sample_wait(r, 0, 1000000), -ETIMEDOUT);
+	disarm();
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(got, 1);
+	/* stall: the value before, at its seq */
+	fault(0, MYCO__CHAOS_STALL, UINT32_MAX, 5, 0, 0);
+	v = 2;
+	assert_int_equal(myco_chan_sample_write(w, &v, 8), 0);
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(got, 1);
+	assert_int_equal(in.seq, 1);
+	disarm();
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(got, 2);
+	/* drop every write: still the one before */
+	fault(0, MYCO__CHAOS_DROP, UINT32_MAX, 6, 0, 0);
+	v = 3;
+	assert_int_equal(myco_chan_sample_write(w, &v, 8), 0);
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(got, 2);
+	disarm();
+	/* corrupt: one bit of the value handed out; the next read is clean */
+	fault(0, MYCO__CHAOS_CORRUPT, UINT32_MAX, 7, 1, 0);
+	v = 0;
+	assert_int_equal(myco_chan_sample_write(w, &v, 8), 0);
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(__builtin_popcountll(got), 1);
+	disarm();
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(got, 0);
+	/* another channel's faults do not touch it */
+	fault(0, MYCO__CHAOS_STALL, UINT32_MAX, 5, 0, 0);
+	tbl.slot[0].chan = myco__chaos_chan_hash("y");
+	v = 9;
+	assert_int_equal(myco_chan_sample_write(w, &v, 8), 0);
+	assert_int_equal(myco_chan_sample_read(r, &got, 8, &in), 0);
+	assert_int_equal(got, 9);
+	disarm();
+	myco_chan_close(w);
+	myco_chan_close(r);
+	myco_chan_owner_close(o);
+}
+
 static void t_skew(void **state)
 {
 	(void)state;
@@ -335,6 +473,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_stall_bandwidth, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_other_channel_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_skew, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_sample, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
