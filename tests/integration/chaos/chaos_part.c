@@ -33,8 +33,8 @@
  *   ask    calls `svc` (timeout 100 ms) and reads `st` in a loop, and
  *          keeps ask.stat: calls, ok, timeouts, bad (an answer whose check
  *          fails: corrupted), samples, sbad (a value whose check fails),
- *          still (the longest time in ms the value read stayed the same
- *          write while the writer went on).
+ *          still (the longest time in ms from the first read of a write
+ *          to the first read of a newer one).
  *
  * The test reads sink.log and src.seq after the run: every seq the source
  * sent must be in the log exactly once.
@@ -427,11 +427,13 @@ static int ask(void)
 			samples++;
 			if (v.check != v.seq * K)
 				sbad++;
+			/* from the first read of a write to the first read of a
+			 * newer one: a stall of T keeps them at least T apart */
 			if (in.seq != last_seq) {
+				if (t_seen && (now - t_seen) / 1000000u > still)
+					still = (now - t_seen) / 1000000u;
 				last_seq = in.seq;
 				t_seen = now;
-			} else if ((now - t_seen) / 1000000u > still) {
-				still = (now - t_seen) / 1000000u;
 			}
 		}
 		myco_heartbeat();
