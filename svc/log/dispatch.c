@@ -3,6 +3,11 @@
  * table of APIs and versions served, the request header, the one decoding
  * of the body into its struct (kmsg.c), and the hand-off to the handler of
  * that API; ApiVersions itself and the answers to versions not served.
+ * With several shards (loops) it also routes: coordinator and
+ * administration requests run on shard 0, a transactional Produce too,
+ * a Fetch on the shard owning its partitions (fetch.c decides); the frame
+ * is copied and posted there whole.  Produce splits itself (produce.c);
+ * ListOffsets, ApiVersions and SASL run where the connection is.
  * Not for: what an API does (produce.c, fetch.c, metadata.c, group.c) or
  * sockets (net_rt.c).
  */
@@ -10,6 +15,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const myco__lapi_t myco__lapis[] = {
@@ -198,10 +204,83 @@ static void h_api_versions(const myco__lreq_t *req, int decode_rc)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
+/* ---- routing between shards -------------------------------------------- */
+
+typedef struct {
+	myco__lb_t *lb;
+	myco__lc_t *conn;
+	size_t len;
+	uint8_t frame[];
+} fwd_t;
+
+static void dispatch(myco__lb_t *lb, myco__lreq_t *req, uint8_t *frame, size_t len,
+		     bool routed);
+
+/* Read the request header of frame into req (versions already checked by
+ * the shard the request came in on).  0 or -EBADMSG. */
+static int req_header(myco__lreq_t *req, myco__lc_t *c, uint8_t *frame, size_t len)
+{
+	const myco__lapi_t *api;
+
+	memset(req, 0, sizeof(*req));
+	myco__krd_init(&req->rd, frame, len);
+	req->conn = c;
+	req->key = myco__krd_i16(&req->rd);
+	req->ver = myco__krd_i16(&req->rd);
+	req->corr = myco__krd_i32(&req->rd);
+	req->client_id = myco__krd_str(&req->rd, false);
+	api = myco__lapi_find(req->key);
+	req->flex = api && req->ver >= api->flex_from;
+	return req->rd.err ? -EBADMSG : 0;
+}
+
+static void fwd_run(void *arg)
+{
+	fwd_t *f = arg;
+	myco__lreq_t req;
+
+	if (req_header(&req, f->conn, f->frame, f->len) == 0) {
+		myco__krd_tags(&req.rd, req.flex);
+		dispatch(f->lb, &req, f->frame, f->len, true);
+	} else {
+		myco__lc_abort(f->conn);       /* read once already: cannot happen */
+	}
+	free(f);
+}
+
+/* Hand req to shard `to`: true when it went (the caller is done with it).
+ * Out of memory: false, and the caller runs it here. */
+static bool forward(myco__lb_t *lb, const myco__lreq_t *req, const uint8_t *frame,
+		    size_t len, unsigned to)
+{
+	fwd_t *f;
+
+	if (lb->nsh <= 1 || to == myco__lb_here(lb)->idx)
+		return false;
+	f = malloc(sizeof(*f) + len);
+	if (!f)
+		return false;
+	f->lb = lb;
+	f->conn = req->conn;
+	f->len = len;
+	memcpy(f->frame, frame, len);
+	if (lb->net.moved)
+		lb->net.moved(lb->net.arg, req->conn, to);
+	if (myco__lb_post(lb, to, fwd_run, f) < 0) {
+		if (lb->net.moved)
+			lb->net.moved(lb->net.arg, req->conn, myco__lb_here(lb)->idx);
+		free(f);
+		return false;
+	}
+	return true;
+}
+
 /* Decode the body of req once, then run its handler.  A body that does not
  * decode closes the connection (ApiVersions answers INVALID_REQUEST, as
- * KIP-511 asks). */
-static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
+ * KIP-511 asks).  frame/len: the whole request, for a hand-over to another
+ * shard (not when routed: it is on the right one). */
+static void dispatch(myco__lb_t *lb, myco__lreq_t *req, uint8_t *frame, size_t len,
+		     bool routed)
 {
 	myco__karena_t arena;
 	myco__krd_t *r = &req->rd;
@@ -240,6 +319,18 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 		myco__ktxn_offset_commit_t txn_offset_commit;
 	} m;
 
+	if (!routed && lb->nsh > 1) {
+		switch (req->key) {
+		case KAPI_API_VERSIONS: case KAPI_SASL_HANDSHAKE: case KAPI_SASL_AUTHENTICATE:
+		case KAPI_PRODUCE: case KAPI_FETCH: case KAPI_LIST_OFFSETS:
+			break;
+		default:
+			/* the coordinator and the topic administration */
+			if (forward(lb, req, frame, len, 0))
+				return;
+			break;
+		}
+	}
 	myco__karena_init(&arena);
 	switch (req->key) {
 	case KAPI_API_VERSIONS:
@@ -262,12 +353,20 @@ static void dispatch(myco__lb_t *lb, myco__lreq_t *req)
 			myco__lh_list_offsets(lb, req, &m.list_offsets);
 		break;
 	case KAPI_PRODUCE:
-		if ((rc = myco__kdec_produce(r, v, f, &arena, &m.produce)) == 0)
-			myco__lh_produce(lb, req, &m.produce);
+		if ((rc = myco__kdec_produce(r, v, f, &arena, &m.produce)) < 0)
+			break;
+		/* transactional: checked and appended next to its coordinator */
+		if (!routed && m.produce.transactional_id.len > 0 &&
+		    forward(lb, req, frame, len, 0))
+			break;
+		myco__lh_produce(lb, req, &m.produce);
 		break;
 	case KAPI_FETCH:
-		if ((rc = myco__kdec_fetch(r, v, f, &arena, &m.fetch)) == 0)
-			myco__lh_fetch(lb, req, &m.fetch);
+		if ((rc = myco__kdec_fetch(r, v, f, &arena, &m.fetch)) < 0)
+			break;
+		if (!routed && forward(lb, req, frame, len, myco__lfetch_route(lb, req, &m.fetch)))
+			break;
+		myco__lh_fetch(lb, req, &m.fetch);
 		break;
 	case KAPI_FIND_COORDINATOR:
 		if ((rc = myco__kdec_find_coordinator(r, v, f, &m.find_coordinator)) == 0)
@@ -430,12 +529,11 @@ int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len)
 		return 0;
 	}
 	if (lb->cfg.verbose && req.key >= 0 && req.key < 64 && req.ver >= 0 && req.ver < 64 &&
-	    !(lb->seen[req.key] & (1ull << req.ver))) {
-		lb->seen[req.key] |= 1ull << req.ver;
+	    !(atomic_fetch_or(&lb->seen[req.key], 1ull << req.ver) & (1ull << req.ver))) {
 		fprintf(stderr, "myco-log: first use of api %d v%d (client %.*s)\n", req.key,
 			req.ver, req.client_id.len > 0 ? (int)req.client_id.len : 0,
 			req.client_id.len > 0 ? (const char *)req.client_id.p : "");
 	}
-	dispatch(lb, &req);
+	dispatch(lb, &req, frame, len, false);
 	return 0;
 }

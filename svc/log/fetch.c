@@ -2,7 +2,10 @@
  * fetch.c: myco-log's Fetch API with long polling: a fetch that finds less
  * than min_bytes is parked until data arrives (a high watermark moves) or
  * max_wait passes.  Small answers are copied; larger ones splice ranges of
- * the segment files (sendfile, the segments pinned until sent).
+ * the segment files (sendfile, the segments pinned until sent).  A fetch
+ * runs and parks on one shard (myco__lfetch_route): its partitions' owner
+ * when they have one, shard 0 with a fetch session; any shard's append
+ * wakes every shard with parked fetches (broker.c on_hw).
  * Not for: storage (store/), the network layer.
  */
 #include "log_int.h"
@@ -459,6 +462,7 @@ void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
 	pfetch_t *pf;
 	fsess_t *fs = NULL;
 	bool incremental = false;
+	myco__lshard_t *sh = myco__lb_here(lb);
 	int errs;
 
 	/* KIP-227: epoch 0 opens a session (a full fetch), -1 closes one,
@@ -541,9 +545,15 @@ void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
 	}
 	pf->nparts = total;
 	pf->req = *req;
-	/* rack id is ignored (one broker) */
+	/* rack id is ignored (one broker).  Counted as parked before the
+	 * offsets are looked at: an append racing with this look then
+	 * wakes this shard (broker.c on_hw). */
+	if (max_wait > 0 && pf->min_bytes > 0)
+		atomic_fetch_add(&sh->parked, 1);
 	if (max_wait <= 0 || pf->min_bytes <= 0 ||
 	    fetch_eval(lb, pf, NULL, &errs) >= (size_t)pf->min_bytes || errs) {
+		if (max_wait > 0 && pf->min_bytes > 0)
+			atomic_fetch_sub(&sh->parked, 1);
 		fetch_respond(lb, pf);
 		pfetch_free(pf);
 		return;
@@ -551,13 +561,14 @@ void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m)
 	if (max_wait > 30000)
 		max_wait = 30000;
 	pf->deadline = myco__lnow_ms() + max_wait;
-	pf->next = lb->pfetches;
-	lb->pfetches = pf;
+	pf->next = sh->pfetches;
+	sh->pfetches = pf;
 }
 
 int64_t myco__lfetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now)
 {
-	pfetch_t **pp = &lb->pfetches;
+	myco__lshard_t *sh = myco__lb_here(lb);
+	pfetch_t **pp = &sh->pfetches;
 	int64_t next = INT64_MAX;
 
 	while (*pp) {
@@ -569,6 +580,7 @@ int64_t myco__lfetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now)
 			go = fetch_eval(lb, pf, NULL, &errs) >= (size_t)pf->min_bytes || errs;
 		if (go) {
 			*pp = pf->next;
+			atomic_fetch_sub(&sh->parked, 1);
 			fetch_respond(lb, pf);
 			pfetch_free(pf);
 		} else {
@@ -580,14 +592,16 @@ int64_t myco__lfetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now)
 	return next;
 }
 
-void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lc_t *c)
+void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lshard_t *sh, myco__lc_t *c)
 {
-	pfetch_t **pp = &lb->pfetches;
+	pfetch_t **pp = &sh->pfetches;
 
+	(void)lb;
 	while (*pp) {
 		if ((*pp)->req.conn == c) {
 			pfetch_t *pf = *pp;
 			*pp = pf->next;
+			atomic_fetch_sub(&sh->parked, 1);
 			pfetch_free(pf);
 		} else {
 			pp = &(*pp)->next;
@@ -595,16 +609,41 @@ void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lc_t *c)
 	}
 }
 
-void myco__lfetch_free_all(myco__lb_t *lb)
+void myco__lfetch_free_all(myco__lb_t *lb, myco__lshard_t *sh)
 {
 	pfetch_t *pf, *pn;
 
-	while (lb->fsess)
-		fsess_drop(lb, lb->fsess);
+	if (sh->idx == 0)
+		while (lb->fsess)
+			fsess_drop(lb, lb->fsess);
 
-	for (pf = lb->pfetches; pf; pf = pn) {
+	for (pf = sh->pfetches; pf; pf = pn) {
 		pn = pf->next;
 		pfetch_free(pf);
 	}
-	lb->pfetches = NULL;
+	sh->pfetches = NULL;
+	atomic_store(&sh->parked, 0);
+}
+
+unsigned myco__lfetch_route(myco__lb_t *lb, const myco__lreq_t *req, const myco__kfetch_t *m)
+{
+	unsigned here = myco__lb_here(lb)->idx, o = UINT32_MAX;
+
+	if (lb->nsh <= 1)
+		return 0;
+	if (req->ver >= 7 && (m->session_id != 0 || m->session_epoch == 0))
+		return 0;                      /* sessions live on shard 0 */
+	for (int32_t i = 0; i < m->ntopics; i++) {
+		char name[MLS_TOPIC_NAME_MAX + 1];
+		if (!myco__ltopic_name(m->topics[i].topic, name))
+			continue;
+		for (int32_t j = 0; j < m->topics[i].npartitions; j++) {
+			unsigned w = myco__lb_owner(lb, name, m->topics[i].partitions[j].partition);
+			if (o == UINT32_MAX)
+				o = w;
+			else if (o != w)
+				return here;   /* several owners: served where it came in */
+		}
+	}
+	return o == UINT32_MAX ? here : o;
 }

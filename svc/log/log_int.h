@@ -17,8 +17,17 @@
  *               call its hooks when cfg.repl is set
  *   reply.c     response framing, error mapping, names (used by all)
  *
- * Threading: the broker core is single-threaded; every function here runs
- * on the broker's one loop thread.  The network layer hands each request
+ * Threading: the broker runs on one or more runtime loops (--loops), each
+ * with a shard (myco__lshard_t) of its own: the requests parked there
+ * (Produce waiting for fsync, long-polling Fetch) and the completions the
+ * store hands back to it.  A partition belongs to one shard
+ * (myco__lb_owner): ordinary Produce appends to it run there only.  The
+ * coordinator state (groups, transactions, fetch sessions, topic
+ * administration) lives on shard 0, the home shard: dispatch.c forwards
+ * such requests there whole.  Handlers may answer a request from any
+ * shard; the network layer carries the answer back to the connection's
+ * loop.  Without a network layer (unit tests, fuzzing) there is one shard
+ * and everything runs on the caller's thread.  The network layer hands each request
  * over with its own myco__lc_t handle (a "request slot"); a handler may park
  * a request (JoinGroup, SyncGroup, long-poll Fetch, Produce waiting for
  * fsync) and answer it later through that handle.  Answers leave in request
@@ -154,25 +163,67 @@ struct myco__lpfetch;
 struct myco__lfsess;
 struct myco__lacomp;
 
-/* The broker: owned by the loop thread except where noted. */
+#define MYCO_LOG_SHARDS_MAX 64
+
+/* One loop's share of the broker.  Owned by that loop's thread except
+ * where noted. */
+typedef struct myco__lshard {
+	myco__lb_t *lb;
+	unsigned idx;
+	pthread_t thread;               /* its loop thread (valid if attached) */
+	bool attached;
+	int wakefd;                     /* eventfd: other threads queued work */
+	pthread_mutex_t mu;             /* guards the done list (any thread) */
+	struct myco__lacomp *done_head, *done_tail; /* async appends finished */
+	atomic_int hw_moved;            /* a high watermark advanced (any thread) */
+	atomic_int parked;              /* fetches parked here (read by any thread) */
+	struct myco__lpprod *pprods;    /* Produce requests waiting for fsync */
+	struct myco__lpfetch *pfetches; /* parked (long-polling) fetches */
+} myco__lshard_t;
+
+/* How the broker reaches other loops: set by the network layer before
+ * its loops run (NULL: one shard, everything inline). */
+typedef struct {
+	void *arg;
+	/* Run fn(fnarg) on shard i's loop thread, later (FIFO per sender).
+	 * 0 or -ENOMEM. */
+	int (*post)(void *arg, unsigned shard, void (*fn)(void *), void *fnarg);
+	/* The shard of the calling thread (0 when not a loop thread). */
+	unsigned (*here)(void *arg);
+	/* Request c is handed to shard i (called on its connection's loop
+	 * before the post): a close of its connection is told to shard i. */
+	void (*moved)(void *arg, myco__lc_t *c, unsigned shard);
+} myco__lnet_ops_t;
+
+/* The broker.  cfg and st are shared read-only by every shard; groups,
+ * txns and fsess belong to shard 0. */
 struct myco__lb {
 	myco__lcfg_t cfg;
 	mls_store_t *st;
 	myco__lgroups_t *groups;
 	myco__ltxns_t *txns;            /* transaction coordinator */
-	pthread_t loop_thread;
-	int wakefd;                     /* eventfd: other threads queued work */
-	pthread_mutex_t mu;             /* guards the done list */
-	struct myco__lacomp *done_head, *done_tail; /* async appends finished */
-	atomic_int hw_moved;            /* a high watermark advanced */
-	struct myco__lpprod *pprods;    /* Produce requests waiting for fsync */
-	struct myco__lpfetch *pfetches; /* parked (long-polling) fetches */
+	myco__lnet_ops_t net;
+	unsigned nsh;                   /* shards (loops), >= 1 */
+	myco__lshard_t sh[MYCO_LOG_SHARDS_MAX];
 	struct myco__lfsess *fsess;     /* fetch sessions (KIP-227) */
 	size_t nfsess;
 	int32_t fsess_next;             /* last session id handed out */
-	long nproduce;                  /* produce requests seen (test fault) */
-	uint64_t seen[64];              /* --verbose: versions seen per api key */
+	atomic_long nproduce;           /* produce requests seen (test fault) */
+	_Atomic uint64_t seen[64];      /* --verbose: versions seen per api key */
 };
+
+/* The shard of the calling thread. */
+myco__lshard_t *myco__lb_here(myco__lb_t *lb);
+/* The shard owning topic[part] (a hash of both; stable for a run). */
+unsigned myco__lb_owner(const myco__lb_t *lb, const char *topic, int32_t part);
+/* Run fn(arg) on shard i (inline when there is no network layer or i is
+ * the caller's shard and inline is true).  0 or -ENOMEM (fn not run). */
+int myco__lb_post(myco__lb_t *lb, unsigned i, void (*fn)(void *), void *arg);
+/* Split the broker over n shards (before any request; 1..SHARDS_MAX)
+ * reached through ops.  0, -EINVAL, -errno (eventfd). */
+int myco__lb_shards(myco__lb_t *lb, unsigned n, const myco__lnet_ops_t *ops);
+/* The calling thread is shard i's loop thread (network layer, at start). */
+void myco__lb_attach(myco__lb_t *lb, unsigned i);
 
 /* Broker lifetime.  myco__lb_open() opens the store in cfg->data_dir;
  * *out is freed by myco__lb_close(). */
@@ -184,8 +235,11 @@ void myco__lb_close(myco__lb_t *lb);
  * or -EBADMSG when even the header cannot be read: the caller closes the
  * connection. */
 int myco__lb_request(myco__lb_t *lb, myco__lc_t *c, uint8_t *frame, size_t len);
-/* The connection is going away: forget parked requests on it. */
+/* The connection is going away: forget parked requests on it.  Called on
+ * the shard that handles c (its connection's, or the one it was moved to). */
 void myco__lb_conn_closed(myco__lb_t *lb, myco__lc_t *c);
+/* The same for shard i, from any thread once the loops have stopped. */
+void myco__lb_conn_closed_on(myco__lb_t *lb, unsigned i, myco__lc_t *c);
 /* A connection is gone: free its session pointer (myco__lc_session). */
 void myco__lb_session_free(myco__lb_t *lb, void *session);
 
@@ -203,11 +257,12 @@ void myco__lsasl_raw_token(myco__lb_t *lb, myco__lc_t *conn, const uint8_t *p, s
 void myco__lsasl_free(myco__lsasl_t *s);
 void myco__lh_sasl_handshake(myco__lb_t *lb, myco__lreq_t *req, myco__kstr_t mechanism);
 void myco__lh_sasl_authenticate(myco__lb_t *lb, myco__lreq_t *req, myco__kstr_t auth);
-/* Run timers (fetch deadlines, group timeouts, fsync interval).  Returns
- * ms until the next deadline (<= 1000). */
+/* Run the calling shard's timers (fetch deadlines, completions; on shard
+ * 0 also group and transaction timeouts).  Returns ms until the next
+ * deadline (<= 1000). */
 int myco__lb_tick(myco__lb_t *lb);
-/* Wake the loop thread (from any thread). */
-void myco__lb_poke(myco__lb_t *lb);
+/* Wake shard sh's loop thread (from any thread). */
+void myco__lb_poke(myco__lshard_t *sh);
 /* Fill tc with the broker's defaults for new topics (flags over Kafka's). */
 void myco__lb_topic_defaults(const myco__lb_t *lb, mls_topic_config *tc);
 
@@ -241,11 +296,11 @@ void myco__lh_list_offsets(myco__lb_t *lb, myco__lreq_t *req, const myco__klist_
 /* produce.c */
 void myco__lh_produce(myco__lb_t *lb, myco__lreq_t *req, const myco__kproduce_t *m);
 /* Answer the produces whose async appends completed (loop thread). */
-void myco__lproduce_drain(myco__lb_t *lb);
+void myco__lproduce_drain(myco__lb_t *lb, myco__lshard_t *sh);
 /* Free every waiting produce (broker close, after the store closed). */
-void myco__lproduce_free_all(myco__lb_t *lb);
+void myco__lproduce_free_all(myco__lb_t *lb, myco__lshard_t *sh);
 /* The connection closed: waiting produces still complete, unanswered. */
-void myco__lproduce_conn_closed(myco__lb_t *lb, myco__lc_t *c);
+void myco__lproduce_conn_closed(myco__lb_t *lb, myco__lshard_t *sh, myco__lc_t *c);
 /* admin.c: topic and cluster administration */
 void myco__lh_delete_topics(myco__lb_t *lb, myco__lreq_t *req, const myco__kdelete_topics_t *m);
 void myco__lh_create_partitions(myco__lb_t *lb, myco__lreq_t *req,
@@ -270,8 +325,11 @@ void myco__lh_fetch(myco__lb_t *lb, myco__lreq_t *req, const myco__kfetch_t *m);
 /* Answer parked fetches that are due (deadline) or, when data_moved,
  * satisfied.  Returns the earliest remaining deadline (INT64_MAX: none). */
 int64_t myco__lfetch_recheck(myco__lb_t *lb, bool data_moved, int64_t now);
-void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lc_t *c);
-void myco__lfetch_free_all(myco__lb_t *lb);
+void myco__lfetch_conn_closed(myco__lb_t *lb, myco__lshard_t *sh, myco__lc_t *c);
+void myco__lfetch_free_all(myco__lb_t *lb, myco__lshard_t *sh);
+/* The shard a Fetch should run on: 0 for fetch sessions, else the owner
+ * of its partitions when they all have one, else the caller's shard. */
+unsigned myco__lfetch_route(myco__lb_t *lb, const myco__lreq_t *req, const myco__kfetch_t *m);
 
 /* Group coordinator (group.c): needs only the store and the settings. */
 int myco__lgroups_new(mls_store_t *st, const myco__lcfg_t *cfg, myco__lgroups_t **out);

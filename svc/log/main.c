@@ -59,10 +59,12 @@ static void usage(FILE *f)
 	      "                          this one too (HOST:PORT is what clients are given)\n"
 	      "  --min-insync-replicas N acks=all needs N in-sync replicas (default 1)\n"
 	      "  --raft-election-ms MS   raft election timeout (default 1000)\n"
+	      "  --loops N               runtime loops, one per core (default 0: one per\n"
+	      "                          CPU the process may run on)\n"
 	      "  --verbose               log topic creation, group changes\n"
 	      "  --help\n\n"
 	      "Environment (used when the flag is absent): MYCO_LOG_LISTEN,\n"
-	      "MYCO_LOG_LISTEN_FD, MYCO_LOG_DATA, MYCO_LOG_FSYNC.\n", f);
+	      "MYCO_LOG_LISTEN_FD, MYCO_LOG_DATA, MYCO_LOG_FSYNC, MYCO_LOG_LOOPS.\n", f);
 }
 
 static int parse_fsync(const char *s, myco__lcfg_t *cfg)
@@ -131,13 +133,14 @@ int main(int argc, char **argv)
 	const char *listen = getenv("MYCO_LOG_LISTEN");
 	const char *advertise = NULL, *env;
 	int lport = 9092, aport = -1, lfd = -1, rc, opt;
+	unsigned nloops = 0;
 	bool in_system;
 	int64_t v;
 	myco__lb_t *lb = NULL;
 	enum { O_LISTEN_FD = 256, O_ADVERTISE, O_AUTO, O_NOAUTO, O_PARTS, O_SEGB,
 	       O_SEGMS, O_RETMS, O_RETB, O_GDELAY, O_DROP, O_VERBOSE, O_RETCHK,
 	       O_SASL_USERS, O_SASL_MECHS, O_TLS_CERT, O_TLS_KEY, O_NODE_ID, O_PEERS,
-	       O_MIN_INSYNC, O_ELECTION };
+	       O_MIN_INSYNC, O_ELECTION, O_LOOPS };
 	myco__lrepl_opts_t ro = { .min_insync = 1 };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
 		{ "peers", required_argument, NULL, O_PEERS },
 		{ "min-insync-replicas", required_argument, NULL, O_MIN_INSYNC },
 		{ "raft-election-ms", required_argument, NULL, O_ELECTION },
+		{ "loops", required_argument, NULL, O_LOOPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -189,6 +193,9 @@ int main(int argc, char **argv)
 	}
 	if ((env = getenv("MYCO_LOG_LISTEN_FD")))
 		lfd = atoi(env);
+	if ((env = getenv("MYCO_LOG_LOOPS")) && parse_i64(env, &v) == 0 && v >= 0 &&
+	    v <= MYCO_LOG_SHARDS_MAX)
+		nloops = (unsigned)v;
 	const char *sasl_users = NULL, *sasl_mechs = NULL, *tls_cert = NULL, *tls_key = NULL;
 
 	while ((opt = getopt_long(argc, argv, "l:d:f:h", opts, NULL)) != -1) {
@@ -210,6 +217,14 @@ int main(int argc, char **argv)
 		case O_SASL_MECHS: sasl_mechs = optarg; break;
 		case O_TLS_CERT: tls_cert = optarg; break;
 		case O_TLS_KEY: tls_key = optarg; break;
+		case O_LOOPS:
+			if (parse_i64(optarg, &v) < 0 || v < 0 || v > MYCO_LOG_SHARDS_MAX) {
+				fprintf(stderr, "myco-log: --loops must be 0..%d (0: one per CPU)\n",
+					MYCO_LOG_SHARDS_MAX);
+				return 2;
+			}
+			nloops = (unsigned)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		case O_PEERS: ro.peers = optarg; break;
 		case O_NODE_ID: case O_MIN_INSYNC: case O_ELECTION:
@@ -405,7 +420,7 @@ int main(int argc, char **argv)
 	printf("myco-log: listening on %s:%d data %s\n", cfg.host, cfg.port, cfg.data_dir);
 	fflush(stdout);
 	(void)myco_ready();
-	rc = myco__lnet_run(lb, lfd, cfg.verbose, myco_heartbeat);
+	rc = myco__lnet_run(lb, lfd, nloops, cfg.verbose, myco_heartbeat);
 	myco__lrepl_stop(lb->cfg.repl);
 	lb->cfg.repl = NULL;
 	myco__lb_close(lb);

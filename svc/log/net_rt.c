@@ -1,19 +1,23 @@
 /*
- * net_rt.c: myco-log's network layer on the Myco runtime (myco/rt.h): one
- * runtime loop carries the listener, one coroutine per connection (blocking-
- * style reads and writes through io_uring, zero-copy fetch answers through
- * myco_sendfile), a ticker coroutine for the broker's timers and a waker
- * coroutine that turns the store's cross-thread completions (eventfd) into
- * broker work.  Not for: protocol logic (broker.c, group.c).
+ * net_rt.c: myco-log's network layer on the Myco runtime (myco/rt.h): a
+ * group of runtime loops, one per core (--loops), each accepting
+ * connections on the shared listening socket, one coroutine pair per
+ * connection (blocking-style reads and writes through io_uring, zero-copy
+ * fetch answers through myco_sendfile), a ticker coroutine for its shard's
+ * timers and a waker coroutine that turns cross-thread completions
+ * (eventfd) into broker work.  Not for: protocol logic (broker.c, group.c).
  *
- * Each connection has a reader and a writer coroutine.  Requests run one at
- * a time as in Kafka, except Produce requests: up to PIPELINE_MAX of them
- * may wait for fsync together (one fdatasync covers them all); answers
- * always leave in request order.
+ * Each connection has a reader and a writer coroutine on the loop that
+ * accepted it.  Requests run one at a time as in Kafka, except Produce
+ * requests: up to PIPELINE_MAX of them may wait for fsync together (one
+ * fdatasync covers them all); answers always leave in request order.
  *
- * Why one loop: the broker core (groups, parked fetches) is single-threaded
- * state; the store does its fsyncs on its own thread, so with 2 cores the
- * loop and the sync thread each get one.
+ * Between loops: the broker posts work to another shard with myco_post
+ * (the group's lock-free SPSC rings).  A request slot (myco__lc_t) stays
+ * on its connection's loop; a handler on another loop that answers it
+ * posts the answer back (lc_remote), and a slot whose connection closes
+ * while another shard holds it is kept (orphan) until that shard has
+ * forgotten it (slot_gone), so no loop ever touches freed memory.
  */
 #include "log_int.h"
 #include "net.h"
@@ -30,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -52,6 +57,9 @@ struct myco__lc {
 	conn_t *conn;
 	int16_t key;
 	bool done, has_resp;
+	bool orphan;             /* connection gone, another shard still holds it */
+	unsigned where;          /* shard handling it */
+	atomic_int refs;         /* the FIFO, answers in flight, an orphan's wait */
 	uint64_t t0;             /* Produce: myco_now() when its frame was complete */
 	myco__kwr_t resp;
 };
@@ -62,6 +70,8 @@ struct conn {
 	conn_t *next, *prev;
 	net_t *net;
 	int fd;
+	int orphans;             /* slots still held by other shards */
+	bool gone;               /* closed and unlinked: freed with the last orphan */
 	char peer[64];
 	myco_event_t *ev;        /* bumped on every slot/closing change */
 	myco__lc_t *head, *tail; /* requests not yet answered on the wire */
@@ -81,14 +91,30 @@ struct conn {
 #endif
 };
 
+typedef struct srv srv_t;
+
+/* One loop of the group. */
 struct net {
+	srv_t *srv;
 	myco__lb_t *lb;
 	myco_loop_t *loop;
-	int lfd, sigfd;
+	unsigned idx;
+	int lfd;
 	myco_event_t *tick_ev;   /* wakes the ticker when deadlines change */
 	conn_t *conns;
 	bool stopping;
 	void (*heartbeat)(void);
+};
+
+/* The whole server: the loops and what they share. */
+struct srv {
+	myco__lb_t *lb;
+	myco_group_t *group;
+	unsigned n;
+	net_t *nets;
+	int sigfd;
+	bool verbose;
+	atomic_bool stopping;
 };
 
 static void conn_close_now(conn_t *c)
@@ -233,34 +259,115 @@ int myco__lnet_tls(const char *cert_file, const char *key_file)
 }
 #endif
 
+/* ---- request slots: answers from any shard ----------------------------- */
+
+enum { LC_SEND, LC_NOREPLY, LC_ABORT };
+
+typedef struct {
+	myco__lc_t *s;
+	int op;
+	myco__kwr_t w;
+} lcmsg_t;
+
+/* Drop one reference to s (its connection's loop). */
+static void slot_put(myco__lc_t *s)
+{
+	conn_t *c = s->conn;
+
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	if (s->has_resp)
+		myco__kwr_free(&s->resp);
+	if (s->orphan && --c->orphans == 0 && c->gone) {
+		free(c);     /* its other parts went in conn_put */
+	}
+	free(s);
+}
+
+/* An answer to s, on its connection's loop. */
+static void lc_apply(myco__lc_t *s, int op, myco__kwr_t *w)
+{
+	if (s->orphan) {
+		if (w)
+			myco__kwr_free(w);     /* nobody to tell */
+		return;
+	}
+	if (op == LC_SEND) {
+		s->resp = *w;
+		myco__kwr_init(w);
+		s->has_resp = true;
+	}
+	s->done = true;
+	if (op != LC_ABORT && s->key == KAPI_PRODUCE)
+		myco_hist_observe(&myco__lm.produce_lat, myco_now() - s->t0);
+	if (op == LC_ABORT)
+		conn_close_now(s->conn);
+	else
+		myco_event_notify(s->conn->ev);
+}
+
+static void lc_deliver(void *arg)
+{
+	lcmsg_t *m = arg;
+
+	lc_apply(m->s, m->op, m->op == LC_SEND ? &m->w : NULL);
+	slot_put(m->s);
+	free(m);
+}
+
+/* From another loop: post the answer to the connection's loop.  True when
+ * it was handled that way. */
+static bool lc_remote(myco__lc_t *s, int op, myco__kwr_t *w)
+{
+	myco_loop_t *home = s->conn->net->loop;
+	lcmsg_t *m;
+
+	if (myco_loop_current() == home)
+		return false;
+	m = calloc(1, sizeof(*m));
+	if (m) {
+		m->s = s;
+		m->op = op;
+		if (w) {
+			m->w = *w;
+			myco__kwr_init(w);
+		}
+		atomic_fetch_add(&s->refs, 1);
+		if (myco_post(home, lc_deliver, m) == 0)
+			return true;
+		atomic_fetch_sub(&s->refs, 1);   /* the FIFO still holds it */
+		if (w)
+			*w = m->w;
+		free(m);
+	}
+	/* out of memory: the answer is lost; the client times out */
+	fprintf(stderr, "myco-log: out of memory: an answer is lost\n");
+	if (w)
+		myco__kwr_free(w);
+	return true;
+}
+
 void myco__lc_send(myco__lc_t *s, myco__kwr_t *w)
 {
-	s->resp = *w;
-	myco__kwr_init(w);
-	s->has_resp = true;
-	s->done = true;
-	if (s->key == KAPI_PRODUCE)
-		myco_hist_observe(&myco__lm.produce_lat, myco_now() - s->t0);
-	myco_event_notify(s->conn->ev);
+	if (!lc_remote(s, LC_SEND, w))
+		lc_apply(s, LC_SEND, w);
 }
 
 void myco__lc_noreply(myco__lc_t *s)
 {
-	s->done = true;
-	if (s->key == KAPI_PRODUCE)
-		myco_hist_observe(&myco__lm.produce_lat, myco_now() - s->t0);
-	myco_event_notify(s->conn->ev);
+	if (!lc_remote(s, LC_NOREPLY, NULL))
+		lc_apply(s, LC_NOREPLY, NULL);
 }
 
 void myco__lc_abort(myco__lc_t *s)
 {
-	s->done = true;
-	conn_close_now(s->conn);
+	if (!lc_remote(s, LC_ABORT, NULL))
+		lc_apply(s, LC_ABORT, NULL);
 }
 
 const char *myco__lc_peer(const myco__lc_t *s)
 {
-	return s->conn->peer;
+	return s->conn->peer;     /* written before the first request */
 }
 
 void **myco__lc_session(myco__lc_t *s)
@@ -268,15 +375,28 @@ void **myco__lc_session(myco__lc_t *s)
 	return &s->conn->session;
 }
 
-static void slot_free(myco__lc_t *s)
+/* An orphan's shard has forgotten it: back on the connection's loop. */
+static void slot_gone_back(void *arg)
 {
-	if (s->has_resp)
-		myco__kwr_free(&s->resp);
-	free(s);
+	slot_put(arg);
 }
 
-/* Last coroutine out: the broker forgets every unanswered request, then
- * the connection is freed. */
+/* On the shard holding an orphan: forget it, then say so. */
+static void slot_gone(void *arg)
+{
+	myco__lc_t *s = arg;
+	net_t *home = s->conn->net;
+
+	myco__lb_conn_closed(home->lb, s);
+	if (myco_post(home->loop, slot_gone_back, s) < 0) {
+		/* cannot say so: the slot (and its connection's struct) stay */
+		fprintf(stderr, "myco-log: out of memory: a closed request is kept\n");
+	}
+}
+
+/* Last coroutine out: every unanswered request is forgotten by the shard
+ * that holds it, then the connection is freed (its struct only when the
+ * last request another shard held is gone). */
 static void conn_put(conn_t *c)
 {
 	net_t *net = c->net;
@@ -286,14 +406,29 @@ static void conn_put(conn_t *c)
 		return;
 	for (s = c->head; s; s = n) {
 		n = s->next;
-		myco__lb_conn_closed(net->lb, s);
-		slot_free(s);
+		s->orphan = true;
+		c->orphans++;
+		if (s->where == net->idx) {
+			myco__lb_conn_closed(net->lb, s);
+		} else {
+			atomic_fetch_add(&s->refs, 1);
+			if (myco__lb_post(net->lb, s->where, slot_gone, s) < 0) {
+				atomic_fetch_sub(&s->refs, 1);
+				fprintf(stderr, "myco-log: out of memory: a closed request is kept\n");
+				atomic_fetch_add(&s->refs, 1);   /* never freed */
+			}
+		}
+		slot_put(s);
 	}
+	c->head = c->tail = NULL;
 	myco__lb_session_free(net->lb, c->session);
+	c->session = NULL;
 #ifdef MYCO_LOG_TLS
 	SSL_free(c->ssl);           /* frees both BIOs */
+	c->ssl = NULL;
 #endif
 	close(c->fd);
+	c->fd = -1;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -301,8 +436,12 @@ static void conn_put(conn_t *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	myco_event_destroy(c->ev);
+	c->ev = NULL;
 	free(c->buf);
-	free(c);
+	c->buf = NULL;
+	c->gone = true;
+	if (c->orphans == 0)
+		free(c);
 }
 
 /* Write one answer: buffer pieces with send, file ranges with
@@ -399,7 +538,7 @@ static int conn_writer(void *arg)
 		c->inflight--;
 		if (s->has_resp)
 			rc = send_resp(c, &s->resp);
-		slot_free(s);
+		slot_put(s);
 		myco_event_notify(c->ev);          /* the reader may go on */
 		if (rc < 0)
 			break;
@@ -458,6 +597,8 @@ static int conn_reader(void *arg)
 			goto out;
 		s->conn = c;
 		s->key = key;
+		s->where = net->idx;
+		atomic_init(&s->refs, 1);
 		if (key == KAPI_PRODUCE)
 			s->t0 = myco_now();
 		if (c->tail)
@@ -581,11 +722,13 @@ static int ticker_main(void *arg)
 		uint64_t s = myco_event_seq(net->tick_ev);
 		int ms = myco__lb_tick(net->lb);
 		int rc;
-		myco__lm_tick(net->lb);
-		if (net->heartbeat) {
-			net->heartbeat();
-			if (ms > 100)
-				ms = 100;
+		if (net->idx == 0) {
+			myco__lm_tick(net->lb);
+			if (net->heartbeat) {
+				net->heartbeat();
+				if (ms > 100)
+					ms = 100;
+			}
 		}
 		rc = myco_event_wait(net->tick_ev, s, (int64_t)ms * 1000000 + 100000);
 		if (rc == -ECANCELED)
@@ -597,7 +740,7 @@ static int ticker_main(void *arg)
 static int waker_main(void *arg)
 {
 	net_t *net = arg;
-	int fd = myco__lb_wakefd(net->lb);
+	int fd = myco__lb_wakefd(net->lb);     /* this loop's shard */
 
 	while (!net->stopping) {
 		/* Readable when another thread queued work; the tick drains it. */
@@ -612,83 +755,163 @@ static int waker_main(void *arg)
 
 static int signal_main(void *arg)
 {
-	net_t *net = arg;
+	srv_t *srv = arg;
 	struct signalfd_siginfo si;
 
 	for (;;) {
-		ssize_t n = myco_read(net->sigfd, &si, sizeof(si), MYCO_FOREVER);
+		ssize_t n = myco_read(srv->sigfd, &si, sizeof(si), MYCO_FOREVER);
 		if (n == (ssize_t)sizeof(si))
 			break;
 		if (n == -ECANCELED)
 			return 0;
 	}
-	net->stopping = true;
-	myco_loop_stop(net->loop);
+	atomic_store(&srv->stopping, true);
+	for (unsigned i = 0; i < srv->n; i++)
+		srv->nets[i].stopping = true;   /* read only by their loops after the stop */
+	myco_group_stop(srv->group);
 	return 0;
 }
 
-int myco__lnet_run(myco__lb_t *lb, int lfd, bool verbose, void (*heartbeat)(void))
+/* ---- the broker's view of the loops (myco__lnet_ops_t) ------------------ */
+
+static int ops_post(void *arg, unsigned i, void (*fn)(void *), void *fnarg)
 {
-	net_t net;
+	srv_t *srv = arg;
+
+	if (i >= srv->n)
+		return -EINVAL;
+	return myco_post(srv->nets[i].loop, fn, fnarg);
+}
+
+static unsigned ops_here(void *arg)
+{
+	myco_loop_t *l = myco_loop_current();
+	(void)arg;
+	return l ? myco_loop_index(l) : 0;
+}
+
+static void ops_moved(void *arg, myco__lc_t *c, unsigned shard)
+{
+	(void)arg;
+	c->where = shard;
+}
+
+/* On each loop's thread before it runs: its coroutines. */
+static void loop_init(myco_loop_t *loop, unsigned idx, void *arg)
+{
+	srv_t *srv = arg;
+	net_t *net = &srv->nets[idx];
+	int rc;
+
+	(void)loop;
+	myco__lb_attach(srv->lb, idx);
+	if ((rc = myco_spawn(net->loop, NULL, accept_main, net, NULL)) < 0 ||
+	    (rc = myco_spawn(net->loop, NULL, ticker_main, net, NULL)) < 0 ||
+	    (rc = myco_spawn(net->loop, NULL, waker_main, net, NULL)) < 0 ||
+	    (idx == 0 && (rc = myco_spawn(net->loop, NULL, signal_main, srv, NULL)) < 0)) {
+		fprintf(stderr, "myco-log: loop %u: cannot start: %s\n", idx, strerror(-rc));
+		myco_group_stop(srv->group);
+	}
+}
+
+static unsigned affinity_count(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	return (unsigned)CPU_COUNT(&set);
+}
+
+int myco__lnet_run(myco__lb_t *lb, int lfd, unsigned nloops, bool verbose,
+		   void (*heartbeat)(void))
+{
+	srv_t srv;
 	sigset_t ss;
 	int rc;
-	conn_t *c;
+	unsigned ncpu = affinity_count();
 
-	memset(&net, 0, sizeof(net));
-	net.lb = lb;
-	net.lfd = lfd;
-	net.heartbeat = heartbeat;
-	net.sigfd = -1;
+	memset(&srv, 0, sizeof(srv));
+	srv.lb = lb;
+	srv.sigfd = -1;
+	srv.verbose = verbose;
+	if (nloops == 0)
+		nloops = ncpu;
+	if (nloops > MYCO_LOG_SHARDS_MAX)
+		nloops = MYCO_LOG_SHARDS_MAX;
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGTERM);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	net.sigfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (net.sigfd < 0)
+	srv.sigfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (srv.sigfd < 0)
 		return -errno;
-	rc = myco_loop_create(&net.loop, &(myco_loop_opts_t){ .keepalive = true,
-							       .cpu = -1 });
+	srv.nets = calloc(nloops, sizeof(*srv.nets));
+	if (!srv.nets) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* pinned one per CPU of the affinity mask (the partition's cpuset);
+	 * more loops than CPUs are left to the kernel */
+	rc = myco_group_create(&srv.group, &(myco_group_opts_t){
+		.nloops = nloops, .no_pin = nloops > ncpu });
 	if (rc < 0)
 		goto out;
-	rc = myco_event_create(&net.tick_ev);
+	srv.n = nloops;
+	for (unsigned i = 0; i < nloops; i++) {
+		net_t *net = &srv.nets[i];
+		net->srv = &srv;
+		net->lb = lb;
+		net->idx = i;
+		net->lfd = lfd;
+		net->heartbeat = heartbeat;
+		net->loop = myco_group_loop(srv.group, i);
+		rc = myco_event_create(&net->tick_ev);
+		if (rc < 0)
+			goto out;
+	}
+	rc = myco__lb_shards(lb, nloops, &(myco__lnet_ops_t){
+		.arg = &srv, .post = ops_post, .here = ops_here, .moved = ops_moved });
 	if (rc < 0)
-		goto out;
-	if ((rc = myco_spawn(net.loop, NULL, accept_main, &net, NULL)) < 0 ||
-	    (rc = myco_spawn(net.loop, NULL, ticker_main, &net, NULL)) < 0 ||
-	    (rc = myco_spawn(net.loop, NULL, waker_main, &net, NULL)) < 0 ||
-	    (rc = myco_spawn(net.loop, NULL, signal_main, &net, NULL)) < 0)
 		goto out;
 	if (verbose)
-		fprintf(stderr, "myco-log: serving on the myco runtime loop\n");
-	rc = myco_loop_run(net.loop);
+		fprintf(stderr, "myco-log: serving on %u runtime loop%s\n", nloops,
+			nloops == 1 ? "" : "s");
+	rc = myco_group_run(srv.group, loop_init, &srv);
 	if (rc == -MYCO_ESTOPPED)
 		rc = 0;
 out:
-	/* Connections still open: tell the broker before anything is freed;
-	 * their coroutines die with the loop. */
-	for (c = net.conns; c; c = c->next) {
-		myco__lc_t *s;
-		for (s = c->head; s; s = s->next)
-			myco__lb_conn_closed(lb, s);
-		close(c->fd);
-	}
-	if (net.loop)
-		myco_loop_destroy(net.loop);
-	for (c = net.conns; c;) {
-		conn_t *n = c->next;
-		myco__lc_t *s, *sn;
-		for (s = c->head; s; s = sn) {
-			sn = s->next;
-			slot_free(s);
+	/* Connections still open: tell the broker before anything is freed
+	 * (each request on the shard that holds it); their coroutines die
+	 * with the loops. */
+	for (unsigned i = 0; srv.nets && i < srv.n; i++)
+		for (conn_t *c = srv.nets[i].conns; c; c = c->next) {
+			for (myco__lc_t *s = c->head; s; s = s->next)
+				myco__lb_conn_closed_on(lb, s->where, s);
+			close(c->fd);
 		}
-		myco_event_destroy(c->ev);
-		free(c->buf);
-		free(c);
-		c = n;
+	if (srv.group)
+		myco_group_destroy(srv.group);
+	for (unsigned i = 0; srv.nets && i < srv.n; i++) {
+		for (conn_t *c = srv.nets[i].conns; c;) {
+			conn_t *n = c->next;
+			myco__lc_t *s, *sn;
+			for (s = c->head; s; s = sn) {
+				sn = s->next;
+				if (s->has_resp)
+					myco__kwr_free(&s->resp);
+				free(s);
+			}
+			myco_event_destroy(c->ev);
+			free(c->buf);
+			free(c);
+			c = n;
+		}
+		if (srv.nets[i].tick_ev)
+			myco_event_destroy(srv.nets[i].tick_ev);
 	}
-	if (net.tick_ev)
-		myco_event_destroy(net.tick_ev);
-	close(net.sigfd);
+	free(srv.nets);
+	close(srv.sigfd);
 	return rc;
 }
