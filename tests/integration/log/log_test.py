@@ -529,6 +529,72 @@ def check_broker_metrics(mport, port):
           % after.get(want))
 
 
+def owner(topic, part, loops):
+    """The loop (shard) owning topic[part]: svc/log/broker.c myco__lb_owner."""
+    h = 2166136261
+    for c in topic.encode():
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return ((h + part) & 0xffffffff) % loops
+
+
+def s_loops(tmp):
+    """Two runtime loops (--loops 2): partitions owned by both, requests
+    split across them and answered whole; several producers at once; a
+    consumer's long poll over partitions of both loops wakes for data
+    appended on either (issue 18, item 5)."""
+    import threading
+    import time
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    b = Broker(os.path.join(tmp, 'data'), '--loops', '2', '--partitions', '16',
+               '--verbose').start()
+    deadline = time.time() + 30
+    while 'serving on 2 runtime loops' not in b.stderr_text() and time.time() < deadline:
+        time.sleep(0.05)
+    check('serving on 2 runtime loops' in b.stderr_text(), 'the broker runs 2 loops')
+    owners = {owner('mp', p, 2) for p in range(16)}
+    check(owners == {0, 1}, 'the 16 partitions of mp belong to both loops')
+    n = 40000
+    check(client('produce', b.addr, 'mp', str(n)) == 0,
+          '%d keyed messages over 16 partitions acknowledged' % n)
+    check(client('verify', b.addr, 'mp', str(n), '--exact', '--ordered') == 0,
+          'all %d read back byte for byte, in order per partition' % n)
+    # four producers at once: connections land on both loops
+    procs = [subprocess.Popen([ARGS.client, 'produce', b.addr, 'mp', '10000', '--from',
+                               str(n + i * 10000)]) for i in range(4)]
+    check(all(p.wait(180) == 0 for p in procs), 'four concurrent producers acknowledged')
+    check(client('verify', b.addr, 'mp', str(n + 40000), '--exact') == 0,
+          'all %d read back byte for byte, none twice' % (n + 40000))
+    # long poll: one fetch over all 16 partitions (both loops' partitions),
+    # 30 s max wait; a record appended by either loop must end it
+    p = Producer({'bootstrap.servers': b.addr, 'linger.ms': 0})
+    p.produce('lp', b'warm', partition=0)                 # creates lp (16 partitions)
+    check(p.flush(30) == 0, 'topic lp made')
+    c = Consumer({'bootstrap.servers': b.addr, 'group.id': 'lp', 'fetch.wait.max.ms': 30000,
+                  'fetch.min.bytes': 1, 'enable.auto.commit': False})
+    c.assign([TopicPartition('lp', q, -1) for q in range(16)])   # from the end
+    # give it time to reach its long poll (if it has not, the check below
+    # is weaker, never wrong)
+    for _ in range(6):
+        m = c.poll(0.5)
+        check(m is None or m.error() is not None, 'nothing to read before the records')
+    for loop in (0, 1):
+        part = next(q for q in range(16) if owner('lp', q, 2) == loop)
+        p.produce('lp', b'to loop %d' % loop, partition=part)
+        check(p.flush(30) == 0, 'a record for partition %d (loop %d) acknowledged' % (part, loop))
+        t0 = time.time()
+        got = None
+        while got is None and time.time() - t0 < 60:
+            m = c.poll(1.0)
+            if m is not None and not m.error():
+                got = m
+        waited = time.time() - t0
+        check(got is not None and got.value() == b'to loop %d' % loop and got.partition() == part,
+              'the long-polling consumer got it')
+        check(waited < 20, 'woken by the append, not by its 30 s deadline (%.2f s)' % waited)
+    c.close()
+    check(b.stop() == 0, 'broker exits 0')
+
+
 def s_rebind(tmp):
     """myco-log standalone started while its port is still held (as for a
     few ms after kill -9) waits for it instead of failing with
