@@ -233,14 +233,22 @@ static int seg_slurp(mls__segment *s, uint8_t **out, size_t *n)
 
 	if (!b)
 		return -ENOMEM;
+	int fd = myco__seg_fd_get(s);
+	if (fd < 0) {
+		free(b);
+		return fd;
+	}
 	while (got < sz) {
-		ssize_t r = pread(s->fd, b + got, sz - got, (off_t)got);
+		ssize_t r = pread(fd, b + got, sz - got, (off_t)got);
 		if (r <= 0) {
+			int rc = r < 0 ? -errno : -EIO;
+			myco__seg_fd_put(s);
 			free(b);
-			return r < 0 ? -errno : -EIO;
+			return rc;
 		}
 		got += (size_t)r;
 	}
+	myco__seg_fd_put(s);
 	*out = b;
 	*n = sz;
 	return 0;

@@ -59,6 +59,29 @@ static int do_fdatasync(int fd)
 	return r < 0 ? -errno : 0;
 }
 
+/* ftruncate / fdatasync of a segment's .log file through the fd cache. */
+static int seg_ftruncate(mls__segment *s, int64_t len)
+{
+	int fd = myco__seg_fd_get(s), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = ftruncate(fd, (off_t)len) < 0 ? -errno : 0;
+	myco__seg_fd_put(s);
+	return rc;
+}
+
+static int seg_fdatasync(mls__segment *s)
+{
+	int fd = myco__seg_fd_get(s), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = do_fdatasync(fd);
+	myco__seg_fd_put(s);
+	return rc;
+}
+
 /* ---- producer state rebuild ------------------------------------------- */
 
 static int ps_apply(void *arg, const mls_batch_header *b, int64_t pos,
@@ -290,12 +313,12 @@ int myco__part_open(struct mls_store *st, const char *topic, int32_t index,
 			                    -1, NULL, NULL);
 			if (rc < 0)
 				goto out;
-			if (rc == 1 && ftruncate(s->fd, s->size) < 0) {
-				rc = -errno;
-				goto out;
+			if (rc == 1) {
+				rc = seg_ftruncate(s, s->size);
+				if (rc < 0)
+					goto out;
+				seg_fdatasync(s);
 			}
-			if (rc == 1)
-				do_fdatasync(s->fd);
 			rc = myco__seg_write_index(s);
 			if (rc < 0)
 				goto out;
@@ -373,7 +396,7 @@ void myco__part_close(mls_partition_t *p)
 	pthread_mutex_lock(&p->mu);
 	if (p->nsegs && !p->deleted) {
 		mls__segment *s = active(p);
-		do_fdatasync(s->fd);
+		seg_fdatasync(s);
 		myco__seg_write_index(s);
 		s->visible = s->size;
 		p->hw = p->leo;
@@ -442,7 +465,7 @@ static int roll(mls_partition_t *p, int64_t now)
 	int rc;
 
 	if (p->st->cfg.fsync_policy != MLS_FSYNC_NEVER) {
-		rc = do_fdatasync(old->fd);
+		rc = seg_fdatasync(old);
 		if (rc < 0)
 			return rc;
 	}
@@ -576,20 +599,26 @@ static int append_locked(mls_partition_t *p, uint8_t *buf, size_t len,
 	}
 	base = p->leo;
 	mls__put64(buf, (uint64_t)base);
-	rc = myco__pwrite_full(s->fd, buf, len, s->size);
+	int fd = myco__seg_fd_get(s);
+	if (fd < 0)
+		return fd;
+	rc = myco__pwrite_full(fd, buf, len, s->size);
 	if (rc < 0) {
 		/* nothing of this batch may stay: cut back to the old end */
-		if (ftruncate(s->fd, s->size) < 0 && rc == 0)
+		if (ftruncate(fd, s->size) < 0 && rc == 0)
 			rc = -errno;
+		myco__seg_fd_put(s);
 		return rc;
 	}
+	myco__seg_fd_put(s);
 	nb.base_offset = base;
 	rc = myco__pstate_update(&p->ps, &nb, base, nb.max_ts);
 	if (rc == 0)
 		rc = myco__txn_apply(p, &nb, base, marker);
 	if (rc < 0) {
-		if (ftruncate(s->fd, s->size) < 0)
-			rc = -errno;
+		int trc = seg_ftruncate(s, s->size);
+		if (trc < 0)
+			rc = trc;
 		pstate_rebuild(p);
 		return rc;
 	}
@@ -706,7 +735,7 @@ static void cut_to_durable(mls_partition_t *p)
 {
 	mls__segment *s = active(p);
 	if (s->size > s->visible) {
-		if (ftruncate(s->fd, s->visible) < 0)
+		if (seg_ftruncate(s, s->visible) < 0)
 			return;  /* nothing better to do; next sync retries */
 		myco__seg_scan(s, false, p->cfg.index_interval_bytes, s->visible,
 		               NULL, NULL);
@@ -743,7 +772,7 @@ int myco__part_sync(mls_partition_t *p)
 	del = p->deleted;
 	pthread_mutex_unlock(&p->mu);
 
-	rc = del ? 0 : do_fdatasync(s->fd);
+	rc = del ? 0 : seg_fdatasync(s);
 
 	pthread_mutex_lock(&p->mu);
 	if (rc == 0) {
@@ -940,9 +969,14 @@ static int read_common(mls_partition_t *p, int64_t offset, size_t max_bytes,
 				}
 			}
 			if (cut > pos) {
+				int fd = myco__seg_fd_get(s);  /* pinned until release */
+				if (fd < 0) {
+					rc = fd;
+					goto out;
+				}
 				atomic_fetch_add(&s->refs, 1);
 				out->pins_[out->n] = s;
-				out->ranges[out->n].fd = s->fd;
+				out->ranges[out->n].fd = fd;
 				out->ranges[out->n].file_offset = pos;
 				out->ranges[out->n].length = (size_t)(cut - pos);
 				out->total += (size_t)(cut - pos);
@@ -966,6 +1000,7 @@ out:
 void mls_read_release(mls_read_set *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
+		myco__seg_fd_put(r->pins_[i]);
 		myco__seg_unref(r->pins_[i]);
 		r->pins_[i] = NULL;
 		r->ranges[i].fd = -1;
@@ -1057,7 +1092,10 @@ static int find_in_seg(mls__segment *s, int64_t ts, int64_t *offset,
 				rc = -ENOMEM;
 				goto out;
 			}
-			rc = pread_full(s->fd, buf, total, pos);
+			int fd = myco__seg_fd_get(s);
+			rc = fd < 0 ? fd : pread_full(fd, buf, total, pos);
+			if (fd >= 0)
+				myco__seg_fd_put(s);
 			if (rc < 0)
 				goto out;
 			int32_t d = myco__batch_find_ts(buf, total, ts, &fts);

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -26,10 +28,192 @@ void myco__seg_path(char *buf, const char *dir, int64_t base, const char *ext)
 	snprintf(buf, 4096, "%s/%020" PRId64 ".%s", dir, base, ext);
 }
 
+/* ---- the fd cache ---------------------------------------------------------
+ * Segments with an open fd are on a ring (fdc.mu); the hand walks it when a
+ * new fd needs room: a segment in use (pins > 0) or referenced by more than
+ * its partition's list (a read, a sync, a compaction) is skipped, one used
+ * since the hand last passed gets a second chance.  Closing races with the
+ * lock-free fast path of myco__seg_fd_get as in Dekker's algorithm: the
+ * user bumps pins then loads fd; the evictor stores fd = -1 then loads
+ * pins, and puts fd back if it sees a user (both sequentially consistent:
+ * one of them sees the other).
+ */
+#define FDC_RESERVE_MIN 64
+
+static struct {
+	pthread_mutex_t mu;
+	mls__segment *hand;      /* the ring, at the hand */
+	size_t n, limit;
+	int64_t warned;          /* last "out of descriptors" line (s) */
+} fdc = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static size_t fdc_limit_locked(void)
+{
+	if (!fdc.limit) {
+		struct rlimit rl;
+		size_t soft = 1024;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+			soft = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20) ?
+			       (1u << 20) : (size_t)rl.rlim_cur;
+		/* a quarter (at least 64) stays for sockets, the data
+		 * directory's own files, io_uring and the rest */
+		size_t reserve = soft / 4 > FDC_RESERVE_MIN ? soft / 4 : FDC_RESERVE_MIN;
+		fdc.limit = soft > 2 * reserve ? soft - reserve : soft / 2;
+		if (fdc.limit < 8)
+			fdc.limit = 8;
+	}
+	return fdc.limit;
+}
+
+size_t myco__seg_fd_limit(void)
+{
+	pthread_mutex_lock(&fdc.mu);
+	size_t n = fdc_limit_locked();
+	pthread_mutex_unlock(&fdc.mu);
+	return n;
+}
+
+size_t myco__seg_fd_open(void)
+{
+	pthread_mutex_lock(&fdc.mu);
+	size_t n = fdc.n;
+	pthread_mutex_unlock(&fdc.mu);
+	return n;
+}
+
+void myco__seg_fd_set_limit(size_t n)
+{
+	pthread_mutex_lock(&fdc.mu);
+	fdc.limit = n;
+	pthread_mutex_unlock(&fdc.mu);
+}
+
+static void ring_add(mls__segment *s)
+{
+	if (!fdc.hand) {
+		s->fprev = s->fnext = s;
+		fdc.hand = s;
+	} else {
+		/* just behind the hand: the last to be looked at */
+		s->fnext = fdc.hand;
+		s->fprev = fdc.hand->fprev;
+		s->fprev->fnext = s;
+		fdc.hand->fprev = s;
+	}
+	fdc.n++;
+}
+
+static void ring_del(mls__segment *s)
+{
+	if (s->fnext == s) {
+		fdc.hand = NULL;
+	} else {
+		s->fprev->fnext = s->fnext;
+		s->fnext->fprev = s->fprev;
+		if (fdc.hand == s)
+			fdc.hand = s->fnext;
+	}
+	s->fprev = s->fnext = NULL;
+	fdc.n--;
+}
+
+/* Close one idle fd (fdc.mu held).  force: ignore second chances.  True
+ * when one was closed. */
+static bool fdc_evict_one(bool force)
+{
+	size_t steps = 2 * fdc.n + 1;
+
+	while (fdc.hand && steps--) {
+		mls__segment *v = fdc.hand;
+		fdc.hand = v->fnext;
+		if (atomic_load(&v->pins) > 0 || atomic_load(&v->refs) > 1)
+			continue;
+		if (!force && atomic_exchange(&v->used, 0))
+			continue;
+		int fd = atomic_exchange(&v->fd, -1);
+		if (atomic_load(&v->pins) > 0) {
+			atomic_store(&v->fd, fd);     /* a user came: keep it */
+			continue;
+		}
+		ring_del(v);
+		close(fd);
+		return true;
+	}
+	return false;
+}
+
+/* Open path with room made first (fdc.mu held).  An fd or -errno. */
+static int fdc_open_locked(const char *path, int flags)
+{
+	int fd, tries = 0;
+
+	if (fdc.n >= fdc_limit_locked())
+		(void)fdc_evict_one(false);
+	for (;;) {
+		fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
+		if (fd >= 0)
+			return fd;
+		if ((errno != EMFILE && errno != ENFILE) || tries++ >= 64 ||
+		    !fdc_evict_one(true))
+			break;
+	}
+	fd = -errno;
+	if (fd == -EMFILE || fd == -ENFILE) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (ts.tv_sec != fdc.warned) {
+			fdc.warned = ts.tv_sec;
+			fprintf(stderr, "myco-log: out of file descriptors opening %s (%zu segment "
+				"files open, all in use; cache limit %zu): raise ulimit -n\n",
+				path, fdc.n, fdc.limit);
+		}
+	}
+	return fd;
+}
+
+int myco__seg_fd_get(const mls__segment *cs)
+{
+	mls__segment *s = (mls__segment *)cs;  /* only its atomics and the ring */
+	int fd;
+
+	atomic_fetch_add(&s->pins, 1);
+	fd = atomic_load(&s->fd);
+	if (fd >= 0) {
+		atomic_store_explicit(&s->used, 1, memory_order_relaxed);
+		return fd;
+	}
+	pthread_mutex_lock(&fdc.mu);
+	fd = atomic_load(&s->fd);
+	if (fd < 0) {
+		char path[4096];
+		myco__seg_path(path, s->dir, s->base, "log");
+		fd = fdc_open_locked(path, 0);
+		if (fd >= 0) {
+			atomic_store(&s->fd, fd);
+			ring_add(s);
+		}
+	}
+	pthread_mutex_unlock(&fdc.mu);
+	if (fd < 0)
+		atomic_fetch_sub(&s->pins, 1);
+	else
+		atomic_store_explicit(&s->used, 1, memory_order_relaxed);
+	return fd;
+}
+
+void myco__seg_fd_put(const mls__segment *cs)
+{
+	atomic_fetch_sub(&((mls__segment *)cs)->pins, 1);
+}
+
 static void seg_free(mls__segment *s)
 {
-	if (s->fd >= 0)
-		close(s->fd);
+	if (atomic_load(&s->fd) >= 0) {
+		pthread_mutex_lock(&fdc.mu);
+		ring_del(s);
+		close(atomic_load(&s->fd));
+		pthread_mutex_unlock(&fdc.mu);
+	}
 	free(s->idx);
 	free(s->tidx);
 	free(s);
@@ -45,12 +229,14 @@ static int seg_alloc(const char *dir, int64_t base, int64_t now, int flags,
                      mls__segment **out)
 {
 	char path[4096];
-	int rc = 0;
+	int rc = 0, fd;
 	mls__segment *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
-	s->fd = -1;
+	atomic_init(&s->fd, -1);
+	atomic_init(&s->pins, 0);
+	atomic_init(&s->used, 1);
 	s->base = base;
 	s->next_offset = base;
 	s->max_ts = -1;
@@ -61,9 +247,15 @@ static int seg_alloc(const char *dir, int64_t base, int64_t now, int flags,
 	s->dir = (char *)dir;
 	atomic_init(&s->refs, 1);
 	myco__seg_path(path, dir, base, "log");
-	s->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0644);
-	if (s->fd < 0) {
-		rc = -errno;
+	pthread_mutex_lock(&fdc.mu);
+	fd = fdc_open_locked(path, flags);
+	if (fd >= 0) {
+		atomic_store(&s->fd, fd);
+		ring_add(s);
+	}
+	pthread_mutex_unlock(&fdc.mu);
+	if (fd < 0) {
+		rc = fd;
 		goto out;
 	}
 	/* The index files are not kept open (one fd per segment, not
@@ -249,11 +441,17 @@ int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
 
 	if (pos + MLS_BATCH_HDR > end)
 		return -MYCO_ELOG_CORRUPT;
+	int fd = myco__seg_fd_get(s);
+	if (fd < 0)
+		return fd;
 	do
-		r = pread(s->fd, h, sizeof(h), pos);
+		r = pread(fd, h, sizeof(h), pos);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return -errno;
+		r = -errno;
+	myco__seg_fd_put(s);
+	if (r < 0)
+		return (int)r;
 	if (r != sizeof(h))
 		return -MYCO_ELOG_CORRUPT;
 	int rc = myco__batch_header(h, sizeof(h), b);
@@ -265,8 +463,23 @@ int myco__seg_read_hdr(const mls__segment *s, int64_t pos, int64_t end,
 	return 0;
 }
 
+static int seg_scan_fd(mls__segment *s, int fd, bool full, int32_t interval,
+                       int64_t limit, mls__scan_fn fn, void *arg);
+
 int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
                    int64_t limit, mls__scan_fn fn, void *arg)
+{
+	int fd = myco__seg_fd_get(s), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = seg_scan_fd(s, fd, full, interval, limit, fn, arg);
+	myco__seg_fd_put(s);
+	return rc;
+}
+
+static int seg_scan_fd(mls__segment *s, int fd, bool full, int32_t interval,
+                       int64_t limit, mls__scan_fn fn, void *arg)
 {
 	struct stat stt;
 	uint8_t *buf = NULL;
@@ -274,7 +487,7 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 	int64_t bufpos = 0, pos = 0, end;
 	int rc = 0;
 
-	if (fstat(s->fd, &stt) < 0)
+	if (fstat(fd, &stt) < 0)
 		return -errno;
 	end = stt.st_size;
 	if (limit >= 0 && limit < end)
@@ -291,7 +504,7 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 		mls_batch_header b;
 		size_t total;
 		if (pos + MLS_BATCH_HDR > bufpos + (int64_t)have || pos < bufpos) {
-			ssize_t r = pread(s->fd, buf, cap, pos);
+			ssize_t r = pread(fd, buf, cap, pos);
 			if (r < 0) {
 				rc = errno == EINTR ? 0 : -errno;
 				if (rc)
@@ -325,7 +538,7 @@ int myco__seg_scan(mls__segment *s, bool full, int32_t interval,
 					buf = nb;
 					cap = total;
 				}
-				ssize_t r = pread(s->fd, buf, cap, pos);
+				ssize_t r = pread(fd, buf, cap, pos);
 				if (r < 0) {
 					rc = -errno;
 					goto out;
@@ -405,9 +618,14 @@ int myco__seg_load_index(mls__segment *s, int64_t next_base, int32_t interval)
 	uint8_t *buf = NULL;
 	ssize_t n;
 	int rc = -MYCO_ELOG_CORRUPT;
+	int fd = myco__seg_fd_get(s);
 
-	if (fstat(s->fd, &st) < 0)
-		return -errno;
+	if (fd < 0)
+		return fd;
+	n = fstat(fd, &st) < 0 ? -errno : 0;
+	myco__seg_fd_put(s);
+	if (n < 0)
+		return (int)n;
 	s->idx_n = s->tidx_n = 0;
 	n = index_file_read(s, "index", &buf);
 	if (n < 0 || n % 8)

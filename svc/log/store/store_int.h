@@ -177,8 +177,13 @@ typedef struct mls__tentry { int64_t ts; uint32_t rel; } mls__tentry;
 
 typedef struct mls__segment {
 	int64_t base;            /* base offset, the file name */
-	int fd;                  /* the .log file (index files: opened when
-	                          * written or read, never kept open) */
+	atomic_int fd;           /* the .log file, -1 while the fd cache has
+	                          * it closed: use myco__seg_fd_get/put (index
+	                          * files: opened when written or read, never
+	                          * kept open) */
+	atomic_int pins;         /* users of fd right now (fd cache) */
+	atomic_int used;         /* used since the cache's hand passed */
+	struct mls__segment *fprev, *fnext; /* the cache's ring (its mutex) */
 	int64_t size;            /* bytes of whole valid batches written */
 	int64_t visible;         /* bytes readable (<= size) */
 	int64_t next_offset;     /* offset after its last batch */
@@ -196,6 +201,22 @@ typedef struct mls__segment {
 } mls__segment;
 
 void myco__seg_unref(mls__segment *s);
+
+/* The fd cache (segment.c): a process-wide bound on open segment files,
+ * derived from RLIMIT_NOFILE (its soft limit less a reserve for sockets
+ * and other files).  A segment's fd is opened on first use and may be
+ * closed again by the cache while nobody uses it (clock order: a recently
+ * used one gets a second chance).  Every use of s->fd is bracketed:
+ *   fd = myco__seg_fd_get(s); ...use fd...; myco__seg_fd_put(s);
+ * get returns the fd or a negative errno (-EMFILE: out of descriptors
+ * even after closing every idle one; logged).  A read set keeps its
+ * segments' fds pinned until mls_read_release().  Any thread. */
+int myco__seg_fd_get(const mls__segment *s);
+void myco__seg_fd_put(const mls__segment *s);
+/* Limit and open count (tests, docs); set_limit 0 = from RLIMIT_NOFILE. */
+size_t myco__seg_fd_limit(void);
+size_t myco__seg_fd_open(void);
+void myco__seg_fd_set_limit(size_t n);
 /* Path of a segment file: DIR/<20-digit base>.<ext> into buf[4096]. */
 void myco__seg_path(char *buf, const char *dir, int64_t base, const char *ext);
 /* Create a fresh empty segment (truncating leftovers), or open an existing

@@ -190,8 +190,13 @@ static int walk_fn(void *arg, const mls_batch_header *b, int64_t pos,
 	if (b->attributes & MLS_ATTR_CONTROL) {
 		uint8_t rec[32];
 		size_t n = len - MLS_BATCH_HDR < sizeof(rec) ? len - MLS_BATCH_HDR : sizeof(rec);
-		if (len <= MLS_BATCH_HDR ||
-		    pread(wa->s->fd, rec, n, pos + MLS_BATCH_HDR) != (ssize_t)n)
+		int fd;
+		ssize_t r = -1;
+		if (len > MLS_BATCH_HDR && (fd = myco__seg_fd_get(wa->s)) >= 0) {
+			r = pread(fd, rec, n, pos + MLS_BATCH_HDR);
+			myco__seg_fd_put(wa->s);
+		}
+		if (r != (ssize_t)n)
 			return 0;       /* unreadable marker: leave the txn open */
 		marker = myco__txn_marker_type(rec, n);
 		if (marker < 0)

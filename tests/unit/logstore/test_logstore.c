@@ -1462,6 +1462,106 @@ static void t_concurrent(void **state)
 	rmtree(d);
 }
 
+/* The fd cache with a limit of 8 segment files: threads append to 24
+ * partitions of small segments (many files) while another reads them all
+ * with pinned ranges; every record lands and reads back, the open count
+ * stays near the limit, and the store recovers through the cache. */
+#define FDC_PARTS 24
+#define FDC_LIMIT 8
+
+struct fdc_arg { mls_store_t *st; int id; int fails; };
+
+static void *fdc_writer(void *arg)
+{
+	struct fdc_arg *a = arg;
+	for (int i = 0; i < CONC_N; i++)
+		for (int q = a->id; q < FDC_PARTS; q += 3) {
+			mls_partition_t *p = NULL;
+			tb_opts o = tb_default();
+			mls_append_result r;
+			o.nrec = 2;
+			o.value_len = 100;
+			if (mls_partition_get(a->st, "f", q, &p) != 0 || put(p, &o, &r) != 0)
+				a->fails++;
+			mls_partition_put(p);
+		}
+	return NULL;
+}
+
+static void *fdc_reader(void *arg)
+{
+	struct fdc_arg *a = arg;
+	for (int i = 0; i < CONC_N / 4; i++)
+		for (int q = 0; q < FDC_PARTS; q++) {
+			mls_partition_t *p = NULL;
+			mls_read_set rs;
+			if (mls_partition_get(a->st, "f", q, &p) != 0) {
+				a->fails++;
+				continue;
+			}
+			if (mls_read(p, 0, 1 << 16, &rs) == 0) {
+				for (size_t k = 0; k < rs.n; k++) {
+					uint8_t h[12];
+					if (pread(rs.ranges[k].fd, h, sizeof(h),
+						  rs.ranges[k].file_offset) != (ssize_t)sizeof(h))
+						a->fails++;
+				}
+				mls_read_release(&rs);
+			} else {
+				a->fails++;
+			}
+			mls_partition_put(p);
+		}
+	return NULL;
+}
+
+static void t_fd_cache(void **state)
+{
+	(void)state;
+	char *d = mktmp();
+	size_t before = myco__seg_fd_open();
+	myco__seg_fd_set_limit(before + FDC_LIMIT);
+	mls_store_t *st = open_store(d, MLS_FSYNC_ALWAYS);
+	mls_topic_config tc;
+	mls_topic_config_init(&tc);
+	tc.segment_bytes = 2048;
+	assert_int_equal(mls_topic_create(st, "f", FDC_PARTS, &tc), 0);
+	assert_true(myco__seg_fd_open() <= before + FDC_LIMIT);
+	pthread_t th[4];
+	struct fdc_arg as[4];
+	for (int i = 0; i < 4; i++) {
+		as[i] = (struct fdc_arg){ st, i, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, i < 3 ? fdc_writer : fdc_reader,
+						&as[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(as[i].fails, 0);
+	}
+	/* evictions can fail only while every open file is in use */
+	assert_true(myco__seg_fd_open() <= before + FDC_LIMIT + 4);
+	for (int q = 0; q < FDC_PARTS; q++) {
+		mls_partition_t *p = part(st, "f", q);
+		mls_offsets o;
+		mls_partition_offsets(p, &o);
+		assert_true(o.segments > 3);          /* more files than the limit */
+		assert_int_equal(read_all(p, 0), 2 * CONC_N);
+		mls_partition_put(p);
+	}
+	mls_close(st);
+	st = open_store(d, MLS_FSYNC_ALWAYS);      /* recovery through the cache */
+	for (int q = 0; q < FDC_PARTS; q++) {
+		mls_partition_t *p = part(st, "f", q);
+		assert_int_equal(read_all(p, 0), 2 * CONC_N);
+		mls_partition_put(p);
+	}
+	assert_true(myco__seg_fd_open() <= before + FDC_LIMIT + 4);
+	mls_close(st);
+	assert_int_equal(myco__seg_fd_open(), before);
+	myco__seg_fd_set_limit(0);
+	rmtree(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1485,6 +1585,7 @@ int main(void)
 		cmocka_unit_test(t_async_and_policies),
 		cmocka_unit_test(t_concurrent),
 		cmocka_unit_test(t_fsync_failure),
+		cmocka_unit_test(t_fd_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
