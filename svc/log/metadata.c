@@ -87,6 +87,11 @@ void myco__lh_metadata(myco__lb_t *lb, myco__lreq_t *req, const myco__kmetadata_
 
 	myco__lrepl_t *r = lb->cfg.repl;
 
+	if (r && myco__lrepl_cut_off(r)) {
+		/* cut off from the cluster: the client asks another broker */
+		myco__lc_abort(req->conn);
+		return;
+	}
 	myco__lresp_begin(&w, req);
 	if (v >= 3)
 		myco__kwr_i32(&w, 0);

@@ -176,8 +176,8 @@ static void pprod_unlink(pprod_t *pp)
 }
 
 /* Cluster mode: hand the records section to raft; the answer waits for
- * its commit (acks 1 and all alike: nothing is acknowledged before a
- * majority has it). */
+ * its commit (a majority has it) and, for acks=all, for every in-sync
+ * replica. */
 static void produce_replicated(myco__lb_t *lb, pprod_t *pp, size_t idx, const char *name,
 			       const uint8_t *rec, size_t len)
 {
@@ -198,7 +198,8 @@ static void produce_replicated(myco__lb_t *lb, pprod_t *pp, size_t idx, const ch
 	a->repl = true;
 	pt->pending++;
 	pp->pending++;
-	rc = myco__lrepl_produce(lb->cfg.repl, name, pt->index, rec, len, &a->res, append_cb, a);
+	rc = myco__lrepl_produce(lb->cfg.repl, name, pt->index, rec, len, pp->acks, &a->res,
+				 append_cb, a);
 	if (rc < 0) {
 		pt->pending--;
 		pp->pending--;

@@ -31,7 +31,10 @@
  *    timeouts).  When the set changes the leader commits an ISR entry, so
  *    every broker reports the same set in Metadata.  acks=all is refused
  *    with NOT_ENOUGH_REPLICAS while the set is smaller than
- *    min.insync.replicas.
+ *    min.insync.replicas, and answered once the entry is committed AND
+ *    every in-sync follower has it (raft's match index; a committed entry
+ *    waits on a list checked every millisecond), as Kafka answers acks=all
+ *    when the whole ISR has the records.  acks=1 is answered at commit.
  *
  * Threads: raft runs on its own thread with a libuv loop (raft_main).
  * Loop threads queue items under r->mu and wake it (uv_async_send);
@@ -277,6 +280,10 @@ typedef struct item {
 	void *arg;
 	myco__lrepl_res_t *res;         /* RECORDS: filled before cb */
 	int kind;                       /* 0 entry, 1 ready barrier, 2 ISR */
+	bool all_isr;                   /* acks=all: answer once every in-sync
+	                                 * replica has it, not just a majority */
+	int rc;                         /* all_isr: what the apply gave */
+	raft_index index;               /* all_isr: the entry */
 	uint64_t epoch;
 	union {
 		struct raft_apply a;
@@ -297,6 +304,9 @@ struct myco__lrepl {
 	uv_loop_t loop;
 	uv_async_t wake;
 	uv_timer_t tick;
+	uv_timer_t isr_timer;           /* runs while isr_wait is not empty */
+	item_t *isr_wait, *isr_wait_tail; /* committed acks=all entries waiting
+	                                 * for the rest of the in-sync set */
 	struct raft_uv_transport transport;
 	struct raft_io io;
 	struct raft_fsm fsm;
@@ -322,6 +332,7 @@ struct myco__lrepl {
 	item_t *qhead, *qtail;          /* mu */
 	_Atomic bool stopping, ready;
 	_Atomic uint64_t leader_id, term;
+	_Atomic uint64_t leaderless_ms;  /* since when no leader is known (0: one is) */
 	_Atomic uint32_t isr_mask;      /* as applied */
 	_Atomic uint64_t bad_entries, applied;
 };
@@ -409,18 +420,77 @@ static void item_fail(item_t *it)
 	free(it);
 }
 
+/* Every in-sync follower has entry idx on disk (raft's match index).  A
+ * broker that no longer leads cannot tell: the entry is committed (on a
+ * majority), which is what it answers with. */
+static bool isr_has(myco__lrepl_t *r, raft_index idx)
+{
+	uint32_t mask = atomic_load(&r->isr_mask);
+
+	if (!r->up || raft_state(&r->raft) != RAFT_LEADER)
+		return true;
+	for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+		int k = peer_index(r, r->raft.configuration.servers[i].id);
+		if (k >= 0 && (size_t)k != r->me && (mask & (1u << k)) &&
+		    r->raft.leader_state.progress[i].match_index < idx)
+			return false;
+	}
+	return true;
+}
+
+static void isr_wait_check(myco__lrepl_t *r)
+{
+	item_t **pp = &r->isr_wait, *it;
+
+	r->isr_wait_tail = NULL;
+	while ((it = *pp)) {
+		if (isr_has(r, it->index) || atomic_load(&r->stopping)) {
+			*pp = it->next;
+			if (it->cb)
+				it->cb(it->arg, it->rc);
+			free(it);
+		} else {
+			r->isr_wait_tail = it;
+			pp = &it->next;
+		}
+	}
+	if (!r->isr_wait)
+		uv_timer_stop(&r->isr_timer);
+}
+
+static void isr_timer_cb(uv_timer_t *t)
+{
+	isr_wait_check(t->data);
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	item_t *it = req->data;
+	myco__lrepl_t *r = it->r;
 	const lresult_t *lr = result;
 	int rc = MYCO__LREPL_NOT_LEADER;
 
 	if (it->kind == 2)
-		it->r->isr_inflight = false;
+		r->isr_inflight = false;
 	if (status == 0 && lr) {
 		if (it->res)
 			*it->res = lr->res;
 		rc = lr->rc;
+		if (it->all_isr && !isr_has(r, req->index)) {
+			/* committed on a majority; the answer waits for the
+			 * rest of the in-sync set (checked every millisecond) */
+			it->rc = rc;
+			it->index = req->index;
+			it->next = NULL;
+			if (r->isr_wait_tail)
+				r->isr_wait_tail->next = it;
+			else
+				r->isr_wait = it;
+			r->isr_wait_tail = it;
+			if (!uv_is_active((uv_handle_t *)&r->isr_timer))
+				uv_timer_start(&r->isr_timer, isr_timer_cb, 1, 1);
+			return;
+		}
 	}
 	if (it->cb)
 		it->cb(it->arg, rc);
@@ -518,6 +588,10 @@ static void watch(myco__lrepl_t *r)
 	st = raft_state(&r->raft);
 	raft_leader(&r->raft, &lid, &laddr);
 	atomic_store(&r->leader_id, (uint64_t)lid);
+	if (lid && (st != RAFT_LEADER || atomic_load(&r->ready)))
+		atomic_store(&r->leaderless_ms, 0);
+	else if (!atomic_load(&r->leaderless_ms))
+		atomic_store(&r->leaderless_ms, now);
 	atomic_store(&r->term, r->raft.current_term);
 	if (st == RAFT_LEADER &&
 	    (r->prev_state != RAFT_LEADER || r->raft.current_term != r->lead_term)) {
@@ -537,6 +611,8 @@ static void watch(myco__lrepl_t *r)
 			(unsigned long long)r->raft.current_term);
 	}
 	r->prev_state = st;
+	if (r->isr_wait)
+		isr_wait_check(r);
 	if (st != RAFT_LEADER)
 		return;
 	if (!atomic_load(&r->ready) && !r->ready_inflight) {
@@ -584,6 +660,7 @@ static void close_handles(myco__lrepl_t *r)
 	r->handles_closed = true;
 	uv_close((uv_handle_t *)&r->wake, NULL);
 	uv_close((uv_handle_t *)&r->tick, NULL);
+	uv_close((uv_handle_t *)&r->isr_timer, NULL);
 }
 
 static void closed_cb(struct raft *raft)
@@ -605,6 +682,7 @@ static void wake_cb(uv_async_t *a)
 		uv_timer_stop(&r->tick);
 		r->up = false;
 		drain(r);
+		isr_wait_check(r);      /* not leading any more: all answered */
 		atomic_store(&r->ready, false);
 		if (up) {
 			r->closing = true;
@@ -690,6 +768,8 @@ static void *raft_main(void *arg)
 		r->wake.data = r;
 		uv_timer_init(&r->loop, &r->tick);
 		r->tick.data = r;
+		uv_timer_init(&r->loop, &r->isr_timer);
+		r->isr_timer.data = r;
 		rc = raft_setup(r);
 		if (rc == 0)
 			uv_timer_start(&r->tick, tick_cb, TICK_MS, TICK_MS);
@@ -857,6 +937,12 @@ int32_t myco__lrepl_leader(const myco__lrepl_t *r)
 	return id ? (int32_t)id : -1;
 }
 
+bool myco__lrepl_cut_off(const myco__lrepl_t *r)
+{
+	uint64_t since = atomic_load(&r->leaderless_ms);
+	return since && now_ms() - since > 2 * (uint64_t)r->o.election_ms;
+}
+
 int32_t myco__lrepl_self(const myco__lrepl_t *r)
 {
 	return (int32_t)r->peers[r->me].id;
@@ -902,7 +988,7 @@ int myco__lrepl_produce_check(const myco__lrepl_t *r, int acks)
 /* ------------------------------------------------------------------ */
 
 static int enqueue(myco__lrepl_t *r, const myco__lrepl_entry_t *e, myco__lrepl_res_t *res,
-		   void (*cb)(void *, int), void *arg)
+		   bool all_isr, void (*cb)(void *, int), void *arg)
 {
 	item_t *it;
 	size_t sz = myco__lrepl_entry_size(e);
@@ -919,6 +1005,7 @@ static int enqueue(myco__lrepl_t *r, const myco__lrepl_entry_t *e, myco__lrepl_r
 	myco__lrepl_entry_encode(e, it->buf.base);
 	it->r = r;
 	it->res = res;
+	it->all_isr = all_isr;
 	it->cb = cb;
 	it->arg = arg;
 	pthread_mutex_lock(&r->mu);
@@ -933,8 +1020,8 @@ static int enqueue(myco__lrepl_t *r, const myco__lrepl_entry_t *e, myco__lrepl_r
 }
 
 int myco__lrepl_produce(myco__lrepl_t *r, const char *topic, int32_t part, const void *rec,
-			size_t len, myco__lrepl_res_t *res, void (*cb)(void *arg, int rc),
-			void *arg)
+			size_t len, int acks, myco__lrepl_res_t *res,
+			void (*cb)(void *arg, int rc), void *arg)
 {
 	myco__lrepl_entry_t e = { .type = LREPL_RECORDS, .topic = topic,
 				  .topic_len = strlen(topic), .partition = part,
@@ -942,7 +1029,7 @@ int myco__lrepl_produce(myco__lrepl_t *r, const char *topic, int32_t part, const
 
 	if (len == 0 || len > UINT32_MAX - 4096)
 		return -MYCO_ELOG_CORRUPT;
-	return enqueue(r, &e, res, cb, arg);
+	return enqueue(r, &e, res, acks == -1, cb, arg);
 }
 
 /* A loop thread waiting for one entry (topic creation):
@@ -996,7 +1083,7 @@ static int wait_entry(myco__lrepl_t *r, const myco__lrepl_entry_t *e, int timeou
 		pthread_condattr_destroy(&ca);
 	}
 	w->refs = 2;
-	rc = enqueue(r, e, NULL, waiter_cb, w);
+	rc = enqueue(r, e, NULL, false, waiter_cb, w);
 	if (rc < 0) {
 		w->refs = 1;
 		waiter_put(w);

@@ -64,6 +64,11 @@ bool myco__lrepl_serving(const myco__lrepl_t *r);
 /* The leader's node id as far as this broker knows, or -1. */
 int32_t myco__lrepl_leader(const myco__lrepl_t *r);
 int32_t myco__lrepl_self(const myco__lrepl_t *r);
+/* No leader known for over two election timeouts: this broker is cut off
+ * from a majority (or there is none).  Its Metadata would only say
+ * "no leader", and librdkafka asks the broker it is connected to again and
+ * again: such a broker closes the connection instead (metadata.c). */
+bool myco__lrepl_cut_off(const myco__lrepl_t *r);
 /* The raft term (Metadata's leader epoch). */
 int32_t myco__lrepl_epoch(const myco__lrepl_t *r);
 /* Every broker of the cluster. */
@@ -87,12 +92,12 @@ typedef struct {
 
 /* Replicate the records section of one partition of a Produce (rec is
  * copied).  1: queued, cb(arg, rc) runs once on the raft thread: rc 0 when
- * the entry was committed and applied (res filled), else
- * MYCO__LREPL_NOT_LEADER (outcome unknown: leadership lost).  < 0: refused
- * at once (cb never runs). */
+ * the entry was committed and applied (res filled) and, for acks -1,
+ * every in-sync replica has it; else MYCO__LREPL_NOT_LEADER (outcome
+ * unknown: leadership lost).  < 0: refused at once (cb never runs). */
 int myco__lrepl_produce(myco__lrepl_t *r, const char *topic, int32_t part, const void *rec,
-			size_t len, myco__lrepl_res_t *res, void (*cb)(void *arg, int rc),
-			void *arg);
+			size_t len, int acks, myco__lrepl_res_t *res,
+			void (*cb)(void *arg, int rc), void *arg);
 /* Create a topic through raft and wait (at most timeout_ms) until this
  * broker applied it: 0, or a store error, MYCO__LREPL_NOT_LEADER, or
  * -ETIMEDOUT (the outcome is unknown). */

@@ -303,6 +303,9 @@ class Producer(threading.Thread):
                 'enable.idempotence': True, 'linger.ms': 5,
                 'message.timeout.ms': 120000, 'topic.metadata.refresh.interval.ms': 1000}
         conf.update(extra or {})
+        if os.environ.get('LOG_REPL_RDK_DEBUG'):
+            # librdkafka's own trace, for a failing run
+            conf['debug'] = os.environ['LOG_REPL_RDK_DEBUG']
         self.p = P(conf)
         self.topic = topic
         self.parts = parts
@@ -335,9 +338,17 @@ class Producer(threading.Thread):
         return len(self.acked)
 
 
-def wait_progress(pr, what, more=50):
+def wait_progress(pr, what, more=50, cl=None):
     n = pr.acks_now()
-    wait_for(what, lambda: pr.acks_now() >= n + more, 120)
+    try:
+        wait_for(what, lambda: pr.acks_now() >= n + more, 120)
+    except AssertionError:
+        log('acknowledged so far %d (%d at the start of the wait), errors %r'
+            % (pr.acks_now(), n, pr.errors))
+        if cl:
+            for i in range(cl.net.n):
+                log('node %d Metadata: %r' % (i + 1, cl.meta(i, [pr.topic])))
+        raise
 
 
 # ---------------------------------------------------------------- scenarios
@@ -492,7 +503,7 @@ def _cluster(tmp, net):
         log('isolated leader node', old + 1)
         lead = cl.wait_leader(exclude=(old,))
         check(lead != old, 'a new leader (node %d) while node %d is cut off' % (lead + 1, old + 1))
-        wait_progress(pr, 'acknowledgements while the old leader is cut off')
+        wait_progress(pr, 'acknowledgements while the old leader is cut off', cl=cl)
         net.heal()
 
         # 3. a slowed follower link
