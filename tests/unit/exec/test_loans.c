@@ -6,7 +6,14 @@
  * hold time, a scribbled region is refused), and end to end with a real
  * elastic group and the arbiter thread: a flood of work gets the second
  * core, and when the work is done the core is revoked and its loop parks.
+ * The region is hostile input: the corpus of the fuzz harness
+ * (tests/fuzz/exec/fuzz_loans.c, corpus_loans/) runs through it, refused
+ * regions are refused, and a region granting more than the pool covers is
+ * cut back to the pool when added.
  */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -215,12 +222,78 @@ static void test_end_to_end(void **state)
 	myco_group_destroy(g);
 }
 
-int main(void)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static const char *corpus;
+
+static size_t load(const char *name, uint8_t *buf, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", corpus, name);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	size_t len = fread(buf, 1, cap, f);
+	fclose(f);
+	return len;
+}
+
+static void test_hostile_region(void **state)
+{
+	(void)state;
+	static uint8_t buf[65536];
+	static myco_rt_loans_t r;
+	static myco__loans_t a;
+	/* refused: bad magic, a maximum beyond nloops */
+	const char *bad[] = { "bad_magic", "bad_counts" };
+	for (unsigned i = 0; i < 2; i++) {
+		size_t n = load(bad[i], buf, sizeof(buf));
+		assert_true(n >= sizeof(r));
+		memcpy(&r, buf, sizeof(r));
+		assert_int_equal(myco_rt_loans_check(&r, sizeof(r)), -EINVAL);
+		myco__loans_init(&a, NULL, 2);
+		assert_int_equal(myco__loans_add(&a, "x", &r, sizeof(r)), -EINVAL);
+	}
+	/* five lent cores against a pool of one: one stays, four revoked */
+	assert_true(load("over_pool", buf, sizeof(buf)) >= sizeof(r));
+	memcpy(&r, buf, sizeof(r));
+	myco__loans_init(&a, NULL, 1);
+	assert_int_equal(myco__loans_add(&a, "x", &r, sizeof(r)), 0);
+	assert_int_equal(a.lent, 1);
+	assert_int_equal(myco_rt_loans_granted(&r), 2);
+}
+
+/* The fuzz harness over every corpus file: no abort. */
+static void test_fuzz_corpus(void **state)
+{
+	(void)state;
+	static uint8_t buf[65536];
+	DIR *d = opendir(corpus);
+	struct dirent *de;
+	int n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		size_t len = load(de->d_name, buf, sizeof(buf));
+		LLVMFuzzerTestOneInput(buf, len);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 6);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_admit),
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_end_to_end),
+		cmocka_unit_test(test_hostile_region),
+		cmocka_unit_test(test_fuzz_corpus),
 	};
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_exec_loans CORPUS_DIR\n");
+		return 2;
+	}
+	corpus = argv[1];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
