@@ -36,7 +36,8 @@ static struct {
 	uint8_t *data;
 	uint64_t cap;
 	uint16_t nchan;
-	_Atomic uint64_t tail_seen;  /* the ring's tail as last read (only grows) */
+	_Atomic uint64_t tail_seen;  /* the ring's tail as some thread last read it (acquire/release: whoever
+				      * writes into room it frees has seen the drain finish with it) */
 	/* replay mode */
 	int replaying;
 	struct myco__rlog *log;
@@ -127,7 +128,7 @@ static uint8_t *ring_claim(size_t body, uint16_t type, uint16_t chan, uint64_t *
 		return NULL;
 	}
 	head = atomic_load_explicit(&h->head, memory_order_relaxed);
-	tail = atomic_load_explicit(&R.tail_seen, memory_order_relaxed);
+	tail = atomic_load_explicit(&R.tail_seen, memory_order_acquire);
 	for (;;) {
 		off = head & (R.cap - 1);
 		pad = off + size > R.cap ? R.cap - off : 0;
@@ -137,7 +138,7 @@ static uint8_t *ring_claim(size_t body, uint16_t type, uint16_t chan, uint64_t *
 			uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
 			if (t != tail) {
 				tail = t;
-				atomic_store_explicit(&R.tail_seen, t, memory_order_relaxed);
+				atomic_store_explicit(&R.tail_seen, t, memory_order_release);
 				continue;
 			}
 			atomic_fetch_add_explicit(&h->overruns, 1, memory_order_relaxed);
