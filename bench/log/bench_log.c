@@ -1140,7 +1140,9 @@ static server_t *start_myco_cluster(const char *bin, char *boot, size_t bootcap)
 		s->name = "myco-repl";
 		s->pid = fork();
 		if (s->pid == 0) {
+			int dn = open("/dev/null", O_WRONLY);
 			dup2(pfd[1], 1);
+			dup2(dn, 2);              /* leadership and ISR lines */
 			close(pfd[0]);
 			execl(bin, bin, "--listen", listen, "--data", data, "--node-id", id,
 			      "--peers", peers, "--min-insync-replicas", "2", (char *)NULL);
