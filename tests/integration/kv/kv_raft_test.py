@@ -594,6 +594,10 @@ def sc_jepsen(tmp, net):
             'rebuilds %d' % (wl.ok, wl.unknown, wl.redirects, wl.refused, snaps, rebuilds))
         if snaps == 0:
             fail('no raft snapshot was taken')
+        locked = sum(int(d.get('raft_snapshot_locked_us', 0)) for d in cl.infos() if d)
+        written = sum(int(d.get('raft_snapshot_write_us', 0)) for d in cl.infos() if d)
+        log('snapshots: %d us with every shard locked (references), %d us formatting '
+            'while writes went on' % (locked, written))
         for r in wl.regs:
             t = time.monotonic()
             res = check_register(wl.hist[r])
