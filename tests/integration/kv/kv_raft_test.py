@@ -417,6 +417,47 @@ def sc_basic(tmp, net):
             fail('CLUSTER SLOTS: %r' % sl)
         if c.cmd('CLUSTER', 'KEYSLOT', 'foo') != 12182:
             fail('CLUSTER KEYSLOT')
+        # a transaction reaches a follower whole: a READONLY reader there
+        # never sees part of a transfer (a replica applies a transaction's
+        # record under every shard lock)
+        accts = ['acct:%d' % i for i in range(8)]
+        for k in accts:
+            c.cmd('SET', k, 100)
+        g = Conn(*cl.addr(F))
+        g.cmd('READONLY')
+        wait_for('the follower to hold the accounts',
+                 lambda: g.cmd('MGET', *accts) == [b'100'] * len(accts), 30)
+        stop = threading.Event()
+        seen = {'reads': 0, 'bad': []}
+
+        def reader():
+            while not stop.is_set():
+                vals = g.cmd('MGET', *accts)
+                if sum(int(v) for v in vals) != 100 * len(accts):
+                    seen['bad'].append(vals)
+                seen['reads'] += 1
+        t = threading.Thread(target=reader)
+        t.start()
+        rng = random.Random(7)
+        n = 0
+        try:
+            while n < 200 or seen['reads'] < 200:
+                a, b = rng.sample(accts, 2)
+                r = c.cmd('MULTI'), c.cmd('DECRBY', a, 1), c.cmd('INCRBY', b, 1), c.cmd('EXEC')
+                if not isinstance(r[3], list):
+                    fail('transfer on the leader: %r' % (r,))
+                n += 1
+                if n > 20000:
+                    fail('the follower reader made %d reads in %d transfers'
+                         % (seen['reads'], n))
+        finally:
+            stop.set()
+            t.join()
+        g.close()
+        if seen['bad']:
+            fail('a READONLY follower saw part of a transaction: %r' % seen['bad'][:3])
+        log('basic: %d transfers on the leader, %d follower reads all saw the whole total'
+            % (n, seen['reads']))
         c.close()
         f.close()
         log('basic: leader node %d, MOVED and READONLY as expected' % (L + 1))
