@@ -21,7 +21,8 @@
  * partitions reserve, and runs the arbiter thread over the pool that is
  * left.  The region outlives the partition's processes: a restarted
  * instance's group attaches to the same region and finds its grants.  The
- * executive's tick turns the arbiter's counters into `loan` events.
+ * executive's tick turns the arbiter's counters into `loan` events (at most
+ * one a second per partition, summing the changes).
  * Not for: the runtime's reaction (lib/rt/loans.c).
  */
 #include <errno.h>
@@ -287,6 +288,7 @@ struct ex_loans {
 		myco_rt_loans_t *r;
 		int idx;                /* in arb.parts */
 		uint64_t grants_seen, revokes_seen;
+		uint64_t event_ns;      /* last `loan` event */
 	} *pt;
 };
 
@@ -454,11 +456,16 @@ int myco__ex_loans_stat(struct ex_system *s, const struct ex_part *p, struct ex_
 	return 0;
 }
 
+/* At most one `loan` event per partition per second (a busy system may
+ * change grants every round): it sums the changes since the last one. */
+#define LOAN_EVENT_NS 1000000000ull
+
 void myco__ex_loans_tick(struct ex_system *s)
 {
 	struct ex_loans *L = s->loans;
 	if (!L)
 		return;
+	uint64_t now = myco_now();
 	for (size_t i = 0; i < s->nparts; i++) {
 		struct lo_part *lp = &L->pt[i];
 		struct ex_loan_stat st;
@@ -466,6 +473,9 @@ void myco__ex_loans_tick(struct ex_system *s)
 			continue;
 		if (st.grants == lp->grants_seen && st.revokes == lp->revokes_seen)
 			continue;
+		if (lp->event_ns && now - lp->event_ns < LOAN_EVENT_NS)
+			continue;
+		lp->event_ns = now;
 		myco__ex_event(s, &s->parts[i], "loan", -1, -1,
 			       "%s holds %u of %u..%u cores: +%llu granted, -%llu revoked "
 			       "(%llu and %llu in all), pool %u, lent %u", s->parts[i].name,

@@ -164,17 +164,17 @@ def main():
         if busy[5] < 1 or busy[6] < 1:
             fail("busy: its loops acted on %d grants, %d tasks ran off loop 0; want both "
                  "above 0" % (busy[5], busy[6]), s)
+        # idle now: every lent core comes back (the arbiter revokes after its
+        # hold time; the tick reports it, at most one event a second)
+        wait_for(lambda: any(d.startswith("busy holds 1 of 1..3") for d in
+                             loan_events(s, "busy")[-1:]), "busy back at its minimum", s=s)
         ev = loan_events(s, "busy")
         print("busy loan events:", len(ev), ev[:3], flush=True)
         granted = sum(int(m) for d in ev for m in re.findall(r"\+(\d+) granted", d))
         revoked = sum(int(m) for d in ev for m in re.findall(r"-(\d+) revoked", d))
-        if granted < 1 or revoked < 1:
-            fail("busy: %d grants and %d revokes in the loan events, want both" %
-                 (granted, revoked), s)
-        # idle now: every lent core comes back (the arbiter revokes after its
-        # hold time; the tick reports it)
-        wait_for(lambda: any(d.startswith("busy holds 1 of 1..3") for d in
-                             loan_events(s, "busy")[-1:]), "busy back at its minimum", s=s)
+        if granted < 1 or revoked < 1 or granted != revoked:
+            fail("busy: %d grants and %d revokes in the loan events, want both, and as "
+                 "many (back at its minimum)" % (granted, revoked), s)
         # myco top: cores and grants of the elastic partitions, the bidder's
         # price (null where they do not apply)
         top = json.loads(s.cli("top", "--once").stdout.splitlines()[0])
