@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include "chan_int.h"
+#include "../replay/replay.h"
 
 /* Mark a run of lane's pool free (producer on its own lane; the owner in
  * recovery).  Continuation blocks first, the head block (which carries the
@@ -56,6 +57,8 @@ int myco_chan_loan(myco_chan_t *ch, size_t size, myco_chan_loan_t *loan)
 
 	loan->data = NULL;
 	loan->cap = 0;
+	if (MYCO__REC_REPLAYED(ch))     /* loan sends are not recorded */
+		ch->rec->not_served("borrows a loan block (myco_chan_loan)");
 	if (ch->role != MYCO_CHAN_PRODUCER)
 		return -EPERM;
 	if (!(ch->g.features & CHAN_FEAT_LOANS))

@@ -1141,6 +1141,8 @@ int myco_chan_broken(const myco_chan_t *ch)
 {
 	uint32_t i;
 
+	if (MYCO__REC_REPLAYED(ch))
+		return 0;       /* replayed: the recorded results say what broke */
 	if (ch->broken)
 		return 1;
 	if (chan_lane_role(ch->role))
@@ -1164,6 +1166,10 @@ uint64_t myco_chan_lanes_out(const myco_chan_t *ch)
 
 int myco_chan_stats(const myco_chan_t *ch, myco_chan_stats_t *st)
 {
+	if (MYCO__REC_REPLAYED(ch)) {   /* no ring: nothing to count */
+		memset(st, 0, sizeof *st);
+		return -EOPNOTSUPP;
+	}
 	stats_fill(ch, st, false);
 	return 0;
 }
@@ -1409,7 +1415,7 @@ static int ready_for_role(struct myco_chan *ch)
 
 /* A replayed handle (docs/replay.md) has no ring and no eventfd: a
  * program that waits on it itself cannot be served from the log. */
-#define REPLAYED(ch) __builtin_expect((ch)->rec != NULL && (ch)->rec->not_served, 0)
+#define REPLAYED(ch) MYCO__REC_REPLAYED(ch)
 
 int myco_chan_fd(const myco_chan_t *ch)
 {

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "chan_int.h"
+#include "../replay/replay.h"
 
 #define SAMPLE_TRIES 64
 
@@ -61,6 +62,8 @@ int myco__chan_sample_read_raw(myco_chan_t *ch, void *buf, size_t cap,
 	if (!info)
 		info = &tmp;
 	memset(info, 0, sizeof(*info));
+	if (MYCO__REC_REPLAYED(ch))
+		ch->rec->not_served("waits for a sample (myco_chan_sample_wait)");
 	if (ch->role != MYCO_CHAN_READER)
 		return -EPERM;
 	if (ch->broken)

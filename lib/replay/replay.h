@@ -89,6 +89,12 @@ struct myco__rec_ops {
 	void (*not_served)(const char *what) __attribute__((noreturn));
 };
 
+/* A handle served from a log (replay mode): the channel calls outside the
+ * hook that would touch a ring (readiness, fds, loans, stats) test this
+ * and answer for the log or refuse (ch->rec->not_served). */
+#define MYCO__REC_REPLAYED(ch) \
+	__builtin_expect((ch)->rec != NULL && (ch)->rec->not_served != NULL, 0)
+
 /* ---- the runtime's hooks (lib/rt; docs/replay.md "Programs on the runtime")
  *
  * A program on lib/rt is one thread per loop; what decides its run order
