@@ -311,14 +311,14 @@ def case_badlogs():
         s.cleanup()
 
 
-def rt_system(mode, n):
+def rt_system(mode, n, record="record always;"):
     return System("""
     channel numbers queue { type Num; depth 256; overflow block; }
     channel out queue { type Num; depth 256; overflow block; }
     partition producer { program "%s"; send numbers; env DEMO_COUNT = "%d"; env DEMO_RATE = "3000"; readiness required; }
-    partition %s { program "%s"; recv numbers; send out; env IN = "numbers"; env RMODE = "%s"; env COUNT = "%d"; readiness required; record always; }
+    partition %s { program "%s"; recv numbers; send out; env IN = "numbers"; env RMODE = "%s"; env COUNT = "%d"; readiness required; %s }
     partition drain { program "%s"; recv out; env IN = "out"; env RMODE = "drain"; readiness required; }
-""" % (demo("producer"), n, mode, os.environ["RTPART"], mode, n, RPART), "rt" + mode)
+""" % (demo("producer"), n, mode, os.environ["RTPART"], mode, n, record, RPART), "rt" + mode)
 
 
 def case_rt():
@@ -329,7 +329,8 @@ def case_rt():
     recorded one) and the same RESULT line.  A group of two loops passing
     messages across loops, a loop that also does pipe I/O through the
     runtime, and a program polling a channel's fd itself, are recorded too,
-    and their replays refuse: NOT REPLAYABLE, with the reason."""
+    and their replays refuse: NOT REPLAYABLE, with the reason.  A runtime
+    partition recorded from the middle of its run replays as DIVERGED."""
     n = 3000
     s = rt_system("pipe", n)
     try:
@@ -357,6 +358,21 @@ def case_rt():
                     fail("the replay under rr is not faithful")
             elif r.returncode != 1 or "rr could not record the replay" not in r.stderr:
                 fail("--rr where rr cannot record did not say so clearly")
+    finally:
+        s.cleanup()
+    # a runtime partition recorded from the middle of its run: its loop's
+    # state before the window is lost, and the replay says so (never faithful)
+    s = rt_system("pipe", n, record="")
+    try:
+        s.start()
+        wait_for(lambda: [c for c in s.ps()["channels"] if c["name"] == "out" and c["done"] >= 300],
+                 "300 messages through the pipe")
+        s.cli("record", "pipe", "on", json_out=False)
+        wait_for(lambda: re.search(r"rtpart: RESULT .*", s.logs("pipe")), "the pipe's result", 600)
+        s.stop()
+        r = s.replay(s.logdir("pipe"))
+        if r.returncode != 3 or "DIVERGED" not in r.stderr or "myco replay: faithful" in r.stderr:
+            fail("a runtime log begun mid-run was not reported as diverged")
     finally:
         s.cleanup()
     for mode, words in (("group", "group of 2 loops"), ("sock", "outside channels"),
