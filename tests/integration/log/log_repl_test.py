@@ -19,7 +19,8 @@ Scenarios:
             and a follower's link slowed with tc: a new leader takes over
             each time, and afterwards every acknowledged message is read
             back at exactly its acknowledged offset, in order per
-            partition, from two different leaders.
+            partition, from two different leaders; a consumer group then
+            reads them all and commits through the new leader.
   insync    min.insync.replicas: with 3 required and one broker down,
             acks=all is refused with NOT_ENOUGH_REPLICAS while acks=1
             works; with 2 required and 2 of 3 brokers down nothing is
@@ -535,6 +536,25 @@ def _cluster(tmp, net):
         lead = cl.wait_leader(exclude=(old,))
         got2 = read_all(cl, 'rt', 2)
         check(got2 == got, 'node %d, the next leader, holds the very same records' % (lead + 1))
+
+        # a consumer group on the cluster: its coordinator is the leader
+        from confluent_kafka import Consumer, TopicPartition
+        total = sum(len(v) for v in got.values())
+        c = Consumer({'bootstrap.servers': cl.bootstrap, 'group.id': 'g1',
+                      'auto.offset.reset': 'earliest', 'enable.auto.commit': False})
+        c.subscribe(['rt'])
+        n = 0
+        end = time.monotonic() + 120
+        while n < total and time.monotonic() < end:
+            m = c.poll(1.0)
+            if m is not None and not m.error():
+                n += 1
+        c.commit(asynchronous=False)
+        com = c.committed([TopicPartition('rt', p) for p in range(2)], timeout=30)
+        c.close()
+        check(n == total and [t.offset for t in com] == [len(got[0]), len(got[1])],
+              'a consumer group (coordinator: node %d) reads all %d and commits the ends'
+              % (lead + 1, total))
         cl.ok = True
     except BaseException:
         cl.ok = False
