@@ -679,11 +679,12 @@ int myco__chaos_reply(struct myco_chan *ch, uint64_t corr, void *rep, size_t len
 		count(MYCO__CHAOS_CORRUPT, 1);
 	}
 	a = find(f, n, MYCO__CHAOS_DELAY);
-	if (a && hits(a, ch->index, corr)) {
+	/* (a wait of 0 is told "no wait": the reply is handed out as it is) */
+	if (a && deadline && hits(a, ch->index, corr)) {
 		uint64_t d = a->arg + (a->arg2 ? roll(a, ch->index, corr ^ 0x5bd1e995u) % a->arg2 : 0);
 
 		count(MYCO__CHAOS_DELAY, 1);
-		if (deadline && now + d >= deadline) {
+		if (now + d >= deadline) {
 			if (deadline > now)
 				sleep_ns(deadline - now);
 			return -ETIMEDOUT;
