@@ -3,7 +3,7 @@
  * nats-server, file storage) on loopback, same load generator, same run.
  *
  *   myco-bench-log [--quick] [--json] [--myco PATH] [--nats PATH]
- *                  [--baseline PATH] [--replicated-only]
+ *                  [--baseline PATH] [--replicated-only] [--cores-only]
  *
  * What each side does (exactly):
  * - myco-log (Kafka protocol) is driven through librdkafka (Debian 2.0.2):
@@ -46,6 +46,12 @@
  *   against a 3-node JetStream cluster with an R3 stream (file storage),
  *   all on loopback, same clients as above: producer throughput at 100 B
  *   and end-to-end latency, the two systems alternating per repetition.
+ * - Cores (section "cores"): two myco-log brokers, --loops 1 and --loops 2
+ *   (--fsync interval=60000, topics of 8 partitions, spread over the
+ *   loops), two librdkafka producers at once (each its own connection,
+ *   acks=all, linger.ms=5, 100 B), brokers alternating per repetition;
+ *   the ratio is the throughput from the second core; then librdkafka's
+ *   end-to-end latency on each.  --cores-only runs this section alone.
  * Not for: correctness (tests/integration/log).
  */
 #include <librdkafka/rdkafka.h>
@@ -112,7 +118,7 @@ typedef struct {
 	const char *name;
 } server_t;
 
-static server_t servers[12];
+static server_t servers[16];
 static int nservers;
 
 static void stop_servers(void)
@@ -157,7 +163,9 @@ static int tcp_connect(int port)
 	return fd;
 }
 
-static server_t *start_myco(const char *bin, const char *fsync, const char *name)
+/* Start myco-log with --fsync FSYNC and the NULL-terminated extra flags. */
+static server_t *start_myco_x(const char *bin, const char *fsync, const char *name,
+			      const char *const *extra)
 {
 	server_t *s = &servers[nservers++];
 	char data[128], line[256];
@@ -170,10 +178,15 @@ static server_t *start_myco(const char *bin, const char *fsync, const char *name
 	s->name = name;
 	s->pid = fork();
 	if (s->pid == 0) {
+		const char *argv[24] = { bin, "--listen", "127.0.0.1:0", "--data", data,
+					 "--fsync", fsync };
+		int a = 7;
 		dup2(pfd[1], 1);
 		close(pfd[0]);
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--data", data, "--fsync", fsync,
-		      (char *)NULL);
+		for (int j = 0; extra && extra[j] && a < 23; j++)
+			argv[a++] = extra[j];
+		argv[a] = NULL;
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -183,6 +196,11 @@ static server_t *start_myco(const char *bin, const char *fsync, const char *name
 	fclose(f);
 	s->port = atoi(strrchr(s->addr, ':') + 1);
 	return s;
+}
+
+static server_t *start_myco(const char *bin, const char *fsync, const char *name)
+{
+	return start_myco_x(bin, fsync, name, NULL);
 }
 
 static server_t *start_nats(const char *bin)
@@ -527,6 +545,200 @@ static double tput_txn(const char *addr, long n, int sz, const char *topic, int 
 	rd_kafka_destroy(rk);
 	free(val);
 	return (double)(t1 - t0) / 1e9;
+}
+
+/* ---- cores: several producers at once against --loops 1 and 2 -------- */
+
+static size_t latency_run(bool kafka, server_t *s, double rate, double dur_s, double **out);
+static void rk_create_topic(const char *boot, const char *topic);
+
+/* CPU seconds (user + system) a process has used so far, from /proc. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+typedef struct {
+	const char *addr, *topic;
+	long n;
+	int sz;
+	rd_kafka_t *rk;
+	atomic_long done, failed;
+	pthread_barrier_t *go;
+	uint64_t t_end;
+} mprod_t;
+
+static void mp_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
+{
+	mprod_t *x = op;
+	(void)rk;
+	if (m->err)
+		atomic_fetch_add(&x->failed, 1);
+	else
+		atomic_fetch_add(&x->done, 1);
+}
+
+static void *mp_run(void *arg)
+{
+	mprod_t *x = arg;
+	char *val = malloc((size_t)x->sz);
+
+	memset(val, 'x', (size_t)x->sz);
+	pthread_barrier_wait(x->go);
+	for (long i = 0; i < x->n; i++) {
+		while (rd_kafka_producev(x->rk, RD_KAFKA_V_TOPIC(x->topic),
+					 RD_KAFKA_V_VALUE(val, (size_t)x->sz),
+					 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(x->rk, 1);
+		if ((i & 1023) == 0)
+			rd_kafka_poll(x->rk, 0);
+	}
+	while (atomic_load(&x->done) + atomic_load(&x->failed) < x->n)
+		rd_kafka_poll(x->rk, 1);
+	x->t_end = now_ns();
+	free(val);
+	return NULL;
+}
+
+/* Seconds for np producers (each its own connection, librdkafka, acks=all,
+ * linger 5 ms) to get n messages each of size sz acknowledged, all started
+ * together; the topic's partitions spread over the broker's loops. */
+static double tput_cores(const char *addr, int np, long n, int sz, const char *topic)
+{
+	mprod_t x[8];
+	pthread_t th[8];
+	pthread_barrier_t go;
+	uint64_t t0, t1 = 0;
+	char *val = malloc((size_t)sz);
+
+	memset(val, 'x', (size_t)sz);
+	pthread_barrier_init(&go, NULL, (unsigned)np + 1);
+	for (int i = 0; i < np; i++) {
+		char err[256];
+		rd_kafka_conf_t *c = rd_kafka_conf_new();
+		memset(&x[i], 0, sizeof(x[i]));
+		x[i].addr = addr;
+		x[i].topic = topic;
+		x[i].n = n;
+		x[i].sz = sz;
+		x[i].go = &go;
+		if (rd_kafka_conf_set(c, "bootstrap.servers", addr, err, sizeof(err)) ||
+		    rd_kafka_conf_set(c, "acks", "all", err, sizeof(err)) ||
+		    rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err)) ||
+		    rd_kafka_conf_set(c, "queue.buffering.max.messages", "1000000", err,
+				      sizeof(err)) ||
+		    rd_kafka_conf_set(c, "compression.codec", "none", err, sizeof(err)))
+			die(err);
+		rd_kafka_conf_set_dr_msg_cb(c, mp_dr);
+		rd_kafka_conf_set_opaque(c, &x[i]);
+		if (!(x[i].rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err))))
+			die(err);
+		/* warm up: metadata and connection, not timed */
+		rd_kafka_producev(x[i].rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(val, (size_t)sz),
+				  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		rd_kafka_flush(x[i].rk, 10000);
+		atomic_store(&x[i].done, 0);
+		atomic_store(&x[i].failed, 0);
+		pthread_create(&th[i], NULL, mp_run, &x[i]);
+	}
+	t0 = now_ns();
+	pthread_barrier_wait(&go);
+	for (int i = 0; i < np; i++) {
+		pthread_join(th[i], NULL);
+		if (atomic_load(&x[i].failed))
+			die("myco-log: deliveries failed");
+		if (x[i].t_end > t1)
+			t1 = x[i].t_end;
+		rd_kafka_destroy(x[i].rk);
+	}
+	pthread_barrier_destroy(&go);
+	free(val);
+	return (double)(t1 - t0) / 1e9;
+}
+
+/* Throughput from 1 to 2 loops (the broker's --loops), brokers alternating
+ * per repetition (A B A B), and librdkafka's end-to-end latency on each. */
+static void bench_cores(const char *bin, int reps, double rate, double dur)
+{
+	static const char *const x1[] = { "--loops", "1", "--partitions", "8", NULL };
+	static const char *const x2[] = { "--loops", "2", "--partitions", "8", NULL };
+	server_t *b[2];
+	const char *bn[2] = { "myco-log-loops1", "myco-log-loops2" };
+	int np = 2, sz = 100;
+	long n = quick ? 100000 : 400000;
+	double secs[2][8], med[2], cpu[2] = { 0, 0 };
+
+	b[0] = start_myco_x(bin, "interval=60000", "myco-loops1", x1);
+	b[1] = start_myco_x(bin, "interval=60000", "myco-loops2", x2);
+	if (!json)
+		printf("\n%-24s %-18s %12s %10s %22s\n", "cores (2 producers)", "system",
+		       "msg/s", "MB/s", "msg/s min..max");
+	for (int r = 0; r < reps; r++)
+		for (int k = 0; k < 2; k++) {
+			double c0;
+			sync();
+			c0 = proc_cpu_s(b[k]->pid);
+			secs[k][r] = tput_cores(b[k]->addr, np, n / np, sz, "cores");
+			cpu[k] += proc_cpu_s(b[k]->pid) - c0;
+		}
+	for (int k = 0; k < 2; k++) {
+		char extra[160];
+		double lo, hi, mps;
+		qsort(secs[k], (size_t)reps, sizeof(double), cmp_d);
+		med[k] = secs[k][reps / 2];
+		mps = (double)n / med[k];
+		lo = (double)n / secs[k][reps - 1];
+		hi = (double)n / secs[k][0];
+		snprintf(extra, sizeof(extra), ",\"messages\":%ld,\"reps\":%d,\"min\":%.1f,"
+			 "\"max\":%.1f,\"producers\":%d,\"partitions\":8", n, reps, lo, hi, np);
+		emit("log.cores", bn[k], "throughput", mps, "msg/s", sz, extra);
+		/* the broker's own CPU time per million messages, over all runs */
+		emit("log.cores", bn[k], "cpu", cpu[k] / ((double)n * reps / 1e6), "s/M msg", sz, NULL);
+		if (!json)
+			printf("%-24s %-18s %12.0f %10.1f %10.0f..%-10.0f  broker CPU %.2f s per M msg\n",
+			       k == 0 ? "100 B, 8 partitions" : "", bn[k], mps, mps * sz / 1e6, lo, hi,
+			       cpu[k] / ((double)n * reps / 1e6));
+	}
+	emit("log.cores", "loops2/loops1", "ratio", med[0] / med[1], "x", sz, NULL);
+	if (!json)
+		printf("%-24s %-18s %11.2fx (2 loops / 1 loop; aim 1.8x)\n", "", "scaling",
+		       med[0] / med[1]);
+	if (!json)
+		printf("\n%-24s %-22s %9s %9s %9s %9s %8s\n", "e2e latency (us), cores",
+		       "system", "p50", "p99", "p99.9", "max", "samples");
+	for (int k = 0; k < 2; k++) {
+		double *lat;
+		size_t cnt;
+		char extra[128];
+		rk_create_topic(b[k]->addr, "lat");   /* one partition (the others have 8) */
+		sync();
+		cnt = latency_run(true, b[k], rate, dur, &lat);
+		qsort(lat, cnt, sizeof(double), cmp_d);
+		snprintf(extra, sizeof(extra), ",\"rate\":%.0f,\"samples\":%zu,\"client\":\"librdkafka\"",
+			 rate, cnt);
+		emit("log.e2e", bn[k], "p50", pct(lat, cnt, 0.5), "us", 100, extra);
+		emit("log.e2e", bn[k], "p99", pct(lat, cnt, 0.99), "us", 100, extra);
+		emit("log.e2e", bn[k], "p999", pct(lat, cnt, 0.999), "us", 100, extra);
+		if (!json)
+			printf("%-24s %-22s %9.0f %9.0f %9.0f %9.0f %8zu\n", "", bn[k],
+			       pct(lat, cnt, 0.5), pct(lat, cnt, 0.99), pct(lat, cnt, 0.999),
+			       cnt ? lat[cnt - 1] : 0, cnt);
+		free(lat);
+	}
 }
 
 #define NATS_WINDOW 8192
@@ -1366,7 +1578,7 @@ int main(int argc, char **argv)
 	int sizes[2] = { 100, 1024 }, si, r, k, reps, nsys;
 	long counts[2];
 	double rate, dur;
-	bool repl_only = false;
+	bool repl_only = false, cores_only = false;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -1382,9 +1594,11 @@ int main(int argc, char **argv)
 			base_bin = argv[++i];
 		else if (!strcmp(argv[i], "--replicated-only"))
 			repl_only = true;
+		else if (!strcmp(argv[i], "--cores-only"))
+			cores_only = true;
 		else {
 			fprintf(stderr, "usage: myco-bench-log [--quick] [--json] [--myco PATH] "
-				"[--nats PATH] [--baseline PATH] [--replicated-only]\n");
+				"[--nats PATH] [--baseline PATH] [--replicated-only] [--cores-only]\n");
 			return 2;
 		}
 	}
@@ -1402,6 +1616,10 @@ int main(int argc, char **argv)
 	print_env(nats_bin);
 	if (repl_only) {
 		bench_replicated(myco_bin, nats_bin, reps);
+		return 0;
+	}
+	if (cores_only) {
+		bench_cores(myco_bin, reps, rate, dur);
 		return 0;
 	}
 	if (!json && base_bin)
@@ -1557,6 +1775,7 @@ int main(int argc, char **argv)
 			       "", "vs baseline", p99[0] / (p99[5] > 0 ? p99[5] : 1),
 			       p99[1] / (p99[6] > 0 ? p99[6] : 1));
 	}
+	bench_cores(myco_bin, reps, rate, dur);
 	bench_replicated(myco_bin, nats_bin, reps);
 	/* servers stopped and temp dir removed by cleanup() at exit */
 	return 0;
