@@ -102,7 +102,6 @@ struct net {
 	int lfd;
 	myco_event_t *tick_ev;   /* wakes the ticker when deadlines change */
 	conn_t *conns;
-	bool stopping;
 	void (*heartbeat)(void);
 };
 
@@ -636,7 +635,7 @@ static int accept_main(void *arg)
 {
 	net_t *net = arg;
 
-	while (!net->stopping) {
+	while (!atomic_load(&net->srv->stopping)) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		conn_t *c;
@@ -718,7 +717,7 @@ static int ticker_main(void *arg)
 {
 	net_t *net = arg;
 
-	while (!net->stopping) {
+	while (!atomic_load(&net->srv->stopping)) {
 		uint64_t s = myco_event_seq(net->tick_ev);
 		int ms = myco__lb_tick(net->lb);
 		int rc;
@@ -742,7 +741,7 @@ static int waker_main(void *arg)
 	net_t *net = arg;
 	int fd = myco__lb_wakefd(net->lb);     /* this loop's shard */
 
-	while (!net->stopping) {
+	while (!atomic_load(&net->srv->stopping)) {
 		/* Readable when another thread queued work; the tick drains it. */
 		int rc = myco_poll(fd, POLLIN, MYCO_FOREVER);
 		if (rc == -ECANCELED)
@@ -766,8 +765,6 @@ static int signal_main(void *arg)
 			return 0;
 	}
 	atomic_store(&srv->stopping, true);
-	for (unsigned i = 0; i < srv->n; i++)
-		srv->nets[i].stopping = true;   /* read only by their loops after the stop */
 	myco_group_stop(srv->group);
 	return 0;
 }
