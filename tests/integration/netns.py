@@ -3,6 +3,7 @@ log_repl_test.py): a hub namespace with a bridge, one network namespace
 per node, a veth from the root namespace for the clients, nftables sets to
 cut links and tc to slow them, and a wait helper.  Needs root.
 """
+import fcntl
 import os
 import subprocess
 import time
@@ -42,6 +43,12 @@ class Net:
         self.hub = self.tag + 'h'
         self.ns = ['%sn%d' % (self.tag, i + 1) for i in range(n)]
         self.n = n
+        # Tests run in parallel (kv's raft tests, log's cluster tests): the
+        # choice of a free /24 and its route (the client veth, made at the
+        # end of up()) happen under one host-wide lock, so two of them
+        # never pick the same subnet.
+        self.lock = open('/run/lock/myco-test-netns.lock', 'w')
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
         routes = run(['ip', '-4', 'route', 'show']).stdout
         for k in range(os.getpid() % 200, os.getpid() % 200 + 200):
             net = '10.%d.%d' % (200 + (k // 250) % 50, k % 250)
@@ -88,6 +95,12 @@ class Net:
         run(['ip', '-n', self.hub, 'link', 'set', d, 'up'])
         run(['ip', 'addr', 'add', self.client_ip + '/24', 'dev', c])
         run(['ip', 'link', 'set', c, 'up'])
+        self.unlock()
+
+    def unlock(self):
+        if self.lock:
+            self.lock.close()        # releases the flock
+            self.lock = None
 
     def cut(self, i, j):
         """Drop everything between nodes i and j (both ways, both ends)."""
@@ -122,6 +135,7 @@ class Net:
             check=False)
 
     def down(self):
+        self.unlock()
         if not self.made:
             return
         for ns in self.ns + [self.hub]:
