@@ -1057,7 +1057,8 @@ static void user_metrics(struct ex_system *s, struct out *o)
 		if (c->pt[i].met)
 			myco_metrics_snapshot(c->pt[i].met, c->pt[i].met_size, user_metric, &u, NULL);
 	}
-	qsort(u.v, u.n, sizeof *u.v, user_cmp);
+	if (u.n)                        /* qsort(NULL, 0) is undefined */
+		qsort(u.v, u.n, sizeof *u.v, user_cmp);
 	for (size_t i = 0; i < u.n; i++) {
 		int first = i == 0 || strcmp(u.v[i].s.name, u.v[i - 1].s.name);
 		/* one kind per family: a later partition's clash is skipped */
