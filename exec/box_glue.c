@@ -439,7 +439,7 @@ void myco__ex_box_exit_cause(struct ex_system *s, struct ex_part *p, struct ex_i
  *    the ring) only updates that event's count and last time, no new event
  *    and no log line;
  *  - rate-limited: at most VIOL_EVENTS new events a second per partition,
- *    the rest counted and summed up in one "seccomp-flood" event;
+ *    the rest counted and summed up in one "seccomp-burst" event;
  *  - cost capped: past VIOL_CAP notifications in a second the executive
  *    stops reading the partition's seccomp listener for the rest of that
  *    second.  Its offending threads wait in the kernel meanwhile (their own
@@ -469,7 +469,7 @@ static void viol_window(struct ex_system *s, struct ex_part *p, struct viol_stat
 	if (now - vs->win_start < VIOL_WINDOW)
 		return;
 	if (vs->dropped || vs->handled >= VIOL_CAP)
-		myco__ex_event(s, p, "seccomp-flood", -1, -1,
+		myco__ex_event(s, p, "seccomp-burst", -1, -1,
 			       "%u forbidden syscalls answered in the last window: %llu repeats "
 			       "folded into earlier events, %llu not reported (over %u events/s)%s",
 			       vs->handled, (unsigned long long)vs->folded,

@@ -124,8 +124,8 @@ def case_denyspam():
     (20,000 denials: ten times the event ring; the cost cap answers at most
     2,000 a second).  The repeats are folded into one event with a count,
     new events are rate-limited per partition, so the neighbour's restart
-    event that came before the flood is still in the executive's ring (2,048
-    events), and the executive's log does not grow with the flood.  Then the
+    event that came before the storm is still in the executive's ring (2,048
+    events), and the executive's log does not grow with the storm.  Then the
     spammer's events do overflow the ring (a storm of its kills and
     restarts) and the neighbour's restart event is still shown: every
     partition keeps its own last 128 events."""
@@ -150,10 +150,10 @@ def case_denyspam():
             X.fail("no restart event for the neighbour")
         log_before = len(s.errtext())
         os.unlink(hold)
-        X.wait_for(lambda: "DENIED " in s.logs("spam"), "the flood to end", 120)
+        X.wait_for(lambda: "DENIED " in s.logs("spam"), "the storm to end", 120)
         ev = s.events()
         if not [e for e in ev if e["seq"] == mark[-1]["seq"]]:
-            X.fail("the flood evicted the neighbour's restart event")
+            X.fail("the storm evicted the neighbour's restart event")
         spam = [e for e in ev if e["partition"] == "spam" and e["kind"].startswith("seccomp")]
         counts = [int(e["detail"].split(" times")[0].split()[-1]) for e in spam
                   if " times" in e["detail"]]
@@ -163,7 +163,7 @@ def case_denyspam():
         print("%d spam events, largest count %d, executive log grew %d bytes"
               % (len(spam), max(counts), grown))
         if grown > 100000:
-            X.fail("the executive's log grew %d bytes with the flood" % grown)
+            X.fail("the executive's log grew %d bytes with the storm" % grown)
         if s.part("ok")["state"] != "running" or s.proc.poll() is not None:
             X.fail("the neighbour or the executive suffered")
         # Per-partition history: the spammer's events now overflow the
@@ -295,10 +295,10 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def case_control_flood():
+def case_control_storm():
     """Item 6: 2,000 idle control connections (the attack took 20,000 and
     exhausted the executive's fds; it then busy-looped and a respawn failed
-    with EMFILE).  The executive runs with only 256 fds here, so the flood
+    with EMFILE).  The executive runs with only 256 fds here, so the storm
     is far past what it could hold.  Connections over the cap are told so
     and closed, idle ones time out, and meanwhile a killed partition is
     restarted (its standby re-armed), `myco ps` answers, and the executive
@@ -331,7 +331,7 @@ def case_control_flood():
             except (BlockingIOError, ConnectionRefusedError, OSError):
                 refused += 1
             conns.append(c)
-        # the executive is not spinning while the flood is held open
+        # the executive is not spinning while the storm is held open
         t0, c0 = time.monotonic(), cpu_ticks(exe)
         time.sleep(1.0)
         t1, c1 = time.monotonic(), cpu_ticks(exe)
@@ -339,7 +339,7 @@ def case_control_flood():
         print("2000 connections held (%d connects refused by the backlog); executive "
               "CPU %.2f s over %.2f s" % (refused, cpu, t1 - t0))
         if cpu > 0.5 * (t1 - t0):
-            X.fail("the executive spins under the flood: %.2f s CPU in %.2f s" % (cpu, t1 - t0))
+            X.fail("the executive spins under the storm: %.2f s CPU in %.2f s" % (cpu, t1 - t0))
         # connections over the cap got one line and were closed
         told = 0
         for c in conns:
@@ -359,7 +359,7 @@ def case_control_flood():
         X.wait_for(lambda: s.part("a")["standby_pid"], "a's new standby")
         ev = [e for e in s.events() if e["kind"] in ("standby-failed", "restart-failed")]
         if ev:
-            X.fail("supervision failed under the flood: %r" % ev)
+            X.fail("supervision failed under the storm: %r" % ev)
         # idle connections time out (5 s): the accepted ones see EOF
         def all_closed():
             for c in conns:
